@@ -1,0 +1,65 @@
+// Package notify fans "mailbox changed" events out to the sessions of an
+// account (IMAP IDLE and selected mailboxes, POP3 does not need it). It is
+// in-process; a multi-node store would publish through its database
+// (PostgreSQL LISTEN/NOTIFY) into the same interface.
+package notify
+
+import (
+	"sync"
+
+	"github.com/youju/youju/internal/store"
+)
+
+// subBuffer is the channel size of a subscriber. Events only say "look
+// again", so when the buffer is full a newer event is dropped: the
+// subscriber still has at least one pending event and will look.
+const subBuffer = 16
+
+// Hub is a store.Notifier. The zero value is ready to use.
+type Hub struct {
+	mu   sync.Mutex
+	subs map[store.AccountID]map[*sub]struct{}
+}
+
+type sub struct{ ch chan store.Event }
+
+var _ store.Notifier = (*Hub)(nil)
+
+// Subscribe implements store.Notifier.
+func (h *Hub) Subscribe(acct store.AccountID) (<-chan store.Event, func()) {
+	s := &sub{ch: make(chan store.Event, subBuffer)}
+	h.mu.Lock()
+	if h.subs == nil {
+		h.subs = make(map[store.AccountID]map[*sub]struct{})
+	}
+	m := h.subs[acct]
+	if m == nil {
+		m = make(map[*sub]struct{})
+		h.subs[acct] = m
+	}
+	m[s] = struct{}{}
+	h.mu.Unlock()
+	var once sync.Once
+	return s.ch, func() {
+		once.Do(func() {
+			h.mu.Lock()
+			delete(h.subs[acct], s)
+			if len(h.subs[acct]) == 0 {
+				delete(h.subs, acct)
+			}
+			h.mu.Unlock()
+		})
+	}
+}
+
+// Publish implements store.Notifier. It never blocks.
+func (h *Hub) Publish(e store.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs[e.Account] {
+		select {
+		case s.ch <- e:
+		default: // full: the subscriber has events pending already
+		}
+	}
+}
