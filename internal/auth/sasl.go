@@ -1,0 +1,80 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+
+	"github.com/emersion/go-sasl"
+
+	"github.com/youju/youju/internal/store"
+)
+
+// Mechanisms returns the SASL mechanisms that SASL supports, in the order
+// servers should advertise them. SCRAM-SHA-256 is not offered: it needs
+// per-account SCRAM keys beside the argon2id hash, which we do not keep.
+func Mechanisms() []string { return []string{sasl.Plain, sasl.Login} }
+
+// ErrUnsupportedMechanism is returned by SASL for an unknown mechanism.
+var ErrUnsupportedMechanism = errors.New("auth: unsupported SASL mechanism")
+
+// SASL returns a server for the mechanism ("PLAIN", RFC 4616, or "LOGIN")
+// that logs in through Login and calls onSuccess with the account.
+func (a *Authenticator) SASL(mech string, svc store.Service, remote netip.Addr, onSuccess func(store.Account)) (sasl.Server, error) {
+	login := func(identity, username, password string) error {
+		// RFC 4616 §2: an authorization identity other than the
+		// authentication identity would be a proxy login, which we do not
+		// allow.
+		if identity != "" && a.CanonicalAddress(identity) != a.CanonicalAddress(username) {
+			return ErrInvalidCredentials
+		}
+		acct, err := a.Login(context.Background(), Request{Username: username, Password: password, Service: svc, Remote: remote})
+		if err != nil {
+			return err
+		}
+		if onSuccess != nil {
+			onSuccess(acct)
+		}
+		return nil
+	}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(login), nil
+	case sasl.Login:
+		return &loginServer{login: login}, nil
+	}
+	return nil, ErrUnsupportedMechanism
+}
+
+// loginServer is the LOGIN mechanism (draft-murchison-sasl-login): the
+// server asks "Username:" then "Password:". go-sasl has only its client.
+type loginServer struct {
+	login    func(identity, username, password string) error
+	step     int
+	username string
+}
+
+// maxLoginField bounds each LOGIN response.
+const maxLoginField = 1024
+
+func (s *loginServer) Next(response []byte) (challenge []byte, done bool, err error) {
+	if len(response) > maxLoginField {
+		return nil, true, ErrInvalidCredentials
+	}
+	switch s.step {
+	case 0:
+		s.step = 1
+		if response == nil { // no initial response
+			return []byte("Username:"), false, nil
+		}
+		fallthrough
+	case 1:
+		s.username = string(response)
+		s.step = 2
+		return []byte("Password:"), false, nil
+	case 2:
+		s.step = 3
+		return nil, true, s.login("", s.username, string(response))
+	}
+	return nil, true, sasl.ErrUnexpectedClientResponse
+}
