@@ -1,0 +1,413 @@
+// Package blob keeps message bytes in packed, append-only segment files.
+//
+// A blob is written once and never changed: it is appended to the active
+// segment (dir/seg-000001, ...), and a batch of appends shares one fsync, so
+// that many concurrent deliveries cost one disk flush (group commit). A blob
+// is named by a Ref (segment, offset, length) which the caller stores in its
+// index; the index is the source of truth for which blobs are alive.
+//
+// Segments roll at Options.SegmentSize. A segment that holds no live blob and
+// is not the active one is deleted (Remove). After a crash, Recover cuts each
+// segment back to the end of the last blob the index knows (a half-written
+// tail) and removes segments that nothing references.
+//
+// Future work: partial compaction (rewriting segments that are mostly dead).
+package blob
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// DefaultSegmentSize is the size at which a new segment is started.
+const DefaultSegmentSize = 64 << 20
+
+const segPrefix = "seg-"
+
+// ErrNotFound is returned by Open for a blob whose segment is gone.
+var ErrNotFound = errors.New("blob: not found")
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("blob: closed")
+
+// Ref names a blob: its segment, offset and length.
+type Ref struct {
+	Segment uint32
+	Offset  int64
+	Length  int64
+}
+
+// End is the offset just past the blob.
+func (r Ref) End() int64 { return r.Offset + r.Length }
+
+// Options configure a Store. Zero values are defaults.
+type Options struct {
+	SegmentSize int64 // roll to a new segment beyond this size
+	Logger      *slog.Logger
+	// NoSync skips fsync; only for benchmarks of everything else.
+	NoSync bool
+}
+
+// segment is one open segment file, shared by readers. It is closed when
+// it has been removed and the last reader is done.
+type segment struct {
+	id      uint32
+	f       *os.File
+	readers int
+	removed bool
+}
+
+// Store is a directory of segments. Its methods are safe for concurrent
+// use; appends are serialised (the mail store has one writer anyway).
+type Store struct {
+	dir  string
+	opts Options
+	log  *slog.Logger
+
+	wmu    sync.Mutex // serialises Append
+	active *segment   // only touched under wmu (and mu to publish)
+	size   int64      // bytes in active, under wmu
+
+	mu     sync.Mutex
+	segs   map[uint32]*segment
+	closed bool
+}
+
+// Open opens (creating if needed) the blob directory. Call Recover before
+// the first Append when the caller's index may be behind the files.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.SegmentSize <= 0 {
+		opts.SegmentSize = DefaultSegmentSize
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("blob: %w", err)
+	}
+	s := &Store{dir: dir, opts: opts, log: log, segs: make(map[uint32]*segment)}
+	ids, err := s.list()
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		f, err := os.OpenFile(s.path(id), os.O_RDWR, 0)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("blob: %w", err)
+		}
+		s.segs[id] = &segment{id: id, f: f}
+	}
+	return s, nil
+}
+
+func (s *Store) path(id uint32) string {
+	return filepath.Join(s.dir, fmt.Sprintf("%s%06d", segPrefix, id))
+}
+
+// list returns the segment ids present in the directory, ascending.
+func (s *Store) list() ([]uint32, error) {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("blob: %w", err)
+	}
+	var ids []uint32
+	for _, e := range ents {
+		n, ok := strings.CutPrefix(e.Name(), segPrefix)
+		if !ok {
+			continue
+		}
+		id, err := strconv.ParseUint(n, 10, 32)
+		if err != nil || id == 0 {
+			continue
+		}
+		ids = append(ids, uint32(id))
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids, nil
+}
+
+// RecoverReport says what Recover cleaned.
+type RecoverReport struct {
+	Truncated    map[uint32]int64 // segment -> bytes cut from its tail
+	Removed      []uint32         // segments deleted (nothing referenced them)
+	ActiveLength int64
+}
+
+// Recover makes the files agree with the index after a crash. ends maps
+// every segment the index references to the end of its last referenced
+// blob. Each such segment is truncated to that end (bytes beyond were
+// written but never committed to the index: half-written or unacknowledged
+// deliveries); every other segment is removed. The highest remaining
+// segment becomes the active one.
+func (s *Store) Recover(ends map[uint32]int64) (RecoverReport, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rep := RecoverReport{Truncated: map[uint32]int64{}}
+	for id, seg := range s.segs {
+		end, ok := ends[id]
+		if !ok {
+			seg.f.Close()
+			delete(s.segs, id)
+			if err := os.Remove(s.path(id)); err != nil {
+				return rep, fmt.Errorf("blob: recover: %w", err)
+			}
+			rep.Removed = append(rep.Removed, id)
+			continue
+		}
+		fi, err := seg.f.Stat()
+		if err != nil {
+			return rep, fmt.Errorf("blob: recover: %w", err)
+		}
+		if fi.Size() < end {
+			// The index references bytes that are not there: never cut
+			// data, report loudly; reads of those blobs will fail.
+			s.log.Error("blob segment shorter than index says", "segment", id, "size", fi.Size(), "want", end)
+			continue
+		}
+		if fi.Size() > end {
+			if err := seg.f.Truncate(end); err != nil {
+				return rep, fmt.Errorf("blob: recover: %w", err)
+			}
+			if err := s.sync(seg.f); err != nil {
+				return rep, err
+			}
+			rep.Truncated[id] = fi.Size() - end
+		}
+	}
+	sort.Slice(rep.Removed, func(i, j int) bool { return rep.Removed[i] < rep.Removed[j] })
+	if len(rep.Removed) > 0 {
+		if err := s.syncDir(); err != nil {
+			return rep, err
+		}
+	}
+	s.active = nil
+	for id, seg := range s.segs {
+		if s.active == nil || id > s.active.id {
+			s.active = seg
+		}
+	}
+	if s.active != nil {
+		fi, err := s.active.f.Stat()
+		if err != nil {
+			return rep, fmt.Errorf("blob: %w", err)
+		}
+		s.size = fi.Size()
+		rep.ActiveLength = s.size
+	}
+	return rep, nil
+}
+
+func (s *Store) sync(f *os.File) error {
+	if s.opts.NoSync {
+		return nil
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("blob: fsync: %w", err)
+	}
+	return nil
+}
+
+// syncDir makes created or removed directory entries durable.
+func (s *Store) syncDir() error {
+	if s.opts.NoSync {
+		return nil
+	}
+	d, err := os.Open(s.dir)
+	if err != nil {
+		return fmt.Errorf("blob: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("blob: fsync dir: %w", err)
+	}
+	return nil
+}
+
+// Active returns the id of the segment that appends go to (0 if none yet).
+// It must never be removed.
+func (s *Store) Active() uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.active == nil {
+		return 0
+	}
+	return s.active.id
+}
+
+// roll starts a new segment after the highest one; under wmu.
+func (s *Store) roll() error {
+	s.mu.Lock()
+	var next uint32 = 1
+	for id := range s.segs {
+		if id >= next {
+			next = id + 1
+		}
+	}
+	s.mu.Unlock()
+	f, err := os.OpenFile(s.path(next), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("blob: new segment: %w", err)
+	}
+	// The new file's directory entry must be durable before any index
+	// row points into it.
+	if err := s.syncDir(); err != nil {
+		f.Close()
+		os.Remove(s.path(next))
+		return err
+	}
+	seg := &segment{id: next, f: f}
+	s.mu.Lock()
+	s.segs[next] = seg
+	s.active = seg
+	s.mu.Unlock()
+	s.size = 0
+	return nil
+}
+
+// Append writes every blob of datas, fsyncs once per touched segment, and
+// returns their refs in order. On error nothing is referenced; bytes that
+// were written stay as an unreferenced tail, cut back by the next write or
+// by Recover.
+func (s *Store) Append(datas [][]byte) ([]Ref, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	refs := make([]Ref, 0, len(datas))
+	var dirty []*segment
+	for _, d := range datas {
+		if s.active == nil || (s.size > 0 && s.size+int64(len(d)) > s.opts.SegmentSize) {
+			if s.active != nil {
+				dirty = append(dirty, s.active)
+			}
+			if err := s.roll(); err != nil {
+				return nil, err
+			}
+		}
+		off := s.size
+		if _, err := s.active.f.WriteAt(d, off); err != nil {
+			// Cut the partial write so the next append starts clean.
+			_ = s.active.f.Truncate(off)
+			return nil, fmt.Errorf("blob: write: %w", err)
+		}
+		s.size += int64(len(d))
+		refs = append(refs, Ref{Segment: s.active.id, Offset: off, Length: int64(len(d))})
+	}
+	if s.active != nil {
+		dirty = append(dirty, s.active)
+	}
+	for _, seg := range dirty {
+		if err := s.sync(seg.f); err != nil {
+			return nil, err
+		}
+	}
+	return refs, nil
+}
+
+// Reader reads one blob; it implements store.MessageReader.
+type Reader struct {
+	*io.SectionReader
+	s    *Store
+	seg  *segment
+	once sync.Once
+}
+
+// Close releases the reader's hold on its segment.
+func (r *Reader) Close() error {
+	r.once.Do(func() { r.s.release(r.seg) })
+	return nil
+}
+
+// Open returns a reader of the blob. It reads from the shared segment file
+// with ReadAt; the blob is never loaded whole.
+func (s *Store) Open(ref Ref) (*Reader, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	seg := s.segs[ref.Segment]
+	if seg == nil || seg.removed {
+		return nil, ErrNotFound
+	}
+	seg.readers++
+	return &Reader{SectionReader: io.NewSectionReader(seg.f, ref.Offset, ref.Length), s: s, seg: seg}, nil
+}
+
+func (s *Store) release(seg *segment) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seg.readers--
+	if seg.readers == 0 && (seg.removed || s.closed) {
+		seg.f.Close()
+	}
+}
+
+// Remove deletes a segment that holds no live blob. The active segment is
+// never removed (it returns false). Readers that have it open keep reading
+// until they close.
+func (s *Store) Remove(id uint32) (bool, error) {
+	s.mu.Lock()
+	seg := s.segs[id]
+	if seg == nil || seg == s.active {
+		s.mu.Unlock()
+		return false, nil
+	}
+	delete(s.segs, id)
+	seg.removed = true
+	if seg.readers == 0 {
+		seg.f.Close()
+	}
+	s.mu.Unlock()
+	if err := os.Remove(s.path(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, fmt.Errorf("blob: remove segment: %w", err)
+	}
+	return true, s.syncDir()
+}
+
+// Segments returns the ids of the segments present, ascending.
+func (s *Store) Segments() []uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]uint32, 0, len(s.segs))
+	for id := range s.segs {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+// Close closes the segment files (those still read are closed when their
+// last reader closes).
+func (s *Store) Close() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	for _, seg := range s.segs {
+		if seg.readers == 0 {
+			seg.f.Close()
+		}
+	}
+	return nil
+}
