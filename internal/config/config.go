@@ -1,0 +1,264 @@
+// Package config is youju's typed configuration: the file youju.toml in the
+// data directory. Decoding is strict (an unknown key is an error naming it)
+// and every default lives here, in code.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// FileName is the name of the configuration file inside the data directory.
+const FileName = "youju.toml"
+
+// Config is the whole configuration. Field comments are the reference;
+// docs/configuration.md repeats them for administrators.
+type Config struct {
+	// Hostname is the server's name: SMTP greeting, TLS certificate,
+	// client settings. Default "mail." + Domain.
+	Hostname string `toml:"hostname"`
+	// Domain is the primary mail domain; a login name without "@" is taken
+	// to be in it.
+	Domain string `toml:"domain"`
+	// Listen is the address every listener binds unless its own entry
+	// names one (default: all addresses).
+	Listen string `toml:"listen"`
+	// PortOffset is added to every listener's port (10000 turns 25 into
+	// 10025), so that a non-root user can run the server.
+	PortOffset int `toml:"port_offset"`
+
+	Listeners Listeners `toml:"listeners"`
+	TLS       TLS       `toml:"tls"`
+	Log       Log       `toml:"log"`
+	Limits    Limits    `toml:"limits"`
+	Auth      Auth      `toml:"auth"`
+}
+
+// Listeners says where each service listens: "host:port", ":port" (on the
+// Listen address) or "off". The defaults are the standard ports.
+type Listeners struct {
+	SMTP        string `toml:"smtp"`        // MX, port 25, STARTTLS
+	Submissions string `toml:"submissions"` // submission over implicit TLS, 465 (RFC 8314)
+	Submission  string `toml:"submission"`  // submission with STARTTLS, 587
+	IMAP        string `toml:"imap"`        // 143, STARTTLS
+	IMAPS       string `toml:"imaps"`       // 993, implicit TLS
+	POP3        string `toml:"pop3"`        // 110, STLS
+	POP3S       string `toml:"pop3s"`       // 995, implicit TLS
+	HTTP        string `toml:"http"`        // 80: autoconfig, settings page
+	HTTPS       string `toml:"https"`       // 443
+	Admin       string `toml:"admin"`       // /metrics; loopback by default
+}
+
+// TLS names the certificate. Relative paths are in the data directory.
+// youju init writes a self-signed pair to the default paths; replace the
+// files with real ones (e.g. from an ACME client) and send SIGHUP.
+type TLS struct {
+	Cert string `toml:"cert"`
+	Key  string `toml:"key"`
+}
+
+// Log configures log/slog.
+type Log struct {
+	Format string `toml:"format"` // "text" or "json"
+	Level  string `toml:"level"`  // "debug", "info", "warn", "error"
+}
+
+// Limits protect the server from clients, and clients from each other.
+type Limits struct {
+	MaxMessageBytes   int64    `toml:"max_message_bytes"`   // SMTP SIZE, IMAP APPENDLIMIT (default 50 MiB)
+	MaxRecipients     int      `toml:"max_recipients"`      // per SMTP transaction (default 1000)
+	MaxConnections    int      `toml:"max_connections"`     // per protocol (default 2000)
+	MaxConnectionsIP  int      `toml:"max_connections_ip"`  // per remote address and protocol (default 50)
+	SMTPTimeout       Duration `toml:"smtp_timeout"`        // per command (default 5m, RFC 5321 §4.5.3.2)
+	SMTPDataTimeout   Duration `toml:"smtp_data_timeout"`   // for DATA (default 10m)
+	IMAPIdleTimeout   Duration `toml:"imap_idle_timeout"`   // autologout (default 30m, RFC 9051 §5.4)
+	POP3IdleTimeout   Duration `toml:"pop3_idle_timeout"`   // autologout (default 10m, RFC 1939 §3)
+	DefaultQuotaBytes int64    `toml:"default_quota_bytes"` // for new accounts; 0 = unlimited
+}
+
+// Auth configures logins.
+type Auth struct {
+	// AllowPlaintextLoopback accepts passwords over unencrypted
+	// connections from loopback addresses (127.0.0.0/8, ::1): for tests,
+	// webmail on the same host, or --dev. Never from elsewhere.
+	AllowPlaintextLoopback bool     `toml:"allow_plaintext_loopback"`
+	MaxFailuresPerIP       int      `toml:"max_failures_per_ip"`      // default 10
+	MaxFailuresPerAccount  int      `toml:"max_failures_per_account"` // default 30
+	FailureWindow          Duration `toml:"failure_window"`           // default 5m
+}
+
+// Duration is a time.Duration written as "90s", "5m", "1h".
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	if v < 0 {
+		return errors.New("negative duration")
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// Default returns the configuration for domain with every default set.
+func Default(domain string) Config {
+	return Config{
+		Hostname: "mail." + domain,
+		Domain:   domain,
+		Listeners: Listeners{
+			SMTP: ":25", Submissions: ":465", Submission: ":587",
+			IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995",
+			HTTP: ":80", HTTPS: ":443", Admin: "127.0.0.1:9100",
+		},
+		TLS: TLS{Cert: "tls/cert.pem", Key: "tls/key.pem"},
+		Log: Log{Format: "text", Level: "info"},
+		Limits: Limits{
+			MaxMessageBytes:  50 << 20,
+			MaxRecipients:    1000,
+			MaxConnections:   2000,
+			MaxConnectionsIP: 50,
+			SMTPTimeout:      Duration{5 * time.Minute},
+			SMTPDataTimeout:  Duration{10 * time.Minute},
+			IMAPIdleTimeout:  Duration{30 * time.Minute},
+			POP3IdleTimeout:  Duration{10 * time.Minute},
+		},
+		Auth: Auth{MaxFailuresPerIP: 10, MaxFailuresPerAccount: 30, FailureWindow: Duration{5 * time.Minute}},
+	}
+}
+
+// Load reads dir/youju.toml strictly: unknown keys and invalid values are
+// errors. Keys absent from the file keep their defaults.
+func Load(dir string) (Config, error) {
+	path := filepath.Join(dir, FileName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	return Parse(path, b)
+}
+
+// Parse decodes b (read from path, for messages).
+func Parse(path string, b []byte) (Config, error) {
+	var probe struct {
+		Domain string `toml:"domain"`
+	}
+	// The defaults depend on the domain (hostname), so read it first.
+	if _, err := toml.Decode(string(b), &probe); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	c := Default(probe.Domain)
+	md, err := toml.Decode(string(b), &c)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return Config{}, fmt.Errorf("%s: unknown key %s", path, strings.Join(keys, ", "))
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate checks values that decoding cannot.
+func (c *Config) Validate() error {
+	if c.Domain == "" || strings.ContainsAny(c.Domain, " @/") {
+		return fmt.Errorf("domain %q: must be a domain name such as example.com", c.Domain)
+	}
+	if c.Hostname == "" || strings.ContainsAny(c.Hostname, " @/") {
+		return fmt.Errorf("hostname %q: must be a host name such as mail.example.com", c.Hostname)
+	}
+	if c.PortOffset < 0 || c.PortOffset > 60000 {
+		return fmt.Errorf("port_offset %d: must be between 0 and 60000", c.PortOffset)
+	}
+	for _, l := range c.Listeners.all() {
+		if _, err := c.Address(*l.addr); err != nil {
+			return fmt.Errorf("listeners.%s: %w", l.name, err)
+		}
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log.format %q: must be \"text\" or \"json\"", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level %q: must be debug, info, warn or error", c.Log.Level)
+	}
+	if c.Limits.MaxMessageBytes < 1024 {
+		return fmt.Errorf("limits.max_message_bytes %d: too small", c.Limits.MaxMessageBytes)
+	}
+	if c.Limits.MaxRecipients < 1 || c.Limits.MaxConnections < 1 || c.Limits.MaxConnectionsIP < 1 {
+		return errors.New("limits: max_recipients, max_connections and max_connections_ip must be at least 1")
+	}
+	if c.TLS.Cert == "" || c.TLS.Key == "" {
+		return errors.New("tls: cert and key must be set")
+	}
+	return nil
+}
+
+type namedListener struct {
+	name string
+	addr *string
+}
+
+func (l *Listeners) all() []namedListener {
+	return []namedListener{
+		{"smtp", &l.SMTP}, {"submissions", &l.Submissions}, {"submission", &l.Submission},
+		{"imap", &l.IMAP}, {"imaps", &l.IMAPS}, {"pop3", &l.POP3}, {"pop3s", &l.POP3S},
+		{"http", &l.HTTP}, {"https", &l.HTTPS}, {"admin", &l.Admin},
+	}
+}
+
+// Address resolves a listener setting to the address to bind, applying
+// Listen and PortOffset. It returns "" for "off".
+func (c *Config) Address(setting string) (string, error) {
+	if setting == "off" || setting == "" {
+		return "", nil
+	}
+	host, port, err := net.SplitHostPort(setting)
+	if err != nil {
+		return "", fmt.Errorf("%q: want \"host:port\", \":port\" or \"off\"", setting)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return "", fmt.Errorf("%q: bad port", setting)
+	}
+	if p != 0 {
+		p += c.PortOffset
+	}
+	if p > 65535 {
+		return "", fmt.Errorf("%q: port %d with port_offset is above 65535", setting, p)
+	}
+	if host == "" {
+		host = c.Listen
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p)), nil
+}
+
+// Path resolves a path from the config relative to the data directory.
+func Path(dataDir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dataDir, p)
+}

@@ -1,0 +1,75 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMarshalParsesBackToTheSameConfig(t *testing.T) {
+	c := Default("example.test")
+	c.Listen = "127.0.0.1"
+	c.PortOffset = 10000
+	c.Auth.AllowPlaintextLoopback = true
+	got, err := Parse("youju.toml", Marshal(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Domain != "example.test" || got.Hostname != "mail.example.test" || got.Listen != "127.0.0.1" ||
+		got.PortOffset != 10000 || !got.Auth.AllowPlaintextLoopback || got.Limits.MaxRecipients != 1000 {
+		t.Fatalf("round trip lost settings: %+v", got)
+	}
+	addr, err := got.Address(got.Listeners.IMAPS)
+	if err != nil || addr != "127.0.0.1:10993" {
+		t.Fatalf("imaps address = %q, %v", addr, err)
+	}
+}
+
+func TestParseStrict(t *testing.T) {
+	tests := []struct{ name, file, wantErr string }{
+		{"unknown top key", "domain = \"a.test\"\nhostnme = \"x\"\n", "unknown key hostnme"},
+		{"unknown nested key", "domain = \"a.test\"\n[limits]\nmax_recipient = 3\n", "unknown key limits.max_recipient"},
+		{"bad type", "domain = \"a.test\"\nport_offset = \"ten\"\n", "port_offset"},
+		{"no domain", "hostname = \"mail.a.test\"\n", "domain"},
+		{"bad listener", "domain = \"a.test\"\n[listeners]\nimap = \"143\"\n", "listeners.imap"},
+		{"bad duration", "domain = \"a.test\"\n[limits]\nsmtp_timeout = \"soon\"\n", "smtp_timeout"},
+		{"bad log format", "domain = \"a.test\"\n[log]\nformat = \"xml\"\n", "log.format"},
+		{"port overflow", "domain = \"a.test\"\nport_offset = 60000\n", "above 65535"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("youju.toml", []byte(tc.file))
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestDefaultsAndOverrides(t *testing.T) {
+	c, err := Parse("youju.toml", []byte(`domain = "a.test"
+[listeners]
+pop3 = "off"
+http = ":8080"
+[limits]
+smtp_timeout = "90s"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Hostname != "mail.a.test" {
+		t.Errorf("hostname default = %q", c.Hostname)
+	}
+	if c.Limits.SMTPTimeout.Duration != 90*time.Second || c.Limits.SMTPDataTimeout.Duration != 10*time.Minute {
+		t.Errorf("timeouts = %v %v", c.Limits.SMTPTimeout, c.Limits.SMTPDataTimeout)
+	}
+	if a, _ := c.Address(c.Listeners.POP3); a != "" {
+		t.Errorf("pop3 off gave %q", a)
+	}
+	if a, _ := c.Address(c.Listeners.HTTP); a != ":8080" {
+		t.Errorf("http = %q", a)
+	}
+	if a, _ := c.Address(c.Listeners.Admin); a != "127.0.0.1:9100" {
+		t.Errorf("admin = %q", a)
+	}
+}

@@ -1,0 +1,78 @@
+package config
+
+import (
+	"bytes"
+	"text/template"
+)
+
+// fileTemplate is what youju init writes: the settings that differ per
+// installation, then every other setting commented out at its default, so
+// that the file documents itself.
+var fileTemplate = template.Must(template.New("youju.toml").Parse(`# youju configuration. Reference: docs/configuration.md
+# Changes take effect when the server restarts (certificates: on SIGHUP).
+
+domain = "{{.Domain}}"
+hostname = "{{.Hostname}}"
+{{- if .Listen}}
+listen = "{{.Listen}}"
+{{- else}}
+# listen = ""            # address for every listener; "" = all addresses
+{{- end}}
+{{- if .PortOffset}}
+port_offset = {{.PortOffset}}
+{{- else}}
+# port_offset = 0        # 10000 makes 25 -> 10025, 993 -> 10993, ...
+{{- end}}
+
+[listeners]
+# "host:port", ":port" (on the listen address) or "off".
+# smtp = ":25"           # receiving from the internet (MX)
+# submissions = ":465"   # sending, implicit TLS
+# submission = ":587"    # sending, STARTTLS
+# imap = ":143"
+# imaps = ":993"
+# pop3 = ":110"
+# pop3s = ":995"
+# http = ":80"           # autoconfig and the settings page; e.g. ":8080"
+# https = ":443"
+# admin = "127.0.0.1:9100"  # Prometheus /metrics
+
+[tls]
+cert = "{{.TLS.Cert}}"
+key = "{{.TLS.Key}}"
+
+[log]
+# format = "text"        # or "json"
+# level = "info"         # debug, info, warn, error
+
+[limits]
+# max_message_bytes = 52428800
+# max_recipients = 1000
+# max_connections = 2000
+# max_connections_ip = 50
+# smtp_timeout = "5m"
+# smtp_data_timeout = "10m"
+# imap_idle_timeout = "30m"
+# pop3_idle_timeout = "10m"
+# default_quota_bytes = 0   # 0 = unlimited
+
+[auth]
+{{- if .Auth.AllowPlaintextLoopback}}
+allow_plaintext_loopback = true
+{{- else}}
+# allow_plaintext_loopback = false
+{{- end}}
+# max_failures_per_ip = 10
+# max_failures_per_account = 30
+# failure_window = "5m"
+`))
+
+// Marshal renders c as a commented youju.toml. Only the fields that init
+// sets are written; the rest appear commented at their defaults.
+func Marshal(c Config) []byte {
+	var b bytes.Buffer
+	if err := fileTemplate.Execute(&b, c); err != nil {
+		panic(err) // the template and Config are fixed: a failure is a bug
+	}
+	return b.Bytes()
+}
