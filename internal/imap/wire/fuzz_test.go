@@ -1,0 +1,79 @@
+package wire
+
+import (
+	"bufio"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func FuzzParseCommand(f *testing.F) {
+	for _, s := range []string{
+		"a LOGIN fred pw\r\n", "a UID FETCH 1:* (UID FLAGS BODY.PEEK[1.HEADER.FIELDS (FROM)]<0.10>)\r\n",
+		"a SEARCH OR (FROM x) NOT 1:3 CHARSET\r\n", "a APPEND INBOX (\\Seen) {3+}\r\nabc\r\n",
+		"a LIST (SUBSCRIBED) \"\" (a b) RETURN (STATUS (MESSAGES))\r\n", "a SELECT x (QRESYNC (1 2 1:3 (1 2)))\r\n",
+		"a STORE 1 (UNCHANGEDSINCE 3) +FLAGS (\\Seen)\r\n", "a ID (\"a\" NIL)\r\n", "a CREATE x (USE (\\Sent))\r\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		r := NewReader(bufio.NewReader(strings.NewReader(in)))
+		r.MaxLine = 1024
+		r.MaxLiteral = 4096
+		r.Continue = func() error { return nil }
+		for i := 0; i < 10; i++ {
+			cmd, err := r.ReadCommand()
+			if err != nil {
+				if pe, ok := err.(*ParseError); ok && !pe.Fatal {
+					continue
+				}
+				return
+			}
+			if cmd.Tag == "" || cmd.Name == "" {
+				t.Fatalf("empty tag or name: %#v", cmd)
+			}
+		}
+	})
+}
+
+func FuzzMUTF7(f *testing.F) {
+	for _, s := range []string{"INBOX", "已发送", "&XfJT0ZAB-", "a&-b", "&2D3eAA-", "\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if d, err := DecodeMUTF7(s); err == nil {
+			if e := EncodeMUTF7(d); e != s {
+				t.Fatalf("decode %q = %q, encodes back to %q", s, d, e)
+			}
+		}
+		if !strings.ContainsRune(s, '\uFFFD') && validUTF8(s) {
+			e := EncodeMUTF7(s)
+			d, err := DecodeMUTF7(e)
+			if err != nil || d != s {
+				t.Fatalf("encode %q = %q, decodes to %q, %v", s, e, d, err)
+			}
+		}
+	})
+}
+
+func FuzzSeqSet(f *testing.F) {
+	for _, s := range []string{"1", "1:*", "*", "$", "1,3:5,7:*", "4294967295"} {
+		f.Add(s, uint32(10))
+	}
+	f.Fuzz(func(t *testing.T, s string, max uint32) {
+		set, err := ParseSeqSet(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseSeqSet(set.String())
+		if err != nil || !reflect.DeepEqual(again, set) {
+			t.Fatalf("%q formats as %q", s, set.String())
+		}
+		rs := set.Resolve(max, true)
+		for i, r := range rs {
+			if r.Lo == 0 || r.Lo > r.Hi || r.Hi > max || (i > 0 && r.Lo <= rs[i-1].Hi+1) {
+				t.Fatalf("bad resolved ranges %v for %q max %d", rs, s, max)
+			}
+		}
+	})
+}

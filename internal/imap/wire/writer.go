@@ -1,0 +1,183 @@
+package wire
+
+import (
+	"bufio"
+	"io"
+	"strconv"
+	"time"
+)
+
+// Writer streams responses to a client. Errors are sticky: after the first
+// write error every call is a no-op and Err reports it, so handlers write
+// a whole response and check once. Nothing is buffered beyond the
+// bufio.Writer: FETCH responses of a large mailbox are written as they are
+// produced.
+type Writer struct {
+	bw  *bufio.Writer
+	err error
+	// UTF8 allows UTF-8 in quoted strings and mailbox names (IMAP4rev2,
+	// RFC 9051 §9, or UTF8=ACCEPT, RFC 6855); otherwise 8-bit strings are
+	// sent as literals and mailbox names in modified UTF-7.
+	UTF8 bool
+	num  [24]byte
+}
+
+// NewWriter returns a Writer on bw.
+func NewWriter(bw *bufio.Writer) *Writer { return &Writer{bw: bw} }
+
+// Err returns the first write error.
+func (w *Writer) Err() error { return w.err }
+
+// Flush flushes the buffer and returns the first error.
+func (w *Writer) Flush() error {
+	if w.err == nil {
+		w.err = w.bw.Flush()
+	}
+	return w.err
+}
+
+// Raw writes s as is (protocol syntax chosen by the caller).
+func (w *Writer) Raw(s string) *Writer {
+	if w.err == nil {
+		_, w.err = w.bw.WriteString(s)
+	}
+	return w
+}
+
+// Byte writes one byte of syntax.
+func (w *Writer) Byte(c byte) *Writer {
+	if w.err == nil {
+		w.err = w.bw.WriteByte(c)
+	}
+	return w
+}
+
+// SP writes a space.
+func (w *Writer) SP() *Writer { return w.Byte(' ') }
+
+// CRLF ends a response line.
+func (w *Writer) CRLF() *Writer { return w.Raw("\r\n") }
+
+// Atom writes an atom; the caller guarantees atom syntax.
+func (w *Writer) Atom(s string) *Writer { return w.Raw(s) }
+
+// Number writes a decimal number.
+func (w *Writer) Number(n uint64) *Writer {
+	if w.err == nil {
+		_, w.err = w.bw.Write(strconv.AppendUint(w.num[:0], n, 10))
+	}
+	return w
+}
+
+// NIL writes NIL.
+func (w *Writer) NIL() *Writer { return w.Raw("NIL") }
+
+// String writes s as a quoted string when it can be one, else as a
+// literal (RFC 9051 §4.3): CR, LF, NUL, 8-bit octets without UTF-8
+// permission and long values go as literals.
+func (w *Writer) String(s string) *Writer {
+	if !w.quotable(s) {
+		return w.LiteralString(s)
+	}
+	w.Byte('"')
+	// Write runs between escapes in one go.
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '"' || c == '\\' {
+			w.Raw(s[start:i]).Byte('\\').Byte(c)
+			start = i + 1
+		}
+	}
+	return w.Raw(s[start:]).Byte('"')
+}
+
+func (w *Writer) quotable(s string) bool {
+	if len(s) > 1024 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\r' || c == '\n' || c == 0 || (c >= 0x80 && !w.UTF8) {
+			return false
+		}
+	}
+	return true
+}
+
+// NString writes s, or NIL when s is empty.
+func (w *Writer) NString(s string) *Writer {
+	if s == "" {
+		return w.NIL()
+	}
+	return w.String(s)
+}
+
+// AString writes s as an atom when it is one, else as a string.
+func (w *Writer) AString(s string) *Writer {
+	if s != "" && isAtomString(s) {
+		return w.Raw(s)
+	}
+	return w.String(s)
+}
+
+func isAtomString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAtomChar(c) && c != ']' {
+			return false
+		}
+	}
+	return true
+}
+
+// LiteralString writes s as a literal.
+func (w *Writer) LiteralString(s string) *Writer {
+	w.Byte('{').Number(uint64(len(s))).Raw("}\r\n")
+	return w.Raw(s)
+}
+
+// Literal writes n octets read from r as a literal ("~{n}" for literal8
+// when binary), streaming them. If r ends early the connection cannot be
+// continued, and the error says so.
+func (w *Writer) Literal(n int64, r io.Reader, binary bool) *Writer {
+	if binary {
+		w.Byte('~')
+	}
+	w.Byte('{').Number(uint64(n)).Raw("}\r\n")
+	if w.err == nil {
+		var m int64
+		m, w.err = io.CopyN(w.bw, r, n)
+		if w.err == io.EOF && m < n {
+			w.err = io.ErrUnexpectedEOF
+		}
+	}
+	return w
+}
+
+// Mailbox writes a mailbox name: UTF-8 when allowed, else modified UTF-7
+// (RFC 3501 §5.1.3).
+func (w *Writer) Mailbox(name string) *Writer {
+	if !w.UTF8 {
+		name = EncodeMUTF7(name)
+	}
+	return w.AString(name)
+}
+
+// SeqSet writes a sequence set.
+func (w *Writer) SeqSet(s SeqSet) *Writer { return w.Raw(s.String()) }
+
+// DateTime writes a quoted date-time (RFC 9051 §9).
+func (w *Writer) DateTime(t time.Time) *Writer {
+	return w.Byte('"').Raw(t.Format("02-Jan-2006 15:04:05 -0700")).Byte('"')
+}
+
+// Flags writes a parenthesised flag list.
+func (w *Writer) Flags(flags []string) *Writer {
+	w.Byte('(')
+	for i, f := range flags {
+		if i > 0 {
+			w.SP()
+		}
+		w.Raw(f)
+	}
+	return w.Byte(')')
+}
