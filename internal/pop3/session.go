@@ -1,0 +1,377 @@
+package pop3
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/youju/youju/internal/store"
+)
+
+// Line limits. RFC 2449 §4: a command line is at most 255 octets including
+// CRLF; we accept twice that because some clients send long user names.
+// RFC 5034 §4 exempts AUTH and its responses from the limit; maxAuthLine
+// bounds those (a PLAIN response with a long password fits easily).
+const (
+	maxCommandLine = 512
+	maxAuthLine    = 4096
+	// maxDiscard bounds how much of an over-long line we read and drop
+	// before giving up on the client.
+	maxDiscard = 64 << 10
+	writeBuf   = 16 << 10
+)
+
+type state int
+
+const (
+	stateAuthorization state = iota // RFC 1939 §4
+	stateTransaction                // RFC 1939 §5
+)
+
+// session is one client connection.
+type session struct {
+	srv         *Server
+	raw         net.Conn // the TCP connection
+	conn        net.Conn // raw, or the TLS connection over it
+	remote      netip.Addr
+	implicitTLS bool
+	tls         bool
+	r           *bufio.Reader
+	w           *bufio.Writer
+	log         *slog.Logger
+	idle        atomic.Bool // waiting for a command; Shutdown may close it
+	closeOnce   sync.Once
+
+	state     state
+	user      string // from USER, until PASS
+	acct      store.Account
+	drop      *maildrop
+	locked    bool
+	bad       int
+	authFails int
+}
+
+// errLineTooLong is returned by readLine for a line over its limit.
+var errLineTooLong = errors.New("line too long")
+
+// errQuit ends the session after a reply.
+var errQuit = errors.New("quit")
+
+func newSession(srv *Server, c net.Conn, remote netip.Addr, implicitTLS bool) *session {
+	id := srv.nextID.Add(1)
+	s := &session{srv: srv, raw: c, remote: remote, implicitTLS: implicitTLS}
+	s.log = srv.logger().With("proto", "pop3", "conn", id, "remote", remote.String())
+	s.setConn(c)
+	return s
+}
+
+// setConn (re)builds the buffered reader and writer on c. After STLS the old
+// reader is dropped with whatever the client pipelined before the
+// handshake (RFC 2595 §4, the STARTTLS command-injection attack).
+func (s *session) setConn(c net.Conn) {
+	s.conn = c
+	s.r = bufio.NewReaderSize(c, maxAuthLine)
+	s.w = bufio.NewWriterSize(&timeoutWriter{c: c, d: orDefault(s.srv.WriteTimeout, DefaultWriteTimeout)}, writeBuf)
+}
+
+// timeoutWriter gives each write its own deadline, so that a slow but live
+// client can download a large message while a stuck one is dropped.
+type timeoutWriter struct {
+	c net.Conn
+	d time.Duration
+}
+
+func (t *timeoutWriter) Write(p []byte) (int, error) {
+	_ = t.c.SetWriteDeadline(time.Now().Add(t.d))
+	return t.c.Write(p)
+}
+
+func (s *session) close() {
+	s.closeOnce.Do(func() { _ = s.raw.Close() })
+}
+
+// release gives the maildrop lock back, once.
+func (s *session) release() {
+	if s.locked {
+		s.srv.unlock(s.acct.ID)
+		s.locked = false
+	}
+}
+
+func (s *session) run() {
+	defer s.close()
+	defer func() {
+		s.release()
+		if v := recover(); v != nil {
+			s.log.Error("pop3: panic in session", "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
+	if s.implicitTLS {
+		if err := s.handshake(); err != nil {
+			s.log.Debug("pop3: TLS handshake failed", "err", err)
+			return
+		}
+	}
+	host := s.srv.Hostname
+	if host == "" {
+		host = "youju"
+	}
+	// RFC 1939 §4: the greeting. No APOP timestamp: APOP is not offered.
+	s.ok(host + " POP3 server ready")
+	s.log.Debug("pop3: connected")
+	for !s.srv.closing.Load() {
+		if err := s.step(); err != nil {
+			if !errors.Is(err, errQuit) && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				s.log.Debug("pop3: connection ended", "err", err)
+			}
+			_ = s.w.Flush()
+			return
+		}
+	}
+	_ = s.w.Flush()
+}
+
+// step reads and runs one command. A non-nil error ends the session.
+func (s *session) step() error {
+	// RFC 2449 §6.6 PIPELINING: answer a batch of commands in one write.
+	if s.r.Buffered() == 0 {
+		if err := s.w.Flush(); err != nil {
+			return err
+		}
+	}
+	s.idle.Store(true)
+	line, err := s.readLine(maxCommandLine)
+	s.idle.Store(false)
+	if errors.Is(err, errLineTooLong) {
+		return s.fail(&Error{Text: "Command line too long", bad: true})
+	}
+	if err != nil {
+		return err
+	}
+	cmd, err := ParseCommand(line)
+	if err != nil {
+		return s.fail(&Error{Text: "Malformed command: " + err.Error(), bad: true})
+	}
+	s.log.Debug("pop3: command", "cmd", cmd.Name)
+	return s.fail(s.dispatch(cmd))
+}
+
+// fail writes the -ERR of a protocol error and counts bad commands; other
+// errors pass through and end the session.
+func (s *session) fail(err error) error {
+	var pe *Error
+	if !errors.As(err, &pe) {
+		return err
+	}
+	if pe.Detail != nil {
+		s.log.Warn("pop3: command failed", "text", pe.Text, "err", pe.Detail)
+	}
+	s.reply("-ERR", pe.Code, pe.Text)
+	if pe.bad {
+		s.bad++
+		if s.bad >= orDefault(s.srv.MaxBadCommands, DefaultMaxBadCommands) {
+			s.reply("-ERR", "", "Too many bad commands, closing connection")
+			return errQuit
+		}
+	}
+	if pe.authFail {
+		s.authFails++
+		if s.authFails >= orDefault(s.srv.MaxAuthFailures, DefaultMaxAuthFailures) {
+			s.reply("-ERR", "", "Too many failed logins, closing connection")
+			return errQuit
+		}
+	}
+	if pe.fatal {
+		return errQuit
+	}
+	return nil
+}
+
+// readLine reads one line without its line ending (CRLF, or a bare LF from
+// sloppy clients), with the idle deadline.
+func (s *session) readLine(limit int) ([]byte, error) {
+	_ = s.conn.SetReadDeadline(time.Now().Add(orDefault(s.srv.IdleTimeout, DefaultIdleTimeout)))
+	line, err := s.r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		discarded := len(line)
+		for errors.Is(err, bufio.ErrBufferFull) && discarded < maxDiscard {
+			line, err = s.r.ReadSlice('\n')
+			discarded += len(line)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("over-long line: %w", err)
+		}
+		return nil, errLineTooLong
+	}
+	if err != nil {
+		return nil, err
+	}
+	line = line[:len(line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	if len(line) > limit {
+		return nil, errLineTooLong
+	}
+	return line, nil
+}
+
+// ok writes a positive single-line response.
+func (s *session) ok(text string) { s.reply("+OK", "", text) }
+
+// reply writes a status line with an optional RFC 2449 §8 response code.
+func (s *session) reply(status, code, text string) {
+	s.w.WriteString(status)
+	if code != "" {
+		s.w.WriteString(" [")
+		s.w.WriteString(code)
+		s.w.WriteByte(']')
+	}
+	if text != "" {
+		s.w.WriteByte(' ')
+		s.w.WriteString(text)
+	}
+	s.w.WriteString("\r\n")
+}
+
+// handshake runs the TLS handshake on the raw connection.
+func (s *session) handshake() error {
+	tc := tls.Server(s.raw, s.srv.TLSConfig)
+	_ = s.raw.SetDeadline(time.Now().Add(orDefault(s.srv.HandshakeTimeout, DefaultHandshakeTimeout)))
+	ctx, cancel := context.WithTimeout(context.Background(), orDefault(s.srv.HandshakeTimeout, DefaultHandshakeTimeout))
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return err
+	}
+	_ = s.raw.SetDeadline(time.Time{})
+	s.tls = true
+	s.setConn(tc)
+	return nil
+}
+
+// plaintextOK reports whether a password may be sent on this connection:
+// over TLS, or in the clear from loopback when the server allows it
+// (RFC 2595 §4; RFC 8314 §3 prefers TLS).
+func (s *session) plaintextOK() bool {
+	return s.tls || s.srv.AllowPlaintextLoopback && s.remote.IsLoopback()
+}
+
+type handler func(*session, Command) error
+
+var authorizationCmds = map[string]handler{
+	"CAPA": (*session).cmdCapa,
+	"USER": (*session).cmdUser,
+	"PASS": (*session).cmdPass,
+	"AUTH": (*session).cmdAuth,
+	"STLS": (*session).cmdStls,
+	"QUIT": (*session).cmdQuit,
+}
+
+var transactionCmds = map[string]handler{
+	"CAPA": (*session).cmdCapa,
+	"STAT": (*session).cmdStat,
+	"LIST": (*session).cmdList,
+	"UIDL": (*session).cmdUidl,
+	"RETR": (*session).cmdRetr,
+	"TOP":  (*session).cmdTop,
+	"DELE": (*session).cmdDele,
+	"NOOP": (*session).cmdNoop,
+	"RSET": (*session).cmdRset,
+	"QUIT": (*session).cmdQuit,
+}
+
+func (s *session) dispatch(cmd Command) error {
+	cmds := authorizationCmds
+	if s.state == stateTransaction {
+		cmds = transactionCmds
+	}
+	if h, ok := cmds[cmd.Name]; ok {
+		return h(s, cmd)
+	}
+	if _, ok := authorizationCmds[cmd.Name]; ok {
+		return &Error{Text: "Command not valid in this state", bad: true}
+	}
+	if _, ok := transactionCmds[cmd.Name]; ok {
+		return &Error{Text: "Command not valid in this state", bad: true}
+	}
+	return &Error{Text: "Unknown command", bad: true}
+}
+
+// cmdCapa lists the capabilities of the current state (RFC 2449 §5).
+// USER and SASL are hidden where a password would be refused, like the
+// LOGINDISABLED of IMAP (RFC 2595 §4); STLS only before login.
+func (s *session) cmdCapa(cmd Command) error {
+	if len(cmd.Args) != 0 {
+		return &Error{Text: "CAPA takes no arguments", bad: true}
+	}
+	s.ok("Capability list follows")
+	s.w.WriteString("TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n")
+	if s.state == stateAuthorization {
+		if s.plaintextOK() {
+			s.w.WriteString("USER\r\nSASL")
+			for _, m := range saslMechanisms() {
+				s.w.WriteString(" " + m)
+			}
+			s.w.WriteString("\r\n")
+		}
+		if s.srv.TLSConfig != nil && !s.tls {
+			s.w.WriteString("STLS\r\n")
+		}
+	}
+	s.w.WriteString("IMPLEMENTATION youju\r\n.\r\n")
+	return nil
+}
+
+// cmdStls starts TLS (RFC 2595 §4).
+func (s *session) cmdStls(cmd Command) error {
+	switch {
+	case len(cmd.Args) != 0:
+		return &Error{Text: "STLS takes no arguments", bad: true}
+	case s.tls:
+		return &Error{Text: "Command not permitted when TLS active"}
+	case s.srv.TLSConfig == nil:
+		return &Error{Text: "TLS not available"}
+	}
+	s.ok("Begin TLS negotiation")
+	if err := s.w.Flush(); err != nil {
+		return err
+	}
+	if err := s.handshake(); err != nil {
+		return fmt.Errorf("STLS handshake: %w", err)
+	}
+	// RFC 2595 §4: the client must discard what it knew; so do we.
+	s.user = ""
+	s.log.Debug("pop3: TLS started")
+	return nil
+}
+
+// cmdQuit ends the session; in the TRANSACTION state it enters UPDATE
+// (RFC 1939 §6).
+func (s *session) cmdQuit(cmd Command) error {
+	if s.state != stateTransaction {
+		s.ok("Bye")
+		return errQuit
+	}
+	n, err := s.update(context.Background())
+	// Unlock before answering: a client that reconnects at once after the
+	// +OK must not find its own maildrop in use.
+	s.release()
+	if err != nil {
+		s.log.Error("pop3: update failed", "user", s.acct.Address, "err", err)
+		s.reply("-ERR", codeSysTemp, "Some deleted messages not removed")
+		return errQuit
+	}
+	s.ok("Bye, " + strconv.Itoa(n) + " message(s) deleted")
+	return errQuit
+}
