@@ -1,0 +1,323 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/youju/youju/internal/store"
+)
+
+// Recipient is one accepted RCPT with its resolution.
+type Recipient struct {
+	Address string // as given in RCPT TO
+	Resolution
+	DSN RcptDSN
+}
+
+// Envelope is an accepted SMTP transaction.
+type Envelope struct {
+	ID       string // our id, logged and put in Received:
+	From     string // reverse-path; "" is the null sender
+	Rcpts    []Recipient
+	Ret      string // DSN RET
+	EnvID    string // DSN ENVID
+	Helo     string // what the client said in EHLO/HELO
+	RemoteIP string // client address, "" if unknown
+	// Protocol is the "with" clause of Received: (RFC 3848: ESMTP,
+	// ESMTPS, ESMTPA, ESMTPSA).
+	Protocol string
+	TLS      string // e.g. "TLS1.3 TLS_AES_128_GCM_SHA256", "" without TLS
+	Time     time.Time
+}
+
+// Deliverer delivers accepted messages: locally through the store, and
+// to other domains through the Queue.
+type Deliverer struct {
+	Store    store.Store
+	Resolver *Resolver
+	Queue    Queue // nil: no remote delivery (and no bounce to remote senders)
+	Hostname string
+	Logger   *slog.Logger
+}
+
+// Deliver delivers data (the message as received, any line endings) to
+// every recipient of env, and returns nil only when it is on stable
+// storage everywhere or when a failure was turned into a bounce.
+//
+// The local copy is written once for all local accounts (store.Deliver
+// with all targets, one blob). Policy when some local targets fail
+// (quota): SMTP has one reply for DATA (go-smtp gives per-recipient
+// replies to LMTP only), so if at least one target took the message and
+// the sender is not null, we accept and send the sender a bounce for the
+// failed ones (RFC 3464). With a null sender a bounce is forbidden (RFC
+// 5321 §6.1), so the whole message is refused temporarily instead: quota
+// is checked before anything is written, so this refusal normally creates
+// no duplicate. Only when the store itself reports the failure after
+// writing for others (a race with another delivery) can a retry duplicate
+// the message for the targets that took it — we prefer that to losing it.
+// If every target fails permanently, the error is the permanent one (552
+// 5.2.2 for quota). Store and queue errors are ErrTemporary (451 4.3.0).
+func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, data []byte) error {
+	body := NormalizeCRLF(data)
+	local, remote := env.targets()
+	var failed []failure
+	if len(local) > 0 {
+		var err error
+		local, failed, err = d.precheckQuota(ctx, local, int64(len(body)+512))
+		if err != nil {
+			return err
+		}
+		if len(failed) > 0 && len(local)+len(remote) > 0 && !d.canBounce(ctx, env) {
+			return ErrPartialNoBounce
+		}
+	}
+	delivered := 0
+	if len(local) > 0 {
+		msg := d.withTrace(env, body, true)
+		f, n, err := d.deliverLocal(ctx, local, msg)
+		if err != nil {
+			return err
+		}
+		failed = append(failed, f...)
+		delivered += n
+	}
+	if len(remote) > 0 {
+		msg := d.withTrace(env, body, false)
+		if err := d.Queue.Enqueue(ctx, env.From, remote, msg, env.remoteDSN(remote)); err != nil {
+			d.log().Error("enqueue failed", "id", env.ID, "err", err)
+			return temporary(err)
+		}
+		delivered += len(remote)
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	if delivered == 0 {
+		return failed[0].err
+	}
+	if !d.canBounce(ctx, env) {
+		d.log().Warn("partial delivery, cannot bounce: refusing temporarily", "id", env.ID, "failed", len(failed))
+		return ErrPartialNoBounce
+	}
+	if err := d.bounce(ctx, env, failed, body); err != nil {
+		d.log().Error("bounce failed", "id", env.ID, "err", err)
+		return temporary(err)
+	}
+	return nil
+}
+
+// failure is a final address that could not take the message.
+type failure struct {
+	addr string
+	err  *Error
+}
+
+// targets returns the distinct local accounts and remote addresses of env.
+func (env *Envelope) targets() ([]Local, []string) {
+	var local []Local
+	var remote []string
+	seenA := map[store.AccountID]bool{}
+	seenR := map[string]bool{}
+	for _, r := range env.Rcpts {
+		for _, l := range r.Local {
+			if !seenA[l.Account] {
+				seenA[l.Account] = true
+				local = append(local, l)
+			}
+		}
+		for _, a := range r.Remote {
+			if k := strings.ToLower(a); !seenR[k] {
+				seenR[k] = true
+				remote = append(remote, a)
+			}
+		}
+	}
+	return local, remote
+}
+
+// remoteDSN gives each remote address the DSN parameters of the recipient
+// that led to it.
+func (env *Envelope) remoteDSN(remote []string) DSN {
+	dsn := DSN{Ret: env.Ret, EnvID: env.EnvID, Rcpts: make([]RcptDSN, len(remote))}
+	for i, a := range remote {
+	found:
+		for _, r := range env.Rcpts {
+			for _, ra := range r.Remote {
+				if strings.EqualFold(ra, a) {
+					dsn.Rcpts[i] = r.DSN
+					break found
+				}
+			}
+		}
+	}
+	return dsn
+}
+
+// precheckQuota drops the accounts that cannot take size more bytes, so
+// that nothing is written for a message we may have to refuse.
+func (d *Deliverer) precheckQuota(ctx context.Context, local []Local, size int64) ([]Local, []failure, error) {
+	var ok []Local
+	var failed []failure
+	for _, l := range local {
+		used, limit, err := d.Store.Quota(ctx, l.Account)
+		if errors.Is(err, store.ErrNotFound) {
+			failed = append(failed, failure{l.Address, ErrUnknownUser})
+			continue
+		}
+		if err != nil {
+			return nil, nil, temporary(err)
+		}
+		if limit > 0 && used+size > limit {
+			failed = append(failed, failure{l.Address, ErrQuotaExceeded})
+			continue
+		}
+		ok = append(ok, l)
+	}
+	return ok, failed, nil
+}
+
+// deliverLocal writes msg once for all accounts and returns the per-target
+// failures and the number of targets that took it.
+func (d *Deliverer) deliverLocal(ctx context.Context, local []Local, msg []byte) ([]failure, int, error) {
+	targets := make([]store.Target, len(local))
+	for i, l := range local {
+		targets[i] = store.Target{Account: l.Account}
+	}
+	res, err := d.Store.Deliver(ctx, store.Delivery{Data: msg, Targets: targets})
+	if err != nil {
+		d.log().Error("store delivery failed", "err", err)
+		return nil, 0, temporary(err)
+	}
+	if len(res) != len(local) {
+		return nil, 0, temporary(fmt.Errorf("store returned %d results for %d targets", len(res), len(local)))
+	}
+	var failed []failure
+	n := 0
+	for i, r := range res {
+		switch {
+		case r.Err == nil:
+			n++
+		case errors.Is(r.Err, store.ErrQuotaExceeded):
+			failed = append(failed, failure{local[i].Address, ErrQuotaExceeded})
+		case errors.Is(r.Err, store.ErrNotFound):
+			failed = append(failed, failure{local[i].Address, ErrUnknownUser})
+		case errors.Is(r.Err, store.ErrTooLarge):
+			failed = append(failed, failure{local[i].Address, errTooLarge})
+		default:
+			// An unknown per-target error might be transient: never
+			// turn it into a permanent bounce.
+			d.log().Error("store target failed", "account", local[i].Account, "err", r.Err)
+			return nil, 0, temporary(r.Err)
+		}
+	}
+	return failed, n, nil
+}
+
+var errTooLarge = &Error{Code: 552, Enhanced: [3]int{5, 3, 4}, Msg: "Message too large"}
+
+func (d *Deliverer) log() *slog.Logger {
+	if d.Logger != nil {
+		return d.Logger
+	}
+	return slog.Default()
+}
+
+// withTrace prepends the trace fields: Return-Path: on final delivery only
+// (RFC 5321 §4.4: "the final delivery SMTP server inserts a return-path
+// line"), and our Received: always (§4.4: each server that relays or
+// delivers prepends one).
+func (d *Deliverer) withTrace(env *Envelope, body []byte, final bool) []byte {
+	var b strings.Builder
+	if final {
+		b.WriteString("Return-Path: <")
+		b.WriteString(env.From)
+		b.WriteString(">\r\n")
+	}
+	b.WriteString(received(env, d.Hostname))
+	msg := make([]byte, 0, b.Len()+len(body))
+	msg = append(msg, b.String()...)
+	return append(msg, body...)
+}
+
+// received formats a Received: field (RFC 5321 §4.4 Time-stamp-line). The
+// "for" clause names the recipient only when there is one, so that the
+// shared blob does not disclose the other (Bcc) recipients.
+func received(env *Envelope, host string) string {
+	var b strings.Builder
+	b.WriteString("Received: from ")
+	b.WriteString(sanitize(env.Helo, "unknown"))
+	if env.RemoteIP != "" {
+		b.WriteString(" ([")
+		b.WriteString(sanitize(env.RemoteIP, ""))
+		b.WriteString("])")
+	}
+	b.WriteString("\r\n\tby ")
+	b.WriteString(sanitize(host, "localhost"))
+	b.WriteString(" (youju) with ")
+	b.WriteString(sanitize(env.Protocol, "ESMTP"))
+	if env.TLS != "" {
+		b.WriteString(" (")
+		b.WriteString(sanitize(env.TLS, ""))
+		b.WriteString(")")
+	}
+	if env.ID != "" {
+		b.WriteString(" id ")
+		b.WriteString(sanitize(env.ID, ""))
+	}
+	if len(env.Rcpts) == 1 {
+		b.WriteString("\r\n\tfor <")
+		b.WriteString(sanitize(env.Rcpts[0].Address, ""))
+		b.WriteString(">")
+	}
+	t := env.Time
+	if t.IsZero() {
+		t = time.Now()
+	}
+	b.WriteString("; ")
+	b.WriteString(t.Format(time.RFC1123Z))
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+// sanitize keeps client-given text from breaking a header: no controls,
+// no parentheses or angle brackets that would end our comment or path.
+func sanitize(s, def string) string {
+	if s == "" {
+		return def
+	}
+	if len(s) > 255 {
+		s = s[:255]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '(' || r == ')' || r == '<' || r == '>' || r == ';' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// NormalizeCRLF returns b with every bare LF turned into CRLF (bare CR is
+// left alone). It returns b itself when nothing needs changing.
+func NormalizeCRLF(b []byte) []byte {
+	bare := 0
+	for i, c := range b {
+		if c == '\n' && (i == 0 || b[i-1] != '\r') {
+			bare++
+		}
+	}
+	if bare == 0 {
+		return b
+	}
+	out := make([]byte, 0, len(b)+bare)
+	for i, c := range b {
+		if c == '\n' && (i == 0 || b[i-1] != '\r') {
+			out = append(out, '\r')
+		}
+		out = append(out, c)
+	}
+	return out
+}
