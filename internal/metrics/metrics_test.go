@@ -349,6 +349,19 @@ func TestConcurrent(t *testing.T) {
 	}
 }
 
+func TestSeriesKeysDistinct(t *testing.T) {
+	c := NewRegistry().NewCounter("k_total", "k", "a", "b")
+	// Values that a separator-joined key would confuse.
+	pairs := [][2]string{{"a\xff", ""}, {"a", "\xff"}, {"a\xff\xff", ""}, {"", "a\xff\xff"}, {"", ""}}
+	seen := map[*Counter]bool{}
+	for _, p := range pairs {
+		seen[c.With(p[0], p[1])] = true
+	}
+	if len(seen) != len(pairs) {
+		t.Errorf("%d distinct series for %d label value pairs", len(seen), len(pairs))
+	}
+}
+
 func TestCounterAdd(t *testing.T) {
 	var c Counter
 	c.Add(2)

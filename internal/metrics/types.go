@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -32,12 +33,12 @@ func (v *vec[T]) with(values []string) *T {
 	if len(values) != len(v.labels) {
 		panic(fmt.Sprintf("metrics: %s takes %d label values, got %d", v.name, len(v.labels), len(values)))
 	}
-	// \xff never occurs in UTF-8, so the joined key is unambiguous (and
-	// invalid UTF-8 is replaced at output anyway).
+	// Each value is prefixed with its length, so the key is unambiguous
+	// whatever bytes the values hold.
 	var arr [128]byte
 	key := arr[:0]
 	for _, s := range values {
-		key = append(append(key, s...), 0xff)
+		key = append(binary.AppendUvarint(key, uint64(len(s))), s...)
 	}
 	v.mu.RLock()
 	s, ok := v.series[string(key)] // no allocation for the conversion
