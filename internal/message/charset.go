@@ -1,0 +1,310 @@
+package message
+
+import (
+	"encoding/base64"
+	"errors"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/ianaindex"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/traditionalchinese"
+)
+
+// ErrUnknownCharset is returned by DecodeCharset for a charset it does not
+// know.
+var ErrUnknownCharset = errors.New("message: unknown charset")
+
+// charsetOverrides maps labels whose usual registry meaning is too narrow
+// for real mail. Chinese mailers label GBK and even GB18030 text as
+// "gb2312", so all of them decode as GB18030, the superset of both.
+var charsetOverrides = map[string]encoding.Encoding{
+	"gb2312":      simplifiedchinese.GB18030,
+	"gbk":         simplifiedchinese.GB18030,
+	"x-gbk":       simplifiedchinese.GB18030,
+	"cp936":       simplifiedchinese.GB18030,
+	"ms936":       simplifiedchinese.GB18030,
+	"windows-936": simplifiedchinese.GB18030,
+	"euc-cn":      simplifiedchinese.GB18030,
+	"x-euc-cn":    simplifiedchinese.GB18030,
+	"csgb2312":    simplifiedchinese.GB18030,
+	"gb18030":     simplifiedchinese.GB18030,
+	"hz-gb-2312":  simplifiedchinese.HZGB2312,
+	"big5":        traditionalchinese.Big5,
+	"big5-hkscs":  traditionalchinese.Big5,
+	"x-big5":      traditionalchinese.Big5,
+	"cp950":       traditionalchinese.Big5,
+	// RFC 2046 §4.1.2: us-ascii is the default; 8-bit bytes in it are in
+	// practice Latin-1 or Windows-1252, which htmlindex maps it to.
+	"iso-8859-1": charmap.Windows1252,
+	"latin1":     charmap.Windows1252,
+}
+
+// lookupCharset finds the decoder for a MIME charset label, or nil.
+// utf8 reports labels whose text is UTF-8 (or its subset US-ASCII) and needs
+// no transcoding.
+func lookupCharset(charset string) (enc encoding.Encoding, utf8Label bool) {
+	cs := strings.ToLower(strings.TrimSpace(charset))
+	cs = strings.Trim(cs, "\"'")
+	// RFC 2231 §5: a language may follow the charset after "*".
+	if i := strings.IndexByte(cs, '*'); i >= 0 {
+		cs = cs[:i]
+	}
+	switch cs {
+	case "utf-8", "utf8", "us-ascii", "ascii", "":
+		return nil, true
+	}
+	if e, ok := charsetOverrides[cs]; ok {
+		return e, false
+	}
+	if e, err := htmlindex.Get(cs); err == nil && e != nil {
+		if e == encoding.Replacement {
+			return nil, false
+		}
+		return e, false
+	}
+	if e, err := ianaindex.MIME.Encoding(cs); err == nil && e != nil {
+		return e, false
+	}
+	return nil, false
+}
+
+// DecodeCharset converts b from the named MIME charset to UTF-8. Invalid
+// byte sequences become U+FFFD. An unknown charset returns
+// ErrUnknownCharset and b itself with invalid UTF-8 replaced, so callers
+// that do not care about the error still get text.
+func DecodeCharset(charset string, b []byte) (string, error) {
+	enc, isUTF8 := lookupCharset(charset)
+	if isUTF8 {
+		return validUTF8(b), nil
+	}
+	if enc == nil {
+		return validUTF8(b), ErrUnknownCharset
+	}
+	if isASCII(b) && !isStateful(enc) {
+		return string(b), nil
+	}
+	out, err := enc.NewDecoder().Bytes(b)
+	if err != nil {
+		return validUTF8(b), err
+	}
+	return validUTF8(out), nil
+}
+
+// isStateful reports encodings where ASCII bytes are escape sequences
+// (ISO-2022-JP, HZ), so the ASCII shortcut does not apply.
+func isStateful(enc encoding.Encoding) bool {
+	return enc == simplifiedchinese.HZGB2312 || strings.Contains(strings.ToLower(encName(enc)), "2022")
+}
+
+func encName(enc encoding.Encoding) string {
+	if s, ok := enc.(interface{ String() string }); ok {
+		return s.String()
+	}
+	return ""
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func validUTF8(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+// maxDecodedHeader bounds the input DecodeHeader works on.
+const maxDecodedHeader = 256 << 10
+
+// DecodeHeader decodes the RFC 2047 encoded-words of an unfolded header
+// value into UTF-8. Adjacent encoded-words are joined (RFC 2047 §6.2), and
+// those of the same charset are decoded together because mailers split a
+// multi-byte character across words. Encoded-words are recognised even
+// inside other text, as many mailers produce them there. A word with an
+// unknown charset or bad encoding is left as it is. Raw 8-bit text that is
+// not UTF-8 is taken as GB18030 if it decodes cleanly, else bad bytes
+// become U+FFFD.
+func DecodeHeader(s string) string {
+	if len(s) > maxDecodedHeader {
+		s = s[:maxDecodedHeader]
+	}
+	if !strings.Contains(s, "=?") {
+		return decodeRaw(s)
+	}
+	var out strings.Builder
+	var pend []byte   // decoded bytes of adjacent words of one charset
+	var pendCS string // their charset
+	var gap string    // whitespace after the last word, dropped if another follows
+	flush := func() {
+		if pend != nil {
+			t, _ := DecodeCharset(pendCS, pend)
+			out.WriteString(t)
+			pend, pendCS = nil, ""
+		}
+	}
+	for len(s) > 0 {
+		i := strings.Index(s, "=?")
+		if i < 0 {
+			break
+		}
+		cs, raw, n, ok := encodedWord(s[i:])
+		if !ok {
+			flush()
+			out.WriteString(gap)
+			gap = ""
+			out.WriteString(decodeRaw(s[:i+2]))
+			s = s[i+2:]
+			continue
+		}
+		lead := s[:i]
+		enc, isUTF8 := lookupCharset(cs)
+		known := enc != nil || isUTF8
+		if pend != nil && known && isSpace(lead) {
+			// RFC 2047 §6.2: whitespace between encoded-words is ignored.
+		} else {
+			flush()
+			out.WriteString(gap)
+			out.WriteString(decodeRaw(lead))
+		}
+		gap = ""
+		if pend != nil && !strings.EqualFold(pendCS, cs) {
+			flush()
+		}
+		if known {
+			pendCS = cs
+			pend = append(pend, raw...)
+		} else {
+			out.WriteString(s[i : i+n]) // unknown charset: leave as is
+		}
+		s = s[i+n:]
+		// Keep following whitespace aside in case another word follows.
+		j := 0
+		for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
+			j++
+		}
+		if pend != nil {
+			gap, s = s[:j], s[j:]
+		}
+	}
+	flush()
+	out.WriteString(gap)
+	out.WriteString(decodeRaw(s))
+	return out.String()
+}
+
+func isSpace(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n' {
+			return false
+		}
+	}
+	return true
+}
+
+// encodedWord parses "=?charset?enc?text?=" at the start of s (RFC 2047
+// §2), returning the charset, the decoded bytes and the length consumed.
+func encodedWord(s string) (charset string, raw []byte, n int, ok bool) {
+	if !strings.HasPrefix(s, "=?") {
+		return "", nil, 0, false
+	}
+	rest := s[2:]
+	q1 := strings.IndexByte(rest, '?')
+	if q1 <= 0 || q1 > 64 || len(rest) < q1+3 || rest[q1+2] != '?' {
+		return "", nil, 0, false
+	}
+	charset = rest[:q1]
+	encByte := rest[q1+1] | 0x20
+	text := rest[q1+3:]
+	end := strings.Index(text, "?=")
+	if end < 0 {
+		return "", nil, 0, false
+	}
+	text = text[:end]
+	if strings.ContainsAny(text, " \t") {
+		return "", nil, 0, false
+	}
+	n = 2 + q1 + 3 + end + 2
+	switch encByte {
+	case 'b':
+		raw, ok = decodeB(text)
+	case 'q':
+		raw, ok = decodeQ(text), true
+	}
+	if !ok {
+		return "", nil, 0, false
+	}
+	return charset, raw, n, true
+}
+
+// decodeB decodes the "B" encoding, tolerating missing padding.
+func decodeB(text string) ([]byte, bool) {
+	text = strings.TrimRight(text, "=")
+	b, err := base64.RawStdEncoding.DecodeString(text)
+	if err != nil {
+		// Salvage what decodes: some mailers append junk.
+		if ce, ok := err.(base64.CorruptInputError); ok && ce > 0 {
+			b, err = base64.RawStdEncoding.DecodeString(text[:int(ce)&^3])
+		}
+		if err != nil {
+			return nil, false
+		}
+	}
+	return b, true
+}
+
+// decodeQ decodes the "Q" encoding (RFC 2047 §4.2): "_" is a space and
+// "=XX" a byte; a malformed "=" stays literal.
+func decodeQ(text string) []byte {
+	b := make([]byte, 0, len(text))
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case c == '_':
+			b = append(b, ' ')
+		case c == '=' && i+2 < len(text) && isHex(text[i+1]) && isHex(text[i+2]):
+			b = append(b, unhex(text[i+1])<<4|unhex(text[i+2]))
+			i += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
+
+// decodeRaw turns unencoded header text into UTF-8. RFC 6532 allows raw
+// UTF-8; older Chinese mailers send raw GB2312/GBK, which is tried next.
+func decodeRaw(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	out, err := simplifiedchinese.GB18030.NewDecoder().String(s)
+	if err == nil && !strings.ContainsRune(out, utf8.RuneError) {
+		return out
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}

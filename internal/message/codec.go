@@ -1,0 +1,337 @@
+package message
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The binary form of an Info, as stored beside each message:
+//
+//	magic "YI", version byte (codecVersion)
+//	Size, Envelope, Body (Part), SentDate, Subject, From, To, Cc, Bcc
+//
+// Integers are zig-zag varints, strings and lists are a uvarint length
+// followed by their bytes or elements. A Part is its fields in declaration
+// order, its children, then a flag byte saying whether Envelope and
+// Message follow. A new field means a new version; UnmarshalInfo keeps
+// reading the old ones.
+const (
+	codecMagic0  = 'Y'
+	codecMagic1  = 'I'
+	codecVersion = 1
+	// maxCodecDepth bounds the Part recursion of UnmarshalInfo; Parse
+	// produces at most 2*MaxDepth+1 levels.
+	maxCodecDepth = 4*MaxDepth + 8
+)
+
+// ErrBadInfo is returned by UnmarshalInfo for bytes that are not an
+// encoded Info.
+var ErrBadInfo = errors.New("message: malformed encoded info")
+
+// Marshal encodes the Info compactly for storage (see UnmarshalInfo).
+func (info *Info) Marshal() []byte {
+	b := make([]byte, 0, 256)
+	b = append(b, codecMagic0, codecMagic1, codecVersion)
+	b = binary.AppendVarint(b, info.Size)
+	b = appendEnvelope(b, &info.Envelope)
+	b = appendPart(b, &info.Body)
+	b = appendTime(b, info.SentDate)
+	for _, s := range []string{info.Subject, info.From, info.To, info.Cc, info.Bcc} {
+		b = appendString(b, s)
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, 0)
+	}
+	_, off := t.Zone()
+	b = append(b, 1)
+	b = binary.AppendVarint(b, t.Unix())
+	b = binary.AppendVarint(b, int64(t.Nanosecond()))
+	return binary.AppendVarint(b, int64(off))
+}
+
+func appendAddresses(b []byte, list []Address) []byte {
+	b = binary.AppendUvarint(b, uint64(len(list)))
+	for _, a := range list {
+		b = appendString(b, a.Name)
+		b = appendString(b, a.Adl)
+		b = appendString(b, a.Mailbox)
+		b = appendString(b, a.Host)
+	}
+	return b
+}
+
+func appendEnvelope(b []byte, e *Envelope) []byte {
+	b = appendString(b, e.Date)
+	b = appendString(b, e.Subject)
+	for _, l := range [][]Address{e.From, e.Sender, e.ReplyTo, e.To, e.Cc, e.Bcc} {
+		b = appendAddresses(b, l)
+	}
+	b = appendString(b, e.InReplyTo)
+	return appendString(b, e.MessageID)
+}
+
+func appendParams(b []byte, ps []Param) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ps)))
+	for _, p := range ps {
+		b = appendString(b, p.Name)
+		b = appendString(b, p.Value)
+	}
+	return b
+}
+
+func appendPart(b []byte, p *Part) []byte {
+	b = appendString(b, p.Type)
+	b = appendString(b, p.Subtype)
+	b = appendParams(b, p.Params)
+	b = appendString(b, p.ID)
+	b = appendString(b, p.Description)
+	b = appendString(b, p.Encoding)
+	b = binary.AppendVarint(b, p.Size)
+	b = binary.AppendVarint(b, p.Lines)
+	b = appendString(b, p.MD5)
+	b = appendString(b, p.Disposition)
+	b = appendParams(b, p.DispParams)
+	b = binary.AppendUvarint(b, uint64(len(p.Language)))
+	for _, l := range p.Language {
+		b = appendString(b, l)
+	}
+	b = appendString(b, p.Location)
+	b = binary.AppendVarint(b, p.HeaderOffset)
+	b = binary.AppendVarint(b, p.BodyOffset-p.HeaderOffset)
+	b = binary.AppendUvarint(b, uint64(len(p.Parts)))
+	for i := range p.Parts {
+		b = appendPart(b, &p.Parts[i])
+	}
+	var flags byte
+	if p.Envelope != nil {
+		flags |= 1
+	}
+	if p.Message != nil {
+		flags |= 2
+	}
+	b = append(b, flags)
+	if p.Envelope != nil {
+		b = appendEnvelope(b, p.Envelope)
+	}
+	if p.Message != nil {
+		b = appendPart(b, p.Message)
+	}
+	return b
+}
+
+// UnmarshalInfo decodes what Marshal encoded. Any other input returns an
+// error wrapping ErrBadInfo; it never panics and allocates at most in
+// proportion to len(b). Strings share one copy of b.
+func UnmarshalInfo(b []byte) (*Info, error) {
+	if len(b) < 3 || b[0] != codecMagic0 || b[1] != codecMagic1 {
+		return nil, fmt.Errorf("%w: bad magic", ErrBadInfo)
+	}
+	if b[2] != codecVersion {
+		return nil, fmt.Errorf("%w: unknown version %d", ErrBadInfo, b[2])
+	}
+	d := decoder{s: string(b), pos: 3}
+	info := &Info{}
+	info.Size = d.varint()
+	d.envelope(&info.Envelope)
+	d.part(&info.Body, 0)
+	info.SentDate = d.time()
+	info.Subject = d.str()
+	info.From = d.str()
+	info.To = d.str()
+	info.Cc = d.str()
+	info.Bcc = d.str()
+	if d.err == nil && d.pos != len(d.s) {
+		d.fail("trailing bytes")
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return info, nil
+}
+
+type decoder struct {
+	s   string
+	pos int
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s at %d", ErrBadInfo, what, d.pos)
+	}
+	d.pos = len(d.s)
+}
+
+func (d *decoder) uvarint() uint64 {
+	var x uint64
+	var shift uint
+	for i := 0; i < binary.MaxVarintLen64; i++ {
+		if d.pos >= len(d.s) {
+			d.fail("truncated")
+			return 0
+		}
+		c := d.s[d.pos]
+		d.pos++
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				d.fail("varint overflow")
+				return 0
+			}
+			return x | uint64(c)<<shift
+		}
+		x |= uint64(c&0x7f) << shift
+		shift += 7
+	}
+	d.fail("varint overflow")
+	return 0
+}
+
+func (d *decoder) varint() int64 {
+	ux := d.uvarint()
+	x := int64(ux >> 1)
+	if ux&1 != 0 {
+		x = ^x
+	}
+	return x
+}
+
+// count reads a list length, which cannot exceed the bytes left since
+// every element takes at least minSize bytes.
+func (d *decoder) count(minSize int) int {
+	n := d.uvarint()
+	if n > uint64(len(d.s)-d.pos)/uint64(minSize) {
+		d.fail("bad count")
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) str() string {
+	n := d.uvarint()
+	if n > uint64(len(d.s)-d.pos) {
+		d.fail("bad string length")
+		return ""
+	}
+	s := d.s[d.pos : d.pos+int(n)]
+	d.pos += int(n)
+	return s
+}
+
+func (d *decoder) byte() byte {
+	if d.pos >= len(d.s) {
+		d.fail("truncated")
+		return 0
+	}
+	c := d.s[d.pos]
+	d.pos++
+	return c
+}
+
+func (d *decoder) time() time.Time {
+	switch d.byte() {
+	case 0:
+		return time.Time{}
+	case 1:
+	default:
+		d.fail("bad time")
+		return time.Time{}
+	}
+	sec, nsec, off := d.varint(), d.varint(), d.varint()
+	if nsec < 0 || nsec > 999999999 || off < -86400 || off > 86400 {
+		d.fail("bad time")
+		return time.Time{}
+	}
+	return time.Unix(sec, nsec).In(time.FixedZone("", int(off)))
+}
+
+func (d *decoder) addresses() []Address {
+	n := d.count(4)
+	if n == 0 {
+		return nil
+	}
+	list := make([]Address, n)
+	for i := range list {
+		list[i] = Address{Name: d.str(), Adl: d.str(), Mailbox: d.str(), Host: d.str()}
+	}
+	return list
+}
+
+func (d *decoder) envelope(e *Envelope) {
+	e.Date = d.str()
+	e.Subject = d.str()
+	e.From = d.addresses()
+	e.Sender = d.addresses()
+	e.ReplyTo = d.addresses()
+	e.To = d.addresses()
+	e.Cc = d.addresses()
+	e.Bcc = d.addresses()
+	e.InReplyTo = d.str()
+	e.MessageID = d.str()
+}
+
+func (d *decoder) params() []Param {
+	n := d.count(2)
+	if n == 0 {
+		return nil
+	}
+	ps := make([]Param, n)
+	for i := range ps {
+		ps[i] = Param{Name: d.str(), Value: d.str()}
+	}
+	return ps
+}
+
+// minPartSize is the fewest bytes an encoded Part takes.
+const minPartSize = 17
+
+func (d *decoder) part(p *Part, depth int) {
+	if depth > maxCodecDepth {
+		d.fail("too deep")
+		return
+	}
+	p.Type, p.Subtype = d.str(), d.str()
+	p.Params = d.params()
+	p.ID, p.Description, p.Encoding = d.str(), d.str(), d.str()
+	p.Size, p.Lines = d.varint(), d.varint()
+	p.MD5, p.Disposition = d.str(), d.str()
+	p.DispParams = d.params()
+	if n := d.count(1); n > 0 {
+		p.Language = make([]string, n)
+		for i := range p.Language {
+			p.Language[i] = d.str()
+		}
+	}
+	p.Location = d.str()
+	p.HeaderOffset = d.varint()
+	p.BodyOffset = p.HeaderOffset + d.varint()
+	if n := d.count(minPartSize); n > 0 {
+		p.Parts = make([]Part, n)
+		for i := range p.Parts {
+			d.part(&p.Parts[i], depth+1)
+		}
+	}
+	flags := d.byte()
+	if flags&^3 != 0 {
+		d.fail("bad part flags")
+		return
+	}
+	if flags&1 != 0 {
+		p.Envelope = &Envelope{}
+		d.envelope(p.Envelope)
+	}
+	if flags&2 != 0 {
+		p.Message = &Part{}
+		d.part(p.Message, depth+1)
+	}
+}

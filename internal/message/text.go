@@ -1,0 +1,204 @@
+package message
+
+import (
+	"encoding/base64"
+	"fmt"
+	"html"
+	"io"
+	"strings"
+)
+
+// BodyText returns the decoded text of the message's text/* parts
+// (transfer encoding undone, charset converted to UTF-8, HTML tags
+// dropped), joined by newlines, for IMAP SEARCH BODY and TEXT (RFC 9051
+// §6.4.4). Parts of encapsulated messages are included. r holds the
+// message in CRLF form, as parsed into info. The result holds at most
+// limit bytes (a positive limit is required), and at most a few times
+// limit bytes are read from r.
+func BodyText(r io.ReaderAt, info *Info, limit int64) (string, error) {
+	if limit <= 0 {
+		return "", nil
+	}
+	var out strings.Builder
+	err := walkText(&info.Body, func(p *Part) error {
+		if int64(out.Len()) >= limit {
+			return errDone
+		}
+		t, err := PartText(r, p, (limit-int64(out.Len()))*4+4)
+		if err != nil {
+			return err
+		}
+		if t == "" {
+			return nil
+		}
+		if out.Len() > 0 {
+			out.WriteByte('\n')
+		}
+		out.WriteString(t)
+		return nil
+	})
+	if err != nil && err != errDone {
+		return "", err
+	}
+	s := out.String()
+	if int64(len(s)) > limit {
+		s = strings.ToValidUTF8(s[:limit], "")
+	}
+	return s, nil
+}
+
+var errDone = fmt.Errorf("done")
+
+// walkText calls fn for each text/* leaf in order.
+func walkText(p *Part, fn func(*Part) error) error {
+	switch {
+	case len(p.Parts) > 0:
+		for i := range p.Parts {
+			if err := walkText(&p.Parts[i], fn); err != nil {
+				return err
+			}
+		}
+	case p.Message != nil:
+		return walkText(p.Message, fn)
+	case p.Type == "text":
+		return fn(p)
+	}
+	return nil
+}
+
+// PartText returns the decoded body of one leaf part as UTF-8, reading
+// at most maxRead bytes of it. Bad base64 or quoted-printable is decoded as
+// far as it goes. HTML (text/html) has its tags dropped and entities
+// unescaped.
+func PartText(r io.ReaderAt, p *Part, maxRead int64) (string, error) {
+	n := min(p.Size, maxRead)
+	if n <= 0 {
+		return "", nil
+	}
+	raw := make([]byte, n)
+	if _, err := r.ReadAt(raw, p.BodyOffset); err != nil && err != io.EOF {
+		return "", fmt.Errorf("message: read part body: %w", err)
+	}
+	raw = DecodeTransfer(p.Encoding, raw)
+	charset := "us-ascii"
+	for _, prm := range p.Params {
+		if prm.Name == "charset" {
+			charset = prm.Value
+		}
+	}
+	s, _ := DecodeCharset(charset, raw)
+	if p.Subtype == "html" {
+		s = htmlText(s)
+	}
+	return s, nil
+}
+
+// DecodeTransfer undoes a Content-Transfer-Encoding (RFC 2045 §6),
+// tolerantly: bad base64 characters are skipped, bad quoted-printable
+// escapes kept literally. Unknown encodings are returned unchanged.
+func DecodeTransfer(encoding string, b []byte) []byte {
+	switch encoding {
+	case "base64":
+		return decodeBase64(b)
+	case "quoted-printable":
+		return decodeQP(b)
+	}
+	return b
+}
+
+func decodeBase64(b []byte) []byte {
+	clean := make([]byte, 0, len(b))
+	for _, c := range b {
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' {
+			clean = append(clean, c)
+		} else if c == '=' {
+			break
+		}
+	}
+	if len(clean)&3 == 1 { // a lone sextet cannot carry a byte
+		clean = clean[:len(clean)-1]
+	}
+	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
+	n, _ := base64.RawStdEncoding.Decode(out, clean)
+	return out[:n]
+}
+
+// decodeQP decodes quoted-printable (RFC 2045 §6.7): "=XX" is a byte, "="
+// at the end of a line is a soft line break.
+func decodeQP(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c != '=' {
+			out = append(out, c)
+			continue
+		}
+		switch {
+		case i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]):
+			out = append(out, unhex(b[i+1])<<4|unhex(b[i+2]))
+			i += 2
+		case i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n':
+			i += 2
+		case i+1 < len(b) && b[i+1] == '\n':
+			i++
+		case i+1 == len(b):
+		default:
+			// Trailing whitespace after a soft break: "=  \r\n".
+			j := i + 1
+			for j < len(b) && (b[j] == ' ' || b[j] == '\t') {
+				j++
+			}
+			if j+1 < len(b) && b[j] == '\r' && b[j+1] == '\n' {
+				i = j + 1
+				continue
+			}
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// htmlText drops tags, scripts and styles and unescapes entities: enough
+// for substring search, not a renderer.
+func htmlText(s string) string {
+	var b strings.Builder
+	lower := asciiLower(s)
+	for i := 0; i < len(s); {
+		lt := strings.IndexByte(s[i:], '<')
+		if lt < 0 {
+			b.WriteString(s[i:])
+			break
+		}
+		b.WriteString(s[i : i+lt])
+		i += lt
+		skipTo := ">"
+		for _, el := range []string{"script", "style"} {
+			if strings.HasPrefix(lower[i+1:], el) {
+				skipTo = "</" + el
+			}
+		}
+		j := strings.Index(lower[i+1:], skipTo)
+		if j < 0 {
+			break
+		}
+		i += 1 + j + len(skipTo)
+		if skipTo != ">" {
+			if k := strings.IndexByte(s[i:], '>'); k >= 0 {
+				i += k + 1
+			}
+		}
+		b.WriteByte(' ')
+	}
+	return html.UnescapeString(b.String())
+}
+
+// asciiLower lower-cases ASCII letters only, keeping byte offsets.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
