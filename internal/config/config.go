@@ -189,9 +189,9 @@ func (c *Config) Validate() error {
 	if c.PortOffset < 0 || c.PortOffset > 60000 {
 		return fmt.Errorf("port_offset %d: must be between 0 and 60000", c.PortOffset)
 	}
-	for _, l := range c.Listeners.all() {
-		if _, err := c.Address(*l.addr); err != nil {
-			return fmt.Errorf("listeners.%s: %w", l.name, err)
+	for _, l := range c.Listeners.NamedAll() {
+		if _, err := c.Address(l.Setting); err != nil {
+			return fmt.Errorf("listeners.%s: %w", l.Name, err)
 		}
 	}
 	switch c.Log.Format {
@@ -216,16 +216,15 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-type namedListener struct {
-	name string
-	addr *string
-}
+// NamedListener is a listener setting with its config key.
+type NamedListener struct{ Name, Setting string }
 
-func (l *Listeners) all() []namedListener {
-	return []namedListener{
-		{"smtp", &l.SMTP}, {"submissions", &l.Submissions}, {"submission", &l.Submission},
-		{"imap", &l.IMAP}, {"imaps", &l.IMAPS}, {"pop3", &l.POP3}, {"pop3s", &l.POP3S},
-		{"http", &l.HTTP}, {"https", &l.HTTPS}, {"admin", &l.Admin},
+// NamedAll lists every listener setting with its key, in a fixed order.
+func (l *Listeners) NamedAll() []NamedListener {
+	return []NamedListener{
+		{"smtp", l.SMTP}, {"submissions", l.Submissions}, {"submission", l.Submission},
+		{"imap", l.IMAP}, {"imaps", l.IMAPS}, {"pop3", l.POP3}, {"pop3s", l.POP3S},
+		{"http", l.HTTP}, {"https", l.HTTPS}, {"admin", l.Admin},
 	}
 }
 

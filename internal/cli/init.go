@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/youju/youju/internal/config"
+	"github.com/youju/youju/internal/store/sqlite"
+	"github.com/youju/youju/internal/tlsconf"
+)
+
+const initUsage = "init --data DIR --domain DOMAIN [--hostname HOST] [--listen ADDR] [--port-offset N]"
+
+func runInit(ctx context.Context, e *env, args []string) error {
+	fs, data := flags(e, "init", initUsage)
+	domain := fs.String("domain", "", "primary mail domain, e.g. example.com (required)")
+	hostname := fs.String("hostname", "", "the server's host name (default mail.DOMAIN)")
+	listen := fs.String("listen", "", "address every listener binds (default all)")
+	offset := fs.Int("port-offset", 0, "add N to every port (10000: 25 -> 10025)")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(rest, 0, 0, initUsage); err != nil {
+		return err
+	}
+	if *domain == "" {
+		return usagef("init needs --domain (usage: youju %s)", initUsage)
+	}
+	c := config.Default(strings.ToLower(*domain))
+	if *hostname != "" {
+		c.Hostname = strings.ToLower(*hostname)
+	}
+	c.Listen, c.PortOffset = *listen, *offset
+	if err := initData(ctx, *data, c); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Created %s for %s (server name %s).\n\n", *data, c.Domain, c.Hostname)
+	fmt.Fprintf(e.stdout, `Next:
+  1. Add an account:   youju user add --data %[1]s you@%[2]s
+  2. Run the server:   youju serve --data %[1]s
+  3. Point DNS at it:  MX %[2]s -> %[3]s (see docs/dns.md)
+  4. Replace the self-signed certificate in %[1]s/tls/ with a real one for %[3]s
+     (any ACME client works; send SIGHUP to reload it).
+`, *data, c.Domain, c.Hostname)
+	return nil
+}
+
+// initData creates a data directory: youju.toml, a self-signed certificate
+// for the host name, and the store with the primary domain.
+func initData(ctx context.Context, dir string, c config.Config) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	cfgPath := filepath.Join(dir, config.FileName)
+	if _, err := os.Stat(cfgPath); err == nil {
+		return fmt.Errorf("%s exists already: this directory is initialised", cfgPath)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "tls"), 0o700); err != nil {
+		return err
+	}
+	hosts := []string{c.Hostname, "localhost", "127.0.0.1", "::1"}
+	if err := tlsconf.WriteSelfSigned(config.Path(dir, c.TLS.Cert), config.Path(dir, c.TLS.Key), hosts); err != nil {
+		return fmt.Errorf("writing the self-signed certificate: %w", err)
+	}
+	st, err := openStore(ctx, dir, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.AddDomain(ctx, c.Domain); err != nil {
+		return fmt.Errorf("adding domain %s: %w", c.Domain, err)
+	}
+	// The config is written last: its presence means "initialised".
+	return writeFileAtomic(cfgPath, config.Marshal(c), 0o600)
+}
+
+// storeDir is where the store lives inside the data directory.
+func storeDir(dataDir string) string { return filepath.Join(dataDir, "mail") }
+
+func openStore(ctx context.Context, dataDir string, c config.Config) (*sqlite.Store, error) {
+	st, err := sqlite.Open(ctx, storeDir(dataDir), sqlite.Options{MaxMessageSize: c.Limits.MaxMessageBytes})
+	if err != nil {
+		return nil, fmt.Errorf("opening the store in %s: %w", storeDir(dataDir), err)
+	}
+	return st, nil
+}
+
+// loadConfig reads the config of a data directory with a helpful error.
+func loadConfig(dataDir string) (config.Config, error) {
+	c, err := config.Load(dataDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return c, fmt.Errorf("no %s in %s: run 'youju init --data %s --domain YOUR.DOMAIN' first (or 'youju serve --dev')",
+			config.FileName, dataDir, dataDir)
+	}
+	return c, err
+}
+
+// writeFileAtomic writes via a temporary file, fsync and rename, so that a
+// crash leaves either the old file or the new one.
+func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), name); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(name))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,273 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/youju/youju/internal/auth"
+	"github.com/youju/youju/internal/clientconf"
+	"github.com/youju/youju/internal/config"
+	"github.com/youju/youju/internal/metrics"
+	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/tlsconf"
+	"github.com/youju/youju/internal/web"
+)
+
+const serveUsage = "serve [--data DIR] [--listen ADDR] [--port-offset N] [--dev]"
+
+// shutdownGrace is how long Shutdown waits for sessions to finish.
+const shutdownGrace = 20 * time.Second
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs, data := flags(e, "serve", serveUsage)
+	listen := fs.String("listen", "", "address every listener binds (overrides the config)")
+	offset := fs.Int("port-offset", -1, "add N to every port (overrides the config; 10000: 25 -> 10025)")
+	dev := fs.Bool("dev", false, "first try: create ./youju-data for example.test with a demo account, listen on 127.0.0.1 with port offset 10000")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(rest, 0, 0, serveUsage); err != nil {
+		return err
+	}
+	var demo *devAccount
+	if *dev {
+		if demo, err = ensureDev(ctx, e, *data); err != nil {
+			return err
+		}
+	}
+	c, err := loadConfig(*data)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		c.Listen = *listen
+	}
+	if *offset >= 0 {
+		c.PortOffset = *offset
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, e, *data, c, demo)
+}
+
+// serve runs every listener of c until ctx is done, then shuts down
+// gracefully: listeners close, sessions get shutdownGrace to finish, the
+// store closes last (its writer flushes what it holds).
+func serve(ctx context.Context, e *env, dataDir string, c config.Config, demo *devAccount) error {
+	log := newLogger(e.stderr, c.Log)
+	tlsm, err := tlsconf.NewManager(config.Path(dataDir, c.TLS.Cert), config.Path(dataDir, c.TLS.Key))
+	if err != nil {
+		return fmt.Errorf("tls: %w", err)
+	}
+	raw, err := openStore(ctx, dataDir, c)
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+	st := store.Metered(raw, func(op string, d time.Duration) {
+		metrics.StoreLatency.With(op).Observe(d.Seconds())
+	})
+	authn := auth.New(st, auth.Options{
+		DefaultDomain:         c.Domain,
+		MaxFailuresPerIP:      c.Auth.MaxFailuresPerIP,
+		MaxFailuresPerAccount: c.Auth.MaxFailuresPerAccount,
+		Window:                c.Auth.FailureWindow.Duration,
+	})
+	deps := &deps{cfg: c, dataDir: dataDir, log: log, tls: tlsm, store: st, auth: authn}
+	bindings, err := deps.bindings()
+	if err != nil {
+		return err
+	}
+	running, err := listenAll(bindings)
+	if err != nil {
+		return err
+	}
+	host := c.Hostname
+	if demo != nil {
+		host = "127.0.0.1"
+	}
+	printStartup(e.stdout, c, host, running, demo)
+	log.Info("youju started", "hostname", c.Hostname, "domain", c.Domain, "data", dataDir)
+
+	errc := make(chan error, len(running))
+	for _, r := range running {
+		go func() {
+			if err := r.serve(); err != nil && !isClosed(err) {
+				errc <- fmt.Errorf("%s on %s: %w", r.name, r.addr, err)
+			}
+		}()
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-hup:
+			if err := tlsm.Reload(); err != nil {
+				log.Error("reloading the TLS certificate failed; keeping the old one", "err", err)
+			} else {
+				log.Info("TLS certificate reloaded")
+			}
+		case runErr = <-errc:
+			log.Error("listener failed, shutting down", "err", runErr)
+			break loop
+		}
+	}
+	log.Info("shutting down")
+	shutdownAll(running, log)
+	return runErr
+}
+
+// binding is one configured listener and the server behind it.
+type binding struct {
+	name        string // config key: smtp, imaps, ...
+	addr        string
+	srv         server
+	implicitTLS bool
+}
+
+// server is what every protocol front-end offers (the net/http pattern).
+type server interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+}
+
+// tlsServer is a server that can also speak implicit TLS itself.
+type tlsServer interface {
+	server
+	ServeTLS(net.Listener) error
+}
+
+type running struct {
+	binding
+	l     net.Listener
+	serve func() error
+}
+
+// listenAll binds every listener before any serves, so that a port in use
+// is reported at once and nothing half-starts.
+func listenAll(bs []binding) ([]running, error) {
+	var rs []running
+	for _, b := range bs {
+		l, err := net.Listen("tcp", b.addr)
+		if err != nil {
+			for _, r := range rs {
+				r.l.Close()
+			}
+			return nil, fmt.Errorf("listening for %s on %s: %w (another mail server running? use --port-offset or set listeners.%s in the config)", b.name, b.addr, err, b.name)
+		}
+		r := running{binding: b, l: l}
+		r.addr = l.Addr().String()
+		if ts, ok := b.srv.(tlsServer); ok && b.implicitTLS {
+			r.serve = func() error { return ts.ServeTLS(l) }
+		} else {
+			r.serve = func() error { return b.srv.Serve(l) }
+		}
+		rs = append(rs, r)
+	}
+	return rs, nil
+}
+
+func shutdownAll(rs []running, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.srv.Shutdown(ctx); err != nil && !isClosed(err) {
+				log.Warn("shutdown", "listener", r.name, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func isClosed(err error) bool {
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, http.ErrServerClosed)
+}
+
+// deps are what the front-ends are built from.
+type deps struct {
+	cfg     config.Config
+	dataDir string
+	log     *slog.Logger
+	tls     *tlsconf.Manager
+	store   store.Store
+	auth    *auth.Authenticator
+}
+
+// httpServer adapts net/http to the server interface.
+type httpServer struct{ *http.Server }
+
+func (h httpServer) ServeTLS(l net.Listener) error { return h.Server.ServeTLS(l, "", "") }
+
+func (d *deps) httpServer(h http.Handler, withTLS bool) httpServer {
+	s := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+	}
+	if withTLS {
+		s.TLSConfig = d.tls.Config()
+	}
+	return httpServer{s}
+}
+
+// webBindings are the HTTP listeners.
+func (d *deps) webBindings() ([]binding, error) {
+	c := d.cfg
+	site := web.Handler(c.Hostname, clientconf.Settings(c, c.Hostname))
+	var bs []binding
+	add := func(name, setting string, srv server, implicit bool) error {
+		addr, err := c.Address(setting)
+		if err != nil || addr == "" {
+			return err
+		}
+		bs = append(bs, binding{name: name, addr: addr, srv: srv, implicitTLS: implicit})
+		return nil
+	}
+	if err := add("http", c.Listeners.HTTP, d.httpServer(site, false), false); err != nil {
+		return nil, err
+	}
+	if err := add("https", c.Listeners.HTTPS, d.httpServer(site, true), true); err != nil {
+		return nil, err
+	}
+	if err := add("admin", c.Listeners.Admin, d.httpServer(web.AdminHandler(metrics.Handler()), false), false); err != nil {
+		return nil, err
+	}
+	return bs, nil
+}
+
+func newLogger(w io.Writer, c config.Log) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Level)) // validated with the config
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,283 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/youju/youju/internal/auth"
+	"github.com/youju/youju/internal/config"
+	"github.com/youju/youju/internal/store"
+)
+
+func runUser(ctx context.Context, e *env, args []string) error {
+	return subcommand(ctx, e, "user", args, map[string]func(context.Context, *env, []string) error{
+		"add":     userAdd,
+		"list":    userList,
+		"passwd":  userPasswd,
+		"del":     userDel,
+		"disable": func(ctx context.Context, e *env, a []string) error { return userSetDisabled(ctx, e, a, true) },
+		"enable":  func(ctx context.Context, e *env, a []string) error { return userSetDisabled(ctx, e, a, false) },
+		"set":     userSet,
+	})
+}
+
+func userAdd(ctx context.Context, e *env, args []string) error {
+	const usage = "user add [--data DIR] [--password-stdin] [--quota BYTES] ADDRESS"
+	fs, data := flags(e, "user add", usage)
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (else one is generated and printed once)")
+	quota := fs.Int64("quota", -1, "quota in bytes (0 = unlimited; default from limits.default_quota_bytes)")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(rest, 1, 1, usage); err != nil {
+		return err
+	}
+	addr, err := normAddress(rest[0])
+	if err != nil {
+		return err
+	}
+	pw, generated, err := passwordFromFlags(e, *fromStdin)
+	if err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	return withStore(ctx, *data, func(c config.Config, st store.Store) error {
+		_, domain, _ := strings.Cut(addr, "@")
+		if ok, err := st.IsLocalDomain(ctx, domain); err != nil {
+			return err
+		} else if !ok {
+			return fmt.Errorf("%s is not a local domain: add it first with 'youju domain add %s'", domain, domain)
+		}
+		q := c.Limits.DefaultQuotaBytes
+		if *quota >= 0 {
+			q = *quota
+		}
+		a := store.Account{Address: addr, PasswordHash: hash, AllowIMAP: true, AllowPOP3: true, AllowSMTP: true,
+			QuotaBytes: q, POP3: store.POP3Options{Scope: store.POP3ScopeInbox, Delete: store.POP3DeleteExpunge}, Created: time.Now()}
+		if _, err := st.CreateAccount(ctx, a); err != nil {
+			if errors.Is(err, store.ErrExists) {
+				return fmt.Errorf("account %s exists already", addr)
+			}
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Created account %s.\n", addr)
+		if generated {
+			fmt.Fprintf(e.stdout, "Password: %s   (shown only now; change it with 'youju user passwd %s')\n", pw, addr)
+		}
+		return nil
+	})
+}
+
+func userList(ctx context.Context, e *env, args []string) error {
+	fs, data := flags(e, "user list", "user list [--data DIR]")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	return withStore(ctx, *data, func(_ config.Config, st store.Store) error {
+		as, err := st.ListAccounts(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ADDRESS\tSTATUS\tIMAP\tPOP3\tSMTP\tUSED\tQUOTA")
+		for _, a := range as {
+			status := "active"
+			if a.Disabled {
+				status = "disabled"
+			}
+			quota := "unlimited"
+			if a.QuotaBytes > 0 {
+				quota = humanBytes(a.QuotaBytes)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Address, status, onOff(a.AllowIMAP), onOff(a.AllowPOP3), onOff(a.AllowSMTP), humanBytes(a.UsedBytes), quota)
+		}
+		return tw.Flush()
+	})
+}
+
+func userPasswd(ctx context.Context, e *env, args []string) error {
+	const usage = "user passwd [--data DIR] [--password-stdin] ADDRESS"
+	fs, data := flags(e, "user passwd", usage)
+	fromStdin := fs.Bool("password-stdin", false, "read the new password from standard input (else one is generated and printed once)")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(rest, 1, 1, usage); err != nil {
+		return err
+	}
+	pw, generated, err := passwordFromFlags(e, *fromStdin)
+	if err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	return withAccount(ctx, *data, rest[0], func(st store.Store, a store.Account) error {
+		a.PasswordHash = hash
+		if err := st.UpdateAccount(ctx, a); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Changed the password of %s.\n", a.Address)
+		if generated {
+			fmt.Fprintf(e.stdout, "Password: %s   (shown only now)\n", pw)
+		}
+		return nil
+	})
+}
+
+func userDel(ctx context.Context, e *env, args []string) error {
+	const usage = "user del [--data DIR] ADDRESS   (deletes the account and all its mail)"
+	return oneNameCmd(ctx, e, "user del", usage, args, func(_ config.Config, st store.Store, addr string) error {
+		a, err := lookupAccount(ctx, st, addr)
+		if err != nil {
+			return err
+		}
+		if err := st.DeleteAccount(ctx, a.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Deleted account %s and its mail.\n", a.Address)
+		return nil
+	})
+}
+
+func userSetDisabled(ctx context.Context, e *env, args []string, disabled bool) error {
+	verb := map[bool]string{true: "disable", false: "enable"}[disabled]
+	return oneNameCmd(ctx, e, "user "+verb, "user "+verb+" [--data DIR] ADDRESS", args, func(_ config.Config, st store.Store, addr string) error {
+		a, err := lookupAccount(ctx, st, addr)
+		if err != nil {
+			return err
+		}
+		a.Disabled = disabled
+		if err := st.UpdateAccount(ctx, a); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Account %s is now %sd.\n", a.Address, verb)
+		return nil
+	})
+}
+
+// onOffFlag is a flag that takes "on" or "off" and remembers whether it was set.
+type onOffFlag struct {
+	set, val bool
+}
+
+func (f *onOffFlag) String() string { return "" }
+func (f *onOffFlag) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "on", "true", "yes", "1":
+		f.val = true
+	case "off", "false", "no", "0":
+		f.val = false
+	default:
+		return fmt.Errorf("want on or off, not %q", s)
+	}
+	f.set = true
+	return nil
+}
+
+func userSet(ctx context.Context, e *env, args []string) error {
+	const usage = "user set [--data DIR] [--imap on|off] [--pop3 on|off] [--smtp on|off] [--quota BYTES] [--pop3-scope inbox|all|recent|allrecent] [--pop3-days N] [--pop3-delete delete|trash|hide] ADDRESS"
+	fs, data := flags(e, "user set", usage)
+	var imap, pop3, smtp onOffFlag
+	fs.Var(&imap, "imap", "allow IMAP (on|off)")
+	fs.Var(&pop3, "pop3", "allow POP3 (on|off)")
+	fs.Var(&smtp, "smtp", "allow sending over SMTP submission (on|off)")
+	quota := fs.Int64("quota", -1, "quota in bytes (0 = unlimited)")
+	scope := fs.String("pop3-scope", "", "what POP3 shows: inbox, all (every folder but Trash and Junk), recent or allrecent (last --pop3-days days)")
+	days := fs.Int("pop3-days", -1, "days for the recent scopes")
+	del := fs.String("pop3-delete", "", "what a POP3 client's delete does: delete, trash (move to Trash) or hide (from POP3 only)")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(rest, 1, 1, usage); err != nil {
+		return err
+	}
+	if err := checkPOP3Flags(*scope, *del); err != nil {
+		return err
+	}
+	return withAccount(ctx, *data, rest[0], func(st store.Store, a store.Account) error {
+		applyOnOff(&a.AllowIMAP, imap)
+		applyOnOff(&a.AllowPOP3, pop3)
+		applyOnOff(&a.AllowSMTP, smtp)
+		if *quota >= 0 {
+			a.QuotaBytes = *quota
+		}
+		if *scope != "" {
+			a.POP3.Scope = store.POP3Scope(*scope)
+		}
+		if *days >= 0 {
+			a.POP3.Days = *days
+		}
+		if *del != "" {
+			a.POP3.Delete = store.POP3Delete(*del)
+		}
+		if err := st.UpdateAccount(ctx, a); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s: IMAP %s, POP3 %s, SMTP %s, quota %s, POP3 shows %s, POP3 delete %s\n", a.Address,
+			onOff(a.AllowIMAP), onOff(a.AllowPOP3), onOff(a.AllowSMTP), quotaString(a.QuotaBytes), a.POP3.Scope, a.POP3.Delete)
+		return nil
+	})
+}
+
+func checkPOP3Flags(scope, del string) error {
+	switch store.POP3Scope(scope) {
+	case "", store.POP3ScopeInbox, store.POP3ScopeAll, store.POP3ScopeRecent, store.POP3ScopeAllRecnt:
+	default:
+		return usagef("--pop3-scope %q: want inbox, all, recent or allrecent", scope)
+	}
+	switch store.POP3Delete(del) {
+	case "", store.POP3DeleteExpunge, store.POP3DeleteTrash, store.POP3DeleteHide:
+	default:
+		return usagef("--pop3-delete %q: want delete, trash or hide", del)
+	}
+	return nil
+}
+
+func applyOnOff(dst *bool, f onOffFlag) {
+	if f.set {
+		*dst = f.val
+	}
+}
+
+var _ flag.Value = (*onOffFlag)(nil)
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func quotaString(q int64) string {
+	if q <= 0 {
+		return "unlimited"
+	}
+	return humanBytes(q)
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,55 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Metered wraps s so that the hot operations report their duration to
+// observe (op names: "deliver", "list", "search", "open", "flags",
+// "expunge", "changes"). It keeps metrics out of the backends.
+func Metered(s Store, observe func(op string, d time.Duration)) Store {
+	return &metered{Store: s, observe: observe}
+}
+
+type metered struct {
+	Store
+	observe func(string, time.Duration)
+}
+
+func (m *metered) since(op string, t time.Time) { m.observe(op, time.Since(t)) }
+
+func (m *metered) Deliver(ctx context.Context, d Delivery) ([]TargetResult, error) {
+	defer m.since("deliver", time.Now())
+	return m.Store.Deliver(ctx, d)
+}
+
+func (m *metered) ListMessages(ctx context.Context, acct AccountID, mbox MailboxID, opt ListOptions, fn func(*Message) error) error {
+	defer m.since("list", time.Now())
+	return m.Store.ListMessages(ctx, acct, mbox, opt, fn)
+}
+
+func (m *metered) Search(ctx context.Context, acct AccountID, mbox MailboxID, q Query) ([]UID, error) {
+	defer m.since("search", time.Now())
+	return m.Store.Search(ctx, acct, mbox, q)
+}
+
+func (m *metered) OpenMessage(ctx context.Context, acct AccountID, mbox MailboxID, uid UID) (MessageReader, error) {
+	defer m.since("open", time.Now())
+	return m.Store.OpenMessage(ctx, acct, mbox, uid)
+}
+
+func (m *metered) StoreFlags(ctx context.Context, acct AccountID, mbox MailboxID, uids UIDSet, op FlagOp, f Flags, unchangedSince ModSeq) (StoreResult, error) {
+	defer m.since("flags", time.Now())
+	return m.Store.StoreFlags(ctx, acct, mbox, uids, op, f, unchangedSince)
+}
+
+func (m *metered) Expunge(ctx context.Context, acct AccountID, mbox MailboxID, uids UIDSet) ([]UID, error) {
+	defer m.since("expunge", time.Now())
+	return m.Store.Expunge(ctx, acct, mbox, uids)
+}
+
+func (m *metered) Changes(ctx context.Context, acct AccountID, mbox MailboxID, since ModSeq) (Changes, error) {
+	defer m.since("changes", time.Now())
+	return m.Store.Changes(ctx, acct, mbox, since)
+}
