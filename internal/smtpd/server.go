@@ -1,0 +1,242 @@
+// Package smtpd is youju's SMTP server: MX (port 25, mail for our domains
+// from anyone) and submission (465 implicit TLS, 587 STARTTLS; AUTH
+// required). It wraps github.com/emersion/go-smtp, which owns the wire
+// (command parsing, PIPELINING, CHUNKING, DATA dot-unstuffing, SIZE,
+// ENHANCEDSTATUSCODES), and adds what go-smtp leaves to us: policy at
+// MAIL/RCPT, delivery through internal/delivery, connection limits,
+// per-connection logging, error counting and graceful shutdown.
+package smtpd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/youju/youju/internal/auth"
+	"github.com/youju/youju/internal/delivery"
+	"github.com/youju/youju/internal/store"
+)
+
+// Mode says what a server is for.
+type Mode int
+
+// Modes.
+const (
+	// Inbound is the MX (port 25): mail for local domains from anyone;
+	// relaying only after AUTH (if Auth is set at all).
+	Inbound Mode = iota
+	// Submission is for our users' clients (RFC 6409, RFC 8314): AUTH is
+	// required before MAIL and the sender must be theirs.
+	Submission
+)
+
+// Defaults of zero Server fields.
+const (
+	DefaultMaxMessageBytes = 50 << 20
+	DefaultMaxRecipients   = 1000
+	DefaultMaxConnections  = 1000
+	DefaultMaxPerIP        = 50
+	// DefaultMaxLineLength bounds command lines and DATA lines. RFC 5321
+	// §4.5.3.1.6 says 1000 octets, but real HTML mail has longer lines:
+	// refusing those would lose mail, so we are generous yet bounded.
+	DefaultMaxLineLength = 8 << 10
+	// RFC 5321 §4.5.3.2 suggests 5 minutes for commands and 10 for the
+	// data terminator.
+	DefaultReadTimeout  = 5 * time.Minute
+	DefaultWriteTimeout = 5 * time.Minute
+	DefaultDataTimeout  = 10 * time.Minute
+	// DefaultMaxErrors is how many refused commands a connection may
+	// collect before it is dropped.
+	DefaultMaxErrors = 10
+)
+
+// Server is an SMTP server. Its exported fields are its configuration;
+// set them before Serve and do not change them afterwards. Zero fields take
+// the defaults above; a negative limit means "no limit".
+type Server struct {
+	Mode  Mode
+	Store store.Store
+	// Auth authenticates AUTH PLAIN/LOGIN. Required for Submission; on
+	// Inbound, nil means AUTH is not offered.
+	Auth *auth.Authenticator
+	// Queue takes mail for other domains. nil: nothing is relayed.
+	Queue delivery.Queue
+	// TLSConfig enables STARTTLS (Serve) and is needed by ServeTLS.
+	TLSConfig *tls.Config
+	// Hostname is our name in the greeting and in Received:.
+	Hostname string
+
+	MaxMessageBytes int64
+	MaxRecipients   int
+	MaxConnections  int
+	MaxPerIP        int
+	MaxLineLength   int
+	MaxErrors       int
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	DataTimeout     time.Duration
+
+	// AllowPlaintextLoopback lets AUTH run without TLS when the client is
+	// on a loopback address (tests, local tools). Never over the network.
+	AllowPlaintextLoopback bool
+
+	Logger *slog.Logger
+
+	once     sync.Once
+	inner    *smtp.Server
+	resolver *delivery.Resolver
+	deliver  *delivery.Deliverer
+	limits   *limiter
+	ctx      context.Context
+	cancel   context.CancelFunc
+	connSeq  atomic.Uint64
+	shutting atomic.Bool
+}
+
+func (s *Server) init() {
+	s.once.Do(func() {
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+		s.resolver = &delivery.Resolver{Accounts: s.Store}
+		s.deliver = &delivery.Deliverer{Store: s.Store, Resolver: s.resolver, Queue: s.Queue,
+			Hostname: s.hostname(), Logger: s.log()}
+		s.limits = newLimiter(pick(s.MaxConnections, DefaultMaxConnections), pick(s.MaxPerIP, DefaultMaxPerIP))
+		in := smtp.NewServer(backend{s})
+		in.Domain = s.hostname()
+		in.TLSConfig = s.TLSConfig
+		in.MaxMessageBytes = pick64(s.MaxMessageBytes, DefaultMaxMessageBytes)
+		in.MaxRecipients = pick(s.MaxRecipients, DefaultMaxRecipients)
+		in.MaxLineLength = pick(s.MaxLineLength, DefaultMaxLineLength)
+		in.ReadTimeout = pickDur(s.ReadTimeout, DefaultReadTimeout)
+		in.WriteTimeout = pickDur(s.WriteTimeout, DefaultWriteTimeout)
+		// go-smtp's switch is server-wide; our session decides per
+		// connection (TLS, or loopback with AllowPlaintextLoopback) in
+		// AuthMechanisms and Auth.
+		in.AllowInsecureAuth = true
+		in.EnableSMTPUTF8 = true
+		in.EnableDSN = true
+		in.ErrorLog = errorLog{s.log()}
+		s.inner = in
+	})
+}
+
+// Serve accepts plain connections on l (STARTTLS offered if TLSConfig is
+// set) and serves them until Shutdown. It returns nil after Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	s.init()
+	if s.Mode == Submission && s.Auth == nil {
+		return errors.New("smtpd: submission needs Auth")
+	}
+	return s.serve(&limitListener{Listener: l, s: s, plain: true})
+}
+
+// ServeTLS accepts implicit-TLS connections on l (port 465, RFC 8314 §3.3).
+func (s *Server) ServeTLS(l net.Listener) error {
+	s.init()
+	if s.TLSConfig == nil {
+		return errors.New("smtpd: ServeTLS needs TLSConfig")
+	}
+	if s.Mode == Submission && s.Auth == nil {
+		return errors.New("smtpd: submission needs Auth")
+	}
+	return s.serve(tls.NewListener(&limitListener{Listener: l, s: s}, s.TLSConfig))
+}
+
+func (s *Server) serve(l net.Listener) error {
+	err := s.inner.Serve(l)
+	if s.shutting.Load() || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, closes idle connections at once, lets
+// transactions in DATA finish (their connection is closed right after the
+// reply), and returns when all connections are gone or ctx ends; then it
+// closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.shutting.Store(true)
+	done := make(chan error, 1)
+	go func() { done <- s.inner.Shutdown(ctx) }()
+	s.limits.interruptIdle()
+	select {
+	case err := <-done:
+		s.cancel()
+		if errors.Is(err, smtp.ErrServerClosed) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+		s.inner.Close()
+		s.cancel()
+		return ctx.Err()
+	}
+}
+
+func (s *Server) hostname() string {
+	if s.Hostname != "" {
+		return s.Hostname
+	}
+	return "localhost"
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Server) dataTimeout() time.Duration { return pickDur(s.DataTimeout, DefaultDataTimeout) }
+func (s *Server) maxErrors() int             { return pick(s.MaxErrors, DefaultMaxErrors) }
+
+func pick(v, def int) int {
+	switch {
+	case v < 0:
+		return 0 // go-smtp and our limiter: 0 is "no limit"
+	case v == 0:
+		return def
+	}
+	return v
+}
+
+func pick64(v, def int64) int64 {
+	switch {
+	case v < 0:
+		return 0
+	case v == 0:
+		return def
+	}
+	return v
+}
+
+func pickDur(v, def time.Duration) time.Duration {
+	switch {
+	case v < 0:
+		return 0
+	case v == 0:
+		return def
+	}
+	return v
+}
+
+// backend is the go-smtp Backend: one session per connection.
+type backend struct{ s *Server }
+
+func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return newSession(b.s, c), nil
+}
+
+// errorLog adapts slog to go-smtp's Printf logger (panics, conn errors).
+type errorLog struct{ l *slog.Logger }
+
+func (e errorLog) Printf(format string, v ...any) { e.l.Warn(fmt.Sprintf(format, v...)) }
+func (e errorLog) Println(v ...any)               { e.l.Warn(fmt.Sprint(v...)) }

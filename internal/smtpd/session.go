@@ -1,0 +1,385 @@
+package smtpd
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/youju/youju/internal/auth"
+	"github.com/youju/youju/internal/delivery"
+	"github.com/youju/youju/internal/store"
+)
+
+// session is one SMTP session (go-smtp creates it at EHLO/HELO, and again
+// after STARTTLS). go-smtp calls its methods from one goroutine at a time.
+type session struct {
+	s      *Server
+	c      *smtp.Conn
+	tc     *trackedConn // nil only if the listener was not ours
+	remote netip.Addr
+	tls    *tls.ConnectionState
+	log    *slog.Logger
+	id     string
+
+	acct   *store.Account // set by a successful AUTH
+	errs   int
+	mu     sync.Mutex // guards acct: the SASL callback may run elsewhere
+	env    *delivery.Envelope
+	mailSz int64
+	utf8   bool
+}
+
+func newSession(s *Server, c *smtp.Conn) *session {
+	ss := &session{s: s, c: c, id: fmt.Sprintf("%x", s.connSeq.Add(1))}
+	nc := c.Conn()
+	if t, ok := nc.(*tls.Conn); ok {
+		st := t.ConnectionState()
+		ss.tls = &st
+		nc = t.NetConn()
+	}
+	ss.tc, _ = nc.(*trackedConn)
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		ss.remote = ap.Addr().Unmap()
+	}
+	ss.log = s.log().With("conn", ss.id, "remote", ss.remote.String(), "helo", c.Hostname(), "tls", ss.tls != nil)
+	ss.log.Debug("session")
+	return ss
+}
+
+// ctx bounds one store or queue operation.
+func (ss *session) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ss.s.ctx, ss.s.dataTimeout())
+}
+
+func (ss *session) account() *store.Account {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.acct
+}
+
+// Reset ends the transaction (RSET, EHLO, after DATA).
+func (ss *session) Reset() {
+	ss.env = nil
+	ss.mailSz = 0
+	ss.utf8 = false
+}
+
+// Logout ends the session.
+func (ss *session) Logout() error { return nil }
+
+// AuthMechanisms are offered only where a password may travel: under TLS,
+// or on loopback when the configuration allows it (RFC 4954 §4, RFC 8314).
+func (ss *session) AuthMechanisms() []string {
+	if !ss.authAllowed() {
+		return nil
+	}
+	return auth.Mechanisms()
+}
+
+func (ss *session) authAllowed() bool {
+	if ss.s.Auth == nil {
+		return false
+	}
+	return ss.tls != nil || (ss.s.AllowPlaintextLoopback && ss.remote.IsLoopback())
+}
+
+var errEncryptionRequired = &smtp.SMTPError{Code: 538, EnhancedCode: smtp.EnhancedCode{5, 7, 11},
+	Message: "Encryption required for requested authentication mechanism"}
+
+// Auth starts a SASL exchange (go-smtp drives it).
+func (ss *session) Auth(mech string) (sasl.Server, error) {
+	if !ss.authAllowed() {
+		return nil, ss.fail(errEncryptionRequired)
+	}
+	srv, err := ss.s.Auth.SASL(mech, store.ServiceSMTP, ss.remote, func(a store.Account) {
+		ss.mu.Lock()
+		ss.acct = &a
+		ss.mu.Unlock()
+		ss.log = ss.log.With("user", a.Address)
+		ss.log.Info("authenticated", "mech", mech)
+	})
+	if err != nil {
+		return nil, ss.fail(smtp.ErrAuthUnknownMechanism)
+	}
+	return saslServer{srv, ss}, nil
+}
+
+// saslServer maps auth errors onto RFC 4954 §6 replies.
+type saslServer struct {
+	sasl.Server
+	ss *session
+}
+
+func (x saslServer) Next(resp []byte) ([]byte, bool, error) {
+	ch, done, err := x.Server.Next(resp)
+	if err == nil {
+		return ch, done, nil
+	}
+	x.ss.log.Info("authentication failed", "err", err)
+	switch {
+	case errors.Is(err, auth.ErrThrottled):
+		err = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many failures, try again later"}
+	case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrAccountDisabled),
+		errors.Is(err, auth.ErrServiceDisabled), errors.Is(err, sasl.ErrUnexpectedClientResponse):
+		err = smtp.ErrAuthFailed
+	default:
+		var se *smtp.SMTPError
+		if !errors.As(err, &se) {
+			if strings.Contains(err.Error(), "sasl") || strings.Contains(err.Error(), "malformed") {
+				err = smtp.ErrAuthFailed // malformed PLAIN message from go-sasl
+			} else {
+				err = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure"}
+			}
+		}
+	}
+	return ch, true, x.ss.fail(err)
+}
+
+// fail counts a refused command and, past the limit, makes the reply the
+// last one on this connection.
+func (ss *session) fail(err error) error {
+	ss.errs++
+	if ss.errs >= ss.s.maxErrors() && ss.tc != nil && ss.s.maxErrors() > 0 {
+		ss.log.Warn("too many errors, dropping connection")
+		ss.tc.closeAfter.Store(true)
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many errors, closing connection"}
+	}
+	return err
+}
+
+var (
+	errAuthRequired = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	errNotYourAddr  = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Sender address not owned by the authenticated user"}
+	errBadSender    = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "Bad sender address syntax"}
+	// RFC 6531 §3.5: non-ASCII address without SMTPUTF8.
+	errNeedUTF8 = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 6, 7}, Message: "Non-ASCII address requires SMTPUTF8"}
+)
+
+// Mail starts a transaction.
+func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
+	acct := ss.account()
+	if ss.s.Mode == Submission && acct == nil {
+		return ss.fail(errAuthRequired) // RFC 4954 §6
+	}
+	if from != "" {
+		if _, err := delivery.ParseAddress(from); err != nil {
+			return ss.fail(errBadSender)
+		}
+		if !opts.UTF8 && !delivery.IsASCII(from) {
+			return ss.fail(errNeedUTF8)
+		}
+	}
+	if acct != nil && from != "" {
+		ctx, cancel := ss.ctx()
+		defer cancel()
+		ok, err := ss.s.resolver.MaySendAs(ctx, *acct, from)
+		if err != nil {
+			return ss.fail(ss.reply(err))
+		}
+		if !ok {
+			ss.log.Info("sender refused", "from", from)
+			return ss.fail(errNotYourAddr)
+		}
+	}
+	ss.env = &delivery.Envelope{From: from, Ret: string(opts.Return), EnvID: opts.EnvelopeID}
+	ss.mailSz = opts.Size
+	ss.utf8 = opts.UTF8
+	return nil
+}
+
+// Rcpt resolves the recipient now, so that unknown users, relaying and
+// known-full mailboxes are refused per recipient (RFC 5321 §3.3).
+func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	if ss.env == nil {
+		return ss.fail(&smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "MAIL first"})
+	}
+	if !ss.utf8 && !delivery.IsASCII(to) {
+		return ss.fail(errNeedUTF8)
+	}
+	ctx, cancel := ss.ctx()
+	defer cancel()
+	res, err := ss.s.resolver.Resolve(ctx, to, ss.account() != nil)
+	if err == nil && len(res.Remote) > 0 && ss.s.Queue == nil {
+		err = delivery.ErrRelayDenied
+	}
+	if err == nil {
+		err = ss.checkQuota(ctx, res)
+	}
+	if err != nil {
+		ss.log.Info("recipient refused", "rcpt", to, "err", err)
+		return ss.fail(ss.reply(err))
+	}
+	r := delivery.Recipient{Address: to, Resolution: res}
+	for _, n := range opts.Notify {
+		r.DSN.Notify = append(r.DSN.Notify, string(n))
+	}
+	if opts.OriginalRecipient != "" {
+		r.DSN.ORcpt = string(opts.OriginalRecipientType) + ";" + opts.OriginalRecipient
+	}
+	ss.env.Rcpts = append(ss.env.Rcpts, r)
+	return nil
+}
+
+// checkQuota refuses a recipient whose every local mailbox is known to be
+// full (or too full for the announced SIZE): 452 4.2.2, temporary, since
+// the user may make room (RFC 5321 §4.5.3.1.10).
+func (ss *session) checkQuota(ctx context.Context, res delivery.Resolution) error {
+	if len(res.Local) == 0 || len(res.Remote) > 0 {
+		return nil
+	}
+	for _, l := range res.Local {
+		used, limit, err := ss.s.Store.Quota(ctx, l.Account)
+		if err != nil {
+			return err
+		}
+		if limit == 0 || used+ss.mailSz < limit {
+			return nil
+		}
+	}
+	return delivery.ErrQuotaFull
+}
+
+// Data receives the message and delivers it before replying.
+func (ss *session) Data(r io.Reader) error {
+	if ss.tc != nil {
+		ss.tc.inData.Store(true)
+		defer ss.tc.inData.Store(false)
+		// RFC 5321 §4.5.3.2.6: the whole data block gets its own timeout.
+		ss.tc.SetReadDeadline(time.Now().Add(ss.s.dataTimeout()))
+	}
+	buf, err := readAll(r)
+	defer putBuf(buf)
+	if err != nil {
+		return ss.fail(dataError(err))
+	}
+	data := buf.Bytes()
+	env := ss.env
+	if env == nil || len(env.Rcpts) == 0 {
+		return ss.fail(&smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"})
+	}
+	ctx, cancel := ss.ctx()
+	defer cancel()
+	if acct := ss.account(); acct != nil && ss.s.Mode == Submission {
+		if err := ss.checkFrom(ctx, acct, data); err != nil {
+			return ss.fail(err)
+		}
+	}
+	ss.fillTrace(env)
+	if err := ss.s.deliver.Deliver(ctx, env, data); err != nil {
+		ss.log.Warn("delivery failed", "id", env.ID, "err", err)
+		return ss.reply(err)
+	}
+	ss.log.Info("accepted", "id", env.ID, "from", env.From, "rcpts", len(env.Rcpts), "size", len(data))
+	return nil
+}
+
+// fillTrace sets what Received: says about this connection.
+func (ss *session) fillTrace(env *delivery.Envelope) {
+	var rb [6]byte
+	randRead(rb[:])
+	env.ID = ss.id + "." + hex.EncodeToString(rb[:])
+	env.Helo = ss.c.Hostname()
+	if ss.remote.IsValid() {
+		env.RemoteIP = ss.remote.String()
+	}
+	env.Time = time.Now()
+	// RFC 3848 §2: ESMTP, +S with TLS, +A with AUTH.
+	env.Protocol = "ESMTP"
+	if ss.tls != nil {
+		env.Protocol += "S"
+		env.TLS = tls.VersionName(ss.tls.Version) + " " + tls.CipherSuiteName(ss.tls.CipherSuite)
+	}
+	if ss.account() != nil {
+		env.Protocol += "A"
+	}
+}
+
+// checkFrom enforces that every From: address belongs to the account
+// (RFC 6409 §8 allows the MSA such policy).
+func (ss *session) checkFrom(ctx context.Context, acct *store.Account, data []byte) error {
+	addrs, err := headerFrom(data)
+	if err != nil || len(addrs) == 0 {
+		ss.log.Info("From: header refused", "err", err)
+		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Missing or malformed From: header"}
+	}
+	for _, a := range addrs {
+		ok, err := ss.s.resolver.MaySendAs(ctx, *acct, a)
+		if err != nil {
+			return ss.reply(err)
+		}
+		if !ok {
+			ss.log.Info("From: header refused", "from", a)
+			return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "From: address not owned by the authenticated user"}
+		}
+	}
+	return nil
+}
+
+// reply turns a delivery or store error into an SMTP reply. Anything we
+// do not recognise is a temporary local problem: never a 5xx for an
+// error that may go away (RFC 5321 §4.2.5).
+func (ss *session) reply(err error) error {
+	var de *delivery.Error
+	if errors.As(err, &de) {
+		if de.Temporary() && de.Err != nil {
+			ss.log.Error("temporary failure", "err", de.Err)
+		}
+		return &smtp.SMTPError{Code: de.Code, EnhancedCode: smtp.EnhancedCode(de.Enhanced), Message: de.Msg}
+	}
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return se
+	}
+	ss.log.Error("temporary failure", "err", err)
+	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem, try again later"}
+}
+
+// dataError maps a failure while reading the message.
+func dataError(err error) error {
+	var se *smtp.SMTPError
+	switch {
+	case errors.As(err, &se):
+		return se // e.g. 552 5.3.4 from go-smtp's size limit
+	case errors.Is(err, smtp.ErrTooLongLine):
+		return &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Line too long"}
+	case errors.Is(err, smtp.ErrDataReset):
+		return err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Timeout while receiving the message"}
+	}
+	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Error while receiving the message"}
+}
+
+// readAll reads the message into a pooled buffer; go-smtp's reader
+// enforces MaxMessageBytes. The delivery code copies what it keeps.
+func readAll(r io.Reader) (*bytes.Buffer, error) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	_, err := buf.ReadFrom(r)
+	return buf, err
+}
+
+// putBuf returns small buffers to the pool; a 50 MiB one is left to the
+// collector so that idle servers stay small.
+func putBuf(b *bytes.Buffer) {
+	if b.Cap() <= 1<<20 {
+		bufPool.Put(b)
+	}
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
