@@ -1,0 +1,428 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/youju/youju/internal/store"
+)
+
+// unixNano stores t as Unix nanoseconds, the zero time as 0.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// isConstraint reports a UNIQUE or PRIMARY KEY violation.
+func isConstraint(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code()
+		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// domainOf returns the lower-case domain of an address ("" if none).
+func domainOf(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return ""
+	}
+	return strings.ToLower(addr[i+1:])
+}
+
+// AddDomain implements store.Accounts.
+func (s *Store) AddDomain(ctx context.Context, name string) error {
+	name = strings.ToLower(strings.TrimSpace(name))
+	if name == "" || strings.ContainsAny(name, "@ \t\r\n") {
+		return store.ErrInvalidName
+	}
+	return s.do(ctx, nil, func(w *wtx) error {
+		_, err := w.exec(`INSERT INTO domains(name, created) VALUES(?, ?)`, name, time.Now().UnixNano())
+		if isConstraint(err) {
+			return store.ErrExists
+		}
+		return err
+	})
+}
+
+// DeleteDomain implements store.Accounts; it fails with store.ErrExists
+// while accounts use the domain.
+func (s *Store) DeleteDomain(ctx context.Context, name string) error {
+	return s.do(ctx, nil, func(w *wtx) error {
+		var n int
+		if err := w.queryRow(`SELECT COUNT(*) FROM accounts WHERE domain=?`, name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return store.ErrExists
+		}
+		res, err := w.exec(`DELETE FROM domains WHERE name=?`, name)
+		if err != nil {
+			return err
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// Domains implements store.Accounts.
+func (s *Store) Domains(ctx context.Context) ([]store.Domain, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT name, created FROM domains ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ds []store.Domain
+	for rows.Next() {
+		var d store.Domain
+		var c int64
+		if err := rows.Scan(&d.Name, &c); err != nil {
+			return nil, err
+		}
+		d.Created = fromNano(c)
+		ds = append(ds, d)
+	}
+	return ds, rows.Err()
+}
+
+// IsLocalDomain implements store.Accounts.
+func (s *Store) IsLocalDomain(ctx context.Context, name string) (bool, error) {
+	var n int
+	err := s.rdb.QueryRowContext(ctx, `SELECT EXISTS(SELECT 1 FROM domains WHERE name=?)`, name).Scan(&n)
+	return n == 1, err
+}
+
+const accountCols = `id, address, password_hash, disabled, allow_imap, allow_pop3, allow_smtp,
+	quota_bytes, used_bytes, pop3_scope, pop3_days, pop3_delete, created`
+
+func scanAccount(r interface{ Scan(...any) error }) (store.Account, error) {
+	var a store.Account
+	var created int64
+	err := r.Scan(&a.ID, &a.Address, &a.PasswordHash, &a.Disabled, &a.AllowIMAP, &a.AllowPOP3, &a.AllowSMTP,
+		&a.QuotaBytes, &a.UsedBytes, &a.POP3.Scope, &a.POP3.Days, &a.POP3.Delete, &created)
+	a.Created = fromNano(created)
+	return a, notFound(err)
+}
+
+// CreateAccount implements store.Accounts. The account's domain is added
+// to the local domains if it is not there yet.
+func (s *Store) CreateAccount(ctx context.Context, a store.Account) (store.Account, error) {
+	a.Address = strings.ToLower(strings.TrimSpace(a.Address))
+	dom := domainOf(a.Address)
+	if dom == "" || strings.IndexByte(a.Address, '@') == 0 || strings.ContainsAny(a.Address, " \t\r\n") {
+		return store.Account{}, store.ErrInvalidName
+	}
+	if a.POP3.Scope == "" {
+		a.POP3.Scope = store.POP3ScopeInbox
+	}
+	if a.POP3.Delete == "" {
+		a.POP3.Delete = store.POP3DeleteExpunge
+	}
+	now := time.Now()
+	a.Created, a.UsedBytes = now, 0
+	err := s.do(ctx, nil, func(w *wtx) error {
+		if _, err := w.exec(`INSERT OR IGNORE INTO domains(name, created) VALUES(?, ?)`, dom, now.UnixNano()); err != nil {
+			return err
+		}
+		res, err := w.exec(`INSERT INTO accounts(address, domain, password_hash, disabled, allow_imap, allow_pop3,
+			allow_smtp, quota_bytes, pop3_scope, pop3_days, pop3_delete, created)
+			VALUES(?,?,?,?,?,?,?,?,?,?,?,?)`,
+			a.Address, dom, a.PasswordHash, b2i(a.Disabled), b2i(a.AllowIMAP), b2i(a.AllowPOP3), b2i(a.AllowSMTP),
+			a.QuotaBytes, string(a.POP3.Scope), a.POP3.Days, string(a.POP3.Delete), now.UnixNano())
+		if isConstraint(err) {
+			return store.ErrExists
+		}
+		if err != nil {
+			return err
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		a.ID = store.AccountID(id)
+		if _, err := w.createMailbox(a.ID, store.InboxName, ""); err != nil {
+			return err
+		}
+		for _, m := range store.DefaultMailboxes {
+			if _, err := w.createMailbox(a.ID, m.Name, m.SpecialUse); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Account{}, err
+	}
+	return a, nil
+}
+
+// Account implements store.Accounts.
+func (s *Store) Account(ctx context.Context, address string) (store.Account, error) {
+	return scanAccount(s.rdb.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE address=?`, strings.TrimSpace(address)))
+}
+
+// AccountByID implements store.Accounts.
+func (s *Store) AccountByID(ctx context.Context, id store.AccountID) (store.Account, error) {
+	return scanAccount(s.rdb.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id=?`, id))
+}
+
+// ListAccounts implements store.Accounts.
+func (s *Store) ListAccounts(ctx context.Context) ([]store.Account, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY address`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var as []store.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		as = append(as, a)
+	}
+	return as, rows.Err()
+}
+
+// UpdateAccount implements store.Accounts.
+func (s *Store) UpdateAccount(ctx context.Context, a store.Account) error {
+	return s.do(ctx, nil, func(w *wtx) error {
+		res, err := w.exec(`UPDATE accounts SET password_hash=?, disabled=?, allow_imap=?, allow_pop3=?, allow_smtp=?,
+			quota_bytes=?, pop3_scope=?, pop3_days=?, pop3_delete=? WHERE id=?`,
+			a.PasswordHash, b2i(a.Disabled), b2i(a.AllowIMAP), b2i(a.AllowPOP3), b2i(a.AllowSMTP),
+			a.QuotaBytes, string(a.POP3.Scope), a.POP3.Days, string(a.POP3.Delete), a.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// DeleteAccount implements store.Accounts: every mailbox, message (and its
+// blob reference), subscription and app password goes.
+func (s *Store) DeleteAccount(ctx context.Context, id store.AccountID) error {
+	return s.do(ctx, nil, func(w *wtx) error {
+		var n int
+		if err := w.queryRow(`SELECT COUNT(*) FROM accounts WHERE id=?`, id).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		ids, err := w.mailboxIDs(`SELECT id FROM mailboxes WHERE account_id=?`, id)
+		if err != nil {
+			return err
+		}
+		for _, mb := range ids {
+			if err := w.dropMailbox(mb); err != nil {
+				return err
+			}
+		}
+		for _, q := range []string{
+			`DELETE FROM subscriptions WHERE account_id=?`,
+			`DELETE FROM app_passwords WHERE account_id=?`,
+			`DELETE FROM accounts WHERE id=?`,
+		} {
+			if _, err := w.exec(q, id); err != nil {
+				return err
+			}
+		}
+		w.event(store.Event{Account: id, Mailboxes: true})
+		return nil
+	})
+}
+
+// SetAlias implements store.Accounts (insert or replace).
+func (s *Store) SetAlias(ctx context.Context, a store.Alias) error {
+	addr := strings.ToLower(strings.TrimSpace(a.Address))
+	if domainOf(addr) == "" || len(a.Targets) == 0 {
+		return store.ErrInvalidName
+	}
+	var ts []string
+	for _, t := range a.Targets {
+		t = strings.TrimSpace(t)
+		if t == "" || strings.ContainsAny(t, "\r\n") {
+			return store.ErrInvalidName
+		}
+		ts = append(ts, t)
+	}
+	return s.do(ctx, nil, func(w *wtx) error {
+		_, err := w.exec(`INSERT INTO aliases(address, targets) VALUES(?, ?)
+			ON CONFLICT(address) DO UPDATE SET targets=excluded.targets`, addr, strings.Join(ts, "\n"))
+		return err
+	})
+}
+
+// DeleteAlias implements store.Accounts.
+func (s *Store) DeleteAlias(ctx context.Context, address string) error {
+	return s.do(ctx, nil, func(w *wtx) error {
+		res, err := w.exec(`DELETE FROM aliases WHERE address=?`, strings.TrimSpace(address))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// Alias implements store.Accounts.
+func (s *Store) Alias(ctx context.Context, address string) (store.Alias, error) {
+	var a store.Alias
+	var ts string
+	err := s.rdb.QueryRowContext(ctx, `SELECT address, targets FROM aliases WHERE address=?`, strings.TrimSpace(address)).Scan(&a.Address, &ts)
+	if err != nil {
+		return store.Alias{}, notFound(err)
+	}
+	a.Targets = strings.Split(ts, "\n")
+	return a, nil
+}
+
+// ListAliases implements store.Accounts.
+func (s *Store) ListAliases(ctx context.Context) ([]store.Alias, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT address, targets FROM aliases ORDER BY address`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var as []store.Alias
+	for rows.Next() {
+		var a store.Alias
+		var ts string
+		if err := rows.Scan(&a.Address, &ts); err != nil {
+			return nil, err
+		}
+		a.Targets = strings.Split(ts, "\n")
+		as = append(as, a)
+	}
+	return as, rows.Err()
+}
+
+// AddAppPassword implements store.Accounts.
+func (s *Store) AddAppPassword(ctx context.Context, p store.AppPassword) (store.AppPassword, error) {
+	if strings.TrimSpace(p.Name) == "" {
+		return store.AppPassword{}, store.ErrInvalidName
+	}
+	p.Created, p.LastUsed = time.Now(), time.Time{}
+	err := s.do(ctx, nil, func(w *wtx) error {
+		res, err := w.exec(`INSERT INTO app_passwords(account_id, name, hash, created) VALUES(?,?,?,?)`,
+			p.AccountID, p.Name, p.Hash, p.Created.UnixNano())
+		if isConstraint(err) {
+			return store.ErrExists
+		}
+		if err != nil {
+			var se *sqlite.Error
+			if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+				return store.ErrNotFound
+			}
+			return err
+		}
+		p.ID, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		return store.AppPassword{}, err
+	}
+	return p, nil
+}
+
+// AppPasswords implements store.Accounts.
+func (s *Store) AppPasswords(ctx context.Context, id store.AccountID) ([]store.AppPassword, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, account_id, name, hash, created, last_used
+		FROM app_passwords WHERE account_id=? ORDER BY name`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ps []store.AppPassword
+	for rows.Next() {
+		var p store.AppPassword
+		var c, l int64
+		if err := rows.Scan(&p.ID, &p.AccountID, &p.Name, &p.Hash, &c, &l); err != nil {
+			return nil, err
+		}
+		p.Created, p.LastUsed = fromNano(c), fromNano(l)
+		ps = append(ps, p)
+	}
+	return ps, rows.Err()
+}
+
+// DeleteAppPassword implements store.Accounts.
+func (s *Store) DeleteAppPassword(ctx context.Context, id store.AccountID, name string) error {
+	return s.do(ctx, nil, func(w *wtx) error {
+		res, err := w.exec(`DELETE FROM app_passwords WHERE account_id=? AND name=?`, id, name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// TouchAppPassword implements store.Accounts.
+func (s *Store) TouchAppPassword(ctx context.Context, passwordID int64, t time.Time) error {
+	return s.do(ctx, nil, func(w *wtx) error {
+		res, err := w.exec(`UPDATE app_passwords SET last_used=? WHERE id=?`, unixNano(t), passwordID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// mailboxIDs runs a query returning mailbox ids.
+func (w *wtx) mailboxIDs(q string, args ...any) ([]store.MailboxID, error) {
+	rows, err := w.query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []store.MailboxID
+	for rows.Next() {
+		var id store.MailboxID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+var _ = sql.ErrNoRows
+var _ = fmt.Sprintf

@@ -1,0 +1,5 @@
+package sqlite
+
+const crashChildEnv = "YOUJU_SQLITE_CRASH_CHILD"
+
+func crashChild() {}

@@ -1,0 +1,353 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/youju/youju/internal/blob"
+	"github.com/youju/youju/internal/message"
+	"github.com/youju/youju/internal/store"
+)
+
+// chunk is how many rows a read takes at a time. Rows are read in chunks
+// and the connection is released before the caller's callback runs, so a
+// callback may call the store again (FETCH opening bodies) without holding
+// a pooled connection.
+const chunk = 2000
+
+// mboxScope is the SQL that confines a query to one mailbox of one
+// account: the scalar subquery is NULL (matching nothing) for a mailbox
+// of another account. Arguments: mailbox id, account id.
+const mboxScope = `m.mailbox_id = (SELECT id FROM mailboxes WHERE id=? AND account_id=?)`
+
+const msgCols = `m.uid, m.modseq, m.sysflags, m.keywords, m.internal_date, m.save_date, m.size, m.blob_id`
+
+func scanMessage(r interface{ Scan(...any) error }, m *store.Message, extra ...any) error {
+	var kw string
+	var idate, sdate int64
+	dst := append([]any{&m.UID, &m.ModSeq, &m.Flags.System, &kw, &idate, &sdate, &m.Size, &m.BlobID}, extra...)
+	if err := r.Scan(dst...); err != nil {
+		return err
+	}
+	m.Flags.Keywords = splitKeywords(kw)
+	m.InternalDate, m.SaveDate = fromNano(idate), fromNano(sdate)
+	return nil
+}
+
+// checkMailbox returns ErrNotFound unless mbox belongs to acct.
+func (s *Store) checkMailbox(ctx context.Context, acct store.AccountID, mbox store.MailboxID) error {
+	var n int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM mailboxes WHERE id=? AND account_id=?`, mbox, acct).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// mboxState is a mailbox being changed by one write request.
+type mboxState struct {
+	id          store.MailboxID
+	acct        store.AccountID
+	uidValidity uint32
+	uidNext     store.UID
+	modSeq      store.ModSeq
+	bumped      bool
+	dMessages   int
+	dUnseen     int
+	dSize       int64
+}
+
+// openMailbox reads a mailbox of the account for change (0 = INBOX).
+func (w *wtx) openMailbox(acct store.AccountID, id store.MailboxID) (*mboxState, error) {
+	m := &mboxState{acct: acct}
+	var err error
+	if id == 0 {
+		err = w.queryRow(`SELECT id, uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE account_id=? AND name=?`,
+			acct, store.InboxName).Scan(&m.id, &m.uidValidity, &m.uidNext, &m.modSeq)
+	} else {
+		err = w.queryRow(`SELECT id, uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE id=? AND account_id=?`,
+			id, acct).Scan(&m.id, &m.uidValidity, &m.uidNext, &m.modSeq)
+	}
+	return m, notFound(err)
+}
+
+// bump returns the MODSEQ of this request's changes in the mailbox: one
+// new value per request, shared by every message it changes (RFC 7162
+// §3.1.1 only requires that it grows).
+func (m *mboxState) bump() store.ModSeq {
+	if !m.bumped {
+		m.modSeq++
+		m.bumped = true
+	}
+	return m.modSeq
+}
+
+// save writes the mailbox's new state and the account's used bytes and
+// queues the change event.
+func (w *wtx) save(m *mboxState) error {
+	if !m.bumped {
+		return nil
+	}
+	if _, err := w.exec(`UPDATE mailboxes SET uidnext=?, highestmodseq=?, messages=messages+?, unseen=unseen+?, size=size+?
+		WHERE id=?`, m.uidNext, m.modSeq, m.dMessages, m.dUnseen, m.dSize, m.id); err != nil {
+		return err
+	}
+	if m.dSize != 0 {
+		if _, err := w.exec(`UPDATE accounts SET used_bytes=used_bytes+? WHERE id=?`, m.dSize, m.acct); err != nil {
+			return err
+		}
+	}
+	w.event(store.Event{Account: m.acct, Mailbox: m.id, ModSeq: m.modSeq})
+	return nil
+}
+
+// Deliver implements store.Mail. The bytes are normalised to CRLF, parsed
+// once, appended to the blob store and shared by every target.
+func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.TargetResult, error) {
+	if len(d.Targets) == 0 {
+		return nil, errors.New("sqlite: delivery without targets")
+	}
+	data := message.NormalizeCRLF(d.Data)
+	size := int64(len(data))
+	if s.opts.MaxMessageSize > 0 && size > s.opts.MaxMessageSize {
+		return nil, store.ErrTooLarge
+	}
+	info := message.Parse(data).Marshal()
+	now := time.Now()
+	idate := d.InternalDate
+	if idate.IsZero() {
+		idate = now
+	}
+	res := make([]store.TargetResult, len(d.Targets))
+	err := s.do(ctx, data, func(w *wtx) error {
+		var blobID int64
+		for i, t := range d.Targets {
+			r, err := w.deliverOne(t, size, idate, now, &blobID, info)
+			if err != nil && !errors.Is(err, store.ErrQuotaExceeded) && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			r.Err = err
+			res[i] = r
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// deliverOne adds the message to one target; the blob row is inserted by
+// the first target that succeeds.
+func (w *wtx) deliverOne(t store.Target, size int64, idate, now time.Time, blobID *int64, info []byte) (store.TargetResult, error) {
+	mb, err := w.openMailbox(t.Account, t.Mailbox)
+	if err != nil {
+		return store.TargetResult{}, err
+	}
+	r := store.TargetResult{Mailbox: mb.id, UIDValidity: mb.uidValidity}
+	if err := w.checkQuota(t.Account, size); err != nil {
+		return r, err
+	}
+	if *blobID == 0 {
+		res, err := w.exec(`INSERT INTO blobs(segment, off, length, refcount, info) VALUES(?,?,?,1,?)`,
+			w.ref.Segment, w.ref.Offset, w.ref.Length, info)
+		if err != nil {
+			return r, err
+		}
+		if *blobID, err = res.LastInsertId(); err != nil {
+			return r, err
+		}
+	} else if _, err := w.exec(`UPDATE blobs SET refcount=refcount+1 WHERE id=?`, *blobID); err != nil {
+		return r, err
+	}
+	kws, _ := normKeywords(t.Flags.Keywords)
+	m := store.Message{UID: mb.uidNext, ModSeq: mb.bump(), Flags: store.Flags{System: t.Flags.System & allSysFlags, Keywords: kws},
+		InternalDate: idate, SaveDate: now, Size: size, BlobID: *blobID}
+	if err := w.insertMessage(mb, &m); err != nil {
+		return r, err
+	}
+	r.UID = m.UID
+	return r, w.save(mb)
+}
+
+// checkQuota fails with ErrQuotaExceeded if adding size bytes would take
+// the account over its quota (RFC 9208 §5.1).
+func (w *wtx) checkQuota(acct store.AccountID, size int64) error {
+	var quota, used int64
+	if err := w.queryRow(`SELECT quota_bytes, used_bytes FROM accounts WHERE id=?`, acct).Scan(&quota, &used); err != nil {
+		return notFound(err)
+	}
+	if quota > 0 && used+size > quota {
+		return store.ErrQuotaExceeded
+	}
+	return nil
+}
+
+// insertMessage adds m with the next UID of mb (m.UID must be mb.uidNext).
+func (w *wtx) insertMessage(mb *mboxState, m *store.Message) error {
+	if _, err := w.exec(`INSERT INTO messages(mailbox_id, uid, modseq, sysflags, keywords, internal_date, save_date, size, blob_id)
+		VALUES(?,?,?,?,?,?,?,?,?)`, mb.id, m.UID, m.ModSeq, m.Flags.System, joinKeywords(m.Flags.Keywords),
+		unixNano(m.InternalDate), unixNano(m.SaveDate), m.Size, m.BlobID); err != nil {
+		return err
+	}
+	mb.uidNext = m.UID + 1
+	mb.dMessages++
+	mb.dSize += m.Size
+	if m.Flags.System&store.FlagSeen == 0 {
+		mb.dUnseen++
+	}
+	id, entry := mb.id, *m
+	w.cache = append(w.cache, func(c *flagCache) { c.add(id, &entry) })
+	return nil
+}
+
+// ListMessages implements store.Mail, in chunks of rows.
+func (s *Store) ListMessages(ctx context.Context, acct store.AccountID, mbox store.MailboxID, opt store.ListOptions, fn func(*store.Message) error) error {
+	if err := s.checkMailbox(ctx, acct, mbox); err != nil {
+		return err
+	}
+	if !opt.WithInfo && s.cache.enabled() {
+		return s.listCached(ctx, acct, mbox, opt, fn)
+	}
+	clause, uargs, filter := uidClause(opt.UIDs)
+	cols, join := msgCols, ""
+	if opt.WithInfo {
+		cols, join = msgCols+", b.info", " JOIN blobs b ON b.id=m.blob_id"
+	}
+	q := `SELECT ` + cols + ` FROM messages m` + join + ` WHERE ` + mboxScope + ` AND m.uid > ?` + clause
+	if opt.ChangedSince > 0 {
+		q += fmt.Sprintf(" AND m.modseq > %d", uint64(opt.ChangedSince))
+	}
+	q += ` ORDER BY m.uid LIMIT ` + fmt.Sprint(chunk)
+	var after store.UID
+	for {
+		args := append([]any{mbox, acct, after}, uargs...)
+		msgs, err := s.readMessages(ctx, q, args, opt.WithInfo)
+		if err != nil {
+			return err
+		}
+		for i := range msgs {
+			if filter && !setContains(opt.UIDs, msgs[i].UID) {
+				continue
+			}
+			if err := fn(&msgs[i]); err != nil {
+				return err
+			}
+		}
+		if len(msgs) < chunk {
+			return nil
+		}
+		after = msgs[len(msgs)-1].UID
+	}
+}
+
+// readMessages runs a message query to the end and closes its rows.
+func (s *Store) readMessages(ctx context.Context, q string, args []any, withInfo bool) ([]store.Message, error) {
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var msgs []store.Message
+	for rows.Next() {
+		msgs = append(msgs, store.Message{})
+		m := &msgs[len(msgs)-1]
+		var extra []any
+		if withInfo {
+			extra = []any{&m.Info}
+		}
+		if err := scanMessage(rows, m, extra...); err != nil {
+			return nil, err
+		}
+	}
+	return msgs, rows.Err()
+}
+
+// OpenMessage implements store.Mail. The reader reads the blob segment in
+// place (io.SectionReader); nothing is loaded whole.
+func (s *Store) OpenMessage(ctx context.Context, acct store.AccountID, mbox store.MailboxID, uid store.UID) (store.MessageReader, error) {
+	var ref blob.Ref
+	err := s.rdb.QueryRowContext(ctx, `SELECT b.segment, b.off, b.length FROM messages m JOIN blobs b ON b.id=m.blob_id
+		WHERE `+mboxScope+` AND m.uid=?`, mbox, acct, uid).Scan(&ref.Segment, &ref.Offset, &ref.Length)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	r, err := s.blobs.Open(ref)
+	if errors.Is(err, blob.ErrNotFound) {
+		// Expunged (and its segment removed) since the index was read.
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Quota implements store.Mail.
+func (s *Store) Quota(ctx context.Context, acct store.AccountID) (used, limit int64, err error) {
+	err = s.rdb.QueryRowContext(ctx, `SELECT used_bytes, quota_bytes FROM accounts WHERE id=?`, acct).Scan(&used, &limit)
+	return used, limit, notFound(err)
+}
+
+// Changes implements store.Mail, from one read snapshot.
+func (s *Store) Changes(ctx context.Context, acct store.AccountID, mbox store.MailboxID, since store.ModSeq) (store.Changes, error) {
+	var c store.Changes
+	tx, err := s.rdb.BeginTx(ctx, nil)
+	if err != nil {
+		return c, err
+	}
+	defer tx.Rollback()
+	err = tx.QueryRowContext(ctx, `SELECT highestmodseq, uidnext FROM mailboxes WHERE id=? AND account_id=?`, mbox, acct).
+		Scan(&c.HighestModSeq, &c.UIDNext)
+	if err != nil {
+		return c, notFound(err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+msgCols+` FROM messages m WHERE `+mboxScope+` AND m.modseq > ? ORDER BY m.uid`, mbox, acct, since)
+	if err != nil {
+		return c, err
+	}
+	for rows.Next() {
+		var m store.Message
+		if err := scanMessage(rows, &m); err != nil {
+			rows.Close()
+			return c, err
+		}
+		c.Changed = append(c.Changed, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return c, err
+	}
+	uids, err := queryUIDs(ctx, tx, `SELECT m.uid FROM tombstones m WHERE `+mboxScope+` AND m.modseq > ? ORDER BY m.uid`, mbox, acct, since)
+	if err != nil {
+		return c, err
+	}
+	c.Vanished = uidsToSet(uids)
+	return c, nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+func queryUIDs(ctx context.Context, db querier, q string, args ...any) ([]store.UID, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var uids []store.UID
+	for rows.Next() {
+		var u store.UID
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		uids = append(uids, u)
+	}
+	return uids, rows.Err()
+}

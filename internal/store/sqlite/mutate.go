@@ -1,0 +1,372 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/youju/youju/internal/store"
+)
+
+// selectMessages reads the messages of mb in uids (nil: all) inside the
+// write transaction, ascending, with an extra SQL condition on m.
+func (w *wtx) selectMessages(mb store.MailboxID, uids store.UIDSet, cond string) ([]store.Message, error) {
+	clause, uargs, filter := uidClause(uids)
+	args := append([]any{mb}, uargs...)
+	rows, err := w.query(`SELECT `+msgCols+` FROM messages m WHERE m.mailbox_id=?`+clause+cond+` ORDER BY m.uid`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var msgs []store.Message
+	for rows.Next() {
+		var m store.Message
+		if err := scanMessage(rows, &m); err != nil {
+			return nil, err
+		}
+		if filter && !setContains(uids, m.UID) {
+			continue
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, rows.Err()
+}
+
+// openSelected is openMailbox for a mailbox named by the caller (0 is not
+// INBOX here, it is nothing).
+func (w *wtx) openSelected(acct store.AccountID, id store.MailboxID) (*mboxState, error) {
+	if id == 0 {
+		return nil, store.ErrNotFound
+	}
+	return w.openMailbox(acct, id)
+}
+
+// StoreFlags implements store.Mail (RFC 9051 §6.4.6) with the
+// UNCHANGEDSINCE test of RFC 7162 §3.1.3 when unchangedSince > 0: a
+// message whose MODSEQ is greater is not changed and is reported in
+// Modified. Messages whose flags do not change keep their MODSEQ.
+func (s *Store) StoreFlags(ctx context.Context, acct store.AccountID, mbox store.MailboxID, uids store.UIDSet, op store.FlagOp, f store.Flags, unchangedSince store.ModSeq) (store.StoreResult, error) {
+	kws, ok := normKeywords(f.Keywords)
+	if !ok {
+		return store.StoreResult{}, store.ErrInvalidName
+	}
+	f.Keywords = kws
+	var res store.StoreResult
+	err := s.do(ctx, nil, func(w *wtx) error {
+		res = store.StoreResult{}
+		mb, err := w.openSelected(acct, mbox)
+		if err != nil {
+			return err
+		}
+		msgs, err := w.selectMessages(mb.id, uids, "")
+		if err != nil {
+			return err
+		}
+		var modified []store.UID
+		for _, m := range msgs {
+			if unchangedSince > 0 && m.ModSeq > unchangedSince {
+				modified = append(modified, m.UID)
+				continue
+			}
+			nf := applyFlags(m.Flags, op, f)
+			if sameFlags(nf, m.Flags) {
+				continue
+			}
+			wasSeen, isSeen := m.Flags.System&store.FlagSeen != 0, nf.System&store.FlagSeen != 0
+			m.Flags, m.ModSeq = nf, mb.bump()
+			if _, err := w.exec(`UPDATE messages SET sysflags=?, keywords=?, modseq=? WHERE mailbox_id=? AND uid=?`,
+				nf.System, joinKeywords(nf.Keywords), m.ModSeq, mb.id, m.UID); err != nil {
+				return err
+			}
+			switch {
+			case wasSeen && !isSeen:
+				mb.dUnseen++
+			case !wasSeen && isSeen:
+				mb.dUnseen--
+			}
+			res.Changed = append(res.Changed, m)
+		}
+		res.Modified = uidsToSet(modified)
+		if len(res.Changed) > 0 {
+			id, changed := mb.id, res.Changed
+			w.cache = append(w.cache, func(c *flagCache) { c.update(id, changed) })
+		}
+		return w.save(mb)
+	})
+	return res, err
+}
+
+// Expunge implements store.Mail: only messages with \Deleted go.
+func (s *Store) Expunge(ctx context.Context, acct store.AccountID, mbox store.MailboxID, uids store.UIDSet) ([]store.UID, error) {
+	return s.remove(ctx, acct, mbox, uids, fmt.Sprintf(" AND m.sysflags & %d != 0", store.FlagDeleted))
+}
+
+// Remove implements store.Mail: messages go whatever their flags.
+func (s *Store) Remove(ctx context.Context, acct store.AccountID, mbox store.MailboxID, uids store.UIDSet) ([]store.UID, error) {
+	return s.remove(ctx, acct, mbox, uids, "")
+}
+
+func (s *Store) remove(ctx context.Context, acct store.AccountID, mbox store.MailboxID, uids store.UIDSet, cond string) ([]store.UID, error) {
+	var out []store.UID
+	err := s.do(ctx, nil, func(w *wtx) error {
+		mb, err := w.openSelected(acct, mbox)
+		if err != nil {
+			return err
+		}
+		msgs, err := w.selectMessages(mb.id, uids, cond)
+		if err != nil {
+			return err
+		}
+		if err := w.expunge(mb, msgs); err != nil {
+			return err
+		}
+		out = make([]store.UID, len(msgs))
+		for i, m := range msgs {
+			out[i] = m.UID
+		}
+		return w.save(mb)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// expunge deletes msgs from mb, leaving (UID, MODSEQ) tombstones for
+// QRESYNC (RFC 7162 §3.2.10), and drops their blob references.
+func (w *wtx) expunge(mb *mboxState, msgs []store.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	modseq := mb.bump()
+	refs := map[int64]int{}
+	uids := make([]store.UID, len(msgs))
+	for i, m := range msgs {
+		if _, err := w.exec(`DELETE FROM messages WHERE mailbox_id=? AND uid=?`, mb.id, m.UID); err != nil {
+			return err
+		}
+		if _, err := w.exec(`INSERT OR REPLACE INTO tombstones(mailbox_id, uid, modseq) VALUES(?,?,?)`, mb.id, m.UID, modseq); err != nil {
+			return err
+		}
+		refs[m.BlobID]++
+		mb.dMessages--
+		mb.dSize -= m.Size
+		if m.Flags.System&store.FlagSeen == 0 {
+			mb.dUnseen--
+		}
+		uids[i] = m.UID
+	}
+	for id, n := range refs {
+		if _, err := w.exec(`UPDATE blobs SET refcount=refcount-? WHERE id=?`, n, id); err != nil {
+			return err
+		}
+	}
+	if err := w.sweepBlobs(); err != nil {
+		return err
+	}
+	id := mb.id
+	w.cache = append(w.cache, func(c *flagCache) { c.remove(id, uids) })
+	return nil
+}
+
+// Copy implements store.Mail (UIDPLUS, RFC 4315 §3). The copies share the
+// blob (reference count); no byte is copied. The copies count against the
+// quota.
+func (s *Store) Copy(ctx context.Context, acct store.AccountID, src store.MailboxID, uids store.UIDSet, dst store.MailboxID) (store.CopyResult, error) {
+	var res store.CopyResult
+	err := s.do(ctx, nil, func(w *wtx) error {
+		var err error
+		res, err = w.copyMessages(acct, src, uids, dst, false)
+		return err
+	})
+	return res, err
+}
+
+// Move implements store.Mail: copy and remove in one transaction (RFC 6851).
+func (s *Store) Move(ctx context.Context, acct store.AccountID, src store.MailboxID, uids store.UIDSet, dst store.MailboxID) (store.CopyResult, error) {
+	var res store.CopyResult
+	err := s.do(ctx, nil, func(w *wtx) error {
+		var err error
+		res, err = w.copyMessages(acct, src, uids, dst, true)
+		return err
+	})
+	return res, err
+}
+
+func (w *wtx) copyMessages(acct store.AccountID, src store.MailboxID, uids store.UIDSet, dst store.MailboxID, move bool) (store.CopyResult, error) {
+	smb, err := w.openSelected(acct, src)
+	if err != nil {
+		return store.CopyResult{}, err
+	}
+	dmb := smb
+	if dst != src {
+		if dmb, err = w.openSelected(acct, dst); err != nil {
+			return store.CopyResult{}, err
+		}
+	}
+	res := store.CopyResult{UIDValidity: dmb.uidValidity}
+	msgs, err := w.selectMessages(smb.id, uids, "")
+	if err != nil || len(msgs) == 0 {
+		return res, err
+	}
+	if !move {
+		var total int64
+		for _, m := range msgs {
+			total += m.Size
+		}
+		if err := w.checkQuota(acct, total); err != nil {
+			return res, err
+		}
+	}
+	now := time.Now()
+	refs := map[int64]int{}
+	for _, m := range msgs {
+		c := m
+		c.UID, c.ModSeq, c.SaveDate = dmb.uidNext, dmb.bump(), now
+		if err := w.insertMessage(dmb, &c); err != nil {
+			return res, err
+		}
+		refs[m.BlobID]++
+		res.Pairs = append(res.Pairs, store.UIDPair{Src: m.UID, Dst: c.UID})
+	}
+	for id, n := range refs {
+		if _, err := w.exec(`UPDATE blobs SET refcount=refcount+? WHERE id=?`, n, id); err != nil {
+			return res, err
+		}
+	}
+	if move {
+		if err := w.expunge(smb, msgs); err != nil {
+			return res, err
+		}
+	}
+	if err := w.save(dmb); err != nil {
+		return res, err
+	}
+	if smb != dmb {
+		return res, w.save(smb)
+	}
+	return res, nil
+}
+
+// Search implements store.Mail. Flags, sizes, dates, MODSEQ and UID
+// ranges are evaluated by SQLite (the unseen test by a partial index);
+// keywords and q.Match in Go, a chunk of rows at a time.
+func (s *Store) Search(ctx context.Context, acct store.AccountID, mbox store.MailboxID, q store.Query) ([]store.UID, error) {
+	if err := s.checkMailbox(ctx, acct, mbox); err != nil {
+		return nil, err
+	}
+	if !q.NeedInfo && s.cache.enabled() {
+		return s.searchCached(ctx, acct, mbox, q)
+	}
+	where, args, filter := searchWhere(q)
+	plain := q.Match == nil && len(q.Keywords) == 0 && len(q.NotKeywords) == 0
+	cols, join := msgCols, ""
+	switch {
+	case plain:
+		cols = "m.uid"
+	case q.NeedInfo:
+		cols, join = msgCols+", b.info", " JOIN blobs b ON b.id=m.blob_id"
+	}
+	sqlq := `SELECT ` + cols + ` FROM messages m` + join + ` WHERE ` + mboxScope + ` AND m.uid > ?` + where +
+		` ORDER BY m.uid LIMIT ` + fmt.Sprint(chunk)
+	var out []store.UID
+	var after store.UID
+	for {
+		a := append([]any{mbox, acct, after}, args...)
+		var msgs []store.Message
+		var err error
+		if plain {
+			var uids []store.UID
+			uids, err = queryUIDs(ctx, s.rdb, sqlq, a...)
+			msgs = make([]store.Message, len(uids))
+			for i, u := range uids {
+				msgs[i].UID = u
+			}
+		} else {
+			msgs, err = s.readMessages(ctx, sqlq, a, q.NeedInfo)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for i := range msgs {
+			ok, err := matchRest(&q, filter, &msgs[i])
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				out = append(out, msgs[i].UID)
+			}
+		}
+		if len(msgs) < chunk {
+			return out, nil
+		}
+		after = msgs[len(msgs)-1].UID
+	}
+}
+
+// searchWhere translates the indexable fields of q to SQL.
+func searchWhere(q store.Query) (string, []any, bool) {
+	where, args, filter := uidClause(q.UIDs)
+	var b strings.Builder
+	b.WriteString(where)
+	add := func(cond string, a ...any) {
+		b.WriteString(" AND " + cond)
+		args = append(args, a...)
+	}
+	if f := q.FlagsSet & allSysFlags; f != 0 {
+		add("m.sysflags & ? = ?", int(f), int(f))
+	}
+	if q.FlagsUnset&store.FlagSeen != 0 {
+		// Literal form, so that the planner uses the partial index
+		// messages_unseen.
+		b.WriteString(" AND m.sysflags & 1 = 0")
+	}
+	if f := q.FlagsUnset & allSysFlags &^ store.FlagSeen; f != 0 {
+		add("m.sysflags & ? = 0", int(f))
+	}
+	if q.MinSize > 0 {
+		add("m.size > ?", q.MinSize)
+	}
+	if q.MaxSize > 0 {
+		add("m.size < ?", q.MaxSize)
+	}
+	if !q.Since.IsZero() {
+		add("m.internal_date >= ?", q.Since.UnixNano())
+	}
+	if !q.Before.IsZero() {
+		add("m.internal_date < ?", q.Before.UnixNano())
+	}
+	if !q.SavedSince.IsZero() {
+		add("m.save_date >= ?", q.SavedSince.UnixNano())
+	}
+	if !q.SavedBefore.IsZero() {
+		add("m.save_date < ?", q.SavedBefore.UnixNano())
+	}
+	if q.MinModSeq > 0 {
+		add("m.modseq >= ?", int64(q.MinModSeq))
+	}
+	return b.String(), args, filter
+}
+
+// matchRest applies what SQL did not: the UID set beyond maxSQLRanges,
+// keywords and q.Match.
+func matchRest(q *store.Query, filter bool, m *store.Message) (bool, error) {
+	if filter && !setContains(q.UIDs, m.UID) {
+		return false, nil
+	}
+	for _, k := range q.Keywords {
+		if !hasKeyword(m.Flags.Keywords, k) {
+			return false, nil
+		}
+	}
+	for _, k := range q.NotKeywords {
+		if hasKeyword(m.Flags.Keywords, k) {
+			return false, nil
+		}
+	}
+	if q.Match != nil {
+		return q.Match(m)
+	}
+	return true, nil
+}

@@ -1,0 +1,155 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// schemaVersion is stored in PRAGMA user_version.
+const schemaVersion = 1
+
+// schema is the index. Times are Unix nanoseconds (0 = zero time). Every
+// message query goes through mailboxes.account_id, so that one account can
+// never reach another's mail.
+const schema = `
+CREATE TABLE meta (
+	k TEXT PRIMARY KEY,
+	v INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE domains (
+	name    TEXT PRIMARY KEY COLLATE NOCASE,
+	created INTEGER NOT NULL
+);
+
+CREATE TABLE accounts (
+	id            INTEGER PRIMARY KEY AUTOINCREMENT,
+	address       TEXT NOT NULL UNIQUE COLLATE NOCASE,
+	domain        TEXT NOT NULL COLLATE NOCASE,
+	password_hash TEXT NOT NULL,
+	disabled      INTEGER NOT NULL,
+	allow_imap    INTEGER NOT NULL,
+	allow_pop3    INTEGER NOT NULL,
+	allow_smtp    INTEGER NOT NULL,
+	quota_bytes   INTEGER NOT NULL,
+	used_bytes    INTEGER NOT NULL DEFAULT 0,
+	pop3_scope    TEXT NOT NULL,
+	pop3_days     INTEGER NOT NULL,
+	pop3_delete   TEXT NOT NULL,
+	created       INTEGER NOT NULL
+);
+CREATE INDEX accounts_domain ON accounts(domain);
+
+-- targets: newline-separated addresses.
+CREATE TABLE aliases (
+	address TEXT PRIMARY KEY COLLATE NOCASE,
+	targets TEXT NOT NULL
+);
+
+CREATE TABLE app_passwords (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL,
+	hash       TEXT NOT NULL,
+	created    INTEGER NOT NULL,
+	last_used  INTEGER NOT NULL DEFAULT 0,
+	UNIQUE(account_id, name)
+);
+
+-- messages, unseen and size are maintained by the writer so that STATUS
+-- never counts rows.
+CREATE TABLE mailboxes (
+	id            INTEGER PRIMARY KEY AUTOINCREMENT,
+	account_id    INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name          TEXT NOT NULL,
+	uidvalidity   INTEGER NOT NULL,
+	uidnext       INTEGER NOT NULL,
+	highestmodseq INTEGER NOT NULL,
+	special_use   TEXT NOT NULL DEFAULT '',
+	messages      INTEGER NOT NULL DEFAULT 0,
+	unseen        INTEGER NOT NULL DEFAULT 0,
+	size          INTEGER NOT NULL DEFAULT 0,
+	UNIQUE(account_id, name)
+);
+
+-- Subscriptions are names, not mailboxes: RFC 9051 §6.3.7 lets a name be
+-- subscribed that does not exist (any more).
+CREATE TABLE subscriptions (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL,
+	PRIMARY KEY(account_id, name)
+) WITHOUT ROWID;
+
+-- One row per stored message body, shared by every copy (refcount). info
+-- is message.Info.Marshal(), parsed once at delivery.
+CREATE TABLE blobs (
+	id       INTEGER PRIMARY KEY AUTOINCREMENT,
+	segment  INTEGER NOT NULL,
+	off      INTEGER NOT NULL,
+	length   INTEGER NOT NULL,
+	refcount INTEGER NOT NULL,
+	info     BLOB NOT NULL
+);
+CREATE INDEX blobs_segment ON blobs(segment);
+-- Finds unreferenced blobs without scanning the table.
+CREATE INDEX blobs_dead ON blobs(id) WHERE refcount <= 0;
+
+-- Small rows, clustered by (mailbox, uid): listing UID+FLAGS of a mailbox
+-- is one range scan of this b-tree.
+CREATE TABLE messages (
+	mailbox_id    INTEGER NOT NULL,
+	uid           INTEGER NOT NULL,
+	modseq        INTEGER NOT NULL,
+	sysflags      INTEGER NOT NULL,
+	keywords      TEXT NOT NULL DEFAULT '',
+	internal_date INTEGER NOT NULL,
+	save_date     INTEGER NOT NULL,
+	size          INTEGER NOT NULL,
+	blob_id       INTEGER NOT NULL,
+	PRIMARY KEY(mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+-- SEARCH UNSEEN reads only the unseen messages.
+CREATE INDEX messages_unseen ON messages(mailbox_id, uid) WHERE sysflags & 1 = 0;
+CREATE INDEX messages_blob ON messages(blob_id);
+
+-- Expunged UIDs with the MODSEQ of their expunge (QRESYNC VANISHED,
+-- RFC 7162 §3.2.10).
+CREATE TABLE tombstones (
+	mailbox_id INTEGER NOT NULL,
+	uid        INTEGER NOT NULL,
+	modseq     INTEGER NOT NULL,
+	PRIMARY KEY(mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX tombstones_modseq ON tombstones(mailbox_id, modseq);
+`
+
+// migrate creates the schema in a new database.
+func migrate(ctx context.Context, db *sql.DB) error {
+	var v int
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		return fmt.Errorf("sqlite: schema: %w", err)
+	}
+	switch {
+	case v == schemaVersion:
+		return nil
+	case v > schemaVersion:
+		return fmt.Errorf("sqlite: schema version %d is newer than this program (%d)", v, schemaVersion)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: schema: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("sqlite: schema: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {
+		return fmt.Errorf("sqlite: schema: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: schema: %w", err)
+	}
+	return nil
+}
