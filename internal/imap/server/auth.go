@@ -1,0 +1,260 @@
+package server
+
+import (
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/youju/youju/internal/auth"
+	"github.com/youju/youju/internal/imap/wire"
+	"github.com/youju/youju/internal/store"
+)
+
+// handler is a command with the states it is valid in (RFC 9051 §6).
+type handler struct {
+	fn     func(c *conn, cmd *wire.Command) error
+	states map[state]bool
+}
+
+var (
+	anyState = map[state]bool{stateNotAuth: true, stateAuth: true, stateSelected: true}
+	notAuth  = map[state]bool{stateNotAuth: true}
+	authed   = map[state]bool{stateAuth: true, stateSelected: true}
+	selState = map[state]bool{stateSelected: true}
+)
+
+var handlers map[string]handler
+
+func init() {
+	handlers = map[string]handler{
+		"CAPABILITY":   {cmdCapability, anyState},
+		"NOOP":         {cmdNoop, anyState},
+		"LOGOUT":       {cmdLogout, anyState},
+		"ID":           {cmdID, anyState},
+		"STARTTLS":     {cmdStartTLS, notAuth},
+		"LOGIN":        {cmdLogin, notAuth},
+		"AUTHENTICATE": {cmdAuthenticate, notAuth},
+		"ENABLE":       {cmdEnable, authed},
+		"NAMESPACE":    {cmdNamespace, authed},
+		"LIST":         {cmdList, authed},
+		"LSUB":         {cmdList, authed},
+		"CREATE":       {cmdCreate, authed},
+		"DELETE":       {cmdDelete, authed},
+		"RENAME":       {cmdRename, authed},
+		"SUBSCRIBE":    {cmdSubscribe, authed},
+		"UNSUBSCRIBE":  {cmdSubscribe, authed},
+		"STATUS":       {cmdStatus, authed},
+		"APPEND":       {cmdAppend, authed},
+		"SELECT":       {cmdSelect, authed},
+		"EXAMINE":      {cmdSelect, authed},
+		"IDLE":         {cmdIdle, authed},
+		"GETQUOTAROOT": {cmdGetQuotaRoot, authed},
+		"GETQUOTA":     {cmdGetQuota, authed},
+		"CLOSE":        {cmdClose, selState},
+		"UNSELECT":     {cmdClose, selState},
+		"CHECK":        {cmdNoop, selState},
+		"EXPUNGE":      {cmdExpunge, selState},
+		"FETCH":        {cmdFetch, selState},
+		"STORE":        {cmdStore, selState},
+		"SEARCH":       {cmdSearch, selState},
+		"COPY":         {cmdCopy, selState},
+		"MOVE":         {cmdCopy, selState},
+	}
+}
+
+// plaintextOK reports whether passwords may be sent on this connection:
+// over TLS, or from loopback when the server allows it.
+func (c *conn) plaintextOK() bool {
+	return c.tls || (c.srv.AllowPlaintextLoopback && c.remote.IsLoopback())
+}
+
+// capabilities lists what is implemented end to end and tested; nothing
+// else is advertised.
+func (c *conn) capabilities() string {
+	caps := []string{"IMAP4rev1", "IMAP4rev2"}
+	if c.state == stateNotAuth {
+		if !c.tls && c.srv.TLSConfig != nil {
+			caps = append(caps, "STARTTLS")
+		}
+		if c.plaintextOK() {
+			caps = append(caps, "AUTH=PLAIN", "SASL-IR")
+		} else {
+			caps = append(caps, "LOGINDISABLED") // RFC 9051 §6.2.1
+		}
+	}
+	caps = append(caps, "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
+		"MOVE", "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ESEARCH", "STATUS=SIZE",
+		"QUOTA", "QUOTA=RES-STORAGE", "APPENDLIMIT="+strconv.FormatInt(c.srv.maxLiteral(), 10))
+	return strings.Join(caps, " ")
+}
+
+func cmdCapability(c *conn, _ *wire.Command) error {
+	c.w.Raw("* CAPABILITY ").Raw(c.capabilities()).CRLF()
+	return nil
+}
+
+// cmdNoop also serves CHECK (RFC 9051 §6.4.1: CHECK is NOOP in rev2);
+// pending updates are sent by run after every command.
+func cmdNoop(c *conn, _ *wire.Command) error { return nil }
+
+func cmdLogout(c *conn, _ *wire.Command) error {
+	c.w.Raw("* BYE logging out").CRLF()
+	c.state = stateLogout
+	return nil
+}
+
+// cmdID answers RFC 2971 ID; some clients (NetEase, Foxmail) need it.
+func cmdID(c *conn, cmd *wire.Command) error {
+	a := cmd.Args.(*wire.IDArgs)
+	if len(a.Params) > 0 {
+		c.log.Debug("client ID", "params", a.Params)
+	}
+	c.w.Raw(`* ID ("name" "youju" "vendor" "youju")`).CRLF()
+	return nil
+}
+
+// cmdStartTLS upgrades the connection (RFC 9051 §6.2.1). Bytes the client
+// sent after the command would be injected into the TLS session, so they
+// end the connection.
+func cmdStartTLS(c *conn, cmd *wire.Command) error {
+	if c.tls || c.srv.TLSConfig == nil {
+		return bad("", "STARTTLS not available")
+	}
+	if c.br.Buffered() > 0 {
+		c.state = stateLogout
+		c.bye("data after STARTTLS")
+		return nil
+	}
+	c.w.Raw(cmd.Tag).Raw(" OK begin TLS negotiation now").CRLF()
+	if err := c.flush(); err != nil {
+		c.state = stateLogout
+		return nil
+	}
+	tc := tls.Server(c.nc, c.srv.TLSConfig)
+	tc.SetDeadline(time.Now().Add(orDur(c.srv.HandshakeTimeout, DefaultHandshakeTimeout)))
+	if err := tc.Handshake(); err != nil {
+		c.log.Debug("STARTTLS handshake failed", "err", err)
+		c.state = stateLogout
+		return errStartTLSDone
+	}
+	tc.SetDeadline(time.Time{})
+	c.nc, c.tls = tc, true
+	c.setupIO()
+	return errStartTLSDone
+}
+
+// errStartTLSDone tells run that the tagged response was already sent.
+var errStartTLSDone = errors.New("starttls done")
+
+func cmdLogin(c *conn, cmd *wire.Command) error {
+	if !c.plaintextOK() {
+		return no("PRIVACYREQUIRED", "LOGIN needs TLS; use STARTTLS or port 993")
+	}
+	a := cmd.Args.(*wire.LoginArgs)
+	acct, err := c.srv.Auth.Login(c.ctx, auth.Request{Username: a.Username, Password: a.Password, Service: store.ServiceIMAP, Remote: c.remote})
+	if err != nil {
+		return loginError(err)
+	}
+	c.loggedIn(acct)
+	return nil
+}
+
+func loginError(err error) error {
+	switch {
+	case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrThrottled):
+		return no("AUTHENTICATIONFAILED", "invalid credentials")
+	case errors.Is(err, auth.ErrServiceDisabled), errors.Is(err, auth.ErrAccountDisabled):
+		return no("AUTHORIZATIONFAILED", "IMAP access is disabled for this account")
+	}
+	return &respError{kind: "NO", code: "UNAVAILABLE", text: "temporary failure, try again", detail: err}
+}
+
+func (c *conn) loggedIn(acct store.Account) {
+	c.acct = acct
+	c.state = stateAuth
+	c.log = c.log.With("user", acct.Address)
+	c.events, c.unsub = c.srv.Store.Notifier().Subscribe(acct.ID)
+	c.okCode = "CAPABILITY " + c.capabilities()
+}
+
+// cmdAuthenticate runs a SASL exchange (RFC 9051 §6.2.2) with the
+// optional initial response of SASL-IR (RFC 4959).
+func cmdAuthenticate(c *conn, cmd *wire.Command) error {
+	if !c.plaintextOK() {
+		return no("PRIVACYREQUIRED", "authentication needs TLS")
+	}
+	a := cmd.Args.(*wire.AuthenticateArgs)
+	var acct store.Account
+	ok := false
+	srv, err := c.srv.Auth.SASL(a.Mechanism, store.ServiceIMAP, c.remote, func(x store.Account) { acct, ok = x, true })
+	if err != nil {
+		return no("CANNOT", "unsupported mechanism")
+	}
+	var resp []byte
+	if a.HasIR && a.InitialResponse != "=" {
+		if resp, err = base64.StdEncoding.DecodeString(a.InitialResponse); err != nil {
+			return bad("", "invalid base64")
+		}
+	} else if a.HasIR {
+		resp = []byte{}
+	}
+	for {
+		challenge, done, err := srv.Next(resp)
+		if err != nil {
+			return loginError(err)
+		}
+		if done {
+			break
+		}
+		c.w.Raw("+ ").Raw(base64.StdEncoding.EncodeToString(challenge)).CRLF()
+		if err := c.flush(); err != nil {
+			return err
+		}
+		line, err := c.r.ReadLine()
+		if err != nil {
+			return err
+		}
+		if line == "*" {
+			return bad("", "authentication cancelled") // RFC 9051 §6.2.2
+		}
+		if resp, err = base64.StdEncoding.DecodeString(line); err != nil {
+			return bad("", "invalid base64")
+		}
+	}
+	if !ok {
+		return no("AUTHENTICATIONFAILED", "invalid credentials")
+	}
+	c.loggedIn(acct)
+	return nil
+}
+
+// cmdEnable turns on extensions (RFC 5161). Only IMAP4rev2 changes our
+// behaviour today; others we do not support are ignored as the RFC says.
+func cmdEnable(c *conn, cmd *wire.Command) error {
+	if c.enabled == nil {
+		c.enabled = map[string]bool{}
+	}
+	var on []string
+	for _, capa := range cmd.Args.(*wire.EnableArgs).Caps {
+		switch capa {
+		case "IMAP4REV2":
+			if !c.rev2 {
+				c.rev2 = true
+				// RFC 9051 §5.1, §9: UTF-8 in quoted strings and
+				// mailbox names instead of modified UTF-7.
+				c.w.UTF8 = true
+				c.r.UTF8 = true
+				on = append(on, "IMAP4rev2")
+			}
+		}
+	}
+	c.w.Raw("* ENABLED")
+	for _, x := range on {
+		c.w.SP().Raw(x)
+	}
+	c.w.CRLF()
+	return nil
+}

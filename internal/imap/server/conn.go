@@ -1,0 +1,323 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/youju/youju/internal/imap/wire"
+	"github.com/youju/youju/internal/store"
+)
+
+// state is the connection state of RFC 9051 §3.
+type state int
+
+const (
+	stateNotAuth state = iota
+	stateAuth
+	stateSelected
+	stateLogout
+)
+
+// conn is one client connection and its session.
+type conn struct {
+	srv         *Server
+	nc          net.Conn
+	implicitTLS bool
+	tls         bool
+	id          uint64
+	remote      netip.Addr
+	log         *slog.Logger
+	closing     atomic.Bool
+
+	br *bufio.Reader
+	bw *bufio.Writer
+	r  *wire.Reader
+	w  *wire.Writer
+
+	state   state
+	acct    store.Account
+	enabled map[string]bool // ENABLEd extensions (RFC 5161)
+	rev2    bool            // IMAP4rev2 enabled
+	bad     int             // protocol errors so far
+	sel     *selected       // the selected mailbox, nil unless stateSelected
+	events  <-chan store.Event
+	unsub   func()
+	okCode  string // response code of the tagged OK of the current command
+	ctx     context.Context
+}
+
+func (c *conn) shutdown() {
+	c.closing.Store(true)
+	c.nc.SetReadDeadline(time.Now())
+}
+
+func (c *conn) serve() {
+	defer c.srv.removeConn(c)
+	defer c.nc.Close()
+	c.ctx = context.Background()
+	if ap, err := netip.ParseAddrPort(c.nc.RemoteAddr().String()); err == nil {
+		c.remote = ap.Addr().Unmap()
+	}
+	c.log = c.srv.logger().With("proto", "imap", "conn", c.id, "remote", c.nc.RemoteAddr().String())
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("panic in IMAP session", "panic", v, "stack", string(debug.Stack()))
+		}
+		if c.unsub != nil {
+			c.unsub()
+		}
+	}()
+	if c.implicitTLS {
+		tc := tls.Server(c.nc, c.srv.TLSConfig)
+		tc.SetDeadline(time.Now().Add(orDur(c.srv.HandshakeTimeout, DefaultHandshakeTimeout)))
+		if err := tc.Handshake(); err != nil {
+			c.log.Debug("TLS handshake failed", "err", err)
+			return
+		}
+		tc.SetDeadline(time.Time{})
+		c.nc, c.tls = tc, true
+	}
+	c.setupIO()
+	c.w.Raw("* OK [CAPABILITY ").Raw(c.capabilities()).Raw("] ").Raw(c.hostname()).Raw(" youju IMAP ready").CRLF()
+	if c.flush() != nil {
+		return
+	}
+	for c.state != stateLogout {
+		if !c.next() {
+			return
+		}
+	}
+}
+
+func (c *conn) hostname() string {
+	if c.srv.Hostname != "" {
+		return c.srv.Hostname
+	}
+	return "localhost"
+}
+
+// setupIO (re)creates the buffered reader and writer, at start and after
+// STARTTLS.
+func (c *conn) setupIO() {
+	c.br = bufio.NewReaderSize(c.nc, 4096)
+	c.bw = bufio.NewWriterSize(c.nc, 8192)
+	c.r = wire.NewReader(c.br)
+	c.r.MaxLine = c.srv.MaxLine
+	if c.r.MaxLine == 0 {
+		c.r.MaxLine = DefaultMaxLine
+	}
+	c.r.MaxLiteral = c.srv.maxLiteral()
+	c.r.LiteralPlus = true
+	c.r.Continue = func() error {
+		c.w.Raw("+ Ready for literal data").CRLF()
+		return c.flush()
+	}
+	utf8 := false
+	if c.w != nil {
+		utf8 = c.w.UTF8
+	}
+	c.w = wire.NewWriter(c.bw)
+	c.w.UTF8 = utf8
+}
+
+func (c *conn) flush() error {
+	c.nc.SetWriteDeadline(time.Now().Add(orDur(c.srv.WriteTimeout, DefaultWriteTimeout)))
+	return c.w.Flush()
+}
+
+// next reads and runs one command; false ends the connection.
+func (c *conn) next() bool {
+	if c.closing.Load() {
+		c.bye("server shutting down")
+		return false
+	}
+	c.nc.SetReadDeadline(time.Now().Add(orDur(c.srv.IdleTimeout, DefaultIdleTimeout)))
+	cmd, err := c.r.ReadCommand()
+	if err != nil {
+		var pe *wire.ParseError
+		if errors.As(err, &pe) {
+			return c.parseError(pe)
+		}
+		if c.closing.Load() {
+			c.bye("server shutting down")
+		} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			c.bye("autologout; idle for too long") // RFC 9051 §5.4
+		} else if err != io.EOF {
+			c.log.Debug("read failed", "err", err)
+		}
+		return false
+	}
+	c.run(cmd)
+	return c.flush() == nil
+}
+
+func (c *conn) parseError(pe *wire.ParseError) bool {
+	if pe.Code != "TOOBIG" {
+		c.bad++
+	}
+	if pe.Fatal {
+		c.bye(pe.Msg)
+		return false
+	}
+	tag := pe.Tag
+	if tag == "" {
+		tag = "*"
+	}
+	kind := "BAD"
+	if pe.Code == "TOOBIG" {
+		kind = "NO" // RFC 7889 §4: NO [TOOBIG] for an APPEND over the limit
+	}
+	c.w.Raw(tag).SP().Raw(kind).SP()
+	if pe.Code != "" {
+		c.w.Raw("[").Raw(pe.Code).Raw("] ")
+	}
+	c.w.Raw(safeText(pe.Msg)).CRLF()
+	if c.bad >= orInt(c.srv.MaxBadCommands, DefaultMaxBadCommands) {
+		c.bye("too many bad commands")
+		return false
+	}
+	return c.flush() == nil
+}
+
+func orInt(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func (c *conn) bye(text string) {
+	c.w.Raw("* BYE ").Raw(safeText(text)).CRLF()
+	c.flush()
+}
+
+// safeText keeps a response text on one line.
+func safeText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' || r == 0 {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// run dispatches one command and writes its tagged response.
+func (c *conn) run(cmd *wire.Command) {
+	h, ok := handlers[cmd.Name]
+	if !ok {
+		c.tagged(cmd, bad("", "command not supported"))
+		return
+	}
+	if !h.states[c.state] {
+		c.tagged(cmd, bad("", fmt.Sprintf("%s not allowed now", cmd.Name)))
+		return
+	}
+	c.okCode = ""
+	err := func() (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				c.log.Error("panic in IMAP command", "cmd", cmd.Name, "panic", v, "stack", string(debug.Stack()))
+				err = no("SERVERBUG", "internal error")
+			}
+		}()
+		return h.fn(c, cmd)
+	}()
+	if err == errStartTLSDone {
+		return
+	}
+	if c.state == stateLogout {
+		if err == nil {
+			c.tagged(cmd, nil)
+		}
+		return
+	}
+	// RFC 9051 §7.5.1: expunges of other sessions are not reported during
+	// FETCH, STORE and SEARCH without UID, since the client may rely on
+	// the sequence numbers it used.
+	if c.sel != nil && (cmd.UID || !seqBound[cmd.Name]) {
+		c.sendUpdates(false)
+	}
+	c.tagged(cmd, err)
+}
+
+var seqBound = map[string]bool{"FETCH": true, "STORE": true, "SEARCH": true}
+
+// tagged writes the tagged completion of cmd.
+func (c *conn) tagged(cmd *wire.Command, err error) {
+	c.w.Raw(cmd.Tag).SP()
+	if err == nil {
+		c.w.Raw("OK ")
+		if c.okCode != "" {
+			c.w.Raw("[").Raw(c.okCode).Raw("] ")
+		}
+		name := cmd.Name
+		if cmd.UID {
+			name = "UID " + name
+		}
+		c.w.Raw(name).Raw(" completed").CRLF()
+		return
+	}
+	var re *respError
+	if !errors.As(err, &re) {
+		re = storeError(err)
+	}
+	if re.detail != nil {
+		c.log.Warn("command failed", "cmd", cmd.Name, "err", re.detail)
+	}
+	if re.kind == "BAD" {
+		c.bad++
+	}
+	c.w.Raw(re.kind).SP()
+	if re.code != "" {
+		c.w.Raw("[").Raw(re.code).Raw("] ")
+	}
+	c.w.Raw(safeText(re.text)).CRLF()
+	if c.bad >= orInt(c.srv.MaxBadCommands, DefaultMaxBadCommands) {
+		c.bye("too many bad commands")
+		c.state = stateLogout
+	}
+}
+
+// respError is a tagged NO or BAD: code and text go to the client, detail
+// to the log only.
+type respError struct {
+	kind, code, text string
+	detail           error
+}
+
+func (e *respError) Error() string { return e.kind + " " + e.text }
+
+func no(code, text string) error  { return &respError{kind: "NO", code: code, text: text} }
+func bad(code, text string) error { return &respError{kind: "BAD", code: code, text: text} }
+
+// storeError maps store errors to response codes (RFC 5530).
+func storeError(err error) *respError {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return &respError{kind: "NO", code: "NONEXISTENT", text: "no such mailbox or message"}
+	case errors.Is(err, store.ErrExists):
+		return &respError{kind: "NO", code: "ALREADYEXISTS", text: "mailbox already exists"}
+	case errors.Is(err, store.ErrQuotaExceeded):
+		return &respError{kind: "NO", code: "OVERQUOTA", text: "quota exceeded"}
+	case errors.Is(err, store.ErrInvalidName):
+		return &respError{kind: "NO", code: "CANNOT", text: "invalid mailbox name"}
+	case errors.Is(err, store.ErrSpecialMailbox):
+		return &respError{kind: "NO", code: "CANNOT", text: "not allowed on this mailbox"}
+	case errors.Is(err, store.ErrHasChildren):
+		return &respError{kind: "NO", code: "INUSE", text: "mailbox has children"}
+	case errors.Is(err, store.ErrTooLarge):
+		return &respError{kind: "NO", code: "TOOBIG", text: "message too large"}
+	}
+	return &respError{kind: "NO", code: "UNAVAILABLE", text: "temporary server failure, try again", detail: err}
+}

@@ -1,0 +1,87 @@
+package server
+
+import (
+	"slices"
+
+	"github.com/youju/youju/internal/imap/wire"
+	"github.com/youju/youju/internal/store"
+)
+
+// cmdCopy answers COPY and MOVE (RFC 9051 §6.4.7, §6.4.8) with the
+// COPYUID response code of UIDPLUS (RFC 4315 §3).
+func cmdCopy(c *conn, cmd *wire.Command) error {
+	a := cmd.Args.(*wire.CopyArgs)
+	if cmd.Name == "MOVE" && c.sel.readOnly {
+		return no("READ-ONLY", "mailbox is read-only")
+	}
+	uids, err := c.targetUIDs(cmd.UID, a.Set)
+	if err != nil {
+		return err
+	}
+	dst, err := c.srv.Store.Mailbox(c.ctx, c.acct.ID, a.Mailbox)
+	if err != nil {
+		return no("TRYCREATE", "no such mailbox") // RFC 9051 §6.4.7
+	}
+	if len(uids) == 0 {
+		return nil
+	}
+	var res store.CopyResult
+	if cmd.Name == "MOVE" {
+		res, err = c.srv.Store.Move(c.ctx, c.acct.ID, c.sel.mbox.ID, uids, dst.ID)
+	} else {
+		res, err = c.srv.Store.Copy(c.ctx, c.acct.ID, c.sel.mbox.ID, uids, dst.ID)
+	}
+	if err != nil {
+		return err
+	}
+	if len(res.Pairs) == 0 {
+		return nil
+	}
+	src := make([]store.UID, len(res.Pairs))
+	dstUIDs := make([]store.UID, len(res.Pairs))
+	for i, p := range res.Pairs {
+		src[i], dstUIDs[i] = p.Src, p.Dst
+	}
+	code := "COPYUID " + itoa(uint64(res.UIDValidity)) + " " + formatPairs(src) + " " + formatPairs(dstUIDs)
+	if cmd.Name == "MOVE" {
+		// RFC 6851 §4.3: COPYUID in an untagged OK before the expunges.
+		c.w.Raw("* OK [").Raw(code).Raw("] moved").CRLF()
+		c.reportExpunged(sortedUIDs(src))
+		return c.w.Err()
+	}
+	c.okCode = code
+	return nil
+}
+
+// formatPairs writes UIDs in the given order, which must be kept: the
+// source and destination sets correspond element by element (RFC 4315 §3).
+func formatPairs(uids []store.UID) string {
+	var set wire.SeqSet
+	for _, u := range uids {
+		if k := len(set.Ranges); k > 0 && set.Ranges[k-1].Hi+1 == uint32(u) {
+			set.Ranges[k-1].Hi = uint32(u)
+			continue
+		}
+		set.Ranges = append(set.Ranges, wire.SeqRange{Lo: uint32(u), Hi: uint32(u)})
+	}
+	return set.String()
+}
+
+func sortedUIDs(u []store.UID) []store.UID {
+	out := slices.Clone(u)
+	slices.Sort(out)
+	return out
+}
+
+func itoa(n uint64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(b[i:])
+		}
+	}
+}

@@ -1,0 +1,304 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/youju/youju/internal/imap/wire"
+	"github.com/youju/youju/internal/message"
+	"github.com/youju/youju/internal/store"
+)
+
+// cmdFetch answers FETCH and UID FETCH (RFC 9051 §6.4.5), streaming one
+// response per message from the index; ENVELOPE and BODYSTRUCTURE come
+// from the parse stored at delivery and sections are byte ranges of the
+// stored message.
+func cmdFetch(c *conn, cmd *wire.Command) error {
+	a := cmd.Args.(*wire.FetchArgs)
+	if a.HasChangedSince {
+		return bad("", "CHANGEDSINCE needs CONDSTORE, which is not supported")
+	}
+	uids, err := c.targetUIDs(cmd.UID, a.Set)
+	if err != nil || len(uids) == 0 {
+		return err
+	}
+	items := a.Items
+	needInfo, setSeen := false, false
+	hasUID, hasFlags := false, false
+	for _, it := range items {
+		switch it.Name {
+		case "ENVELOPE", "BODYSTRUCTURE", "BODY", "BINARY", "BINARY.SIZE", "RFC822.TEXT", "RFC822.HEADER":
+			needInfo = true
+		case "UID":
+			hasUID = true
+		case "FLAGS":
+			hasFlags = true
+		case "MODSEQ", "SAVEDATE":
+			return bad("", it.Name+" is not supported")
+		}
+		if (it.Name == "BODY" || it.Name == "BINARY") && it.Section != nil && !it.Peek || it.Name == "RFC822" || it.Name == "RFC822.TEXT" {
+			setSeen = true
+		}
+	}
+	if cmd.UID && !hasUID {
+		// RFC 9051 §6.4.9: UID FETCH responses carry the UID.
+		items = append([]wire.FetchItem{{Name: "UID"}}, items...)
+	}
+	if setSeen && !c.sel.readOnly {
+		// RFC 9051 §6.4.5: fetching a body sets \Seen; the new flags are
+		// returned with the message.
+		if _, err := c.srv.Store.StoreFlags(c.ctx, c.acct.ID, c.sel.mbox.ID, uids, store.FlagAdd, store.Flags{System: store.FlagSeen}, 0); err != nil {
+			return err
+		}
+		if !hasFlags {
+			items = append(items, wire.FetchItem{Name: "FLAGS"})
+		}
+	}
+	return c.srv.Store.ListMessages(c.ctx, c.acct.ID, c.sel.mbox.ID, store.ListOptions{UIDs: uids, WithInfo: needInfo}, func(m *store.Message) error {
+		seq, ok := c.sel.uids.seqOf(m.UID)
+		if !ok {
+			return nil // not announced to this session yet
+		}
+		return c.fetchOne(seq, m, items)
+	})
+}
+
+// targetUIDs converts the set of a command to UIDs of the session's view.
+// Sequence numbers beyond the mailbox are a client error (RFC 9051 §9).
+func (c *conn) targetUIDs(uid bool, set wire.SeqSet) (store.UIDSet, error) {
+	if set.Saved {
+		return nil, bad("", "$ needs SEARCHRES, which is not supported")
+	}
+	if uid {
+		return c.sel.uids.uidsToSet(set), nil
+	}
+	n := c.sel.uids.len()
+	for _, r := range set.Ranges {
+		if r.Lo > n || r.Hi > n {
+			return nil, bad("", "invalid message sequence number")
+		}
+	}
+	return c.sel.uids.seqsToUIDs(set), nil
+}
+
+// fetchOne writes the FETCH response of one message.
+func (c *conn) fetchOne(seq uint32, m *store.Message, items []wire.FetchItem) error {
+	var info *message.Info
+	if m.Info != nil {
+		var err error
+		if info, err = message.UnmarshalInfo(m.Info); err != nil {
+			return fmt.Errorf("message %d info: %w", m.UID, err)
+		}
+	}
+	var rd store.MessageReader
+	defer func() {
+		if rd != nil {
+			rd.Close()
+		}
+	}()
+	w := c.w
+	w.Raw("* ").Number(uint64(seq)).Raw(" FETCH (")
+	for i, it := range items {
+		if i > 0 {
+			w.SP()
+		}
+		switch it.Name {
+		case "UID":
+			w.Raw("UID ").Number(uint64(m.UID))
+		case "FLAGS":
+			w.Raw("FLAGS ")
+			c.writeFlags(&m.Flags)
+		case "INTERNALDATE":
+			w.Raw("INTERNALDATE ").DateTime(m.InternalDate)
+		case "RFC822.SIZE":
+			w.Raw("RFC822.SIZE ").Number(uint64(m.Size))
+		case "ENVELOPE":
+			w.Raw("ENVELOPE ")
+			c.writeEnvelope(&info.Envelope)
+		case "BODYSTRUCTURE":
+			w.Raw("BODYSTRUCTURE ")
+			c.writeBody(&info.Body, true)
+		default:
+			if it.Name == "BODY" && it.Section == nil {
+				w.Raw("BODY ")
+				c.writeBody(&info.Body, false)
+				continue
+			}
+			if rd == nil {
+				var err error
+				if rd, err = c.srv.Store.OpenMessage(c.ctx, c.acct.ID, c.sel.mbox.ID, m.UID); err != nil {
+					return err
+				}
+			}
+			if err := c.writeSection(rd, info, it); err != nil {
+				return err
+			}
+		}
+	}
+	w.Raw(")").CRLF()
+	return w.Err()
+}
+
+// writeSection writes BODY[...], BINARY[...], BINARY.SIZE[...] and the
+// RFC822 forms.
+func (c *conn) writeSection(rd store.MessageReader, info *message.Info, it wire.FetchItem) error {
+	w := c.w
+	var sec wire.Section
+	label := it.Name
+	switch it.Name {
+	case "RFC822":
+	case "RFC822.HEADER":
+		sec.Specifier = "HEADER"
+	case "RFC822.TEXT":
+		sec.Specifier = "TEXT"
+	default:
+		sec = *it.Section
+		label = it.Name + "[" + sec.String() + "]"
+	}
+	p, off, n, ok := locateSection(info, &sec)
+	if it.Name == "BINARY" || it.Name == "BINARY.SIZE" {
+		return c.writeBinary(rd, p, ok, it, label)
+	}
+	var data io.Reader = io.NewSectionReader(rd, off, n)
+	if ok && strings.HasPrefix(sec.Specifier, "HEADER.FIELDS") {
+		hdr := make([]byte, n)
+		if _, err := rd.ReadAt(hdr, off); err != nil && err != io.EOF {
+			return err
+		}
+		hdr = filterHeader(hdr, sec.Fields, sec.Specifier == "HEADER.FIELDS.NOT")
+		data, n = bytes.NewReader(hdr), int64(len(hdr))
+	}
+	if !ok {
+		data, n = strings.NewReader(""), 0
+	}
+	if it.Partial != nil {
+		// RFC 9051 §6.4.5: <origin> is echoed; the data is clipped.
+		label += fmt.Sprintf("<%d>", it.Partial.Offset)
+		start := min(int64(it.Partial.Offset), n)
+		io.CopyN(io.Discard, data, start)
+		n = min(n-start, int64(it.Partial.Count))
+	}
+	w.Raw(label).SP().Literal(n, data, false)
+	return nil
+}
+
+// writeBinary answers BINARY and BINARY.SIZE (RFC 3516 §4.2): the part
+// with its content transfer encoding undone.
+func (c *conn) writeBinary(rd store.MessageReader, p *message.Part, ok bool, it wire.FetchItem, label string) error {
+	if !ok || p == nil || len(p.Parts) > 0 || p.Message != nil {
+		return no("UNKNOWN-CTE", "BINARY applies to a leaf part")
+	}
+	raw := make([]byte, p.Size)
+	if _, err := rd.ReadAt(raw, p.BodyOffset); err != nil && err != io.EOF {
+		return err
+	}
+	enc := strings.ToLower(p.Encoding)
+	if enc != "" && enc != "7bit" && enc != "8bit" && enc != "binary" && enc != "base64" && enc != "quoted-printable" {
+		return no("UNKNOWN-CTE", "unknown content transfer encoding")
+	}
+	data := message.DecodeTransfer(enc, raw)
+	if it.Name == "BINARY.SIZE" {
+		c.w.Raw(label).SP().Number(uint64(len(data)))
+		return nil
+	}
+	if it.Partial != nil {
+		label += fmt.Sprintf("<%d>", it.Partial.Offset)
+		start := min(int(it.Partial.Offset), len(data))
+		data = data[start:min(len(data), start+int(it.Partial.Count))]
+	}
+	c.w.Raw(label).SP().Literal(int64(len(data)), bytes.NewReader(data), bytes.IndexByte(data, 0) >= 0)
+	return nil
+}
+
+// locateSection finds the bytes of a section (RFC 9051 §6.4.5): the part
+// named by the path, then the specifier. ok is false for a part that does
+// not exist (answered with an empty string, as common servers do).
+func locateSection(info *message.Info, sec *wire.Section) (p *message.Part, off, n int64, ok bool) {
+	p = &info.Body
+	for i, num := range sec.Part {
+		if i > 0 && p.Message != nil {
+			p = p.Message // into the encapsulated message
+		}
+		switch {
+		case len(p.Parts) > 0:
+			if int(num) > len(p.Parts) {
+				return nil, 0, 0, false
+			}
+			p = &p.Parts[num-1]
+		case num != 1:
+			return nil, 0, 0, false
+		}
+	}
+	switch sec.Specifier {
+	case "":
+		if len(sec.Part) == 0 {
+			return p, 0, info.Size, true
+		}
+		return p, p.BodyOffset, p.Size, true
+	case "MIME":
+		return p, p.HeaderOffset, p.HeaderSize(), true
+	}
+	// HEADER, HEADER.FIELDS[.NOT], TEXT: of the message, or of the
+	// encapsulated message of a message/rfc822 part.
+	msg := p
+	if len(sec.Part) > 0 {
+		if p.Message == nil {
+			return nil, 0, 0, false
+		}
+		msg = p.Message
+	}
+	if sec.Specifier == "TEXT" {
+		return msg, msg.BodyOffset, msg.Size, true
+	}
+	return msg, msg.HeaderOffset, msg.HeaderSize(), true
+}
+
+// filterHeader keeps (or, with not, drops) the fields named in names
+// (upper-case), continuation lines included, and ends with the blank line
+// (RFC 9051 §6.4.5 HEADER.FIELDS).
+func filterHeader(hdr []byte, names []string, not bool) []byte {
+	var out bytes.Buffer
+	keep := false
+	sc := bufio.NewScanner(bytes.NewReader(hdr))
+	sc.Buffer(make([]byte, 0, 4096), len(hdr)+1)
+	sc.Split(scanCRLFLines)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			break
+		}
+		if line[0] != ' ' && line[0] != '\t' {
+			name := line
+			if i := bytes.IndexByte(line, ':'); i >= 0 {
+				name = line[:i]
+			}
+			in := false
+			for _, n := range names {
+				if strings.EqualFold(strings.TrimSpace(string(name)), n) {
+					in = true
+					break
+				}
+			}
+			keep = in != not
+		}
+		if keep {
+			out.Write(line)
+		}
+	}
+	out.WriteString("\r\n")
+	return out.Bytes()
+}
+
+// scanCRLFLines splits keeping the line endings.
+func scanCRLFLines(data []byte, atEOF bool) (int, []byte, error) {
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		return i + 1, data[:i+1], nil
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
+}

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"strings"
+
+	"github.com/youju/youju/internal/imap/wire"
+	"github.com/youju/youju/internal/store"
+)
+
+var sysFlagNames = []struct {
+	bit  store.SysFlags
+	name string
+}{
+	{store.FlagSeen, `\Seen`},
+	{store.FlagAnswered, `\Answered`},
+	{store.FlagFlagged, `\Flagged`},
+	{store.FlagDeleted, `\Deleted`},
+	{store.FlagDraft, `\Draft`},
+}
+
+// writeFlags writes a flag list.
+func (c *conn) writeFlags(f *store.Flags) {
+	w := c.w
+	w.Byte('(')
+	n := 0
+	for _, s := range sysFlagNames {
+		if f.System&s.bit != 0 {
+			if n > 0 {
+				w.SP()
+			}
+			w.Raw(s.name)
+			n++
+		}
+	}
+	for _, k := range f.Keywords {
+		if n > 0 {
+			w.SP()
+		}
+		w.Raw(k)
+		n++
+	}
+	w.Byte(')')
+}
+
+// parseFlags converts client flags. \Recent cannot be stored (RFC 9051
+// §2.3.2) and is ignored, like other unknown system flags.
+func parseFlags(in []string) store.Flags {
+	var f store.Flags
+next:
+	for _, s := range in {
+		if strings.HasPrefix(s, `\`) {
+			for _, sf := range sysFlagNames {
+				if strings.EqualFold(s, sf.name) {
+					f.System |= sf.bit
+					continue next
+				}
+			}
+			continue
+		}
+		f.Keywords = append(f.Keywords, s)
+	}
+	return f
+}
+
+// cmdStore changes flags (RFC 9051 §6.4.6) and returns the new flags of
+// the changed messages unless .SILENT.
+func cmdStore(c *conn, cmd *wire.Command) error {
+	a := cmd.Args.(*wire.StoreArgs)
+	if a.HasUnchangedSince {
+		return bad("", "UNCHANGEDSINCE needs CONDSTORE, which is not supported")
+	}
+	if c.sel.readOnly {
+		return no("READ-ONLY", "mailbox is read-only")
+	}
+	uids, err := c.targetUIDs(cmd.UID, a.Set)
+	if err != nil || len(uids) == 0 {
+		return err
+	}
+	op := map[wire.StoreOp]store.FlagOp{wire.StoreReplace: store.FlagReplace, wire.StoreAdd: store.FlagAdd, wire.StoreRemove: store.FlagRemove}[a.Op]
+	res, err := c.srv.Store.StoreFlags(c.ctx, c.acct.ID, c.sel.mbox.ID, uids, op, parseFlags(a.Flags), 0)
+	if err != nil {
+		return err
+	}
+	if a.Silent {
+		return nil
+	}
+	for i := range res.Changed {
+		m := &res.Changed[i]
+		seq, ok := c.sel.uids.seqOf(m.UID)
+		if !ok {
+			continue
+		}
+		c.w.Raw("* ").Number(uint64(seq)).Raw(" FETCH (")
+		if cmd.UID {
+			c.w.Raw("UID ").Number(uint64(m.UID)).SP()
+		}
+		c.w.Raw("FLAGS ")
+		c.writeFlags(&m.Flags)
+		c.w.Raw(")").CRLF()
+	}
+	return c.w.Err()
+}

@@ -1,0 +1,397 @@
+package server
+
+import (
+	"bytes"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/youju/youju/internal/imap/wire"
+	"github.com/youju/youju/internal/message"
+	"github.com/youju/youju/internal/store"
+)
+
+// bodySearchLimit bounds the decoded text of one message searched by BODY
+// and TEXT.
+const bodySearchLimit = 4 << 20
+
+// cmdSearch answers SEARCH and UID SEARCH (RFC 9051 §6.4.4). Keys the
+// index can answer (flags, sizes, dates, UIDs) go into the store query;
+// the rest is evaluated per message on the stored parse, opening the
+// message only for HEADER, BODY and TEXT.
+func cmdSearch(c *conn, cmd *wire.Command) error {
+	a := cmd.Args.(*wire.SearchArgs)
+	for _, r := range a.Return {
+		if r == "SAVE" {
+			return bad("", "SEARCHRES is not supported")
+		}
+	}
+	key := a.Key
+	if err := decodeSearchCharset(&key, a.Charset); err != nil {
+		return err
+	}
+	sel := c.sel
+	if sel.uids.len() == 0 {
+		return c.writeSearch(cmd, a, nil)
+	}
+	q := store.Query{}
+	var rest []wire.SearchKey
+	for _, k := range key.Sub {
+		if !c.indexKey(&q, k) {
+			rest = append(rest, k)
+		}
+	}
+	if q.UIDs == nil {
+		q.UIDs = store.UIDSet{{Lo: 1, Hi: sel.uids.maxUID()}}
+	}
+	if len(rest) > 0 {
+		ev := &evaluator{c: c, now: time.Now()}
+		and := wire.SearchKey{Key: "AND", Sub: rest}
+		q.NeedInfo = needsInfo(&and)
+		q.Match = func(m *store.Message) (bool, error) { return ev.match(&and, m) }
+	}
+	uids, err := c.srv.Store.Search(c.ctx, c.acct.ID, sel.mbox.ID, q)
+	if err != nil {
+		return err
+	}
+	nums := make([]uint32, 0, len(uids))
+	for _, u := range uids {
+		seq, ok := sel.uids.seqOf(u)
+		if !ok {
+			continue
+		}
+		if cmd.UID {
+			nums = append(nums, uint32(u))
+		} else {
+			nums = append(nums, seq)
+		}
+	}
+	return c.writeSearch(cmd, a, nums)
+}
+
+// writeSearch writes "* SEARCH ..." or, when return options were given or
+// IMAP4rev2 is on, "* ESEARCH ..." (RFC 4731 §3.1, RFC 9051 §7.3.4).
+func (c *conn) writeSearch(cmd *wire.Command, a *wire.SearchArgs, nums []uint32) error {
+	w := c.w
+	if !a.HasReturn && !c.rev2 {
+		w.Raw("* SEARCH")
+		for _, n := range nums {
+			w.SP().Number(uint64(n))
+		}
+		w.CRLF()
+		return w.Err()
+	}
+	ret := a.Return
+	if len(ret) == 0 {
+		ret = []string{"ALL"}
+	}
+	w.Raw("* ESEARCH (TAG ").String(cmd.Tag).Raw(")")
+	if cmd.UID {
+		w.Raw(" UID")
+	}
+	for _, r := range ret {
+		switch {
+		case r == "COUNT":
+			w.Raw(" COUNT ").Number(uint64(len(nums)))
+		case len(nums) == 0:
+		case r == "MIN":
+			w.Raw(" MIN ").Number(uint64(nums[0]))
+		case r == "MAX":
+			w.Raw(" MAX ").Number(uint64(nums[len(nums)-1]))
+		case r == "ALL":
+			uids := make([]store.UID, len(nums))
+			for i, n := range nums {
+				uids[i] = store.UID(n)
+			}
+			w.Raw(" ALL ").Raw(formatPairs(uids))
+		}
+	}
+	w.CRLF()
+	return w.Err()
+}
+
+// indexKey puts a top-level key into the store query when the index can
+// evaluate it; false leaves it for per-message evaluation.
+func (c *conn) indexKey(q *store.Query, k wire.SearchKey) bool {
+	switch k.Key {
+	case "ALL", "OLD":
+		return true
+	case "SEEN", "ANSWERED", "FLAGGED", "DELETED", "DRAFT":
+		q.FlagsSet |= sysFlag(k.Key)
+		return true
+	case "UNSEEN", "UNANSWERED", "UNFLAGGED", "UNDELETED", "UNDRAFT":
+		q.FlagsUnset |= sysFlag(k.Key[2:])
+		return true
+	case "KEYWORD":
+		q.Keywords = append(q.Keywords, k.Value)
+		return true
+	case "UNKEYWORD":
+		q.NotKeywords = append(q.NotKeywords, k.Value)
+		return true
+	case "LARGER":
+		if q.MinSize == 0 || int64(k.Num) > q.MinSize {
+			q.MinSize = int64(k.Num)
+		}
+		return k.Num > 0
+	case "SMALLER":
+		if q.MaxSize == 0 || int64(k.Num) < q.MaxSize {
+			q.MaxSize = int64(k.Num)
+		}
+		return k.Num > 0
+	case "SINCE":
+		if q.Since.IsZero() || k.Date.After(q.Since) {
+			q.Since = k.Date
+		}
+		return true
+	case "BEFORE":
+		if q.Before.IsZero() || k.Date.Before(q.Before) {
+			q.Before = k.Date
+		}
+		return true
+	case "UID", "SEQ":
+		if q.UIDs != nil {
+			return false
+		}
+		if k.Set.Saved {
+			return false
+		}
+		if k.Key == "UID" {
+			q.UIDs = c.sel.uids.uidsToSet(k.Set)
+		} else {
+			q.UIDs = c.sel.uids.seqsToUIDs(k.Set)
+		}
+		if q.UIDs == nil {
+			q.UIDs = store.UIDSet{} // matches nothing
+		}
+		return true
+	}
+	return false
+}
+
+func sysFlag(name string) store.SysFlags {
+	for _, s := range sysFlagNames {
+		if strings.EqualFold(s.name[1:], name) {
+			return s.bit
+		}
+	}
+	return 0
+}
+
+// decodeSearchCharset converts the string values of the program from the
+// CHARSET of the command to UTF-8 (RFC 9051 §6.4.4), so that Chinese
+// clients can search in GB18030/GBK/GB2312/Big5.
+func decodeSearchCharset(k *wire.SearchKey, charset string) error {
+	if charset == "" || charset == "UTF-8" || charset == "US-ASCII" {
+		return nil
+	}
+	if k.Value != "" {
+		v, err := message.DecodeCharset(charset, []byte(k.Value))
+		if err != nil {
+			return no("BADCHARSET (US-ASCII UTF-8 GB18030 GBK GB2312 BIG5)", "unsupported charset")
+		}
+		k.Value = v
+	}
+	for i := range k.Sub {
+		if err := decodeSearchCharset(&k.Sub[i], charset); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func needsInfo(k *wire.SearchKey) bool {
+	switch k.Key {
+	case "FROM", "TO", "CC", "BCC", "SUBJECT", "HEADER", "BODY", "TEXT", "SENTBEFORE", "SENTON", "SENTSINCE":
+		return true
+	}
+	for i := range k.Sub {
+		if needsInfo(&k.Sub[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// evaluator matches keys on one message at a time.
+type evaluator struct {
+	c   *conn
+	now time.Time
+	// per message, loaded on demand
+	uid  store.UID
+	info *message.Info
+	rd   store.MessageReader
+}
+
+func (e *evaluator) match(k *wire.SearchKey, m *store.Message) (bool, error) {
+	if e.uid != m.UID {
+		e.reset(m)
+	}
+	ok, err := e.eval(k, m)
+	if e.rd != nil {
+		e.rd.Close()
+		e.rd = nil
+	}
+	return ok, err
+}
+
+func (e *evaluator) reset(m *store.Message) {
+	e.uid, e.info = m.UID, nil
+	if m.Info != nil {
+		e.info, _ = message.UnmarshalInfo(m.Info)
+	}
+	if e.info == nil {
+		e.info = &message.Info{}
+	}
+}
+
+func (e *evaluator) eval(k *wire.SearchKey, m *store.Message) (bool, error) {
+	f := m.Flags.System
+	switch k.Key {
+	case "AND":
+		for i := range k.Sub {
+			if ok, err := e.eval(&k.Sub[i], m); !ok || err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	case "OR":
+		if ok, err := e.eval(&k.Sub[0], m); ok || err != nil {
+			return ok, err
+		}
+		return e.eval(&k.Sub[1], m)
+	case "NOT":
+		ok, err := e.eval(&k.Sub[0], m)
+		return !ok && err == nil, err
+	case "ALL", "OLD":
+		return true, nil
+	case "NEW", "RECENT":
+		return false, nil // \Recent is not kept
+	case "SEEN", "ANSWERED", "FLAGGED", "DELETED", "DRAFT":
+		return f&sysFlag(k.Key) != 0, nil
+	case "UNSEEN", "UNANSWERED", "UNFLAGGED", "UNDELETED", "UNDRAFT":
+		return f&sysFlag(k.Key[2:]) == 0, nil
+	case "KEYWORD", "UNKEYWORD":
+		has := slices.ContainsFunc(m.Flags.Keywords, func(s string) bool { return strings.EqualFold(s, k.Value) })
+		return has == (k.Key == "KEYWORD"), nil
+	case "LARGER":
+		return m.Size > int64(k.Num), nil
+	case "SMALLER":
+		return m.Size < int64(k.Num), nil
+	case "UID":
+		return e.c.sel.uids.uidsToSet(k.Set).Contains(m.UID), nil
+	case "SEQ":
+		return e.c.sel.uids.seqsToUIDs(k.Set).Contains(m.UID), nil
+	case "MODSEQ":
+		return uint64(m.ModSeq) >= k.Num, nil
+	case "BEFORE", "ON", "SINCE":
+		return dateMatch(k.Key, m.InternalDate, k.Date), nil
+	case "SENTBEFORE", "SENTON", "SENTSINCE":
+		return !e.info.SentDate.IsZero() && dateMatch(k.Key[4:], e.info.SentDate, k.Date), nil
+	case "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE":
+		return dateMatch(k.Key[5:], m.SaveDate, k.Date), nil
+	case "SAVEDATESUPPORTED":
+		return true, nil
+	case "OLDER":
+		return e.now.Sub(m.InternalDate) >= time.Duration(k.Num)*time.Second, nil
+	case "YOUNGER":
+		return e.now.Sub(m.InternalDate) <= time.Duration(k.Num)*time.Second, nil
+	case "FROM":
+		return contains(e.info.From, k.Value), nil
+	case "TO":
+		return contains(e.info.To, k.Value), nil
+	case "CC":
+		return contains(e.info.Cc, k.Value), nil
+	case "BCC":
+		return contains(e.info.Bcc, k.Value), nil
+	case "SUBJECT":
+		return contains(e.info.Subject, k.Value), nil
+	case "HEADER":
+		return e.header(m, k.Field, k.Value)
+	case "BODY":
+		return e.body(m, k.Value)
+	case "TEXT":
+		if ok, err := e.header(m, "", k.Value); ok || err != nil {
+			return ok, err
+		}
+		return e.body(m, k.Value)
+	}
+	return false, nil
+}
+
+// dateMatch compares dates disregarding time and timezone (RFC 9051
+// §6.4.4): the day of t in its own zone against d.
+func dateMatch(op string, t, d time.Time) bool {
+	y, mo, da := t.Date()
+	day := time.Date(y, mo, da, 0, 0, 0, 0, time.UTC)
+	switch op {
+	case "BEFORE":
+		return day.Before(d)
+	case "ON":
+		return day.Equal(d)
+	}
+	return !day.Before(d)
+}
+
+// contains is the case-insensitive substring match of RFC 9051 §6.4.4.
+func contains(s, sub string) bool {
+	if sub == "" {
+		return true
+	}
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
+
+func (e *evaluator) open(m *store.Message) (store.MessageReader, error) {
+	if e.rd == nil {
+		rd, err := e.c.srv.Store.OpenMessage(e.c.ctx, e.c.acct.ID, e.c.sel.mbox.ID, m.UID)
+		if err != nil {
+			return nil, err
+		}
+		e.rd = rd
+	}
+	return e.rd, nil
+}
+
+// header matches HEADER field value (field "" = any field, for TEXT);
+// values are unfolded and RFC 2047-decoded. An empty value matches any
+// message with the field.
+func (e *evaluator) header(m *store.Message, field, value string) (bool, error) {
+	rd, err := e.open(m)
+	if err != nil {
+		return false, err
+	}
+	hdr := make([]byte, e.info.Body.HeaderSize())
+	if _, err := rd.ReadAt(hdr, 0); err != nil && err != io.EOF {
+		return false, err
+	}
+	for _, line := range bytes.Split(unfold(hdr), []byte("\r\n")) {
+		name, val, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		if field != "" && !strings.EqualFold(strings.TrimSpace(string(name)), field) {
+			continue
+		}
+		if contains(message.DecodeHeader(strings.TrimSpace(string(val))), value) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func unfold(h []byte) []byte {
+	h = bytes.ReplaceAll(h, []byte("\r\n "), []byte(" "))
+	return bytes.ReplaceAll(h, []byte("\r\n\t"), []byte(" "))
+}
+
+func (e *evaluator) body(m *store.Message, value string) (bool, error) {
+	rd, err := e.open(m)
+	if err != nil {
+		return false, err
+	}
+	text, err := message.BodyText(rd, e.info, bodySearchLimit)
+	if err != nil {
+		return false, err
+	}
+	return contains(text, value), nil
+}

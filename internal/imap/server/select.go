@@ -1,0 +1,172 @@
+package server
+
+import (
+	"github.com/youju/youju/internal/imap/wire"
+	"github.com/youju/youju/internal/store"
+)
+
+// selected is the state of the selected mailbox. Its size does not grow
+// with the mailbox: UIDs are kept as runs (uidMap).
+type selected struct {
+	mbox     store.Mailbox
+	readOnly bool
+	uids     *uidMap
+	modseq   store.ModSeq // the mailbox's HIGHESTMODSEQ the session has caught up to
+}
+
+// cmdSelect opens a mailbox (RFC 9051 §6.3.2, EXAMINE §6.3.3).
+func cmdSelect(c *conn, cmd *wire.Command) error {
+	a := cmd.Args.(*wire.SelectArgs)
+	// RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected.
+	c.closeMailbox()
+	if a.CondStore || a.QResync != nil {
+		return bad("", "CONDSTORE and QRESYNC are not supported")
+	}
+	m, err := c.srv.Store.Mailbox(c.ctx, c.acct.ID, a.Mailbox)
+	if err != nil {
+		return err
+	}
+	// Drain events queued before the snapshot: the snapshot includes them.
+	c.drainEvents(m.ID)
+	uids, err := c.srv.Store.Search(c.ctx, c.acct.ID, m.ID, store.Query{})
+	if err != nil {
+		return err
+	}
+	// The snapshot's HIGHESTMODSEQ must not be newer than the UID list, or
+	// changes in between would be missed: read the mailbox again and let
+	// the next update catch up from the older value.
+	sel := &selected{mbox: m, readOnly: cmd.Name == "EXAMINE", uids: newUIDMap(uids), modseq: m.HighestModSeq}
+	c.sel, c.state = sel, stateSelected
+	w := c.w
+	w.Raw("* ").Number(uint64(sel.uids.len())).Raw(" EXISTS").CRLF()
+	if !c.rev2 {
+		w.Raw("* 0 RECENT").CRLF() // RFC 3501 §6.3.1
+	}
+	w.Raw(`* FLAGS (\Answered \Flagged \Deleted \Seen \Draft)`).CRLF()
+	w.Raw(`* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft \*)] flags permitted`).CRLF()
+	w.Raw("* OK [UIDVALIDITY ").Number(uint64(m.UIDValidity)).Raw("] UIDs valid").CRLF()
+	w.Raw("* OK [UIDNEXT ").Number(uint64(m.UIDNext)).Raw("] predicted next UID").CRLF()
+	if !c.rev2 && m.Unseen > 0 {
+		// RFC 3501 §6.3.1 UNSEEN: the first unseen message.
+		if first, err := c.srv.Store.Search(c.ctx, c.acct.ID, m.ID, store.Query{FlagsUnset: store.FlagSeen}); err == nil && len(first) > 0 {
+			if seq, ok := sel.uids.seqOf(first[0]); ok {
+				w.Raw("* OK [UNSEEN ").Number(uint64(seq)).Raw("] first unseen").CRLF()
+			}
+		}
+	}
+	if rev2ListOnSelect := c.rev2; rev2ListOnSelect {
+		// RFC 9051 §6.3.2: a LIST response with the mailbox's name.
+		w.Raw(`* LIST () "/" `).Mailbox(m.Name).CRLF()
+	}
+	if sel.readOnly {
+		c.okCode = "READ-ONLY"
+	} else {
+		c.okCode = "READ-WRITE"
+	}
+	return w.Err()
+}
+
+func (c *conn) closeMailbox() {
+	if c.sel != nil {
+		c.sel = nil
+		c.state = stateAuth
+	}
+}
+
+// drainEvents discards queued events; it reports whether one was for mbox.
+func (c *conn) drainEvents(mbox store.MailboxID) bool {
+	hit := false
+	for {
+		select {
+		case e := <-c.events:
+			if e.Mailbox == mbox {
+				hit = true
+			}
+		default:
+			return hit
+		}
+	}
+}
+
+// cmdClose ends the selection; CLOSE first expunges silently when the
+// mailbox is read-write (RFC 9051 §6.4.2), UNSELECT does not (§6.4.3).
+func cmdClose(c *conn, cmd *wire.Command) error {
+	sel := c.sel
+	c.closeMailbox()
+	if cmd.Name == "CLOSE" && !sel.readOnly {
+		if _, err := c.srv.Store.Expunge(c.ctx, c.acct.ID, sel.mbox.ID, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cmdExpunge removes \Deleted messages (UID EXPUNGE: only those of the
+// set, RFC 9051 §6.4.9) and reports each with EXPUNGE.
+func cmdExpunge(c *conn, cmd *wire.Command) error {
+	if c.sel.readOnly {
+		return no("READ-ONLY", "mailbox is read-only")
+	}
+	var set store.UIDSet
+	if cmd.UID {
+		set = c.sel.uids.uidsToSet(cmd.Args.(*wire.ExpungeArgs).Set)
+		if len(set) == 0 {
+			return nil
+		}
+	}
+	uids, err := c.srv.Store.Expunge(c.ctx, c.acct.ID, c.sel.mbox.ID, set)
+	if err != nil {
+		return err
+	}
+	c.reportExpunged(uids)
+	return c.w.Err()
+}
+
+// reportExpunged sends EXPUNGE for each UID the session knows, in
+// ascending order, each renumbering the following ones (RFC 9051 §7.5.1).
+func (c *conn) reportExpunged(uids []store.UID) {
+	for _, u := range uids {
+		if seq, ok := c.sel.uids.remove(u); ok {
+			c.w.Raw("* ").Number(uint64(seq)).Raw(" EXPUNGE").CRLF()
+		}
+	}
+}
+
+// sendUpdates tells the client what changed in the selected mailbox since
+// it last looked (other sessions, deliveries): EXPUNGE, EXISTS and FETCH
+// FLAGS. It asks the store only when an event for the mailbox arrived,
+// unless force is set.
+func (c *conn) sendUpdates(force bool) {
+	sel := c.sel
+	if !c.drainEvents(sel.mbox.ID) && !force {
+		return
+	}
+	ch, err := c.srv.Store.Changes(c.ctx, c.acct.ID, sel.mbox.ID, sel.modseq)
+	if err != nil {
+		c.log.Warn("mailbox changes", "err", err)
+		return
+	}
+	for _, r := range ch.Vanished {
+		c.reportExpunged(sel.uids.present(store.UIDSet{r}))
+	}
+	exists := false
+	for i := range ch.Changed {
+		m := &ch.Changed[i]
+		if m.UID > sel.uids.maxUID() {
+			sel.uids.append(m.UID)
+			exists = true
+			continue
+		}
+		if seq, ok := sel.uids.seqOf(m.UID); ok {
+			c.w.Raw("* ").Number(uint64(seq)).Raw(" FETCH (UID ").Number(uint64(m.UID)).Raw(" FLAGS ")
+			c.writeFlags(&m.Flags)
+			c.w.Raw(")").CRLF()
+		}
+	}
+	if exists {
+		c.w.Raw("* ").Number(uint64(sel.uids.len())).Raw(" EXISTS").CRLF()
+	}
+	if ch.HighestModSeq > sel.modseq {
+		sel.modseq = ch.HighestModSeq
+	}
+}

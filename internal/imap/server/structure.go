@@ -1,0 +1,117 @@
+package server
+
+import (
+	"strings"
+
+	"github.com/youju/youju/internal/message"
+)
+
+// writeEnvelope writes an ENVELOPE (RFC 9051 §7.5.2) from the stored parse.
+func (c *conn) writeEnvelope(e *message.Envelope) {
+	w := c.w
+	w.Byte('(').NString(e.Date).SP().NString(e.Subject).SP()
+	for _, list := range [][]message.Address{e.From, e.Sender, e.ReplyTo, e.To, e.Cc, e.Bcc} {
+		c.writeAddresses(list)
+		w.SP()
+	}
+	w.NString(e.InReplyTo).SP().NString(e.MessageID).Byte(')')
+}
+
+func (c *conn) writeAddresses(list []message.Address) {
+	if len(list) == 0 {
+		c.w.NIL()
+		return
+	}
+	c.w.Byte('(')
+	for _, a := range list {
+		c.w.Byte('(').NString(a.Name).SP().NString(a.Adl).SP().NString(a.Mailbox).SP().NString(a.Host).Byte(')')
+	}
+	c.w.Byte(')')
+}
+
+// writeBody writes BODYSTRUCTURE (ext set) or BODY (RFC 9051 §7.5.2).
+func (c *conn) writeBody(p *message.Part, ext bool) {
+	w := c.w
+	w.Byte('(')
+	if len(p.Parts) > 0 {
+		for i := range p.Parts {
+			c.writeBody(&p.Parts[i], ext)
+		}
+		w.SP().String(p.Subtype)
+		if ext {
+			w.SP()
+			c.writeParams(p.Params)
+			w.SP()
+			c.writeExt(p)
+		}
+		w.Byte(')')
+		return
+	}
+	w.String(orDefault(p.Type, "text")).SP().String(orDefault(p.Subtype, "plain")).SP()
+	c.writeParams(p.Params)
+	w.SP().NString(p.ID).SP().NString(p.Description).SP().String(orDefault(strings.ToUpper(p.Encoding), "7BIT")).SP().Number(uint64(p.Size))
+	switch {
+	case p.Message != nil && p.Envelope != nil:
+		w.SP()
+		c.writeEnvelope(p.Envelope)
+		w.SP()
+		c.writeBody(p.Message, ext)
+		w.SP().Number(uint64(p.Lines))
+	case strings.EqualFold(p.Type, "text"):
+		w.SP().Number(uint64(p.Lines))
+	}
+	if ext {
+		w.SP().NString(p.MD5).SP()
+		c.writeExt(p)
+	}
+	w.Byte(')')
+}
+
+// writeExt writes body-fld-dsp SP body-fld-lang SP body-fld-loc.
+func (c *conn) writeExt(p *message.Part) {
+	w := c.w
+	if p.Disposition == "" {
+		w.NIL()
+	} else {
+		w.Byte('(').String(p.Disposition).SP()
+		c.writeParams(p.DispParams)
+		w.Byte(')')
+	}
+	w.SP()
+	switch len(p.Language) {
+	case 0:
+		w.NIL()
+	default:
+		w.Byte('(')
+		for i, l := range p.Language {
+			if i > 0 {
+				w.SP()
+			}
+			w.String(l)
+		}
+		w.Byte(')')
+	}
+	w.SP().NString(p.Location)
+}
+
+func (c *conn) writeParams(ps []message.Param) {
+	if len(ps) == 0 {
+		c.w.NIL()
+		return
+	}
+	c.w.Byte('(')
+	for i, p := range ps {
+		if i > 0 {
+			c.w.SP()
+		}
+		c.w.String(p.Name).SP().String(p.Value)
+	}
+	c.w.Byte(')')
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
