@@ -2,26 +2,326 @@ package sqlite
 
 import (
 	"context"
+	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/youju/youju/internal/store"
 )
 
-const defaultCacheEntries = 0
+// The flag cache keeps, per mailbox, the small part of every message index
+// row (UID, flags, MODSEQ, size, dates, blob) in memory, so that listing
+// UID+FLAGS of a 100,000-message mailbox or SEARCH UNSEEN is a scan of a
+// slice, not of SQLite rows. SQLite stays the source of truth: a mailbox
+// is loaded from one read snapshot, and the writer applies each committed
+// change to loaded mailboxes (under the cache lock) before it acknowledges.
+// A load that raced with a change to its mailbox is used once and not kept.
 
-type flagCache struct{}
+// defaultCacheEntries bounds the cached messages of all mailboxes (about
+// 64 bytes each); least recently used mailboxes are evicted beyond.
+const defaultCacheEntries = 1 << 20
 
-func newFlagCache(n int) *flagCache                            { return &flagCache{} }
-func (c *flagCache) enabled() bool                             { return false }
-func (c *flagCache) apply(f func(*flagCache))                  { f(c) }
-func (c *flagCache) reset()                                    {}
-func (c *flagCache) drop(id store.MailboxID)                   {}
-func (c *flagCache) add(id store.MailboxID, m *store.Message)  {}
-func (c *flagCache) update(id store.MailboxID, ms []store.Message) {}
-func (c *flagCache) remove(id store.MailboxID, uids []store.UID) {}
-
-func (s *Store) listCached(ctx context.Context, acct store.AccountID, mbox store.MailboxID, opt store.ListOptions, fn func(*store.Message) error) error {
-	return nil
+func cacheLimit(n int) int {
+	switch {
+	case n < 0:
+		return 0
+	case n == 0:
+		return defaultCacheEntries
+	}
+	return n
 }
+
+// centry is one cached message.
+type centry struct {
+	uid      store.UID
+	sys      store.SysFlags
+	modseq   store.ModSeq
+	size     int64
+	idate    int64 // Unix ns
+	sdate    int64
+	blobID   int64
+	keywords []string // never modified in place (replaced whole)
+}
+
+func toEntry(m *store.Message) centry {
+	kw := m.Flags.Keywords
+	return centry{uid: m.UID, sys: m.Flags.System, modseq: m.ModSeq, size: m.Size, idate: unixNano(m.InternalDate),
+		sdate: unixNano(m.SaveDate), blobID: m.BlobID, keywords: kw[:len(kw):len(kw)]}
+}
+
+func (e *centry) message() store.Message {
+	return store.Message{UID: e.uid, ModSeq: e.modseq, Flags: store.Flags{System: e.sys, Keywords: e.keywords},
+		InternalDate: fromNano(e.idate), SaveDate: fromNano(e.sdate), Size: e.size, BlobID: e.blobID}
+}
+
+type mboxCache struct {
+	msgs    []centry // ascending UID
+	lastUse atomic.Int64
+}
+
+// find returns the index of the first entry with UID >= uid.
+func (b *mboxCache) find(uid store.UID) int {
+	return sort.Search(len(b.msgs), func(i int) bool { return b.msgs[i].uid >= uid })
+}
+
+type flagCache struct {
+	limit int
+	clock atomic.Int64
+
+	mu    sync.RWMutex
+	boxes map[store.MailboxID]*mboxCache
+	total int
+	gen   map[store.MailboxID]uint64 // bumped on every change of a mailbox
+	epoch uint64                     // bumped by reset
+}
+
+func newFlagCache(limit int) *flagCache {
+	return &flagCache{limit: limit, boxes: map[store.MailboxID]*mboxCache{}, gen: map[store.MailboxID]uint64{}}
+}
+
+func (c *flagCache) enabled() bool { return c.limit > 0 }
+
+// apply runs one committed change; the writer calls it.
+func (c *flagCache) apply(f func(*flagCache)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f(c)
+}
+
+// reset forgets everything (after a failed commit whose effect is unknown).
+func (c *flagCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.boxes = map[store.MailboxID]*mboxCache{}
+	c.total = 0
+	c.epoch++
+}
+
+// The methods below run under c.mu (from apply).
+
+func (c *flagCache) drop(id store.MailboxID) {
+	c.gen[id]++
+	if b := c.boxes[id]; b != nil {
+		c.total -= len(b.msgs)
+		delete(c.boxes, id)
+	}
+}
+
+func (c *flagCache) add(id store.MailboxID, m *store.Message) {
+	c.gen[id]++
+	b := c.boxes[id]
+	if b == nil {
+		return
+	}
+	if n := len(b.msgs); n > 0 && b.msgs[n-1].uid >= m.UID {
+		c.drop(id) // cannot happen (UIDs ascend); be safe
+		return
+	}
+	b.msgs = append(b.msgs, toEntry(m))
+	c.total++
+}
+
+func (c *flagCache) update(id store.MailboxID, ms []store.Message) {
+	c.gen[id]++
+	b := c.boxes[id]
+	if b == nil {
+		return
+	}
+	for i := range ms {
+		j := b.find(ms[i].UID)
+		if j == len(b.msgs) || b.msgs[j].uid != ms[i].UID {
+			c.drop(id)
+			return
+		}
+		kw := ms[i].Flags.Keywords
+		b.msgs[j].sys, b.msgs[j].keywords, b.msgs[j].modseq = ms[i].Flags.System, kw[:len(kw):len(kw)], ms[i].ModSeq
+	}
+}
+
+func (c *flagCache) remove(id store.MailboxID, uids []store.UID) {
+	c.gen[id]++
+	b := c.boxes[id]
+	if b == nil || len(uids) == 0 {
+		return
+	}
+	// uids ascend: one merge pass. A new slice, so that readers holding
+	// a copied chunk are unaffected.
+	out := make([]centry, 0, len(b.msgs))
+	k := 0
+	for _, e := range b.msgs {
+		for k < len(uids) && uids[k] < e.uid {
+			k++
+		}
+		if k < len(uids) && uids[k] == e.uid {
+			continue
+		}
+		out = append(out, e)
+	}
+	c.total -= len(b.msgs) - len(out)
+	b.msgs = out
+}
+
+// box returns the cached mailbox, loading it from one read snapshot if
+// needed. The caller has checked that mbox belongs to acct.
+func (s *Store) box(ctx context.Context, acct store.AccountID, mbox store.MailboxID) (*mboxCache, error) {
+	c := s.cache
+	c.mu.RLock()
+	b := c.boxes[mbox]
+	g0, e0 := c.gen[mbox], c.epoch
+	c.mu.RUnlock()
+	if b != nil {
+		b.lastUse.Store(c.clock.Add(1))
+		return b, nil
+	}
+	var msgs []centry
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+msgCols+` FROM messages m WHERE `+mboxScope+` ORDER BY m.uid`, mbox, acct)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m store.Message
+		if err := scanMessage(rows, &m); err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, toEntry(&m))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	b = &mboxCache{msgs: msgs}
+	b.lastUse.Store(c.clock.Add(1))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen[mbox] != g0 || c.epoch != e0 || c.boxes[mbox] != nil || len(msgs) > c.limit {
+		return b, nil // raced with a change (or too big): use once
+	}
+	c.boxes[mbox] = b
+	c.total += len(msgs)
+	c.evict(mbox)
+	return b, nil
+}
+
+// evict drops least recently used mailboxes (never keep) over the limit.
+func (c *flagCache) evict(keep store.MailboxID) {
+	for c.total > c.limit {
+		var victim store.MailboxID
+		oldest := int64(-1)
+		for id, b := range c.boxes {
+			if id == keep {
+				continue
+			}
+			if u := b.lastUse.Load(); oldest < 0 || u < oldest {
+				victim, oldest = id, u
+			}
+		}
+		if oldest < 0 {
+			return
+		}
+		c.total -= len(c.boxes[victim].msgs)
+		delete(c.boxes, victim)
+	}
+}
+
+// cacheChunk is how many entries a reader copies under the lock at once.
+const cacheChunk = 4096
+
+// listCached is ListMessages from the cache (Info not wanted).
+func (s *Store) listCached(ctx context.Context, acct store.AccountID, mbox store.MailboxID, opt store.ListOptions, fn func(*store.Message) error) error {
+	b, err := s.box(ctx, acct, mbox)
+	if err != nil {
+		return err
+	}
+	buf := make([]centry, 0, cacheChunk)
+	next := store.UID(1)
+	if len(opt.UIDs) > 0 {
+		next = max(next, opt.UIDs[0].Lo)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// Copy a chunk under the lock; the entries after it are found
+		// again by UID, as the writer may have changed the slice.
+		s.cache.mu.RLock()
+		i := b.find(next)
+		buf = append(buf[:0], b.msgs[i:min(i+cacheChunk, len(b.msgs))]...)
+		s.cache.mu.RUnlock()
+		for k := range buf {
+			e := &buf[k]
+			if opt.UIDs != nil && !setContains(opt.UIDs, e.uid) {
+				continue
+			}
+			if opt.ChangedSince > 0 && e.modseq <= opt.ChangedSince {
+				continue
+			}
+			m := e.message()
+			if err := fn(&m); err != nil {
+				return err
+			}
+		}
+		if len(buf) < cacheChunk {
+			return nil
+		}
+		last := buf[len(buf)-1].uid
+		if last == ^store.UID(0) || (len(opt.UIDs) > 0 && last >= opt.UIDs[len(opt.UIDs)-1].Hi) {
+			return nil
+		}
+		next = last + 1
+	}
+}
+
+// searchCached is Search from the cache (q.NeedInfo false): candidates are
+// collected under the read lock, q.Match runs after it is released.
 func (s *Store) searchCached(ctx context.Context, acct store.AccountID, mbox store.MailboxID, q store.Query) ([]store.UID, error) {
-	return nil, nil
+	b, err := s.box(ctx, acct, mbox)
+	if err != nil {
+		return nil, err
+	}
+	var since, before, ssince, sbefore int64
+	if !q.Since.IsZero() {
+		since = q.Since.UnixNano()
+	}
+	if !q.Before.IsZero() {
+		before = q.Before.UnixNano()
+	}
+	if !q.SavedSince.IsZero() {
+		ssince = q.SavedSince.UnixNano()
+	}
+	if !q.SavedBefore.IsZero() {
+		sbefore = q.SavedBefore.UnixNano()
+	}
+	set, unset := q.FlagsSet&allSysFlags, q.FlagsUnset&allSysFlags
+	plain := q.Match == nil && len(q.Keywords) == 0 && len(q.NotKeywords) == 0
+	var hits []centry
+	var out []store.UID
+	s.cache.mu.RLock()
+	for i := range b.msgs {
+		e := &b.msgs[i]
+		if e.sys&set != set || e.sys&unset != 0 ||
+			(q.MinSize > 0 && e.size <= q.MinSize) || (q.MaxSize > 0 && e.size >= q.MaxSize) ||
+			(since != 0 && e.idate < since) || (before != 0 && e.idate >= before) ||
+			(ssince != 0 && e.sdate < ssince) || (sbefore != 0 && e.sdate >= sbefore) ||
+			(q.MinModSeq > 0 && e.modseq < q.MinModSeq) ||
+			(q.UIDs != nil && !setContains(q.UIDs, e.uid)) {
+			continue
+		}
+		if plain {
+			out = append(out, e.uid)
+		} else {
+			hits = append(hits, *e)
+		}
+	}
+	s.cache.mu.RUnlock()
+	for i := range hits {
+		m := hits[i].message()
+		ok, err := matchRest(&q, false, &m)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, m.UID)
+		}
+	}
+	return out, nil
 }

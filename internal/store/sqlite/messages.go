@@ -214,6 +214,11 @@ func (s *Store) ListMessages(ctx context.Context, acct store.AccountID, mbox sto
 	if !opt.WithInfo && s.cache.enabled() {
 		return s.listCached(ctx, acct, mbox, opt, fn)
 	}
+	return s.listSQL(ctx, acct, mbox, opt, fn)
+}
+
+// listSQL is ListMessages from the index.
+func (s *Store) listSQL(ctx context.Context, acct store.AccountID, mbox store.MailboxID, opt store.ListOptions, fn func(*store.Message) error) error {
 	clause, uargs, filter := uidClause(opt.UIDs)
 	cols, join := msgCols, ""
 	if opt.WithInfo {

@@ -259,6 +259,11 @@ func (s *Store) Search(ctx context.Context, acct store.AccountID, mbox store.Mai
 	if !q.NeedInfo && s.cache.enabled() {
 		return s.searchCached(ctx, acct, mbox, q)
 	}
+	return s.searchSQL(ctx, acct, mbox, q)
+}
+
+// searchSQL is Search in the index.
+func (s *Store) searchSQL(ctx context.Context, acct store.AccountID, mbox store.MailboxID, q store.Query) ([]store.UID, error) {
 	where, args, filter := searchWhere(q)
 	plain := q.Match == nil && len(q.Keywords) == 0 && len(q.NotKeywords) == 0
 	cols, join := msgCols, ""

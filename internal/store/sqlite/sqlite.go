@@ -40,6 +40,9 @@ type Options struct {
 	Notifier store.Notifier
 	// SegmentSize is the blob segment size (0 = blob.DefaultSegmentSize).
 	SegmentSize int64
+	// CacheMessages bounds the in-memory flag cache, in messages
+	// (0 = about a million, negative = no cache).
+	CacheMessages int
 }
 
 // Store is the SQLite mail store. It implements store.Store.
@@ -89,7 +92,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		dir: dir, opts: opts, log: log, note: note,
-		cache:   newFlagCache(defaultCacheEntries),
+		cache:   newFlagCache(cacheLimit(opts.CacheMessages)),
 		stmts:   map[string]*sql.Stmt{},
 		miss:    map[string]bool{},
 		ops:     make(chan *op, maxBatch),

@@ -168,7 +168,19 @@ func TestModSeqFlagsAndChanges(t *testing.T) {
 }
 
 func TestSearch(t *testing.T) {
-	s := newTestStore(t)
+	for _, cache := range []int{0, -1} {
+		t.Run(fmt.Sprint("cache=", cache), func(t *testing.T) {
+			s, err := Open(ctx, t.TempDir(), Options{CacheMessages: cache})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			testSearch(t, s)
+		})
+	}
+}
+
+func testSearch(t *testing.T, s *Store) {
 	a := newAccount(t, s, "a@example.com")
 	in := inbox(t, s, a.ID)
 	day := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)

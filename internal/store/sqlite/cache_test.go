@@ -1,0 +1,109 @@
+package sqlite
+
+import (
+	"fmt"
+	"math/rand"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/youju/youju/internal/store"
+)
+
+func collect(t *testing.T, list func(fn func(*store.Message) error) error) []store.Message {
+	t.Helper()
+	var ms []store.Message
+	if err := list(func(m *store.Message) error {
+		ms = append(ms, *m)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+func sameMessages(a, b []store.Message) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.UID != y.UID || x.ModSeq != y.ModSeq || !sameFlags(x.Flags, y.Flags) || x.Size != y.Size ||
+			!x.InternalDate.Equal(y.InternalDate) || !x.SaveDate.Equal(y.SaveDate) || x.BlobID != y.BlobID {
+			return false
+		}
+	}
+	return true
+}
+
+// TestCacheMatchesIndex runs random changes, with readers loading the
+// cache concurrently, and checks that the cache always agrees with SQLite.
+func TestCacheMatchesIndex(t *testing.T) {
+	s := newTestStore(t)
+	a := newAccount(t, s, "a@example.com")
+	in := inbox(t, s, a.ID)
+	arch, _ := s.Mailbox(ctx, a.ID, "Archive")
+	rng := rand.New(rand.NewSource(1))
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for r := 0; r < 2; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				s.Search(ctx, a.ID, in.ID, store.Query{FlagsUnset: store.FlagSeen})
+				s.ListMessages(ctx, a.ID, arch.ID, store.ListOptions{}, func(*store.Message) error { return nil })
+			}
+		}()
+	}
+	for i := 0; i < 300; i++ {
+		uid := store.UID(rng.Intn(60) + 1)
+		set := store.UIDSet{{Lo: uid, Hi: uid + store.UID(rng.Intn(5))}}
+		var err error
+		switch rng.Intn(7) {
+		case 0, 1:
+			_, err = s.Deliver(ctx, store.Delivery{Data: testMessage(i), Targets: []store.Target{{Account: a.ID, Mailbox: in.ID}}})
+		case 2:
+			_, err = s.StoreFlags(ctx, a.ID, in.ID, set, store.FlagOp(rng.Intn(3)), store.Flags{System: store.SysFlags(rng.Intn(32)), Keywords: []string{fmt.Sprint("k", rng.Intn(3))}}, 0)
+		case 3:
+			_, err = s.Expunge(ctx, a.ID, in.ID, set)
+		case 4:
+			_, err = s.Copy(ctx, a.ID, in.ID, set, arch.ID)
+		case 5:
+			_, err = s.Move(ctx, a.ID, in.ID, set, arch.ID)
+		case 6:
+			_, err = s.Remove(ctx, a.ID, arch.ID, set)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	for _, mb := range []store.MailboxID{in.ID, arch.ID} {
+		cached := collect(t, func(fn func(*store.Message) error) error {
+			return s.ListMessages(ctx, a.ID, mb, store.ListOptions{}, fn)
+		})
+		indexed := collect(t, func(fn func(*store.Message) error) error {
+			return s.listSQL(ctx, a.ID, mb, store.ListOptions{}, fn)
+		})
+		if len(indexed) == 0 || !sameMessages(cached, indexed) {
+			t.Fatalf("mailbox %d: cache and index differ:\n%v\n%v", mb, cached, indexed)
+		}
+		for _, q := range []store.Query{{FlagsUnset: store.FlagSeen}, {FlagsSet: store.FlagDeleted | store.FlagFlagged}, {Keywords: []string{"K1"}}, {MinModSeq: 50, UIDs: store.UIDSet{{Lo: 10, Hi: 40}}}} {
+			c, err1 := s.Search(ctx, a.ID, mb, q)
+			x, err2 := s.searchSQL(ctx, a.ID, mb, q)
+			if err1 != nil || err2 != nil || (len(c) > 0 || len(x) > 0) && !reflect.DeepEqual(c, x) {
+				t.Fatalf("search %+v: cache %v, index %v (%v %v)", q, c, x, err1, err2)
+			}
+		}
+	}
+	if s.cache.boxes[in.ID] == nil {
+		t.Fatal("INBOX was never cached: the test did not exercise the cache")
+	}
+}
