@@ -241,8 +241,11 @@ func (p *addrParser) angle(lt int) {
 	if name == "" {
 		name = comment
 	}
-	if !ok && name == "" {
-		return // "<>": nothing to keep
+	if !ok {
+		if name == "" {
+			return // "<>": nothing to keep
+		}
+		a.Host = MissingHost // "Name <>": an empty host would mark a group
 	}
 	a.Name, a.Adl = name, adl
 	p.add(a)

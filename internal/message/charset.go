@@ -124,7 +124,7 @@ func validUTF8(b []byte) string {
 }
 
 // maxDecodedHeader bounds the input DecodeHeader works on.
-const maxDecodedHeader = 256 << 10
+const maxDecodedHeader = 64 << 10
 
 // DecodeHeader decodes the RFC 2047 encoded-words of an unfolded header
 // value into UTF-8. Adjacent encoded-words are joined (RFC 2047 §6.2), and
@@ -152,21 +152,24 @@ func DecodeHeader(s string) string {
 			pend, pendCS = nil, ""
 		}
 	}
-	for len(s) > 0 {
-		i := strings.Index(s, "=?")
-		if i < 0 {
+	sc := wordScanner{s: s}
+	pos := 0 // s[:pos] is written out (or pending)
+	for pos < len(s) {
+		k := strings.Index(s[pos:], "=?")
+		if k < 0 {
 			break
 		}
-		cs, raw, n, ok := encodedWord(s[i:])
+		i := pos + k
+		cs, raw, end, ok := sc.word(i)
 		if !ok {
 			flush()
 			out.WriteString(gap)
 			gap = ""
-			out.WriteString(decodeRaw(s[:i+2]))
-			s = s[i+2:]
+			out.WriteString(decodeRaw(s[pos : i+2]))
+			pos = i + 2
 			continue
 		}
-		lead := s[:i]
+		lead := s[pos:i]
 		enc, isUTF8 := lookupCharset(cs)
 		known := enc != nil || isUTF8
 		if pend != nil && known && isSpace(lead) {
@@ -184,56 +187,68 @@ func DecodeHeader(s string) string {
 			pendCS = cs
 			pend = append(pend, raw...)
 		} else {
-			out.WriteString(s[i : i+n]) // unknown charset: leave as is
+			out.WriteString(decodeRaw(s[i:end])) // unknown charset: leave as is
 		}
-		s = s[i+n:]
+		pos = end
 		// Keep following whitespace aside in case another word follows.
-		j := 0
+		j := pos
 		for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
 			j++
 		}
 		if pend != nil {
-			gap, s = s[:j], s[j:]
+			gap, pos = s[pos:j], j
 		}
 	}
 	flush()
 	out.WriteString(gap)
-	out.WriteString(decodeRaw(s))
+	out.WriteString(decodeRaw(s[pos:]))
 	return out.String()
 }
 
-func isSpace(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n' {
-			return false
-		}
-	}
-	return true
+// wordScanner finds encoded-words in s in linear time overall: the
+// positions of the next "?=" and the next blank are cached, as the words
+// are looked for at ascending offsets.
+type wordScanner struct {
+	s         string
+	qe, blank int // next "?=" / blank at or after the last search start
+	qeFrom    int // where the cached "?=" search started
+	blankFrom int
 }
 
-// encodedWord parses "=?charset?enc?text?=" at the start of s (RFC 2047
-// §2), returning the charset, the decoded bytes and the length consumed.
-func encodedWord(s string) (charset string, raw []byte, n int, ok bool) {
-	if !strings.HasPrefix(s, "=?") {
-		return "", nil, 0, false
+// next returns the first index >= from of sep in s (or len(s)), reusing
+// the cached answer while it is still ahead.
+func (w *wordScanner) next(cache, cacheFrom *int, from int, find func(string) int) int {
+	if *cacheFrom == 0 && *cache == 0 || from > *cache || from < *cacheFrom {
+		*cacheFrom = from
+		if k := find(w.s[from:]); k >= 0 {
+			*cache = from + k
+		} else {
+			*cache = len(w.s)
+		}
 	}
-	rest := s[2:]
-	q1 := strings.IndexByte(rest, '?')
-	if q1 <= 0 || q1 > 64 || len(rest) < q1+3 || rest[q1+2] != '?' {
+	return *cache
+}
+
+// word parses "=?charset?enc?text?=" at s[i] (RFC 2047 §2), returning the
+// charset, the decoded bytes and the end of the word.
+func (w *wordScanner) word(i int) (charset string, raw []byte, end int, ok bool) {
+	rest := w.s[i+2:]
+	q1 := strings.IndexByte(rest[:min(len(rest), 66)], '?')
+	if q1 <= 0 || len(rest) < q1+3 || rest[q1+2] != '?' {
 		return "", nil, 0, false
 	}
 	charset = rest[:q1]
 	encByte := rest[q1+1] | 0x20
-	text := rest[q1+3:]
-	end := strings.Index(text, "?=")
-	if end < 0 {
+	textStart := i + 2 + q1 + 3
+	qe := w.next(&w.qe, &w.qeFrom, textStart, func(s string) int { return strings.Index(s, "?=") })
+	if qe >= len(w.s) {
 		return "", nil, 0, false
 	}
-	text = text[:end]
-	if strings.ContainsAny(text, " \t") {
+	blank := w.next(&w.blank, &w.blankFrom, textStart, func(s string) int { return strings.IndexAny(s, " \t") })
+	if blank < qe {
 		return "", nil, 0, false
 	}
-	n = 2 + q1 + 3 + end + 2
+	text := w.s[textStart:qe]
 	switch encByte {
 	case 'b':
 		raw, ok = decodeB(text)
@@ -243,7 +258,16 @@ func encodedWord(s string) (charset string, raw []byte, n int, ok bool) {
 	if !ok {
 		return "", nil, 0, false
 	}
-	return charset, raw, n, true
+	return charset, raw, qe + 2, true
+}
+
+func isSpace(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n' {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeB decodes the "B" encoding, tolerating missing padding.

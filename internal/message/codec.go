@@ -60,8 +60,17 @@ func appendTime(b []byte, t time.Time) []byte {
 	return binary.AppendVarint(b, int64(off))
 }
 
-func appendAddresses(b []byte, list []Address) []byte {
-	b = binary.AppendUvarint(b, uint64(len(list)))
+// appendAddresses writes a list as 0 (empty), 1 (same as from: Sender
+// and Reply-To default to From, RFC 9051 §7.5.2, so this is the common
+// case) or 2+n followed by n addresses.
+func appendAddresses(b []byte, list, from []Address) []byte {
+	if len(list) == 0 {
+		return append(b, 0)
+	}
+	if from != nil && sameAddresses(list, from) {
+		return append(b, 1)
+	}
+	b = binary.AppendUvarint(b, uint64(len(list))+2)
 	for _, a := range list {
 		b = appendString(b, a.Name)
 		b = appendString(b, a.Adl)
@@ -74,9 +83,12 @@ func appendAddresses(b []byte, list []Address) []byte {
 func appendEnvelope(b []byte, e *Envelope) []byte {
 	b = appendString(b, e.Date)
 	b = appendString(b, e.Subject)
-	for _, l := range [][]Address{e.From, e.Sender, e.ReplyTo, e.To, e.Cc, e.Bcc} {
-		b = appendAddresses(b, l)
-	}
+	b = appendAddresses(b, e.From, nil)
+	b = appendAddresses(b, e.Sender, e.From)
+	b = appendAddresses(b, e.ReplyTo, e.From)
+	b = appendAddresses(b, e.To, nil)
+	b = appendAddresses(b, e.Cc, nil)
+	b = appendAddresses(b, e.Bcc, nil)
 	b = appendString(b, e.InReplyTo)
 	return appendString(b, e.MessageID)
 }
@@ -255,11 +267,33 @@ func (d *decoder) time() time.Time {
 	return time.Unix(sec, nsec).In(time.FixedZone("", int(off)))
 }
 
-func (d *decoder) addresses() []Address {
-	n := d.count(4)
-	if n == 0 {
+func sameAddresses(a, b []Address) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *decoder) addresses(from []Address) []Address {
+	v := d.uvarint()
+	switch {
+	case v == 0:
+		return nil
+	case v == 1:
+		if from == nil {
+			d.fail("bad address list")
+		}
+		return from
+	case v-2 > uint64(len(d.s)-d.pos)/4:
+		d.fail("bad address count")
 		return nil
 	}
+	n := int(v - 2)
 	list := make([]Address, n)
 	for i := range list {
 		list[i] = Address{Name: d.str(), Adl: d.str(), Mailbox: d.str(), Host: d.str()}
@@ -270,12 +304,12 @@ func (d *decoder) addresses() []Address {
 func (d *decoder) envelope(e *Envelope) {
 	e.Date = d.str()
 	e.Subject = d.str()
-	e.From = d.addresses()
-	e.Sender = d.addresses()
-	e.ReplyTo = d.addresses()
-	e.To = d.addresses()
-	e.Cc = d.addresses()
-	e.Bcc = d.addresses()
+	e.From = d.addresses(nil)
+	e.Sender = d.addresses(e.From)
+	e.ReplyTo = d.addresses(e.From)
+	e.To = d.addresses(nil)
+	e.Cc = d.addresses(nil)
+	e.Bcc = d.addresses(nil)
 	e.InReplyTo = d.str()
 	e.MessageID = d.str()
 }

@@ -436,3 +436,33 @@ func TestDecodeTransfer(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeHeaderLinear feeds inputs that made a naive scanner
+// quadratic; with the size cap they must still finish (the benchmark
+// below measures the time).
+func TestDecodeHeaderLinear(t *testing.T) {
+	for _, s := range adversarialHeaders() {
+		if out := DecodeHeader(s); len(out) == 0 {
+			t.Errorf("empty output")
+		}
+	}
+}
+
+func adversarialHeaders() []string {
+	return []string{
+		strings.Repeat("=?a?q?", 50000),
+		"=?utf-8?q?" + strings.Repeat("=?", 100000) + "?=",
+		strings.Repeat("=?"+strings.Repeat("x", 60)+"?q?a =?b?q?", 3000) + "?=",
+		strings.Repeat("(", 100000) + strings.Repeat("\"", 100000),
+	}
+}
+
+func BenchmarkDecodeHeaderAdversarial(b *testing.B) {
+	in := adversarialHeaders()
+	for b.Loop() {
+		for _, s := range in {
+			DecodeHeader(s)
+			ParseAddressList(s)
+		}
+	}
+}
