@@ -39,6 +39,7 @@ type conn struct {
 	remote      netip.Addr
 	log         *slog.Logger
 	closing     atomic.Bool
+	quit        chan struct{} // closed by shutdown
 
 	br *bufio.Reader
 	bw *bufio.Writer
@@ -58,8 +59,10 @@ type conn struct {
 }
 
 func (c *conn) shutdown() {
-	c.closing.Store(true)
-	c.nc.SetReadDeadline(time.Now())
+	if c.closing.CompareAndSwap(false, true) {
+		close(c.quit)
+		c.nc.SetReadDeadline(time.Now())
+	}
 }
 
 func (c *conn) serve() {

@@ -50,9 +50,11 @@ func cmdFetch(c *conn, cmd *wire.Command) error {
 	if setSeen && !c.sel.readOnly {
 		// RFC 9051 §6.4.5: fetching a body sets \Seen; the new flags are
 		// returned with the message.
-		if _, err := c.srv.Store.StoreFlags(c.ctx, c.acct.ID, c.sel.mbox.ID, uids, store.FlagAdd, store.Flags{System: store.FlagSeen}, 0); err != nil {
+		res, err := c.srv.Store.StoreFlags(c.ctx, c.acct.ID, c.sel.mbox.ID, uids, store.FlagAdd, store.Flags{System: store.FlagSeen}, 0)
+		if err != nil {
 			return err
 		}
+		c.sel.noteOwn(res.Changed)
 		if !hasFlags {
 			items = append(items, wire.FetchItem{Name: "FLAGS"})
 		}

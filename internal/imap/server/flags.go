@@ -81,6 +81,7 @@ func cmdStore(c *conn, cmd *wire.Command) error {
 	if err != nil {
 		return err
 	}
+	c.sel.noteOwn(res.Changed)
 	if a.Silent {
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 // that events and the client's line can be waited for together; only
 // this goroutine writes.
 func cmdIdle(c *conn, cmd *wire.Command) error {
+	c.nc.SetReadDeadline(time.Now().Add(orDur(c.srv.IDLETimeout, DefaultIDLETimeout)))
 	c.w.Raw("+ idling").CRLF()
 	if c.sel != nil {
 		c.sendUpdates(true)
@@ -19,7 +20,6 @@ func cmdIdle(c *conn, cmd *wire.Command) error {
 	if err := c.flush(); err != nil {
 		return err
 	}
-	c.nc.SetReadDeadline(time.Now().Add(orDur(c.srv.IDLETimeout, DefaultIDLETimeout)))
 	type lineOrErr struct {
 		line string
 		err  error
@@ -31,6 +31,11 @@ func cmdIdle(c *conn, cmd *wire.Command) error {
 	}()
 	for {
 		select {
+		case <-c.quit:
+			// The reader goroutine ends on the deadline shutdown set.
+			c.state = stateLogout
+			c.bye("server shutting down")
+			return nil
 		case l := <-lines:
 			if l.err != nil {
 				c.state = stateLogout

@@ -12,6 +12,25 @@ type selected struct {
 	readOnly bool
 	uids     *uidMap
 	modseq   store.ModSeq // the mailbox's HIGHESTMODSEQ the session has caught up to
+	// own holds the flag changes this session made and already reported
+	// (or was told not to, with .SILENT), so that the next update does not
+	// echo them; bounded by maxOwn, cleared at each update.
+	own map[store.UID]store.ModSeq
+}
+
+const maxOwn = 1024
+
+// noteOwn records flag changes made by this session.
+func (sel *selected) noteOwn(changed []store.Message) {
+	if len(changed) > maxOwn {
+		return
+	}
+	if sel.own == nil {
+		sel.own = make(map[store.UID]store.ModSeq, len(changed))
+	}
+	for i := range changed {
+		sel.own[changed[i].UID] = changed[i].ModSeq
+	}
 }
 
 // cmdSelect opens a mailbox (RFC 9051 §6.3.2, EXAMINE §6.3.3).
@@ -157,6 +176,9 @@ func (c *conn) sendUpdates(force bool) {
 			exists = true
 			continue
 		}
+		if ms, ok := sel.own[m.UID]; ok && ms == m.ModSeq {
+			continue
+		}
 		if seq, ok := sel.uids.seqOf(m.UID); ok {
 			c.w.Raw("* ").Number(uint64(seq)).Raw(" FETCH (UID ").Number(uint64(m.UID)).Raw(" FLAGS ")
 			c.writeFlags(&m.Flags)
@@ -166,6 +188,7 @@ func (c *conn) sendUpdates(force bool) {
 	if exists {
 		c.w.Raw("* ").Number(uint64(sel.uids.len())).Raw(" EXISTS").CRLF()
 	}
+	clear(sel.own)
 	if ch.HighestModSeq > sel.modseq {
 		sel.modseq = ch.HighestModSeq
 	}
