@@ -273,3 +273,15 @@ func TestMTASTSPolicy(t *testing.T) {
 		t.Errorf("id %q must change with the policy and be at most 32 characters", id)
 	}
 }
+
+func TestReport(t *testing.T) {
+	z := goodZone()
+	delete(z.mx, "example.test")
+	var b strings.Builder
+	bad := Report(&b, Check(context.Background(), z, Records(params())))
+	out := b.String()
+	if bad != 1 || !strings.Contains(out, "MISSING MX    example.test.") || !strings.Contains(out, "fix:     publish: example.test. 3600 IN MX 10 mail.example.test.") ||
+		!strings.Contains(out, "OK      TXT   _dmarc.example.test.") || !strings.Contains(out, "1 record(s) need attention") {
+		t.Errorf("bad=%d\n%s", bad, out)
+	}
+}

@@ -244,7 +244,12 @@ func Zone(rs []Record) string {
 		if r.Placeholder {
 			tag += " [EDIT BEFORE PUBLISHING]"
 		}
-		fmt.Fprintf(&b, "; %s%s\n%s\n", r.Why, tag, r.Line())
+		line := r.Line()
+		if r.Placeholder && r.Optional {
+			// Commented out: publish it only if it applies.
+			line = "; " + line
+		}
+		fmt.Fprintf(&b, "; %s%s\n%s\n", r.Why, tag, line)
 	}
 	return b.String()
 }
