@@ -10,8 +10,11 @@ import (
 // The binary form of an Info, as stored beside each message:
 //
 //	magic "YI", version byte (codecVersion)
+//	counts of parts, params, addresses, languages and envelopes
 //	Size, Envelope, Body (Part), SentDate, Subject, From, To, Cc, Bcc
 //
+// The counts let UnmarshalInfo allocate one slab per element type instead
+// of one slice per list, which is most of its cost.
 // Integers are zig-zag varints, strings and lists are a uvarint length
 // followed by their bytes or elements. A Part is its fields in declaration
 // order, its children, then a flag byte saying whether Envelope and
@@ -34,6 +37,12 @@ var ErrBadInfo = errors.New("message: malformed encoded info")
 func (info *Info) Marshal() []byte {
 	b := make([]byte, 0, 256)
 	b = append(b, codecMagic0, codecMagic1, codecVersion)
+	var c slabCounts
+	c.envelope(&info.Envelope)
+	c.part(&info.Body)
+	for _, n := range []int{c.parts, c.params, c.addrs, c.langs, c.envs} {
+		b = binary.AppendUvarint(b, uint64(n))
+	}
 	b = binary.AppendVarint(b, info.Size)
 	b = appendEnvelope(b, &info.Envelope)
 	b = appendPart(b, &info.Body)
@@ -42,6 +51,37 @@ func (info *Info) Marshal() []byte {
 		b = appendString(b, s)
 	}
 	return b
+}
+
+// slabCounts counts what UnmarshalInfo will allocate, mirroring what
+// Marshal writes (the root part is not counted; it lives in Info).
+type slabCounts struct{ parts, params, addrs, langs, envs int }
+
+func (c *slabCounts) envelope(e *Envelope) {
+	c.addrs += len(e.From) + len(e.To) + len(e.Cc) + len(e.Bcc)
+	if !sameAddresses(e.Sender, e.From) {
+		c.addrs += len(e.Sender)
+	}
+	if !sameAddresses(e.ReplyTo, e.From) {
+		c.addrs += len(e.ReplyTo)
+	}
+}
+
+func (c *slabCounts) part(p *Part) {
+	c.params += len(p.Params) + len(p.DispParams)
+	c.langs += len(p.Language)
+	c.parts += len(p.Parts)
+	for i := range p.Parts {
+		c.part(&p.Parts[i])
+	}
+	if p.Envelope != nil {
+		c.envs++
+		c.envelope(p.Envelope)
+	}
+	if p.Message != nil {
+		c.parts++
+		c.part(p.Message)
+	}
 }
 
 func appendString(b []byte, s string) []byte {
@@ -153,6 +193,7 @@ func UnmarshalInfo(b []byte) (*Info, error) {
 		return nil, fmt.Errorf("%w: unknown version %d", ErrBadInfo, b[2])
 	}
 	d := decoder{s: string(b), pos: 3}
+	d.allocSlabs()
 	info := &Info{}
 	info.Size = d.varint()
 	d.envelope(&info.Envelope)
@@ -166,6 +207,9 @@ func UnmarshalInfo(b []byte) (*Info, error) {
 	if d.err == nil && d.pos != len(d.s) {
 		d.fail("trailing bytes")
 	}
+	if d.err == nil && len(d.slabParts)+len(d.slabParams)+len(d.slabAddrs)+len(d.slabLangs)+len(d.slabEnvs) != 0 {
+		d.fail("counts do not match")
+	}
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -176,6 +220,38 @@ type decoder struct {
 	s   string
 	pos int
 	err error
+	// Slabs the lists are cut from, sized by the counts up front.
+	slabParts  []Part
+	slabParams []Param
+	slabAddrs  []Address
+	slabLangs  []string
+	slabEnvs   []Envelope
+}
+
+// allocSlabs reads the counts and allocates the slabs; each count is
+// bounded by the bytes left, since every element takes some.
+func (d *decoder) allocSlabs() {
+	np, nprm, na, nl, ne := d.count(minPartSize), d.count(2), d.count(4), d.count(1), d.count(minEnvelopeSize)
+	if d.err != nil {
+		return
+	}
+	d.slabParts = make([]Part, np)
+	d.slabParams = make([]Param, nprm)
+	d.slabAddrs = make([]Address, na)
+	d.slabLangs = make([]string, nl)
+	d.slabEnvs = make([]Envelope, ne)
+}
+
+// take cuts n elements off the front of a slab, capped so that an append
+// by the caller cannot overwrite the next list.
+func take[T any](d *decoder, slab *[]T, n int) []T {
+	if n > len(*slab) {
+		d.fail("counts do not match")
+		return nil
+	}
+	out := (*slab)[:n:n]
+	*slab = (*slab)[n:]
+	return out
 }
 
 func (d *decoder) fail(what string) {
@@ -186,6 +262,10 @@ func (d *decoder) fail(what string) {
 }
 
 func (d *decoder) uvarint() uint64 {
+	if d.pos < len(d.s) && d.s[d.pos] < 0x80 { // the common one-byte case
+		d.pos++
+		return uint64(d.s[d.pos-1])
+	}
 	var x uint64
 	var shift uint
 	for i := 0; i < binary.MaxVarintLen64; i++ {
@@ -294,7 +374,7 @@ func (d *decoder) addresses(from []Address) []Address {
 		return nil
 	}
 	n := int(v - 2)
-	list := make([]Address, n)
+	list := take(d, &d.slabAddrs, n)
 	for i := range list {
 		list[i] = Address{Name: d.str(), Adl: d.str(), Mailbox: d.str(), Host: d.str()}
 	}
@@ -319,15 +399,19 @@ func (d *decoder) params() []Param {
 	if n == 0 {
 		return nil
 	}
-	ps := make([]Param, n)
+	ps := take(d, &d.slabParams, n)
 	for i := range ps {
 		ps[i] = Param{Name: d.str(), Value: d.str()}
 	}
 	return ps
 }
 
-// minPartSize is the fewest bytes an encoded Part takes.
-const minPartSize = 17
+// minPartSize and minEnvelopeSize are the fewest bytes an encoded Part
+// or Envelope takes.
+const (
+	minPartSize     = 17
+	minEnvelopeSize = 10
+)
 
 func (d *decoder) part(p *Part, depth int) {
 	if depth > maxCodecDepth {
@@ -341,7 +425,7 @@ func (d *decoder) part(p *Part, depth int) {
 	p.MD5, p.Disposition = d.str(), d.str()
 	p.DispParams = d.params()
 	if n := d.count(1); n > 0 {
-		p.Language = make([]string, n)
+		p.Language = take(d, &d.slabLangs, n)
 		for i := range p.Language {
 			p.Language[i] = d.str()
 		}
@@ -350,7 +434,7 @@ func (d *decoder) part(p *Part, depth int) {
 	p.HeaderOffset = d.varint()
 	p.BodyOffset = p.HeaderOffset + d.varint()
 	if n := d.count(minPartSize); n > 0 {
-		p.Parts = make([]Part, n)
+		p.Parts = take(d, &d.slabParts, n)
 		for i := range p.Parts {
 			d.part(&p.Parts[i], depth+1)
 		}
@@ -361,11 +445,15 @@ func (d *decoder) part(p *Part, depth int) {
 		return
 	}
 	if flags&1 != 0 {
-		p.Envelope = &Envelope{}
-		d.envelope(p.Envelope)
+		if e := take(d, &d.slabEnvs, 1); len(e) == 1 {
+			p.Envelope = &e[0]
+			d.envelope(p.Envelope)
+		}
 	}
 	if flags&2 != 0 {
-		p.Message = &Part{}
-		d.part(p.Message, depth+1)
+		if m := take(d, &d.slabParts, 1); len(m) == 1 {
+			p.Message = &m[0]
+			d.part(p.Message, depth+1)
+		}
 	}
 }
