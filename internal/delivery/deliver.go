@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -163,6 +164,12 @@ func (d *Deliverer) precheckQuota(ctx context.Context, local []Local, size int64
 	var ok []Local
 	var failed []failure
 	for _, l := range local {
+		if l.QuotaBytes == 0 {
+			// Unlimited at RCPT time; if a limit was set since, the
+			// store still enforces it (per-target ErrQuotaExceeded).
+			ok = append(ok, l)
+			continue
+		}
 		used, limit, err := d.Store.Quota(ctx, l.Account)
 		if errors.Is(err, store.ErrNotFound) {
 			failed = append(failed, failure{l.Address, ErrUnknownUser})
@@ -301,23 +308,29 @@ func sanitize(s, def string) string {
 }
 
 // NormalizeCRLF returns b with every bare LF turned into CRLF (bare CR is
-// left alone). It returns b itself when nothing needs changing.
+// left alone). It returns b itself when nothing needs changing, which is
+// the common case, found with the vectorised bytes.IndexByte.
 func NormalizeCRLF(b []byte) []byte {
-	bare := 0
-	for i, c := range b {
-		if c == '\n' && (i == 0 || b[i-1] != '\r') {
-			bare++
+	var out []byte
+	start := 0 // b[start:] not yet copied to out
+	for i := 0; i < len(b); {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			break
 		}
+		i += j
+		if i == 0 || b[i-1] != '\r' {
+			if out == nil {
+				out = make([]byte, 0, len(b)+len(b)/32+2)
+			}
+			out = append(out, b[start:i]...)
+			out = append(out, '\r')
+			start = i
+		}
+		i++
 	}
-	if bare == 0 {
+	if out == nil {
 		return b
 	}
-	out := make([]byte, 0, len(b)+bare)
-	for i, c := range b {
-		if c == '\n' && (i == 0 || b[i-1] != '\r') {
-			out = append(out, '\r')
-		}
-		out = append(out, c)
-	}
-	return out
+	return append(out, b[start:]...)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/youju/youju/internal/store"
 )
@@ -22,12 +24,23 @@ type Resolver struct {
 	MaxAliasDepth int
 	// MaxTargets bounds what one address may expand to (default 1000).
 	MaxTargets int
+	// CacheTTL, if positive, remembers found domains and accounts that
+	// long (never "not found": a new account works at once). The store
+	// stays the authority: a stale entry for a deleted account fails at
+	// delivery, and quota is enforced again by the store.
+	CacheTTL time.Duration
+
+	cache posCache
 }
 
 // Local is one local account a recipient resolved to.
 type Local struct {
 	Account store.AccountID
 	Address string // the account's canonical address
+	// QuotaBytes and UsedBytes as of the lookup (QuotaBytes 0 = none):
+	// enough to refuse at RCPT time and to skip quota queries for
+	// unlimited accounts.
+	QuotaBytes, UsedBytes int64
 }
 
 // Resolution is where one recipient's mail goes.
@@ -71,11 +84,29 @@ func (r *Resolver) Resolve(ctx context.Context, rcpt string, allowRelay bool) (R
 }
 
 func (r *Resolver) isLocal(ctx context.Context, domain string) (bool, error) {
+	if _, ok := r.cache.get("d:"+domain, r.CacheTTL); ok {
+		return true, nil
+	}
 	ok, err := r.Accounts.IsLocalDomain(ctx, domain)
 	if err != nil {
 		return false, temporary(err)
 	}
+	if ok {
+		r.cache.put("d:"+domain, store.Account{}, r.CacheTTL)
+	}
 	return ok, nil
+}
+
+// account looks an account up, through the cache.
+func (r *Resolver) account(ctx context.Context, key string) (store.Account, error) {
+	if a, ok := r.cache.get("a:"+key, r.CacheTTL); ok {
+		return a, nil
+	}
+	a, err := r.Accounts.Account(ctx, key)
+	if err == nil {
+		r.cache.put("a:"+key, a, r.CacheTTL)
+	}
+	return a, err
 }
 
 func (r *Resolver) maxDepth() int {
@@ -149,7 +180,7 @@ func (w *walk) candidates(local string) []string {
 
 // account adds the account named addr, if there is one.
 func (w *walk) account(addr Address) (bool, error) {
-	a, err := w.r.Accounts.Account(w.ctx, addr.Key())
+	a, err := w.r.account(w.ctx, addr.Key())
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
@@ -158,7 +189,7 @@ func (w *walk) account(addr Address) (bool, error) {
 	}
 	if !w.accts[a.ID] {
 		w.accts[a.ID] = true
-		w.res.Local = append(w.res.Local, Local{Account: a.ID, Address: a.Address})
+		w.res.Local = append(w.res.Local, Local{Account: a.ID, Address: a.Address, QuotaBytes: a.QuotaBytes, UsedBytes: a.UsedBytes})
 		if err := w.checkSize(); err != nil {
 			return true, err
 		}
@@ -254,4 +285,43 @@ func (r *Resolver) MaySendAs(ctx context.Context, acct store.Account, addr strin
 		}
 	}
 	return false, nil
+}
+
+// posCache remembers positive lookups for a short time.
+type posCache struct {
+	mu sync.Mutex
+	m  map[string]cached
+}
+
+type cached struct {
+	a   store.Account
+	exp time.Time
+}
+
+// maxCached bounds the cache; when full it starts over.
+const maxCached = 10000
+
+func (c *posCache) get(k string, ttl time.Duration) (store.Account, bool) {
+	if ttl <= 0 {
+		return store.Account{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	if !ok || time.Now().After(e.exp) {
+		return store.Account{}, false
+	}
+	return e.a, true
+}
+
+func (c *posCache) put(k string, a store.Account, ttl time.Duration) {
+	if ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCached {
+		c.m = make(map[string]cached)
+	}
+	c.m[k] = cached{a: a, exp: time.Now().Add(ttl)}
 }

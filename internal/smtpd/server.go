@@ -25,6 +25,10 @@ import (
 	"github.com/youju/youju/internal/store"
 )
 
+// resolverCacheTTL: found domains and accounts are remembered this long,
+// which saves two store queries per recipient under load.
+const resolverCacheTTL = 2 * time.Second
+
 // Mode says what a server is for.
 type Mode int
 
@@ -104,7 +108,7 @@ type Server struct {
 func (s *Server) init() {
 	s.once.Do(func() {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
-		s.resolver = &delivery.Resolver{Accounts: s.Store}
+		s.resolver = &delivery.Resolver{Accounts: s.Store, CacheTTL: resolverCacheTTL}
 		s.deliver = &delivery.Deliverer{Store: s.Store, Resolver: s.resolver, Queue: s.Queue,
 			Hostname: s.hostname(), Logger: s.log()}
 		s.limits = newLimiter(pick(s.MaxConnections, DefaultMaxConnections), pick(s.MaxPerIP, DefaultMaxPerIP))

@@ -241,11 +241,7 @@ func (ss *session) checkQuota(ctx context.Context, res delivery.Resolution) erro
 		return nil
 	}
 	for _, l := range res.Local {
-		used, limit, err := ss.s.Store.Quota(ctx, l.Account)
-		if err != nil {
-			return err
-		}
-		if limit == 0 || used+ss.mailSz < limit {
+		if l.QuotaBytes == 0 || l.UsedBytes+ss.mailSz < l.QuotaBytes {
 			return nil
 		}
 	}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package smtpd
+
+const concurrentMessages = 500
