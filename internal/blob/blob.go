@@ -62,6 +62,7 @@ type segment struct {
 	id      uint32
 	f       *os.File
 	readers int
+	pins    int // appended blobs not yet committed by the caller
 	removed bool
 }
 
@@ -280,7 +281,37 @@ func (s *Store) roll() error {
 // returns their refs in order. On error nothing is referenced; bytes that
 // were written stay as an unreferenced tail, cut back by the next write or
 // by Recover.
+//
+// The segments of the returned refs are pinned (Remove leaves them alone)
+// until Unpin(refs): the caller's index does not reference them yet.
 func (s *Store) Append(datas [][]byte) ([]Ref, error) {
+	refs, err := s.append(datas)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	for _, r := range refs {
+		if seg := s.segs[r.Segment]; seg != nil {
+			seg.pins++
+		}
+	}
+	s.mu.Unlock()
+	return refs, nil
+}
+
+// Unpin releases the pins of Append once the refs are committed (or
+// abandoned).
+func (s *Store) Unpin(refs []Ref) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range refs {
+		if seg := s.segs[r.Segment]; seg != nil && seg.pins > 0 {
+			seg.pins--
+		}
+	}
+}
+
+func (s *Store) append(datas [][]byte) ([]Ref, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.mu.Lock()
@@ -359,13 +390,13 @@ func (s *Store) release(seg *segment) {
 	}
 }
 
-// Remove deletes a segment that holds no live blob. The active segment is
-// never removed (it returns false). Readers that have it open keep reading
+// Remove deletes a segment that holds no live blob. The active segment and
+// pinned segments are never removed (it returns false). Readers that have it open keep reading
 // until they close.
 func (s *Store) Remove(id uint32) (bool, error) {
 	s.mu.Lock()
 	seg := s.segs[id]
-	if seg == nil || seg == s.active {
+	if seg == nil || seg == s.active || seg.pins > 0 {
 		s.mu.Unlock()
 		return false, nil
 	}

@@ -41,6 +41,10 @@ func TestAppendReadRollRemove(t *testing.T) {
 		}
 	}
 	first := refs[0].Segment
+	if ok, _ := s.Remove(first); ok {
+		t.Fatal("pinned segment removed")
+	}
+	s.Unpin(refs)
 	rd, _ := s.Open(refs[0])
 	if ok, err := s.Remove(first); !ok || err != nil {
 		t.Fatalf("remove: %v %v", ok, err)

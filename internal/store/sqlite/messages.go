@@ -124,7 +124,7 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.TargetRe
 		idate = now
 	}
 	res := make([]store.TargetResult, len(d.Targets))
-	err := s.do(ctx, data, func(w *wtx) error {
+	err := s.submit(&op{ctx: ctx, data: data, atomic: true, fn: func(w *wtx) error {
 		var blobID int64
 		for i, t := range d.Targets {
 			r, err := w.deliverOne(t, size, idate, now, &blobID, info)
@@ -135,7 +135,7 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.TargetRe
 			res[i] = r
 		}
 		return nil
-	})
+	}})
 	if err != nil {
 		return nil, err
 	}
@@ -145,13 +145,23 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.TargetRe
 // deliverOne adds the message to one target; the blob row is inserted by
 // the first target that succeeds.
 func (w *wtx) deliverOne(t store.Target, size int64, idate, now time.Time, blobID *int64, info []byte) (store.TargetResult, error) {
-	mb, err := w.openMailbox(t.Account, t.Mailbox)
-	if err != nil {
-		return store.TargetResult{}, err
+	mb := &mboxState{acct: t.Account}
+	var quota, used int64
+	q := `SELECT b.id, b.uidvalidity, b.uidnext, b.highestmodseq, a.quota_bytes, a.used_bytes
+		FROM mailboxes b JOIN accounts a ON a.id=b.account_id WHERE b.account_id=? AND `
+	arg := any(t.Mailbox)
+	if t.Mailbox == 0 {
+		q, arg = q+`b.name=?`, store.InboxName
+	} else {
+		q += `b.id=?`
+	}
+	if err := w.queryRow(q, t.Account, arg).Scan(&mb.id, &mb.uidValidity, &mb.uidNext, &mb.modSeq, &quota, &used); err != nil {
+		return store.TargetResult{}, notFound(err)
 	}
 	r := store.TargetResult{Mailbox: mb.id, UIDValidity: mb.uidValidity}
-	if err := w.checkQuota(t.Account, size); err != nil {
-		return r, err
+	// RFC 9208 §5.1: the target over quota fails, the others go on.
+	if quota > 0 && used+size > quota {
+		return r, store.ErrQuotaExceeded
 	}
 	if *blobID == 0 {
 		res, err := w.exec(`INSERT INTO blobs(segment, off, length, refcount, info) VALUES(?,?,?,1,?)`,

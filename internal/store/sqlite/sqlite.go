@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/youju/youju/internal/blob"
 	"github.com/youju/youju/internal/notify"
@@ -51,6 +52,8 @@ type Store struct {
 	opts  Options
 	log   *slog.Logger
 	wdb   *sql.DB // the one write connection, used only by the writer
+	cdb   *sql.DB // the checkpointer's connection
+	dirty atomic.Bool
 	rdb   *sql.DB // read-only pool
 	blobs *blob.Store
 	note  store.Notifier
@@ -101,15 +104,19 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	var err error
 	path := filepath.Join(dir, "index.db")
-	if s.wdb, err = openDB(path, false, 1); err != nil {
+	if s.wdb, err = openDB(path, dbWriter, 1); err != nil {
 		return nil, err
 	}
 	if err := migrate(ctx, s.wdb); err != nil {
 		s.wdb.Close()
 		return nil, err
 	}
-	if s.rdb, err = openDB(path, true, max(4, 2*runtime.GOMAXPROCS(0))); err != nil {
+	if s.rdb, err = openDB(path, dbReader, max(4, 2*runtime.GOMAXPROCS(0))); err != nil {
 		s.wdb.Close()
+		return nil, err
+	}
+	if s.cdb, err = openDB(path, dbCheckpointer, 1); err != nil {
+		s.closeDBs()
 		return nil, err
 	}
 	if s.blobs, err = blob.Open(filepath.Join(dir, "blobs"), blob.Options{SegmentSize: opts.SegmentSize, Logger: log}); err != nil {
@@ -122,10 +129,18 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	go s.writer()
+	go s.checkpointer()
 	return s, nil
 }
 
-func openDB(path string, readOnly bool, conns int) (*sql.DB, error) {
+// Kinds of connection.
+const (
+	dbWriter = iota
+	dbReader
+	dbCheckpointer
+)
+
+func openDB(path string, kind int, conns int) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -134,10 +149,14 @@ func openDB(path string, readOnly bool, conns int) (*sql.DB, error) {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "cache_size(-16000)")
-	if readOnly {
+	switch kind {
+	case dbReader:
 		q.Add("_pragma", "query_only(1)")
-	} else {
+	case dbWriter:
 		q.Set("_txlock", "immediate")
+		// The checkpointer copies the WAL into the database off the
+		// commit path; this is only a safety net (about 80 MB of WAL).
+		q.Add("_pragma", "wal_autocheckpoint(20000)")
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
@@ -154,6 +173,9 @@ func openDB(path string, readOnly bool, conns int) (*sql.DB, error) {
 }
 
 func (s *Store) closeDBs() {
+	if s.cdb != nil {
+		s.cdb.Close()
+	}
 	if s.rdb != nil {
 		s.rdb.Close()
 	}
@@ -192,6 +214,30 @@ func (s *Store) recoverBlobs(ctx context.Context) error {
 	return nil
 }
 
+// checkpointInterval is how often the WAL is copied into the database
+// when there were commits.
+const checkpointInterval = 100 * time.Millisecond
+
+// checkpointer runs passive WAL checkpoints on its own connection, so that
+// commits (and the deliveries waiting on them) never pay for them.
+func (s *Store) checkpointer() {
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closing:
+			return
+		case <-t.C:
+		}
+		if !s.dirty.Swap(false) {
+			continue
+		}
+		if _, err := s.cdb.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+			s.log.Warn("wal checkpoint", "err", err)
+		}
+	}
+}
+
 // Notifier implements store.Store.
 func (s *Store) Notifier() store.Notifier { return s.note }
 
@@ -207,239 +253,6 @@ func (s *Store) Close() error {
 		s.blobs.Close()
 		s.closeDBs()
 	})
-	return nil
-}
-
-// op is one write request handled by the writer goroutine.
-type op struct {
-	ctx  context.Context
-	data []byte // message bytes to append first (nil for none)
-	fn   func(w *wtx) error
-	err  chan error
-}
-
-// wtx is what an op's fn sees: the batch transaction, the blob ref of its
-// data, and the events and cache updates to apply if it commits.
-type wtx struct {
-	s      *Store
-	tx     *sql.Tx
-	txs    map[string]*sql.Stmt // statements bound to tx, shared by the batch
-	ctx    context.Context
-	ref    blob.Ref
-	events []store.Event
-	cache  []func(*flagCache)
-	dead   []uint32 // segments that may have become empty
-}
-
-// stmt returns the prepared statement of q bound to the transaction, or
-// nil if q is not prepared yet (it will be after this batch).
-func (w *wtx) stmt(q string) *sql.Stmt {
-	if st := w.txs[q]; st != nil {
-		return st
-	}
-	st := w.s.stmts[q]
-	if st == nil {
-		w.s.miss[q] = true
-		return nil
-	}
-	st = w.tx.StmtContext(w.ctx, st)
-	w.txs[q] = st
-	return st
-}
-
-func (w *wtx) exec(q string, args ...any) (sql.Result, error) {
-	if st := w.stmt(q); st != nil {
-		return st.ExecContext(w.ctx, args...)
-	}
-	return w.tx.ExecContext(w.ctx, q, args...)
-}
-
-func (w *wtx) query(q string, args ...any) (*sql.Rows, error) {
-	if st := w.stmt(q); st != nil {
-		return st.QueryContext(w.ctx, args...)
-	}
-	return w.tx.QueryContext(w.ctx, q, args...)
-}
-
-func (w *wtx) queryRow(q string, args ...any) *sql.Row {
-	if st := w.stmt(q); st != nil {
-		return st.QueryRowContext(w.ctx, args...)
-	}
-	return w.tx.QueryRowContext(w.ctx, q, args...)
-}
-
-// maxStmts bounds the statement cache (the writer's queries are a small
-// fixed set, plus a few shapes of UID-set conditions).
-const maxStmts = 256
-
-// prepareMissed prepares the statements the last batch ran unprepared;
-// it runs between batches, when the write connection is free.
-func (s *Store) prepareMissed() {
-	for q := range s.miss {
-		delete(s.miss, q)
-		if len(s.stmts) >= maxStmts {
-			continue
-		}
-		st, err := s.wdb.Prepare(q)
-		if err != nil {
-			continue
-		}
-		s.stmts[q] = st
-	}
-}
-
-// event records a mailbox change to publish after commit.
-func (w *wtx) event(e store.Event) { w.events = append(w.events, e) }
-
-// do queues fn (with optional message data) for the writer and waits for
-// the batch that contains it to be committed.
-func (s *Store) do(ctx context.Context, data []byte, fn func(w *wtx) error) error {
-	o := &op{ctx: ctx, data: data, fn: fn, err: make(chan error, 1)}
-	select {
-	case <-s.closing:
-		return store.ErrClosed
-	default:
-	}
-	select {
-	case s.ops <- o:
-	case <-s.closing:
-		return store.ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	// Once queued, wait for the outcome even if ctx ends: the caller must
-	// not believe a committed change failed, nor the reverse.
-	return <-o.err
-}
-
-// writer is the single goroutine that commits every change.
-func (s *Store) writer() {
-	defer close(s.done)
-	batch := make([]*op, 0, maxBatch)
-	for {
-		batch = batch[:0]
-		select {
-		case o := <-s.ops:
-			batch = append(batch, o)
-		case <-s.closing:
-			// Drain what was queued before Close.
-			for {
-				select {
-				case o := <-s.ops:
-					s.commit([]*op{o})
-				default:
-					return
-				}
-			}
-		}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case o := <-s.ops:
-				batch = append(batch, o)
-			default:
-				break fill
-			}
-		}
-		s.commit(batch)
-	}
-}
-
-// commit runs one group commit: blobs, fsync, one transaction, acks.
-func (s *Store) commit(batch []*op) {
-	s.batches.Add(1)
-	s.batched.Add(int64(len(batch)))
-	errs := make([]error, len(batch))
-	ws := make([]*wtx, len(batch))
-	var datas [][]byte
-	var withData []int
-	for i, o := range batch {
-		if err := o.ctx.Err(); err != nil {
-			errs[i] = err
-			continue
-		}
-		if o.data != nil {
-			datas = append(datas, o.data)
-			withData = append(withData, i)
-		}
-	}
-	if len(datas) > 0 {
-		refs, err := s.blobs.Append(datas)
-		for j, i := range withData {
-			if err != nil {
-				errs[i] = err
-			} else {
-				ws[i] = &wtx{ref: refs[j]}
-			}
-		}
-	}
-	err := s.runTx(batch, ws, errs)
-	var dead []uint32
-	for i, o := range batch {
-		if err != nil && errs[i] == nil {
-			errs[i] = err
-		}
-		if errs[i] == nil && ws[i] != nil {
-			for _, f := range ws[i].cache {
-				s.cache.apply(f)
-			}
-			for _, e := range ws[i].events {
-				s.note.Publish(e)
-			}
-			dead = append(dead, ws[i].dead...)
-		}
-		o.err <- errs[i]
-	}
-	if err != nil {
-		// The outcome of the cached state is unknown: start afresh.
-		s.cache.reset()
-	}
-	if len(dead) > 0 {
-		s.removeDeadSegments(dead)
-	}
-	if len(s.miss) > 0 {
-		s.prepareMissed()
-	}
-}
-
-// runTx runs the batch's functions in one transaction, each in its own
-// savepoint so that one failing request does not undo the others.
-func (s *Store) runTx(batch []*op, ws []*wtx, errs []error) error {
-	ctx := context.Background()
-	tx, err := s.wdb.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	txs := map[string]*sql.Stmt{}
-	for i, o := range batch {
-		if errs[i] != nil {
-			continue
-		}
-		w := ws[i]
-		if w == nil {
-			w = &wtx{}
-			ws[i] = w
-		}
-		w.s, w.tx, w.txs, w.ctx = s, tx, txs, ctx
-		if _, err := w.exec(`SAVEPOINT op`); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("sqlite: savepoint: %w", err)
-		}
-		if err := o.fn(w); err != nil {
-			errs[i] = err
-			if _, err := w.exec(`ROLLBACK TO op`); err != nil {
-				tx.Rollback()
-				return fmt.Errorf("sqlite: rollback to savepoint: %w", err)
-			}
-		}
-		if _, err := w.exec(`RELEASE op`); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("sqlite: release savepoint: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
 	return nil
 }
 

@@ -1,0 +1,305 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/youju/youju/internal/blob"
+	"github.com/youju/youju/internal/store"
+)
+
+// Every change goes through a two-stage pipeline:
+//
+//  1. writer collects the requests waiting (a batch), appends their message
+//     bytes to the blob store and fsyncs once;
+//  2. committer runs the batch's index changes in one SQLite transaction
+//     (one WAL fsync), then applies them to the flag cache, publishes the
+//     events and acknowledges every request.
+//
+// While batch k is being committed, batch k+1's bytes are written and
+// synced, so the two fsyncs of consecutive batches overlap. A request is
+// acknowledged only after both of its fsyncs: never lose mail.
+
+// op is one write request.
+type op struct {
+	ctx  context.Context
+	data []byte // message bytes to append first (nil for none)
+	// atomic ops write nothing before they can fail: an error from fn is
+	// an SQL failure that aborts the whole batch, so they need no
+	// savepoint (deliveries: per-target failures are results, not errors).
+	atomic bool
+	fn     func(w *wtx) error
+	err    chan error
+}
+
+// wtx is what an op's fn sees: the batch transaction, the blob ref of its
+// data, and the events and cache updates to apply if it commits.
+type wtx struct {
+	s      *Store
+	tx     *sql.Tx
+	txs    map[string]*sql.Stmt // statements bound to tx, shared by the batch
+	ctx    context.Context
+	ref    blob.Ref
+	events []store.Event
+	cache  []func(*flagCache)
+	dead   []uint32 // segments that may have become empty
+	opErr  error    // the op's own error (its savepoint was rolled back)
+}
+
+// staged is a batch whose bytes are on stable storage.
+type staged struct {
+	ops  []*op
+	ws   []*wtx
+	errs []error
+	refs []blob.Ref // pinned until the batch is committed
+}
+
+// stmt returns the prepared statement of q bound to the transaction, or
+// nil if q is not prepared yet (it will be after this batch).
+func (w *wtx) stmt(q string) *sql.Stmt {
+	if st := w.txs[q]; st != nil {
+		return st
+	}
+	st := w.s.stmts[q]
+	if st == nil {
+		w.s.miss[q] = true
+		return nil
+	}
+	st = w.tx.StmtContext(w.ctx, st)
+	w.txs[q] = st
+	return st
+}
+
+func (w *wtx) exec(q string, args ...any) (sql.Result, error) {
+	if st := w.stmt(q); st != nil {
+		return st.ExecContext(w.ctx, args...)
+	}
+	return w.tx.ExecContext(w.ctx, q, args...)
+}
+
+func (w *wtx) query(q string, args ...any) (*sql.Rows, error) {
+	if st := w.stmt(q); st != nil {
+		return st.QueryContext(w.ctx, args...)
+	}
+	return w.tx.QueryContext(w.ctx, q, args...)
+}
+
+func (w *wtx) queryRow(q string, args ...any) *sql.Row {
+	if st := w.stmt(q); st != nil {
+		return st.QueryRowContext(w.ctx, args...)
+	}
+	return w.tx.QueryRowContext(w.ctx, q, args...)
+}
+
+// event records a mailbox change to publish after commit.
+func (w *wtx) event(e store.Event) { w.events = append(w.events, e) }
+
+// maxStmts bounds the statement cache (the writer's queries are a small
+// fixed set, plus a few shapes of UID-set conditions).
+const maxStmts = 256
+
+// prepareMissed prepares the statements the last batch ran unprepared;
+// it runs between transactions, when the write connection is free.
+func (s *Store) prepareMissed() {
+	for q := range s.miss {
+		delete(s.miss, q)
+		if len(s.stmts) >= maxStmts {
+			continue
+		}
+		st, err := s.wdb.Prepare(q)
+		if err != nil {
+			continue
+		}
+		s.stmts[q] = st
+	}
+}
+
+// do queues fn (with optional message data) and waits for the batch that
+// contains it to be committed.
+func (s *Store) do(ctx context.Context, data []byte, fn func(w *wtx) error) error {
+	return s.submit(&op{ctx: ctx, data: data, fn: fn})
+}
+
+func (s *Store) submit(o *op) error {
+	o.err = make(chan error, 1)
+	select {
+	case <-s.closing:
+		return store.ErrClosed
+	default:
+	}
+	select {
+	case s.ops <- o:
+	case <-s.closing:
+		return store.ErrClosed
+	case <-o.ctx.Done():
+		return o.ctx.Err()
+	}
+	// Once queued, wait for the outcome even if ctx ends: the caller must
+	// not believe a committed change failed, nor the reverse.
+	return <-o.err
+}
+
+// writer is stage 1: it batches requests and writes their bytes.
+func (s *Store) writer() {
+	out := make(chan *staged) // unbuffered: at most one batch staged ahead, so batches stay large
+	go s.committer(out)
+	defer close(out)
+	for {
+		var batch []*op
+		select {
+		case o := <-s.ops:
+			batch = append(batch, o)
+		case <-s.closing:
+			// Commit what was queued before Close.
+			for {
+				select {
+				case o := <-s.ops:
+					out <- s.stage([]*op{o})
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-s.ops:
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		out <- s.stage(batch)
+	}
+}
+
+// stage appends the batch's message bytes with one fsync.
+func (s *Store) stage(batch []*op) *staged {
+	b := &staged{ops: batch, ws: make([]*wtx, len(batch)), errs: make([]error, len(batch))}
+	var datas [][]byte
+	var withData []int
+	for i, o := range batch {
+		if err := o.ctx.Err(); err != nil {
+			b.errs[i] = err
+			continue
+		}
+		if o.data != nil {
+			datas = append(datas, o.data)
+			withData = append(withData, i)
+		}
+	}
+	if len(datas) == 0 {
+		return b
+	}
+	refs, err := s.blobs.Append(datas)
+	for j, i := range withData {
+		if err != nil {
+			b.errs[i] = err
+		} else {
+			b.ws[i] = &wtx{ref: refs[j]}
+		}
+	}
+	b.refs = refs
+	return b
+}
+
+// committer is stage 2: one transaction per batch, then acknowledgements.
+func (s *Store) committer(in <-chan *staged) {
+	defer close(s.done)
+	for b := range in {
+		s.commit(b)
+	}
+}
+
+func (s *Store) commit(b *staged) {
+	s.batches.Add(1)
+	s.batched.Add(int64(len(b.ops)))
+	err := s.runTx(b)
+	s.blobs.Unpin(b.refs)
+	var dead []uint32
+	for i, o := range b.ops {
+		if err != nil && b.errs[i] == nil {
+			b.errs[i] = err
+		}
+		if w := b.ws[i]; b.errs[i] == nil && w != nil {
+			for _, f := range w.cache {
+				s.cache.apply(f)
+			}
+			for _, e := range w.events {
+				s.note.Publish(e)
+			}
+			dead = append(dead, w.dead...)
+		}
+		o.err <- b.errs[i]
+	}
+	if err != nil {
+		// The outcome for cached state is unknown: start afresh.
+		s.cache.reset()
+	}
+	if len(dead) > 0 {
+		s.removeDeadSegments(dead)
+	}
+	if len(s.miss) > 0 {
+		s.prepareMissed()
+	}
+}
+
+// runTx runs the batch's functions in one transaction, each (but atomic
+// ones) in its own savepoint so that one failing request does not undo
+// the others.
+func (s *Store) runTx(b *staged) error {
+	ctx := context.Background()
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	txs := map[string]*sql.Stmt{}
+	for i, o := range b.ops {
+		if b.errs[i] != nil {
+			continue
+		}
+		w := b.ws[i]
+		if w == nil {
+			w = &wtx{}
+			b.ws[i] = w
+		}
+		w.s, w.tx, w.txs, w.ctx = s, tx, txs, ctx
+		if o.atomic {
+			if err := o.fn(w); err != nil {
+				tx.Rollback()
+				return err
+			}
+			continue
+		}
+		if err := s.runSavepoint(w, o); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if b.errs[i] = w.opErr; b.errs[i] != nil {
+			b.ws[i] = nil
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	s.dirty.Store(true)
+	return nil
+}
+
+// runSavepoint runs o.fn in a savepoint, leaving its error in w.opErr;
+// the returned error is a failure of the transaction itself.
+func (s *Store) runSavepoint(w *wtx, o *op) error {
+	if _, err := w.exec(`SAVEPOINT op`); err != nil {
+		return fmt.Errorf("sqlite: savepoint: %w", err)
+	}
+	if w.opErr = o.fn(w); w.opErr != nil {
+		if _, err := w.exec(`ROLLBACK TO op`); err != nil {
+			return fmt.Errorf("sqlite: rollback to savepoint: %w", err)
+		}
+	}
+	if _, err := w.exec(`RELEASE op`); err != nil {
+		return fmt.Errorf("sqlite: release savepoint: %w", err)
+	}
+	return nil
+}
