@@ -12,6 +12,7 @@ import (
 	"golang.org/x/text/encoding/ianaindex"
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/encoding/traditionalchinese"
+	"golang.org/x/text/encoding/unicode"
 )
 
 // ErrUnknownCharset is returned by DecodeCharset for a charset it does not
@@ -41,6 +42,9 @@ var charsetOverrides = map[string]encoding.Encoding{
 	// practice Latin-1 or Windows-1252, which htmlindex maps it to.
 	"iso-8859-1": charmap.Windows1252,
 	"latin1":     charmap.Windows1252,
+	// RFC 2781 §4.3: unlabelled UTF-16 is big-endian unless a BOM says
+	// otherwise (WHATWG's little-endian default is for the web).
+	"utf-16": unicode.UTF16(unicode.BigEndian, unicode.UseBOM),
 }
 
 // lookupCharset finds the decoder for a MIME charset label, or nil.
@@ -84,7 +88,7 @@ func DecodeCharset(charset string, b []byte) (string, error) {
 	if enc == nil {
 		return validUTF8(b), ErrUnknownCharset
 	}
-	if isASCII(b) && !isStateful(enc) {
+	if isASCII(b) && asciiCompatible(enc) {
 		return string(b), nil
 	}
 	out, err := enc.NewDecoder().Bytes(b)
@@ -94,10 +98,12 @@ func DecodeCharset(charset string, b []byte) (string, error) {
 	return validUTF8(out), nil
 }
 
-// isStateful reports encodings where ASCII bytes are escape sequences
-// (ISO-2022-JP, HZ), so the ASCII shortcut does not apply.
-func isStateful(enc encoding.Encoding) bool {
-	return enc == simplifiedchinese.HZGB2312 || strings.Contains(strings.ToLower(encName(enc)), "2022")
+// asciiCompatible reports encodings in which ASCII bytes stand for
+// themselves, so ASCII input needs no decoding; not so for ISO-2022-*
+// and HZ (escape sequences) or UTF-16.
+func asciiCompatible(enc encoding.Encoding) bool {
+	n := strings.ToUpper(encName(enc))
+	return n != "" && !strings.Contains(n, "2022") && !strings.Contains(n, "HZ") && !strings.Contains(n, "UTF-16")
 }
 
 func encName(enc encoding.Encoding) string {

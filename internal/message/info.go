@@ -8,9 +8,11 @@ package message
 import "time"
 
 // Address is an address of the envelope in the form of RFC 9051 §7.5.2:
-// display name, source route (always empty today), mailbox and host. A
+// display name (raw, encoded-words kept), source route (the obsolete
+// "@a,@b" route of RFC 5322 §4.4, usually empty), mailbox and host. A
 // group (RFC 5322 §3.4) starts with Host == "" and Mailbox = group name,
-// and ends with Host == "" and Mailbox == "".
+// and ends with Host == "" and Mailbox == "". Only group markers have an
+// empty Host: an address without a domain gets MissingHost.
 type Address struct {
 	Name    string
 	Adl     string
@@ -35,6 +37,8 @@ type Envelope struct {
 }
 
 // Param is a MIME parameter (name lower-cased, value decoded per RFC 2231).
+// A value that used RFC 2231 charset encoding is UTF-8 here and may not be
+// ASCII; other values are as in the header (RFC 2047 words kept).
 type Param struct{ Name, Value string }
 
 // Part is one MIME entity with what BODYSTRUCTURE needs (RFC 9051 §7.5.2)
@@ -48,20 +52,24 @@ type Part struct {
 	Description string
 	Encoding    string // Content-Transfer-Encoding, lower-case, "7bit" if absent
 	Size        int64  // octets of the body (after the blank line)
-	Lines       int64  // lines of the body, for text/* and message/rfc822
+	Lines       int64  // lines of the body (CRLFs, plus a last unterminated line), for text/* and message/rfc822|global
 	MD5         string
 	Disposition string // lower-case, "" if absent
 	DispParams  []Param
 	Language    []string
 	Location    string
 
-	// Offsets in the CRLF-normalised message.
+	// Offsets in the CRLF-normalised message; see Parse for exactly what
+	// they delimit.
 	HeaderOffset int64 // start of this part's header
 	BodyOffset   int64 // start of the body (after the CRLF CRLF)
 
 	Parts []Part // children of a multipart
 
 	// For message/rfc822 (and message/global): the encapsulated message.
+	// Both are nil when it could not be parsed in place (a base64 or
+	// quoted-printable encoded message, or past the nesting limits); IMAP
+	// then describes the part as a basic body.
 	Envelope *Envelope
 	Message  *Part // root part of the encapsulated message
 }

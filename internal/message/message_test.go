@@ -113,6 +113,10 @@ func TestDecodeCharset(t *testing.T) {
 		{"\"gb18030\"", gbk("邮局"), "邮局", nil},
 		{"iso-8859-1", "caf\xe9", "café", nil},
 		{"windows-1252", "\x80", "€", nil},
+		{"utf-16", "\x00a\x00b", "ab", nil},
+		{"utf-16", "\xff\xfea\x00", "a", nil},
+		{"ISO-2022-JP", "\x1b$B$3$s\x1b(B", "こん", nil},
+		{"utf-7", "abc", "abc", ErrUnknownCharset},
 		{"utf-8", "bad\xff", "bad\uFFFD", nil},
 		{"no-such-charset", "abc", "abc", ErrUnknownCharset},
 	}
