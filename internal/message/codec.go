@@ -196,6 +196,7 @@ func UnmarshalInfo(b []byte) (*Info, error) {
 	d.allocSlabs()
 	info := &Info{}
 	info.Size = d.varint()
+	d.total = info.Size
 	d.envelope(&info.Envelope)
 	d.part(&info.Body, 0)
 	info.SentDate = d.time()
@@ -217,9 +218,10 @@ func UnmarshalInfo(b []byte) (*Info, error) {
 }
 
 type decoder struct {
-	s   string
-	pos int
-	err error
+	s     string
+	pos   int
+	err   error
+	total int64 // Info.Size, which every part lies within
 	// Slabs the lists are cut from, sized by the counts up front.
 	slabParts  []Part
 	slabParams []Param
@@ -432,7 +434,14 @@ func (d *decoder) part(p *Part, depth int) {
 	}
 	p.Location = d.str()
 	p.HeaderOffset = d.varint()
-	p.BodyOffset = p.HeaderOffset + d.varint()
+	hdrSize := d.varint()
+	// The offsets are used to slice the stored message: keep them inside.
+	if p.HeaderOffset < 0 || p.HeaderOffset > d.total || hdrSize < 0 || hdrSize > d.total-p.HeaderOffset ||
+		p.Size < 0 || p.Size > d.total-p.HeaderOffset-hdrSize || p.Lines < 0 {
+		d.fail("part outside the message")
+		return
+	}
+	p.BodyOffset = p.HeaderOffset + hdrSize
 	if n := d.count(minPartSize); n > 0 {
 		p.Parts = take(d, &d.slabParts, n)
 		for i := range p.Parts {

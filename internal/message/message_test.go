@@ -153,6 +153,7 @@ func TestParseAddressList(t *testing.T) {
 		{"broken@", []Address{a("", "broken", MissingHost)}},
 		{"@nohost", []Address{a("", "", "nohost")}},
 		{"<>", nil},
+		{"Mailer <>", []Address{{Name: "Mailer", Host: MissingHost}}},
 		{", ,,", nil},
 		{"Who? <one@y.test>", []Address{a("Who?", "one", "y.test")}},
 		{"John Q. Public <jqp@x.test>", []Address{a("John Q. Public", "jqp", "x.test")}},
@@ -395,6 +396,12 @@ func TestUnmarshalInfoErrors(t *testing.T) {
 	bad[2] = 99
 	if _, err := UnmarshalInfo(bad); err == nil {
 		t.Errorf("unknown version accepted")
+	}
+	// Offsets outside the message are refused, so slicing cannot panic.
+	info := Parse([]byte("Subject: x\r\n\r\nbody"))
+	info.Body.Size = 100
+	if _, err := UnmarshalInfo(info.Marshal()); err == nil {
+		t.Errorf("part beyond the message accepted")
 	}
 	// A huge count must not allocate.
 	huge := []byte{'Y', 'I', 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}
