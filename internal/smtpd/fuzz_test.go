@@ -1,0 +1,133 @@
+package smtpd
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/youju/youju/internal/auth"
+	"github.com/youju/youju/internal/delivery"
+	"github.com/youju/youju/internal/delivery/deliverytest"
+	"github.com/youju/youju/internal/store"
+)
+
+// FuzzHeaderFrom: the From: extraction never panics and returns only
+// parsed addresses.
+func FuzzHeaderFrom(f *testing.F) {
+	for _, s := range []string{
+		"From: a@b.c\r\n\r\nbody",
+		"From: =?GBK?B?1tDOxA==?= <a@b.c>\r\n\r\n",
+		"From: a@b.c\r\nFrom: d@e.f\r\n\r\n",
+		"From: \"x\" <a@b.c>, y@z.w\r\n",
+		"Subject: none\r\n\r\n",
+		"From:\r\n continued@b.c\r\n\r\n",
+		"\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		addrs, err := headerFrom(b)
+		if err == nil {
+			for _, a := range addrs {
+				if !strings.Contains(a, "@") {
+					t.Fatalf("non-address %q", a)
+				}
+			}
+		}
+	})
+}
+
+// chanListener hands out connections given to it.
+type chanListener struct {
+	ch     chan net.Conn
+	closed chan struct{}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+func (l *chanListener) Close() error   { close(l.closed); return nil }
+func (l *chanListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+// pipeConn is one end of net.Pipe with a loopback remote address, so that
+// AllowPlaintextLoopback lets the fuzzer reach AUTH.
+type pipeConn struct{ net.Conn }
+
+func (pipeConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+
+// panicWatch is a slog handler that counts panics logged by go-smtp's
+// recovery (which would otherwise hide them from the fuzzer).
+type panicWatch struct{ n *atomic.Int64 }
+
+func (p panicWatch) Enabled(context.Context, slog.Level) bool { return true }
+func (p panicWatch) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "panic") {
+		p.n.Add(1)
+	}
+	return nil
+}
+func (p panicWatch) WithAttrs([]slog.Attr) slog.Handler { return p }
+func (p panicWatch) WithGroup(string) slog.Handler      { return p }
+
+// FuzzSession feeds arbitrary client input to a whole server session over
+// net.Pipe (commands, AUTH, DATA, BDAT): no panic, no hang.
+func FuzzSession(f *testing.F) {
+	for _, s := range []string{
+		"EHLO x\r\nMAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\nSubject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n",
+		"EHLO x\r\nMAIL FROM:<a@remote.net> SIZE=10 BODY=8BITMIME\r\nRCPT TO:<alice+t@example.com> NOTIFY=SUCCESS\r\nBDAT 5 LAST\r\nhello",
+		"EHLO x\r\nAUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAHB3\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<far@remote.net>\r\nDATA\r\nFrom: alice@example.com\r\n\r\n.\r\n",
+		"EHLO x\r\nAUTH LOGIN\r\nYWxpY2U=\r\ncHc=\r\n",
+		"HELO x\r\nMAIL FROM:<>\r\nRCPT TO:<team@example.com>\r\nDATA\r\nx\n.\nMAIL FROM:<y@z>\r\n.\r\n",
+		"EHLO x\r\nSTARTTLS\r\nRSET\r\nVRFY a\r\nNOOP\r\nBDAT 0\r\nBDAT x\r\n",
+		"\x00\xff\r\n\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	ctx := context.Background()
+	st := deliverytest.New()
+	st.AddDomain(ctx, "example.com")
+	h, _ := auth.HashPassword("pw")
+	st.CreateAccount(ctx, store.Account{Address: "alice@example.com", PasswordHash: h, AllowSMTP: true})
+	st.SetAlias(ctx, store.Alias{Address: "team@example.com", Targets: []string{"alice@example.com", "x@remote.net"}})
+	q, err := delivery.OpenDirQueue(f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	var panics atomic.Int64
+	srv := &Server{Mode: Inbound, Store: st, Auth: auth.New(st, auth.Options{}), Queue: q,
+		AllowPlaintextLoopback: true, MaxMessageBytes: 1 << 16, ReadTimeout: 2 * time.Second,
+		MaxPerIP: -1, Logger: slog.New(panicWatch{&panics})}
+	l := &chanListener{ch: make(chan net.Conn), closed: make(chan struct{})}
+	go srv.Serve(l)
+	f.Cleanup(func() { srv.Shutdown(ctx) })
+	f.Fuzz(func(t *testing.T, in []byte) {
+		client, server := net.Pipe()
+		l.ch <- pipeConn{server}
+		drained := make(chan struct{})
+		go func() {
+			io.Copy(io.Discard, client)
+			close(drained)
+		}()
+		client.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		client.Write(in)
+		client.Close()
+		select {
+		case <-drained:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("session hangs on %q", in)
+		}
+		if panics.Load() != 0 {
+			t.Fatalf("panic on %q", in)
+		}
+	})
+}
