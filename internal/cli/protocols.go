@@ -1,6 +1,66 @@
 package cli
 
-// bindings lists every configured listener with its server.
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/youju/youju/internal/delivery"
+	"github.com/youju/youju/internal/pop3"
+	"github.com/youju/youju/internal/smtpd"
+)
+
+// queueDir is where mail for other domains waits, inside the data directory.
+func queueDir(dataDir string) string { return filepath.Join(dataDir, "queue") }
+
+// bindings lists every configured listener with its server. Listeners of
+// one protocol share one server, so that per-account state (POP3's maildrop
+// lock, connection limits) spans its ports.
 func (d *deps) bindings() ([]binding, error) {
-	return d.webBindings()
+	c := d.cfg
+	queue, err := delivery.OpenDirQueue(queueDir(d.dataDir))
+	if err != nil {
+		return nil, err
+	}
+	lim := c.Limits
+	smtpServer := func(mode smtpd.Mode) *smtpd.Server {
+		return &smtpd.Server{
+			Mode: mode, Store: d.store, Auth: d.auth, Queue: queue, TLSConfig: d.tls.Config(),
+			Hostname: c.Hostname, MaxMessageBytes: lim.MaxMessageBytes, MaxRecipients: lim.MaxRecipients,
+			MaxConnections: lim.MaxConnections, MaxPerIP: lim.MaxConnectionsIP,
+			ReadTimeout: lim.SMTPTimeout.Duration, WriteTimeout: lim.SMTPTimeout.Duration, DataTimeout: lim.SMTPDataTimeout.Duration,
+			AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback,
+			Logger:                 d.log.With("proto", "smtp", "mode", map[smtpd.Mode]string{smtpd.Inbound: "mx", smtpd.Submission: "submission"}[mode]),
+		}
+	}
+	mx, submit := smtpServer(smtpd.Inbound), smtpServer(smtpd.Submission)
+	pop := &pop3.Server{
+		Store: d.store, Auth: d.auth, TLSConfig: d.tls.Config(), Hostname: c.Hostname,
+		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, Logger: d.log,
+		IdleTimeout: lim.POP3IdleTimeout.Duration, MaxConnections: lim.MaxConnections, MaxPerIP: lim.MaxConnectionsIP,
+	}
+	var bs []binding
+	for _, x := range []struct {
+		name, setting string
+		srv           server
+		implicitTLS   bool
+	}{
+		{"smtp", c.Listeners.SMTP, mx, false},
+		{"submissions", c.Listeners.Submissions, submit, true},
+		{"submission", c.Listeners.Submission, submit, false},
+		{"pop3", c.Listeners.POP3, pop, false},
+		{"pop3s", c.Listeners.POP3S, pop, true},
+	} {
+		addr, err := c.Address(x.setting)
+		if err != nil {
+			return nil, fmt.Errorf("listeners.%s: %w", x.name, err)
+		}
+		if addr != "" {
+			bs = append(bs, binding{name: x.name, addr: addr, srv: x.srv, implicitTLS: x.implicitTLS})
+		}
+	}
+	web, err := d.webBindings()
+	if err != nil {
+		return nil, err
+	}
+	return append(bs, web...), nil
 }

@@ -190,10 +190,17 @@ func shutdownAll(rs []running, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	var wg sync.WaitGroup
+	seen := make(map[server]bool) // listeners of one protocol share a server
 	for _, r := range rs {
+		if seen[r.srv] {
+			continue
+		}
+		seen[r.srv] = true
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			t0 := time.Now()
+			defer func() { log.Debug("shutdown done", "listener", r.name, "took", time.Since(t0)) }()
 			if err := r.srv.Shutdown(ctx); err != nil && !isClosed(err) {
 				log.Warn("shutdown", "listener", r.name, "err", err)
 			}
