@@ -120,7 +120,7 @@ func (s *Store) IsLocalDomain(ctx context.Context, name string) (bool, error) {
 }
 
 const accountCols = `id, address, password_hash, disabled, allow_imap, allow_pop3, allow_smtp,
-	quota_bytes, used_bytes, pop3_scope, pop3_days, pop3_delete, created`
+	quota_bytes, (SELECT COALESCE(SUM(x.size), 0) FROM mailboxes x WHERE x.account_id=accounts.id), pop3_scope, pop3_days, pop3_delete, created`
 
 func scanAccount(r interface{ Scan(...any) error }) (store.Account, error) {
 	var a store.Account

@@ -227,12 +227,8 @@ func (s *Store) DeleteMailbox(ctx context.Context, acct store.AccountID, name st
 }
 
 // dropMailbox deletes a mailbox with its messages, tombstones and blob
-// references, and gives the bytes back to the account's quota.
+// references (its bytes leave the account's used bytes with it).
 func (w *wtx) dropMailbox(id store.MailboxID) error {
-	if _, err := w.exec(`UPDATE accounts SET used_bytes = used_bytes - (SELECT size FROM mailboxes WHERE id=?)
-		WHERE id = (SELECT account_id FROM mailboxes WHERE id=?)`, id, id); err != nil {
-		return err
-	}
 	if _, err := w.exec(`UPDATE blobs SET refcount = refcount - m.n
 		FROM (SELECT blob_id, COUNT(*) AS n FROM messages WHERE mailbox_id=? GROUP BY blob_id) AS m
 		WHERE blobs.id = m.blob_id`, id); err != nil {

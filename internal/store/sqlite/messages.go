@@ -87,8 +87,9 @@ func (m *mboxState) bump() store.ModSeq {
 	return m.modSeq
 }
 
-// save writes the mailbox's new state and the account's used bytes and
-// queues the change event.
+// save writes the mailbox's new state and queues the change event. An
+// account's used bytes are the sum of its mailboxes' sizes, so they
+// cannot drift from the messages.
 func (w *wtx) save(m *mboxState) error {
 	if !m.bumped {
 		return nil
@@ -96,11 +97,6 @@ func (w *wtx) save(m *mboxState) error {
 	if _, err := w.exec(`UPDATE mailboxes SET uidnext=?, highestmodseq=?, messages=messages+?, unseen=unseen+?, size=size+?
 		WHERE id=?`, m.uidNext, m.modSeq, m.dMessages, m.dUnseen, m.dSize, m.id); err != nil {
 		return err
-	}
-	if m.dSize != 0 {
-		if _, err := w.exec(`UPDATE accounts SET used_bytes=used_bytes+? WHERE id=?`, m.dSize, m.acct); err != nil {
-			return err
-		}
 	}
 	w.event(store.Event{Account: m.acct, Mailbox: m.id, ModSeq: m.modSeq})
 	return nil
@@ -147,7 +143,7 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.TargetRe
 func (w *wtx) deliverOne(t store.Target, size int64, idate, now time.Time, blobID *int64, info []byte) (store.TargetResult, error) {
 	mb := &mboxState{acct: t.Account}
 	var quota, used int64
-	q := `SELECT b.id, b.uidvalidity, b.uidnext, b.highestmodseq, a.quota_bytes, a.used_bytes
+	q := `SELECT b.id, b.uidvalidity, b.uidnext, b.highestmodseq, a.quota_bytes, (SELECT COALESCE(SUM(x.size), 0) FROM mailboxes x WHERE x.account_id=a.id)
 		FROM mailboxes b JOIN accounts a ON a.id=b.account_id WHERE b.account_id=? AND `
 	arg := any(t.Mailbox)
 	if t.Mailbox == 0 {
@@ -189,7 +185,7 @@ func (w *wtx) deliverOne(t store.Target, size int64, idate, now time.Time, blobI
 // the account over its quota (RFC 9208 §5.1).
 func (w *wtx) checkQuota(acct store.AccountID, size int64) error {
 	var quota, used int64
-	if err := w.queryRow(`SELECT quota_bytes, used_bytes FROM accounts WHERE id=?`, acct).Scan(&quota, &used); err != nil {
+	if err := w.queryRow(`SELECT quota_bytes, (SELECT COALESCE(SUM(x.size), 0) FROM mailboxes x WHERE x.account_id=accounts.id) FROM accounts WHERE id=?`, acct).Scan(&quota, &used); err != nil {
 		return notFound(err)
 	}
 	if quota > 0 && used+size > quota {
@@ -305,7 +301,7 @@ func (s *Store) OpenMessage(ctx context.Context, acct store.AccountID, mbox stor
 
 // Quota implements store.Mail.
 func (s *Store) Quota(ctx context.Context, acct store.AccountID) (used, limit int64, err error) {
-	err = s.rdb.QueryRowContext(ctx, `SELECT used_bytes, quota_bytes FROM accounts WHERE id=?`, acct).Scan(&used, &limit)
+	err = s.rdb.QueryRowContext(ctx, `SELECT (SELECT COALESCE(SUM(x.size), 0) FROM mailboxes x WHERE x.account_id=accounts.id), quota_bytes FROM accounts WHERE id=?`, acct).Scan(&used, &limit)
 	return used, limit, notFound(err)
 }
 

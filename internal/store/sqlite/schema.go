@@ -33,7 +33,6 @@ CREATE TABLE accounts (
 	allow_pop3    INTEGER NOT NULL,
 	allow_smtp    INTEGER NOT NULL,
 	quota_bytes   INTEGER NOT NULL,
-	used_bytes    INTEGER NOT NULL DEFAULT 0,
 	pop3_scope    TEXT NOT NULL,
 	pop3_days     INTEGER NOT NULL,
 	pop3_delete   TEXT NOT NULL,
@@ -58,7 +57,7 @@ CREATE TABLE app_passwords (
 );
 
 -- messages, unseen and size are maintained by the writer so that STATUS
--- never counts rows.
+-- never counts rows; an account's used bytes (quota) are the sum of size.
 CREATE TABLE mailboxes (
 	id            INTEGER PRIMARY KEY AUTOINCREMENT,
 	account_id    INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,

@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/youju/youju/internal/blob"
@@ -49,6 +50,7 @@ type Options struct {
 // Store is the SQLite mail store. It implements store.Store.
 type Store struct {
 	dir   string
+	lock  *os.File
 	opts  Options
 	log   *slog.Logger
 	wdb   *sql.DB // the one write connection, used only by the writer
@@ -93,8 +95,13 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	s := &Store{
-		dir: dir, opts: opts, log: log, note: note,
+		lock: lock,
+		dir:  dir, opts: opts, log: log, note: note,
 		cache:   newFlagCache(cacheLimit(opts.CacheMessages)),
 		stmts:   map[string]*sql.Stmt{},
 		miss:    map[string]bool{},
@@ -102,8 +109,32 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	s, err = s.open(ctx, filepath.Join(dir, "index.db"))
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// lockDir takes an exclusive lock on the store directory: two processes
+// appending to the same blob segments would corrupt them. The kernel
+// drops the lock when the process dies.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sqlite: store %s is in use by another process: %w", dir, err)
+	}
+	return f, nil
+}
+
+func (s *Store) open(ctx context.Context, path string) (*Store, error) {
 	var err error
-	path := filepath.Join(dir, "index.db")
+	opts, log := s.opts, s.log
 	if s.wdb, err = openDB(path, dbWriter, 1); err != nil {
 		return nil, err
 	}
@@ -119,7 +150,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
-	if s.blobs, err = blob.Open(filepath.Join(dir, "blobs"), blob.Options{SegmentSize: opts.SegmentSize, Logger: log}); err != nil {
+	if s.blobs, err = blob.Open(filepath.Join(s.dir, "blobs"), blob.Options{SegmentSize: opts.SegmentSize, Logger: log}); err != nil {
 		s.closeDBs()
 		return nil, err
 	}
@@ -252,6 +283,7 @@ func (s *Store) Close() error {
 		}
 		s.blobs.Close()
 		s.closeDBs()
+		s.lock.Close()
 	})
 	return nil
 }

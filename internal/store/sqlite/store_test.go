@@ -560,3 +560,14 @@ func TestClosedStore(t *testing.T) {
 		t.Fatalf("after close: %v", err)
 	}
 }
+
+func TestSecondOpenRefused(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	if _, err := Open(ctx, dir, Options{}); err == nil {
+		t.Fatal("a second Open of a store in use succeeded")
+	}
+	s.Close()
+	s = openStore(t, dir)
+	s.Close()
+}
