@@ -212,6 +212,23 @@ func (c *client) multi() []string {
 	}
 }
 
+// drain reads a multi-line body up to "." and counts its lines, without
+// the per-line bookkeeping of multi (benchmarks measure the server).
+func (c *client) drain() (int, error) {
+	_ = c.conn.SetReadDeadline(time.Now().Add(time.Minute))
+	n := 0
+	for {
+		l, err := c.r.ReadSlice('\n')
+		if err != nil {
+			return n, err
+		}
+		if len(l) == 3 && l[0] == '.' {
+			return n, nil
+		}
+		n++
+	}
+}
+
 // expectClosed checks the server closed the connection.
 func (c *client) expectClosed() {
 	c.t.Helper()

@@ -30,6 +30,8 @@ type dropMsg struct {
 type maildrop struct {
 	opts  store.POP3Options
 	boxes []store.Mailbox
+	// uidlPrefix is, per box, what precedes the UID in a unique-id.
+	uidlPrefix [][]byte
 	msgs  []dropMsg
 	count int   // messages not marked deleted
 	size  int64 // their octets
@@ -59,6 +61,7 @@ func loadMaildrop(ctx context.Context, st store.Mail, acct store.Account) (*mail
 	for _, b := range boxes {
 		idx := uint16(len(d.boxes))
 		d.boxes = append(d.boxes, b)
+		d.uidlPrefix = append(d.uidlPrefix, uidlPrefix(b))
 		err := st.ListMessages(ctx, acct.ID, b.ID, store.ListOptions{}, func(m *store.Message) error {
 			if !since.IsZero() && m.InternalDate.Before(since) {
 				return nil
@@ -134,12 +137,15 @@ const hexDigits = "0123456789abcdef"
 // scopes) prefix their mailbox id, as UIDVALIDITY alone need not differ
 // between mailboxes. INBOX ids stay the same when the scope changes.
 func (d *maildrop) appendUIDL(b []byte, m *dropMsg) []byte {
-	box := &d.boxes[m.box]
-	if !isInbox(*box) {
+	return appendHex8(append(b, d.uidlPrefix[m.box]...), uint32(m.uid))
+}
+
+func uidlPrefix(box store.Mailbox) []byte {
+	var b []byte
+	if !isInbox(box) {
 		b = fmt.Appendf(b, "%x.", int64(box.ID))
 	}
-	b = appendHex8(b, box.UIDValidity)
-	return appendHex8(b, uint32(m.uid))
+	return appendHex8(b, box.UIDValidity)
 }
 
 func appendHex8(b []byte, v uint32) []byte {
