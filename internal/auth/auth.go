@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/youju/youju/internal/metrics"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -109,6 +110,23 @@ func (a *Authenticator) CanonicalAddress(username string) string {
 // address and per account; a throttled attempt is refused before any
 // password is checked, so throttling also bounds the CPU an attacker costs.
 func (a *Authenticator) Login(ctx context.Context, r Request) (store.Account, error) {
+	acct, err := a.login(ctx, r)
+	proto := string(r.Service)
+	if proto == "" {
+		proto = metrics.ProtoHTTP
+	}
+	result := metrics.LoginOK
+	switch {
+	case errors.Is(err, ErrThrottled):
+		result = metrics.LoginThrottled
+	case err != nil:
+		result = metrics.LoginFailed
+	}
+	metrics.Logins.With(proto, result).Inc()
+	return acct, err
+}
+
+func (a *Authenticator) login(ctx context.Context, r Request) (store.Account, error) {
 	addr := a.CanonicalAddress(r.Username)
 	ipKey, accKey := "ip:"+r.Remote.String(), "acct:"+addr
 	if r.Remote.IsValid() && a.perIP.blocked(ipKey) || a.perAcc.blocked(accKey) {

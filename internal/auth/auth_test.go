@@ -11,6 +11,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 
+	"github.com/youju/youju/internal/metrics"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -261,4 +262,16 @@ func FuzzVerifyPassword(f *testing.F) {
 	f.Fuzz(func(t *testing.T, hash, pw string) {
 		VerifyPassword(hash, pw) // must not panic nor run away
 	})
+}
+
+func TestLoginsAreCounted(t *testing.T) {
+	a := New(newFake(t), Options{})
+	ok := metrics.Logins.With("imap", metrics.LoginOK)
+	failed := metrics.Logins.With("imap", metrics.LoginFailed)
+	ok0, failed0 := ok.Value(), failed.Value()
+	a.Login(context.Background(), Request{Username: "alice@example.test", Password: "secret", Service: store.ServiceIMAP})
+	a.Login(context.Background(), Request{Username: "alice@example.test", Password: "bad", Service: store.ServiceIMAP})
+	if ok.Value()-ok0 != 1 || failed.Value()-failed0 != 1 {
+		t.Fatalf("ok +%v failed +%v, want +1 each", ok.Value()-ok0, failed.Value()-failed0)
+	}
 }

@@ -174,6 +174,7 @@ func listenAll(bs []binding) ([]running, error) {
 			}
 			return nil, fmt.Errorf("listening for %s on %s: %w (another mail server running? use --port-offset or set listeners.%s in the config)", b.name, b.addr, err, b.name)
 		}
+		l = newCountingListener(l, b.name)
 		r := running{binding: b, l: l}
 		r.addr = l.Addr().String()
 		if ts, ok := b.srv.(tlsServer); ok && b.implicitTLS {

@@ -164,8 +164,11 @@ func TestServeEndToEnd(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("%s: %s", name, resp.Status)
 		}
-		if name == "admin" && !strings.Contains(string(body), "youju_store_latency_seconds_bucket") {
-			t.Errorf("metrics lack the store latency:\n%s", body)
+		for _, want := range []string{"youju_store_latency_seconds_bucket{op=\"deliver\"", `youju_connections_total{proto="smtp",listener="smtp"}`,
+			`youju_logins_total{proto="pop3",result="ok"}`, `youju_active_connections{proto="pop3"}`} {
+			if name == "admin" && !strings.Contains(string(body), want) {
+				t.Errorf("metrics lack %s:\n%s", want, body)
+			}
 		}
 		if name == "http" && !strings.Contains(string(body), "mail.example.test") {
 			t.Errorf("web page lacks the host name")
