@@ -477,3 +477,34 @@ func BenchmarkDecodeHeaderAdversarial(b *testing.B) {
 		}
 	}
 }
+
+func TestInfoPart(t *testing.T) {
+	info := Parse(loadMessage(t, "testdata/nested-rfc822.eml"))
+	tests := []struct {
+		section []int
+		want    *Part
+	}{
+		{nil, &info.Body},
+		{[]int{1}, &info.Body.Parts[0]},
+		{[]int{2}, &info.Body.Parts[1]},
+		{[]int{2, 1}, &info.Body.Parts[1].Message.Parts[0]},
+		{[]int{2, 2}, &info.Body.Parts[1].Message.Parts[1]},
+		{[]int{2, 3}, nil},
+		{[]int{1, 1}, nil},
+		{[]int{3}, nil},
+		{[]int{0}, nil},
+	}
+	for _, tt := range tests {
+		if got := info.Part(tt.section); got != tt.want {
+			t.Errorf("Part(%v) = %p, want %p", tt.section, got, tt.want)
+		}
+	}
+	plain := Parse([]byte("Subject: x\r\n\r\nbody"))
+	if plain.Part([]int{1}) != &plain.Body || plain.Part([]int{2}) != nil {
+		t.Errorf("part 1 of a non-multipart message is its body")
+	}
+	inner := Parse([]byte("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\ntext\r\n--b--"))
+	if p := inner.Part([]int{1, 1}); p == nil || p != inner.Body.Parts[0].Message {
+		t.Errorf("1.1 of a non-multipart encapsulated message is its body: %+v", p)
+	}
+}

@@ -343,3 +343,34 @@ func (p *parser) findDelimiter(delim []byte, bodyStart, from, end int) (lineStar
 	}
 	return 0, 0, false, false
 }
+
+// Part returns the entity a section part number designates (RFC 9051
+// §6.4.5), or nil if there is none. Part 1 of a non-multipart message is
+// its body, i.e. the message entity itself; the subparts of a
+// message/rfc822 part are those of the encapsulated message. An empty
+// section is the whole message. For BODY[n.HEADER] and BODY[n.TEXT] the
+// caller uses the returned part's Message, which holds the header and
+// text of the encapsulated message; BODY[n.MIME] and BODY[n] use the
+// part itself.
+func (info *Info) Part(section []int) *Part {
+	p := &info.Body
+	for i, n := range section {
+		if i > 0 {
+			switch {
+			case p.Message != nil:
+				p = p.Message
+			case p.Type != "multipart":
+				return nil
+			}
+		}
+		if p.Type == "multipart" {
+			if n < 1 || n > len(p.Parts) {
+				return nil
+			}
+			p = &p.Parts[n-1]
+		} else if n != 1 {
+			return nil
+		}
+	}
+	return p
+}
