@@ -1,32 +1,134 @@
-// Package web serves youju over HTTP(S): today a plain page with the client
-// settings and a health check; autoconfig, autodiscover, Apple profiles and
-// the settings page come with their issue. The admin listener (metrics) is
-// separate, see AdminHandler.
+// Package web serves youju over HTTP(S): client autoconfiguration
+// (Thunderbird autoconfig, Outlook autodiscover, Apple configuration
+// profiles), the MTA-STS policy, and the settings page where users see
+// their client settings and manage app passwords and access switches. The
+// admin listener (metrics) is separate, see AdminHandler.
+//
+// One handler serves both the plain HTTP and the HTTPS listener; it tells
+// them apart by r.TLS. Sign-in is refused over plain HTTP except from
+// loopback.
 package web
 
 import (
-	"html/template"
+	"context"
+	"crypto/tls"
+	"log/slog"
 	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
 
+	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/clientconf"
+	"github.com/youju/youju/internal/dnsrec"
+	"github.com/youju/youju/internal/store"
 )
 
-// Handler serves the public web part.
+// Options configure the public web handler. Zero fields take defaults.
+type Options struct {
+	// Hostname is the mail server's name, shown in every setting.
+	Hostname string
+	// Domain is the primary mail domain (used when a request names none).
+	Domain string
+	// Settings are the client listeners (clientconf.Settings).
+	Settings []clientconf.Entry
+	// Store holds accounts and domains; nil serves only the public pages
+	// and treats Domain as the only local domain.
+	Store store.Accounts
+	// Auth checks sign-ins on the settings page; nil turns sign-in off.
+	Auth *auth.Authenticator
+	// TLSCert, if set, returns the server certificate used to sign Apple
+	// configuration profiles; nil (or a nil result) serves them unsigned.
+	TLSCert func() *tls.Certificate
+	// HTTPSPort is where plain-HTTP visitors are sent to sign in (0: 443;
+	// negative: there is no HTTPS listener).
+	HTTPSPort int
+	// MTASTSMode is the MTA-STS policy mode ("testing" unless "enforce").
+	MTASTSMode string
+	// SessionIdle and SessionMax bound a settings-page session: it ends
+	// after SessionIdle without requests (default 30m) or SessionMax after
+	// sign-in (default 12h).
+	SessionIdle, SessionMax time.Duration
+	Logger                  *slog.Logger
+	// Now is the clock (tests).
+	Now func() time.Time
+}
+
+// server is the public web part.
+type server struct {
+	opt      Options
+	log      *slog.Logger
+	sessions *sessions
+	mux      *http.ServeMux
+}
+
+// New returns the handler of the public web listeners (HTTP and HTTPS).
+func New(opt Options) http.Handler {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.SessionIdle <= 0 {
+		opt.SessionIdle = 30 * time.Minute
+	}
+	if opt.SessionMax <= 0 {
+		opt.SessionMax = 12 * time.Hour
+	}
+	opt.Hostname = strings.ToLower(strings.TrimSuffix(opt.Hostname, "."))
+	opt.Domain = strings.ToLower(opt.Domain)
+	s := &server{opt: opt, log: opt.Logger.With("proto", "http"), mux: http.NewServeMux(),
+		sessions: newSessions(opt.SessionIdle, opt.SessionMax, opt.Now)}
+	s.routes()
+	return s
+}
+
+// Handler serves the public pages for hostname with no accounts behind
+// them. Deprecated: use New, which adds sign-in and per-domain answers.
 func Handler(hostname string, settings []clientconf.Entry) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	domain, _ := strings.CutPrefix(hostname, "mail.")
+	return New(Options{Hostname: hostname, Domain: domain, Settings: settings})
+}
+
+func (s *server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		_ = indexPage.Execute(w, struct {
-			Hostname string
-			Settings []clientconf.Entry
-		}{hostname, settings})
-	})
-	return mux
+	// Thunderbird autoconfig: the autoconfig.DOMAIN host and the
+	// well-known path on the domain itself.
+	m.HandleFunc("GET /mail/config-v1.1.xml", s.autoconfig)
+	m.HandleFunc("GET /.well-known/autoconfig/mail/config-v1.1.xml", s.autoconfig)
+	// Outlook autodiscover (POX); clients use both spellings.
+	m.HandleFunc("POST /autodiscover/autodiscover.xml", s.autodiscover)
+	m.HandleFunc("POST /Autodiscover/Autodiscover.xml", s.autodiscover)
+	m.HandleFunc("GET /apple.mobileconfig", s.mobileconfig)
+	// RFC 8461 §3.3: the policy host is mta-sts.DOMAIN, HTTPS only.
+	m.HandleFunc("GET /.well-known/mta-sts.txt", s.mtaSTS)
+
+	m.Handle("GET /static/", http.FileServerFS(staticFS))
+	m.HandleFunc("GET /{$}", s.index)
+	m.HandleFunc("GET /lang/{lang}", s.setLang)
+	m.HandleFunc("POST /login", s.login)
+	m.HandleFunc("POST /logout", s.logout)
+	m.HandleFunc("GET /settings", s.settingsPage)
+	m.HandleFunc("POST /settings/app-passwords", s.createAppPassword)
+	m.HandleFunc("POST /settings/app-passwords/revoke", s.revokeAppPassword)
+	m.HandleFunc("POST /settings/services", s.setServices)
+}
+
+// ServeHTTP sets the headers every answer carries, then routes.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	// No scripts at all; styles only from our own file.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	s.mux.ServeHTTP(w, r)
 }
 
 // AdminHandler serves the admin listener: Prometheus metrics and health.
@@ -37,15 +139,75 @@ func AdminHandler(metrics http.Handler) http.Handler {
 	return mux
 }
 
-var indexPage = template.Must(template.New("index").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Hostname}} — mail settings / 邮件设置</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body>
-<h1>{{.Hostname}}</h1>
-<p>Mail client settings / 邮件客户端设置. User name: your full e-mail address / 用户名：完整的邮箱地址.</p>
-<table border="1" cellpadding="4">
-<tr><th>Protocol</th><th>Server</th><th>Port</th><th>Security</th></tr>
-{{range .Settings}}<tr><td>{{.Protocol}} ({{.Role}})</td><td>{{.Host}}</td><td>{{.Port}}</td><td>{{.Security}}</td></tr>
-{{end}}</table>
-</body></html>
-`))
+// mtaSTS serves the MTA-STS policy of the domain named by the host
+// (mta-sts.DOMAIN), RFC 8461 §3.2.
+func (s *server) mtaSTS(w http.ResponseWriter, r *http.Request) {
+	d := s.requestDomain(r, "")
+	if d == "" || !s.isLocal(r.Context(), d) {
+		http.Error(w, "no MTA-STS policy for this domain", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	w.Header().Set("Cache-Control", "max-age=3600")
+	w.Write([]byte(dnsrec.MTASTSPolicy(s.opt.MTASTSMode, s.opt.Hostname)))
+}
+
+// requestDomain is the mail domain a request is about: that of the e-mail
+// address if given, else the Host header without its well-known prefix
+// (autoconfig., autodiscover., mta-sts.), else the primary domain.
+func (s *server) requestDomain(r *http.Request, address string) string {
+	if _, d, ok := strings.Cut(address, "@"); ok {
+		return strings.ToLower(d)
+	}
+	host := strings.ToLower(r.Host)
+	if h, _, ok := strings.Cut(host, ":"); ok && !strings.Contains(h, "]") {
+		host = h
+	}
+	for _, p := range []string{"autoconfig.", "autodiscover.", "mta-sts."} {
+		if d, ok := strings.CutPrefix(host, p); ok {
+			return d
+		}
+	}
+	return s.opt.Domain
+}
+
+// isLocal reports whether d is a domain this server serves.
+func (s *server) isLocal(ctx context.Context, d string) bool {
+	d = strings.ToLower(strings.TrimSuffix(d, "."))
+	if s.opt.Store == nil {
+		return d == s.opt.Domain
+	}
+	ok, err := s.opt.Store.IsLocalDomain(ctx, d)
+	if err != nil {
+		s.log.Warn("looking up a domain", "domain", d, "err", err)
+		return false
+	}
+	return ok
+}
+
+// remoteAddr is the client's address (for throttling and the loopback rule).
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// secure reports whether passwords may be sent on this request: over TLS,
+// or over plain HTTP from loopback (the browser is on this machine).
+func secure(r *http.Request) bool {
+	return r.TLS != nil || remoteAddr(r).IsLoopback()
+}
+
+// httpsURL is where a plain-HTTP visitor signs in, "" without HTTPS.
+func (s *server) httpsURL(path string) string {
+	switch p := s.opt.HTTPSPort; {
+	case p < 0:
+		return ""
+	case p == 0 || p == 443:
+		return "https://" + s.opt.Hostname + path
+	default:
+		return "https://" + s.opt.Hostname + ":" + strconv.Itoa(p) + path
+	}
+}
