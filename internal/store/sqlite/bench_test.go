@@ -106,11 +106,17 @@ func bigMailbox(b *testing.B) (*Store, store.Account, store.Mailbox) {
 // (FETCH 1:* (UID FLAGS)). Goal: <= 50 ms/op.
 func BenchmarkListFlags100k(b *testing.B) {
 	s, a, mb := bigMailbox(b)
+	b.Run("cache", func(b *testing.B) { benchList(b, s.ListMessages, a, mb) })
+	b.Run("sqlite", func(b *testing.B) { benchList(b, s.listSQL, a, mb) })
+}
+
+type lister func(context.Context, store.AccountID, store.MailboxID, store.ListOptions, func(*store.Message) error) error
+
+func benchList(b *testing.B, list lister, a store.Account, mb store.Mailbox) {
 	ctx := context.Background()
-	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		n := 0
-		err := s.ListMessages(ctx, a.ID, mb.ID, store.ListOptions{}, func(m *store.Message) error {
+		err := list(ctx, a.ID, mb.ID, store.ListOptions{}, func(m *store.Message) error {
 			n++
 			return nil
 		})
@@ -124,10 +130,16 @@ func BenchmarkListFlags100k(b *testing.B) {
 // with 10,000 unseen. Goal: <= 5 ms/op.
 func BenchmarkSearchUnseen100k(b *testing.B) {
 	s, a, mb := bigMailbox(b)
+	b.Run("cache", func(b *testing.B) { benchSearch(b, s.Search, a, mb) })
+	b.Run("sqlite", func(b *testing.B) { benchSearch(b, s.searchSQL, a, mb) })
+}
+
+type searcher func(context.Context, store.AccountID, store.MailboxID, store.Query) ([]store.UID, error)
+
+func benchSearch(b *testing.B, search searcher, a store.Account, mb store.Mailbox) {
 	ctx := context.Background()
-	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		uids, err := s.Search(ctx, a.ID, mb.ID, store.Query{FlagsUnset: store.FlagSeen})
+		uids, err := search(ctx, a.ID, mb.ID, store.Query{FlagsUnset: store.FlagSeen})
 		if err != nil || len(uids) != bigN/10 {
 			b.Fatal(err, len(uids))
 		}

@@ -273,7 +273,13 @@ func (s *Store) searchSQL(ctx context.Context, acct store.AccountID, mbox store.
 	case q.NeedInfo:
 		cols, join = msgCols+", b.info", " JOIN blobs b ON b.id=m.blob_id"
 	}
-	sqlq := `SELECT ` + cols + ` FROM messages m` + join + ` WHERE ` + mboxScope + ` AND m.uid > ?` + where +
+	from := " FROM messages m"
+	if q.FlagsUnset&store.FlagSeen != 0 {
+		// Without statistics the planner prefers the primary key for
+		// ORDER BY uid; the partial index reads only unseen messages.
+		from += " INDEXED BY messages_unseen"
+	}
+	sqlq := `SELECT ` + cols + from + join + ` WHERE ` + mboxScope + ` AND m.uid > ?` + where +
 		` ORDER BY m.uid LIMIT ` + fmt.Sprint(chunk)
 	var out []store.UID
 	var after store.UID
