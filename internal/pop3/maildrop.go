@@ -32,9 +32,9 @@ type maildrop struct {
 	boxes []store.Mailbox
 	// uidlPrefix is, per box, what precedes the UID in a unique-id.
 	uidlPrefix [][]byte
-	msgs  []dropMsg
-	count int   // messages not marked deleted
-	size  int64 // their octets
+	msgs       []dropMsg
+	count      int   // messages not marked deleted
+	size       int64 // their octets
 }
 
 // maxBoxes is what dropMsg.box can index.

@@ -229,6 +229,13 @@ func TestSASL(t *testing.T) {
 	c.do("QUIT", "+OK*")
 
 	c = dial(t, ts.addr)
+	// Long SASL lines (RFC 5034 §4) are gathered beyond the small read
+	// buffer; beyond maxAuthLine they are refused.
+	c.do("AUTH PLAIN "+plain("alice", strings.Repeat("p", 2000)), "-ERR [AUTH] Authentication failed")
+	c.do("AUTH PLAIN", "+ ")
+	c.do(plain("alice", strings.Repeat("p", 2500)), "-ERR [AUTH] Authentication failed")
+	c.do("AUTH PLAIN "+plain("alice", strings.Repeat("p", 5000)), "-ERR Command line too long")
+	c = dial(t, ts.addr)
 	c.do("AUTH PLAIN "+plain("alice@example.org", testPassword), "+OK Logged in*")
 }
 

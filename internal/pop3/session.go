@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,7 @@ const (
 	// maxDiscard bounds how much of an over-long line we read and drop
 	// before giving up on the client.
 	maxDiscard = 64 << 10
+	readBuf    = 1 << 10
 	writeBuf   = 16 << 10
 )
 
@@ -48,7 +50,8 @@ type session struct {
 	implicitTLS bool
 	tls         bool
 	r           *bufio.Reader
-	w           *bufio.Writer
+	w           *bufio.Writer // nil while waiting for a command
+	tw          *timeoutWriter
 	log         *slog.Logger
 	idle        atomic.Bool // waiting for a command; Shutdown may close it
 	closeOnce   sync.Once
@@ -81,8 +84,30 @@ func newSession(srv *Server, c net.Conn, remote netip.Addr, implicitTLS bool) *s
 // handshake (RFC 2595 §4, the STARTTLS command-injection attack).
 func (s *session) setConn(c net.Conn) {
 	s.conn = c
-	s.r = bufio.NewReaderSize(c, maxAuthLine)
-	s.w = bufio.NewWriterSize(&timeoutWriter{c: c, d: orDefault(s.srv.WriteTimeout, DefaultWriteTimeout)}, writeBuf)
+	s.r = bufio.NewReaderSize(c, readBuf)
+	s.tw = &timeoutWriter{c: c, d: orDefault(s.srv.WriteTimeout, DefaultWriteTimeout)}
+	s.releaseWriter()
+	s.acquireWriter()
+}
+
+// writerPool lends output buffers to sessions while they answer: a session
+// waiting for its next command holds none, so idle connections are cheap.
+var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBuf) }}
+
+func (s *session) acquireWriter() {
+	if s.w == nil {
+		s.w = writerPool.Get().(*bufio.Writer)
+		s.w.Reset(s.tw)
+	}
+}
+
+// releaseWriter returns the (flushed) writer to the pool.
+func (s *session) releaseWriter() {
+	if s.w != nil {
+		s.w.Reset(nil)
+		writerPool.Put(s.w)
+		s.w = nil
+	}
 }
 
 // timeoutWriter gives each write its own deadline, so that a slow but live
@@ -136,10 +161,12 @@ func (s *session) run() {
 				s.log.Debug("pop3: connection ended", "err", err)
 			}
 			_ = s.w.Flush()
+			s.releaseWriter()
 			return
 		}
 	}
 	_ = s.w.Flush()
+	s.releaseWriter()
 }
 
 // step reads and runs one command. A non-nil error ends the session.
@@ -149,10 +176,17 @@ func (s *session) step() error {
 		if err := s.w.Flush(); err != nil {
 			return err
 		}
+		s.releaseWriter()
 	}
 	s.idle.Store(true)
-	line, err := s.readLine(maxCommandLine)
+	line, err := s.readLine(maxAuthLine)
 	s.idle.Store(false)
+	s.acquireWriter()
+	// RFC 5034 §4: the RFC 2449 line limit does not bind AUTH with an
+	// initial response.
+	if err == nil && len(line) > maxCommandLine && !(len(line) > 5 && strings.EqualFold(string(line[:5]), "AUTH ")) {
+		err = errLineTooLong
+	}
 	if errors.Is(err, errLineTooLong) {
 		return s.fail(&Error{Text: "Command line too long", bad: true})
 	}
@@ -199,20 +233,31 @@ func (s *session) fail(err error) error {
 }
 
 // readLine reads one line without its line ending (CRLF, or a bare LF from
-// sloppy clients), with the idle deadline.
+// sloppy clients), with the idle deadline. Lines longer than the reader's
+// small buffer (AUTH responses) are gathered up to limit.
 func (s *session) readLine(limit int) ([]byte, error) {
 	_ = s.conn.SetReadDeadline(time.Now().Add(orDefault(s.srv.IdleTimeout, DefaultIdleTimeout)))
 	line, err := s.r.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
-		discarded := len(line)
-		for errors.Is(err, bufio.ErrBufferFull) && discarded < maxDiscard {
+		var long []byte
+		total := 0
+		for {
+			total += len(line)
+			if total <= limit+2 {
+				long = append(long, line...) // ReadSlice's data is overwritten by the next read
+			}
+			if !errors.Is(err, bufio.ErrBufferFull) || total > maxDiscard {
+				break
+			}
 			line, err = s.r.ReadSlice('\n')
-			discarded += len(line)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("over-long line: %w", err)
 		}
-		return nil, errLineTooLong
+		if total > limit+2 {
+			return nil, errLineTooLong
+		}
+		line = long
 	}
 	if err != nil {
 		return nil, err
