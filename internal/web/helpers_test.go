@@ -97,10 +97,10 @@ func newEnv(t *testing.T, edit func(*Options)) *env {
 func client(t *testing.T, ts *httptest.Server) *http.Client {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	c := ts.Client()
+	c := *ts.Client() // a copy: ts.Client() returns one shared client
 	c.Jar = jar
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return c
+	return &c
 }
 
 func get(t *testing.T, c *http.Client, u string, hdr ...string) (*http.Response, string) {
