@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,7 +73,7 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, data []byte) err
 		if err != nil {
 			return err
 		}
-		if len(failed) > 0 && len(local)+len(remote) > 0 && !d.canBounce(ctx, env) {
+		if len(env.reportable(failed)) > 0 && len(local)+len(remote) > 0 && !d.canBounce(ctx, env) {
 			return ErrPartialNoBounce
 		}
 	}
@@ -100,11 +101,18 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, data []byte) err
 	if delivered == 0 {
 		return failed[0].err
 	}
+	report := env.reportable(failed)
+	if len(report) < len(failed) {
+		d.log().Info("failure not reported: NOTIFY excludes FAILURE", "id", env.ID, "failed", len(failed)-len(report))
+	}
+	if len(report) == 0 {
+		return nil
+	}
 	if !d.canBounce(ctx, env) {
 		d.log().Warn("partial delivery, cannot bounce: refusing temporarily", "id", env.ID, "failed", len(failed))
 		return ErrPartialNoBounce
 	}
-	if err := d.bounce(ctx, env, failed, body); err != nil {
+	if err := d.bounce(ctx, env, report, body); err != nil {
 		d.log().Error("bounce failed", "id", env.ID, "err", err)
 		return temporary(err)
 	}
@@ -115,6 +123,36 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, data []byte) err
 type failure struct {
 	addr string
 	err  *Error
+}
+
+// reportable keeps the failures the sender wants to hear of: RFC 3461
+// §4.1, a recipient whose NOTIFY lacks FAILURE (e.g. NOTIFY=NEVER) gets
+// no failure DSN. An account reached through several recipients is
+// reported if any of them wants it.
+func (env *Envelope) reportable(failed []failure) []failure {
+	var out []failure
+	for _, f := range failed {
+		for _, r := range env.Rcpts {
+			if !r.reaches(f.addr) {
+				continue
+			}
+			if len(r.DSN.Notify) == 0 || slices.Contains(r.DSN.Notify, "FAILURE") {
+				out = append(out, f)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// reaches reports whether the recipient resolved to the local address.
+func (r *Recipient) reaches(addr string) bool {
+	for _, l := range r.Local {
+		if strings.EqualFold(l.Address, addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // targets returns the distinct local accounts and remote addresses of env.

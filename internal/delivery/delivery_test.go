@@ -297,6 +297,15 @@ func TestDeliverQuotaAndFailures(t *testing.T) {
 			t.Errorf("bounce lacks %q:\n%s", want, b)
 		}
 	}
+	// NOTIFY=NEVER for bob: alice gets it, no bounce, no refusal.
+	env := envelope(t, d.Resolver, "", "alice@example.com", "bob@example.com")
+	env.Rcpts[1].DSN.Notify = []string{"NEVER"}
+	if err := d.Deliver(ctx, env, []byte("x\r\n")); err != nil {
+		t.Fatalf("NOTIFY=NEVER: %v", err)
+	}
+	if len(f.st.For(f.alice.ID)) != 2 || len(f.st.For(f.eve.ID)) != 1 {
+		t.Fatalf("NOTIFY=NEVER: alice %d eve %d", len(f.st.For(f.alice.ID)), len(f.st.For(f.eve.ID)))
+	}
 	// The store refuses a target after writing for the others (a race):
 	// with a null sender that is a temporary failure of the whole message.
 	f.st.TargetErr[f.alice.ID] = store.ErrQuotaExceeded
@@ -313,7 +322,7 @@ func TestDeliverQuotaAndFailures(t *testing.T) {
 	}
 	delete(f.st.TargetErr, f.alice.ID)
 	// The whole store fails: 451 4.3.0.
-	env := envelope(t, d.Resolver, "", "alice@example.com")
+	env = envelope(t, d.Resolver, "", "alice@example.com")
 	f.st.Fail = deliverytest.ErrBroken
 	err = d.Deliver(ctx, env, []byte("x\r\n"))
 	if !errors.As(err, &de) || de.Code != 451 || de.Enhanced != [3]int{4, 3, 0} {

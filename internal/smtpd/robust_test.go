@@ -218,3 +218,33 @@ func TestShutdown(t *testing.T) {
 		t.Fatal("still accepting after shutdown")
 	}
 }
+
+func TestDataTimeoutAndMaxConnections(t *testing.T) {
+	e := newEnv(t)
+	s := e.server(Inbound)
+	s.DataTimeout = 300 * time.Millisecond
+	s.MaxConnections = 1
+	addr := e.start(s, false)
+	r := dialRaw(t, addr)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	c.Close()
+	if !strings.HasPrefix(line, "421 4.7.0") {
+		t.Fatalf("connection over MaxConnections: %q", line)
+	}
+	r.cmd("EHLO c", "250")
+	r.cmd("MAIL FROM:<x@remote.net>", "250")
+	r.cmd("RCPT TO:<alice@example.com>", "250")
+	r.cmd("DATA", "354")
+	r.send("Subject: slow\r\n") // and then nothing
+	r.expect("421 4.4.2")
+	if !r.closed() {
+		t.Fatal("connection kept after a DATA timeout")
+	}
+	if n := len(e.inbox(e.alice)); n != 0 {
+		t.Fatal("incomplete message stored")
+	}
+}

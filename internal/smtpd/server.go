@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -242,5 +243,17 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 // errorLog adapts slog to go-smtp's Printf logger (panics, conn errors).
 type errorLog struct{ l *slog.Logger }
 
-func (e errorLog) Printf(format string, v ...any) { e.l.Warn(fmt.Sprintf(format, v...)) }
-func (e errorLog) Println(v ...any)               { e.l.Warn(fmt.Sprint(v...)) }
+// Printf logs a panic (recovered by go-smtp) as an error, the rest
+// (client I/O and handshake failures) as information.
+func (e errorLog) Printf(format string, v ...any) { e.log(fmt.Sprintf(format, v...)) }
+
+// Println is Printf without a format.
+func (e errorLog) Println(v ...any) { e.log(fmt.Sprint(v...)) }
+
+func (e errorLog) log(msg string) {
+	if strings.HasPrefix(msg, "panic") {
+		e.l.Error(msg)
+		return
+	}
+	e.l.Info(msg)
+}

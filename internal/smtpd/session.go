@@ -259,6 +259,12 @@ func (ss *session) Data(r io.Reader) error {
 	buf, err := readAll(r)
 	defer putBuf(buf)
 	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && ss.tc != nil {
+			// The rest of the message may still arrive and would be
+			// read as commands: this reply is the last one.
+			ss.tc.closeAfter.Store(true)
+		}
 		return ss.fail(dataError(err))
 	}
 	data := buf.Bytes()
