@@ -103,6 +103,13 @@ func TestWriteStuffed(t *testing.T) {
 	if want := "H: 1\r\n\r\n" + long + "\r\n..x\r\n.\r\n"; got != want {
 		t.Errorf("long line: got %q, want %q", got, want)
 	}
+	// Bare LF (damaged data) goes out as CRLF, also when split from its CR.
+	if got, _ := stuff(t, "a\nb\r\n", -1, 16); got != "a\r\nb\r\n.\r\n" {
+		t.Errorf("bare LF: got %q", got)
+	}
+	if got, _ := stuff(t, strings.Repeat("c", 15)+"\r\n.", -1, 16); got != strings.Repeat("c", 15)+"\r\n..\r\n.\r\n" {
+		t.Errorf("split CRLF: got %q", got)
+	}
 	// Empty message: only the terminator.
 	if got, _ := stuff(t, "", -1, 16); got != ".\r\n" {
 		t.Errorf("empty: got %q", got)

@@ -12,6 +12,8 @@ import (
 	"github.com/youju/youju/internal/store"
 )
 
+var crlf = []byte("\r\n")
+
 var errNoSuchMessage = &Error{Text: "No such message"}
 
 // cmdStat answers the drop listing (RFC 1939 §5).
@@ -198,7 +200,7 @@ func (s *session) sendMessage(m *dropMsg, okText string, bodyLines int) error {
 // and that many body lines.
 func writeStuffed(w *bufio.Writer, r *bufio.Reader, bodyLines int) (int64, error) {
 	var n int64
-	atStart, inBody, lines := true, false, 0
+	atStart, inBody, lines, prevCR := true, false, 0, false
 	for !(inBody && bodyLines >= 0 && lines >= bodyLines) {
 		chunk, err := r.ReadSlice('\n')
 		if len(chunk) > 0 {
@@ -206,10 +208,18 @@ func writeStuffed(w *bufio.Writer, r *bufio.Reader, bodyLines int) (int64, error
 			if atStart && chunk[0] == '.' {
 				w.WriteByte('.')
 			}
-			if _, werr := w.Write(chunk); werr != nil {
+			complete := chunk[len(chunk)-1] == '\n'
+			out := chunk
+			if complete && !(len(chunk) >= 2 && chunk[len(chunk)-2] == '\r' || len(chunk) == 1 && prevCR) {
+				// A bare LF (the store keeps CRLF, so only in damaged
+				// data): send CRLF, so the terminator stays unambiguous.
+				w.Write(chunk[:len(chunk)-1])
+				out = crlf
+			}
+			if _, werr := w.Write(out); werr != nil {
 				return n, werr
 			}
-			complete := chunk[len(chunk)-1] == '\n'
+			prevCR = chunk[len(chunk)-1] == '\r'
 			if complete && bodyLines >= 0 {
 				if inBody {
 					lines++
