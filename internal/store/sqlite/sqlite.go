@@ -298,6 +298,7 @@ func (s *Store) removeDeadSegments(segs []uint32) {
 		seen[seg] = true
 		var n int
 		if err := s.wdb.QueryRow(`SELECT EXISTS(SELECT 1 FROM blobs WHERE segment=?)`, seg).Scan(&n); err != nil || n != 0 {
+			s.log.Debug("segment kept", "segment", seg, "n", n, "err", err)
 			continue
 		}
 		if ok, err := s.blobs.Remove(seg); err != nil {

@@ -217,8 +217,12 @@ func (s *Store) commit(b *staged) {
 	s.batched.Add(int64(len(b.ops)))
 	err := s.runTx(b)
 	s.blobs.Unpin(b.refs)
+	if err != nil {
+		// The outcome for cached state is unknown: start afresh.
+		s.cache.reset()
+	}
 	var dead []uint32
-	for i, o := range b.ops {
+	for i := range b.ops {
 		if err != nil && b.errs[i] == nil {
 			b.errs[i] = err
 		}
@@ -226,19 +230,21 @@ func (s *Store) commit(b *staged) {
 			for _, f := range w.cache {
 				s.cache.apply(f)
 			}
+			dead = append(dead, w.dead...)
+		}
+	}
+	// Segments that died go before the acknowledgements, so that a
+	// caller sees its expunge's space given back (rare: whole segments).
+	if len(dead) > 0 {
+		s.removeDeadSegments(dead)
+	}
+	for i, o := range b.ops {
+		if w := b.ws[i]; b.errs[i] == nil && w != nil {
 			for _, e := range w.events {
 				s.note.Publish(e)
 			}
-			dead = append(dead, w.dead...)
 		}
 		o.err <- b.errs[i]
-	}
-	if err != nil {
-		// The outcome for cached state is unknown: start afresh.
-		s.cache.reset()
-	}
-	if len(dead) > 0 {
-		s.removeDeadSegments(dead)
 	}
 	if len(s.miss) > 0 {
 		s.prepareMissed()
