@@ -3,6 +3,7 @@ package message
 import (
 	"bytes"
 	"errors"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -506,5 +507,13 @@ func TestInfoPart(t *testing.T) {
 	inner := Parse([]byte("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\ntext\r\n--b--"))
 	if p := inner.Part([]int{1, 1}); p == nil || p != inner.Body.Parts[0].Message {
 		t.Errorf("1.1 of a non-multipart encapsulated message is its body: %+v", p)
+	}
+}
+
+func TestBodyTextHugeLimit(t *testing.T) {
+	data := loadMessage(t, "testdata/plain-ascii.eml")
+	text, err := BodyText(bytes.NewReader(data), Parse(data), math.MaxInt64)
+	if err != nil || !strings.Contains(text, "lunch on Friday") {
+		t.Errorf("BodyText with no practical limit = %q, %v", text, err)
 	}
 }

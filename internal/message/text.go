@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"math"
 	"strings"
 )
 
@@ -24,7 +25,13 @@ func BodyText(r io.ReaderAt, info *Info, limit int64) (string, error) {
 		if int64(out.Len()) >= limit {
 			return errDone
 		}
-		t, err := PartText(r, p, (limit-int64(out.Len()))*4+4)
+		// Encoded text is at most 3 times its decoded size (QP "=XX"),
+		// so reading 4 times the room left is enough.
+		maxRead := limit - int64(out.Len())
+		if maxRead < math.MaxInt64/8 {
+			maxRead = maxRead*4 + 4
+		}
+		t, err := PartText(r, p, maxRead)
 		if err != nil {
 			return err
 		}
