@@ -66,6 +66,9 @@ type Deliverer struct {
 func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, data []byte) error {
 	body := NormalizeCRLF(data)
 	local, remote := env.targets()
+	if len(remote) > 0 && d.Queue == nil {
+		return ErrRelayDenied // checked before anything is written
+	}
 	var failed []failure
 	if len(local) > 0 {
 		var err error

@@ -213,7 +213,14 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	defer cancel()
 	res, err := ss.s.resolver.Resolve(ctx, to, ss.account() != nil)
 	if err == nil && len(res.Remote) > 0 && ss.s.Queue == nil {
-		err = delivery.ErrRelayDenied
+		// No outbound queue configured: local targets of an alias
+		// still get the mail; a purely remote recipient is refused.
+		if len(res.Local) == 0 {
+			err = delivery.ErrRelayDenied
+		} else {
+			ss.log.Warn("no queue: remote alias targets dropped", "rcpt", to, "remote", res.Remote)
+			res.Remote = nil
+		}
 	}
 	if err == nil {
 		err = ss.checkQuota(ctx, res)
