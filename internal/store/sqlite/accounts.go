@@ -2,9 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -423,6 +421,3 @@ func (w *wtx) mailboxIDs(q string, args ...any) ([]store.MailboxID, error) {
 	}
 	return ids, rows.Err()
 }
-
-var _ = sql.ErrNoRows
-var _ = fmt.Sprintf

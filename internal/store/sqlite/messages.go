@@ -62,17 +62,11 @@ type mboxState struct {
 	dSize       int64
 }
 
-// openMailbox reads a mailbox of the account for change (0 = INBOX).
+// openMailbox reads a mailbox of the account for change.
 func (w *wtx) openMailbox(acct store.AccountID, id store.MailboxID) (*mboxState, error) {
 	m := &mboxState{acct: acct}
-	var err error
-	if id == 0 {
-		err = w.queryRow(`SELECT id, uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE account_id=? AND name=?`,
-			acct, store.InboxName).Scan(&m.id, &m.uidValidity, &m.uidNext, &m.modSeq)
-	} else {
-		err = w.queryRow(`SELECT id, uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE id=? AND account_id=?`,
-			id, acct).Scan(&m.id, &m.uidValidity, &m.uidNext, &m.modSeq)
-	}
+	err := w.queryRow(`SELECT id, uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE id=? AND account_id=?`,
+		id, acct).Scan(&m.id, &m.uidValidity, &m.uidNext, &m.modSeq)
 	return m, notFound(err)
 }
 
@@ -110,6 +104,9 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.TargetRe
 	}
 	data := message.NormalizeCRLF(d.Data)
 	size := int64(len(data))
+	if size == 0 {
+		return nil, errors.New("sqlite: empty message")
+	}
 	if s.opts.MaxMessageSize > 0 && size > s.opts.MaxMessageSize {
 		return nil, store.ErrTooLarge
 	}
@@ -159,6 +156,9 @@ func (w *wtx) deliverOne(t store.Target, size int64, idate, now time.Time, blobI
 	if quota > 0 && used+size > quota {
 		return r, store.ErrQuotaExceeded
 	}
+	if mb.uidNext == 0 {
+		return r, errUIDsExhausted
+	}
 	if *blobID == 0 {
 		res, err := w.exec(`INSERT INTO blobs(segment, off, length, refcount, info) VALUES(?,?,?,1,?)`,
 			w.ref.Segment, w.ref.Offset, w.ref.Length, info)
@@ -194,8 +194,15 @@ func (w *wtx) checkQuota(acct store.AccountID, size int64) error {
 	return nil
 }
 
+// errUIDsExhausted is returned when a mailbox has used UID 4294967295: UIDs
+// are never reused (RFC 9051 §2.3.1.1); the mailbox is full.
+var errUIDsExhausted = fmt.Errorf("%w: mailbox UIDs exhausted", store.ErrQuotaExceeded)
+
 // insertMessage adds m with the next UID of mb (m.UID must be mb.uidNext).
 func (w *wtx) insertMessage(mb *mboxState, m *store.Message) error {
+	if m.UID == 0 { // uidnext wrapped past 4294967295
+		return errUIDsExhausted
+	}
 	if _, err := w.exec(`INSERT INTO messages(mailbox_id, uid, modseq, sysflags, keywords, internal_date, save_date, size, blob_id)
 		VALUES(?,?,?,?,?,?,?,?,?)`, mb.id, m.UID, m.ModSeq, m.Flags.System, joinKeywords(m.Flags.Keywords),
 		unixNano(m.InternalDate), unixNano(m.SaveDate), m.Size, m.BlobID); err != nil {

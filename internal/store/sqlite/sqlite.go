@@ -309,7 +309,7 @@ func (s *Store) removeDeadSegments(segs []uint32) {
 	}
 }
 
-// isNoRows maps sql.ErrNoRows to store.ErrNotFound.
+// notFound maps sql.ErrNoRows to store.ErrNotFound.
 func notFound(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.ErrNotFound

@@ -157,3 +157,27 @@ func TestSecondOpenRefused(t *testing.T) {
 	s = openStore(t, dir)
 	s.Close()
 }
+
+// TestUIDsExhausted: UID 4294967295 is the last; after it the mailbox
+// refuses mail rather than reuse or wrap UIDs (RFC 9051 §2.3.1.1).
+func TestUIDsExhausted(t *testing.T) {
+	s := newTestStore(t)
+	a := newAccount(t, s, "a@example.com")
+	in := inbox(t, s, a.ID)
+	if err := s.do(ctx, nil, func(w *wtx) error {
+		_, err := w.exec(`UPDATE mailboxes SET uidnext=4294967295 WHERE id=?`, in.ID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if r := deliver(t, s, a.ID, in.ID, testMessage(1), store.Flags{}); r.UID != 4294967295 {
+		t.Fatalf("uid %d", r.UID)
+	}
+	res, err := s.Deliver(ctx, store.Delivery{Data: testMessage(2), Targets: []store.Target{{Account: a.ID}}})
+	if err != nil || !errors.Is(res[0].Err, store.ErrQuotaExceeded) {
+		t.Fatalf("after the last UID: %+v %v", res, err)
+	}
+	if _, err := s.Deliver(ctx, store.Delivery{Targets: []store.Target{{Account: a.ID}}}); err == nil {
+		t.Fatal("empty message accepted")
+	}
+}
