@@ -23,6 +23,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,9 +62,24 @@ func main() {
 	compare := flag.Bool("compare", false, "set up youju and Dovecot on loopback with the same mail and measure both")
 	dovecot := flag.String("dovecot", "dovecot", "dovecot binary for -compare (empty: skip Dovecot)")
 	keep := flag.Bool("keep", false, "with -compare: keep the temporary directories")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (of this process: the client, and youju under -compare)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pop3 bench:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "pop3 bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *compare {
 		if err := runCompare(*clients, *messages, *dovecot, *keep); err != nil {
+			pprof.StopCPUProfile()
 			fmt.Fprintln(os.Stderr, "pop3 bench:", err)
 			os.Exit(1)
 		}
