@@ -48,7 +48,7 @@ func (s *session) cmdPass(cmd Command) error {
 	})
 	if err != nil {
 		s.log.Info("pop3: login failed", "user", user, "err", err)
-		return authError(err)
+		return s.loginFailed(authError(err))
 	}
 	return s.login(acct)
 }
@@ -90,7 +90,7 @@ func (s *session) cmdAuth(cmd Command) error {
 		chal, done, err := srv.Next(resp)
 		if err != nil {
 			s.log.Info("pop3: SASL login failed", "mech", cmd.Args[0], "err", err)
-			return authError(err)
+			return s.loginFailed(authError(err))
 		}
 		if done {
 			break
@@ -123,6 +123,11 @@ func (s *session) cmdAuth(cmd Command) error {
 	return s.login(acct)
 }
 
+func (s *session) loginFailed(e *Error) *Error {
+	mLogins.With(loginResult(e)).Inc()
+	return e
+}
+
 func decodeSASL(s string) ([]byte, error) {
 	if s == "=" {
 		return []byte{}, nil
@@ -139,6 +144,7 @@ func decodeSASL(s string) ([]byte, error) {
 func (s *session) login(acct store.Account) error {
 	if !s.srv.lock(acct.ID) {
 		s.log.Info("pop3: maildrop in use", "user", acct.Address)
+		mLogins.With("in_use").Inc()
 		return &Error{Code: codeInUse, Text: "Maildrop is locked by another POP3 session; try again later"}
 	}
 	// Recorded at once so that the session's recovery unlocks even if
@@ -148,11 +154,13 @@ func (s *session) login(acct store.Account) error {
 	if err != nil {
 		s.srv.unlock(acct.ID)
 		s.locked = false
+		mLogins.With("error").Inc()
 		return tempError(err)
 	}
 	s.drop = drop
 	s.state = stateTransaction
 	s.log = s.log.With("user", acct.Address)
+	mLogins.With("ok").Inc()
 	s.log.Info("pop3: logged in", "messages", drop.count, "tls", s.tls)
 	s.ok("Logged in, " + strconv.Itoa(drop.count) + " messages (" + strconv.FormatInt(drop.size, 10) + " octets)")
 	return nil

@@ -146,9 +146,13 @@ func TestInUse(t *testing.T) {
 	ts := startServer(t, st, nil)
 	c1 := dial(t, ts.addr)
 	c1.login("alice")
+	inUse := mLogins.With("in_use").Value()
 	c2 := dial(t, ts.addr)
 	c2.do("USER alice", "+OK*")
 	c2.do("PASS "+testPassword, "-ERR [IN-USE] *")
+	if got := mLogins.With("in_use").Value(); got != inUse+1 {
+		t.Errorf("youju_pop3_logins_total{result=in_use} = %v, want %v", got, inUse+1)
+	}
 	c1.do("QUIT", "+OK*")
 	c1.expectClosed()
 	// The lock is released at the end of the first session.

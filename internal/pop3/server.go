@@ -161,6 +161,7 @@ func (s *Server) startSession(c net.Conn, implicitTLS bool) {
 	}
 	s.mu.Unlock()
 	if refuse {
+		mRefused.With().Inc()
 		// Answered in plain text even on 995 would confuse a TLS client;
 		// there a bare close is the clearer signal.
 		if !implicitTLS {
@@ -171,9 +172,11 @@ func (s *Server) startSession(c net.Conn, implicitTLS bool) {
 		_ = c.Close()
 		return
 	}
+	mSessions.With().Inc()
 	go func() {
 		defer s.handlers.Done()
 		defer s.endSession(sess, remote)
+		defer mSessions.With().Dec()
 		sess.run()
 	}()
 }

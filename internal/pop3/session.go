@@ -417,6 +417,7 @@ func (s *session) cmdQuit(cmd Command) error {
 		s.reply("-ERR", codeSysTemp, "Some deleted messages not removed")
 		return errQuit
 	}
+	mDeleted.With().Add(float64(n))
 	s.ok("Bye, " + strconv.Itoa(n) + " message(s) deleted")
 	return errQuit
 }

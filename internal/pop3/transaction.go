@@ -184,6 +184,7 @@ func (s *session) sendMessage(m *dropMsg, okText string, bodyLines int) error {
 	}()
 	s.ok(okText)
 	n, err := writeStuffed(s.w, br, bodyLines)
+	mRetrBytes.With().Add(float64(n))
 	if err != nil {
 		return fmt.Errorf("sending message uid %d of %q: %w", m.uid, b.Name, err)
 	}
