@@ -70,10 +70,11 @@ type withCookie struct {
 func (w *withCookie) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.mu.Lock()
 	w.langs = append(w.langs, r.Header.Get("Accept-Language"))
+	cookie := w.cookie
 	w.mu.Unlock()
-	if w.cookie != nil {
-		if _, err := r.Cookie(w.cookie.Name); err != nil {
-			r.AddCookie(w.cookie)
+	if cookie != nil {
+		if _, err := r.Cookie(cookie.Name); err != nil {
+			r.AddCookie(cookie)
 		}
 	}
 	w.h.ServeHTTP(rw, r)
@@ -101,13 +102,17 @@ func TestBrowserRendersPages(t *testing.T) {
 	})
 
 	id, _ := e.srv.sessions.create(e.acct.ID, e.acct.Address)
+	wrap.mu.Lock()
 	wrap.cookie = &http.Cookie{Name: "youju-session", Value: id}
+	wrap.mu.Unlock()
 
 	t.Run("settings page in Chinese", func(t *testing.T) {
 		dom := string(runChromium(t, bin, "--lang=zh-CN", "--accept-lang=zh-CN,zh", "--dump-dom", ts.URL+"/settings"))
 		for _, want := range []string{"当前账户", testUser, "应用专用密码", "iPhone 手机", "允许 POP3", "下载 iPhone", "10465"} {
 			if !strings.Contains(dom, want) {
+				wrap.mu.Lock()
 				t.Errorf("DOM lacks %q (Accept-Language sent: %q)", want, wrap.langs)
+				wrap.mu.Unlock()
 			}
 		}
 	})
