@@ -231,6 +231,11 @@ func (c *conn) run(cmd *wire.Command) {
 		defer func() {
 			if v := recover(); v != nil {
 				c.log.Error("panic in IMAP command", "cmd", cmd.Name, "panic", v, "stack", string(debug.Stack()))
+				// The response may be cut in the middle: the stream can
+				// not be trusted any more, so the session ends.
+				c.w.CRLF()
+				c.bye("internal server error")
+				c.state = stateLogout
 				err = no("SERVERBUG", "internal error")
 			}
 		}()
@@ -240,7 +245,7 @@ func (c *conn) run(cmd *wire.Command) {
 		return
 	}
 	if c.state == stateLogout {
-		if err == nil {
+		if err == nil && !c.closing.Load() {
 			c.tagged(cmd, nil)
 		}
 		return

@@ -30,7 +30,7 @@ func cmdFetch(c *conn, cmd *wire.Command) error {
 	hasUID, hasFlags := false, false
 	for _, it := range items {
 		switch it.Name {
-		case "ENVELOPE", "BODYSTRUCTURE", "BODY", "BINARY", "BINARY.SIZE", "RFC822.TEXT", "RFC822.HEADER":
+		case "ENVELOPE", "BODYSTRUCTURE", "BODY", "BINARY", "BINARY.SIZE", "RFC822", "RFC822.TEXT", "RFC822.HEADER":
 			needInfo = true
 		case "UID":
 			hasUID = true

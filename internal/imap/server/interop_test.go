@@ -1,0 +1,28 @@
+package server
+
+import (
+	"context"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPythonImaplib runs testdata/imaplib_interop.py (python3's imaplib)
+// against the server. It is skipped when python3 is not installed.
+func TestPythonImaplib(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed")
+	}
+	ts := startServer(t, nil)
+	ts.deliver(t, "INBOX", simpleMsg, 0)
+	host, port, _ := net.SplitHostPort(ts.addr)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, py, "testdata/imaplib_interop.py", host, port, testUser, testPassword, "debug").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "imaplib interop OK") {
+		t.Fatalf("imaplib: %v\n%s", err, out)
+	}
+}
