@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // DefaultSegmentSize is the size at which a new segment is started.
@@ -214,10 +215,31 @@ func (s *Store) sync(f *os.File) error {
 	if s.opts.NoSync {
 		return nil
 	}
-	if err := f.Sync(); err != nil {
+	if err := datasync(f); err != nil {
 		return fmt.Errorf("blob: fsync: %w", err)
 	}
 	return nil
+}
+
+// datasync flushes the file's data and the metadata needed to read it
+// back (its size), which is all an append needs: fdatasync(2) on Linux.
+func datasync(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return f.Sync()
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			serr = syscall.Fdatasync(int(fd))
+			if serr != syscall.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	return serr
 }
 
 // syncDir makes created or removed directory entries durable.

@@ -111,7 +111,6 @@ CREATE TABLE messages (
 CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
 -- SEARCH UNSEEN reads only the unseen messages.
 CREATE INDEX messages_unseen ON messages(mailbox_id, uid) WHERE sysflags & 1 = 0;
-CREATE INDEX messages_blob ON messages(blob_id);
 
 -- Expunged UIDs with the MODSEQ of their expunge (QRESYNC VANISHED,
 -- RFC 7162 §3.2.10).
