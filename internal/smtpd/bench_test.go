@@ -1,10 +1,14 @@
 package smtpd
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"testing"
 
 	"github.com/youju/youju/bench/smtp/load"
+	"github.com/youju/youju/internal/delivery/deliverytest"
+	"github.com/youju/youju/internal/store"
 )
 
 // BenchmarkAccept measures end-to-end durable acceptance of 10 KB
@@ -38,5 +42,40 @@ func BenchmarkAccept(b *testing.B) {
 				b.ReportMetric(float64(res.P(0.99).Microseconds()), "p99-µs")
 			})
 		}
+	}
+}
+
+// nopStore accepts every delivery without writing it: BenchmarkSMTPOnly
+// measures the SMTP layer (go-smtp, resolution, trace headers) alone.
+type nopStore struct{ *deliverytest.Store }
+
+func (nopStore) Deliver(ctx context.Context, d store.Delivery) ([]store.TargetResult, error) {
+	return make([]store.TargetResult, len(d.Targets)), nil
+}
+
+func BenchmarkSMTPOnly(b *testing.B) {
+	for _, conns := range []int{1, 50} {
+		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
+			ctx := context.Background()
+			st := deliverytest.New()
+			st.AddDomain(ctx, "example.com")
+			st.CreateAccount(ctx, store.Account{Address: "alice@example.com"})
+			s := &Server{Store: nopStore{st}, MaxPerIP: conns + 1, Logger: testLogger(b)}
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			go s.Serve(l)
+			defer s.Shutdown(ctx)
+			b.SetBytes(10240)
+			b.ResetTimer()
+			res, err := load.Run(load.Config{Addr: l.Addr().String(), From: "a@remote.net", To: "alice@example.com",
+				Conns: conns, Messages: b.N, Size: 10240})
+			b.StopTimer()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(res.Rate(), "msg/s")
+		})
 	}
 }
