@@ -5,6 +5,21 @@
 // ENHANCEDSTATUSCODES), and adds what go-smtp leaves to us: policy at
 // MAIL/RCPT, delivery through internal/delivery, connection limits,
 // per-connection logging, error counting and graceful shutdown.
+//
+// Replies per recipient: SMTP (unlike LMTP) has one reply for DATA, so
+// everything that can be decided per recipient is decided at RCPT time —
+// unknown user (550 5.1.1), relaying (550 5.7.1), a mailbox known to be
+// full (452 4.2.2). What fails only at DATA time (a mailbox that fills up
+// meanwhile) is handled by delivery.Deliverer: the message is accepted if
+// some target took it and the failures can be bounced to the sender (RFC
+// 3464 report); with a null sender it is refused temporarily as a whole,
+// before anything is written when quota is the cause.
+//
+// Smuggling (RFC 5321 §4.1.1.4): go-smtp's DATA reader ends the message
+// only at <CRLF>.<CRLF>; bare LF or CR around a dot stays message content,
+// and bare LFs are stored as CRLF. After STARTTLS go-smtp starts a new
+// reader, so anything pipelined before the handshake is dropped (RFC 3207
+// §4.2). Both are covered by raw-socket tests.
 package smtpd
 
 import (

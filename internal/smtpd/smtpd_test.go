@@ -358,4 +358,16 @@ func TestTLSOnInbound(t *testing.T) {
 	if in := e.inbox(e.alice); len(in) != 1 || !strings.Contains(in[0], "with ESMTPS (TLS") {
 		t.Fatalf("inbox %q", in)
 	}
+	// On 25, AUTH (when configured) is offered under TLS, and an
+	// authenticated client may relay.
+	wantCode(t, "relay unauth", c.Mail("x@remote.net", nil), 250, smtp.EnhancedCode{})
+	wantCode(t, "relay unauth", c.Rcpt("far@remote.net", nil), 550, smtp.EnhancedCode{5, 7, 1})
+	c.Reset()
+	wantCode(t, "auth", c.Auth(sasl.NewPlainClient("", "bob@example.com", password)), 235, smtp.EnhancedCode{})
+	wantCode(t, "mail", c.Mail("bob@example.com", nil), 250, smtp.EnhancedCode{})
+	wantCode(t, "relay auth", c.Rcpt("far@remote.net", nil), 250, smtp.EnhancedCode{})
+	wantCode(t, "data", send(t, c, msg("bob@example.com", "far@remote.net", "relayed")), 250, smtp.EnhancedCode{})
+	if q, _ := e.queue.List(); len(q) != 1 {
+		t.Fatalf("queue: %d", len(q))
+	}
 }
