@@ -99,14 +99,20 @@ func startServer(t testing.TB, st store.Store, configure func(*Server)) *testSer
 	}
 	ts := &testServer{srv: srv, addr: l1.Addr().String(), tlsAddr: l2.Addr().String(), done: make(chan error, 2)}
 	go func() { ts.done <- srv.Serve(l1) }()
-	go func() { ts.done <- srv.ServeTLS(l2) }()
+	serving := 2
+	if srv.TLSConfig != nil {
+		go func() { ts.done <- srv.ServeTLS(l2) }()
+	} else {
+		l2.Close()
+		serving = 1
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
-		for range 2 {
+		for range serving {
 			if err := <-ts.done; !errors.Is(err, ErrServerClosed) {
 				t.Errorf("Serve returned %v, want ErrServerClosed", err)
 			}

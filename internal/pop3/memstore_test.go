@@ -19,12 +19,13 @@ import (
 // interface), which the session's recovery would log: a test would see it.
 type memStore struct {
 	store.Store
-	mu       sync.Mutex
-	hub      notify.Hub
-	accts    map[string]store.Account
-	boxes    map[store.MailboxID]*memBox
-	nextBox  store.MailboxID
-	failOpen error // returned by OpenMessage when set
+	mu         sync.Mutex
+	hub        notify.Hub
+	accts      map[string]store.Account
+	boxes      map[store.MailboxID]*memBox
+	nextBox    store.MailboxID
+	failOpen   error // returned by OpenMessage when set
+	failRemove error // returned by Remove when set
 }
 
 type memBox struct {
@@ -214,6 +215,9 @@ func (s *memStore) StoreFlags(_ context.Context, acct store.AccountID, mbox stor
 func (s *memStore) Remove(_ context.Context, acct store.AccountID, mbox store.MailboxID, uids store.UIDSet) ([]store.UID, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failRemove != nil {
+		return nil, s.failRemove
+	}
 	b, err := s.box(acct, mbox)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -34,6 +35,10 @@ func memFixture(t testing.TB, opts store.POP3Options) (*memStore, store.Account)
 	b.PasswordHash = passwordHash(t)
 	b.AllowPOP3 = false
 	st.addAccount(b)
+	c := newAccount("carol@example.org", store.POP3Options{})
+	c.PasswordHash = passwordHash(t)
+	c.Disabled = true
+	st.addAccount(c)
 	return st, a
 }
 
@@ -421,4 +426,59 @@ func TestShutdownClosesIdle(t *testing.T) {
 	if n := len(st.findLocked(1, "INBOX").msgs); n != 3 {
 		t.Fatalf("INBOX has %d messages after shutdown", n)
 	}
+}
+
+func TestMoreErrors(t *testing.T) {
+	st, _ := memFixture(t, store.POP3Options{})
+	ts := startServer(t, st, func(s *Server) {
+		s.TLSConfig = nil
+		s.MaxBadCommands = 100
+	})
+	c := dial(t, ts.addr)
+	c.do("CAPA x", "-ERR CAPA takes no arguments")
+	c.do("CAPA", "+OK*")
+	if capa := strings.Join(c.multi(), "|"); strings.Contains(capa, "STLS") {
+		t.Fatalf("STLS offered without TLSConfig: %q", capa)
+	}
+	c.do("STLS", "-ERR TLS not available")
+	c.do("STLS now", "-ERR STLS takes no arguments")
+	c.do("AUTH PLAIN a b", "-ERR Too many arguments")
+	c.do("USER carol", "+OK*")
+	c.do("PASS "+testPassword, "-ERR [SYS/PERM] This account is disabled")
+	c.login("alice")
+	c.do("STAT 1", "-ERR STAT takes no arguments")
+	c.do("NOOP 1", "-ERR NOOP takes no arguments")
+	c.do("RSET 1", "-ERR RSET takes no arguments")
+	c.do("RETR", "-ERR RETR takes one argument")
+	c.do("DELE", "-ERR DELE takes one argument")
+	c.do("DELE 0", "-ERR No such message")
+	c.do("TOP 9 1", "-ERR No such message")
+	c.do("UIDL 1 2", "-ERR UIDL takes at most one argument")
+	c.do("PASS x", "-ERR Command not valid in this state")
+	// UPDATE fails: the client is told, and nothing is lost.
+	c.do("DELE 1", "+OK*")
+	st.mu.Lock()
+	st.failRemove = errors.New("disk full")
+	st.mu.Unlock()
+	c.do("QUIT", "-ERR [SYS/TEMP] Some deleted messages not removed")
+	c.expectClosed()
+	if n := len(st.findLocked(1, "INBOX").msgs); n != 3 {
+		t.Fatalf("INBOX has %d messages", n)
+	}
+}
+
+func TestThrottled(t *testing.T) {
+	st, _ := memFixture(t, store.POP3Options{})
+	ts := startServer(t, st, func(s *Server) {
+		s.Auth = auth.New(st, auth.Options{DefaultDomain: "example.org", MaxFailuresPerIP: 2})
+		s.MaxAuthFailures = 100
+	})
+	c := dial(t, ts.addr)
+	for range 2 {
+		c.do("USER alice", "+OK*")
+		c.do("PASS wrong", "-ERR [AUTH] Authentication failed")
+	}
+	// Blocked now, even with the right password; the connection closes.
+	c.do("AUTH PLAIN "+plain("alice", testPassword), "-ERR [SYS/TEMP] Too many failed logins, try again later")
+	c.expectClosed()
 }
