@@ -393,10 +393,7 @@ func TestPanicRecovered(t *testing.T) {
 
 func TestLimitsAndTimeouts(t *testing.T) {
 	st, _ := memFixture(t, store.POP3Options{})
-	ts := startServer(t, st, func(s *Server) {
-		s.MaxPerIP = 1
-		s.IdleTimeout = 300 * time.Millisecond
-	})
+	ts := startServer(t, st, func(s *Server) { s.MaxPerIP = 1 })
 	c1 := dial(t, ts.addr)
 	c2, err := net.Dial("tcp", ts.addr)
 	if err != nil {
@@ -406,7 +403,11 @@ func TestLimitsAndTimeouts(t *testing.T) {
 	cl := &client{t: t, conn: c2, r: bufio.NewReader(c2)}
 	cl.expect("-ERR [SYS/TEMP] Too many connections*")
 	cl.expectClosed()
+	c1.do("QUIT", "+OK*")
+
 	// RFC 1939 §3 autologout: an idle client is disconnected.
+	ts = startServer(t, st, func(s *Server) { s.IdleTimeout = 200 * time.Millisecond })
+	c1 = dial(t, ts.addr)
 	c1.expectClosed()
 }
 
