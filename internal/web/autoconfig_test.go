@@ -214,3 +214,22 @@ func TestMTASTSPolicyRoute(t *testing.T) {
 		t.Errorf("foreign domain: %d", resp.StatusCode)
 	}
 }
+
+func TestRequestDomain(t *testing.T) {
+	s := New(Options{Hostname: testHost, Domain: testDomain}).(*server)
+	for _, tc := range []struct{ host, addr, want string }{
+		{"autoconfig.second.test", "", "second.test"},
+		{"autoconfig.second.test:8443", "", "second.test"},
+		{"Autodiscover.Second.Test", "", "second.test"},
+		{"mta-sts.second.test:443", "", "second.test"},
+		{"mail.example.test", "", testDomain},
+		{"[::1]:8080", "", testDomain},
+		{"autoconfig.second.test", "a@Third.Test", "third.test"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Host = tc.host
+		if got := s.requestDomain(r, tc.addr); got != tc.want {
+			t.Errorf("requestDomain(%q, %q) = %q, want %q", tc.host, tc.addr, got, tc.want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/tls"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -160,7 +161,7 @@ func (s *server) requestDomain(r *http.Request, address string) string {
 		return strings.ToLower(d)
 	}
 	host := strings.ToLower(r.Host)
-	if h, _, ok := strings.Cut(host, ":"); ok && !strings.Contains(h, "]") {
+	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
 	for _, p := range []string{"autoconfig.", "autodiscover.", "mta-sts."} {
