@@ -78,7 +78,7 @@ func Check(ctx context.Context, r Resolver, rs []Record) []Result {
 		if res.Status != OK && res.Fix == "" {
 			res.Fix = "publish: " + rec.Line()
 		}
-		if rec.Placeholder && res.Status != OK && res.Status != Failed {
+		if rec.Placeholder && !rec.Optional && res.Status != OK && res.Status != Failed {
 			res.Fix = "publish the record with the server's real address (youju dns --ip/--ipv6 prints it)"
 		}
 		out = append(out, res)

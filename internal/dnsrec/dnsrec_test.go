@@ -285,3 +285,12 @@ func TestReport(t *testing.T) {
 		t.Errorf("bad=%d\n%s", bad, out)
 	}
 }
+
+func TestOptionalAAAAAdvice(t *testing.T) {
+	z := goodZone()
+	z.host["mail.example.test"] = []string{"192.0.2.10"}
+	r := find(t, Check(context.Background(), z, Records(params())), "AAAA", "mail.example.test.")
+	if r.Status != Warn || !strings.Contains(r.Fix, "if the server has a public IPv6") {
+		t.Errorf("no IPv6: %+v", r)
+	}
+}
