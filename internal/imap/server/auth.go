@@ -86,7 +86,7 @@ func (c *conn) capabilities() string {
 		}
 	}
 	caps = append(caps, "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
-		"MOVE", "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ESEARCH", "STATUS=SIZE",
+		"MOVE", "CHILDREN", "SPECIAL-USE", "CONDSTORE", "CREATE-SPECIAL-USE", "ESEARCH", "STATUS=SIZE",
 		"QUOTA", "QUOTA=RES-STORAGE", "APPENDLIMIT="+strconv.FormatInt(c.srv.maxLiteral(), 10))
 	return strings.Join(caps, " ")
 }
@@ -240,6 +240,11 @@ func cmdEnable(c *conn, cmd *wire.Command) error {
 	var on []string
 	for _, capa := range cmd.Args.(*wire.EnableArgs).Caps {
 		switch capa {
+		case "CONDSTORE":
+			if !c.condstore {
+				c.enableCondstore()
+				on = append(on, "CONDSTORE")
+			}
 		case "IMAP4REV2":
 			if !c.rev2 {
 				c.rev2 = true

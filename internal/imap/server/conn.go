@@ -50,12 +50,16 @@ type conn struct {
 	acct    store.Account
 	enabled map[string]bool // ENABLEd extensions (RFC 5161)
 	rev2    bool            // IMAP4rev2 enabled
-	bad     int             // protocol errors so far
-	sel     *selected       // the selected mailbox, nil unless stateSelected
-	events  <-chan store.Event
-	unsub   func()
-	okCode  string // response code of the tagged OK of the current command
-	ctx     context.Context
+	// condstore is set once the client used CONDSTORE (RFC 7162 §3.1):
+	// ENABLE, SELECT (CONDSTORE) or a command with a MODSEQ item.
+	condstore    bool
+	searchModSeq store.ModSeq // of the current SEARCH with a MODSEQ key
+	bad          int          // protocol errors so far
+	sel          *selected    // the selected mailbox, nil unless stateSelected
+	events       <-chan store.Event
+	unsub        func()
+	okCode       string // response code of the tagged OK of the current command
+	ctx          context.Context
 }
 
 func (c *conn) shutdown() {

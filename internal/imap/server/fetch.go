@@ -18,16 +18,13 @@ import (
 // stored message.
 func cmdFetch(c *conn, cmd *wire.Command) error {
 	a := cmd.Args.(*wire.FetchArgs)
-	if a.HasChangedSince {
-		return bad("", "CHANGEDSINCE needs CONDSTORE, which is not supported")
-	}
 	uids, err := c.targetUIDs(cmd.UID, a.Set)
 	if err != nil || len(uids) == 0 {
 		return err
 	}
 	items := a.Items
 	needInfo, setSeen := false, false
-	hasUID, hasFlags := false, false
+	hasUID, hasFlags, hasModSeq := false, false, false
 	for _, it := range items {
 		switch it.Name {
 		case "ENVELOPE", "BODYSTRUCTURE", "BODY", "BINARY", "BINARY.SIZE", "RFC822", "RFC822.TEXT", "RFC822.HEADER":
@@ -36,12 +33,21 @@ func cmdFetch(c *conn, cmd *wire.Command) error {
 			hasUID = true
 		case "FLAGS":
 			hasFlags = true
-		case "MODSEQ", "SAVEDATE":
+		case "MODSEQ":
+			hasModSeq = true
+		case "SAVEDATE":
 			return bad("", it.Name+" is not supported")
 		}
 		if (it.Name == "BODY" || it.Name == "BINARY") && it.Section != nil && !it.Peek || it.Name == "RFC822" || it.Name == "RFC822.TEXT" {
 			setSeen = true
 		}
+	}
+	if hasModSeq || a.HasChangedSince {
+		c.enableCondstore()
+	}
+	if a.HasChangedSince && !hasModSeq {
+		// RFC 7162 §3.1.4.1: CHANGEDSINCE implies MODSEQ.
+		items = append(items, wire.FetchItem{Name: "MODSEQ"})
 	}
 	if cmd.UID && !hasUID {
 		// RFC 9051 §6.4.9: UID FETCH responses carry the UID.
@@ -59,7 +65,7 @@ func cmdFetch(c *conn, cmd *wire.Command) error {
 			items = append(items, wire.FetchItem{Name: "FLAGS"})
 		}
 	}
-	return c.srv.Store.ListMessages(c.ctx, c.acct.ID, c.sel.mbox.ID, store.ListOptions{UIDs: uids, WithInfo: needInfo}, func(m *store.Message) error {
+	return c.srv.Store.ListMessages(c.ctx, c.acct.ID, c.sel.mbox.ID, store.ListOptions{UIDs: uids, WithInfo: needInfo, ChangedSince: store.ModSeq(a.ChangedSince)}, func(m *store.Message) error {
 		seq, ok := c.sel.uids.seqOf(m.UID)
 		if !ok {
 			return nil // not announced to this session yet
@@ -115,6 +121,8 @@ func (c *conn) fetchOne(seq uint32, m *store.Message, items []wire.FetchItem) er
 			c.writeFlags(&m.Flags)
 		case "INTERNALDATE":
 			w.Raw("INTERNALDATE ").DateTime(m.InternalDate)
+		case "MODSEQ":
+			w.Raw("MODSEQ (").Number(uint64(m.ModSeq)).Byte(')')
 		case "RFC822.SIZE":
 			w.Raw("RFC822.SIZE ").Number(uint64(m.Size))
 		case "ENVELOPE":

@@ -42,6 +42,20 @@ func (c *conn) writeFlags(f *store.Flags) {
 	w.Byte(')')
 }
 
+// modifiedSet formats the UIDs that failed UNCHANGEDSINCE as UIDs or
+// sequence numbers.
+func (c *conn) modifiedSet(uid bool, s store.UIDSet) string {
+	var nums []store.UID
+	for _, u := range c.sel.uids.present(s) {
+		if uid {
+			nums = append(nums, u)
+		} else if seq, ok := c.sel.uids.seqOf(u); ok {
+			nums = append(nums, store.UID(seq))
+		}
+	}
+	return formatPairs(nums)
+}
+
 // parseFlags converts client flags. \Recent cannot be stored (RFC 9051
 // §2.3.2) and is ignored, like other unknown system flags.
 func parseFlags(in []string) store.Flags {
@@ -67,7 +81,7 @@ next:
 func cmdStore(c *conn, cmd *wire.Command) error {
 	a := cmd.Args.(*wire.StoreArgs)
 	if a.HasUnchangedSince {
-		return bad("", "UNCHANGEDSINCE needs CONDSTORE, which is not supported")
+		c.enableCondstore()
 	}
 	if c.sel.readOnly {
 		return no("READ-ONLY", "mailbox is read-only")
@@ -77,12 +91,17 @@ func cmdStore(c *conn, cmd *wire.Command) error {
 		return err
 	}
 	op := map[wire.StoreOp]store.FlagOp{wire.StoreReplace: store.FlagReplace, wire.StoreAdd: store.FlagAdd, wire.StoreRemove: store.FlagRemove}[a.Op]
-	res, err := c.srv.Store.StoreFlags(c.ctx, c.acct.ID, c.sel.mbox.ID, uids, op, parseFlags(a.Flags), 0)
+	res, err := c.srv.Store.StoreFlags(c.ctx, c.acct.ID, c.sel.mbox.ID, uids, op, parseFlags(a.Flags), store.ModSeq(a.UnchangedSince))
 	if err != nil {
 		return err
 	}
 	c.sel.noteOwn(res.Changed)
-	if a.Silent {
+	if len(res.Modified) > 0 {
+		// RFC 7162 §3.1.3: the messages that failed UNCHANGEDSINCE, in
+		// the numbers the client used.
+		c.okCode = "MODIFIED " + c.modifiedSet(cmd.UID, res.Modified)
+	}
+	if a.Silent && !c.condstore {
 		return nil
 	}
 	for i := range res.Changed {
@@ -97,6 +116,7 @@ func cmdStore(c *conn, cmd *wire.Command) error {
 		}
 		c.w.Raw("FLAGS ")
 		c.writeFlags(&m.Flags)
+		c.writeModSeq(m.ModSeq)
 		c.w.Raw(")").CRLF()
 	}
 	return c.w.Err()

@@ -260,3 +260,5 @@ func mustContain(t testing.TB, lines []string, want ...string) {
 }
 
 const simpleMsg = "From: Bob <bob@example.com>\r\nTo: alice@example.org\r\nSubject: hello\r\nDate: Mon, 2 Jan 2006 15:04:05 +0000\r\nMessage-ID: <1@example.com>\r\n\r\nHi Alice,\r\nhow are you?\r\n"
+
+func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

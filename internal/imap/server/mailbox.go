@@ -269,6 +269,8 @@ func cmdStatus(c *conn, cmd *wire.Command) error {
 	for _, it := range a.Items {
 		switch it {
 		case "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "RECENT":
+		case "HIGHESTMODSEQ":
+			c.enableCondstore() // RFC 7162 §3.1.2
 		default:
 			return bad("", "unknown STATUS item "+it)
 		}
@@ -297,6 +299,8 @@ func (c *conn) writeStatus(m *store.Mailbox, items []string) {
 			v = uint64(m.Unseen)
 		case "SIZE":
 			v = uint64(m.Size)
+		case "HIGHESTMODSEQ":
+			v = uint64(m.HighestModSeq)
 		case "RECENT":
 			v = 0 // \Recent is not kept (RFC 9051 removed it)
 		case "DELETED":

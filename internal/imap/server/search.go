@@ -32,6 +32,7 @@ func cmdSearch(c *conn, cmd *wire.Command) error {
 		return err
 	}
 	sel := c.sel
+	c.searchModSeq = 0
 	if sel.uids.len() == 0 {
 		return c.writeSearch(cmd, a, nil)
 	}
@@ -45,11 +46,26 @@ func cmdSearch(c *conn, cmd *wire.Command) error {
 	if q.UIDs == nil {
 		q.UIDs = store.UIDSet{{Lo: 1, Hi: sel.uids.maxUID()}}
 	}
+	// RFC 7162 §3.1.5: with a MODSEQ key, the response carries the
+	// highest mod-sequence of the messages found.
+	withModSeq := hasKey(&key, "MODSEQ")
+	var maxModSeq store.ModSeq
+	if withModSeq {
+		c.enableCondstore()
+	}
 	if len(rest) > 0 {
 		ev := &evaluator{c: c, now: time.Now()}
 		and := wire.SearchKey{Key: "AND", Sub: rest}
 		q.NeedInfo = needsInfo(&and)
-		q.Match = func(m *store.Message) (bool, error) { return ev.match(&and, m) }
+		q.Match = func(m *store.Message) (bool, error) {
+			ok, err := ev.match(&and, m)
+			if ok && withModSeq && m.ModSeq > maxModSeq {
+				if _, known := sel.uids.seqOf(m.UID); known {
+					maxModSeq = m.ModSeq
+				}
+			}
+			return ok, err
+		}
 	}
 	uids, err := c.srv.Store.Search(c.ctx, c.acct.ID, sel.mbox.ID, q)
 	if err != nil {
@@ -67,7 +83,20 @@ func cmdSearch(c *conn, cmd *wire.Command) error {
 			nums = append(nums, seq)
 		}
 	}
+	c.searchModSeq = maxModSeq
 	return c.writeSearch(cmd, a, nums)
+}
+
+func hasKey(k *wire.SearchKey, name string) bool {
+	if k.Key == name {
+		return true
+	}
+	for i := range k.Sub {
+		if hasKey(&k.Sub[i], name) {
+			return true
+		}
+	}
+	return false
 }
 
 // writeSearch writes "* SEARCH ..." or, when return options were given or
@@ -78,6 +107,9 @@ func (c *conn) writeSearch(cmd *wire.Command, a *wire.SearchArgs, nums []uint32)
 		w.Raw("* SEARCH")
 		for _, n := range nums {
 			w.SP().Number(uint64(n))
+		}
+		if c.searchModSeq > 0 && len(nums) > 0 {
+			w.Raw(" (MODSEQ ").Number(uint64(c.searchModSeq)).Byte(')')
 		}
 		w.CRLF()
 		return w.Err()
@@ -106,6 +138,9 @@ func (c *conn) writeSearch(cmd *wire.Command, a *wire.SearchArgs, nums []uint32)
 			}
 			w.Raw(" ALL ").Raw(formatPairs(uids))
 		}
+	}
+	if c.searchModSeq > 0 && len(nums) > 0 {
+		w.Raw(" MODSEQ ").Number(uint64(c.searchModSeq)) // RFC 7162 §3.1.10
 	}
 	w.CRLF()
 	return w.Err()

@@ -38,8 +38,11 @@ func cmdSelect(c *conn, cmd *wire.Command) error {
 	a := cmd.Args.(*wire.SelectArgs)
 	// RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected.
 	c.closeMailbox()
-	if a.CondStore || a.QResync != nil {
-		return bad("", "CONDSTORE and QRESYNC are not supported")
+	if a.QResync != nil {
+		return bad("", "QRESYNC is not supported")
+	}
+	if a.CondStore {
+		c.enableCondstore()
 	}
 	m, err := c.srv.Store.Mailbox(c.ctx, c.acct.ID, a.Mailbox)
 	if err != nil {
@@ -77,12 +80,39 @@ func cmdSelect(c *conn, cmd *wire.Command) error {
 		// RFC 9051 §6.3.2: a LIST response with the mailbox's name.
 		w.Raw(`* LIST () "/" `).Mailbox(m.Name).CRLF()
 	}
+	if c.condstore {
+		// RFC 7162 §3.1.2.1
+		w.Raw("* OK [HIGHESTMODSEQ ").Number(uint64(m.HighestModSeq)).Raw("] highest").CRLF()
+	}
 	if sel.readOnly {
 		c.okCode = "READ-ONLY"
 	} else {
 		c.okCode = "READ-WRITE"
 	}
 	return w.Err()
+}
+
+// enableCondstore turns CONDSTORE on for the session. RFC 7162 §3.1.2:
+// when it happens with a mailbox selected, the client learns the
+// mailbox's HIGHESTMODSEQ.
+func (c *conn) enableCondstore() {
+	if c.condstore {
+		return
+	}
+	c.condstore = true
+	if c.sel != nil {
+		if m, err := c.srv.Store.MailboxByID(c.ctx, c.acct.ID, c.sel.mbox.ID); err == nil {
+			c.w.Raw("* OK [HIGHESTMODSEQ ").Number(uint64(m.HighestModSeq)).Raw("] highest").CRLF()
+		}
+	}
+}
+
+// writeModSeq adds " MODSEQ (n)" to a FETCH response once CONDSTORE is on
+// (RFC 7162 §3.1.4.1: flag changes carry it).
+func (c *conn) writeModSeq(ms store.ModSeq) {
+	if c.condstore {
+		c.w.Raw(" MODSEQ (").Number(uint64(ms)).Byte(')')
+	}
 }
 
 func (c *conn) closeMailbox() {
@@ -182,6 +212,7 @@ func (c *conn) sendUpdates(force bool) {
 		if seq, ok := sel.uids.seqOf(m.UID); ok {
 			c.w.Raw("* ").Number(uint64(seq)).Raw(" FETCH (UID ").Number(uint64(m.UID)).Raw(" FLAGS ")
 			c.writeFlags(&m.Flags)
+			c.writeModSeq(m.ModSeq)
 			c.w.Raw(")").CRLF()
 		}
 	}

@@ -1,0 +1,193 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/youju/youju/internal/auth"
+	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/store/sqlite"
+)
+
+// The benchmarks run on an INBOX of benchMessages messages (the issue's
+// 100k by default; YOUJU_BENCH_MESSAGES overrides it). The store is filled
+// once per run, or kept in YOUJU_BENCH_DIR across runs.
+var (
+	benchOnce sync.Once
+	benchTS   *testServer
+	benchErr  error
+)
+
+func benchMessages() int {
+	if n, err := strconv.Atoi(os.Getenv("YOUJU_BENCH_MESSAGES")); err == nil && n > 0 {
+		return n
+	}
+	return 100_000
+}
+
+func benchMsg(i int) string {
+	return fmt.Sprintf("From: Sender %d <s%d@example.com>\r\nTo: alice@example.org\r\nSubject: benchmark message %d\r\n"+
+		"Date: Mon, 2 Jan 2006 15:04:05 +0000\r\nMessage-ID: <%d@bench.example.com>\r\nMIME-Version: 1.0\r\n"+
+		"Content-Type: multipart/alternative; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"+
+		"Hello, this is message %d.\r\n--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hello, this is message %d.</p>\r\n--b--\r\n", i, i, i, i, i, i)
+}
+
+// benchServer starts (once) a server on a store with the big INBOX; a
+// third of the messages are \Seen... rather: every third is unseen.
+func benchServer(b *testing.B) *testServer {
+	benchOnce.Do(func() {
+		dir := os.Getenv("YOUJU_BENCH_DIR")
+		if dir == "" {
+			dir, benchErr = os.MkdirTemp("", "youju-imap-bench")
+			if benchErr != nil {
+				return
+			}
+		}
+		benchTS, benchErr = fillBenchStore(dir, benchMessages())
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return benchTS
+}
+
+func fillBenchStore(dir string, n int) (*testServer, error) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, dir, sqlite.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return nil, err
+	}
+	acct, err := st.Account(ctx, testUser)
+	if err != nil {
+		if err := st.AddDomain(ctx, "example.org"); err != nil {
+			return nil, err
+		}
+		if acct, err = st.CreateAccount(ctx, store.Account{Address: testUser, PasswordHash: passwordHash(), AllowIMAP: true}); err != nil {
+			return nil, err
+		}
+	}
+	inbox, err := st.Mailbox(ctx, acct.ID, "INBOX")
+	if err != nil {
+		return nil, err
+	}
+	// Concurrent deliveries share fsyncs (group commit).
+	next := make(chan int)
+	errs := make(chan error, 32)
+	var wg sync.WaitGroup
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				var f store.SysFlags
+				if i%3 != 0 {
+					f = store.FlagSeen
+				}
+				_, err := st.Deliver(ctx, store.Delivery{Data: []byte(benchMsg(i)), Targets: []store.Target{{Account: acct.ID, Mailbox: inbox.ID, Flags: store.Flags{System: f}}}})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := inbox.Messages; i < n; i++ {
+		select {
+		case next <- i:
+		case err := <-errs:
+			close(next)
+			return nil, err
+		}
+	}
+	close(next)
+	wg.Wait()
+	srv := &Server{Store: st, Auth: auth.New(st, auth.Options{}), AllowPlaintextLoopback: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	l, err := netListen()
+	if err != nil {
+		return nil, err
+	}
+	go srv.Serve(l)
+	return &testServer{srv: srv, st: st, acct: acct, addr: l.Addr().String()}, nil
+}
+
+// benchClient logs in and selects INBOX.
+func benchClient(b *testing.B, ts *testServer) *client {
+	c := ts.login(b)
+	c.ok("SELECT INBOX")
+	return c
+}
+
+// run sends cmd and counts the response lines until the tagged one.
+func (c *client) run(b *testing.B, cmd string) int {
+	c.n++
+	tag := "b" + strconv.Itoa(c.n)
+	c.send(tag + " " + cmd)
+	lines := 0
+	for {
+		l := c.readResponse()
+		if strings.HasPrefix(l, tag+" ") {
+			if !strings.HasPrefix(l, tag+" OK") {
+				b.Fatalf("%s: %s", cmd, l)
+			}
+			return lines
+		}
+		lines++
+	}
+}
+
+func BenchmarkSelect100k(b *testing.B) {
+	c := benchClient(b, benchServer(b))
+	b.ResetTimer()
+	for b.Loop() {
+		c.run(b, "SELECT INBOX")
+	}
+}
+
+func BenchmarkUIDFetchAllFlags(b *testing.B) {
+	ts := benchServer(b)
+	c := benchClient(b, ts)
+	b.ResetTimer()
+	for b.Loop() {
+		if n := c.run(b, "UID FETCH 1:* (UID FLAGS)"); n < benchMessages() {
+			b.Fatalf("%d responses", n)
+		}
+	}
+}
+
+func BenchmarkFetchLast50EnvelopeStructure(b *testing.B) {
+	c := benchClient(b, benchServer(b))
+	n := benchMessages()
+	cmd := fmt.Sprintf("FETCH %d:* (UID ENVELOPE BODYSTRUCTURE RFC822.SIZE)", n-49)
+	b.ResetTimer()
+	for b.Loop() {
+		if got := c.run(b, cmd); got != 50 {
+			b.Fatalf("%d responses", got)
+		}
+	}
+}
+
+func BenchmarkUIDSearchUnseen(b *testing.B) {
+	c := benchClient(b, benchServer(b))
+	b.ResetTimer()
+	for b.Loop() {
+		c.run(b, "UID SEARCH UNSEEN")
+	}
+}
+
+func BenchmarkUIDFetchAllEnvelope(b *testing.B) {
+	c := benchClient(b, benchServer(b))
+	b.ResetTimer()
+	for b.Loop() {
+		if n := c.run(b, "UID FETCH 1:* (ENVELOPE)"); n < benchMessages() {
+			b.Fatalf("%d responses", n)
+		}
+	}
+}

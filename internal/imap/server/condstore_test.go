@@ -1,0 +1,62 @@
+package server
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestCondstore covers RFC 7162 §3.1: HIGHESTMODSEQ, FETCH MODSEQ and
+// CHANGEDSINCE, STORE UNCHANGEDSINCE with MODIFIED, SEARCH MODSEQ, STATUS.
+func TestCondstore(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.deliver(t, "INBOX", simpleMsg, 0)
+	ts.deliver(t, "INBOX", simpleMsg, 0)
+	c := ts.login(t)
+	u := c.ok("SELECT INBOX (CONDSTORE)")
+	var hms string
+	for _, l := range u {
+		if strings.HasPrefix(l, "* OK [HIGHESTMODSEQ ") {
+			hms = strings.Fields(l)[3]
+			hms = strings.TrimSuffix(hms, "]")
+		}
+	}
+	if hms == "" {
+		t.Fatalf("no HIGHESTMODSEQ in %q", u)
+	}
+	u = c.ok("FETCH 1:* (MODSEQ)")
+	if len(u) != 2 || !strings.HasPrefix(u[0], "* 1 FETCH (MODSEQ (") {
+		t.Fatalf("%q", u)
+	}
+	u = c.ok("STORE 1 +FLAGS (\\Seen)")
+	if len(u) != 1 || !strings.HasPrefix(u[0], "* 1 FETCH (FLAGS (\\Seen) MODSEQ (") {
+		t.Fatalf("store: %q", u)
+	}
+	newMS := strings.Trim(strings.Fields(u[0])[6], "()")
+	// Only message 1 changed since the SELECT.
+	u = c.ok("UID FETCH 1:* (FLAGS) (CHANGEDSINCE " + hms + ")")
+	if len(u) != 1 || u[0] != "* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ ("+newMS+"))" {
+		t.Fatalf("changedsince: %q", u)
+	}
+	// UNCHANGEDSINCE older than message 1's modseq fails for it only.
+	u, done := c.do("STORE 1:2 (UNCHANGEDSINCE " + hms + ") +FLAGS (\\Flagged)")
+	if done != "OK [MODIFIED 1] STORE completed" {
+		t.Fatalf("%s %q", done, u)
+	}
+	mustContain(t, c.ok("SEARCH MODSEQ "+newMS), "* SEARCH 1 2 (MODSEQ "+itoa(mustAtoi(t, newMS)+1)+")")
+	u = c.ok("STATUS Archive (HIGHESTMODSEQ)")
+	if len(u) != 1 || !strings.HasPrefix(u[0], "* STATUS Archive (HIGHESTMODSEQ ") {
+		t.Fatalf("%q", u)
+	}
+	mustContain(t, c.ok("ENABLE CONDSTORE"), "* ENABLED")
+}
+
+func mustAtoi(t *testing.T, s string) uint64 {
+	var n uint64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			t.Fatalf("not a number %q", s)
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n
+}

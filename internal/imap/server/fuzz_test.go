@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/youju/youju/internal/auth"
+)
+
+// panicCatcher is a slog handler that counts panics the server recovered.
+type panicCatcher struct{ n *atomic.Int64 }
+
+func (h panicCatcher) Enabled(context.Context, slog.Level) bool { return true }
+func (h panicCatcher) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "panic") {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h panicCatcher) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h panicCatcher) WithGroup(string) slog.Handler      { return h }
+
+// loopbackPipe is one end of net.Pipe that claims a loopback peer, so that
+// plaintext login is allowed.
+type loopbackPipe struct{ net.Conn }
+
+func (loopbackPipe) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+
+var (
+	fuzzOnce   sync.Once
+	fuzzSrv    *Server
+	fuzzPanics atomic.Int64
+)
+
+// FuzzSession feeds random input to a logged-in session with a selected
+// mailbox holding a few messages: the server must neither panic nor hang.
+func FuzzSession(f *testing.F) {
+	for _, s := range []string{
+		"1 FETCH 1:* (FLAGS BODY[] BODYSTRUCTURE ENVELOPE BINARY[2] BODY[1.MIME]<0.5>)",
+		"1 UID SEARCH OR FROM a NOT (SUBJECT b BODY c) CHARSET GBK\r\n2 SEARCH TEXT {3}\r\nabc",
+		"1 STORE 1:* +FLAGS (\\Deleted)\r\n2 EXPUNGE\r\n3 APPEND INBOX {5+}\r\nhello\r\n4 NOOP",
+		"1 COPY 1 Trash\r\n2 MOVE 2 Archive\r\n3 LIST \"\" *\r\n4 STATUS INBOX (MESSAGES SIZE)",
+		"1 IDLE\r\nDONE\r\n2 CREATE a/b\r\n3 RENAME a c\r\n4 DELETE c/b\r\n5 EXAMINE INBOX\r\n6 CLOSE",
+	} {
+		f.Add(s)
+	}
+	fuzzOnce.Do(func() {
+		ts := startServerForFuzz(f)
+		fuzzSrv = ts.srv
+		for _, m := range []string{simpleMsg, multipartMsg, "garbage\r\n\r\n--x\r\n"} {
+			ts.deliver(f, "INBOX", m, 0)
+		}
+	})
+	f.Fuzz(func(t *testing.T, in string) {
+		client, server := net.Pipe()
+		c := &conn{srv: fuzzSrv, nc: loopbackPipe{server}, id: 1, quit: make(chan struct{})}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.serve()
+		}()
+		go io.Copy(io.Discard, client)
+		script := "a LOGIN " + testUser + " \"" + testPassword + "\"\r\nb SELECT INBOX\r\n" + in + "\r\nDONE\r\nz LOGOUT\r\n"
+		client.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		client.Write([]byte(script))
+		// A synchronising literal may leave the server waiting for input
+		// the script does not have: that is no hang. After the client
+		// closes, the session must end.
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+		}
+		client.Close()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("session did not end after the client closed, input %q", in)
+		}
+		if n := fuzzPanics.Load(); n > 0 {
+			t.Fatalf("server panicked on %q", in)
+		}
+	})
+}
+
+func startServerForFuzz(f *testing.F) *testServer {
+	st, acct := newStore(f)
+	srv := &Server{
+		Store:                  st,
+		Auth:                   auth.New(st, auth.Options{}),
+		AllowPlaintextLoopback: true,
+		MaxLiteral:             1 << 20,
+		Logger:                 slog.New(panicCatcher{&fuzzPanics}),
+	}
+	return &testServer{srv: srv, st: st, acct: acct}
+}
