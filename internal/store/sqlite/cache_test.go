@@ -107,3 +107,87 @@ func TestCacheMatchesIndex(t *testing.T) {
 		t.Fatal("INBOX was never cached: the test did not exercise the cache")
 	}
 }
+
+// TestConcurrentDeliveries delivers from many goroutines (so batches hold
+// several deliveries to the same mailboxes, mixed with flag changes) and
+// checks UIDs, MODSEQs, counters, quota and cache against the index.
+func TestConcurrentDeliveries(t *testing.T) {
+	s := newTestStore(t)
+	a := newAccount(t, s, "a@example.com")
+	b := newAccount(t, s, "b@example.com")
+	in := inbox(t, s, a.ID)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	uids := map[store.UID]bool{}
+	stop := make(chan struct{})
+	readerDone := make(chan struct{})
+	go func() { // loads and reads the cache while deliveries change it
+		defer close(readerDone)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				s.Search(ctx, a.ID, in.ID, store.Query{FlagsUnset: store.FlagSeen})
+			}
+		}
+	}()
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				res, err := s.Deliver(ctx, store.Delivery{Data: testMessage(g*100 + i), Targets: []store.Target{{Account: a.ID}, {Account: b.ID, Flags: store.Flags{System: store.FlagSeen}}}})
+				if err != nil || res[0].Err != nil || res[1].Err != nil {
+					t.Error(err, res)
+					return
+				}
+				mu.Lock()
+				if uids[res[0].UID] {
+					t.Errorf("uid %d given twice", res[0].UID)
+				}
+				uids[res[0].UID] = true
+				mu.Unlock()
+				if i%5 == 0 {
+					s.StoreFlags(ctx, a.ID, in.ID, store.UIDSet{{Lo: res[0].UID, Hi: res[0].UID}}, store.FlagAdd, store.Flags{System: store.FlagSeen}, 0)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-readerDone
+	if t.Failed() {
+		return
+	}
+	if s.batched.Load() == s.batches.Load() {
+		t.Log("no batch held more than one request: group commit not exercised")
+	}
+	for _, acct := range []store.AccountID{a.ID, b.ID} {
+		mb := inbox(t, s, acct)
+		var n, unseen, size int
+		var maxUID store.UID
+		s.rdb.QueryRow(`SELECT COUNT(*), COALESCE(SUM(sysflags & 1 = 0), 0), COALESCE(SUM(size), 0), COALESCE(MAX(uid), 0) FROM messages WHERE mailbox_id=?`, mb.ID).Scan(&n, &unseen, &size, &maxUID)
+		if mb.Messages != 320 || n != 320 || mb.Unseen != unseen || mb.Size != int64(size) || mb.UIDNext != maxUID+1 || maxUID != 320 {
+			t.Fatalf("account %d: mailbox %+v, index count %d unseen %d size %d max uid %d", acct, mb, n, unseen, size, maxUID)
+		}
+		if used, _, _ := s.Quota(ctx, acct); used != int64(size) {
+			t.Fatalf("used %d, size %d", used, size)
+		}
+		var dupModSeq int
+		s.rdb.QueryRow(`SELECT COUNT(*) FROM (SELECT modseq FROM messages WHERE mailbox_id=? GROUP BY modseq HAVING COUNT(*) > 1)`, mb.ID).Scan(&dupModSeq)
+		if acct == b.ID && dupModSeq != 0 {
+			t.Fatalf("%d MODSEQs shared by several deliveries", dupModSeq)
+		}
+		cached := collect(t, func(fn func(*store.Message) error) error {
+			return s.ListMessages(ctx, acct, mb.ID, store.ListOptions{}, fn)
+		})
+		indexed := collect(t, func(fn func(*store.Message) error) error {
+			return s.listSQL(ctx, acct, mb.ID, store.ListOptions{}, fn)
+		})
+		if !sameMessages(cached, indexed) {
+			t.Fatal("cache and index differ")
+		}
+	}
+	t.Logf("%d requests in %d commits", s.batched.Load(), s.batches.Load())
+}

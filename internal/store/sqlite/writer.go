@@ -38,13 +38,52 @@ type op struct {
 type wtx struct {
 	s      *Store
 	tx     *sql.Tx
-	txs    map[string]*sql.Stmt // statements bound to tx, shared by the batch
+	b      *batchTx // shared by the batch
 	ctx    context.Context
 	ref    blob.Ref
 	events []store.Event
 	cache  []func(*flagCache)
 	dead   []uint32 // segments that may have become empty
 	opErr  error    // the op's own error (its savepoint was rolled back)
+}
+
+// batchTx is the state of one batch's transaction shared by its requests.
+// Deliveries keep the mailboxes they touch in boxes and write each once
+// (flush) before any other request runs and before commit: a batch of
+// deliveries to one mailbox updates its row once.
+type batchTx struct {
+	txs    map[string]*sql.Stmt // statements bound to the transaction
+	boxes  map[store.MailboxID]*mboxState
+	inbox  map[store.AccountID]store.MailboxID
+	used   map[store.AccountID]int64 // used bytes including unflushed deliveries
+	quota  map[store.AccountID]int64
+	events []store.Event // of flushed deliveries, published after commit
+}
+
+func newBatchTx() *batchTx {
+	return &batchTx{txs: map[string]*sql.Stmt{}, boxes: map[store.MailboxID]*mboxState{},
+		inbox: map[store.AccountID]store.MailboxID{}, used: map[store.AccountID]int64{}, quota: map[store.AccountID]int64{}}
+}
+
+// flush writes the mailboxes changed by deliveries and forgets them, so
+// that what runs next reads them from the database.
+func (w *wtx) flush() error {
+	b := w.b
+	for _, mb := range b.boxes {
+		if !mb.dirty {
+			continue
+		}
+		if _, err := w.exec(`UPDATE mailboxes SET uidnext=?, highestmodseq=?, messages=messages+?, unseen=unseen+?, size=size+?
+			WHERE id=?`, mb.uidNext, mb.modSeq, mb.dMessages, mb.dUnseen, mb.dSize, mb.id); err != nil {
+			return err
+		}
+		b.events = append(b.events, store.Event{Account: mb.acct, Mailbox: mb.id, ModSeq: mb.modSeq})
+	}
+	clear(b.boxes)
+	clear(b.inbox)
+	clear(b.used)
+	clear(b.quota)
+	return nil
 }
 
 // staged is a batch whose bytes are on stable storage.
@@ -58,7 +97,7 @@ type staged struct {
 // stmt returns the prepared statement of q bound to the transaction, or
 // nil if q is not prepared yet (it will be after this batch).
 func (w *wtx) stmt(q string) *sql.Stmt {
-	if st := w.txs[q]; st != nil {
+	if st := w.b.txs[q]; st != nil {
 		return st
 	}
 	st := w.s.stmts[q]
@@ -67,7 +106,7 @@ func (w *wtx) stmt(q string) *sql.Stmt {
 		return nil
 	}
 	st = w.tx.StmtContext(w.ctx, st)
-	w.txs[q] = st
+	w.b.txs[q] = st
 	return st
 }
 
@@ -215,7 +254,7 @@ func (s *Store) committer(in <-chan *staged) {
 func (s *Store) commit(b *staged) {
 	s.batches.Add(1)
 	s.batched.Add(int64(len(b.ops)))
-	err := s.runTx(b)
+	bt, err := s.runTx(b)
 	s.blobs.Unpin(b.refs)
 	if err != nil {
 		// The outcome for cached state is unknown: start afresh.
@@ -238,6 +277,13 @@ func (s *Store) commit(b *staged) {
 	if len(dead) > 0 {
 		s.removeDeadSegments(dead)
 	}
+	if err == nil {
+		// Events go out before the acknowledgements: a caller that
+		// returns from Deliver finds its event published.
+		for _, e := range bt.events {
+			s.note.Publish(e)
+		}
+	}
 	for i, o := range b.ops {
 		if w := b.ws[i]; b.errs[i] == nil && w != nil {
 			for _, e := range w.events {
@@ -254,13 +300,18 @@ func (s *Store) commit(b *staged) {
 // runTx runs the batch's functions in one transaction, each (but atomic
 // ones) in its own savepoint so that one failing request does not undo
 // the others.
-func (s *Store) runTx(b *staged) error {
+func (s *Store) runTx(b *staged) (*batchTx, error) {
 	ctx := context.Background()
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
+		return nil, fmt.Errorf("sqlite: begin: %w", err)
 	}
-	txs := map[string]*sql.Stmt{}
+	bt := newBatchTx()
+	fail := func(err error) (*batchTx, error) {
+		tx.Rollback()
+		return nil, err
+	}
+	w0 := &wtx{s: s, tx: tx, b: bt, ctx: ctx}
 	for i, o := range b.ops {
 		if b.errs[i] != nil {
 			continue
@@ -270,27 +321,31 @@ func (s *Store) runTx(b *staged) error {
 			w = &wtx{}
 			b.ws[i] = w
 		}
-		w.s, w.tx, w.txs, w.ctx = s, tx, txs, ctx
+		w.s, w.tx, w.b, w.ctx = s, tx, bt, ctx
 		if o.atomic {
 			if err := o.fn(w); err != nil {
-				tx.Rollback()
-				return err
+				return fail(err)
 			}
 			continue
 		}
+		if err := w0.flush(); err != nil {
+			return fail(err)
+		}
 		if err := s.runSavepoint(w, o); err != nil {
-			tx.Rollback()
-			return err
+			return fail(err)
 		}
 		if b.errs[i] = w.opErr; b.errs[i] != nil {
 			b.ws[i] = nil
 		}
 	}
+	if err := w0.flush(); err != nil {
+		return fail(err)
+	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
+		return nil, fmt.Errorf("sqlite: commit: %w", err)
 	}
 	s.dirty.Store(true)
-	return nil
+	return bt, nil
 }
 
 // runSavepoint runs o.fn in a savepoint, leaving its error in w.opErr;
