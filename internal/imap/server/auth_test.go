@@ -124,5 +124,5 @@ func TestIDNamespaceEnable(t *testing.T) {
 	c := ts.login(t)
 	mustContain(t, c.ok(`ID ("name" "Foxmail" "version" "7.2")`), `* ID ("name" "youju" "vendor" "youju")`)
 	mustContain(t, c.ok("NAMESPACE"), `* NAMESPACE (("" "/")) NIL NIL`)
-	mustContain(t, c.ok("ENABLE IMAP4rev2 CONDSTORE"), "* ENABLED IMAP4rev2")
+	mustContain(t, c.ok("ENABLE IMAP4rev2 CONDSTORE"), "* ENABLED IMAP4rev2 CONDSTORE")
 }
