@@ -355,3 +355,42 @@ func TestPublicPageWithoutStore(t *testing.T) {
 		t.Errorf("autoconfig for the primary domain without a store: %d", resp.StatusCode)
 	}
 }
+
+func TestSessionsBounded(t *testing.T) {
+	clk := &clock{t: time.Unix(1e9, 0)}
+	ss := newSessions(time.Minute, time.Hour, clk.Now)
+	first, _ := ss.create(1, "a@example.test")
+	for i := 1; i < maxSessions; i++ {
+		clk.Add(time.Millisecond)
+		ss.create(1, "a@example.test")
+	}
+	clk.Add(time.Millisecond)
+	last, _ := ss.create(1, "a@example.test")
+	if len(ss.m) != maxSessions {
+		t.Errorf("%d sessions, want at most %d", len(ss.m), maxSessions)
+	}
+	if _, ok := ss.get(first); ok {
+		t.Error("the oldest session survived the limit")
+	}
+	if _, ok := ss.get(last); !ok {
+		t.Error("the newest session is gone")
+	}
+	// Expired sessions are swept first.
+	clk.Add(2 * time.Minute)
+	ss.create(1, "a@example.test")
+	if len(ss.m) != 1 {
+		t.Errorf("%d sessions after all expired, want 1", len(ss.m))
+	}
+}
+
+func TestOversizedForm(t *testing.T) {
+	e := newEnv(t, nil)
+	ts := httptest.NewTLSServer(e.h)
+	defer ts.Close()
+	c := client(t, ts)
+	_, body := get(t, c, ts.URL+"/")
+	form := url.Values{"username": {testUser}, "password": {strings.Repeat("x", 64<<10)}, "csrf": {csrfOf(t, body)}}
+	if resp, _ := postForm(t, c, ts.URL+"/login", form); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("64 KiB form: %d", resp.StatusCode)
+	}
+}
