@@ -117,15 +117,15 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 			if s.closing.Load() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Temporary (EMFILE and the like): back off like net/http.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.logger().Warn("pop3: accept", "err", err, "retry_in", delay)
-				time.Sleep(delay)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return err
 			}
-			return err
+			// Out of file descriptors and the like: back off and keep
+			// serving, like net/http, rather than lose the listener.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.logger().Warn("pop3: accept", "err", err, "retry_in", delay)
+			time.Sleep(delay)
+			continue
 		}
 		delay = 0
 		s.startSession(c, implicitTLS)
