@@ -281,7 +281,7 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	ctx, cancel := ss.ctx()
 	defer cancel()
-	if acct := ss.account(); acct != nil && ss.s.Mode == Submission {
+	if acct := ss.account(); acct != nil { // submission, or AUTH on 25
 		if err := ss.checkFrom(ctx, acct, data); err != nil {
 			return ss.fail(err)
 		}
