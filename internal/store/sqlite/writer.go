@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/youju/youju/internal/blob"
 	"github.com/youju/youju/internal/store"
@@ -231,7 +232,9 @@ func (s *Store) stage(batch []*op) *staged {
 	if len(datas) == 0 {
 		return b
 	}
+	t0 := time.Now()
 	refs, err := s.blobs.Append(datas)
+	mBlobSyncSeconds.Observe(time.Since(t0).Seconds())
 	for j, i := range withData {
 		if err != nil {
 			b.errs[i] = err
@@ -254,7 +257,11 @@ func (s *Store) committer(in <-chan *staged) {
 func (s *Store) commit(b *staged) {
 	s.batches.Add(1)
 	s.batched.Add(int64(len(b.ops)))
+	t0 := time.Now()
 	bt, err := s.runTx(b)
+	mCommitSeconds.Observe(time.Since(t0).Seconds())
+	mCommits.Inc()
+	mBatchSize.Observe(float64(len(b.ops)))
 	s.blobs.Unpin(b.refs)
 	if err != nil {
 		// The outcome for cached state is unknown: start afresh.
@@ -289,6 +296,11 @@ func (s *Store) commit(b *staged) {
 			for _, e := range w.events {
 				s.note.Publish(e)
 			}
+		}
+		if b.errs[i] == nil {
+			mRequests.With("ok").Inc()
+		} else {
+			mRequests.With("error").Inc()
 		}
 		o.err <- b.errs[i]
 	}
