@@ -20,6 +20,7 @@ import (
 
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/delivery"
+	"github.com/youju/youju/internal/metrics"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -292,7 +293,23 @@ func (ss *session) Data(r io.Reader) error {
 		return ss.reply(err)
 	}
 	ss.log.Info("accepted", "id", env.ID, "from", env.From, "rcpts", len(env.Rcpts), "size", len(data))
+	ss.count(env)
 	return nil
+}
+
+// count adds an accepted message with local recipients to the
+// well-known delivery counter.
+func (ss *session) count(env *delivery.Envelope) {
+	for _, r := range env.Rcpts {
+		if len(r.Local) > 0 {
+			path := metrics.PathInbound
+			if ss.account() != nil {
+				path = metrics.PathSubmission
+			}
+			metrics.MessagesDelivered.With(path).Inc()
+			return
+		}
+	}
 }
 
 // fillTrace sets what Received: says about this connection.

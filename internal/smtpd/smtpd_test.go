@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"github.com/youju/youju/internal/metrics"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -81,7 +82,11 @@ func TestInbound(t *testing.T) {
 	wantCode(t, "rcpt plus", c.Rcpt("bob+lists@example.com", nil), 250, smtp.EnhancedCode{})
 	wantCode(t, "rcpt unknown", c.Rcpt("nobody@example.com", nil), 550, smtp.EnhancedCode{5, 1, 1})
 	wantCode(t, "relay", c.Rcpt("victim@remote.net", nil), 550, smtp.EnhancedCode{5, 7, 1})
+	before := metrics.MessagesDelivered.With(metrics.PathInbound).Value()
 	wantCode(t, "data", send(t, c, msg("someone@remote.net", "alice@example.com", "one")), 250, smtp.EnhancedCode{})
+	if got := metrics.MessagesDelivered.With(metrics.PathInbound).Value() - before; got < 1 {
+		t.Errorf("delivered counter moved by %v", got)
+	}
 
 	// An alias with a remote target: the remote part is queued, even
 	// without AUTH, since the administrator set the alias up.
