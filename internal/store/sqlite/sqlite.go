@@ -2,12 +2,20 @@
 // (modernc.org/sqlite, pure Go, WAL, synchronous=FULL) and the message bytes
 // in packed blob segments (internal/blob).
 //
-// All writes go through one writer goroutine that batches concurrent
-// requests (group commit): it appends the batch's message bytes and fsyncs
-// once, then commits every index change of the batch in one SQLite
-// transaction (one more fsync), then acknowledges every caller and
-// publishes the notify events. Reads use a pool of read-only connections
-// and never wait for the writer (WAL).
+// All writes are batched (group commit, see writer.go): the bytes of a
+// batch are appended and fsynced once, then every index change of the
+// batch is committed in one SQLite transaction (one WAL fsync), then the
+// notify events are published and every caller acknowledged. Nothing is
+// acknowledged before both fsyncs. The two stages are pipelined, and WAL
+// checkpoints run on their own connection, off the commit path.
+//
+// Reads use a pool of read-only connections and never wait for the writer
+// (WAL). Listing flags and searching flags, sizes and dates are served by
+// a per-mailbox in-memory cache that the writer keeps current (cache.go);
+// SQLite stays the source of truth.
+//
+// After a crash, Open cuts blob segments back to the last blob the index
+// references and removes segments nothing references.
 package sqlite
 
 import (
