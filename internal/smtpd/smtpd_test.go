@@ -110,6 +110,25 @@ func TestInbound(t *testing.T) {
 	if len(q) != 1 || q[0].Rcpts[0] != "far@remote.net" {
 		t.Fatalf("queue: %+v", q)
 	}
+	// Written once for both accounts: one blob shared by two index entries.
+	if ba, bb := lastBlob(t, e, e.alice), lastBlob(t, e, e.bob); ba == 0 || ba != bb {
+		t.Fatalf("blobs %d and %d: not one write", ba, bb)
+	}
+}
+
+// lastBlob returns the blob of the newest message in an INBOX.
+func lastBlob(t *testing.T, e *env, a store.Account) int64 {
+	ctx := context.Background()
+	mb, err := e.st.Mailbox(ctx, a.ID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	e.st.ListMessages(ctx, a.ID, mb.ID, store.ListOptions{}, func(m *store.Message) error {
+		id = m.BlobID
+		return nil
+	})
+	return id
 }
 
 func TestCatchAll(t *testing.T) {
