@@ -483,3 +483,34 @@ func TestThrottled(t *testing.T) {
 	c.do("AUTH PLAIN "+plain("alice", testPassword), "-ERR [SYS/TEMP] Too many failed logins, try again later")
 	c.expectClosed()
 }
+
+func TestShutdownDuringHandshake(t *testing.T) {
+	st, _ := memFixture(t, store.POP3Options{})
+	ts := startServer(t, st, nil)
+	raw, err := net.Dial("tcp", ts.tlsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	// Wait until the session exists, then shut down: a handshake that has
+	// not finished is cut, not waited for (HandshakeTimeout is 30 s).
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		ts.srv.mu.Lock()
+		n := len(ts.srv.conns)
+		ts.srv.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("session not started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ts.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	c := &client{t: t, conn: raw, r: bufio.NewReader(raw)}
+	c.expectClosed()
+}

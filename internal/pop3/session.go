@@ -143,7 +143,11 @@ func (s *session) run() {
 		}
 	}()
 	if s.implicitTLS {
-		if err := s.handshake(); err != nil {
+		// Nothing is lost by cutting a handshake short: Shutdown may.
+		s.idle.Store(true)
+		err := s.handshake()
+		s.idle.Store(false)
+		if err != nil {
 			s.log.Debug("pop3: TLS handshake failed", "err", err)
 			return
 		}
