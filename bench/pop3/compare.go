@@ -251,6 +251,14 @@ func startDovecot(bin, dir string, clients int, msgs [][]byte) (string, func(), 
 		return "", nil, err
 	}
 	conf := strings.NewReplacer("{{dir}}", dir, "{{uid}}", strconv.Itoa(min(uid, 100)), "{{port}}", strconv.Itoa(port)).Replace(dovecotConf)
+	if os.Getuid() != 0 {
+		// Unprivileged: Dovecot cannot switch to its own users.
+		me, err := user.Current()
+		if err != nil {
+			return "", nil, err
+		}
+		conf += fmt.Sprintf("default_internal_user = %s\ndefault_login_user = %s\n", me.Username, me.Username)
+	}
 	confPath := filepath.Join(dir, "dovecot.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return "", nil, err
