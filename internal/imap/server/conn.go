@@ -118,7 +118,7 @@ func (c *conn) hostname() string {
 // STARTTLS.
 func (c *conn) setupIO() {
 	c.br = bufio.NewReaderSize(c.nc, 4096)
-	c.bw = bufio.NewWriterSize(c.nc, 8192)
+	c.bw = bufio.NewWriterSize(c.nc, 4096)
 	c.r = wire.NewReader(c.br)
 	c.r.MaxLine = c.srv.MaxLine
 	if c.r.MaxLine == 0 {
