@@ -200,6 +200,35 @@ service pop3 {
 }
 `
 
+// dovecotUnprivileged drops what only root can do: chroots and the group
+// ownership of Dovecot's default sockets.
+const dovecotUnprivileged = `service anvil {
+  chroot =
+}
+service pop3-login {
+  chroot =
+}
+service imap-login {
+  chroot =
+}
+service stats {
+  unix_listener stats-writer {
+    group =
+    mode = 0600
+  }
+}
+service dict {
+  unix_listener dict {
+    group =
+  }
+}
+service dict-async {
+  unix_listener dict-async {
+    group =
+  }
+}
+`
+
 // startDovecot writes a throwaway Dovecot config with a passwd-file and a
 // maildir per account holding msgs, and runs Dovecot in the foreground.
 func startDovecot(bin, dir string, clients int, msgs [][]byte) (string, func(), error) {
@@ -258,6 +287,7 @@ func startDovecot(bin, dir string, clients int, msgs [][]byte) (string, func(), 
 			return "", nil, err
 		}
 		conf += fmt.Sprintf("default_internal_user = %s\ndefault_login_user = %s\n", me.Username, me.Username)
+		conf += dovecotUnprivileged
 	}
 	confPath := filepath.Join(dir, "dovecot.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
