@@ -5,22 +5,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/config"
+	"github.com/youju/youju/internal/control"
+	"github.com/youju/youju/internal/dkimkeys"
 	"github.com/youju/youju/internal/store"
 )
 
-// withStore loads the config of the data directory, opens the store, runs
-// fn and closes the store. The server reads accounts from the store on each
-// login, so changes made here take effect at once, without a restart.
-func withStore(ctx context.Context, dataDir string, fn func(config.Config, store.Store) error) error {
+// withStore loads the config of the data directory and runs fn with its
+// accounts: through the running server's control socket if `serve` runs
+// (the server owns the store), else on the store opened here. The server
+// reads accounts on each login, so changes take effect at once.
+func withStore(ctx context.Context, dataDir string, fn func(config.Config, store.Accounts) error) error {
 	c, err := loadConfig(dataDir)
 	if err != nil {
 		return err
+	}
+	if cl, err := control.Dial(controlSocket(dataDir)); err == nil {
+		return fn(c, cl)
 	}
 	st, err := openStore(ctx, dataDir, c)
 	if err != nil {
@@ -32,6 +39,9 @@ func withStore(ctx context.Context, dataDir string, fn func(config.Config, store
 	}
 	return ferr
 }
+
+// controlSocket is where a running server listens for the CLI.
+func controlSocket(dataDir string) string { return filepath.Join(dataDir, control.SocketName) }
 
 // subcommand dispatches "youju GROUP VERB ...".
 func subcommand(ctx context.Context, e *env, group string, args []string, verbs map[string]func(context.Context, *env, []string) error) error {
@@ -113,25 +123,36 @@ func runDomain(ctx context.Context, e *env, args []string) error {
 
 func domainAdd(ctx context.Context, e *env, args []string) error {
 	const usage = "domain add [--data DIR] DOMAIN"
-	return oneNameCmd(ctx, e, "domain add", usage, args, func(c config.Config, st store.Store, name string) error {
-		name = strings.ToLower(name)
-		if !validDomain(name) {
-			return fmt.Errorf("%q is not a valid domain name", name)
-		}
+	fs, data := flags(e, "domain add", usage)
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(rest, 1, 1, usage); err != nil {
+		return err
+	}
+	name := strings.ToLower(rest[0])
+	if !validDomain(name) {
+		return fmt.Errorf("%q is not a valid domain name", name)
+	}
+	return withStore(ctx, *data, func(c config.Config, st store.Accounts) error {
 		if err := st.AddDomain(ctx, name); err != nil {
 			if errors.Is(err, store.ErrExists) {
 				return fmt.Errorf("domain %s exists already", name)
 			}
 			return err
 		}
-		fmt.Fprintf(e.stdout, "Added domain %s. Publish its DNS records (MX -> %s); see docs/dns.md.\n", name, c.Hostname)
+		if err := dkimkeys.Generate(*data, name); err != nil {
+			return fmt.Errorf("creating DKIM keys for %s: %w", name, err)
+		}
+		fmt.Fprintf(e.stdout, "Added domain %s. Publish its DNS records: youju dns %s\n", name, name)
 		return nil
 	})
 }
 
 func domainDel(ctx context.Context, e *env, args []string) error {
 	const usage = "domain del [--data DIR] DOMAIN"
-	return oneNameCmd(ctx, e, "domain del", usage, args, func(c config.Config, st store.Store, name string) error {
+	return oneNameCmd(ctx, e, "domain del", usage, args, func(c config.Config, st store.Accounts, name string) error {
 		if err := st.DeleteDomain(ctx, strings.ToLower(name)); err != nil {
 			switch {
 			case errors.Is(err, store.ErrNotFound):
@@ -155,7 +176,7 @@ func domainList(ctx context.Context, e *env, args []string) error {
 	if err := wantArgs(rest, 0, 0, "domain list [--data DIR]"); err != nil {
 		return err
 	}
-	return withStore(ctx, *data, func(_ config.Config, st store.Store) error {
+	return withStore(ctx, *data, func(_ config.Config, st store.Accounts) error {
 		ds, err := st.Domains(ctx)
 		if err != nil {
 			return err
@@ -168,7 +189,7 @@ func domainList(ctx context.Context, e *env, args []string) error {
 }
 
 // oneNameCmd runs a command that takes exactly one argument.
-func oneNameCmd(ctx context.Context, e *env, name, usage string, args []string, fn func(config.Config, store.Store, string) error) error {
+func oneNameCmd(ctx context.Context, e *env, name, usage string, args []string, fn func(config.Config, store.Accounts, string) error) error {
 	fs, data := flags(e, name, usage)
 	rest, err := parse(fs, args)
 	if err != nil {
@@ -177,7 +198,7 @@ func oneNameCmd(ctx context.Context, e *env, name, usage string, args []string, 
 	if err := wantArgs(rest, 1, 1, usage); err != nil {
 		return err
 	}
-	return withStore(ctx, *data, func(c config.Config, st store.Store) error { return fn(c, st, rest[0]) })
+	return withStore(ctx, *data, func(c config.Config, st store.Accounts) error { return fn(c, st, rest[0]) })
 }
 
 // ---- alias ----
@@ -216,7 +237,7 @@ func aliasAdd(ctx context.Context, e *env, args []string) error {
 		}
 		targets = append(targets, n)
 	}
-	return withStore(ctx, *data, func(_ config.Config, st store.Store) error {
+	return withStore(ctx, *data, func(_ config.Config, st store.Accounts) error {
 		if ok, err := st.IsLocalDomain(ctx, domain); err != nil {
 			return err
 		} else if !ok {
@@ -239,7 +260,7 @@ func aliasList(ctx context.Context, e *env, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	return withStore(ctx, *data, func(_ config.Config, st store.Store) error {
+	return withStore(ctx, *data, func(_ config.Config, st store.Accounts) error {
 		as, err := st.ListAliases(ctx)
 		if err != nil {
 			return err
@@ -252,7 +273,7 @@ func aliasList(ctx context.Context, e *env, args []string) error {
 }
 
 func aliasDel(ctx context.Context, e *env, args []string) error {
-	return oneNameCmd(ctx, e, "alias del", "alias del [--data DIR] ADDRESS|@DOMAIN", args, func(_ config.Config, st store.Store, a string) error {
+	return oneNameCmd(ctx, e, "alias del", "alias del [--data DIR] ADDRESS|@DOMAIN", args, func(_ config.Config, st store.Accounts, a string) error {
 		if err := st.DeleteAlias(ctx, strings.ToLower(a)); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("no alias %s", a)
@@ -284,7 +305,7 @@ func appPassAdd(ctx context.Context, e *env, args []string) error {
 	if err := wantArgs(rest, 2, 2, usage); err != nil {
 		return err
 	}
-	return withAccount(ctx, *data, rest[0], func(st store.Store, a store.Account) error {
+	return withAccount(ctx, *data, rest[0], func(st store.Accounts, a store.Account) error {
 		pw := auth.GeneratePassword(16)
 		h, err := auth.HashPassword(pw)
 		if err != nil {
@@ -303,7 +324,7 @@ func appPassAdd(ctx context.Context, e *env, args []string) error {
 
 func appPassList(ctx context.Context, e *env, args []string) error {
 	const usage = "apppass list [--data DIR] ADDRESS"
-	return oneNameCmd(ctx, e, "apppass list", usage, args, func(_ config.Config, st store.Store, addr string) error {
+	return oneNameCmd(ctx, e, "apppass list", usage, args, func(_ config.Config, st store.Accounts, addr string) error {
 		a, err := lookupAccount(ctx, st, addr)
 		if err != nil {
 			return err
@@ -335,7 +356,7 @@ func appPassDel(ctx context.Context, e *env, args []string) error {
 	if err := wantArgs(rest, 2, 2, usage); err != nil {
 		return err
 	}
-	return withAccount(ctx, *data, rest[0], func(st store.Store, a store.Account) error {
+	return withAccount(ctx, *data, rest[0], func(st store.Accounts, a store.Account) error {
 		if err := st.DeleteAppPassword(ctx, a.ID, rest[1]); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("%s has no app password named %q", a.Address, rest[1])
@@ -347,7 +368,7 @@ func appPassDel(ctx context.Context, e *env, args []string) error {
 	})
 }
 
-func lookupAccount(ctx context.Context, st store.Store, addr string) (store.Account, error) {
+func lookupAccount(ctx context.Context, st store.Accounts, addr string) (store.Account, error) {
 	a, err := st.Account(ctx, strings.ToLower(strings.TrimSpace(addr)))
 	if errors.Is(err, store.ErrNotFound) {
 		return a, fmt.Errorf("no account %s", addr)
@@ -355,8 +376,8 @@ func lookupAccount(ctx context.Context, st store.Store, addr string) (store.Acco
 	return a, err
 }
 
-func withAccount(ctx context.Context, dataDir, addr string, fn func(store.Store, store.Account) error) error {
-	return withStore(ctx, dataDir, func(_ config.Config, st store.Store) error {
+func withAccount(ctx context.Context, dataDir, addr string, fn func(store.Accounts, store.Account) error) error {
+	return withStore(ctx, dataDir, func(_ config.Config, st store.Accounts) error {
 		a, err := lookupAccount(ctx, st, addr)
 		if err != nil {
 			return err

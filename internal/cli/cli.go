@@ -43,6 +43,7 @@ func commands() []command {
 		{"apppass", "add, list or revoke an account's app passwords", runAppPass},
 		{"alias", "add, list or delete aliases and catch-alls", runAlias},
 		{"config", "check the configuration", runConfig},
+		{"dns", "print or check the DNS records a domain needs", runDNS},
 		{"version", "print the version", runVersion},
 	}
 }

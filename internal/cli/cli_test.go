@@ -46,7 +46,7 @@ func newData(t *testing.T) string {
 func account(t *testing.T, dir, addr string) store.Account {
 	t.Helper()
 	var a store.Account
-	err := withStore(context.Background(), dir, func(_ config.Config, st store.Store) error {
+	err := withStore(context.Background(), dir, func(_ config.Config, st store.Accounts) error {
 		var err error
 		a, err = st.Account(context.Background(), addr)
 		return err
@@ -136,8 +136,8 @@ func TestAppPasswords(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no app password printed: %q", out)
 	}
-	var st store.Store
-	err := withStore(context.Background(), dir, func(_ config.Config, s store.Store) error {
+	var st store.Accounts
+	err := withStore(context.Background(), dir, func(_ config.Config, s store.Accounts) error {
 		st = s
 		authn := auth.New(s, auth.Options{})
 		_, err := authn.Login(context.Background(), auth.Request{Username: "alice@example.test", Password: m[1], Service: store.ServiceIMAP})
@@ -153,7 +153,7 @@ func TestAppPasswords(t *testing.T) {
 		t.Fatalf("duplicate app password: %d %q", code, errs)
 	}
 	mustRun(t, "", "apppass", "del", "--data", dir, "alice@example.test", "iPhone")
-	err = withStore(context.Background(), dir, func(_ config.Config, s store.Store) error {
+	err = withStore(context.Background(), dir, func(_ config.Config, s store.Accounts) error {
 		_, err := auth.New(s, auth.Options{}).Login(context.Background(), auth.Request{Username: "alice@example.test", Password: m[1]})
 		return err
 	})

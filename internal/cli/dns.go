@@ -45,7 +45,7 @@ func runDNS(ctx context.Context, e *env, args []string) error {
 		return usagef("--mta-sts-mode must be testing or enforce")
 	}
 	var p dnsrec.Params
-	err = withStore(ctx, *data, func(c config.Config, st store.Store) error {
+	err = withStore(ctx, *data, func(c config.Config, st store.Accounts) error {
 		domain := c.Domain
 		if len(rest) == 1 {
 			domain = strings.ToLower(strings.TrimSuffix(rest[0], "."))

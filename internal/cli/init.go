@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/youju/youju/internal/config"
+	"github.com/youju/youju/internal/dkimkeys"
 	"github.com/youju/youju/internal/store/sqlite"
 	"github.com/youju/youju/internal/tlsconf"
 )
@@ -44,7 +45,7 @@ func runInit(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, `Next:
   1. Add an account:   youju user add --data %[1]s you@%[2]s
   2. Run the server:   youju serve --data %[1]s
-  3. Point DNS at it:  MX %[2]s -> %[3]s (see docs/dns.md)
+  3. Publish DNS:      youju dns --data %[1]s   (MX, SPF, DKIM, DMARC, SRV, autoconfig; docs/dns.md)
   4. Replace the self-signed certificate in %[1]s/tls/ with a real one for %[3]s
      (any ACME client works; send SIGHUP to reload it).
 `, *data, c.Domain, c.Hostname)
@@ -66,7 +67,10 @@ func initData(ctx context.Context, dir string, c config.Config) error {
 	if err := os.MkdirAll(filepath.Join(dir, "tls"), 0o700); err != nil {
 		return err
 	}
-	hosts := []string{c.Hostname, "localhost", "127.0.0.1", "::1"}
+	// The web part answers on these names too (autoconfig, autodiscover,
+	// MTA-STS), so the self-signed certificate covers them.
+	hosts := []string{c.Hostname, c.Domain, "autoconfig." + c.Domain, "autodiscover." + c.Domain, "mta-sts." + c.Domain,
+		"localhost", "127.0.0.1", "::1"}
 	if err := tlsconf.WriteSelfSigned(config.Path(dir, c.TLS.Cert), config.Path(dir, c.TLS.Key), hosts); err != nil {
 		return fmt.Errorf("writing the self-signed certificate: %w", err)
 	}
@@ -77,6 +81,9 @@ func initData(ctx context.Context, dir string, c config.Config) error {
 	defer st.Close()
 	if err := st.AddDomain(ctx, c.Domain); err != nil {
 		return fmt.Errorf("adding domain %s: %w", c.Domain, err)
+	}
+	if err := dkimkeys.Generate(dir, c.Domain); err != nil {
+		return fmt.Errorf("creating DKIM keys for %s: %w", c.Domain, err)
 	}
 	// The config is written last: its presence means "initialised".
 	return writeFileAtomic(cfgPath, config.Marshal(c), 0o600)

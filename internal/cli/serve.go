@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/clientconf"
 	"github.com/youju/youju/internal/config"
+	"github.com/youju/youju/internal/control"
 	"github.com/youju/youju/internal/metrics"
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/tlsconf"
@@ -87,6 +89,13 @@ func serve(ctx context.Context, e *env, dataDir string, c config.Config, demo *d
 		MaxFailuresPerAccount: c.Auth.MaxFailuresPerAccount,
 		Window:                c.Auth.FailureWindow.Duration,
 	})
+	if ctl, err := serveControl(dataDir, st, log); err != nil {
+		// Not fatal: mail flows; only account changes from the CLI must
+		// wait for a restart (it will say the store is in use).
+		log.Warn("no control socket: the CLI cannot change accounts while the server runs", "err", err)
+	} else {
+		defer ctl()
+	}
 	deps := &deps{cfg: c, dataDir: dataDir, log: log, tls: tlsm, store: st, auth: authn}
 	bindings, err := deps.bindings()
 	if err != nil {
@@ -134,6 +143,29 @@ loop:
 	log.Info("shutting down")
 	shutdownAll(running, log)
 	return runErr
+}
+
+// serveControl listens on the control socket so that the CLI can manage
+// accounts while the server runs. We hold the store's lock, so a socket
+// file left there is stale.
+func serveControl(dataDir string, st store.Accounts, log *slog.Logger) (stop func(), err error) {
+	path := controlSocket(dataDir)
+	os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	srv := control.Serve(l, st, log.With("proto", "control"))
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		os.Remove(path)
+	}, nil
 }
 
 // binding is one configured listener and the server behind it.
@@ -248,7 +280,15 @@ func (d *deps) httpServer(h http.Handler, withTLS bool) httpServer {
 // webBindings are the HTTP listeners.
 func (d *deps) webBindings() ([]binding, error) {
 	c := d.cfg
-	site := web.Handler(c.Hostname, clientconf.Settings(c, c.Hostname))
+	httpsPort := -1
+	if addr, err := c.Address(c.Listeners.HTTPS); err == nil && addr != "" {
+		_, p, _ := net.SplitHostPort(addr)
+		httpsPort, _ = strconv.Atoi(p)
+	}
+	site := web.New(web.Options{
+		Hostname: c.Hostname, Domain: c.Domain, Settings: clientconf.Settings(c, c.Hostname),
+		Store: d.store, Auth: d.auth, TLSCert: d.tls.Certificate, HTTPSPort: httpsPort, Logger: d.log.With("proto", "http"),
+	})
 	var bs []binding
 	add := func(name, setting string, srv server, implicit bool) error {
 		addr, err := c.Address(setting)

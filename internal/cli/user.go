@@ -51,7 +51,7 @@ func userAdd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return withStore(ctx, *data, func(c config.Config, st store.Store) error {
+	return withStore(ctx, *data, func(c config.Config, st store.Accounts) error {
 		_, domain, _ := strings.Cut(addr, "@")
 		if ok, err := st.IsLocalDomain(ctx, domain); err != nil {
 			return err
@@ -83,7 +83,7 @@ func userList(ctx context.Context, e *env, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	return withStore(ctx, *data, func(_ config.Config, st store.Store) error {
+	return withStore(ctx, *data, func(_ config.Config, st store.Accounts) error {
 		as, err := st.ListAccounts(ctx)
 		if err != nil {
 			return err
@@ -124,7 +124,7 @@ func userPasswd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return withAccount(ctx, *data, rest[0], func(st store.Store, a store.Account) error {
+	return withAccount(ctx, *data, rest[0], func(st store.Accounts, a store.Account) error {
 		a.PasswordHash = hash
 		if err := st.UpdateAccount(ctx, a); err != nil {
 			return err
@@ -139,7 +139,7 @@ func userPasswd(ctx context.Context, e *env, args []string) error {
 
 func userDel(ctx context.Context, e *env, args []string) error {
 	const usage = "user del [--data DIR] ADDRESS   (deletes the account and all its mail)"
-	return oneNameCmd(ctx, e, "user del", usage, args, func(_ config.Config, st store.Store, addr string) error {
+	return oneNameCmd(ctx, e, "user del", usage, args, func(_ config.Config, st store.Accounts, addr string) error {
 		a, err := lookupAccount(ctx, st, addr)
 		if err != nil {
 			return err
@@ -154,7 +154,7 @@ func userDel(ctx context.Context, e *env, args []string) error {
 
 func userSetDisabled(ctx context.Context, e *env, args []string, disabled bool) error {
 	verb := map[bool]string{true: "disable", false: "enable"}[disabled]
-	return oneNameCmd(ctx, e, "user "+verb, "user "+verb+" [--data DIR] ADDRESS", args, func(_ config.Config, st store.Store, addr string) error {
+	return oneNameCmd(ctx, e, "user "+verb, "user "+verb+" [--data DIR] ADDRESS", args, func(_ config.Config, st store.Accounts, addr string) error {
 		a, err := lookupAccount(ctx, st, addr)
 		if err != nil {
 			return err
@@ -208,7 +208,7 @@ func userSet(ctx context.Context, e *env, args []string) error {
 	if err := checkPOP3Flags(*scope, *del); err != nil {
 		return err
 	}
-	return withAccount(ctx, *data, rest[0], func(st store.Store, a store.Account) error {
+	return withAccount(ctx, *data, rest[0], func(st store.Accounts, a store.Account) error {
 		applyOnOff(&a.AllowIMAP, imap)
 		applyOnOff(&a.AllowPOP3, pop3)
 		applyOnOff(&a.AllowSMTP, smtp)
