@@ -137,12 +137,7 @@ func (s *Store) CreateAccount(ctx context.Context, a store.Account) (store.Accou
 	if dom == "" || strings.IndexByte(a.Address, '@') == 0 || strings.ContainsAny(a.Address, " \t\r\n") {
 		return store.Account{}, store.ErrInvalidName
 	}
-	if a.POP3.Scope == "" {
-		a.POP3.Scope = store.POP3ScopeInbox
-	}
-	if a.POP3.Delete == "" {
-		a.POP3.Delete = store.POP3DeleteExpunge
-	}
+	defaultPOP3(&a.POP3)
 	now := time.Now()
 	a.Created, a.UsedBytes = now, 0
 	err := s.do(ctx, nil, func(w *wtx) error {
@@ -209,8 +204,20 @@ func (s *Store) ListAccounts(ctx context.Context) ([]store.Account, error) {
 	return as, rows.Err()
 }
 
+// defaultPOP3 fills the POP3 options left empty: INBOX only, DELE
+// expunges (RFC 1939 behaviour).
+func defaultPOP3(p *store.POP3Options) {
+	if p.Scope == "" {
+		p.Scope = store.POP3ScopeInbox
+	}
+	if p.Delete == "" {
+		p.Delete = store.POP3DeleteExpunge
+	}
+}
+
 // UpdateAccount implements store.Accounts.
 func (s *Store) UpdateAccount(ctx context.Context, a store.Account) error {
+	defaultPOP3(&a.POP3)
 	return s.do(ctx, nil, func(w *wtx) error {
 		res, err := w.exec(`UPDATE accounts SET password_hash=?, disabled=?, allow_imap=?, allow_pop3=?, allow_smtp=?,
 			quota_bytes=?, pop3_scope=?, pop3_days=?, pop3_delete=? WHERE id=?`,
