@@ -1,0 +1,88 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestMbsyncInterop syncs the account both ways with mbsync (isync), a
+// real-world client: server to Maildir, then a message written into the
+// Maildir back to the server. Skipped when mbsync is not installed.
+func TestMbsyncInterop(t *testing.T) {
+	mbsync, err := exec.LookPath("mbsync")
+	if err != nil {
+		t.Skip("mbsync not installed")
+	}
+	ts := startServer(t, nil)
+	ts.deliver(t, "INBOX", simpleMsg, 0)
+	ts.deliver(t, "INBOX", multipartMsg, 1)
+	dir := t.TempDir()
+	host, port, _ := net.SplitHostPort(ts.addr)
+	maildir := filepath.Join(dir, "mail")
+	if err := os.MkdirAll(maildir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`IMAPAccount youju
+Host %s
+Port %s
+User %s
+Pass "%s"
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore remote
+Account youju
+
+MaildirStore local
+Path %s/
+Inbox %s/INBOX
+SubFolders Verbatim
+
+Channel sync
+Far :remote:
+Near :local:
+Patterns INBOX Archive
+Create Both
+Expunge Both
+SyncState *
+`, host, port, testUser, testPassword, maildir, maildir)
+	rc := filepath.Join(dir, "mbsyncrc")
+	if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func() {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, mbsync, "-c", rc, "-a").CombinedOutput()
+		if err != nil {
+			t.Fatalf("mbsync: %v\n%s", err, out)
+		}
+	}
+	run()
+	cur, _ := filepath.Glob(filepath.Join(maildir, "INBOX", "cur", "*"))
+	nw, _ := filepath.Glob(filepath.Join(maildir, "INBOX", "new", "*"))
+	if len(cur)+len(nw) != 2 {
+		t.Fatalf("Maildir INBOX has %d+%d messages, want 2", len(cur), len(nw))
+	}
+	// A message written into the Maildir's Archive goes up to the server.
+	arch := filepath.Join(maildir, "Archive")
+	if err := os.WriteFile(filepath.Join(arch, "new", "1.local"), []byte(simpleMsg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run()
+	m, err := ts.st.Mailbox(t.Context(), ts.acct.ID, "Archive")
+	if err != nil || m.Messages != 1 {
+		t.Fatalf("Archive on the server: %+v %v", m, err)
+	}
+	// Read it back with a raw session.
+	c := ts.login(t)
+	c.ok("SELECT Archive")
+	mustContain(t, c.ok("FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]"), "* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: hello\r\n\r\n)")
+}
