@@ -242,38 +242,8 @@ func startDovecot(bin, dir string, clients int, msgs [][]byte) (string, func(), 
 		uid, _ = strconv.Atoi(u.Uid)
 		gid, _ = strconv.Atoi(u.Gid)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "run"), 0o755); err != nil {
+	if err := writeMaildirs(dir, clients, msgs, uid, gid); err != nil {
 		return "", nil, err
-	}
-	_ = os.Chmod(filepath.Dir(dir), 0o755)
-	_ = os.Chmod(dir, 0o755)
-	var passwd strings.Builder
-	now := time.Now().Unix()
-	for i := 1; i <= clients; i++ {
-		home := filepath.Join(dir, "mail", fmt.Sprintf("user%d", i))
-		fmt.Fprintf(&passwd, "user%d@example.org:{PLAIN}%s:%d:%d::%s::\n", i, benchPassword, uid, gid, home)
-		for _, sub := range []string{"cur", "new", "tmp"} {
-			if err := os.MkdirAll(filepath.Join(home, "Maildir", sub), 0o700); err != nil {
-				return "", nil, err
-			}
-		}
-		for k, m := range msgs {
-			lf := strings.ReplaceAll(string(m), "\r\n", "\n")
-			// S= and W= (size, size with CRLF) in the name, as Dovecot's own
-			// delivery writes them, so it need not read files to answer STAT.
-			name := fmt.Sprintf("%d.M%dP%d.bench,S=%d,W=%d:2,", now, k, i, len(lf), len(m))
-			if err := os.WriteFile(filepath.Join(home, "Maildir", "cur", name), []byte(lf), 0o600); err != nil {
-				return "", nil, err
-			}
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "passwd"), []byte(passwd.String()), 0o644); err != nil {
-		return "", nil, err
-	}
-	if os.Getuid() == 0 {
-		if err := exec.Command("chown", "-R", fmt.Sprintf("%d:%d", uid, gid), filepath.Join(dir, "mail")).Run(); err != nil {
-			return "", nil, err
-		}
 	}
 	port, err := freePort()
 	if err != nil {
@@ -309,20 +279,63 @@ func startDovecot(bin, dir string, clients int, msgs [][]byte) (string, func(), 
 		}
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	if err := waitListening(addr); err != nil {
+		stop()
+		log, _ := os.ReadFile(filepath.Join(dir, "log"))
+		return "", nil, fmt.Errorf("dovecot did not start: %v\n%s", err, log)
+	}
+	return addr, stop, nil
+}
+
+// writeMaildirs writes the passwd-file and one maildir per account, owned
+// by uid:gid.
+func writeMaildirs(dir string, clients int, msgs [][]byte, uid, gid int) error {
+	if err := os.MkdirAll(filepath.Join(dir, "run"), 0o755); err != nil {
+		return err
+	}
+	_ = os.Chmod(filepath.Dir(dir), 0o755)
+	_ = os.Chmod(dir, 0o755)
+	var passwd strings.Builder
+	now := time.Now().Unix()
+	for i := 1; i <= clients; i++ {
+		home := filepath.Join(dir, "mail", fmt.Sprintf("user%d", i))
+		fmt.Fprintf(&passwd, "user%d@example.org:{PLAIN}%s:%d:%d::%s::\n", i, benchPassword, uid, gid, home)
+		for _, sub := range []string{"cur", "new", "tmp"} {
+			if err := os.MkdirAll(filepath.Join(home, "Maildir", sub), 0o700); err != nil {
+				return err
+			}
+		}
+		for k, m := range msgs {
+			lf := strings.ReplaceAll(string(m), "\r\n", "\n")
+			// S= and W= (size, size with CRLF) in the name, as Dovecot's own
+			// delivery writes them, so it need not read files to answer STAT.
+			name := fmt.Sprintf("%d.M%dP%d.bench,S=%d,W=%d:2,", now, k, i, len(lf), len(m))
+			if err := os.WriteFile(filepath.Join(home, "Maildir", "cur", name), []byte(lf), 0o600); err != nil {
+				return err
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "passwd"), []byte(passwd.String()), 0o644); err != nil {
+		return err
+	}
+	if os.Getuid() == 0 {
+		return exec.Command("chown", "-R", fmt.Sprintf("%d:%d", uid, gid), filepath.Join(dir, "mail")).Run()
+	}
+	return nil
+}
+
+func waitListening(addr string) error {
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
-			break
+			return nil
 		}
 		if time.Now().After(deadline) {
-			stop()
-			log, _ := os.ReadFile(filepath.Join(dir, "log"))
-			return "", nil, fmt.Errorf("dovecot did not start: %v\n%s", err, log)
+			return err
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return addr, stop, nil
 }
 
 func freePort() (int, error) {
