@@ -15,6 +15,7 @@ import (
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/clientconf"
 	"github.com/youju/youju/internal/config"
+	"github.com/youju/youju/internal/fsutil"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -71,7 +72,7 @@ func ensureDev(ctx context.Context, e *env, dataDir string) (*devAccount, error)
 	if err != nil {
 		return nil, fmt.Errorf("creating the demo account: %w", err)
 	}
-	if err := writeFileAtomic(pwFile, []byte(pw+"\n"), 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(pwFile, []byte(pw+"\n"), 0o600); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(e.stdout, "Created %s (domain %s) for a first try.\n", dataDir, devDomain)

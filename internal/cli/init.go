@@ -11,6 +11,7 @@ import (
 
 	"github.com/youju/youju/internal/config"
 	"github.com/youju/youju/internal/dkimkeys"
+	"github.com/youju/youju/internal/fsutil"
 	"github.com/youju/youju/internal/store/sqlite"
 	"github.com/youju/youju/internal/tlsconf"
 )
@@ -86,7 +87,7 @@ func initData(ctx context.Context, dir string, c config.Config) error {
 		return fmt.Errorf("creating DKIM keys for %s: %w", c.Domain, err)
 	}
 	// The config is written last: its presence means "initialised".
-	return writeFileAtomic(cfgPath, config.Marshal(c), 0o600)
+	return fsutil.WriteFileAtomic(cfgPath, config.Marshal(c), 0o600)
 }
 
 // storeDir is where the store lives inside the data directory.
@@ -108,38 +109,4 @@ func loadConfig(dataDir string) (config.Config, error) {
 			config.FileName, dataDir, dataDir)
 	}
 	return c, err
-}
-
-// writeFileAtomic writes via a temporary file, fsync and rename, so that a
-// crash leaves either the old file or the new one.
-func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), name); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(name))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/youju/youju/internal/fsutil"
 )
 
 // The selectors youju creates. The "1" leaves room for rotation ("y2e", ...).
@@ -90,7 +92,7 @@ func Generate(dataDir, domain string) error {
 			return fmt.Errorf("dkimkeys: %w", err)
 		}
 		data := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-		if err := writeFileAtomic(path, data, 0o600); err != nil {
+		if err := fsutil.WriteFileAtomic(path, data, 0o600); err != nil {
 			return fmt.Errorf("dkimkeys: writing %s: %w", path, err)
 		}
 	}
@@ -171,39 +173,4 @@ func checkDomain(d string) error {
 		}
 	}
 	return nil
-}
-
-// writeFileAtomic writes via a temporary file, fsync and rename, then
-// syncs the directory, so a crash leaves no half-written key.
-func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(name)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(name)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), name); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -15,10 +15,10 @@ import (
 	"fmt"
 	"math/big"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/youju/youju/internal/fsutil"
 )
 
 // validity is how long a self-signed certificate lasts. Self-signed
@@ -114,55 +114,8 @@ func WriteSelfSigned(certFile, keyFile string, hosts []string) error {
 	// The key goes first: a crash between the two renames leaves a new key
 	// with the old certificate, which loading reports as a mismatch rather
 	// than silently serving something.
-	if err := writeFileAtomic(keyFile, keyPEM, 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(keyFile, keyPEM, 0o600); err != nil {
 		return err
 	}
-	return writeFileAtomic(certFile, certPEM, 0o644)
-}
-
-// writeFileAtomic writes data to name through a temporary file in the same
-// directory: write, fsync, rename, fsync the directory (so the rename itself
-// survives a crash).
-func writeFileAtomic(name string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(name)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(name)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("tlsconf: write %s: %w", name, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("tlsconf: write %s: %w", name, err)
-		}
-	}()
-	// CreateTemp already uses 0600; Chmod sets the final mode before any
-	// byte of a key is written, independent of the umask.
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, name); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir fsyncs a directory so that a rename into it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return fsutil.WriteFileAtomic(certFile, certPEM, 0o644)
 }
