@@ -59,7 +59,7 @@ func (l *limiter) interruptIdle() {
 	defer l.mu.Unlock()
 	for c := range l.conns {
 		c.stopping.Store(true)
-		if !c.inData.Load() {
+		if c.inData.Load() == 0 {
 			c.Conn.SetReadDeadline(time.Now())
 		}
 	}
@@ -105,7 +105,7 @@ type trackedConn struct {
 	lim        *limiter
 	ip         netip.Addr
 	closeOnce  sync.Once
-	inData     atomic.Bool
+	inData     atomic.Int32 // Data calls running (an abandoned BDAT one may linger)
 	stopping   atomic.Bool
 	closeAfter atomic.Bool
 }
@@ -122,7 +122,7 @@ func (c *trackedConn) Close() error {
 // SetReadDeadline lets Shutdown win over go-smtp, which sets a fresh
 // deadline before every command.
 func (c *trackedConn) SetReadDeadline(t time.Time) error {
-	if c.stopping.Load() && !c.inData.Load() {
+	if c.stopping.Load() && c.inData.Load() == 0 {
 		t = time.Now()
 	}
 	return c.Conn.SetReadDeadline(t)

@@ -3,3 +3,5 @@
 package smtpd
 
 const concurrentMessages = 500
+
+const raceEnabled = false

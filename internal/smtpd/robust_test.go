@@ -248,3 +248,35 @@ func TestDataTimeoutAndMaxConnections(t *testing.T) {
 		t.Fatal("incomplete message stored")
 	}
 }
+
+// TestBDATAbandoned: RSET in the middle of a BDAT transfer aborts it
+// (RFC 3030 §3: the chunks so far are discarded) and the session goes on.
+//
+// go-smtp v0.25.1 has a data race here that we cannot fix from outside:
+// the goroutine of an abandoned BDAT transfer reads Conn.dataResult after
+// our Data returned, while the next BDAT replaces it. session.Reset waits
+// for Data to return, which closes the window in practice (the next
+// transaction needs network round trips first), but the race detector
+// still sees unsynchronised accesses, so this test runs without -race.
+func TestBDATAbandoned(t *testing.T) {
+	if raceEnabled {
+		t.Skip("go-smtp v0.25.1 races on Conn.dataResult after an abandoned BDAT; see comment")
+	}
+	e := newEnv(t)
+	r := dialRaw(t, e.start(e.server(Inbound), false))
+	r.cmd("EHLO c", "250")
+	for i := 0; i < 3; i++ {
+		r.cmd("MAIL FROM:<x@remote.net>", "250")
+		r.cmd("RCPT TO:<alice@example.com>", "250")
+		r.send("BDAT 6\r\nSubjec")
+		r.expect("250")
+		r.cmd("RSET", "250")
+	}
+	r.cmd("MAIL FROM:<x@remote.net>", "250")
+	r.cmd("RCPT TO:<alice@example.com>", "250")
+	r.send("BDAT 12 LAST\r\nSubject: ok\n")
+	r.expect("250")
+	if in := e.inbox(e.alice); len(in) != 1 || !strings.HasSuffix(in[0], "Subject: ok\r\n") {
+		t.Fatalf("alice: %q", in)
+	}
+}

@@ -35,12 +35,17 @@ type session struct {
 	log    *slog.Logger
 	id     string
 
+	// mu guards what a BDAT transfer's Data goroutine (go-smtp runs
+	// Data concurrently with the command loop for CHUNKING) shares with
+	// the command loop: the account, the transaction, the error count.
+	mu     sync.Mutex
 	acct   *store.Account // set by a successful AUTH
 	errs   int
-	mu     sync.Mutex // guards acct: the SASL callback may run elsewhere
 	env    *delivery.Envelope
 	mailSz int64
 	utf8   bool
+	// dataDone is closed when the running Data call returns.
+	dataDone chan struct{}
 }
 
 func newSession(s *Server, c *smtp.Conn) *session {
@@ -72,10 +77,35 @@ func (ss *session) account() *store.Account {
 }
 
 // Reset ends the transaction (RSET, EHLO, after DATA).
+//
+// When a BDAT transfer is abandoned (RSET, EHLO), go-smtp closes the pipe
+// its Data goroutine reads and moves on without waiting for it; that
+// goroutine then reports into the connection's next transaction. So we
+// wait here, briefly, for a running Data to return (it does at once: its
+// reader fails).
 func (ss *session) Reset() {
+	ss.mu.Lock()
+	done := ss.dataDone
+	ss.mu.Unlock()
+	if done != nil {
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			ss.logger().Warn("abandoned message transfer still running")
+		}
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
 	ss.env = nil
 	ss.mailSz = 0
 	ss.utf8 = false
+}
+
+// logger returns the session logger (AUTH adds the user to it).
+func (ss *session) logger() *slog.Logger {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.log
 }
 
 // Logout ends the session.
@@ -108,9 +138,9 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 	srv, err := ss.s.Auth.SASL(mech, store.ServiceSMTP, ss.remote, func(a store.Account) {
 		ss.mu.Lock()
 		ss.acct = &a
-		ss.mu.Unlock()
 		ss.log = ss.log.With("user", a.Address)
-		ss.log.Info("authenticated", "mech", mech)
+		ss.mu.Unlock()
+		ss.logger().Info("authenticated", "mech", mech)
 	})
 	if err != nil {
 		return nil, ss.fail(smtp.ErrAuthUnknownMechanism)
@@ -129,7 +159,7 @@ func (x saslServer) Next(resp []byte) ([]byte, bool, error) {
 	if err == nil {
 		return ch, done, nil
 	}
-	x.ss.log.Info("authentication failed", "err", err)
+	x.ss.logger().Info("authentication failed", "err", err)
 	switch {
 	case errors.Is(err, auth.ErrThrottled):
 		err = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many failures, try again later"}
@@ -152,9 +182,12 @@ func (x saslServer) Next(resp []byte) ([]byte, bool, error) {
 // fail counts a refused command and, past the limit, makes the reply the
 // last one on this connection.
 func (ss *session) fail(err error) error {
+	ss.mu.Lock()
 	ss.errs++
-	if ss.errs >= ss.s.maxErrors() && ss.tc != nil && ss.s.maxErrors() > 0 {
-		ss.log.Warn("too many errors, dropping connection")
+	n := ss.errs
+	ss.mu.Unlock()
+	if n >= ss.s.maxErrors() && ss.tc != nil && ss.s.maxErrors() > 0 {
+		ss.logger().Warn("too many errors, dropping connection")
 		ss.tc.closeAfter.Store(true)
 		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many errors, closing connection"}
 	}
@@ -191,10 +224,12 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 			return ss.fail(ss.reply(err))
 		}
 		if !ok {
-			ss.log.Info("sender refused", "from", from)
+			ss.logger().Info("sender refused", "from", from)
 			return ss.fail(errNotYourAddr)
 		}
 	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
 	ss.env = &delivery.Envelope{From: from, Ret: string(opts.Return), EnvID: opts.EnvelopeID}
 	ss.mailSz = opts.Size
 	ss.utf8 = opts.UTF8
@@ -204,10 +239,13 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 // Rcpt resolves the recipient now, so that unknown users, relaying and
 // known-full mailboxes are refused per recipient (RFC 5321 §3.3).
 func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
-	if ss.env == nil {
+	ss.mu.Lock()
+	env, utf8, size := ss.env, ss.utf8, ss.mailSz
+	ss.mu.Unlock()
+	if env == nil {
 		return ss.fail(&smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "MAIL first"})
 	}
-	if !ss.utf8 && !delivery.IsASCII(to) {
+	if !utf8 && !delivery.IsASCII(to) {
 		return ss.fail(errNeedUTF8)
 	}
 	ctx, cancel := ss.ctx()
@@ -219,15 +257,15 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		if len(res.Local) == 0 {
 			err = delivery.ErrRelayDenied
 		} else {
-			ss.log.Warn("no queue: remote alias targets dropped", "rcpt", to, "remote", res.Remote)
+			ss.logger().Warn("no queue: remote alias targets dropped", "rcpt", to, "remote", res.Remote)
 			res.Remote = nil
 		}
 	}
 	if err == nil {
-		err = ss.checkQuota(ctx, res)
+		err = checkQuota(res, size)
 	}
 	if err != nil {
-		ss.log.Info("recipient refused", "rcpt", to, "err", err)
+		ss.logger().Info("recipient refused", "rcpt", to, "err", err)
 		return ss.fail(ss.reply(err))
 	}
 	r := delivery.Recipient{Address: to, Resolution: res}
@@ -237,19 +275,21 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if opts.OriginalRecipient != "" {
 		r.DSN.ORcpt = string(opts.OriginalRecipientType) + ";" + opts.OriginalRecipient
 	}
-	ss.env.Rcpts = append(ss.env.Rcpts, r)
+	ss.mu.Lock()
+	env.Rcpts = append(env.Rcpts, r)
+	ss.mu.Unlock()
 	return nil
 }
 
 // checkQuota refuses a recipient whose every local mailbox is known to be
 // full (or too full for the announced SIZE): 452 4.2.2, temporary, since
 // the user may make room (RFC 5321 §4.5.3.1.10).
-func (ss *session) checkQuota(ctx context.Context, res delivery.Resolution) error {
+func checkQuota(res delivery.Resolution, size int64) error {
 	if len(res.Local) == 0 || len(res.Remote) > 0 {
 		return nil
 	}
 	for _, l := range res.Local {
-		if l.QuotaBytes == 0 || l.UsedBytes+ss.mailSz < l.QuotaBytes {
+		if l.QuotaBytes == 0 || l.UsedBytes+size < l.QuotaBytes {
 			return nil
 		}
 	}
@@ -258,9 +298,15 @@ func (ss *session) checkQuota(ctx context.Context, res delivery.Resolution) erro
 
 // Data receives the message and delivers it before replying.
 func (ss *session) Data(r io.Reader) error {
+	done := make(chan struct{})
+	defer close(done)
+	ss.mu.Lock()
+	env := ss.env
+	ss.dataDone = done
+	ss.mu.Unlock()
 	if ss.tc != nil {
-		ss.tc.inData.Store(true)
-		defer ss.tc.inData.Store(false)
+		ss.tc.inData.Add(1)
+		defer ss.tc.inData.Add(-1)
 		// RFC 5321 §4.5.3.2.6: the whole data block gets its own timeout.
 		ss.tc.SetReadDeadline(time.Now().Add(ss.s.dataTimeout()))
 	}
@@ -276,7 +322,6 @@ func (ss *session) Data(r io.Reader) error {
 		return ss.fail(dataError(err))
 	}
 	data := buf.Bytes()
-	env := ss.env
 	if env == nil || len(env.Rcpts) == 0 {
 		return ss.fail(&smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"})
 	}
@@ -289,10 +334,10 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	ss.fillTrace(env)
 	if err := ss.s.deliver.Deliver(ctx, env, data); err != nil {
-		ss.log.Warn("delivery failed", "id", env.ID, "err", err)
+		ss.logger().Warn("delivery failed", "id", env.ID, "err", err)
 		return ss.reply(err)
 	}
-	ss.log.Info("accepted", "id", env.ID, "from", env.From, "rcpts", len(env.Rcpts), "size", len(data))
+	ss.logger().Info("accepted", "id", env.ID, "from", env.From, "rcpts", len(env.Rcpts), "size", len(data))
 	ss.count(env)
 	return nil
 }
@@ -338,7 +383,7 @@ func (ss *session) fillTrace(env *delivery.Envelope) {
 func (ss *session) checkFrom(ctx context.Context, acct *store.Account, data []byte) error {
 	addrs, err := headerFrom(data)
 	if err != nil || len(addrs) == 0 {
-		ss.log.Info("From: header refused", "err", err)
+		ss.logger().Info("From: header refused", "err", err)
 		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Missing or malformed From: header"}
 	}
 	for _, a := range addrs {
@@ -347,7 +392,7 @@ func (ss *session) checkFrom(ctx context.Context, acct *store.Account, data []by
 			return ss.reply(err)
 		}
 		if !ok {
-			ss.log.Info("From: header refused", "from", a)
+			ss.logger().Info("From: header refused", "from", a)
 			return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "From: address not owned by the authenticated user"}
 		}
 	}
@@ -361,7 +406,7 @@ func (ss *session) reply(err error) error {
 	var de *delivery.Error
 	if errors.As(err, &de) {
 		if de.Temporary() && de.Err != nil {
-			ss.log.Error("temporary failure", "err", de.Err)
+			ss.logger().Error("temporary failure", "err", de.Err)
 		}
 		return &smtp.SMTPError{Code: de.Code, EnhancedCode: smtp.EnhancedCode(de.Enhanced), Message: de.Msg}
 	}
@@ -369,7 +414,7 @@ func (ss *session) reply(err error) error {
 	if errors.As(err, &se) {
 		return se
 	}
-	ss.log.Error("temporary failure", "err", err)
+	ss.logger().Error("temporary failure", "err", err)
 	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem, try again later"}
 }
 
