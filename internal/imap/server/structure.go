@@ -1,6 +1,7 @@
 package server
 
 import (
+	"mime"
 	"strings"
 
 	"github.com/youju/youju/internal/message"
@@ -104,9 +105,25 @@ func (c *conn) writeParams(ps []message.Param) {
 		if i > 0 {
 			c.w.SP()
 		}
-		c.w.String(p.Name).SP().String(p.Value)
+		v := p.Value
+		if !c.w.UTF8 && !isASCII(v) {
+			// The stored value is decoded from RFC 2231; clients without
+			// UTF-8 get it as an RFC 2047 word, which they all decode in
+			// file names (what common servers send too).
+			v = mime.BEncoding.Encode("UTF-8", v)
+		}
+		c.w.String(p.Name).SP().String(v)
 	}
 	c.w.Byte(')')
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func orDefault(s, def string) string {
