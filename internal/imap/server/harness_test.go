@@ -175,8 +175,9 @@ func (ts *testServer) login(t testing.TB) *client {
 	return c
 }
 
+// line reads one response line. It is on the benchmarks' hot path, so
+// it does not call t.Helper (which costs a stack walk per line).
 func (c *client) line() string {
-	c.t.Helper()
 	if now := time.Now(); now.After(c.deadline) {
 		c.deadline = now.Add(time.Second)
 		c.conn.SetReadDeadline(now.Add(10 * time.Second))
@@ -217,7 +218,6 @@ func (c *client) do(cmd string) ([]string, string) {
 
 // readResponse reads a line and any literals it announces.
 func (c *client) readResponse() string {
-	c.t.Helper()
 	l := c.line()
 	for strings.HasSuffix(l, "}") {
 		i := strings.LastIndexByte(l, '{')

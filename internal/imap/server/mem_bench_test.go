@@ -5,8 +5,8 @@ import (
 	"crypto/tls"
 	"net"
 	"os"
-	"runtime/pprof"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"testing"
 )
