@@ -98,6 +98,9 @@ func (s *Server) init() {
 }
 
 func (s *Server) serve(l net.Listener, implicitTLS bool) error {
+	if s.Store == nil || s.Auth == nil {
+		return errors.New("pop3: Server needs Store and Auth")
+	}
 	s.init()
 	if s.closing.Load() {
 		return ErrServerClosed
