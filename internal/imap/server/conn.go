@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"compress/flate"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -58,7 +59,8 @@ type conn struct {
 	sel          *selected    // the selected mailbox, nil unless stateSelected
 	events       <-chan store.Event
 	unsub        func()
-	okCode       string // response code of the tagged OK of the current command
+	okCode       string        // response code of the tagged OK of the current command
+	zw           *flate.Writer // the compressor while COMPRESS=DEFLATE is active
 	ctx          context.Context
 }
 
@@ -116,10 +118,16 @@ func (c *conn) hostname() string {
 
 // setupIO (re)creates the buffered reader and writer, at start and after
 // STARTTLS.
-func (c *conn) setupIO() {
-	c.br = bufio.NewReaderSize(c.nc, 4096)
-	c.bw = bufio.NewWriterSize(c.nc, 4096)
+func (c *conn) setupIO() { c.setupStreams(c.nc, c.nc) }
+
+// setupStreams builds the reader and writer on rd and wr, keeping the
+// session's UTF-8 settings (also used by COMPRESS).
+func (c *conn) setupStreams(rd io.Reader, wr io.Writer) {
+	utf8In := c.r != nil && c.r.UTF8
+	c.br = bufio.NewReaderSize(rd, 4096)
+	c.bw = bufio.NewWriterSize(wr, 4096)
 	c.r = wire.NewReader(c.br)
+	c.r.UTF8 = utf8In
 	c.r.MaxLine = c.srv.MaxLine
 	if c.r.MaxLine == 0 {
 		c.r.MaxLine = DefaultMaxLine
@@ -140,7 +148,15 @@ func (c *conn) setupIO() {
 
 func (c *conn) flush() error {
 	c.nc.SetWriteDeadline(time.Now().Add(orDur(c.srv.WriteTimeout, DefaultWriteTimeout)))
-	return c.w.Flush()
+	if err := c.w.Flush(); err != nil {
+		return err
+	}
+	if c.zw != nil {
+		// RFC 4978 §4: every response is flushed through the compressor
+		// so that the client can act on it.
+		return c.zw.Flush()
+	}
+	return nil
 }
 
 // next reads and runs one command; false ends the connection.
