@@ -217,6 +217,13 @@ func TestShutdown(t *testing.T) {
 	if _, err := net.DialTimeout("tcp", l.Addr().String(), time.Second); err == nil {
 		t.Fatal("still accepting after shutdown")
 	}
+	l2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(l2); err != ErrServerClosed {
+		t.Fatalf("Serve after Shutdown: %v", err)
+	}
 }
 
 func TestDataTimeoutAndMaxConnections(t *testing.T) {

@@ -169,7 +169,14 @@ func (s *Server) ServeTLS(l net.Listener) error {
 	return s.serve(tls.NewListener(&limitListener{Listener: l, s: s}, s.TLSConfig))
 }
 
+// ErrServerClosed is returned by Serve and ServeTLS after Shutdown.
+var ErrServerClosed = errors.New("smtpd: server closed")
+
 func (s *Server) serve(l net.Listener) error {
+	if s.shutting.Load() {
+		l.Close()
+		return ErrServerClosed
+	}
 	err := s.inner.Serve(l)
 	if s.shutting.Load() || errors.Is(err, net.ErrClosed) {
 		return nil
