@@ -62,6 +62,7 @@ func main() {
 	compare := flag.Bool("compare", false, "set up youju and Dovecot on loopback with the same mail and measure both")
 	dovecot := flag.String("dovecot", "dovecot", "dovecot binary for -compare (empty: skip Dovecot)")
 	keep := flag.Bool("keep", false, "with -compare: keep the temporary directories")
+	rounds := flag.Int("rounds", 3, "with -compare: rounds, alternating the servers (the machine's load varies)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (of this process: the client, and youju under -compare)")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -78,7 +79,7 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 	if *compare {
-		if err := runCompare(*clients, *messages, *dovecot, *keep); err != nil {
+		if err := runCompare(*clients, *messages, *rounds, *dovecot, *keep); err != nil {
 			pprof.StopCPUProfile()
 			fmt.Fprintln(os.Stderr, "pop3 bench:", err)
 			os.Exit(1)
