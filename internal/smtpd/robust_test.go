@@ -287,3 +287,26 @@ func TestBDATAbandoned(t *testing.T) {
 		t.Fatalf("alice: %q", in)
 	}
 }
+
+// TestInFlightBudget: past the server-wide budget, DATA is refused for now
+// (the data is still consumed, so the session stays in sync).
+func TestInFlightBudget(t *testing.T) {
+	e := newEnv(t)
+	s := e.server(Inbound)
+	s.MaxInFlightBytes = 1000
+	r := dialRaw(t, e.start(s, false))
+	r.cmd("EHLO c", "250")
+	r.cmd("MAIL FROM:<x@remote.net>", "250")
+	r.cmd("RCPT TO:<alice@example.com>", "250")
+	r.cmd("DATA", "354")
+	r.send(strings.Repeat(strings.Repeat("z", 70)+"\r\n", 30) + ".\r\n")
+	r.expect("452 4.3.1")
+	r.cmd("MAIL FROM:<x@remote.net>", "250")
+	r.cmd("RCPT TO:<alice@example.com>", "250")
+	r.cmd("DATA", "354")
+	r.send("Subject: small\r\n\r\nok\r\n.\r\n")
+	r.expect("250")
+	if n := len(e.inbox(e.alice)); n != 1 {
+		t.Fatalf("alice has %d", n)
+	}
+}

@@ -76,6 +76,9 @@ const (
 	// DefaultMaxErrors is how many refused commands a connection may
 	// collect before it is dropped.
 	DefaultMaxErrors = 10
+	// DefaultMaxInFlightBytes bounds the message bytes held in memory by
+	// all connections together (each may hold up to MaxMessageBytes).
+	DefaultMaxInFlightBytes = 512 << 20
 )
 
 // Server is an SMTP server. Its exported fields are its configuration;
@@ -100,9 +103,12 @@ type Server struct {
 	MaxPerIP        int
 	MaxLineLength   int
 	MaxErrors       int
-	ReadTimeout     time.Duration
-	WriteTimeout    time.Duration
-	DataTimeout     time.Duration
+	// MaxInFlightBytes bounds the message data buffered by all
+	// connections at once; past it, DATA gets 452 4.3.1 (try later).
+	MaxInFlightBytes int64
+	ReadTimeout      time.Duration
+	WriteTimeout     time.Duration
+	DataTimeout      time.Duration
 
 	// AllowPlaintextLoopback lets AUTH run without TLS when the client is
 	// on a loopback address (tests, local tools). Never over the network.
@@ -119,6 +125,7 @@ type Server struct {
 	cancel   context.CancelFunc
 	connSeq  atomic.Uint64
 	shutting atomic.Bool
+	inFlight atomic.Int64 // message bytes buffered now
 }
 
 func (s *Server) init() {

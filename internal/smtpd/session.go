@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -310,7 +311,9 @@ func (ss *session) Data(r io.Reader) error {
 		// RFC 5321 §4.5.3.2.6: the whole data block gets its own timeout.
 		ss.tc.SetReadDeadline(time.Now().Add(ss.s.dataTimeout()))
 	}
-	buf, err := readAll(r)
+	br := &budgetReader{r: r, budget: &ss.s.inFlight, max: pick64(ss.s.MaxInFlightBytes, DefaultMaxInFlightBytes)}
+	buf, err := readAll(br)
+	defer br.release()
 	defer putBuf(buf)
 	if err != nil {
 		var ne net.Error
@@ -417,6 +420,32 @@ func (ss *session) reply(err error) error {
 	ss.logger().Error("temporary failure", "err", err)
 	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem, try again later"}
 }
+
+// errBusy: the server holds too much message data right now (RFC 3463
+// 4.3.1, mail system full).
+var errBusy = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system resources, try again later"}
+
+// budgetReader counts what it reads against a server-wide budget, so
+// that many large messages at once cannot exhaust memory.
+type budgetReader struct {
+	r      io.Reader
+	budget *atomic.Int64
+	max    int64 // 0 = unlimited
+	n      int64 // taken from the budget
+}
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if n > 0 {
+		b.n += int64(n)
+		if total := b.budget.Add(int64(n)); b.max > 0 && total > b.max {
+			return n, errBusy
+		}
+	}
+	return n, err
+}
+
+func (b *budgetReader) release() { b.budget.Add(-b.n) }
 
 // dataError maps a failure while reading the message.
 func dataError(err error) error {
