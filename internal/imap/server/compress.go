@@ -11,6 +11,12 @@ import (
 // cmdCompress starts DEFLATE compression of both directions (RFC 4978).
 // The compressor and decompressor are allocated here, only for sessions
 // that ask: idle sessions without it stay small.
+//
+// COMPRESS=DEFLATE is NOT advertised: Go's compress/flate inflater hands
+// out data only at the end of a stored block (Z_SYNC_FLUSH), and clients
+// that flush with Z_PARTIAL_FLUSH (isync/mbsync) stall waiting for our
+// answer to a command we never see. It needs an inflater that returns
+// data at every block end before it can be offered.
 func cmdCompress(c *conn, cmd *wire.Command) error {
 	if cmd.Args.(*wire.CompressArgs).Mechanism != "DEFLATE" {
 		return bad("", "unknown compression mechanism")

@@ -60,7 +60,7 @@ SyncState *
 		t.Helper()
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, mbsync, "-c", rc, "-a").CombinedOutput()
+		out, err := exec.CommandContext(ctx, mbsync, append(mbsyncDebug(), "-c", rc, "-a")...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("mbsync: %v\n%s", err, out)
 		}
@@ -85,4 +85,11 @@ SyncState *
 	c := ts.login(t)
 	c.ok("SELECT Archive")
 	mustContain(t, c.ok("FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]"), "* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: hello\r\n\r\n)")
+}
+
+func mbsyncDebug() []string {
+	if os.Getenv("YOUJU_MBSYNC_DEBUG") != "" {
+		return []string{"-Dn"}
+	}
+	return nil
 }
