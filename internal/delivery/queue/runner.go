@@ -1,0 +1,305 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+)
+
+// run is the delivery loop: it starts an attempt for every due message
+// (within MaxConcurrent), sleeps until the next one is due or Enqueue
+// wakes it, and re-reads the directory when the operator kicked it.
+func (q *Queue) run(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	poll := time.NewTicker(time.Second)
+	defer poll.Stop()
+	for {
+		next := q.dispatch(ctx)
+		wait := time.Until(next)
+		if next.IsZero() || wait > time.Second {
+			wait = time.Second
+		}
+		timer.Reset(max(wait, time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return
+		case <-q.wake:
+		case <-timer.C:
+		case <-poll.C:
+			q.housekeeping()
+		}
+	}
+}
+
+// housekeeping rescans the directory when the operator touched the kick
+// file or ScanInterval passed, and closes idle connections.
+func (q *Queue) housekeeping() {
+	k := q.dir.kickTime()
+	q.mu.Lock()
+	kicked := k.After(q.lastKick)
+	if kicked {
+		q.lastKick = k
+	}
+	stale := time.Since(q.lastScan) > q.opt.ScanInterval
+	q.mu.Unlock()
+	if kicked || stale {
+		if err := q.rescan(); err != nil {
+			q.log().Error("queue: rescan", "err", err)
+		}
+	}
+	q.pool.reap(q.opt.IdleTimeout)
+}
+
+// dispatch starts due attempts and returns when the next message is due
+// (zero if none is waiting).
+func (q *Queue) dispatch(ctx context.Context) time.Time {
+	now := q.opt.Now()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var next time.Time
+	ids := make([]string, 0, len(q.due))
+	for id := range q.due {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // oldest first
+	for _, id := range ids {
+		t := q.due[id]
+		if q.inflight[id] {
+			continue
+		}
+		if t.After(now) {
+			if next.IsZero() || t.Before(next) {
+				next = t
+			}
+			continue
+		}
+		select {
+		case q.sem <- struct{}{}:
+		default:
+			return time.Time{} // all workers busy; one wakes us when done
+		}
+		q.inflight[id] = true
+		q.wg.Add(1)
+		go q.attempt(ctx, id)
+	}
+	if !next.IsZero() {
+		// The test clock (Options.Now) may run ahead of the wall clock.
+		next = time.Now().Add(next.Sub(now))
+	}
+	return next
+}
+
+// attempt tries to deliver the pending recipients of message id once.
+func (q *Queue) attempt(ctx context.Context, id string) {
+	defer func() {
+		<-q.sem
+		q.mu.Lock()
+		delete(q.inflight, id)
+		q.mu.Unlock()
+		q.wg.Done()
+		q.poke()
+	}()
+	st, err := q.dir.State(id)
+	if err != nil {
+		q.forget(id)
+		return
+	}
+	data, err := q.dir.Data(id)
+	if err != nil {
+		q.log().Error("queue: message data missing, dropping", "id", id, "err", err)
+		q.dir.Remove(id)
+		q.forget(id)
+		return
+	}
+	byDomain := map[string][]*Rcpt{}
+	var domains []string
+	for _, r := range st.Pending() {
+		d := domainOf(r.Addr)
+		if byDomain[d] == nil {
+			domains = append(domains, d)
+		}
+		byDomain[d] = append(byDomain[d], r)
+	}
+	for _, d := range domains {
+		res := q.deliverDomain(ctx, d, st, byDomain[d], data)
+		for i, r := range byDomain[d] {
+			applyResult(r, res[i])
+		}
+	}
+	if ctx.Err() != nil {
+		// Shutdown cut the attempt: what was not sent stays pending and is
+		// tried first thing at the next start.
+		st.NextAttempt = q.opt.Now()
+		q.save(st)
+		return
+	}
+	q.finish(ctx, st, data)
+}
+
+func (q *Queue) forget(id string) {
+	q.mu.Lock()
+	delete(q.due, id)
+	q.mu.Unlock()
+}
+
+// applyResult records the outcome of an attempt for one recipient.
+func applyResult(r *Rcpt, res result) {
+	r.Code, r.Enhanced, r.Diag, r.RemoteMTA = res.code, res.enhanced, res.diag, res.remote
+	switch {
+	case res.sent():
+		r.Status = StatusSent
+		mDeliveries.With("sent").Inc()
+	case res.perm:
+		r.Status = StatusFailed
+		mDeliveries.With("bounced").Inc()
+	default:
+		mDeliveries.With("deferred").Inc()
+	}
+}
+
+// finish writes the state after an attempt: expired recipients fail,
+// failures are bounced, a first long delay is reported, and a message with
+// nothing pending leaves the queue.
+func (q *Queue) finish(ctx context.Context, st *State, data []byte) {
+	now := q.opt.Now()
+	st.Attempts++
+	age := now.Sub(st.Created)
+	var failed, pending []*Rcpt
+	for i := range st.Rcpts {
+		r := &st.Rcpts[i]
+		if r.Status == StatusPending && age >= q.opt.Lifetime {
+			// The last temporary status stays, as the reason (RFC 3464
+			// §2.3.4 lets a failed action carry a 4.x.x code); without one,
+			// RFC 3463 §3.5 4.4.7 "delivery time expired".
+			r.Status = StatusFailed
+			r.Diag = "gave up after " + age.Round(time.Minute).String() + "; last error: " + r.Diag
+			if r.Enhanced == "" {
+				r.Enhanced = "4.4.7"
+			}
+			mDeliveries.With("bounced").Inc()
+		}
+		switch r.Status {
+		case StatusFailed:
+			if !r.Reported {
+				failed = append(failed, r)
+			}
+		case StatusPending:
+			pending = append(pending, r)
+		}
+	}
+	if len(failed) > 0 {
+		q.notify(ctx, st, "failed", failed, data)
+		for _, r := range failed {
+			r.Reported = true
+		}
+	}
+	if len(pending) == 0 {
+		if _, err := q.dir.State(st.ID); err == nil {
+			q.dir.Remove(st.ID)
+		}
+		q.forget(st.ID)
+		q.log().Info("queue: done", "id", st.ID, "attempts", st.Attempts)
+		return
+	}
+	if !st.DelayNotified && q.opt.DelayNotice > 0 && age >= q.opt.DelayNotice {
+		q.notify(ctx, st, "delayed", pending, data)
+		st.DelayNotified = true
+	}
+	st.NextAttempt = now.Add(q.backoff(st.Attempts))
+	q.log().Info("queue: deferred", "id", st.ID, "pending", len(pending), "next", st.NextAttempt, "last", pending[0].Diag)
+	q.save(st)
+}
+
+// save writes st unless the operator deleted the message meanwhile.
+func (q *Queue) save(st *State) {
+	if _, err := q.dir.State(st.ID); errors.Is(err, ErrNotFound) {
+		q.dir.Remove(st.ID)
+		q.forget(st.ID)
+		return
+	}
+	if err := q.dir.WriteState(st); err != nil {
+		// The old state stays: the recipients are tried again, which may
+		// send a duplicate but never loses one.
+		q.log().Error("queue: saving state", "id", st.ID, "err", err)
+	}
+	q.mu.Lock()
+	q.due[st.ID] = st.NextAttempt
+	q.mu.Unlock()
+}
+
+// backoff doubles from RetryMin up to RetryMax.
+func (q *Queue) backoff(attempts int) time.Duration {
+	d := q.opt.RetryMin
+	for i := 1; i < attempts && d < q.opt.RetryMax; i++ {
+		d *= 2
+	}
+	return min(d, q.opt.RetryMax)
+}
+
+// deliverDomain sends to the recipients of one domain, trying its hosts in
+// order until one gives an answer about the recipients.
+func (q *Queue) deliverDomain(ctx context.Context, domain string, st *State, rcpts []*Rcpt, data []byte) []result {
+	res := make([]result, len(rcpts))
+	fill := func(r result) []result {
+		for i := range res {
+			res[i] = r
+		}
+		return res
+	}
+	sem := q.domainSem(domain)
+	select {
+	case sem <- struct{}{}:
+		defer func() { <-sem }()
+	case <-ctx.Done():
+		return fill(tempResult("shutting down"))
+	}
+	hops, perr := q.hops(ctx, domain)
+	if perr != nil {
+		return fill(*perr)
+	}
+	last := tempResult("no mail host for " + domain)
+	for i, h := range hops {
+		s, err := q.acquire(ctx, h)
+		if err != nil {
+			last = errResult(err, h.name)
+			last.perm = false // a host refusing to talk: try the next, retry later
+			continue
+		}
+		out, ok := q.transact(ctx, s, st, rcpts, data)
+		if ok {
+			q.pool.put(s)
+		} else {
+			s.close()
+		}
+		// RFC 5321 §5.1: a host that fails temporarily for everyone
+		// before taking the recipients hands over to the next one.
+		if i < len(hops)-1 && allTempBeforeData(out) {
+			last = out[0]
+			continue
+		}
+		return out
+	}
+	return fill(last)
+}
+
+func allTempBeforeData(out []result) bool {
+	for _, r := range out {
+		if r.sent() || r.perm {
+			return false
+		}
+	}
+	return true
+}
+
+func (q *Queue) domainSem(domain string) chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	s, ok := q.domSem[domain]
+	if !ok {
+		s = make(chan struct{}, q.opt.MaxPerDomain)
+		q.domSem[domain] = s
+	}
+	return s
+}

@@ -1,0 +1,126 @@
+// Package dnsresolver is the DNS seam of outbound delivery and inbound
+// authentication checks: everything that asks DNS takes a Resolver, so that
+// the running server can use the system resolver or a given DNS server, and
+// tests a Fake with no network at all.
+package dnsresolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// Resolver is the subset of *net.Resolver that mail needs. It is the same
+// method set as blitiri.com.ar/go/spf's DNSResolver, so a Resolver can be
+// handed to spf.WithResolver unchanged.
+type Resolver interface {
+	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
+	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
+	LookupTXT(ctx context.Context, name string) ([]string, error)
+	LookupAddr(ctx context.Context, addr string) ([]string, error)
+}
+
+// New returns the system resolver if server is "", else a resolver that
+// sends every query to server ("1.2.3.4" or "1.2.3.4:53", UDP with TCP
+// fallback as the Go resolver does).
+func New(server string) (Resolver, error) {
+	if server == "" {
+		return net.DefaultResolver, nil
+	}
+	addr := server
+	if _, _, err := net.SplitHostPort(server); err != nil {
+		addr = net.JoinHostPort(server, "53")
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, fmt.Errorf("dnsresolver: bad server address %q: %w", server, err)
+	}
+	d := net.Dialer{Timeout: 5 * time.Second}
+	return &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, addr)
+		},
+	}, nil
+}
+
+// Fake is an in-memory Resolver for tests. Names are matched without the
+// trailing dot and case-insensitively. A name listed in Temp fails with a
+// temporary error for every query type; an unknown name is "not found"
+// (NXDOMAIN), as net.Resolver reports it.
+type Fake struct {
+	MX   map[string][]*net.MX
+	IP   map[string][]net.IPAddr
+	TXT  map[string][]string
+	Addr map[string][]string // reverse: IP string -> names
+	Temp map[string]bool
+}
+
+func key(name string) string { return strings.ToLower(strings.TrimSuffix(name, ".")) }
+
+func (f *Fake) fail(name string) error {
+	if f.Temp[key(name)] {
+		return &net.DNSError{Err: "server misbehaving", Name: name, IsTemporary: true}
+	}
+	return nil
+}
+
+func notFound(name string) error {
+	return &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+}
+
+// LookupMX implements Resolver.
+func (f *Fake) LookupMX(_ context.Context, name string) ([]*net.MX, error) {
+	if err := f.fail(name); err != nil {
+		return nil, err
+	}
+	if v, ok := f.MX[key(name)]; ok {
+		return v, nil
+	}
+	return nil, notFound(name)
+}
+
+// LookupIPAddr implements Resolver.
+func (f *Fake) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
+	if err := f.fail(host); err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return []net.IPAddr{{IP: ip}}, nil
+	}
+	if v, ok := f.IP[key(host)]; ok {
+		return v, nil
+	}
+	return nil, notFound(host)
+}
+
+// LookupTXT implements Resolver.
+func (f *Fake) LookupTXT(_ context.Context, name string) ([]string, error) {
+	if err := f.fail(name); err != nil {
+		return nil, err
+	}
+	if v, ok := f.TXT[key(name)]; ok {
+		return v, nil
+	}
+	return nil, notFound(name)
+}
+
+// LookupAddr implements Resolver.
+func (f *Fake) LookupAddr(_ context.Context, addr string) ([]string, error) {
+	if err := f.fail(addr); err != nil {
+		return nil, err
+	}
+	if v, ok := f.Addr[addr]; ok {
+		return v, nil
+	}
+	return nil, notFound(addr)
+}
+
+// IsNotFound reports whether err means the name or record does not exist
+// (as opposed to a temporary failure).
+func IsNotFound(err error) bool {
+	var de *net.DNSError
+	return errors.As(err, &de) && de.IsNotFound
+}
