@@ -3,6 +3,8 @@ package server
 import (
 	"strings"
 	"testing"
+
+	"github.com/youju/youju/internal/store"
 )
 
 // TestCondstore covers RFC 7162 §3.1: HIGHESTMODSEQ, FETCH MODSEQ and
@@ -59,4 +61,26 @@ func mustAtoi(t *testing.T, s string) uint64 {
 		n = n*10 + uint64(c-'0')
 	}
 	return n
+}
+
+// TestSearchRes covers SEARCHRES (RFC 5182): SAVE and "$".
+func TestSearchRes(t *testing.T) {
+	ts := startServer(t, nil)
+	for i := 0; i < 4; i++ {
+		ts.deliver(t, "INBOX", simpleMsg, store.SysFlags(i%2)) // 1 and 3 unseen
+	}
+	c := ts.login(t)
+	c.ok("SELECT INBOX")
+	if u := c.ok("UID SEARCH RETURN (SAVE) UNSEEN"); len(u) != 0 {
+		t.Fatalf("SAVE alone answered %q", u)
+	}
+	mustContain(t, c.ok("FETCH $ (UID)"), "* 1 FETCH (UID 1)", "* 3 FETCH (UID 3)")
+	mustContain(t, c.ok("SEARCH $ UID 2:*"), "* SEARCH 3")
+	mustContain(t, c.ok("SEARCH RETURN (SAVE COUNT) SEEN"), `* ESEARCH (TAG "t6") COUNT 2`)
+	mustContain(t, c.ok("UID STORE $ +FLAGS (\\Flagged)"), "* 2 FETCH (UID 2 FLAGS (\\Seen \\Flagged))")
+	c.ok("UID MOVE $ Trash")
+	mustContain(t, c.ok("STATUS Trash (MESSAGES)"), "* STATUS Trash (MESSAGES 2)")
+	if u := c.ok("FETCH $ (UID)"); len(u) != 0 {
+		t.Fatalf("$ after MOVE: %q", u)
+	}
 }

@@ -78,7 +78,9 @@ func cmdFetch(c *conn, cmd *wire.Command) error {
 // Sequence numbers beyond the mailbox are a client error (RFC 9051 §9).
 func (c *conn) targetUIDs(uid bool, set wire.SeqSet) (store.UIDSet, error) {
 	if set.Saved {
-		return nil, bad("", "$ needs SEARCHRES, which is not supported")
+		// RFC 5182 §2.1: "$" is the saved result, less what was expunged
+		// since (the store skips those).
+		return c.sel.saved, nil
 	}
 	if uid {
 		return c.sel.uids.uidsToSet(set), nil

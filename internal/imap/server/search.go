@@ -22,10 +22,13 @@ const bodySearchLimit = 4 << 20
 // message only for HEADER, BODY and TEXT.
 func cmdSearch(c *conn, cmd *wire.Command) error {
 	a := cmd.Args.(*wire.SearchArgs)
+	save := false
 	for _, r := range a.Return {
-		if r == "SAVE" {
-			return bad("", "SEARCHRES is not supported")
-		}
+		save = save || r == "SAVE"
+	}
+	if save {
+		// RFC 5182 §2.4: a failed SEARCH with SAVE leaves "$" empty.
+		c.sel.saved = nil
 	}
 	key := a.Key
 	if err := decodeSearchCharset(&key, a.Charset); err != nil {
@@ -84,6 +87,15 @@ func cmdSearch(c *conn, cmd *wire.Command) error {
 		}
 	}
 	c.searchModSeq = maxModSeq
+	if save {
+		var set store.UIDSet
+		for _, u := range uids {
+			if _, ok := sel.uids.seqOf(u); ok {
+				set = appendRange(set, u, u)
+			}
+		}
+		c.sel.saved = set
+	}
 	return c.writeSearch(cmd, a, nums)
 }
 
@@ -103,6 +115,9 @@ func hasKey(k *wire.SearchKey, name string) bool {
 // IMAP4rev2 is on, "* ESEARCH ..." (RFC 4731 §3.1, RFC 9051 §7.3.4).
 func (c *conn) writeSearch(cmd *wire.Command, a *wire.SearchArgs, nums []uint32) error {
 	w := c.w
+	if len(a.Return) == 1 && a.Return[0] == "SAVE" {
+		return nil // RFC 5182 §2.1: SAVE alone returns nothing
+	}
 	if !a.HasReturn && !c.rev2 {
 		w.Raw("* SEARCH")
 		for _, n := range nums {
@@ -114,7 +129,7 @@ func (c *conn) writeSearch(cmd *wire.Command, a *wire.SearchArgs, nums []uint32)
 		w.CRLF()
 		return w.Err()
 	}
-	ret := a.Return
+	ret := slices.DeleteFunc(slices.Clone(a.Return), func(s string) bool { return s == "SAVE" })
 	if len(ret) == 0 {
 		ret = []string{"ALL"}
 	}
@@ -313,9 +328,13 @@ func (e *evaluator) eval(k *wire.SearchKey, m *store.Message) (bool, error) {
 		return m.Size > int64(k.Num), nil
 	case "SMALLER":
 		return m.Size < int64(k.Num), nil
-	case "UID":
-		return e.c.sel.uids.uidsToSet(k.Set).Contains(m.UID), nil
-	case "SEQ":
+	case "UID", "SEQ":
+		if k.Set.Saved {
+			return e.c.sel.saved.Contains(m.UID), nil
+		}
+		if k.Key == "UID" {
+			return e.c.sel.uids.uidsToSet(k.Set).Contains(m.UID), nil
+		}
 		return e.c.sel.uids.seqsToUIDs(k.Set).Contains(m.UID), nil
 	case "MODSEQ":
 		return uint64(m.ModSeq) >= k.Num, nil

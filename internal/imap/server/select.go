@@ -16,6 +16,9 @@ type selected struct {
 	// (or was told not to, with .SILENT), so that the next update does not
 	// echo them; bounded by maxOwn, cleared at each update.
 	own map[store.UID]store.ModSeq
+	// saved is the result of the last SEARCH with RETURN (SAVE), as UIDs
+	// (SEARCHRES, RFC 5182); "$" refers to it.
+	saved store.UIDSet
 }
 
 const maxOwn = 1024
