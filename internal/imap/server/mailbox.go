@@ -63,6 +63,7 @@ type listEntry struct {
 	mbox      *store.Mailbox // nil for an implied parent
 	children  bool
 	subscribe bool
+	childInfo bool // has subscribed children (RECURSIVEMATCH)
 }
 
 // cmdList answers LIST and LSUB, with the LIST-EXTENDED selection and
@@ -106,18 +107,31 @@ func cmdList(c *conn, cmd *wire.Command) error {
 		}
 		match = append(match, matcher(full))
 	}
+	// RFC 5258 §3.5 RECURSIVEMATCH: parents of subscribed mailboxes are
+	// listed with CHILDINFO even when not subscribed themselves.
+	subParent := map[string]bool{}
+	if opts["sel:RECURSIVEMATCH"] {
+		for _, e := range entries {
+			if e.subscribe {
+				for i := strings.LastIndexByte(e.name, store.Delimiter); i > 0; i = strings.LastIndexByte(e.name[:i], store.Delimiter) {
+					subParent[e.name[:i]] = true
+				}
+			}
+		}
+	}
 	for _, e := range entries {
 		if !matchAny(match, e.name) {
 			continue
 		}
 		if cmd.Name == "LSUB" || opts["sel:SUBSCRIBED"] {
-			if !e.subscribe {
+			if !e.subscribe && !subParent[e.name] {
 				continue
 			}
 		}
 		if opts["sel:SPECIAL-USE"] && (e.mbox == nil || e.mbox.SpecialUse == "") {
 			continue
 		}
+		e.childInfo = subParent[e.name]
 		c.writeListEntry(cmd.Name, e, opts, a.StatusItems)
 	}
 	return c.w.Err()
@@ -155,7 +169,11 @@ func (c *conn) writeListEntry(name string, e listEntry, opts map[string]bool, st
 			attrs = append(attrs, `\Subscribed`)
 		}
 	}
-	c.w.Raw("* ").Raw(name).SP().Flags(attrs).Raw(` "/" `).Mailbox(e.name).CRLF()
+	c.w.Raw("* ").Raw(name).SP().Flags(attrs).Raw(` "/" `).Mailbox(e.name)
+	if e.childInfo {
+		c.w.Raw(` ("CHILDINFO" ("SUBSCRIBED"))`) // RFC 5258 §3.5
+	}
+	c.w.CRLF()
 	if opts["ret:STATUS"] && e.mbox != nil {
 		// RFC 5819 §2: the STATUS follows its LIST response.
 		c.writeStatus(e.mbox, statusItems)

@@ -46,6 +46,14 @@ func TestListAndSpecialUse(t *testing.T) {
 	mustContain(t, c.ok(`LSUB "" *`), `* LSUB () "/" Outbox`)
 	u = c.ok(`LIST (SUBSCRIBED) "" Out*`)
 	mustContain(t, u, `* LIST (\HasNoChildren \Sent \Subscribed) "/" Outbox`)
+	// RFC 5258 §3.5: RECURSIVEMATCH reports unsubscribed parents.
+	c.ok("CREATE Lists/Go")
+	c.ok("SUBSCRIBE Lists/Go")
+	u = c.ok(`LIST (SUBSCRIBED RECURSIVEMATCH) "" %`)
+	mustContain(t, u, `* LIST (\HasChildren) "/" Lists ("CHILDINFO" ("SUBSCRIBED"))`, `* LIST (\HasNoChildren \Sent \Subscribed) "/" Outbox`)
+	if _, done := c.do(`LIST (RECURSIVEMATCH) "" %`); !strings.HasPrefix(done, "BAD") {
+		t.Fatal(done)
+	}
 	c.ok("UNSUBSCRIBE Outbox")
 	if hasLine(c.ok(`LSUB "" *`), `* LSUB () "/" Outbox`) {
 		t.Fatal("still subscribed")
