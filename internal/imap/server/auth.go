@@ -87,7 +87,7 @@ func (c *conn) capabilities() string {
 		}
 	}
 	caps = append(caps, "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
-		"MOVE", "CHILDREN", "SPECIAL-USE", "CONDSTORE", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "CREATE-SPECIAL-USE", "ESEARCH", "STATUS=SIZE",
+		"MOVE", "CHILDREN", "SPECIAL-USE", "CONDSTORE", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "UTF8=ACCEPT", "CREATE-SPECIAL-USE", "ESEARCH", "STATUS=SIZE",
 		"QUOTA", "QUOTA=RES-STORAGE", "APPENDLIMIT="+strconv.FormatInt(c.srv.maxLiteral(), 10))
 	return strings.Join(caps, " ")
 }
@@ -245,6 +245,13 @@ func cmdEnable(c *conn, cmd *wire.Command) error {
 			if !c.condstore {
 				c.enableCondstore()
 				on = append(on, "CONDSTORE")
+			}
+		case "UTF8=ACCEPT":
+			// RFC 6855 §3: UTF-8 in quoted strings and mailbox names.
+			if !c.enabled[capa] {
+				c.enabled[capa] = true
+				c.w.UTF8, c.r.UTF8 = true, true
+				on = append(on, "UTF8=ACCEPT")
 			}
 		case "IMAP4REV2":
 			if !c.rev2 {

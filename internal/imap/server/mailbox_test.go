@@ -91,6 +91,19 @@ func TestStatusAndListStatus(t *testing.T) {
 	mustContain(t, c.ok("GETQUOTAROOT INBOX"), `* QUOTAROOT INBOX ""`, `* QUOTA "" ()`)
 }
 
+func TestUTF8Accept(t *testing.T) {
+	ts := startServer(t, nil)
+	c := ts.login(t)
+	mustContain(t, c.ok("ENABLE UTF8=ACCEPT"), "* ENABLED UTF8=ACCEPT")
+	c.ok(`CREATE "草稿箱"`)
+	mustContain(t, c.ok(`LIST "" 草*`), `* LIST (\HasNoChildren) "/" "草稿箱"`)
+	msg := "From: 张三 <z@example.cn>\r\nSubject: 你好\r\n\r\n正文\r\n"
+	c.ok("APPEND 草稿箱 UTF8 (~{" + itoa(uint64(len(msg))) + "+}\r\n" + msg + ")")
+	c.ok("SELECT 草稿箱")
+	mustContain(t, c.ok("SEARCH SUBJECT 你好"), "* SEARCH 1")
+	mustContain(t, c.ok("FETCH 1 ENVELOPE"), `* 1 FETCH (ENVELOPE (NIL "你好" (("张三" NIL "z" "example.cn")) (("张三" NIL "z" "example.cn")) (("张三" NIL "z" "example.cn")) NIL NIL NIL NIL NIL))`)
+}
+
 func TestUTF8NamesUnderRev2(t *testing.T) {
 	ts := startServer(t, nil)
 	c := ts.login(t)

@@ -580,11 +580,24 @@ func parseAppend(r *Reader, _ *Command) (any, error) {
 				return nil, err
 			}
 		}
+		// RFC 6855 §4: UTF8 "(" literal8 ")" carries a UTF-8 message.
+		utf8Data := r.peekWord("UTF8 (")
+		if utf8Data {
+			r.pos += len("UTF8 (")
+			if !r.UTF8 {
+				return nil, r.errorf("UTF8 data needs ENABLE UTF8=ACCEPT")
+			}
+		}
 		if c := r.peek(); c != '{' && c != '~' {
 			return nil, r.errorf("expected message literal")
 		}
 		if msg.Data, msg.Binary, err = r.literal(true); err != nil {
 			return nil, err
+		}
+		if utf8Data {
+			if err := r.expect(')'); err != nil {
+				return nil, err
+			}
 		}
 		a.Messages = append(a.Messages, msg)
 	}

@@ -177,6 +177,16 @@ func TestParseCommands(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+func TestParseAppendUTF8(t *testing.T) {
+	cmd, err, _ := parse(t, "a APPEND INBOX UTF8 (~{3}\r\nabc)\r\n", func(r *Reader) { r.UTF8 = true })
+	if err != nil || string(cmd.Args.(*AppendArgs).Messages[0].Data) != "abc" {
+		t.Fatalf("%v %#v", err, cmd)
+	}
+	if _, err, _ := parse(t, "a APPEND INBOX UTF8 (~{3}\r\nabc)\r\n", nil); err == nil {
+		t.Fatal("UTF8 data accepted without UTF8=ACCEPT")
+	}
+}
+
 func TestParseUTF8Mailbox(t *testing.T) {
 	cmd, err, _ := parse(t, "a SELECT \"&-已发送\"\r\n", func(r *Reader) { r.UTF8 = true })
 	if err != nil || cmd.Args.(*SelectArgs).Mailbox != "&-已发送" {
