@@ -1,0 +1,292 @@
+// Package mailauth checks the authenticity of incoming mail: SPF (RFC
+// 7208), DKIM signatures (RFC 6376) and the DMARC policy of the From domain
+// (RFC 7489), and records the outcome in an Authentication-Results header
+// (RFC 8601).
+//
+// Inbound use, in the SMTP server after DATA (port 25 only; submission is
+// authenticated already):
+//
+//	msg = mailauth.StripForged(msg, hostname)          // RFC 8601 §5
+//	res := mailauth.Check(ctx, resolver, remoteIP, helo, mailFrom, msg)
+//	switch res.DMARC.Action {
+//	case mailauth.ActionReject:     // if configured: 550 5.7.1
+//	case mailauth.ActionQuarantine: // deliver to Junk
+//	}
+//	msg = append([]byte(res.Header(hostname)), msg...)
+package mailauth
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"net/mail"
+	"strings"
+
+	"blitiri.com.ar/go/spf"
+	"github.com/emersion/go-msgauth/authres"
+	"github.com/emersion/go-msgauth/dkim"
+	"github.com/emersion/go-msgauth/dmarc"
+
+	"github.com/youju/youju/internal/dnsresolver"
+)
+
+// Resolver is the DNS the checks use.
+type Resolver = dnsresolver.Resolver
+
+// maxSignatures bounds the DKIM signatures verified per message: each
+// costs a DNS query and a public-key operation (RFC 6376 §6.1 lets a
+// verifier limit them).
+const maxSignatures = 5
+
+// SPFResult is the outcome of the SPF check.
+type SPFResult struct {
+	Result   spf.Result // pass, fail, softfail, neutral, none, temperror, permerror
+	Domain   string     // the domain checked: of MAIL FROM, or HELO for a null sender
+	Identity string     // "mailfrom" or "helo"
+	Err      error
+}
+
+// DKIMResult is the outcome of one DKIM signature.
+type DKIMResult struct {
+	Result     string // pass, fail, temperror, permerror
+	Domain     string // d=
+	Identifier string // i=
+	Err        error
+}
+
+// Action is what DMARC asks the receiver to do with a message.
+type Action int
+
+// Actions, from the p= (or sp=) tag of a failing message's domain.
+const (
+	ActionNone Action = iota
+	ActionQuarantine
+	ActionReject
+)
+
+func (a Action) String() string {
+	return [...]string{"none", "quarantine", "reject"}[a]
+}
+
+// DMARCResult is the outcome of DMARC evaluation.
+type DMARCResult struct {
+	Result     string // pass, fail, none, temperror, permerror
+	FromDomain string
+	Policy     string // the applicable published policy (p= or sp=)
+	Action     Action // ActionNone unless Result is "fail" (after pct=)
+	Reason     string
+}
+
+// Result is the outcome of Check.
+type Result struct {
+	SPF   SPFResult
+	DKIM  []DKIMResult // empty: the message has no signature
+	DMARC DMARCResult
+}
+
+// Check runs SPF for the connection, verifies the message's DKIM
+// signatures and evaluates DMARC for its From domain. msg is the whole
+// message (header and body, CRLF). DNS goes through r only.
+func Check(ctx context.Context, r Resolver, remoteIP net.IP, helo, mailFrom string, msg []byte) Result {
+	var res Result
+	res.SPF = checkSPF(ctx, r, remoteIP, helo, mailFrom)
+	res.DKIM = checkDKIM(ctx, r, msg)
+	res.DMARC = checkDMARC(ctx, r, msg, res.SPF, res.DKIM)
+	return res
+}
+
+func checkSPF(ctx context.Context, r Resolver, ip net.IP, helo, mailFrom string) SPFResult {
+	sender, identity := mailFrom, "mailfrom"
+	if sender == "" {
+		// RFC 7208 §2.4: for a null reverse-path, check
+		// "postmaster@" the HELO name.
+		sender, identity = "postmaster@"+helo, "helo"
+	}
+	domain := sender[strings.LastIndexByte(sender, '@')+1:]
+	out := SPFResult{Domain: strings.ToLower(domain), Identity: identity}
+	out.Result, out.Err = spf.CheckHostWithSender(ip, helo, sender,
+		spf.WithResolver(r), spf.WithContext(ctx))
+	return out
+}
+
+func checkDKIM(ctx context.Context, r Resolver, msg []byte) []DKIMResult {
+	vs, err := dkim.VerifyWithOptions(bytes.NewReader(msg), &dkim.VerifyOptions{
+		LookupTXT:        func(name string) ([]string, error) { return r.LookupTXT(ctx, name) },
+		MaxVerifications: maxSignatures,
+	})
+	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
+		return []DKIMResult{{Result: "permerror", Err: err}}
+	}
+	var out []DKIMResult
+	for _, v := range vs {
+		d := DKIMResult{Result: "pass", Domain: strings.ToLower(v.Domain), Identifier: v.Identifier, Err: v.Err}
+		switch {
+		case v.Err == nil:
+		case dkim.IsTempFail(v.Err):
+			d.Result = "temperror"
+		case dkim.IsPermFail(v.Err):
+			d.Result = "permerror"
+		default:
+			d.Result = "fail"
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// fromDomain returns the domain of the single From address (RFC 7489
+// §6.6.1); a message with none or several has no DMARC identity.
+func fromDomain(msg []byte) (string, error) {
+	hdr := msg
+	if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
+		hdr = msg[:i+4]
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(hdr))
+	if err != nil {
+		return "", err
+	}
+	froms := m.Header["From"]
+	if len(froms) != 1 {
+		return "", errors.New("not exactly one From field")
+	}
+	list, err := mail.ParseAddressList(froms[0])
+	if err != nil {
+		return "", err
+	}
+	if len(list) != 1 {
+		return "", errors.New("not exactly one From address")
+	}
+	i := strings.LastIndexByte(list[0].Address, '@')
+	return strings.ToLower(list[0].Address[i+1:]), nil
+}
+
+// lookupDMARC finds the policy record of domain, else of its
+// organizational domain (RFC 7489 §6.6.3); org reports which one applied.
+func lookupDMARC(ctx context.Context, r Resolver, domain string) (rec *dmarc.Record, org bool, err error) {
+	rec, err = lookupRecord(ctx, r, domain)
+	if err == nil || !errors.Is(err, dmarc.ErrNoPolicy) {
+		return rec, false, err
+	}
+	od := OrgDomain(domain)
+	if od == domain {
+		return nil, false, err
+	}
+	rec, err = lookupRecord(ctx, r, od)
+	return rec, true, err
+}
+
+var errTemp = errors.New("DNS temporary failure")
+
+func lookupRecord(ctx context.Context, r Resolver, domain string) (*dmarc.Record, error) {
+	txts, err := r.LookupTXT(ctx, "_dmarc."+domain)
+	if err != nil {
+		if dnsresolver.IsNotFound(err) {
+			return nil, dmarc.ErrNoPolicy
+		}
+		return nil, errTemp
+	}
+	for _, t := range txts {
+		// RFC 7489 §6.6.3: records not starting with v=DMARC1 are ignored.
+		if !strings.HasPrefix(strings.TrimSpace(t), "v=DMARC1") {
+			continue
+		}
+		rec, err := dmarc.Parse(t)
+		if err != nil {
+			continue // an invalid record counts as none
+		}
+		return rec, nil
+	}
+	return nil, dmarc.ErrNoPolicy
+}
+
+// aligned compares an authenticated domain with the From domain (RFC 7489
+// §3.1): strict wants equality, relaxed the same organizational domain.
+func aligned(d, from string, mode dmarc.AlignmentMode) bool {
+	d, from = strings.ToLower(d), strings.ToLower(from)
+	if mode == dmarc.AlignmentStrict {
+		return d == from
+	}
+	return d != "" && OrgDomain(d) == OrgDomain(from)
+}
+
+func checkDMARC(ctx context.Context, r Resolver, msg []byte, s SPFResult, ds []DKIMResult) DMARCResult {
+	from, err := fromDomain(msg)
+	if err != nil {
+		return DMARCResult{Result: "none", Reason: "no single From domain"}
+	}
+	out := DMARCResult{FromDomain: from}
+	rec, org, err := lookupDMARC(ctx, r, from)
+	switch {
+	case errors.Is(err, dmarc.ErrNoPolicy):
+		out.Result = "none"
+		return out
+	case err != nil:
+		out.Result = "temperror"
+		return out
+	}
+	out.Policy = string(rec.Policy)
+	if org && from != OrgDomain(from) && rec.SubdomainPolicy != "" {
+		out.Policy = string(rec.SubdomainPolicy)
+	}
+	// RFC 7489 §4.2: pass if SPF or DKIM passes and is aligned.
+	if s.Result == spf.Pass && aligned(s.Domain, from, rec.SPFAlignment) {
+		out.Result, out.Reason = "pass", "spf aligned"
+		return out
+	}
+	for _, d := range ds {
+		if d.Result == "pass" && aligned(d.Domain, from, rec.DKIMAlignment) {
+			out.Result, out.Reason = "pass", "dkim aligned"
+			return out
+		}
+	}
+	out.Result = "fail"
+	out.Action = action(out.Policy, rec.Percent)
+	return out
+}
+
+// action applies pct= (RFC 7489 §6.6.4): outside the sampled percentage,
+// the next weaker policy applies.
+func action(policy string, pct *int) Action {
+	a := ActionNone
+	switch policy {
+	case dmarc.PolicyReject:
+		a = ActionReject
+	case dmarc.PolicyQuarantine:
+		a = ActionQuarantine
+	}
+	if pct != nil && *pct < 100 && rand.IntN(100) >= *pct && a > ActionNone {
+		a--
+	}
+	return a
+}
+
+// Header returns the Authentication-Results field (RFC 8601 §2.2) naming
+// hostname as the authentication service, CRLF-terminated, ready to be
+// prepended to the message.
+func (r Result) Header(hostname string) string {
+	var rs []authres.Result
+	sr := &authres.SPFResult{Value: authres.ResultValue(r.SPF.Result)}
+	if r.SPF.Identity == "helo" {
+		sr.Helo = r.SPF.Domain
+	} else {
+		sr.From = r.SPF.Domain
+	}
+	rs = append(rs, sr)
+	if len(r.DKIM) == 0 {
+		rs = append(rs, &authres.DKIMResult{Value: authres.ResultNone})
+	}
+	for _, d := range r.DKIM {
+		rs = append(rs, &authres.DKIMResult{Value: authres.ResultValue(d.Result), Domain: d.Domain, Identifier: d.Identifier})
+	}
+	dr := &authres.DMARCResult{Value: authres.ResultValue(r.DMARC.Result), From: r.DMARC.FromDomain}
+	if r.DMARC.Result == "fail" {
+		dr.Reason = "p=" + r.DMARC.Policy
+	}
+	rs = append(rs, dr)
+	v := authres.Format(hostname, rs)
+	// Fold after each method so that lines stay short (RFC 5322 §2.2.3).
+	v = strings.ReplaceAll(v, "; ", ";\r\n\t")
+	return "Authentication-Results: " + v + "\r\n"
+}
