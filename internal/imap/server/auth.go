@@ -87,7 +87,7 @@ func (c *conn) capabilities() string {
 		}
 	}
 	caps = append(caps, "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
-		"MOVE", "CHILDREN", "SPECIAL-USE", "CONDSTORE", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "UTF8=ACCEPT", "CREATE-SPECIAL-USE", "ESEARCH", "STATUS=SIZE",
+		"MOVE", "CHILDREN", "SPECIAL-USE", "CONDSTORE", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "UTF8=ACCEPT", "BINARY", "CREATE-SPECIAL-USE", "ESEARCH", "STATUS=SIZE",
 		"QUOTA", "QUOTA=RES-STORAGE", "APPENDLIMIT="+strconv.FormatInt(c.srv.maxLiteral(), 10))
 	return strings.Join(caps, " ")
 }

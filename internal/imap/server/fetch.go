@@ -109,6 +109,9 @@ func (c *conn) fetchOne(seq uint32, m *store.Message, items []wire.FetchItem) er
 			rd.Close()
 		}
 	}()
+	if err := checkBinary(info, items); err != nil {
+		return err
+	}
 	w := c.w
 	w.Raw("* ").Number(uint64(seq)).Raw(" FETCH (")
 	for i, it := range items {
@@ -200,18 +203,15 @@ func (c *conn) writeSection(rd store.MessageReader, info *message.Info, it wire.
 // writeBinary answers BINARY and BINARY.SIZE (RFC 3516 §4.2): the part
 // with its content transfer encoding undone.
 func (c *conn) writeBinary(rd store.MessageReader, p *message.Part, ok bool, it wire.FetchItem, label string) error {
-	if !ok || p == nil || len(p.Parts) > 0 || p.Message != nil {
-		return no("UNKNOWN-CTE", "BINARY applies to a leaf part")
+	if !ok {
+		c.w.Raw(label).Raw(" NIL")
+		return nil
 	}
 	raw := make([]byte, p.Size)
 	if _, err := rd.ReadAt(raw, p.BodyOffset); err != nil && err != io.EOF {
 		return err
 	}
-	enc := strings.ToLower(p.Encoding)
-	if enc != "" && enc != "7bit" && enc != "8bit" && enc != "binary" && enc != "base64" && enc != "quoted-printable" {
-		return no("UNKNOWN-CTE", "unknown content transfer encoding")
-	}
-	data := message.DecodeTransfer(enc, raw)
+	data := message.DecodeTransfer(strings.ToLower(p.Encoding), raw)
 	if it.Name == "BINARY.SIZE" {
 		c.w.Raw(label).SP().Number(uint64(len(data)))
 		return nil
@@ -222,6 +222,30 @@ func (c *conn) writeBinary(rd store.MessageReader, p *message.Part, ok bool, it 
 		data = data[start:min(len(data), start+int(it.Partial.Count))]
 	}
 	c.w.Raw(label).SP().Literal(int64(len(data)), bytes.NewReader(data), bytes.IndexByte(data, 0) >= 0)
+	return nil
+}
+
+// checkBinary fails BINARY fetches the server cannot decode before any
+// of the response is written (RFC 3516 §4.2: NO [UNKNOWN-CTE]); BINARY
+// applies to leaf parts only.
+func checkBinary(info *message.Info, items []wire.FetchItem) error {
+	for _, it := range items {
+		if it.Name != "BINARY" && it.Name != "BINARY.SIZE" {
+			continue
+		}
+		p, _, _, ok := locateSection(info, it.Section)
+		if !ok {
+			continue
+		}
+		if len(p.Parts) > 0 || p.Message != nil {
+			return no("UNKNOWN-CTE", "BINARY applies to a leaf part")
+		}
+		switch strings.ToLower(p.Encoding) {
+		case "", "7bit", "8bit", "binary", "base64", "quoted-printable":
+		default:
+			return no("UNKNOWN-CTE", "unknown content transfer encoding")
+		}
+	}
 	return nil
 }
 

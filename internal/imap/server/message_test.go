@@ -52,6 +52,10 @@ func TestSelectFetch(t *testing.T) {
 	mustContain(t, c.ok("FETCH 2 BODY.PEEK[2.MIME]"), "* 2 FETCH (BODY[2.MIME] {142}\r\nContent-Type: application/octet-stream; name=\"a.bin\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"a.bin\"\r\n\r\n)")
 	mustContain(t, c.ok("FETCH 2 BINARY.PEEK[2]"), "* 2 FETCH (BINARY[2] {11}\r\nhello world)")
 	mustContain(t, c.ok("FETCH 2 BINARY.SIZE[2]"), "* 2 FETCH (BINARY.SIZE[2] 11)")
+	if u, done := c.do("FETCH 2 BINARY.PEEK[]"); !strings.HasPrefix(done, "NO [UNKNOWN-CTE]") || len(u) != 0 {
+		t.Fatalf("BINARY of a multipart: %s %q", done, u)
+	}
+	mustContain(t, c.ok("FETCH 2 BINARY.PEEK[9]"), "* 2 FETCH (BINARY[9] NIL)")
 	mustContain(t, c.ok("FETCH 1 BODY.PEEK[HEADER.FIELDS (subject FROM)]"), "* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT FROM)] {47}\r\nFrom: Bob <bob@example.com>\r\nSubject: hello\r\n\r\n)")
 	mustContain(t, c.ok("FETCH 1 BODY.PEEK[TEXT]<3.5>"), "* 1 FETCH (BODY[TEXT]<3> {5}\r\nAlice)")
 	mustContain(t, c.ok("FETCH 1 RFC822.HEADER"), "* 1 FETCH (RFC822.HEADER {"+itoa(uint64(strings.Index(simpleMsg, "\r\n\r\n")+4))+"}\r\n"+simpleMsg[:strings.Index(simpleMsg, "\r\n\r\n")+4]+")")
@@ -179,6 +183,12 @@ func TestCopyMoveAppend(t *testing.T) {
 	}
 	mustContain(t, lines, "* 3 EXISTS")
 	mustContain(t, c.ok("FETCH 3 (FLAGS INTERNALDATE)"), `* 3 FETCH (FLAGS (\Seen) INTERNALDATE "05-Mar-2024 09:00:00 +0000")`)
+	// BINARY (RFC 3516 §4.4): literal8 with a NUL octet.
+	bin := "Subject: bin\r\nContent-Transfer-Encoding: binary\r\n\r\na\x00b\r\n"
+	c.ok("APPEND Drafts ~{" + itoa(uint64(len(bin))) + "+}\r\n" + bin)
+	c.ok("EXAMINE Drafts")
+	mustContain(t, c.ok("FETCH 1 BINARY.PEEK[1]"), "* 1 FETCH (BINARY[1] ~{5}\r\na\x00b\r\n)")
+	c.ok("SELECT INBOX")
 	// LITERAL+ needs no continuation.
 	u = c.ok("APPEND Drafts {" + itoa(uint64(len(simpleMsg))) + "+}\r\n" + simpleMsg)
 	if len(u) != 0 {
