@@ -1,0 +1,147 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// Outbound configures delivery to other domains (the queue) and the
+// authentication checks of inbound mail. In youju.toml:
+//
+//	[outbound]
+//	resolver = ""                  # "" = system resolver, or "192.0.2.53" / "[2001:db8::53]:53"
+//	smarthost = ""                 # "" = deliver by MX; or "smtp.provider.example:465"
+//	smarthost_tls = ""             # "implicit", "starttls", "none"; "" = implicit on port 465, else starttls
+//	smarthost_user = ""
+//	smarthost_password = ""
+//	lifetime = "120h"              # give up and bounce after 5 days
+//	delay_notice_after = "4h"      # tell the sender once it has waited this long ("0s" = never)
+//	max_per_domain = 4             # connections to one destination domain
+//	max_concurrent = 20            # messages in delivery at once
+//	dmarc_policy = "enforce"       # inbound: "enforce" (p=reject: 550, quarantine: Junk), "junk" (both to Junk), "off"
+//
+//	[[outbound.transport]]         # a fixed next hop for one domain (like a Postfix transport map)
+//	domain = "partner.example"
+//	next = "10.0.0.5:25"
+//	tls = "none"                   # "" = opportunistic STARTTLS, "starttls", "implicit", "none"
+//	user = ""                      # AUTH PLAIN/LOGIN (needs TLS unless tls = "none")
+//	password = ""
+//	insecure_skip_verify = false
+type Outbound struct {
+	Resolver          string      `toml:"resolver"`
+	Smarthost         string      `toml:"smarthost"`
+	SmarthostTLS      string      `toml:"smarthost_tls"`
+	SmarthostUser     string      `toml:"smarthost_user"`
+	SmarthostPassword string      `toml:"smarthost_password"`
+	Lifetime          Duration    `toml:"lifetime"`
+	DelayNoticeAfter  Duration    `toml:"delay_notice_after"`
+	MaxPerDomain      int         `toml:"max_per_domain"`
+	MaxConcurrent     int         `toml:"max_concurrent"`
+	DMARCPolicy       string      `toml:"dmarc_policy"`
+	Transports        []Transport `toml:"transport"`
+}
+
+// Transport pins the next hop of one destination domain.
+type Transport struct {
+	Domain             string `toml:"domain"`
+	Next               string `toml:"next"` // host:port
+	TLS                string `toml:"tls"`
+	User               string `toml:"user"`
+	Password           string `toml:"password"`
+	InsecureSkipVerify bool   `toml:"insecure_skip_verify"`
+}
+
+// DMARC policy settings for inbound mail.
+const (
+	DMARCEnforce = "enforce"
+	DMARCJunk    = "junk"
+	DMARCOff     = "off"
+)
+
+// DefaultOutbound returns the outbound defaults: MX delivery through the
+// system resolver, 5 days of retries, a delay notice after 4 hours.
+func DefaultOutbound() Outbound {
+	return Outbound{
+		Lifetime:         Duration{5 * 24 * time.Hour},
+		DelayNoticeAfter: Duration{4 * time.Hour},
+		MaxPerDomain:     4,
+		MaxConcurrent:    20,
+		DMARCPolicy:      DMARCEnforce,
+	}
+}
+
+// SmarthostMode returns the TLS mode of the smarthost: as configured, else
+// implicit TLS on port 465 (RFC 8314) and STARTTLS elsewhere.
+func (o *Outbound) SmarthostMode() string {
+	if o.SmarthostTLS != "" {
+		return o.SmarthostTLS
+	}
+	if _, port, _ := net.SplitHostPort(o.Smarthost); port == "465" {
+		return "implicit"
+	}
+	return "starttls"
+}
+
+func validTLSMode(m string, allowEmpty bool) bool {
+	switch m {
+	case "implicit", "starttls", "none":
+		return true
+	case "":
+		return allowEmpty
+	}
+	return false
+}
+
+// Validate checks the outbound settings; errors name the key.
+func (o *Outbound) Validate() error {
+	if o.Resolver != "" {
+		if net.ParseIP(o.Resolver) == nil {
+			if _, _, err := net.SplitHostPort(o.Resolver); err != nil {
+				return fmt.Errorf("outbound.resolver %q: want an IP address, optionally with :port", o.Resolver)
+			}
+		}
+	}
+	if o.Smarthost != "" {
+		if _, _, err := net.SplitHostPort(o.Smarthost); err != nil {
+			return fmt.Errorf("outbound.smarthost %q: want host:port", o.Smarthost)
+		}
+		if !validTLSMode(o.SmarthostTLS, true) {
+			return fmt.Errorf("outbound.smarthost_tls %q: must be implicit, starttls or none", o.SmarthostTLS)
+		}
+	}
+	if o.SmarthostUser != "" && o.SmarthostPassword == "" {
+		return errors.New("outbound.smarthost_password: empty while smarthost_user is set")
+	}
+	if o.Lifetime.Duration < time.Minute {
+		return fmt.Errorf("outbound.lifetime %s: too short", o.Lifetime.Duration)
+	}
+	if o.MaxPerDomain < 1 || o.MaxConcurrent < 1 {
+		return errors.New("outbound: max_per_domain and max_concurrent must be at least 1")
+	}
+	switch o.DMARCPolicy {
+	case DMARCEnforce, DMARCJunk, DMARCOff:
+	default:
+		return fmt.Errorf("outbound.dmarc_policy %q: must be enforce, junk or off", o.DMARCPolicy)
+	}
+	seen := map[string]bool{}
+	for i, t := range o.Transports {
+		d := strings.ToLower(t.Domain)
+		if d == "" || strings.ContainsAny(d, " @/") || seen[d] {
+			return fmt.Errorf("outbound.transport[%d]: domain %q empty, invalid or repeated", i, t.Domain)
+		}
+		seen[d] = true
+		if _, _, err := net.SplitHostPort(t.Next); err != nil {
+			return fmt.Errorf("outbound.transport[%d] (%s): next %q: want host:port", i, d, t.Next)
+		}
+		if t.TLS != "" && !validTLSMode(t.TLS, false) {
+			return fmt.Errorf("outbound.transport[%d] (%s): tls %q: must be starttls, implicit or none (or empty)", i, d, t.TLS)
+		}
+		if t.User != "" && t.TLS == "" {
+			return fmt.Errorf("outbound.transport[%d] (%s): user needs tls = starttls, implicit or none", i, d)
+		}
+	}
+	return nil
+}
