@@ -87,7 +87,7 @@ func (c *conn) capabilities() string {
 		}
 	}
 	caps = append(caps, "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
-		"MOVE", "CHILDREN", "SPECIAL-USE", "CONDSTORE", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "UTF8=ACCEPT", "BINARY", "CREATE-SPECIAL-USE", "ESEARCH", "STATUS=SIZE",
+		"MOVE", "CHILDREN", "SPECIAL-USE", "CONDSTORE", "QRESYNC", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "UTF8=ACCEPT", "BINARY", "CREATE-SPECIAL-USE", "ESEARCH", "STATUS=SIZE",
 		"QUOTA", "QUOTA=RES-STORAGE", "APPENDLIMIT="+strconv.FormatInt(c.srv.maxLiteral(), 10))
 	return strings.Join(caps, " ")
 }
@@ -241,6 +241,12 @@ func cmdEnable(c *conn, cmd *wire.Command) error {
 	var on []string
 	for _, capa := range cmd.Args.(*wire.EnableArgs).Caps {
 		switch capa {
+		case "QRESYNC":
+			if !c.qresync {
+				c.qresync = true
+				c.enableCondstore() // RFC 7162 §3.2.3
+				on = append(on, "QRESYNC")
+			}
 		case "CONDSTORE":
 			if !c.condstore {
 				c.enableCondstore()

@@ -84,3 +84,63 @@ func TestSearchRes(t *testing.T) {
 		t.Fatalf("$ after MOVE: %q", u)
 	}
 }
+
+// TestQResync covers RFC 7162 §3.2: SELECT (QRESYNC ...) with VANISHED
+// (EARLIER) and changed flags, UID FETCH (CHANGEDSINCE VANISHED), VANISHED
+// instead of EXPUNGE, and CLOSED.
+func TestQResync(t *testing.T) {
+	ts := startServer(t, nil)
+	for i := 0; i < 5; i++ {
+		ts.deliver(t, "INBOX", simpleMsg, 0)
+	}
+	c := ts.login(t)
+	if _, done := c.do("SELECT INBOX (QRESYNC (1 1))"); !strings.HasPrefix(done, "BAD") {
+		t.Fatalf("QRESYNC without ENABLE: %s", done)
+	}
+	mustContain(t, c.ok("ENABLE QRESYNC"), "* ENABLED QRESYNC")
+	u := c.ok("SELECT INBOX")
+	var validity, hms string
+	for _, l := range u {
+		f := strings.Fields(l)
+		if len(f) > 3 && f[2] == "[UIDVALIDITY" {
+			validity = strings.TrimSuffix(f[3], "]")
+		}
+		if len(f) > 3 && f[2] == "[HIGHESTMODSEQ" {
+			hms = strings.TrimSuffix(f[3], "]")
+		}
+	}
+	if validity == "" || hms == "" {
+		t.Fatalf("%q", u)
+	}
+	// Another session changes flags and expunges while we are away.
+	o := ts.login(t)
+	o.ok("SELECT INBOX")
+	o.ok("STORE 2 +FLAGS.SILENT (\\Flagged)")
+	o.ok("STORE 4:5 +FLAGS.SILENT (\\Deleted)")
+	o.ok("EXPUNGE")
+	// Ours was told with VANISHED, not EXPUNGE.
+	mustContain(t, c.ok("NOOP"), "* VANISHED 4:5")
+
+	u = c.ok("SELECT INBOX (QRESYNC (" + validity + " " + hms + " 1:5))")
+	mustContain(t, u, "* OK [CLOSED] previous mailbox closed", "* VANISHED (EARLIER) 4:5")
+	found := false
+	for _, l := range u {
+		if strings.HasPrefix(l, "* 2 FETCH (UID 2 FLAGS (\\Flagged) MODSEQ (") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("changed flags not resynced: %q", u)
+	}
+	u = c.ok("UID FETCH 1:* (FLAGS) (CHANGEDSINCE " + hms + " VANISHED)")
+	if !hasLine(u, "* VANISHED (EARLIER) 4:5") || len(u) != 2 {
+		t.Fatalf("%q", u)
+	}
+	// A UIDVALIDITY mismatch gets no resync data.
+	u = c.ok("SELECT INBOX (QRESYNC (1 " + hms + "))")
+	for _, l := range u {
+		if strings.HasPrefix(l, "* VANISHED") {
+			t.Fatalf("resync with a wrong UIDVALIDITY: %q", u)
+		}
+	}
+}

@@ -54,6 +54,7 @@ type conn struct {
 	// condstore is set once the client used CONDSTORE (RFC 7162 §3.1):
 	// ENABLE, SELECT (CONDSTORE) or a command with a MODSEQ item.
 	condstore    bool
+	qresync      bool         // ENABLE QRESYNC (RFC 7162 §3.2.3)
 	searchModSeq store.ModSeq // of the current SEARCH with a MODSEQ key
 	bad          int          // protocol errors so far
 	sel          *selected    // the selected mailbox, nil unless stateSelected

@@ -49,6 +49,17 @@ func cmdFetch(c *conn, cmd *wire.Command) error {
 		// RFC 7162 §3.1.4.1: CHANGEDSINCE implies MODSEQ.
 		items = append(items, wire.FetchItem{Name: "MODSEQ"})
 	}
+	if a.Vanished {
+		if !c.qresync {
+			return bad("", "VANISHED needs ENABLE QRESYNC")
+		}
+		// RFC 7162 §3.2.6: expunged UIDs of the set, before the FETCHes.
+		ch, err := c.srv.Store.Changes(c.ctx, c.acct.ID, c.sel.mbox.ID, store.ModSeq(a.ChangedSince))
+		if err != nil {
+			return err
+		}
+		c.writeVanishedEarlier(ch, &a.Set)
+	}
 	if cmd.UID && !hasUID {
 		// RFC 9051 §6.4.9: UID FETCH responses carry the UID.
 		items = append([]wire.FetchItem{{Name: "UID"}}, items...)

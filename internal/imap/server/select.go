@@ -1,6 +1,9 @@
 package server
 
 import (
+	"cmp"
+	"slices"
+
 	"github.com/youju/youju/internal/imap/wire"
 	"github.com/youju/youju/internal/store"
 )
@@ -40,9 +43,12 @@ func (sel *selected) noteOwn(changed []store.Message) {
 func cmdSelect(c *conn, cmd *wire.Command) error {
 	a := cmd.Args.(*wire.SelectArgs)
 	// RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected.
+	if c.sel != nil && c.qresync {
+		c.w.Raw("* OK [CLOSED] previous mailbox closed").CRLF() // RFC 7162 §3.2.11
+	}
 	c.closeMailbox()
-	if a.QResync != nil {
-		return bad("", "QRESYNC is not supported")
+	if a.QResync != nil && !c.qresync {
+		return bad("", "QRESYNC parameter needs ENABLE QRESYNC") // RFC 7162 §3.2.5
 	}
 	if a.CondStore {
 		c.enableCondstore()
@@ -86,6 +92,11 @@ func cmdSelect(c *conn, cmd *wire.Command) error {
 	if c.condstore {
 		// RFC 7162 §3.1.2.1
 		w.Raw("* OK [HIGHESTMODSEQ ").Number(uint64(m.HighestModSeq)).Raw("] highest").CRLF()
+	}
+	if a.QResync != nil && a.QResync.UIDValidity == m.UIDValidity {
+		if err := c.resync(a.QResync.ModSeq, a.QResync.KnownUIDs); err != nil {
+			return err
+		}
 	}
 	if sel.readOnly {
 		c.okCode = "READ-ONLY"
@@ -177,10 +188,74 @@ func cmdExpunge(c *conn, cmd *wire.Command) error {
 // reportExpunged sends EXPUNGE for each UID the session knows, in
 // ascending order, each renumbering the following ones (RFC 9051 §7.5.1).
 func (c *conn) reportExpunged(uids []store.UID) {
+	if c.qresync {
+		// RFC 7162 §3.2.10: VANISHED replaces EXPUNGE.
+		var gone []store.UID
+		for _, u := range uids {
+			if _, ok := c.sel.uids.remove(u); ok {
+				gone = append(gone, u)
+			}
+		}
+		if len(gone) > 0 {
+			c.w.Raw("* VANISHED ").Raw(formatPairs(gone)).CRLF()
+		}
+		return
+	}
 	for _, u := range uids {
 		if seq, ok := c.sel.uids.remove(u); ok {
 			c.w.Raw("* ").Number(uint64(seq)).Raw(" EXPUNGE").CRLF()
 		}
+	}
+}
+
+// resync answers the QRESYNC parameters of SELECT (RFC 7162 §3.2.5.1):
+// the UIDs expunged since modseq (limited to known, when given) as
+// VANISHED (EARLIER), then the flags of the messages changed since.
+func (c *conn) resync(modseq uint64, known *wire.SeqSet) error {
+	sel := c.sel
+	ch, err := c.srv.Store.Changes(c.ctx, c.acct.ID, sel.mbox.ID, store.ModSeq(modseq))
+	if err != nil {
+		return err
+	}
+	c.writeVanishedEarlier(ch, known)
+	for i := range ch.Changed {
+		m := &ch.Changed[i]
+		seq, ok := sel.uids.seqOf(m.UID)
+		if !ok {
+			continue
+		}
+		c.w.Raw("* ").Number(uint64(seq)).Raw(" FETCH (UID ").Number(uint64(m.UID)).Raw(" FLAGS ")
+		c.writeFlags(&m.Flags)
+		c.writeModSeq(m.ModSeq)
+		c.w.Raw(")").CRLF()
+	}
+	return c.w.Err()
+}
+
+// writeVanishedEarlier writes "* VANISHED (EARLIER) uids" for the UIDs
+// that vanished within filter (nil: all). "*" in the filter is the last
+// UID ever assigned, since expunged UIDs may lie beyond the last present.
+func (c *conn) writeVanishedEarlier(ch store.Changes, filter *wire.SeqSet) {
+	vanished := ch.Vanished
+	if len(vanished) == 0 {
+		return
+	}
+	var keep store.UIDSet
+	if filter == nil {
+		keep = vanished
+	} else {
+		for _, r := range filter.Resolve(uint32(max(ch.UIDNext, 1)-1), false) {
+			for _, v := range vanished {
+				lo, hi := max(v.Lo, store.UID(r.Lo)), min(v.Hi, store.UID(r.Hi))
+				if lo <= hi {
+					keep = append(keep, store.UIDRange{Lo: lo, Hi: hi})
+				}
+			}
+		}
+		slices.SortFunc(keep, func(a, b store.UIDRange) int { return cmp.Compare(a.Lo, b.Lo) })
+	}
+	if len(keep) > 0 {
+		c.w.Raw("* VANISHED (EARLIER) ").Raw(formatUIDSet(keep)).CRLF()
 	}
 }
 
