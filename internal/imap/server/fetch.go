@@ -35,8 +35,7 @@ func cmdFetch(c *conn, cmd *wire.Command) error {
 			hasFlags = true
 		case "MODSEQ":
 			hasModSeq = true
-		case "SAVEDATE":
-			return bad("", it.Name+" is not supported")
+
 		}
 		if (it.Name == "BODY" || it.Name == "BINARY") && it.Section != nil && !it.Peek || it.Name == "RFC822" || it.Name == "RFC822.TEXT" {
 			setSeen = true
@@ -139,6 +138,13 @@ func (c *conn) fetchOne(seq uint32, m *store.Message, items []wire.FetchItem) er
 			w.Raw("INTERNALDATE ").DateTime(m.InternalDate)
 		case "MODSEQ":
 			w.Raw("MODSEQ (").Number(uint64(m.ModSeq)).Byte(')')
+		case "SAVEDATE":
+			// RFC 8514 §4.1
+			if m.SaveDate.IsZero() {
+				w.Raw("SAVEDATE NIL")
+			} else {
+				w.Raw("SAVEDATE ").DateTime(m.SaveDate)
+			}
 		case "RFC822.SIZE":
 			w.Raw("RFC822.SIZE ").Number(uint64(m.Size))
 		case "ENVELOPE":

@@ -248,3 +248,45 @@ func TestShutdownDuringIdle(t *testing.T) {
 		t.Fatalf("%q", l)
 	}
 }
+
+func TestMultiAppendAndSaveDate(t *testing.T) {
+	ts := startServer(t, func(s *Server) { s.MaxLiteral = 1000 })
+	c := ts.login(t)
+	n := itoa(uint64(len(simpleMsg)))
+	_, done := c.do("APPEND Drafts {" + n + "+}\r\n" + simpleMsg + " (\\Seen) {" + n + "+}\r\n" + simpleMsg)
+	if done != "OK [APPENDUID "+itoa(uint64(mustValidity(t, ts, "Drafts")))+" 1:2] APPEND completed" {
+		t.Fatal(done)
+	}
+	// The second message fails (empty): nothing is stored (RFC 3502 §6.3.11).
+	if _, done := c.do("APPEND Drafts {" + n + "+}\r\n" + simpleMsg + " {0+}\r\n"); !strings.HasPrefix(done, "NO") {
+		t.Fatal(done)
+	}
+	mustContain(t, c.ok("STATUS Drafts (MESSAGES)"), "* STATUS Drafts (MESSAGES 2)")
+	// Over quota at the second message: the first is removed again.
+	acct, err := ts.st.AccountByID(t.Context(), ts.acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct.QuotaBytes = int64(3*len(simpleMsg) + 10)
+	if err := ts.st.UpdateAccount(t.Context(), acct); err != nil {
+		t.Fatal(err)
+	}
+	if _, done := c.do("APPEND Drafts {" + n + "+}\r\n" + simpleMsg + " {" + n + "+}\r\n" + simpleMsg); !strings.HasPrefix(done, "NO [OVERQUOTA]") {
+		t.Fatal(done)
+	}
+	mustContain(t, c.ok("STATUS Drafts (MESSAGES)"), "* STATUS Drafts (MESSAGES 2)")
+	c.ok("SELECT Drafts")
+	u := c.ok("FETCH 1 (SAVEDATE)")
+	if len(u) != 1 || !strings.HasPrefix(u[0], `* 1 FETCH (SAVEDATE "`) {
+		t.Fatalf("%q", u)
+	}
+	mustContain(t, c.ok("SEARCH SAVEDSINCE 1-Jan-2020"), "* SEARCH 1 2")
+}
+
+func mustValidity(t *testing.T, ts *testServer, name string) uint32 {
+	m, err := ts.st.Mailbox(t.Context(), ts.acct.ID, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.UIDValidity
+}
