@@ -113,7 +113,7 @@ func (s *Store) Domains(ctx context.Context) ([]store.Domain, error) {
 // IsLocalDomain implements store.Accounts.
 func (s *Store) IsLocalDomain(ctx context.Context, name string) (bool, error) {
 	var n int
-	err := s.rdb.QueryRowContext(ctx, `SELECT EXISTS(SELECT 1 FROM domains WHERE name=?)`, name).Scan(&n)
+	err := s.rq.QueryRowContext(ctx, `SELECT EXISTS(SELECT 1 FROM domains WHERE name=?)`, name).Scan(&n)
 	return n == 1, err
 }
 
@@ -178,12 +178,12 @@ func (s *Store) CreateAccount(ctx context.Context, a store.Account) (store.Accou
 
 // Account implements store.Accounts.
 func (s *Store) Account(ctx context.Context, address string) (store.Account, error) {
-	return scanAccount(s.rdb.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE address=?`, strings.TrimSpace(address)))
+	return scanAccount(s.rq.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE address=?`, strings.TrimSpace(address)))
 }
 
 // AccountByID implements store.Accounts.
 func (s *Store) AccountByID(ctx context.Context, id store.AccountID) (store.Account, error) {
-	return scanAccount(s.rdb.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id=?`, id))
+	return scanAccount(s.rq.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id=?`, id))
 }
 
 // ListAccounts implements store.Accounts.
@@ -306,7 +306,7 @@ func (s *Store) DeleteAlias(ctx context.Context, address string) error {
 func (s *Store) Alias(ctx context.Context, address string) (store.Alias, error) {
 	var a store.Alias
 	var ts string
-	err := s.rdb.QueryRowContext(ctx, `SELECT address, targets FROM aliases WHERE address=?`, strings.TrimSpace(address)).Scan(&a.Address, &ts)
+	err := s.rq.QueryRowContext(ctx, `SELECT address, targets FROM aliases WHERE address=?`, strings.TrimSpace(address)).Scan(&a.Address, &ts)
 	if err != nil {
 		return store.Alias{}, notFound(err)
 	}

@@ -89,12 +89,12 @@ func (s *Store) Mailbox(ctx context.Context, acct store.AccountID, name string) 
 	if err != nil {
 		return store.Mailbox{}, store.ErrNotFound
 	}
-	return scanMailbox(s.rdb.QueryRowContext(ctx, `SELECT `+mailboxCols+` FROM mailboxes b WHERE b.account_id=? AND b.name=?`, acct, name))
+	return scanMailbox(s.rq.QueryRowContext(ctx, `SELECT `+mailboxCols+` FROM mailboxes b WHERE b.account_id=? AND b.name=?`, acct, name))
 }
 
 // MailboxByID implements store.Mail.
 func (s *Store) MailboxByID(ctx context.Context, acct store.AccountID, id store.MailboxID) (store.Mailbox, error) {
-	return scanMailbox(s.rdb.QueryRowContext(ctx, `SELECT `+mailboxCols+` FROM mailboxes b WHERE b.account_id=? AND b.id=?`, acct, id))
+	return scanMailbox(s.rq.QueryRowContext(ctx, `SELECT `+mailboxCols+` FROM mailboxes b WHERE b.account_id=? AND b.id=?`, acct, id))
 }
 
 // nextUIDValidity returns a UIDVALIDITY never given before in this store:

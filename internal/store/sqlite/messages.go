@@ -40,7 +40,7 @@ func scanMessage(r interface{ Scan(...any) error }, m *store.Message, extra ...a
 // checkMailbox returns ErrNotFound unless mbox belongs to acct.
 func (s *Store) checkMailbox(ctx context.Context, acct store.AccountID, mbox store.MailboxID) error {
 	var n int
-	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM mailboxes WHERE id=? AND account_id=?`, mbox, acct).Scan(&n); err != nil {
+	if err := s.rq.QueryRowContext(ctx, `SELECT COUNT(*) FROM mailboxes WHERE id=? AND account_id=?`, mbox, acct).Scan(&n); err != nil {
 		return err
 	}
 	if n == 0 {
@@ -325,7 +325,7 @@ func (s *Store) readMessages(ctx context.Context, q string, args []any, withInfo
 // place (io.SectionReader); nothing is loaded whole.
 func (s *Store) OpenMessage(ctx context.Context, acct store.AccountID, mbox store.MailboxID, uid store.UID) (store.MessageReader, error) {
 	var ref blob.Ref
-	err := s.rdb.QueryRowContext(ctx, `SELECT b.segment, b.off, b.length FROM messages m JOIN blobs b ON b.id=m.blob_id
+	err := s.rq.QueryRowContext(ctx, `SELECT b.segment, b.off, b.length FROM messages m JOIN blobs b ON b.id=m.blob_id
 		WHERE `+mboxScope+` AND m.uid=?`, mbox, acct, uid).Scan(&ref.Segment, &ref.Offset, &ref.Length)
 	if err != nil {
 		return nil, notFound(err)
@@ -343,7 +343,7 @@ func (s *Store) OpenMessage(ctx context.Context, acct store.AccountID, mbox stor
 
 // Quota implements store.Mail.
 func (s *Store) Quota(ctx context.Context, acct store.AccountID) (used, limit int64, err error) {
-	err = s.rdb.QueryRowContext(ctx, `SELECT (SELECT COALESCE(SUM(x.size), 0) FROM mailboxes x WHERE x.account_id=accounts.id), quota_bytes FROM accounts WHERE id=?`, acct).Scan(&used, &limit)
+	err = s.rq.QueryRowContext(ctx, `SELECT (SELECT COALESCE(SUM(x.size), 0) FROM mailboxes x WHERE x.account_id=accounts.id), quota_bytes FROM accounts WHERE id=?`, acct).Scan(&used, &limit)
 	return used, limit, notFound(err)
 }
 

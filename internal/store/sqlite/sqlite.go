@@ -64,7 +64,8 @@ type Store struct {
 	wdb   *sql.DB // the one write connection, used only by the writer
 	cdb   *sql.DB // the checkpointer's connection
 	dirty atomic.Bool
-	rdb   *sql.DB // read-only pool
+	rdb   *sql.DB    // read-only pool
+	rq    *stmtCache // prepared hot point reads on rdb
 	blobs *blob.Store
 	note  store.Notifier
 	cache *flagCache
@@ -154,6 +155,7 @@ func (s *Store) open(ctx context.Context, path string) (*Store, error) {
 		s.wdb.Close()
 		return nil, err
 	}
+	s.rq = newStmtCache(s.rdb)
 	if s.cdb, err = openDB(path, dbCheckpointer, 1); err != nil {
 		s.closeDBs()
 		return nil, err
@@ -212,6 +214,9 @@ func openDB(path string, kind int, conns int) (*sql.DB, error) {
 }
 
 func (s *Store) closeDBs() {
+	if s.rq != nil {
+		s.rq.close()
+	}
 	if s.cdb != nil {
 		s.cdb.Close()
 	}
