@@ -33,6 +33,10 @@ func (d *deps) bindings() ([]binding, error) {
 		}
 	}
 	mx, submit := smtpServer(smtpd.Inbound), smtpServer(smtpd.Submission)
+	// The MX port offers no AUTH: users send on 465/587, and password
+	// guessing on port 25 (open to every server on the internet) is then
+	// impossible.
+	mx.Auth = nil
 	pop := &pop3.Server{
 		Store: d.store, Auth: d.auth, TLSConfig: d.tls.Config(), Hostname: c.Hostname,
 		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, Logger: d.log,
