@@ -196,9 +196,7 @@ func (q *Queue) finish(ctx context.Context, st *State, data []byte) {
 		}
 	}
 	if len(pending) == 0 {
-		if _, err := q.dir.State(st.ID); err == nil {
-			q.dir.Remove(st.ID)
-		}
+		q.dir.remove(st.ID)
 		q.forget(st.ID)
 		q.log().Info("queue: done", "id", st.ID, "attempts", st.Attempts)
 		return

@@ -1,16 +1,20 @@
 package queue
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,19 +23,22 @@ import (
 
 // On-disk layout of a queue directory:
 //
-//	DIR/msg/ID      the message bytes (already DKIM-signed), written once
-//	DIR/state/ID    the envelope and per-recipient state (JSON), rewritten
-//	                atomically after every attempt
+//	DIR/msg/ID      one line of JSON, the State at Enqueue, then the message
+//	                bytes (already DKIM-signed); written once. Its presence
+//	                is what makes the message queued.
+//	DIR/state/ID    the current State (JSON), once an attempt changed it;
+//	                it overrides the first line of msg/ID
 //	DIR/tmp/        files being written
 //	DIR/kick        touched by the operator commands to wake the runner
 //
 // Every write is temp file, fsync, rename, fsync of the directory, so a
-// file is wholly there or not at all. The state file is written last on
-// Enqueue: it is the commit point. A message file without a state file is
-// an interrupted Enqueue (never acknowledged) and is removed on Open. The
-// operator commands work on these files directly, so they are safe while
-// the server runs: a retry rewrites the state with NextAttempt = now and
-// touches DIR/kick; a delete removes the state file first.
+// file is wholly there or not at all; Enqueue costs one file fsync and one
+// directory fsync, the latter shared by concurrent Enqueues (groupSync).
+// The operator commands work on these files directly, so they are safe
+// while the server runs: a retry rewrites the state with NextAttempt = now
+// and touches DIR/kick; a delete removes msg/ID first (a state file left
+// by a crash then is an orphan, removed at Open; the other order could
+// resurrect a message with its first state and send it again).
 
 // Recipient status values.
 const (
@@ -85,8 +92,10 @@ var ErrNotFound = errors.New("queue: no such message")
 // several processes (the server's runner and the operator commands): they
 // only ever replace whole files.
 type Dir struct {
-	path string
-	seq  atomic.Uint64
+	path      string
+	seq       atomic.Uint64
+	syncMsg   groupSync
+	syncState groupSync
 }
 
 // OpenDir opens (creating if needed) a queue directory and removes what an
@@ -98,6 +107,8 @@ func OpenDir(path string) (*Dir, error) {
 		}
 	}
 	d := &Dir{path: path}
+	d.syncMsg.dir = filepath.Join(path, "msg")
+	d.syncState.dir = filepath.Join(path, "state")
 	tmps, _ := os.ReadDir(filepath.Join(path, "tmp"))
 	for _, e := range tmps {
 		// Only files older than a minute: another process may be writing.
@@ -131,7 +142,7 @@ func (d *Dir) msgPath(id string) string   { return filepath.Join(d.path, "msg", 
 func (d *Dir) statePath(id string) string { return filepath.Join(d.path, "state", id) }
 
 // writeFile is the one "safe write": temp file, fsync, rename, fsync dir.
-func (d *Dir) writeFile(dst string, b []byte) (err error) {
+func (d *Dir) writeFile(dst string, sync *groupSync, parts ...[]byte) (err error) {
 	f, err := os.CreateTemp(filepath.Join(d.path, "tmp"), "w-*")
 	if err != nil {
 		return fmt.Errorf("queue: %w", err)
@@ -142,7 +153,11 @@ func (d *Dir) writeFile(dst string, b []byte) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	_, err = f.Write(b)
+	for _, b := range parts {
+		if err == nil {
+			_, err = f.Write(b)
+		}
+	}
 	if err == nil {
 		err = f.Sync()
 	}
@@ -155,7 +170,50 @@ func (d *Dir) writeFile(dst string, b []byte) (err error) {
 	if err := os.Rename(tmp, dst); err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}
-	return syncDir(filepath.Dir(dst))
+	return sync.sync()
+}
+
+// groupSync fsyncs a directory on behalf of concurrent callers: a caller
+// whose rename happened before a running fsync started waits for the next
+// one, which covers everyone who arrived meanwhile (group commit). A failed
+// directory fsync means the file system is broken: the error sticks, and
+// every later write fails (Enqueue then answers 4xx) rather than pretend.
+type groupSync struct {
+	dir     string
+	mu      sync.Mutex
+	cond    *sync.Cond
+	req     uint64 // requests so far
+	done    uint64 // requests covered by a finished fsync
+	running bool
+	err     error
+}
+
+func (g *groupSync) sync() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cond == nil {
+		g.cond = sync.NewCond(&g.mu)
+	}
+	g.req++
+	my := g.req
+	for g.done < my && g.err == nil {
+		if g.running {
+			g.cond.Wait()
+			continue
+		}
+		g.running = true
+		target := g.req
+		g.mu.Unlock()
+		err := syncDir(g.dir)
+		g.mu.Lock()
+		g.running = false
+		g.done = target
+		if err != nil {
+			g.err = err
+		}
+		g.cond.Broadcast()
+	}
+	return g.err
 }
 
 func syncDir(dir string) error {
@@ -170,16 +228,13 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// add stores a new message: data first, then its state (the commit point).
+// add stores a new message and its first state in one file.
 func (d *Dir) add(st *State, data []byte) error {
-	if err := d.writeFile(d.msgPath(st.ID), data); err != nil {
-		return err
+	head, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("queue: %w", err)
 	}
-	if err := d.WriteState(st); err != nil {
-		os.Remove(d.msgPath(st.ID))
-		return err
-	}
-	return nil
+	return d.writeFile(d.msgPath(st.ID), &d.syncMsg, head, []byte("\n"), data)
 }
 
 // WriteState replaces the state of a message atomically.
@@ -191,7 +246,7 @@ func (d *Dir) WriteState(st *State) error {
 	if err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}
-	return d.writeFile(d.statePath(st.ID), b)
+	return d.writeFile(d.statePath(st.ID), &d.syncState, b)
 }
 
 // decodeState parses a state file; it is the one parser of the package
@@ -214,18 +269,54 @@ func decodeState(id string, b []byte) (*State, error) {
 	return &st, nil
 }
 
-// State reads the state of message id.
+// maxHead bounds the first line of a message file (the State).
+const maxHead = 4 << 20
+
+// State reads the state of message id: the state file if an attempt
+// wrote one, else the first line of the message file.
 func (d *Dir) State(id string) (*State, error) {
 	if !validID(id) {
 		return nil, ErrNotFound
 	}
+	if _, err := os.Stat(d.msgPath(id)); errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
 	b, err := os.ReadFile(d.statePath(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		b, err = d.head(id)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNotFound
 	} else if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	return decodeState(id, b)
+}
+
+func (d *Dir) head(id string) ([]byte, error) {
+	f, err := os.Open(d.msgPath(id))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(io.LimitReader(f, maxHead)).ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		// Longer than bufio's buffer: read it the slow way.
+		f.Seek(0, io.SeekStart)
+		all, err := io.ReadAll(io.LimitReader(f, maxHead))
+		if err != nil {
+			return nil, err
+		}
+		i := bytes.IndexByte(all, '\n')
+		if i < 0 {
+			return nil, fmt.Errorf("message %s: state line too long", id)
+		}
+		return all[:i], nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("message %s: %w", id, err)
+	}
+	return line, nil
 }
 
 // Data reads the bytes of message id.
@@ -239,14 +330,16 @@ func (d *Dir) Data(id string) ([]byte, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
-	return b, nil
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return nil, fmt.Errorf("queue: message %s: no state line", id)
+	}
+	return b[i+1:], nil
 }
 
-// List returns the state of every queued message, oldest first. Messages
-// whose data file is missing, or data files without state (interrupted
-// Enqueue) are not listed.
+// List returns the state of every queued message, oldest first.
 func (d *Dir) List() ([]*State, error) {
-	ents, err := os.ReadDir(filepath.Join(d.path, "state"))
+	ents, err := os.ReadDir(filepath.Join(d.path, "msg"))
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
@@ -265,35 +358,41 @@ func (d *Dir) List() ([]*State, error) {
 	return out, nil
 }
 
-// removeOrphans deletes message files that have no state: an Enqueue that
-// crashed before its commit point, never acknowledged. Files younger than
-// a minute are left alone, they may be an Enqueue in progress.
+// removeOrphans deletes state files without a message: left by a crash
+// in the middle of a Remove.
 func (d *Dir) removeOrphans() {
-	ents, _ := os.ReadDir(filepath.Join(d.path, "msg"))
+	ents, _ := os.ReadDir(filepath.Join(d.path, "state"))
 	for _, e := range ents {
-		if _, err := os.Stat(d.statePath(e.Name())); !errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > time.Minute {
-			os.Remove(d.msgPath(e.Name()))
+		if _, err := os.Stat(d.msgPath(e.Name())); errors.Is(err, fs.ErrNotExist) {
+			os.Remove(d.statePath(e.Name()))
 		}
 	}
 }
 
-// Remove deletes a message: state first (so that it is gone for the
-// runner at once), then data.
+// Remove deletes a message: the message file first (it is gone for the
+// runner at once), then its state.
 func (d *Dir) Remove(id string) error {
+	if err := d.remove(id); err != nil {
+		return err
+	}
+	return d.syncMsg.sync()
+}
+
+// remove is Remove without the directory fsync, for a delivered message:
+// if a crash forgets the unlink, the message is sent again, the same
+// trade every MTA makes (RFC 5321 §6.1 prefers duplicates to losses).
+func (d *Dir) remove(id string) error {
 	if !validID(id) {
 		return ErrNotFound
 	}
-	err := os.Remove(d.statePath(id))
+	err := os.Remove(d.msgPath(id))
 	if errors.Is(err, fs.ErrNotExist) {
 		return ErrNotFound
 	} else if err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}
-	os.Remove(d.msgPath(id))
-	return syncDir(filepath.Join(d.path, "state"))
+	os.Remove(d.statePath(id))
+	return nil
 }
 
 // Retry makes message id (or every message, for id "") due now, and
