@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/youju/youju/internal/delivery"
+	imapserver "github.com/youju/youju/internal/imap/server"
 	"github.com/youju/youju/internal/pop3"
 	"github.com/youju/youju/internal/smtpd"
 )
@@ -42,6 +43,11 @@ func (d *deps) bindings() ([]binding, error) {
 		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, Logger: d.log,
 		IdleTimeout: lim.POP3IdleTimeout.Duration, MaxConnections: lim.MaxConnections, MaxPerIP: lim.MaxConnectionsIP,
 	}
+	imap := &imapserver.Server{
+		Store: d.store, Auth: d.auth, TLSConfig: d.tls.Config(), Hostname: c.Hostname,
+		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, MaxLiteral: lim.MaxMessageBytes,
+		MaxConnections: lim.MaxConnections, IdleTimeout: lim.IMAPIdleTimeout.Duration, Logger: d.log,
+	}
 	var bs []binding
 	for _, x := range []struct {
 		name, setting string
@@ -51,6 +57,8 @@ func (d *deps) bindings() ([]binding, error) {
 		{"smtp", c.Listeners.SMTP, mx, false},
 		{"submissions", c.Listeners.Submissions, submit, true},
 		{"submission", c.Listeners.Submission, submit, false},
+		{"imap", c.Listeners.IMAP, imap, false},
+		{"imaps", c.Listeners.IMAPS, imap, true},
 		{"pop3", c.Listeners.POP3, pop, false},
 		{"pop3s", c.Listeners.POP3S, pop, true},
 	} {

@@ -96,7 +96,7 @@ func TestServeEndToEnd(t *testing.T) {
 	dir := newData(t)
 	mustRun(t, "alicepw\n", "user", "add", "--data", dir, "--password-stdin", "alice@example.test")
 	addrs, errs, stop := startServe(t, dir)
-	for _, name := range []string{"smtp", "submissions", "submission", "pop3", "pop3s", "http", "https", "admin"} {
+	for _, name := range []string{"smtp", "submissions", "submission", "imap", "imaps", "pop3", "pop3s", "http", "https", "admin"} {
 		if addrs[name] == "" {
 			t.Fatalf("listener %s not started: %v", name, addrs)
 		}
@@ -149,6 +149,9 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	sc.Quit()
 
+	if got := imapStatus(t, addrs["imaps"], "alice@example.test", "alicepw"); !strings.Contains(got, "MESSAGES 2") {
+		t.Fatalf("IMAP STATUS INBOX: %q", got)
+	}
 	subjects := pop3Subjects(t, addrs["pop3s"], "alice@example.test", "alicepw")
 	if len(subjects) != 2 || subjects[0] != "via mx" || subjects[1] != "via submission" {
 		t.Fatalf("POP3 shows %q", subjects)
@@ -232,4 +235,42 @@ func pop3Subjects(t *testing.T, addr, user, pass string) []string {
 	}
 	cmd("QUIT")
 	return subjects
+}
+
+// imapStatus logs in over implicit TLS and returns the STATUS line of INBOX.
+func imapStatus(t *testing.T, addr, user, pass string) string {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	r := bufio.NewReader(conn)
+	var status string
+	cmd := func(tag, line string) {
+		if line != "" {
+			fmt.Fprintf(conn, "%s %s\r\n", tag, line)
+		}
+		for {
+			s, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("IMAP %q: %v", line, err)
+			}
+			if strings.HasPrefix(s, "* STATUS") {
+				status = s
+			}
+			if line == "" || strings.HasPrefix(s, tag+" ") {
+				if line != "" && !strings.HasPrefix(s, tag+" OK") {
+					t.Fatalf("IMAP %q: %q", line, s)
+				}
+				return
+			}
+		}
+	}
+	cmd("*", "")
+	cmd("a", fmt.Sprintf("LOGIN %q %q", user, pass))
+	cmd("b", "STATUS INBOX (MESSAGES UNSEEN)")
+	cmd("c", "LOGOUT")
+	return status
 }
