@@ -95,9 +95,11 @@ func (c *conn) targetUIDs(uid bool, set wire.SeqSet) (store.UIDSet, error) {
 	if uid {
 		return c.sel.uids.uidsToSet(set), nil
 	}
+	// A range with "*" is always valid ("1:*" of an empty mailbox is
+	// empty, as clients expect); plain numbers must exist.
 	n := c.sel.uids.len()
 	for _, r := range set.Ranges {
-		if r.Lo > n || r.Hi > n {
+		if r.Lo != wire.Star && r.Hi != wire.Star && (r.Lo > n || r.Hi > n) {
 			return nil, bad("", "invalid message sequence number")
 		}
 	}

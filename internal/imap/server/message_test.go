@@ -141,6 +141,12 @@ func TestStoreSearchExpunge(t *testing.T) {
 	mustContain(t, c.ok("SELECT INBOX"), "* 2 EXISTS")
 	c.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
 	c.ok("UNSELECT")
+	// "1:*" of an empty mailbox is empty, not an error.
+	c.ok("SELECT Junk")
+	if u := c.ok("FETCH 1:* (FLAGS)"); len(u) != 0 {
+		t.Fatalf("%q", u)
+	}
+	c.ok("UNSELECT")
 	mustContain(t, c.ok("SELECT INBOX"), "* 2 EXISTS")
 }
 
