@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+
+	"github.com/youju/youju/internal/store"
 )
 
 func TestGreetingAndLogin(t *testing.T) {
@@ -125,4 +127,31 @@ func TestIDNamespaceEnable(t *testing.T) {
 	mustContain(t, c.ok(`ID ("name" "Foxmail" "version" "7.2")`), `* ID ("name" "youju" "vendor" "youju")`)
 	mustContain(t, c.ok("NAMESPACE"), `* NAMESPACE (("" "/")) NIL NIL`)
 	mustContain(t, c.ok("ENABLE IMAP4rev2 CONDSTORE"), "* ENABLED IMAP4rev2 CONDSTORE")
+}
+
+// TestAccountIsolation checks that a second account sees none of the
+// first's mail, and that an account without IMAP access cannot log in.
+func TestAccountIsolation(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.deliver(t, "INBOX", simpleMsg, 0)
+	ctx := t.Context()
+	if _, err := ts.st.CreateAccount(ctx, store.Account{Address: "bob@example.org", PasswordHash: passwordHash(), AllowIMAP: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.st.CreateAccount(ctx, store.Account{Address: "carol@example.org", PasswordHash: passwordHash(), AllowPOP3: true}); err != nil {
+		t.Fatal(err)
+	}
+	bob := dialRaw(t, ts.addr)
+	bob.ok(`LOGIN bob@example.org "` + testPassword + `"`)
+	mustContain(t, bob.ok("SELECT INBOX"), "* 0 EXISTS")
+	if u := bob.ok("SEARCH ALL"); len(u) != 1 || u[0] != "* SEARCH" {
+		t.Fatalf("%q", u)
+	}
+	if u, done := bob.do("UID FETCH 1 (BODY.PEEK[])"); !strings.HasPrefix(done, "OK") || len(u) != 0 {
+		t.Fatalf("%s %q", done, u)
+	}
+	carol := dialRaw(t, ts.addr)
+	if _, done := carol.do(`LOGIN carol@example.org "` + testPassword + `"`); !strings.HasPrefix(done, "NO [AUTHORIZATIONFAILED]") && !strings.HasPrefix(done, "NO [AUTHENTICATIONFAILED]") {
+		t.Fatalf("IMAP-disabled account: %s", done)
+	}
 }
