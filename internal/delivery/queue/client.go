@@ -44,6 +44,7 @@ type hop struct {
 	name  string   // host name (TLS server name, pool key)
 	addrs []string // ip:port
 	route *Route   // nil for an MX host
+	sts   bool     // MTA-STS enforce: STARTTLS with a verified certificate
 }
 
 // result is the outcome for one recipient of an attempt.
@@ -106,6 +107,22 @@ func (q *Queue) hops(ctx context.Context, domain string) ([]hop, *result) {
 			names = append(names, h)
 		}
 	}
+	sts := q.stsPolicy(ctx, domain)
+	if sts != nil && sts.mode == "enforce" {
+		// RFC 8461 §4.1: only MX hosts the policy names.
+		var ok []string
+		for _, n := range names {
+			if sts.matches(n) {
+				ok = append(ok, n)
+			}
+		}
+		if len(ok) == 0 {
+			r := tempResult("no MX host of " + domain + " matches its MTA-STS policy")
+			r.enhanced = "4.7.5"
+			return nil, &r
+		}
+		names = ok
+	}
 	var hs []hop
 	var last error
 	for _, n := range names {
@@ -114,7 +131,7 @@ func (q *Queue) hops(ctx context.Context, domain string) ([]hop, *result) {
 			last = err
 			continue
 		}
-		h := hop{name: n}
+		h := hop{name: n, sts: sts != nil && sts.mode == "enforce"}
 		for _, ip := range ips {
 			h.addrs = append(h.addrs, net.JoinHostPort(ip.IP.String(), "25"))
 		}
@@ -257,7 +274,7 @@ func (q *Queue) connect(ctx context.Context, h hop, addr string, mode string) (*
 		return nil, err
 	}
 	s := &session{conn: conn, remote: h.name + " [" + addr + "]"}
-	verify := h.route != nil && !h.route.InsecureSkipVerify
+	verify := h.sts || (h.route != nil && !h.route.InsecureSkipVerify)
 	if mode == TLSImplicit {
 		tc := tls.Client(conn, q.tlsConfig(h.name, verify))
 		conn.SetDeadline(time.Now().Add(q.opt.ConnectTimeout))
@@ -366,15 +383,23 @@ func (q *Queue) auth(s *session, r *Route) error {
 }
 
 func hopMode(h hop) string {
-	if h.route != nil {
+	switch {
+	case h.route != nil:
 		return h.route.TLS
+	case h.sts:
+		return TLSStartTLS
 	}
 	return TLSOpportunistic
 }
 
+// hopKey names the pool of a hop; sessions opened under different TLS
+// rules never mix.
 func hopKey(h hop) string {
-	if h.route != nil {
+	switch {
+	case h.route != nil:
 		return "route:" + h.route.Addr
+	case h.sts:
+		return "sts:" + h.name
 	}
 	return "mx:" + h.name
 }

@@ -77,6 +77,15 @@ func cert(t testing.TB) (*tls.Certificate, *x509.CertPool) {
 
 // newSink starts a sink; withTLS offers STARTTLS (or implicit TLS).
 func newSink(t testing.TB, withTLS, implicit bool) *sink {
+	var c *tls.Certificate
+	if withTLS {
+		c, _ = cert(t)
+	}
+	return newSinkCert(t, c, implicit)
+}
+
+// newSinkCert starts a sink with certificate c (nil: no TLS).
+func newSinkCert(t testing.TB, c *tls.Certificate, implicit bool) *sink {
 	s := &sink{t: t}
 	s.setBehave(func(string, string) error { return nil })
 	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
@@ -90,8 +99,7 @@ func newSink(t testing.TB, withTLS, implicit bool) *sink {
 	s.srv.EnableDSN = true
 	var l net.Listener
 	var err error
-	if withTLS {
-		c, _ := cert(t)
+	if c != nil {
 		s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*c}}
 	}
 	if implicit {
@@ -194,6 +202,17 @@ func (w *world) host(name, sinkAddr string) {
 	w.next++
 	w.dns.IP[name] = []net.IPAddr{{IP: ip}}
 	w.sinks[net.JoinHostPort(ip.String(), "25")] = sinkAddr
+}
+
+// hostAt registers name on a fresh loopback address whose port serves
+// addr (an HTTPS server for MTA-STS policies, say).
+func (w *world) hostAt(name, port, addr string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ip := net.IPv4(127, 0, 0, byte(w.next))
+	w.next++
+	w.dns.IP[name] = []net.IPAddr{{IP: ip}}
+	w.sinks[net.JoinHostPort(ip.String(), port)] = addr
 }
 
 func (w *world) mx(domain string, hosts ...string) {

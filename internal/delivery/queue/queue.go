@@ -62,6 +62,10 @@ type Options struct {
 	LocalDeliver  func(ctx context.Context, from string, rcpts []string, data []byte) error
 	IsLocalDomain func(domain string) bool
 
+	// DisableMTASTS skips MTA-STS policies (RFC 8461); they are honoured
+	// by default for MX delivery.
+	DisableMTASTS bool
+
 	// DKIMKeys returns the signing keys of a domain [dkimkeys.Load(DataDir, domain)].
 	DKIMKeys func(domain string) ([]dkimkeys.Key, error)
 
@@ -123,6 +127,7 @@ type Queue struct {
 	dir  *Dir
 	pool pool
 	keys keyCache
+	sts  stsCache
 
 	mu       sync.Mutex
 	due      map[string]time.Time // id -> next attempt

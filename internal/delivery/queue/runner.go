@@ -59,13 +59,8 @@ func (q *Queue) dispatch(ctx context.Context) time.Time {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var next time.Time
-	ids := make([]string, 0, len(q.due))
-	for id := range q.due {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids) // oldest first
-	for _, id := range ids {
-		t := q.due[id]
+	var ids []string
+	for id, t := range q.due {
 		if q.inflight[id] {
 			continue
 		}
@@ -75,6 +70,10 @@ func (q *Queue) dispatch(ctx context.Context) time.Time {
 			}
 			continue
 		}
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // oldest first; ids are time-ordered
+	for _, id := range ids {
 		select {
 		case q.sem <- struct{}{}:
 		default:
