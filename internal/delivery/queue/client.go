@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/textproto"
 	"sort"
@@ -432,7 +433,7 @@ func (q *Queue) acquire(ctx context.Context, h hop) (*session, error) {
 
 // transact runs one mail transaction on s. It returns the result per
 // recipient, and whether the session is still usable.
-func (q *Queue) transact(ctx context.Context, s *session, st *State, rcpts []*Rcpt, data []byte) ([]result, bool) {
+func (q *Queue) transact(ctx context.Context, s *session, st *State, rcpts []*Rcpt, data *body) ([]result, bool) {
 	stop := context.AfterFunc(ctx, func() { s.conn.Close() })
 	defer stop()
 	res := make([]result, len(rcpts))
@@ -443,8 +444,14 @@ func (q *Queue) transact(ctx context.Context, s *session, st *State, rcpts []*Rc
 			}
 		}
 	}
-	mo := &smtp.MailOptions{Size: int64(len(data)), Return: smtp.DSNReturn(st.Ret), EnvelopeID: st.EnvID,
+	mo := &smtp.MailOptions{Size: data.size, Return: smtp.DSNReturn(st.Ret), EnvelopeID: st.EnvID,
 		UTF8: needsUTF8(st.From, rcpts)}
+	if ok, _ := s.c.Extension("SMTPUTF8"); mo.UTF8 && !ok {
+		// RFC 6531 §3.2: an internationalized address cannot be sent to a
+		// server without SMTPUTF8; we do not downgrade.
+		fill(result{code: 553, enhanced: "5.6.7", diag: s.remote + " does not support SMTPUTF8", remote: s.remote, perm: true})
+		return res, true
+	}
 	if err := s.c.Mail(st.From, mo); err != nil {
 		fill(errResult(err, s.remote))
 		return res, isReply(err)
@@ -480,12 +487,12 @@ func (q *Queue) transact(ctx context.Context, s *session, st *State, rcpts []*Rc
 	return res, err == nil || isReply(err)
 }
 
-func (q *Queue) data(s *session, data []byte) error {
+func (q *Queue) data(s *session, data *body) error {
 	w, err := s.c.Data()
 	if err != nil {
 		return err
 	}
-	if _, err := w.Write(data); err != nil {
+	if _, err := io.Copy(w, data.reader()); err != nil {
 		w.Close()
 		return err
 	}

@@ -21,7 +21,7 @@ const maxReturnedFull = 1 << 20
 // notify sends the sender a DSN (action "failed" or "delayed") for rcpts.
 // Never for the null reverse-path (RFC 5321 §6.1, RFC 3461 §6.2: a DSN is
 // never sent about a DSN), nor for recipients whose NOTIFY excludes it.
-func (q *Queue) notify(ctx context.Context, st *State, action string, rcpts []*Rcpt, data []byte) {
+func (q *Queue) notify(ctx context.Context, st *State, action string, rcpts []*Rcpt, b *body) {
 	if st.From == "" {
 		return
 	}
@@ -38,9 +38,12 @@ func (q *Queue) notify(ctx context.Context, st *State, action string, rcpts []*R
 	if len(list) == 0 {
 		return
 	}
+	data, err := b.prefix(maxReturnedFull + 1)
+	if err != nil {
+		q.log().Error("queue: reading message for DSN", "id", st.ID, "err", err)
+	}
 	msg := q.dsnMessage(st, action, list, data)
 	mDSNs.With(action).Inc()
-	var err error
 	if q.opt.LocalDeliver != nil && q.opt.IsLocalDomain != nil && q.opt.IsLocalDomain(domainOf(st.From)) {
 		err = q.opt.LocalDeliver(ctx, "", []string{st.From}, msg)
 	} else {

@@ -580,3 +580,82 @@ func TestImportDirQueue(t *testing.T) {
 		t.Errorf("%d left in the old queue", len(left))
 	}
 }
+
+// TestShutdownCutsAttempt: Shutdown does not wait for a slow server; the
+// message stays queued, due at once, and the next start delivers it.
+func TestShutdownCutsAttempt(t *testing.T) {
+	w := newWorld()
+	s := newSink(t, false, false)
+	stalled := make(chan struct{})
+	release := make(chan struct{})
+	s.setBehave(func(stage, _ string) error {
+		if stage == "rcpt" {
+			close(stalled)
+			<-release
+		}
+		return nil
+	})
+	defer close(release)
+	w.host("mx.remote.test", s.addr)
+	w.mx("remote.test", "mx.remote.test")
+	opt := testOptions(t, w)
+	opt.CommandTimeout = time.Minute
+	q, err := Open(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Start(context.Background())
+	enqueue(t, q, "alice@youju.test", []string{"bob@remote.test"}, testMessage("alice@youju.test", "bob@remote.test", "cut"))
+	<-stalled
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := q.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	st, _, err := q.Show(mustOne(t, q))
+	if err != nil || st.Attempts != 0 || st.Rcpts[0].Status != StatusPending {
+		t.Fatalf("after shutdown: %+v %v", st, err)
+	}
+	s2 := newSink(t, false, false)
+	w.host("mx2.remote.test", s2.addr)
+	w.dns.MX["remote.test"] = nil
+	w.mx("remote.test", "mx2.remote.test")
+	q2 := openQueue(t, opt)
+	waitFor(t, "delivery after restart", func() bool { return len(s2.received()) == 1 && q2.Len() == 0 })
+}
+
+// TestBigMessageStreamed: a message larger than the DSN return limit is
+// delivered whole, and its bounce returns only the header.
+func TestBigMessageStreamed(t *testing.T) {
+	w := newWorld()
+	s := newSink(t, false, false)
+	w.host("mx.remote.test", s.addr)
+	w.mx("remote.test", "mx.remote.test")
+	s.setBehave(func(stage, arg string) error {
+		if stage == "data" && strings.Contains(arg, "nobody") {
+			return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "content rejected"}
+		}
+		return nil
+	})
+	opt := testOptions(t, w)
+	var box localBox
+	withLocal(&opt, &box)
+	q := openQueue(t, opt)
+	big := append(testMessage("alice@youju.test", "bob@remote.test", "big"), bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n"), 40000)...)
+	if err := q.Enqueue(context.Background(), "alice@youju.test", []string{"bob@remote.test"}, big, delivery.DSN{Ret: "FULL"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "big delivery", func() bool { return len(s.received()) == 1 && q.Len() == 0 })
+	if got := s.received()[0].data; got != string(big) {
+		t.Fatalf("delivered %d bytes, want %d", len(got), len(big))
+	}
+	bounced := append(testMessage("alice@youju.test", "nobody@remote.test", "big2"), big[200:]...)
+	if err := q.Enqueue(context.Background(), "alice@youju.test", []string{"nobody@remote.test"}, bounced, delivery.DSN{Ret: "FULL"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "bounce", func() bool { return len(box.all()) == 1 })
+	dsn := box.all()[0].data
+	if !strings.Contains(dsn, "text/rfc822-headers") || len(dsn) > 64<<10 || !strings.Contains(dsn, "Subject: big2") {
+		t.Errorf("DSN of a big message: %d bytes, headers part %v", len(dsn), strings.Contains(dsn, "text/rfc822-headers"))
+	}
+}

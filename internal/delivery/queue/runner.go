@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"runtime/debug"
 	"slices"
 	"time"
 )
@@ -93,6 +94,14 @@ func (q *Queue) dispatch(ctx context.Context) time.Time {
 // attempt tries to deliver the pending recipients of message id once.
 func (q *Queue) attempt(ctx context.Context, id string) {
 	defer func() {
+		if v := recover(); v != nil {
+			// A bug must not take the server down; the message stays
+			// queued and is tried again after the usual delay.
+			q.log().Error("queue: panic in delivery", "id", id, "panic", v, "stack", string(debug.Stack()))
+			q.mu.Lock()
+			q.due[id] = q.opt.Now().Add(q.opt.RetryMax)
+			q.mu.Unlock()
+		}
 		<-q.sem
 		q.mu.Lock()
 		delete(q.inflight, id)
@@ -105,7 +114,7 @@ func (q *Queue) attempt(ctx context.Context, id string) {
 		q.forget(id)
 		return
 	}
-	data, err := q.dir.Data(id)
+	data, err := q.dir.open(id)
 	if err != nil {
 		q.log().Error("queue: message data missing, dropping", "id", id, "err", err)
 		q.dir.Remove(id)
@@ -121,6 +130,7 @@ func (q *Queue) attempt(ctx context.Context, id string) {
 		}
 		byDomain[d] = append(byDomain[d], r)
 	}
+	defer data.close()
 	for _, d := range domains {
 		res := q.deliverDomain(ctx, d, st, byDomain[d], data)
 		for i, r := range byDomain[d] {
@@ -161,7 +171,7 @@ func applyResult(r *Rcpt, res result) {
 // finish writes the state after an attempt: expired recipients fail,
 // failures are bounced, a first long delay is reported, and a message with
 // nothing pending leaves the queue.
-func (q *Queue) finish(ctx context.Context, st *State, data []byte) {
+func (q *Queue) finish(ctx context.Context, st *State, data *body) {
 	now := q.opt.Now()
 	st.Attempts++
 	age := now.Sub(st.Created)
@@ -237,7 +247,7 @@ func (q *Queue) backoff(attempts int) time.Duration {
 
 // deliverDomain sends to the recipients of one domain, trying its hosts in
 // order until one gives an answer about the recipients.
-func (q *Queue) deliverDomain(ctx context.Context, domain string, st *State, rcpts []*Rcpt, data []byte) []result {
+func (q *Queue) deliverDomain(ctx context.Context, domain string, st *State, rcpts []*Rcpt, data *body) []result {
 	res := make([]result, len(rcpts))
 	fill := func(r result) []result {
 		for i := range res {

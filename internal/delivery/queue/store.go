@@ -319,6 +319,45 @@ func (d *Dir) head(id string) ([]byte, error) {
 	return line, nil
 }
 
+// body is an open message file: the runner streams it to the remote
+// server instead of holding big messages in memory.
+type body struct {
+	f         *os.File
+	off, size int64
+}
+
+func (b *body) reader() io.Reader { return io.NewSectionReader(b.f, b.off, b.size) }
+
+// prefix returns up to n bytes from the start of the message.
+func (b *body) prefix(n int64) ([]byte, error) {
+	return io.ReadAll(io.NewSectionReader(b.f, b.off, min(n, b.size)))
+}
+
+func (b *body) close() { b.f.Close() }
+
+// open opens message id for streaming.
+func (d *Dir) open(id string) (*body, error) {
+	if !validID(id) {
+		return nil, ErrNotFound
+	}
+	f, err := os.Open(d.msgPath(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	info, err := f.Stat()
+	if err == nil {
+		var line []byte
+		line, err = bufio.NewReader(io.LimitReader(f, maxHead)).ReadBytes('\n')
+		if err == nil {
+			return &body{f: f, off: int64(len(line)), size: info.Size() - int64(len(line))}, nil
+		}
+	}
+	f.Close()
+	return nil, fmt.Errorf("queue: message %s: %w", id, err)
+}
+
 // Data reads the bytes of message id.
 func (d *Dir) Data(id string) ([]byte, error) {
 	if !validID(id) {
