@@ -183,3 +183,29 @@ func FuzzCheck(f *testing.F) {
 		res.Header("h")
 	})
 }
+
+func TestInbound(t *testing.T) {
+	r := fakeDNS()
+	forged := append([]byte("Authentication-Results: mx.youju.test; dmarc=pass header.from=example.org\r\n"), msg("a@example.org")...)
+	for _, tc := range []struct {
+		policy       string
+		ip           net.IP
+		reject, junk bool
+	}{
+		{PolicyEnforce, badIP, true, false},
+		{PolicyJunk, badIP, false, true},
+		{PolicyOff, badIP, false, false},
+		{"", goodIP, false, false},
+	} {
+		out, v := Inbound(context.Background(), r, "mx.youju.test", tc.policy, tc.ip, "mx.example.org", "a@example.org", forged)
+		if v.Reject != tc.reject || v.Junk != tc.junk {
+			t.Errorf("%s/%v: reject=%v junk=%v", tc.policy, tc.ip, v.Reject, v.Junk)
+		}
+		if n := bytes.Count(out, []byte("Authentication-Results: mx.youju.test")); n != 1 {
+			t.Errorf("%d Authentication-Results of ours, want 1:\n%s", n, out)
+		}
+		if tc.ip.Equal(badIP) && !bytes.Contains(out, []byte("dmarc=fail")) {
+			t.Errorf("forged pass survived:\n%s", out)
+		}
+	}
+}
