@@ -86,14 +86,34 @@ func run() int {
 	body := makeBody(*size)
 
 	start := time.Now()
+	failed := enqueueAll(q, *messages, *domains, *writers, body)
+	enq := time.Since(start)
+
+	start = time.Now()
+	q.Start(context.Background())
+	for count.Load() < int64(*messages)-failed || q.Len() > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	del := time.Since(start)
+	q.Shutdown(context.Background())
+	fmt.Printf("messages %d, domains %d, size %d, sign %v, starttls %v, enqueue failures %d\n",
+		*messages, *domains, *size, *sign, *starttls, failed)
+	fmt.Printf("enqueue:  %8.0f msgs/s (%v, %d writers, fsync per message)\n", float64(*messages)/enq.Seconds(), enq.Round(time.Millisecond), *writers)
+	fmt.Printf("delivery: %8.0f msgs/s (%v)\n", float64(*messages)/del.Seconds(), del.Round(time.Millisecond))
+	return 0
+}
+
+// enqueueAll enqueues n messages round-robin over the domains from
+// writers goroutines and returns how many failed.
+func enqueueAll(q *queue.Queue, n, domains, writers int, body []byte) int64 {
 	var wg sync.WaitGroup
 	var failed atomic.Int64
-	for g := range *writers {
+	for g := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := g; i < *messages; i += *writers {
-				to := fmt.Sprintf("user%d@d%02d.bench.test", i, i%*domains)
+			for i := g; i < n; i += writers {
+				to := fmt.Sprintf("user%d@d%02d.bench.test", i, i%domains)
 				msg := fmt.Appendf(nil, "From: <alice@youju.test>\r\nTo: <%s>\r\nSubject: m%d\r\nMessage-ID: <m%d@youju.test>\r\n\r\n", to, i, i)
 				if err := q.Enqueue(context.Background(), "alice@youju.test", []string{to}, append(msg, body...), delivery.DSN{}); err != nil {
 					failed.Add(1)
@@ -102,20 +122,7 @@ func run() int {
 		}()
 	}
 	wg.Wait()
-	enq := time.Since(start)
-
-	start = time.Now()
-	q.Start(context.Background())
-	for count.Load() < int64(*messages)-failed.Load() || q.Len() > 0 {
-		time.Sleep(time.Millisecond)
-	}
-	del := time.Since(start)
-	q.Shutdown(context.Background())
-	fmt.Printf("messages %d, domains %d, size %d, sign %v, starttls %v, enqueue failures %d\n",
-		*messages, *domains, *size, *sign, *starttls, failed.Load())
-	fmt.Printf("enqueue:  %8.0f msgs/s (%v, %d writers, fsync per message)\n", float64(*messages)/enq.Seconds(), enq.Round(time.Millisecond), *writers)
-	fmt.Printf("delivery: %8.0f msgs/s (%v)\n", float64(*messages)/del.Seconds(), del.Round(time.Millisecond))
-	return 0
+	return failed.Load()
 }
 
 func makeBody(n int) []byte {

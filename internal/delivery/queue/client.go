@@ -193,6 +193,7 @@ func (p *pool) get(key string, maxIdle time.Duration) *session {
 		if time.Since(s.used) < maxIdle {
 			return s
 		}
+		s.conn.SetDeadline(time.Now().Add(time.Second))
 		go s.c.Quit()
 	}
 	return nil
