@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/youju/youju/internal/testutil"
 )
 
 // promScript parses the exposition on stdin with the official Python
@@ -30,7 +32,7 @@ func TestPrometheusClientParses(t *testing.T) {
 		}
 	}
 	if py == "" {
-		t.Skip("python3 with prometheus_client not installed (apt-get install python3-prometheus-client)")
+		testutil.Missing(t, "python3 with prometheus_client is not installed (apt-get install python3-prometheus-client)")
 	}
 	var b bytes.Buffer
 	small().WriteTo(&b)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/youju/youju/internal/testutil"
+
 	"github.com/youju/youju/internal/store"
 )
 
@@ -58,10 +60,7 @@ print(json.dumps(out))
 // PASS, STAT, LIST, UIDL, RETR, TOP, an error, DELE, QUIT, then POP3_SSL on
 // the implicit-TLS port.
 func TestPoplibInterop(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed: poplib interop not run")
-	}
+	py := testutil.NeedCommand(t, "python3", "apt-get install python3")
 	st, _ := sqliteFixture(t, store.POP3Options{}, testMsgs)
 	ts := startServer(t, st, func(s *Server) { s.AllowPlaintextLoopback = false })
 	host, port, _ := net.SplitHostPort(ts.addr)
@@ -111,10 +110,7 @@ func TestPoplibInterop(t *testing.T) {
 // downloads each message once: UIDL is stable. Fetchmail checks the
 // certificate over STLS with the test CA.
 func TestFetchmailKeepTwice(t *testing.T) {
-	fm, err := exec.LookPath("fetchmail")
-	if err != nil {
-		t.Skip("fetchmail not installed: interop not run (CI installs it)")
-	}
+	fm := testutil.NeedCommand(t, "fetchmail", "apt-get install fetchmail")
 	st, a := sqliteFixture(t, store.POP3Options{}, testMsgs)
 	ts := startServer(t, st, func(s *Server) { s.AllowPlaintextLoopback = false })
 	dir := t.TempDir()

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/youju/youju/internal/testutil"
 )
 
 // caFile writes the test certificate as PEM for external clients.
@@ -31,10 +33,7 @@ func splitAddr(t *testing.T, addr string) (string, string) {
 
 // TestPythonSmtplib drives the server with Python's smtplib.
 func TestPythonSmtplib(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed: independent-client test skipped")
-	}
+	py := testutil.NeedCommand(t, "python3", "apt-get install python3")
 	e := newEnv(t)
 	ca := caFile(t)
 	run := func(mode, addr string) {
@@ -60,10 +59,7 @@ func TestPythonSmtplib(t *testing.T) {
 
 // TestSwaks drives the server with swaks (Debian package).
 func TestSwaks(t *testing.T) {
-	sw, err := exec.LookPath("swaks")
-	if err != nil {
-		t.Skip("swaks not installed (apt-get install swaks): independent-client test skipped")
-	}
+	sw := testutil.NeedCommand(t, "swaks", "apt-get install swaks")
 	e := newEnv(t)
 	mx := e.start(e.server(Inbound), false)
 	sub := e.start(e.server(Submission), false)
