@@ -12,6 +12,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/mail"
 	"net/textproto"
 	"strings"
@@ -657,5 +658,58 @@ func TestBigMessageStreamed(t *testing.T) {
 	dsn := box.all()[0].data
 	if !strings.Contains(dsn, "text/rfc822-headers") || len(dsn) > 64<<10 || !strings.Contains(dsn, "Subject: big2") {
 		t.Errorf("DSN of a big message: %d bytes, headers part %v", len(dsn), strings.Contains(dsn, "text/rfc822-headers"))
+	}
+}
+
+// TestGreeting421NextMX: an MX that answers 421 at the greeting hands
+// over to the next one (RFC 5321 §3.8, §5.1).
+func TestGreeting421NextMX(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("421 4.3.2 too busy\r\n"))
+			c.Close()
+		}
+	}()
+	w := newWorld()
+	s := newSink(t, false, false)
+	w.host("mx1.remote.test", l.Addr().String())
+	w.host("mx2.remote.test", s.addr)
+	w.mx("remote.test", "mx1.remote.test", "mx2.remote.test")
+	q := openQueue(t, testOptions(t, w))
+	enqueue(t, q, "alice@youju.test", []string{"bob@remote.test"}, testMessage("alice@youju.test", "bob@remote.test", "busy"))
+	waitFor(t, "delivery by the second MX", func() bool { return len(s.received()) == 1 && q.Len() == 0 })
+}
+
+// TestSmarthostLoginNoPlainText: credentials are never sent without TLS
+// to a route that does not say tls = "none".
+func TestSmarthostNoCredentialsInClear(t *testing.T) {
+	w := newWorld()
+	s := newSink(t, false, false) // no TLS at all
+	s.users = map[string]string{"relayuser": "s3cret"}
+	opt := testOptions(t, w)
+	opt.RetryMin, opt.RetryMax = time.Hour, time.Hour
+	opt.Smarthost = &Route{Addr: s.addr, TLS: TLSOpportunistic, Username: "relayuser", Password: "s3cret"}
+	q := openQueue(t, opt)
+	enqueue(t, q, "alice@youju.test", []string{"bob@anywhere.test"}, testMessage("alice@youju.test", "bob@anywhere.test", "clear"))
+	var st *State
+	waitFor(t, "deferral", func() bool {
+		all, _ := q.List()
+		if len(all) == 1 && all[0].Attempts == 1 {
+			st = all[0]
+			return true
+		}
+		return false
+	})
+	if len(s.received()) != 0 || !strings.Contains(st.Rcpts[0].Diag, "without TLS") {
+		t.Errorf("rcpt %+v", st.Rcpts[0])
 	}
 }
