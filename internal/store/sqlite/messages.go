@@ -144,40 +144,6 @@ func (s *Store) ListMessages(ctx context.Context, acct store.AccountID, mbox sto
 	return s.listSQL(ctx, acct, mbox, opt, fn)
 }
 
-// listSQL is ListMessages from the index.
-func (s *Store) listSQL(ctx context.Context, acct store.AccountID, mbox store.MailboxID, opt store.ListOptions, fn func(*store.Message) error) error {
-	clause, uargs, filter := uidClause(opt.UIDs)
-	cols, join := msgCols, ""
-	if opt.WithInfo {
-		cols, join = msgCols+", b.info", " JOIN blobs b ON b.id=m.blob_id"
-	}
-	q := `SELECT ` + cols + ` FROM messages m` + join + ` WHERE ` + mboxScope + ` AND m.uid > ?` + clause
-	if opt.ChangedSince > 0 {
-		q += fmt.Sprintf(" AND m.modseq > %d", uint64(opt.ChangedSince))
-	}
-	q += ` ORDER BY m.uid LIMIT ` + fmt.Sprint(chunk)
-	var after store.UID
-	for {
-		args := append([]any{mbox, acct, after}, uargs...)
-		msgs, err := s.readMessages(ctx, q, args, opt.WithInfo)
-		if err != nil {
-			return err
-		}
-		for i := range msgs {
-			if filter && !setContains(opt.UIDs, msgs[i].UID) {
-				continue
-			}
-			if err := fn(&msgs[i]); err != nil {
-				return err
-			}
-		}
-		if len(msgs) < chunk {
-			return nil
-		}
-		after = msgs[len(msgs)-1].UID
-	}
-}
-
 // readMessages runs a message query to the end and closes its rows.
 func (s *Store) readMessages(ctx context.Context, q string, args []any, withInfo bool) ([]store.Message, error) {
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
