@@ -5,8 +5,12 @@ import (
 	"errors"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"time"
 )
+
+// domainsInParallel bounds the domains one message is sent to at once.
+const domainsInParallel = 8
 
 // run is the delivery loop: it starts an attempt for every due message
 // (within MaxConcurrent), sleeps until the next one is due or Enqueue
@@ -131,10 +135,33 @@ func (q *Queue) attempt(ctx context.Context, id string) {
 		byDomain[d] = append(byDomain[d], r)
 	}
 	defer data.close()
-	for _, d := range domains {
-		res := q.deliverDomain(ctx, d, st, byDomain[d], data)
-		for i, r := range byDomain[d] {
-			applyResult(r, res[i])
+	// Domains are independent: a slow one must not hold up the others.
+	// Each worker has its own reader on the file (io.SectionReader).
+	results := make([][]result, len(domains))
+	var wg sync.WaitGroup
+	lim := make(chan struct{}, domainsInParallel)
+	for i, d := range domains {
+		wg.Add(1)
+		lim <- struct{}{}
+		go func() {
+			defer func() {
+				if v := recover(); v != nil {
+					q.log().Error("queue: panic in delivery", "id", id, "domain", d, "panic", v, "stack", string(debug.Stack()))
+					results[i] = make([]result, len(byDomain[d]))
+					for j := range results[i] {
+						results[i][j] = tempResult("internal error")
+					}
+				}
+				<-lim
+				wg.Done()
+			}()
+			results[i] = q.deliverDomain(ctx, d, st, byDomain[d], data)
+		}()
+	}
+	wg.Wait()
+	for i, d := range domains {
+		for j, r := range byDomain[d] {
+			applyResult(r, results[i][j])
 		}
 	}
 	if ctx.Err() != nil {
