@@ -65,6 +65,10 @@ func queueList(_ context.Context, e *env, args []string) error {
 	fmt.Fprintln(tw, "ID\tAGE\tSIZE\tTRIES\tNEXT\tFROM\tPENDING\tLAST ERROR")
 	now := time.Now()
 	for _, st := range all {
+		if st.Broken != "" {
+			fmt.Fprintf(tw, "%s	?	?	?	?	?	?	unreadable state: %s\n", st.ID, short(st.Broken, 60))
+			continue
+		}
 		var pending []string
 		last := ""
 		for _, r := range st.Pending() {

@@ -114,17 +114,39 @@ func (q *Queue) attempt(ctx context.Context, id string) {
 		q.poke()
 	}()
 	st, err := q.dir.State(id)
-	if err != nil {
-		q.forget(id)
+	if errors.Is(err, ErrNotFound) {
+		q.forget(id) // delivered or deleted meanwhile
 		return
 	}
-	data, err := q.dir.open(id)
+	var data *body
+	if err == nil {
+		data, err = q.dir.open(id)
+	}
 	if err != nil {
-		q.log().Error("queue: message data missing, dropping", "id", id, "err", err)
-		q.dir.Remove(id)
-		q.forget(id)
+		// Possibly passing (out of file descriptors): never drop the
+		// message for it; an operator sees it in the log and the listing.
+		q.log().Error("queue: cannot read message, will retry", "id", id, "err", err)
+		q.mu.Lock()
+		q.due[id] = q.opt.Now().Add(q.opt.RetryMin)
+		q.mu.Unlock()
 		return
 	}
+	defer data.close()
+	q.deliverAll(ctx, st, data)
+	if ctx.Err() != nil {
+		// Shutdown cut the attempt: what was not sent stays pending and is
+		// tried first thing at the next start.
+		st.NextAttempt = q.opt.Now()
+		q.save(st)
+		return
+	}
+	q.finish(ctx, st, data)
+}
+
+// deliverAll sends to every pending recipient of st, one goroutine per
+// domain (at most domainsInParallel): a slow domain must not hold up the
+// others. Each has its own reader on the file (io.SectionReader).
+func (q *Queue) deliverAll(ctx context.Context, st *State, data *body) {
 	byDomain := map[string][]*Rcpt{}
 	var domains []string
 	for _, r := range st.Pending() {
@@ -134,9 +156,6 @@ func (q *Queue) attempt(ctx context.Context, id string) {
 		}
 		byDomain[d] = append(byDomain[d], r)
 	}
-	defer data.close()
-	// Domains are independent: a slow one must not hold up the others.
-	// Each worker has its own reader on the file (io.SectionReader).
 	results := make([][]result, len(domains))
 	var wg sync.WaitGroup
 	lim := make(chan struct{}, domainsInParallel)
@@ -146,7 +165,7 @@ func (q *Queue) attempt(ctx context.Context, id string) {
 		go func() {
 			defer func() {
 				if v := recover(); v != nil {
-					q.log().Error("queue: panic in delivery", "id", id, "domain", d, "panic", v, "stack", string(debug.Stack()))
+					q.log().Error("queue: panic in delivery", "id", st.ID, "domain", d, "panic", v, "stack", string(debug.Stack()))
 					results[i] = make([]result, len(byDomain[d]))
 					for j := range results[i] {
 						results[i][j] = tempResult("internal error")
@@ -164,14 +183,6 @@ func (q *Queue) attempt(ctx context.Context, id string) {
 			applyResult(r, results[i][j])
 		}
 	}
-	if ctx.Err() != nil {
-		// Shutdown cut the attempt: what was not sent stays pending and is
-		// tried first thing at the next start.
-		st.NextAttempt = q.opt.Now()
-		q.save(st)
-		return
-	}
-	q.finish(ctx, st, data)
 }
 
 func (q *Queue) forget(id string) {

@@ -72,6 +72,8 @@ type State struct {
 	Attempts      int       `json:"attempts"`
 	DelayNotified bool      `json:"delay_notified,omitempty"`
 	Size          int64     `json:"size"`
+
+	Broken string `json:"-"` // set by List for a message whose state cannot be read
 }
 
 // Pending returns the recipients still to deliver.
@@ -388,8 +390,12 @@ func (d *Dir) List() ([]*State, error) {
 			continue
 		}
 		st, err := d.State(e.Name())
-		if err != nil {
-			continue // deleted meanwhile, or unreadable: Show reports it
+		if errors.Is(err, ErrNotFound) {
+			continue // removed meanwhile
+		} else if err != nil {
+			// Listed, so that the operator sees it and the runner keeps
+			// trying (and logging); never silently forgotten.
+			st = &State{ID: e.Name(), Broken: err.Error()}
 		}
 		out = append(out, st)
 	}
