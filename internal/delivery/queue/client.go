@@ -493,6 +493,9 @@ func (q *Queue) data(s *session, data *body) error {
 	if err != nil {
 		return err
 	}
+	// go-smtp bounds commands and the final reply, not the writes between:
+	// a server that stops reading must not hold the worker forever.
+	s.conn.SetWriteDeadline(time.Now().Add(q.opt.DataTimeout))
 	if _, err := io.Copy(w, data.reader()); err != nil {
 		w.Close()
 		return err
