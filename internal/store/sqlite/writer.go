@@ -49,41 +49,31 @@ type wtx struct {
 }
 
 // batchTx is the state of one batch's transaction shared by its requests.
-// Deliveries keep the mailboxes they touch in boxes and write each once
-// (flush) before any other request runs and before commit: a batch of
-// deliveries to one mailbox updates its row once.
+// Deliveries queue their rows and the mailboxes they change; flush writes
+// them (see deliver.go) before any other request runs and before commit.
 type batchTx struct {
 	txs    map[string]*sql.Stmt // statements bound to the transaction
-	boxes  map[store.MailboxID]*mboxState
-	inbox  map[store.AccountID]store.MailboxID
-	used   map[store.AccountID]int64 // used bytes including unflushed deliveries
-	quota  map[store.AccountID]int64
+	d      *deliveryState
+	blobs  []*blobRow
+	msgs   []msgRow
+	dirty  []*mboxState
 	events []store.Event // of flushed deliveries, published after commit
 }
 
-func newBatchTx() *batchTx {
-	return &batchTx{txs: map[string]*sql.Stmt{}, boxes: map[store.MailboxID]*mboxState{},
-		inbox: map[store.AccountID]store.MailboxID{}, used: map[store.AccountID]int64{}, quota: map[store.AccountID]int64{}}
+func newBatchTx(d *deliveryState) *batchTx {
+	return &batchTx{txs: map[string]*sql.Stmt{}, d: d}
 }
 
-// flush writes the mailboxes changed by deliveries and forgets them, so
-// that what runs next reads them from the database.
-func (w *wtx) flush() error {
-	b := w.b
-	for _, mb := range b.boxes {
-		if !mb.dirty {
-			continue
-		}
-		if _, err := w.exec(`UPDATE mailboxes SET uidnext=?, highestmodseq=?, messages=messages+?, unseen=unseen+?, size=size+?
-			WHERE id=?`, mb.uidNext, mb.modSeq, mb.dMessages, mb.dUnseen, mb.dSize, mb.id); err != nil {
-			return err
-		}
-		b.events = append(b.events, store.Event{Account: mb.acct, Mailbox: mb.id, ModSeq: mb.modSeq})
+// flush writes what deliveries queued. Unless keep, it forgets the
+// delivery state, so that what runs next reads the mailboxes from the
+// database (the request about to run may change them).
+func (w *wtx) flush(keep bool) error {
+	if err := w.flushDeliveries(); err != nil {
+		return err
 	}
-	clear(b.boxes)
-	clear(b.inbox)
-	clear(b.used)
-	clear(b.quota)
+	if !keep || len(w.b.d.boxes) > maxKeptBoxes {
+		w.b.d.reset()
+	}
 	return nil
 }
 
@@ -249,16 +239,17 @@ func (s *Store) stage(batch []*op) *staged {
 // committer is stage 2: one transaction per batch, then acknowledgements.
 func (s *Store) committer(in <-chan *staged) {
 	defer close(s.done)
+	d := newDeliveryState()
 	for b := range in {
-		s.commit(b)
+		s.commit(b, d)
 	}
 }
 
-func (s *Store) commit(b *staged) {
+func (s *Store) commit(b *staged, d *deliveryState) {
 	s.batches.Add(1)
 	s.batched.Add(int64(len(b.ops)))
 	t0 := time.Now()
-	bt, err := s.runTx(b)
+	bt, err := s.runTx(b, d)
 	mCommitSeconds.Observe(time.Since(t0).Seconds())
 	mCommits.Inc()
 	mBatchSize.Observe(float64(len(b.ops)))
@@ -312,15 +303,17 @@ func (s *Store) commit(b *staged) {
 // runTx runs the batch's functions in one transaction, each (but atomic
 // ones) in its own savepoint so that one failing request does not undo
 // the others.
-func (s *Store) runTx(b *staged) (*batchTx, error) {
+func (s *Store) runTx(b *staged, d *deliveryState) (*batchTx, error) {
 	ctx := context.Background()
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
+		d.reset()
 		return nil, fmt.Errorf("sqlite: begin: %w", err)
 	}
-	bt := newBatchTx()
+	bt := newBatchTx(d)
 	fail := func(err error) (*batchTx, error) {
 		tx.Rollback()
+		d.reset() // it holds what was rolled back
 		return nil, err
 	}
 	w0 := &wtx{s: s, tx: tx, b: bt, ctx: ctx}
@@ -340,7 +333,7 @@ func (s *Store) runTx(b *staged) (*batchTx, error) {
 			}
 			continue
 		}
-		if err := w0.flush(); err != nil {
+		if err := w0.flush(false); err != nil {
 			return fail(err)
 		}
 		if err := s.runSavepoint(w, o); err != nil {
@@ -350,10 +343,11 @@ func (s *Store) runTx(b *staged) (*batchTx, error) {
 			b.ws[i] = nil
 		}
 	}
-	if err := w0.flush(); err != nil {
+	if err := w0.flush(true); err != nil {
 		return fail(err)
 	}
 	if err := tx.Commit(); err != nil {
+		d.reset()
 		return nil, fmt.Errorf("sqlite: commit: %w", err)
 	}
 	s.dirty.Store(true)
