@@ -44,6 +44,7 @@ func commands() []command {
 		{"alias", "add, list or delete aliases and catch-alls", runAlias},
 		{"config", "check the configuration", runConfig},
 		{"dns", "print or check the DNS records a domain needs", runDNS},
+		{"queue", "list, show, retry, delete or flush outbound mail", runQueue},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -2,30 +2,28 @@ package cli
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/youju/youju/internal/delivery"
+	"github.com/youju/youju/internal/delivery/queue"
 	imapserver "github.com/youju/youju/internal/imap/server"
 	"github.com/youju/youju/internal/pop3"
 	"github.com/youju/youju/internal/smtpd"
 )
 
-// queueDir is where mail for other domains waits, inside the data directory.
-func queueDir(dataDir string) string { return filepath.Join(dataDir, "queue") }
 
 // bindings lists every configured listener with its server. Listeners of
 // one protocol share one server, so that per-account state (POP3's maildrop
 // lock, connection limits) spans its ports.
 func (d *deps) bindings() ([]binding, error) {
 	c := d.cfg
-	queue, err := delivery.OpenDirQueue(queueDir(d.dataDir))
+	outq, err := d.outboundQueue()
 	if err != nil {
 		return nil, err
 	}
 	lim := c.Limits
 	smtpServer := func(mode smtpd.Mode) *smtpd.Server {
 		return &smtpd.Server{
-			Mode: mode, Store: d.store, Auth: d.auth, Queue: queue, TLSConfig: d.tls.Config(),
+			Mode: mode, Store: d.store, Auth: d.auth, Queue: outq, TLSConfig: d.tls.Config(),
 			Hostname: c.Hostname, MaxMessageBytes: lim.MaxMessageBytes, MaxRecipients: lim.MaxRecipients,
 			MaxConnections: lim.MaxConnections, MaxPerIP: lim.MaxConnectionsIP,
 			ReadTimeout: lim.SMTPTimeout.Duration, WriteTimeout: lim.SMTPTimeout.Duration, DataTimeout: lim.SMTPDataTimeout.Duration,
@@ -75,4 +73,25 @@ func (d *deps) bindings() ([]binding, error) {
 		return nil, err
 	}
 	return append(bs, web...), nil
+}
+
+// outboundQueue opens the outbound queue (started by serve). Bounces to
+// local senders go through local delivery.
+func (d *deps) outboundQueue() (*queue.Queue, error) {
+	c := d.cfg
+	opt, err := queue.ConfigOptions(c.Outbound)
+	if err != nil {
+		return nil, err
+	}
+	opt.Dir, opt.DataDir, opt.Hostname = outboundDir(d.dataDir), d.dataDir, c.Hostname
+	opt.Logger = d.log.With("proto", "queue")
+	dl := &delivery.Deliverer{Store: d.store, Resolver: &delivery.Resolver{Accounts: d.store}, Hostname: c.Hostname, Logger: d.log}
+	opt.LocalDeliver, opt.IsLocalDomain = queue.LocalHooks(dl)
+	q, err := queue.Open(opt)
+	if err != nil {
+		return nil, err
+	}
+	dl.Queue = q
+	d.outq = q
+	return q, nil
 }

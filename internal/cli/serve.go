@@ -19,6 +19,7 @@ import (
 	"github.com/youju/youju/internal/clientconf"
 	"github.com/youju/youju/internal/config"
 	"github.com/youju/youju/internal/control"
+	"github.com/youju/youju/internal/delivery/queue"
 	"github.com/youju/youju/internal/metrics"
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/tlsconf"
@@ -105,6 +106,12 @@ func serve(ctx context.Context, e *env, dataDir string, c config.Config, demo *d
 	if err != nil {
 		return err
 	}
+	deps.outq.Start(ctx)
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		deps.outq.Shutdown(sctx)
+	}()
 	host := c.Hostname
 	if demo != nil {
 		host = "127.0.0.1"
@@ -254,6 +261,7 @@ type deps struct {
 	tls     *tlsconf.Manager
 	store   store.Store
 	auth    *auth.Authenticator
+	outq    *queue.Queue // set by bindings
 }
 
 // httpServer adapts net/http to the server interface.

@@ -40,6 +40,7 @@ type Config struct {
 	Log       Log       `toml:"log"`
 	Limits    Limits    `toml:"limits"`
 	Auth      Auth      `toml:"auth"`
+	Outbound  Outbound  `toml:"outbound"`
 }
 
 // Listeners says where each service listens: "host:port", ":port" (on the
@@ -124,8 +125,9 @@ func Default(domain string) Config {
 			IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995",
 			HTTP: ":80", HTTPS: ":443", Admin: "127.0.0.1:9100",
 		},
-		TLS: TLS{Cert: "tls/cert.pem", Key: "tls/key.pem"},
-		Log: Log{Format: "text", Level: "info"},
+		TLS:      TLS{Cert: "tls/cert.pem", Key: "tls/key.pem"},
+		Outbound: DefaultOutbound(),
+		Log:      Log{Format: "text", Level: "info"},
 		Limits: Limits{
 			MaxMessageBytes:  50 << 20,
 			MaxRecipients:    1000,
@@ -212,6 +214,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TLS.Cert == "" || c.TLS.Key == "" {
 		return errors.New("tls: cert and key must be set")
+	}
+	if err := c.Outbound.Validate(); err != nil {
+		return err
 	}
 	return nil
 }
