@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 )
 
 // The binary form of an Info, as stored beside each message:
@@ -465,4 +466,43 @@ func (d *decoder) part(p *Part, depth int) {
 			d.part(p.Message, depth+1)
 		}
 	}
+}
+
+// EnvelopeDecoder decodes only the Envelope of encoded Infos (FETCH
+// ENVELOPE of a whole mailbox), reusing its address buffer from one call
+// to the next. The zero value is ready to use.
+type EnvelopeDecoder struct {
+	addrs []Address
+}
+
+// Decode sets e to the envelope of the Info that Marshal encoded in b.
+// Unlike UnmarshalInfo it copies nothing: the strings of e point into b,
+// and the address lists into the decoder's buffer, so both are valid
+// until b is modified or Decode is called again. Malformed input returns
+// an error wrapping ErrBadInfo.
+func (ed *EnvelopeDecoder) Decode(b []byte, e *Envelope) error {
+	if len(b) < 3 || b[0] != codecMagic0 || b[1] != codecMagic1 {
+		return fmt.Errorf("%w: bad magic", ErrBadInfo)
+	}
+	if b[2] != codecVersion {
+		return fmt.Errorf("%w: unknown version %d", ErrBadInfo, b[2])
+	}
+	d := decoder{s: unsafe.String(&b[0], len(b)), pos: 3}
+	d.count(minPartSize)
+	d.count(2)
+	// The address count covers every envelope of the message, so it
+	// bounds the top-level one.
+	na := d.count(4)
+	d.count(1)
+	d.count(minEnvelopeSize)
+	if d.err != nil {
+		return d.err
+	}
+	if cap(ed.addrs) < na {
+		ed.addrs = make([]Address, na)
+	}
+	d.slabAddrs = ed.addrs[:na]
+	d.total = d.varint()
+	d.envelope(e)
+	return d.err
 }

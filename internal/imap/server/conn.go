@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,10 +43,11 @@ type conn struct {
 	closing     atomic.Bool
 	quit        chan struct{} // closed by shutdown
 
-	br *bufio.Reader
-	bw *bufio.Writer
-	r  *wire.Reader
-	w  *wire.Writer
+	br  *bufio.Reader
+	bw  *bufio.Writer
+	out io.Writer // what bw writes to: the connection or the compressor
+	r   *wire.Reader
+	w   *wire.Writer
 
 	state   state
 	acct    store.Account
@@ -127,6 +129,7 @@ func (c *conn) setupStreams(rd io.Reader, wr io.Writer) {
 	utf8In := c.r != nil && c.r.UTF8
 	c.br = bufio.NewReaderSize(rd, 4096)
 	c.bw = bufio.NewWriterSize(wr, 4096)
+	c.out = wr
 	c.r = wire.NewReader(c.br)
 	c.r.UTF8 = utf8In
 	c.r.MaxLine = c.srv.MaxLine
@@ -158,6 +161,32 @@ func (c *conn) flush() error {
 		return c.zw.Flush()
 	}
 	return nil
+}
+
+// bulkBufSize is the output buffer of a response to many messages.
+const bulkBufSize = 64 << 10
+
+// bulkBufs are shared by the sessions writing long responses, so that an
+// idle session keeps only its 4 KiB buffer.
+var bulkBufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bulkBufSize) }}
+
+// bulkOutput puts a large pooled buffer under the writer for a response
+// to many messages (FETCH 1:*), so that it takes few write system calls
+// and full TLS records; the returned function flushes it and puts the
+// session's own buffer back.
+func (c *conn) bulkOutput() (restore func()) {
+	if c.w.Flush() != nil {
+		return func() {}
+	}
+	big := bulkBufs.Get().(*bufio.Writer)
+	big.Reset(c.out)
+	old := c.w.SetBuffer(big)
+	return func() {
+		c.w.Flush()
+		c.w.SetBuffer(old)
+		big.Reset(nil)
+		bulkBufs.Put(big)
+	}
 }
 
 // next reads and runs one command; false ends the connection.

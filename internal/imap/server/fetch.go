@@ -75,12 +75,19 @@ func cmdFetch(c *conn, cmd *wire.Command) error {
 			items = append(items, wire.FetchItem{Name: "FLAGS"})
 		}
 	}
+	var ed *message.EnvelopeDecoder
+	if envelopeOnly(items) {
+		ed = new(message.EnvelopeDecoder)
+	}
+	if bulkFetch(uids) {
+		defer c.bulkOutput()()
+	}
 	return c.srv.Store.ListMessages(c.ctx, c.acct.ID, c.sel.mbox.ID, store.ListOptions{UIDs: uids, WithInfo: needInfo, ChangedSince: store.ModSeq(a.ChangedSince)}, func(m *store.Message) error {
 		seq, ok := c.sel.uids.seqOf(m.UID)
 		if !ok {
 			return nil // not announced to this session yet
 		}
-		return c.fetchOne(seq, m, items)
+		return c.fetchOne(seq, m, items, ed)
 	})
 }
 
@@ -106,14 +113,52 @@ func (c *conn) targetUIDs(uid bool, set wire.SeqSet) (store.UIDSet, error) {
 	return c.sel.uids.seqsToUIDs(set), nil
 }
 
-// fetchOne writes the FETCH response of one message.
-func (c *conn) fetchOne(seq uint32, m *store.Message, items []wire.FetchItem) error {
+// bulkFetch reports whether a FETCH is long enough to be written through
+// a large output buffer: more than a few hundred messages.
+func bulkFetch(uids store.UIDSet) bool {
+	n := uint64(0)
+	for _, r := range uids {
+		n += uint64(r.Hi - r.Lo + 1)
+		if n > 256 {
+			return true
+		}
+	}
+	return false
+}
+
+// envelopeOnly reports whether ENVELOPE is the only item that needs the
+// stored parse, so that only the envelope need be decoded.
+func envelopeOnly(items []wire.FetchItem) bool {
+	env := false
+	for _, it := range items {
+		switch it.Name {
+		case "ENVELOPE":
+			env = true
+		case "UID", "FLAGS", "INTERNALDATE", "MODSEQ", "SAVEDATE", "RFC822.SIZE":
+		default:
+			return false
+		}
+	}
+	return env
+}
+
+// fetchOne writes the FETCH response of one message. With ed, only the
+// envelope of the stored parse is decoded (see envelopeOnly).
+func (c *conn) fetchOne(seq uint32, m *store.Message, items []wire.FetchItem, ed *message.EnvelopeDecoder) error {
 	var info *message.Info
-	if m.Info != nil {
+	var env message.Envelope
+	switch {
+	case m.Info == nil:
+	case ed != nil:
+		if err := ed.Decode(m.Info, &env); err != nil {
+			return fmt.Errorf("message %d info: %w", m.UID, err)
+		}
+	default:
 		var err error
 		if info, err = message.UnmarshalInfo(m.Info); err != nil {
 			return fmt.Errorf("message %d info: %w", m.UID, err)
 		}
+		env = info.Envelope
 	}
 	var rd store.MessageReader
 	defer func() {
@@ -151,7 +196,7 @@ func (c *conn) fetchOne(seq uint32, m *store.Message, items []wire.FetchItem) er
 			w.Raw("RFC822.SIZE ").Number(uint64(m.Size))
 		case "ENVELOPE":
 			w.Raw("ENVELOPE ")
-			c.writeEnvelope(&info.Envelope)
+			c.writeEnvelope(&env)
 		case "BODYSTRUCTURE":
 			w.Raw("BODYSTRUCTURE ")
 			c.writeBody(&info.Body, true)

@@ -4,30 +4,51 @@ import (
 	"mime"
 	"strings"
 
+	"github.com/youju/youju/internal/imap/wire"
+
 	"github.com/youju/youju/internal/message"
 )
 
-// writeEnvelope writes an ENVELOPE (RFC 9051 §7.5.2) from the stored parse.
+// writeEnvelope writes an ENVELOPE (RFC 9051 §7.5.2) from the stored parse,
+// built in the output buffer's free space (FETCH 1:* (ENVELOPE) writes
+// one per message of the mailbox).
 func (c *conn) writeEnvelope(e *message.Envelope) {
-	w := c.w
-	w.Byte('(').NString(e.Date).SP().NString(e.Subject).SP()
-	for _, list := range [][]message.Address{e.From, e.Sender, e.ReplyTo, e.To, e.Cc, e.Bcc} {
-		c.writeAddresses(list)
-		w.SP()
-	}
-	w.NString(e.InReplyTo).SP().NString(e.MessageID).Byte(')')
+	c.w.Bytes(appendEnvelope(c.w.AvailableBuffer(), e, c.w.UTF8))
 }
 
-func (c *conn) writeAddresses(list []message.Address) {
+func appendEnvelope(b []byte, e *message.Envelope, utf8 bool) []byte {
+	b = append(b, '(')
+	b = wire.AppendNString(b, e.Date, utf8)
+	b = append(b, ' ')
+	b = wire.AppendNString(b, e.Subject, utf8)
+	for _, list := range [...][]message.Address{e.From, e.Sender, e.ReplyTo, e.To, e.Cc, e.Bcc} {
+		b = append(b, ' ')
+		b = appendAddresses(b, list, utf8)
+	}
+	b = append(b, ' ')
+	b = wire.AppendNString(b, e.InReplyTo, utf8)
+	b = append(b, ' ')
+	b = wire.AppendNString(b, e.MessageID, utf8)
+	return append(b, ')')
+}
+
+func appendAddresses(b []byte, list []message.Address, utf8 bool) []byte {
 	if len(list) == 0 {
-		c.w.NIL()
-		return
+		return append(b, "NIL"...)
 	}
-	c.w.Byte('(')
+	b = append(b, '(')
 	for _, a := range list {
-		c.w.Byte('(').NString(a.Name).SP().NString(a.Adl).SP().NString(a.Mailbox).SP().NString(a.Host).Byte(')')
+		b = append(b, '(')
+		b = wire.AppendNString(b, a.Name, utf8)
+		b = append(b, ' ')
+		b = wire.AppendNString(b, a.Adl, utf8)
+		b = append(b, ' ')
+		b = wire.AppendNString(b, a.Mailbox, utf8)
+		b = append(b, ' ')
+		b = wire.AppendNString(b, a.Host, utf8)
+		b = append(b, ')')
 	}
-	c.w.Byte(')')
+	return append(b, ')')
 }
 
 // writeBody writes BODYSTRUCTURE (ext set) or BODY (RFC 9051 §7.5.2).

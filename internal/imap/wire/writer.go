@@ -25,6 +25,15 @@ type Writer struct {
 // NewWriter returns a Writer on bw.
 func NewWriter(bw *bufio.Writer) *Writer { return &Writer{bw: bw} }
 
+// SetBuffer makes the Writer write to bw and returns the buffer it used
+// before, which the caller has flushed (a large buffer for a long
+// response, then the session's small one again).
+func (w *Writer) SetBuffer(bw *bufio.Writer) *bufio.Writer {
+	old := w.bw
+	w.bw = bw
+	return old
+}
+
 // Err returns the first write error.
 func (w *Writer) Err() error { return w.err }
 
@@ -76,32 +85,71 @@ func (w *Writer) NIL() *Writer { return w.Raw("NIL") }
 // literal (RFC 9051 §4.3): CR, LF, NUL, 8-bit octets without UTF-8
 // permission and long values go as literals.
 func (w *Writer) String(s string) *Writer {
-	if !w.quotable(s) {
+	if !quotable(s, w.UTF8) {
 		return w.LiteralString(s)
 	}
-	w.Byte('"')
-	// Write runs between escapes in one go.
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '"' || c == '\\' {
-			w.Raw(s[start:i]).Byte('\\').Byte(c)
-			start = i + 1
-		}
-	}
-	return w.Raw(s[start:]).Byte('"')
+	return w.Bytes(appendQuoted(w.AvailableBuffer(), s))
 }
 
-func (w *Writer) quotable(s string) bool {
+func quotable(s string, utf8 bool) bool {
 	if len(s) > 1024 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c == '\r' || c == '\n' || c == 0 || (c >= 0x80 && !w.UTF8) {
+		if c == '\r' || c == '\n' || c == 0 || (c >= 0x80 && !utf8) {
 			return false
 		}
 	}
 	return true
+}
+
+// appendQuoted appends s as a quoted string; s is quotable.
+func appendQuoted(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '"' || c == '\\' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', c)
+			start = i + 1
+		}
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// AppendString appends s to b as String writes it (utf8 as Writer.UTF8),
+// for responses built in memory before they are written.
+func AppendString(b []byte, s string, utf8 bool) []byte {
+	if quotable(s, utf8) {
+		return appendQuoted(b, s)
+	}
+	b = append(b, '{')
+	b = strconv.AppendUint(b, uint64(len(s)), 10)
+	b = append(b, "}\r\n"...)
+	return append(b, s...)
+}
+
+// AppendNString appends s as NString writes it.
+func AppendNString(b []byte, s string, utf8 bool) []byte {
+	if s == "" {
+		return append(b, "NIL"...)
+	}
+	return AppendString(b, s, utf8)
+}
+
+// AvailableBuffer returns an empty buffer whose capacity is the free
+// space of the output buffer: appending to it and passing the result to
+// Bytes writes without an intermediate copy (bufio.Writer.AvailableBuffer).
+func (w *Writer) AvailableBuffer() []byte { return w.bw.AvailableBuffer() }
+
+// Bytes writes b as is (protocol syntax built by the caller).
+func (w *Writer) Bytes(b []byte) *Writer {
+	if w.err == nil {
+		_, w.err = w.bw.Write(b)
+	}
+	return w
 }
 
 // NString writes s, or NIL when s is empty.

@@ -2,7 +2,10 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
 
 	"github.com/youju/youju/internal/store"
 )
@@ -79,11 +82,14 @@ func (s *Store) listSQL(ctx context.Context, acct store.AccountID, mbox store.Ma
 	for _, sp := range listSpans(opt.UIDs) {
 		lo := sp.lo
 		for {
-			args := []any{mbox, acct, lo, sp.hi}
+			args := []driver.NamedValue{{Ordinal: 1, Value: int64(mbox)}, {Ordinal: 2, Value: int64(acct)},
+				{Ordinal: 3, Value: int64(lo)}, {Ordinal: 4, Value: int64(sp.hi)}}
 			if cs == 1 {
-				args = append(args, opt.ChangedSince)
+				args = append(args, driver.NamedValue{Ordinal: 5, Value: int64(opt.ChangedSince)})
 			}
-			msgs, err := s.readChunk(ctx, q, args, opt.WithInfo)
+			// At most a chunk, and no more than the span holds.
+			hint := int(min(uint64(chunk), uint64(sp.hi)-uint64(lo)+1))
+			msgs, err := s.readChunk(ctx, q, args, opt.WithInfo, hint)
 			if err != nil {
 				return err
 			}
@@ -108,49 +114,97 @@ func (s *Store) listSQL(ctx context.Context, acct store.AccountID, mbox store.Ma
 	return nil
 }
 
-// readChunk runs one chunk query through a prepared statement and closes
-// its rows before returning (the caller's callback may use the store).
-// The chunk's Infos are copied into one shared buffer rather than one
-// allocation per row.
-func (s *Store) readChunk(ctx context.Context, q string, args []any, withInfo bool) ([]store.Message, error) {
-	var rows *sql.Rows
-	var err error
-	if st := s.rq.get(ctx, q); st != nil {
-		rows, err = st.QueryContext(ctx, args...)
-	} else {
-		rows, err = s.rdb.QueryContext(ctx, q, args...)
-	}
+// readMmapSize is the mmap_size the listing sets on its read connection.
+// A listing with Info reads the Info of every message once, more than
+// the page cache holds for a big mailbox; through the map each page is
+// read in place instead of copied by a read system call (about half the
+// time of FETCH 1:* (ENVELOPE) of 100,000 messages). Only the main
+// database file is mapped, read-only connections only.
+const readMmapSize = 1 << 30
+
+// readChunk runs one chunk query on a pooled connection and releases it
+// before returning (the caller's callback may use the store). It talks
+// to the driver directly: database/sql's per-column conversions and
+// locking were a quarter of the listing's time. The chunk's Infos are
+// copied into one shared buffer.
+func (s *Store) readChunk(ctx context.Context, q string, args []driver.NamedValue, withInfo bool, hint int) ([]store.Message, error) {
+	conn, err := s.rdb.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	msgs := make([]store.Message, 0, 64)
+	defer conn.Close()
+	var msgs []store.Message
+	err = conn.Raw(func(dc any) error {
+		qc, ok1 := dc.(driver.QueryerContext)
+		ec, ok2 := dc.(driver.ExecerContext)
+		if !ok1 || !ok2 {
+			return errors.New("sqlite: driver cannot query directly")
+		}
+		if _, err := ec.ExecContext(ctx, mmapPragma, nil); err != nil {
+			return err
+		}
+		rows, err := qc.QueryContext(ctx, q, args)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		msgs, err = scanChunk(rows, withInfo, hint)
+		return err
+	})
+	return msgs, err
+}
+
+var mmapPragma = fmt.Sprintf("PRAGMA mmap_size=%d", readMmapSize)
+
+// scanChunk reads the rows of a listing query (msgCols, then the Info);
+// hint is how many rows there can be at most, to size the buffers once.
+func scanChunk(rows driver.Rows, withInfo bool, hint int) ([]store.Message, error) {
+	msgs := make([]store.Message, 0, hint)
 	var arena []byte
 	var offs []int
-	var kw, infoRaw sql.RawBytes
-	var idate, sdate int64
-	dst := make([]any, 0, 9)
-	for rows.Next() {
-		msgs = append(msgs, store.Message{})
-		m := &msgs[len(msgs)-1]
-		dst = append(dst[:0], &m.UID, &m.ModSeq, &m.Flags.System, &kw, &idate, &sdate, &m.Size, &m.BlobID)
-		if withInfo {
-			dst = append(dst, &infoRaw)
-		}
-		if err := rows.Scan(dst...); err != nil {
+	vals := make([]driver.Value, 9)
+	if !withInfo {
+		vals = vals[:8]
+	}
+	for {
+		if err := rows.Next(vals); err == io.EOF {
+			break
+		} else if err != nil {
 			return nil, err
 		}
-		if len(kw) > 0 {
-			m.Flags.Keywords = splitKeywords(string(kw))
+		var m store.Message
+		var ints [8]int64
+		for i, v := range vals[:8] {
+			switch x := v.(type) {
+			case int64:
+				ints[i] = x
+			case string:
+				if i == 3 && x != "" {
+					m.Flags.Keywords = splitKeywords(x)
+				}
+			case []byte:
+				if i == 3 && len(x) > 0 {
+					m.Flags.Keywords = splitKeywords(string(x))
+				}
+			case nil:
+			default:
+				return nil, fmt.Errorf("sqlite: column %d: unexpected %T", i, v)
+			}
 		}
-		m.InternalDate, m.SaveDate = fromNano(idate), fromNano(sdate)
+		m.UID, m.ModSeq, m.Flags.System = store.UID(ints[0]), store.ModSeq(ints[1]), store.SysFlags(ints[2])
+		m.InternalDate, m.SaveDate = fromNano(ints[4]), fromNano(ints[5])
+		m.Size, m.BlobID = ints[6], ints[7]
 		if withInfo {
+			b, _ := vals[8].([]byte)
+			if arena == nil {
+				// Infos of one mailbox are of similar sizes.
+				arena = make([]byte, 0, hint*(len(b)+len(b)/4+16))
+				offs = make([]int, 0, hint)
+			}
 			offs = append(offs, len(arena))
-			arena = append(arena, infoRaw...)
+			arena = append(arena, b...)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+		msgs = append(msgs, m)
 	}
 	// Slice the Infos only now: the arena may have moved while growing.
 	for i, off := range offs {
