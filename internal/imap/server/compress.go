@@ -32,7 +32,7 @@ func cmdCompress(c *conn, cmd *wire.Command) error {
 	// Bytes already read past the command are compressed data.
 	pending, _ := c.br.Peek(c.br.Buffered())
 	in := io.MultiReader(bytes.NewReader(bytes.Clone(pending)), c.nc)
-	zw, err := flate.NewWriter(c.nc, flate.BestSpeed)
+	zw, err := flate.NewWriter(deadlineWriter{c}, flate.BestSpeed)
 	if err != nil {
 		return err
 	}

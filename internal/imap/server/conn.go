@@ -121,7 +121,18 @@ func (c *conn) hostname() string {
 
 // setupIO (re)creates the buffered reader and writer, at start and after
 // STARTTLS.
-func (c *conn) setupIO() { c.setupStreams(c.nc, c.nc) }
+func (c *conn) setupIO() { c.setupStreams(c.nc, deadlineWriter{c}) }
+
+// deadlineWriter writes to the connection with a write deadline counted
+// from each write: a response is allowed WriteTimeout per buffer written,
+// however long the session was idle before and however long the whole
+// response takes (FETCH 1:* of a big mailbox to a slow client).
+type deadlineWriter struct{ c *conn }
+
+func (d deadlineWriter) Write(p []byte) (int, error) {
+	d.c.nc.SetWriteDeadline(time.Now().Add(orDur(d.c.srv.WriteTimeout, DefaultWriteTimeout)))
+	return d.c.nc.Write(p)
+}
 
 // setupStreams builds the reader and writer on rd and wr, keeping the
 // session's UTF-8 settings (also used by COMPRESS).
@@ -151,7 +162,6 @@ func (c *conn) setupStreams(rd io.Reader, wr io.Writer) {
 }
 
 func (c *conn) flush() error {
-	c.nc.SetWriteDeadline(time.Now().Add(orDur(c.srv.WriteTimeout, DefaultWriteTimeout)))
 	if err := c.w.Flush(); err != nil {
 		return err
 	}
