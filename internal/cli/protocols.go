@@ -36,6 +36,8 @@ func (d *deps) bindings() ([]binding, error) {
 	// guessing on port 25 (open to every server on the internet) is then
 	// impossible.
 	mx.Auth = nil
+	// SPF, DKIM and DMARC on what arrives from the internet.
+	mx.DNS, mx.DMARCPolicy = d.dns, c.Outbound.DMARCPolicy
 	pop := &pop3.Server{
 		Store: d.store, Auth: d.auth, TLSConfig: d.tls.Config(), Hostname: c.Hostname,
 		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, Logger: d.log,
@@ -83,7 +85,7 @@ func (d *deps) outboundQueue() (*queue.Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	opt.Dir, opt.DataDir, opt.Hostname = outboundDir(d.dataDir), d.dataDir, c.Hostname
+	opt.Dir, opt.DataDir, opt.Hostname, opt.Resolver = outboundDir(d.dataDir), d.dataDir, c.Hostname, d.dns
 	opt.Logger = d.log.With("proto", "queue")
 	dl := &delivery.Deliverer{Store: d.store, Resolver: &delivery.Resolver{Accounts: d.store}, Hostname: c.Hostname, Logger: d.log}
 	opt.LocalDeliver, opt.IsLocalDomain = queue.LocalHooks(dl)

@@ -20,6 +20,7 @@ import (
 	"github.com/youju/youju/internal/config"
 	"github.com/youju/youju/internal/control"
 	"github.com/youju/youju/internal/delivery/queue"
+	"github.com/youju/youju/internal/dnsresolver"
 	"github.com/youju/youju/internal/metrics"
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/tlsconf"
@@ -64,13 +65,18 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return serve(ctx, e, *data, c, demo)
+	dns, err := dnsresolver.New(c.Outbound.Resolver)
+	if err != nil {
+		return fmt.Errorf("outbound.resolver: %w", err)
+	}
+	return serve(ctx, e, *data, c, dns, demo)
 }
 
 // serve runs every listener of c until ctx is done, then shuts down
 // gracefully: listeners close, sessions get shutdownGrace to finish, the
 // store closes last (its writer flushes what it holds).
-func serve(ctx context.Context, e *env, dataDir string, c config.Config, demo *devAccount) error {
+// All DNS goes through dns (tests pass a fake one).
+func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dnsresolver.Resolver, demo *devAccount) error {
 	log := newLogger(e.stderr, c.Log)
 	tlsm, err := tlsconf.NewManager(config.Path(dataDir, c.TLS.Cert), config.Path(dataDir, c.TLS.Key))
 	if err != nil {
@@ -97,7 +103,7 @@ func serve(ctx context.Context, e *env, dataDir string, c config.Config, demo *d
 	} else {
 		defer ctl()
 	}
-	deps := &deps{cfg: c, dataDir: dataDir, log: log, tls: tlsm, store: st, auth: authn}
+	deps := &deps{cfg: c, dataDir: dataDir, log: log, tls: tlsm, store: st, auth: authn, dns: dns}
 	bindings, err := deps.bindings()
 	if err != nil {
 		return err
@@ -262,6 +268,7 @@ type deps struct {
 	store   store.Store
 	auth    *auth.Authenticator
 	outq    *queue.Queue // set by bindings
+	dns     dnsresolver.Resolver
 }
 
 // httpServer adapts net/http to the server interface.

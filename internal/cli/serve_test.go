@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/youju/youju/internal/config"
+	"github.com/youju/youju/internal/dnsresolver"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
@@ -53,7 +54,8 @@ func startServe(t *testing.T, dir string) (map[string]string, *syncBuffer, func(
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errs := new(syncBuffer), new(syncBuffer)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, &env{stdout: out, stderr: errs}, dir, c, nil) }()
+	// Tests never touch real DNS: an empty fake knows no domain.
+	go func() { done <- serve(ctx, &env{stdout: out, stderr: errs}, dir, c, &dnsresolver.Fake{}, nil) }()
 	re := regexp.MustCompile(`(?m)^  (\w+)\s+(127\.0\.0\.1:\d+)$`)
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(out.String(), "Stop with Ctrl-C") {

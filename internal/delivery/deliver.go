@@ -34,6 +34,9 @@ type Envelope struct {
 	Protocol string
 	TLS      string // e.g. "TLS1.3 TLS_AES_128_GCM_SHA256", "" without TLS
 	Time     time.Time
+	// Junk files the message into each local account's \Junk mailbox
+	// instead of INBOX (DMARC p=quarantine, RFC 7489 §6.3).
+	Junk bool
 }
 
 // Deliverer delivers accepted messages: locally through the store, and
@@ -83,7 +86,7 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, data []byte) err
 	delivered := 0
 	if len(local) > 0 {
 		msg := d.withTrace(env, body, true)
-		f, n, err := d.deliverLocal(ctx, local, msg)
+		f, n, err := d.deliverLocal(ctx, local, msg, env.Junk)
 		if err != nil {
 			return err
 		}
@@ -230,10 +233,13 @@ func (d *Deliverer) precheckQuota(ctx context.Context, local []Local, size int64
 
 // deliverLocal writes msg once for all accounts and returns the per-target
 // failures and the number of targets that took it.
-func (d *Deliverer) deliverLocal(ctx context.Context, local []Local, msg []byte) ([]failure, int, error) {
+func (d *Deliverer) deliverLocal(ctx context.Context, local []Local, msg []byte, junk bool) ([]failure, int, error) {
 	targets := make([]store.Target, len(local))
 	for i, l := range local {
 		targets[i] = store.Target{Account: l.Account}
+		if junk {
+			targets[i].Mailbox = d.junkMailbox(ctx, l.Account)
+		}
 	}
 	res, err := d.Store.Deliver(ctx, store.Delivery{Data: msg, Targets: targets})
 	if err != nil {
@@ -266,6 +272,21 @@ func (d *Deliverer) deliverLocal(ctx context.Context, local []Local, msg []byte)
 }
 
 var errTooLarge = &Error{Code: 552, Enhanced: [3]int{5, 3, 4}, Msg: "Message too large"}
+
+// junkMailbox returns the account's \Junk mailbox, or 0 (INBOX) if it has
+// none: a message is never lost for want of a Junk folder.
+func (d *Deliverer) junkMailbox(ctx context.Context, acct store.AccountID) store.MailboxID {
+	mbs, err := d.Store.Mailboxes(ctx, acct)
+	if err != nil {
+		return 0
+	}
+	for _, m := range mbs {
+		if m.SpecialUse == store.SpecialJunk {
+			return m.ID
+		}
+	}
+	return 0
+}
 
 func (d *Deliverer) log() *slog.Logger {
 	if d.Logger != nil {

@@ -38,6 +38,7 @@ import (
 
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/delivery"
+	"github.com/youju/youju/internal/dnsresolver"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -92,6 +93,12 @@ type Server struct {
 	Auth *auth.Authenticator
 	// Queue takes mail for other domains. nil: nothing is relayed.
 	Queue delivery.Queue
+
+	// DNS, if set, makes the MX port check SPF, DKIM and DMARC on every
+	// message and add an Authentication-Results header (RFC 8601).
+	DNS dnsresolver.Resolver
+	// DMARCPolicy is mailauth.PolicyEnforce (default), PolicyJunk or PolicyOff.
+	DMARCPolicy string
 	// TLSConfig enables STARTTLS (Serve) and is needed by ServeTLS.
 	TLSConfig *tls.Config
 	// Hostname is our name in the greeting and in Received:.

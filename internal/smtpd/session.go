@@ -21,6 +21,7 @@ import (
 
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/delivery"
+	"github.com/youju/youju/internal/mailauth"
 	"github.com/youju/youju/internal/metrics"
 	"github.com/youju/youju/internal/store"
 )
@@ -336,6 +337,17 @@ func (ss *session) Data(r io.Reader) error {
 		}
 	}
 	ss.fillTrace(env)
+	if ss.s.Mode == Inbound && ss.account() == nil && ss.s.DNS != nil {
+		// RFC 8601 §5: forged results claiming our name go; ours is added.
+		var v mailauth.Verdict
+		data, v = mailauth.Inbound(ctx, ss.s.DNS, ss.s.Hostname, ss.s.DMARCPolicy,
+			net.IP(ss.remote.AsSlice()), ss.c.Hostname(), env.From, data)
+		if v.Reject {
+			return ss.fail(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+				Message: "Rejected by the DMARC policy of " + v.DMARC.FromDomain})
+		}
+		env.Junk = v.Junk
+	}
 	if err := ss.s.deliver.Deliver(ctx, env, data); err != nil {
 		ss.logger().Warn("delivery failed", "id", env.ID, "err", err)
 		return ss.reply(err)
