@@ -65,6 +65,23 @@ allow_plaintext_loopback = true
 # max_failures_per_ip = 10
 # max_failures_per_account = 30
 # failure_window = "5m"
+
+[outbound]
+# resolver = ""             # "" = system resolver, or "192.0.2.53"
+# smarthost = ""            # "" = deliver by MX; or "smtp.provider.example:465"
+# smarthost_tls = ""        # "implicit", "starttls", "none"; "" = implicit on 465, else starttls
+# smarthost_user = ""
+# smarthost_password = ""
+# lifetime = "120h"         # retry for 5 days, then bounce
+# delay_notice_after = "4h"
+# max_per_domain = 4
+# max_concurrent = 20
+# dmarc_policy = "enforce"  # inbound: "enforce", "junk" or "off"
+#
+# [[outbound.transport]]    # a fixed next hop for one domain
+# domain = "partner.example"
+# next = "10.0.0.5:25"
+# tls = ""                  # "" = opportunistic STARTTLS, "starttls", "implicit", "none"
 `))
 
 // Marshal renders c as a commented youju.toml. Only the fields that init
