@@ -12,7 +12,9 @@ import (
 // emptyDNS knows no name at all: every lookup is NXDOMAIN.
 type emptyDNS struct{}
 
-func nxdomain(name string) error { return &net.DNSError{Err: "no such host", Name: name, IsNotFound: true} }
+func nxdomain(name string) error {
+	return &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+}
 
 func (emptyDNS) LookupMX(_ context.Context, n string) ([]*net.MX, error) { return nil, nxdomain(n) }
 func (emptyDNS) LookupTXT(_ context.Context, n string) ([]string, error) { return nil, nxdomain(n) }

@@ -10,7 +10,6 @@ import (
 	"github.com/youju/youju/internal/smtpd"
 )
 
-
 // bindings lists every configured listener with its server. Listeners of
 // one protocol share one server, so that per-account state (POP3's maildrop
 // lock, connection limits) spans its ports.
