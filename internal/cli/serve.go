@@ -122,6 +122,10 @@ func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dns
 	if demo != nil {
 		host = "127.0.0.1"
 	}
+	// SIGHUP reloads the certificate; registered before we say we run.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	printStartup(e.stdout, c, host, running, demo)
 	log.Info("youju started", "hostname", c.Hostname, "domain", c.Domain, "data", dataDir)
 
@@ -133,9 +137,6 @@ func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dns
 			}
 		}()
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	var runErr error
 loop:
 	for {

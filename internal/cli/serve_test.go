@@ -9,14 +9,18 @@ import (
 	"io"
 	"net/http"
 	"net/smtp"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/youju/youju/internal/config"
 	"github.com/youju/youju/internal/dnsresolver"
+	"github.com/youju/youju/internal/tlsconf"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
@@ -275,4 +279,37 @@ func imapStatus(t *testing.T, addr, user, pass string) string {
 	cmd("b", "STATUS INBOX (MESSAGES UNSEEN)")
 	cmd("c", "LOGOUT")
 	return status
+}
+
+// TestServeReloadsCertificateOnSIGHUP replaces the certificate files while
+// the server runs and checks that, after SIGHUP, new TLS connections get
+// the new certificate.
+func TestServeReloadsCertificateOnSIGHUP(t *testing.T) {
+	dir := newData(t)
+	addrs, errs, _ := startServe(t, dir)
+	serial := func() string {
+		conn, err := tls.Dial("tcp", addrs["imaps"], &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].SerialNumber.String()
+	}
+	before := serial()
+	if err := tlsconf.WriteSelfSigned(filepath.Join(dir, "tls/cert.pem"), filepath.Join(dir, "tls/key.pem"), []string{"renewed.example.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for serial() == before {
+		if time.Now().After(deadline) {
+			t.Fatalf("certificate not reloaded after SIGHUP; log:\n%s", errs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(errs.String(), "TLS certificate reloaded") {
+		t.Errorf("reload not logged:\n%s", errs)
+	}
 }
