@@ -53,7 +53,7 @@ func TestOutboundE2E(t *testing.T) {
 
 	dir := newData(t)
 	f, _ := os.OpenFile(filepath.Join(dir, "youju.toml"), os.O_APPEND|os.O_WRONLY, 0)
-	fmt.Fprintf(f, "\n[outbound]\n[[outbound.transport]]\ndomain = \"remote.test\"\nnext = %q\ntls = \"none\"\n", l.Addr().String())
+	fmt.Fprintf(f, "\n[[outbound.transport]]\ndomain = \"remote.test\"\nnext = %q\ntls = \"none\"\n", l.Addr().String())
 	f.Close()
 	mustRun(t, "bobpw\n", "user", "add", "--data", dir, "--password-stdin", "bob@example.test")
 	addrs, errs, _ := startServe(t, dir)
