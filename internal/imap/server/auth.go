@@ -88,7 +88,7 @@ func (c *conn) capabilities() string {
 	}
 	caps = append(caps, "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
 		"MOVE", "CHILDREN", "SPECIAL-USE", "CONDSTORE", "QRESYNC", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "UTF8=ACCEPT", "BINARY", "SAVEDATE", "MULTIAPPEND", "CREATE-SPECIAL-USE", "ESEARCH", "STATUS=SIZE",
-		"QUOTA", "QUOTA=RES-STORAGE", "APPENDLIMIT="+strconv.FormatInt(c.srv.maxLiteral(), 10))
+		"QUOTA", "QUOTA=RES-STORAGE", "COMPRESS=DEFLATE", "APPENDLIMIT="+strconv.FormatInt(c.srv.maxLiteral(), 10))
 	return strings.Join(caps, " ")
 }
 

@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"io"
 
+	"github.com/youju/youju/internal/imap/inflate"
 	"github.com/youju/youju/internal/imap/wire"
 )
 
@@ -12,11 +13,10 @@ import (
 // The compressor and decompressor are allocated here, only for sessions
 // that ask: idle sessions without it stay small.
 //
-// COMPRESS=DEFLATE is NOT advertised: Go's compress/flate inflater hands
-// out data only at the end of a stored block (Z_SYNC_FLUSH), and clients
-// that flush with Z_PARTIAL_FLUSH (isync/mbsync) stall waiting for our
-// answer to a command we never see. It needs an inflater that returns
-// data at every block end before it can be offered.
+// Client data is decoded by internal/imap/inflate, not compress/flate:
+// the latter hands out data only at a sync flush, and clients that end
+// each command with Z_PARTIAL_FLUSH (isync/mbsync) would wait forever for
+// the answer to a command the server has not seen.
 func cmdCompress(c *conn, cmd *wire.Command) error {
 	if cmd.Args.(*wire.CompressArgs).Mechanism != "DEFLATE" {
 		return bad("", "unknown compression mechanism")
@@ -36,7 +36,20 @@ func cmdCompress(c *conn, cmd *wire.Command) error {
 	if err != nil {
 		return err
 	}
-	c.zw = zw
-	c.setupStreams(flate.NewReader(in), zw)
+	c.zw = &compressor{Writer: zw}
+	c.log.Debug("COMPRESS=DEFLATE active")
+	c.setupStreams(inflate.NewReader(in), c.zw)
 	return errStartTLSDone
+}
+
+// compressor is the session's DEFLATE writer; pending says something was
+// written since the last flush.
+type compressor struct {
+	*flate.Writer
+	pending bool
+}
+
+func (z *compressor) Write(p []byte) (int, error) {
+	z.pending = true
+	return z.Writer.Write(p)
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"compress/flate"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -62,8 +61,8 @@ type conn struct {
 	sel          *selected    // the selected mailbox, nil unless stateSelected
 	events       <-chan store.Event
 	unsub        func()
-	okCode       string        // response code of the tagged OK of the current command
-	zw           *flate.Writer // the compressor while COMPRESS=DEFLATE is active
+	okCode       string      // response code of the tagged OK of the current command
+	zw           *compressor // the compressor while COMPRESS=DEFLATE is active
 	ctx          context.Context
 }
 
@@ -165,9 +164,13 @@ func (c *conn) flush() error {
 	if err := c.w.Flush(); err != nil {
 		return err
 	}
-	if c.zw != nil {
+	if c.zw != nil && c.zw.pending {
 		// RFC 4978 §4: every response is flushed through the compressor
-		// so that the client can act on it.
+		// so that the client can act on it. Nothing is sent when nothing
+		// was written: an empty flush right after "OK DEFLATE active"
+		// can reach the client in the same read as that line, before it
+		// has switched its decompressor on (isync then fails).
+		c.zw.pending = false
 		return c.zw.Flush()
 	}
 	return nil

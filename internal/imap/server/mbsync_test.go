@@ -1,25 +1,34 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
 // TestMbsyncInterop syncs the account both ways with mbsync (isync), a
 // real-world client: server to Maildir, then a message written into the
-// Maildir back to the server. Skipped when mbsync is not installed.
+// Maildir back to the server. mbsync uses COMPRESS=DEFLATE when offered
+// (and flushes with Z_PARTIAL_FLUSH); the test checks that it did.
+// Skipped when mbsync is not installed.
 func TestMbsyncInterop(t *testing.T) {
 	mbsync, err := exec.LookPath("mbsync")
 	if err != nil {
 		t.Skip("mbsync not installed")
 	}
-	ts := startServer(t, nil)
+	var logs syncBuffer
+	ts := startServer(t, func(s *Server) {
+		s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
 	ts.deliver(t, "INBOX", simpleMsg, 0)
 	ts.deliver(t, "INBOX", multipartMsg, 1)
 	dir := t.TempDir()
@@ -81,6 +90,9 @@ SyncState *
 	if err != nil || m.Messages != 1 {
 		t.Fatalf("Archive on the server: %+v %v", m, err)
 	}
+	if n := strings.Count(logs.String(), "COMPRESS=DEFLATE active"); n < 2 {
+		t.Errorf("%d mbsync sessions used COMPRESS=DEFLATE, want 2", n)
+	}
 	// Read it back with a raw session.
 	c := ts.login(t)
 	c.ok("SELECT Archive")
@@ -92,4 +104,22 @@ func mbsyncDebug() []string {
 		return []string{"-Dn"}
 	}
 	return nil
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
