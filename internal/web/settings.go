@@ -8,6 +8,8 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -74,6 +76,7 @@ type page struct {
 	NewPasswordName string
 	AllowIMAP       bool
 	AllowPOP3       bool
+	POP3            store.POP3Options
 }
 
 func (s *server) newPage(r *http.Request) *page {
@@ -270,7 +273,7 @@ func (s *server) settingsPage(w http.ResponseWriter, r *http.Request) {
 func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, status int, sess *session, acct store.Account, edit func(*page)) {
 	p := s.newPage(r)
 	p.Address, p.CSRF = acct.Address, sess.csrf
-	p.AllowIMAP, p.AllowPOP3 = acct.AllowIMAP, acct.AllowPOP3
+	p.AllowIMAP, p.AllowPOP3, p.POP3 = acct.AllowIMAP, acct.AllowPOP3, acct.POP3
 	apps, err := s.opt.Store.AppPasswords(r.Context(), acct.ID)
 	if err != nil {
 		s.log.Error("settings page: listing app passwords", "err", err)
@@ -351,12 +354,17 @@ func (s *server) setServices(w http.ResponseWriter, r *http.Request) {
 	}
 	acct.AllowIMAP = r.PostForm.Get("imap") == "on"
 	acct.AllowPOP3 = r.PostForm.Get("pop3") == "on"
+	if !setPOP3Options(&acct.POP3, r.PostForm) {
+		s.renderSettings(w, r, http.StatusBadRequest, sess, acct, func(p *page) { p.Error = "err_pop3_options" })
+		return
+	}
 	if err := s.opt.Store.UpdateAccount(r.Context(), acct); err != nil {
 		s.log.Error("settings page: updating the account", "err", err)
 		s.renderSettings(w, r, http.StatusInternalServerError, sess, acct, func(p *page) { p.Error = "err_internal" })
 		return
 	}
-	s.log.Info("access switches changed", "user", acct.Address, "imap", acct.AllowIMAP, "pop3", acct.AllowPOP3)
+	s.log.Info("access switches changed", "user", acct.Address, "imap", acct.AllowIMAP, "pop3", acct.AllowPOP3,
+		"pop3_scope", acct.POP3.Scope, "pop3_days", acct.POP3.Days, "pop3_delete", acct.POP3.Delete)
 	http.Redirect(w, r, "/settings?n=notice_saved", http.StatusSeeOther)
 }
 
@@ -368,4 +376,41 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 	s.sessions.delete(id)
 	setCookie(w, r, sessionCookie(r), "", -1)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// maxPOP3Days bounds the "last N days" POP3 scope (ten years).
+const maxPOP3Days = 3650
+
+// setPOP3Options applies the POP3 fields of the access form (what POP3
+// shows, and what a client's delete does, as QQ Mail and 163 offer). A
+// field the form does not send keeps its value; an unknown value is
+// refused.
+func setPOP3Options(o *store.POP3Options, f url.Values) bool {
+	if v := f.Get("pop3_scope"); v != "" {
+		switch sc := store.POP3Scope(v); sc {
+		case store.POP3ScopeInbox, store.POP3ScopeAll, store.POP3ScopeRecent, store.POP3ScopeAllRecnt:
+			o.Scope = sc
+		default:
+			return false
+		}
+	}
+	if v := f.Get("pop3_days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPOP3Days {
+			return false
+		}
+		o.Days = n
+	}
+	if v := f.Get("pop3_delete"); v != "" {
+		switch d := store.POP3Delete(v); d {
+		case store.POP3DeleteExpunge, store.POP3DeleteTrash, store.POP3DeleteHide:
+			o.Delete = d
+		default:
+			return false
+		}
+	}
+	if (o.Scope == store.POP3ScopeRecent || o.Scope == store.POP3ScopeAllRecnt) && o.Days == 0 {
+		o.Days = 30
+	}
+	return true
 }

@@ -394,3 +394,36 @@ func TestOversizedForm(t *testing.T) {
 		t.Errorf("64 KiB form: %d", resp.StatusCode)
 	}
 }
+
+func TestPOP3Options(t *testing.T) {
+	e := newEnv(t, nil)
+	ts := httptest.NewTLSServer(e.h)
+	defer ts.Close()
+	c := client(t, ts)
+	_, body := signIn(t, c, ts.URL, testUser, testPassword)
+	if !strings.Contains(body, `<option value="inbox" selected>`) || !strings.Contains(body, `<option value="delete" selected>`) {
+		t.Fatal("POP3 defaults not shown as selected")
+	}
+	form := url.Values{"imap": {"on"}, "pop3": {"on"}, "pop3_scope": {"allrecent"}, "pop3_days": {"7"}, "pop3_delete": {"trash"}, "csrf": {csrfOf(t, body)}}
+	resp, _ := postForm(t, c, ts.URL+"/settings/services", form)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POP3 options: %d", resp.StatusCode)
+	}
+	acct, _ := e.st.AccountByID(context.Background(), e.acct.ID)
+	if acct.POP3 != (store.POP3Options{Scope: store.POP3ScopeAllRecnt, Days: 7, Delete: store.POP3DeleteTrash}) || !acct.AllowPOP3 {
+		t.Fatalf("stored %+v", acct.POP3)
+	}
+	_, body = get(t, c, ts.URL+resp.Header.Get("Location"))
+	if !strings.Contains(body, `<option value="allrecent" selected>`) || !strings.Contains(body, `<option value="trash" selected>`) || !strings.Contains(body, `value="7"`) {
+		t.Error("page does not show the stored POP3 options")
+	}
+	for _, bad := range []url.Values{{"pop3_scope": {"everything"}}, {"pop3_delete": {"shred"}}, {"pop3_days": {"-3"}}} {
+		bad.Set("csrf", csrfOf(t, body))
+		if resp, _ := postForm(t, c, ts.URL+"/settings/services", bad); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("invalid %v: %d, want 400", bad, resp.StatusCode)
+		}
+	}
+	if acct, _ := e.st.AccountByID(context.Background(), e.acct.ID); acct.POP3.Delete != store.POP3DeleteTrash {
+		t.Errorf("an invalid form changed the options: %+v", acct.POP3)
+	}
+}
