@@ -30,13 +30,13 @@ func TestCondstore(t *testing.T) {
 		t.Fatalf("%q", u)
 	}
 	u = c.ok("STORE 1 +FLAGS (\\Seen)")
-	if len(u) != 1 || !strings.HasPrefix(u[0], "* 1 FETCH (FLAGS (\\Seen) MODSEQ (") {
+	if len(u) != 1 || !strings.HasPrefix(u[0], "* 1 FETCH (FLAGS (\\Recent \\Seen) MODSEQ (") {
 		t.Fatalf("store: %q", u)
 	}
-	newMS := strings.Trim(strings.Fields(u[0])[6], "()")
+	newMS := strings.Trim(strings.Fields(u[0])[7], "()")
 	// Only message 1 changed since the SELECT.
 	u = c.ok("UID FETCH 1:* (FLAGS) (CHANGEDSINCE " + hms + ")")
-	if len(u) != 1 || u[0] != "* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ ("+newMS+"))" {
+	if len(u) != 1 || u[0] != "* 1 FETCH (UID 1 FLAGS (\\Recent \\Seen) MODSEQ ("+newMS+"))" {
 		t.Fatalf("changedsince: %q", u)
 	}
 	// UNCHANGEDSINCE older than message 1's modseq fails for it only.
@@ -77,7 +77,7 @@ func TestSearchRes(t *testing.T) {
 	mustContain(t, c.ok("FETCH $ (UID)"), "* 1 FETCH (UID 1)", "* 3 FETCH (UID 3)")
 	mustContain(t, c.ok("SEARCH $ UID 2:*"), "* SEARCH 3")
 	mustContain(t, c.ok("SEARCH RETURN (SAVE COUNT) SEEN"), `* ESEARCH (TAG "t6") COUNT 2`)
-	mustContain(t, c.ok("UID STORE $ +FLAGS (\\Flagged)"), "* 2 FETCH (UID 2 FLAGS (\\Seen \\Flagged))")
+	mustContain(t, c.ok("UID STORE $ +FLAGS (\\Flagged)"), "* 2 FETCH (UID 2 FLAGS (\\Recent \\Seen \\Flagged))")
 	c.ok("UID MOVE $ Trash")
 	mustContain(t, c.ok("STATUS Trash (MESSAGES)"), "* STATUS Trash (MESSAGES 2)")
 	if u := c.ok("FETCH $ (UID)"); len(u) != 0 {

@@ -180,7 +180,7 @@ func (c *conn) fetchOne(seq uint32, m *store.Message, items []wire.FetchItem, ed
 			w.Raw("UID ").Number(uint64(m.UID))
 		case "FLAGS":
 			w.Raw("FLAGS ")
-			c.writeFlags(&m.Flags)
+			c.writeFlags(&m.Flags, m.UID)
 		case "INTERNALDATE":
 			w.Raw("INTERNALDATE ").DateTime(m.InternalDate)
 		case "MODSEQ":

@@ -19,10 +19,14 @@ var sysFlagNames = []struct {
 }
 
 // writeFlags writes a flag list.
-func (c *conn) writeFlags(f *store.Flags) {
+func (c *conn) writeFlags(f *store.Flags, uid store.UID) {
 	w := c.w
 	w.Byte('(')
 	n := 0
+	if c.isRecent(uid) {
+		w.Raw(`\Recent`) // RFC 3501 §2.3.2, never stored
+		n++
+	}
 	for _, s := range sysFlagNames {
 		if f.System&s.bit != 0 {
 			if n > 0 {
@@ -115,7 +119,7 @@ func cmdStore(c *conn, cmd *wire.Command) error {
 			c.w.Raw("UID ").Number(uint64(m.UID)).SP()
 		}
 		c.w.Raw("FLAGS ")
-		c.writeFlags(&m.Flags)
+		c.writeFlags(&m.Flags, m.UID)
 		c.writeModSeq(m.ModSeq)
 		c.w.Raw(")").CRLF()
 	}

@@ -320,7 +320,14 @@ func (c *conn) writeStatus(m *store.Mailbox, items []string) {
 		case "HIGHESTMODSEQ":
 			v = uint64(m.HighestModSeq)
 		case "RECENT":
-			v = 0 // \Recent is not kept (RFC 9051 removed it)
+			// RFC 3501 §6.3.10: messages recent to the next session
+			// that selects the mailbox (recent.go); nothing is claimed.
+			from := c.srv.recentFrom(m.ID, m.UIDNext-1, false)
+			uids, err := c.srv.Store.Search(c.ctx, c.acct.ID, m.ID, store.Query{UIDs: store.UIDSet{{Lo: from, Hi: max(from, m.UIDNext)}}})
+			if err != nil {
+				continue
+			}
+			v = uint64(len(uids))
 		case "DELETED":
 			uids, err := c.srv.Store.Search(c.ctx, c.acct.ID, m.ID, store.Query{FlagsSet: store.FlagDeleted})
 			if err != nil {

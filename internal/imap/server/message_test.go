@@ -35,10 +35,10 @@ func TestSelectFetch(t *testing.T) {
 	if !strings.HasPrefix(done, "OK [READ-WRITE]") {
 		t.Fatal(done)
 	}
-	mustContain(t, u, "* 2 EXISTS", "* 0 RECENT", "* OK [UIDNEXT 3] predicted next UID", "* OK [UNSEEN 1] first unseen")
+	mustContain(t, u, "* 2 EXISTS", "* 2 RECENT", "* OK [UIDNEXT 3] predicted next UID", "* OK [UNSEEN 1] first unseen")
 
 	u = c.ok("FETCH 1 (UID FLAGS RFC822.SIZE ENVELOPE)")
-	want := `* 1 FETCH (UID 1 FLAGS () RFC822.SIZE ` + itoa(uint64(len(simpleMsg))) +
+	want := `* 1 FETCH (UID 1 FLAGS (\Recent) RFC822.SIZE ` + itoa(uint64(len(simpleMsg))) +
 		` ENVELOPE ("Mon, 2 Jan 2006 15:04:05 +0000" "hello" (("Bob" NIL "bob" "example.com")) (("Bob" NIL "bob" "example.com")) (("Bob" NIL "bob" "example.com")) ((NIL NIL "alice" "example.org")) NIL NIL NIL "<1@example.com>"))`
 	mustContain(t, u, want)
 
@@ -59,17 +59,17 @@ func TestSelectFetch(t *testing.T) {
 	mustContain(t, c.ok("FETCH 1 BODY.PEEK[HEADER.FIELDS (subject FROM)]"), "* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT FROM)] {47}\r\nFrom: Bob <bob@example.com>\r\nSubject: hello\r\n\r\n)")
 	mustContain(t, c.ok("FETCH 1 BODY.PEEK[TEXT]<3.5>"), "* 1 FETCH (BODY[TEXT]<3> {5}\r\nAlice)")
 	mustContain(t, c.ok("FETCH 1 RFC822.HEADER"), "* 1 FETCH (RFC822.HEADER {"+itoa(uint64(strings.Index(simpleMsg, "\r\n\r\n")+4))+"}\r\n"+simpleMsg[:strings.Index(simpleMsg, "\r\n\r\n")+4]+")")
-	mustContain(t, c.ok("FETCH 1 FLAGS"), "* 1 FETCH (FLAGS ())")
+	mustContain(t, c.ok("FETCH 1 FLAGS"), "* 1 FETCH (FLAGS (\\Recent))")
 
 	// BODY[] sets \Seen (RFC 9051 §6.4.5) and reports the flags.
-	mustContain(t, c.ok("FETCH 1 BODY[]"), "* 1 FETCH (BODY[] {"+itoa(uint64(len(simpleMsg)))+"}\r\n"+simpleMsg+" FLAGS (\\Seen))")
-	mustContain(t, c.ok("UID FETCH 2 (FLAGS)"), "* 2 FETCH (UID 2 FLAGS ())")
-	mustContain(t, c.ok("UID FETCH 5:* (FLAGS)"), "* 2 FETCH (UID 2 FLAGS ())") // RFC 9051 §6.4.9
+	mustContain(t, c.ok("FETCH 1 BODY[]"), "* 1 FETCH (BODY[] {"+itoa(uint64(len(simpleMsg)))+"}\r\n"+simpleMsg+" FLAGS (\\Recent \\Seen))")
+	mustContain(t, c.ok("UID FETCH 2 (FLAGS)"), "* 2 FETCH (UID 2 FLAGS (\\Recent))")
+	mustContain(t, c.ok("UID FETCH 5:* (FLAGS)"), "* 2 FETCH (UID 2 FLAGS (\\Recent))") // RFC 9051 §6.4.9
 	if _, done := c.do("FETCH 3 FLAGS"); !strings.HasPrefix(done, "BAD") {
 		t.Fatal(done)
 	}
 	u = c.ok("FETCH 1:* FAST")
-	if len(u) != 2 || !strings.HasPrefix(u[1], "* 2 FETCH (FLAGS () INTERNALDATE \"") {
+	if len(u) != 2 || !strings.HasPrefix(u[1], "* 2 FETCH (FLAGS (\\Recent) INTERNALDATE \"") {
 		t.Fatalf("%q", u)
 	}
 
@@ -94,12 +94,12 @@ func TestStoreSearchExpunge(t *testing.T) {
 	ts.deliver(t, "INBOX", multipartMsg, 0)
 	c := ts.login(t)
 	c.ok("SELECT INBOX")
-	mustContain(t, c.ok("STORE 1:2 +FLAGS (\\Seen $Label1)"), "* 1 FETCH (FLAGS (\\Seen $Label1))", "* 2 FETCH (FLAGS (\\Seen $Label1))")
+	mustContain(t, c.ok("STORE 1:2 +FLAGS (\\Seen $Label1)"), "* 1 FETCH (FLAGS (\\Recent \\Seen $Label1))", "* 2 FETCH (FLAGS (\\Recent \\Seen $Label1))")
 	if u := c.ok("STORE 3 +FLAGS.SILENT (\\Flagged)"); len(u) != 0 {
 		t.Fatalf("silent: %q", u)
 	}
-	mustContain(t, c.ok("UID STORE 2 -FLAGS (\\Seen)"), "* 2 FETCH (UID 2 FLAGS ($Label1))")
-	mustContain(t, c.ok("STORE 4 FLAGS (\\Deleted)"), "* 4 FETCH (FLAGS (\\Deleted))")
+	mustContain(t, c.ok("UID STORE 2 -FLAGS (\\Seen)"), "* 2 FETCH (UID 2 FLAGS (\\Recent $Label1))")
+	mustContain(t, c.ok("STORE 4 FLAGS (\\Deleted)"), "* 4 FETCH (FLAGS (\\Recent \\Deleted))")
 
 	mustContain(t, c.ok("SEARCH UNSEEN"), "* SEARCH 2 3 4 5 6")
 	mustContain(t, c.ok("SEARCH SEEN"), "* SEARCH 1")
@@ -188,7 +188,7 @@ func TestCopyMoveAppend(t *testing.T) {
 		lines = append(lines, l)
 	}
 	mustContain(t, lines, "* 3 EXISTS")
-	mustContain(t, c.ok("FETCH 3 (FLAGS INTERNALDATE)"), `* 3 FETCH (FLAGS (\Seen) INTERNALDATE "05-Mar-2024 09:00:00 +0000")`)
+	mustContain(t, c.ok("FETCH 3 (FLAGS INTERNALDATE)"), `* 3 FETCH (FLAGS (\Recent \Seen) INTERNALDATE "05-Mar-2024 09:00:00 +0000")`)
 	// BINARY (RFC 3516 §4.4): literal8 with a NUL octet.
 	bin := "Subject: bin\r\nContent-Transfer-Encoding: binary\r\n\r\na\x00b\r\n"
 	c.ok("APPEND Drafts ~{" + itoa(uint64(len(bin))) + "+}\r\n" + bin)
@@ -234,6 +234,10 @@ func TestTwoSessionsAndIdle(t *testing.T) {
 	ts.deliver(t, "INBOX", simpleMsg, 0)
 	b.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if l := b.line(); l != "* 2 EXISTS" {
+		t.Fatalf("IDLE got %q", l)
+	}
+	// b heard of it first (RFC 3501 §2.3.2).
+	if l := b.line(); l != "* 1 RECENT" {
 		t.Fatalf("IDLE got %q", l)
 	}
 	b.send("DONE")

@@ -165,7 +165,7 @@ func (c *conn) writeSearch(cmd *wire.Command, a *wire.SearchArgs, nums []uint32)
 // evaluate it; false leaves it for per-message evaluation.
 func (c *conn) indexKey(q *store.Query, k wire.SearchKey) bool {
 	switch k.Key {
-	case "ALL", "OLD":
+	case "ALL":
 		return true
 	case "SEEN", "ANSWERED", "FLAGGED", "DELETED", "DRAFT":
 		q.FlagsSet |= sysFlag(k.Key)
@@ -313,10 +313,12 @@ func (e *evaluator) eval(k *wire.SearchKey, m *store.Message) (bool, error) {
 	case "NOT":
 		ok, err := e.eval(&k.Sub[0], m)
 		return !ok && err == nil, err
-	case "ALL", "OLD":
+	case "ALL":
 		return true, nil
-	case "NEW", "RECENT":
-		return false, nil // \Recent is not kept
+	case "RECENT", "OLD": // RFC 3501 §6.4.4
+		return e.c.isRecent(m.UID) == (k.Key == "RECENT"), nil
+	case "NEW":
+		return e.c.isRecent(m.UID) && f&store.FlagSeen == 0, nil
 	case "SEEN", "ANSWERED", "FLAGGED", "DELETED", "DRAFT":
 		return f&sysFlag(k.Key) != 0, nil
 	case "UNSEEN", "UNANSWERED", "UNFLAGGED", "UNDELETED", "UNDRAFT":

@@ -22,6 +22,8 @@ type selected struct {
 	// saved is the result of the last SEARCH with RETURN (SAVE), as UIDs
 	// (SEARCHRES, RFC 5182); "$" refers to it.
 	saved store.UIDSet
+	// recent are the UIDs recent to this session (recent.go).
+	recent store.UIDSet
 }
 
 const maxOwn = 1024
@@ -68,10 +70,14 @@ func cmdSelect(c *conn, cmd *wire.Command) error {
 	// the next update catch up from the older value.
 	sel := &selected{mbox: m, readOnly: cmd.Name == "EXAMINE", uids: newUIDMap(uids), modseq: m.HighestModSeq}
 	c.sel, c.state = sel, stateSelected
+	if !c.rev2 {
+		last := sel.uids.maxUID()
+		sel.noteRecent(c.srv.recentFrom(m.ID, last, !sel.readOnly), last)
+	}
 	w := c.w
 	w.Raw("* ").Number(uint64(sel.uids.len())).Raw(" EXISTS").CRLF()
 	if !c.rev2 {
-		w.Raw("* 0 RECENT").CRLF() // RFC 3501 §6.3.1
+		w.Raw("* ").Number(uint64(c.recentCount())).Raw(" RECENT").CRLF() // RFC 3501 §6.3.1
 	}
 	w.Raw(`* FLAGS (\Answered \Flagged \Deleted \Seen \Draft)`).CRLF()
 	w.Raw(`* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft \*)] flags permitted`).CRLF()
@@ -225,7 +231,7 @@ func (c *conn) resync(modseq uint64, known *wire.SeqSet) error {
 			continue
 		}
 		c.w.Raw("* ").Number(uint64(seq)).Raw(" FETCH (UID ").Number(uint64(m.UID)).Raw(" FLAGS ")
-		c.writeFlags(&m.Flags)
+		c.writeFlags(&m.Flags, m.UID)
 		c.writeModSeq(m.ModSeq)
 		c.w.Raw(")").CRLF()
 	}
@@ -277,6 +283,7 @@ func (c *conn) sendUpdates(force bool) {
 		c.reportExpunged(sel.uids.present(store.UIDSet{r}))
 	}
 	exists := false
+	prevMax := sel.uids.maxUID()
 	for i := range ch.Changed {
 		m := &ch.Changed[i]
 		if m.UID > sel.uids.maxUID() {
@@ -289,13 +296,21 @@ func (c *conn) sendUpdates(force bool) {
 		}
 		if seq, ok := sel.uids.seqOf(m.UID); ok {
 			c.w.Raw("* ").Number(uint64(seq)).Raw(" FETCH (UID ").Number(uint64(m.UID)).Raw(" FLAGS ")
-			c.writeFlags(&m.Flags)
+			c.writeFlags(&m.Flags, m.UID)
 			c.writeModSeq(m.ModSeq)
 			c.w.Raw(")").CRLF()
 		}
 	}
 	if exists {
 		c.w.Raw("* ").Number(uint64(sel.uids.len())).Raw(" EXISTS").CRLF()
+		if !c.rev2 {
+			// RFC 3501 §7.3.2: the new messages are recent to the first
+			// session told about them; RECENT goes with EXISTS.
+			last := sel.uids.maxUID()
+			from := c.srv.recentFrom(sel.mbox.ID, last, !sel.readOnly)
+			sel.noteRecent(max(from, prevMax+1), last)
+			c.w.Raw("* ").Number(uint64(c.recentCount())).Raw(" RECENT").CRLF()
+		}
 	}
 	clear(sel.own)
 	if ch.HighestModSeq > sel.modseq {

@@ -69,6 +69,7 @@ type Server struct {
 	closing   atomic.Bool
 	wg        sync.WaitGroup
 	nextID    atomic.Uint64
+	recent    recentFloors // \Recent state (recent.go)
 }
 
 // Serve accepts plaintext connections (port 143): STARTTLS is offered when

@@ -171,3 +171,17 @@ func formatUIDSet(s store.UIDSet) string {
 	}
 	return set.String()
 }
+
+// count returns how many UIDs of set are in the map, without listing them.
+func (m *uidMap) count(set store.UIDSet) uint64 {
+	var n uint64
+	for _, r := range set {
+		for i := m.runOf(r.Lo); i < len(m.runs) && m.runs[i].lo <= r.Hi; i++ {
+			lo, hi := max(r.Lo, m.runs[i].lo), min(r.Hi, m.runs[i].hi)
+			if lo <= hi {
+				n += uint64(hi-lo) + 1
+			}
+		}
+	}
+	return n
+}
