@@ -81,6 +81,9 @@ func (ll *limitListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		tc := &trackedConn{Conn: c, lim: ll.s.limits}
+		if ll.plain {
+			tc.lc = newLineConn(c, ll.s.TLSConfig != nil, pick(ll.s.MaxLineLength, DefaultMaxLineLength))
+		}
 		if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 			tc.ip = ap.Addr().Unmap()
 		}
@@ -108,11 +111,23 @@ type trackedConn struct {
 	inData     atomic.Int32 // Data calls running (an abandoned BDAT one may linger)
 	stopping   atomic.Bool
 	closeAfter atomic.Bool
+	lc         *lineConn // read side of a plain connection (fastdata.go); nil under implicit TLS
+}
+
+// Read goes through lineConn on plain connections.
+func (c *trackedConn) Read(b []byte) (int, error) {
+	if c.lc != nil {
+		return c.lc.Read(b)
+	}
+	return c.Conn.Read(b)
 }
 
 func (c *trackedConn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
+		if c.lc != nil {
+			c.lc.flush() // the last reply (221, 421) still goes out
+		}
 		err = c.Conn.Close()
 		c.lim.release(c)
 	})
@@ -138,6 +153,14 @@ func (c *trackedConn) SetDeadline(t time.Time) error {
 // Write closes the connection after the reply that follows a request to
 // drop it (the reply itself still goes out).
 func (c *trackedConn) Write(b []byte) (int, error) {
+	if c.lc != nil {
+		if !c.closeAfter.Load() && c.lc.hold(b) {
+			return len(b), nil
+		}
+		if err := c.lc.flush(); err != nil {
+			return 0, err
+		}
+	}
 	n, err := c.Conn.Write(b)
 	if c.closeAfter.Load() {
 		c.Close()

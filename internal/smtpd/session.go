@@ -312,6 +312,14 @@ func (ss *session) Data(r io.Reader) error {
 		// RFC 5321 §4.5.3.2.6: the whole data block gets its own timeout.
 		ss.tc.SetReadDeadline(time.Now().Add(ss.s.dataTimeout()))
 	}
+	// A plain connection's DATA block is read by our own reader
+	// (fastdata.go); BDAT chunks come through go-smtp's pipe.
+	if _, bdat := r.(*io.PipeReader); !bdat && ss.tc != nil && ss.tls == nil {
+		if fr := ss.tc.lc.fastData(pick64(ss.s.MaxMessageBytes, DefaultMaxMessageBytes), pick(ss.s.MaxLineLength, DefaultMaxLineLength)); fr != nil {
+			defer fr.finish()
+			r = fr
+		}
+	}
 	br := &budgetReader{r: r, budget: &ss.s.inFlight, max: pick64(ss.s.MaxInFlightBytes, DefaultMaxInFlightBytes)}
 	buf, err := readAll(br)
 	defer br.release()

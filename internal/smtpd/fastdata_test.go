@@ -1,0 +1,247 @@
+package smtpd
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// The fast DATA reader must read exactly what go-smtp's reader reads:
+// the same message, the same errors, and leave the connection at the
+// same byte. dataHarness runs go-smtp with a session that reads DATA
+// through one or the other, over lineConn in both cases (so that the
+// line length limit sees the same chunks), and records what each
+// connection saw.
+
+const (
+	harnessMaxMsg  = 300
+	harnessMaxLine = 64
+)
+
+type harnessBackend struct {
+	fast bool
+	out  chan string // one transcript of Data results per connection
+}
+
+func (b *harnessBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	tc, _ := c.Conn().(*trackedConn)
+	return &harnessSession{b: b, tc: tc}, nil
+}
+
+type harnessSession struct {
+	b    *harnessBackend
+	tc   *trackedConn
+	seen strings.Builder
+}
+
+func (s *harnessSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *harnessSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s *harnessSession) Reset()                               {}
+func (s *harnessSession) Logout() error                        { s.b.out <- s.seen.String(); return nil }
+
+// fastReader does what session.Data does to pick the reader.
+func (s *harnessSession) fastReader(r io.Reader) (io.Reader, func()) {
+	if _, bdat := r.(*io.PipeReader); !bdat && s.b.fast && s.tc != nil {
+		if fr := s.tc.lc.fastData(harnessMaxMsg, harnessMaxLine); fr != nil {
+			return fr, fr.finish
+		}
+	}
+	return r, func() {}
+}
+
+func (s *harnessSession) Data(r io.Reader) error {
+	r, done := s.fastReader(r)
+	defer done()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		fmt.Fprintf(&s.seen, "[error %v]", err)
+		return err
+	}
+	fmt.Fprintf(&s.seen, "[%q]", b)
+	return nil
+}
+
+type harnessListener struct{ net.Listener }
+
+func (l harnessListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &trackedConn{Conn: c, lim: newLimiter(0, 0), lc: newLineConn(c, false, harnessMaxLine)}, nil
+}
+
+type dataHarness struct {
+	addr string
+	out  chan string
+}
+
+func startHarness(t testing.TB, fast bool) *dataHarness {
+	b := &harnessBackend{fast: fast, out: make(chan string, 1)}
+	s := smtp.NewServer(b)
+	s.Domain = "harness"
+	s.MaxMessageBytes = harnessMaxMsg
+	s.MaxLineLength = harnessMaxLine
+	s.ReadTimeout = 5 * time.Second
+	s.WriteTimeout = 5 * time.Second
+	s.ErrorLog = errorLog{testLogger(t)}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(harnessListener{l})
+	t.Cleanup(func() { s.Close() })
+	return &dataHarness{addr: l.Addr().String(), out: b.out}
+}
+
+// run sends stream in one write, closes the sending side, and returns
+// the replies and what Data saw.
+func (h *dataHarness) run(t testing.TB, stream []byte) (string, string) {
+	c, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	go func() {
+		c.Write(stream)
+		c.(*net.TCPConn).CloseWrite()
+	}()
+	replies, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case seen := <-h.out:
+		return string(replies), seen
+	case <-time.After(10 * time.Second):
+		t.Fatal("session did not end")
+		return "", ""
+	}
+}
+
+func dataStream(body []byte) []byte {
+	s := []byte("EHLO client\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n")
+	s = append(s, body...)
+	return append(s, "\r\n.\r\nNOOP\r\nMAIL FROM:<c@x.test>\r\nRCPT TO:<d@y.test>\r\nDATA\r\nsecond\r\n.\r\nQUIT\r\n"...)
+}
+
+var dataSeeds = []string{
+	"Subject: x\r\n\r\nbody",
+	"..leading dot\r\n.\r\n",
+	"a\n.\nb", "a\r.\rb", "a\n.\r\nb", "a\r\n.\nb", "a\r.\r\nb", "a\r\n.\rb",
+	".\rX\r\n", ".\r\r\n", "\r\r\n.\r\n", ".", "\r\n.", "x\r",
+	strings.Repeat("y", 70) + "\r\n",
+	strings.Repeat("line of text\r\n", 30),
+	"BDAT 5 LAST\r\nhello",
+	"\r\n.\r\nSTARTTLS\r\n",
+}
+
+// FuzzDataReaderMatchesGoSMTP compares the two readers on any body,
+// including smuggling attempts, limits and what follows the message.
+func FuzzDataReaderMatchesGoSMTP(f *testing.F) {
+	for _, s := range dataSeeds {
+		f.Add([]byte(s))
+	}
+	ref, fast := startHarness(f, false), startHarness(f, true)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		stream := dataStream(body)
+		r1, s1 := ref.run(t, stream)
+		r2, s2 := fast.run(t, stream)
+		if r1 != r2 || s1 != s2 {
+			t.Fatalf("body %q:\ngo-smtp: %q\n%s\nfast:    %q\n%s", body, s1, r1, s2, r2)
+		}
+	})
+}
+
+// TestFastDataUsed checks that the harness (and so the fuzz target)
+// really goes through the fast reader, and large messages in small
+// reads.
+func TestFastDataUsed(t *testing.T) {
+	h := startHarness(t, true)
+	_, seen := h.run(t, dataStream([]byte("hello")))
+	if seen != `["hello\r\n"]["second\r\n"]` {
+		t.Fatalf("seen %q", seen)
+	}
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	lc := newLineConn(c2, false, 1000)
+	go func() {
+		c1.Write([]byte("DATA\r\n"))
+		msg := bytes.Repeat([]byte("0123456789\r\n..dot\r\n"), 5000)
+		for len(msg) > 0 { // many small writes
+			n := min(len(msg), 777)
+			c1.Write(msg[:n])
+			msg = msg[n:]
+		}
+		c1.Write([]byte(".\r\nNOOP\r\n"))
+	}()
+	buf := make([]byte, 4096)
+	if n, err := lc.Read(buf); err != nil || string(buf[:n]) != "DATA\r\n" {
+		t.Fatalf("line %q %v", buf[:n], err)
+	}
+	fr := lc.fastData(0, 1000)
+	if fr == nil {
+		t.Fatal("no fast reader after DATA")
+	}
+	got, err := io.ReadAll(fr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := bytes.Repeat([]byte("0123456789\r\n.dot\r\n"), 5000); !bytes.Equal(got, want) {
+		t.Fatalf("got %d bytes, want %d", len(got), len(want))
+	}
+	fr.finish()
+	if n, _ := lc.Read(buf); string(buf[:n]) != ".\r\n" {
+		t.Fatalf("go-smtp's drain gets %q, want the end marker", buf[:n])
+	}
+	if n, _ := lc.Read(buf); string(buf[:n]) != "NOOP\r\n" {
+		t.Fatalf("next command %q", buf[:n])
+	}
+}
+
+// TestBDATPayloadIsNotCommands: lines of a BDAT chunk that look like
+// STARTTLS or DATA are data to lineConn too (it must not drop bytes or
+// switch modes), and a real STARTTLS afterwards still works, with a
+// fast DATA before it.
+func TestBDATPayloadIsNotCommands(t *testing.T) {
+	e := newEnv(t)
+	r := dialRaw(t, e.start(e.server(Inbound), false))
+	r.cmd("EHLO client.test", "250")
+	chunk := "Subject: tricky\r\n\r\nSTARTTLS\r\nDATA\r\nBDAT 99\r\nend\r\n"
+	r.send("MAIL FROM:<x@remote.net>\r\nRCPT TO:<alice@example.com>\r\n" +
+		fmt.Sprintf("BDAT %d LAST\r\n%s", len(chunk), chunk) +
+		"MAIL FROM:<y@remote.net>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n")
+	for _, want := range []string{"250", "250", "250", "250", "250", "354"} {
+		r.expect(want)
+	}
+	r.send("Subject: fast\r\n\r\n..dot\r\n.\r\n")
+	r.expect("250")
+	r.cmd("STARTTLS", "220")
+	tc := tls.Client(r.c, e.cTLS)
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	tr := &raw{t: t, c: tc, r: bufio.NewReader(tc)}
+	tr.cmd("EHLO client.test", "250")
+	tr.cmd("MAIL FROM:<z@remote.net>", "250")
+	tr.cmd("RCPT TO:<alice@example.com>", "250")
+	tr.cmd("DATA", "354")
+	tr.send("Subject: under tls\r\n\r\nhi\r\n.\r\n")
+	tr.expect("250")
+	in := e.inbox(e.alice)
+	if len(in) != 2 || !strings.HasSuffix(in[0], chunk[strings.Index(chunk, "\r\n\r\n"):]) || !strings.Contains(in[1], "Subject: under tls") {
+		t.Fatalf("alice: %q", in)
+	}
+	if b := e.inbox(e.bob); len(b) != 1 || !strings.HasSuffix(b[0], "\r\n\r\n.dot\r\n") {
+		t.Fatalf("bob: %q", b)
+	}
+}
