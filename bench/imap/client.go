@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// client is a minimal IMAP client for timing: it sends a command and
+// reads the responses up to the tagged one, skipping literals, without
+// building anything from them, so that the figures are the server's.
+type client struct {
+	conn net.Conn
+	r    *bufio.Reader
+	w    *bufio.Writer
+	n    int
+	caps string
+}
+
+func dial(addr string) (*client, error) {
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	c := &client{conn: conn, r: bufio.NewReaderSize(conn, 64<<10), w: bufio.NewWriter(conn)}
+	greet, err := c.line()
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if !strings.HasPrefix(greet, "* OK") {
+		conn.Close()
+		return nil, fmt.Errorf("greeting: %q", greet)
+	}
+	c.caps = greet
+	return c, nil
+}
+
+// line reads one response line with its literals (their bytes dropped).
+func (c *client) line() (string, error) {
+	var sb strings.Builder
+	for {
+		l, err := c.r.ReadString('\n')
+		if err != nil {
+			return "", err
+		}
+		sb.WriteString(l)
+		n, ok := literalLen(l)
+		if !ok {
+			return sb.String(), nil
+		}
+		if _, err := c.r.Discard(n); err != nil {
+			return "", err
+		}
+	}
+}
+
+// literalLen finds a "{n}\r\n" (or "{n+}") at the end of a line.
+func literalLen(l string) (int, bool) {
+	l = strings.TrimSuffix(l, "\r\n")
+	if !strings.HasSuffix(l, "}") {
+		return 0, false
+	}
+	i := strings.LastIndexByte(l, '{')
+	if i < 0 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(l[i+1:len(l)-1], "+"))
+	return n, err == nil && n >= 0
+}
+
+// run sends cmd and returns the untagged responses' count and the tagged
+// line; untagged lines are passed to each when it is not nil.
+func (c *client) run(cmd string, each func(string)) (int, error) {
+	c.n++
+	tag := "b" + strconv.Itoa(c.n)
+	if _, err := c.w.WriteString(tag + " " + cmd + "\r\n"); err != nil {
+		return 0, err
+	}
+	if err := c.w.Flush(); err != nil {
+		return 0, err
+	}
+	count := 0
+	for {
+		l, err := c.line()
+		if err != nil {
+			return count, err
+		}
+		if strings.HasPrefix(l, tag+" ") {
+			if !strings.HasPrefix(l, tag+" OK") {
+				return count, fmt.Errorf("%s: %s", cmd, strings.TrimSpace(l))
+			}
+			return count, nil
+		}
+		if strings.HasPrefix(l, "* ") {
+			count++
+			if each != nil {
+				each(l)
+			}
+		}
+	}
+}
+
+func (c *client) login(user, pass string) error {
+	_, err := c.run("LOGIN "+quote(user)+" "+quote(pass), nil)
+	return err
+}
+
+// append adds one message, with a synchronising literal unless the
+// server has LITERAL+.
+func (c *client) append(mbox string, flags string, msg []byte, literalPlus bool) error {
+	c.n++
+	tag := "b" + strconv.Itoa(c.n)
+	plus := ""
+	if literalPlus {
+		plus = "+"
+	}
+	fmt.Fprintf(c.w, "%s APPEND %s (%s) {%d%s}\r\n", tag, quote(mbox), flags, len(msg), plus)
+	if !literalPlus {
+		if err := c.w.Flush(); err != nil {
+			return err
+		}
+		l, err := c.line()
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(l, "+") {
+			return fmt.Errorf("APPEND: %q", l)
+		}
+	}
+	c.w.Write(msg)
+	c.w.WriteString("\r\n")
+	if err := c.w.Flush(); err != nil {
+		return err
+	}
+	for {
+		l, err := c.line()
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(l, tag+" ") {
+			if !strings.HasPrefix(l, tag+" OK") {
+				return fmt.Errorf("APPEND: %s", strings.TrimSpace(l))
+			}
+			return nil
+		}
+	}
+}
+
+func (c *client) close() {
+	c.run("LOGOUT", nil)
+	c.conn.Close()
+}
+
+func quote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
