@@ -40,6 +40,12 @@ var listQueries = func() (q [2][2]string) {
 	return q
 }()
 
+// infoQuery reads only UIDs and Infos; the rest of each row comes from the
+// flag cache (listInfoCached). Fewer columns is less work per row in
+// SQLite and in the driver, which boxes every integer it returns.
+const infoQuery = `SELECT m.uid, b.info FROM messages m JOIN blobs b ON b.id=m.blob_id WHERE ` + mboxScope +
+	` AND m.uid >= ? AND m.uid <= ? ORDER BY m.uid LIMIT 2000`
+
 // span is a UID range read by one run of chunked range scans; filter says
 // the UIDs must also be checked against the set (gaps were merged in).
 type span struct {
@@ -71,6 +77,13 @@ func listSpans(set store.UIDSet) []span {
 
 // listSQL is ListMessages from the index, in chunks of rows.
 func (s *Store) listSQL(ctx context.Context, acct store.AccountID, mbox store.MailboxID, opt store.ListOptions, fn func(*store.Message) error) error {
+	var box *mboxCache
+	if opt.WithInfo && s.cache.enabled() {
+		var err error
+		if box, err = s.box(ctx, acct, mbox); err != nil {
+			return err
+		}
+	}
 	info, cs := 0, 0
 	if opt.WithInfo {
 		info = 1
@@ -89,9 +102,23 @@ func (s *Store) listSQL(ctx context.Context, acct store.AccountID, mbox store.Ma
 			}
 			// At most a chunk, and no more than the span holds.
 			hint := int(min(uint64(chunk), uint64(sp.hi)-uint64(lo)+1))
-			msgs, err := s.readChunk(ctx, q, args, opt.WithInfo, hint)
+			var msgs []store.Message
+			var err error
+			if box != nil {
+				msgs, err = s.readChunk(ctx, infoQuery, args[:4], true, hint)
+			} else {
+				msgs, err = s.readChunk(ctx, q, args, opt.WithInfo, hint)
+			}
 			if err != nil {
 				return err
+			}
+			full := len(msgs) == chunk
+			var last store.UID
+			if len(msgs) > 0 {
+				last = msgs[len(msgs)-1].UID
+			}
+			if box != nil {
+				msgs = s.fromCache(box, msgs, opt.ChangedSince)
 			}
 			for i := range msgs {
 				if sp.filter && !setContains(opt.UIDs, msgs[i].UID) {
@@ -101,11 +128,7 @@ func (s *Store) listSQL(ctx context.Context, acct store.AccountID, mbox store.Ma
 					return err
 				}
 			}
-			if len(msgs) < chunk {
-				break
-			}
-			last := msgs[len(msgs)-1].UID
-			if last >= sp.hi {
+			if !full || last >= sp.hi {
 				break
 			}
 			lo = last + 1
@@ -156,16 +179,15 @@ func (s *Store) readChunk(ctx context.Context, q string, args []driver.NamedValu
 
 var mmapPragma = fmt.Sprintf("PRAGMA mmap_size=%d", readMmapSize)
 
-// scanChunk reads the rows of a listing query (msgCols, then the Info);
-// hint is how many rows there can be at most, to size the buffers once.
+// scanChunk reads the rows of a listing query (msgCols, then the Info, or
+// only the UID and Info for infoQuery); hint is how many rows there can be
+// at most, to size the buffers once.
 func scanChunk(rows driver.Rows, withInfo bool, hint int) ([]store.Message, error) {
 	msgs := make([]store.Message, 0, hint)
 	var arena []byte
 	var offs []int
-	vals := make([]driver.Value, 9)
-	if !withInfo {
-		vals = vals[:8]
-	}
+	ncol := len(rows.Columns())
+	vals := make([]driver.Value, ncol)
 	for {
 		if err := rows.Next(vals); err == io.EOF {
 			break
@@ -173,29 +195,14 @@ func scanChunk(rows driver.Rows, withInfo bool, hint int) ([]store.Message, erro
 			return nil, err
 		}
 		var m store.Message
-		var ints [8]int64
-		for i, v := range vals[:8] {
-			switch x := v.(type) {
-			case int64:
-				ints[i] = x
-			case string:
-				if i == 3 && x != "" {
-					m.Flags.Keywords = splitKeywords(x)
-				}
-			case []byte:
-				if i == 3 && len(x) > 0 {
-					m.Flags.Keywords = splitKeywords(string(x))
-				}
-			case nil:
-			default:
-				return nil, fmt.Errorf("sqlite: column %d: unexpected %T", i, v)
-			}
+		if ncol == 2 {
+			uid, _ := vals[0].(int64)
+			m.UID = store.UID(uid)
+		} else if err := scanCols(&m, vals[:8]); err != nil {
+			return nil, err
 		}
-		m.UID, m.ModSeq, m.Flags.System = store.UID(ints[0]), store.ModSeq(ints[1]), store.SysFlags(ints[2])
-		m.InternalDate, m.SaveDate = fromNano(ints[4]), fromNano(ints[5])
-		m.Size, m.BlobID = ints[6], ints[7]
 		if withInfo {
-			b, _ := vals[8].([]byte)
+			b, _ := vals[ncol-1].([]byte)
 			if arena == nil {
 				// Infos of one mailbox are of similar sizes.
 				arena = make([]byte, 0, hint*(len(b)+len(b)/4+16))
@@ -215,4 +222,60 @@ func scanChunk(rows driver.Rows, withInfo bool, hint int) ([]store.Message, erro
 		msgs[i].Info = arena[off:end:end]
 	}
 	return msgs, nil
+}
+
+// scanCols sets m from the values of msgCols.
+func scanCols(m *store.Message, vals []driver.Value) error {
+	var ints [8]int64
+	for i, v := range vals {
+		switch x := v.(type) {
+		case int64:
+			ints[i] = x
+		case string:
+			if i == 3 && x != "" {
+				m.Flags.Keywords = splitKeywords(x)
+			}
+		case []byte:
+			if i == 3 && len(x) > 0 {
+				m.Flags.Keywords = splitKeywords(string(x))
+			}
+		case nil:
+		default:
+			return fmt.Errorf("sqlite: column %d: unexpected %T", i, v)
+		}
+	}
+	m.UID, m.ModSeq, m.Flags.System = store.UID(ints[0]), store.ModSeq(ints[1]), store.SysFlags(ints[2])
+	m.InternalDate, m.SaveDate = fromNano(ints[4]), fromNano(ints[5])
+	m.Size, m.BlobID = ints[6], ints[7]
+	return nil
+}
+
+// fromCache completes messages read by infoQuery with their cached index
+// rows and drops those not cached (expunged since the chunk was read) or
+// not changed since changedSince. The cache is what FETCH FLAGS reports
+// too, so both views agree.
+func (s *Store) fromCache(b *mboxCache, msgs []store.Message, changedSince store.ModSeq) []store.Message {
+	if len(msgs) == 0 {
+		return msgs
+	}
+	out := msgs[:0]
+	s.cache.mu.RLock()
+	defer s.cache.mu.RUnlock()
+	i := b.find(msgs[0].UID)
+	for k := range msgs {
+		for i < len(b.msgs) && b.msgs[i].uid < msgs[k].UID {
+			i++
+		}
+		if i == len(b.msgs) {
+			break
+		}
+		e := &b.msgs[i]
+		if e.uid != msgs[k].UID || (changedSince > 0 && e.modseq <= changedSince) {
+			continue
+		}
+		m := e.message()
+		m.Info = msgs[k].Info
+		out = append(out, m)
+	}
+	return out
 }

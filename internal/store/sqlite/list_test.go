@@ -12,9 +12,21 @@ import (
 
 // TestListWithInfoSets lists a mailbox larger than a chunk with Info for
 // dense, sparse and empty UID sets and CHANGEDSINCE, and checks every
-// UID once, in order, with its own Info, against the set.
+// UID once, in order, with its own Info, against the set; with the flag
+// cache (Infos from SQL, the rest from the cache) and without.
 func TestListWithInfoSets(t *testing.T) {
-	s := newTestStore(t)
+	t.Run("cache", func(t *testing.T) { testListWithInfoSets(t, newTestStore(t)) })
+	t.Run("nocache", func(t *testing.T) {
+		s, err := Open(context.Background(), t.TempDir(), Options{CacheMessages: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		testListWithInfoSets(t, s)
+	})
+}
+
+func testListWithInfoSets(t *testing.T, s *Store) {
 	a := newAccount(t, s, "list@example.org")
 	mb := inbox(t, s, a.ID)
 	const n = 2*chunk + 300
@@ -23,6 +35,11 @@ func TestListWithInfoSets(t *testing.T) {
 		datas[i] = testMessage(i)
 	}
 	bulkDeliver(t, s, a.ID, mb.ID, datas, func(int) store.Flags { return store.Flags{} })
+	// testMessage(i) is the message of UID i+1.
+	subjects := make([]string, n+1)
+	for i := range datas {
+		subjects[i+1] = message.Parse(message.NormalizeCRLF(datas[i])).Envelope.Subject
+	}
 	ctx := context.Background()
 	// Change a few messages so that CHANGEDSINCE selects them.
 	changed := store.UIDSet{{Lo: 7, Hi: 7}, {Lo: chunk + 1, Hi: chunk + 2}, {Lo: n, Hi: n}}
@@ -53,15 +70,27 @@ func TestListWithInfoSets(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				// testMessage(i) is the message of UID i+1.
-				if wantSubj := message.Parse(message.NormalizeCRLF(testMessage(int(m.UID) - 1))).Envelope.Subject; info.Envelope.Subject != wantSubj {
-					t.Errorf("UID %d: subject %q, want %q", m.UID, info.Envelope.Subject, wantSubj)
+				if info.Envelope.Subject != subjects[m.UID] {
+					t.Errorf("UID %d: subject %q, want %q", m.UID, info.Envelope.Subject, subjects[m.UID])
 				}
 				got = append(got, m.UID)
 				return nil
 			})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if len(got) > 0 && since > 0 {
+				// The flags come along: the changed ones are \Flagged.
+				var flagged int
+				s.ListMessages(ctx, a.ID, mb.ID, store.ListOptions{UIDs: set, WithInfo: true, ChangedSince: since}, func(m *store.Message) error {
+					if m.Flags.System&store.FlagFlagged != 0 && m.ModSeq > since {
+						flagged++
+					}
+					return nil
+				})
+				if flagged != len(got) {
+					t.Errorf("set %v since %d: %d of %d flagged with a new MODSEQ", set, since, flagged, len(got))
+				}
 			}
 			if !slices.Equal(got, want) {
 				t.Errorf("set %v since %d: got %d UIDs %v..., want %d", set, since, len(got), head(got), len(want))
@@ -77,7 +106,7 @@ func head(u []store.UID) []store.UID { return u[:min(len(u), 8)] }
 // the Info by blob id.
 func TestListQueryPlans(t *testing.T) {
 	s := newTestStore(t)
-	for _, row := range listQueries {
+	for _, row := range append(listQueries[:], [2]string{infoQuery, infoQuery}) {
 		for _, q := range row {
 			rows, err := s.rdb.Query(`EXPLAIN QUERY PLAN `+q, 1, 1, 1, 2, 0)
 			if err != nil {
