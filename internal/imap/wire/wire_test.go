@@ -301,3 +301,35 @@ func TestSectionString(t *testing.T) {
 		t.Fatal("empty/TEXT")
 	}
 }
+
+// TestAppendString checks the in-memory form against String on a Writer.
+func TestAppendString(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		utf8 bool
+		want string
+	}{
+		{"plain", false, `"plain"`},
+		{"", false, `""`},
+		{`a"b\c`, false, `"a\"b\\c"`},
+		{"x\r\ny", false, "{4}\r\nx\r\ny"},
+		{"nul\x00", true, "{4}\r\nnul\x00"},
+		{"已", false, "{3}\r\n已"},
+		{"已", true, `"已"`},
+		{strings.Repeat("a", 1025), true, "{1025}\r\n" + strings.Repeat("a", 1025)},
+	} {
+		if got := string(AppendString([]byte("x"), c.s, c.utf8)); got != "x"+c.want {
+			t.Errorf("AppendString(%q, %v) = %q, want %q", c.s, c.utf8, got, "x"+c.want)
+		}
+		var buf bytes.Buffer
+		w := NewWriter(bufio.NewWriter(&buf))
+		w.UTF8 = c.utf8
+		w.String(c.s).Flush()
+		if buf.String() != c.want {
+			t.Errorf("String(%q, %v) = %q, want %q", c.s, c.utf8, buf.String(), c.want)
+		}
+	}
+	if got := string(AppendNString(nil, "", false)); got != "NIL" {
+		t.Errorf("AppendNString empty = %q", got)
+	}
+}

@@ -85,28 +85,61 @@ func (w *Writer) NIL() *Writer { return w.Raw("NIL") }
 // literal (RFC 9051 §4.3): CR, LF, NUL, 8-bit octets without UTF-8
 // permission and long values go as literals.
 func (w *Writer) String(s string) *Writer {
-	if !quotable(s, w.UTF8) {
+	esc, ok := scanQuoted(s, w.UTF8)
+	if !ok {
 		return w.LiteralString(s)
 	}
-	return w.Bytes(appendQuoted(w.AvailableBuffer(), s))
+	return w.Bytes(appendQuoted(w.AvailableBuffer(), s, esc))
 }
 
-func quotable(s string, utf8 bool) bool {
+// Byte classes for quoted strings (RFC 9051 §9 quoted-specials and
+// TEXT-CHAR): escaped with a backslash, never quoted, or 8-bit.
+const (
+	classPlain = iota
+	classEscape
+	classLiteral
+	class8bit
+)
+
+var strClass = func() (t [256]uint8) {
+	t['"'], t['\\'] = classEscape, classEscape
+	t[0], t['\r'], t['\n'] = classLiteral, classLiteral, classLiteral
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = class8bit
+	}
+	return t
+}()
+
+// scanQuoted reports whether s can be a quoted string (ok) and whether it
+// has characters to escape, in one pass: CR, LF, NUL, 8-bit octets
+// without UTF-8 permission and long values go as literals.
+func scanQuoted(s string, utf8 bool) (esc, ok bool) {
 	if len(s) > 1024 {
-		return false
+		return false, false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '\r' || c == '\n' || c == 0 || (c >= 0x80 && !utf8) {
-			return false
+		switch strClass[s[i]] {
+		case classPlain:
+		case classEscape:
+			esc = true
+		case classLiteral:
+			return false, false
+		default:
+			if !utf8 {
+				return false, false
+			}
 		}
 	}
-	return true
+	return esc, true
 }
 
-// appendQuoted appends s as a quoted string; s is quotable.
-func appendQuoted(b []byte, s string) []byte {
+// appendQuoted appends s, which scanQuoted accepted, as a quoted string.
+func appendQuoted(b []byte, s string, esc bool) []byte {
 	b = append(b, '"')
+	if !esc {
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	start := 0
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c == '"' || c == '\\' {
@@ -122,8 +155,8 @@ func appendQuoted(b []byte, s string) []byte {
 // AppendString appends s to b as String writes it (utf8 as Writer.UTF8),
 // for responses built in memory before they are written.
 func AppendString(b []byte, s string, utf8 bool) []byte {
-	if quotable(s, utf8) {
-		return appendQuoted(b, s)
+	if esc, ok := scanQuoted(s, utf8); ok {
+		return appendQuoted(b, s, esc)
 	}
 	b = append(b, '{')
 	b = strconv.AppendUint(b, uint64(len(s)), 10)
