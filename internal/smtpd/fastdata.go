@@ -35,8 +35,12 @@ import (
 // Under TLS (STARTTLS or implicit) none of this applies: go-smtp reads
 // through crypto/tls and its own reader is used.
 
-// lineConnBuf is the read buffer of a plain connection.
-const lineConnBuf = 32 << 10
+// Read buffer sizes of a plain connection: small for commands, larger
+// once it sends a DATA block (fewer reads per message).
+const (
+	lineConnBuf = 4 << 10
+	dataConnBuf = 32 << 10
+)
 
 // lineConn is the plain-connection read side of a trackedConn. Only
 // go-smtp's connection goroutine reads a connection (the BDAT Data
@@ -96,12 +100,12 @@ func newLineConn(c net.Conn, starttls bool, maxLine int) *lineConn {
 }
 
 // fill reads from the network into an empty buffer.
-func (l *lineConn) fill() error {
+func (l *lineConn) fill(size int) error {
 	if err := l.flush(); err != nil {
 		return err
 	}
-	if l.buf == nil {
-		l.buf = make([]byte, lineConnBuf)
+	if len(l.buf) < size {
+		l.buf = make([]byte, size) // empty: nothing to carry over
 	}
 	l.r, l.w = 0, 0
 	for {
@@ -134,7 +138,7 @@ func (l *lineConn) Read(p []byte) (int, error) {
 			}
 			return l.conn.Read(p)
 		}
-		if err := l.fill(); err != nil {
+		if err := l.fill(lineConnBuf); err != nil {
 			return 0, err
 		}
 	}
@@ -250,7 +254,7 @@ func (d *dataReader) Read(p []byte) (int, error) {
 			if n > 0 {
 				break // return what we have before blocking
 			}
-			if err := l.fill(); err != nil {
+			if err := l.fill(dataConnBuf); err != nil {
 				if err == io.EOF {
 					err = io.ErrUnexpectedEOF
 				}
