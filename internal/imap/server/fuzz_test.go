@@ -48,6 +48,8 @@ func FuzzSession(f *testing.F) {
 		"1 STORE 1:* +FLAGS (\\Deleted)\r\n2 EXPUNGE\r\n3 APPEND INBOX {5+}\r\nhello\r\n4 NOOP",
 		"1 COPY 1 Trash\r\n2 MOVE 2 Archive\r\n3 LIST \"\" *\r\n4 STATUS INBOX (MESSAGES SIZE)",
 		"1 IDLE\r\nDONE\r\n2 CREATE a/b\r\n3 RENAME a c\r\n4 DELETE c/b\r\n5 EXAMINE INBOX\r\n6 CLOSE",
+		"1 SEARCH NEW OR RECENT NOT OLD\r\n2 STATUS INBOX (RECENT)\r\n3 UID FETCH 1:* (ENVELOPE FLAGS)",
+		"1 COMPRESS DEFLATE\r\n\x03\x00",
 	} {
 		f.Add(s)
 	}
