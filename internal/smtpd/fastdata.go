@@ -42,9 +42,14 @@ const (
 	dataConnBuf = 32 << 10
 )
 
-// lineConn is the plain-connection read side of a trackedConn. Only
-// go-smtp's connection goroutine reads a connection (the BDAT Data
-// goroutine reads a pipe), so it needs no lock.
+// lineConn is the plain-connection side of a trackedConn. Only go-smtp's
+// connection goroutine reads a connection (the BDAT Data goroutine reads
+// a pipe), so reading needs no lock; held replies (out) have one.
+//
+// It recognises commands the way go-smtp's parseCmd does. A line that is
+// not a command but looks like one (a SASL response starting with
+// "STARTTLS") can only cost the fast path, and bytes pipelined behind
+// it, which RFC 4954 §4 does not allow anyway.
 type lineConn struct {
 	conn   net.Conn
 	buf    []byte
@@ -188,8 +193,9 @@ func (l *lineConn) saw(b []byte) {
 			l.r, l.w = 0, 0
 		}
 	case whole && len(line) > 5 && strings.EqualFold(line[:5], "BDAT "):
+		// go-smtp reads the chunk unless the arguments are malformed.
 		args := strings.Fields(line[5:])
-		if len(args) == 0 || len(args) > 2 {
+		if len(args) == 0 || len(args) > 2 || len(args) == 2 && !strings.EqualFold(args[1], "LAST") {
 			return
 		}
 		if size, err := strconv.ParseUint(args[0], 10, 32); err == nil {
