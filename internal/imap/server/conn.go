@@ -32,8 +32,12 @@ const (
 
 // conn is one client connection and its session.
 type conn struct {
-	srv         *Server
-	nc          net.Conn
+	srv *Server
+	nc  net.Conn
+	// raw is the TCP connection as accepted. Unlike nc (replaced by TLS),
+	// it never changes, so Shutdown may use it from another goroutine; a
+	// deadline on it also stops reads through TLS.
+	raw         net.Conn
 	implicitTLS bool
 	tls         bool
 	id          uint64
@@ -69,7 +73,7 @@ type conn struct {
 func (c *conn) shutdown() {
 	if c.closing.CompareAndSwap(false, true) {
 		close(c.quit)
-		c.nc.SetReadDeadline(time.Now())
+		c.raw.SetReadDeadline(time.Now())
 	}
 }
 

@@ -141,7 +141,7 @@ func (s *Server) newConn(nc net.Conn, implicitTLS bool) *conn {
 		nc.Close()
 		return nil
 	}
-	c := &conn{srv: s, nc: nc, implicitTLS: implicitTLS, id: s.nextID.Add(1), quit: make(chan struct{})}
+	c := &conn{srv: s, nc: nc, raw: nc, implicitTLS: implicitTLS, id: s.nextID.Add(1), quit: make(chan struct{})}
 	s.conns[c] = struct{}{}
 	return c
 }
