@@ -137,14 +137,6 @@ func (s *Store) listSQL(ctx context.Context, acct store.AccountID, mbox store.Ma
 	return nil
 }
 
-// readMmapSize is the mmap_size the listing sets on its read connection.
-// A listing with Info reads the Info of every message once, more than
-// the page cache holds for a big mailbox; through the map each page is
-// read in place instead of copied by a read system call (about half the
-// time of FETCH 1:* (ENVELOPE) of 100,000 messages). Only the main
-// database file is mapped, read-only connections only.
-const readMmapSize = 1 << 30
-
 // readChunk runs one chunk query on a pooled connection and releases it
 // before returning (the caller's callback may use the store). It talks
 // to the driver directly: database/sql's per-column conversions and
@@ -158,13 +150,9 @@ func (s *Store) readChunk(ctx context.Context, q string, args []driver.NamedValu
 	defer conn.Close()
 	var msgs []store.Message
 	err = conn.Raw(func(dc any) error {
-		qc, ok1 := dc.(driver.QueryerContext)
-		ec, ok2 := dc.(driver.ExecerContext)
-		if !ok1 || !ok2 {
+		qc, ok := dc.(driver.QueryerContext)
+		if !ok {
 			return errors.New("sqlite: driver cannot query directly")
-		}
-		if _, err := ec.ExecContext(ctx, mmapPragma, nil); err != nil {
-			return err
 		}
 		rows, err := qc.QueryContext(ctx, q, args)
 		if err != nil {
@@ -176,8 +164,6 @@ func (s *Store) readChunk(ctx context.Context, q string, args []driver.NamedValu
 	})
 	return msgs, err
 }
-
-var mmapPragma = fmt.Sprintf("PRAGMA mmap_size=%d", readMmapSize)
 
 // scanChunk reads the rows of a listing query (msgCols, then the Info, or
 // only the UID and Info for infoQuery); hint is how many rows there can be

@@ -181,6 +181,9 @@ const (
 	dbCheckpointer
 )
 
+// readMmapSize is the mmap_size of read-only connections.
+const readMmapSize = 1 << 30
+
 func openDB(path string, kind int, conns int) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
@@ -193,6 +196,12 @@ func openDB(path string, kind int, conns int) (*sql.DB, error) {
 	switch kind {
 	case dbReader:
 		q.Add("_pragma", "query_only(1)")
+		// A listing with Info reads the Info of every message once, more
+		// than the page cache holds for a big mailbox; through the map each
+		// page is read in place instead of copied by a read system call
+		// (about half the time of FETCH 1:* (ENVELOPE) of 100,000
+		// messages). Only the main database file is mapped.
+		q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", readMmapSize))
 	case dbWriter:
 		q.Set("_txlock", "immediate")
 		// The checkpointer copies the WAL into the database off the
