@@ -261,6 +261,9 @@ func (d *dataReader) Read(p []byte) (int, error) {
 				break // return what we have before blocking
 			}
 			if err := l.fill(dataConnBuf); err != nil {
+				// The connection failed: go-smtp sees the same error
+				// next, as it would from the network.
+				l.err = err
 				if err == io.EOF {
 					err = io.ErrUnexpectedEOF
 				}
@@ -373,12 +376,16 @@ func (d *dataReader) finish() {
 	var scratch [4096]byte
 	d.max = 0
 	if d.err != nil {
-		d.l.err = d.err
+		if d.l.err == nil {
+			d.l.err = d.err
+		}
 		return
 	}
 	for d.state != stEOF {
 		if _, err := d.Read(scratch[:]); err != nil && err != io.EOF {
-			d.l.err = err
+			if d.l.err == nil {
+				d.l.err = err
+			}
 			return
 		}
 	}

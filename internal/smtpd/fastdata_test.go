@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,31 +27,35 @@ const (
 	harnessMaxLine = 64
 )
 
-type harnessBackend struct {
-	fast bool
-	out  chan string // one transcript of Data results per connection
+// harnessOpts: lineConn under go-smtp or not, fast DATA or go-smtp's
+// reader, go-smtp's line limit.
+type harnessOpts struct {
+	lineConn, fast bool
+	maxLine        int
 }
+
+type harnessBackend struct{ opts harnessOpts }
 
 func (b *harnessBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	tc, _ := c.Conn().(*trackedConn)
-	return &harnessSession{b: b, tc: tc}, nil
+	return &harnessSession{b: b, tc: tc, log: tc.Conn.(*loggedConn)}, nil
 }
 
 type harnessSession struct {
-	b    *harnessBackend
-	tc   *trackedConn
-	seen strings.Builder
+	b   *harnessBackend
+	tc  *trackedConn
+	log *loggedConn
 }
 
 func (s *harnessSession) Mail(string, *smtp.MailOptions) error { return nil }
 func (s *harnessSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
 func (s *harnessSession) Reset()                               {}
-func (s *harnessSession) Logout() error                        { s.b.out <- s.seen.String(); return nil }
+func (s *harnessSession) Logout() error                        { return nil }
 
 // fastReader does what session.Data does to pick the reader.
 func (s *harnessSession) fastReader(r io.Reader) (io.Reader, func()) {
-	if _, bdat := r.(*io.PipeReader); !bdat && s.b.fast && s.tc != nil {
-		if fr := s.tc.lc.fastData(harnessMaxMsg, harnessMaxLine); fr != nil {
+	if _, bdat := r.(*io.PipeReader); !bdat && s.b.opts.fast && s.tc.lc != nil {
+		if fr := s.tc.lc.fastData(harnessMaxMsg, s.b.opts.maxLine); fr != nil {
 			return fr, fr.finish
 		}
 	}
@@ -62,34 +67,64 @@ func (s *harnessSession) Data(r io.Reader) error {
 	defer done()
 	b, err := io.ReadAll(r)
 	if err != nil {
-		fmt.Fprintf(&s.seen, "[error %v]", err)
+		s.log.printf("[error %v]", err)
 		return err
 	}
-	fmt.Fprintf(&s.seen, "[%q]", b)
+	s.log.printf("[%q]", b)
 	return nil
 }
 
-type harnessListener struct{ net.Listener }
+// loggedConn is the server side of a harness connection: what its
+// sessions' Data saw, complete once it is closed.
+type loggedConn struct {
+	net.Conn
+	mu     sync.Mutex
+	seen   strings.Builder
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (c *loggedConn) printf(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fmt.Fprintf(&c.seen, format, args...)
+}
+
+func (c *loggedConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+type harnessListener struct {
+	net.Listener
+	opts  harnessOpts
+	conns chan *loggedConn
+}
 
 func (l harnessListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &trackedConn{Conn: c, lim: newLimiter(0, 0), lc: newLineConn(c, false, harnessMaxLine)}, nil
+	lc := &loggedConn{Conn: c, closed: make(chan struct{})}
+	l.conns <- lc
+	tc := &trackedConn{Conn: lc, lim: newLimiter(0, 0)}
+	if l.opts.lineConn {
+		tc.lc = newLineConn(lc, false, l.opts.maxLine)
+	}
+	return tc, nil
 }
 
 type dataHarness struct {
-	addr string
-	out  chan string
+	addr  string
+	conns chan *loggedConn
 }
 
-func startHarness(t testing.TB, fast bool) *dataHarness {
-	b := &harnessBackend{fast: fast, out: make(chan string, 1)}
-	s := smtp.NewServer(b)
+func startHarness(t testing.TB, opts harnessOpts) *dataHarness {
+	s := smtp.NewServer(&harnessBackend{opts: opts})
 	s.Domain = "harness"
 	s.MaxMessageBytes = harnessMaxMsg
-	s.MaxLineLength = harnessMaxLine
+	s.MaxLineLength = opts.maxLine
 	s.ReadTimeout = 5 * time.Second
 	s.WriteTimeout = 5 * time.Second
 	s.ErrorLog = errorLog{testLogger(t)}
@@ -97,9 +132,10 @@ func startHarness(t testing.TB, fast bool) *dataHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go s.Serve(harnessListener{l})
+	hl := harnessListener{Listener: l, opts: opts, conns: make(chan *loggedConn, 1)}
+	go s.Serve(hl)
 	t.Cleanup(func() { s.Close() })
-	return &dataHarness{addr: l.Addr().String(), out: b.out}
+	return &dataHarness{addr: l.Addr().String(), conns: hl.conns}
 }
 
 // run sends stream in one write, closes the sending side, and returns
@@ -110,6 +146,7 @@ func (h *dataHarness) run(t testing.TB, stream []byte) (string, string) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	sc := <-h.conns
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	go func() {
 		c.Write(stream)
@@ -120,12 +157,13 @@ func (h *dataHarness) run(t testing.TB, stream []byte) (string, string) {
 		t.Fatal(err)
 	}
 	select {
-	case seen := <-h.out:
-		return string(replies), seen
+	case <-sc.closed:
 	case <-time.After(10 * time.Second):
 		t.Fatal("session did not end")
-		return "", ""
 	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return string(replies), sc.seen.String()
 }
 
 func dataStream(body []byte) []byte {
@@ -151,7 +189,8 @@ func FuzzDataReaderMatchesGoSMTP(f *testing.F) {
 	for _, s := range dataSeeds {
 		f.Add([]byte(s))
 	}
-	ref, fast := startHarness(f, false), startHarness(f, true)
+	ref := startHarness(f, harnessOpts{lineConn: true, maxLine: harnessMaxLine})
+	fast := startHarness(f, harnessOpts{lineConn: true, fast: true, maxLine: harnessMaxLine})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		stream := dataStream(body)
 		r1, s1 := ref.run(t, stream)
@@ -166,7 +205,7 @@ func FuzzDataReaderMatchesGoSMTP(f *testing.F) {
 // really goes through the fast reader, and large messages in small
 // reads.
 func TestFastDataUsed(t *testing.T) {
-	h := startHarness(t, true)
+	h := startHarness(t, harnessOpts{lineConn: true, fast: true, maxLine: harnessMaxLine})
 	_, seen := h.run(t, dataStream([]byte("hello")))
 	if seen != `["hello\r\n"]["second\r\n"]` {
 		t.Fatalf("seen %q", seen)
@@ -244,4 +283,41 @@ func TestBDATPayloadIsNotCommands(t *testing.T) {
 	if b := e.inbox(e.bob); len(b) != 1 || !strings.HasSuffix(b[0], "\r\n\r\n.dot\r\n") {
 		t.Fatalf("bob: %q", b)
 	}
+}
+
+// FuzzLineConnMatchesGoSMTP compares whole command streams: go-smtp on
+// the bare connection against go-smtp over lineConn with the fast DATA
+// reader. Pipelining, BDAT chunks that look like commands, DATA inside
+// chunks, STARTTLS without TLS: the replies and the messages must be the
+// same. (Lines longer than go-smtp's limit are left out: go-smtp checks
+// the limit on whatever it has read, so there the outcome depends on how
+// the bytes were split into reads.)
+func FuzzLineConnMatchesGoSMTP(f *testing.F) {
+	for _, s := range []string{
+		"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\nhello\r\n.\r\nNOOP\r\n",
+		"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nBDAT 12 LAST\r\nDATA\r\nx\r\n.\r\nRSET\r\n",
+		"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nBDAT 10\r\nSTARTTLS\r\nBDAT 3 LAST\r\nabcDATA\r\n",
+		"BDAT 5\r\nDATA\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n.\r\n",
+		"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nBDAT 4 MORE\r\nDATA\r\nbody\r\n.\r\n",
+		"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n" + strings.Repeat("z", 400) + "\r\n.\r\nNOOP\r\n",
+		"STARTTLS\r\nMAIL FROM:<a@x.test>\r\n",
+		"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\na\n.\nb\r\n.\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	ref := startHarness(f, harnessOpts{maxLine: 1000})
+	fast := startHarness(f, harnessOpts{lineConn: true, fast: true, maxLine: 1000})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		stream := append(append([]byte("EHLO client\r\n"), in...), "\r\nQUIT\r\n"...)
+		for _, line := range bytes.Split(stream, []byte("\n")) {
+			if len(line) > 900 {
+				t.Skip("line over the limit")
+			}
+		}
+		r1, s1 := ref.run(t, stream)
+		r2, s2 := fast.run(t, stream)
+		if r1 != r2 || s1 != s2 {
+			t.Fatalf("stream %q:\ngo-smtp: %q\n%s\nlineConn: %q\n%s", in, s1, r1, s2, r2)
+		}
+	})
 }
