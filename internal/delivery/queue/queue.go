@@ -329,29 +329,3 @@ func domainOf(addr string) string {
 }
 
 func (q *Queue) String() string { return fmt.Sprintf("queue(%s)", q.opt.Dir) }
-
-// ImportDirQueue moves the messages of a delivery.DirQueue (the queue that
-// held outbound mail before this package) into q, so that switching
-// queues loses nothing. Each message is enqueued durably before it is
-// removed from dq.
-func (q *Queue) ImportDirQueue(ctx context.Context, dq *delivery.DirQueue) (int, error) {
-	list, err := dq.List()
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, m := range list {
-		env, data, err := dq.Read(m.ID)
-		if err != nil {
-			return n, err
-		}
-		if err := q.Enqueue(ctx, env.From, env.Rcpts, data, env.DSN); err != nil {
-			return n, err
-		}
-		if err := dq.Remove(m.ID); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
-}

@@ -557,31 +557,6 @@ func FuzzDecodeState(f *testing.F) {
 	})
 }
 
-func TestImportDirQueue(t *testing.T) {
-	old, err := delivery.OpenDirQueue(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := testMessage("a@youju.test", "b@x.test", "legacy")
-	if err := old.Enqueue(context.Background(), "a@youju.test", []string{"b@x.test"}, data, delivery.DSN{EnvID: "e"}); err != nil {
-		t.Fatal(err)
-	}
-	q, err := Open(testOptions(t, newWorld()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, err := q.ImportDirQueue(context.Background(), old); err != nil || n != 1 {
-		t.Fatalf("import: %d %v", n, err)
-	}
-	st, got, err := q.Show(mustOne(t, q))
-	if err != nil || !bytes.Equal(got, data) || st.EnvID != "e" || st.From != "a@youju.test" {
-		t.Errorf("imported %+v %v", st, err)
-	}
-	if left, _ := old.List(); len(left) != 0 {
-		t.Errorf("%d left in the old queue", len(left))
-	}
-}
-
 // TestShutdownCutsAttempt: Shutdown does not wait for a slow server; the
 // message stays queued, due at once, and the next start delivers it.
 func TestShutdownCutsAttempt(t *testing.T) {
