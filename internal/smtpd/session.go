@@ -343,6 +343,7 @@ func (ss *session) Data(r io.Reader) error {
 		if err := ss.checkFrom(ctx, acct, data); err != nil {
 			return ss.fail(err)
 		}
+		data = completeHeader(data, ss.s.Hostname, time.Now())
 	}
 	ss.fillTrace(env)
 	if ss.s.Mode == Inbound && ss.account() == nil && ss.s.DNS != nil {

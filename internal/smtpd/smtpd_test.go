@@ -204,6 +204,11 @@ func TestSubmission(t *testing.T) {
 	if len(got) != 2 || !strings.Contains(got[0], "with ESMTPSA (TLS") {
 		t.Fatalf("bob: %d %q", len(got), got)
 	}
+	// The submission agent added the missing Date and kept the client's
+	// Message-ID (RFC 6409 §8.2, §8.3).
+	if !strings.Contains(got[0], "\r\nDate: ") || strings.Count(got[0], "Message-ID:") != 1 || !strings.Contains(got[0], "Message-ID: <sub@test>") {
+		t.Errorf("header not completed as it should be:\n%s", got[0])
+	}
 	q, _ := e.queue.List()
 	if len(q) != 1 || q[0].From != "alice@example.com" || q[0].Rcpts[0] != "friend@remote.net" {
 		t.Fatalf("queue: %+v", q)
