@@ -164,6 +164,10 @@ func userSetDisabled(ctx context.Context, e *env, args []string, disabled bool) 
 			return err
 		}
 		fmt.Fprintf(e.stdout, "Account %s is now %sd.\n", a.Address, verb)
+		if disabled {
+			fmt.Fprintf(e.stdout, "It cannot sign in, and mail to it is refused (\"mailbox disabled\").\n"+
+				"To stop sign-ins but keep receiving: youju user set --imap off --pop3 off --smtp off %s\n", a.Address)
+		}
 		return nil
 	})
 }

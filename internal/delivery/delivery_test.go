@@ -17,7 +17,7 @@ import (
 // fixture: example.com and example.org are local.
 type fixture struct {
 	st              *deliverytest.Store
-	alice, bob, eve store.Account
+	alice, bob, eve, gone store.Account
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -29,6 +29,7 @@ func newFixture(t testing.TB) *fixture {
 	f.alice, _ = st.CreateAccount(ctx, store.Account{Address: "alice@example.com"})
 	f.bob, _ = st.CreateAccount(ctx, store.Account{Address: "bob@example.com"})
 	f.eve, _ = st.CreateAccount(ctx, store.Account{Address: "eve@example.org"})
+	f.gone, _ = st.CreateAccount(ctx, store.Account{Address: "gone@example.com", Disabled: true})
 	for _, a := range []store.Alias{
 		{Address: "team@example.com", Targets: []string{"alice@example.com", "Bob@Example.com", "ext@remote.net"}},
 		{Address: "loop1@example.com", Targets: []string{"loop2@example.com"}},
@@ -38,6 +39,7 @@ func newFixture(t testing.TB) *fixture {
 		{Address: "alldangling@example.com", Targets: []string{"nobody@example.com"}},
 		{Address: "@example.org", Targets: []string{"eve@example.org"}},
 		{Address: "sales@example.com", Targets: []string{"@example.org"}}, // domain alias: sales@example.org
+		{Address: "former@example.com", Targets: []string{"gone@example.com", "alice@example.com"}},
 	} {
 		st.SetAlias(ctx, a)
 	}
@@ -66,6 +68,9 @@ func TestResolve(t *testing.T) {
 		{rcpt: "anything@example.org", local: []store.AccountID{f.eve.ID}},
 		{rcpt: "sales@example.com", local: []store.AccountID{f.eve.ID}},
 		{rcpt: "nobody@example.com", err: ErrUnknownUser},
+		{rcpt: "gone@example.com", err: ErrMailboxDisabled},
+		{rcpt: "gone+tag@example.com", err: ErrMailboxDisabled},
+		{rcpt: "former@example.com", local: []store.AccountID{f.alice.ID}}, // the disabled target is skipped
 		{rcpt: "+alice@example.com", err: ErrUnknownUser},
 		{rcpt: "loop1@example.com", err: ErrAliasLoop},
 		{rcpt: "someone@remote.net", err: ErrRelayDenied},

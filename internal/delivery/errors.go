@@ -52,6 +52,9 @@ func (e *Error) with(err error) *Error {
 var (
 	// ErrUnknownUser: a local domain without such a mailbox (5.1.1).
 	ErrUnknownUser = &Error{Code: 550, Enhanced: [3]int{5, 1, 1}, Msg: "No such user here"}
+	// ErrMailboxDisabled: the account is disabled by the administrator
+	// (RFC 3463 5.2.1 "mailbox disabled, not accepting messages").
+	ErrMailboxDisabled = &Error{Code: 550, Enhanced: [3]int{5, 2, 1}, Msg: "Mailbox disabled, not accepting messages"}
 	// ErrRelayDenied: a non-local recipient without authentication (5.7.1).
 	ErrRelayDenied = &Error{Code: 550, Enhanced: [3]int{5, 7, 1}, Msg: "Relaying denied"}
 	// ErrBadAddress: the address does not parse (5.1.3).

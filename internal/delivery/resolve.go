@@ -147,6 +147,11 @@ func (w *walk) resolve(addr Address, depth int) error {
 	for _, local := range w.candidates(addr.Local) {
 		cand := Address{Local: local, Domain: addr.Domain}
 		done, err := w.account(cand)
+		if errors.Is(err, ErrMailboxDisabled) && depth > 0 {
+			// A disabled account behind an alias: the alias's other
+			// targets still get the mail.
+			return nil
+		}
 		if done || err != nil {
 			return err
 		}
@@ -186,6 +191,9 @@ func (w *walk) account(addr Address) (bool, error) {
 	}
 	if err != nil {
 		return false, temporary(err)
+	}
+	if a.Disabled {
+		return true, ErrMailboxDisabled
 	}
 	if !w.accts[a.ID] {
 		w.accts[a.ID] = true
