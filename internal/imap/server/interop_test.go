@@ -7,15 +7,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/youju/youju/internal/testutil"
 )
 
 // TestPythonImaplib runs testdata/imaplib_interop.py (python3's imaplib)
 // against the server. It is skipped when python3 is not installed.
 func TestPythonImaplib(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
+	py := testutil.NeedCommand(t, "python3", "apt-get install python3")
 	ts := startServer(t, nil)
 	ts.deliver(t, "INBOX", simpleMsg, 0)
 	host, port, _ := net.SplitHostPort(ts.addr)

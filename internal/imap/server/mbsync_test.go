@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/youju/youju/internal/testutil"
 )
 
 // TestMbsyncInterop syncs the account both ways with mbsync (isync), a
@@ -21,10 +23,7 @@ import (
 // (and flushes with Z_PARTIAL_FLUSH); the test checks that it did.
 // Skipped when mbsync is not installed.
 func TestMbsyncInterop(t *testing.T) {
-	mbsync, err := exec.LookPath("mbsync")
-	if err != nil {
-		t.Skip("mbsync not installed")
-	}
+	mbsync := testutil.NeedCommand(t, "mbsync", "apt-get install isync")
 	var logs syncBuffer
 	ts := startServer(t, func(s *Server) {
 		s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
