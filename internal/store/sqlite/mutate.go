@@ -262,6 +262,27 @@ func (s *Store) Search(ctx context.Context, acct store.AccountID, mbox store.Mai
 	return s.searchSQL(ctx, acct, mbox, q)
 }
 
+// searchQuery is the chunk query of searchSQL. Arguments: mailbox,
+// account, the last UID read (exclusive), the highest UID of the set,
+// then those of where.
+func searchQuery(cols, from, join, where string) string {
+	return `SELECT ` + cols + from + join + ` WHERE ` + mboxScope + ` AND m.uid > ? AND m.uid <= ?` + where +
+		` ORDER BY m.uid LIMIT ` + fmt.Sprint(chunk)
+}
+
+// searchBounds returns where the scan of a UID set starts (exclusive) and
+// ends (inclusive): one index range from its lowest to its highest UID.
+func searchBounds(set store.UIDSet) (after, last store.UID) {
+	last = ^store.UID(0)
+	if len(set) > 0 {
+		after, last = set[0].Lo, set[len(set)-1].Hi
+		if after > 0 {
+			after--
+		}
+	}
+	return after, last
+}
+
 // searchSQL is Search in the index.
 func (s *Store) searchSQL(ctx context.Context, acct store.AccountID, mbox store.MailboxID, q store.Query) ([]store.UID, error) {
 	where, args, filter := searchWhere(q)
@@ -279,12 +300,11 @@ func (s *Store) searchSQL(ctx context.Context, acct store.AccountID, mbox store.
 		// ORDER BY uid; the partial index reads only unseen messages.
 		from += " INDEXED BY messages_unseen"
 	}
-	sqlq := `SELECT ` + cols + from + join + ` WHERE ` + mboxScope + ` AND m.uid > ?` + where +
-		` ORDER BY m.uid LIMIT ` + fmt.Sprint(chunk)
+	sqlq := searchQuery(cols, from, join, where)
 	var out []store.UID
-	var after store.UID
+	after, last := searchBounds(q.UIDs)
 	for {
-		a := append([]any{mbox, acct, after}, args...)
+		a := append([]any{mbox, acct, after, last}, args...)
 		var msgs []store.Message
 		var err error
 		if plain {
@@ -319,6 +339,11 @@ func (s *Store) searchSQL(ctx context.Context, acct store.AccountID, mbox store.
 // searchWhere translates the indexable fields of q to SQL.
 func searchWhere(q store.Query) (string, []any, bool) {
 	where, args, filter := uidClause(q.UIDs)
+	// The chunked scan seeks with its own "uid > last AND uid <= hi"
+	// bounds; "+" keeps SQLite from seeking on the set's BETWEEN instead,
+	// which would re-read every earlier row for each chunk (quadratic on a
+	// big mailbox).
+	where = strings.ReplaceAll(where, "m.uid BETWEEN", "+m.uid BETWEEN")
 	var b strings.Builder
 	b.WriteString(where)
 	add := func(cond string, a ...any) {

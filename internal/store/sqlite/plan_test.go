@@ -3,6 +3,8 @@ package sqlite
 import (
 	"strings"
 	"testing"
+
+	"github.com/youju/youju/internal/store"
 )
 
 // TestQueryPlansUseIndexes checks that the hot reads are index scans of
@@ -32,5 +34,48 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		if p := strings.Join(plan, "; "); !strings.Contains(p, c.want) {
 			t.Errorf("%s\nplan: %s\nwant: %s", c.q, p, c.want)
 		}
+	}
+}
+
+// TestSearchQueryPlanSeeksEachChunk checks that a search with a UID set
+// seeks on the chunk's own bounds, never on the set's BETWEEN: with both
+// in the query SQLite may seek on the set's lower bound and re-read every
+// earlier row for each chunk (quadratic on a big mailbox). The query plan
+// text does not say which bound a seek uses, so the set's terms are
+// checked alone: they must not be usable by the index at all.
+func TestSearchQueryPlanSeeksEachChunk(t *testing.T) {
+	s := newTestStore(t)
+	plan := func(q string, args ...any) string {
+		rows, err := s.rdb.Query(`EXPLAIN QUERY PLAN `+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			rows.Scan(&id, &parent, &notused, &detail)
+			plan = append(plan, detail)
+		}
+		return strings.Join(plan, "; ")
+	}
+	for _, set := range []store.UIDSet{{{Lo: 5, Hi: 90000}}, {{Lo: 1, Hi: 10}, {Lo: 20, Hi: 30}}} {
+		where, args, _ := searchWhere(store.Query{UIDs: set})
+		alone := `SELECT m.uid FROM messages m WHERE ` + mboxScope + where + ` ORDER BY m.uid`
+		if p := plan(alone, append([]any{1, 1}, args...)...); strings.Contains(p, "uid>") || strings.Contains(p, "uid=") {
+			t.Errorf("set %v: its terms are usable for the seek: %q", set, p)
+		}
+		after, last := searchBounds(set)
+		q := searchQuery(msgCols, " FROM messages m", "", where)
+		if p := plan(q, append([]any{1, 1, after, last}, args...)...); !strings.Contains(p, "(mailbox_id=? AND uid>? AND uid<?)") {
+			t.Errorf("set %v: plan %q does not seek on the chunk bounds", set, p)
+		}
+	}
+	if a, l := searchBounds(store.UIDSet{{Lo: 7, Hi: 9}, {Lo: 12, Hi: 40}}); a != 6 || l != 40 {
+		t.Errorf("bounds = %d, %d", a, l)
+	}
+	if a, l := searchBounds(nil); a != 0 || l != ^store.UID(0) {
+		t.Errorf("bounds of nil = %d, %d", a, l)
 	}
 }
