@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,7 +14,7 @@ import (
 
 // fixture: example.com and example.org are local.
 type fixture struct {
-	st              *deliverytest.Store
+	st                    *deliverytest.Store
 	alice, bob, eve, gone store.Account
 }
 
@@ -173,56 +171,8 @@ func TestNormalizeCRLF(t *testing.T) {
 	}
 }
 
-func TestDirQueue(t *testing.T) {
-	dir := t.TempDir()
-	q, err := OpenDirQueue(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	dsn := DSN{Ret: "HDRS", EnvID: "env1", Rcpts: []RcptDSN{{Notify: []string{"FAILURE"}, ORcpt: "rfc822;a@b.c"}}}
-	for i := 0; i < 3; i++ {
-		if err := q.Enqueue(ctx, "me@example.com", []string{"a@b.c"}, []byte("msg\r\n"+strings.Repeat("x", i)), dsn); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := q.Enqueue(ctx, "", nil, []byte("x"), DSN{}); err == nil {
-		t.Fatal("enqueue without recipients accepted")
-	}
-	// A crash left a temporary file: it must not be listed, and reopening
-	// removes it.
-	os.WriteFile(filepath.Join(dir, "tmp", "junk.msg"), []byte("half"), 0o600)
-	q, err = OpenDirQueue(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ents, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(ents) != 0 {
-		t.Fatalf("tmp not cleaned: %v", ents)
-	}
-	list, err := q.List()
-	if err != nil || len(list) != 3 {
-		t.Fatalf("list: %v %v", list, err)
-	}
-	m, data, err := q.Read(list[2].ID)
-	if err != nil || string(data) != "msg\r\nxx" || m.From != "me@example.com" || m.DSN.Rcpts[0].ORcpt != "rfc822;a@b.c" || m.Size != 7 {
-		t.Fatalf("read: %+v %q %v", m, data, err)
-	}
-	if err := q.Remove(list[0].ID); err != nil {
-		t.Fatal(err)
-	}
-	if list, _ = q.List(); len(list) != 2 {
-		t.Fatalf("after remove: %d", len(list))
-	}
-	if _, _, err := q.Read("../etc/passwd"); err == nil {
-		t.Fatal("path traversal accepted")
-	}
-}
-
-func newDeliverer(t *testing.T, f *fixture) (*Deliverer, *DirQueue) {
-	q, err := OpenDirQueue(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+func newDeliverer(t *testing.T, f *fixture) (*Deliverer, *deliverytest.Queue[DSN]) {
+	q := &deliverytest.Queue[DSN]{}
 	r := &Resolver{Accounts: f.st}
 	return &Deliverer{Store: f.st, Resolver: r, Queue: q, Hostname: "mx.example.com"}, q
 }
@@ -259,11 +209,11 @@ func TestDeliverOnceWithTrace(t *testing.T) {
 	if !strings.HasSuffix(msg, "\r\nSubject: hi\r\nbare lf\r\n") {
 		t.Fatalf("not normalised: %q", msg)
 	}
-	list, _ := q.List()
+	list := q.List()
 	if len(list) != 1 || list[0].Rcpts[0] != "ext@remote.net" {
 		t.Fatalf("queue: %+v", list)
 	}
-	_, data, _ := q.Read(list[0].ID)
+	data := list[0].Data
 	if bytes.HasPrefix(data, []byte("Return-Path")) || !bytes.HasPrefix(data, []byte("Received: ")) {
 		t.Fatalf("queued trace: %q", data)
 	}

@@ -52,7 +52,7 @@ func TestPythonSmtplib(t *testing.T) {
 	if in := e.inbox(e.bob); len(in) != 1 || !strings.Contains(in[0], "Subject: py-submission") {
 		t.Errorf("bob: %q", in)
 	}
-	if q, _ := e.queue.List(); len(q) != 1 {
+	if q := e.queue.List(); len(q) != 1 {
 		t.Errorf("queue has %d", len(q))
 	}
 }

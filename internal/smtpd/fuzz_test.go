@@ -99,10 +99,7 @@ func FuzzSession(f *testing.F) {
 	h, _ := auth.HashPassword("pw")
 	st.CreateAccount(ctx, store.Account{Address: "alice@example.com", PasswordHash: h, AllowSMTP: true})
 	st.SetAlias(ctx, store.Alias{Address: "team@example.com", Targets: []string{"alice@example.com", "x@remote.net"}})
-	q, err := delivery.OpenDirQueue(f.TempDir())
-	if err != nil {
-		f.Fatal(err)
-	}
+	q := &deliverytest.Queue[delivery.DSN]{}
 	var panics atomic.Int64
 	srv := &Server{Mode: Inbound, Store: st, Auth: auth.New(st, auth.Options{}), Queue: q,
 		AllowPlaintextLoopback: true, MaxMessageBytes: 1 << 16, ReadTimeout: 2 * time.Second,

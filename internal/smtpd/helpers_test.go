@@ -16,6 +16,7 @@ import (
 
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/delivery"
+	"github.com/youju/youju/internal/delivery/deliverytest"
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/store/sqlite"
 	"github.com/youju/youju/internal/tlsconf"
@@ -52,7 +53,7 @@ type env struct {
 	t            testing.TB
 	st           store.Store
 	auth         *auth.Authenticator
-	queue        *delivery.DirQueue
+	queue        *deliverytest.Queue[delivery.DSN]
 	alice, bob   store.Account
 	srvTLS, cTLS *tls.Config
 }
@@ -87,10 +88,7 @@ func newEnv(t testing.TB) *env {
 	}
 	e.alice, e.bob = mk("alice@example.com"), mk("bob@example.com")
 	e.auth = auth.New(st, auth.Options{DefaultDomain: "example.com"})
-	e.queue, err = delivery.OpenDirQueue(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.queue = &deliverytest.Queue[delivery.DSN]{}
 	e.srvTLS, e.cTLS = tlsPair(t)
 	return e
 }

@@ -94,9 +94,9 @@ func TestDSNParametersQueued(t *testing.T) {
 	r.cmd("DATA", "354")
 	r.send("From: alice@example.com\r\n\r\nx\r\n.\r\n")
 	r.expect("250")
-	q, err := e.queue.List()
-	if err != nil || len(q) != 1 {
-		t.Fatalf("%v %v", q, err)
+	q := e.queue.List()
+	if len(q) != 1 {
+		t.Fatalf("queue: %+v", q)
 	}
 	d := q[0].DSN
 	if d.Ret != "HDRS" || d.EnvID != "abc+1" || len(d.Rcpts) != 1 || strings.Join(d.Rcpts[0].Notify, ",") != "FAILURE,DELAY" || d.Rcpts[0].ORcpt != "RFC822;far@remote.net" {

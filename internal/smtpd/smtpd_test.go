@@ -106,7 +106,7 @@ func TestInbound(t *testing.T) {
 	if !strings.HasPrefix(a[1], "Return-Path: <>\r\n") || !strings.Contains(a[1], "\tfor <team@example.com>;") {
 		t.Fatalf("alias message: %q", a[1])
 	}
-	q, _ := e.queue.List()
+	q := e.queue.List()
 	if len(q) != 1 || q[0].Rcpts[0] != "far@remote.net" {
 		t.Fatalf("queue: %+v", q)
 	}
@@ -209,7 +209,7 @@ func TestSubmission(t *testing.T) {
 	if !strings.Contains(got[0], "\r\nDate: ") || strings.Count(got[0], "Message-ID:") != 1 || !strings.Contains(got[0], "Message-ID: <sub@test>") {
 		t.Errorf("header not completed as it should be:\n%s", got[0])
 	}
-	q, _ := e.queue.List()
+	q := e.queue.List()
 	if len(q) != 1 || q[0].From != "alice@example.com" || q[0].Rcpts[0] != "friend@remote.net" {
 		t.Fatalf("queue: %+v", q)
 	}
@@ -396,7 +396,7 @@ func TestTLSOnInbound(t *testing.T) {
 	wantCode(t, "mail", c.Mail("bob@example.com", nil), 250, smtp.EnhancedCode{})
 	wantCode(t, "relay auth", c.Rcpt("far@remote.net", nil), 250, smtp.EnhancedCode{})
 	wantCode(t, "data", send(t, c, msg("bob@example.com", "far@remote.net", "relayed")), 250, smtp.EnhancedCode{})
-	if q, _ := e.queue.List(); len(q) != 1 {
+	if q := e.queue.List(); len(q) != 1 {
 		t.Fatalf("queue: %d", len(q))
 	}
 }
