@@ -13,13 +13,14 @@ import (
 	"github.com/youju/youju/internal/config"
 	"github.com/youju/youju/internal/dkimkeys"
 	"github.com/youju/youju/internal/dnsrec"
+	"github.com/youju/youju/internal/dnsresolver"
 	"github.com/youju/youju/internal/store"
 )
 
 const dnsUsage = "dns [check] [--data DIR] [--ip ADDR] [--ipv6 ADDR] [--resolver HOST[:PORT]] [--mta-sts-mode testing|enforce] [DOMAIN]"
 
 // newDNSResolver makes the resolver of 'youju dns check'.
-var newDNSResolver = func(server string) dnsrec.Resolver { return dnsrec.NewResolver(server) }
+var newDNSResolver = dnsresolver.New
 
 // runDNS prints the records a domain needs ("youju dns DOMAIN") or checks
 // them in DNS ("youju dns check DOMAIN").
@@ -43,6 +44,12 @@ func runDNS(ctx context.Context, e *env, args []string) error {
 	}
 	if *stsMode != dnsrec.MTASTSTesting && *stsMode != dnsrec.MTASTSEnforce {
 		return usagef("--mta-sts-mode must be testing or enforce")
+	}
+	var r dnsresolver.Resolver
+	if check {
+		if r, err = newDNSResolver(*resolver); err != nil {
+			return usagef("--resolver: %v", err)
+		}
 	}
 	var p dnsrec.Params
 	err = withStore(ctx, *data, func(c config.Config, st store.Accounts) error {
@@ -72,7 +79,7 @@ func runDNS(ctx context.Context, e *env, args []string) error {
 		fmt.Fprint(e.stdout, dnsrec.Zone(recs))
 		return nil
 	}
-	results := dnsrec.Check(ctx, newDNSResolver(*resolver), recs)
+	results := dnsrec.Check(ctx, r, recs)
 	if bad := dnsrec.Report(e.stdout, results); bad > 0 {
 		return fmt.Errorf("%d DNS record(s) of %s need attention (see above)", bad, p.Domain)
 	}

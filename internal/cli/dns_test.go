@@ -1,30 +1,11 @@
 package cli
 
 import (
-	"context"
-	"net"
 	"strings"
 	"testing"
 
-	"github.com/youju/youju/internal/dnsrec"
+	"github.com/youju/youju/internal/dnsresolver"
 )
-
-// emptyDNS knows no name at all: every lookup is NXDOMAIN.
-type emptyDNS struct{}
-
-func nxdomain(name string) error {
-	return &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
-}
-
-func (emptyDNS) LookupMX(_ context.Context, n string) ([]*net.MX, error) { return nil, nxdomain(n) }
-func (emptyDNS) LookupTXT(_ context.Context, n string) ([]string, error) { return nil, nxdomain(n) }
-func (emptyDNS) LookupHost(_ context.Context, n string) ([]string, error) {
-	return nil, nxdomain(n)
-}
-func (emptyDNS) LookupSRV(_ context.Context, s, p, n string) (string, []*net.SRV, error) {
-	return "", nil, nxdomain(n)
-}
-func (emptyDNS) LookupCNAME(_ context.Context, n string) (string, error) { return "", nxdomain(n) }
 
 func TestDNSPrintAndCheck(t *testing.T) {
 	dir := newData(t)
@@ -44,7 +25,8 @@ func TestDNSPrintAndCheck(t *testing.T) {
 	}
 
 	old := newDNSResolver
-	newDNSResolver = func(string) dnsrec.Resolver { return emptyDNS{} }
+	// An empty zone: every lookup is NXDOMAIN.
+	newDNSResolver = func(string) (dnsresolver.Resolver, error) { return &dnsresolver.Fake{}, nil }
 	defer func() { newDNSResolver = old }()
 	code, out, errs := run(t, "", "dns", "check", "--data", dir, "example.org")
 	if code != 1 || !strings.Contains(errs, "need attention") {

@@ -2,41 +2,15 @@ package dnsrec
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/youju/youju/internal/dnsresolver"
 )
-
-// Resolver is the part of *net.Resolver that Check uses; tests pass a fake.
-type Resolver interface {
-	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
-	LookupTXT(ctx context.Context, name string) ([]string, error)
-	LookupHost(ctx context.Context, host string) ([]string, error)
-	LookupSRV(ctx context.Context, service, proto, name string) (string, []*net.SRV, error)
-	LookupCNAME(ctx context.Context, host string) (string, error)
-}
-
-var _ Resolver = (*net.Resolver)(nil)
-
-// NewResolver returns a resolver that asks server ("host:port", or a host
-// for port 53) instead of the system's resolvers; "" is the system default.
-func NewResolver(server string) *net.Resolver {
-	if server == "" {
-		return net.DefaultResolver
-	}
-	if _, _, err := net.SplitHostPort(server); err != nil {
-		server = net.JoinHostPort(server, "53")
-	}
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, server)
-	}}
-}
 
 // Status is the verdict on one record.
 type Status int
@@ -66,7 +40,7 @@ type Result struct {
 // Check looks every record up through r and says, per record, whether it
 // is right. Each lookup gets its own timeout so one slow name does not
 // hide the others.
-func Check(ctx context.Context, r Resolver, rs []Record) []Result {
+func Check(ctx context.Context, r dnsresolver.Resolver, rs []Record) []Result {
 	out := make([]Result, 0, len(rs))
 	for _, rec := range rs {
 		c := &checker{ctx: ctx, r: r}
@@ -89,7 +63,7 @@ func Check(ctx context.Context, r Resolver, rs []Record) []Result {
 // checker runs the lookups of one record.
 type checker struct {
 	ctx context.Context
-	r   Resolver
+	r   dnsresolver.Resolver
 }
 
 const lookupTimeout = 10 * time.Second
@@ -101,15 +75,10 @@ func (c *checker) timeout() (context.Context, context.CancelFunc) {
 // result is Result without the record.
 type result = Result
 
-func notFound(err error) bool {
-	var de *net.DNSError
-	return errors.As(err, &de) && de.IsNotFound
-}
-
 // failed turns a lookup error into a result: "not found" is Missing,
 // anything else means DNS could not be asked.
 func failed(name string, err error) result {
-	if notFound(err) {
+	if dnsresolver.IsNotFound(err) {
 		return result{Status: Missing, Problem: "no such record at " + name}
 	}
 	return result{Status: Failed, Problem: "lookup failed: " + err.Error(), Fix: "check the resolver (--resolver) and try again"}
@@ -150,15 +119,15 @@ func checkAddr(host string, v6 bool, want []netip.Addr, optional bool) func(*che
 	return func(c *checker) result {
 		ctx, cancel := c.timeout()
 		defer cancel()
-		addrs, err := c.r.LookupHost(ctx, host)
+		addrs, err := c.r.LookupIPAddr(ctx, host)
 		if err != nil {
 			return failed(host, err)
 		}
 		var got []netip.Addr
 		var found []string
-		for _, s := range addrs {
-			a, err := netip.ParseAddr(s)
-			if err == nil && a.Unmap().Is6() == v6 {
+		for _, ip := range addrs {
+			a, ok := netip.AddrFromSlice(ip.IP)
+			if ok && a.Unmap().Is6() == v6 {
 				got = append(got, a.Unmap())
 				found = append(found, a.Unmap().String())
 			}
@@ -395,11 +364,11 @@ func checkCNAME(name, target string) func(*checker) result {
 		if sameName(cname, target) {
 			return result{Status: OK, Found: cname}
 		}
-		got, err := c.r.LookupHost(ctx, name)
+		got, err := c.lookupHost(ctx, name)
 		if err != nil {
 			return failed(name, err)
 		}
-		want, err := c.r.LookupHost(ctx, target)
+		want, err := c.lookupHost(ctx, target)
 		if err != nil {
 			return result{Status: Failed, Found: strings.Join(got, ", "), Problem: "cannot resolve " + target + " to compare: " + err.Error()}
 		}
@@ -412,4 +381,18 @@ func checkCNAME(name, target string) func(*checker) result {
 			Problem: name + " does not lead to the youju host, so clients and senders reach another server",
 			Fix:     "replace it with: " + name + " CNAME " + target}
 	}
+}
+
+// lookupHost is net.Resolver.LookupHost on top of LookupIPAddr: the
+// addresses of host as strings.
+func (c *checker) lookupHost(ctx context.Context, host string) ([]string, error) {
+	ips, err := c.r.LookupIPAddr(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(ips))
+	for i, ip := range ips {
+		out[i] = ip.IP.String()
+	}
+	return out, nil
 }

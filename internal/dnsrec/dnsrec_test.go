@@ -10,73 +10,16 @@ import (
 
 	"github.com/youju/youju/internal/clientconf"
 	"github.com/youju/youju/internal/config"
+	"github.com/youju/youju/internal/dnsresolver"
 )
 
-// fakeDNS is a zone in memory; no test ever asks real DNS.
-type fakeDNS struct {
-	mx    map[string][]*net.MX
-	txt   map[string][]string
-	host  map[string][]string
-	srv   map[string][]*net.SRV
-	cname map[string]string
-	fail  error // returned by every lookup when set
-}
-
-func nx(name string) error { return &net.DNSError{Err: "no such host", Name: name, IsNotFound: true} }
-
-func key(n string) string { return strings.ToLower(strings.TrimSuffix(n, ".")) }
-
-func (f *fakeDNS) LookupMX(_ context.Context, n string) ([]*net.MX, error) {
-	if f.fail != nil {
-		return nil, f.fail
+// ips makes the addresses of a fake A/AAAA answer.
+func ips(addrs ...string) []net.IPAddr {
+	out := make([]net.IPAddr, len(addrs))
+	for i, a := range addrs {
+		out[i] = net.IPAddr{IP: net.ParseIP(a)}
 	}
-	if v, ok := f.mx[key(n)]; ok {
-		return v, nil
-	}
-	return nil, nx(n)
-}
-func (f *fakeDNS) LookupTXT(_ context.Context, n string) ([]string, error) {
-	if f.fail != nil {
-		return nil, f.fail
-	}
-	if v, ok := f.txt[key(n)]; ok {
-		return v, nil
-	}
-	return nil, nx(n)
-}
-func (f *fakeDNS) LookupHost(_ context.Context, n string) ([]string, error) {
-	if f.fail != nil {
-		return nil, f.fail
-	}
-	if c, ok := f.cname[key(n)]; ok {
-		n = c
-	}
-	if v, ok := f.host[key(n)]; ok {
-		return v, nil
-	}
-	return nil, nx(n)
-}
-func (f *fakeDNS) LookupSRV(_ context.Context, svc, proto, n string) (string, []*net.SRV, error) {
-	if f.fail != nil {
-		return "", nil, f.fail
-	}
-	name := "_" + svc + "._" + proto + "." + key(n)
-	if v, ok := f.srv[name]; ok {
-		return name, v, nil
-	}
-	return "", nil, nx(name)
-}
-func (f *fakeDNS) LookupCNAME(_ context.Context, n string) (string, error) {
-	if f.fail != nil {
-		return "", f.fail
-	}
-	if c, ok := f.cname[key(n)]; ok {
-		return c + ".", nil
-	}
-	if _, ok := f.host[key(n)]; ok {
-		return key(n) + ".", nil // Go returns the name itself without a CNAME
-	}
-	return "", nx(n)
+	return out
 }
 
 const rsaValue = "v=DKIM1; k=rsa; p=" + "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA" +
@@ -96,13 +39,14 @@ func params() Params {
 }
 
 // goodZone is written by hand (not from Records) so that the test is an
-// independent reading of what the records should be.
-func goodZone() *fakeDNS {
+// independent reading of what the records should be. It is a zone in
+// memory: no test ever asks real DNS.
+func goodZone() *dnsresolver.Fake {
 	policyID := MTASTSID(MTASTSPolicy("", "mail.example.test"))
-	return &fakeDNS{
-		mx:   map[string][]*net.MX{"example.test": {{Host: "mail.example.test.", Pref: 10}}},
-		host: map[string][]string{"mail.example.test": {"192.0.2.10", "2001:db8::10"}},
-		txt: map[string][]string{
+	return &dnsresolver.Fake{
+		MX: map[string][]*net.MX{"example.test": {{Host: "mail.example.test.", Pref: 10}}},
+		IP: map[string][]net.IPAddr{"mail.example.test": ips("192.0.2.10", "2001:db8::10")},
+		TXT: map[string][]string{
 			"example.test":                {"google-site-verification=abc", "v=spf1 mx -all"},
 			"mail.example.test":           {"v=spf1 a -all"},
 			"y1e._domainkey.example.test": {"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="},
@@ -111,7 +55,7 @@ func goodZone() *fakeDNS {
 			"_mta-sts.example.test":       {"v=STSv1; id=" + policyID},
 			"_smtp._tls.example.test":     {"v=TLSRPTv1; rua=mailto:tls@example.test"},
 		},
-		srv: map[string][]*net.SRV{
+		SRV: map[string][]*net.SRV{
 			"_imaps._tcp.example.test":        {{Target: "mail.example.test.", Port: 993}},
 			"_imap._tcp.example.test":         {{Target: "mail.example.test.", Port: 143, Priority: 10}},
 			"_pop3s._tcp.example.test":        {{Target: "mail.example.test.", Port: 995, Priority: 20}},
@@ -120,7 +64,7 @@ func goodZone() *fakeDNS {
 			"_submission._tcp.example.test":   {{Target: "mail.example.test.", Port: 587, Priority: 10}},
 			"_autodiscover._tcp.example.test": {{Target: "mail.example.test.", Port: 443}},
 		},
-		cname: map[string]string{
+		CNAME: map[string]string{
 			"autoconfig.example.test":   "mail.example.test",
 			"autodiscover.example.test": "mail.example.test",
 			"mta-sts.example.test":      "mail.example.test",
@@ -155,38 +99,40 @@ func TestAllOK(t *testing.T) {
 func TestEachWrongRecordGivesAdvice(t *testing.T) {
 	cases := []struct {
 		name     string
-		break_   func(z *fakeDNS)
+		break_   func(z *dnsresolver.Fake)
 		typ, rec string
 		status   Status
 		problem  string // substring
 		fix      string // substring
 	}{
-		{"no MX", func(z *fakeDNS) { delete(z.mx, "example.test") }, "MX", "example.test.", Missing, "no such record", "MX\t10 mail.example.test."},
-		{"MX elsewhere", func(z *fakeDNS) { z.mx["example.test"] = []*net.MX{{Host: "mx.other.test.", Pref: 5}} }, "MX", "example.test.", Wrong, "point elsewhere", "MX 10 mail.example.test."},
-		{"null MX", func(z *fakeDNS) { z.mx["example.test"] = []*net.MX{{Host: "."}} }, "MX", "example.test.", Wrong, "null MX", "MX 10"},
-		{"A wrong", func(z *fakeDNS) { z.host["mail.example.test"] = []string{"198.51.100.1"} }, "A", "mail.example.test.", Wrong, "does not resolve to 192.0.2.10", "192.0.2.10"},
-		{"no SPF", func(z *fakeDNS) { z.txt["example.test"] = []string{"other"} }, "TXT", "example.test.", Missing, "no v=spf1", "v=spf1 mx -all"},
-		{"two SPF", func(z *fakeDNS) { z.txt["example.test"] = []string{"v=spf1 mx -all", "v=spf1 a -all"} }, "TXT", "example.test.", Wrong, "RFC 7208", "exactly one"},
-		{"SPF +all", func(z *fakeDNS) { z.txt["example.test"] = []string{"v=spf1 mx +all"} }, "TXT", "example.test.", Wrong, "lets anyone", "-all"},
-		{"SPF without host", func(z *fakeDNS) { z.txt["example.test"] = []string{"v=spf1 -all"} }, "TXT", "example.test.", Wrong, "does not allow", "'mx'"},
-		{"SPF soft end", func(z *fakeDNS) { z.txt["example.test"] = []string{"v=spf1 mx"} }, "TXT", "example.test.", Warn, "does not end", "-all"},
-		{"DKIM other key", func(z *fakeDNS) { z.txt["y1r._domainkey.example.test"] = []string{"v=DKIM1; k=rsa; p=MIIBother"} }, "TXT", "y1r._domainkey.example.test.", Wrong, "not youju's key", `" "`},
-		{"DKIM missing", func(z *fakeDNS) { delete(z.txt, "y1e._domainkey.example.test") }, "TXT", "y1e._domainkey.example.test.", Missing, "no such record", "k=ed25519"},
-		{"DKIM revoked", func(z *fakeDNS) { z.txt["y1e._domainkey.example.test"] = []string{"v=DKIM1; p="} }, "TXT", "y1e._domainkey.example.test.", Wrong, "revoked", "k=ed25519"},
-		{"DMARC none", func(z *fakeDNS) { z.txt["_dmarc.example.test"] = []string{"v=DMARC1; p=none"} }, "TXT", "_dmarc.example.test.", Warn, "only monitors", "p=quarantine"},
-		{"DMARC no p", func(z *fakeDNS) { z.txt["_dmarc.example.test"] = []string{"v=DMARC1; rua=mailto:x@y"} }, "TXT", "_dmarc.example.test.", Wrong, "no valid p=", "v=DMARC1; p=quarantine"},
-		{"MTA-STS old id", func(z *fakeDNS) { z.txt["_mta-sts.example.test"] = []string{"v=STSv1; id=old"} }, "TXT", "_mta-sts.example.test.", Warn, "id=old", "set id="},
-		{"MTA-STS no id", func(z *fakeDNS) { z.txt["_mta-sts.example.test"] = []string{"v=STSv1;"} }, "TXT", "_mta-sts.example.test.", Wrong, "no id=", "v=STSv1; id="},
-		{"TLS-RPT missing (optional)", func(z *fakeDNS) { delete(z.txt, "_smtp._tls.example.test") }, "TXT", "_smtp._tls.example.test.", Warn, "no such record", "v=TLSRPTv1"},
-		{"TLS-RPT no rua", func(z *fakeDNS) { z.txt["_smtp._tls.example.test"] = []string{"v=TLSRPTv1;"} }, "TXT", "_smtp._tls.example.test.", Wrong, "rua", "rua=mailto"},
-		{"SRV wrong port", func(z *fakeDNS) { z.srv["_imaps._tcp.example.test"][0].Port = 994 }, "SRV", "_imaps._tcp.example.test.", Wrong, "port 993", "0 1 993 mail.example.test."},
-		{"SRV missing", func(z *fakeDNS) { delete(z.srv, "_submissions._tcp.example.test") }, "SRV", "_submissions._tcp.example.test.", Missing, "no such record", "465 mail.example.test."},
-		{"CNAME elsewhere", func(z *fakeDNS) {
-			z.cname["autoconfig.example.test"] = "web.other.test"
-			z.host["web.other.test"] = []string{"203.0.113.5"}
+		{"no MX", func(z *dnsresolver.Fake) { delete(z.MX, "example.test") }, "MX", "example.test.", Missing, "no such record", "MX\t10 mail.example.test."},
+		{"MX elsewhere", func(z *dnsresolver.Fake) { z.MX["example.test"] = []*net.MX{{Host: "mx.other.test.", Pref: 5}} }, "MX", "example.test.", Wrong, "point elsewhere", "MX 10 mail.example.test."},
+		{"null MX", func(z *dnsresolver.Fake) { z.MX["example.test"] = []*net.MX{{Host: "."}} }, "MX", "example.test.", Wrong, "null MX", "MX 10"},
+		{"A wrong", func(z *dnsresolver.Fake) { z.IP["mail.example.test"] = ips("198.51.100.1") }, "A", "mail.example.test.", Wrong, "does not resolve to 192.0.2.10", "192.0.2.10"},
+		{"no SPF", func(z *dnsresolver.Fake) { z.TXT["example.test"] = []string{"other"} }, "TXT", "example.test.", Missing, "no v=spf1", "v=spf1 mx -all"},
+		{"two SPF", func(z *dnsresolver.Fake) { z.TXT["example.test"] = []string{"v=spf1 mx -all", "v=spf1 a -all"} }, "TXT", "example.test.", Wrong, "RFC 7208", "exactly one"},
+		{"SPF +all", func(z *dnsresolver.Fake) { z.TXT["example.test"] = []string{"v=spf1 mx +all"} }, "TXT", "example.test.", Wrong, "lets anyone", "-all"},
+		{"SPF without host", func(z *dnsresolver.Fake) { z.TXT["example.test"] = []string{"v=spf1 -all"} }, "TXT", "example.test.", Wrong, "does not allow", "'mx'"},
+		{"SPF soft end", func(z *dnsresolver.Fake) { z.TXT["example.test"] = []string{"v=spf1 mx"} }, "TXT", "example.test.", Warn, "does not end", "-all"},
+		{"DKIM other key", func(z *dnsresolver.Fake) {
+			z.TXT["y1r._domainkey.example.test"] = []string{"v=DKIM1; k=rsa; p=MIIBother"}
+		}, "TXT", "y1r._domainkey.example.test.", Wrong, "not youju's key", `" "`},
+		{"DKIM missing", func(z *dnsresolver.Fake) { delete(z.TXT, "y1e._domainkey.example.test") }, "TXT", "y1e._domainkey.example.test.", Missing, "no such record", "k=ed25519"},
+		{"DKIM revoked", func(z *dnsresolver.Fake) { z.TXT["y1e._domainkey.example.test"] = []string{"v=DKIM1; p="} }, "TXT", "y1e._domainkey.example.test.", Wrong, "revoked", "k=ed25519"},
+		{"DMARC none", func(z *dnsresolver.Fake) { z.TXT["_dmarc.example.test"] = []string{"v=DMARC1; p=none"} }, "TXT", "_dmarc.example.test.", Warn, "only monitors", "p=quarantine"},
+		{"DMARC no p", func(z *dnsresolver.Fake) { z.TXT["_dmarc.example.test"] = []string{"v=DMARC1; rua=mailto:x@y"} }, "TXT", "_dmarc.example.test.", Wrong, "no valid p=", "v=DMARC1; p=quarantine"},
+		{"MTA-STS old id", func(z *dnsresolver.Fake) { z.TXT["_mta-sts.example.test"] = []string{"v=STSv1; id=old"} }, "TXT", "_mta-sts.example.test.", Warn, "id=old", "set id="},
+		{"MTA-STS no id", func(z *dnsresolver.Fake) { z.TXT["_mta-sts.example.test"] = []string{"v=STSv1;"} }, "TXT", "_mta-sts.example.test.", Wrong, "no id=", "v=STSv1; id="},
+		{"TLS-RPT missing (optional)", func(z *dnsresolver.Fake) { delete(z.TXT, "_smtp._tls.example.test") }, "TXT", "_smtp._tls.example.test.", Warn, "no such record", "v=TLSRPTv1"},
+		{"TLS-RPT no rua", func(z *dnsresolver.Fake) { z.TXT["_smtp._tls.example.test"] = []string{"v=TLSRPTv1;"} }, "TXT", "_smtp._tls.example.test.", Wrong, "rua", "rua=mailto"},
+		{"SRV wrong port", func(z *dnsresolver.Fake) { z.SRV["_imaps._tcp.example.test"][0].Port = 994 }, "SRV", "_imaps._tcp.example.test.", Wrong, "port 993", "0 1 993 mail.example.test."},
+		{"SRV missing", func(z *dnsresolver.Fake) { delete(z.SRV, "_submissions._tcp.example.test") }, "SRV", "_submissions._tcp.example.test.", Missing, "no such record", "465 mail.example.test."},
+		{"CNAME elsewhere", func(z *dnsresolver.Fake) {
+			z.CNAME["autoconfig.example.test"] = "web.other.test"
+			z.IP["web.other.test"] = ips("203.0.113.5")
 		}, "CNAME", "autoconfig.example.test.", Wrong, "does not lead", "CNAME mail.example.test."},
-		{"CNAME missing", func(z *fakeDNS) { delete(z.cname, "mta-sts.example.test") }, "CNAME", "mta-sts.example.test.", Missing, "no such record", "CNAME\tmail.example.test."},
-		{"lookup fails", func(z *fakeDNS) { z.fail = errors.New("i/o timeout") }, "MX", "example.test.", Failed, "i/o timeout", "resolver"},
+		{"CNAME missing", func(z *dnsresolver.Fake) { delete(z.CNAME, "mta-sts.example.test") }, "CNAME", "mta-sts.example.test.", Missing, "no such record", "CNAME\tmail.example.test."},
+		{"lookup fails", func(z *dnsresolver.Fake) { z.Err = errors.New("i/o timeout") }, "MX", "example.test.", Failed, "i/o timeout", "resolver"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -202,8 +148,8 @@ func TestEachWrongRecordGivesAdvice(t *testing.T) {
 
 func TestCNAMEAsAddressRecordsIsOK(t *testing.T) {
 	z := goodZone()
-	delete(z.cname, "autodiscover.example.test")
-	z.host["autodiscover.example.test"] = []string{"192.0.2.10"}
+	delete(z.CNAME, "autodiscover.example.test")
+	z.IP["autodiscover.example.test"] = ips("192.0.2.10")
 	r := find(t, Check(context.Background(), z, Records(params())), "CNAME", "autodiscover.example.test.")
 	if r.Status != OK {
 		t.Errorf("A records with the host's address: %v %s", r.Status, r.Problem)
@@ -230,7 +176,7 @@ func TestOffServiceAndPlaceholder(t *testing.T) {
 		}
 	}
 	z := goodZone()
-	delete(z.host, "mail.example.test")
+	delete(z.IP, "mail.example.test")
 	res := find(t, Check(context.Background(), z, rs), "A", "mail.example.test.")
 	if res.Status != Missing || !strings.Contains(res.Fix, "real address") {
 		t.Errorf("placeholder A missing: %+v", res)
@@ -276,7 +222,7 @@ func TestMTASTSPolicy(t *testing.T) {
 
 func TestReport(t *testing.T) {
 	z := goodZone()
-	delete(z.mx, "example.test")
+	delete(z.MX, "example.test")
 	var b strings.Builder
 	bad := Report(&b, Check(context.Background(), z, Records(params())))
 	out := b.String()
@@ -288,7 +234,7 @@ func TestReport(t *testing.T) {
 
 func TestOptionalAAAAAdvice(t *testing.T) {
 	z := goodZone()
-	z.host["mail.example.test"] = []string{"192.0.2.10"}
+	z.IP["mail.example.test"] = ips("192.0.2.10")
 	r := find(t, Check(context.Background(), z, Records(params())), "AAAA", "mail.example.test.")
 	if r.Status != Warn || !strings.Contains(r.Fix, "if the server has a public IPv6") {
 		t.Errorf("no IPv6: %+v", r)

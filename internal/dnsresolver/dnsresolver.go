@@ -13,15 +13,20 @@ import (
 	"time"
 )
 
-// Resolver is the subset of *net.Resolver that mail needs. It is the same
-// method set as blitiri.com.ar/go/spf's DNSResolver, so a Resolver can be
-// handed to spf.WithResolver unchanged.
+// Resolver is the subset of *net.Resolver that mail needs: delivery,
+// inbound authentication and 'youju dns check'. Its first four methods are
+// blitiri.com.ar/go/spf's DNSResolver, so a Resolver can be handed to
+// spf.WithResolver unchanged.
 type Resolver interface {
 	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
 	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
 	LookupTXT(ctx context.Context, name string) ([]string, error)
 	LookupAddr(ctx context.Context, addr string) ([]string, error)
+	LookupSRV(ctx context.Context, service, proto, name string) (cname string, addrs []*net.SRV, err error)
+	LookupCNAME(ctx context.Context, host string) (string, error)
 }
+
+var _ Resolver = (*net.Resolver)(nil)
 
 // New returns the system resolver if server is "", else a resolver that
 // sends every query to server ("1.2.3.4" or "1.2.3.4:53", UDP with TCP
@@ -48,19 +53,29 @@ func New(server string) (Resolver, error) {
 
 // Fake is an in-memory Resolver for tests. Names are matched without the
 // trailing dot and case-insensitively. A name listed in Temp fails with a
-// temporary error for every query type; an unknown name is "not found"
-// (NXDOMAIN), as net.Resolver reports it.
+// temporary error for every query type, and every lookup returns Err when
+// it is set; an unknown name is "not found" (NXDOMAIN), as net.Resolver
+// reports it.
 type Fake struct {
 	MX   map[string][]*net.MX
 	IP   map[string][]net.IPAddr
 	TXT  map[string][]string
 	Addr map[string][]string // reverse: IP string -> names
-	Temp map[string]bool
+	// SRV is keyed by the full owner name, "_imaps._tcp.example.org".
+	SRV map[string][]*net.SRV
+	// CNAME maps an alias to its target; LookupIPAddr follows it (one
+	// level), as a resolver does.
+	CNAME map[string]string
+	Temp  map[string]bool
+	Err   error
 }
 
 func key(name string) string { return strings.ToLower(strings.TrimSuffix(name, ".")) }
 
 func (f *Fake) fail(name string) error {
+	if f.Err != nil {
+		return f.Err
+	}
 	if f.Temp[key(name)] {
 		return &net.DNSError{Err: "server misbehaving", Name: name, IsTemporary: true}
 	}
@@ -90,6 +105,9 @@ func (f *Fake) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error
 	if ip := net.ParseIP(host); ip != nil {
 		return []net.IPAddr{{IP: ip}}, nil
 	}
+	if c, ok := f.CNAME[key(host)]; ok {
+		host = c
+	}
 	if v, ok := f.IP[key(host)]; ok {
 		return v, nil
 	}
@@ -116,6 +134,36 @@ func (f *Fake) LookupAddr(_ context.Context, addr string) ([]string, error) {
 		return v, nil
 	}
 	return nil, notFound(addr)
+}
+
+// LookupSRV implements Resolver. As in net.Resolver.LookupSRV, an empty
+// service and proto look name up directly.
+func (f *Fake) LookupSRV(_ context.Context, service, proto, name string) (string, []*net.SRV, error) {
+	if service != "" || proto != "" {
+		name = "_" + service + "._" + proto + "." + name
+	}
+	if err := f.fail(name); err != nil {
+		return "", nil, err
+	}
+	if v, ok := f.SRV[key(name)]; ok {
+		return key(name) + ".", v, nil
+	}
+	return "", nil, notFound(name)
+}
+
+// LookupCNAME implements Resolver. Like net.Resolver, a name without a
+// CNAME but with addresses is its own canonical name.
+func (f *Fake) LookupCNAME(_ context.Context, host string) (string, error) {
+	if err := f.fail(host); err != nil {
+		return "", err
+	}
+	if c, ok := f.CNAME[key(host)]; ok {
+		return key(c) + ".", nil
+	}
+	if _, ok := f.IP[key(host)]; ok {
+		return key(host) + ".", nil
+	}
+	return "", notFound(host)
 }
 
 // IsNotFound reports whether err means the name or record does not exist

@@ -2,6 +2,7 @@ package dnsresolver
 
 import (
 	"context"
+	"errors"
 	"net"
 	"testing"
 )
@@ -26,6 +27,43 @@ func TestFake(t *testing.T) {
 	}
 	if ips, err := f.LookupIPAddr(ctx, "192.0.2.1"); err != nil || len(ips) != 1 {
 		t.Errorf("IP literal: %v %v", ips, err)
+	}
+}
+
+func TestFakeSRVAndCNAME(t *testing.T) {
+	ctx := context.Background()
+	f := &Fake{
+		IP:    map[string][]net.IPAddr{"mail.example.org": {{IP: net.ParseIP("192.0.2.1")}}},
+		SRV:   map[string][]*net.SRV{"_imaps._tcp.example.org": {{Target: "mail.example.org.", Port: 993}}},
+		CNAME: map[string]string{"autoconfig.example.org": "Mail.example.org."},
+	}
+	if _, srvs, err := f.LookupSRV(ctx, "imaps", "tcp", "Example.org."); err != nil || len(srvs) != 1 || srvs[0].Port != 993 {
+		t.Errorf("SRV: %v %v", srvs, err)
+	}
+	if _, srvs, err := f.LookupSRV(ctx, "", "", "_imaps._tcp.example.org"); err != nil || len(srvs) != 1 {
+		t.Errorf("SRV by full name: %v %v", srvs, err)
+	}
+	if _, _, err := f.LookupSRV(ctx, "pop3s", "tcp", "example.org"); !IsNotFound(err) {
+		t.Errorf("missing SRV: %v", err)
+	}
+	if c, err := f.LookupCNAME(ctx, "autoconfig.example.org"); err != nil || c != "mail.example.org." {
+		t.Errorf("CNAME: %q %v", c, err)
+	}
+	if c, err := f.LookupCNAME(ctx, "mail.example.org"); err != nil || c != "mail.example.org." {
+		t.Errorf("a name with addresses is its own canonical name: %q %v", c, err)
+	}
+	if _, err := f.LookupCNAME(ctx, "nothing.example.org"); !IsNotFound(err) {
+		t.Errorf("missing CNAME: %v", err)
+	}
+	if ips, err := f.LookupIPAddr(ctx, "autoconfig.example.org"); err != nil || len(ips) != 1 || !ips[0].IP.Equal(net.ParseIP("192.0.2.1")) {
+		t.Errorf("IP through CNAME: %v %v", ips, err)
+	}
+	f.Err = errors.New("i/o timeout")
+	if _, err := f.LookupIPAddr(ctx, "mail.example.org"); err != f.Err {
+		t.Errorf("Err not returned: %v", err)
+	}
+	if _, _, err := f.LookupSRV(ctx, "imaps", "tcp", "example.org"); err != f.Err {
+		t.Errorf("Err not returned by SRV: %v", err)
 	}
 }
 
