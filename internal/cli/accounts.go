@@ -124,11 +124,8 @@ func runDomain(ctx context.Context, e *env, args []string) error {
 func domainAdd(ctx context.Context, e *env, args []string) error {
 	const usage = "domain add [--data DIR] DOMAIN"
 	fs, data := flags(e, "domain add", usage)
-	rest, err := parse(fs, args)
+	rest, err := parseArgs(fs, args, 1, 1, usage)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 1, 1, usage); err != nil {
 		return err
 	}
 	name := strings.ToLower(rest[0])
@@ -169,11 +166,8 @@ func domainDel(ctx context.Context, e *env, args []string) error {
 
 func domainList(ctx context.Context, e *env, args []string) error {
 	fs, data := flags(e, "domain list", "domain list [--data DIR]")
-	rest, err := parse(fs, args)
+	_, err := parseArgs(fs, args, 0, 0, "domain list [--data DIR]")
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 0, 0, "domain list [--data DIR]"); err != nil {
 		return err
 	}
 	return withStore(ctx, *data, func(_ config.Config, st store.Accounts) error {
@@ -191,11 +185,8 @@ func domainList(ctx context.Context, e *env, args []string) error {
 // oneNameCmd runs a command that takes exactly one argument.
 func oneNameCmd(ctx context.Context, e *env, name, usage string, args []string, fn func(config.Config, store.Accounts, string) error) error {
 	fs, data := flags(e, name, usage)
-	rest, err := parse(fs, args)
+	rest, err := parseArgs(fs, args, 1, 1, usage)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 1, 1, usage); err != nil {
 		return err
 	}
 	return withStore(ctx, *data, func(c config.Config, st store.Accounts) error { return fn(c, st, rest[0]) })
@@ -214,11 +205,8 @@ func runAlias(ctx context.Context, e *env, args []string) error {
 func aliasAdd(ctx context.Context, e *env, args []string) error {
 	const usage = "alias add [--data DIR] ADDRESS|@DOMAIN TARGET [TARGET...]"
 	fs, data := flags(e, "alias add", usage)
-	rest, err := parse(fs, args)
+	rest, err := parseArgs(fs, args, 2, -1, usage)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 2, -1, usage); err != nil {
 		return err
 	}
 	addr := strings.ToLower(rest[0])
@@ -298,11 +286,8 @@ func runAppPass(ctx context.Context, e *env, args []string) error {
 func appPassAdd(ctx context.Context, e *env, args []string) error {
 	const usage = "apppass add [--data DIR] ADDRESS NAME   (NAME: e.g. \"iPhone\"; the password is printed once)"
 	fs, data := flags(e, "apppass add", usage)
-	rest, err := parse(fs, args)
+	rest, err := parseArgs(fs, args, 2, 2, usage)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 2, 2, usage); err != nil {
 		return err
 	}
 	return withAccount(ctx, *data, rest[0], func(st store.Accounts, a store.Account) error {
@@ -349,11 +334,8 @@ func appPassList(ctx context.Context, e *env, args []string) error {
 func appPassDel(ctx context.Context, e *env, args []string) error {
 	const usage = "apppass del [--data DIR] ADDRESS NAME"
 	fs, data := flags(e, "apppass del", usage)
-	rest, err := parse(fs, args)
+	rest, err := parseArgs(fs, args, 2, 2, usage)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 2, 2, usage); err != nil {
 		return err
 	}
 	return withAccount(ctx, *data, rest[0], func(st store.Accounts, a store.Account) error {

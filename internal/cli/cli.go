@@ -139,6 +139,15 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseArgs is parse followed by wantArgs.
+func parseArgs(fs *flag.FlagSet, args []string, min, max int, usage string) ([]string, error) {
+	rest, err := parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	return rest, wantArgs(rest, min, max, usage)
+}
+
 // wantArgs checks the number of positional arguments.
 func wantArgs(args []string, min, max int, usage string) error {
 	if len(args) < min || (max >= 0 && len(args) > max) {

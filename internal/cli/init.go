@@ -24,11 +24,8 @@ func runInit(ctx context.Context, e *env, args []string) error {
 	hostname := fs.String("hostname", "", "the server's host name (default mail.DOMAIN)")
 	listen := fs.String("listen", "", "address every listener binds (default all)")
 	offset := fs.Int("port-offset", 0, "add N to every port (10000: 25 -> 10025)")
-	rest, err := parse(fs, args)
+	_, err := parseArgs(fs, args, 0, 0, initUsage)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 0, 0, initUsage); err != nil {
 		return err
 	}
 	if *domain == "" {

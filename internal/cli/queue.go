@@ -42,11 +42,8 @@ func openQueueDir(dataDir string) (*queue.Dir, error) {
 func queueList(_ context.Context, e *env, args []string) error {
 	const usage = "queue list [--data DIR]"
 	fs, data := flags(e, "queue list", usage)
-	rest, err := parse(fs, args)
+	_, err := parseArgs(fs, args, 0, 0, usage)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 0, 0, usage); err != nil {
 		return err
 	}
 	d, err := openQueueDir(*data)
@@ -105,11 +102,8 @@ func queueShow(_ context.Context, e *env, args []string) error {
 	const usage = "queue show [--data DIR] [--body] ID"
 	fs, data := flags(e, "queue show", usage)
 	body := fs.Bool("body", false, "print the message too")
-	rest, err := parse(fs, args)
+	rest, err := parseArgs(fs, args, 1, 1, usage)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 1, 1, usage); err != nil {
 		return err
 	}
 	d, err := openQueueDir(*data)
@@ -182,11 +176,8 @@ func retry(e *env, dataDir, id string) error {
 func queueFlush(_ context.Context, e *env, args []string) error {
 	const usage = "queue flush [--data DIR]"
 	fs, data := flags(e, "queue flush", usage)
-	rest, err := parse(fs, args)
+	_, err := parseArgs(fs, args, 0, 0, usage)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 0, 0, usage); err != nil {
 		return err
 	}
 	return retry(e, *data, "")
@@ -195,11 +186,8 @@ func queueFlush(_ context.Context, e *env, args []string) error {
 func queueDelete(_ context.Context, e *env, args []string) error {
 	const usage = "queue delete [--data DIR] ID"
 	fs, data := flags(e, "queue delete", usage)
-	rest, err := parse(fs, args)
+	rest, err := parseArgs(fs, args, 1, 1, usage)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 1, 1, usage); err != nil {
 		return err
 	}
 	d, err := openQueueDir(*data)

@@ -37,11 +37,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	listen := fs.String("listen", "", "address every listener binds (overrides the config)")
 	offset := fs.Int("port-offset", -1, "add N to every port (overrides the config; 10000: 25 -> 10025)")
 	dev := fs.Bool("dev", false, "first try: create ./youju-data for example.test with a demo account, listen on 127.0.0.1 with port offset 10000")
-	rest, err := parse(fs, args)
+	_, err := parseArgs(fs, args, 0, 0, serveUsage)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 0, 0, serveUsage); err != nil {
 		return err
 	}
 	var demo *devAccount

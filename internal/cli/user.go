@@ -32,11 +32,8 @@ func userAdd(ctx context.Context, e *env, args []string) error {
 	fs, data := flags(e, "user add", usage)
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (else one is generated and printed once)")
 	quota := fs.Int64("quota", -1, "quota in bytes (0 = unlimited; default from limits.default_quota_bytes)")
-	rest, err := parse(fs, args)
+	rest, err := parseArgs(fs, args, 1, 1, usage)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 1, 1, usage); err != nil {
 		return err
 	}
 	addr, err := normAddress(rest[0])
@@ -109,11 +106,8 @@ func userPasswd(ctx context.Context, e *env, args []string) error {
 	const usage = "user passwd [--data DIR] [--password-stdin] ADDRESS"
 	fs, data := flags(e, "user passwd", usage)
 	fromStdin := fs.Bool("password-stdin", false, "read the new password from standard input (else one is generated and printed once)")
-	rest, err := parse(fs, args)
+	rest, err := parseArgs(fs, args, 1, 1, usage)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 1, 1, usage); err != nil {
 		return err
 	}
 	pw, generated, err := passwordFromFlags(e, *fromStdin)
@@ -202,11 +196,8 @@ func userSet(ctx context.Context, e *env, args []string) error {
 	scope := fs.String("pop3-scope", "", "what POP3 shows: inbox, all (every folder but Trash and Junk), recent or allrecent (last --pop3-days days)")
 	days := fs.Int("pop3-days", -1, "days for the recent scopes")
 	del := fs.String("pop3-delete", "", "what a POP3 client's delete does: delete, trash (move to Trash) or hide (from POP3 only)")
-	rest, err := parse(fs, args)
+	rest, err := parseArgs(fs, args, 1, 1, usage)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(rest, 1, 1, usage); err != nil {
 		return err
 	}
 	if err := checkPOP3Flags(*scope, *del); err != nil {
