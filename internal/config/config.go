@@ -77,7 +77,7 @@ type Limits struct {
 	MaxMessageBytes   int64    `toml:"max_message_bytes"`   // SMTP SIZE, IMAP APPENDLIMIT (default 50 MiB)
 	MaxRecipients     int      `toml:"max_recipients"`      // per SMTP transaction (default 1000)
 	MaxConnections    int      `toml:"max_connections"`     // per protocol (default 2000)
-	MaxConnectionsIP  int      `toml:"max_connections_ip"`  // per remote address and protocol (default 50)
+	MaxConnectionsIP  int      `toml:"max_connections_ip"`  // per remote address and protocol (default 200: offices share one NAT address)
 	SMTPTimeout       Duration `toml:"smtp_timeout"`        // per command (default 5m, RFC 5321 §4.5.3.2)
 	SMTPDataTimeout   Duration `toml:"smtp_data_timeout"`   // for DATA (default 10m)
 	IMAPIdleTimeout   Duration `toml:"imap_idle_timeout"`   // autologout (default 30m, RFC 9051 §5.4)
@@ -132,7 +132,7 @@ func Default(domain string) Config {
 			MaxMessageBytes:  50 << 20,
 			MaxRecipients:    1000,
 			MaxConnections:   2000,
-			MaxConnectionsIP: 50,
+			MaxConnectionsIP: 200,
 			SMTPTimeout:      Duration{5 * time.Minute},
 			SMTPDataTimeout:  Duration{10 * time.Minute},
 			IMAPIdleTimeout:  Duration{30 * time.Minute},
