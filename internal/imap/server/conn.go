@@ -318,15 +318,16 @@ func (c *conn) run(cmd *wire.Command) {
 		return
 	}
 	// RFC 9051 §7.5.1: expunges of other sessions are not reported during
-	// FETCH, STORE and SEARCH without UID, since the client may rely on
-	// the sequence numbers it used.
+	// FETCH, STORE and SEARCH (and SORT, which answers like SEARCH)
+	// without UID, since the client may rely on the sequence numbers it
+	// used.
 	if c.sel != nil && (cmd.UID || !seqBound[cmd.Name]) {
 		c.sendUpdates(false)
 	}
 	c.tagged(cmd, err)
 }
 
-var seqBound = map[string]bool{"FETCH": true, "STORE": true, "SEARCH": true}
+var seqBound = map[string]bool{"FETCH": true, "STORE": true, "SEARCH": true, "SORT": true}
 
 // tagged writes the tagged completion of cmd.
 func (c *conn) tagged(cmd *wire.Command, err error) {

@@ -13,6 +13,7 @@ func FuzzParseCommand(f *testing.F) {
 		"a SEARCH OR (FROM x) NOT 1:3 CHARSET\r\n", "a APPEND INBOX (\\Seen) {3+}\r\nabc\r\n",
 		"a LIST (SUBSCRIBED) \"\" (a b) RETURN (STATUS (MESSAGES))\r\n", "a SELECT x (QRESYNC (1 2 1:3 (1 2)))\r\n",
 		"a STORE 1 (UNCHANGEDSINCE 3) +FLAGS (\\Seen)\r\n", "a ID (\"a\" NIL)\r\n", "a CREATE x (USE (\\Sent))\r\n",
+		"a UID SORT (REVERSE DATE SUBJECT DISPLAYFROM) UTF-8 UNSEEN OR FROM {1+}\r\nx 1:*\r\n", "a SORT (REVERSE) US-ASCII ALL\r\n",
 	} {
 		f.Add(s)
 	}

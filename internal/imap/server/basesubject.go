@@ -1,0 +1,90 @@
+package server
+
+import "strings"
+
+// baseSubject extracts the base subject of RFC 5256 §2.1 from a subject
+// already decoded to UTF-8 (step 1's encoded-word conversion is done at
+// delivery by message.Parse). Matching is case-insensitive, so the result
+// is lower-cased: SORT compares it lower-cased anyway.
+func baseSubject(s string) string {
+	// Step 1: tabs and line breaks become spaces; runs of spaces become one.
+	s = strings.Join(strings.Fields(strings.ToLower(s)), " ")
+	for {
+		// Step 2: remove trailing "(fwd)" and white space, repeatedly.
+		for {
+			t := strings.TrimRight(s, " ")
+			t = strings.TrimSuffix(t, "(fwd)")
+			if t == s {
+				break
+			}
+			s = t
+		}
+		// Steps 3 to 5: remove leaders and leading blobs until neither
+		// matches.
+		for {
+			if t, ok := cutLeader(s); ok {
+				s = t
+				continue
+			}
+			// Step 4: a leading blob goes if a non-empty base remains.
+			if t, ok := cutBlob(s); ok && t != "" {
+				s = t
+				continue
+			}
+			break
+		}
+		// Step 6: "[fwd: ... ]" is unwrapped, and we start again at step 2.
+		if len(s) >= len("[fwd:]") && strings.HasPrefix(s, "[fwd:") && strings.HasSuffix(s, "]") {
+			s = s[len("[fwd:") : len(s)-1]
+			continue
+		}
+		return s
+	}
+}
+
+// cutLeader removes one subj-leader: (*subj-blob subj-refwd) / WSP.
+func cutLeader(s string) (string, bool) {
+	if strings.HasPrefix(s, " ") {
+		return s[1:], true
+	}
+	t := s
+	for {
+		rest, ok := cutBlob(t)
+		if !ok {
+			break
+		}
+		t = rest
+	}
+	return cutRefwd(t)
+}
+
+// cutRefwd removes one subj-refwd: ("re" / ("fw" ["d"])) *WSP [subj-blob] ":".
+func cutRefwd(s string) (string, bool) {
+	for _, p := range []string{"re", "fwd", "fw"} {
+		t, ok := strings.CutPrefix(s, p)
+		if !ok {
+			continue
+		}
+		t = strings.TrimLeft(t, " ")
+		if b, ok := cutBlob(t); ok && strings.HasPrefix(b, ":") {
+			return b[1:], true
+		}
+		if strings.HasPrefix(t, ":") {
+			return t[1:], true
+		}
+	}
+	return s, false
+}
+
+// cutBlob removes one subj-blob: "[" *BLOBCHAR "]" *WSP, where BLOBCHAR
+// is any character but "[" and "]".
+func cutBlob(s string) (string, bool) {
+	if !strings.HasPrefix(s, "[") {
+		return s, false
+	}
+	end := strings.IndexAny(s[1:], "[]")
+	if end < 0 || s[1+end] != ']' {
+		return s, false
+	}
+	return strings.TrimLeft(s[end+2:], " "), true
+}
