@@ -45,7 +45,7 @@ func (d *deps) bindings() ([]binding, error) {
 	imap := &imapserver.Server{
 		Store: d.store, Auth: d.auth, TLSConfig: d.tls.Config(), Hostname: c.Hostname,
 		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, MaxLiteral: lim.MaxMessageBytes,
-		MaxConnections: lim.MaxConnections, IdleTimeout: lim.IMAPIdleTimeout.Duration, Logger: d.log,
+		MaxConnections: lim.MaxConnections, MaxPerIP: lim.MaxConnectionsIP, IdleTimeout: lim.IMAPIdleTimeout.Duration, Logger: d.log,
 	}
 	var bs []binding
 	for _, x := range []struct {

@@ -81,8 +81,8 @@ func (c *conn) serve() {
 	defer c.srv.removeConn(c)
 	defer c.nc.Close()
 	c.ctx = context.Background()
-	if ap, err := netip.ParseAddrPort(c.nc.RemoteAddr().String()); err == nil {
-		c.remote = ap.Addr().Unmap()
+	if !c.remote.IsValid() { // set by newConn; not for conns made by hand (fuzzing)
+		c.remote = remoteIP(c.nc)
 	}
 	c.log = c.srv.logger().With("proto", "imap", "conn", c.id, "remote", c.nc.RemoteAddr().String())
 	defer func() {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,9 @@ const (
 	DefaultMaxLine          = 64 << 10
 	DefaultMaxBadCommands   = 20
 	DefaultMaxConnections   = 5000
+	// DefaultMaxPerIP is high because an office behind one NAT address
+	// keeps several IMAP connections per person.
+	DefaultMaxPerIP = 200
 )
 
 // ErrServerClosed is returned by Serve and ServeTLS after Shutdown.
@@ -56,6 +60,7 @@ type Server struct {
 	MaxLine        int
 	MaxBadCommands int // protocol errors before the connection is closed
 	MaxConnections int // negative: unlimited
+	MaxPerIP       int // per remote address; negative: unlimited
 	Logger         *slog.Logger
 
 	IdleTimeout      time.Duration // autologout while waiting for a command
@@ -66,6 +71,7 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
+	perIP     map[netip.Addr]int
 	closing   atomic.Bool
 	wg        sync.WaitGroup
 	nextID    atomic.Uint64
@@ -93,6 +99,7 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 	if s.listeners == nil {
 		s.listeners = make(map[net.Listener]struct{})
 		s.conns = make(map[*conn]struct{})
+		s.perIP = make(map[netip.Addr]int)
 	}
 	s.listeners[l] = struct{}{}
 	s.mu.Unlock()
@@ -141,15 +148,43 @@ func (s *Server) newConn(nc net.Conn, implicitTLS bool) *conn {
 		nc.Close()
 		return nil
 	}
-	c := &conn{srv: s, nc: nc, raw: nc, implicitTLS: implicitTLS, id: s.nextID.Add(1), quit: make(chan struct{})}
+	ip := remoteIP(nc)
+	perIP := s.MaxPerIP
+	if perIP == 0 {
+		perIP = DefaultMaxPerIP
+	}
+	if perIP > 0 && s.perIP[ip] >= perIP {
+		// RFC 9051 §7.1.5: BYE may be sent instead of a greeting.
+		nc.Write([]byte("* BYE too many connections from your address\r\n"))
+		nc.Close()
+		return nil
+	}
+	c := &conn{srv: s, nc: nc, raw: nc, remote: ip, implicitTLS: implicitTLS, id: s.nextID.Add(1), quit: make(chan struct{})}
 	s.conns[c] = struct{}{}
+	s.perIP[ip]++
 	return c
 }
 
 func (s *Server) removeConn(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	if n, ok := s.perIP[c.remote]; ok {
+		if n <= 1 {
+			delete(s.perIP, c.remote)
+		} else {
+			s.perIP[c.remote] = n - 1
+		}
+	}
 	s.mu.Unlock()
+}
+
+// remoteIP is the client's address (zero if the conn has none).
+func remoteIP(nc net.Conn) netip.Addr {
+	ap, err := netip.ParseAddrPort(nc.RemoteAddr().String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 // Shutdown stops the listeners, tells every session BYE at its next
