@@ -2,6 +2,7 @@ package server
 
 import (
 	"github.com/youju/youju/internal/imap/wire"
+	"github.com/youju/youju/internal/metrics"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -61,6 +62,7 @@ func (c *conn) appendOne(mbox store.MailboxID, msg wire.AppendMessage) (store.UI
 	if res[0].Err != nil {
 		return 0, 0, res[0].Err
 	}
+	metrics.MessagesDelivered.With(metrics.PathAppend).Inc()
 	return res[0].UID, res[0].UIDValidity, nil
 }
 
