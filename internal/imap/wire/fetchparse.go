@@ -22,19 +22,17 @@ func parseFetch(r *Reader, cmd *Command) (any, error) {
 	}
 	if r.peek() == '(' {
 		r.pos++
-		for r.peek() != ')' {
-			if len(a.Items) > 0 {
-				if err := r.sp(); err != nil {
-					return nil, err
-				}
-			}
+		err := r.listItems(func() error {
 			it, err := r.fetchAtt()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			a.Items = append(a.Items, it)
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		r.pos++
 		if len(a.Items) == 0 {
 			return nil, r.errorf("empty fetch attribute list")
 		}
@@ -180,19 +178,17 @@ func (r *Reader) section(binary bool) (*Section, error) {
 			if err := r.expect('('); err != nil {
 				return nil, err
 			}
-			for r.peek() != ')' {
-				if len(s.Fields) > 0 {
-					if err := r.sp(); err != nil {
-						return nil, err
-					}
-				}
+			err := r.listItems(func() error {
 				f, err := r.astring()
 				if err != nil {
-					return nil, err
+					return err
 				}
 				s.Fields = append(s.Fields, upper(f))
+				return nil
+			})
+			if err != nil {
+				return nil, err
 			}
-			r.pos++
 			if len(s.Fields) == 0 {
 				return nil, r.errorf("empty header list")
 			}

@@ -216,29 +216,27 @@ func parseID(r *Reader, _ *Command) (any, error) {
 		return a, nil
 	}
 	r.pos++
-	for r.peek() != ')' {
-		if len(a.Params) > 0 {
-			if err := r.sp(); err != nil {
-				return nil, err
-			}
-		}
+	err := r.listItems(func() error {
 		k, err := r.str(false)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := r.sp(); err != nil {
-			return nil, err
+			return err
 		}
 		v, _, err := r.nstring()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if len(a.Params) >= 30 {
-			return nil, r.errorf("too many ID parameters") // RFC 2971 §3.3
+			return r.errorf("too many ID parameters") // RFC 2971 §3.3
 		}
 		a.Params = append(a.Params, [2]string{string(k), v})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	r.pos++
 	return a, nil
 }
 
@@ -316,24 +314,13 @@ func (r *Reader) paramList(fn func(name string) error) error {
 	if err := r.expect('('); err != nil {
 		return err
 	}
-	first := true
-	for r.peek() != ')' {
-		if !first {
-			if err := r.sp(); err != nil {
-				return err
-			}
-		}
-		first = false
+	return r.listItems(func() error {
 		name, err := r.atom()
 		if err != nil {
 			return err
 		}
-		if err := fn(upper(name)); err != nil {
-			return err
-		}
-	}
-	r.pos++
-	return nil
+		return fn(upper(name))
+	})
 }
 
 // parseSelect reads SELECT/EXAMINE mailbox [SP "(" select-param ... ")"]
@@ -453,19 +440,17 @@ func parseList(r *Reader, cmd *Command) (any, error) {
 	if r.peek() == '(' && cmd.Name == "LIST" {
 		a.Extended = true
 		r.pos++
-		for r.peek() != ')' {
-			if len(a.Patterns) > 0 {
-				if err := r.sp(); err != nil {
-					return nil, err
-				}
-			}
+		err := r.listItems(func() error {
 			p, err := r.mailboxPattern()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			a.Patterns = append(a.Patterns, p)
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		r.pos++
 	} else {
 		p, err := r.mailboxPattern()
 		if err != nil {

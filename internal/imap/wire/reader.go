@@ -417,20 +417,35 @@ func (r *Reader) flagList() ([]string, error) {
 		return nil, err
 	}
 	flags := []string{}
-	for r.peek() != ')' {
-		if len(flags) > 0 {
-			if err := r.sp(); err != nil {
-				return nil, err
-			}
-		}
+	err := r.listItems(func() error {
 		f, err := r.flag()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		flags = append(flags, f)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return flags, nil
+}
+
+// listItems reads the rest of a parenthesised list whose "(" has been
+// read: [item *(SP item)] ")". each reads one item.
+func (r *Reader) listItems(each func() error) error {
+	for first := true; r.peek() != ')'; first = false {
+		if !first {
+			if err := r.sp(); err != nil {
+				return err
+			}
+		}
+		if err := each(); err != nil {
+			return err
+		}
 	}
 	r.pos++
-	return flags, nil
+	return nil
 }
 
 // flag reads a flag: "\" atom or a keyword atom.
