@@ -16,17 +16,13 @@ import (
 // and TEXT.
 const bodySearchLimit = 4 << 20
 
-// cmdSearch answers SEARCH and UID SEARCH (RFC 9051 §6.4.4). Keys the
-// index can answer (flags, sizes, dates, UIDs) go into the store query;
-// the rest is evaluated per message on the stored parse, opening the
-// message only for HEADER, BODY and TEXT.
+// cmdSearch answers SEARCH and UID SEARCH (RFC 9051 §6.4.4), with the
+// return options of ESEARCH (RFC 4731), SEARCHRES (RFC 5182) and
+// CONTEXT=SEARCH (RFC 5267 §4: PARTIAL, UPDATE, CONTEXT).
 func cmdSearch(c *conn, cmd *wire.Command) error {
 	a := cmd.Args.(*wire.SearchArgs)
-	save := false
-	for _, r := range a.Return {
-		save = save || r == "SAVE"
-	}
-	if save {
+	ret := returnOpts{opts: a.Return, partial: a.Partial}
+	if ret.has("SAVE") {
 		// RFC 5182 §2.4: a failed SEARCH with SAVE leaves "$" empty.
 		c.sel.saved = nil
 	}
@@ -34,69 +30,43 @@ func cmdSearch(c *conn, cmd *wire.Command) error {
 	if err := decodeSearchCharset(&key, a.Charset); err != nil {
 		return err
 	}
-	sel := c.sel
-	c.searchModSeq = 0
-	if sel.uids.len() == 0 {
-		return c.writeSearch(cmd, a, nil)
+	if err := c.checkUpdateTag(cmd.Tag, ret); err != nil {
+		return err
 	}
-	q := store.Query{}
-	var rest []wire.SearchKey
-	for _, k := range key.Sub {
-		if !c.indexKey(&q, k) {
-			rest = append(rest, k)
-		}
-	}
-	if q.UIDs == nil {
-		q.UIDs = store.UIDSet{{Lo: 1, Hi: sel.uids.maxUID()}}
-	}
-	// RFC 7162 §3.1.5: with a MODSEQ key, the response carries the
-	// highest mod-sequence of the messages found.
+	// RFC 7162 §3.1.5: with a MODSEQ key, the response carries a
+	// mod-sequence, so each message's is kept.
 	withModSeq := hasKey(&key, "MODSEQ")
-	var maxModSeq store.ModSeq
+	var modseqOf map[store.UID]store.ModSeq
+	var visit func(*store.Message, uint32)
 	if withModSeq {
 		c.enableCondstore()
+		modseqOf = make(map[store.UID]store.ModSeq)
+		visit = func(m *store.Message, _ uint32) { modseqOf[m.UID] = m.ModSeq }
 	}
-	if len(rest) > 0 {
-		ev := &evaluator{c: c, now: time.Now()}
-		and := wire.SearchKey{Key: "AND", Sub: rest}
-		q.NeedInfo = needsInfo(&and)
-		q.Match = func(m *store.Message) (bool, error) {
-			ok, err := ev.match(&and, m)
-			if ok && withModSeq && m.ModSeq > maxModSeq {
-				if _, known := sel.uids.seqOf(m.UID); known {
-					maxModSeq = m.ModSeq
-				}
-			}
-			return ok, err
-		}
-	}
-	uids, err := c.srv.Store.Search(c.ctx, c.acct.ID, sel.mbox.ID, q)
+	uids, err := c.matchProgram(&key, nil, false, visit)
 	if err != nil {
 		return err
 	}
-	nums := make([]uint32, 0, len(uids))
-	for _, u := range uids {
-		seq, ok := sel.uids.seqOf(u)
-		if !ok {
-			continue
-		}
-		if cmd.UID {
-			nums = append(nums, uint32(u))
-		} else {
-			nums = append(nums, seq)
+	var modseqs []store.ModSeq
+	if withModSeq {
+		modseqs = make([]store.ModSeq, len(uids))
+		for i, u := range uids {
+			modseqs[i] = modseqOf[u]
 		}
 	}
-	c.searchModSeq = maxModSeq
-	if save {
-		var set store.UIDSet
-		for _, u := range uids {
-			if _, ok := sel.uids.seqOf(u); ok {
-				set = appendRange(set, u, u)
-			}
-		}
-		c.sel.saved = set
+	if ret.has("SAVE") {
+		c.sel.saved = ret.savedSet(uids)
 	}
-	return c.writeSearch(cmd, a, nums)
+	if !a.HasReturn && !c.rev2 {
+		c.writeSearch(cmd.UID, uids, ret.maxModSeq(modseqs))
+	} else {
+		// RFC 9051 §7.3.4: IMAP4rev2 answers with ESEARCH.
+		c.writeESearch(cmd.Tag, cmd.UID, ret, uids, modseqs)
+	}
+	if ret.has("UPDATE") {
+		c.addContext(&updateContext{tag: cmd.Tag, uid: cmd.UID, key: key, uids: uids})
+	}
+	return c.w.Err()
 }
 
 func hasKey(k *wire.SearchKey, name string) bool {
@@ -111,54 +81,19 @@ func hasKey(k *wire.SearchKey, name string) bool {
 	return false
 }
 
-// writeSearch writes "* SEARCH ..." or, when return options were given or
-// IMAP4rev2 is on, "* ESEARCH ..." (RFC 4731 §3.1, RFC 9051 §7.3.4).
-func (c *conn) writeSearch(cmd *wire.Command, a *wire.SearchArgs, nums []uint32) error {
+// writeSearch writes the "* SEARCH ..." of RFC 3501 §7.2.5, with the
+// "(MODSEQ n)" of RFC 7162 §3.1.6 when the program had a MODSEQ key and
+// found something.
+func (c *conn) writeSearch(uid bool, uids []store.UID, modseq store.ModSeq) {
 	w := c.w
-	if len(a.Return) == 1 && a.Return[0] == "SAVE" {
-		return nil // RFC 5182 §2.1: SAVE alone returns nothing
+	w.Raw("* SEARCH")
+	for _, u := range uids {
+		w.SP().Number(uint64(c.number(uid, u)))
 	}
-	if !a.HasReturn && !c.rev2 {
-		w.Raw("* SEARCH")
-		for _, n := range nums {
-			w.SP().Number(uint64(n))
-		}
-		if c.searchModSeq > 0 && len(nums) > 0 {
-			w.Raw(" (MODSEQ ").Number(uint64(c.searchModSeq)).Byte(')')
-		}
-		w.CRLF()
-		return w.Err()
-	}
-	ret := slices.DeleteFunc(slices.Clone(a.Return), func(s string) bool { return s == "SAVE" })
-	if len(ret) == 0 {
-		ret = []string{"ALL"}
-	}
-	w.Raw("* ESEARCH (TAG ").String(cmd.Tag).Raw(")")
-	if cmd.UID {
-		w.Raw(" UID")
-	}
-	for _, r := range ret {
-		switch {
-		case r == "COUNT":
-			w.Raw(" COUNT ").Number(uint64(len(nums)))
-		case len(nums) == 0:
-		case r == "MIN":
-			w.Raw(" MIN ").Number(uint64(nums[0]))
-		case r == "MAX":
-			w.Raw(" MAX ").Number(uint64(nums[len(nums)-1]))
-		case r == "ALL":
-			uids := make([]store.UID, len(nums))
-			for i, n := range nums {
-				uids[i] = store.UID(n)
-			}
-			w.Raw(" ALL ").Raw(formatPairs(uids))
-		}
-	}
-	if c.searchModSeq > 0 && len(nums) > 0 {
-		w.Raw(" MODSEQ ").Number(uint64(c.searchModSeq)) // RFC 7162 §3.1.10
+	if modseq > 0 && len(uids) > 0 {
+		w.Raw(" (MODSEQ ").Number(uint64(modseq)).Byte(')')
 	}
 	w.CRLF()
-	return w.Err()
 }
 
 // indexKey puts a top-level key into the store query when the index can
