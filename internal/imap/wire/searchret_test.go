@@ -51,7 +51,7 @@ func TestParseReturnOptionErrors(t *testing.T) {
 	for _, opts := range []string{
 		"(PARTIAL)", "(PARTIAL 1)", "(PARTIAL 0:10)", "(PARTIAL 1:0)", "(PARTIAL 1:*)", "(PARTIAL *:1)",
 		"(PARTIAL -1:10)", "(PARTIAL 1:-10)", "(PARTIAL --1:-2)", "(PARTIAL 1:4294967296)",
-		"(PARTIAL 1:10 PARTIAL 11:20)", // RFC 5267 §4.4: one PARTIAL
+		"(PARTIAL 1:10 PARTIAL 11:20)",             // RFC 5267 §4.4: one PARTIAL
 		"(PARTIAL 1:10 ALL)", "(ALL PARTIAL 1:10)", // nor PARTIAL with ALL
 		"(FOO)", "(MIN", "MIN", "(MIN  MAX)", "(" + strings.Repeat("MIN ", 20) + "MAX)",
 	} {
