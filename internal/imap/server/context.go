@@ -58,6 +58,7 @@ func (u *updateContext) has(uid store.UID) bool {
 type updateContexts struct {
 	sel  *selected
 	list []*updateContext
+	last *cachedResult // the last result, for paging (resultcache.go)
 }
 
 // contexts returns the session's update contexts. Those of an earlier

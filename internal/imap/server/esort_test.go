@@ -243,3 +243,34 @@ func TestESortModSeq(t *testing.T) {
 }
 
 var _ = store.FlagSeen
+
+// TestResultCache: a repeated SORT or SEARCH may be answered from the
+// session's last result only while the mailbox is unchanged (RFC 5267
+// §4.5: results are the same with or without caching); a STORE without
+// UID, after which the session has not caught up, a delivery and an
+// expunge by another session all change the next page.
+func TestResultCache(t *testing.T) {
+	ts, c := sortServer(t)
+	page := func(cmd, want string) {
+		t.Helper()
+		tag := c.nextTag()
+		mustLines(t, cmd, c.ok(cmd), `* ESEARCH (TAG "`+tag+`") `+want)
+	}
+	const sortCmd = "SORT RETURN (PARTIAL 1:2) (SUBJECT) UTF-8 UNSEEN"
+	page(sortCmd, "PARTIAL (1:2 1,5)") // unseen 1 5 3 by subject
+	page(sortCmd, "PARTIAL (1:2 1,5)")
+	c.ok("STORE 1 +FLAGS (\\Seen)")
+	page(sortCmd, "PARTIAL (1:2 5,3)")
+	ts.deliver(t, "INBOX", "From: a@x.org\r\nSubject: aaa\r\n\r\nx\r\n", 0)
+	c.ok("NOOP")
+	page(sortCmd, "PARTIAL (1:2 6,5)")
+	const searchCmd = "SEARCH RETURN (PARTIAL -1:-2 COUNT) FROM x.org"
+	page(searchCmd, "PARTIAL (-1:-2 5:6) COUNT 6")
+	o := ts.login(t)
+	o.ok("SELECT INBOX")
+	o.ok("STORE 6 +FLAGS.SILENT (\\Deleted)")
+	o.ok("EXPUNGE")
+	c.ok("NOOP")
+	page(searchCmd, "PARTIAL (-1:-2 4:5) COUNT 5")
+	page(sortCmd, "PARTIAL (1:2 5,3)")
+}

@@ -36,23 +36,32 @@ func cmdSearch(c *conn, cmd *wire.Command) error {
 	// RFC 7162 §3.1.5: with a MODSEQ key, the response carries a
 	// mod-sequence, so each message's is kept.
 	withModSeq := hasKey(&key, "MODSEQ")
-	var modseqOf map[store.UID]store.ModSeq
-	var visit func(*store.Message, uint32)
-	if withModSeq {
-		c.enableCondstore()
-		modseqOf = make(map[store.UID]store.ModSeq)
-		visit = func(m *store.Message, _ uint32) { modseqOf[m.UID] = m.ModSeq }
-	}
-	uids, err := c.matchProgram(&key, nil, false, visit)
-	if err != nil {
-		return err
-	}
-	var modseqs []store.ModSeq
-	if withModSeq {
-		modseqs = make([]store.ModSeq, len(uids))
+	compute := func() ([]store.UID, []store.ModSeq, error) {
+		var modseqOf map[store.UID]store.ModSeq
+		var visit func(*store.Message, uint32)
+		if withModSeq {
+			modseqOf = make(map[store.UID]store.ModSeq)
+			visit = func(m *store.Message, _ uint32) { modseqOf[m.UID] = m.ModSeq }
+		}
+		uids, err := c.matchProgram(&key, nil, false, visit)
+		if err != nil || !withModSeq {
+			return uids, nil, err
+		}
+		modseqs := make([]store.ModSeq, len(uids))
 		for i, u := range uids {
 			modseqs[i] = modseqOf[u]
 		}
+		return uids, modseqs, nil
+	}
+	// A program the index answers is fast; one that reads every message's
+	// parse is worth keeping for the next page (resultcache.go).
+	ck := ""
+	if needsInfo(&key) {
+		ck = resultKey("SEARCH", &key, nil)
+	}
+	uids, modseqs, err := c.cachedSearch(ck, compute)
+	if err != nil {
+		return err
 	}
 	if ret.has("SAVE") {
 		c.sel.saved = ret.savedSet(uids)
@@ -64,7 +73,8 @@ func cmdSearch(c *conn, cmd *wire.Command) error {
 		c.writeESearch(cmd.Tag, cmd.UID, ret, uids, modseqs)
 	}
 	if ret.has("UPDATE") {
-		c.addContext(&updateContext{tag: cmd.Tag, uid: cmd.UID, key: key, uids: uids})
+		// A copy: the context changes its list, which the cache may share.
+		c.addContext(&updateContext{tag: cmd.Tag, uid: cmd.UID, key: key, uids: slices.Clone(uids)})
 	}
 	return c.w.Err()
 }
@@ -204,6 +214,7 @@ type evaluator struct {
 	now time.Time
 	// per message, loaded on demand
 	uid  store.UID
+	raw  []byte // the stored parse, undecoded
 	info *message.Info
 	rd   store.MessageReader
 }
@@ -221,13 +232,22 @@ func (e *evaluator) match(k *wire.SearchKey, m *store.Message) (bool, error) {
 }
 
 func (e *evaluator) reset(m *store.Message) {
-	e.uid, e.info = m.UID, nil
-	if m.Info != nil {
-		e.info, _ = message.UnmarshalInfo(m.Info)
-	}
+	e.uid, e.info, e.raw = m.UID, nil, m.Info
+}
+
+// parsed returns the stored parse of the current message, decoded on
+// first use: most programs never look at it, though the store may have
+// loaded it for SORT.
+func (e *evaluator) parsed() *message.Info {
 	if e.info == nil {
-		e.info = &message.Info{}
+		if e.raw != nil {
+			e.info, _ = message.UnmarshalInfo(e.raw)
+		}
+		if e.info == nil {
+			e.info = &message.Info{}
+		}
 	}
+	return e.info
 }
 
 func (e *evaluator) eval(k *wire.SearchKey, m *store.Message) (bool, error) {
@@ -278,7 +298,7 @@ func (e *evaluator) eval(k *wire.SearchKey, m *store.Message) (bool, error) {
 	case "BEFORE", "ON", "SINCE":
 		return dateMatch(k.Key, m.InternalDate, k.Date), nil
 	case "SENTBEFORE", "SENTON", "SENTSINCE":
-		return !e.info.SentDate.IsZero() && dateMatch(k.Key[4:], e.info.SentDate, k.Date), nil
+		return !e.parsed().SentDate.IsZero() && dateMatch(k.Key[4:], e.parsed().SentDate, k.Date), nil
 	case "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE":
 		return dateMatch(k.Key[5:], m.SaveDate, k.Date), nil
 	case "SAVEDATESUPPORTED":
@@ -288,15 +308,15 @@ func (e *evaluator) eval(k *wire.SearchKey, m *store.Message) (bool, error) {
 	case "YOUNGER":
 		return e.now.Sub(m.InternalDate) <= time.Duration(k.Num)*time.Second, nil
 	case "FROM":
-		return contains(e.info.From, k.Value), nil
+		return contains(e.parsed().From, k.Value), nil
 	case "TO":
-		return contains(e.info.To, k.Value), nil
+		return contains(e.parsed().To, k.Value), nil
 	case "CC":
-		return contains(e.info.Cc, k.Value), nil
+		return contains(e.parsed().Cc, k.Value), nil
 	case "BCC":
-		return contains(e.info.Bcc, k.Value), nil
+		return contains(e.parsed().Bcc, k.Value), nil
 	case "SUBJECT":
-		return contains(e.info.Subject, k.Value), nil
+		return contains(e.parsed().Subject, k.Value), nil
 	case "HEADER":
 		return e.header(m, k.Field, k.Value)
 	case "BODY":
@@ -351,7 +371,7 @@ func (e *evaluator) header(m *store.Message, field, value string) (bool, error) 
 	if err != nil {
 		return false, err
 	}
-	hdr := make([]byte, e.info.Body.HeaderSize())
+	hdr := make([]byte, e.parsed().Body.HeaderSize())
 	if _, err := rd.ReadAt(hdr, 0); err != nil && err != io.EOF {
 		return false, err
 	}
@@ -380,7 +400,7 @@ func (e *evaluator) body(m *store.Message, value string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	text, err := message.BodyText(rd, e.info, bodySearchLimit)
+	text, err := message.BodyText(rd, e.parsed(), bodySearchLimit)
 	if err != nil {
 		return false, err
 	}

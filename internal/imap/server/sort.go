@@ -52,20 +52,23 @@ func cmdSort(c *conn, cmd *wire.Command) error {
 	if withModSeq {
 		c.enableCondstore()
 	}
-	found, err := c.sortProgram(&key, nil, a.Keys)
+	// An UPDATE context needs the sort keys of every result, computed
+	// now; otherwise the sorted UIDs are enough, and may come from the
+	// cache.
+	ck := resultKey("SORT", &key, a.Keys)
+	if ret.has("UPDATE") {
+		ck = ""
+	}
+	var found []*sortRec
+	uids, modseqs, err := c.cachedSearch(ck, func() ([]store.UID, []store.ModSeq, error) {
+		var err error
+		if found, err = c.sortProgram(&key, nil, a.Keys); err != nil {
+			return nil, nil, err
+		}
+		return recUIDs(found, withModSeq)
+	})
 	if err != nil {
 		return err
-	}
-	uids := make([]store.UID, len(found))
-	var modseqs []store.ModSeq
-	if withModSeq {
-		modseqs = make([]store.ModSeq, len(found))
-	}
-	for i, r := range found {
-		uids[i] = r.uid
-		if withModSeq {
-			modseqs[i] = r.modseq
-		}
 	}
 	if ret.has("SAVE") {
 		c.sel.saved = ret.savedSet(uids)
@@ -87,12 +90,29 @@ func cmdSort(c *conn, cmd *wire.Command) error {
 	return c.w.Err()
 }
 
+// recUIDs lists the UIDs of recs, and their mod-sequences when
+// withModSeq.
+func recUIDs(recs []*sortRec, withModSeq bool) ([]store.UID, []store.ModSeq, error) {
+	uids := make([]store.UID, len(recs))
+	var modseqs []store.ModSeq
+	if withModSeq {
+		modseqs = make([]store.ModSeq, len(recs))
+	}
+	for i, r := range recs {
+		uids[i] = r.uid
+		if withModSeq {
+			modseqs[i] = r.modseq
+		}
+	}
+	return uids, modseqs, nil
+}
+
 // sortProgram finds the messages of the program key (within a UID set
 // when not nil) and returns them sorted by keys.
 func (c *conn) sortProgram(key *wire.SearchKey, within store.UIDSet, keys []wire.SortKey) ([]*sortRec, error) {
 	recs := make(map[store.UID]*sortRec)
 	uids, err := c.matchProgram(key, within, sortNeedsInfo(keys), func(m *store.Message, seq uint32) {
-		recs[m.UID] = newSortRec(m, seq)
+		recs[m.UID] = newSortRecFor(m, seq, keys)
 	})
 	if err != nil {
 		return nil, err
@@ -133,6 +153,13 @@ func sortNeedsInfo(keys []wire.SortKey) bool {
 // newSortRec computes the sort values of m. Info is absent when no key
 // needs it; the string keys are then empty and unused.
 func newSortRec(m *store.Message, seq uint32) *sortRec {
+	return newSortRecFor(m, seq, nil)
+}
+
+// newSortRecFor computes the values of the sort keys keys only (all of
+// them when keys is nil): building the i;unicode-casemap key of a subject
+// costs more than comparing it, and a SORT by DATE needs none.
+func newSortRecFor(m *store.Message, seq uint32, keys []wire.SortKey) *sortRec {
 	r := &sortRec{uid: m.UID, seq: seq, modseq: m.ModSeq, arrival: m.InternalDate, size: m.Size, date: m.InternalDate}
 	if m.Info == nil {
 		return r
@@ -141,18 +168,33 @@ func newSortRec(m *store.Message, seq uint32) *sortRec {
 	if err != nil || info == nil {
 		return r
 	}
+	need := func(k string) bool {
+		return keys == nil || slices.ContainsFunc(keys, func(s wire.SortKey) bool { return s.Key == k })
+	}
 	// RFC 5256 §2.2: the sent date is the Date: header, or INTERNALDATE
 	// when it is missing or cannot be parsed.
 	if !info.SentDate.IsZero() {
 		r.date = info.SentDate
 	}
 	env := &info.Envelope
-	r.subject = casemapKey(baseSubject(info.Subject))
-	r.from = casemapKey(addrMailbox(env.From))
-	r.to = casemapKey(addrMailbox(env.To))
-	r.cc = casemapKey(addrMailbox(env.Cc))
-	r.dfrom = casemapKey(displayAddr(env.From))
-	r.dto = casemapKey(displayAddr(env.To))
+	if need("SUBJECT") {
+		r.subject = casemapKey(baseSubject(info.Subject))
+	}
+	if need("FROM") {
+		r.from = casemapKey(addrMailbox(env.From))
+	}
+	if need("TO") {
+		r.to = casemapKey(addrMailbox(env.To))
+	}
+	if need("CC") {
+		r.cc = casemapKey(addrMailbox(env.Cc))
+	}
+	if need("DISPLAYFROM") {
+		r.dfrom = casemapKey(displayAddr(env.From))
+	}
+	if need("DISPLAYTO") {
+		r.dto = casemapKey(displayAddr(env.To))
+	}
 	return r
 }
 
