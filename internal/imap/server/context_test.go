@@ -211,3 +211,27 @@ func TestUpdateLimits(t *testing.T) {
 		t.Fatalf("CANCELUPDATE of an unknown tag: %s", done)
 	}
 }
+
+// TestUpdateDuringIdle: updates reach a client in IDLE (RFC 5267 §4.3.2:
+// they may be sent at any time).
+func TestUpdateDuringIdle(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.deliver(t, "INBOX", simpleMsg, 0)
+	c := ts.login(t)
+	c.ok("SELECT INBOX")
+	tag := c.nextTag()
+	c.ok("UID SORT RETURN (UPDATE) (ARRIVAL) UTF-8 UNSEEN")
+	c.send("I1 IDLE")
+	if l := c.line(); !strings.HasPrefix(l, "+ ") {
+		t.Fatalf("IDLE: %q", l)
+	}
+	ts.deliver(t, "INBOX", simpleMsg, 0)
+	var got []string
+	for len(esearchLines(got, tag)) == 0 {
+		got = append(got, c.line())
+	}
+	mustLines(t, "idle", esearchLines(got, tag), `* ESEARCH (TAG "`+tag+`") UID ADDTO (2 2)`)
+	c.send("DONE")
+	for l := c.line(); !strings.HasPrefix(l, "I1 "); l = c.line() {
+	}
+}
