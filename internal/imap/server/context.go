@@ -16,10 +16,11 @@ import (
 const (
 	maxUpdateContexts = 8
 	maxContextResults = 200_000
-	// maxUpdatePairs bounds the position/set pairs of one ESEARCH update
-	// line; more changes go on further lines.
-	maxUpdatePairs = 256
 )
+
+// maxUpdateUIDs bounds the results named by one ESEARCH update line; more
+// changes go on further lines. A variable so that tests can make it small.
+var maxUpdateUIDs = 1000
 
 // updateContext is a SEARCH or SORT with RETURN (UPDATE) whose results the
 // server keeps current with ADDTO and REMOVEFROM (RFC 5267 §4.3).
@@ -130,25 +131,47 @@ type ctxPair struct {
 }
 
 // writeUpdate writes the ADDTO or REMOVEFROM pairs of u, in the order the
-// client must apply them (RFC 5267 §4.3.2), maxUpdatePairs to a line.
+// client must apply them (RFC 5267 §4.3.2), at most maxUpdateUIDs results
+// to a line. A longer pair is cut in pieces that, applied in order, do the
+// same: ADDTO inserts the rest after the first piece, REMOVEFROM removes
+// it from the same position once the first piece is gone.
 func (c *conn) writeUpdate(u *updateContext, item string, pairs []ctxPair) {
-	for len(pairs) > 0 {
-		n := min(len(pairs), maxUpdatePairs)
+	var line []ctxPair
+	n := 0
+	flush := func() {
+		if len(line) == 0 {
+			return
+		}
 		w := c.w
 		w.Raw("* ESEARCH (TAG ").String(u.tag).Raw(")")
 		if u.uid {
 			w.Raw(" UID")
 		}
 		w.SP().Raw(item).Raw(" (")
-		for i, p := range pairs[:n] {
+		for i, p := range line {
 			if i > 0 {
 				w.SP()
 			}
 			w.Number(uint64(p.pos)).SP().Raw(c.numberList(u.uid, p.uids))
 		}
 		w.Raw(")").CRLF()
-		pairs = pairs[n:]
+		line, n = line[:0], 0
 	}
+	for _, p := range pairs {
+		for len(p.uids) > 0 {
+			k := min(len(p.uids), maxUpdateUIDs-n)
+			line = append(line, ctxPair{p.pos, p.uids[:k]})
+			n += k
+			if p.pos > 0 && item == "ADDTO" {
+				p.pos += k
+			}
+			p.uids = p.uids[k:]
+			if n == maxUpdateUIDs {
+				flush()
+			}
+		}
+	}
+	flush()
 }
 
 // contextsExpunge removes messages being expunged from every context. It

@@ -235,3 +235,34 @@ func TestUpdateDuringIdle(t *testing.T) {
 	for l := c.line(); !strings.HasPrefix(l, "I1 "); l = c.line() {
 	}
 }
+
+// TestUpdateLongLines: many changes at once are cut into lines of at most
+// maxUpdateUIDs results, in pieces the client applies in order to the
+// same effect.
+func TestUpdateLongLines(t *testing.T) {
+	defer func(n int) { maxUpdateUIDs = n }(maxUpdateUIDs)
+	maxUpdateUIDs = 2
+	ts := startServer(t, nil)
+	subj := func(s string) string { return "From: a@x.org\r\nSubject: " + s + "\r\n\r\nx\r\n" }
+	ts.deliver(t, "INBOX", subj("a"), 0)
+	ts.deliver(t, "INBOX", subj("z"), 0)
+	c := ts.login(t)
+	c.ok("SELECT INBOX")
+	st := c.nextTag()
+	c.ok("UID SORT RETURN (UPDATE) (SUBJECT) UTF-8 UNSEEN")
+	ss := c.nextTag()
+	c.ok("UID SEARCH RETURN (UPDATE) UNSEEN")
+	for _, s := range []string{"b", "c", "d", "e", "f"} { // UIDs 3-7
+		ts.deliver(t, "INBOX", subj(s), 0)
+	}
+	u := c.ok("NOOP")
+	// a b c d e f z: the five new ones from position 2, two at a time.
+	mustLines(t, "sort", esearchLines(u, st),
+		`* ESEARCH (TAG "`+st+`") UID ADDTO (2 3:4)`, `* ESEARCH (TAG "`+st+`") UID ADDTO (4 5:6)`, `* ESEARCH (TAG "`+st+`") UID ADDTO (6 7)`)
+	mustLines(t, "search", esearchLines(u, ss),
+		`* ESEARCH (TAG "`+ss+`") UID ADDTO (0 3:4)`, `* ESEARCH (TAG "`+ss+`") UID ADDTO (0 5:6)`, `* ESEARCH (TAG "`+ss+`") UID ADDTO (0 7)`)
+	u = c.ok("UID STORE 3:6 +FLAGS (\\Seen)")
+	u = append(u, c.ok("NOOP")...)
+	mustLines(t, "sort removal", esearchLines(u, st),
+		`* ESEARCH (TAG "`+st+`") UID REMOVEFROM (2 3:4)`, `* ESEARCH (TAG "`+st+`") UID REMOVEFROM (2 5:6)`)
+}

@@ -9,8 +9,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-
-	"github.com/youju/youju/internal/store"
 )
 
 // TestCasemapKey checks the i;unicode-casemap keys (RFC 5051 §2: simple
@@ -177,7 +175,7 @@ func TestESearchModSeqGoIMAP(t *testing.T) {
 // MIN and MAX the first and last sorted, ALL with ascending runs only
 // (§3.2), and PARTIAL windows of SORT and SEARCH (§4.4, RFC 9394 §3.1).
 func TestESort(t *testing.T) {
-	ts, c := sortServer(t)
+	_, c := sortServer(t)
 	// For reference: SORT (SUBJECT) is 2 1 5 4 3, UIDs 3 2 6 5 4.
 	cases := []struct{ cmd, want string }{
 		{"SORT RETURN (MIN MAX COUNT) (SUBJECT) UTF-8 ALL", "MIN 2 MAX 3 COUNT 5"},
@@ -220,7 +218,6 @@ func TestESort(t *testing.T) {
 			t.Errorf("capability %q missing in %q", cp, caps)
 		}
 	}
-	_ = ts
 }
 
 // TestESortModSeq: MIN of an extended SORT is the first sorted message,
@@ -241,8 +238,6 @@ func TestESortModSeq(t *testing.T) {
 	tag = fmt.Sprintf("t%d", c.n+1)
 	mustContain(t, c.ok("SORT RETURN (MAX) (SUBJECT) UTF-8 MODSEQ 1"), `* ESEARCH (TAG "`+tag+`") MAX 3 MODSEQ `+ms["3"])
 }
-
-var _ = store.FlagSeen
 
 // TestResultCache: a repeated SORT or SEARCH may be answered from the
 // session's last result only while the mailbox is unchanged (RFC 5267
