@@ -68,6 +68,9 @@ type conn struct {
 	okCode       string      // response code of the tagged OK of the current command
 	zw           *compressor // the compressor while COMPRESS=DEFLATE is active
 	ctx          context.Context
+
+	// updates are the SEARCH/SORT RETURN (UPDATE) contexts (context.go).
+	updates updateContexts
 }
 
 func (c *conn) shutdown() {

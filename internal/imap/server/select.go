@@ -194,6 +194,7 @@ func cmdExpunge(c *conn, cmd *wire.Command) error {
 // reportExpunged sends EXPUNGE for each UID the session knows, in
 // ascending order, each renumbering the following ones (RFC 9051 §7.5.1).
 func (c *conn) reportExpunged(uids []store.UID) {
+	c.contextsExpunge(uids) // RFC 5267 §4.3.4: REMOVEFROM before EXPUNGE
 	if c.qresync {
 		// RFC 7162 §3.2.10: VANISHED replaces EXPUNGE.
 		var gone []store.UID
@@ -312,6 +313,7 @@ func (c *conn) sendUpdates(force bool) {
 			c.w.Raw("* ").Number(uint64(c.recentCount())).Raw(" RECENT").CRLF()
 		}
 	}
+	c.contextsChanged(ch.Changed) // RFC 5267 §4.3: ADDTO/REMOVEFROM, after EXISTS
 	clear(sel.own)
 	if ch.HighestModSeq > sel.modseq {
 		sel.modseq = ch.HighestModSeq

@@ -191,6 +191,7 @@ type SearchArgs struct {
 	Key       SearchKey // Key "AND" of the program's keys
 	Return    []string
 	HasReturn bool
+	Partial   *PartialRange // the range of the PARTIAL return option (RFC 5267 §4.4)
 }
 
 // GetQuotaArgs is the quota root of GETQUOTA (RFC 9208 §4.2).

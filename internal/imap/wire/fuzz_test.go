@@ -14,6 +14,8 @@ func FuzzParseCommand(f *testing.F) {
 		"a LIST (SUBSCRIBED) \"\" (a b) RETURN (STATUS (MESSAGES))\r\n", "a SELECT x (QRESYNC (1 2 1:3 (1 2)))\r\n",
 		"a STORE 1 (UNCHANGEDSINCE 3) +FLAGS (\\Seen)\r\n", "a ID (\"a\" NIL)\r\n", "a CREATE x (USE (\\Sent))\r\n",
 		"a UID SORT (REVERSE DATE SUBJECT DISPLAYFROM) UTF-8 UNSEEN OR FROM {1+}\r\nx 1:*\r\n", "a SORT (REVERSE) US-ASCII ALL\r\n",
+		"a UID SORT RETURN (MIN PARTIAL -1:-50 UPDATE) (DATE) UTF-8 ALL\r\n", "a SEARCH RETURN (PARTIAL 1:10 COUNT CONTEXT) UNSEEN\r\n",
+		"a CANCELUPDATE \"a1\" \"b\"\r\n",
 	} {
 		f.Add(s)
 	}

@@ -135,6 +135,7 @@ func init() {
 		"MOVE":         parseCopy,
 		"SEARCH":       parseSearch,
 		"SORT":         parseSort,
+		"CANCELUPDATE": parseCancelUpdate,
 	}
 }
 
