@@ -293,6 +293,11 @@ func (c *conn) run(cmd *wire.Command) {
 		c.tagged(cmd, bad("", fmt.Sprintf("%s not allowed now", cmd.Name)))
 		return
 	}
+	if cmd.NameErr != "" {
+		// A well-formed but unacceptable mailbox name (wire.Command.NameErr).
+		c.tagged(cmd, no("CANNOT", cmd.NameErr))
+		return
+	}
 	c.okCode = ""
 	err := func() (err error) {
 		defer func() {
