@@ -206,9 +206,9 @@ func TestParseMailboxNames(t *testing.T) {
 	}{
 		{in: "a SELECT &Jjo\r\n", nameErr: true},         // unterminated shift
 		{in: "a SELECT &-&Jjo-&Jjo-\r\n", nameErr: true}, // adjacent shifts: not minimal
-		{in: "a DELETE &AGE-\r\n", nameErr: true},         // printable ASCII encoded
-		{in: "a CREATE &!-\r\n", nameErr: true},           // not base64
-		{in: "a CREATE &AAA-\r\n", nameErr: true},         // NUL
+		{in: "a DELETE &AGE-\r\n", nameErr: true},        // printable ASCII encoded
+		{in: "a CREATE &!-\r\n", nameErr: true},          // not base64
+		{in: "a CREATE &AAA-\r\n", nameErr: true},        // NUL
 		{in: "a STATUS \"&U,BTF2-\" (MESSAGES)\r\n", nameErr: true},
 		{in: "a RENAME a &Jjo\r\n", nameErr: true},
 		{in: "a SUBSCRIBE 项目\r\n", nameErr: true}, // 8-bit without UTF8=ACCEPT
@@ -219,8 +219,8 @@ func TestParseMailboxNames(t *testing.T) {
 		{in: "a SELECT \"&XfJT0ZAB-\"\r\n", name: "已发送"},
 		{in: "a SELECT \"已发送\"\r\n", utf8: true, name: "已发送"},
 		{in: "a SELECT \"&XfJT0ZAB-\"\r\n", utf8: true, name: "&XfJT0ZAB-"}, // no mUTF-7 once UTF-8 is on
-		{in: "a SELECT {3}\r\n\xe5\xb7\r\n", utf8: true, nameErr: true},       // not UTF-8
-		{in: "a SELECT \"a\u2028b\"\r\n", utf8: true, nameErr: true},           // RFC 6855 §3
+		{in: "a SELECT {3}\r\n\xe5\xb7\r\n", utf8: true, nameErr: true},     // not UTF-8
+		{in: "a SELECT \"a\u2028b\"\r\n", utf8: true, nameErr: true},        // RFC 6855 §3
 		{in: "a SELECT \"a\u0085b\"\r\n", utf8: true, nameErr: true},
 	}
 	for _, c := range cases {
