@@ -298,6 +298,10 @@ func (c *conn) run(cmd *wire.Command) {
 		c.tagged(cmd, no("CANNOT", cmd.NameErr))
 		return
 	}
+	if err := c.checkUTF8Accept(cmd); err != nil {
+		c.tagged(cmd, err)
+		return
+	}
 	c.okCode = ""
 	err := func() (err error) {
 		defer func() {
