@@ -18,7 +18,9 @@ import (
 // for a terminal: it opens the folder browser on the server, finds 已发送
 // in the list by searching for its name, opens it, pipes the message to a
 // file (reading it), and copies it to 项目/报告, a Chinese-named folder
-// it must create; the store then has the copy under that name.
+// it must create; the store then has the copy under that name. Mutt 2.2
+// sends ENABLE UTF8=ACCEPT, so this is the UTF-8 naming mode with a real
+// client (mbsync and offlineimap use modified UTF-7).
 func TestMuttChineseFolders(t *testing.T) {
 	mutt := testutil.NeedCommand(t, "mutt", "apt-get install mutt")
 	script := testutil.NeedCommand(t, "script", "apt-get install bsdutils")

@@ -14,6 +14,7 @@ func FuzzParseCommand(f *testing.F) {
 		"a LIST (SUBSCRIBED) \"\" (a b) RETURN (STATUS (MESSAGES))\r\n", "a SELECT x (QRESYNC (1 2 1:3 (1 2)))\r\n",
 		"a STORE 1 (UNCHANGEDSINCE 3) +FLAGS (\\Seen)\r\n", "a ID (\"a\" NIL)\r\n", "a CREATE x (USE (\\Sent))\r\n",
 		"a UID SORT (REVERSE DATE SUBJECT DISPLAYFROM) UTF-8 UNSEEN OR FROM {1+}\r\nx 1:*\r\n", "a SORT (REVERSE) US-ASCII ALL\r\n",
+		"a SELECT &Jjo\r\n", "a LIST \"&AGE-\" (&Jjo %/&XfJT0ZAB-)\r\n", "a CREATE 项目/报告\r\n", "a RENAME \"a\" {3+}\r\n\xe5\xb7x\r\n",
 	} {
 		f.Add(s)
 	}
