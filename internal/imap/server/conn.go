@@ -295,6 +295,9 @@ func (c *conn) run(cmd *wire.Command) {
 	}
 	if cmd.NameErr != "" {
 		// A well-formed but unacceptable mailbox name (wire.Command.NameErr).
+		if cmd.Name == "SELECT" || cmd.Name == "EXAMINE" {
+			c.leaveSelected()
+		}
 		c.tagged(cmd, no("CANNOT", cmd.NameErr))
 		return
 	}

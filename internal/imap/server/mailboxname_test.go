@@ -62,6 +62,14 @@ func TestBadMailboxNamesGetNO(t *testing.T) {
 		t.Fatalf("mailboxes %q", names)
 	}
 	mustContain(t, c.ok("FETCH 1 UID"), "* 1 FETCH (UID 1)")
+	// A SELECT refused for its name still closes the selected mailbox
+	// (RFC 9051 §6.3.2).
+	if _, done := c.do("SELECT &Jjo"); !strings.HasPrefix(done, "NO [CANNOT] ") {
+		t.Fatal(done)
+	}
+	if _, done := c.do("FETCH 1 UID"); !strings.HasPrefix(done, "BAD") {
+		t.Fatalf("FETCH after a failed SELECT: %s", done)
+	}
 }
 
 // TestLSUBPercentNoselectParent checks bug 5 (RFC 3501 §6.3.9): with "%",

@@ -48,11 +48,7 @@ func (sel *selected) noteOwn(changed []store.Message) {
 // cmdSelect opens a mailbox (RFC 9051 §6.3.2, EXAMINE §6.3.3).
 func cmdSelect(c *conn, cmd *wire.Command) error {
 	a := cmd.Args.(*wire.SelectArgs)
-	// RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected.
-	if c.sel != nil && c.qresync {
-		c.w.Raw("* OK [CLOSED] previous mailbox closed").CRLF() // RFC 7162 §3.2.11
-	}
-	c.closeMailbox()
+	c.leaveSelected()
 	if a.QResync != nil && !c.qresync {
 		return bad("", "QRESYNC parameter needs ENABLE QRESYNC") // RFC 7162 §3.2.5
 	}
@@ -116,6 +112,16 @@ func cmdSelect(c *conn, cmd *wire.Command) error {
 		c.okCode = "READ-WRITE"
 	}
 	return w.Err()
+}
+
+// leaveSelected closes the selected mailbox at the start of SELECT or
+// EXAMINE, before anything can fail: RFC 9051 §6.3.2, a failed SELECT
+// leaves no mailbox selected.
+func (c *conn) leaveSelected() {
+	if c.sel != nil && c.qresync {
+		c.w.Raw("* OK [CLOSED] previous mailbox closed").CRLF() // RFC 7162 §3.2.11
+	}
+	c.closeMailbox()
 }
 
 // enableCondstore turns CONDSTORE on for the session. RFC 7162 §3.1.2:
