@@ -183,7 +183,9 @@ func matchAny(ms []func(string) bool, name string) bool {
 func (c *conn) writeListEntry(name string, e listEntry, opts map[string]bool, statusItems []string) {
 	var attrs []string
 	if e.mbox == nil || e.lsubNoselect {
-		if e.subscribe {
+		// RFC 5258 §3.4: a name that is no mailbox but is listed for
+		// a subscription or for CHILDINFO is \NonExistent.
+		if e.mbox == nil && (e.subscribe || e.childInfo) {
 			attrs = append(attrs, `\NonExistent`)
 		} else {
 			attrs = append(attrs, `\Noselect`)

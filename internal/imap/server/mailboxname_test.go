@@ -143,7 +143,12 @@ func TestRecursiveMatchChildInfo(t *testing.T) {
 		!hasLine(u, `* LIST (\HasNoChildren \Subscribed) "/" Foo2/Bar2`) {
 		t.Fatalf("(%% Foo2/%%):\n%s", strings.Join(u, "\n"))
 	}
-	// Without RECURSIVEMATCH, never CHILDINFO (RFC 5258 §3.5).
+	// A parent that does not exist, listed for a subscribed child that
+	// does not either (RFC 5258 §3.4).
+	c.ok("SUBSCRIBE Zed/Sub")
+	mustContain(t, c.ok(`LIST (SUBSCRIBED RECURSIVEMATCH) "" Z%`), `* LIST (\NonExistent \HasChildren) "/" Zed`+ci)
+	mustContain(t, c.ok(`LIST (SUBSCRIBED) "" Zed/*`), `* LIST (\NonExistent \HasNoChildren \Subscribed) "/" Zed/Sub`)
+		// Without RECURSIVEMATCH, never CHILDINFO (RFC 5258 §3.5).
 	for _, l := range c.ok(`LIST (SUBSCRIBED) "" %`) {
 		if strings.Contains(l, "CHILDINFO") {
 			t.Fatalf("CHILDINFO without RECURSIVEMATCH: %s", l)
