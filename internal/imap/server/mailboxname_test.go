@@ -148,7 +148,7 @@ func TestRecursiveMatchChildInfo(t *testing.T) {
 	c.ok("SUBSCRIBE Zed/Sub")
 	mustContain(t, c.ok(`LIST (SUBSCRIBED RECURSIVEMATCH) "" Z%`), `* LIST (\NonExistent \HasChildren) "/" Zed`+ci)
 	mustContain(t, c.ok(`LIST (SUBSCRIBED) "" Zed/*`), `* LIST (\NonExistent \HasNoChildren \Subscribed) "/" Zed/Sub`)
-		// Without RECURSIVEMATCH, never CHILDINFO (RFC 5258 §3.5).
+	// Without RECURSIVEMATCH, never CHILDINFO (RFC 5258 §3.5).
 	for _, l := range c.ok(`LIST (SUBSCRIBED) "" %`) {
 		if strings.Contains(l, "CHILDINFO") {
 			t.Fatalf("CHILDINFO without RECURSIVEMATCH: %s", l)
