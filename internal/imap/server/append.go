@@ -20,6 +20,13 @@ func cmdAppend(c *conn, cmd *wire.Command) error {
 	if err != nil {
 		return no("TRYCREATE", "no such mailbox") // RFC 9051 §6.3.12
 	}
+	var kws []string
+	for _, msg := range a.Messages {
+		kws = append(kws, parseFlags(msg.Flags).Keywords...)
+	}
+	if err := c.checkKeywordLimit(m.ID, kws); err != nil {
+		return err
+	}
 	// MULTIAPPEND (RFC 3502 §6.3.11): all or nothing. Each message is
 	// stored durably in turn; if one fails, those already stored are
 	// removed again before the NO.

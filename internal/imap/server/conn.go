@@ -296,6 +296,18 @@ func (c *conn) run(cmd *wire.Command) {
 		c.tagged(cmd, bad("", fmt.Sprintf("%s not allowed now", cmd.Name)))
 		return
 	}
+	if cmd.NameErr != "" {
+		// A well-formed but unacceptable mailbox name (wire.Command.NameErr).
+		if cmd.Name == "SELECT" || cmd.Name == "EXAMINE" {
+			c.leaveSelected()
+		}
+		c.tagged(cmd, no("CANNOT", cmd.NameErr))
+		return
+	}
+	if err := c.checkUTF8Accept(cmd); err != nil {
+		c.tagged(cmd, err)
+		return
+	}
 	c.okCode = ""
 	err := func() (err error) {
 		defer func() {

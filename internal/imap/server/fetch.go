@@ -145,6 +145,7 @@ func envelopeOnly(items []wire.FetchItem) bool {
 // fetchOne writes the FETCH response of one message. With ed, only the
 // envelope of the stored parse is decoded (see envelopeOnly).
 func (c *conn) fetchOne(seq uint32, m *store.Message, items []wire.FetchItem, ed *message.EnvelopeDecoder) error {
+	c.announceKeywordsOf(m.Flags.Keywords) // one set since the last update (keywords.go)
 	var info *message.Info
 	var env message.Envelope
 	switch {

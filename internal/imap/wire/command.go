@@ -15,6 +15,11 @@ type Command struct {
 	Name string
 	UID  bool
 	Args any
+	// NameErr is set when a mailbox name or LIST pattern is good syntax
+	// but not an acceptable name (invalid modified UTF-7 or UTF-8, 8-bit
+	// without UTF8=ACCEPT): RFC 3501 §7.1 keeps BAD for syntax, so the
+	// server answers NO [CANNOT] with this text.
+	NameErr string
 }
 
 // LoginArgs are the arguments of LOGIN (RFC 9051 §6.2.3).
@@ -81,6 +86,10 @@ type ListArgs struct {
 	SelectOpts  []string
 	ReturnOpts  []string
 	StatusItems []string // RETURN (STATUS (...))
+	// Unmatchable is set when the reference or a pattern was not valid
+	// modified UTF-7 and was left out of Patterns: such a pattern matches
+	// no name, and when the reference is bad no pattern matches.
+	Unmatchable bool
 }
 
 // StatusArgs are the arguments of STATUS; items are upper-cased.

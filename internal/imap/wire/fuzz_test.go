@@ -16,6 +16,7 @@ func FuzzParseCommand(f *testing.F) {
 		"a UID SORT (REVERSE DATE SUBJECT DISPLAYFROM) UTF-8 UNSEEN OR FROM {1+}\r\nx 1:*\r\n", "a SORT (REVERSE) US-ASCII ALL\r\n",
 		"a UID SORT RETURN (MIN PARTIAL -1:-50 UPDATE) (DATE) UTF-8 ALL\r\n", "a SEARCH RETURN (PARTIAL 1:10 COUNT CONTEXT) UNSEEN\r\n",
 		"a CANCELUPDATE \"a1\" \"b\"\r\n",
+		"a SELECT &Jjo\r\n", "a LIST \"&AGE-\" (&Jjo %/&XfJT0ZAB-)\r\n", "a CREATE 项目/报告\r\n", "a RENAME \"a\" {3+}\r\n\xe5\xb7x\r\n",
 	} {
 		f.Add(s)
 	}

@@ -11,6 +11,7 @@ import (
 func (r *Reader) ReadCommand() (*Command, error) {
 	r.total = 0
 	r.tag = ""
+	r.nameErr = ""
 	if err := r.readLine(); err != nil {
 		return nil, r.framingError(err)
 	}
@@ -23,6 +24,7 @@ func (r *Reader) ReadCommand() (*Command, error) {
 		}
 		return nil, err
 	}
+	cmd.NameErr = r.nameErr
 	if !r.eol() {
 		err := r.errorf("unexpected %q at end of command", r.rest())
 		if serr := r.skipRest(); serr != nil {
@@ -430,7 +432,7 @@ func parseList(r *Reader, cmd *Command) (any, error) {
 			return nil, err
 		}
 	}
-	ref, err := r.mailboxPattern()
+	ref, refOK, err := r.mailboxPattern()
 	if err != nil {
 		return nil, err
 	}
@@ -442,22 +444,31 @@ func parseList(r *Reader, cmd *Command) (any, error) {
 		a.Extended = true
 		r.pos++
 		err := r.listItems(func() error {
-			p, err := r.mailboxPattern()
+			p, ok, err := r.mailboxPattern()
 			if err != nil {
 				return err
 			}
-			a.Patterns = append(a.Patterns, p)
+			if ok {
+				a.Patterns = append(a.Patterns, p)
+			}
+			a.Unmatchable = a.Unmatchable || !ok
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
 	} else {
-		p, err := r.mailboxPattern()
+		p, ok, err := r.mailboxPattern()
 		if err != nil {
 			return nil, err
 		}
-		a.Patterns = []string{p}
+		if ok {
+			a.Patterns = []string{p}
+		}
+		a.Unmatchable = !ok
+	}
+	if !refOK {
+		a.Patterns, a.Unmatchable = nil, true
 	}
 	if r.peek() == ' ' && cmd.Name == "LIST" {
 		r.pos++
@@ -490,9 +501,9 @@ func parseList(r *Reader, cmd *Command) (any, error) {
 
 // mailboxPattern reads a list-mailbox (or the reference): 1*list-char or a
 // string, decoded like a mailbox name (wildcards are ASCII and survive).
-func (r *Reader) mailboxPattern() (string, error) {
+// ok is false for a pattern that can match no name (decodeMailbox).
+func (r *Reader) mailboxPattern() (p string, ok bool, err error) {
 	var s string
-	var err error
 	if c := r.peek(); c == '"' || c == '{' {
 		var b []byte
 		b, err = r.str(false)
@@ -501,12 +512,10 @@ func (r *Reader) mailboxPattern() (string, error) {
 		s, err = r.atomWhile(isListChar)
 	}
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	if equalFold(s, "INBOX") {
-		return "INBOX", nil
-	}
-	return r.decodeMailbox(s)
+	p, ok = r.decodeMailbox(s, true)
+	return p, ok, nil
 }
 
 // atomList reads "(" [atom *(SP atom)] ")", upper-casing.

@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("AccountsDomainsAliasesAppPasswords", func(t *testing.T) { testAccountsDomainsAliasesAppPasswords(t, open) })
 	t.Run("Isolation", func(t *testing.T) { testIsolation(t, open) })
 	t.Run("EventsPublishedAfterCommit", func(t *testing.T) { testEventsPublishedAfterCommit(t, open) })
+	t.Run("MailboxKeywords", func(t *testing.T) { testMailboxKeywords(t, open) })
 }
 
 var ctx = context.Background()
