@@ -36,6 +36,22 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
+// FuzzParseExact: messages appended as literal8 (RFC 3516 §4.4) are
+// parsed as they are, bare LF, bare CR and NUL included; Parse must hold
+// its offsets on those too.
+func FuzzParseExact(f *testing.F) {
+	addCorpusSeeds(f)
+	f.Add([]byte("Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\na\x00\r--b--\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		info := Parse(data)
+		checkOffsets(t, data, info)
+		checkRoundTrip(t, info)
+		if _, err := BodyText(bytes.NewReader(data), info, 1<<16); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 // FuzzUnmarshalInfo: garbage must give an error, never a panic; what
 // decodes must re-encode to the same bytes.
 func FuzzUnmarshalInfo(f *testing.F) {
