@@ -109,16 +109,20 @@ func (c *conn) catenate(parts []wire.CatPart) (data []byte, binary bool, err err
 // catenateURL appends to data the octets an IMAP URL names (RFC 4469 §3,
 // RFC 5092): BODY[section]<partial> of a message in one of the user's
 // own mailboxes, as stored (no transfer decoding). A URL that is bad,
-// names another user or server, has a stale UIDVALIDITY or names nothing
+// absolute (another user or server), has a stale UIDVALIDITY or names nothing
 // gets NO [BADURL url] (RFC 4469 §5); the answer is the same whether or
 // not the target exists elsewhere, so nothing leaks about other accounts.
 func (c *conn) catenateURL(data []byte, raw string, limit int64) ([]byte, error) {
 	badURL := no("BADURL "+urlRespText(raw), "cannot use this URL")
 	u, err := wire.ParseIMAPURL(raw)
-	if err != nil || !c.ownURL(u) {
+	if err != nil {
 		return nil, badURL
 	}
-	mb, err := c.srv.Store.Mailbox(c.ctx, c.acct.ID, u.Mailbox)
+	name, ok := c.urlMailbox(u)
+	if !ok {
+		return nil, badURL
+	}
+	mb, err := c.srv.Store.Mailbox(c.ctx, c.acct.ID, name)
 	if err != nil || u.UIDValidity != 0 && u.UIDValidity != mb.UIDValidity {
 		return nil, badURL
 	}
@@ -196,16 +200,23 @@ func urlData(rd store.MessageReader, info *message.Info, u *wire.IMAPURL, room i
 	return b, nil
 }
 
-// ownURL reports whether u names this server and the logged-in user: a
-// path-absolute URL always does; an absolute one must give the user's
-// own address and this server's host name (RFC 4469 §3 resolves URLs as
-// the user; there are no shared mailboxes, so no other user's data is
-// reachable).
-func (c *conn) ownURL(u *wire.IMAPURL) bool {
-	if u.User == "" && u.Host == "" {
-		return true
+// urlMailbox returns the mailbox a URL names, if CATENATE may use it: RFC
+// 4469 §3 resolves URLs as the logged-in user against "imap://user@server/"
+// (or ".../mailbox/" of the selected mailbox, for ";UID=" URLs), so only
+// relative URLs are used and an absolute one (scheme or server given) is
+// refused, as the note there says. Mailboxes are looked up in the user's
+// own account only: no other user's data can be reached.
+func (c *conn) urlMailbox(u *wire.IMAPURL) (string, bool) {
+	if u.User != "" || u.Host != "" {
+		return "", false
 	}
-	return strings.EqualFold(u.User, c.acct.Address) && c.srv.Hostname != "" && strings.EqualFold(u.Host, c.srv.Hostname)
+	if u.Mailbox == "" {
+		if c.sel == nil {
+			return "", false
+		}
+		return c.sel.mbox.Name, true
+	}
+	return u.Mailbox, true
 }
 
 // urlRespText makes a client's URL fit url-resp-text (RFC 4469 §5 with

@@ -165,6 +165,10 @@ func TestCatenateBadURL(t *testing.T) {
 		good + "/;SECTION=9",                       // no such part
 		good + "/;SECTION=1.HEADER",                // not a message/rfc822
 		good + "/;URLAUTH=anonymous:internal:0a1b", // RFC 4467, not supported
+		// RFC 4469 §3: only relative URLs; even the user's own absolute
+		// URL is refused.
+		fmt.Sprintf("imap://alice%%40example.org@imap.example.org/INBOX;UIDVALIDITY=%d/;UID=1", v),
+		";UID=1", // relative to the selected mailbox, but none is selected
 		"INBOX/;UID=1", "/INBOX/;UID=x",
 	} {
 		_, done := c.do("APPEND Drafts CATENATE (TEXT " + lit("a") + " URL \"" + url + "\")")
@@ -172,11 +176,13 @@ func TestCatenateBadURL(t *testing.T) {
 			t.Errorf("%s: %s, want %s", url, done, want)
 		}
 	}
-	// The same user's absolute URL works.
-	_, done := c.do(fmt.Sprintf("APPEND Drafts CATENATE (URL \"imap://alice%%40example.org;AUTH=*@IMAP.example.org/INBOX;UIDVALIDITY=%d/;UID=1\")", v))
+	// ";UID=" is relative to the selected mailbox (RFC 4469 §3).
+	c.ok("EXAMINE INBOX")
+	_, done := c.do("APPEND Drafts CATENATE (URL \";UID=1/;SECTION=TEXT\" URL \";uid=1;section=HEADER\")")
 	if !strings.HasPrefix(done, "OK") {
 		t.Fatal(done)
 	}
+	c.ok("UNSELECT")
 	// MULTIAPPEND is all or nothing: the first message is removed again.
 	_, done = c.do("APPEND Drafts " + lit(simpleMsg) + " CATENATE (URL " + good + "/;SECTION=7)")
 	if !strings.HasPrefix(done, "NO [BADURL ") {
@@ -187,6 +193,10 @@ func TestCatenateBadURL(t *testing.T) {
 	_, done = c.do("APPEND Drafts CATENATE (URL {6+}\r\n/a]\r\nb)")
 	if !strings.HasPrefix(done, "NO [BADURL /ab] ") {
 		t.Fatal(done)
+	}
+	i := strings.Index(simpleMsg, "\r\n\r\n") + 4
+	if got := fetchBody(t, c, "Drafts", 1); got != simpleMsg[i:]+simpleMsg[:i] {
+		t.Fatalf("relative URLs gave %q", got)
 	}
 	// Nothing of bob's reached alice.
 	c.ok("EXAMINE Drafts")

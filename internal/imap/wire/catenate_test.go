@@ -87,6 +87,8 @@ func TestParseIMAPURL(t *testing.T) {
 		{"imap://alice%40example.org;AUTH=*@imap.Example.org:143/INBOX;UIDVALIDITY=1/;UID=2",
 			IMAPURL{User: "alice@example.org", Host: "imap.example.org", Mailbox: "INBOX", UIDValidity: 1, UID: 2}},
 		{"IMAP://bob@host/INBOX/;UID=2", IMAPURL{User: "bob", Host: "host", Mailbox: "INBOX", UID: 2}},
+		// RFC 4469 §3: relative to the selected mailbox.
+		{";UID=20/;section=1", IMAPURL{UID: 20, Section: &Section{Part: []uint32{1}}}},
 	}
 	for _, c := range cases {
 		got, err := ParseIMAPURL(c.in)
@@ -106,6 +108,7 @@ func TestParseIMAPURL(t *testing.T) {
 		"/INBOX/;UID=1/;UIDVALIDITY=3", "/IN%ZZBOX/;UID=1", "/IN%0aBOX/;UID=1", "/%FF/;UID=1",
 		"imap://host", "imap://@host/INBOX/;UID=1", "imap://host:x/INBOX/;UID=1", "http://host/INBOX/;UID=1",
 		"/INBOX/;UID=1/;SECTION=HEADER.FIELDS%20({3}", "/INBOX/;UID=99999999999",
+		";UIDVALIDITY=1/;UID=2", ";UID=1;UID=2", ";UID=", "/INBOX;UID=1;SECTION=1;PARTIAL=1;UID=3;UID=4",
 		"/" + strings.Repeat("a", maxURL) + "/;UID=1",
 	} {
 		if u, err := ParseIMAPURL(in); err == nil {

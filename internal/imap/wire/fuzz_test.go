@@ -82,11 +82,11 @@ func FuzzSeqSet(f *testing.F) {
 }
 
 // FuzzIMAPURL: never a panic; what parses names a message by UID in a
-// mailbox with a valid UTF-8 name.
+// mailbox with a valid UTF-8 name, or in the selected one (relative URL).
 func FuzzIMAPURL(f *testing.F) {
 	for _, s := range []string{
 		"/INBOX;UIDVALIDITY=785799047/;UID=113330/;SECTION=1.5.9", "/Drafts/;UID=20;section=HEADER.FIELDS%20(FROM)",
-		"imap://a%40b;AUTH=*@h:143/%E5%B7%B2/;UID=1/;PARTIAL=0.10", "/x/;UID=1/;URLAUTH=anonymous:internal:00",
+		"imap://a%40b;AUTH=*@h:143/%E5%B7%B2/;UID=1/;PARTIAL=0.10", "/x/;UID=1/;URLAUTH=anonymous:internal:00", ";UID=3/;SECTION=2.MIME",
 	} {
 		f.Add(s)
 	}
@@ -95,7 +95,8 @@ func FuzzIMAPURL(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if u.UID == 0 || u.Mailbox == "" || !utf8.ValidString(u.Mailbox) {
+		relative := len(s) >= 5 && equalFold(s[:5], ";UID=")
+		if u.UID == 0 || (u.Mailbox == "") != relative || !utf8.ValidString(u.Mailbox) {
 			t.Fatalf("%q parsed as %+v", s, u)
 		}
 	})

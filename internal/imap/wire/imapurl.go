@@ -15,7 +15,9 @@ type IMAPURL struct {
 	// both "" for a path-absolute one ("/INBOX;UIDVALIDITY=..."). User is
 	// percent-decoded; an ";AUTH=" mechanism is dropped.
 	User, Host string
-	Mailbox    string // UTF-8 (RFC 5092 §3.3), "INBOX" in any case is INBOX
+	// Mailbox is UTF-8 (RFC 5092 §3.3), "INBOX" in any case is INBOX; ""
+	// for a URL relative to the selected mailbox (";UID=20", RFC 4469 §3).
+	Mailbox string
 	// UIDValidity is 0 when the URL has none (RFC 5092 allows that).
 	UIDValidity uint32
 	UID         uint32
@@ -33,14 +35,22 @@ var errURL = errors.New("imap: not an IMAP message URL")
 const maxURL = 8192
 
 // ParseIMAPURL parses an IMAP URL that names a message or part (RFC 5092
-// §11 imessagepart, absolute or path-absolute). URLAUTH and EXPIRE (RFC
-// 4467) are not supported and make the URL invalid, as does anything else
-// this parser does not fully understand.
+// §11 imessagepart): absolute, path-absolute, or relative to the selected
+// mailbox (starting with ";UID="; RFC 4469 §3 takes "imap://user@server/
+// mailbox/" as the base then). URLAUTH and EXPIRE (RFC 4467) are not
+// supported and make the URL invalid, as does anything else this parser
+// does not fully understand.
 func ParseIMAPURL(s string) (*IMAPURL, error) {
 	if len(s) > maxURL {
 		return nil, errURL
 	}
 	u := &IMAPURL{}
+	if len(s) >= 5 && equalFold(s[:5], ";UID=") {
+		if err := u.parseParams(strings.SplitN(s[1:], ";", 5)); err != nil {
+			return nil, err
+		}
+		return u, nil
+	}
 	path := s
 	if len(s) >= 7 && equalFold(s[:7], "imap://") {
 		rest := s[7:]
@@ -95,10 +105,7 @@ func (u *IMAPURL) parseServer(s string) error {
 // 2192 clients and RFC 4469's own examples differ on it, and it changes
 // nothing.
 func (u *IMAPURL) parsePath(s string) error {
-	params := strings.Split(s, ";")
-	if len(params) > 5 {
-		return errURL
-	}
+	params := strings.SplitN(s, ";", 6)
 	mbox, ok := unescapeURL(strings.TrimSuffix(params[0], "/"))
 	if !ok || mbox == "" || !utf8.ValidString(mbox) {
 		return errURL
@@ -107,7 +114,15 @@ func (u *IMAPURL) parsePath(s string) error {
 		mbox = "INBOX"
 	}
 	u.Mailbox = mbox
-	for _, p := range params[1:] {
+	return u.parseParams(params[1:])
+}
+
+// parseParams reads the ";"-separated parameters after the mailbox.
+func (u *IMAPURL) parseParams(params []string) error {
+	if len(params) > 4 { // UIDVALIDITY, UID, SECTION, PARTIAL
+		return errURL
+	}
+	for _, p := range params {
 		key, val, found := strings.Cut(p, "=")
 		if !found {
 			return errURL
