@@ -112,6 +112,7 @@ func (c *conn) catenate(parts []wire.CatPart) (data []byte, binary bool, err err
 // absolute (another user or server), has a stale UIDVALIDITY or names nothing
 // gets NO [BADURL url] (RFC 4469 §5); the answer is the same whether or
 // not the target exists elsewhere, so nothing leaks about other accounts.
+// The source message keeps its flags: \Seen is not set (RFC 4469 §3).
 func (c *conn) catenateURL(data []byte, raw string, limit int64) ([]byte, error) {
 	badURL := no("BADURL "+urlRespText(raw), "cannot use this URL")
 	u, err := wire.ParseIMAPURL(raw)
@@ -123,8 +124,14 @@ func (c *conn) catenateURL(data []byte, raw string, limit int64) ([]byte, error)
 		return nil, badURL
 	}
 	mb, err := c.srv.Store.Mailbox(c.ctx, c.acct.ID, name)
-	if err != nil || u.UIDValidity != 0 && u.UIDValidity != mb.UIDValidity {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidName) {
 		return nil, badURL
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u.UIDValidity != 0 && u.UIDValidity != mb.UIDValidity {
+		return nil, badURL // RFC 5092 §6: the URL is stale
 	}
 	var info *message.Info
 	err = c.srv.Store.ListMessages(c.ctx, c.acct.ID, mb.ID, store.ListOptions{UIDs: store.UIDSet{{Lo: store.UID(u.UID), Hi: store.UID(u.UID)}}, WithInfo: true}, func(m *store.Message) error {

@@ -83,6 +83,9 @@ func TestCatenate(t *testing.T) {
 			t.Fatalf("message %d:\n got %q\nwant %q", seq, got, want)
 		}
 	}
+	// RFC 4469 §3: the source keeps its flags (no \Seen).
+	c.ok("EXAMINE INBOX")
+	mustContain(t, c.ok("FETCH 1 FLAGS"), "* 1 FETCH (FLAGS (\\Recent))")
 	// A CATENATE TEXT part may be a literal8 (BINARY): stored exactly.
 	c.ok("APPEND Drafts CATENATE (TEXT ~{13+}\r\nSubject: x\n\r\n URL " + url + "/;SECTION=1 TEXT ~{3+}\r\n\x00\r\n)")
 	c.ok("EXAMINE Drafts")
