@@ -268,6 +268,9 @@ type Delivery struct {
 	Data         []byte    // the whole message; line endings are normalised to CRLF by Deliver
 	InternalDate time.Time // zero = now
 	Targets      []Target
+	// Exact keeps Data as it is, bare CR, LF and NUL included: an IMAP
+	// APPEND of a literal8 (RFC 3516 §4.4) is stored octet for octet.
+	Exact bool
 }
 
 // Query selects messages for Search. Every set field must match (AND).

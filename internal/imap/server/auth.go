@@ -91,6 +91,7 @@ func (c *conn) capabilities() string {
 	caps = append(caps, "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
 		"MOVE", "CHILDREN", "SPECIAL-USE", "CONDSTORE", "QRESYNC", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "UTF8=ACCEPT", "BINARY", "SAVEDATE", "MULTIAPPEND", "CREATE-SPECIAL-USE", "ESEARCH", "STATUS=SIZE",
 		"SORT", "SORT=DISPLAY", "ESORT", "CONTEXT=SEARCH", "CONTEXT=SORT",
+		"CATENATE", // RFC 4469
 		"QUOTA", "QUOTA=RES-STORAGE", "COMPRESS=DEFLATE", "APPENDLIMIT="+strconv.FormatInt(c.srv.maxLiteral(), 10))
 	return strings.Join(caps, " ")
 }

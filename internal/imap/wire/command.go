@@ -99,12 +99,22 @@ type StatusArgs struct {
 }
 
 // AppendMessage is one message of APPEND (MULTIAPPEND, RFC 3502, gives
-// several). Date is zero when not given.
+// several). Date is zero when not given. A CATENATE message (RFC 4469)
+// has Catenate set and no Data.
 type AppendMessage struct {
-	Flags  []string
-	Date   time.Time
-	Data   []byte
-	Binary bool // literal8 (BINARY, RFC 3516 §4.4)
+	Flags    []string
+	Date     time.Time
+	Data     []byte
+	Binary   bool // literal8 (BINARY, RFC 3516 §4.4)
+	Catenate []CatPart
+}
+
+// CatPart is one part of a CATENATE message (RFC 4469 §5): TEXT data, or
+// the IMAP URL of data the server already has.
+type CatPart struct {
+	URL    string // "" for a TEXT part
+	Text   []byte
+	Binary bool // TEXT sent as literal8
 }
 
 // AppendArgs are the arguments of APPEND.

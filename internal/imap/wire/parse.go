@@ -547,7 +547,9 @@ func parseStatus(r *Reader, _ *Command) (any, error) {
 }
 
 // parseAppend reads APPEND mailbox 1*(SP [flag-list SP] [date-time SP]
-// literal) (RFC 9051 §6.3.12, MULTIAPPEND RFC 3502 §6).
+// append-data) (RFC 9051 §6.3.12, MULTIAPPEND RFC 3502 §6), where
+// append-data is a literal, a literal8 (RFC 3516 §4.4), UTF8 (literal8)
+// (RFC 6855 §4) or CATENATE (...) (RFC 4469 §5).
 func parseAppend(r *Reader, _ *Command) (any, error) {
 	if err := r.sp(); err != nil {
 		return nil, err
@@ -576,24 +578,8 @@ func parseAppend(r *Reader, _ *Command) (any, error) {
 				return nil, err
 			}
 		}
-		// RFC 6855 §4: UTF8 "(" literal8 ")" carries a UTF-8 message.
-		utf8Data := r.peekWord("UTF8 (")
-		if utf8Data {
-			r.pos += len("UTF8 (")
-			if !r.UTF8 {
-				return nil, r.errorf("UTF8 data needs ENABLE UTF8=ACCEPT")
-			}
-		}
-		if c := r.peek(); c != '{' && c != '~' {
-			return nil, r.errorf("expected message literal")
-		}
-		if msg.Data, msg.Binary, err = r.literal(true); err != nil {
+		if err := r.appendData(&msg); err != nil {
 			return nil, err
-		}
-		if utf8Data {
-			if err := r.expect(')'); err != nil {
-				return nil, err
-			}
 		}
 		a.Messages = append(a.Messages, msg)
 	}
@@ -601,6 +587,82 @@ func parseAppend(r *Reader, _ *Command) (any, error) {
 		return nil, r.errorf("APPEND needs a message")
 	}
 	return a, nil
+}
+
+// appendData reads the append-data of one message.
+func (r *Reader) appendData(msg *AppendMessage) (err error) {
+	if r.peekWord("CATENATE (") {
+		r.pos += len("CATENATE (")
+		msg.Catenate, err = r.catParts()
+		return err
+	}
+	// RFC 6855 §4: UTF8 "(" literal8 ")" carries a UTF-8 message.
+	utf8Data := r.peekWord("UTF8 (")
+	if utf8Data {
+		r.pos += len("UTF8 (")
+		if !r.UTF8 {
+			return r.errorf("UTF8 data needs ENABLE UTF8=ACCEPT")
+		}
+	}
+	if c := r.peek(); c != '{' && c != '~' {
+		return r.errorf("expected message literal")
+	}
+	if msg.Data, msg.Binary, err = r.literal(true); err != nil {
+		return err
+	}
+	if utf8Data {
+		return r.expect(')')
+	}
+	return nil
+}
+
+// MaxCatParts bounds the parts of one CATENATE message: each URL part is a
+// lookup in the store.
+const MaxCatParts = 100
+
+// catParts reads cat-part *(SP cat-part) ")" after "CATENATE (" (RFC 4469
+// §5): "TEXT" SP literal, or "URL" SP astring. A TEXT part may also be a
+// literal8, as with BINARY (RFC 3516 §4.4). The TEXT parts of a message
+// share the APPEND message limit, since the message they build cannot be
+// larger.
+func (r *Reader) catParts() ([]CatPart, error) {
+	var parts []CatPart
+	room := r.maxLiteral()
+	err := r.listItems(func() error {
+		if len(parts) == MaxCatParts {
+			return r.errorf("more than %d CATENATE parts", MaxCatParts)
+		}
+		kind, err := r.atom()
+		if err != nil {
+			return err
+		}
+		if err := r.sp(); err != nil {
+			return err
+		}
+		var p CatPart
+		switch upper(kind) {
+		case "TEXT":
+			if c := r.peek(); c != '{' && c != '~' {
+				return r.errorf("CATENATE TEXT needs a literal")
+			}
+			if p.Text, p.Binary, err = r.literalWithin(true, room); err != nil {
+				return err
+			}
+			room -= int64(len(p.Text))
+		case "URL":
+			if p.URL, err = r.astring(); err != nil {
+				return err
+			}
+		default:
+			return r.errorf("unknown CATENATE part %q", kind)
+		}
+		parts = append(parts, p)
+		return nil
+	})
+	if err == nil && len(parts) == 0 {
+		err = r.errorf("CATENATE needs a part")
+	}
+	return parts, err
 }
 
 // dateTime reads a quoted date-time: "dd-Mon-yyyy hh:mm:ss +zzzz"

@@ -272,6 +272,12 @@ func (r *Reader) quoted() ([]byte, error) {
 // literal reads "{n}" / "{n+}" / "~{n}" CRLF and n octets, then the next
 // line. The literal must end the current line (RFC 9051 §4.3).
 func (r *Reader) literal(message bool) ([]byte, bool, error) {
+	return r.literalWithin(message, r.maxLiteral())
+}
+
+// literalWithin is literal with room, instead of the APPEND message
+// limit, as the bound of a message literal.
+func (r *Reader) literalWithin(message bool, room int64) ([]byte, bool, error) {
 	binary := false
 	if r.peek() == '~' {
 		binary = true
@@ -296,7 +302,7 @@ func (r *Reader) literal(message bool) ([]byte, bool, error) {
 	}
 	limit := int64(r.maxLine() - r.total)
 	if message {
-		limit = r.maxLiteral()
+		limit = room
 	}
 	if nonSync && !r.LiteralPlus && n > nonSyncLimit && !message {
 		limit = nonSyncLimit

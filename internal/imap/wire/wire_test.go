@@ -373,7 +373,7 @@ func TestAppendString(t *testing.T) {
 		{"", false, `""`},
 		{`a"b\c`, false, `"a\"b\\c"`},
 		{"x\r\ny", false, "{4}\r\nx\r\ny"},
-		{"nul\x00", true, "{4}\r\nnul\x00"},
+		{"nul\x00", true, "{4}\r\nnul\x80"}, // RFC 3501 §9: no NUL in a literal
 		{"已", false, "{3}\r\n已"},
 		{"已", true, `"已"`},
 		{strings.Repeat("a", 1025), true, "{1025}\r\n" + strings.Repeat("a", 1025)},
@@ -391,5 +391,22 @@ func TestAppendString(t *testing.T) {
 	}
 	if got := string(AppendNString(nil, "", false)); got != "NIL" {
 		t.Errorf("AppendNString empty = %q", got)
+	}
+}
+
+// TestWriterNUL: a plain literal never carries NUL (RFC 3501 §9 CHAR8);
+// NULs become 0x80 at the same size, and only literal8 keeps them.
+func TestWriterNUL(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(bufio.NewWriter(&buf))
+	w.Literal(4, strings.NewReader("a\x00\x00b"), false).SP().Literal(3, strings.NewReader("\x00x\x00"), true).SP().
+		String("n\x00l").SP().LiteralString("\x00")
+	w.Flush()
+	want := "{4}\r\na\x80\x80b ~{3}\r\n\x00x\x00 {3}\r\nn\x80l {1}\r\n\x80"
+	if buf.String() != want {
+		t.Fatalf("got  %q\nwant %q", buf.String(), want)
+	}
+	if got := string(AppendString(nil, "\x00a", false)); got != "{2}\r\n\x80a" {
+		t.Fatalf("AppendString: %q", got)
 	}
 }
