@@ -24,7 +24,8 @@ func (d *deps) bindings() ([]binding, error) {
 		return &smtpd.Server{
 			Mode: mode, Store: d.store, Auth: d.auth, Queue: outq, TLSConfig: d.tls.Config(),
 			Hostname: c.Hostname, MaxMessageBytes: lim.MaxMessageBytes, MaxRecipients: lim.MaxRecipients,
-			MaxConnections: lim.MaxConnections, MaxPerIP: lim.MaxConnectionsIP,
+			MaxConnections: lim.MaxConnections, MaxPerIP: lim.MaxConnectionsIP, PreAuthPercent: lim.PreAuthPercent,
+			PreAuthTimeout: lim.PreAuthTimeout.Duration, CommandTimeout: lim.CommandTimeout.Duration,
 			ReadTimeout: lim.SMTPTimeout.Duration, WriteTimeout: lim.SMTPTimeout.Duration, DataTimeout: lim.SMTPDataTimeout.Duration,
 			AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback,
 			Logger:                 d.log.With("proto", "smtp", "mode", map[smtpd.Mode]string{smtpd.Inbound: "mx", smtpd.Submission: "submission"}[mode]),
@@ -41,11 +42,14 @@ func (d *deps) bindings() ([]binding, error) {
 		Store: d.store, Auth: d.auth, TLSConfig: d.tls.Config(), Hostname: c.Hostname,
 		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, Logger: d.log,
 		IdleTimeout: lim.POP3IdleTimeout.Duration, MaxConnections: lim.MaxConnections, MaxPerIP: lim.MaxConnectionsIP,
+		PreAuthPercent: lim.PreAuthPercent, PreAuthTimeout: lim.PreAuthTimeout.Duration, CommandTimeout: lim.CommandTimeout.Duration,
 	}
 	imap := &imapserver.Server{
 		Store: d.store, Auth: d.auth, TLSConfig: d.tls.Config(), Hostname: c.Hostname,
 		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, MaxLiteral: lim.MaxMessageBytes,
-		MaxConnections: lim.MaxConnections, MaxPerIP: lim.MaxConnectionsIP, IdleTimeout: lim.IMAPIdleTimeout.Duration, Logger: d.log,
+		MaxConnections: lim.MaxConnections, MaxPerIP: lim.MaxConnectionsIP, PreAuthPercent: lim.PreAuthPercent,
+		IdleTimeout: lim.IMAPIdleTimeout.Duration, PreAuthTimeout: lim.PreAuthTimeout.Duration, CommandTimeout: lim.CommandTimeout.Duration,
+		Logger: d.log,
 	}
 	var bs []binding
 	for _, x := range []struct {

@@ -74,10 +74,20 @@ type Log struct {
 
 // Limits protect the server from clients, and clients from each other.
 type Limits struct {
-	MaxMessageBytes   int64    `toml:"max_message_bytes"`   // SMTP SIZE, IMAP APPENDLIMIT (default 50 MiB)
-	MaxRecipients     int      `toml:"max_recipients"`      // per SMTP transaction (default 1000)
-	MaxConnections    int      `toml:"max_connections"`     // per protocol (default 2000)
-	MaxConnectionsIP  int      `toml:"max_connections_ip"`  // per remote address and protocol (default 200: offices share one NAT address)
+	MaxMessageBytes  int64 `toml:"max_message_bytes"`  // SMTP SIZE, IMAP APPENDLIMIT (default 50 MiB)
+	MaxRecipients    int   `toml:"max_recipients"`     // per SMTP transaction (default 1000)
+	MaxConnections   int   `toml:"max_connections"`    // per protocol (default 2000)
+	MaxConnectionsIP int   `toml:"max_connections_ip"` // per remote address and protocol (default 200: offices share one NAT address)
+	// PreAuthPercent is the share of max_connections that connections
+	// which have not logged in may hold; the rest is kept for sessions
+	// that did (default 50). The SMTP MX port, where nobody logs in, is
+	// not split.
+	PreAuthPercent int      `toml:"preauth_percent"`
+	PreAuthTimeout Duration `toml:"preauth_timeout"` // idle limit before login, every protocol (default 60s)
+	// CommandTimeout bounds one command line from its first byte to its
+	// end, plus one second per KiB received (default 60s): a client
+	// sending a byte now and then is cut off.
+	CommandTimeout    Duration `toml:"command_timeout"`
 	SMTPTimeout       Duration `toml:"smtp_timeout"`        // per command (default 5m, RFC 5321 §4.5.3.2)
 	SMTPDataTimeout   Duration `toml:"smtp_data_timeout"`   // for DATA (default 10m)
 	IMAPIdleTimeout   Duration `toml:"imap_idle_timeout"`   // autologout (default 30m, RFC 9051 §5.4)
@@ -95,6 +105,16 @@ type Auth struct {
 	MaxFailuresPerAccount  int      `toml:"max_failures_per_account"` // default 30
 	FailureWindow          Duration `toml:"failure_window"`           // default 5m
 }
+
+// Connection defaults. They are the one source: Default uses them, and so
+// do the servers (through internal/netserver) for their zero fields.
+const (
+	DefaultMaxConnections   = 2000
+	DefaultMaxConnectionsIP = 200
+	DefaultPreAuthPercent   = 50
+	DefaultPreAuthTimeout   = 60 * time.Second
+	DefaultCommandTimeout   = 60 * time.Second
+)
 
 // Duration is a time.Duration written as "90s", "5m", "1h".
 type Duration struct{ time.Duration }
@@ -131,8 +151,11 @@ func Default(domain string) Config {
 		Limits: Limits{
 			MaxMessageBytes:  50 << 20,
 			MaxRecipients:    1000,
-			MaxConnections:   2000,
-			MaxConnectionsIP: 200,
+			MaxConnections:   DefaultMaxConnections,
+			MaxConnectionsIP: DefaultMaxConnectionsIP,
+			PreAuthPercent:   DefaultPreAuthPercent,
+			PreAuthTimeout:   Duration{DefaultPreAuthTimeout},
+			CommandTimeout:   Duration{DefaultCommandTimeout},
 			SMTPTimeout:      Duration{5 * time.Minute},
 			SMTPDataTimeout:  Duration{10 * time.Minute},
 			IMAPIdleTimeout:  Duration{30 * time.Minute},
@@ -211,6 +234,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxRecipients < 1 || c.Limits.MaxConnections < 1 || c.Limits.MaxConnectionsIP < 1 {
 		return errors.New("limits: max_recipients, max_connections and max_connections_ip must be at least 1")
+	}
+	if c.Limits.PreAuthPercent < 1 || c.Limits.PreAuthPercent > 100 {
+		return fmt.Errorf("limits.preauth_percent %d: must be between 1 and 100", c.Limits.PreAuthPercent)
+	}
+	if c.Limits.PreAuthTimeout.Duration < time.Second || c.Limits.CommandTimeout.Duration < time.Second {
+		return errors.New("limits: preauth_timeout and command_timeout must be at least 1s")
 	}
 	if c.TLS.Cert == "" || c.TLS.Key == "" {
 		return errors.New("tls: cert and key must be set")

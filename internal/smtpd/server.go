@@ -39,6 +39,7 @@ import (
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/delivery"
 	"github.com/youju/youju/internal/dnsresolver"
+	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -59,12 +60,11 @@ const (
 	Submission
 )
 
-// Defaults of zero Server fields.
+// Defaults of zero Server fields. Connection limits and the pre-login and
+// command timeouts are internal/netserver's.
 const (
 	DefaultMaxMessageBytes = 50 << 20
 	DefaultMaxRecipients   = 1000
-	DefaultMaxConnections  = 1000
-	DefaultMaxPerIP        = 50
 	// DefaultMaxLineLength bounds command lines and DATA lines. RFC 5321
 	// §4.5.3.1.6 says 1000 octets, but real HTML mail has longer lines:
 	// refusing those would lose mail, so we are generous yet bounded.
@@ -106,16 +106,21 @@ type Server struct {
 
 	MaxMessageBytes int64
 	MaxRecipients   int
-	MaxConnections  int
-	MaxPerIP        int
-	MaxLineLength   int
-	MaxErrors       int
+	// Connection limits (see netserver.Server). PreAuthPercent applies
+	// to Submission only: on the MX port nobody logs in.
+	MaxConnections int
+	MaxPerIP       int
+	PreAuthPercent int
+	MaxLineLength  int
+	MaxErrors      int
 	// MaxInFlightBytes bounds the message data buffered by all
 	// connections at once; past it, DATA gets 452 4.3.1 (try later).
 	MaxInFlightBytes int64
-	ReadTimeout      time.Duration
+	ReadTimeout      time.Duration // waiting for a command (RFC 5321 §4.5.3.2)
 	WriteTimeout     time.Duration
 	DataTimeout      time.Duration
+	PreAuthTimeout   time.Duration // Submission: waiting for a command before AUTH
+	CommandTimeout   time.Duration // from a command's first byte to its end
 
 	// AllowPlaintextLoopback lets AUTH run without TLS when the client is
 	// on a loopback address (tests, local tools). Never over the network.
@@ -127,7 +132,8 @@ type Server struct {
 	inner    *smtp.Server
 	resolver *delivery.Resolver
 	deliver  *delivery.Deliverer
-	limits   *limiter
+	net      netserver.Server
+	queue    *connQueue
 	ctx      context.Context
 	cancel   context.CancelFunc
 	connSeq  atomic.Uint64
@@ -141,7 +147,7 @@ func (s *Server) init() {
 		s.resolver = &delivery.Resolver{Accounts: s.Store, CacheTTL: resolverCacheTTL}
 		s.deliver = &delivery.Deliverer{Store: s.Store, Resolver: s.resolver, Queue: s.Queue,
 			Hostname: s.hostname(), Logger: s.log()}
-		s.limits = newLimiter(pick(s.MaxConnections, DefaultMaxConnections), pick(s.MaxPerIP, DefaultMaxPerIP))
+		s.initConns()
 		in := smtp.NewServer(backend{s})
 		in.Domain = s.hostname()
 		in.TLSConfig = s.TLSConfig
@@ -158,7 +164,41 @@ func (s *Server) init() {
 		in.EnableDSN = true
 		in.ErrorLog = errorLog{s.log()}
 		s.inner = in
+		go in.Serve(s.queue)
 	})
+}
+
+// initConns sets up the connection layer: netserver accepts and admits,
+// then hands each connection to go-smtp through s.queue.
+func (s *Server) initConns() {
+	s.queue = newConnQueue()
+	s.net = netserver.Server{
+		Proto: "smtp", Handler: s.handle, Logger: s.log(),
+		Refusal:        "421 4.7.0 Too many connections, try again later\r\n", // RFC 5321 §3.8
+		MaxConnections: s.MaxConnections, MaxPerIP: s.MaxPerIP, PreAuthPercent: s.PreAuthPercent,
+		PreAuthTimeout: s.PreAuthTimeout, CommandTimeout: s.CommandTimeout,
+	}
+	if s.Mode == Inbound {
+		// Nobody logs in on the MX port (RFC 5321 §4.5.3.2: 5 minutes
+		// per command), so it has no pre-login share or timeout.
+		s.net.PreAuthPercent, s.net.PreAuthTimeout = -1, -1
+	}
+}
+
+// handle wraps an admitted connection for go-smtp and hands it over;
+// go-smtp closes it.
+func (s *Server) handle(nc *netserver.Conn) {
+	tc := &trackedConn{Conn: nc, nc: nc, s: s}
+	nc.OnShutdown(tc.shutdown)
+	var c net.Conn = tc
+	if nc.ImplicitTLS {
+		c = tls.Server(tc, s.TLSConfig)
+	} else {
+		tc.lc = newLineConn(nc, s.TLSConfig != nil, pick(s.MaxLineLength, DefaultMaxLineLength))
+	}
+	if s.queue.push(c) {
+		nc.Detach()
+	}
 }
 
 // Serve accepts plain connections on l (STARTTLS offered if TLSConfig is
@@ -168,7 +208,7 @@ func (s *Server) Serve(l net.Listener) error {
 	if s.Mode == Submission && s.Auth == nil {
 		return errors.New("smtpd: submission needs Auth")
 	}
-	return s.serve(&limitListener{Listener: l, s: s, plain: true})
+	return s.serve(l, false)
 }
 
 // ServeTLS accepts implicit-TLS connections on l (port 465, RFC 8314 §3.3).
@@ -180,19 +220,19 @@ func (s *Server) ServeTLS(l net.Listener) error {
 	if s.Mode == Submission && s.Auth == nil {
 		return errors.New("smtpd: submission needs Auth")
 	}
-	return s.serve(tls.NewListener(&limitListener{Listener: l, s: s}, s.TLSConfig))
+	return s.serve(l, true)
 }
 
 // ErrServerClosed is returned by Serve and ServeTLS after Shutdown.
 var ErrServerClosed = errors.New("smtpd: server closed")
 
-func (s *Server) serve(l net.Listener) error {
+func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 	if s.shutting.Load() {
 		l.Close()
 		return ErrServerClosed
 	}
-	err := s.inner.Serve(l)
-	if s.shutting.Load() || errors.Is(err, net.ErrClosed) {
+	err := s.net.Serve(l, implicitTLS)
+	if errors.Is(err, netserver.ErrServerClosed) {
 		return nil
 	}
 	return err
@@ -205,21 +245,10 @@ func (s *Server) serve(l net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	s.shutting.Store(true)
-	done := make(chan error, 1)
-	go func() { done <- s.inner.Shutdown(ctx) }()
-	s.limits.interruptIdle()
-	select {
-	case err := <-done:
-		s.cancel()
-		if errors.Is(err, smtp.ErrServerClosed) {
-			return nil
-		}
-		return err
-	case <-ctx.Done():
-		s.inner.Close()
-		s.cancel()
-		return ctx.Err()
-	}
+	err := s.net.Shutdown(ctx)
+	s.inner.Close() // its listener (s.queue) and whatever is left
+	s.cancel()
+	return err
 }
 
 func (s *Server) hostname() string {
@@ -273,7 +302,11 @@ func pickDur(v, def time.Duration) time.Duration {
 type backend struct{ s *Server }
 
 func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return newSession(b.s, c), nil
+	ss := newSession(b.s, c)
+	if ss.tc != nil {
+		ss.tc.sess.Store(ss) // tells the deadlines when AUTH succeeded
+	}
+	return ss, nil
 }
 
 // errorLog adapts slog to go-smtp's Printf logger (panics, conn errors).
@@ -288,6 +321,7 @@ func (e errorLog) Println(v ...any) { e.log(fmt.Sprint(v...)) }
 
 func (e errorLog) log(msg string) {
 	if strings.HasPrefix(msg, "panic") {
+		netserver.CountPanic("smtp")
 		e.l.Error(msg)
 		return
 	}
