@@ -1,0 +1,119 @@
+package smtpd
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/youju/youju/internal/testutil"
+)
+
+const authAlice = "AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAGNvcnJlY3QgaG9yc2UgYmF0dGVyeSBzdGFwbGU="
+
+// TestAcceptEMFILE: running out of file descriptors does not end the
+// accept loop; the server goes on serving.
+func TestAcceptEMFILE(t *testing.T) {
+	e := newEnv(t)
+	s := e.server(Inbound)
+	e.start(s, false)
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := testutil.NewEMFILEListener(inner, 3)
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	r := dialRaw(t, l.Addr().String())
+	r.cmd("EHLO c", "250")
+	if l.Failed() != 3 {
+		t.Fatalf("%d accepts failed, want 3", l.Failed())
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Serve returned %v", err)
+	default:
+	}
+}
+
+// TestSlowCommandLine: go-smtp sets ReadTimeout before each line, so a
+// client dribbling a byte at a time kept the connection for as long as
+// it liked; the command timeout from the line's first byte cuts it off.
+func TestSlowCommandLine(t *testing.T) {
+	e := newEnv(t)
+	s := e.server(Inbound)
+	s.CommandTimeout = 300 * time.Millisecond
+	r := dialRaw(t, e.start(s, false))
+	if n := testutil.Dribble(r.c, "EHLO "+strings.Repeat("x", 150)+"\r\n", 40*time.Millisecond); n < 0 {
+		t.Fatal("a command dribbled over 6 s was not cut off")
+	}
+}
+
+// TestPreAuthTimeout: on submission, a client that has not
+// authenticated gets the short pre-login timeout; once it has, the
+// command timeout of RFC 5321 §4.5.3.2 applies. The MX port has no
+// pre-login phase.
+func TestPreAuthTimeout(t *testing.T) {
+	e := newEnv(t)
+	sub := e.server(Submission)
+	sub.AllowPlaintextLoopback = true
+	sub.PreAuthTimeout = 200 * time.Millisecond
+	addr := e.start(sub, false)
+	idle := dialRaw(t, addr)
+	idle.cmd("EHLO c", "250")
+	if !idle.closed() {
+		t.Fatal("unauthenticated submission connection still open")
+	}
+	r := dialRaw(t, addr)
+	r.cmd("EHLO c", "250")
+	r.cmd(authAlice, "235")
+	time.Sleep(600 * time.Millisecond)
+	r.cmd("NOOP", "250")
+
+	mx := e.server(Inbound)
+	mx.PreAuthTimeout = 200 * time.Millisecond
+	m := dialRaw(t, e.start(mx, false))
+	time.Sleep(600 * time.Millisecond)
+	m.cmd("EHLO c", "250")
+}
+
+// TestRefusalReplies: 421 on a plaintext port (RFC 5321 §3.8), nothing
+// on the implicit-TLS one.
+func TestRefusalReplies(t *testing.T) {
+	e := newEnv(t)
+	s := e.server(Submission)
+	s.MaxPerIP = 1
+	plain, implicit := e.start(s, false), e.start(s, true)
+	dialRaw(t, plain)
+	if got, _ := testutil.ReadUntilClosed(testutil.DialFrom(t, "127.0.0.1", plain)); !strings.HasPrefix(got, "421 4.7.0") {
+		t.Fatalf("plaintext refusal %q", got)
+	}
+	if got, closed := testutil.ReadUntilClosed(testutil.DialFrom(t, "127.0.0.1", implicit)); !closed || got != "" {
+		t.Fatalf("implicit-TLS refusal %q (closed %v), want nothing", got, closed)
+	}
+}
+
+// TestPreAuthFlood: idle connections from many addresses on submission
+// do not keep a user from authenticating, nor push out one who did.
+func TestPreAuthFlood(t *testing.T) {
+	e := newEnv(t)
+	s := e.server(Submission)
+	s.AllowPlaintextLoopback = true
+	s.MaxConnections, s.PreAuthPercent = 10, 50
+	addr := e.start(s, false)
+	flood := func(from int) {
+		for i := range 30 {
+			c := testutil.DialFrom(t, fmt.Sprintf("127.0.0.%d", from+i), addr)
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			bufio.NewReader(c).ReadString('\n') // the greeting: go-smtp has it
+		}
+	}
+	flood(2)
+	r := dialRaw(t, addr)
+	r.cmd("EHLO c", "250")
+	r.cmd(authAlice, "235")
+	flood(40)
+	r.cmd("NOOP", "250")
+}
