@@ -79,10 +79,10 @@ func (c *Conn) Authenticated() {
 // protocol's autologout, shortened to the server's PreAuthTimeout until
 // the client authenticated; the command then has CommandTimeout.
 func (c *Conn) Await(idle time.Duration) error {
-	if pre := pick(c.srv.PreAuthTimeout, DefaultPreAuthTimeout); pre > 0 && !c.authed.Load() {
+	if pre := Pick(c.srv.PreAuthTimeout, DefaultPreAuthTimeout); pre > 0 && !c.authed.Load() {
 		idle = min(idle, pre)
 	}
-	return c.AwaitCommand(idle, pick(c.srv.CommandTimeout, DefaultCommandTimeout))
+	return c.AwaitCommand(idle, Pick(c.srv.CommandTimeout, DefaultCommandTimeout))
 }
 
 // Detach hands the connection to another owner (go-smtp's server) that

@@ -51,6 +51,24 @@ var (
 		"Connections closed before login to make room for a newer one, by protocol.", "proto")
 )
 
+// Limits are the connection settings of every protocol server, which
+// embeds them. Zero fields take the defaults (config's).
+type Limits struct {
+	// MaxConnections bounds the open connections; MaxPerIP those from
+	// one address. Negative means no limit.
+	MaxConnections int
+	MaxPerIP       int
+	// PreAuthPercent is the share of MaxConnections that connections
+	// which have not called Conn.Authenticated may hold; negative puts
+	// no such limit (the SMTP MX port, where nobody logs in).
+	PreAuthPercent int
+	// PreAuthTimeout replaces the protocol's idle timeout in Conn.Await
+	// until Conn.Authenticated (negative: not); CommandTimeout bounds
+	// each command from its first byte (see AwaitCommand).
+	PreAuthTimeout time.Duration
+	CommandTimeout time.Duration
+}
+
 // Server accepts connections and runs Handler on each. Its exported fields
 // are its configuration: set them before Serve.
 type Server struct {
@@ -66,22 +84,8 @@ type Server struct {
 	// RefusalPerIP, if set, replaces Refusal when the client's address
 	// is at MaxPerIP.
 	RefusalPerIP string
-	// MaxConnections bounds the open connections; MaxPerIP those from
-	// one address. Zero takes the default, negative means no limit.
-	MaxConnections int
-	MaxPerIP       int
-	// PreAuthPercent is the share of MaxConnections that connections
-	// which have not called Conn.Authenticated may hold. Zero takes the
-	// default; negative puts no such limit (the SMTP MX port, where
-	// nobody logs in).
-	PreAuthPercent int
-	// PreAuthTimeout replaces the protocol's idle timeout in Conn.Await
-	// before Conn.Authenticated; CommandTimeout bounds each command from
-	// its first byte (see AwaitCommand). Zero takes the default; a
-	// negative PreAuthTimeout applies none.
-	PreAuthTimeout time.Duration
-	CommandTimeout time.Duration
-	Logger         *slog.Logger
+	Logger       *slog.Logger
+	Limits
 
 	once      sync.Once
 	ctx       context.Context // parent of every connection's
@@ -103,16 +107,18 @@ func (s *Server) init() {
 
 // limits resolves the zero and negative fields (0 in the result: none).
 func (s *Server) limits() (total, perIP, preAuth int) {
-	total = pick(s.MaxConnections, DefaultMaxConnections)
-	perIP = pick(s.MaxPerIP, DefaultMaxPerIP)
-	pct := pick(s.PreAuthPercent, DefaultPreAuthPercent)
+	total = Pick(s.MaxConnections, DefaultMaxConnections)
+	perIP = Pick(s.MaxPerIP, DefaultMaxPerIP)
+	pct := Pick(s.PreAuthPercent, DefaultPreAuthPercent)
 	if total > 0 && pct > 0 && pct < 100 {
 		preAuth = max(1, total*pct/100)
 	}
 	return total, perIP, preAuth
 }
 
-func pick[T int | time.Duration](v, def T) T {
+// Pick resolves a setting by the servers' rule: zero takes def, negative
+// means none (0).
+func Pick[T int | int64 | time.Duration](v, def T) T {
 	switch {
 	case v < 0:
 		return 0

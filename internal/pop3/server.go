@@ -35,7 +35,7 @@ const (
 )
 
 // ErrServerClosed is returned by Serve and ServeTLS after Shutdown.
-var ErrServerClosed = errors.New("pop3: server closed")
+var ErrServerClosed = netserver.ErrServerClosed
 
 // Server is a POP3 server. Its exported fields are its configuration; set
 // them before Serve. Zero fields take the defaults above, or netserver's.
@@ -52,16 +52,13 @@ type Server struct {
 	Logger                 *slog.Logger
 
 	IdleTimeout      time.Duration // waiting for a command (autologout)
-	PreAuthTimeout   time.Duration // the same before login
-	CommandTimeout   time.Duration // from a command's first byte to its end
 	WriteTimeout     time.Duration // for each write to the client
 	HandshakeTimeout time.Duration // TLS handshake
-	// Connection limits (negative: unlimited; see netserver.Server).
-	MaxConnections  int
-	MaxPerIP        int
-	PreAuthPercent  int
-	MaxBadCommands  int // unknown or malformed commands before disconnect
-	MaxAuthFailures int // failed logins per connection before disconnect
+	MaxBadCommands   int           // unknown or malformed commands before disconnect
+	MaxAuthFailures  int           // failed logins per connection before disconnect
+	// Limits are the connection limits and the pre-login and command
+	// timeouts; the pre-login timeout replaces IdleTimeout until login.
+	netserver.Limits
 
 	once  sync.Once
 	net   netserver.Server
@@ -75,9 +72,8 @@ func (s *Server) conns() *netserver.Server {
 		s.locks = make(map[store.AccountID]struct{})
 		s.net = netserver.Server{
 			Proto: "pop3", Handler: s.handle, Logger: s.logger(),
-			Refusal:        "-ERR [SYS/TEMP] Too many connections, try again later\r\n", // RFC 3206 §4
-			MaxConnections: s.MaxConnections, MaxPerIP: s.MaxPerIP, PreAuthPercent: s.PreAuthPercent,
-			PreAuthTimeout: s.PreAuthTimeout, CommandTimeout: s.CommandTimeout,
+			Refusal: "-ERR [SYS/TEMP] Too many connections, try again later\r\n", // RFC 3206 §4
+			Limits:  s.Limits,
 		}
 	})
 	return &s.net
@@ -99,11 +95,7 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 	if s.Store == nil || s.Auth == nil {
 		return errors.New("pop3: Server needs Store and Auth")
 	}
-	err := s.conns().Serve(l, implicitTLS)
-	if errors.Is(err, netserver.ErrServerClosed) {
-		return ErrServerClosed
-	}
-	return err
+	return s.conns().Serve(l, implicitTLS)
 }
 
 // handle runs the session of one admitted connection.

@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -9,6 +10,38 @@ import (
 
 	"github.com/youju/youju/internal/netserver"
 )
+
+// initConns sets up the connection layer: netserver accepts and admits,
+// then hands each connection to go-smtp through s.queue.
+func (s *Server) initConns() {
+	s.queue = newConnQueue()
+	s.net = netserver.Server{
+		Proto: "smtp", Handler: s.handle, Logger: s.log(),
+		Refusal: "421 4.7.0 Too many connections, try again later\r\n", // RFC 5321 §3.8
+		Limits:  s.Limits,
+	}
+	if s.Mode == Inbound {
+		// Nobody logs in on the MX port (RFC 5321 §4.5.3.2: 5 minutes
+		// per command), so it has no pre-login share or timeout.
+		s.net.PreAuthPercent, s.net.PreAuthTimeout = -1, -1
+	}
+}
+
+// handle wraps an admitted connection for go-smtp and hands it over;
+// go-smtp closes it.
+func (s *Server) handle(nc *netserver.Conn) {
+	tc := &trackedConn{Conn: nc, nc: nc, s: s}
+	nc.OnShutdown(tc.shutdown)
+	var c net.Conn = tc
+	if nc.ImplicitTLS {
+		c = tls.Server(tc, s.TLSConfig)
+	} else {
+		tc.lc = newLineConn(nc, s.TLSConfig != nil, netserver.Pick(s.MaxLineLength, DefaultMaxLineLength))
+	}
+	if s.queue.push(c) {
+		nc.Detach()
+	}
+}
 
 // connQueue is the listener go-smtp serves: internal/netserver accepts,
 // counts and admits connections, and hands them over here. Its Accept

@@ -106,21 +106,18 @@ type Server struct {
 
 	MaxMessageBytes int64
 	MaxRecipients   int
-	// Connection limits (see netserver.Server). PreAuthPercent applies
-	// to Submission only: on the MX port nobody logs in.
-	MaxConnections int
-	MaxPerIP       int
-	PreAuthPercent int
-	MaxLineLength  int
-	MaxErrors      int
+	MaxLineLength   int
+	MaxErrors       int
+	// Limits are the connection limits and the pre-login and command
+	// timeouts. The pre-login ones apply to Submission only: on the MX
+	// port nobody logs in.
+	netserver.Limits
 	// MaxInFlightBytes bounds the message data buffered by all
 	// connections at once; past it, DATA gets 452 4.3.1 (try later).
 	MaxInFlightBytes int64
 	ReadTimeout      time.Duration // waiting for a command (RFC 5321 §4.5.3.2)
 	WriteTimeout     time.Duration
 	DataTimeout      time.Duration
-	PreAuthTimeout   time.Duration // Submission: waiting for a command before AUTH
-	CommandTimeout   time.Duration // from a command's first byte to its end
 
 	// AllowPlaintextLoopback lets AUTH run without TLS when the client is
 	// on a loopback address (tests, local tools). Never over the network.
@@ -151,11 +148,11 @@ func (s *Server) init() {
 		in := smtp.NewServer(backend{s})
 		in.Domain = s.hostname()
 		in.TLSConfig = s.TLSConfig
-		in.MaxMessageBytes = pick64(s.MaxMessageBytes, DefaultMaxMessageBytes)
-		in.MaxRecipients = pick(s.MaxRecipients, DefaultMaxRecipients)
-		in.MaxLineLength = pick(s.MaxLineLength, DefaultMaxLineLength)
-		in.ReadTimeout = pickDur(s.ReadTimeout, DefaultReadTimeout)
-		in.WriteTimeout = pickDur(s.WriteTimeout, DefaultWriteTimeout)
+		in.MaxMessageBytes = netserver.Pick(s.MaxMessageBytes, DefaultMaxMessageBytes)
+		in.MaxRecipients = netserver.Pick(s.MaxRecipients, DefaultMaxRecipients)
+		in.MaxLineLength = netserver.Pick(s.MaxLineLength, DefaultMaxLineLength)
+		in.ReadTimeout = netserver.Pick(s.ReadTimeout, DefaultReadTimeout)
+		in.WriteTimeout = netserver.Pick(s.WriteTimeout, DefaultWriteTimeout)
 		// go-smtp's switch is server-wide; our session decides per
 		// connection (TLS, or loopback with AllowPlaintextLoopback) in
 		// AuthMechanisms and Auth.
@@ -166,39 +163,6 @@ func (s *Server) init() {
 		s.inner = in
 		go in.Serve(s.queue)
 	})
-}
-
-// initConns sets up the connection layer: netserver accepts and admits,
-// then hands each connection to go-smtp through s.queue.
-func (s *Server) initConns() {
-	s.queue = newConnQueue()
-	s.net = netserver.Server{
-		Proto: "smtp", Handler: s.handle, Logger: s.log(),
-		Refusal:        "421 4.7.0 Too many connections, try again later\r\n", // RFC 5321 §3.8
-		MaxConnections: s.MaxConnections, MaxPerIP: s.MaxPerIP, PreAuthPercent: s.PreAuthPercent,
-		PreAuthTimeout: s.PreAuthTimeout, CommandTimeout: s.CommandTimeout,
-	}
-	if s.Mode == Inbound {
-		// Nobody logs in on the MX port (RFC 5321 §4.5.3.2: 5 minutes
-		// per command), so it has no pre-login share or timeout.
-		s.net.PreAuthPercent, s.net.PreAuthTimeout = -1, -1
-	}
-}
-
-// handle wraps an admitted connection for go-smtp and hands it over;
-// go-smtp closes it.
-func (s *Server) handle(nc *netserver.Conn) {
-	tc := &trackedConn{Conn: nc, nc: nc, s: s}
-	nc.OnShutdown(tc.shutdown)
-	var c net.Conn = tc
-	if nc.ImplicitTLS {
-		c = tls.Server(tc, s.TLSConfig)
-	} else {
-		tc.lc = newLineConn(nc, s.TLSConfig != nil, pick(s.MaxLineLength, DefaultMaxLineLength))
-	}
-	if s.queue.push(c) {
-		nc.Detach()
-	}
 }
 
 // Serve accepts plain connections on l (STARTTLS offered if TLSConfig is
@@ -265,38 +229,15 @@ func (s *Server) log() *slog.Logger {
 	return slog.Default()
 }
 
-func (s *Server) dataTimeout() time.Duration { return pickDur(s.DataTimeout, DefaultDataTimeout) }
-func (s *Server) maxErrors() int             { return pick(s.MaxErrors, DefaultMaxErrors) }
-
-func pick(v, def int) int {
-	switch {
-	case v < 0:
-		return 0 // go-smtp and our limiter: 0 is "no limit"
-	case v == 0:
-		return def
-	}
-	return v
+func (s *Server) dataTimeout() time.Duration {
+	return netserver.Pick(s.DataTimeout, DefaultDataTimeout)
 }
+func (s *Server) maxErrors() int { return netserver.Pick(s.MaxErrors, DefaultMaxErrors) }
 
-func pick64(v, def int64) int64 {
-	switch {
-	case v < 0:
-		return 0
-	case v == 0:
-		return def
-	}
-	return v
-}
-
-func pickDur(v, def time.Duration) time.Duration {
-	switch {
-	case v < 0:
-		return 0
-	case v == 0:
-		return def
-	}
-	return v
-}
+// pick and pick64 resolve settings as netserver does: zero is the
+// default, negative is 0 (go-smtp's "no limit").
+func pick(v, def int) int       { return netserver.Pick(v, def) }
+func pick64(v, def int64) int64 { return netserver.Pick(v, def) }
 
 // backend is the go-smtp Backend: one session per connection.
 type backend struct{ s *Server }

@@ -36,7 +36,7 @@ const (
 )
 
 // ErrServerClosed is returned by Serve and ServeTLS after Shutdown.
-var ErrServerClosed = errors.New("imap: server closed")
+var ErrServerClosed = netserver.ErrServerClosed
 
 // Server is an IMAP server. Its exported fields are its configuration; set
 // them before Serve. Zero fields take the defaults above, or netserver's.
@@ -56,16 +56,13 @@ type Server struct {
 	// MaxLine bounds a command line with its string literals.
 	MaxLine        int
 	MaxBadCommands int // protocol errors before the connection is closed
-	// Connection limits (negative: unlimited; see netserver.Server).
-	MaxConnections int
-	MaxPerIP       int
-	PreAuthPercent int
 	Logger         *slog.Logger
+	// Limits are the connection limits and the pre-login and command
+	// timeouts; the pre-login timeout replaces IdleTimeout until login.
+	netserver.Limits
 
 	IdleTimeout      time.Duration // autologout while waiting for a command
 	IDLETimeout      time.Duration // autologout in IDLE
-	PreAuthTimeout   time.Duration // autologout before login
-	CommandTimeout   time.Duration // from a command's first byte to its end
 	WriteTimeout     time.Duration
 	HandshakeTimeout time.Duration
 
@@ -80,10 +77,9 @@ func (s *Server) conns() *netserver.Server {
 		s.net = netserver.Server{
 			Proto: "imap", Handler: s.handle, Logger: s.logger(),
 			// RFC 9051 §7.1.5: BYE may be sent instead of a greeting.
-			Refusal:        "* BYE too many connections, try again later\r\n",
-			RefusalPerIP:   "* BYE too many connections from your address\r\n",
-			MaxConnections: s.MaxConnections, MaxPerIP: s.MaxPerIP, PreAuthPercent: s.PreAuthPercent,
-			PreAuthTimeout: s.PreAuthTimeout, CommandTimeout: s.CommandTimeout,
+			Refusal:      "* BYE too many connections, try again later\r\n",
+			RefusalPerIP: "* BYE too many connections from your address\r\n",
+			Limits:       s.Limits,
 		}
 	})
 	return &s.net
@@ -102,11 +98,7 @@ func (s *Server) ServeTLS(l net.Listener) error {
 }
 
 func (s *Server) serve(l net.Listener, implicitTLS bool) error {
-	err := s.conns().Serve(l, implicitTLS)
-	if errors.Is(err, netserver.ErrServerClosed) {
-		return ErrServerClosed
-	}
-	return err
+	return s.conns().Serve(l, implicitTLS)
 }
 
 // handle runs the session of one admitted connection.
