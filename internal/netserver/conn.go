@@ -23,6 +23,7 @@ type Conn struct {
 	ImplicitTLS bool
 
 	srv       *Server
+	client    *net.TCPAddr // from a PROXY header
 	ctx       context.Context
 	cancel    context.CancelFunc
 	detached  atomic.Bool
@@ -46,8 +47,12 @@ type Conn struct {
 	onShutdown func()
 }
 
-func newConn(s *Server, nc net.Conn, implicitTLS bool) *Conn {
+func newConn(s *Server, nc net.Conn, implicitTLS bool, client netip.AddrPort) *Conn {
 	c := &Conn{Conn: nc, ID: s.nextID.Add(1), Remote: remoteIP(nc), ImplicitTLS: implicitTLS, srv: s}
+	if client.IsValid() {
+		c.Remote = client.Addr().Unmap()
+		c.client = net.TCPAddrFromAddrPort(client)
+	}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	return c
 }
@@ -61,6 +66,15 @@ func remoteIP(nc net.Conn) netip.Addr {
 		return ap.Addr().Unmap()
 	}
 	return netip.Addr{}
+}
+
+// RemoteAddr is the client's address: the one a PROXY header gave, or
+// the peer's.
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.client != nil {
+		return c.client
+	}
+	return c.Conn.RemoteAddr()
 }
 
 // Context is done when the connection closes, or when Shutdown gives up

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -167,6 +168,7 @@ func (s *Server) Serve(l net.Listener, implicitTLS bool) error {
 		delete(s.listeners, l)
 		s.mu.Unlock()
 	}()
+	proxied, _ := l.(*ProxyListener)
 	var delay time.Duration
 	for {
 		nc, err := l.Accept()
@@ -183,8 +185,27 @@ func (s *Server) Serve(l net.Listener, implicitTLS bool) error {
 			continue
 		}
 		delay = 0
-		s.admit(nc, implicitTLS)
+		if proxied != nil && proxied.trusts(remoteIP(nc)) {
+			// The header is read off the accept loop: a slow peer must
+			// not hold up the others.
+			go s.admitProxied(nc, implicitTLS)
+			continue
+		}
+		s.admit(nc, implicitTLS, netip.AddrPort{})
 	}
+}
+
+// admitProxied reads the PROXY header of a trusted peer, then admits the
+// connection under the client's address, so that limits, throttling,
+// logs and SPF see the client and not the load balancer.
+func (s *Server) admitProxied(nc net.Conn, implicitTLS bool) {
+	src, err := readProxy(nc)
+	if err != nil {
+		s.logger().Info("PROXY header refused", "proto", s.Proto, "peer", nc.RemoteAddr().String(), "err", err)
+		_ = nc.Close()
+		return
+	}
+	s.admit(nc, implicitTLS, src)
 }
 
 // ServeConn admits and serves one connection accepted elsewhere (fuzz
@@ -194,7 +215,7 @@ func (s *Server) ServeConn(nc net.Conn, implicitTLS bool) {
 		panic("netserver: ServeConn needs a Handler")
 	}
 	s.init()
-	s.admit(nc, implicitTLS)
+	s.admit(nc, implicitTLS, netip.AddrPort{})
 }
 
 // retryable tells a failure of one Accept from a dead listener. Only a
@@ -204,9 +225,10 @@ func retryable(err error) bool {
 	return !errors.Is(err, net.ErrClosed)
 }
 
-// admit counts nc against the limits and starts its handler, or refuses it.
-func (s *Server) admit(nc net.Conn, implicitTLS bool) {
-	c := newConn(s, nc, implicitTLS)
+// admit counts nc against the limits and starts its handler, or refuses
+// it. A valid client is the address a PROXY header gave.
+func (s *Server) admit(nc net.Conn, implicitTLS bool, client netip.AddrPort) {
+	c := newConn(s, nc, implicitTLS, client)
 	victim, ok, perIP := s.lim.acquire(c, s.closing.Load())
 	// Nothing below holds a lock: closing and writing may block.
 	if victim != nil {
