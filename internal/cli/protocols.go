@@ -52,6 +52,10 @@ func (d *deps) bindings() ([]binding, error) {
 		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, MaxLiteral: lim.MaxMessageBytes,
 		IdleTimeout: lim.IMAPIdleTimeout.Duration, Limits: conns, Logger: d.log,
 	}
+	proxyFrom, err := c.Proxy.TrustedPrefixes()
+	if err != nil {
+		return nil, err
+	}
 	var bs []binding
 	for _, x := range []struct {
 		name, setting string
@@ -71,7 +75,11 @@ func (d *deps) bindings() ([]binding, error) {
 			return nil, fmt.Errorf("listeners.%s: %w", x.name, err)
 		}
 		if addr != "" {
-			bs = append(bs, binding{name: x.name, addr: addr, srv: x.srv, implicitTLS: x.implicitTLS})
+			b := binding{name: x.name, addr: addr, srv: x.srv, implicitTLS: x.implicitTLS}
+			if c.Proxy.Enabled(x.name) {
+				b.proxyFrom = proxyFrom
+			}
+			bs = append(bs, b)
 		}
 	}
 	web, err := d.webBindings()

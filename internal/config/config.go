@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +41,7 @@ type Config struct {
 	TLS       TLS       `toml:"tls"`
 	Log       Log       `toml:"log"`
 	Limits    Limits    `toml:"limits"`
+	Proxy     Proxy     `toml:"proxy_protocol"`
 	Auth      Auth      `toml:"auth"`
 	Outbound  Outbound  `toml:"outbound"`
 }
@@ -94,6 +97,49 @@ type Limits struct {
 	POP3IdleTimeout   Duration `toml:"pop3_idle_timeout"`   // autologout (default 10m, RFC 1939 §3)
 	DefaultQuotaBytes int64    `toml:"default_quota_bytes"` // for new accounts; 0 = unlimited
 }
+
+// Proxy enables the PROXY protocol (HAProxy, versions 1 and 2) on some
+// listeners, for connections from trusted load balancers only: they send
+// the client's address first, which limits, throttling, logs and SPF then
+// use. Off by default.
+type Proxy struct {
+	Trusted   []string `toml:"trusted"`   // CIDRs of the load balancers, e.g. "10.0.0.0/8"
+	Listeners []string `toml:"listeners"` // listener keys that expect the header, e.g. ["smtp", "imaps"]
+}
+
+// TrustedPrefixes parses Trusted (checked by Validate).
+func (p *Proxy) TrustedPrefixes() ([]netip.Prefix, error) {
+	var ps []netip.Prefix
+	for _, s := range p.Trusted {
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("proxy_protocol.trusted %q: want a CIDR such as 10.0.0.0/8", s)
+		}
+		ps = append(ps, pfx.Masked())
+	}
+	return ps, nil
+}
+
+// Enabled reports whether listener expects a PROXY header.
+func (p *Proxy) Enabled(listener string) bool { return slices.Contains(p.Listeners, listener) }
+
+func (p *Proxy) validate() error {
+	if _, err := p.TrustedPrefixes(); err != nil {
+		return err
+	}
+	if len(p.Listeners) > 0 && len(p.Trusted) == 0 {
+		return errors.New("proxy_protocol: listeners are set but trusted is empty")
+	}
+	for _, name := range p.Listeners {
+		if !slices.Contains(mailListeners, name) {
+			return fmt.Errorf("proxy_protocol.listeners: %q is not one of %s", name, strings.Join(mailListeners, ", "))
+		}
+	}
+	return nil
+}
+
+// mailListeners are the listeners that can take a PROXY header.
+var mailListeners = []string{"smtp", "submissions", "submission", "imap", "imaps", "pop3", "pop3s"}
 
 // Auth configures logins.
 type Auth struct {
@@ -240,6 +286,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.PreAuthTimeout.Duration < time.Second || c.Limits.CommandTimeout.Duration < time.Second {
 		return errors.New("limits: preauth_timeout and command_timeout must be at least 1s")
+	}
+	if err := c.Proxy.validate(); err != nil {
+		return err
 	}
 	if c.TLS.Cert == "" || c.TLS.Key == "" {
 		return errors.New("tls: cert and key must be set")

@@ -69,6 +69,11 @@ allow_plaintext_loopback = true
 # max_failures_per_account = 30
 # failure_window = "5m"
 
+[proxy_protocol]
+# PROXY protocol v1/v2 from load balancers (off unless both are set)
+# trusted = []              # e.g. ["10.0.0.0/8"]
+# listeners = []            # e.g. ["smtp", "imaps", "submissions"]
+
 [outbound]
 # resolver = ""             # "" = system resolver, or "192.0.2.53"
 # smarthost = ""            # "" = deliver by MX; or "smtp.provider.example:465"

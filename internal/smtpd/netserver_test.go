@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/testutil"
 )
 
@@ -116,4 +118,37 @@ func TestPreAuthFlood(t *testing.T) {
 	r.cmd(authAlice, "235")
 	flood(40)
 	r.cmd("NOOP", "250")
+}
+
+// TestProxyProtocol: behind a trusted load balancer, the client's address
+// from its PROXY header is the one the session sees: in Received: (and
+// so in SPF, the throttle and the logs, which read the same field).
+func TestProxyProtocol(t *testing.T) {
+	e := newEnv(t)
+	s := e.server(Inbound)
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &netserver.ProxyListener{Listener: inner, Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Shutdown(t.Context()) })
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("PROXY TCP4 203.0.113.7 198.51.100.1 5678 25\r\n"))
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	r := &raw{t: t, c: c, r: bufio.NewReader(c)}
+	r.expect("220")
+	r.cmd("EHLO client.example", "250")
+	r.cmd("MAIL FROM:<x@remote.net>", "250")
+	r.cmd("RCPT TO:<alice@example.com>", "250")
+	r.cmd("DATA", "354")
+	r.cmd("Subject: hi\r\n\r\nhello\r\n.", "250")
+	in := e.inbox(e.alice)
+	if len(in) != 1 || !strings.Contains(in[0], "203.0.113.7") || strings.Contains(in[0], "127.0.0.1") {
+		t.Fatalf("Received: does not name the client: %q", in)
+	}
 }
