@@ -3,7 +3,6 @@ package pop3
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -17,23 +16,7 @@ import (
 func TestAcceptEMFILE(t *testing.T) {
 	st, _ := memFixture(t, store.POP3Options{})
 	ts := startServer(t, st, nil)
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := testutil.NewEMFILEListener(inner, 3)
-	done := make(chan error, 1)
-	go func() { done <- ts.srv.Serve(l) }()
-	c := dial(t, l.Addr().String())
-	c.do("CAPA", "+OK*")
-	if l.Failed() != 3 {
-		t.Fatalf("%d accepts failed, want 3", l.Failed())
-	}
-	select {
-	case err := <-done:
-		t.Fatalf("Serve returned %v", err)
-	default:
-	}
+	testutil.ServesThroughEMFILE(t, ts.srv.Serve, func(addr string) { dial(t, addr).do("CAPA", "+OK*") })
 }
 
 // TestSlowCommandLine: a command dribbled one byte at a time is cut off

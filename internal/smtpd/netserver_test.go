@@ -21,23 +21,7 @@ func TestAcceptEMFILE(t *testing.T) {
 	e := newEnv(t)
 	s := e.server(Inbound)
 	e.start(s, false)
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := testutil.NewEMFILEListener(inner, 3)
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(l) }()
-	r := dialRaw(t, l.Addr().String())
-	r.cmd("EHLO c", "250")
-	if l.Failed() != 3 {
-		t.Fatalf("%d accepts failed, want 3", l.Failed())
-	}
-	select {
-	case err := <-done:
-		t.Fatalf("Serve returned %v", err)
-	default:
-	}
+	testutil.ServesThroughEMFILE(t, s.Serve, func(addr string) { dialRaw(t, addr).cmd("EHLO c", "250") })
 }
 
 // TestSlowCommandLine: go-smtp sets ReadTimeout before each line, so a

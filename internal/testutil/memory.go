@@ -6,6 +6,17 @@ import (
 	"time"
 )
 
+// BenchIdleConnMemory runs IdleConnMemory with 500 connections before
+// TLS ("plain") and after it ("tls"); start serves a fresh server and
+// returns the address of its plaintext or implicit-TLS port.
+func BenchIdleConnMemory(b *testing.B, start func(b *testing.B, useTLS bool) string) {
+	for _, useTLS := range []bool{false, true} {
+		b.Run(map[bool]string{false: "plain", true: "tls"}[useTLS], func(b *testing.B) {
+			IdleConnMemory(b, start(b, useTLS), 500, useTLS)
+		})
+	}
+}
+
 // IdleConnMemory reports the memory (heap in use plus goroutine stacks)
 // that n idle connections to addr cost the server in this process, per
 // connection, as the metric "B/conn". The clients live in a child process

@@ -80,3 +80,26 @@ func ReadUntilClosed(c net.Conn) (got string, closed bool) {
 	}
 	return string(b), true // reset: closed too
 }
+
+// ServesThroughEMFILE starts serve on a loopback listener whose first
+// three Accepts fail with EMFILE, then runs use against its address: the
+// server must answer there, and Serve must still be running.
+func ServesThroughEMFILE(t testing.TB, serve func(net.Listener) error, use func(addr string)) {
+	t.Helper()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewEMFILEListener(inner, 3)
+	done := make(chan error, 1)
+	go func() { done <- serve(l) }()
+	use(l.Addr().String())
+	if l.Failed() != 3 {
+		t.Fatalf("%d accepts failed, want 3", l.Failed())
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Serve returned %v", err)
+	default:
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -13,46 +12,12 @@ import (
 	"github.com/youju/youju/internal/testutil"
 )
 
-// serveOn starts ts.srv (already serving on the harness ports) on l too.
-func serveOn(t *testing.T, srv *Server, l net.Listener, implicitTLS bool) chan error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() {
-		if implicitTLS {
-			done <- srv.ServeTLS(l)
-		} else {
-			done <- srv.Serve(l)
-		}
-	}()
-	return done
-}
-
-func listen(t *testing.T) net.Listener {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
 // TestAcceptEMFILE: running out of file descriptors used to end the
 // accept loop, and then serve shut every protocol down. Now Accept is
 // retried with a backoff and the server goes on serving.
 func TestAcceptEMFILE(t *testing.T) {
 	ts := startServer(t, nil)
-	l := testutil.NewEMFILEListener(listen(t), 3)
-	done := serveOn(t, ts.srv, l, false)
-	c := dialRaw(t, l.Addr().String())
-	c.ok("NOOP")
-	if l.Failed() != 3 {
-		t.Fatalf("%d accepts failed, want 3", l.Failed())
-	}
-	select {
-	case err := <-done:
-		t.Fatalf("Serve returned %v", err)
-	default:
-	}
+	testutil.ServesThroughEMFILE(t, ts.srv.Serve, func(addr string) { dialRaw(t, addr).ok("NOOP") })
 }
 
 // TestImplicitTLSRefusalSendsNoPlaintext: a refused connection on 993 is
