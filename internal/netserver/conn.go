@@ -38,6 +38,7 @@ type Conn struct {
 	// moves the deadline as bytes arrive (see AwaitCommand).
 	armed      atomic.Bool
 	dmu        sync.Mutex // guards what follows
+	awaited    bool       // AwaitCommand was called: the session is set up
 	started    bool       // the awaited command's first byte arrived
 	start      time.Time
 	got        int64
@@ -146,7 +147,7 @@ func (c *Conn) AwaitCommand(idle, line time.Duration) error {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
 	c.armed.Store(line > 0)
-	c.started, c.got, c.lineT = false, 0, line
+	c.awaited, c.started, c.got, c.lineT = true, false, 0, line
 	c.deadline = time.Now().Add(idle)
 	if c.stopping {
 		c.deadline = time.Now()
@@ -182,10 +183,15 @@ func (c *Conn) progress(n int) {
 }
 
 // SetReadDeadline sets an explicit deadline, ending AwaitCommand's rule.
+// During Shutdown, a session still setting up (a TLS handshake) gets
+// none: it is cut at once, nothing is lost by that.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
 	c.armed.Store(false)
+	if c.stopping && !c.awaited {
+		t = time.Now()
+	}
 	return c.Conn.SetReadDeadline(t)
 }
 
@@ -197,12 +203,12 @@ func (c *Conn) SetDeadline(t time.Time) error {
 	return c.SetReadDeadline(t)
 }
 
-// interrupt is Shutdown's: a connection waiting for a command stops
-// waiting; the protocol's hook does the rest.
+// interrupt is Shutdown's: a connection waiting for a command, or still
+// setting up, stops waiting; the protocol's hook does the rest.
 func (c *Conn) interrupt() {
 	c.dmu.Lock()
 	c.stopping = true
-	if c.armed.Load() && !c.started {
+	if !c.awaited || c.armed.Load() && !c.started {
 		_ = c.Conn.SetReadDeadline(time.Now())
 	}
 	f := c.onShutdown

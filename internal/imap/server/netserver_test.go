@@ -112,3 +112,26 @@ func TestShutdownEndsWaitingSessions(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownDuringHandshake: a TLS handshake that has not finished is
+// cut by Shutdown, not waited for (HandshakeTimeout is 30 s).
+func TestShutdownDuringHandshake(t *testing.T) {
+	ts := startServer(t, nil)
+	raw := testutil.DialFrom(t, "127.0.0.1", ts.tlsAddr) // no ClientHello
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if n, _ := ts.srv.conns().Counts(); n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("connection not admitted")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ts.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if got, closed := testutil.ReadUntilClosed(raw); !closed || got != "" {
+		t.Fatalf("got %q (closed %v)", got, closed)
+	}
+}
