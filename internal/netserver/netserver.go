@@ -111,7 +111,7 @@ func (s *Server) limits() (total, perIP, preAuth int) {
 	total = Pick(s.MaxConnections, DefaultMaxConnections)
 	perIP = Pick(s.MaxPerIP, DefaultMaxPerIP)
 	pct := Pick(s.PreAuthPercent, DefaultPreAuthPercent)
-	if total > 0 && pct > 0 && pct < 100 {
+	if total > 0 && pct > 0 && pct <= 100 {
 		preAuth = max(1, total*pct/100)
 	}
 	return total, perIP, preAuth
@@ -136,9 +136,6 @@ func (s *Server) Counts() (open, preAuth int) {
 	return s.lim.counts()
 }
 
-// Closing reports whether Shutdown has begun.
-func (s *Server) Closing() bool { return s.closing.Load() }
-
 func (s *Server) logger() *slog.Logger {
 	if s.Logger != nil {
 		return s.Logger
@@ -146,11 +143,11 @@ func (s *Server) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// Serve accepts connections on l until Shutdown or a permanent error. A
-// temporary failure, including running out of file descriptors (EMFILE,
+// Serve accepts connections on l until Shutdown or until l is closed. A
+// failed Accept, such as running out of file descriptors (EMFILE,
 // ENFILE), is logged and retried with a backoff from 5 ms to 1 s, as
-// net/http does: a flood must not close the listener, it would take the
-// service down for everyone.
+// net/http does for temporary errors: a flood must not end the accept
+// loop, it would take the service down for everyone.
 func (s *Server) Serve(l net.Listener, implicitTLS bool) error {
 	if s.Handler == nil {
 		return errors.New("netserver: Serve needs a Handler")
