@@ -495,9 +495,7 @@ func TestShutdownDuringHandshake(t *testing.T) {
 	// Wait until the session exists, then shut down: a handshake that has
 	// not finished is cut, not waited for (HandshakeTimeout is 30 s).
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		ts.srv.mu.Lock()
-		n := len(ts.srv.conns)
-		ts.srv.mu.Unlock()
+		n, _ := ts.srv.conns().Counts()
 		if n == 1 {
 			break
 		}

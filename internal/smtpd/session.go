@@ -69,7 +69,11 @@ func newSession(s *Server, c *smtp.Conn) *session {
 
 // ctx bounds one store or queue operation.
 func (ss *session) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ss.s.ctx, ss.s.dataTimeout())
+	base := ss.s.ctx
+	if ss.tc != nil {
+		base = ss.tc.Context() // ends with the connection
+	}
+	return context.WithTimeout(base, ss.s.dataTimeout())
 }
 
 func (ss *session) account() *store.Account {
