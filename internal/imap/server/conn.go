@@ -329,6 +329,7 @@ func (c *conn) run(cmd *wire.Command) {
 		defer func() {
 			if v := recover(); v != nil {
 				c.log.Error("panic in IMAP command", "cmd", cmd.Name, "panic", v, "stack", string(debug.Stack()))
+				netserver.CountPanic("imap")
 				// The response may be cut in the middle: the stream can
 				// not be trusted any more, so the session ends.
 				c.w.CRLF()
