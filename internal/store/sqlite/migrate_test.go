@@ -1,0 +1,63 @@
+package sqlite
+
+import (
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/youju/youju/internal/store"
+)
+
+// TestMigrateFromVersion1 opens an index made by the first schema (before
+// any migration step) with an account and an app password in it: Open
+// brings it to schemaVersion, the rows keep their meaning and the new
+// SCRAM columns are empty until a password is set again.
+func TestMigrateFromVersion1(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", filepath.Join(dir, "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		schema,
+		`PRAGMA user_version = 1`,
+		`INSERT INTO domains(name, created) VALUES('example.org', 1)`,
+		`INSERT INTO accounts(address, domain, password_hash, disabled, allow_imap, allow_pop3, allow_smtp,
+			quota_bytes, pop3_scope, pop3_days, pop3_delete, created)
+			VALUES('old@example.org', 'example.org', '$argon2id$old', 0, 1, 1, 1, 0, 'inbox', 0, 'delete', 1)`,
+		`INSERT INTO app_passwords(account_id, name, hash, created) VALUES(1, 'phone', '$argon2id$app', 1)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(ctx, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var v int
+	if err := s.rdb.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil || v != schemaVersion {
+		t.Fatalf("user_version %d, want %d (%v)", v, schemaVersion, err)
+	}
+	a, err := s.Account(ctx, "old@example.org")
+	if err != nil || a.PasswordHash != "$argon2id$old" || a.SCRAM != "" || !a.AllowIMAP {
+		t.Fatalf("account after migration: %+v %v", a, err)
+	}
+	ps, err := s.AppPasswords(ctx, a.ID)
+	if err != nil || len(ps) != 1 || ps[0].Hash != "$argon2id$app" || ps[0].SCRAM != "" {
+		t.Fatalf("app passwords after migration: %+v %v", ps, err)
+	}
+	a.SCRAM = "SCRAM-SHA-256$4096:c2FsdA==$x:y"
+	if err := s.UpdateAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.AccountByID(ctx, a.ID); got.SCRAM != a.SCRAM || got.PasswordHash != a.PasswordHash {
+		t.Fatalf("SCRAM not kept: %+v", got)
+	}
+	if _, err := s.AddAppPassword(ctx, store.AppPassword{AccountID: a.ID, Name: "laptop", Hash: "h", SCRAM: "k"}); err != nil {
+		t.Fatal(err)
+	}
+}
