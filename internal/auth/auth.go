@@ -111,7 +111,13 @@ func (a *Authenticator) CanonicalAddress(username string) string {
 // password is checked, so throttling also bounds the CPU an attacker costs.
 func (a *Authenticator) Login(ctx context.Context, r Request) (store.Account, error) {
 	acct, err := a.login(ctx, r)
-	proto := string(r.Service)
+	countLogin(r.Service, err)
+	return acct, err
+}
+
+// countLogin records the outcome of a login in the metrics.
+func countLogin(svc store.Service, err error) {
+	proto := string(svc)
 	if proto == "" {
 		proto = metrics.ProtoHTTP
 	}
@@ -123,7 +129,6 @@ func (a *Authenticator) Login(ctx context.Context, r Request) (store.Account, er
 		result = metrics.LoginFailed
 	}
 	metrics.Logins.With(proto, result).Inc()
-	return acct, err
 }
 
 func (a *Authenticator) login(ctx context.Context, r Request) (store.Account, error) {
@@ -148,6 +153,16 @@ func (a *Authenticator) login(ctx context.Context, r Request) (store.Account, er
 		a.failed(r.Remote, ipKey, accKey)
 		return store.Account{}, ErrInvalidCredentials
 	}
+	if err := a.verified(ctx, acct, appID, r.Service, ipKey); err != nil {
+		return store.Account{}, err
+	}
+	return acct, nil
+}
+
+// verified follows a right password (appID: the app password's, 0 for the
+// account's), for every mechanism: it clears the address's failures and
+// says whether the account may use the service.
+func (a *Authenticator) verified(ctx context.Context, acct store.Account, appID int64, svc store.Service, ipKey string) error {
 	a.perIP.succeed(ipKey)
 	if appID != 0 {
 		// Best effort: "last used" is information for the user, not a gate.
@@ -155,12 +170,12 @@ func (a *Authenticator) login(ctx context.Context, r Request) (store.Account, er
 	}
 	// The password was right: now it is safe to say why access is refused.
 	if acct.Disabled {
-		return store.Account{}, ErrAccountDisabled
+		return ErrAccountDisabled
 	}
-	if r.Service != "" && !acct.Allows(r.Service) {
-		return store.Account{}, ErrServiceDisabled
+	if svc != "" && !acct.Allows(svc) {
+		return ErrServiceDisabled
 	}
-	return acct, nil
+	return nil
 }
 
 func (a *Authenticator) failed(remote netip.Addr, ipKey, accKey string) {
