@@ -238,6 +238,7 @@ func cmdAuthenticate(c *conn, cmd *wire.Command) error {
 	for {
 		challenge, done, err := srv.Next(resp)
 		if err != nil {
+			c.log.Debug("authentication failed", "mech", a.Mechanism, "err", err)
 			return loginError(err)
 		}
 		if done {
@@ -262,6 +263,7 @@ func cmdAuthenticate(c *conn, cmd *wire.Command) error {
 		return no("AUTHENTICATIONFAILED", "invalid credentials")
 	}
 	c.loggedIn(acct)
+	c.log.Debug("authenticated", "mech", a.Mechanism)
 	return nil
 }
 
