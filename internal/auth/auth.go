@@ -54,6 +54,11 @@ type Options struct {
 	CacheTTL time.Duration
 	// Now is the clock (tests).
 	Now func() time.Time
+	// SetSCRAM, if set, stores SCRAM keys for a password that has none
+	// (set before youju kept them) at its first successful login with the
+	// password in hand: store.Accounts has no such conditional write, the
+	// SQLite store does (sqlite.Store.SetSCRAM). See upgradeSCRAM.
+	SetSCRAM func(ctx context.Context, acct store.AccountID, appID int64, hash, scram string) error
 }
 
 // Authenticator checks logins against the accounts of a store. It is safe
@@ -66,6 +71,8 @@ type Authenticator struct {
 
 	mu    sync.Mutex
 	cache map[[32]byte]time.Time // verified (address, hash, password) -> expiry
+
+	upgradeMu sync.Mutex // one upgradeSCRAM at a time, so an account's keys share one salt
 }
 
 const maxCache = 10_000
@@ -148,10 +155,13 @@ func (a *Authenticator) login(ctx context.Context, r Request) (store.Account, er
 	if err != nil {
 		return store.Account{}, fmt.Errorf("auth: looking up account: %w", err)
 	}
-	ok, appID := a.verify(ctx, acct, r.Password)
+	ok, appID, noSCRAM := a.verify(ctx, acct, r.Password)
 	if !ok {
 		a.failed(r.Remote, ipKey, accKey)
 		return store.Account{}, ErrInvalidCredentials
+	}
+	if noSCRAM {
+		a.upgradeSCRAM(ctx, acct.ID, appID, r.Password)
 	}
 	if err := a.verified(ctx, acct, appID, r.Service, ipKey); err != nil {
 		return store.Account{}, err
@@ -186,24 +196,25 @@ func (a *Authenticator) failed(remote netip.Addr, ipKey, accKey string) {
 }
 
 // verify checks the account password, then each app password. It returns
-// the id of the app password that matched (0 for the account password).
-func (a *Authenticator) verify(ctx context.Context, acct store.Account, pw string) (bool, int64) {
+// the id of the app password that matched (0 for the account password) and
+// whether that password lacks SCRAM keys.
+func (a *Authenticator) verify(ctx context.Context, acct store.Account, pw string) (ok bool, appID int64, noSCRAM bool) {
 	if pw == "" {
-		return false, 0
+		return false, 0, false
 	}
 	if a.check(acct.Address, acct.PasswordHash, pw) {
-		return true, 0
+		return true, 0, acct.SCRAM == ""
 	}
 	apps, err := a.accts.AppPasswords(ctx, acct.ID)
 	if err != nil {
-		return false, 0
+		return false, 0, false
 	}
 	for _, p := range apps {
 		if a.check(acct.Address, p.Hash, pw) {
-			return true, p.ID
+			return true, p.ID, p.SCRAM == ""
 		}
 	}
-	return false, 0
+	return false, 0, false
 }
 
 // check verifies pw against hash, through the cache of recent successes.

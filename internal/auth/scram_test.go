@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -432,4 +433,74 @@ func FuzzSCRAM(f *testing.F) {
 			srv.Next([]byte(final))
 		}
 	})
+}
+
+func (f *fakeAccounts) AccountByID(_ context.Context, id store.AccountID) (store.Account, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range f.byAddr {
+		if a.ID == id {
+			return a, nil
+		}
+	}
+	return store.Account{}, store.ErrNotFound
+}
+
+// setSCRAM is the conditional write of sqlite.Store.SetSCRAM on the fake.
+func (f *fakeAccounts) setSCRAM(_ context.Context, id store.AccountID, appID int64, hash, scram string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for addr, a := range f.byAddr {
+		if a.ID == id && appID == 0 && a.PasswordHash == hash && a.SCRAM == "" {
+			a.SCRAM = scram
+			f.byAddr[addr] = a
+		}
+	}
+	for i, p := range f.apps[id] {
+		if p.ID == appID && p.Hash == hash && p.SCRAM == "" {
+			f.apps[id][i].SCRAM = scram
+		}
+	}
+	return nil
+}
+
+// TestSCRAMUpgradeOnLogin: a password set before SCRAM keys were kept gets
+// them at its first PLAIN login, with the account's salt, after which
+// SCRAM works with it.
+func TestSCRAMUpgradeOnLogin(t *testing.T) {
+	_, f := scramFixture(t)
+	old, err := HashPassword("old-app-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.apps[3] = []store.AppPassword{{ID: 90, AccountID: 3, Name: "old", Hash: old}}
+	a := New(f, Options{DefaultDomain: "example.test", SetSCRAM: f.setSCRAM})
+	var got store.Account
+	scram := func(pw string) error {
+		srv, _ := a.SASL(SCRAMSHA256, store.ServiceIMAP, remote, nil, func(x store.Account) { got = x })
+		_, err := runSCRAM(t, srv, &testutil.SCRAMClient{User: "carol", Password: pw}, &got)
+		return err
+	}
+	if err := scram("carolpw"); scramErrValue(err) != eInvalidProof {
+		t.Fatalf("SCRAM before any PLAIN login: %v", err)
+	}
+	for _, pw := range []string{"carolpw", "old-app-pw"} {
+		if _, err := a.Login(t.Context(), Request{Username: "carol", Password: pw, Service: store.ServiceIMAP}); err != nil {
+			t.Fatal(err)
+		}
+		if err := scram(pw); err != nil || got.ID != 3 {
+			t.Fatalf("SCRAM with %q after a PLAIN login: %v", pw, err)
+		}
+	}
+	k1, _ := parseSCRAMKeys(f.byAddr["carol@example.test"].SCRAM)
+	k2, _ := parseSCRAMKeys(f.apps[3][0].SCRAM)
+	if k1.salt == nil || string(k1.salt) != string(k2.salt) {
+		t.Fatal("upgraded keys do not share the account's salt")
+	}
+	// A wrong password upgrades nothing.
+	before := f.byAddr["alice@example.test"].SCRAM
+	a.Login(t.Context(), Request{Username: "alice", Password: "nope"})
+	if f.byAddr["alice@example.test"].SCRAM != before {
+		t.Fatal("keys changed by a failed login")
+	}
 }

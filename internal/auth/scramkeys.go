@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/pbkdf2"
 	"crypto/rand"
@@ -174,4 +175,53 @@ func NewAppPassword(acct store.Account, apps []store.AppPassword, name, pw strin
 		return store.AppPassword{}, err
 	}
 	return store.AppPassword{AccountID: acct.ID, Name: name, Hash: hash, SCRAM: scram}, nil
+}
+
+// upgradeSCRAM gives SCRAM keys to a password set before youju kept them,
+// at a successful login that has the password in hand (PLAIN, LOGIN, the
+// settings page). Without it, a client that takes the strongest mechanism
+// offered (mbsync and mutt through Cyrus SASL, msmtp) would fail with
+// SCRAM where PLAIN worked before the upgrade. It runs once per password,
+// under a lock and on fresh rows, so that every key of the account gets the
+// same salt (accountSalt); the store writes only if the password is still
+// the one just verified and still has no keys. Best effort: a failure
+// leaves PLAIN working and the next login tries again.
+func (a *Authenticator) upgradeSCRAM(ctx context.Context, id store.AccountID, appID int64, pw string) {
+	if a.opt.SetSCRAM == nil {
+		return
+	}
+	if _, err := saslPrep(pw, true); err != nil {
+		return // no client could use SCRAM with it; and no lock for nothing
+	}
+	a.upgradeMu.Lock()
+	defer a.upgradeMu.Unlock()
+	acct, err := a.accts.AccountByID(ctx, id)
+	if err != nil {
+		return
+	}
+	apps, err := a.accts.AppPasswords(ctx, id)
+	if err != nil {
+		return
+	}
+	hash, keys := acct.PasswordHash, acct.SCRAM
+	if appID != 0 {
+		hash = ""
+		for _, p := range apps {
+			if p.ID == appID {
+				hash, keys = p.Hash, p.SCRAM
+			}
+		}
+	}
+	if hash == "" || keys != "" || !a.check(acct.Address, hash, pw) {
+		return // gone, upgraded meanwhile, or changed
+	}
+	salt, iter, err := accountSalt(acct, apps)
+	if err != nil {
+		return
+	}
+	k, err := deriveSCRAMKeys(pw, salt, iter)
+	if err != nil {
+		return // SASLprep refuses it: no client could use SCRAM with it
+	}
+	_ = a.opt.SetSCRAM(ctx, id, appID, hash, k.String())
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"net/netip"
+	"os/exec"
+	"strings"
 	"regexp"
 	"testing"
 
@@ -60,5 +62,44 @@ func TestSCRAMKeysSetByCLI(t *testing.T) {
 		if err := scramLogin(t, dir, "alice@example.test", pw); (err == nil) != ok {
 			t.Errorf("SCRAM with %q after passwd: %v", pw, err)
 		}
+	}
+}
+
+// TestServeSCRAMUpgrade runs serve with an account whose password predates
+// SCRAM keys (as after an upgrade of youju): msmtp with SCRAM-SHA-256
+// fails, the same password over PLAIN works and adds the keys, and then
+// SCRAM-SHA-256 works.
+func TestServeSCRAMUpgrade(t *testing.T) {
+	msmtp := testutil.NeedCommand(t, "msmtp", "apt-get install msmtp")
+	dir := newData(t)
+	mustRun(t, "alicepw\n", "user", "add", "--data", dir, "--password-stdin", "alice@example.test")
+	err := withStore(context.Background(), dir, func(_ config.Config, st store.Accounts) error {
+		a, err := st.Account(context.Background(), "alice@example.test")
+		if err != nil {
+			return err
+		}
+		a.SCRAM = ""
+		return st.UpdateAccount(context.Background(), a)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, _, _ := startServe(t, dir)
+	host, port, _ := strings.Cut(addrs["submission"], ":")
+	send := func(mech string) ([]byte, error) {
+		cmd := exec.Command(msmtp, "--host="+host, "--port="+port, "--tls=on", "--tls-starttls=on", "--tls-certcheck=off",
+			"--auth="+mech, "--user=alice@example.test", "--passwordeval=echo alicepw", "--from=alice@example.test",
+			"alice@example.test")
+		cmd.Stdin = strings.NewReader("From: alice@example.test\r\nTo: alice@example.test\r\nSubject: " + mech + "\r\n\r\nbody\r\n")
+		return cmd.CombinedOutput()
+	}
+	if out, err := send("scram-sha-256"); err == nil || !strings.Contains(string(out), "invalid-proof") {
+		t.Fatalf("SCRAM before the keys exist: %v\n%s", err, out)
+	}
+	if out, err := send("plain"); err != nil {
+		t.Fatalf("PLAIN: %v\n%s", err, out)
+	}
+	if out, err := send("scram-sha-256"); err != nil {
+		t.Fatalf("SCRAM after a PLAIN login: %v\n%s", err, out)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/youju/youju/internal/auth"
+	"github.com/youju/youju/internal/store/sqlite"
 	"github.com/youju/youju/internal/testutil"
 )
 
@@ -174,5 +175,23 @@ func TestAuthenticateSCRAMNotOverPlaintext(t *testing.T) {
 	}
 	if _, done := c.do("AUTHENTICATE SCRAM-SHA-256"); !strings.HasPrefix(done, "NO [PRIVACYREQUIRED]") {
 		t.Fatalf("SCRAM over plaintext: %q", done)
+	}
+}
+
+// TestSCRAMKeysAddedAtLogin: the harness's account, like one made before
+// SCRAM keys were kept, cannot use SCRAM until it logs in once with its
+// password; then it can.
+func TestSCRAMKeysAddedAtLogin(t *testing.T) {
+	ts := startServer(t, func(s *Server) {
+		s.Auth = auth.New(s.Store, auth.Options{DefaultDomain: "example.org", SetSCRAM: s.Store.(*sqlite.Store).SetSCRAM})
+	})
+	c := dialRaw(t, ts.addr)
+	if r := scramAuth(t, c, "SCRAM-SHA-256", &testutil.SCRAMClient{User: testUser, Password: testPassword}, true); !strings.Contains(r, "invalid-proof") {
+		t.Fatalf("SCRAM without keys: %q", r)
+	}
+	c.ok("LOGIN " + testUser + ` "` + testPassword + `"`)
+	c = dialRaw(t, ts.addr)
+	if r := scramAuth(t, c, "SCRAM-SHA-256", &testutil.SCRAMClient{User: testUser, Password: testPassword}, true); !strings.HasPrefix(r, "OK") {
+		t.Fatalf("SCRAM after a LOGIN: %q", r)
 	}
 }

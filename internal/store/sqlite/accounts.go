@@ -411,6 +411,22 @@ func (s *Store) TouchAppPassword(ctx context.Context, passwordID int64, t time.T
 	})
 }
 
+// SetSCRAM stores the SCRAM keys of the account password (appID 0) or of
+// the app password appID, only while that password's hash is still hash
+// and it has no keys: a password changed in the meantime keeps its own.
+// auth calls it to add keys to passwords set before they were kept.
+func (s *Store) SetSCRAM(ctx context.Context, acct store.AccountID, appID int64, hash, scram string) error {
+	return s.do(ctx, nil, func(w *wtx) error {
+		var err error
+		if appID == 0 {
+			_, err = w.exec(`UPDATE accounts SET scram=? WHERE id=? AND password_hash=? AND scram=''`, scram, acct, hash)
+		} else {
+			_, err = w.exec(`UPDATE app_passwords SET scram=? WHERE id=? AND account_id=? AND hash=? AND scram=''`, scram, appID, acct, hash)
+		}
+		return err
+	})
+}
+
 // mailboxIDs runs a query returning mailbox ids.
 func (w *wtx) mailboxIDs(q string, args ...any) ([]store.MailboxID, error) {
 	rows, err := w.query(q, args...)

@@ -61,3 +61,35 @@ func TestMigrateFromVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSetSCRAM: keys are written only for the password that was verified
+// (same hash) and only if it has none yet.
+func TestSetSCRAM(t *testing.T) {
+	s, err := Open(ctx, t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a, err := s.CreateAccount(ctx, store.Account{Address: "a@example.org", PasswordHash: "h1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.AddAppPassword(ctx, store.AppPassword{AccountID: a.ID, Name: "phone", Hash: "ph"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetSCRAM(ctx, a.ID, 0, "other hash", "k0") // the password changed meanwhile
+	if got, _ := s.AccountByID(ctx, a.ID); got.SCRAM != "" {
+		t.Fatalf("written for another hash: %q", got.SCRAM)
+	}
+	s.SetSCRAM(ctx, a.ID, 0, "h1", "k1")
+	s.SetSCRAM(ctx, a.ID, 0, "h1", "k2") // already has keys
+	if got, _ := s.AccountByID(ctx, a.ID); got.SCRAM != "k1" || got.PasswordHash != "h1" {
+		t.Fatalf("account keys %q", got.SCRAM)
+	}
+	s.SetSCRAM(ctx, a.ID+1, p.ID, "ph", "x") // another account's id
+	s.SetSCRAM(ctx, a.ID, p.ID, "ph", "pk")
+	if ps, _ := s.AppPasswords(ctx, a.ID); len(ps) != 1 || ps[0].SCRAM != "pk" {
+		t.Fatalf("app password keys %+v", ps)
+	}
+}
