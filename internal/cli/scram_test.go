@@ -4,8 +4,8 @@ import (
 	"context"
 	"net/netip"
 	"os/exec"
-	"strings"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/youju/youju/internal/auth"
