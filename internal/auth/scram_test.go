@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/emersion/go-sasl"
@@ -181,32 +182,46 @@ func TestSASLprep(t *testing.T) {
 
 // scramFixture is an Authenticator over accounts with SCRAM keys: alice
 // (password "secret" and app password "apppw-phone"), bob (disabled), and
-// carol, whose password predates SCRAM keys.
+// carol, whose password predates SCRAM keys. The secrets are computed once
+// (argon2id is slow on purpose, more so under -race); each call gets its
+// own copy of the accounts and a fresh throttle.
 func scramFixture(t testing.TB) (*Authenticator, *fakeAccounts) {
 	t.Helper()
+	fixtureOnce.Do(func() { fixtureAccts, fixtureApp, fixtureErr = makeFixture() })
+	if fixtureErr != nil {
+		t.Fatal(fixtureErr)
+	}
+	f := &fakeAccounts{byAddr: map[string]store.Account{}, apps: map[store.AccountID][]store.AppPassword{1: {fixtureApp}}}
+	for _, a := range fixtureAccts {
+		f.byAddr[a.Address] = a
+	}
+	return New(f, Options{DefaultDomain: "example.test", MaxFailuresPerIP: 3}), f
+}
+
+var (
+	fixtureOnce  sync.Once
+	fixtureAccts []store.Account
+	fixtureApp   store.AppPassword
+	fixtureErr   error
+)
+
+func makeFixture() ([]store.Account, store.AppPassword, error) {
 	alice := store.Account{ID: 1, Address: "alice@example.test", AllowIMAP: true, AllowSMTP: true}
 	if err := SetPassword(&alice, nil, "secret"); err != nil {
-		t.Fatal(err)
+		return nil, store.AppPassword{}, err
 	}
 	app, err := NewAppPassword(alice, nil, "phone", "apppw-phone")
 	if err != nil {
-		t.Fatal(err)
+		return nil, app, err
 	}
 	app.ID = 77
 	bob := store.Account{ID: 2, Address: "bob@example.test", Disabled: true, AllowIMAP: true}
 	if err := SetPassword(&bob, nil, "bobpw"); err != nil {
-		t.Fatal(err)
+		return nil, app, err
 	}
 	carolHash, err := HashPassword("carolpw")
-	if err != nil {
-		t.Fatal(err)
-	}
 	carol := store.Account{ID: 3, Address: "carol@example.test", PasswordHash: carolHash, AllowIMAP: true}
-	f := &fakeAccounts{
-		byAddr: map[string]store.Account{alice.Address: alice, bob.Address: bob, carol.Address: carol},
-		apps:   map[store.AccountID][]store.AppPassword{1: {app}},
-	}
-	return New(f, Options{DefaultDomain: "example.test", MaxFailuresPerIP: 3}), f
+	return []store.Account{alice, bob, carol}, app, err
 }
 
 // runSCRAM runs a whole exchange of the test client against srv and

@@ -200,6 +200,10 @@ func (s *scramServer) clientFinal(resp []byte) ([]byte, bool, error) {
 	}
 	authMessage := s.first.bare + "," + s.serverFirst + "," + m.withoutProof
 	var match *scramKey
+	if len(s.keys) == 0 {
+		// An unknown user costs the same HMAC as a real one (RFC 5802 §9).
+		verifyProof(scramKeys{storedKey: make([]byte, scramKeyLen)}, authMessage, m.proof)
+	}
 	for i := range s.keys {
 		// Every key is tried, so the time does not tell which matched.
 		if verifyProof(s.keys[i].keys, authMessage, m.proof) && match == nil {
