@@ -72,7 +72,10 @@ type Authenticator struct {
 	mu    sync.Mutex
 	cache map[[32]byte]time.Time // verified (address, hash, password) -> expiry
 
-	upgradeMu sync.Mutex // one upgradeSCRAM at a time, so an account's keys share one salt
+	// upgradeMu serializes upgradeSCRAM per account (striped by account
+	// id), so that an account's keys share one salt while the burst of
+	// logins after an upgrade of youju does not queue on one lock.
+	upgradeMu [64]sync.Mutex
 }
 
 const maxCache = 10_000

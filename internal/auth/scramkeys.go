@@ -182,7 +182,7 @@ func NewAppPassword(acct store.Account, apps []store.AppPassword, name, pw strin
 // settings page). Without it, a client that takes the strongest mechanism
 // offered (mbsync and mutt through Cyrus SASL, msmtp) would fail with
 // SCRAM where PLAIN worked before the upgrade. It runs once per password,
-// under a lock and on fresh rows, so that every key of the account gets the
+// under the account's lock and on fresh rows, so that every key of the account gets the
 // same salt (accountSalt); the store writes only if the password is still
 // the one just verified and still has no keys. Best effort: a failure
 // leaves PLAIN working and the next login tries again.
@@ -193,8 +193,9 @@ func (a *Authenticator) upgradeSCRAM(ctx context.Context, id store.AccountID, ap
 	if _, err := saslPrep(pw, true); err != nil {
 		return // no client could use SCRAM with it; and no lock for nothing
 	}
-	a.upgradeMu.Lock()
-	defer a.upgradeMu.Unlock()
+	mu := &a.upgradeMu[uint64(id)%uint64(len(a.upgradeMu))]
+	mu.Lock()
+	defer mu.Unlock()
 	acct, err := a.accts.AccountByID(ctx, id)
 	if err != nil {
 		return
