@@ -180,12 +180,12 @@ func NewAppPassword(acct store.Account, apps []store.AppPassword, name, pw strin
 // upgradeSCRAM gives SCRAM keys to a password set before youju kept them,
 // at a successful login that has the password in hand (PLAIN, LOGIN, the
 // settings page). Without it, a client that takes the strongest mechanism
-// offered (mbsync and mutt through Cyrus SASL, msmtp) would fail with
-// SCRAM where PLAIN worked before the upgrade. It runs once per password,
-// under the account's lock and on fresh rows, so that every key of the account gets the
-// same salt (accountSalt); the store writes only if the password is still
-// the one just verified and still has no keys. Best effort: a failure
-// leaves PLAIN working and the next login tries again.
+// offered (mbsync and mutt through Cyrus SASL) would fail with SCRAM where
+// PLAIN worked before the upgrade. It runs once per password, under the
+// account's lock and on fresh rows, so that every key of the account gets
+// the same salt (accountSalt); the store writes only if the password is
+// still the one just verified and still has no keys. Best effort: a
+// failure leaves PLAIN working and the next login tries again.
 func (a *Authenticator) upgradeSCRAM(ctx context.Context, id store.AccountID, appID int64, pw string) {
 	if a.opt.SetSCRAM == nil {
 		return
