@@ -94,6 +94,7 @@ func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dns
 		MaxFailuresPerIP:      c.Auth.MaxFailuresPerIP,
 		MaxFailuresPerAccount: c.Auth.MaxFailuresPerAccount,
 		Window:                c.Auth.FailureWindow.Duration,
+		SetSCRAM:              raw.SetSCRAM,
 	})
 	if ctl, err := serveControl(dataDir, st, log); err != nil {
 		// Not fatal: mail flows; only account changes from the CLI must

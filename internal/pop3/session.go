@@ -371,7 +371,7 @@ func (s *session) cmdCapa(cmd Command) error {
 	if s.state == stateAuthorization {
 		if s.plaintextOK() {
 			s.w.WriteString("USER\r\nSASL")
-			for _, m := range saslMechanisms() {
+			for _, m := range s.saslMechanisms() {
 				s.w.WriteString(" " + m)
 			}
 			s.w.WriteString("\r\n")
