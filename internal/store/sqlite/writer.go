@@ -257,6 +257,7 @@ func (s *Store) commit(b *staged, d *deliveryState) {
 	if err != nil {
 		// The outcome for cached state is unknown: start afresh.
 		s.cache.reset()
+		s.retainLost()
 	}
 	var dead []uint32
 	for i := range b.ops {
