@@ -72,6 +72,13 @@ type Store struct {
 	blobs *blob.Store
 	note  store.Notifier
 	cache *flagCache
+	// applyMu is held by the committer from its COMMIT until the flag
+	// cache has the batch applied; Changes passes through it after its
+	// read, so that what a session learns from Changes (SQLite) is
+	// already in the cache its next FETCH or SEARCH reads (else a FETCH
+	// could miss a message just announced by EXISTS, or show an older
+	// MODSEQ than the one just reported).
+	applyMu sync.RWMutex
 
 	// retainN counts the retained messages per mailbox (retain.go);
 	// retainUnknown is set when a failed commit left them unknown.
