@@ -35,9 +35,9 @@ import (
 //
 //	YOUJU_STRESS_OPS=3000 go test -race -run TestStressConcurrentSessions ./internal/imap/server
 func TestStressConcurrentSessions(t *testing.T) {
-	ops := 80
+	ops := 60
 	if testing.Short() {
-		ops = 30
+		ops = 25
 	}
 	if v := os.Getenv("YOUJU_STRESS_OPS"); v != "" {
 		n, err := strconv.Atoi(v)
