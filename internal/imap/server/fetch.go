@@ -83,15 +83,20 @@ func cmdFetch(c *conn, cmd *wire.Command) error {
 	if bulkFetch(uids) {
 		defer c.bulkOutput()()
 	}
-	// RFC 9051 §7.5.1, RFC 2180 §4.1: a message another session expunged
-	// is in this session's view until it is told, and its data is still
-	// served (the store retains it). Only one gone beyond the retention
-	// is skipped: the others are answered, then NO [EXPUNGEISSUED]
-	// (RFC 5530 §3), as Dovecot does.
-	opt := store.ListOptions{UIDs: uids, WithInfo: needInfo, ChangedSince: store.ModSeq(a.ChangedSince), Retained: true}
+	return c.fetchMessages(store.ListOptions{UIDs: uids, WithInfo: needInfo, ChangedSince: store.ModSeq(a.ChangedSince)}, items, ed)
+}
+
+// fetchMessages writes the FETCH responses of the messages opt selects.
+// RFC 9051 §7.5.1, RFC 2180 §4.1: a message another session expunged is in
+// this session's view until it is told, and its data is still served (the
+// store retains it). Only one gone beyond the retention is skipped: the
+// others are answered, then NO [EXPUNGEISSUED] (RFC 5530 §3), as Dovecot
+// does.
+func (c *conn) fetchMessages(opt store.ListOptions, items []wire.FetchItem, ed *message.EnvelopeDecoder) error {
+	opt.Retained = true
 	var sent uint64
 	gone := false
-	err = c.srv.Store.ListMessages(c.ctx, c.acct.ID, c.sel.mbox.ID, opt, func(m *store.Message) error {
+	err := c.srv.Store.ListMessages(c.ctx, c.acct.ID, c.sel.mbox.ID, opt, func(m *store.Message) error {
 		seq, ok := c.sel.uids.seqOf(m.UID)
 		if !ok {
 			return nil // not announced to this session yet
@@ -107,7 +112,7 @@ func cmdFetch(c *conn, cmd *wire.Command) error {
 	if err != nil {
 		return err
 	}
-	if gone || (a.ChangedSince == 0 && sent < c.sel.uids.count(uids)) {
+	if gone || (opt.ChangedSince == 0 && sent < c.sel.uids.count(opt.UIDs)) {
 		return no("EXPUNGEISSUED", "some of the messages no longer exist")
 	}
 	return nil

@@ -150,12 +150,12 @@ func (s *Store) purger() {
 		case <-t.C:
 		}
 		s.retainMu.Lock()
-		any := s.retainUnknown
+		some := s.retainUnknown
 		for _, n := range s.retainN {
-			any = any || n > 0
+			some = some || n > 0
 		}
 		s.retainMu.Unlock()
-		if !any {
+		if !some {
 			continue
 		}
 		before := time.Now().Add(-s.retention()).UnixNano()
