@@ -135,8 +135,9 @@ func TestStoreAfterOtherSessionExpunged(t *testing.T) {
 	if got := kinds(u); got != "1 FETCH, 3 FETCH" {
 		t.Fatalf("STORE answered %s", got)
 	}
-	// .SILENT: nothing to say, OK (as Dovecot).
+	// .SILENT: nothing to say, OK (as Dovecot), with CONDSTORE too.
 	a.must(t, `STORE 1:3 +FLAGS.SILENT (\Answered)`)
+	a.must(t, `STORE 1:3 (UNCHANGEDSINCE 100000) +FLAGS.SILENT (\Seen)`)
 	// Nothing expunged in the set: OK.
 	a.must(t, `STORE 3 +FLAGS ($label1)`)
 	ctx := context.Background()

@@ -116,7 +116,7 @@ func cmdStore(c *conn, cmd *wire.Command) error {
 	// not believe its flags were set. MODIFIED, when there is one, is the
 	// more useful answer and wins.
 	expunged := false
-	if len(res.Modified) == 0 && uint64(len(res.Changed)) < c.sel.uids.count(uids) {
+	if !a.Silent && len(res.Modified) == 0 && uint64(len(res.Changed)) < c.sel.uids.count(uids) {
 		if expunged, err = c.expungedIn(uids); err != nil {
 			return err
 		}
