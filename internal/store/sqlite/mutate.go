@@ -148,7 +148,9 @@ func (w *wtx) expunge(mb *mboxState, msgs []store.Message) error {
 		return nil
 	}
 	modseq := mb.bump()
-	now := time.Now().UnixNano()
+	if err := w.retainRows(mb.id, msgs, time.Now().UnixNano()); err != nil {
+		return err
+	}
 	uids := make([]store.UID, len(msgs))
 	for i := range msgs {
 		m := &msgs[i]
@@ -156,9 +158,6 @@ func (w *wtx) expunge(mb *mboxState, msgs []store.Message) error {
 			return err
 		}
 		if _, err := w.exec(`INSERT OR REPLACE INTO tombstones(mailbox_id, uid, modseq) VALUES(?,?,?)`, mb.id, m.UID, modseq); err != nil {
-			return err
-		}
-		if err := w.retainRow(mb.id, m, now); err != nil {
 			return err
 		}
 		mb.dMessages--

@@ -73,6 +73,38 @@ func (w *wtx) retainRow(mb store.MailboxID, m *store.Message, now int64) error {
 	return err
 }
 
+// retainRows copies the index rows of msgs (ascending, about to be
+// deleted) into the retained table: one INSERT ... SELECT for the whole
+// set when it is a few ranges (a folder emptied at once), else row by row.
+func (w *wtx) retainRows(mb store.MailboxID, msgs []store.Message, now int64) error {
+	var set store.UIDSet
+	for i := range msgs {
+		set = appendUIDRange(set, msgs[i].UID)
+	}
+	clause, args, filter := uidClause(set)
+	if filter {
+		for i := range msgs {
+			if err := w.retainRow(mb, &msgs[i], now); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	_, err := w.exec(`INSERT OR REPLACE INTO retained(mailbox_id, uid, modseq, sysflags, keywords, internal_date, save_date, size, blob_id, expunged)
+		SELECT m.mailbox_id, m.uid, m.modseq, m.sysflags, m.keywords, m.internal_date, m.save_date, m.size, m.blob_id, ?
+		FROM messages m WHERE m.mailbox_id=?`+clause, append([]any{now, mb}, args...)...)
+	return err
+}
+
+// appendUIDRange adds uid, above every UID in s, to s.
+func appendUIDRange(s store.UIDSet, uid store.UID) store.UIDSet {
+	if k := len(s); k > 0 && s[k-1].Hi+1 == uid {
+		s[k-1].Hi = uid
+		return s
+	}
+	return append(s, store.UIDRange{Lo: uid, Hi: uid})
+}
+
 // purgeRetained drops the rows retained before the given time (Unix ns),
 // releases their blob references, sweeps dead blobs and counts what is
 // left per mailbox.

@@ -256,3 +256,33 @@ func TestMigrateFromVersion1(t *testing.T) {
 		t.Fatalf("Expunge %v %v", got, err)
 	}
 }
+
+// TestRetainSparseExpunge: an expunge of many separate UIDs (more ranges
+// than one SQL statement takes) retains every one, with its flags.
+func TestRetainSparseExpunge(t *testing.T) {
+	s := newTestStore(t)
+	a := newAccount(t, s, "a@example.com")
+	in := inbox(t, s, a.ID)
+	for i := 0; i < 2*maxSQLRanges+10; i++ {
+		f := store.Flags{}
+		if i%2 == 1 {
+			f.System = store.FlagDeleted
+		}
+		deliver(t, s, a.ID, 0, testMessage(i), f)
+	}
+	gone, err := s.Expunge(ctx, a.ID, in.ID, nil)
+	if err != nil || len(gone) != maxSQLRanges+5 {
+		t.Fatalf("expunged %d, %v", len(gone), err)
+	}
+	var got []store.UID
+	err = s.ListMessages(ctx, a.ID, in.ID, store.ListOptions{Retained: true, UIDs: uidsToSet(gone)}, func(m *store.Message) error {
+		if m.Flags.System&store.FlagDeleted == 0 {
+			t.Errorf("retained %d lost its flags", m.UID)
+		}
+		got = append(got, m.UID)
+		return nil
+	})
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(gone) {
+		t.Fatalf("retained %v, expunged %v (%v)", got, gone, err)
+	}
+}
