@@ -155,8 +155,8 @@ func (w *wtx) dropRetained(id store.MailboxID) error {
 	return err
 }
 
-// purgeAllRetained runs at Open, before the writer starts and before blob
-// recovery (which then removes the segments that became unreferenced).
+// purgeAllRetained runs at Open, after blob recovery and before the
+// writer starts, and removes the segments that died.
 func (s *Store) purgeAllRetained(ctx context.Context) error {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
@@ -167,7 +167,13 @@ func (s *Store) purgeAllRetained(ctx context.Context) error {
 	if err := w.purgeRetained(math.MaxInt64); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if len(w.dead) > 0 {
+		s.removeDeadSegments(w.dead)
+	}
+	return nil
 }
 
 // purger drops retained messages once their retention has passed.

@@ -181,17 +181,18 @@ func (s *Store) open(ctx context.Context, path string) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
-	// No session survives a restart: nothing needs the retained
-	// messages any more.
-	if err := s.purgeAllRetained(ctx); err != nil {
-		s.blobs.Close()
-		s.closeDBs()
-		return nil, fmt.Errorf("sqlite: purging retained messages: %w", err)
-	}
 	if err := s.recoverBlobs(ctx); err != nil {
 		s.blobs.Close()
 		s.closeDBs()
 		return nil, err
+	}
+	// No session survives a restart: nothing needs the retained
+	// messages any more. (After recovery, which keeps their bytes as
+	// committed data; the purge then frees them as the purger would.)
+	if err := s.purgeAllRetained(ctx); err != nil {
+		s.blobs.Close()
+		s.closeDBs()
+		return nil, fmt.Errorf("sqlite: purging retained messages: %w", err)
 	}
 	go s.writer()
 	go s.checkpointer()

@@ -286,3 +286,35 @@ func TestRetainSparseExpunge(t *testing.T) {
 		t.Fatalf("retained %v, expunged %v (%v)", got, gone, err)
 	}
 }
+
+// TestReopenPurgesRetainedSegments: segments that only retained messages
+// kept alive are removed when the store is opened again.
+func TestReopenPurgesRetainedSegments(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(ctx, dir, Options{SegmentSize: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAccount(t, s, "a@example.com")
+	for i := 0; i < 10; i++ {
+		deliver(t, s, a.ID, 0, testMessage(i), store.Flags{})
+	}
+	if _, err := s.Remove(ctx, a.ID, inbox(t, s, a.ID).ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.blobs.Segments()); n < 3 {
+		t.Fatalf("%d segments, want the retained ones kept", n)
+	}
+	s.Close()
+	s, err = Open(ctx, dir, Options{SegmentSize: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if segs := s.blobs.Segments(); len(segs) != 1 || segs[0] != s.blobs.Active() {
+		t.Fatalf("segments left after reopen %v (active %d)", segs, s.blobs.Active())
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM blobs`); n != 0 {
+		t.Fatalf("%d blobs left", n)
+	}
+}
