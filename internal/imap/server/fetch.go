@@ -256,8 +256,7 @@ func (c *conn) fetchOne(seq uint32, m *store.Message, items []wire.FetchItem, ed
 }
 
 // writeFetch writes "* seq FETCH (...)" from what fetchOne prepared.
-func (c *conn) writeFetch(seq uint32, m *store.Message, items []wire.FetchItem, info *message.Info, envp *message.Envelope, rd store.MessageReader) error {
-	env := *envp
+func (c *conn) writeFetch(seq uint32, m *store.Message, items []wire.FetchItem, info *message.Info, env *message.Envelope, rd store.MessageReader) error {
 	w := c.w
 	w.Raw("* ").Number(uint64(seq)).Raw(" FETCH (")
 	for i, it := range items {
@@ -285,7 +284,7 @@ func (c *conn) writeFetch(seq uint32, m *store.Message, items []wire.FetchItem, 
 			w.Raw("RFC822.SIZE ").Number(uint64(m.Size))
 		case "ENVELOPE":
 			w.Raw("ENVELOPE ")
-			c.writeEnvelope(&env)
+			c.writeEnvelope(env)
 		case "BODYSTRUCTURE":
 			w.Raw("BODYSTRUCTURE ")
 			c.writeBody(&info.Body, true)
