@@ -39,6 +39,11 @@ func (m *metered) OpenMessage(ctx context.Context, acct AccountID, mbox MailboxI
 	return m.Store.OpenMessage(ctx, acct, mbox, uid)
 }
 
+func (m *metered) OpenMessageWith(ctx context.Context, acct AccountID, mbox MailboxID, uid UID, opt OpenOptions) (MessageReader, error) {
+	defer m.since("open", time.Now())
+	return m.Store.OpenMessageWith(ctx, acct, mbox, uid, opt)
+}
+
 func (m *metered) StoreFlags(ctx context.Context, acct AccountID, mbox MailboxID, uids UIDSet, op FlagOp, f Flags, unchangedSince ModSeq) (StoreResult, error) {
 	defer m.since("flags", time.Now())
 	return m.Store.StoreFlags(ctx, acct, mbox, uids, op, f, unchangedSince)

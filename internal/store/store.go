@@ -29,6 +29,10 @@ var (
 	ErrTooLarge = errors.New("store: message too large")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("store: closed")
+	// ErrExpunged is returned by CopyMessages with CopyOptions.Exact when a
+	// message of the set is gone, neither present nor retained (IMAP
+	// answers NO [EXPUNGEISSUED], RFC 5530 §3).
+	ErrExpunged = errors.New("store: message expunged")
 )
 
 // AccountID identifies an account. Positive, never reused.
@@ -250,6 +254,37 @@ type ListOptions struct {
 	UIDs         UIDSet // nil = all
 	ChangedSince ModSeq // only messages with ModSeq > ChangedSince (0 = all)
 	WithInfo     bool   // fill Message.Info
+	// Retained also lists messages expunged within the retention period,
+	// merged in UID order, with the flags and MODSEQ they had when they
+	// were expunged. An IMAP session uses it: a message expunged by
+	// another session stays in its view, and must stay fetchable, until
+	// the session has been told (RFC 9051 §7.5.1, RFC 2180 §4.1).
+	// Everything else (POP3, counts, quota, STATUS, Search, Changes)
+	// sees present messages only.
+	Retained bool
+}
+
+// OpenOptions select what OpenMessageWith opens.
+type OpenOptions struct {
+	// Retained also opens a message expunged within the retention period
+	// (see ListOptions.Retained).
+	Retained bool
+}
+
+// CopyOptions select how CopyMessages copies.
+type CopyOptions struct {
+	// Move removes the source messages in the same transaction (RFC 6851).
+	// A retained source message is already expunged: it is copied but not
+	// expunged (nor reported) again.
+	Move bool
+	// Retained also copies messages of the set expunged within the
+	// retention period (the IMAP session still sees them).
+	Retained bool
+	// Exact makes the copy all or nothing: unless every UID of the set is
+	// found (present, or retained with Retained), nothing is copied and the
+	// error is ErrExpunged. The set must then name only existing UIDs (an
+	// IMAP session passes those of its view), not ranges with gaps.
+	Exact bool
 }
 
 // Target is one destination of a delivery.
@@ -378,16 +413,28 @@ type Mail interface {
 	Search(ctx context.Context, acct AccountID, mbox MailboxID, q Query) ([]UID, error)
 	// OpenMessage opens the bytes of a message (CRLF form, Size bytes).
 	OpenMessage(ctx context.Context, acct AccountID, mbox MailboxID, uid UID) (MessageReader, error)
+	// OpenMessageWith is OpenMessage with options: with opt.Retained it
+	// also opens a message expunged within the retention period.
+	OpenMessageWith(ctx context.Context, acct AccountID, mbox MailboxID, uid UID, opt OpenOptions) (MessageReader, error)
 
 	StoreFlags(ctx context.Context, acct AccountID, mbox MailboxID, uids UIDSet, op FlagOp, f Flags, unchangedSince ModSeq) (StoreResult, error)
 	// Expunge removes the messages of uids that have \Deleted (uids nil:
 	// every \Deleted message), leaving tombstones, and returns their UIDs.
+	//
+	// Expunged messages (of Expunge, Remove and Move) are retained for a
+	// while: their index rows and bytes stay readable through
+	// ListOptions.Retained, OpenOptions.Retained and CopyOptions.Retained
+	// (for the IMAP sessions that have not been told yet), and count
+	// nowhere else. They are dropped after the retention period and, all
+	// of them, when the store is opened (no session survives a restart).
 	Expunge(ctx context.Context, acct AccountID, mbox MailboxID, uids UIDSet) ([]UID, error)
 	// Remove expunges uids whatever their flags (POP3 DELE, MOVE).
 	Remove(ctx context.Context, acct AccountID, mbox MailboxID, uids UIDSet) ([]UID, error)
 	Copy(ctx context.Context, acct AccountID, src MailboxID, uids UIDSet, dst MailboxID) (CopyResult, error)
 	// Move copies then removes, atomically (RFC 6851).
 	Move(ctx context.Context, acct AccountID, src MailboxID, uids UIDSet, dst MailboxID) (CopyResult, error)
+	// CopyMessages is Copy (or Move, with opt.Move) with options.
+	CopyMessages(ctx context.Context, acct AccountID, src MailboxID, uids UIDSet, dst MailboxID, opt CopyOptions) (CopyResult, error)
 	Changes(ctx context.Context, acct AccountID, mbox MailboxID, since ModSeq) (Changes, error)
 	// Quota returns used bytes and the limit (0 = none).
 	Quota(ctx context.Context, acct AccountID) (used, limit int64, err error)

@@ -412,6 +412,8 @@ func bad(code, text string) error { return &respError{kind: "BAD", code: code, t
 // storeError maps store errors to response codes (RFC 5530).
 func storeError(err error) *respError {
 	switch {
+	case errors.Is(err, store.ErrExpunged):
+		return &respError{kind: "NO", code: "EXPUNGEISSUED", text: "some of the messages no longer exist"}
 	case errors.Is(err, store.ErrNotFound):
 		return &respError{kind: "NO", code: "NONEXISTENT", text: "no such mailbox or message"}
 	case errors.Is(err, store.ErrExists):

@@ -22,15 +22,18 @@ func cmdCopy(c *conn, cmd *wire.Command) error {
 	if err != nil {
 		return no("TRYCREATE", "no such mailbox") // RFC 9051 §6.4.7
 	}
+	// The messages of the session's view, exactly: those another session
+	// expunged are still in it until this one is told (RFC 9051 §7.5.1),
+	// and the store still has them (retained). They are copied too, and
+	// moved without being expunged a second time. A message gone beyond
+	// the retention fails the command whole, copying nothing (RFC 2180
+	// §4.4.1; Dovecot fails COPY too): NO [EXPUNGEISSUED].
+	uids = c.sel.uids.viewSet(uids)
 	if len(uids) == 0 {
 		return nil
 	}
-	var res store.CopyResult
-	if cmd.Name == "MOVE" {
-		res, err = c.srv.Store.Move(c.ctx, c.acct.ID, c.sel.mbox.ID, uids, dst.ID)
-	} else {
-		res, err = c.srv.Store.Copy(c.ctx, c.acct.ID, c.sel.mbox.ID, uids, dst.ID)
-	}
+	opt := store.CopyOptions{Move: cmd.Name == "MOVE", Retained: true, Exact: true}
+	res, err := c.srv.Store.CopyMessages(c.ctx, c.acct.ID, c.sel.mbox.ID, uids, dst.ID, opt)
 	if err != nil {
 		return err
 	}
@@ -65,6 +68,20 @@ func formatPairs(uids []store.UID) string {
 		set.Ranges = append(set.Ranges, wire.SeqRange{Lo: uint32(u), Hi: uint32(u)})
 	}
 	return set.String()
+}
+
+// viewSet returns the UIDs of set that are in the session's view, as
+// ranges (runs are split by gaps, so the result names no other UID).
+func (m *uidMap) viewSet(set store.UIDSet) store.UIDSet {
+	var out store.UIDSet
+	for _, r := range set {
+		for i := m.runOf(r.Lo); i < len(m.runs) && m.runs[i].lo <= r.Hi; i++ {
+			if lo, hi := max(r.Lo, m.runs[i].lo), min(r.Hi, m.runs[i].hi); lo <= hi {
+				out = appendRange(out, lo, hi)
+			}
+		}
+	}
+	return out
 }
 
 func sortedUIDs(u []store.UID) []store.UID {

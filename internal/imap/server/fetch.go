@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -82,13 +83,73 @@ func cmdFetch(c *conn, cmd *wire.Command) error {
 	if bulkFetch(uids) {
 		defer c.bulkOutput()()
 	}
-	return c.srv.Store.ListMessages(c.ctx, c.acct.ID, c.sel.mbox.ID, store.ListOptions{UIDs: uids, WithInfo: needInfo, ChangedSince: store.ModSeq(a.ChangedSince)}, func(m *store.Message) error {
+	return c.fetchMessages(store.ListOptions{UIDs: uids, WithInfo: needInfo, ChangedSince: store.ModSeq(a.ChangedSince)}, items, ed)
+}
+
+// fetchMessages writes the FETCH responses of the messages opt selects.
+// RFC 9051 §7.5.1, RFC 2180 §4.1: a message another session expunged is in
+// this session's view until it is told, and its data is still served (the
+// store retains it). Only one gone beyond the retention is skipped: the
+// others are answered, then NO [EXPUNGEISSUED] (RFC 5530 §3), as Dovecot
+// does.
+func (c *conn) fetchMessages(opt store.ListOptions, items []wire.FetchItem, ed *message.EnvelopeDecoder) error {
+	opt.Retained = true
+	var sent uint64
+	gone := false
+	err := c.srv.Store.ListMessages(c.ctx, c.acct.ID, c.sel.mbox.ID, opt, func(m *store.Message) error {
 		seq, ok := c.sel.uids.seqOf(m.UID)
 		if !ok {
 			return nil // not announced to this session yet
 		}
-		return c.fetchOne(seq, m, items, ed)
+		sent++
+		err := c.fetchOne(seq, m, items, ed)
+		if errors.Is(err, errMessageGone) {
+			gone = true
+			return nil
+		}
+		return err
 	})
+	if err != nil {
+		return err
+	}
+	if gone || (opt.ChangedSince == 0 && sent < c.sel.uids.count(opt.UIDs)) {
+		return no("EXPUNGEISSUED", "some of the messages no longer exist")
+	}
+	return nil
+}
+
+// errMessageGone is returned by fetchOne for a message whose bytes are
+// gone (expunged and no longer retained); nothing of it was written.
+var errMessageGone = errors.New("message expunged")
+
+// needsReader reports whether an item is answered from the message bytes.
+func needsReader(items []wire.FetchItem) bool {
+	for _, it := range items {
+		switch it.Name {
+		case "BINARY", "BINARY.SIZE", "RFC822", "RFC822.HEADER", "RFC822.TEXT":
+			return true
+		case "BODY":
+			if it.Section != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// cutResponse ends a session whose response failed after it began: an
+// untagged response is never followed by anything but its own end (RFC
+// 9051 §2.2.2), and a tagged NO inside it would be read as data. The
+// broken line is ended and a BYE sent, as after a panic; the client
+// reconnects and fetches again.
+func (c *conn) cutResponse(err error) error {
+	c.log.Error("FETCH response cut short; closing the connection", "err", err)
+	if c.w.Err() == nil {
+		c.w.CRLF()
+		c.bye("internal server error")
+	}
+	c.state = stateLogout
+	return err
 }
 
 // targetUIDs converts the set of a command to UIDs of the session's view.
@@ -143,7 +204,10 @@ func envelopeOnly(items []wire.FetchItem) bool {
 }
 
 // fetchOne writes the FETCH response of one message. With ed, only the
-// envelope of the stored parse is decoded (see envelopeOnly).
+// envelope of the stored parse is decoded (see envelopeOnly). Everything
+// that can fail (decoding, opening the bytes) is done before the first
+// byte of the response: a message that cannot be answered is skipped
+// whole (errMessageGone) or fails the command before its response began.
 func (c *conn) fetchOne(seq uint32, m *store.Message, items []wire.FetchItem, ed *message.EnvelopeDecoder) error {
 	c.announceKeywordsOf(m.Flags.Keywords) // one set since the last update (keywords.go)
 	var info *message.Info
@@ -170,6 +234,30 @@ func (c *conn) fetchOne(seq uint32, m *store.Message, items []wire.FetchItem, ed
 	if err := checkBinary(info, items); err != nil {
 		return err
 	}
+	if needsReader(items) {
+		var err error
+		rd, err = c.srv.Store.OpenMessageWith(c.ctx, c.acct.ID, c.sel.mbox.ID, m.UID, store.OpenOptions{Retained: true})
+		if errors.Is(err, store.ErrNotFound) {
+			return errMessageGone
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := c.writeFetch(seq, m, items, info, &env, rd); err != nil {
+		if c.w.Err() != nil {
+			// The writer is dead (the client is gone, or a literal's
+			// bytes could not be read after it was announced): it writes
+			// nothing more and the connection ends.
+			return err
+		}
+		return c.cutResponse(err)
+	}
+	return nil
+}
+
+// writeFetch writes "* seq FETCH (...)" from what fetchOne prepared.
+func (c *conn) writeFetch(seq uint32, m *store.Message, items []wire.FetchItem, info *message.Info, env *message.Envelope, rd store.MessageReader) error {
 	w := c.w
 	w.Raw("* ").Number(uint64(seq)).Raw(" FETCH (")
 	for i, it := range items {
@@ -197,7 +285,7 @@ func (c *conn) fetchOne(seq uint32, m *store.Message, items []wire.FetchItem, ed
 			w.Raw("RFC822.SIZE ").Number(uint64(m.Size))
 		case "ENVELOPE":
 			w.Raw("ENVELOPE ")
-			c.writeEnvelope(&env)
+			c.writeEnvelope(env)
 		case "BODYSTRUCTURE":
 			w.Raw("BODYSTRUCTURE ")
 			c.writeBody(&info.Body, true)
@@ -206,12 +294,6 @@ func (c *conn) fetchOne(seq uint32, m *store.Message, items []wire.FetchItem, ed
 				w.Raw("BODY ")
 				c.writeBody(&info.Body, false)
 				continue
-			}
-			if rd == nil {
-				var err error
-				if rd, err = c.srv.Store.OpenMessage(c.ctx, c.acct.ID, c.sel.mbox.ID, m.UID); err != nil {
-					return err
-				}
 			}
 			if err := c.writeSection(rd, info, it); err != nil {
 				return err

@@ -113,7 +113,20 @@ func cmdStore(c *conn, cmd *wire.Command) error {
 		c.okCode = "MODIFIED " + c.modifiedSet(cmd.UID, res.Modified)
 	}
 	if a.Silent && !c.condstore {
+		// RFC 2180 §4.2: messages expunged by another session are left
+		// alone; .SILENT asked for no answer about them (Dovecot too).
 		return nil
+	}
+	// RFC 2180 §4.2.1 (as Dovecot): a message of the view that another
+	// session expunged is not changed, the others are, and the command
+	// ends in NO [EXPUNGEISSUED] (RFC 5530 §3) so that the client does
+	// not believe its flags were set. MODIFIED, when there is one, is the
+	// more useful answer and wins.
+	expunged := false
+	if !a.Silent && len(res.Modified) == 0 && uint64(len(res.Changed)) < c.sel.uids.count(uids) {
+		if expunged, err = c.expungedIn(uids); err != nil {
+			return err
+		}
 	}
 	for i := range res.Changed {
 		m := &res.Changed[i]
@@ -130,5 +143,21 @@ func cmdStore(c *conn, cmd *wire.Command) error {
 		c.writeModSeq(m.ModSeq)
 		c.w.Raw(")").CRLF()
 	}
+	if expunged {
+		return no("EXPUNGEISSUED", "some of the messages no longer exist")
+	}
 	return c.w.Err()
+}
+
+// expungedIn reports whether messages of set in the session's view are no
+// longer in the mailbox (expunged by another session, not yet reported).
+func (c *conn) expungedIn(set store.UIDSet) (bool, error) {
+	var live uint64
+	err := c.srv.Store.ListMessages(c.ctx, c.acct.ID, c.sel.mbox.ID, store.ListOptions{UIDs: set}, func(m *store.Message) error {
+		if _, ok := c.sel.uids.seqOf(m.UID); ok {
+			live++
+		}
+		return nil
+	})
+	return live < c.sel.uids.count(set), err
 }

@@ -354,7 +354,10 @@ func contains(s, sub string) bool {
 
 func (e *evaluator) open(m *store.Message) (store.MessageReader, error) {
 	if e.rd == nil {
-		rd, err := e.c.srv.Store.OpenMessage(e.c.ctx, e.c.acct.ID, e.c.sel.mbox.ID, m.UID)
+		// A message expunged by another session since it was listed is
+		// still retained (RFC 2180 §4.3: it may match or not; it must
+		// not fail the search).
+		rd, err := e.c.srv.Store.OpenMessageWith(e.c.ctx, e.c.acct.ID, e.c.sel.mbox.ID, m.UID, store.OpenOptions{Retained: true})
 		if err != nil {
 			return nil, err
 		}

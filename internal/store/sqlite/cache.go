@@ -247,8 +247,29 @@ func (s *Store) listCached(ctx context.Context, acct store.AccountID, mbox store
 		i := b.find(next)
 		buf = append(buf[:0], b.msgs[i:min(i+cacheChunk, len(b.msgs))]...)
 		s.cache.mu.RUnlock()
+		// Retained messages of the range this chunk covers, read after
+		// it (retain.go), merged in UID order.
+		coveredHi := ^store.UID(0)
+		if len(opt.UIDs) > 0 {
+			coveredHi = opt.UIDs[len(opt.UIDs)-1].Hi
+		}
+		if len(buf) == cacheChunk {
+			coveredHi = buf[len(buf)-1].uid
+		}
+		ret, err := s.retainedRange(ctx, acct, mbox, next, coveredHi, &opt)
+		if err != nil {
+			return err
+		}
+		j := 0
 		for k := range buf {
 			e := &buf[k]
+			for ; j < len(ret) && ret[j].UID <= e.uid; j++ {
+				if ret[j].UID < e.uid { // equal: expunged after the copy; given as present
+					if err := fn(&ret[j]); err != nil {
+						return err
+					}
+				}
+			}
 			if opt.UIDs != nil && !setContains(opt.UIDs, e.uid) {
 				continue
 			}
@@ -257,6 +278,11 @@ func (s *Store) listCached(ctx context.Context, acct store.AccountID, mbox store
 			}
 			m := e.message()
 			if err := fn(&m); err != nil {
+				return err
+			}
+		}
+		for ; j < len(ret); j++ {
+			if err := fn(&ret[j]); err != nil {
 				return err
 			}
 		}

@@ -120,6 +120,23 @@ func (s *Store) listSQL(ctx context.Context, acct store.AccountID, mbox store.Ma
 			if box != nil {
 				msgs = s.fromCache(box, msgs, opt.ChangedSince)
 			}
+			// Retained messages of the range this chunk covered, read
+			// after it (retain.go).
+			coveredHi := sp.hi
+			if full {
+				coveredHi = last
+			}
+			ret, err := s.retainedRange(ctx, acct, mbox, lo, coveredHi, &opt)
+			if err != nil {
+				return err
+			}
+			if ret != nil {
+				keep := func(m *store.Message) bool { return !sp.filter || setContains(opt.UIDs, m.UID) }
+				if err := emitMerged(msgs, ret, keep, fn); err != nil {
+					return err
+				}
+				msgs = nil
+			}
 			for i := range msgs {
 				if sp.filter && !setContains(opt.UIDs, msgs[i].UID) {
 					continue

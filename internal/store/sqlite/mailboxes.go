@@ -226,9 +226,13 @@ func (s *Store) DeleteMailbox(ctx context.Context, acct store.AccountID, name st
 	})
 }
 
-// dropMailbox deletes a mailbox with its messages, tombstones and blob
-// references (its bytes leave the account's used bytes with it).
+// dropMailbox deletes a mailbox with its messages, tombstones, retained
+// messages and blob references (its bytes leave the account's used bytes
+// with it).
 func (w *wtx) dropMailbox(id store.MailboxID) error {
+	if err := w.dropRetained(id); err != nil {
+		return err
+	}
 	if _, err := w.exec(`UPDATE blobs SET refcount = refcount - m.n
 		FROM (SELECT blob_id, COUNT(*) AS n FROM messages WHERE mailbox_id=? GROUP BY blob_id) AS m
 		WHERE blobs.id = m.blob_id`, id); err != nil {
@@ -327,7 +331,7 @@ func (w *wtx) renameInbox(acct store.AccountID, to string) error {
 	if err != nil {
 		return err
 	}
-	_, err = w.copyMessages(acct, inbox, nil, dst.ID, true)
+	_, err = w.copyMessages(acct, inbox, nil, dst.ID, store.CopyOptions{Move: true})
 	return err
 }
 

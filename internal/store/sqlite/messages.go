@@ -226,6 +226,9 @@ func (s *Store) Changes(ctx context.Context, acct store.AccountID, mbox store.Ma
 		return c, err
 	}
 	c.Vanished = uidsToSet(uids)
+	// Wait for a commit this read saw to reach the flag cache.
+	s.applyMu.RLock()
+	s.applyMu.RUnlock()
 	return c, nil
 }
 

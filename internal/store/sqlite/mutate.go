@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,9 +14,14 @@ import (
 // selectMessages reads the messages of mb in uids (nil: all) inside the
 // write transaction, ascending, with an extra SQL condition on m.
 func (w *wtx) selectMessages(mb store.MailboxID, uids store.UIDSet, cond string) ([]store.Message, error) {
+	return w.selectFrom("messages", mb, uids, cond)
+}
+
+// selectFrom is selectMessages from table (messages or retained).
+func (w *wtx) selectFrom(table string, mb store.MailboxID, uids store.UIDSet, cond string) ([]store.Message, error) {
 	clause, uargs, filter := uidClause(uids)
 	args := append([]any{mb}, uargs...)
-	rows, err := w.query(`SELECT `+msgCols+` FROM messages m WHERE m.mailbox_id=?`+clause+cond+` ORDER BY m.uid`, args...)
+	rows, err := w.query(`SELECT `+msgCols+` FROM `+table+` m WHERE m.mailbox_id=?`+clause+cond+` ORDER BY m.uid`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -134,22 +141,25 @@ func (s *Store) remove(ctx context.Context, acct store.AccountID, mbox store.Mai
 }
 
 // expunge deletes msgs from mb, leaving (UID, MODSEQ) tombstones for
-// QRESYNC (RFC 7162 §3.2.10), and drops their blob references.
+// QRESYNC (RFC 7162 §3.2.10). Their rows, with their blob references, are
+// retained for the sessions not yet told (retain.go).
 func (w *wtx) expunge(mb *mboxState, msgs []store.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
 	modseq := mb.bump()
-	refs := map[int64]int{}
+	if err := w.retainRows(mb.id, msgs, time.Now().UnixNano()); err != nil {
+		return err
+	}
 	uids := make([]store.UID, len(msgs))
-	for i, m := range msgs {
+	for i := range msgs {
+		m := &msgs[i]
 		if _, err := w.exec(`DELETE FROM messages WHERE mailbox_id=? AND uid=?`, mb.id, m.UID); err != nil {
 			return err
 		}
 		if _, err := w.exec(`INSERT OR REPLACE INTO tombstones(mailbox_id, uid, modseq) VALUES(?,?,?)`, mb.id, m.UID, modseq); err != nil {
 			return err
 		}
-		refs[m.BlobID]++
 		mb.dMessages--
 		mb.dSize -= m.Size
 		if m.Flags.System&store.FlagSeen == 0 {
@@ -157,14 +167,7 @@ func (w *wtx) expunge(mb *mboxState, msgs []store.Message) error {
 		}
 		uids[i] = m.UID
 	}
-	for id, n := range refs {
-		if _, err := w.exec(`UPDATE blobs SET refcount=refcount-? WHERE id=?`, n, id); err != nil {
-			return err
-		}
-	}
-	if err := w.sweepBlobs(); err != nil {
-		return err
-	}
+	w.s.noteRetained(mb.id, len(msgs))
 	id := mb.id
 	w.cache = append(w.cache, func(c *flagCache) { c.remove(id, uids) })
 	return nil
@@ -177,7 +180,7 @@ func (s *Store) Copy(ctx context.Context, acct store.AccountID, src store.Mailbo
 	var res store.CopyResult
 	err := s.do(ctx, nil, func(w *wtx) error {
 		var err error
-		res, err = w.copyMessages(acct, src, uids, dst, false)
+		res, err = w.copyMessages(acct, src, uids, dst, store.CopyOptions{})
 		return err
 	})
 	return res, err
@@ -188,13 +191,16 @@ func (s *Store) Move(ctx context.Context, acct store.AccountID, src store.Mailbo
 	var res store.CopyResult
 	err := s.do(ctx, nil, func(w *wtx) error {
 		var err error
-		res, err = w.copyMessages(acct, src, uids, dst, true)
+		res, err = w.copyMessages(acct, src, uids, dst, store.CopyOptions{Move: true})
 		return err
 	})
 	return res, err
 }
 
-func (w *wtx) copyMessages(acct store.AccountID, src store.MailboxID, uids store.UIDSet, dst store.MailboxID, move bool) (store.CopyResult, error) {
+// copyMessages copies (and with opt.Move removes) the messages of uids;
+// see store.CopyOptions for the retained ones and Exact.
+func (w *wtx) copyMessages(acct store.AccountID, src store.MailboxID, uids store.UIDSet, dst store.MailboxID, opt store.CopyOptions) (store.CopyResult, error) {
+	move := opt.Move
 	smb, err := w.openSelected(acct, src)
 	if err != nil {
 		return store.CopyResult{}, err
@@ -207,14 +213,40 @@ func (w *wtx) copyMessages(acct store.AccountID, src store.MailboxID, uids store
 	}
 	res := store.CopyResult{UIDValidity: dmb.uidValidity}
 	msgs, err := w.selectMessages(smb.id, uids, "")
-	if err != nil || len(msgs) == 0 {
+	if err != nil {
 		return res, err
 	}
-	if !move {
-		var total int64
-		for _, m := range msgs {
-			total += m.Size
+	live := msgs
+	if opt.Retained {
+		// Retained and present UIDs never overlap (UIDs are not reused).
+		ret, err := w.selectFrom("retained", smb.id, uids, "")
+		if err != nil {
+			return res, err
 		}
+		if len(ret) > 0 {
+			msgs = append(slices.Clone(msgs), ret...)
+			slices.SortFunc(msgs, func(a, b store.Message) int { return cmp.Compare(a.UID, b.UID) })
+		}
+	}
+	if opt.Exact && uint64(len(msgs)) != setSize(uids) {
+		return res, store.ErrExpunged // RFC 2180 §4.4.1: nothing copied
+	}
+	if len(msgs) == 0 {
+		return res, nil
+	}
+	// A copy adds its bytes to the account; a move only those of the
+	// retained messages, which left the account's size when expunged.
+	var total, liveSize int64
+	for _, m := range msgs {
+		total += m.Size
+	}
+	for _, m := range live {
+		liveSize += m.Size
+	}
+	if move {
+		total -= liveSize
+	}
+	if total > 0 {
 		if err := w.checkQuota(acct, total); err != nil {
 			return res, err
 		}
@@ -236,7 +268,8 @@ func (w *wtx) copyMessages(acct store.AccountID, src store.MailboxID, uids store
 		}
 	}
 	if move {
-		if err := w.expunge(smb, msgs); err != nil {
+		// Retained messages are expunged already: only the present go.
+		if err := w.expunge(smb, live); err != nil {
 			return res, err
 		}
 	}

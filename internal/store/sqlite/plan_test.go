@@ -79,3 +79,34 @@ func TestSearchQueryPlanSeeksEachChunk(t *testing.T) {
 		t.Errorf("bounds of nil = %d, %d", a, l)
 	}
 }
+
+// TestRetainedQueryPlans: listing retained messages seeks on the range of
+// the chunk, and the purger finds expired rows by their index.
+func TestRetainedQueryPlans(t *testing.T) {
+	s := newTestStore(t)
+	for _, c := range []struct {
+		q    string
+		args []any
+		want string
+	}{
+		{retainedQueries[0], []any{1, 1, 1, 10}, "USING PRIMARY KEY (mailbox_id=? AND uid>? AND uid<?)"},
+		{retainedQueries[1], []any{1, 1, 1, 10}, "USING PRIMARY KEY (mailbox_id=? AND uid>? AND uid<?)"},
+		{`DELETE FROM retained WHERE expunged < ?`, []any{1}, "USING INDEX retained_expunged (expunged<?)"},
+	} {
+		rows, err := s.rdb.Query(`EXPLAIN QUERY PLAN `+c.q, c.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			rows.Scan(&id, &parent, &notused, &detail)
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if p := strings.Join(plan, "; "); !strings.Contains(p, c.want) {
+			t.Errorf("%s\nplan: %s\nwant: %s", c.q, p, c.want)
+		}
+	}
+}

@@ -8,18 +8,35 @@ import (
 
 // schemaVersion is stored in PRAGMA user_version: schema is version 1 and
 // each step of migrations adds one.
-const schemaVersion = 1 + len(migrations)
+var schemaVersion = 1 + len(migrations)
 
-// migrations are the steps from one schema version to the next, in order:
-// migrations[i] takes version i+1 to i+2. A new database runs schema and
-// then every step, so both paths give the same tables. Steps only add
-// (columns with defaults, tables, indexes): the meaning of existing
-// columns never changes.
-var migrations = [...]string{
+// migrations[i] takes the index from version i+1 to i+2. A new database
+// gets schema and then every step, so both paths give the same tables;
+// each step runs in its own transaction. Steps only add (columns with
+// defaults, tables, indexes): the meaning of existing columns never
+// changes.
+var migrations = []string{
 	// 2: SCRAM-SHA-256 keys (RFC 5803 format, see internal/auth) beside
 	// the argon2id hash of each password; '' for passwords set before.
 	`ALTER TABLE accounts ADD COLUMN scram TEXT NOT NULL DEFAULT '';
 	ALTER TABLE app_passwords ADD COLUMN scram TEXT NOT NULL DEFAULT '';`,
+	// 3: messages expunged but still in some IMAP session's view (see
+	// retain.go): the index row as it was, holding its blob reference,
+	// and when it was expunged (Unix ns).
+	`CREATE TABLE retained (
+	mailbox_id    INTEGER NOT NULL,
+	uid           INTEGER NOT NULL,
+	modseq        INTEGER NOT NULL,
+	sysflags      INTEGER NOT NULL,
+	keywords      TEXT NOT NULL DEFAULT '',
+	internal_date INTEGER NOT NULL,
+	save_date     INTEGER NOT NULL,
+	size          INTEGER NOT NULL,
+	blob_id       INTEGER NOT NULL,
+	expunged      INTEGER NOT NULL,
+	PRIMARY KEY(mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX retained_expunged ON retained(expunged);`,
 }
 
 // schema is the index. Times are Unix nanoseconds (0 = zero time). Every
@@ -136,36 +153,41 @@ CREATE TABLE tombstones (
 CREATE INDEX tombstones_modseq ON tombstones(mailbox_id, modseq);
 `
 
-// migrate creates the schema in a new database and brings an older one up
-// to schemaVersion, in one transaction.
+// migrate creates the schema in a new database and brings an older one
+// up to date.
 func migrate(ctx context.Context, db *sql.DB) error {
 	var v int
 	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
 		return fmt.Errorf("sqlite: schema: %w", err)
 	}
-	switch {
-	case v == schemaVersion:
-		return nil
-	case v > schemaVersion:
+	if v > schemaVersion {
 		return fmt.Errorf("sqlite: schema version %d is newer than this program (%d)", v, schemaVersion)
 	}
+	if v == 0 {
+		if err := migrateStep(ctx, db, schema, 1); err != nil {
+			return err
+		}
+		v = 1
+	}
+	for ; v < schemaVersion; v++ {
+		if err := migrateStep(ctx, db, migrations[v-1], v+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrateStep runs one step and sets the version it leads to.
+func migrateStep(ctx context.Context, db *sql.DB, step string, to int) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: schema: %w", err)
 	}
 	defer tx.Rollback()
-	if v == 0 {
-		if _, err := tx.ExecContext(ctx, schema); err != nil {
-			return fmt.Errorf("sqlite: schema: %w", err)
-		}
-		v = 1
+	if _, err := tx.ExecContext(ctx, step); err != nil {
+		return fmt.Errorf("sqlite: schema step to %d: %w", to, err)
 	}
-	for ; v < schemaVersion; v++ {
-		if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
-			return fmt.Errorf("sqlite: schema step %d: %w", v+1, err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, to)); err != nil {
 		return fmt.Errorf("sqlite: schema: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

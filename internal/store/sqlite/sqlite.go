@@ -53,6 +53,9 @@ type Options struct {
 	// CacheMessages bounds the in-memory flag cache, in messages
 	// (0 = about a million, negative = no cache).
 	CacheMessages int
+	// ExpungeRetention is how long expunged messages stay readable to
+	// IMAP sessions not yet told (0 = DefaultExpungeRetention; retain.go).
+	ExpungeRetention time.Duration
 }
 
 // Store is the SQLite mail store. It implements store.Store.
@@ -69,6 +72,19 @@ type Store struct {
 	blobs *blob.Store
 	note  store.Notifier
 	cache *flagCache
+	// applyMu is held by the committer from its COMMIT until the flag
+	// cache has the batch applied; Changes passes through it after its
+	// read, so that what a session learns from Changes (SQLite) is
+	// already in the cache its next FETCH or SEARCH reads (else a FETCH
+	// could miss a message just announced by EXISTS, or show an older
+	// MODSEQ than the one just reported).
+	applyMu sync.RWMutex
+
+	// retainN counts the retained messages per mailbox (retain.go);
+	// retainUnknown is set when a failed commit left them unknown.
+	retainMu      sync.Mutex
+	retainN       map[store.MailboxID]int
+	retainUnknown bool
 
 	// stmts are the writer's prepared statements, by query text; only
 	// the writer goroutine touches them.
@@ -112,6 +128,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		lock: lock,
 		dir:  dir, opts: opts, log: log, note: note,
 		cache:   newFlagCache(cacheLimit(opts.CacheMessages)),
+		retainN: map[store.MailboxID]int{},
 		stmts:   map[string]*sql.Stmt{},
 		miss:    map[string]bool{},
 		ops:     make(chan *op, maxBatch),
@@ -169,8 +186,17 @@ func (s *Store) open(ctx context.Context, path string) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
+	// No session survives a restart: nothing needs the retained
+	// messages any more. (After recovery, which keeps their bytes as
+	// committed data; the purge then frees them as the purger would.)
+	if err := s.purgeAllRetained(ctx); err != nil {
+		s.blobs.Close()
+		s.closeDBs()
+		return nil, fmt.Errorf("sqlite: purging retained messages: %w", err)
+	}
 	go s.writer()
 	go s.checkpointer()
+	go s.purger()
 	return s, nil
 }
 

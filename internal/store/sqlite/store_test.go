@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"testing"
+	"time"
 
 	"github.com/youju/youju/internal/message"
 	"github.com/youju/youju/internal/store"
@@ -57,9 +59,18 @@ func count(t *testing.T, s *Store, q string) int {
 	return n
 }
 
+// purgeNow drops every retained message, as the purger does once their
+// retention has passed.
+func purgeNow(t *testing.T, s *Store) {
+	t.Helper()
+	if err := s.do(ctx, nil, func(w *wtx) error { return w.purgeRetained(math.MaxInt64) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestBlobsSharedAndCounted checks that copies share one blob, that
-// reference counts always equal the messages, and that blobs go with their
-// last message.
+// reference counts always equal the messages and the retained expunged
+// messages, and that blobs go with their last message once purged.
 func TestBlobsSharedAndCounted(t *testing.T) {
 	s := newTestStore(t)
 	a := newAccount(t, s, "a@example.com")
@@ -75,6 +86,10 @@ func TestBlobsSharedAndCounted(t *testing.T) {
 	s.Move(ctx, a.ID, in.ID, store.UIDSet{{Lo: 2, Hi: 2}}, arch.ID)
 	check := func(blobs int) {
 		t.Helper()
+		if refs, msgs := count(t, s, `SELECT COALESCE(SUM(refcount),0) FROM blobs`), count(t, s, `SELECT (SELECT COUNT(*) FROM messages)+(SELECT COUNT(*) FROM retained)`); refs != msgs {
+			t.Fatalf("refcounts %d != messages and retained %d", refs, msgs)
+		}
+		purgeNow(t, s)
 		if n := count(t, s, `SELECT COUNT(*) FROM blobs`); n != blobs {
 			t.Fatalf("%d blobs, want %d", n, blobs)
 		}
@@ -97,7 +112,7 @@ func TestBlobsSharedAndCounted(t *testing.T) {
 	if err := s.DeleteAccount(ctx, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	for _, table := range []string{"mailboxes", "messages", "blobs", "accounts", "tombstones", "subscriptions", "app_passwords"} {
+	for _, table := range []string{"mailboxes", "messages", "blobs", "accounts", "tombstones", "subscriptions", "app_passwords", "retained"} {
 		if n := count(t, s, `SELECT COUNT(*) FROM `+table); n != 0 {
 			t.Errorf("%s has %d rows after DeleteAccount", table, n)
 		}
@@ -122,6 +137,10 @@ func TestDeadSegmentsRemoved(t *testing.T) {
 	if _, err := s.Remove(ctx, a.ID, inbox(t, s, a.ID).ID, nil); err != nil {
 		t.Fatal(err)
 	}
+	if n := len(s.blobs.Segments()); n < 3 {
+		t.Fatalf("%d segments right after the expunge, want them retained", n)
+	}
+	purgeNow(t, s)
 	if segs := s.blobs.Segments(); len(segs) != 1 || segs[0] != s.blobs.Active() {
 		t.Fatalf("segments left %v (active %d)", segs, s.blobs.Active())
 	}
@@ -179,5 +198,123 @@ func TestUIDsExhausted(t *testing.T) {
 	}
 	if _, err := s.Deliver(ctx, store.Delivery{Targets: []store.Target{{Account: a.ID}}}); err == nil {
 		t.Fatal("empty message accepted")
+	}
+}
+
+// TestRetainedPurgedAfterRetention: the purger drops retained messages
+// once their retention has passed, and their blobs with them.
+func TestRetainedPurgedAfterRetention(t *testing.T) {
+	s, err := Open(ctx, t.TempDir(), Options{ExpungeRetention: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a := newAccount(t, s, "a@example.com")
+	in := inbox(t, s, a.ID)
+	deliver(t, s, a.ID, 0, testMessage(1), store.Flags{})
+	if _, err := s.Remove(ctx, a.ID, in.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Bounded wait for the purger (a deadline, not a timing assertion).
+	for end := time.Now().Add(10 * time.Second); count(t, s, `SELECT COUNT(*) FROM blobs`) != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("retained rows %d, blobs %d after the retention", count(t, s, `SELECT COUNT(*) FROM retained`), count(t, s, `SELECT COUNT(*) FROM blobs`))
+		}
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM retained`); n != 0 {
+		t.Fatalf("%d retained rows left", n)
+	}
+	if _, err := s.OpenMessageWith(ctx, a.ID, in.ID, 1, store.OpenOptions{Retained: true}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("opened after the retention: %v", err)
+	}
+	if s.mayRetain(in.ID) {
+		t.Fatal("mailbox still marked as retaining")
+	}
+}
+
+// TestMigrateFromVersion1Expunge opens an index made by the first schema:
+// the steps since are applied and expunge (retained table) works.
+func TestMigrateFromVersion1Expunge(t *testing.T) {
+	dir := t.TempDir()
+	db, err := openDB(dir+"/index.db", dbWriter, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateStep(ctx, db, schema, 1); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s := openStore(t, dir)
+	defer s.Close()
+	var v int
+	if err := s.rdb.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil || v != schemaVersion {
+		t.Fatalf("user_version %d (%v), want %d", v, err, schemaVersion)
+	}
+	a := newAccount(t, s, "a@example.com")
+	deliver(t, s, a.ID, 0, testMessage(1), store.Flags{System: store.FlagDeleted})
+	if got, err := s.Expunge(ctx, a.ID, inbox(t, s, a.ID).ID, nil); err != nil || len(got) != 1 {
+		t.Fatalf("Expunge %v %v", got, err)
+	}
+}
+
+// TestRetainSparseExpunge: an expunge of many separate UIDs (more ranges
+// than one SQL statement takes) retains every one, with its flags.
+func TestRetainSparseExpunge(t *testing.T) {
+	s := newTestStore(t)
+	a := newAccount(t, s, "a@example.com")
+	in := inbox(t, s, a.ID)
+	for i := 0; i < 2*maxSQLRanges+10; i++ {
+		f := store.Flags{}
+		if i%2 == 1 {
+			f.System = store.FlagDeleted
+		}
+		deliver(t, s, a.ID, 0, testMessage(i), f)
+	}
+	gone, err := s.Expunge(ctx, a.ID, in.ID, nil)
+	if err != nil || len(gone) != maxSQLRanges+5 {
+		t.Fatalf("expunged %d, %v", len(gone), err)
+	}
+	var got []store.UID
+	err = s.ListMessages(ctx, a.ID, in.ID, store.ListOptions{Retained: true, UIDs: uidsToSet(gone)}, func(m *store.Message) error {
+		if m.Flags.System&store.FlagDeleted == 0 {
+			t.Errorf("retained %d lost its flags", m.UID)
+		}
+		got = append(got, m.UID)
+		return nil
+	})
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(gone) {
+		t.Fatalf("retained %v, expunged %v (%v)", got, gone, err)
+	}
+}
+
+// TestReopenPurgesRetainedSegments: segments that only retained messages
+// kept alive are removed when the store is opened again.
+func TestReopenPurgesRetainedSegments(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(ctx, dir, Options{SegmentSize: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAccount(t, s, "a@example.com")
+	for i := 0; i < 10; i++ {
+		deliver(t, s, a.ID, 0, testMessage(i), store.Flags{})
+	}
+	if _, err := s.Remove(ctx, a.ID, inbox(t, s, a.ID).ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.blobs.Segments()); n < 3 {
+		t.Fatalf("%d segments, want the retained ones kept", n)
+	}
+	s.Close()
+	s, err = Open(ctx, dir, Options{SegmentSize: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if segs := s.blobs.Segments(); len(segs) != 1 || segs[0] != s.blobs.Active() {
+		t.Fatalf("segments left after reopen %v (active %d)", segs, s.blobs.Active())
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM blobs`); n != 0 {
+		t.Fatalf("%d blobs left", n)
 	}
 }

@@ -257,6 +257,7 @@ func (s *Store) commit(b *staged, d *deliveryState) {
 	if err != nil {
 		// The outcome for cached state is unknown: start afresh.
 		s.cache.reset()
+		s.retainLost()
 	}
 	var dead []uint32
 	for i := range b.ops {
@@ -269,6 +270,9 @@ func (s *Store) commit(b *staged, d *deliveryState) {
 			}
 			dead = append(dead, w.dead...)
 		}
+	}
+	if err == nil {
+		s.applyMu.Unlock() // taken by runTx before its COMMIT
 	}
 	// Segments that died go before the acknowledgements, so that a
 	// caller sees its expunge's space given back (rare: whole segments).
@@ -346,7 +350,9 @@ func (s *Store) runTx(b *staged, d *deliveryState) (*batchTx, error) {
 	if err := w0.flush(true); err != nil {
 		return fail(err)
 	}
+	s.applyMu.Lock() // released by commit once the cache is applied
 	if err := tx.Commit(); err != nil {
+		s.applyMu.Unlock()
 		d.reset()
 		return nil, fmt.Errorf("sqlite: commit: %w", err)
 	}

@@ -1,7 +1,8 @@
 // Package storetest is a conformance suite for store.Store backends: every
 // backend's tests call Run, so that SQLite today and PostgreSQL later keep
 // the same behaviour (UIDs, MODSEQ, tombstones, flags, copy/move, quota,
-// hierarchy, isolation, events).
+// hierarchy, isolation, events, expunged messages retained for IMAP
+// sessions).
 package storetest
 
 import (
@@ -35,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Isolation", func(t *testing.T) { testIsolation(t, open) })
 	t.Run("EventsPublishedAfterCommit", func(t *testing.T) { testEventsPublishedAfterCommit(t, open) })
 	t.Run("MailboxKeywords", func(t *testing.T) { testMailboxKeywords(t, open) })
+	t.Run("RetainedAfterExpunge", func(t *testing.T) { testRetainedAfterExpunge(t, open) })
 }
 
 var ctx = context.Background()
