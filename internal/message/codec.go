@@ -562,8 +562,10 @@ type ThreadFields struct {
 	SentDate   time.Time
 	References []string
 	// HasReferences is false for Infos encoded before References were
-	// stored (codec version 1): References is then unknown, not empty.
+	// stored (codec version 1): References is then unknown, not empty,
+	// and HeaderSize is the size of the message header to read them from.
 	HasReferences bool
+	HeaderSize    int64
 }
 
 // ThreadDecoder decodes only the ThreadFields of encoded Infos (THREAD
@@ -591,7 +593,7 @@ func (td *ThreadDecoder) Decode(b []byte, t *ThreadFields) error {
 			return err
 		}
 		*t = ThreadFields{MessageID: info.Envelope.MessageID, InReplyTo: info.Envelope.InReplyTo,
-			Subject: info.Subject, SentDate: info.SentDate}
+			Subject: info.Subject, SentDate: info.SentDate, HeaderSize: info.Body.BodyOffset}
 		return nil
 	default:
 		return fmt.Errorf("%w: unknown version %d", ErrBadInfo, b[2])
