@@ -1,0 +1,239 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/youju/youju/internal/store"
+)
+
+// threadMessages are delivered after an expunged first message, so that
+// UID = sequence number + 1. Hand-derived threads (RFC 5256 §3):
+//   - 1 <a>, 2 replies to 1 (In-Reply-To and References), 3 names 1 and
+//     2 in a folded References and has no In-Reply-To: the chain (1 2 3).
+//   - 4 and 5 reply to the missing <m>: a dummy parent with two children
+//     stays at the top; 5 has no Date, so its INTERNALDATE (08:00) is its
+//     sent date and it sorts first: ((5)(4)). Their subject "回复: 你好"
+//     is not a reply for RFC 5256 §2.1, which knows only re/fw/fwd.
+//   - 6 "Other" and 7 "Fwd: Other" (no Message-ID): gathered by subject,
+//     the forward under the original: (6 7).
+//
+// At the top, the dummy goes by its first child (08:00), then 1 (10:00),
+// then 6 (13:00).
+var threadTestMessages = []struct {
+	msg     string
+	arrival time.Time
+	flags   store.SysFlags
+}{
+	{"Subject: Hello\r\nMessage-ID: <a@x>\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nbody\r\n",
+		time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC), store.FlagSeen},
+	{"Subject: Re: Hello\r\nMessage-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\nReferences: <a@x>\r\nDate: Mon, 1 Jan 2024 12:00:00 +0100\r\n\r\nbody\r\n",
+		time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC), 0},
+	{"Subject: RE: hello\r\nMessage-ID: <c@x>\r\nReferences: <a@x>\r\n\t<\"b\"@x>\r\nDate: Mon, 1 Jan 2024 12:00:00 +0000\r\n\r\nbody\r\n",
+		time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC), 0},
+	{"Subject: =?UTF-8?B?5Zue5aSNOiDkvaDlpb0=?=\r\nMessage-ID: <d@x>\r\nReferences: <m@x>\r\nDate: Mon, 1 Jan 2024 09:00:00 +0000\r\n\r\nbody\r\n",
+		time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC), 0},
+	{"Subject: =?UTF-8?B?5Zue5aSNOiDkvaDlpb0=?=\r\nMessage-ID: <e@x>\r\nIn-Reply-To: <m@x>\r\nReferences: <m@x>\r\n\r\nbody\r\n",
+		time.Date(2024, 1, 1, 8, 0, 0, 0, time.UTC), 0},
+	{"Subject: Other\r\nMessage-ID: <f@x>\r\nDate: Mon, 1 Jan 2024 13:00:00 +0000\r\n\r\nbody\r\n",
+		time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC), store.FlagSeen},
+	{"Subject: Fwd: Other\r\nDate: Mon, 1 Jan 2024 14:00:00 +0000\r\n\r\nbody\r\n",
+		time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC), 0},
+}
+
+func threadServer(t *testing.T, configure func(*Server)) (*testServer, *client) {
+	ts := startServer(t, configure)
+	ts.deliver(t, "INBOX", simpleMsg, store.FlagDeleted)
+	ctx := context.Background()
+	mb, err := ts.st.Mailbox(ctx, ts.acct.ID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range threadTestMessages {
+		res, err := ts.st.Deliver(ctx, store.Delivery{Data: []byte(m.msg), InternalDate: m.arrival,
+			Targets: []store.Target{{Account: ts.acct.ID, Mailbox: mb.ID, Flags: store.Flags{System: m.flags}}}})
+		if err != nil || res[0].Err != nil {
+			t.Fatalf("deliver: %v %v", err, res)
+		}
+	}
+	c := ts.login(t)
+	c.ok("SELECT INBOX")
+	c.ok("EXPUNGE")
+	return ts, c
+}
+
+var threadCases = []struct{ cmd, want string }{
+	{"THREAD REFERENCES UTF-8 ALL", "* THREAD ((5)(4))(1 2 3)(6 7)"},
+	{"UID THREAD REFERENCES UTF-8 ALL", "* THREAD ((6)(5))(2 3 4)(7 8)"},
+	{"thread references us-ascii all", "* THREAD ((5)(4))(1 2 3)(6 7)"},
+	{"THREAD ORDEREDSUBJECT UTF-8 ALL", "* THREAD (5 4)(1 (2)(3))(6 7)"},
+	{"UID THREAD ORDEREDSUBJECT UTF-8 ALL", "* THREAD (6 5)(2 (3)(4))(7 8)"},
+	// Only the messages found are threaded: without 6, the forward 7
+	// stands alone; without 1, 2 and 3 hang from a pruned dummy.
+	{"THREAD REFERENCES UTF-8 UNSEEN", "* THREAD ((5)(4))(2 3)(7)"},
+	{"THREAD REFERENCES UTF-8 2:3", "* THREAD (2 3)"},
+	{"UID THREAD REFERENCES UTF-8 UID 4:8", "* THREAD ((6)(5))(4)(7 8)"},
+	{"THREAD REFERENCES UTF-8 NOT SUBJECT hello", "* THREAD ((5)(4))(6 7)"},
+	{"THREAD ORDEREDSUBJECT GB18030 SUBJECT {4+}\r\n\xc4\xe3\xba\xc3", "* THREAD (5 4)"},
+	{"THREAD REFERENCES UTF-8 SUBJECT \"no such\"", "* THREAD"},
+}
+
+func TestThread(t *testing.T) {
+	_, c := threadServer(t, nil)
+	for _, tc := range threadCases {
+		u, done := c.do(tc.cmd)
+		if !strings.HasPrefix(done, "OK") || len(u) != 1 || u[0] != tc.want {
+			t.Errorf("%s: %q %s, want %q", tc.cmd, u, done, tc.want)
+		}
+	}
+}
+
+func TestThreadErrors(t *testing.T) {
+	ts, c := threadServer(t, nil)
+	for _, cmd := range []string{
+		"THREAD X-JWZ UTF-8 ALL", "THREAD REFERENCES ALL", "THREAD REFERENCES UTF-8",
+		"THREAD UTF-8 ALL", "UID THREAD ORDEREDSUBJECT UTF-8 BAR",
+	} {
+		if u, done := c.do(cmd); !strings.HasPrefix(done, "BAD") || len(u) != 0 {
+			t.Errorf("%s: %q %s, want BAD", cmd, u, done)
+		}
+	}
+	if u, done := c.do("THREAD REFERENCES X-NOSUCH SUBJECT a"); !strings.HasPrefix(done, "NO [BADCHARSET") || len(u) != 0 {
+		t.Errorf("unknown charset: %q %s", u, done)
+	}
+	c2 := ts.login(t)
+	if caps := c2.ok("CAPABILITY"); len(caps) != 1 || !strings.Contains(caps[0], " THREAD=REFERENCES") || !strings.Contains(caps[0], " THREAD=ORDEREDSUBJECT") {
+		t.Errorf("capabilities %q", caps)
+	}
+	if _, done := c2.do("THREAD REFERENCES UTF-8 ALL"); !strings.HasPrefix(done, "BAD") && !strings.HasPrefix(done, "NO") {
+		t.Errorf("THREAD without a mailbox: %s", done)
+	}
+	c2.ok("SELECT Trash")
+	if u := c2.ok("UID THREAD REFERENCES UTF-8 ALL"); len(u) != 1 || u[0] != "* THREAD" {
+		t.Errorf("empty mailbox: %q", u)
+	}
+}
+
+// TestThreadGoIMAP checks THREAD with go-imap's client, an independent
+// reader of the RFC 5256 §4 syntax.
+func TestThreadGoIMAP(t *testing.T) {
+	ts, _ := threadServer(t, nil)
+	c, err := imapclient.DialTLS(ts.tlsAddr, &imapclient.Options{TLSConfig: clientTLS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(testUser, testPassword).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	algs := c.Caps().ThreadAlgorithms()
+	if len(algs) != 2 {
+		t.Fatalf("thread algorithms %v", algs)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	leaf := func(n uint32) imapclient.ThreadData { return imapclient.ThreadData{Chain: []uint32{n}} }
+	got, err := c.Thread(&imapclient.ThreadOptions{Algorithm: imap.ThreadReferences, SearchCriteria: &imap.SearchCriteria{}}).Wait()
+	want := []imapclient.ThreadData{
+		{SubThreads: []imapclient.ThreadData{leaf(5), leaf(4)}},
+		{Chain: []uint32{1, 2, 3}},
+		{Chain: []uint32{6, 7}},
+	}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("THREAD = %+v, %v", got, err)
+	}
+	got, err = c.UIDThread(&imapclient.ThreadOptions{Algorithm: imap.ThreadOrderedSubject,
+		SearchCriteria: &imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagSeen}}}).Wait()
+	want = []imapclient.ThreadData{
+		{Chain: []uint32{6, 5}},
+		{Chain: []uint32{3, 4}},
+		{Chain: []uint32{8}},
+	}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("UID THREAD = %+v, %v", got, err)
+	}
+}
+
+// oldInfoStore presents every stored parse in the first codec version,
+// as for mail delivered before References were kept in it.
+type oldInfoStore struct{ store.Store }
+
+func (s oldInfoStore) Search(ctx context.Context, acct store.AccountID, mbox store.MailboxID, q store.Query) ([]store.UID, error) {
+	if match := q.Match; match != nil && q.NeedInfo {
+		q.Match = func(m *store.Message) (bool, error) {
+			if m.Info != nil {
+				m.Info = infoToV1(m.Info)
+			}
+			return match(m)
+		}
+	}
+	return s.Store.Search(ctx, acct, mbox, q)
+}
+
+// infoToV1 rewrites an encoded Info (codec version 2, see
+// internal/message/codec.go) in version 1: no References, and the part
+// tree before SentDate instead of after the References.
+func infoToV1(b []byte) []byte {
+	pos := 3
+	uv := func() uint64 {
+		v, n := binary.Uvarint(b[pos:])
+		pos += n
+		return v
+	}
+	str := func() { n := uv(); pos += int(n) }
+	for i := 0; i < 6; i++ {
+		uv() // five counts and Size
+	}
+	str() // Date
+	str() // Subject
+	for i := 0; i < 6; i++ {
+		if v := uv(); v >= 2 {
+			for k := 0; k < 4*int(v-2); k++ {
+				str()
+			}
+		}
+	}
+	str() // In-Reply-To
+	str() // Message-ID
+	envEnd := pos
+	if b[pos] == 1 {
+		pos++
+		uv()
+		uv()
+		uv()
+	} else {
+		pos++
+	}
+	for i := 0; i < 5; i++ {
+		str() // Subject, From, To, Cc, Bcc
+	}
+	tailEnd := pos
+	for n := uv(); n > 0; n-- {
+		str()
+	}
+	out := append([]byte{'Y', 'I', 1}, b[3:envEnd]...)
+	out = append(out, b[pos:]...)
+	return append(out, b[envEnd:tailEnd]...)
+}
+
+// TestThreadOldInfos: for mail stored before the parse held References,
+// THREAD reads them from the message header and gives the same threads.
+// (Message 3 has References but no In-Reply-To: without the fallback it
+// would hang from message 1 by its subject, not from message 2.)
+func TestThreadOldInfos(t *testing.T) {
+	_, c := threadServer(t, func(srv *Server) { srv.Store = oldInfoStore{srv.Store} })
+	for _, tc := range threadCases {
+		u, done := c.do(tc.cmd)
+		if !strings.HasPrefix(done, "OK") || len(u) != 1 || u[0] != tc.want {
+			t.Errorf("%s: %q %s, want %q", tc.cmd, u, done, tc.want)
+		}
+	}
+}
