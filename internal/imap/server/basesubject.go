@@ -17,7 +17,10 @@ func baseSubject(s string) string {
 // wrapper (a blob alone does not count).
 func baseSubjectReply(s string) (base string, reply bool) {
 	// Step 1: tabs and line breaks become spaces; runs of spaces become one.
-	s = strings.Join(strings.Fields(strings.ToLower(s)), " ")
+	s = strings.ToLower(s)
+	if needsSpaceFolding(s) {
+		s = strings.Join(strings.Fields(s), " ")
+	}
 	for {
 		// Step 2: remove trailing "(fwd)" and white space, repeatedly.
 		for {
@@ -101,4 +104,21 @@ func cutBlob(s string) (string, bool) {
 		return s, false
 	}
 	return strings.TrimLeft(s[end+2:], " "), true
+}
+
+// needsSpaceFolding reports whether step 1 changes s: most subjects have
+// single spaces only, and THREAD computes a base subject per message.
+func needsSpaceFolding(s string) bool {
+	if s == "" {
+		return false
+	}
+	if s[0] == ' ' || s[len(s)-1] == ' ' || strings.Contains(s, "  ") {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f' || c >= 0x80 {
+			return true // and non-ASCII white space, which Fields knows
+		}
+	}
+	return false
 }

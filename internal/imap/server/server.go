@@ -76,6 +76,7 @@ type Server struct {
 	wg        sync.WaitGroup
 	nextID    atomic.Uint64
 	recent    recentFloors // \Recent state (recent.go)
+	threads   threadCache  // THREAD data per mailbox (threadcache.go)
 }
 
 // Serve accepts plaintext connections (port 143): STARTTLS is offered when

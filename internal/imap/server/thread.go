@@ -1,11 +1,13 @@
 package server
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/youju/youju/internal/imap/wire"
 	"github.com/youju/youju/internal/message"
@@ -13,21 +15,73 @@ import (
 )
 
 // threadMsg is one message found by THREAD with what the algorithms of
-// RFC 5256 §3 need, all taken from the stored parse.
+// RFC 5256 §3 need, all taken from the stored parse. It is kept small:
+// a mailbox has one per message.
 type threadMsg struct {
 	uid     store.UID
 	seq     uint32
-	date    time.Time // sent date (RFC 5256 §2.2)
-	subject string    // base subject (RFC 5256 §2.1)
-	reply   bool      // the subject marks a reply or forward (§3)
-	msgID   string    // normalised Message-ID, "" when it has no valid one
-	inReply string    // first valid identifier of In-Reply-To, normalised
-	refs    []string  // References, normalised
-	// oldInfo: the Info was stored before it held References (codec
-	// version 1); refs must be read from the message's header, of
-	// hdrSize bytes.
-	oldInfo bool
+	date    sentDate // RFC 5256 §2.2
+	subject string   // base subject (RFC 5256 §2.1)
+	msgID   string   // normalised Message-ID, "" when it has no valid one
+	inReply string   // first valid identifier of In-Reply-To, normalised
+	refs    []string // References, normalised
+	// hdrSize > 0: the Info was stored before it held References (codec
+	// version 1); they are read from the message's header, of hdrSize
+	// bytes.
 	hdrSize int64
+	reply   bool // the subject marks a reply or forward (§3)
+}
+
+// sentDate is an instant, compared without the cost of time.Time.
+type sentDate struct {
+	sec  int64
+	nsec int32
+}
+
+func dateOf(t time.Time) sentDate { return sentDate{t.Unix(), int32(t.Nanosecond())} }
+
+func (d sentDate) compare(e sentDate) int {
+	if c := cmp.Compare(d.sec, e.sec); c != 0 {
+		return c
+	}
+	return cmp.Compare(d.nsec, e.nsec)
+}
+
+// strArena copies strings into shared blocks: one allocation per block
+// rather than per string, for the 100k+ identifiers of a mailbox. A
+// block's bytes are never written again once a string points at them.
+type strArena struct {
+	buf  []byte
+	list []string
+}
+
+func (a *strArena) copy(s string) string {
+	switch {
+	case s == "":
+		return ""
+	case len(s) > 1024:
+		return strings.Clone(s)
+	case cap(a.buf)-len(a.buf) < len(s):
+		a.buf = make([]byte, 0, 64<<10)
+	}
+	start := len(a.buf)
+	a.buf = append(a.buf, s...)
+	return unsafe.String(&a.buf[start], len(s))
+}
+
+// copyList copies ss and its strings.
+func (a *strArena) copyList(ss []string) []string {
+	if len(ss) == 0 {
+		return nil
+	}
+	if cap(a.list)-len(a.list) < len(ss) {
+		a.list = make([]string, 0, max(4096, len(ss)))
+	}
+	start := len(a.list)
+	for _, s := range ss {
+		a.list = append(a.list, a.copy(s))
+	}
+	return a.list[start:len(a.list):len(a.list)]
 }
 
 // references are the message's references of RFC 5256 §3: those of
@@ -51,13 +105,12 @@ func cmdThread(c *conn, cmd *wire.Command) error {
 	if err := decodeSearchCharset(&key, a.Charset); err != nil {
 		return err
 	}
-	refs := a.Algorithm == "REFERENCES"
-	msgs, err := c.threadMessages(&key, refs)
+	msgs, err := c.threadMessages(&key)
 	if err != nil {
 		return err
 	}
 	var t *threadTree
-	if refs {
+	if a.Algorithm == "REFERENCES" {
 		t = threadReferences(msgs)
 	} else {
 		t = threadOrderedSubject(msgs)
@@ -76,14 +129,55 @@ func cmdThread(c *conn, cmd *wire.Command) error {
 }
 
 // threadMessages runs the search program and returns the messages found,
-// in ascending sequence order. With refs, the References of messages
-// whose Info predates them are read from the message (see oldReferences).
-func (c *conn) threadMessages(key *wire.SearchKey, refs bool) ([]threadMsg, error) {
+// in ascending sequence order, with their thread data (threadData).
+func (c *conn) threadMessages(key *wire.SearchKey) ([]threadMsg, error) {
+	uids, err := c.threadSearch(key)
+	if err != nil || len(uids) == 0 {
+		return nil, err
+	}
+	data, err := c.threadData()
+	if err != nil {
+		return nil, err
+	}
+	msgs := make([]threadMsg, 0, len(uids))
+	var missing store.UIDSet
+	j := 0
+	for _, u := range uids {
+		for j < len(data) && data[j].uid < u {
+			j++
+		}
+		if j < len(data) && data[j].uid == u {
+			msgs = append(msgs, data[j])
+		} else {
+			missing = append(missing, store.UIDRange{Lo: u, Hi: u})
+		}
+	}
+	if len(missing) > 0 {
+		// Not in the cache: possible only if the views of sessions
+		// differ in ways the cache did not see; read them directly.
+		more, err := c.readThreadData(missing)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, more...)
+		slices.SortFunc(msgs, func(a, b threadMsg) int { return cmp.Compare(a.uid, b.uid) })
+	}
+	for i := range msgs {
+		msgs[i].seq, _ = c.sel.uids.seqOf(msgs[i].uid)
+	}
+	return msgs, nil
+}
+
+// threadSearch runs the search program over the session's view and
+// returns the UIDs found, ascending. Keys the index answers go into the
+// store query, the rest is matched on the stored parse; a program of
+// index keys only (ALL, flags, dates) needs no parse at all.
+func (c *conn) threadSearch(key *wire.SearchKey) ([]store.UID, error) {
 	sel := c.sel
 	if sel.uids.len() == 0 {
 		return nil, nil
 	}
-	q := store.Query{NeedInfo: true}
+	q := store.Query{}
 	var rest []wire.SearchKey
 	for _, k := range key.Sub {
 		if !c.indexKey(&q, k) {
@@ -93,40 +187,34 @@ func (c *conn) threadMessages(key *wire.SearchKey, refs bool) ([]threadMsg, erro
 	if q.UIDs == nil {
 		q.UIDs = store.UIDSet{{Lo: 1, Hi: sel.uids.maxUID()}}
 	}
-	and := wire.SearchKey{Key: "AND", Sub: rest}
-	ev := &evaluator{c: c, now: time.Now()}
-	var td message.ThreadDecoder
-	var msgs []threadMsg
-	q.Match = func(m *store.Message) (bool, error) {
-		if len(rest) > 0 {
-			if ok, err := ev.match(&and, m); !ok || err != nil {
-				return ok, err
-			}
-		}
-		seq, known := sel.uids.seqOf(m.UID)
-		if !known {
-			return false, nil // not announced to this session yet
-		}
-		msgs = append(msgs, newThreadMsg(&td, m, seq, refs))
-		return true, nil
+	if len(rest) > 0 {
+		and := wire.SearchKey{Key: "AND", Sub: rest}
+		ev := &evaluator{c: c, now: time.Now()}
+		q.NeedInfo = needsInfo(&and)
+		q.Match = func(m *store.Message) (bool, error) { return ev.match(&and, m) }
 	}
 	uids, err := c.srv.Store.Search(c.ctx, c.acct.ID, sel.mbox.ID, q)
 	if err != nil {
 		return nil, err
 	}
-	msgs = keepFound(msgs, uids)
-	if refs {
-		if err := c.oldReferences(msgs); err != nil {
-			return nil, err
+	// Messages delivered since the session last looked are not in its
+	// view yet.
+	out := uids[:0]
+	for _, u := range uids {
+		if _, ok := sel.uids.seqOf(u); ok {
+			out = append(out, u)
 		}
 	}
-	return msgs, nil
+	if !slices.IsSorted(out) {
+		slices.Sort(out)
+	}
+	return out, nil
 }
 
 // newThreadMsg takes what THREAD needs from the stored parse of m. The
 // strings are copied: the decoder's point into m.Info, which is larger.
-func newThreadMsg(td *message.ThreadDecoder, m *store.Message, seq uint32, refs bool) threadMsg {
-	t := threadMsg{uid: m.UID, seq: seq, date: m.InternalDate}
+func newThreadMsg(td *message.ThreadDecoder, a *strArena, m *store.Message, seq uint32) threadMsg {
+	t := threadMsg{uid: m.UID, seq: seq, date: dateOf(m.InternalDate)}
 	var f message.ThreadFields
 	if m.Info == nil || td.Decode(m.Info, &f) != nil {
 		return t // nothing known but the dates: a thread of its own
@@ -134,43 +222,17 @@ func newThreadMsg(td *message.ThreadDecoder, m *store.Message, seq uint32, refs 
 	// RFC 5256 §2.2: the sent date is the Date: header, or INTERNALDATE
 	// when it is missing or cannot be parsed.
 	if !f.SentDate.IsZero() {
-		t.date = f.SentDate
+		t.date = dateOf(f.SentDate)
 	}
 	t.subject, t.reply = baseSubjectReply(f.Subject)
-	if !refs {
-		return t
-	}
-	t.msgID = strings.Clone(message.FirstMsgID(f.MessageID))
-	t.inReply = strings.Clone(message.FirstMsgID(f.InReplyTo))
+	t.msgID = a.copy(message.FirstMsgID(f.MessageID))
+	t.inReply = a.copy(message.FirstMsgID(f.InReplyTo))
 	if !f.HasReferences {
-		t.oldInfo, t.hdrSize = true, f.HeaderSize
+		t.hdrSize = max(f.HeaderSize, 1)
 		return t
 	}
-	if len(f.References) > 0 {
-		t.refs = make([]string, len(f.References))
-		for i, r := range f.References {
-			t.refs[i] = strings.Clone(r)
-		}
-	}
+	t.refs = a.copyList(f.References)
 	return t
-}
-
-// keepFound keeps the messages whose UID the search returned: Match saw
-// them, but the store may still have filtered some out after it.
-func keepFound(msgs []threadMsg, uids []store.UID) []threadMsg {
-	slices.SortFunc(msgs, func(a, b threadMsg) int { return int(a.seq) - int(b.seq) })
-	slices.Sort(uids)
-	out := msgs[:0]
-	j := 0
-	for _, m := range msgs {
-		for j < len(uids) && uids[j] < m.uid {
-			j++
-		}
-		if j < len(uids) && uids[j] == m.uid {
-			out = append(out, m)
-		}
-	}
-	return out
 }
 
 // maxHeaderRead bounds how much of a message header oldReferences reads,
@@ -186,7 +248,7 @@ func (c *conn) oldReferences(msgs []threadMsg) error {
 	var buf []byte
 	for i := range msgs {
 		m := &msgs[i]
-		if !m.oldInfo {
+		if m.hdrSize == 0 {
 			continue
 		}
 		n := min(m.hdrSize, maxHeaderRead)

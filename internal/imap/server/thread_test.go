@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,6 +180,15 @@ func (s oldInfoStore) Search(ctx context.Context, acct store.AccountID, mbox sto
 	return s.Store.Search(ctx, acct, mbox, q)
 }
 
+func (s oldInfoStore) ListMessages(ctx context.Context, acct store.AccountID, mbox store.MailboxID, opt store.ListOptions, fn func(*store.Message) error) error {
+	return s.Store.ListMessages(ctx, acct, mbox, opt, func(m *store.Message) error {
+		if m.Info != nil {
+			m.Info = infoToV1(m.Info)
+		}
+		return fn(m)
+	})
+}
+
 // infoToV1 rewrites an encoded Info (codec version 2, see
 // internal/message/codec.go) in version 1: no References, and the part
 // tree before SentDate instead of after the References.
@@ -235,5 +246,103 @@ func TestThreadOldInfos(t *testing.T) {
 		if !strings.HasPrefix(done, "OK") || len(u) != 1 || u[0] != tc.want {
 			t.Errorf("%s: %q %s, want %q", tc.cmd, u, done, tc.want)
 		}
+	}
+}
+
+// TestThreadCacheFollowsMailbox: the thread data kept between commands
+// takes new messages in and, with the view, leaves expunged ones out.
+func TestThreadCacheFollowsMailbox(t *testing.T) {
+	ts, c := threadServer(t, nil)
+	c.ok("THREAD REFERENCES UTF-8 ALL") // fills the cache
+	// A reply to 3 (<c@x>) and a new thread, delivered after.
+	ts.deliver(t, "INBOX", "Subject: Re: hello\r\nMessage-ID: <g@x>\r\nReferences: <a@x> <b@x> <c@x>\r\nDate: Mon, 1 Jan 2024 15:00:00 +0000\r\n\r\nx\r\n", 0)
+	ts.deliver(t, "INBOX", "Subject: New\r\nMessage-ID: <h@x>\r\nDate: Mon, 1 Jan 2024 16:00:00 +0000\r\n\r\nx\r\n", 0)
+	// Not announced yet: not threaded.
+	if u := c.ok("THREAD REFERENCES UTF-8 ALL"); !hasLine(u, "* THREAD ((5)(4))(1 2 3)(6 7)") {
+		t.Errorf("before NOOP: %q", u)
+	}
+	c.ok("NOOP")
+	if u := c.ok("THREAD REFERENCES UTF-8 ALL"); !hasLine(u, "* THREAD ((5)(4))(1 2 3 8)(6 7)(9)") {
+		t.Errorf("after NOOP: %q", u)
+	}
+	// Another session, from the cache.
+	c2 := ts.login(t)
+	c2.ok("SELECT INBOX")
+	if u := c2.ok("UID THREAD REFERENCES UTF-8 ALL"); !hasLine(u, "* THREAD ((6)(5))(2 3 4 9)(7 8)(10)") {
+		t.Errorf("second session: %q", u)
+	}
+	c2.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+	c2.ok("EXPUNGE")
+	c.ok("NOOP")
+	// 2 is gone: 3 hangs from 1 by its References; numbers move down.
+	if u := c.ok("THREAD REFERENCES UTF-8 ALL"); !hasLine(u, "* THREAD ((4)(3))(1 2 7)(5 6)(8)") {
+		t.Errorf("after EXPUNGE: %q", u)
+	}
+	if u := c.ok("THREAD ORDEREDSUBJECT UTF-8 ALL"); !hasLine(u, "* THREAD (4 3)(1 (2)(7))(5 6)(8)") {
+		t.Errorf("ORDEREDSUBJECT after EXPUNGE: %q", u)
+	}
+}
+
+// TestThreadConcurrent runs THREAD in several sessions while mail
+// arrives, for the race detector.
+func TestThreadConcurrent(t *testing.T) {
+	ts, _ := threadServer(t, nil)
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		c := ts.login(t)
+		c.ok("SELECT INBOX")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < 10; k++ {
+				u, done := c.do("THREAD REFERENCES UTF-8 ALL")
+				if !strings.HasPrefix(done, "OK") || !strings.HasPrefix(u[len(u)-1], "* THREAD (") {
+					t.Errorf("THREAD: %q %s", u, done)
+					return
+				}
+			}
+		}()
+	}
+	for k := 0; k < 10; k++ {
+		ts.deliver(t, "INBOX", fmt.Sprintf("Subject: Re: hello\r\nMessage-ID: <n%d@x>\r\nIn-Reply-To: <a@x>\r\n\r\nx\r\n", k), 0)
+	}
+	wg.Wait()
+}
+
+func TestThreadCacheEvicts(t *testing.T) {
+	defer func(n int) { maxThreadCache = n }(maxThreadCache)
+	maxThreadCache = 5
+	msgs := func(lo, hi int) []threadMsg {
+		var out []threadMsg
+		for u := lo; u <= hi; u++ {
+			out = append(out, threadMsg{uid: store.UID(u)})
+		}
+		return out
+	}
+	var tc threadCache
+	a, b := threadBoxKey{mbox: 1}, threadBoxKey{mbox: 2}
+	if got, ok := tc.add(a, 0, 3, msgs(1, 3)); !ok || len(got) != 3 {
+		t.Fatalf("add a: %d %v", len(got), ok)
+	}
+	// Another session covered 1:3 already; ours read 2:4 after a
+	// snapshot that covered 1: only 4 is new.
+	if got, ok := tc.add(a, 1, 4, msgs(2, 4)); !ok || len(got) != 4 || got[3].uid != 4 {
+		t.Fatalf("add a again: %v %v", got, ok)
+	}
+	tc.add(b, 0, 2, msgs(1, 2)) // 6 > 5: a, used least recently, goes
+	if m, covered := tc.snapshot(a); m != nil || covered != 0 {
+		t.Fatalf("a not evicted: %d", covered)
+	}
+	if m, covered := tc.snapshot(b); len(m) != 2 || covered != 2 {
+		t.Fatalf("b: %d %d", len(m), covered)
+	}
+	// a was evicted while a session read 5:6 of it: a gap, not cached.
+	if _, ok := tc.add(a, 4, 6, msgs(5, 6)); ok {
+		t.Fatal("gap accepted")
+	}
+	// A mailbox over the bound alone is not kept.
+	tc.add(a, 0, 9, msgs(1, 9))
+	if m, _ := tc.snapshot(a); m != nil || tc.total > maxThreadCache {
+		t.Fatalf("oversized box kept: %d", tc.total)
 	}
 }

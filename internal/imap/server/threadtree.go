@@ -130,7 +130,7 @@ func compareThreadMsgs(a, b *threadMsg) int {
 	if a == nil || b == nil {
 		return cmp.Compare(boolInt(a != nil), boolInt(b != nil))
 	}
-	if c := a.date.Compare(b.date); c != 0 {
+	if c := a.date.compare(b.date); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.seq, b.seq)

@@ -29,7 +29,7 @@ func threadMsgs(ms []tm) []threadMsg {
 	msgs := make([]threadMsg, len(ms))
 	for i, m := range ms {
 		msgs[i] = threadMsg{uid: store.UID(100 + i), seq: uint32(i + 1),
-			date:  threadEpoch.Add(time.Duration(m.date) * time.Minute),
+			date:  dateOf(threadEpoch.Add(time.Duration(m.date) * time.Minute)),
 			msgID: message.FirstMsgID(m.id), inReply: message.FirstMsgID(m.irt), refs: message.ParseReferences(m.refs)}
 		msgs[i].subject, msgs[i].reply = baseSubjectReply(m.subj)
 	}
@@ -367,7 +367,7 @@ func TestThreadDeep(t *testing.T) {
 	const n = 200000
 	ms := make([]threadMsg, n)
 	for i := range ms {
-		ms[i] = threadMsg{uid: store.UID(i + 1), seq: uint32(i + 1), date: threadEpoch, msgID: fmt.Sprintf("%d@x", i), subject: "s"}
+		ms[i] = threadMsg{uid: store.UID(i + 1), seq: uint32(i + 1), date: dateOf(threadEpoch), msgID: fmt.Sprintf("%d@x", i), subject: "s"}
 		if i > 0 {
 			ms[i].inReply = fmt.Sprintf("%d@x", i-1-(1-i%2)) // odd: i-1, even: i-2
 		}
