@@ -48,6 +48,7 @@ type threadBox struct {
 func (tc *threadCache) snapshot(key threadBoxKey) ([]threadMsg, store.UID) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
+	tc.evict(key) // in case the bound was lowered
 	b := tc.boxes[key]
 	if b == nil {
 		return nil, 0
