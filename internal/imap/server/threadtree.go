@@ -15,7 +15,15 @@ type threadTree struct {
 	msgs  []threadMsg
 	nodes []tnode
 	sib   []int32 // scratch for sortChildren
+	// walks bounds the steps of all loop checks (wouldLoop), so that the
+	// work stays linear in the mailbox whatever the References say.
+	walks int
 }
+
+// walksPerMessage is the loop-check budget per message. Real threads
+// never come near it: a walk happens only for a message that already has
+// replies, and goes up its new parent's ancestors.
+const walksPerMessage = 64
 
 type tnode struct {
 	msg                       int32
@@ -25,7 +33,7 @@ type tnode struct {
 const noNode = -1
 
 func newThreadTree(msgs []threadMsg, capacity int) *threadTree {
-	t := &threadTree{msgs: msgs, nodes: make([]tnode, 0, capacity+1)}
+	t := &threadTree{msgs: msgs, nodes: make([]tnode, 0, capacity+1), walks: walksPerMessage*len(msgs) + 1024}
 	t.newNode(noNode) // the root
 	return t
 }
@@ -97,7 +105,10 @@ func (t *threadTree) adoptChildren(to, from int32) {
 
 // wouldLoop reports whether making p the parent of c would close a loop:
 // p is c or one of its descendants (RFC 5256 §3 step 1.A). The walk up
-// from p ends at a root, as the links never form a loop.
+// from p ends at a root, as the links never form a loop. Once the budget
+// of walks is spent (a mailbox built to make each check walk a deep
+// chain: quadratic work), a link that needs a walk is refused as if it
+// looped, which keeps the result a forest of every message.
 func (t *threadTree) wouldLoop(p, c int32) bool {
 	if p == c {
 		return true
@@ -106,7 +117,7 @@ func (t *threadTree) wouldLoop(p, c int32) bool {
 		return false // a leaf has no descendants: the usual case, in O(1)
 	}
 	for n := t.nodes[p].parent; n != noNode; n = t.nodes[n].parent {
-		if n == c {
+		if t.walks--; t.walks < 0 || n == c {
 			return true
 		}
 	}

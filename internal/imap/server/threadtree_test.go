@@ -378,3 +378,32 @@ func TestThreadDeep(t *testing.T) {
 	}
 	checkThreadSyntax(t, out, n)
 }
+
+// TestThreadLoopCheckBounded: References built so that every loop check
+// walks a deep chain (quadratic work without a bound) still give a
+// well-formed forest of every message, and the budget was what stopped
+// the walks.
+func TestThreadLoopCheckBounded(t *testing.T) {
+	const chain, pairs = 20000, 5000
+	var ms []threadMsg
+	add := func(id, refs string) {
+		n := len(ms)
+		ms = append(ms, threadMsg{uid: store.UID(n + 1), seq: uint32(n + 1), date: dateOf(threadEpoch), msgID: id, refs: message.ParseReferences(refs)})
+	}
+	for i := 0; i < chain; i++ {
+		refs := ""
+		if i > 0 {
+			refs = fmt.Sprintf("<x%d@x>", i-1)
+		}
+		add(fmt.Sprintf("x%d@x", i), refs)
+	}
+	for j := 0; j < pairs; j++ {
+		add(fmt.Sprintf("d%d@x", j), fmt.Sprintf("<c%d@x>", j)) // the missing c_j gets a child
+		add(fmt.Sprintf("m%d@x", j), fmt.Sprintf("<x%d@x> <c%d@x>", chain-1, j))
+	}
+	tree := threadReferences(ms)
+	if tree.walks >= 0 {
+		t.Fatalf("budget not reached: %d left", tree.walks)
+	}
+	checkThreadSyntax(t, renderThreads(tree, false), len(ms))
+}
