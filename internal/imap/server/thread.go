@@ -50,6 +50,8 @@ func (d sentDate) compare(e sentDate) int {
 // strArena copies strings into shared blocks: one allocation per block
 // rather than per string, for the 100k+ identifiers of a mailbox. A
 // block's bytes are never written again once a string points at them.
+// Blocks start small and double, so that reading a few new messages
+// (whose strings the thread cache keeps) wastes little.
 type strArena struct {
 	buf  []byte
 	list []string
@@ -62,7 +64,7 @@ func (a *strArena) copy(s string) string {
 	case len(s) > 1024:
 		return strings.Clone(s)
 	case cap(a.buf)-len(a.buf) < len(s):
-		a.buf = make([]byte, 0, 64<<10)
+		a.buf = make([]byte, 0, min(64<<10, max(1024, 2*cap(a.buf))))
 	}
 	start := len(a.buf)
 	a.buf = append(a.buf, s...)
@@ -75,7 +77,7 @@ func (a *strArena) copyList(ss []string) []string {
 		return nil
 	}
 	if cap(a.list)-len(a.list) < len(ss) {
-		a.list = make([]string, 0, max(4096, len(ss)))
+		a.list = make([]string, 0, max(min(4096, max(16, 2*cap(a.list))), len(ss)))
 	}
 	start := len(a.list)
 	for _, s := range ss {

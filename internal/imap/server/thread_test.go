@@ -85,6 +85,8 @@ var threadCases = []struct{ cmd, want string }{
 	{"THREAD REFERENCES UTF-8 NOT SUBJECT hello", "* THREAD ((5)(4))(6 7)"},
 	{"THREAD ORDEREDSUBJECT GB18030 SUBJECT {4+}\r\n\xc4\xe3\xba\xc3", "* THREAD (5 4)"},
 	{"THREAD REFERENCES UTF-8 SUBJECT \"no such\"", "* THREAD"},
+	{"THREAD REFERENCES UTF-8 OR FLAGGED SENTBEFORE 1-Jan-2024", "* THREAD"},
+	{"THREAD REFERENCES UTF-8 SENTSINCE 1-Jan-2024 NOT 4:5", "* THREAD (1 2 3)(6 7)"},
 }
 
 func TestThread(t *testing.T) {
@@ -94,6 +96,16 @@ func TestThread(t *testing.T) {
 		if !strings.HasPrefix(done, "OK") || len(u) != 1 || u[0] != tc.want {
 			t.Errorf("%s: %q %s, want %q", tc.cmd, u, done, tc.want)
 		}
+	}
+}
+
+// TestThreadSavedResult: "$" (SEARCHRES, RFC 5182) works as the search
+// program of THREAD.
+func TestThreadSavedResult(t *testing.T) {
+	_, c := threadServer(t, nil)
+	c.ok("SEARCH RETURN (SAVE) 2:5")
+	if u := c.ok("UID THREAD REFERENCES UTF-8 $"); !hasLine(u, "* THREAD ((6)(5))(3 4)") {
+		t.Errorf("THREAD $: %q", u)
 	}
 }
 
@@ -296,7 +308,11 @@ func TestThreadConcurrent(t *testing.T) {
 			defer wg.Done()
 			for k := 0; k < 10; k++ {
 				u, done := c.do("THREAD REFERENCES UTF-8 ALL")
-				if !strings.HasPrefix(done, "OK") || !strings.HasPrefix(u[len(u)-1], "* THREAD (") {
+				found := false
+				for _, l := range u {
+					found = found || strings.HasPrefix(l, "* THREAD (")
+				}
+				if !strings.HasPrefix(done, "OK") || !found {
 					t.Errorf("THREAD: %q %s", u, done)
 					return
 				}

@@ -407,3 +407,56 @@ func TestThreadLoopCheckBounded(t *testing.T) {
 	}
 	checkThreadSyntax(t, renderThreads(tree, false), len(ms))
 }
+
+func TestStrArena(t *testing.T) {
+	var a strArena
+	src := []byte("<id@example>")
+	var got []string
+	for i := 0; i < 3000; i++ {
+		got = append(got, a.copy(string(src)))
+	}
+	long := strings.Repeat("x", 5000)
+	if a.copy(long) != long || a.copy("") != "" {
+		t.Fatal("copy")
+	}
+	list := a.copyList([]string{"a@b", "c@d"})
+	src[1] = 'X'
+	for _, s := range got {
+		if s != "<id@example>" {
+			t.Fatalf("copy changed: %q", s)
+		}
+	}
+	if len(list) != 2 || cap(list) != 2 || list[1] != "c@d" || a.copyList(nil) != nil {
+		t.Fatalf("list %q", list)
+	}
+}
+
+// FuzzThread: any set of messages, Message-IDs and References gives a
+// well-formed forest of every message, with both algorithms.
+func FuzzThread(f *testing.F) {
+	f.Add([]byte("\x01a\x02ab\x03b\x04bc"))
+	f.Add([]byte("aaaaaaaabbbbbbbb\x00\xff"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) > 600 {
+			return
+		}
+		// Each 3 bytes: Message-ID, date, and References as two ids; a
+		// small alphabet so that ids collide, repeat and loop.
+		var ms []tm
+		for i := 0; i+2 < len(in); i += 3 {
+			id := func(b byte) string { return fmt.Sprintf("<%d@x>", b%13) }
+			ms = append(ms, tm{date: int(in[i+1] % 5), subj: []string{"a", "re: a", "", "b"}[in[i]%4],
+				id: id(in[i]), refs: id(in[i+1]/5) + " " + id(in[i+2])})
+		}
+		for _, alg := range []func([]threadMsg) *threadTree{threadReferences, threadOrderedSubject} {
+			out := renderThreads(alg(threadMsgs(ms)), false)
+			if len(ms) == 0 {
+				if out != "" {
+					t.Fatalf("threads of nothing: %s", out)
+				}
+				continue
+			}
+			checkThreadSyntax(t, out, len(ms))
+		}
+	})
+}
