@@ -87,20 +87,24 @@ func (a *strArena) copyList(ss []string) []string {
 }
 
 // references are the message's references of RFC 5256 §3: those of
-// References, or else the first valid identifier of In-Reply-To.
-func (m *threadMsg) references() []string {
+// References, or else the first valid identifier of In-Reply-To, which
+// one holds (so that no allocation is made per message).
+func (m *threadMsg) references(one *[1]string) []string {
 	if len(m.refs) > 0 {
 		return m.refs
 	}
 	if m.inReply != "" {
-		return []string{m.inReply}
+		one[0] = m.inReply
+		return one[:]
 	}
 	return nil
 }
 
 // cmdThread answers THREAD and UID THREAD (RFC 5256 §3). The search
 // program is evaluated as for SEARCH; threads are built from the stored
-// parse of each message found, never by parsing the message again.
+// parse of each message found, never by parsing the message again (but
+// for the header of mail stored before the parse held References, see
+// oldReferences).
 func cmdThread(c *conn, cmd *wire.Command) error {
 	a := cmd.Args.(*wire.ThreadArgs)
 	key := a.Key
@@ -270,6 +274,7 @@ func (c *conn) oldReferences(msgs []threadMsg) error {
 			return fmt.Errorf("reading header of message %d: %w", m.uid, err)
 		}
 		m.refs = message.HeaderReferences(buf[:k])
+		m.hdrSize = 0
 	}
 	return nil
 }

@@ -269,12 +269,13 @@ func (t *threadTree) linkReferences() {
 		}
 		return n
 	}
+	var one [1]string
 	for i := range msgs {
 		// Step 1.A: link the references in order, each the parent of the
 		// next, but never change an existing parent (the References may
 		// have been truncated) nor close a loop.
 		prev := int32(noNode)
-		for _, r := range msgs[i].references() {
+		for _, r := range msgs[i].references(&one) {
 			n := lookup(r)
 			if prev != noNode && t.nodes[n].parent == noNode && !t.wouldLoop(prev, n) {
 				t.link(prev, n)
