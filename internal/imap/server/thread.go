@@ -107,6 +107,13 @@ func (m *threadMsg) references(one *[1]string) []string {
 // oldReferences).
 func cmdThread(c *conn, cmd *wire.Command) error {
 	a := cmd.Args.(*wire.ThreadArgs)
+	// RFC 5256 §3 (as RFC 9051 §6.4.4): an unsupported charset is a NO
+	// [BADCHARSET], even when the program has no string to decode; the
+	// probe gets SEARCH's answer for it.
+	probe := wire.SearchKey{Value: "a"}
+	if err := decodeSearchCharset(&probe, a.Charset); err != nil {
+		return err
+	}
 	key := a.Key
 	if err := decodeSearchCharset(&key, a.Charset); err != nil {
 		return err

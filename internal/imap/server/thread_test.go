@@ -119,8 +119,10 @@ func TestThreadErrors(t *testing.T) {
 			t.Errorf("%s: %q %s, want BAD", cmd, u, done)
 		}
 	}
-	if u, done := c.do("THREAD REFERENCES X-NOSUCH SUBJECT a"); !strings.HasPrefix(done, "NO [BADCHARSET") || len(u) != 0 {
-		t.Errorf("unknown charset: %q %s", u, done)
+	for _, cmd := range []string{"THREAD REFERENCES X-NOSUCH SUBJECT a", "UID THREAD ORDEREDSUBJECT X-NOSUCH ALL"} {
+		if u, done := c.do(cmd); !strings.HasPrefix(done, "NO [BADCHARSET") || len(u) != 0 {
+			t.Errorf("%s: %q %s", cmd, u, done)
+		}
 	}
 	c2 := ts.login(t)
 	if caps := c2.ok("CAPABILITY"); len(caps) != 1 || !strings.Contains(caps[0], " THREAD=REFERENCES") || !strings.Contains(caps[0], " THREAD=ORDEREDSUBJECT") {
