@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"net"
+	"os/exec"
 	"reflect"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/testutil"
 )
 
 // threadMessages are delivered after an expunged first message, so that
@@ -175,6 +178,20 @@ func TestThreadGoIMAP(t *testing.T) {
 	}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("UID THREAD = %+v, %v", got, err)
+	}
+}
+
+// TestThreadPythonImaplib reads THREAD with python3's imaplib.
+func TestThreadPythonImaplib(t *testing.T) {
+	py := testutil.NeedCommand(t, "python3", "apt-get install python3")
+	ts, _ := threadServer(t, nil)
+	host, port, _ := net.SplitHostPort(ts.addr)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, py, "testdata/imaplib_thread.py", host, port, testUser, testPassword,
+		"((5)(4))(1 2 3)(6 7)", "((6)(5))(2 3 4)(7 8)", "(5 4)(1 (2)(3))(6 7)").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "imaplib thread OK") {
+		t.Fatalf("imaplib: %v\n%s", err, out)
 	}
 }
 
