@@ -346,15 +346,24 @@ func TestThreadConcurrent(t *testing.T) {
 
 func TestThreadCacheEvicts(t *testing.T) {
 	defer func(n int) { maxThreadCache = n }(maxThreadCache)
-	maxThreadCache = 5
 	msgs := func(lo, hi int) []threadMsg {
 		var out []threadMsg
 		for u := lo; u <= hi; u++ {
-			out = append(out, threadMsg{uid: store.UID(u)})
+			out = append(out, threadMsg{uid: store.UID(u), msgID: fmt.Sprintf("%d@x", u), refs: []string{"r@x"}})
 		}
 		return out
 	}
 	var tc threadCache
+	consistent := func() {
+		t.Helper()
+		sum := 0
+		for _, b := range tc.boxes {
+			sum += b.bytes()
+		}
+		if sum != tc.total || tc.total > maxThreadCache {
+			t.Fatalf("total %d, boxes %d, bound %d", tc.total, sum, maxThreadCache)
+		}
+	}
 	a, b := threadBoxKey{mbox: 1}, threadBoxKey{mbox: 2}
 	if got, ok := tc.add(a, 0, 3, msgs(1, 3)); !ok || len(got) != 3 {
 		t.Fatalf("add a: %d %v", len(got), ok)
@@ -364,7 +373,10 @@ func TestThreadCacheEvicts(t *testing.T) {
 	if got, ok := tc.add(a, 1, 4, msgs(2, 4)); !ok || len(got) != 4 || got[3].uid != 4 {
 		t.Fatalf("add a again: %v %v", got, ok)
 	}
-	tc.add(b, 0, 2, msgs(1, 2)) // 6 > 5: a, used least recently, goes
+	consistent()
+	maxThreadCache = tc.total + 1
+	tc.add(b, 0, 2, msgs(1, 2)) // over the bound: a, used least recently, goes
+	consistent()
 	if m, covered := tc.snapshot(a); m != nil || covered != 0 {
 		t.Fatalf("a not evicted: %d", covered)
 	}
@@ -376,8 +388,11 @@ func TestThreadCacheEvicts(t *testing.T) {
 		t.Fatal("gap accepted")
 	}
 	// A mailbox over the bound alone is not kept.
-	tc.add(a, 0, 9, msgs(1, 9))
-	if m, _ := tc.snapshot(a); m != nil || tc.total > maxThreadCache {
-		t.Fatalf("oversized box kept: %d", tc.total)
+	if got, ok := tc.add(a, 0, 500, msgs(1, 500)); !ok || len(got) != 500 {
+		t.Fatalf("big add: %d %v", len(got), ok)
+	}
+	consistent()
+	if m, _ := tc.snapshot(a); m != nil {
+		t.Fatal("oversized box kept")
 	}
 }

@@ -2,15 +2,26 @@ package server
 
 import (
 	"sync"
+	"unsafe"
 
 	"github.com/youju/youju/internal/message"
 	"github.com/youju/youju/internal/store"
 )
 
-// maxThreadCache bounds the messages whose thread data the server keeps
-// (about 200 bytes each): THREAD data of the mailboxes used least recently
-// goes first, and a mailbox larger than this is not kept at all.
-var maxThreadCache = 400_000
+// maxThreadCache bounds the bytes of thread data the server keeps (some
+// 300 bytes a message, more with long References: 100k messages take
+// about 30 MB): the data of the mailboxes used least recently goes first,
+// and a mailbox larger than this is not kept at all.
+var maxThreadCache = 96 << 20
+
+// strBytes is about what the strings of m take.
+func (m *threadMsg) strBytes() int {
+	n := len(m.subject) + len(m.msgID) + len(m.inReply)
+	for _, r := range m.refs {
+		n += int(unsafe.Sizeof(r)) + len(r)
+	}
+	return n
+}
 
 // threadCache keeps, per mailbox, what THREAD needs of each message
 // (threadMsg without its sequence number). The data of a UID never
@@ -24,7 +35,7 @@ var maxThreadCache = 400_000
 type threadCache struct {
 	mu    sync.Mutex
 	boxes map[threadBoxKey]*threadBox
-	total int    // messages in all boxes
+	total int    // bytes in all boxes (threadBox.bytes)
 	clock uint64 // for least-recently-used eviction
 }
 
@@ -38,9 +49,15 @@ type threadBoxKey struct {
 // existed when they were read, ascending by UID. msgs is append-only:
 // a reader keeps the slice it got, and appends never touch its elements.
 type threadBox struct {
-	covered store.UID
-	msgs    []threadMsg
-	used    uint64
+	covered  store.UID
+	msgs     []threadMsg
+	strBytes int
+	used     uint64
+}
+
+// bytes is about what the box takes.
+func (b *threadBox) bytes() int {
+	return b.strBytes + cap(b.msgs)*int(unsafe.Sizeof(threadMsg{}))
 }
 
 // snapshot returns the cached messages of key and the highest UID they
@@ -86,9 +103,13 @@ func (tc *threadCache) add(key threadBoxKey, from, covered store.UID, msgs []thr
 	for i < len(msgs) && msgs[i].uid <= b.covered {
 		i++
 	}
+	tc.total -= b.bytes()
+	for _, m := range msgs[i:] {
+		b.strBytes += m.strBytes()
+	}
 	b.msgs = append(b.msgs, msgs[i:]...)
 	b.covered = covered
-	tc.total += len(msgs) - i
+	tc.total += b.bytes()
 	all := b.msgs
 	tc.evict(key)
 	return all, true
@@ -104,7 +125,7 @@ func (tc *threadCache) evict(keep threadBoxKey) {
 				victim, oldest = k, b.used
 			}
 		}
-		tc.total -= len(tc.boxes[victim].msgs)
+		tc.total -= tc.boxes[victim].bytes()
 		delete(tc.boxes, victim)
 	}
 }
