@@ -168,7 +168,7 @@ func (c *conn) threadMessages(key *wire.SearchKey) ([]threadMsg, error) {
 	if len(missing) > 0 {
 		// Not in the cache: possible only if the views of sessions
 		// differ in ways the cache did not see; read them directly.
-		more, err := c.readThreadData(missing)
+		more, err := c.readThreadData(missing, len(missing))
 		if err != nil {
 			return nil, err
 		}

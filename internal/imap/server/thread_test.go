@@ -396,3 +396,12 @@ func TestThreadCacheEvicts(t *testing.T) {
 		t.Fatal("oversized box kept")
 	}
 }
+
+func TestCountUpTo(t *testing.T) {
+	m := newUIDMap([]store.UID{3, 4, 5, 9, 10, 20})
+	for uid, want := range map[store.UID]uint32{0: 0, 2: 0, 3: 1, 5: 3, 7: 3, 9: 4, 10: 5, 15: 5, 20: 6, 99: 6} {
+		if got := countUpTo(m, uid); got != want {
+			t.Errorf("countUpTo(%d) = %d, want %d", uid, got, want)
+		}
+	}
+}

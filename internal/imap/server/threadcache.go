@@ -107,7 +107,11 @@ func (tc *threadCache) add(key threadBoxKey, from, covered store.UID, msgs []thr
 	for _, m := range msgs[i:] {
 		b.strBytes += m.strBytes()
 	}
-	b.msgs = append(b.msgs, msgs[i:]...)
+	if len(b.msgs) == 0 {
+		b.msgs = msgs[i:len(msgs):len(msgs)] // the first read: no copy
+	} else {
+		b.msgs = append(b.msgs, msgs[i:]...)
+	}
 	b.covered = covered
 	tc.total += b.bytes()
 	all := b.msgs
@@ -141,7 +145,7 @@ func (c *conn) threadData() ([]threadMsg, error) {
 	if covered >= last {
 		return cached, nil
 	}
-	fresh, err := c.readThreadData(store.UIDSet{{Lo: covered + 1, Hi: last}})
+	fresh, err := c.readThreadData(store.UIDSet{{Lo: covered + 1, Hi: last}}, int(sel.uids.len()-countUpTo(sel.uids, covered)))
 	if err != nil {
 		return nil, err
 	}
@@ -154,10 +158,10 @@ func (c *conn) threadData() ([]threadMsg, error) {
 // readThreadData reads the thread data of the messages of uids from
 // their stored parse (and, for parses that predate References, from
 // their header: see oldReferences).
-func (c *conn) readThreadData(uids store.UIDSet) ([]threadMsg, error) {
+func (c *conn) readThreadData(uids store.UIDSet, sizeHint int) ([]threadMsg, error) {
 	var td message.ThreadDecoder
 	var arena strArena
-	var msgs []threadMsg
+	msgs := make([]threadMsg, 0, sizeHint)
 	err := c.srv.Store.ListMessages(c.ctx, c.acct.ID, c.sel.mbox.ID, store.ListOptions{UIDs: uids, WithInfo: true}, func(m *store.Message) error {
 		msgs = append(msgs, newThreadMsg(&td, &arena, m, 0))
 		return nil
@@ -169,4 +173,16 @@ func (c *conn) readThreadData(uids store.UIDSet) ([]threadMsg, error) {
 		return nil, err
 	}
 	return msgs, nil
+}
+
+// countUpTo is how many UIDs of m are <= uid.
+func countUpTo(m *uidMap, uid store.UID) uint32 {
+	i := m.runOf(uid)
+	switch {
+	case i == len(m.runs):
+		return m.n
+	case uid < m.runs[i].lo:
+		return m.runs[i].before
+	}
+	return m.runs[i].before + uint32(uid-m.runs[i].lo) + 1
 }
