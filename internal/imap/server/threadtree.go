@@ -14,7 +14,7 @@ import (
 type threadTree struct {
 	msgs  []threadMsg
 	nodes []tnode
-	sib   []int32 // scratch for sortChildren
+	sib   []sibKey // scratch for sortChildren
 	// walks bounds the steps of all loop checks (wouldLoop), so that the
 	// work stays linear in the mailbox whatever the References say.
 	walks int
@@ -154,6 +154,13 @@ func boolInt(b bool) int {
 	return 0
 }
 
+// sibKey is a node with its sort key, computed once per sort.
+type sibKey struct {
+	date sentDate
+	seq  uint32
+	node int32
+}
+
 // sortChildren orders the children of p by key.
 func (t *threadTree) sortChildren(p int32) {
 	first := t.nodes[p].child
@@ -162,11 +169,21 @@ func (t *threadTree) sortChildren(p int32) {
 	}
 	sib := t.sib[:0]
 	for c := first; c != noNode; c = t.nodes[c].next {
-		sib = append(sib, c)
+		k := sibKey{node: c}
+		if m := t.key(c); m != nil {
+			k.date, k.seq = m.date, m.seq
+		} // else a dummy without messages: first, as compareThreadMsgs puts it
+		sib = append(sib, k)
 	}
-	slices.SortFunc(sib, func(a, b int32) int { return compareThreadMsgs(t.key(a), t.key(b)) })
+	slices.SortFunc(sib, func(a, b sibKey) int {
+		if c := a.date.compare(b.date); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
 	prev := int32(noNode)
-	for _, c := range sib {
+	for _, k := range sib {
+		c := k.node
 		t.nodes[c].prev = prev
 		if prev == noNode {
 			t.nodes[p].child = c
