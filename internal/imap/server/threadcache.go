@@ -129,7 +129,12 @@ func (tc *threadCache) evict(keep threadBoxKey) {
 				victim, oldest = k, b.used
 			}
 		}
-		tc.total -= tc.boxes[victim].bytes()
+		b := tc.boxes[victim]
+		if b == nil { // keep is not cached and nothing else is
+			tc.total = 0
+			return
+		}
+		tc.total -= b.bytes()
 		delete(tc.boxes, victim)
 	}
 }
