@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/youju/youju/internal/auth"
+	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/pop3"
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/store/sqlite"
@@ -171,7 +172,7 @@ func startYouju(dir string, clients int, msgs [][]byte) (string, func(), error) 
 	fmt.Printf("youju: store filled in %s\n", time.Since(t0).Round(time.Millisecond))
 	srv := &pop3.Server{
 		Store: st, Auth: auth.New(st, auth.Options{}), AllowPlaintextLoopback: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxPerIP: -1,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Limits: netserver.Limits{MaxPerIP: -1},
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/youju/youju/bench/smtp/load"
 
+	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/smtpd"
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/store/sqlite"
@@ -106,7 +107,7 @@ func startSelf(dir, rcpt string, conns int) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &smtpd.Server{Mode: smtpd.Inbound, Store: st, Hostname: "bench.test", MaxPerIP: conns + 1,
+	srv := &smtpd.Server{Mode: smtpd.Inbound, Store: st, Hostname: "bench.test", Limits: netserver.Limits{MaxPerIP: conns + 1},
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	go srv.Serve(l)
 	stop := func() {

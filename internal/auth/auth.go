@@ -54,6 +54,11 @@ type Options struct {
 	CacheTTL time.Duration
 	// Now is the clock (tests).
 	Now func() time.Time
+	// SetSCRAM, if set, stores SCRAM keys for a password that has none
+	// (set before youju kept them) at its first successful login with the
+	// password in hand: store.Accounts has no such conditional write, the
+	// SQLite store does (sqlite.Store.SetSCRAM). See upgradeSCRAM.
+	SetSCRAM func(ctx context.Context, acct store.AccountID, appID int64, hash, scram string) error
 }
 
 // Authenticator checks logins against the accounts of a store. It is safe
@@ -66,6 +71,11 @@ type Authenticator struct {
 
 	mu    sync.Mutex
 	cache map[[32]byte]time.Time // verified (address, hash, password) -> expiry
+
+	// upgradeMu serializes upgradeSCRAM per account (striped by account
+	// id), so that an account's keys share one salt while the burst of
+	// logins after an upgrade of youju does not queue on one lock.
+	upgradeMu [64]sync.Mutex
 }
 
 const maxCache = 10_000
@@ -111,7 +121,13 @@ func (a *Authenticator) CanonicalAddress(username string) string {
 // password is checked, so throttling also bounds the CPU an attacker costs.
 func (a *Authenticator) Login(ctx context.Context, r Request) (store.Account, error) {
 	acct, err := a.login(ctx, r)
-	proto := string(r.Service)
+	countLogin(r.Service, err)
+	return acct, err
+}
+
+// countLogin records the outcome of a login in the metrics.
+func countLogin(svc store.Service, err error) {
+	proto := string(svc)
 	if proto == "" {
 		proto = metrics.ProtoHTTP
 	}
@@ -123,7 +139,6 @@ func (a *Authenticator) Login(ctx context.Context, r Request) (store.Account, er
 		result = metrics.LoginFailed
 	}
 	metrics.Logins.With(proto, result).Inc()
-	return acct, err
 }
 
 func (a *Authenticator) login(ctx context.Context, r Request) (store.Account, error) {
@@ -143,11 +158,24 @@ func (a *Authenticator) login(ctx context.Context, r Request) (store.Account, er
 	if err != nil {
 		return store.Account{}, fmt.Errorf("auth: looking up account: %w", err)
 	}
-	ok, appID := a.verify(ctx, acct, r.Password)
+	ok, appID, noSCRAM := a.verify(ctx, acct, r.Password)
 	if !ok {
 		a.failed(r.Remote, ipKey, accKey)
 		return store.Account{}, ErrInvalidCredentials
 	}
+	if noSCRAM {
+		a.upgradeSCRAM(ctx, acct.ID, appID, r.Password)
+	}
+	if err := a.verified(ctx, acct, appID, r.Service, ipKey); err != nil {
+		return store.Account{}, err
+	}
+	return acct, nil
+}
+
+// verified follows a right password (appID: the app password's, 0 for the
+// account's), for every mechanism: it clears the address's failures and
+// says whether the account may use the service.
+func (a *Authenticator) verified(ctx context.Context, acct store.Account, appID int64, svc store.Service, ipKey string) error {
 	a.perIP.succeed(ipKey)
 	if appID != 0 {
 		// Best effort: "last used" is information for the user, not a gate.
@@ -155,12 +183,12 @@ func (a *Authenticator) login(ctx context.Context, r Request) (store.Account, er
 	}
 	// The password was right: now it is safe to say why access is refused.
 	if acct.Disabled {
-		return store.Account{}, ErrAccountDisabled
+		return ErrAccountDisabled
 	}
-	if r.Service != "" && !acct.Allows(r.Service) {
-		return store.Account{}, ErrServiceDisabled
+	if svc != "" && !acct.Allows(svc) {
+		return ErrServiceDisabled
 	}
-	return acct, nil
+	return nil
 }
 
 func (a *Authenticator) failed(remote netip.Addr, ipKey, accKey string) {
@@ -171,24 +199,25 @@ func (a *Authenticator) failed(remote netip.Addr, ipKey, accKey string) {
 }
 
 // verify checks the account password, then each app password. It returns
-// the id of the app password that matched (0 for the account password).
-func (a *Authenticator) verify(ctx context.Context, acct store.Account, pw string) (bool, int64) {
+// the id of the app password that matched (0 for the account password) and
+// whether that password lacks SCRAM keys.
+func (a *Authenticator) verify(ctx context.Context, acct store.Account, pw string) (ok bool, appID int64, noSCRAM bool) {
 	if pw == "" {
-		return false, 0
+		return false, 0, false
 	}
 	if a.check(acct.Address, acct.PasswordHash, pw) {
-		return true, 0
+		return true, 0, acct.SCRAM == ""
 	}
 	apps, err := a.accts.AppPasswords(ctx, acct.ID)
 	if err != nil {
-		return false, 0
+		return false, 0, false
 	}
 	for _, p := range apps {
 		if a.check(acct.Address, p.Hash, pw) {
-			return true, p.ID
+			return true, p.ID, p.SCRAM == ""
 		}
 	}
-	return false, 0
+	return false, 0, false
 }
 
 // check verifies pw against hash, through the cache of recent successes.

@@ -204,7 +204,7 @@ func TestThrottlePerIPAndPerAccount(t *testing.T) {
 func TestSASLPlainAndLogin(t *testing.T) {
 	a := New(newFake(t), Options{})
 	var got store.Account
-	srv, err := a.SASL(sasl.Plain, store.ServiceIMAP, remote, func(acc store.Account) { got = acc })
+	srv, err := a.SASL(sasl.Plain, store.ServiceIMAP, remote, nil, func(acc store.Account) { got = acc })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,13 +214,13 @@ func TestSASLPlainAndLogin(t *testing.T) {
 	if got.ID != 1 {
 		t.Fatalf("onSuccess got %+v", got)
 	}
-	srv, _ = a.SASL(sasl.Plain, store.ServiceIMAP, remote, nil)
+	srv, _ = a.SASL(sasl.Plain, store.ServiceIMAP, remote, nil, nil)
 	if _, _, err := srv.Next([]byte("bob@example.test\x00alice@example.test\x00secret")); err == nil {
 		t.Fatal("PLAIN with a foreign authorization identity accepted")
 	}
 
 	got = store.Account{}
-	srv, _ = a.SASL(sasl.Login, store.ServiceSMTP, remote, func(acc store.Account) { got = acc })
+	srv, _ = a.SASL(sasl.Login, store.ServiceSMTP, remote, nil, func(acc store.Account) { got = acc })
 	steps := []struct {
 		in   []byte
 		want string
@@ -235,12 +235,12 @@ func TestSASLPlainAndLogin(t *testing.T) {
 	if got.ID != 1 {
 		t.Fatal("LOGIN did not log in")
 	}
-	srv, _ = a.SASL(sasl.Login, store.ServiceSMTP, remote, nil)
+	srv, _ = a.SASL(sasl.Login, store.ServiceSMTP, remote, nil, nil)
 	srv.Next([]byte("alice@example.test")) // initial response = user name
 	if _, done, err := srv.Next([]byte("bad")); !done || !errors.Is(err, ErrInvalidCredentials) {
 		t.Fatalf("LOGIN wrong password: done=%v err=%v", done, err)
 	}
-	if _, err := a.SASL("CRAM-MD5", store.ServiceIMAP, remote, nil); !errors.Is(err, ErrUnsupportedMechanism) {
+	if _, err := a.SASL("CRAM-MD5", store.ServiceIMAP, remote, nil, nil); !errors.Is(err, ErrUnsupportedMechanism) {
 		t.Fatalf("unknown mechanism: %v", err)
 	}
 }

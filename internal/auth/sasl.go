@@ -2,25 +2,37 @@ package auth
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net/netip"
+	"strings"
 
 	"github.com/emersion/go-sasl"
 
 	"github.com/youju/youju/internal/store"
 )
 
-// Mechanisms returns the SASL mechanisms that SASL supports, in the order
-// servers should advertise them. SCRAM-SHA-256 is not offered: it needs
-// per-account SCRAM keys beside the argon2id hash, which we do not keep.
-func Mechanisms() []string { return []string{sasl.Plain, sasl.Login} }
+// Mechanisms returns the SASL mechanisms offered on a connection, in the
+// order servers should advertise them. cs is the connection's TLS state
+// (nil without TLS): SCRAM-SHA-256-PLUS is offered only where it can bind
+// to the TLS channel (ChannelBinding). SCRAM comes first: with it the
+// password never reaches the server.
+func Mechanisms(cs *tls.ConnectionState) []string {
+	if ChannelBinding(cs) != nil {
+		return []string{SCRAMSHA256Plus, SCRAMSHA256, sasl.Plain, sasl.Login}
+	}
+	return []string{SCRAMSHA256, sasl.Plain, sasl.Login}
+}
 
 // ErrUnsupportedMechanism is returned by SASL for an unknown mechanism.
 var ErrUnsupportedMechanism = errors.New("auth: unsupported SASL mechanism")
 
-// SASL returns a server for the mechanism ("PLAIN", RFC 4616, or "LOGIN")
-// that logs in through Login and calls onSuccess with the account.
-func (a *Authenticator) SASL(mech string, svc store.Service, remote netip.Addr, onSuccess func(store.Account)) (sasl.Server, error) {
+// SASL returns a server for the mechanism (case-insensitive): "PLAIN" (RFC
+// 4616), "LOGIN", "SCRAM-SHA-256" (RFC 7677) or, when cs can bind,
+// "SCRAM-SHA-256-PLUS". It logs in through the same checks and throttling as
+// Login and calls onSuccess with the account. cs is the connection's TLS
+// state, nil without TLS.
+func (a *Authenticator) SASL(mech string, svc store.Service, remote netip.Addr, cs *tls.ConnectionState, onSuccess func(store.Account)) (sasl.Server, error) {
 	login := func(identity, username, password string) error {
 		// RFC 4616 §2: an authorization identity other than the
 		// authentication identity would be a proxy login, which we do not
@@ -37,11 +49,17 @@ func (a *Authenticator) SASL(mech string, svc store.Service, remote netip.Addr, 
 		}
 		return nil
 	}
-	switch mech {
+	switch strings.ToUpper(mech) {
 	case sasl.Plain:
 		return sasl.NewPlainServer(login), nil
 	case sasl.Login:
 		return &loginServer{login: login}, nil
+	case SCRAMSHA256:
+		return &scramServer{a: a, svc: svc, remote: remote, cb: ChannelBinding(cs), onSuccess: onSuccess}, nil
+	case SCRAMSHA256Plus:
+		if cb := ChannelBinding(cs); cb != nil {
+			return &scramServer{a: a, svc: svc, remote: remote, plus: true, cb: cb, onSuccess: onSuccess}, nil
+		}
 	}
 	return nil, ErrUnsupportedMechanism
 }

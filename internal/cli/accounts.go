@@ -292,11 +292,16 @@ func appPassAdd(ctx context.Context, e *env, args []string) error {
 	}
 	return withAccount(ctx, *data, rest[0], func(st store.Accounts, a store.Account) error {
 		pw := auth.GeneratePassword(16)
-		h, err := auth.HashPassword(pw)
+		apps, err := st.AppPasswords(ctx, a.ID)
 		if err != nil {
 			return err
 		}
-		if _, err := st.AddAppPassword(ctx, store.AppPassword{AccountID: a.ID, Name: rest[1], Hash: h, Created: time.Now()}); err != nil {
+		p, err := auth.NewAppPassword(a, apps, rest[1], pw)
+		if err != nil {
+			return err
+		}
+		p.Created = time.Now()
+		if _, err := st.AddAppPassword(ctx, p); err != nil {
 			if errors.Is(err, store.ErrExists) {
 				return fmt.Errorf("%s already has an app password named %q", a.Address, rest[1])
 			}

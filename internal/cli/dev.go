@@ -56,16 +56,16 @@ func ensureDev(ctx context.Context, e *env, dataDir string) (*devAccount, error)
 		return nil, err
 	}
 	pw := auth.GeneratePassword(12)
-	hash, err := auth.HashPassword(pw)
-	if err != nil {
+	acct := store.Account{Address: devUser, AllowIMAP: true, AllowPOP3: true, AllowSMTP: true,
+		POP3: store.POP3Options{Scope: store.POP3ScopeInbox, Delete: store.POP3DeleteExpunge}, Created: time.Now()}
+	if err := auth.SetPassword(&acct, nil, pw); err != nil {
 		return nil, err
 	}
 	st, err := openStore(ctx, dataDir, c)
 	if err != nil {
 		return nil, err
 	}
-	_, err = st.CreateAccount(ctx, store.Account{Address: devUser, PasswordHash: hash, AllowIMAP: true, AllowPOP3: true, AllowSMTP: true,
-		POP3: store.POP3Options{Scope: store.POP3ScopeInbox, Delete: store.POP3DeleteExpunge}, Created: time.Now()})
+	_, err = st.CreateAccount(ctx, acct)
 	if cerr := st.Close(); err == nil {
 		err = cerr
 	}

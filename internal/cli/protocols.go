@@ -6,6 +6,7 @@ import (
 	"github.com/youju/youju/internal/delivery"
 	"github.com/youju/youju/internal/delivery/queue"
 	imapserver "github.com/youju/youju/internal/imap/server"
+	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/pop3"
 	"github.com/youju/youju/internal/smtpd"
 )
@@ -20,11 +21,15 @@ func (d *deps) bindings() ([]binding, error) {
 		return nil, err
 	}
 	lim := c.Limits
+	conns := netserver.Limits{
+		MaxConnections: lim.MaxConnections, MaxPerIP: lim.MaxConnectionsIP, PreAuthPercent: lim.PreAuthPercent,
+		PreAuthTimeout: lim.PreAuthTimeout.Duration, CommandTimeout: lim.CommandTimeout.Duration,
+	}
 	smtpServer := func(mode smtpd.Mode) *smtpd.Server {
 		return &smtpd.Server{
 			Mode: mode, Store: d.store, Auth: d.auth, Queue: outq, TLSConfig: d.tls.Config(),
 			Hostname: c.Hostname, MaxMessageBytes: lim.MaxMessageBytes, MaxRecipients: lim.MaxRecipients,
-			MaxConnections: lim.MaxConnections, MaxPerIP: lim.MaxConnectionsIP,
+			Limits:      conns,
 			ReadTimeout: lim.SMTPTimeout.Duration, WriteTimeout: lim.SMTPTimeout.Duration, DataTimeout: lim.SMTPDataTimeout.Duration,
 			AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback,
 			Logger:                 d.log.With("proto", "smtp", "mode", map[smtpd.Mode]string{smtpd.Inbound: "mx", smtpd.Submission: "submission"}[mode]),
@@ -40,12 +45,16 @@ func (d *deps) bindings() ([]binding, error) {
 	pop := &pop3.Server{
 		Store: d.store, Auth: d.auth, TLSConfig: d.tls.Config(), Hostname: c.Hostname,
 		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, Logger: d.log,
-		IdleTimeout: lim.POP3IdleTimeout.Duration, MaxConnections: lim.MaxConnections, MaxPerIP: lim.MaxConnectionsIP,
+		IdleTimeout: lim.POP3IdleTimeout.Duration, Limits: conns,
 	}
 	imap := &imapserver.Server{
 		Store: d.store, Auth: d.auth, TLSConfig: d.tls.Config(), Hostname: c.Hostname,
 		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, MaxLiteral: lim.MaxMessageBytes,
-		MaxConnections: lim.MaxConnections, MaxPerIP: lim.MaxConnectionsIP, IdleTimeout: lim.IMAPIdleTimeout.Duration, Logger: d.log,
+		IdleTimeout: lim.IMAPIdleTimeout.Duration, Limits: conns, Logger: d.log,
+	}
+	proxyFrom, err := c.Proxy.TrustedPrefixes()
+	if err != nil {
+		return nil, err
 	}
 	var bs []binding
 	for _, x := range []struct {
@@ -66,7 +75,11 @@ func (d *deps) bindings() ([]binding, error) {
 			return nil, fmt.Errorf("listeners.%s: %w", x.name, err)
 		}
 		if addr != "" {
-			bs = append(bs, binding{name: x.name, addr: addr, srv: x.srv, implicitTLS: x.implicitTLS})
+			b := binding{name: x.name, addr: addr, srv: x.srv, implicitTLS: x.implicitTLS}
+			if c.Proxy.Enabled(x.name) {
+				b.proxyFrom = proxyFrom
+			}
+			bs = append(bs, b)
 		}
 	}
 	web, err := d.webBindings()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -22,6 +23,7 @@ import (
 	"github.com/youju/youju/internal/delivery/queue"
 	"github.com/youju/youju/internal/dnsresolver"
 	"github.com/youju/youju/internal/metrics"
+	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/tlsconf"
 	"github.com/youju/youju/internal/web"
@@ -92,6 +94,7 @@ func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dns
 		MaxFailuresPerIP:      c.Auth.MaxFailuresPerIP,
 		MaxFailuresPerAccount: c.Auth.MaxFailuresPerAccount,
 		Window:                c.Auth.FailureWindow.Duration,
+		SetSCRAM:              raw.SetSCRAM,
 	})
 	if ctl, err := serveControl(dataDir, st, log); err != nil {
 		// Not fatal: mail flows; only account changes from the CLI must
@@ -185,6 +188,9 @@ type binding struct {
 	addr        string
 	srv         server
 	implicitTLS bool
+	// proxyFrom are the load balancers whose connections start with a
+	// PROXY header (netserver.ProxyListener); nil: none.
+	proxyFrom []netip.Prefix
 }
 
 // server is what every protocol front-end offers (the net/http pattern).
@@ -218,6 +224,9 @@ func listenAll(bs []binding) ([]running, error) {
 			return nil, fmt.Errorf("listening for %s on %s: %w (another mail server running? use --port-offset or set listeners.%s in the config)", b.name, b.addr, err, b.name)
 		}
 		l = newCountingListener(l, b.name)
+		if b.proxyFrom != nil {
+			l = &netserver.ProxyListener{Listener: l, Trusted: b.proxyFrom}
+		}
 		r := running{binding: b, l: l}
 		r.addr = l.Addr().String()
 		if ts, ok := b.srv.(tlsServer); ok && b.implicitTLS {

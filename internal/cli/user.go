@@ -44,10 +44,6 @@ func userAdd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	hash, err := auth.HashPassword(pw)
-	if err != nil {
-		return err
-	}
 	return withStore(ctx, *data, func(c config.Config, st store.Accounts) error {
 		_, domain, _ := strings.Cut(addr, "@")
 		if ok, err := st.IsLocalDomain(ctx, domain); err != nil {
@@ -59,8 +55,11 @@ func userAdd(ctx context.Context, e *env, args []string) error {
 		if *quota >= 0 {
 			q = *quota
 		}
-		a := store.Account{Address: addr, PasswordHash: hash, AllowIMAP: true, AllowPOP3: true, AllowSMTP: true,
+		a := store.Account{Address: addr, AllowIMAP: true, AllowPOP3: true, AllowSMTP: true,
 			QuotaBytes: q, POP3: store.POP3Options{Scope: store.POP3ScopeInbox, Delete: store.POP3DeleteExpunge}, Created: time.Now()}
+		if err := auth.SetPassword(&a, nil, pw); err != nil {
+			return err
+		}
 		if _, err := st.CreateAccount(ctx, a); err != nil {
 			if errors.Is(err, store.ErrExists) {
 				return fmt.Errorf("account %s exists already", addr)
@@ -114,12 +113,16 @@ func userPasswd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	hash, err := auth.HashPassword(pw)
-	if err != nil {
-		return err
-	}
 	return withAccount(ctx, *data, rest[0], func(st store.Accounts, a store.Account) error {
-		a.PasswordHash = hash
+		// The app passwords' SCRAM salt is kept (auth.SetPassword), so
+		// they go on working with SCRAM.
+		apps, err := st.AppPasswords(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		if err := auth.SetPassword(&a, apps, pw); err != nil {
+			return err
+		}
 		if err := st.UpdateAccount(ctx, a); err != nil {
 			return err
 		}

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +41,7 @@ type Config struct {
 	TLS       TLS       `toml:"tls"`
 	Log       Log       `toml:"log"`
 	Limits    Limits    `toml:"limits"`
+	Proxy     Proxy     `toml:"proxy_protocol"`
 	Auth      Auth      `toml:"auth"`
 	Outbound  Outbound  `toml:"outbound"`
 }
@@ -74,16 +77,69 @@ type Log struct {
 
 // Limits protect the server from clients, and clients from each other.
 type Limits struct {
-	MaxMessageBytes   int64    `toml:"max_message_bytes"`   // SMTP SIZE, IMAP APPENDLIMIT (default 50 MiB)
-	MaxRecipients     int      `toml:"max_recipients"`      // per SMTP transaction (default 1000)
-	MaxConnections    int      `toml:"max_connections"`     // per protocol (default 2000)
-	MaxConnectionsIP  int      `toml:"max_connections_ip"`  // per remote address and protocol (default 200: offices share one NAT address)
+	MaxMessageBytes  int64 `toml:"max_message_bytes"`  // SMTP SIZE, IMAP APPENDLIMIT (default 50 MiB)
+	MaxRecipients    int   `toml:"max_recipients"`     // per SMTP transaction (default 1000)
+	MaxConnections   int   `toml:"max_connections"`    // per protocol (default 2000)
+	MaxConnectionsIP int   `toml:"max_connections_ip"` // per remote address and protocol (default 200: offices share one NAT address)
+	// PreAuthPercent is the share of max_connections that connections
+	// which have not logged in may hold; the rest is kept for sessions
+	// that did (default 50). The SMTP MX port, where nobody logs in, is
+	// not split.
+	PreAuthPercent int      `toml:"preauth_percent"`
+	PreAuthTimeout Duration `toml:"preauth_timeout"` // idle limit before login, every protocol (default 60s)
+	// CommandTimeout bounds one command line from its first byte to its
+	// end, plus one second per KiB received (default 60s): a client
+	// sending a byte now and then is cut off.
+	CommandTimeout    Duration `toml:"command_timeout"`
 	SMTPTimeout       Duration `toml:"smtp_timeout"`        // per command (default 5m, RFC 5321 §4.5.3.2)
 	SMTPDataTimeout   Duration `toml:"smtp_data_timeout"`   // for DATA (default 10m)
 	IMAPIdleTimeout   Duration `toml:"imap_idle_timeout"`   // autologout (default 30m, RFC 9051 §5.4)
 	POP3IdleTimeout   Duration `toml:"pop3_idle_timeout"`   // autologout (default 10m, RFC 1939 §3)
 	DefaultQuotaBytes int64    `toml:"default_quota_bytes"` // for new accounts; 0 = unlimited
 }
+
+// Proxy enables the PROXY protocol (HAProxy, versions 1 and 2) on some
+// listeners, for connections from trusted load balancers only: they send
+// the client's address first, which limits, throttling, logs and SPF then
+// use. Off by default.
+type Proxy struct {
+	Trusted   []string `toml:"trusted"`   // CIDRs of the load balancers, e.g. "10.0.0.0/8"
+	Listeners []string `toml:"listeners"` // listener keys that expect the header, e.g. ["smtp", "imaps"]
+}
+
+// TrustedPrefixes parses Trusted (checked by Validate).
+func (p *Proxy) TrustedPrefixes() ([]netip.Prefix, error) {
+	var ps []netip.Prefix
+	for _, s := range p.Trusted {
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("proxy_protocol.trusted %q: want a CIDR such as 10.0.0.0/8", s)
+		}
+		ps = append(ps, pfx.Masked())
+	}
+	return ps, nil
+}
+
+// Enabled reports whether listener expects a PROXY header.
+func (p *Proxy) Enabled(listener string) bool { return slices.Contains(p.Listeners, listener) }
+
+func (p *Proxy) validate() error {
+	if _, err := p.TrustedPrefixes(); err != nil {
+		return err
+	}
+	if len(p.Listeners) > 0 && len(p.Trusted) == 0 {
+		return errors.New("proxy_protocol: listeners are set but trusted is empty")
+	}
+	for _, name := range p.Listeners {
+		if !slices.Contains(mailListeners, name) {
+			return fmt.Errorf("proxy_protocol.listeners: %q is not one of %s", name, strings.Join(mailListeners, ", "))
+		}
+	}
+	return nil
+}
+
+// mailListeners are the listeners that can take a PROXY header.
+var mailListeners = []string{"smtp", "submissions", "submission", "imap", "imaps", "pop3", "pop3s"}
 
 // Auth configures logins.
 type Auth struct {
@@ -95,6 +151,16 @@ type Auth struct {
 	MaxFailuresPerAccount  int      `toml:"max_failures_per_account"` // default 30
 	FailureWindow          Duration `toml:"failure_window"`           // default 5m
 }
+
+// Connection defaults. They are the one source: Default uses them, and so
+// do the servers (through internal/netserver) for their zero fields.
+const (
+	DefaultMaxConnections   = 2000
+	DefaultMaxConnectionsIP = 200
+	DefaultPreAuthPercent   = 50
+	DefaultPreAuthTimeout   = 60 * time.Second
+	DefaultCommandTimeout   = 60 * time.Second
+)
 
 // Duration is a time.Duration written as "90s", "5m", "1h".
 type Duration struct{ time.Duration }
@@ -131,8 +197,11 @@ func Default(domain string) Config {
 		Limits: Limits{
 			MaxMessageBytes:  50 << 20,
 			MaxRecipients:    1000,
-			MaxConnections:   2000,
-			MaxConnectionsIP: 200,
+			MaxConnections:   DefaultMaxConnections,
+			MaxConnectionsIP: DefaultMaxConnectionsIP,
+			PreAuthPercent:   DefaultPreAuthPercent,
+			PreAuthTimeout:   Duration{DefaultPreAuthTimeout},
+			CommandTimeout:   Duration{DefaultCommandTimeout},
 			SMTPTimeout:      Duration{5 * time.Minute},
 			SMTPDataTimeout:  Duration{10 * time.Minute},
 			IMAPIdleTimeout:  Duration{30 * time.Minute},
@@ -211,6 +280,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxRecipients < 1 || c.Limits.MaxConnections < 1 || c.Limits.MaxConnectionsIP < 1 {
 		return errors.New("limits: max_recipients, max_connections and max_connections_ip must be at least 1")
+	}
+	if c.Limits.PreAuthPercent < 1 || c.Limits.PreAuthPercent > 100 {
+		return fmt.Errorf("limits.preauth_percent %d: must be between 1 and 100", c.Limits.PreAuthPercent)
+	}
+	if c.Limits.PreAuthTimeout.Duration < time.Second || c.Limits.CommandTimeout.Duration < time.Second {
+		return errors.New("limits: preauth_timeout and command_timeout must be at least 1s")
+	}
+	if err := c.Proxy.validate(); err != nil {
+		return err
 	}
 	if c.TLS.Cert == "" || c.TLS.Key == "" {
 		return errors.New("tls: cert and key must be set")

@@ -25,6 +25,25 @@ func TestMarshalParsesBackToTheSameConfig(t *testing.T) {
 	}
 }
 
+// TestConnectionDefaults: the connection defaults are config's constants
+// (netserver uses the same ones for the servers' zero fields).
+func TestConnectionDefaults(t *testing.T) {
+	l := Default("a.test").Limits
+	if l.MaxConnections != DefaultMaxConnections || l.MaxConnectionsIP != DefaultMaxConnectionsIP ||
+		l.PreAuthPercent != DefaultPreAuthPercent || l.PreAuthTimeout.Duration != DefaultPreAuthTimeout ||
+		l.CommandTimeout.Duration != DefaultCommandTimeout {
+		t.Fatalf("defaults %+v", l)
+	}
+	c, err := Parse("youju.toml", []byte("domain = \"a.test\"\n[proxy_protocol]\ntrusted = [\"10.1.2.3/8\", \"2001:db8::/32\"]\nlisteners = [\"smtp\", \"imaps\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := c.Proxy.TrustedPrefixes()
+	if err != nil || len(ps) != 2 || ps[0].String() != "10.0.0.0/8" || !c.Proxy.Enabled("imaps") || c.Proxy.Enabled("imap") {
+		t.Fatalf("proxy %v %v %+v", ps, err, c.Proxy)
+	}
+}
+
 func TestParseStrict(t *testing.T) {
 	tests := []struct{ name, file, wantErr string }{
 		{"unknown top key", "domain = \"a.test\"\nhostnme = \"x\"\n", "unknown key hostnme"},
@@ -35,6 +54,11 @@ func TestParseStrict(t *testing.T) {
 		{"bad duration", "domain = \"a.test\"\n[limits]\nsmtp_timeout = \"soon\"\n", "smtp_timeout"},
 		{"bad log format", "domain = \"a.test\"\n[log]\nformat = \"xml\"\n", "log.format"},
 		{"port overflow", "domain = \"a.test\"\nport_offset = 60000\n", "above 65535"},
+		{"preauth percent", "domain = \"a.test\"\n[limits]\npreauth_percent = 0\n", "preauth_percent"},
+		{"preauth timeout", "domain = \"a.test\"\n[limits]\npreauth_timeout = \"10ms\"\n", "preauth_timeout"},
+		{"proxy bad cidr", "domain = \"a.test\"\n[proxy_protocol]\ntrusted = [\"10.0.0.0\"]\n", "proxy_protocol.trusted"},
+		{"proxy no trusted", "domain = \"a.test\"\n[proxy_protocol]\nlisteners = [\"imaps\"]\n", "trusted is empty"},
+		{"proxy admin", "domain = \"a.test\"\n[proxy_protocol]\ntrusted = [\"10.0.0.0/8\"]\nlisteners = [\"admin\"]\n", "proxy_protocol.listeners"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -50,6 +50,9 @@ key = "{{.TLS.Key}}"
 # max_recipients = 1000
 # max_connections = 2000
 # max_connections_ip = 200
+# preauth_percent = 50
+# preauth_timeout = "60s"
+# command_timeout = "60s"
 # smtp_timeout = "5m"
 # smtp_data_timeout = "10m"
 # imap_idle_timeout = "30m"
@@ -65,6 +68,11 @@ allow_plaintext_loopback = true
 # max_failures_per_ip = 10
 # max_failures_per_account = 30
 # failure_window = "5m"
+
+[proxy_protocol]
+# PROXY protocol v1/v2 from load balancers (off unless both are set)
+# trusted = []              # e.g. ["10.0.0.0/8"]
+# listeners = []            # e.g. ["smtp", "imaps", "submissions"]
 
 [outbound]
 # resolver = ""             # "" = system resolver, or "192.0.2.53"

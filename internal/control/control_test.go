@@ -48,7 +48,7 @@ func TestEveryMethodOverTheSocket(t *testing.T) {
 	if ds, err := c.Domains(ctx); err != nil || len(ds) != 1 || ds[0].Name != "example.test" {
 		t.Fatalf("Domains = %+v, %v", ds, err)
 	}
-	a, err := c.CreateAccount(ctx, store.Account{Address: "alice@example.test", PasswordHash: "h", AllowIMAP: true, Created: time.Now()})
+	a, err := c.CreateAccount(ctx, store.Account{Address: "alice@example.test", PasswordHash: "h", SCRAM: "k", AllowIMAP: true, Created: time.Now()})
 	if err != nil || a.ID == 0 {
 		t.Fatalf("CreateAccount = %+v, %v", a, err)
 	}
@@ -56,7 +56,7 @@ func TestEveryMethodOverTheSocket(t *testing.T) {
 	if err := c.UpdateAccount(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := st.Account(ctx, "alice@example.test"); err != nil || got.QuotaBytes != 12345 {
+	if got, err := st.Account(ctx, "alice@example.test"); err != nil || got.QuotaBytes != 12345 || got.SCRAM != "k" {
 		t.Fatalf("store sees %+v, %v", got, err)
 	}
 	if got, err := c.AccountByID(ctx, a.ID); err != nil || got.Address != a.Address {
@@ -80,7 +80,7 @@ func TestEveryMethodOverTheSocket(t *testing.T) {
 	if err := c.DeleteAlias(ctx, "@example.test"); err != nil {
 		t.Fatal(err)
 	}
-	p, err := c.AddAppPassword(ctx, store.AppPassword{AccountID: a.ID, Name: "phone", Hash: "x", Created: time.Now()})
+	p, err := c.AddAppPassword(ctx, store.AppPassword{AccountID: a.ID, Name: "phone", Hash: "x", SCRAM: "y", Created: time.Now()})
 	if err != nil || p.ID == 0 {
 		t.Fatalf("AddAppPassword = %+v, %v", p, err)
 	}
@@ -88,7 +88,7 @@ func TestEveryMethodOverTheSocket(t *testing.T) {
 	if err := c.TouchAppPassword(ctx, p.ID, when); err != nil {
 		t.Fatal(err)
 	}
-	if ps, err := c.AppPasswords(ctx, a.ID); err != nil || len(ps) != 1 || !ps[0].LastUsed.Equal(when) {
+	if ps, err := c.AppPasswords(ctx, a.ID); err != nil || len(ps) != 1 || !ps[0].LastUsed.Equal(when) || ps[0].SCRAM != "y" {
 		t.Fatalf("AppPasswords = %+v, %v", ps, err)
 	}
 	if err := c.DeleteAppPassword(ctx, a.ID, "phone"); err != nil {

@@ -53,3 +53,22 @@ func BenchmarkMarshal(b *testing.B) {
 		info.Marshal()
 	}
 }
+
+// BenchmarkDecodeTransfer decodes 1 MB of quoted-printable (French text:
+// escapes, soft breaks, trailing spaces) and of base64 in 76-character
+// lines.
+func BenchmarkDecodeTransfer(b *testing.B) {
+	qp := []byte(strings.Repeat("Le caf=C3=A9 est pr=C3=AAt, la cr=C3=A8me aussi et le th=C3=A9 att=\r\nend  \r\n", 1<<20/80))
+	b64 := []byte(strings.Repeat("JVBERi0xLjQKJWZha2UgcGRmIGZvciB0ZXN0cwolJUVPRgoJVBERi0xLjQKJWZha2UgcGRmIGZv\r\n", 1<<20/78))
+	for _, c := range []struct {
+		name, enc string
+		data      []byte
+	}{{"qp", "quoted-printable", qp}, {"base64", "base64", b64}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.data)))
+			for i := 0; i < b.N; i++ {
+				DecodeTransfer(c.enc, c.data)
+			}
+		})
+	}
+}

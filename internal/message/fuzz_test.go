@@ -2,6 +2,8 @@ package message
 
 import (
 	"bytes"
+	"encoding/base64"
+	"mime/quotedprintable"
 	"os"
 	"path/filepath"
 	"testing"
@@ -25,6 +27,22 @@ func FuzzParse(f *testing.F) {
 	addCorpusSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		data = NormalizeCRLF(data)
+		info := Parse(data)
+		checkOffsets(t, data, info)
+		checkRoundTrip(t, info)
+		if _, err := BodyText(bytes.NewReader(data), info, 1<<16); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzParseExact: messages appended as literal8 (RFC 3516 §4.4) are
+// parsed as they are, bare LF, bare CR and NUL included; Parse must hold
+// its offsets on those too.
+func FuzzParseExact(f *testing.F) {
+	addCorpusSeeds(f)
+	f.Add([]byte("Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\na\x00\r--b--\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
 		info := Parse(data)
 		checkOffsets(t, data, info)
 		checkRoundTrip(t, info)
@@ -101,5 +119,38 @@ func FuzzAddressList(f *testing.F) {
 			t.Fatalf("%q: unterminated group in %+v", s, list)
 		}
 		_ = FormatAddresses(list)
+	})
+}
+
+// FuzzDecodeTransfer: decoding never panics and never grows the data;
+// whatever mime/quotedprintable and encoding/base64 encode, DecodeTransfer
+// decodes back to the original octets.
+func FuzzDecodeTransfer(f *testing.F) {
+	f.Add([]byte("a=3Db=\r\nc  \r\n=ZZ\n=\t\n"), []byte("\x00\xff text \r\n"))
+	f.Add([]byte("SGVs bG8=\r\n"), []byte("trailing space \r\nand tab\t"))
+	f.Fuzz(func(t *testing.T, encoded, plain []byte) {
+		for _, enc := range []string{"base64", "quoted-printable", "7bit"} {
+			if out := DecodeTransfer(enc, encoded); len(out) > len(encoded) {
+				t.Fatalf("%s: %d octets from %d", enc, len(out), len(encoded))
+			}
+		}
+		var qp bytes.Buffer
+		w := quotedprintable.NewWriter(&qp)
+		w.Binary = true // every CR and LF encoded: the octets survive exactly
+		w.Write(plain)
+		w.Close()
+		if got := DecodeTransfer("quoted-printable", qp.Bytes()); !bytes.Equal(got, plain) {
+			t.Fatalf("QP round trip: %q -> %q -> %q", plain, qp.Bytes(), got)
+		}
+		b64 := base64.StdEncoding.EncodeToString(plain)
+		var folded []byte
+		for len(b64) > 76 { // RFC 2045 §6.8: lines of at most 76 characters
+			folded = append(append(folded, b64[:76]...), "\r\n"...)
+			b64 = b64[76:]
+		}
+		folded = append(folded, b64...)
+		if got := DecodeTransfer("base64", folded); !bytes.Equal(got, plain) {
+			t.Fatalf("base64 round trip: %q -> %q", plain, got)
+		}
 	})
 }

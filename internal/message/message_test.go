@@ -433,18 +433,51 @@ func TestBodyText(t *testing.T) {
 }
 
 func TestDecodeTransfer(t *testing.T) {
-	tests := []struct{ enc, in, want string }{
-		{"base64", "SGVsbG8s\r\nIHdvcmxk", "Hello, world"},
-		{"base64", "SGVsbG8s!!IHdv*cmxk", "Hello, world"},
-		{"base64", "SGk=junk", "Hi"},
-		{"quoted-printable", "a=3Db=\r\nc=\nd", "a=bcd"},
-		{"quoted-printable", "bad=ZZ end=", "bad=ZZ end"},
-		{"quoted-printable", "soft=  \r\nbreak", "softbreak"},
-		{"7bit", "same", "same"},
+	tests := []struct{ name, enc, in, want string }{
+		{"b64 lines", "base64", "SGVsbG8s\r\nIHdvcmxk", "Hello, world"},
+		{"b64 outside alphabet", "base64", "SGVsbG8s!!IHdv*cmxk", "Hello, world"},
+		{"b64 spaces and tabs", "base64", " SGVs\tbG8s IHdv cmxk \r\n", "Hello, world"},
+		{"b64 padding ends data", "base64", "SGk=junk", "Hi"},
+		{"b64 bare LF", "base64", "SGVs\nbG8=\n", "Hello"},
+		{"b64 unpadded group", "base64", "SGVsbG8", "Hello"},
+		{"b64 lone sextet", "base64", "SGVsbG8sQ", "Hello,"},
+		{"b64 NUL", "BASE64", "AGEA", "\x00a\x00"},
+		{"b64 empty", "base64", "", ""},
+		{"qp escapes", "quoted-printable", "a=3Db=\r\nc=\nd", "a=bcd"},
+		{"qp lower-case hex", "quoted-printable", "caf=c3=a9", "caf\xc3\xa9"},
+		{"qp invalid hex kept", "quoted-printable", "bad=ZZ end=", "bad=ZZ end"},
+		{"qp = then one hex at end", "quoted-printable", "x=4", "x=4"},
+		{"qp = then hex and junk", "quoted-printable", "x=4G y", "x=4G y"},
+		{"qp soft break with trailing space", "quoted-printable", "soft=  \r\nbreak", "softbreak"},
+		{"qp soft break with tab, bare LF", "quoted-printable", "soft=\t\nbreak", "softbreak"},
+		// RFC 2045 §6.7 rule 3: trailing white space is deleted.
+		{"qp trailing space CRLF", "quoted-printable", "line  \r\nnext\t \r\n", "line\r\nnext\r\n"},
+		{"qp trailing space bare LF", "quoted-printable", "line \nnext", "line\nnext"},
+		{"qp trailing space at end", "quoted-printable", "end \t", "end"},
+		{"qp encoded trailing space kept", "quoted-printable", "a=20\r\nb=09  \r\n", "a \r\nb\t\r\n"},
+		{"qp inner spaces kept", "quoted-printable", "a  b\r\n", "a  b\r\n"},
+		{"qp blank lines", "quoted-printable", "\r\n\r\n", "\r\n\r\n"},
+		{"qp bare CR kept", "quoted-printable", "a\rb\r\n", "a\rb\r\n"},
+		{"qp NUL", "Quoted-Printable", "a=00b", "a\x00b"},
+		{"qp only =", "quoted-printable", "=", ""},
+		{"7bit", "7bit", "same  \r\n", "same  \r\n"},
+		{"binary", "binary", "a\x00\nb", "a\x00\nb"},
+		{"unknown", "x-uuencode", "begin 644", "begin 644"},
 	}
 	for _, tt := range tests {
 		if got := string(DecodeTransfer(tt.enc, []byte(tt.in))); got != tt.want {
-			t.Errorf("DecodeTransfer(%s, %q) = %q, want %q", tt.enc, tt.in, got, tt.want)
+			t.Errorf("%s: DecodeTransfer(%s, %q) = %q, want %q", tt.name, tt.enc, tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestKnownTransfer(t *testing.T) {
+	for enc, want := range map[string]bool{
+		"": true, "7bit": true, "8BIT": true, "Binary": true, "base64": true, " quoted-printable ": true,
+		"x-uuencode": false, "8bits": false, "uuencode": false,
+	} {
+		if got := KnownTransfer(enc); got != want {
+			t.Errorf("KnownTransfer(%q) = %v", enc, got)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package message
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"html"
@@ -101,10 +102,13 @@ func PartText(r io.ReaderAt, p *Part, maxRead int64) (string, error) {
 }
 
 // DecodeTransfer undoes a Content-Transfer-Encoding (RFC 2045 §6),
-// tolerantly: bad base64 characters are skipped, bad quoted-printable
-// escapes kept literally. Unknown encodings are returned unchanged.
+// tolerantly: characters outside the base64 alphabet are ignored (RFC 2045
+// §6.8), bad quoted-printable escapes are kept literally (the robust
+// reading of RFC 2045 §6.7 note 1). The name is matched without regard to
+// case (RFC 2045 §6.1). Identity and unknown encodings are returned
+// unchanged; KnownTransfer tells them apart.
 func DecodeTransfer(encoding string, b []byte) []byte {
-	switch encoding {
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
 	case "base64":
 		return decodeBase64(b)
 	case "quoted-printable":
@@ -113,6 +117,22 @@ func DecodeTransfer(encoding string, b []byte) []byte {
 	return b
 }
 
+// KnownTransfer reports whether DecodeTransfer can undo encoding: the
+// identity encodings (7bit, 8bit, binary, or none given, RFC 2045 §6.1)
+// and base64 and quoted-printable. IMAP BINARY answers the others with
+// UNKNOWN-CTE (RFC 3516 §4.3).
+func KnownTransfer(encoding string) bool {
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "", "7bit", "8bit", "binary", "base64", "quoted-printable":
+		return true
+	}
+	return false
+}
+
+// decodeBase64 decodes base64 (RFC 2045 §6.8): characters outside the
+// alphabet (line breaks, spaces, garbage) are ignored and "=" ends the
+// data. A final group of 2 or 3 characters still yields its bytes; a lone
+// final character cannot carry one and is dropped.
 func decodeBase64(b []byte) []byte {
 	clean := make([]byte, 0, len(b))
 	for _, c := range b {
@@ -122,7 +142,7 @@ func decodeBase64(b []byte) []byte {
 			break
 		}
 	}
-	if len(clean)&3 == 1 { // a lone sextet cannot carry a byte
+	if len(clean)&3 == 1 {
 		clean = clean[:len(clean)-1]
 	}
 	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
@@ -130,39 +150,61 @@ func decodeBase64(b []byte) []byte {
 	return out[:n]
 }
 
-// decodeQP decodes quoted-printable (RFC 2045 §6.7): "=XX" is a byte, "="
-// at the end of a line is a soft line break.
+// decodeQP decodes quoted-printable (RFC 2045 §6.7) line by line. Lines
+// end in CRLF or a bare LF, which are kept as they are. Trailing spaces
+// and tabs of each line are deleted first (rule 3: they were added in
+// transport); then a line that ends in "=" is a soft line break (rule 5)
+// and is joined to the next; "=XX" (hex digits of either case) is one
+// octet; an "=" not followed by two hex digits is kept as is.
 func decodeQP(b []byte) []byte {
 	out := make([]byte, 0, len(b))
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if c != '=' {
-			out = append(out, c)
-			continue
+	for len(b) > 0 {
+		line, eol := b, []byte(nil)
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+			eol = crlfOrLF(line)
+			line = line[:len(line)+1-len(eol)]
+		} else {
+			b = nil
 		}
-		switch {
-		case i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]):
-			out = append(out, unhex(b[i+1])<<4|unhex(b[i+2]))
-			i += 2
-		case i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n':
-			i += 2
-		case i+1 < len(b) && b[i+1] == '\n':
-			i++
-		case i+1 == len(b):
-		default:
-			// Trailing whitespace after a soft break: "=  \r\n".
-			j := i + 1
-			for j < len(b) && (b[j] == ' ' || b[j] == '\t') {
-				j++
-			}
-			if j+1 < len(b) && b[j] == '\r' && b[j+1] == '\n' {
-				i = j + 1
-				continue
-			}
-			out = append(out, c)
+		line = bytes.TrimRight(line, " \t")
+		soft := len(line) > 0 && line[len(line)-1] == '='
+		if soft {
+			line = line[:len(line)-1]
+		}
+		out = appendQPLine(out, line)
+		if !soft {
+			out = append(out, eol...)
 		}
 	}
 	return out
+}
+
+// crlfOrLF returns the line ending that preceded the LF after line: CRLF
+// when line ends in CR (which then belongs to the ending), else LF.
+func crlfOrLF(line []byte) []byte {
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		return []byte("\r\n")
+	}
+	return []byte("\n")
+}
+
+// appendQPLine appends the decoded octets of one line, without its ending.
+func appendQPLine(out, line []byte) []byte {
+	for {
+		i := bytes.IndexByte(line, '=')
+		if i < 0 {
+			return append(out, line...)
+		}
+		out = append(out, line[:i]...)
+		if i+2 < len(line) && isHex(line[i+1]) && isHex(line[i+2]) {
+			out = append(out, unhex(line[i+1])<<4|unhex(line[i+2]))
+			line = line[i+3:]
+			continue
+		}
+		out = append(out, '=')
+		line = line[i+1:]
+	}
 }
 
 // htmlText drops tags, scripts and styles and unescapes entities: enough

@@ -61,8 +61,7 @@ func FuzzSession(f *testing.F) {
 		}
 		cli, sconn := net.Pipe()
 		defer cli.Close()
-		srv.init()
-		srv.startSession(pipeConn{sconn}, false)
+		srv.conns().ServeConn(pipeConn{sconn}, false)
 		go func() {
 			cli.Write(data)
 			cli.Write([]byte("\r\nQUIT\r\n"))

@@ -2,10 +2,10 @@ package pop3
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"strconv"
-	"strings"
 
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/store"
@@ -15,7 +15,22 @@ import (
 // (RFC 2595 §4; the text is Dovecot's, which clients know).
 var errPlaintext = &Error{Code: codeAuth, Text: "Plaintext authentication disallowed on non-secure (SSL/TLS) connections; use STLS first"}
 
-func saslMechanisms() []string { return auth.Mechanisms() }
+// saslMechanisms are the SASL mechanisms of this connection (RFC 5034 §3:
+// CAPA's SASL line): SCRAM-SHA-256, -PLUS where the TLS channel can be
+// bound (RFC 9266), PLAIN and LOGIN. They are offered only where PLAIN
+// would be (plaintextOK), SCRAM included: RFC 5802 §9 warns that an
+// eavesdropped exchange still allows an offline dictionary attack, and the
+// mail that follows would travel in clear.
+func (s *session) saslMechanisms() []string { return auth.Mechanisms(s.tlsState()) }
+
+// tlsState returns the connection's TLS state, nil without TLS.
+func (s *session) tlsState() *tls.ConnectionState {
+	if tc, ok := s.conn.(*tls.Conn); ok {
+		cs := tc.ConnectionState()
+		return &cs
+	}
+	return nil
+}
 
 // cmdUser takes the name for PASS (RFC 1939 §7).
 func (s *session) cmdUser(cmd Command) error {
@@ -64,7 +79,7 @@ func (s *session) cmdAuth(cmd Command) error {
 	}
 	if len(cmd.Args) == 0 {
 		s.ok("Mechanisms follow")
-		for _, m := range saslMechanisms() {
+		for _, m := range s.saslMechanisms() {
 			s.w.WriteString(m + "\r\n")
 		}
 		s.w.WriteString(".\r\n")
@@ -75,7 +90,7 @@ func (s *session) cmdAuth(cmd Command) error {
 	}
 	var acct store.Account
 	var got bool
-	srv, err := s.srv.Auth.SASL(strings.ToUpper(cmd.Args[0]), store.ServicePOP3, s.remote, func(a store.Account) { acct, got = a, true })
+	srv, err := s.srv.Auth.SASL(cmd.Args[0], store.ServicePOP3, s.remote, s.tlsState(), func(a store.Account) { acct, got = a, true })
 	if err != nil {
 		return &Error{Text: "Unsupported authentication mechanism"}
 	}
@@ -90,7 +105,13 @@ func (s *session) cmdAuth(cmd Command) error {
 		chal, done, err := srv.Next(resp)
 		if err != nil {
 			s.log.Info("pop3: SASL login failed", "mech", cmd.Args[0], "err", err)
-			return s.loginFailed(authError(err))
+			e := authError(err)
+			if se := (*auth.SCRAMError)(nil); errors.As(err, &se) {
+				// The RFC 5802 §7 error value, which never tells
+				// whether the user exists.
+				e.Text = "SCRAM authentication failed: " + se.Value
+			}
+			return s.loginFailed(e)
 		}
 		if done {
 			break

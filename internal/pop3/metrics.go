@@ -10,7 +10,6 @@ var (
 		"POP3 login attempts by result (ok, auth, disabled, throttled, in_use, error).", "result")
 	mRetrBytes = metrics.NewCounter("youju_pop3_retr_bytes_total", "Message octets sent by RETR and TOP.")
 	mDeleted   = metrics.NewCounter("youju_pop3_deleted_total", "Messages deleted (expunged, moved to Trash or hidden) in the UPDATE state.")
-	mRefused   = metrics.NewCounter("youju_pop3_refused_total", "Connections refused by MaxConnections or MaxPerIP.")
 )
 
 // loginResult names an auth error for mLogins.

@@ -190,7 +190,7 @@ func TestPlaintextRefusedAndSTLS(t *testing.T) {
 	c.do("STLS", "-ERR Command not permitted when TLS active")
 	c.do("CAPA", "+OK*")
 	capa = strings.Join(c.multi(), "|")
-	if !strings.Contains(capa, "USER") || !strings.Contains(capa, "SASL PLAIN LOGIN") || strings.Contains(capa, "STLS") {
+	if !strings.Contains(capa, "USER") || !strings.Contains(capa, "SASL SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN") || strings.Contains(capa, "STLS") {
 		t.Fatalf("CAPA after TLS = %q", capa)
 	}
 	c.login("alice")
@@ -203,7 +203,7 @@ func TestImplicitTLS(t *testing.T) {
 	c := dialTLS(t, ts.tlsAddr)
 	c.do("CAPA", "+OK*")
 	capa := strings.Join(c.multi(), "|")
-	want := "TOP|UIDL|RESP-CODES|AUTH-RESP-CODE|PIPELINING|USER|SASL PLAIN LOGIN|IMPLEMENTATION youju"
+	want := "TOP|UIDL|RESP-CODES|AUTH-RESP-CODE|PIPELINING|USER|SASL SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN|IMPLEMENTATION youju"
 	if capa != want {
 		t.Fatalf("CAPA = %q, want %q", capa, want)
 	}
@@ -219,7 +219,7 @@ func TestSASL(t *testing.T) {
 	ts := startServer(t, st, nil)
 	c := dial(t, ts.addr)
 	c.do("AUTH", "+OK*")
-	if got := strings.Join(c.multi(), "|"); got != "PLAIN|LOGIN" {
+	if got := strings.Join(c.multi(), "|"); got != "SCRAM-SHA-256|PLAIN|LOGIN" {
 		t.Fatalf("AUTH list = %q", got)
 	}
 	c.do("AUTH CRAM-MD5", "-ERR Unsupported authentication mechanism")
@@ -495,9 +495,7 @@ func TestShutdownDuringHandshake(t *testing.T) {
 	// Wait until the session exists, then shut down: a handshake that has
 	// not finished is cut, not waited for (HandshakeTimeout is 30 s).
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		ts.srv.mu.Lock()
-		n := len(ts.srv.conns)
-		ts.srv.mu.Unlock()
+		n, _ := ts.srv.conns().Counts()
 		if n == 1 {
 			break
 		}

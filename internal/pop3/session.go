@@ -10,13 +10,13 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -44,8 +44,8 @@ const (
 // session is one client connection.
 type session struct {
 	srv         *Server
-	raw         net.Conn // the TCP connection
-	conn        net.Conn // raw, or the TLS connection over it
+	raw         *netserver.Conn // the TCP connection
+	conn        net.Conn        // raw, or the TLS connection over it
 	remote      netip.Addr
 	implicitTLS bool
 	tls         bool
@@ -71,10 +71,9 @@ var errLineTooLong = errors.New("line too long")
 // errQuit ends the session after a reply.
 var errQuit = errors.New("quit")
 
-func newSession(srv *Server, c net.Conn, remote netip.Addr, implicitTLS bool) *session {
-	id := srv.nextID.Add(1)
-	s := &session{srv: srv, raw: c, remote: remote, implicitTLS: implicitTLS}
-	s.log = srv.logger().With("proto", "pop3", "conn", id, "remote", remote.String())
+func newSession(srv *Server, c *netserver.Conn) *session {
+	s := &session{srv: srv, raw: c, remote: c.Remote, implicitTLS: c.ImplicitTLS}
+	s.log = srv.logger().With("proto", "pop3", "conn", c.ID, "remote", c.Remote.String())
 	s.setConn(c)
 	return s
 }
@@ -136,15 +135,13 @@ func (s *session) release() {
 
 func (s *session) run() {
 	defer s.close()
-	defer func() {
-		s.release()
-		if v := recover(); v != nil {
-			s.log.Error("pop3: panic in session", "panic", v, "stack", string(debug.Stack()))
-		}
-	}()
+	defer s.release()
 	if s.implicitTLS {
 		// Nothing is lost by cutting a handshake short: Shutdown may.
 		s.idle.Store(true)
+		if s.raw.ShuttingDown() { // else the OnShutdown hook sees idle
+			return
+		}
 		err := s.handshake()
 		s.idle.Store(false)
 		if err != nil {
@@ -159,7 +156,7 @@ func (s *session) run() {
 	// RFC 1939 §4: the greeting. No APOP timestamp: APOP is not offered.
 	s.ok(host + " POP3 server ready")
 	s.log.Debug("pop3: connected")
-	for !s.srv.closing.Load() {
+	for !s.raw.ShuttingDown() {
 		if err := s.step(); err != nil {
 			if !errors.Is(err, errQuit) && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				s.log.Debug("pop3: connection ended", "err", err)
@@ -202,7 +199,11 @@ func (s *session) step() error {
 		return s.fail(&Error{Text: "Malformed command: " + err.Error(), bad: true})
 	}
 	s.log.Debug("pop3: command", "cmd", cmd.Name)
-	return s.fail(s.dispatch(cmd))
+	err = s.fail(s.dispatch(cmd))
+	if s.state == stateTransaction {
+		s.raw.Authenticated() // leaves the pre-login share of the limits
+	}
+	return err
 }
 
 // fail writes the -ERR of a protocol error and counts bad commands; other
@@ -237,10 +238,11 @@ func (s *session) fail(err error) error {
 }
 
 // readLine reads one line without its line ending (CRLF, or a bare LF from
-// sloppy clients), with the idle deadline. Lines longer than the reader's
+// sloppy clients), with the idle (or pre-login) deadline and the command
+// timeout from its first byte (netserver.Conn.Await). Lines longer than the reader's
 // small buffer (AUTH responses) are gathered up to limit.
 func (s *session) readLine(limit int) ([]byte, error) {
-	_ = s.conn.SetReadDeadline(time.Now().Add(orDefault(s.srv.IdleTimeout, DefaultIdleTimeout)))
+	_ = s.raw.Await(orDefault(s.srv.IdleTimeout, DefaultIdleTimeout))
 	line, err := s.r.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
 		var long []byte
@@ -369,7 +371,7 @@ func (s *session) cmdCapa(cmd Command) error {
 	if s.state == stateAuthorization {
 		if s.plaintextOK() {
 			s.w.WriteString("USER\r\nSASL")
-			for _, m := range saslMechanisms() {
+			for _, m := range s.saslMechanisms() {
 				s.w.WriteString(" " + m)
 			}
 			s.w.WriteString("\r\n")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/youju/youju/bench/smtp/load"
 	"github.com/youju/youju/internal/delivery/deliverytest"
+	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -74,7 +75,7 @@ func BenchmarkSMTPOnly(b *testing.B) {
 			st := deliverytest.New()
 			st.AddDomain(ctx, "example.com")
 			st.CreateAccount(ctx, store.Account{Address: "alice@example.com"})
-			s := &Server{Store: nopStore{st}, MaxPerIP: conns + 1, Logger: testLogger(b)}
+			s := &Server{Store: nopStore{st}, Limits: netserver.Limits{MaxPerIP: conns + 1}, Logger: testLogger(b)}
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				b.Fatal(err)

@@ -108,7 +108,7 @@ func (l harnessListener) Accept() (net.Conn, error) {
 	}
 	lc := &loggedConn{Conn: c, closed: make(chan struct{})}
 	l.conns <- lc
-	tc := &trackedConn{Conn: lc, lim: newLimiter(0, 0)}
+	tc := &trackedConn{Conn: lc}
 	if l.opts.lineConn {
 		tc.lc = newLineConn(lc, false, l.opts.maxLine)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/delivery"
 	"github.com/youju/youju/internal/delivery/deliverytest"
+	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -103,7 +104,7 @@ func FuzzSession(f *testing.F) {
 	var panics atomic.Int64
 	srv := &Server{Mode: Inbound, Store: st, Auth: auth.New(st, auth.Options{}), Queue: q,
 		AllowPlaintextLoopback: true, MaxMessageBytes: 1 << 16, ReadTimeout: 2 * time.Second,
-		MaxPerIP: -1, Logger: slog.New(panicWatch{&panics})}
+		Limits: netserver.Limits{MaxPerIP: -1}, Logger: slog.New(panicWatch{&panics})}
 	l := &chanListener{ch: make(chan net.Conn), closed: make(chan struct{})}
 	go srv.Serve(l)
 	f.Cleanup(func() { srv.Shutdown(ctx) })

@@ -1,117 +1,118 @@
 package smtpd
 
 import (
+	"context"
+	"crypto/tls"
 	"net"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/youju/youju/internal/netserver"
 )
 
-// limiter counts open connections overall and per remote address and
-// keeps the set of live connections (for Shutdown).
-type limiter struct {
-	max, perIP int // 0 = unlimited
-
-	mu    sync.Mutex
-	total int
-	byIP  map[netip.Addr]int
-	conns map[*trackedConn]struct{}
+// initConns sets up the connection layer: netserver accepts and admits,
+// then hands each connection to go-smtp through s.queue.
+func (s *Server) initConns() {
+	s.queue = newConnQueue()
+	s.net = netserver.Server{
+		Proto: "smtp", Handler: s.handle, Logger: s.log(),
+		Refusal: "421 4.7.0 Too many connections, try again later\r\n", // RFC 5321 §3.8
+		Limits:  s.Limits,
+	}
+	if s.Mode == Inbound {
+		// Nobody logs in on the MX port (RFC 5321 §4.5.3.2: 5 minutes
+		// per command), so it has no pre-login share or timeout.
+		s.net.PreAuthPercent, s.net.PreAuthTimeout = -1, -1
+	}
 }
 
-func newLimiter(max, perIP int) *limiter {
-	return &limiter{max: max, perIP: perIP, byIP: map[netip.Addr]int{}, conns: map[*trackedConn]struct{}{}}
+// handle wraps an admitted connection for go-smtp and hands it over;
+// go-smtp closes it.
+func (s *Server) handle(nc *netserver.Conn) {
+	tc := &trackedConn{Conn: nc, nc: nc, s: s}
+	nc.OnShutdown(tc.shutdown)
+	var c net.Conn = tc
+	if nc.ImplicitTLS {
+		c = tls.Server(tc, s.TLSConfig)
+	} else {
+		tc.lc = newLineConn(nc, s.TLSConfig != nil, netserver.Pick(s.MaxLineLength, DefaultMaxLineLength))
+	}
+	if s.queue.push(c) {
+		nc.Detach()
+	}
 }
 
-// acquire admits c, or reports that a limit is reached.
-func (l *limiter) acquire(c *trackedConn) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.max > 0 && l.total >= l.max {
+// connQueue is the listener go-smtp serves: internal/netserver accepts,
+// counts and admits connections, and hands them over here. Its Accept
+// fails only once closed, so go-smtp's own accept loop never sees EMFILE.
+type connQueue struct {
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func newConnQueue() *connQueue {
+	return &connQueue{ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (q *connQueue) Accept() (net.Conn, error) {
+	select {
+	case c := <-q.ch:
+		return c, nil
+	case <-q.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (q *connQueue) Close() error {
+	q.once.Do(func() { close(q.done) })
+	return nil
+}
+
+func (q *connQueue) Addr() net.Addr { return &net.TCPAddr{} }
+
+// push hands c to go-smtp; false once the queue is closed.
+func (q *connQueue) push(c net.Conn) bool {
+	select {
+	case q.ch <- c:
+		return true
+	case <-q.done:
 		return false
 	}
-	if l.perIP > 0 && l.byIP[c.ip] >= l.perIP {
-		return false
-	}
-	l.total++
-	l.byIP[c.ip]++
-	l.conns[c] = struct{}{}
-	return true
 }
 
-func (l *limiter) release(c *trackedConn) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.conns[c]; !ok {
-		return
-	}
-	delete(l.conns, c)
-	l.total--
-	if l.byIP[c.ip]--; l.byIP[c.ip] <= 0 {
-		delete(l.byIP, c.ip)
-	}
-}
-
-// interruptIdle makes every connection's next (or current) command read
-// time out at once, except while a message is being received.
-func (l *limiter) interruptIdle() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for c := range l.conns {
-		c.stopping.Store(true)
-		if c.inData.Load() == 0 {
-			c.Conn.SetReadDeadline(time.Now())
-		}
-	}
-}
-
-// limitListener admits connections within the limits. Refused plain
-// connections get a 421 (RFC 5321 §3.8); implicit-TLS ones are just
-// closed, since no TLS session exists to carry a reply.
-type limitListener struct {
-	net.Listener
-	s     *Server
-	plain bool
-}
-
-func (ll *limitListener) Accept() (net.Conn, error) {
-	for {
-		c, err := ll.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		tc := &trackedConn{Conn: c, lim: ll.s.limits}
-		if ll.plain {
-			tc.lc = newLineConn(c, ll.s.TLSConfig != nil, pick(ll.s.MaxLineLength, DefaultMaxLineLength))
-		}
-		if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
-			tc.ip = ap.Addr().Unmap()
-		}
-		if ll.s.shutting.Load() || !ll.s.limits.acquire(tc) {
-			ll.s.log().Warn("connection refused: limit reached", "remote", c.RemoteAddr().String())
-			if ll.plain {
-				c.SetWriteDeadline(time.Now().Add(time.Second))
-				c.Write([]byte("421 4.7.0 Too many connections, try again later\r\n"))
-			}
-			c.Close()
-			continue
-		}
-		return tc, nil
-	}
-}
-
-// trackedConn is a connection counted by the limiter. It also carries the
+// trackedConn is an admitted connection as go-smtp sees it. It carries the
 // per-connection switches the session needs below go-smtp: "close after
-// the next reply" (too many errors) and "in DATA" (Shutdown waits).
+// the next reply" (too many errors), "in DATA" (Shutdown waits) and the
+// deadline of each command line.
 type trackedConn struct {
 	net.Conn
-	lim        *limiter
-	ip         netip.Addr
+	nc         *netserver.Conn // nil in tests that build one by hand
+	s          *Server
+	sess       atomic.Pointer[session] // set by NewSession
 	closeOnce  sync.Once
 	inData     atomic.Int32 // Data calls running (an abandoned BDAT one may linger)
 	stopping   atomic.Bool
 	closeAfter atomic.Bool
 	lc         *lineConn // read side of a plain connection (fastdata.go); nil under implicit TLS
+}
+
+// Context is the connection's (internal/netserver): done when it closes.
+func (c *trackedConn) Context() context.Context {
+	if c.nc == nil {
+		return context.Background()
+	}
+	return c.nc.Context()
+}
+
+// shutdown is the netserver hook: every command read ends at once, except
+// while a message is being received.
+func (c *trackedConn) shutdown() {
+	c.stopping.Store(true)
+	if c.inData.Load() == 0 {
+		c.Conn.SetReadDeadline(time.Now())
+	}
 }
 
 // Read goes through lineConn on plain connections.
@@ -129,16 +130,24 @@ func (c *trackedConn) Close() error {
 			c.lc.flush() // the last reply (221, 421) still goes out
 		}
 		err = c.Conn.Close()
-		c.lim.release(c)
 	})
 	return err
 }
 
-// SetReadDeadline lets Shutdown win over go-smtp, which sets a fresh
-// deadline before every command.
+// SetReadDeadline is called by go-smtp before every command line with its
+// ReadTimeout. Outside DATA it becomes netserver's command deadline: the
+// shorter pre-login wait on submission until AUTH succeeded, and the
+// command timeout from the line's first byte. Shutdown wins over both.
 func (c *trackedConn) SetReadDeadline(t time.Time) error {
-	if c.stopping.Load() && c.inData.Load() == 0 {
-		t = time.Now()
+	if c.inData.Load() == 0 {
+		if c.stopping.Load() {
+			t = time.Now()
+		} else if c.nc != nil && !t.IsZero() {
+			if ss := c.sess.Load(); ss != nil && ss.account() != nil {
+				c.nc.Authenticated()
+			}
+			return c.nc.Await(time.Until(t))
+		}
 	}
 	return c.Conn.SetReadDeadline(t)
 }

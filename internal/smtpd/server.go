@@ -39,6 +39,7 @@ import (
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/delivery"
 	"github.com/youju/youju/internal/dnsresolver"
+	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -59,12 +60,11 @@ const (
 	Submission
 )
 
-// Defaults of zero Server fields.
+// Defaults of zero Server fields. Connection limits and the pre-login and
+// command timeouts are internal/netserver's.
 const (
 	DefaultMaxMessageBytes = 50 << 20
 	DefaultMaxRecipients   = 1000
-	DefaultMaxConnections  = 1000
-	DefaultMaxPerIP        = 50
 	// DefaultMaxLineLength bounds command lines and DATA lines. RFC 5321
 	// §4.5.3.1.6 says 1000 octets, but real HTML mail has longer lines:
 	// refusing those would lose mail, so we are generous yet bounded.
@@ -106,14 +106,16 @@ type Server struct {
 
 	MaxMessageBytes int64
 	MaxRecipients   int
-	MaxConnections  int
-	MaxPerIP        int
 	MaxLineLength   int
 	MaxErrors       int
+	// Limits are the connection limits and the pre-login and command
+	// timeouts. The pre-login ones apply to Submission only: on the MX
+	// port nobody logs in.
+	netserver.Limits
 	// MaxInFlightBytes bounds the message data buffered by all
 	// connections at once; past it, DATA gets 452 4.3.1 (try later).
 	MaxInFlightBytes int64
-	ReadTimeout      time.Duration
+	ReadTimeout      time.Duration // waiting for a command (RFC 5321 §4.5.3.2)
 	WriteTimeout     time.Duration
 	DataTimeout      time.Duration
 
@@ -127,7 +129,8 @@ type Server struct {
 	inner    *smtp.Server
 	resolver *delivery.Resolver
 	deliver  *delivery.Deliverer
-	limits   *limiter
+	net      netserver.Server
+	queue    *connQueue
 	ctx      context.Context
 	cancel   context.CancelFunc
 	connSeq  atomic.Uint64
@@ -141,15 +144,15 @@ func (s *Server) init() {
 		s.resolver = &delivery.Resolver{Accounts: s.Store, CacheTTL: resolverCacheTTL}
 		s.deliver = &delivery.Deliverer{Store: s.Store, Resolver: s.resolver, Queue: s.Queue,
 			Hostname: s.hostname(), Logger: s.log()}
-		s.limits = newLimiter(pick(s.MaxConnections, DefaultMaxConnections), pick(s.MaxPerIP, DefaultMaxPerIP))
+		s.initConns()
 		in := smtp.NewServer(backend{s})
 		in.Domain = s.hostname()
 		in.TLSConfig = s.TLSConfig
-		in.MaxMessageBytes = pick64(s.MaxMessageBytes, DefaultMaxMessageBytes)
-		in.MaxRecipients = pick(s.MaxRecipients, DefaultMaxRecipients)
-		in.MaxLineLength = pick(s.MaxLineLength, DefaultMaxLineLength)
-		in.ReadTimeout = pickDur(s.ReadTimeout, DefaultReadTimeout)
-		in.WriteTimeout = pickDur(s.WriteTimeout, DefaultWriteTimeout)
+		in.MaxMessageBytes = netserver.Pick(s.MaxMessageBytes, DefaultMaxMessageBytes)
+		in.MaxRecipients = netserver.Pick(s.MaxRecipients, DefaultMaxRecipients)
+		in.MaxLineLength = netserver.Pick(s.MaxLineLength, DefaultMaxLineLength)
+		in.ReadTimeout = netserver.Pick(s.ReadTimeout, DefaultReadTimeout)
+		in.WriteTimeout = netserver.Pick(s.WriteTimeout, DefaultWriteTimeout)
 		// go-smtp's switch is server-wide; our session decides per
 		// connection (TLS, or loopback with AllowPlaintextLoopback) in
 		// AuthMechanisms and Auth.
@@ -158,6 +161,7 @@ func (s *Server) init() {
 		in.EnableDSN = true
 		in.ErrorLog = errorLog{s.log()}
 		s.inner = in
+		go in.Serve(s.queue)
 	})
 }
 
@@ -168,7 +172,7 @@ func (s *Server) Serve(l net.Listener) error {
 	if s.Mode == Submission && s.Auth == nil {
 		return errors.New("smtpd: submission needs Auth")
 	}
-	return s.serve(&limitListener{Listener: l, s: s, plain: true})
+	return s.serve(l, false)
 }
 
 // ServeTLS accepts implicit-TLS connections on l (port 465, RFC 8314 §3.3).
@@ -180,19 +184,19 @@ func (s *Server) ServeTLS(l net.Listener) error {
 	if s.Mode == Submission && s.Auth == nil {
 		return errors.New("smtpd: submission needs Auth")
 	}
-	return s.serve(tls.NewListener(&limitListener{Listener: l, s: s}, s.TLSConfig))
+	return s.serve(l, true)
 }
 
 // ErrServerClosed is returned by Serve and ServeTLS after Shutdown.
 var ErrServerClosed = errors.New("smtpd: server closed")
 
-func (s *Server) serve(l net.Listener) error {
+func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 	if s.shutting.Load() {
 		l.Close()
 		return ErrServerClosed
 	}
-	err := s.inner.Serve(l)
-	if s.shutting.Load() || errors.Is(err, net.ErrClosed) {
+	err := s.net.Serve(l, implicitTLS)
+	if errors.Is(err, netserver.ErrServerClosed) {
 		return nil
 	}
 	return err
@@ -205,21 +209,10 @@ func (s *Server) serve(l net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	s.shutting.Store(true)
-	done := make(chan error, 1)
-	go func() { done <- s.inner.Shutdown(ctx) }()
-	s.limits.interruptIdle()
-	select {
-	case err := <-done:
-		s.cancel()
-		if errors.Is(err, smtp.ErrServerClosed) {
-			return nil
-		}
-		return err
-	case <-ctx.Done():
-		s.inner.Close()
-		s.cancel()
-		return ctx.Err()
-	}
+	err := s.net.Shutdown(ctx)
+	s.inner.Close() // its listener (s.queue) and whatever is left
+	s.cancel()
+	return err
 }
 
 func (s *Server) hostname() string {
@@ -236,44 +229,25 @@ func (s *Server) log() *slog.Logger {
 	return slog.Default()
 }
 
-func (s *Server) dataTimeout() time.Duration { return pickDur(s.DataTimeout, DefaultDataTimeout) }
-func (s *Server) maxErrors() int             { return pick(s.MaxErrors, DefaultMaxErrors) }
-
-func pick(v, def int) int {
-	switch {
-	case v < 0:
-		return 0 // go-smtp and our limiter: 0 is "no limit"
-	case v == 0:
-		return def
-	}
-	return v
+func (s *Server) dataTimeout() time.Duration {
+	return netserver.Pick(s.DataTimeout, DefaultDataTimeout)
 }
+func (s *Server) maxErrors() int { return netserver.Pick(s.MaxErrors, DefaultMaxErrors) }
 
-func pick64(v, def int64) int64 {
-	switch {
-	case v < 0:
-		return 0
-	case v == 0:
-		return def
-	}
-	return v
-}
-
-func pickDur(v, def time.Duration) time.Duration {
-	switch {
-	case v < 0:
-		return 0
-	case v == 0:
-		return def
-	}
-	return v
-}
+// pick and pick64 resolve settings as netserver does: zero is the
+// default, negative is 0 (go-smtp's "no limit").
+func pick(v, def int) int       { return netserver.Pick(v, def) }
+func pick64(v, def int64) int64 { return netserver.Pick(v, def) }
 
 // backend is the go-smtp Backend: one session per connection.
 type backend struct{ s *Server }
 
 func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return newSession(b.s, c), nil
+	ss := newSession(b.s, c)
+	if ss.tc != nil {
+		ss.tc.sess.Store(ss) // tells the deadlines when AUTH succeeded
+	}
+	return ss, nil
 }
 
 // errorLog adapts slog to go-smtp's Printf logger (panics, conn errors).
@@ -288,6 +262,7 @@ func (e errorLog) Println(v ...any) { e.log(fmt.Sprint(v...)) }
 
 func (e errorLog) log(msg string) {
 	if strings.HasPrefix(msg, "panic") {
+		netserver.CountPanic("smtp")
 		e.l.Error(msg)
 		return
 	}

@@ -69,7 +69,11 @@ func newSession(s *Server, c *smtp.Conn) *session {
 
 // ctx bounds one store or queue operation.
 func (ss *session) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ss.s.ctx, ss.s.dataTimeout())
+	base := ss.s.ctx
+	if ss.tc != nil {
+		base = ss.tc.Context() // ends with the connection
+	}
+	return context.WithTimeout(base, ss.s.dataTimeout())
 }
 
 func (ss *session) account() *store.Account {
@@ -115,11 +119,14 @@ func (ss *session) Logout() error { return nil }
 
 // AuthMechanisms are offered only where a password may travel: under TLS,
 // or on loopback when the configuration allows it (RFC 4954 §4, RFC 8314).
+// SCRAM too, though the password never crosses: RFC 5802 §9 warns that an
+// eavesdropped exchange still allows an offline dictionary attack.
+// SCRAM-SHA-256-PLUS is listed where the TLS channel can be bound.
 func (ss *session) AuthMechanisms() []string {
 	if !ss.authAllowed() {
 		return nil
 	}
-	return auth.Mechanisms()
+	return auth.Mechanisms(ss.tls)
 }
 
 func (ss *session) authAllowed() bool {
@@ -137,7 +144,7 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 	if !ss.authAllowed() {
 		return nil, ss.fail(errEncryptionRequired)
 	}
-	srv, err := ss.s.Auth.SASL(mech, store.ServiceSMTP, ss.remote, func(a store.Account) {
+	srv, err := ss.s.Auth.SASL(mech, store.ServiceSMTP, ss.remote, ss.tls, func(a store.Account) {
 		ss.mu.Lock()
 		ss.acct = &a
 		ss.log = ss.log.With("user", a.Address)
@@ -162,7 +169,12 @@ func (x saslServer) Next(resp []byte) ([]byte, bool, error) {
 		return ch, done, nil
 	}
 	x.ss.logger().Info("authentication failed", "err", err)
+	var se *auth.SCRAMError
 	switch {
+	case errors.As(err, &se):
+		// RFC 4954 §6 reply with the RFC 5802 §7 error value, which never
+		// tells whether the user exists.
+		err = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "SCRAM authentication failed: " + se.Value}
 	case errors.Is(err, auth.ErrThrottled):
 		err = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many failures, try again later"}
 	case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrAccountDisabled),

@@ -7,7 +7,7 @@ import (
 
 // Metered wraps s so that the hot operations report their duration to
 // observe (op names: "deliver", "list", "search", "open", "flags",
-// "expunge", "changes"). It keeps metrics out of the backends.
+// "expunge", "changes", "keywords"). It keeps metrics out of the backends.
 func Metered(s Store, observe func(op string, d time.Duration)) Store {
 	return &metered{Store: s, observe: observe}
 }

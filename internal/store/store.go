@@ -112,14 +112,18 @@ type Account struct {
 	ID           AccountID
 	Address      string
 	PasswordHash string // argon2id PHC string; see internal/auth
-	Disabled     bool
-	AllowIMAP    bool // per-service access switches
-	AllowPOP3    bool
-	AllowSMTP    bool
-	QuotaBytes   int64 // 0 = unlimited
-	UsedBytes    int64 // sum of message sizes in all mailboxes (read-only)
-	POP3         POP3Options
-	Created      time.Time
+	// SCRAM holds the SCRAM-SHA-256 keys of the password (RFC 5803 format,
+	// see internal/auth), set together with PasswordHash; empty for a
+	// password set before youju kept them.
+	SCRAM      string
+	Disabled   bool
+	AllowIMAP  bool // per-service access switches
+	AllowPOP3  bool
+	AllowSMTP  bool
+	QuotaBytes int64 // 0 = unlimited
+	UsedBytes  int64 // sum of message sizes in all mailboxes (read-only)
+	POP3       POP3Options
+	Created    time.Time
 }
 
 // Allows reports whether the account may use the service.
@@ -145,6 +149,7 @@ type AppPassword struct {
 	AccountID AccountID
 	Name      string
 	Hash      string
+	SCRAM     string // SCRAM-SHA-256 keys, as Account.SCRAM
 	Created   time.Time
 	LastUsed  time.Time // zero if never used
 }
@@ -268,6 +273,9 @@ type Delivery struct {
 	Data         []byte    // the whole message; line endings are normalised to CRLF by Deliver
 	InternalDate time.Time // zero = now
 	Targets      []Target
+	// Exact keeps Data as it is, bare CR, LF and NUL included: an IMAP
+	// APPEND of a literal8 (RFC 3516 §4.4) is stored octet for octet.
+	Exact bool
 }
 
 // Query selects messages for Search. Every set field must match (AND).

@@ -311,9 +311,15 @@ func (s *server) createAppPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pw := auth.GeneratePassword(16)
-	hash, err := auth.HashPassword(pw)
+	// The account's SCRAM salt comes from its existing passwords.
+	apps, err := s.opt.Store.AppPasswords(r.Context(), acct.ID)
+	var p store.AppPassword
 	if err == nil {
-		_, err = s.opt.Store.AddAppPassword(r.Context(), store.AppPassword{AccountID: acct.ID, Name: name, Hash: hash, Created: s.opt.Now()})
+		p, err = auth.NewAppPassword(acct, apps, name, pw)
+	}
+	if err == nil {
+		p.Created = s.opt.Now()
+		_, err = s.opt.Store.AddAppPassword(r.Context(), p)
 	}
 	switch {
 	case errors.Is(err, store.ErrExists):

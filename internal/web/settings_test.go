@@ -142,6 +142,9 @@ func TestAppPasswordCreateAndRevoke(t *testing.T) {
 	if _, err := e.auth.Login(ctx, auth.Request{Username: testUser, Password: pw, Service: store.ServiceIMAP}); err != nil {
 		t.Fatalf("the new app password does not log in to IMAP: %v", err)
 	}
+	if err := scramLogin(t, e.auth, testUser, pw); err != nil {
+		t.Fatalf("the new app password has no SCRAM keys: %v", err)
+	}
 	// Shown once: the page afterwards has the name but not the password.
 	_, body = get(t, c, ts.URL+"/settings")
 	if strings.Contains(body, pw) || !strings.Contains(body, "phone &lt;1&gt;") {

@@ -63,6 +63,7 @@ func init() {
 		"SEARCH":       {cmdSearch, selState},
 		"SORT":         {cmdSort, selState},
 		"THREAD":       {cmdThread, selState},
+		"CANCELUPDATE": {cmdCancelUpdate, selState},
 		"COPY":         {cmdCopy, selState},
 		"MOVE":         {cmdCopy, selState},
 	}
@@ -83,16 +84,44 @@ func (c *conn) capabilities() string {
 			caps = append(caps, "STARTTLS")
 		}
 		if c.plaintextOK() {
-			caps = append(caps, "AUTH=PLAIN", "SASL-IR")
+			caps = append(caps, c.saslCaps()...)
+			caps = append(caps, "SASL-IR")
 		} else {
 			caps = append(caps, "LOGINDISABLED") // RFC 9051 §6.2.1
 		}
 	}
 	caps = append(caps, "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
 		"MOVE", "CHILDREN", "SPECIAL-USE", "CONDSTORE", "QRESYNC", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "UTF8=ACCEPT", "BINARY", "SAVEDATE", "MULTIAPPEND", "CREATE-SPECIAL-USE", "ESEARCH", "STATUS=SIZE",
-		"SORT", "SORT=DISPLAY", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT",
+		"SORT", "SORT=DISPLAY", "ESORT", "CONTEXT=SEARCH", "CONTEXT=SORT",
+		"THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT",
+		"CATENATE", // RFC 4469
 		"QUOTA", "QUOTA=RES-STORAGE", "COMPRESS=DEFLATE", "APPENDLIMIT="+strconv.FormatInt(c.srv.maxLiteral(), 10))
 	return strings.Join(caps, " ")
+}
+
+// saslCaps are the AUTH= capabilities: SCRAM-SHA-256 (RFC 7677), its -PLUS
+// variant where the TLS channel can be bound (RFC 9266), and PLAIN. SCRAM
+// is offered under the same rule as PLAIN (TLS, or loopback when allowed)
+// although the password never crosses: RFC 5802 §9 warns that an
+// eavesdropper of an unprotected exchange can still run an offline
+// dictionary attack on it, and the mail that follows would be in clear.
+func (c *conn) saslCaps() []string {
+	var caps []string
+	for _, m := range auth.Mechanisms(c.tlsState()) {
+		if m != "LOGIN" { // never advertised in IMAP: it has LOGIN the command
+			caps = append(caps, "AUTH="+m)
+		}
+	}
+	return caps
+}
+
+// tlsState returns the connection's TLS state, nil without TLS.
+func (c *conn) tlsState() *tls.ConnectionState {
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		cs := tc.ConnectionState()
+		return &cs
+	}
+	return nil
 }
 
 func cmdCapability(c *conn, _ *wire.Command) error {
@@ -167,7 +196,12 @@ func cmdLogin(c *conn, cmd *wire.Command) error {
 }
 
 func loginError(err error) error {
+	var se *auth.SCRAMError
 	switch {
+	case errors.As(err, &se):
+		// The RFC 5802 §7 error value; it never tells whether the user
+		// exists (an unknown one fails with invalid-proof).
+		return no("AUTHENTICATIONFAILED", "SCRAM authentication failed: "+se.Value)
 	case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrThrottled):
 		return no("AUTHENTICATIONFAILED", "invalid credentials")
 	case errors.Is(err, auth.ErrServiceDisabled), errors.Is(err, auth.ErrAccountDisabled):
@@ -193,7 +227,7 @@ func cmdAuthenticate(c *conn, cmd *wire.Command) error {
 	a := cmd.Args.(*wire.AuthenticateArgs)
 	var acct store.Account
 	ok := false
-	srv, err := c.srv.Auth.SASL(a.Mechanism, store.ServiceIMAP, c.remote, func(x store.Account) { acct, ok = x, true })
+	srv, err := c.srv.Auth.SASL(a.Mechanism, store.ServiceIMAP, c.remote, c.tlsState(), func(x store.Account) { acct, ok = x, true })
 	if err != nil {
 		return no("CANNOT", "unsupported mechanism")
 	}
@@ -208,6 +242,7 @@ func cmdAuthenticate(c *conn, cmd *wire.Command) error {
 	for {
 		challenge, done, err := srv.Next(resp)
 		if err != nil {
+			c.log.Debug("authentication failed", "mech", a.Mechanism, "err", err)
 			return loginError(err)
 		}
 		if done {
@@ -232,6 +267,7 @@ func cmdAuthenticate(c *conn, cmd *wire.Command) error {
 		return no("AUTHENTICATIONFAILED", "invalid credentials")
 	}
 	c.loggedIn(acct)
+	c.log.Debug("authenticated", "mech", a.Mechanism)
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/youju/youju/internal/imap/wire"
+	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -34,10 +35,10 @@ const (
 type conn struct {
 	srv *Server
 	nc  net.Conn
-	// raw is the TCP connection as accepted. Unlike nc (replaced by TLS),
-	// it never changes, so Shutdown may use it from another goroutine; a
-	// deadline on it also stops reads through TLS.
-	raw         net.Conn
+	// raw is the TCP connection as accepted (nil in fuzzing). Unlike nc
+	// (replaced by TLS), it never changes, and it keeps the command
+	// deadlines (netserver.Conn.Await).
+	raw         *netserver.Conn
 	implicitTLS bool
 	tls         bool
 	id          uint64
@@ -68,27 +69,30 @@ type conn struct {
 	okCode       string      // response code of the tagged OK of the current command
 	zw           *compressor // the compressor while COMPRESS=DEFLATE is active
 	ctx          context.Context
+
+	// updates are the SEARCH/SORT RETURN (UPDATE) contexts (context.go).
+	updates updateContexts
 }
 
+// shutdown is the netserver hook: the session says BYE at its next
+// command boundary (netserver ends a wait for a command at once), and
+// IDLE ends now.
 func (c *conn) shutdown() {
 	if c.closing.CompareAndSwap(false, true) {
 		close(c.quit)
-		c.raw.SetReadDeadline(time.Now())
 	}
 }
 
 func (c *conn) serve() {
-	defer c.srv.removeConn(c)
 	defer c.nc.Close()
-	c.ctx = context.Background()
-	if !c.remote.IsValid() { // set by newConn; not for conns made by hand (fuzzing)
+	if c.ctx == nil { // conns made by hand (fuzzing) have no netserver.Conn
+		c.ctx = context.Background()
+	}
+	if !c.remote.IsValid() {
 		c.remote = remoteIP(c.nc)
 	}
 	c.log = c.srv.logger().With("proto", "imap", "conn", c.id, "remote", c.nc.RemoteAddr().String())
 	defer func() {
-		if v := recover(); v != nil {
-			c.log.Error("panic in IMAP session", "panic", v, "stack", string(debug.Stack()))
-		}
 		if c.unsub != nil {
 			c.unsub()
 		}
@@ -212,7 +216,7 @@ func (c *conn) next() bool {
 		c.bye("server shutting down")
 		return false
 	}
-	c.nc.SetReadDeadline(time.Now().Add(orDur(c.srv.IdleTimeout, DefaultIdleTimeout)))
+	c.await()
 	cmd, err := c.r.ReadCommand()
 	if err != nil {
 		var pe *wire.ParseError
@@ -229,7 +233,22 @@ func (c *conn) next() bool {
 		return false
 	}
 	c.run(cmd)
+	if c.state != stateNotAuth && c.raw != nil {
+		c.raw.Authenticated() // leaves the pre-login share of the limits
+	}
 	return c.flush() == nil
+}
+
+// await sets the deadlines for the next command: the autologout timer
+// (RFC 9051 §5.4), shorter before login; then the command timeout from
+// the command's first byte.
+func (c *conn) await() {
+	idle := orDur(c.srv.IdleTimeout, DefaultIdleTimeout)
+	if c.raw == nil {
+		c.nc.SetReadDeadline(time.Now().Add(idle))
+		return
+	}
+	c.raw.Await(idle)
 }
 
 func (c *conn) parseError(pe *wire.ParseError) bool {
@@ -293,11 +312,24 @@ func (c *conn) run(cmd *wire.Command) {
 		c.tagged(cmd, bad("", fmt.Sprintf("%s not allowed now", cmd.Name)))
 		return
 	}
+	if cmd.NameErr != "" {
+		// A well-formed but unacceptable mailbox name (wire.Command.NameErr).
+		if cmd.Name == "SELECT" || cmd.Name == "EXAMINE" {
+			c.leaveSelected()
+		}
+		c.tagged(cmd, no("CANNOT", cmd.NameErr))
+		return
+	}
+	if err := c.checkUTF8Accept(cmd); err != nil {
+		c.tagged(cmd, err)
+		return
+	}
 	c.okCode = ""
 	err := func() (err error) {
 		defer func() {
 			if v := recover(); v != nil {
 				c.log.Error("panic in IMAP command", "cmd", cmd.Name, "panic", v, "stack", string(debug.Stack()))
+				netserver.CountPanic("imap")
 				// The response may be cut in the middle: the stream can
 				// not be trusted any more, so the session ends.
 				c.w.CRLF()

@@ -145,6 +145,7 @@ func envelopeOnly(items []wire.FetchItem) bool {
 // fetchOne writes the FETCH response of one message. With ed, only the
 // envelope of the stored parse is decoded (see envelopeOnly).
 func (c *conn) fetchOne(seq uint32, m *store.Message, items []wire.FetchItem, ed *message.EnvelopeDecoder) error {
+	c.announceKeywordsOf(m.Flags.Keywords) // one set since the last update (keywords.go)
 	var info *message.Info
 	var env message.Envelope
 	switch {
@@ -239,7 +240,7 @@ func (c *conn) writeSection(rd store.MessageReader, info *message.Info, it wire.
 	}
 	p, off, n, ok := locateSection(info, &sec)
 	if it.Name == "BINARY" || it.Name == "BINARY.SIZE" {
-		return c.writeBinary(rd, p, ok, it, label)
+		return c.writeBinary(rd, p, off, n, ok, it, label)
 	}
 	var data io.Reader = io.NewSectionReader(rd, off, n)
 	if ok && strings.HasPrefix(sec.Specifier, "HEADER.FIELDS") {
@@ -264,49 +265,94 @@ func (c *conn) writeSection(rd store.MessageReader, info *message.Info, it wire.
 	return nil
 }
 
-// writeBinary answers BINARY and BINARY.SIZE (RFC 3516 §4.2): the part
-// with its content transfer encoding undone.
-func (c *conn) writeBinary(rd store.MessageReader, p *message.Part, ok bool, it wire.FetchItem, label string) error {
+// writeBinary answers BINARY and BINARY.SIZE (RFC 3516 §4.2, RFC 9051
+// §6.4.5): a leaf part with its content transfer encoding undone; the
+// whole message ("BINARY[]"), a multipart or a message/rfc822 part as
+// stored, since a composite entity is 7bit, 8bit or binary by rule (RFC
+// 2045 §6.4) and has nothing to decode. Data with a NUL octet goes as a
+// literal8 (RFC 3516 §4.2; RFC 9051 §4.3: a plain literal cannot hold NUL).
+func (c *conn) writeBinary(rd store.MessageReader, p *message.Part, off, n int64, ok bool, it wire.FetchItem, label string) error {
 	if !ok {
 		c.w.Raw(label).Raw(" NIL")
 		return nil
 	}
-	raw := make([]byte, p.Size)
-	if _, err := rd.ReadAt(raw, p.BodyOffset); err != nil && err != io.EOF {
-		return err
+	decode := decodesBinary(p, it.Section)
+	var data []byte
+	if decode {
+		raw := make([]byte, n)
+		if _, err := rd.ReadAt(raw, off); err != nil && err != io.EOF {
+			return err
+		}
+		data = message.DecodeTransfer(p.Encoding, raw)
+		off, n = 0, int64(len(data))
 	}
-	data := message.DecodeTransfer(strings.ToLower(p.Encoding), raw)
 	if it.Name == "BINARY.SIZE" {
-		c.w.Raw(label).SP().Number(uint64(len(data)))
+		c.w.Raw(label).SP().Number(uint64(n))
 		return nil
 	}
 	if it.Partial != nil {
+		// RFC 3516 §4.2: the origin counts octets of the decoded data.
 		label += fmt.Sprintf("<%d>", it.Partial.Offset)
-		start := min(int(it.Partial.Offset), len(data))
-		data = data[start:min(len(data), start+int(it.Partial.Count))]
+		start := min(int64(it.Partial.Offset), n)
+		off, n = off+start, min(n-start, int64(it.Partial.Count))
 	}
-	c.w.Raw(label).SP().Literal(int64(len(data)), bytes.NewReader(data), bytes.IndexByte(data, 0) >= 0)
+	if decode {
+		data = data[off : off+n]
+		c.w.Raw(label).SP().Literal(n, bytes.NewReader(data), bytes.IndexByte(data, 0) >= 0)
+		return nil
+	}
+	nul, err := hasNUL(rd, off, n)
+	if err != nil {
+		return err
+	}
+	c.w.Raw(label).SP().Literal(n, io.NewSectionReader(rd, off, n), nul)
 	return nil
 }
 
+// decodesBinary reports whether BINARY[sec] is decoded: only a leaf
+// part's body is, when base64 or quoted-printable; "BINARY[]" is the whole
+// message as stored.
+func decodesBinary(p *message.Part, sec *wire.Section) bool {
+	if len(sec.Part) == 0 || len(p.Parts) > 0 || p.Message != nil {
+		return false
+	}
+	e := strings.ToLower(strings.TrimSpace(p.Encoding))
+	return e == "base64" || e == "quoted-printable"
+}
+
+// hasNUL reports whether the n octets at off contain a NUL, reading them
+// in pieces so that a large part is not held in memory.
+func hasNUL(rd io.ReaderAt, off, n int64) (bool, error) {
+	buf := make([]byte, min(n, 32<<10))
+	for n > 0 {
+		m, err := rd.ReadAt(buf[:min(n, int64(len(buf)))], off)
+		if bytes.IndexByte(buf[:m], 0) >= 0 {
+			return true, nil
+		}
+		if err != nil && err != io.EOF {
+			return false, err
+		}
+		if m == 0 {
+			return false, nil
+		}
+		off, n = off+int64(m), n-int64(m)
+	}
+	return false, nil
+}
+
 // checkBinary fails BINARY fetches the server cannot decode before any
-// of the response is written (RFC 3516 §4.2: NO [UNKNOWN-CTE]); BINARY
-// applies to leaf parts only.
+// of the response is written (RFC 3516 §4.3: NO [UNKNOWN-CTE]). Only a
+// leaf part is decoded, so only a leaf's encoding can be unknown.
 func checkBinary(info *message.Info, items []wire.FetchItem) error {
 	for _, it := range items {
-		if it.Name != "BINARY" && it.Name != "BINARY.SIZE" {
+		if it.Name != "BINARY" && it.Name != "BINARY.SIZE" || len(it.Section.Part) == 0 {
 			continue
 		}
 		p, _, _, ok := locateSection(info, it.Section)
-		if !ok {
+		if !ok || len(p.Parts) > 0 || p.Message != nil {
 			continue
 		}
-		if len(p.Parts) > 0 || p.Message != nil {
-			return no("UNKNOWN-CTE", "BINARY applies to a leaf part")
-		}
-		switch strings.ToLower(p.Encoding) {
-		case "", "7bit", "8bit", "binary", "base64", "quoted-printable":
-		default:
+		if !message.KnownTransfer(p.Encoding) {
 			return no("UNKNOWN-CTE", "unknown content transfer encoding")
 		}
 	}

@@ -95,11 +95,18 @@ func cmdStore(c *conn, cmd *wire.Command) error {
 		return err
 	}
 	op := map[wire.StoreOp]store.FlagOp{wire.StoreReplace: store.FlagReplace, wire.StoreAdd: store.FlagAdd, wire.StoreRemove: store.FlagRemove}[a.Op]
-	res, err := c.srv.Store.StoreFlags(c.ctx, c.acct.ID, c.sel.mbox.ID, uids, op, parseFlags(a.Flags), store.ModSeq(a.UnchangedSince))
+	flags := parseFlags(a.Flags)
+	if op != store.FlagRemove {
+		if err := c.checkKeywordLimit(c.sel.mbox.ID, flags.Keywords); err != nil {
+			return err
+		}
+	}
+	res, err := c.srv.Store.StoreFlags(c.ctx, c.acct.ID, c.sel.mbox.ID, uids, op, flags, store.ModSeq(a.UnchangedSince))
 	if err != nil {
 		return err
 	}
 	c.sel.noteOwn(res.Changed)
+	c.announceKeywords(res.Changed) // even with .SILENT: the mailbox's flags changed
 	if len(res.Modified) > 0 {
 		// RFC 7162 §3.1.3: the messages that failed UNCHANGEDSINCE, in
 		// the numbers the client used.

@@ -40,6 +40,13 @@ func TestGoIMAPClient(t *testing.T) {
 		}
 	}
 
+	// go-imap v2 (beta.8) writes names in quoted UTF-8 as soon as the
+	// server advertises IMAP4rev2, without ENABLE IMAP4rev2; youju, like
+	// Dovecot, refuses 8-bit names until UTF-8 is enabled (RFC 6855 §3,
+	// RFC 9051 §5.1), so the client enables UTF8=ACCEPT first.
+	if _, err := c.Enable(imap.CapUTF8Accept).Wait(); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.Create("已发送/草稿", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}

@@ -63,7 +63,10 @@ type listEntry struct {
 	mbox      *store.Mailbox // nil for an implied parent
 	children  bool
 	subscribe bool
-	childInfo bool // has subscribed children (RECURSIVEMATCH)
+	childInfo bool // has subscribed descendants not listed (RECURSIVEMATCH)
+	// lsubNoselect: listed by LSUB only for a subscribed child (RFC 3501
+	// §6.3.9), so \Noselect although the mailbox may exist.
+	lsubNoselect bool
 }
 
 // cmdList answers LIST and LSUB, with the LIST-EXTENDED selection and
@@ -95,6 +98,11 @@ func cmdList(c *conn, cmd *wire.Command) error {
 			return bad("", "unknown LIST return option "+o)
 		}
 	}
+	if a.Unmatchable && len(a.Patterns) == 0 {
+		// RFC 3501 §5.1.3: a pattern that is not valid modified UTF-7
+		// names no mailbox; the answer is an empty list, not an error.
+		return nil
+	}
 	entries, err := c.listEntries(cmd.Name == "LSUB" || opts["sel:SUBSCRIBED"])
 	if err != nil {
 		return err
@@ -107,34 +115,60 @@ func cmdList(c *conn, cmd *wire.Command) error {
 		}
 		match = append(match, matcher(full))
 	}
-	// RFC 5258 §3.5 RECURSIVEMATCH: parents of subscribed mailboxes are
-	// listed with CHILDINFO even when not subscribed themselves.
-	subParent := map[string]bool{}
-	if opts["sel:RECURSIVEMATCH"] {
-		for _, e := range entries {
-			if e.subscribe {
-				for i := strings.LastIndexByte(e.name, store.Delimiter); i > 0; i = strings.LastIndexByte(e.name[:i], store.Delimiter) {
-					subParent[e.name[:i]] = true
-				}
-			}
-		}
-	}
+	subsOnly := cmd.Name == "LSUB" || opts["sel:SUBSCRIBED"]
+	hidden := hiddenSubscribedParents(entries, match)
 	for _, e := range entries {
 		if !matchAny(match, e.name) {
 			continue
 		}
-		if cmd.Name == "LSUB" || opts["sel:SUBSCRIBED"] {
-			if !e.subscribe && !subParent[e.name] {
+		switch {
+		case cmd.Name == "LSUB":
+			// RFC 3501 §6.3.9: with "%", a parent that is not
+			// subscribed but has a subscribed child the wildcard does
+			// not reach is returned with \Noselect.
+			if !e.subscribe && !hidden[e.name] {
+				continue
+			}
+			e.lsubNoselect = !e.subscribe
+		case subsOnly:
+			// RFC 5258 §3.5: RECURSIVEMATCH also returns a parent
+			// that does not match the selection but has a descendant
+			// that does, with CHILDINFO. That item is for a matching
+			// descendant not itself returned: servers SHOULD suppress
+			// redundant CHILDINFO, so a parent whose matching
+			// children are all listed gets none (and, if it does not
+			// match itself, is not listed at all).
+			e.childInfo = opts["sel:RECURSIVEMATCH"] && hidden[e.name]
+			if !e.subscribe && !e.childInfo {
 				continue
 			}
 		}
 		if opts["sel:SPECIAL-USE"] && (e.mbox == nil || e.mbox.SpecialUse == "") {
 			continue
 		}
-		e.childInfo = subParent[e.name]
 		c.writeListEntry(cmd.Name, e, opts, a.StatusItems)
 	}
 	return c.w.Err()
+}
+
+// hiddenSubscribedParents returns the names that have a subscribed
+// descendant which no pattern matches, so that the LIST or LSUB answer does
+// not show it: RFC 3501 §6.3.9 (LSUB \Noselect parents) and RFC 5258 §3.5
+// (CHILDINFO).
+func hiddenSubscribedParents(entries []listEntry, match []func(string) bool) map[string]bool {
+	hidden := map[string]bool{}
+	for _, e := range entries {
+		if !e.subscribe || matchAny(match, e.name) {
+			continue
+		}
+		for i := strings.LastIndexByte(e.name, store.Delimiter); i > 0; i = strings.LastIndexByte(e.name[:i], store.Delimiter) {
+			if hidden[e.name[:i]] {
+				break // its ancestors are marked already
+			}
+			hidden[e.name[:i]] = true
+		}
+	}
+	return hidden
 }
 
 func matchAny(ms []func(string) bool, name string) bool {
@@ -148,8 +182,10 @@ func matchAny(ms []func(string) bool, name string) bool {
 
 func (c *conn) writeListEntry(name string, e listEntry, opts map[string]bool, statusItems []string) {
 	var attrs []string
-	if e.mbox == nil {
-		if e.subscribe {
+	if e.mbox == nil || e.lsubNoselect {
+		// RFC 5258 §3.4: a name that is no mailbox but is listed for
+		// a subscription or for CHILDINFO is \NonExistent.
+		if e.mbox == nil && (e.subscribe || e.childInfo) {
 			attrs = append(attrs, `\NonExistent`)
 		} else {
 			attrs = append(attrs, `\Noselect`)

@@ -16,17 +16,13 @@ import (
 // and TEXT.
 const bodySearchLimit = 4 << 20
 
-// cmdSearch answers SEARCH and UID SEARCH (RFC 9051 §6.4.4). Keys the
-// index can answer (flags, sizes, dates, UIDs) go into the store query;
-// the rest is evaluated per message on the stored parse, opening the
-// message only for HEADER, BODY and TEXT.
+// cmdSearch answers SEARCH and UID SEARCH (RFC 9051 §6.4.4), with the
+// return options of ESEARCH (RFC 4731), SEARCHRES (RFC 5182) and
+// CONTEXT=SEARCH (RFC 5267 §4: PARTIAL, UPDATE, CONTEXT).
 func cmdSearch(c *conn, cmd *wire.Command) error {
 	a := cmd.Args.(*wire.SearchArgs)
-	save := false
-	for _, r := range a.Return {
-		save = save || r == "SAVE"
-	}
-	if save {
+	ret := returnOpts{opts: a.Return, partial: a.Partial}
+	if ret.has("SAVE") {
 		// RFC 5182 §2.4: a failed SEARCH with SAVE leaves "$" empty.
 		c.sel.saved = nil
 	}
@@ -34,69 +30,53 @@ func cmdSearch(c *conn, cmd *wire.Command) error {
 	if err := decodeSearchCharset(&key, a.Charset); err != nil {
 		return err
 	}
-	sel := c.sel
-	c.searchModSeq = 0
-	if sel.uids.len() == 0 {
-		return c.writeSearch(cmd, a, nil)
+	if err := c.checkUpdateTag(cmd.Tag, ret); err != nil {
+		return err
 	}
-	q := store.Query{}
-	var rest []wire.SearchKey
-	for _, k := range key.Sub {
-		if !c.indexKey(&q, k) {
-			rest = append(rest, k)
-		}
-	}
-	if q.UIDs == nil {
-		q.UIDs = store.UIDSet{{Lo: 1, Hi: sel.uids.maxUID()}}
-	}
-	// RFC 7162 §3.1.5: with a MODSEQ key, the response carries the
-	// highest mod-sequence of the messages found.
+	// RFC 7162 §3.1.5: with a MODSEQ key, the response carries a
+	// mod-sequence, so each message's is kept.
 	withModSeq := hasKey(&key, "MODSEQ")
-	var maxModSeq store.ModSeq
-	if withModSeq {
-		c.enableCondstore()
-	}
-	if len(rest) > 0 {
-		ev := &evaluator{c: c, now: time.Now()}
-		and := wire.SearchKey{Key: "AND", Sub: rest}
-		q.NeedInfo = needsInfo(&and)
-		q.Match = func(m *store.Message) (bool, error) {
-			ok, err := ev.match(&and, m)
-			if ok && withModSeq && m.ModSeq > maxModSeq {
-				if _, known := sel.uids.seqOf(m.UID); known {
-					maxModSeq = m.ModSeq
-				}
-			}
-			return ok, err
+	compute := func() ([]store.UID, []store.ModSeq, error) {
+		var modseqOf map[store.UID]store.ModSeq
+		var visit func(*store.Message, uint32)
+		if withModSeq {
+			modseqOf = make(map[store.UID]store.ModSeq)
+			visit = func(m *store.Message, _ uint32) { modseqOf[m.UID] = m.ModSeq }
 		}
+		uids, err := c.matchProgram(&key, nil, false, visit)
+		if err != nil || !withModSeq {
+			return uids, nil, err
+		}
+		modseqs := make([]store.ModSeq, len(uids))
+		for i, u := range uids {
+			modseqs[i] = modseqOf[u]
+		}
+		return uids, modseqs, nil
 	}
-	uids, err := c.srv.Store.Search(c.ctx, c.acct.ID, sel.mbox.ID, q)
+	// A program the index answers is fast; one that reads every message's
+	// parse is worth keeping for the next page (resultcache.go).
+	ck := ""
+	if needsInfo(&key) {
+		ck = resultKey("SEARCH", &key, nil)
+	}
+	uids, modseqs, err := c.cachedSearch(ck, compute)
 	if err != nil {
 		return err
 	}
-	nums := make([]uint32, 0, len(uids))
-	for _, u := range uids {
-		seq, ok := sel.uids.seqOf(u)
-		if !ok {
-			continue
-		}
-		if cmd.UID {
-			nums = append(nums, uint32(u))
-		} else {
-			nums = append(nums, seq)
-		}
+	if ret.has("SAVE") {
+		c.sel.saved = ret.savedSet(uids)
 	}
-	c.searchModSeq = maxModSeq
-	if save {
-		var set store.UIDSet
-		for _, u := range uids {
-			if _, ok := sel.uids.seqOf(u); ok {
-				set = appendRange(set, u, u)
-			}
-		}
-		c.sel.saved = set
+	if !a.HasReturn && !c.rev2 {
+		c.writeSearch(cmd.UID, uids, ret.maxModSeq(modseqs))
+	} else {
+		// RFC 9051 §7.3.4: IMAP4rev2 answers with ESEARCH.
+		c.writeESearch(cmd.Tag, cmd.UID, ret, uids, modseqs)
 	}
-	return c.writeSearch(cmd, a, nums)
+	if ret.has("UPDATE") {
+		// A copy: the context changes its list, which the cache may share.
+		c.addContext(&updateContext{tag: cmd.Tag, uid: cmd.UID, key: key, uids: slices.Clone(uids)})
+	}
+	return c.w.Err()
 }
 
 func hasKey(k *wire.SearchKey, name string) bool {
@@ -111,54 +91,19 @@ func hasKey(k *wire.SearchKey, name string) bool {
 	return false
 }
 
-// writeSearch writes "* SEARCH ..." or, when return options were given or
-// IMAP4rev2 is on, "* ESEARCH ..." (RFC 4731 §3.1, RFC 9051 §7.3.4).
-func (c *conn) writeSearch(cmd *wire.Command, a *wire.SearchArgs, nums []uint32) error {
+// writeSearch writes the "* SEARCH ..." of RFC 3501 §7.2.5, with the
+// "(MODSEQ n)" of RFC 7162 §3.1.6 when the program had a MODSEQ key and
+// found something.
+func (c *conn) writeSearch(uid bool, uids []store.UID, modseq store.ModSeq) {
 	w := c.w
-	if len(a.Return) == 1 && a.Return[0] == "SAVE" {
-		return nil // RFC 5182 §2.1: SAVE alone returns nothing
+	w.Raw("* SEARCH")
+	for _, u := range uids {
+		w.SP().Number(uint64(c.number(uid, u)))
 	}
-	if !a.HasReturn && !c.rev2 {
-		w.Raw("* SEARCH")
-		for _, n := range nums {
-			w.SP().Number(uint64(n))
-		}
-		if c.searchModSeq > 0 && len(nums) > 0 {
-			w.Raw(" (MODSEQ ").Number(uint64(c.searchModSeq)).Byte(')')
-		}
-		w.CRLF()
-		return w.Err()
-	}
-	ret := slices.DeleteFunc(slices.Clone(a.Return), func(s string) bool { return s == "SAVE" })
-	if len(ret) == 0 {
-		ret = []string{"ALL"}
-	}
-	w.Raw("* ESEARCH (TAG ").String(cmd.Tag).Raw(")")
-	if cmd.UID {
-		w.Raw(" UID")
-	}
-	for _, r := range ret {
-		switch {
-		case r == "COUNT":
-			w.Raw(" COUNT ").Number(uint64(len(nums)))
-		case len(nums) == 0:
-		case r == "MIN":
-			w.Raw(" MIN ").Number(uint64(nums[0]))
-		case r == "MAX":
-			w.Raw(" MAX ").Number(uint64(nums[len(nums)-1]))
-		case r == "ALL":
-			uids := make([]store.UID, len(nums))
-			for i, n := range nums {
-				uids[i] = store.UID(n)
-			}
-			w.Raw(" ALL ").Raw(formatPairs(uids))
-		}
-	}
-	if c.searchModSeq > 0 && len(nums) > 0 {
-		w.Raw(" MODSEQ ").Number(uint64(c.searchModSeq)) // RFC 7162 §3.1.10
+	if modseq > 0 && len(uids) > 0 {
+		w.Raw(" (MODSEQ ").Number(uint64(modseq)).Byte(')')
 	}
 	w.CRLF()
-	return w.Err()
 }
 
 // indexKey puts a top-level key into the store query when the index can
@@ -269,6 +214,7 @@ type evaluator struct {
 	now time.Time
 	// per message, loaded on demand
 	uid  store.UID
+	raw  []byte // the stored parse, undecoded
 	info *message.Info
 	rd   store.MessageReader
 }
@@ -286,13 +232,22 @@ func (e *evaluator) match(k *wire.SearchKey, m *store.Message) (bool, error) {
 }
 
 func (e *evaluator) reset(m *store.Message) {
-	e.uid, e.info = m.UID, nil
-	if m.Info != nil {
-		e.info, _ = message.UnmarshalInfo(m.Info)
-	}
+	e.uid, e.info, e.raw = m.UID, nil, m.Info
+}
+
+// parsed returns the stored parse of the current message, decoded on
+// first use: most programs never look at it, though the store may have
+// loaded it for SORT.
+func (e *evaluator) parsed() *message.Info {
 	if e.info == nil {
-		e.info = &message.Info{}
+		if e.raw != nil {
+			e.info, _ = message.UnmarshalInfo(e.raw)
+		}
+		if e.info == nil {
+			e.info = &message.Info{}
+		}
 	}
+	return e.info
 }
 
 func (e *evaluator) eval(k *wire.SearchKey, m *store.Message) (bool, error) {
@@ -343,7 +298,7 @@ func (e *evaluator) eval(k *wire.SearchKey, m *store.Message) (bool, error) {
 	case "BEFORE", "ON", "SINCE":
 		return dateMatch(k.Key, m.InternalDate, k.Date), nil
 	case "SENTBEFORE", "SENTON", "SENTSINCE":
-		return !e.info.SentDate.IsZero() && dateMatch(k.Key[4:], e.info.SentDate, k.Date), nil
+		return !e.parsed().SentDate.IsZero() && dateMatch(k.Key[4:], e.parsed().SentDate, k.Date), nil
 	case "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE":
 		return dateMatch(k.Key[5:], m.SaveDate, k.Date), nil
 	case "SAVEDATESUPPORTED":
@@ -353,15 +308,15 @@ func (e *evaluator) eval(k *wire.SearchKey, m *store.Message) (bool, error) {
 	case "YOUNGER":
 		return e.now.Sub(m.InternalDate) <= time.Duration(k.Num)*time.Second, nil
 	case "FROM":
-		return contains(e.info.From, k.Value), nil
+		return contains(e.parsed().From, k.Value), nil
 	case "TO":
-		return contains(e.info.To, k.Value), nil
+		return contains(e.parsed().To, k.Value), nil
 	case "CC":
-		return contains(e.info.Cc, k.Value), nil
+		return contains(e.parsed().Cc, k.Value), nil
 	case "BCC":
-		return contains(e.info.Bcc, k.Value), nil
+		return contains(e.parsed().Bcc, k.Value), nil
 	case "SUBJECT":
-		return contains(e.info.Subject, k.Value), nil
+		return contains(e.parsed().Subject, k.Value), nil
 	case "HEADER":
 		return e.header(m, k.Field, k.Value)
 	case "BODY":
@@ -416,7 +371,7 @@ func (e *evaluator) header(m *store.Message, field, value string) (bool, error) 
 	if err != nil {
 		return false, err
 	}
-	hdr := make([]byte, e.info.Body.HeaderSize())
+	hdr := make([]byte, e.parsed().Body.HeaderSize())
 	if _, err := rd.ReadAt(hdr, 0); err != nil && err != io.EOF {
 		return false, err
 	}
@@ -445,7 +400,7 @@ func (e *evaluator) body(m *store.Message, value string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	text, err := message.BodyText(rd, e.info, bodySearchLimit)
+	text, err := message.BodyText(rd, e.parsed(), bodySearchLimit)
 	if err != nil {
 		return false, err
 	}

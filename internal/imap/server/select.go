@@ -24,6 +24,10 @@ type selected struct {
 	saved store.UIDSet
 	// recent are the UIDs recent to this session (recent.go).
 	recent store.UIDSet
+	// keywords are the keywords the client was told of in FLAGS, known
+	// the same in lower case (keywords.go).
+	keywords []string
+	known    map[string]bool
 }
 
 const maxOwn = 1024
@@ -44,11 +48,7 @@ func (sel *selected) noteOwn(changed []store.Message) {
 // cmdSelect opens a mailbox (RFC 9051 §6.3.2, EXAMINE §6.3.3).
 func cmdSelect(c *conn, cmd *wire.Command) error {
 	a := cmd.Args.(*wire.SelectArgs)
-	// RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected.
-	if c.sel != nil && c.qresync {
-		c.w.Raw("* OK [CLOSED] previous mailbox closed").CRLF() // RFC 7162 §3.2.11
-	}
-	c.closeMailbox()
+	c.leaveSelected()
 	if a.QResync != nil && !c.qresync {
 		return bad("", "QRESYNC parameter needs ENABLE QRESYNC") // RFC 7162 §3.2.5
 	}
@@ -69,6 +69,9 @@ func cmdSelect(c *conn, cmd *wire.Command) error {
 	// changes in between would be missed: read the mailbox again and let
 	// the next update catch up from the older value.
 	sel := &selected{mbox: m, readOnly: cmd.Name == "EXAMINE", uids: newUIDMap(uids), modseq: m.HighestModSeq}
+	if err := c.loadKeywords(sel); err != nil {
+		return err
+	}
 	c.sel, c.state = sel, stateSelected
 	if !c.rev2 {
 		last := sel.uids.maxUID()
@@ -79,8 +82,7 @@ func cmdSelect(c *conn, cmd *wire.Command) error {
 	if !c.rev2 {
 		w.Raw("* ").Number(uint64(c.recentCount())).Raw(" RECENT").CRLF() // RFC 3501 §6.3.1
 	}
-	w.Raw(`* FLAGS (\Answered \Flagged \Deleted \Seen \Draft)`).CRLF()
-	w.Raw(`* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft \*)] flags permitted`).CRLF()
+	c.writeFlagsResponses(sel, true)
 	w.Raw("* OK [UIDVALIDITY ").Number(uint64(m.UIDValidity)).Raw("] UIDs valid").CRLF()
 	w.Raw("* OK [UIDNEXT ").Number(uint64(m.UIDNext)).Raw("] predicted next UID").CRLF()
 	if !c.rev2 && m.Unseen > 0 {
@@ -110,6 +112,16 @@ func cmdSelect(c *conn, cmd *wire.Command) error {
 		c.okCode = "READ-WRITE"
 	}
 	return w.Err()
+}
+
+// leaveSelected closes the selected mailbox at the start of SELECT or
+// EXAMINE, before anything can fail: RFC 9051 §6.3.2, a failed SELECT
+// leaves no mailbox selected.
+func (c *conn) leaveSelected() {
+	if c.sel != nil && c.qresync {
+		c.w.Raw("* OK [CLOSED] previous mailbox closed").CRLF() // RFC 7162 §3.2.11
+	}
+	c.closeMailbox()
 }
 
 // enableCondstore turns CONDSTORE on for the session. RFC 7162 §3.1.2:
@@ -194,6 +206,7 @@ func cmdExpunge(c *conn, cmd *wire.Command) error {
 // reportExpunged sends EXPUNGE for each UID the session knows, in
 // ascending order, each renumbering the following ones (RFC 9051 §7.5.1).
 func (c *conn) reportExpunged(uids []store.UID) {
+	c.contextsExpunge(uids) // RFC 5267 §4.3.4: REMOVEFROM before EXPUNGE
 	if c.qresync {
 		// RFC 7162 §3.2.10: VANISHED replaces EXPUNGE.
 		var gone []store.UID
@@ -224,6 +237,7 @@ func (c *conn) resync(modseq uint64, known *wire.SeqSet) error {
 		return err
 	}
 	c.writeVanishedEarlier(ch, known)
+	c.announceKeywords(ch.Changed)
 	for i := range ch.Changed {
 		m := &ch.Changed[i]
 		seq, ok := sel.uids.seqOf(m.UID)
@@ -282,6 +296,7 @@ func (c *conn) sendUpdates(force bool) {
 	for _, r := range ch.Vanished {
 		c.reportExpunged(sel.uids.present(store.UIDSet{r}))
 	}
+	c.announceKeywords(ch.Changed) // before the FETCH that carries a new one
 	exists := false
 	prevMax := sel.uids.maxUID()
 	for i := range ch.Changed {
@@ -312,6 +327,7 @@ func (c *conn) sendUpdates(force bool) {
 			c.w.Raw("* ").Number(uint64(c.recentCount())).Raw(" RECENT").CRLF()
 		}
 	}
+	c.contextsChanged(ch.Changed) // RFC 5267 §4.3: ADDTO/REMOVEFROM, after EXISTS
 	clear(sel.own)
 	if ch.HighestModSeq > sel.modseq {
 		sel.modseq = ch.HighestModSeq

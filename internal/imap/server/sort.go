@@ -12,12 +12,12 @@ import (
 )
 
 // sortRec is one message found by SORT with the values of its sort keys.
-// Strings are compared after strings.ToLower, our approximation of the
-// i;unicode-casemap collation that RFC 5256 §3 requires (RFC 5051): it
-// folds case but does not decompose or titlecase.
+// Strings are kept as i;unicode-casemap keys (casemapKey), the collation
+// RFC 5256 §3 requires, so that comparing them is strings.Compare.
 type sortRec struct {
 	uid     store.UID
 	seq     uint32
+	modseq  store.ModSeq
 	arrival time.Time
 	date    time.Time
 	size    int64
@@ -29,59 +29,93 @@ type sortRec struct {
 	dto     string
 }
 
-// cmdSort answers SORT and UID SORT (RFC 5256 §3). The search program is
-// evaluated as for SEARCH; the sort keys of each message found are taken
-// from the store row and its stored parse, never from the message itself.
+// cmdSort answers SORT and UID SORT (RFC 5256 §3), with the return
+// options of ESORT (RFC 5267 §3) and CONTEXT=SORT (§4). The search
+// program is evaluated as for SEARCH; the sort keys of each message found
+// are taken from the store row and its stored parse, never from the
+// message itself.
 func cmdSort(c *conn, cmd *wire.Command) error {
 	a := cmd.Args.(*wire.SortArgs)
+	ret := returnOpts{opts: a.Return, partial: a.Partial}
+	if ret.has("SAVE") {
+		c.sel.saved = nil // RFC 5182 §2.4
+	}
 	key := a.Key
 	if err := decodeSearchCharset(&key, a.Charset); err != nil {
 		return err
 	}
-	sel := c.sel
-	if sel.uids.len() == 0 {
-		return c.writeSort(nil, 0)
+	if err := c.checkUpdateTag(cmd.Tag, ret); err != nil {
+		return err
 	}
-	q := store.Query{}
-	var rest []wire.SearchKey
-	for _, k := range key.Sub {
-		if !c.indexKey(&q, k) {
-			rest = append(rest, k)
-		}
-	}
-	if q.UIDs == nil {
-		q.UIDs = store.UIDSet{{Lo: 1, Hi: sel.uids.maxUID()}}
-	}
-	// RFC 7162 §3.1.5: with a MODSEQ key, SORT too carries the highest
-	// mod-sequence of the messages found.
+	// RFC 7162 §3.1.5: with a MODSEQ key, SORT too carries a mod-sequence.
 	withModSeq := hasKey(&key, "MODSEQ")
 	if withModSeq {
 		c.enableCondstore()
 	}
-	and := wire.SearchKey{Key: "AND", Sub: rest}
-	ev := &evaluator{c: c, now: time.Now()}
-	q.NeedInfo = needsInfo(&and) || sortNeedsInfo(a.Keys)
-	recs := make(map[store.UID]*sortRec)
-	var maxModSeq store.ModSeq
-	q.Match = func(m *store.Message) (bool, error) {
-		if len(rest) > 0 {
-			if ok, err := ev.match(&and, m); !ok || err != nil {
-				return ok, err
-			}
-		}
-		seq, known := sel.uids.seqOf(m.UID)
-		if !known {
-			return false, nil
-		}
-		if withModSeq && m.ModSeq > maxModSeq {
-			maxModSeq = m.ModSeq
-		}
-		recs[m.UID] = newSortRec(m, seq)
-		return true, nil
+	// An UPDATE context needs the sort keys of every result, computed
+	// now; otherwise the sorted UIDs are enough, and may come from the
+	// cache.
+	ck := resultKey("SORT", &key, a.Keys)
+	if ret.has("UPDATE") {
+		ck = ""
 	}
-	uids, err := c.srv.Store.Search(c.ctx, c.acct.ID, sel.mbox.ID, q)
+	var found []*sortRec
+	uids, modseqs, err := c.cachedSearch(ck, func() ([]store.UID, []store.ModSeq, error) {
+		var err error
+		if found, err = c.sortProgram(&key, nil, a.Keys); err != nil {
+			return nil, nil, err
+		}
+		return recUIDs(found, withModSeq)
+	})
 	if err != nil {
 		return err
+	}
+	if ret.has("SAVE") {
+		c.sel.saved = ret.savedSet(uids)
+	}
+	if !a.HasReturn {
+		c.writeSort(cmd.UID, uids, ret.maxModSeq(modseqs))
+	} else {
+		// RFC 5267 §3: the extended SORT answers with ESEARCH, in sort
+		// order.
+		c.writeESearch(cmd.Tag, cmd.UID, ret, uids, modseqs)
+	}
+	if ret.has("UPDATE") {
+		byUID := make(map[store.UID]*sortRec, len(found))
+		for _, r := range found {
+			byUID[r.uid] = r
+		}
+		c.addContext(&updateContext{tag: cmd.Tag, uid: cmd.UID, key: key, sortKeys: a.Keys, recs: found, byUID: byUID})
+	}
+	return c.w.Err()
+}
+
+// recUIDs lists the UIDs of recs, and their mod-sequences when
+// withModSeq.
+func recUIDs(recs []*sortRec, withModSeq bool) ([]store.UID, []store.ModSeq, error) {
+	uids := make([]store.UID, len(recs))
+	var modseqs []store.ModSeq
+	if withModSeq {
+		modseqs = make([]store.ModSeq, len(recs))
+	}
+	for i, r := range recs {
+		uids[i] = r.uid
+		if withModSeq {
+			modseqs[i] = r.modseq
+		}
+	}
+	return uids, modseqs, nil
+}
+
+// sortProgram finds the messages of the program key (within a UID set
+// when not nil) and returns them sorted by keys.
+func (c *conn) sortProgram(key *wire.SearchKey, within store.UIDSet, keys []wire.SortKey) ([]*sortRec, error) {
+	recs := make(map[store.UID]*sortRec)
+	uids, err := c.matchProgram(key, within, sortNeedsInfo(keys), func(m *store.Message, seq uint32) {
+		recs[m.UID] = newSortRecFor(m, seq, keys)
+	})
+	if err != nil {
+		return nil, err
 	}
 	found := make([]*sortRec, 0, len(uids))
 	for _, u := range uids {
@@ -89,30 +123,22 @@ func cmdSort(c *conn, cmd *wire.Command) error {
 			found = append(found, r)
 		}
 	}
-	sortRecs(found, a.Keys)
-	nums := make([]uint32, len(found))
-	for i, r := range found {
-		nums[i] = r.seq
-		if cmd.UID {
-			nums[i] = uint32(r.uid)
-		}
-	}
-	return c.writeSort(nums, maxModSeq)
+	sortRecs(found, keys)
+	return found, nil
 }
 
 // writeSort writes "* SORT n ..." (RFC 5256 §4), with the MODSEQ of RFC
 // 7162 §3.1.5 when the program had a MODSEQ key and found something.
-func (c *conn) writeSort(nums []uint32, modSeq store.ModSeq) error {
+func (c *conn) writeSort(uid bool, uids []store.UID, modSeq store.ModSeq) {
 	w := c.w
 	w.Raw("* SORT")
-	for _, n := range nums {
-		w.SP().Number(uint64(n))
+	for _, u := range uids {
+		w.SP().Number(uint64(c.number(uid, u)))
 	}
-	if modSeq > 0 && len(nums) > 0 {
+	if modSeq > 0 && len(uids) > 0 {
 		w.Raw(" (MODSEQ ").Number(uint64(modSeq)).Byte(')')
 	}
 	w.CRLF()
-	return w.Err()
 }
 
 func sortNeedsInfo(keys []wire.SortKey) bool {
@@ -127,7 +153,14 @@ func sortNeedsInfo(keys []wire.SortKey) bool {
 // newSortRec computes the sort values of m. Info is absent when no key
 // needs it; the string keys are then empty and unused.
 func newSortRec(m *store.Message, seq uint32) *sortRec {
-	r := &sortRec{uid: m.UID, seq: seq, arrival: m.InternalDate, size: m.Size, date: m.InternalDate}
+	return newSortRecFor(m, seq, nil)
+}
+
+// newSortRecFor computes the values of the sort keys keys only (all of
+// them when keys is nil): building the i;unicode-casemap key of a subject
+// costs more than comparing it, and a SORT by DATE needs none.
+func newSortRecFor(m *store.Message, seq uint32, keys []wire.SortKey) *sortRec {
+	r := &sortRec{uid: m.UID, seq: seq, modseq: m.ModSeq, arrival: m.InternalDate, size: m.Size, date: m.InternalDate}
 	if m.Info == nil {
 		return r
 	}
@@ -135,19 +168,48 @@ func newSortRec(m *store.Message, seq uint32) *sortRec {
 	if err != nil || info == nil {
 		return r
 	}
+	need := func(k string) bool {
+		return keys == nil || slices.ContainsFunc(keys, func(s wire.SortKey) bool { return s.Key == k })
+	}
 	// RFC 5256 §2.2: the sent date is the Date: header, or INTERNALDATE
 	// when it is missing or cannot be parsed.
 	if !info.SentDate.IsZero() {
 		r.date = info.SentDate
 	}
 	env := &info.Envelope
-	r.subject = strings.ToLower(baseSubject(info.Subject))
-	r.from = strings.ToLower(addrMailbox(env.From))
-	r.to = strings.ToLower(addrMailbox(env.To))
-	r.cc = strings.ToLower(addrMailbox(env.Cc))
-	r.dfrom = strings.ToLower(displayAddr(env.From))
-	r.dto = strings.ToLower(displayAddr(env.To))
+	if need("SUBJECT") {
+		r.subject = casemapKey(baseSubject(info.Subject))
+	}
+	if need("FROM") {
+		r.from = casemapKey(addrMailbox(env.From))
+	}
+	if need("TO") {
+		r.to = casemapKey(addrMailbox(env.To))
+	}
+	if need("CC") {
+		r.cc = casemapKey(addrMailbox(env.Cc))
+	}
+	if need("DISPLAYFROM") {
+		r.dfrom = casemapKey(displayAddr(env.From))
+	}
+	if need("DISPLAYTO") {
+		r.dto = casemapKey(displayAddr(env.To))
+	}
 	return r
+}
+
+// sortAddr is the first entry of an ENVELOPE address list that is an
+// address or the start of a group, nil when there is none. A group start
+// (RFC 9051 §7.5.2: NIL host, the group name as mailbox name) counts: the
+// sort key of "undisclosed-recipients:;" is the group name, as in Dovecot,
+// rather than the next address or nothing.
+func sortAddr(list []message.Address) *message.Address {
+	for i := range list {
+		if list[i].Host != "" || list[i].Mailbox != "" {
+			return &list[i]
+		}
+	}
+	return nil
 }
 
 // firstAddr is the first address of list that is not a group marker.
@@ -161,9 +223,10 @@ func firstAddr(list []message.Address) *message.Address {
 }
 
 // addrMailbox is the addr-mailbox (local part) of the first address, the
-// FROM, TO and CC sort value of RFC 5256 §3; "" without an address.
+// FROM, TO and CC sort value of RFC 5256 §3, or the group name when the
+// list starts with a group; "" without an address.
 func addrMailbox(list []message.Address) string {
-	if a := firstAddr(list); a != nil {
+	if a := sortAddr(list); a != nil {
 		return a.Mailbox
 	}
 	return ""
@@ -171,11 +234,14 @@ func addrMailbox(list []message.Address) string {
 
 // displayAddr is the DISPLAYFROM/DISPLAYTO sort value of RFC 5957 §3: the
 // decoded display name of the first address, or its addr-spec when it
-// has none.
+// has none; the group name when the list starts with a group.
 func displayAddr(list []message.Address) string {
-	a := firstAddr(list)
+	a := sortAddr(list)
 	if a == nil {
 		return ""
+	}
+	if a.Host == "" {
+		return strings.TrimSpace(message.DecodeHeader(a.Mailbox))
 	}
 	if name := strings.TrimSpace(message.DecodeHeader(a.Name)); name != "" {
 		return name
@@ -186,18 +252,24 @@ func displayAddr(list []message.Address) string {
 // sortRecs orders recs by keys; messages equal on every key stay in
 // sequence order (RFC 5256 §3), whatever REVERSE says.
 func sortRecs(recs []*sortRec, keys []wire.SortKey) {
-	slices.SortFunc(recs, func(x, y *sortRec) int {
-		for _, k := range keys {
-			c := compareKey(k.Key, x, y)
-			if k.Reverse {
-				c = -c
-			}
-			if c != 0 {
-				return c
-			}
+	slices.SortFunc(recs, func(x, y *sortRec) int { return compareRecs(keys, x, y) })
+}
+
+// compareRecs orders two messages by keys, then by UID: sequence order
+// and UID order are the same in a session's view, and unlike sequence
+// numbers UIDs do not change when messages are expunged, which keeps the
+// order of an update context (context.go) stable.
+func compareRecs(keys []wire.SortKey, x, y *sortRec) int {
+	for _, k := range keys {
+		c := compareKey(k.Key, x, y)
+		if k.Reverse {
+			c = -c
 		}
-		return cmp.Compare(x.seq, y.seq)
-	})
+		if c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(x.uid, y.uid)
 }
 
 func compareKey(key string, x, y *sortRec) int {

@@ -15,6 +15,11 @@ type Command struct {
 	Name string
 	UID  bool
 	Args any
+	// NameErr is set when a mailbox name or LIST pattern is good syntax
+	// but not an acceptable name (invalid modified UTF-7 or UTF-8, 8-bit
+	// without UTF8=ACCEPT): RFC 3501 §7.1 keeps BAD for syntax, so the
+	// server answers NO [CANNOT] with this text.
+	NameErr string
 }
 
 // LoginArgs are the arguments of LOGIN (RFC 9051 §6.2.3).
@@ -81,6 +86,10 @@ type ListArgs struct {
 	SelectOpts  []string
 	ReturnOpts  []string
 	StatusItems []string // RETURN (STATUS (...))
+	// Unmatchable is set when the reference or a pattern was not valid
+	// modified UTF-7 and was left out of Patterns: such a pattern matches
+	// no name, and when the reference is bad no pattern matches.
+	Unmatchable bool
 }
 
 // StatusArgs are the arguments of STATUS; items are upper-cased.
@@ -90,12 +99,22 @@ type StatusArgs struct {
 }
 
 // AppendMessage is one message of APPEND (MULTIAPPEND, RFC 3502, gives
-// several). Date is zero when not given.
+// several). Date is zero when not given. A CATENATE message (RFC 4469)
+// has Catenate set and no Data.
 type AppendMessage struct {
-	Flags  []string
-	Date   time.Time
-	Data   []byte
-	Binary bool // literal8 (BINARY, RFC 3516 §4.4)
+	Flags    []string
+	Date     time.Time
+	Data     []byte
+	Binary   bool // literal8 (BINARY, RFC 3516 §4.4)
+	Catenate []CatPart
+}
+
+// CatPart is one part of a CATENATE message (RFC 4469 §5): TEXT data, or
+// the IMAP URL of data the server already has.
+type CatPart struct {
+	URL    string // "" for a TEXT part
+	Text   []byte
+	Binary bool // TEXT sent as literal8
 }
 
 // AppendArgs are the arguments of APPEND.
@@ -191,6 +210,7 @@ type SearchArgs struct {
 	Key       SearchKey // Key "AND" of the program's keys
 	Return    []string
 	HasReturn bool
+	Partial   *PartialRange // the range of the PARTIAL return option (RFC 5267 §4.4)
 }
 
 // GetQuotaArgs is the quota root of GETQUOTA (RFC 9208 §4.2).

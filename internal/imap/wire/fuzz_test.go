@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func FuzzParseCommand(f *testing.F) {
@@ -14,6 +15,10 @@ func FuzzParseCommand(f *testing.F) {
 		"a LIST (SUBSCRIBED) \"\" (a b) RETURN (STATUS (MESSAGES))\r\n", "a SELECT x (QRESYNC (1 2 1:3 (1 2)))\r\n",
 		"a STORE 1 (UNCHANGEDSINCE 3) +FLAGS (\\Seen)\r\n", "a ID (\"a\" NIL)\r\n", "a CREATE x (USE (\\Sent))\r\n",
 		"a UID SORT (REVERSE DATE SUBJECT DISPLAYFROM) UTF-8 UNSEEN OR FROM {1+}\r\nx 1:*\r\n", "a SORT (REVERSE) US-ASCII ALL\r\n",
+		"a UID SORT RETURN (MIN PARTIAL -1:-50 UPDATE) (DATE) UTF-8 ALL\r\n", "a SEARCH RETURN (PARTIAL 1:10 COUNT CONTEXT) UNSEEN\r\n",
+		"a CANCELUPDATE \"a1\" \"b\"\r\n",
+		"a SELECT &Jjo\r\n", "a LIST \"&AGE-\" (&Jjo %/&XfJT0ZAB-)\r\n", "a CREATE 项目/报告\r\n", "a RENAME \"a\" {3+}\r\n\xe5\xb7x\r\n",
+		"a APPEND x (\\Seen) CATENATE (TEXT {3+}\r\nabc URL \"/INBOX;UIDVALIDITY=1/;UID=2/;SECTION=1\" TEXT ~{1+}\r\n\x00) CATENATE (URL /a/;UID=1)\r\n",
 	} {
 		f.Add(s)
 	}
@@ -75,6 +80,27 @@ func FuzzSeqSet(f *testing.F) {
 			if r.Lo == 0 || r.Lo > r.Hi || r.Hi > max || (i > 0 && r.Lo <= rs[i-1].Hi+1) {
 				t.Fatalf("bad resolved ranges %v for %q max %d", rs, s, max)
 			}
+		}
+	})
+}
+
+// FuzzIMAPURL: never a panic; what parses names a message by UID in a
+// mailbox with a valid UTF-8 name, or in the selected one (relative URL).
+func FuzzIMAPURL(f *testing.F) {
+	for _, s := range []string{
+		"/INBOX;UIDVALIDITY=785799047/;UID=113330/;SECTION=1.5.9", "/Drafts/;UID=20;section=HEADER.FIELDS%20(FROM)",
+		"imap://a%40b;AUTH=*@h:143/%E5%B7%B2/;UID=1/;PARTIAL=0.10", "/x/;UID=1/;URLAUTH=anonymous:internal:00", ";UID=3/;SECTION=2.MIME",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := ParseIMAPURL(s)
+		if err != nil {
+			return
+		}
+		relative := len(s) >= 5 && equalFold(s[:5], ";UID=")
+		if u.UID == 0 || (u.Mailbox == "") != relative || !utf8.ValidString(u.Mailbox) {
+			t.Fatalf("%q parsed as %+v", s, u)
 		}
 	})
 }

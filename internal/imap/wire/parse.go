@@ -11,6 +11,7 @@ import (
 func (r *Reader) ReadCommand() (*Command, error) {
 	r.total = 0
 	r.tag = ""
+	r.nameErr = ""
 	if err := r.readLine(); err != nil {
 		return nil, r.framingError(err)
 	}
@@ -23,6 +24,7 @@ func (r *Reader) ReadCommand() (*Command, error) {
 		}
 		return nil, err
 	}
+	cmd.NameErr = r.nameErr
 	if !r.eol() {
 		err := r.errorf("unexpected %q at end of command", r.rest())
 		if serr := r.skipRest(); serr != nil {
@@ -136,6 +138,7 @@ func init() {
 		"SEARCH":       parseSearch,
 		"SORT":         parseSort,
 		"THREAD":       parseThread,
+		"CANCELUPDATE": parseCancelUpdate,
 	}
 }
 
@@ -430,7 +433,7 @@ func parseList(r *Reader, cmd *Command) (any, error) {
 			return nil, err
 		}
 	}
-	ref, err := r.mailboxPattern()
+	ref, refOK, err := r.mailboxPattern()
 	if err != nil {
 		return nil, err
 	}
@@ -442,22 +445,31 @@ func parseList(r *Reader, cmd *Command) (any, error) {
 		a.Extended = true
 		r.pos++
 		err := r.listItems(func() error {
-			p, err := r.mailboxPattern()
+			p, ok, err := r.mailboxPattern()
 			if err != nil {
 				return err
 			}
-			a.Patterns = append(a.Patterns, p)
+			if ok {
+				a.Patterns = append(a.Patterns, p)
+			}
+			a.Unmatchable = a.Unmatchable || !ok
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
 	} else {
-		p, err := r.mailboxPattern()
+		p, ok, err := r.mailboxPattern()
 		if err != nil {
 			return nil, err
 		}
-		a.Patterns = []string{p}
+		if ok {
+			a.Patterns = []string{p}
+		}
+		a.Unmatchable = !ok
+	}
+	if !refOK {
+		a.Patterns, a.Unmatchable = nil, true
 	}
 	if r.peek() == ' ' && cmd.Name == "LIST" {
 		r.pos++
@@ -490,9 +502,9 @@ func parseList(r *Reader, cmd *Command) (any, error) {
 
 // mailboxPattern reads a list-mailbox (or the reference): 1*list-char or a
 // string, decoded like a mailbox name (wildcards are ASCII and survive).
-func (r *Reader) mailboxPattern() (string, error) {
+// ok is false for a pattern that can match no name (decodeMailbox).
+func (r *Reader) mailboxPattern() (p string, ok bool, err error) {
 	var s string
-	var err error
 	if c := r.peek(); c == '"' || c == '{' {
 		var b []byte
 		b, err = r.str(false)
@@ -501,12 +513,10 @@ func (r *Reader) mailboxPattern() (string, error) {
 		s, err = r.atomWhile(isListChar)
 	}
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	if equalFold(s, "INBOX") {
-		return "INBOX", nil
-	}
-	return r.decodeMailbox(s)
+	p, ok = r.decodeMailbox(s, true)
+	return p, ok, nil
 }
 
 // atomList reads "(" [atom *(SP atom)] ")", upper-casing.
@@ -538,7 +548,9 @@ func parseStatus(r *Reader, _ *Command) (any, error) {
 }
 
 // parseAppend reads APPEND mailbox 1*(SP [flag-list SP] [date-time SP]
-// literal) (RFC 9051 §6.3.12, MULTIAPPEND RFC 3502 §6).
+// append-data) (RFC 9051 §6.3.12, MULTIAPPEND RFC 3502 §6), where
+// append-data is a literal, a literal8 (RFC 3516 §4.4), UTF8 (literal8)
+// (RFC 6855 §4) or CATENATE (...) (RFC 4469 §5).
 func parseAppend(r *Reader, _ *Command) (any, error) {
 	if err := r.sp(); err != nil {
 		return nil, err
@@ -567,24 +579,8 @@ func parseAppend(r *Reader, _ *Command) (any, error) {
 				return nil, err
 			}
 		}
-		// RFC 6855 §4: UTF8 "(" literal8 ")" carries a UTF-8 message.
-		utf8Data := r.peekWord("UTF8 (")
-		if utf8Data {
-			r.pos += len("UTF8 (")
-			if !r.UTF8 {
-				return nil, r.errorf("UTF8 data needs ENABLE UTF8=ACCEPT")
-			}
-		}
-		if c := r.peek(); c != '{' && c != '~' {
-			return nil, r.errorf("expected message literal")
-		}
-		if msg.Data, msg.Binary, err = r.literal(true); err != nil {
+		if err := r.appendData(&msg); err != nil {
 			return nil, err
-		}
-		if utf8Data {
-			if err := r.expect(')'); err != nil {
-				return nil, err
-			}
 		}
 		a.Messages = append(a.Messages, msg)
 	}
@@ -592,6 +588,82 @@ func parseAppend(r *Reader, _ *Command) (any, error) {
 		return nil, r.errorf("APPEND needs a message")
 	}
 	return a, nil
+}
+
+// appendData reads the append-data of one message.
+func (r *Reader) appendData(msg *AppendMessage) (err error) {
+	if r.peekWord("CATENATE (") {
+		r.pos += len("CATENATE (")
+		msg.Catenate, err = r.catParts()
+		return err
+	}
+	// RFC 6855 §4: UTF8 "(" literal8 ")" carries a UTF-8 message.
+	utf8Data := r.peekWord("UTF8 (")
+	if utf8Data {
+		r.pos += len("UTF8 (")
+		if !r.UTF8 {
+			return r.errorf("UTF8 data needs ENABLE UTF8=ACCEPT")
+		}
+	}
+	if c := r.peek(); c != '{' && c != '~' {
+		return r.errorf("expected message literal")
+	}
+	if msg.Data, msg.Binary, err = r.literal(true); err != nil {
+		return err
+	}
+	if utf8Data {
+		return r.expect(')')
+	}
+	return nil
+}
+
+// MaxCatParts bounds the parts of one CATENATE message: each URL part is a
+// lookup in the store.
+const MaxCatParts = 100
+
+// catParts reads cat-part *(SP cat-part) ")" after "CATENATE (" (RFC 4469
+// §5): "TEXT" SP literal, or "URL" SP astring. A TEXT part may also be a
+// literal8, as with BINARY (RFC 3516 §4.4). The TEXT parts of a message
+// share the APPEND message limit, since the message they build cannot be
+// larger.
+func (r *Reader) catParts() ([]CatPart, error) {
+	var parts []CatPart
+	room := r.maxLiteral()
+	err := r.listItems(func() error {
+		if len(parts) == MaxCatParts {
+			return r.errorf("more than %d CATENATE parts", MaxCatParts)
+		}
+		kind, err := r.atom()
+		if err != nil {
+			return err
+		}
+		if err := r.sp(); err != nil {
+			return err
+		}
+		var p CatPart
+		switch upper(kind) {
+		case "TEXT":
+			if c := r.peek(); c != '{' && c != '~' {
+				return r.errorf("CATENATE TEXT needs a literal")
+			}
+			if p.Text, p.Binary, err = r.literalWithin(true, room); err != nil {
+				return err
+			}
+			room -= int64(len(p.Text))
+		case "URL":
+			if p.URL, err = r.astring(); err != nil {
+				return err
+			}
+		default:
+			return r.errorf("unknown CATENATE part %q", kind)
+		}
+		parts = append(parts, p)
+		return nil
+	})
+	if err == nil && len(parts) == 0 {
+		err = r.errorf("CATENATE needs a part")
+	}
+	return parts, err
 }
 
 // dateTime reads a quoted date-time: "dd-Mon-yyyy hh:mm:ss +zzzz"

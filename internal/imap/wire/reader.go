@@ -53,6 +53,10 @@ type Reader struct {
 	// the "+" continuation request (RFC 9051 §7.5).
 	Continue func() error
 
+	// nameErr is why a mailbox name of the current command was refused
+	// (decodeMailbox); it becomes Command.NameErr.
+	nameErr string
+
 	line  []byte // the current line, without CRLF
 	pos   int
 	total int // octets of the current command, message literals excluded
@@ -268,6 +272,12 @@ func (r *Reader) quoted() ([]byte, error) {
 // literal reads "{n}" / "{n+}" / "~{n}" CRLF and n octets, then the next
 // line. The literal must end the current line (RFC 9051 §4.3).
 func (r *Reader) literal(message bool) ([]byte, bool, error) {
+	return r.literalWithin(message, r.maxLiteral())
+}
+
+// literalWithin is literal with room, instead of the APPEND message
+// limit, as the bound of a message literal.
+func (r *Reader) literalWithin(message bool, room int64) ([]byte, bool, error) {
 	binary := false
 	if r.peek() == '~' {
 		binary = true
@@ -292,7 +302,7 @@ func (r *Reader) literal(message bool) ([]byte, bool, error) {
 	}
 	limit := int64(r.maxLine() - r.total)
 	if message {
-		limit = r.maxLiteral()
+		limit = room
 	}
 	if nonSync && !r.LiteralPlus && n > nonSyncLimit && !message {
 		limit = nonSyncLimit
@@ -372,34 +382,78 @@ func (r *Reader) seqSet() (SeqSet, error) {
 }
 
 // mailbox reads a mailbox name: an astring, "INBOX" in any case is INBOX,
-// decoded from modified UTF-7 unless UTF8=ACCEPT is on. Names in raw UTF-8
-// are taken as such (clients of the rev1 era send them).
+// decoded from modified UTF-7 unless UTF-8 names are on. A name that is
+// good syntax but no acceptable name is not a parse error: it is recorded
+// (Command.NameErr) so that the server answers NO, and "" is returned.
 func (r *Reader) mailbox() (string, error) {
 	s, err := r.astring()
 	if err != nil {
 		return "", err
 	}
-	return r.decodeMailbox(s)
+	name, _ := r.decodeMailbox(s, false)
+	return name, nil
 }
 
-func (r *Reader) decodeMailbox(s string) (string, error) {
+// decodeMailbox converts a mailbox name (or LIST pattern) as sent to UTF-8.
+// RFC 3501 §7.1 keeps BAD for protocol syntax, so a name that is not valid
+// modified UTF-7 (RFC 3501 §5.1.3) or not valid UTF-8 (RFC 6855 §3) sets
+// r.nameErr and ok is false. For a LIST pattern (pattern set), a 7-bit
+// pattern that is not valid modified UTF-7 matches nothing and is no error
+// (ok false, nameErr unset): LIST then answers OK with no result.
+func (r *Reader) decodeMailbox(s string, pattern bool) (name string, ok bool) {
 	if equalFold(s, "INBOX") {
-		return "INBOX", nil
+		return "INBOX", true
 	}
 	if r.UTF8 {
-		if !utf8.ValidString(s) {
-			return "", r.errorf("mailbox name is not UTF-8")
+		// RFC 6855 §3 and RFC 9051 §5.1: UTF-8, taken as is; "&" is
+		// an ordinary character once modified UTF-7 is off.
+		if msg := checkUTF8Name(s); msg != "" {
+			r.noteNameErr(msg)
+			return "", false
 		}
-		return s, nil
+		return s, true
+	}
+	if hasHighBit(s) {
+		// Dovecot does the same: taking raw 8-bit as UTF-8 here made
+		// mbsync 1.4 create a duplicate folder on every sync, since
+		// it then looked for the name in modified UTF-7.
+		r.noteNameErr("mailbox name has 8-bit characters: use modified UTF-7 or ENABLE UTF8=ACCEPT")
+		return "", false
 	}
 	d, err := DecodeMUTF7(s)
 	if err != nil {
-		if utf8.ValidString(s) && hasHighBit(s) {
-			return s, nil
+		if !pattern {
+			r.noteNameErr("mailbox name is not valid modified UTF-7")
 		}
-		return "", r.errorf("mailbox name is not valid modified UTF-7")
+		return "", false
 	}
-	return d, nil
+	if msg := checkUTF8Name(d); msg != "" {
+		r.noteNameErr(msg)
+		return "", false
+	}
+	return d, true
+}
+
+// noteNameErr keeps the first bad-name message of the command.
+func (r *Reader) noteNameErr(msg string) {
+	if r.nameErr == "" {
+		r.nameErr = msg
+	}
+}
+
+// checkUTF8Name returns why s is not an acceptable mailbox name, or "".
+// RFC 6855 §3: valid UTF-8 without control characters (U+0000–U+001F,
+// U+007F–U+009F), LINE SEPARATOR or PARAGRAPH SEPARATOR.
+func checkUTF8Name(s string) string {
+	if !utf8.ValidString(s) {
+		return "mailbox name is not valid UTF-8"
+	}
+	for _, c := range s {
+		if c < 0x20 || c >= 0x7f && c <= 0x9f || c == 0x2028 || c == 0x2029 {
+			return "mailbox name contains a control character"
+		}
+	}
+	return ""
 }
 
 func hasHighBit(s string) bool {

@@ -15,14 +15,30 @@ type SortArgs struct {
 	Keys    []SortKey
 	Charset string
 	Key     SearchKey // Key "AND" of the program's keys
+	// Return are the return options of the extended SORT (ESORT, RFC 5267
+	// §3), as in SearchArgs; HasReturn tells "RETURN ()" from no RETURN.
+	Return    []string
+	HasReturn bool
+	Partial   *PartialRange
 }
 
-// parseSort reads SORT SP sort-criteria SP charset 1*(SP search-key)
-// (RFC 5256 §4 grammar).
+// parseSort reads SORT [SP "RETURN" SP return-opts] SP sort-criteria SP
+// charset 1*(SP search-key) (RFC 5256 §4, RFC 5267 §5 extended-sort).
 func parseSort(r *Reader, _ *Command) (any, error) {
 	a := &SortArgs{Key: SearchKey{Key: "AND"}}
 	if err := r.sp(); err != nil {
 		return nil, err
+	}
+	if r.peekWord("RETURN ") {
+		r.pos += len("RETURN ")
+		opts, partial, err := r.returnOpts()
+		if err != nil {
+			return nil, err
+		}
+		a.Return, a.Partial, a.HasReturn = opts, partial, true
+		if err := r.sp(); err != nil {
+			return nil, err
+		}
 	}
 	keys, err := r.sortCriteria()
 	if err != nil {

@@ -129,7 +129,7 @@ func TestParseCommands(t *testing.T) {
 		{"a CREATE Archive/2024\r\n", &Command{Tag: "a", Name: "CREATE", Args: &CreateArgs{Mailbox: "Archive/2024"}}},
 		{"a CREATE MySent (USE (\\Sent))\r\n", &Command{Tag: "a", Name: "CREATE", Args: &CreateArgs{Mailbox: "MySent", SpecialUse: []string{`\Sent`}}}},
 		{"a DELETE \"a b\"\r\n", &Command{Tag: "a", Name: "DELETE", Args: &MailboxArgs{"a b"}}},
-		{"a SUBSCRIBE 已发送\r\n", &Command{Tag: "a", Name: "SUBSCRIBE", Args: &MailboxArgs{"已发送"}}},
+		{"a SUBSCRIBE &XfJT0ZAB-\r\n", &Command{Tag: "a", Name: "SUBSCRIBE", Args: &MailboxArgs{"已发送"}}},
 		{"a UNSUBSCRIBE x\r\n", &Command{Tag: "a", Name: "UNSUBSCRIBE", Args: &MailboxArgs{"x"}}},
 		{"a GETQUOTAROOT INBOX\r\n", &Command{Tag: "a", Name: "GETQUOTAROOT", Args: &MailboxArgs{"INBOX"}}},
 		{"a GETQUOTA \"\"\r\n", &Command{Tag: "a", Name: "GETQUOTA", Args: &GetQuotaArgs{""}}},
@@ -194,12 +194,72 @@ func TestParseUTF8Mailbox(t *testing.T) {
 	}
 }
 
+// TestParseMailboxNames checks that names which are good syntax but no
+// acceptable name are not parse errors (BAD) but Command.NameErr (NO),
+// RFC 3501 §7.1, and that LIST patterns of that kind match nothing.
+func TestParseMailboxNames(t *testing.T) {
+	cases := []struct {
+		in      string
+		utf8    bool
+		name    string // the decoded name when accepted
+		nameErr bool
+	}{
+		{in: "a SELECT &Jjo\r\n", nameErr: true},         // unterminated shift
+		{in: "a SELECT &-&Jjo-&Jjo-\r\n", nameErr: true}, // adjacent shifts: not minimal
+		{in: "a DELETE &AGE-\r\n", nameErr: true},        // printable ASCII encoded
+		{in: "a CREATE &!-\r\n", nameErr: true},          // not base64
+		{in: "a CREATE &AAA-\r\n", nameErr: true},        // NUL
+		{in: "a STATUS \"&U,BTF2-\" (MESSAGES)\r\n", nameErr: true},
+		{in: "a RENAME a &Jjo\r\n", nameErr: true},
+		{in: "a SUBSCRIBE 项目\r\n", nameErr: true}, // 8-bit without UTF8=ACCEPT
+		{in: "a SELECT {9}\r\n\xe9\xa1\xb9\xe7\x9b\xae\xe6\x8a\xa5\r\n", nameErr: true},
+		{in: "a COPY 1 \"已发送\"\r\n", nameErr: true},
+		{in: "a APPEND \"已发送\" {1+}\r\nx\r\n", nameErr: true},
+		{in: "a GETQUOTAROOT 已发送\r\n", nameErr: true},
+		{in: "a SELECT \"&XfJT0ZAB-\"\r\n", name: "已发送"},
+		{in: "a SELECT \"已发送\"\r\n", utf8: true, name: "已发送"},
+		{in: "a SELECT \"&XfJT0ZAB-\"\r\n", utf8: true, name: "&XfJT0ZAB-"}, // no mUTF-7 once UTF-8 is on
+		{in: "a SELECT {3}\r\n\xe5\xb7\r\n", utf8: true, nameErr: true},     // not UTF-8
+		{in: "a SELECT \"a\u2028b\"\r\n", utf8: true, nameErr: true},        // RFC 6855 §3
+		{in: "a SELECT \"a\u0085b\"\r\n", utf8: true, nameErr: true},
+	}
+	for _, c := range cases {
+		cmd, err, _ := parse(t, c.in, func(r *Reader) { r.UTF8 = c.utf8 })
+		if err != nil {
+			t.Errorf("%q: %v, want no parse error", c.in, err)
+			continue
+		}
+		if (cmd.NameErr != "") != c.nameErr {
+			t.Errorf("%q: NameErr %q, want error %v", c.in, cmd.NameErr, c.nameErr)
+		}
+		if sa, ok := cmd.Args.(*SelectArgs); ok && !c.nameErr && sa.Mailbox != c.name {
+			t.Errorf("%q: mailbox %q, want %q", c.in, sa.Mailbox, c.name)
+		}
+	}
+	for _, in := range []string{"a LIST \"\" &Jjo\r\n", "a LIST \"&AGE-\" *\r\n", "a LSUB \"\" \"&-&Jjo\"\r\n"} {
+		cmd, err, _ := parse(t, in, nil)
+		if err != nil || cmd.NameErr != "" {
+			t.Fatalf("%q: %v %q", in, err, cmd.NameErr)
+		}
+		if a := cmd.Args.(*ListArgs); !a.Unmatchable || len(a.Patterns) != 0 {
+			t.Errorf("%q: %#v, want no pattern", in, a)
+		}
+	}
+	cmd, err, _ := parse(t, "a LIST \"\" (&Jjo %)\r\n", nil)
+	if a := cmd.Args.(*ListArgs); err != nil || !a.Unmatchable || !reflect.DeepEqual(a.Patterns, []string{"%"}) {
+		t.Errorf("pattern list: %v %#v", err, cmd.Args)
+	}
+	if cmd, _, _ := parse(t, "a LIST \"\" 项目/*\r\n", nil); cmd.NameErr == "" {
+		t.Error("8-bit LIST pattern without UTF8=ACCEPT accepted")
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	cases := []string{
 		"\r\n", "a\r\n", "a FOO\r\n", "a UID NOOP\r\n", "a LOGIN x\r\n", "a FETCH 0 FLAGS\r\n",
 		"a FETCH 1 (FLAGS\r\n", "a FETCH 1 BODY[4.TEXT.X]\r\n", "a FETCH 1 BODY.PEEK\r\n",
 		"a FETCH 1 BINARY[TEXT]\r\n", "a FETCH 1 BODY[]<1.0>\r\n", "a SEARCH\r\n", "a SEARCH FOO\r\n",
-		"a SEARCH OR SEEN\r\n", "a SEARCH SINCE 31-Foo-2000\r\n", "a SELECT &Jjo\r\n",
+		"a SEARCH OR SEEN\r\n", "a SEARCH SINCE 31-Foo-2000\r\n",
 		"a STORE 1 FLAGX (\\Seen)\r\n", "a APPEND INBOX\r\n", "a LOGIN a \"b\r\n", "a NOOP extra\r\n",
 		"a FETCH 1 FLAGS (VANISHED)\r\n", "a SELECT INBOX (QRESYNC (0 1))\r\n",
 		"a SEARCH " + strings.Repeat("NOT ", 100) + "ALL\r\n",
@@ -313,7 +373,7 @@ func TestAppendString(t *testing.T) {
 		{"", false, `""`},
 		{`a"b\c`, false, `"a\"b\\c"`},
 		{"x\r\ny", false, "{4}\r\nx\r\ny"},
-		{"nul\x00", true, "{4}\r\nnul\x00"},
+		{"nul\x00", true, "{4}\r\nnul\x80"}, // RFC 3501 §9: no NUL in a literal
 		{"已", false, "{3}\r\n已"},
 		{"已", true, `"已"`},
 		{strings.Repeat("a", 1025), true, "{1025}\r\n" + strings.Repeat("a", 1025)},
@@ -331,5 +391,22 @@ func TestAppendString(t *testing.T) {
 	}
 	if got := string(AppendNString(nil, "", false)); got != "NIL" {
 		t.Errorf("AppendNString empty = %q", got)
+	}
+}
+
+// TestWriterNUL: a plain literal never carries NUL (RFC 3501 §9 CHAR8);
+// NULs become 0x80 at the same size, and only literal8 keeps them.
+func TestWriterNUL(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(bufio.NewWriter(&buf))
+	w.Literal(4, strings.NewReader("a\x00\x00b"), false).SP().Literal(3, strings.NewReader("\x00x\x00"), true).SP().
+		String("n\x00l").SP().LiteralString("\x00")
+	w.Flush()
+	want := "{4}\r\na\x80\x80b ~{3}\r\n\x00x\x00 {3}\r\nn\x80l {1}\r\n\x80"
+	if buf.String() != want {
+		t.Fatalf("got  %q\nwant %q", buf.String(), want)
+	}
+	if got := string(AppendString(nil, "\x00a", false)); got != "{2}\r\n\x80a" {
+		t.Fatalf("AppendString: %q", got)
 	}
 }

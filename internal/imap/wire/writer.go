@@ -2,8 +2,10 @@ package wire
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -161,7 +163,10 @@ func AppendString(b []byte, s string, utf8 bool) []byte {
 	b = append(b, '{')
 	b = strconv.AppendUint(b, uint64(len(s)), 10)
 	b = append(b, "}\r\n"...)
-	return append(b, s...)
+	start := len(b)
+	b = append(b, s...)
+	replaceNUL(b[start:])
+	return b
 }
 
 // AppendNString appends s as NString writes it.
@@ -210,18 +215,30 @@ func isAtomString(s string) bool {
 	return true
 }
 
-// LiteralString writes s as a literal.
+// LiteralString writes s as a literal, NUL octets replaced (see Literal).
 func (w *Writer) LiteralString(s string) *Writer {
 	w.Byte('{').Number(uint64(len(s))).Raw("}\r\n")
-	return w.Raw(s)
+	if strings.IndexByte(s, 0) < 0 {
+		return w.Raw(s)
+	}
+	b := []byte(s)
+	replaceNUL(b)
+	return w.Bytes(b)
 }
 
 // Literal writes n octets read from r as a literal ("~{n}" for literal8
 // when binary), streaming them. If r ends early the connection cannot be
-// continued, and the error says so.
+// continued, and the error says so. A plain literal cannot hold NUL (RFC
+// 3501 §9 and RFC 9051 §9: CHAR8 is %x01-ff), and literal8 is for BINARY
+// fetches only (RFC 3516 §4.2), so in a plain literal each NUL is sent as
+// 0x80, as Dovecot does (lib-imap-storage/imap-msgpart.c: "IMAP literals
+// must not contain NULs. change them to 0x80 characters."); the size is
+// unchanged.
 func (w *Writer) Literal(n int64, r io.Reader, binary bool) *Writer {
 	if binary {
 		w.Byte('~')
+	} else {
+		r = nulReplacer{r}
 	}
 	w.Byte('{').Number(uint64(n)).Raw("}\r\n")
 	if w.err == nil {
@@ -232,6 +249,27 @@ func (w *Writer) Literal(n int64, r io.Reader, binary bool) *Writer {
 		}
 	}
 	return w
+}
+
+// nulReplacer replaces NUL octets by 0x80 as they are read.
+type nulReplacer struct{ r io.Reader }
+
+func (nr nulReplacer) Read(p []byte) (int, error) {
+	n, err := nr.r.Read(p)
+	replaceNUL(p[:n])
+	return n, err
+}
+
+// replaceNUL replaces each NUL of b by 0x80, in place.
+func replaceNUL(b []byte) {
+	for i := bytes.IndexByte(b, 0); i >= 0; {
+		b[i] = 0x80
+		j := bytes.IndexByte(b[i+1:], 0)
+		if j < 0 {
+			return
+		}
+		i += 1 + j
+	}
 }
 
 // Mailbox writes a mailbox name: UTF-8 when allowed, else modified UTF-7

@@ -117,13 +117,13 @@ func (s *Store) IsLocalDomain(ctx context.Context, name string) (bool, error) {
 	return n == 1, err
 }
 
-const accountCols = `id, address, password_hash, disabled, allow_imap, allow_pop3, allow_smtp,
+const accountCols = `id, address, password_hash, scram, disabled, allow_imap, allow_pop3, allow_smtp,
 	quota_bytes, (SELECT COALESCE(SUM(x.size), 0) FROM mailboxes x WHERE x.account_id=accounts.id), pop3_scope, pop3_days, pop3_delete, created`
 
 func scanAccount(r interface{ Scan(...any) error }) (store.Account, error) {
 	var a store.Account
 	var created int64
-	err := r.Scan(&a.ID, &a.Address, &a.PasswordHash, &a.Disabled, &a.AllowIMAP, &a.AllowPOP3, &a.AllowSMTP,
+	err := r.Scan(&a.ID, &a.Address, &a.PasswordHash, &a.SCRAM, &a.Disabled, &a.AllowIMAP, &a.AllowPOP3, &a.AllowSMTP,
 		&a.QuotaBytes, &a.UsedBytes, &a.POP3.Scope, &a.POP3.Days, &a.POP3.Delete, &created)
 	a.Created = fromNano(created)
 	return a, notFound(err)
@@ -144,10 +144,10 @@ func (s *Store) CreateAccount(ctx context.Context, a store.Account) (store.Accou
 		if _, err := w.exec(`INSERT OR IGNORE INTO domains(name, created) VALUES(?, ?)`, dom, now.UnixNano()); err != nil {
 			return err
 		}
-		res, err := w.exec(`INSERT INTO accounts(address, domain, password_hash, disabled, allow_imap, allow_pop3,
+		res, err := w.exec(`INSERT INTO accounts(address, domain, password_hash, scram, disabled, allow_imap, allow_pop3,
 			allow_smtp, quota_bytes, pop3_scope, pop3_days, pop3_delete, created)
-			VALUES(?,?,?,?,?,?,?,?,?,?,?,?)`,
-			a.Address, dom, a.PasswordHash, b2i(a.Disabled), b2i(a.AllowIMAP), b2i(a.AllowPOP3), b2i(a.AllowSMTP),
+			VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			a.Address, dom, a.PasswordHash, a.SCRAM, b2i(a.Disabled), b2i(a.AllowIMAP), b2i(a.AllowPOP3), b2i(a.AllowSMTP),
 			a.QuotaBytes, string(a.POP3.Scope), a.POP3.Days, string(a.POP3.Delete), now.UnixNano())
 		if isConstraint(err) {
 			return store.ErrExists
@@ -219,9 +219,9 @@ func defaultPOP3(p *store.POP3Options) {
 func (s *Store) UpdateAccount(ctx context.Context, a store.Account) error {
 	defaultPOP3(&a.POP3)
 	return s.do(ctx, nil, func(w *wtx) error {
-		res, err := w.exec(`UPDATE accounts SET password_hash=?, disabled=?, allow_imap=?, allow_pop3=?, allow_smtp=?,
+		res, err := w.exec(`UPDATE accounts SET password_hash=?, scram=?, disabled=?, allow_imap=?, allow_pop3=?, allow_smtp=?,
 			quota_bytes=?, pop3_scope=?, pop3_days=?, pop3_delete=? WHERE id=?`,
-			a.PasswordHash, b2i(a.Disabled), b2i(a.AllowIMAP), b2i(a.AllowPOP3), b2i(a.AllowSMTP),
+			a.PasswordHash, a.SCRAM, b2i(a.Disabled), b2i(a.AllowIMAP), b2i(a.AllowPOP3), b2i(a.AllowSMTP),
 			a.QuotaBytes, string(a.POP3.Scope), a.POP3.Days, string(a.POP3.Delete), a.ID)
 		if err != nil {
 			return err
@@ -341,8 +341,8 @@ func (s *Store) AddAppPassword(ctx context.Context, p store.AppPassword) (store.
 	}
 	p.Created, p.LastUsed = time.Now(), time.Time{}
 	err := s.do(ctx, nil, func(w *wtx) error {
-		res, err := w.exec(`INSERT INTO app_passwords(account_id, name, hash, created) VALUES(?,?,?,?)`,
-			p.AccountID, p.Name, p.Hash, p.Created.UnixNano())
+		res, err := w.exec(`INSERT INTO app_passwords(account_id, name, hash, scram, created) VALUES(?,?,?,?,?)`,
+			p.AccountID, p.Name, p.Hash, p.SCRAM, p.Created.UnixNano())
 		if isConstraint(err) {
 			return store.ErrExists
 		}
@@ -364,7 +364,7 @@ func (s *Store) AddAppPassword(ctx context.Context, p store.AppPassword) (store.
 
 // AppPasswords implements store.Accounts.
 func (s *Store) AppPasswords(ctx context.Context, id store.AccountID) ([]store.AppPassword, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, account_id, name, hash, created, last_used
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, account_id, name, hash, scram, created, last_used
 		FROM app_passwords WHERE account_id=? ORDER BY name`, id)
 	if err != nil {
 		return nil, err
@@ -374,7 +374,7 @@ func (s *Store) AppPasswords(ctx context.Context, id store.AccountID) ([]store.A
 	for rows.Next() {
 		var p store.AppPassword
 		var c, l int64
-		if err := rows.Scan(&p.ID, &p.AccountID, &p.Name, &p.Hash, &c, &l); err != nil {
+		if err := rows.Scan(&p.ID, &p.AccountID, &p.Name, &p.Hash, &p.SCRAM, &c, &l); err != nil {
 			return nil, err
 		}
 		p.Created, p.LastUsed = fromNano(c), fromNano(l)
@@ -408,6 +408,22 @@ func (s *Store) TouchAppPassword(ctx context.Context, passwordID int64, t time.T
 			return store.ErrNotFound
 		}
 		return nil
+	})
+}
+
+// SetSCRAM stores the SCRAM keys of the account password (appID 0) or of
+// the app password appID, only while that password's hash is still hash
+// and it has no keys: a password changed in the meantime keeps its own.
+// auth calls it to add keys to passwords set before they were kept.
+func (s *Store) SetSCRAM(ctx context.Context, acct store.AccountID, appID int64, hash, scram string) error {
+	return s.do(ctx, nil, func(w *wtx) error {
+		var err error
+		if appID == 0 {
+			_, err = w.exec(`UPDATE accounts SET scram=? WHERE id=? AND password_hash=? AND scram=''`, scram, acct, hash)
+		} else {
+			_, err = w.exec(`UPDATE app_passwords SET scram=? WHERE id=? AND account_id=? AND hash=? AND scram=''`, scram, appID, acct, hash)
+		}
+		return err
 	})
 }
 

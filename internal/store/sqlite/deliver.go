@@ -64,14 +64,15 @@ type msgRow struct {
 	m       store.Message
 }
 
-// Deliver implements store.Mail. The bytes are normalised to CRLF, parsed
-// once, appended to the blob store and shared by every target.
+// Deliver implements store.Mail. The bytes are normalised to CRLF (unless
+// d.Exact), parsed once, appended to the blob store and shared by every
+// target.
 func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.TargetResult, error) {
 	if len(d.Targets) == 0 {
 		return nil, errors.New("sqlite: delivery without targets")
 	}
 	data := d.Data
-	if !isCRLF(data) {
+	if !d.Exact && !isCRLF(data) {
 		data = message.NormalizeCRLF(data)
 	}
 	size := int64(len(data))

@@ -6,8 +6,21 @@ import (
 	"fmt"
 )
 
-// schemaVersion is stored in PRAGMA user_version.
-const schemaVersion = 1
+// schemaVersion is stored in PRAGMA user_version: schema is version 1 and
+// each step of migrations adds one.
+const schemaVersion = 1 + len(migrations)
+
+// migrations are the steps from one schema version to the next, in order:
+// migrations[i] takes version i+1 to i+2. A new database runs schema and
+// then every step, so both paths give the same tables. Steps only add
+// (columns with defaults, tables, indexes): the meaning of existing
+// columns never changes.
+var migrations = [...]string{
+	// 2: SCRAM-SHA-256 keys (RFC 5803 format, see internal/auth) beside
+	// the argon2id hash of each password; '' for passwords set before.
+	`ALTER TABLE accounts ADD COLUMN scram TEXT NOT NULL DEFAULT '';
+	ALTER TABLE app_passwords ADD COLUMN scram TEXT NOT NULL DEFAULT '';`,
+}
 
 // schema is the index. Times are Unix nanoseconds (0 = zero time). Every
 // message query goes through mailboxes.account_id, so that one account can
@@ -123,7 +136,8 @@ CREATE TABLE tombstones (
 CREATE INDEX tombstones_modseq ON tombstones(mailbox_id, modseq);
 `
 
-// migrate creates the schema in a new database.
+// migrate creates the schema in a new database and brings an older one up
+// to schemaVersion, in one transaction.
 func migrate(ctx context.Context, db *sql.DB) error {
 	var v int
 	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
@@ -140,8 +154,16 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("sqlite: schema: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, schema); err != nil {
-		return fmt.Errorf("sqlite: schema: %w", err)
+	if v == 0 {
+		if _, err := tx.ExecContext(ctx, schema); err != nil {
+			return fmt.Errorf("sqlite: schema: %w", err)
+		}
+		v = 1
+	}
+	for ; v < schemaVersion; v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+			return fmt.Errorf("sqlite: schema step %d: %w", v+1, err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {
 		return fmt.Errorf("sqlite: schema: %w", err)

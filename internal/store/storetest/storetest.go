@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("AccountsDomainsAliasesAppPasswords", func(t *testing.T) { testAccountsDomainsAliasesAppPasswords(t, open) })
 	t.Run("Isolation", func(t *testing.T) { testIsolation(t, open) })
 	t.Run("EventsPublishedAfterCommit", func(t *testing.T) { testEventsPublishedAfterCommit(t, open) })
+	t.Run("MailboxKeywords", func(t *testing.T) { testMailboxKeywords(t, open) })
 }
 
 var ctx = context.Background()
@@ -450,12 +451,12 @@ func testAccountsDomainsAliasesAppPasswords(t *testing.T, open Opener) {
 	}
 	a.Disabled, a.AllowPOP3, a.QuotaBytes = true, true, 1000
 	a.POP3 = store.POP3Options{Scope: store.POP3ScopeRecent, Days: 7, Delete: store.POP3DeleteHide}
-	a.PasswordHash = "$argon2id$x"
+	a.PasswordHash, a.SCRAM = "$argon2id$x", "SCRAM-SHA-256$4096:c2FsdA==$x:y"
 	if err := s.UpdateAccount(ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Account(ctx, "U@EXAMPLE.ORG")
-	if err != nil || !got.Disabled || !got.AllowPOP3 || !got.AllowIMAP || got.QuotaBytes != 1000 || got.POP3 != a.POP3 || got.PasswordHash != a.PasswordHash || got.Created.IsZero() {
+	if err != nil || !got.Disabled || !got.AllowPOP3 || !got.AllowIMAP || got.QuotaBytes != 1000 || got.POP3 != a.POP3 || got.PasswordHash != a.PasswordHash || got.SCRAM != a.SCRAM || got.Created.IsZero() {
 		t.Fatalf("account %+v %v", got, err)
 	}
 	if _, err := s.AccountByID(ctx, 999); !errors.Is(err, store.ErrNotFound) {
@@ -478,7 +479,7 @@ func testAccountsDomainsAliasesAppPasswords(t *testing.T, open Opener) {
 	if _, err := s.Alias(ctx, "info@example.org"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted alias: %v", err)
 	}
-	p, err := s.AddAppPassword(ctx, store.AppPassword{AccountID: a.ID, Name: "phone", Hash: "h"})
+	p, err := s.AddAppPassword(ctx, store.AppPassword{AccountID: a.ID, Name: "phone", Hash: "h", SCRAM: "s"})
 	if err != nil || p.ID == 0 {
 		t.Fatal(p, err)
 	}
@@ -488,7 +489,7 @@ func testAccountsDomainsAliasesAppPasswords(t *testing.T, open Opener) {
 	when := time.Unix(1700000000, 0)
 	s.TouchAppPassword(ctx, p.ID, when)
 	ps, _ := s.AppPasswords(ctx, a.ID)
-	if len(ps) != 1 || !ps[0].LastUsed.Equal(when) {
+	if len(ps) != 1 || !ps[0].LastUsed.Equal(when) || ps[0].Hash != "h" || ps[0].SCRAM != "s" {
 		t.Fatalf("app passwords %+v", ps)
 	}
 	if err := s.DeleteAppPassword(ctx, a.ID, "phone"); err != nil {

@@ -54,6 +54,30 @@ ok(m.store(str(count), "+FLAGS", r"(\Deleted)"), "store")
 typ, data = m.expunge()
 check(typ == "OK" and data == [str(count).encode()], "expunge %r" % (data,))
 ok(m.copy("1:*", name), "copy") if count > 1 else None
+
+# BINARY (RFC 3516): a base64 part holding NUL comes back decoded, in a
+# literal8 that imaplib reads like a literal.
+check("BINARY" in m.capabilities and "CATENATE" in m.capabilities, "capabilities %r" % (m.capabilities,))
+binmsg = b"From: py@example.com\r\nSubject: binary\r\nContent-Transfer-Encoding: base64\r\n\r\nAGEAYg==\r\n"
+typ, data = m.append("INBOX", None, None, binmsg)
+check(typ == "OK", "append binary %r" % (data,))
+typ, data = m.select("INBOX")
+n = data[0].decode()
+typ, data = m.fetch(n, "(BINARY.PEEK[1] BINARY.SIZE[1])")
+check(typ == "OK" and data[0][0].endswith(b"BINARY[1] ~{4}") and data[0][1] == b"\x00a\x00b"
+      and data[1] == b" BINARY.SIZE[1] 4)", "fetch binary %r" % (data,))
+typ, data = m.fetch(n, "(UID)")
+buid = data[0].split()[-1].rstrip(b")").decode()
+
+# CATENATE (RFC 4469): a new message from text of the stored one.
+typ, data = m._simple_command("APPEND", "Drafts", "CATENATE",
+                              "(URL /INBOX/;UID=%s/;SECTION=HEADER URL /INBOX/;UID=%s/;SECTION=TEXT)" % (buid, buid))
+check(typ == "OK", "catenate %r %r" % (typ, data))
+typ, data = m.select("Drafts", readonly=True)
+typ, data = m.fetch(data[0].decode(), "(BODY.PEEK[])")
+check(typ == "OK" and data[0][1] == binmsg, "catenated %r" % (data,))
+typ, data = m._simple_command("APPEND", "Drafts", "CATENATE", "(URL /INBOX/;UID=999999)")
+check(typ == "NO" and b"[BADURL /INBOX/;UID=999999]" in data[0], "badurl %r %r" % (typ, data))
 ok(m.close(), "close")
 ok(m.delete(name), "delete")
 m.logout()
