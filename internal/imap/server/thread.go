@@ -182,46 +182,27 @@ func (c *conn) threadMessages(key *wire.SearchKey) ([]threadMsg, error) {
 }
 
 // threadSearch runs the search program over the session's view and
-// returns the UIDs found, ascending. Keys the index answers go into the
-// store query, the rest is matched on the stored parse; a program of
-// index keys only (ALL, flags, dates) needs no parse at all.
+// returns the UIDs found, ascending. A program of index keys only (ALL,
+// flags, dates) needs no stored parse at all: THREAD takes its data from
+// the thread cache.
 func (c *conn) threadSearch(key *wire.SearchKey) ([]store.UID, error) {
-	sel := c.sel
-	if sel.uids.len() == 0 {
-		return nil, nil
-	}
-	q := store.Query{}
-	var rest []wire.SearchKey
-	for _, k := range key.Sub {
-		if !c.indexKey(&q, k) {
-			rest = append(rest, k)
-		}
-	}
-	if q.UIDs == nil {
-		q.UIDs = store.UIDSet{{Lo: 1, Hi: sel.uids.maxUID()}}
-	}
-	if len(rest) > 0 {
-		and := wire.SearchKey{Key: "AND", Sub: rest}
-		ev := &evaluator{c: c, now: time.Now()}
-		q.NeedInfo = needsInfo(&and)
-		q.Match = func(m *store.Message) (bool, error) { return ev.match(&and, m) }
-	}
-	uids, err := c.srv.Store.Search(c.ctx, c.acct.ID, sel.mbox.ID, q)
+	uids, err := c.matchProgram(key, nil, false, nil)
 	if err != nil {
 		return nil, err
 	}
-	// Messages delivered since the session last looked are not in its
-	// view yet.
-	out := uids[:0]
-	for _, u := range uids {
-		if _, ok := sel.uids.seqOf(u); ok {
-			out = append(out, u)
-		}
+	if !slices.IsSorted(uids) {
+		slices.Sort(uids)
 	}
-	if !slices.IsSorted(out) {
-		slices.Sort(out)
-	}
-	return out, nil
+	return uids, nil
+}
+
+// subjectKey is the base subject of RFC 5256 §2.1 as the key threads
+// are gathered by, and whether the subject marks a reply or forward. RFC
+// 5256 §3 compares subjects with the i;unicode-casemap collation, so the
+// key is casemapKey's, as SORT's (RFC 5051).
+func subjectKey(subject string) (string, bool) {
+	base, reply := baseSubjectReply(subject)
+	return casemapKey(base), reply
 }
 
 // newThreadMsg takes what THREAD needs from the stored parse of m. The
@@ -237,7 +218,7 @@ func newThreadMsg(td *message.ThreadDecoder, a *strArena, m *store.Message, seq 
 	if !f.SentDate.IsZero() {
 		t.date = dateOf(f.SentDate)
 	}
-	t.subject, t.reply = baseSubjectReply(f.Subject)
+	t.subject, t.reply = subjectKey(f.Subject)
 	t.msgID = a.copy(message.FirstMsgID(f.MessageID))
 	t.inReply = a.copy(message.FirstMsgID(f.InReplyTo))
 	if !f.HasReferences {

@@ -31,7 +31,7 @@ func threadMsgs(ms []tm) []threadMsg {
 		msgs[i] = threadMsg{uid: store.UID(100 + i), seq: uint32(i + 1),
 			date:  dateOf(threadEpoch.Add(time.Duration(m.date) * time.Minute)),
 			msgID: message.FirstMsgID(m.id), inReply: message.FirstMsgID(m.irt), refs: message.ParseReferences(m.refs)}
-		msgs[i].subject, msgs[i].reply = baseSubjectReply(m.subj)
+		msgs[i].subject, msgs[i].reply = subjectKey(m.subj)
 	}
 	return msgs
 }
@@ -194,6 +194,11 @@ func TestThreadReferences(t *testing.T) {
 			{1, "回复: 你好", "<b@x>", "", ""},
 			{2, "回复: 你好", "<c@x>", "", ""},
 		}, "(1)((2)(3))"},
+		// i;unicode-casemap (RFC 5051): width and case do not matter.
+		{"subjects compared by i;unicode-casemap", []tm{
+			{0, "Ｈｅｌｌｏ", "<a@x>", "", ""},
+			{1, "Re: HELLO", "<b@x>", "", ""},
+		}, "(1 2)"},
 		{"a thread with children gathered", []tm{
 			{0, "x", "<a@x>", "", ""},
 			{1, "re: x", "<b@x>", "", "<a@x>"},
