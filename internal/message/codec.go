@@ -12,7 +12,12 @@ import (
 //
 //	magic "YI", version byte (codecVersion)
 //	counts of parts, params, addresses, languages and envelopes
-//	Size, Envelope, Body (Part), SentDate, Subject, From, To, Cc, Bcc
+//	Size, Envelope, SentDate, Subject, From, To, Cc, Bcc, References, Body (Part)
+//
+// Version 1, written before References were stored, had no References
+// and put Body right after Envelope; it is still read. Version 2 puts
+// the short fields before Body so that a reader that needs only them
+// (ThreadDecoder) stops before the part tree.
 //
 // The counts let UnmarshalInfo allocate one slab per element type instead
 // of one slice per list, which is most of its cost.
@@ -24,7 +29,9 @@ import (
 const (
 	codecMagic0  = 'Y'
 	codecMagic1  = 'I'
-	codecVersion = 1
+	codecVersion = 2
+	// codecV1 is the first version: no References, Body before SentDate.
+	codecV1 = 1
 	// maxCodecDepth bounds the Part recursion of UnmarshalInfo; Parse
 	// produces at most 2*MaxDepth+1 levels.
 	maxCodecDepth = 4*MaxDepth + 8
@@ -46,12 +53,15 @@ func (info *Info) Marshal() []byte {
 	}
 	b = binary.AppendVarint(b, info.Size)
 	b = appendEnvelope(b, &info.Envelope)
-	b = appendPart(b, &info.Body)
 	b = appendTime(b, info.SentDate)
 	for _, s := range []string{info.Subject, info.From, info.To, info.Cc, info.Bcc} {
 		b = appendString(b, s)
 	}
-	return b
+	b = binary.AppendUvarint(b, uint64(len(info.References)))
+	for _, r := range info.References {
+		b = appendString(b, r)
+	}
+	return appendPart(b, &info.Body)
 }
 
 // slabCounts counts what UnmarshalInfo will allocate, mirroring what
@@ -190,8 +200,9 @@ func UnmarshalInfo(b []byte) (*Info, error) {
 	if len(b) < 3 || b[0] != codecMagic0 || b[1] != codecMagic1 {
 		return nil, fmt.Errorf("%w: bad magic", ErrBadInfo)
 	}
-	if b[2] != codecVersion {
-		return nil, fmt.Errorf("%w: unknown version %d", ErrBadInfo, b[2])
+	v := b[2]
+	if v != codecVersion && v != codecV1 {
+		return nil, fmt.Errorf("%w: unknown version %d", ErrBadInfo, v)
 	}
 	d := decoder{s: string(b), pos: 3}
 	d.allocSlabs()
@@ -199,13 +210,19 @@ func UnmarshalInfo(b []byte) (*Info, error) {
 	info.Size = d.varint()
 	d.total = info.Size
 	d.envelope(&info.Envelope)
-	d.part(&info.Body, 0)
+	if v == codecV1 {
+		d.part(&info.Body, 0)
+	}
 	info.SentDate = d.time()
 	info.Subject = d.str()
 	info.From = d.str()
 	info.To = d.str()
 	info.Cc = d.str()
 	info.Bcc = d.str()
+	if v != codecV1 {
+		info.References = d.references(nil)
+		d.part(&info.Body, 0)
+	}
 	if d.err == nil && d.pos != len(d.s) {
 		d.fail("trailing bytes")
 	}
@@ -484,7 +501,7 @@ func (ed *EnvelopeDecoder) Decode(b []byte, e *Envelope) error {
 	if len(b) < 3 || b[0] != codecMagic0 || b[1] != codecMagic1 {
 		return fmt.Errorf("%w: bad magic", ErrBadInfo)
 	}
-	if b[2] != codecVersion {
+	if b[2] != codecVersion && b[2] != codecV1 {
 		return fmt.Errorf("%w: unknown version %d", ErrBadInfo, b[2])
 	}
 	d := decoder{s: unsafe.String(&b[0], len(b)), pos: 3}
@@ -505,4 +522,121 @@ func (ed *EnvelopeDecoder) Decode(b []byte, e *Envelope) error {
 	d.total = d.varint()
 	d.envelope(e)
 	return d.err
+}
+
+// references reads the References list, reusing buf.
+func (d *decoder) references(buf []string) []string {
+	n := d.count(1)
+	if n == 0 {
+		return nil
+	}
+	refs := buf[:0]
+	for i := 0; i < n && d.err == nil; i++ {
+		refs = append(refs, d.str())
+	}
+	return refs
+}
+
+// skipAddresses reads past an address list.
+func (d *decoder) skipAddresses() {
+	v := d.uvarint()
+	if v < 2 {
+		return
+	}
+	if v-2 > uint64(len(d.s)-d.pos)/4 {
+		d.fail("bad address count")
+		return
+	}
+	for i := uint64(0); i < 4*(v-2) && d.err == nil; i++ {
+		d.str()
+	}
+}
+
+// ThreadFields are what THREAD (RFC 5256 §3) needs of a message.
+type ThreadFields struct {
+	MessageID string // raw Message-ID header (Envelope.MessageID)
+	InReplyTo string // raw In-Reply-To header (Envelope.InReplyTo)
+	Subject   string // decoded Subject
+	// SentDate is Info.SentDate without its zone (the same instant);
+	// zero when the Date header is missing or unparsable.
+	SentDate   time.Time
+	References []string
+	// HasReferences is false for Infos encoded before References were
+	// stored (codec version 1): References is then unknown, not empty,
+	// and HeaderSize is the size of the message header to read them from.
+	HasReferences bool
+	HeaderSize    int64
+}
+
+// ThreadDecoder decodes only the ThreadFields of encoded Infos (THREAD
+// over a whole mailbox), reusing its References buffer from one call to
+// the next. The zero value is ready to use.
+type ThreadDecoder struct {
+	refs []string
+}
+
+// Decode sets t from the Info that Marshal encoded in b. Like
+// EnvelopeDecoder it copies nothing: the strings of t point into b and
+// t.References into the decoder's buffer, valid until b is modified or
+// Decode is called again. The part tree is not read for current Infos;
+// those of version 1 are decoded whole, as their fields follow it.
+// Malformed input returns an error wrapping ErrBadInfo.
+func (td *ThreadDecoder) Decode(b []byte, t *ThreadFields) error {
+	if len(b) < 3 || b[0] != codecMagic0 || b[1] != codecMagic1 {
+		return fmt.Errorf("%w: bad magic", ErrBadInfo)
+	}
+	switch b[2] {
+	case codecVersion:
+	case codecV1:
+		info, err := UnmarshalInfo(b)
+		if err != nil {
+			return err
+		}
+		*t = ThreadFields{MessageID: info.Envelope.MessageID, InReplyTo: info.Envelope.InReplyTo,
+			Subject: info.Subject, SentDate: info.SentDate, HeaderSize: info.Body.BodyOffset}
+		return nil
+	default:
+		return fmt.Errorf("%w: unknown version %d", ErrBadInfo, b[2])
+	}
+	d := decoder{s: unsafe.String(&b[0], len(b)), pos: 3}
+	for _, min := range []int{minPartSize, 2, 4, 1, minEnvelopeSize} {
+		d.count(min)
+	}
+	d.total = d.varint()
+	d.str() // Date
+	d.str() // Subject
+	for i := 0; i < 6; i++ {
+		d.skipAddresses()
+	}
+	t.InReplyTo = d.str()
+	t.MessageID = d.str()
+	t.SentDate = d.sentDate()
+	t.Subject = d.str()
+	for i := 0; i < 4; i++ {
+		d.str() // From, To, Cc, Bcc
+	}
+	td.refs = d.references(td.refs)
+	t.References = td.refs
+	t.HasReferences = true
+	return d.err
+}
+
+// sentDate reads a time as time() does but without its zone, which would
+// cost an allocation per message; comparisons only need the instant.
+func (d *decoder) sentDate() time.Time {
+	switch d.byte() {
+	case 0:
+		return time.Time{}
+	case 1:
+	default:
+		d.fail("bad time")
+		return time.Time{}
+	}
+	sec, nsec := d.varint(), d.varint()
+	d.varint() // zone offset
+	if nsec < 0 || nsec > 999999999 {
+		d.fail("bad time")
+		return time.Time{}
+	}
+	return time.Unix(sec, nsec)
 }

@@ -25,7 +25,7 @@ const (
 // unfolded and trimmed, as raw (undecoded) strings.
 type fields struct {
 	date, subject, from, sender, replyTo, to, cc, bcc string
-	inReplyTo, messageID                              string
+	inReplyTo, messageID, references                  string
 	contentType, encoding, id, description, md5       string
 	disposition, language, location                   string
 	has                                               uint32 // bit set of seen fields
@@ -51,6 +51,7 @@ const (
 	fDisposition
 	fLanguage
 	fLocation
+	fReferences
 )
 
 var fieldNames = [...]string{
@@ -60,7 +61,7 @@ var fieldNames = [...]string{
 	fContentType: "content-type", fEncoding: "content-transfer-encoding",
 	fID: "content-id", fDescription: "content-description", fMD5: "content-md5",
 	fDisposition: "content-disposition", fLanguage: "content-language",
-	fLocation: "content-location",
+	fLocation: "content-location", fReferences: "references",
 }
 
 func (f *fields) slot(i int) *string {
@@ -99,6 +100,8 @@ func (f *fields) slot(i int) *string {
 		return &f.disposition
 	case fLanguage:
 		return &f.language
+	case fReferences:
+		return &f.references
 	default:
 		return &f.location
 	}

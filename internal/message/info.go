@@ -91,4 +91,10 @@ type Info struct {
 	To      string
 	Cc      string
 	Bcc     string
+	// References are the message identifiers of the References header
+	// (RFC 5322 §3.6.4), normalised by NextMsgID and bounded as
+	// ParseReferences does, for THREAD=REFERENCES (RFC 5256 §3). Infos
+	// encoded before they were stored (codec version 1) decode with none;
+	// ThreadDecoder tells those apart.
+	References []string `json:",omitempty"`
 }

@@ -100,6 +100,7 @@ func Parse(data []byte) *Info {
 	info.To = decodedAddresses(f.to, info.Envelope.To)
 	info.Cc = decodedAddresses(f.cc, info.Envelope.Cc)
 	info.Bcc = decodedAddresses(f.bcc, info.Envelope.Bcc)
+	info.References = ParseReferences(f.references)
 	return info
 }
 

@@ -62,6 +62,7 @@ func init() {
 		"STORE":        {cmdStore, selState},
 		"SEARCH":       {cmdSearch, selState},
 		"SORT":         {cmdSort, selState},
+		"THREAD":       {cmdThread, selState},
 		"CANCELUPDATE": {cmdCancelUpdate, selState},
 		"COPY":         {cmdCopy, selState},
 		"MOVE":         {cmdCopy, selState},
@@ -92,6 +93,7 @@ func (c *conn) capabilities() string {
 	caps = append(caps, "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
 		"MOVE", "CHILDREN", "SPECIAL-USE", "CONDSTORE", "QRESYNC", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "UTF8=ACCEPT", "BINARY", "SAVEDATE", "MULTIAPPEND", "CREATE-SPECIAL-USE", "ESEARCH", "STATUS=SIZE",
 		"SORT", "SORT=DISPLAY", "ESORT", "CONTEXT=SEARCH", "CONTEXT=SORT",
+		"THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT",
 		"CATENATE", // RFC 4469
 		"QUOTA", "QUOTA=RES-STORAGE", "COMPRESS=DEFLATE", "APPENDLIMIT="+strconv.FormatInt(c.srv.maxLiteral(), 10))
 	return strings.Join(caps, " ")

@@ -7,13 +7,27 @@ import "strings"
 // delivery by message.Parse). Matching is case-insensitive, so the result
 // is lower-cased: SORT compares it lower-cased anyway.
 func baseSubject(s string) string {
+	base, _ := baseSubjectReply(s)
+	return base
+}
+
+// baseSubjectReply is baseSubject that also says whether the subject is
+// a reply or forward: RFC 5256 §3 (REFERENCES) calls it so when the
+// extraction removes a subj-refwd, a "(fwd)" trailer or a "[fwd: ...]"
+// wrapper (a blob alone does not count).
+func baseSubjectReply(s string) (base string, reply bool) {
 	// Step 1: tabs and line breaks become spaces; runs of spaces become one.
-	s = strings.Join(strings.Fields(strings.ToLower(s)), " ")
+	s = strings.ToLower(s)
+	if needsSpaceFolding(s) {
+		s = strings.Join(strings.Fields(s), " ")
+	}
 	for {
 		// Step 2: remove trailing "(fwd)" and white space, repeatedly.
 		for {
 			t := strings.TrimRight(s, " ")
-			t = strings.TrimSuffix(t, "(fwd)")
+			if u, ok := strings.CutSuffix(t, "(fwd)"); ok {
+				t, reply = u, true
+			}
 			if t == s {
 				break
 			}
@@ -23,6 +37,8 @@ func baseSubject(s string) string {
 		// matches.
 		for {
 			if t, ok := cutLeader(s); ok {
+				// A leader is white space or ends in a subj-refwd.
+				reply = reply || !strings.HasPrefix(s, " ")
 				s = t
 				continue
 			}
@@ -36,9 +52,10 @@ func baseSubject(s string) string {
 		// Step 6: "[fwd: ... ]" is unwrapped, and we start again at step 2.
 		if len(s) >= len("[fwd:]") && strings.HasPrefix(s, "[fwd:") && strings.HasSuffix(s, "]") {
 			s = s[len("[fwd:") : len(s)-1]
+			reply = true
 			continue
 		}
-		return s
+		return s, reply
 	}
 }
 
@@ -87,4 +104,21 @@ func cutBlob(s string) (string, bool) {
 		return s, false
 	}
 	return strings.TrimLeft(s[end+2:], " "), true
+}
+
+// needsSpaceFolding reports whether step 1 changes s: most subjects have
+// single spaces only, and THREAD computes a base subject per message.
+func needsSpaceFolding(s string) bool {
+	if s == "" {
+		return false
+	}
+	if s[0] == ' ' || s[len(s)-1] == ' ' || strings.Contains(s, "  ") {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f' || c >= 0x80 {
+			return true // and non-ASCII white space, which Fields knows
+		}
+	}
+	return false
 }

@@ -66,9 +66,10 @@ type Server struct {
 	WriteTimeout     time.Duration
 	HandshakeTimeout time.Duration
 
-	once   sync.Once
-	net    netserver.Server
-	recent recentFloors // \Recent state (recent.go)
+	once    sync.Once
+	net     netserver.Server
+	recent  recentFloors // \Recent state (recent.go)
+	threads threadCache  // THREAD data per mailbox (threadcache.go)
 }
 
 // conns returns the connection layer, configured from s on first use.

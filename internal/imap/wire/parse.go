@@ -88,7 +88,7 @@ func (r *Reader) parseCommand() (*Command, error) {
 		cmd.UID = true
 		cmd.Name = upper(name)
 		switch cmd.Name {
-		case "FETCH", "STORE", "SEARCH", "SORT", "COPY", "MOVE", "EXPUNGE":
+		case "FETCH", "STORE", "SEARCH", "SORT", "THREAD", "COPY", "MOVE", "EXPUNGE":
 		default:
 			return nil, r.errorf("unknown UID command %s", cmd.Name)
 		}
@@ -137,6 +137,7 @@ func init() {
 		"MOVE":         parseCopy,
 		"SEARCH":       parseSearch,
 		"SORT":         parseSort,
+		"THREAD":       parseThread,
 		"CANCELUPDATE": parseCancelUpdate,
 	}
 }
