@@ -59,6 +59,11 @@ type Options struct {
 	// password in hand: store.Accounts has no such conditional write, the
 	// SQLite store does (sqlite.Store.SetSCRAM). See upgradeSCRAM.
 	SetSCRAM func(ctx context.Context, acct store.AccountID, appID int64, hash, scram string) error
+	// SCRAMReady, if set, reports whether every password of the store (of
+	// accounts and app passwords) has SCRAM keys; until it does, SCRAM is
+	// not advertised (see scramOffer). The SQLite store answers it in one
+	// query (sqlite.Store.SCRAMReady). Nil: every password has keys.
+	SCRAMReady func(ctx context.Context) (bool, error)
 }
 
 // Authenticator checks logins against the accounts of a store. It is safe
@@ -76,6 +81,8 @@ type Authenticator struct {
 	// id), so that an account's keys share one salt while the burst of
 	// logins after an upgrade of youju does not queue on one lock.
 	upgradeMu [64]sync.Mutex
+
+	scram scramOffer // whether SCRAM is advertised (scramoffer.go)
 }
 
 const maxCache = 10_000

@@ -16,12 +16,17 @@ import (
 // order servers should advertise them. cs is the connection's TLS state
 // (nil without TLS): SCRAM-SHA-256-PLUS is offered only where it can bind
 // to the TLS channel (ChannelBinding). SCRAM comes first: with it the
-// password never reaches the server.
-func Mechanisms(cs *tls.ConnectionState) []string {
-	if ChannelBinding(cs) != nil {
-		return []string{SCRAMSHA256Plus, SCRAMSHA256, sasl.Plain, sasl.Login}
+// password never reaches the server. SCRAM is left out while some
+// password of the store has no SCRAM keys yet (see scramOffer).
+func (a *Authenticator) Mechanisms(cs *tls.ConnectionState) []string {
+	var m []string
+	if a.offerSCRAM() {
+		if ChannelBinding(cs) != nil {
+			m = append(m, SCRAMSHA256Plus)
+		}
+		m = append(m, SCRAMSHA256)
 	}
-	return []string{SCRAMSHA256, sasl.Plain, sasl.Login}
+	return append(m, sasl.Plain, sasl.Login)
 }
 
 // ErrUnsupportedMechanism is returned by SASL for an unknown mechanism.

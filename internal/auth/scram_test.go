@@ -377,7 +377,7 @@ func TestSCRAMChannelBinding(t *testing.T) {
 	if _, err := a.SASL(SCRAMSHA256Plus, store.ServiceIMAP, remote, nil, nil); !errors.Is(err, ErrUnsupportedMechanism) {
 		t.Errorf("-PLUS without TLS: %v", err)
 	}
-	if m := Mechanisms(nil); strings.Join(m, " ") != "SCRAM-SHA-256 PLAIN LOGIN" {
+	if m := a.Mechanisms(nil); strings.Join(m, " ") != "SCRAM-SHA-256 PLAIN LOGIN" {
 		t.Errorf("Mechanisms(nil) = %v", m)
 	}
 }

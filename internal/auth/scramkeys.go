@@ -224,5 +224,7 @@ func (a *Authenticator) upgradeSCRAM(ctx context.Context, id store.AccountID, ap
 	if err != nil {
 		return // SASLprep refuses it: no client could use SCRAM with it
 	}
-	_ = a.opt.SetSCRAM(ctx, id, appID, hash, k.String())
+	if a.opt.SetSCRAM(ctx, id, appID, hash, k.String()) == nil {
+		a.scramChanged()
+	}
 }

@@ -95,6 +95,7 @@ func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dns
 		MaxFailuresPerAccount: c.Auth.MaxFailuresPerAccount,
 		Window:                c.Auth.FailureWindow.Duration,
 		SetSCRAM:              raw.SetSCRAM,
+		SCRAMReady:            raw.SCRAMReady,
 	})
 	if ctl, err := serveControl(dataDir, st, log); err != nil {
 		// Not fatal: mail flows; only account changes from the CLI must

@@ -21,7 +21,7 @@ var errPlaintext = &Error{Code: codeAuth, Text: "Plaintext authentication disall
 // would be (plaintextOK), SCRAM included: RFC 5802 §9 warns that an
 // eavesdropped exchange still allows an offline dictionary attack, and the
 // mail that follows would travel in clear.
-func (s *session) saslMechanisms() []string { return auth.Mechanisms(s.tlsState()) }
+func (s *session) saslMechanisms() []string { return s.srv.Auth.Mechanisms(s.tlsState()) }
 
 // tlsState returns the connection's TLS state, nil without TLS.
 func (s *session) tlsState() *tls.ConnectionState {

@@ -126,7 +126,7 @@ func (ss *session) AuthMechanisms() []string {
 	if !ss.authAllowed() {
 		return nil
 	}
-	return auth.Mechanisms(ss.tls)
+	return ss.s.Auth.Mechanisms(ss.tls)
 }
 
 func (ss *session) authAllowed() bool {

@@ -107,7 +107,7 @@ func (c *conn) capabilities() string {
 // dictionary attack on it, and the mail that follows would be in clear.
 func (c *conn) saslCaps() []string {
 	var caps []string
-	for _, m := range auth.Mechanisms(c.tlsState()) {
+	for _, m := range c.srv.Auth.Mechanisms(c.tlsState()) {
 		if m != "LOGIN" { // never advertised in IMAP: it has LOGIN the command
 			caps = append(caps, "AUTH="+m)
 		}

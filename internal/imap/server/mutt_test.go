@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/youju/youju/internal/auth"
+	"github.com/youju/youju/internal/store/sqlite"
 	"github.com/youju/youju/internal/testutil"
 )
 
@@ -24,11 +26,23 @@ import (
 func TestMuttChineseFolders(t *testing.T) {
 	mutt := testutil.NeedCommand(t, "mutt", "apt-get install mutt")
 	script := testutil.NeedCommand(t, "script", "apt-get install bsdutils")
-	ts := startServer(t, nil)
-	c := ts.login(t)
-	c.ok("CREATE &XfJT0ZAB-") // 已发送
-	c.ok("CREATE &mHl27g-")   // 项目
+	// As `youju serve` wires it: alice's password predates SCRAM keys (an
+	// upgraded installation), so SCRAM is not offered and mutt, which
+	// takes the strongest mechanism Cyrus SASL has and does not fall back
+	// after a failure, logs in with PLAIN; that adds her keys.
+	ts := startServer(t, func(s *Server) {
+		raw := s.Store.(*sqlite.Store)
+		s.Auth = auth.New(s.Store, auth.Options{DefaultDomain: "example.org", SetSCRAM: raw.SetSCRAM, SCRAMReady: raw.SCRAMReady})
+	})
+	for _, name := range []string{"已发送", "项目"} {
+		if _, err := ts.st.CreateMailbox(t.Context(), ts.acct.ID, name, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ts.deliver(t, "已发送", strings.Replace(simpleMsg, "Subject: hello", "Subject: =?UTF-8?B?5bm05bqm5oql5ZGK?=", 1), 0)
+	if caps := dialRaw(t, ts.addr).ok("CAPABILITY")[0]; strings.Contains(caps, "SCRAM") || !strings.Contains(caps, "AUTH=PLAIN") {
+		t.Fatalf("before any login, with a password without SCRAM keys: %s", caps)
+	}
 
 	dir := t.TempDir()
 	host, port, _ := net.SplitHostPort(ts.addr)
@@ -96,6 +110,12 @@ set pipe_decode=no
 			t.Fatalf("mutt's name was stored in modified UTF-7: %q", m.Name)
 		}
 	}
+	// mutt's PLAIN login gave alice SCRAM keys: every password has them
+	// now, so SCRAM is offered.
+	if caps := dialRaw(t, ts.addr).ok("CAPABILITY")[0]; !strings.Contains(caps, "AUTH=SCRAM-SHA-256") {
+		t.Fatalf("SCRAM not offered once every password has keys: %s", caps)
+	}
+	c := ts.login(t)
 	c.ok("SELECT &mHl27g-/&YqVUSg-")
 	mustContain(t, c.ok("FETCH 1 BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"), "* 1 FETCH (BODY[HEADER.FIELDS (MESSAGE-ID)] {31}\r\nMessage-ID: <1@example.com>\r\n\r\n)")
 }

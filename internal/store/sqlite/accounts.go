@@ -427,6 +427,16 @@ func (s *Store) SetSCRAM(ctx context.Context, acct store.AccountID, appID int64,
 	})
 }
 
+// SCRAMReady reports whether every account password and app password has
+// SCRAM keys (auth.Options.SCRAMReady): passwords set before youju kept
+// them have ”.
+func (s *Store) SCRAMReady(ctx context.Context) (bool, error) {
+	var missing bool
+	err := s.rdb.QueryRowContext(ctx, `SELECT EXISTS(SELECT 1 FROM accounts WHERE scram='')
+		OR EXISTS(SELECT 1 FROM app_passwords WHERE scram='')`).Scan(&missing)
+	return !missing, err
+}
+
 // mailboxIDs runs a query returning mailbox ids.
 func (w *wtx) mailboxIDs(q string, args ...any) ([]store.MailboxID, error) {
 	rows, err := w.query(q, args...)

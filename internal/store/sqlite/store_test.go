@@ -318,3 +318,35 @@ func TestReopenPurgesRetainedSegments(t *testing.T) {
 		t.Fatalf("%d blobs left", n)
 	}
 }
+
+// TestSCRAMReady: ready only while no account password and no app
+// password lacks SCRAM keys.
+func TestSCRAMReady(t *testing.T) {
+	s := newTestStore(t)
+	if ok, err := s.SCRAMReady(ctx); err != nil || !ok {
+		t.Fatalf("empty store: %v %v", ok, err)
+	}
+	a := newAccount(t, s, "a@example.com")
+	if ok, err := s.SCRAMReady(ctx); err != nil || ok {
+		t.Fatalf("account without keys: %v %v", ok, err)
+	}
+	if err := s.SetSCRAM(ctx, a.ID, 0, a.PasswordHash, "SCRAM-SHA-256$4096:c2FsdA==$x:y"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.SCRAMReady(ctx); err != nil || !ok {
+		t.Fatalf("every password with keys: %v %v", ok, err)
+	}
+	p, err := s.AddAppPassword(ctx, store.AppPassword{AccountID: a.ID, Name: "phone", Hash: "$argon2id$x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.SCRAMReady(ctx); err != nil || ok {
+		t.Fatalf("app password without keys: %v %v", ok, err)
+	}
+	if err := s.SetSCRAM(ctx, a.ID, p.ID, p.Hash, "SCRAM-SHA-256$4096:c2FsdA==$x:y"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.SCRAMReady(ctx); err != nil || !ok {
+		t.Fatalf("app password with keys: %v %v", ok, err)
+	}
+}
