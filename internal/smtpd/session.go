@@ -22,6 +22,7 @@ import (
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/delivery"
 	"github.com/youju/youju/internal/mailauth"
+	"github.com/youju/youju/internal/message"
 	"github.com/youju/youju/internal/metrics"
 	"github.com/youju/youju/internal/store"
 )
@@ -341,20 +342,26 @@ func (ss *session) Data(r io.Reader) error {
 	if env == nil || len(env.Rcpts) == 0 {
 		return ss.fail(&smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"})
 	}
+	// The CRLF form is what the store parses (RFC 5322 §2.1): a bare
+	// CR or LF must not end a field here and not there.
+	data = message.NormalizeCRLF(data)
+	hdr, err := readHeader(data)
+	if err != nil {
+		ss.logger().Info("header refused", "err", err)
+		return ss.fail(err)
+	}
 	ctx, cancel := ss.ctx()
 	defer cancel()
 	if acct := ss.account(); acct != nil { // submission, or AUTH on 25
-		if err := ss.checkFrom(ctx, acct, data); err != nil {
+		if err := ss.checkFrom(ctx, acct, hdr); err != nil {
 			return ss.fail(err)
 		}
 		data = completeHeader(data, ss.s.Hostname, time.Now())
 	}
 	ss.fillTrace(env)
 	if ss.s.Mode == Inbound && ss.account() == nil && ss.s.DNS != nil {
-		// RFC 8601 §5: forged results claiming our name go; ours is added.
 		var v mailauth.Verdict
-		data, v = mailauth.Inbound(ctx, ss.s.DNS, ss.s.Hostname, ss.s.DMARCPolicy,
-			net.IP(ss.remote.AsSlice()), ss.c.Hostname(), env.From, data)
+		data, v = ss.authenticate(ctx, env, hdr, data)
 		if v.Reject {
 			return ss.fail(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
 				Message: "Rejected by the DMARC policy of " + v.DMARC.FromDomain})
@@ -407,12 +414,17 @@ func (ss *session) fillTrace(env *delivery.Envelope) {
 }
 
 // checkFrom enforces that every From: address belongs to the account
-// (RFC 6409 §8 allows the MSA such policy).
-func (ss *session) checkFrom(ctx context.Context, acct *store.Account, data []byte) error {
-	addrs, err := headerFrom(data)
-	if err != nil || len(addrs) == 0 {
+// (RFC 6409 §8 allows the MSA such policy). It reads the header the store
+// will keep, after refusing what could be read two ways.
+func (ss *session) checkFrom(ctx context.Context, acct *store.Account, hdr *message.Header) error {
+	if err := checkSubmittedSyntax(hdr); err != nil {
+		ss.logger().Info("header refused", "err", err)
+		return err
+	}
+	addrs, err := headerFrom(hdr)
+	if err != nil {
 		ss.logger().Info("From: header refused", "err", err)
-		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Missing or malformed From: header"}
+		return err
 	}
 	for _, a := range addrs {
 		ok, err := ss.s.resolver.MaySendAs(ctx, *acct, a)
@@ -508,3 +520,10 @@ func putBuf(b *bytes.Buffer) {
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// authenticate runs SPF, DKIM and DMARC for a message received on the MX
+// port (RFC 8601 §5: forged results claiming our name go; ours is added).
+func (ss *session) authenticate(ctx context.Context, env *delivery.Envelope, hdr *message.Header, data []byte) ([]byte, mailauth.Verdict) {
+	return mailauth.Inbound(ctx, ss.s.DNS, ss.s.Hostname, ss.s.DMARCPolicy,
+		net.IP(ss.remote.AsSlice()), ss.c.Hostname(), env.From, data)
+}
