@@ -47,6 +47,7 @@ type session struct {
 	env    *delivery.Envelope
 	mailSz int64
 	utf8   bool
+	spf    *mailauth.SPFCheck // started at MAIL FROM on the MX port
 	// dataDone is closed when the running Data call returns.
 	dataDone chan struct{}
 }
@@ -70,11 +71,15 @@ func newSession(s *Server, c *smtp.Conn) *session {
 
 // ctx bounds one store or queue operation.
 func (ss *session) ctx() (context.Context, context.CancelFunc) {
-	base := ss.s.ctx
+	return context.WithTimeout(ss.connCtx(), ss.s.dataTimeout())
+}
+
+// connCtx ends with the connection (or the server).
+func (ss *session) connCtx() context.Context {
 	if ss.tc != nil {
-		base = ss.tc.Context() // ends with the connection
+		return ss.tc.Context()
 	}
-	return context.WithTimeout(base, ss.s.dataTimeout())
+	return ss.s.ctx
 }
 
 func (ss *session) account() *store.Account {
@@ -106,6 +111,10 @@ func (ss *session) Reset() {
 	ss.env = nil
 	ss.mailSz = 0
 	ss.utf8 = false
+	if ss.spf != nil {
+		ss.spf.Stop()
+		ss.spf = nil
+	}
 }
 
 // logger returns the session logger (AUTH adds the user to it).
@@ -235,11 +244,21 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 			return ss.fail(errNotYourAddr)
 		}
 	}
+	var spf *mailauth.SPFCheck
+	if ss.s.Mode == Inbound && acct == nil && ss.s.dns != nil {
+		// SPF needs only the connection and MAIL FROM (RFC 7208 §2.4):
+		// its queries run while the client sends RCPT and DATA.
+		spf = mailauth.StartSPF(ss.connCtx(), ss.s.dns, net.IP(ss.remote.AsSlice()), ss.c.Hostname(), from)
+	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	if ss.spf != nil {
+		ss.spf.Stop() // a MAIL without RSET; go-smtp refuses it, but be safe
+	}
 	ss.env = &delivery.Envelope{From: from, Ret: string(opts.Return), EnvID: opts.EnvelopeID}
 	ss.mailSz = opts.Size
 	ss.utf8 = opts.UTF8
+	ss.spf = spf
 	return nil
 }
 
@@ -359,7 +378,7 @@ func (ss *session) Data(r io.Reader) error {
 		data = completeHeader(data, ss.s.Hostname, time.Now())
 	}
 	ss.fillTrace(env)
-	if ss.s.Mode == Inbound && ss.account() == nil && ss.s.DNS != nil {
+	if ss.s.Mode == Inbound && ss.account() == nil && ss.s.dns != nil {
 		var v mailauth.Verdict
 		data, v = ss.authenticate(ctx, env, hdr, data)
 		if v.Reject {
@@ -523,7 +542,14 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // authenticate runs SPF, DKIM and DMARC for a message received on the MX
 // port (RFC 8601 §5: forged results claiming our name go; ours is added).
+// SPF has been running since MAIL FROM.
 func (ss *session) authenticate(ctx context.Context, env *delivery.Envelope, hdr *message.Header, data []byte) ([]byte, mailauth.Verdict) {
-	return mailauth.Inbound(ctx, ss.s.DNS, ss.s.Hostname, ss.s.DMARCPolicy,
-		net.IP(ss.remote.AsSlice()), ss.c.Hostname(), env.From, data)
+	ss.mu.Lock()
+	spf := ss.spf
+	ss.spf = nil
+	ss.mu.Unlock()
+	if spf == nil {
+		spf = mailauth.StartSPF(ctx, ss.s.dns, net.IP(ss.remote.AsSlice()), ss.c.Hostname(), env.From)
+	}
+	return mailauth.InboundVerify(ctx, ss.s.dns, ss.s.Hostname, ss.s.DMARCPolicy, spf, hdr, data)
 }
