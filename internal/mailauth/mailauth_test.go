@@ -43,7 +43,7 @@ func msg(from string) []byte {
 }
 
 // signed signs m for domain d with a fresh Ed25519 key published in r.
-func signed(t *testing.T, r *dnsresolver.Fake, d string, m []byte) []byte {
+func signed(t testing.TB, r *dnsresolver.Fake, d string, m []byte) []byte {
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
 	r.TXT["s1._domainkey."+d] = []string{"v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub)}
 	var b bytes.Buffer
