@@ -305,3 +305,31 @@ func (b bounded) LookupAddr(ctx context.Context, addr string) ([]string, error) 
 	defer cancel()
 	return b.Resolver.LookupAddr(ctx, addr)
 }
+
+// Prefetch asks, in the background, for what Verify will need of a
+// message whose header has arrived while its body is still coming: the
+// DKIM keys of its signatures and the DMARC policies of its From
+// domain. The answers land in r's cache (a dnsresolver.Cache), where
+// Verify finds them or joins the queries still running. Each query is
+// bounded by LookupTimeout; nothing waits for them here.
+func Prefetch(ctx context.Context, r Resolver, hdr *message.Header) {
+	r = bounded{r}
+	sigs := 0
+	for i := range hdr.Fields {
+		f := &hdr.Fields[i]
+		if !strings.EqualFold(f.Name, "DKIM-Signature") {
+			continue
+		}
+		if sigs++; sigs > maxSignatures {
+			break
+		}
+		tags := sigTags(f.Value)
+		if tags["d"] == "" || tags["s"] == "" || len(strings.Split(tags["h"], ":")) > maxSignedFields {
+			continue
+		}
+		go r.LookupTXT(ctx, tags["s"]+"._domainkey."+tags["d"])
+	}
+	if from, err := fromDomainOf(hdr); err == nil {
+		go lookupPolicy(ctx, r, from)
+	}
+}

@@ -87,9 +87,9 @@ func dkimSign(t *testing.T, f *dnsresolver.Fake, d, sel string, m []byte) []byte
 
 // TestMailAuthDNSConcurrent: with a resolver that holds every query, SPF
 // has started before DATA, and the DKIM keys of both signatures and the
-// DMARC policy are all asked for at once after it (not one after the
-// other, each waiting for the last). A second message within the TTLs
-// asks nothing.
+// DMARC policy are all asked for at once once the header is in, before
+// the body has ended (not one after the other after DATA, each waiting
+// for the last). A second message within the TTLs asks nothing.
 func TestMailAuthDNSConcurrent(t *testing.T) {
 	e := newEnv(t)
 	fake := &dnsresolver.Fake{TXT: map[string][]string{
@@ -113,8 +113,12 @@ func TestMailAuthDNSConcurrent(t *testing.T) {
 	dns.await(t, "after MAIL FROM", "remote.test")
 	r.cmd("RCPT TO:<alice@example.com>", "250")
 	r.cmd("DATA", "354")
-	r.send(string(m) + ".\r\n")
-	dns.await(t, "after the message", "_dmarc.remote.test", "s1._domainkey.a.test", "s2._domainkey.b.test")
+	// The header and the start of the body: the DKIM keys and the DMARC
+	// policy are asked for while the rest is still to come.
+	split := bytes.Index(m, []byte("\r\n\r\n")) + 6
+	r.send(string(m[:split]))
+	dns.await(t, "after the header", "_dmarc.remote.test", "s1._domainkey.a.test", "s2._domainkey.b.test")
+	r.send(string(m[split:]) + ".\r\n")
 	dns.mu.Lock()
 	peak := dns.peak
 	dns.mu.Unlock()

@@ -345,7 +345,17 @@ func (ss *session) Data(r io.Reader) error {
 		}
 	}
 	br := &budgetReader{r: r, budget: &ss.s.inFlight, max: pick64(ss.s.MaxInFlightBytes, DefaultMaxInFlightBytes)}
-	buf, err := readAll(br)
+	var onHeader func([]byte)
+	if ss.s.Mode == Inbound && ss.account() == nil && ss.s.dns != nil {
+		// DKIM keys and DMARC policies are asked for while the body
+		// is still arriving.
+		onHeader = func(hdr []byte) {
+			if h, err := message.ReadHeader(hdr, message.HeaderLimits{}); err == nil {
+				mailauth.Prefetch(ss.connCtx(), ss.s.dns, h)
+			}
+		}
+	}
+	buf, err := readAll(br, onHeader)
 	defer br.release()
 	defer putBuf(buf)
 	if err != nil {
@@ -522,10 +532,30 @@ func dataError(err error) error {
 }
 
 // readAll reads the message into a pooled buffer; go-smtp's reader
-// enforces MaxMessageBytes. The delivery code copies what it keeps.
-func readAll(r io.Reader) (*bytes.Buffer, error) {
+// enforces MaxMessageBytes. The delivery code copies what it keeps. If
+// onHeader is set, it is called with the header section as soon as that
+// has arrived (only within message.DefaultMaxHeaderBytes).
+func readAll(r io.Reader, onHeader func(hdr []byte)) (*bytes.Buffer, error) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
+	if onHeader != nil {
+		var chunk [16 << 10]byte
+		for buf.Len() < message.DefaultMaxHeaderBytes {
+			n, err := r.Read(chunk[:])
+			from := max(0, buf.Len()-3) // CRLF CRLF may straddle reads
+			buf.Write(chunk[:n])
+			if i := bytes.Index(buf.Bytes()[from:], []byte("\r\n\r\n")); i >= 0 {
+				onHeader(buf.Bytes()[:from+i+4])
+				break
+			}
+			if err == io.EOF {
+				return buf, nil
+			}
+			if err != nil {
+				return buf, err
+			}
+		}
+	}
 	_, err := buf.ReadFrom(r)
 	return buf, err
 }
