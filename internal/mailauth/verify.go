@@ -124,20 +124,20 @@ func headerEnd(fields []message.HeaderField) int {
 // other, needs them.
 func verifyDKIM(ctx context.Context, r Resolver, hdr *message.Header, msg []byte) []DKIMResult {
 	keys := &prefetch{ctx: ctx, r: r, m: map[string]*answer{}}
+	keep, out := signedFields(hdr)
+	if len(out) == 0 && len(keep) == 0 {
+		return nil
+	}
 	var in bytes.Buffer
-	var out []DKIMResult
 	sigs := 0
 	for i := range hdr.Fields {
+		if !keep[i] {
+			continue
+		}
 		f := &hdr.Fields[i]
-		if strings.EqualFold(f.Name, "DKIM-Signature") {
+		if strings.EqualFold(f.Name, "DKIM-Signature") && sigs < maxSignatures {
 			sigs++
-			tags := sigTags(f.Value)
-			if len(strings.Split(tags["h"], ":")) > maxSignedFields {
-				out = append(out, DKIMResult{Result: "permerror", Domain: strings.ToLower(tags["d"]),
-					Err: errors.New("too many signed header fields")})
-				continue
-			}
-			if sigs <= maxSignatures && tags["d"] != "" && tags["s"] != "" {
+			if tags := sigTags(f.Value); tags["d"] != "" && tags["s"] != "" {
 				keys.start(tags["s"] + "._domainkey." + tags["d"])
 			}
 		}
@@ -148,7 +148,7 @@ func verifyDKIM(ctx context.Context, r Resolver, hdr *message.Header, msg []byte
 		}
 	}
 	if sigs == 0 {
-		return nil
+		return out
 	}
 	end := headerEnd(hdr.Fields)
 	vs, err := dkim.VerifyWithOptions(io.MultiReader(&in, bytes.NewReader(msg[end:])), &dkim.VerifyOptions{
@@ -159,6 +159,49 @@ func verifyDKIM(ctx context.Context, r Resolver, hdr *message.Header, msg []byte
 		return append(out, DKIMResult{Result: "permerror", Err: err})
 	}
 	return append(out, dkimResults(vs)...)
+}
+
+// signedFields picks the fields the verifier needs: the first
+// maxSignatures DKIM-Signature fields and, of each name their h= tags
+// list n times, the last n fields of that name (RFC 6376 §5.4.2: fields
+// are taken from the bottom up). The verifier then computes the same
+// hashes as over the whole header, and its per-name scans of the header
+// stay short however many other fields there are. A signature with
+// more than maxSignedFields names is a permerror and is left out.
+func signedFields(hdr *message.Header) (keep map[int]bool, out []DKIMResult) {
+	keep = map[int]bool{}
+	need := map[string]int{}
+	sigs := 0
+	for i := range hdr.Fields {
+		f := &hdr.Fields[i]
+		if !strings.EqualFold(f.Name, "DKIM-Signature") || sigs == maxSignatures {
+			continue
+		}
+		tags := sigTags(f.Value)
+		names := strings.Split(strings.ToLower(tags["h"]), ":")
+		if len(names) > maxSignedFields {
+			out = append(out, DKIMResult{Result: "permerror", Domain: strings.ToLower(tags["d"]),
+				Err: errors.New("too many signed header fields")})
+			continue
+		}
+		sigs++
+		keep[i] = true
+		count := map[string]int{}
+		for _, n := range names {
+			count[n]++
+			need[n] = max(need[n], count[n])
+		}
+	}
+	for i := len(hdr.Fields) - 1; i >= 0 && len(need) > 0; i-- {
+		n := strings.ToLower(hdr.Fields[i].Name)
+		if need[n] > 0 {
+			keep[i] = true
+			if need[n]--; need[n] == 0 {
+				delete(need, n)
+			}
+		}
+	}
+	return keep, out
 }
 
 // sigTags returns the tag=value pairs of a DKIM-Signature (RFC 6376

@@ -1,9 +1,15 @@
 package mailauth
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-msgauth/dkim"
 )
 
 // TestVerifyFoldedSignedField: a signed field folded more often than the
@@ -30,5 +36,46 @@ func TestVerifyTooManySignedFields(t *testing.T) {
 	res := Check(context.Background(), r, goodIP, "mx.example.org", "a@example.org", m)
 	if len(res.DKIM) != 1 || res.DKIM[0].Result != "permerror" {
 		t.Fatalf("DKIM %+v", res.DKIM)
+	}
+}
+
+// TestVerifySameAsWholeHeader: handing the verifier only the fields the
+// signatures name gives go-msgauth's own verdicts over the whole message,
+// with oversigning, a signed DKIM-Signature and a field added after
+// signing (which breaks the signature that oversigned it).
+func TestVerifySameAsWholeHeader(t *testing.T) {
+	r := fakeDNS()
+	base := []byte("Received: a\r\nFrom: <a@example.org>\r\nX-Other: 1\r\nSubject: s\r\nSubject: t\r\n\r\nbody\r\n")
+	sign := func(m []byte, sel string, keys []string) []byte {
+		pub, key, _ := ed25519.GenerateKey(rand.Reader)
+		r.TXT[sel+"._domainkey.example.org"] = []string{"v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub)}
+		var b bytes.Buffer
+		if err := dkim.Sign(&b, bytes.NewReader(m), &dkim.SignOptions{Domain: "example.org", Selector: sel, Signer: key,
+			HeaderKeys: keys, HeaderCanonicalization: dkim.CanonicalizationSimple}); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	m1 := sign(base, "s1", []string{"from", "subject", "subject", "subject"})
+	m2 := sign(m1, "s2", []string{"from", "from", "dkim-signature", "x-other"})
+	for name, m := range map[string][]byte{
+		"two signatures":   m2,
+		"subject added":    append([]byte("Subject: added\r\n"), m2...), // s1 oversigned Subject: fails
+		"x-other appended": bytes.Replace(m2, []byte("X-Other: 1\r\n"), []byte("X-Other: 1\r\nX-Other: 2\r\n"), 1),
+	} {
+		want, err := dkim.VerifyWithOptions(bytes.NewReader(m), &dkim.VerifyOptions{
+			LookupTXT: func(n string) ([]string, error) { return r.LookupTXT(context.Background(), n) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := Check(context.Background(), r, goodIP, "mx.example.org", "a@example.org", m).DKIM
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d results, want %d", name, len(got), len(want))
+		}
+		for i, w := range dkimResults(want) {
+			if got[i].Result != w.Result {
+				t.Errorf("%s: signature %d: %s, go-msgauth over the whole message: %s (%v)", name, i, got[i].Result, w.Result, w.Err)
+			}
+		}
 	}
 }
