@@ -3,16 +3,18 @@
 // (RFC 7489), and records the outcome in an Authentication-Results header
 // (RFC 8601).
 //
-// Inbound use, in the SMTP server after DATA (port 25 only; submission is
+// Inbound use, in the SMTP server (port 25 only; submission is
 // authenticated already):
 //
-//	msg = mailauth.StripForged(msg, hostname)          // RFC 8601 §5
-//	res := mailauth.Check(ctx, resolver, remoteIP, helo, mailFrom, msg)
-//	switch res.DMARC.Action {
-//	case mailauth.ActionReject:     // if configured: 550 5.7.1
-//	case mailauth.ActionQuarantine: // deliver to Junk
-//	}
-//	msg = append([]byte(res.Header(hostname)), msg...)
+//	spf := mailauth.StartSPF(ctx, r, remoteIP, helo, mailFrom) // at MAIL FROM
+//	hdr, err := message.ReadHeader(msg, limits)                // once, bounded
+//	mailauth.Prefetch(ctx, r, hdr)                             // header in, body coming
+//	msg, v := mailauth.InboundVerify(ctx, r, hostname, policy, spf, hdr, msg)
+//	// v.Reject: 550 5.7.1; v.Junk: deliver to Junk
+//
+// Check and Inbound do all of it at once for a whole message. r should
+// be a dnsresolver.Cache: answers are then kept for their TTL, and the
+// prefetched ones found. Every query is bounded by LookupTimeout.
 package mailauth
 
 import (

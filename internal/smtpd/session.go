@@ -385,7 +385,7 @@ func (ss *session) Data(r io.Reader) error {
 		if err := ss.checkFrom(ctx, acct, hdr); err != nil {
 			return ss.fail(err)
 		}
-		data = completeHeader(data, ss.s.Hostname, time.Now())
+		data = completeHeader(data, hdr, ss.s.Hostname, time.Now())
 	}
 	ss.fillTrace(env)
 	if ss.s.Mode == Inbound && ss.account() == nil && ss.s.dns != nil {
