@@ -346,11 +346,13 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	br := &budgetReader{r: r, budget: &ss.s.inFlight, max: pick64(ss.s.MaxInFlightBytes, DefaultMaxInFlightBytes)}
 	var onHeader func([]byte)
+	var early *message.Header // parsed while the body was arriving
 	if ss.s.Mode == Inbound && ss.account() == nil && ss.s.dns != nil {
 		// DKIM keys and DMARC policies are asked for while the body
 		// is still arriving.
 		onHeader = func(hdr []byte) {
 			if h, err := message.ReadHeader(hdr, message.HeaderLimits{}); err == nil {
+				early = h
 				mailauth.Prefetch(ss.connCtx(), ss.s.dns, h)
 			}
 		}
@@ -373,8 +375,13 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	// The CRLF form is what the store parses (RFC 5322 §2.1): a bare
 	// CR or LF must not end a field here and not there.
-	data = message.NormalizeCRLF(data)
-	hdr, err := readHeader(data)
+	norm := message.NormalizeCRLF(data)
+	hdr := early
+	if hdr == nil || len(norm) != len(data) || &norm[0] != &data[0] {
+		// Not parsed yet, or CRLF normalisation changed the bytes.
+		hdr, err = readHeader(norm)
+	}
+	data = norm
 	if err != nil {
 		ss.logger().Info("header refused", "err", err)
 		return ss.fail(err)
