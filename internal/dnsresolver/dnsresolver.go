@@ -68,6 +68,29 @@ type Fake struct {
 	CNAME map[string]string
 	Temp  map[string]bool
 	Err   error
+	// TTL is what the TTL lookups (TTLResolver) report for a name, for
+	// every query type; a name not listed has TTL 0: not to be cached.
+	TTL map[string]time.Duration
+}
+
+var _ TTLResolver = (*Fake)(nil)
+
+// LookupTXTTTL implements TTLResolver.
+func (f *Fake) LookupTXTTTL(ctx context.Context, name string) ([]string, time.Duration, error) {
+	v, err := f.LookupTXT(ctx, name)
+	return v, f.TTL[key(name)], err
+}
+
+// LookupMXTTL implements TTLResolver.
+func (f *Fake) LookupMXTTL(ctx context.Context, name string) ([]*net.MX, time.Duration, error) {
+	v, err := f.LookupMX(ctx, name)
+	return v, f.TTL[key(name)], err
+}
+
+// LookupIPAddrTTL implements TTLResolver.
+func (f *Fake) LookupIPAddrTTL(ctx context.Context, host string) ([]net.IPAddr, time.Duration, error) {
+	v, err := f.LookupIPAddr(ctx, host)
+	return v, f.TTL[key(host)], err
 }
 
 func key(name string) string { return strings.ToLower(strings.TrimSuffix(name, ".")) }

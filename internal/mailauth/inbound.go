@@ -3,6 +3,9 @@ package mailauth
 import (
 	"context"
 	"net"
+	"strings"
+
+	"github.com/youju/youju/internal/message"
 )
 
 // Policies for Inbound, as in the config's outbound.dmarc_policy.
@@ -25,8 +28,24 @@ type Verdict struct {
 // DMARC policy per policy (PolicyEnforce, PolicyJunk, PolicyOff; "" is
 // PolicyEnforce). The returned message is what to store.
 func Inbound(ctx context.Context, r Resolver, hostname, policy string, remoteIP net.IP, helo, mailFrom string, msg []byte) ([]byte, Verdict) {
-	msg = StripForged(msg, hostname)
-	v := Verdict{Result: Check(ctx, r, remoteIP, helo, mailFrom, msg)}
+	spf := StartSPF(ctx, r, remoteIP, helo, mailFrom)
+	hdr, err := message.ReadHeader(msg, message.HeaderLimits{})
+	if err != nil {
+		v := Verdict{Result: Result{SPF: spf.Wait(ctx), DKIM: []DKIMResult{{Result: "permerror", Err: err}},
+			DMARC: DMARCResult{Result: "none", Reason: "header section over the limits"}}}
+		return finish(hostname, policy, v, StripForged(msg, hostname))
+	}
+	return InboundVerify(ctx, r, hostname, policy, spf, hdr, msg)
+}
+
+// InboundVerify is Inbound for a message whose header the caller parsed
+// (message.ReadHeader) and whose SPF check it started at MAIL FROM.
+func InboundVerify(ctx context.Context, r Resolver, hostname, policy string, spf *SPFCheck, hdr *message.Header, msg []byte) ([]byte, Verdict) {
+	hdr, msg = stripForgedFields(hdr, msg, hostname)
+	return finish(hostname, policy, Verdict{Result: Verify(ctx, r, spf, hdr, msg)}, msg)
+}
+
+func finish(hostname, policy string, v Verdict, msg []byte) ([]byte, Verdict) {
 	switch policy {
 	case PolicyOff:
 	case PolicyJunk:
@@ -38,4 +57,27 @@ func Inbound(ctx context.Context, r Resolver, hostname, policy string, remoteIP 
 	h := v.Header(hostname)
 	out := make([]byte, 0, len(h)+len(msg))
 	return append(append(out, h...), msg...), v
+}
+
+// stripForgedFields is StripForged on a parsed header: it returns the
+// header without the forged fields and the message rebuilt from it.
+func stripForgedFields(hdr *message.Header, msg []byte, hostname string) (*message.Header, []byte) {
+	keep := make([]message.HeaderField, 0, len(hdr.Fields))
+	var out []byte
+	for _, f := range hdr.Fields {
+		if isAuthResults(f.Raw) && strings.EqualFold(authservID(f.Raw), hostname) {
+			continue
+		}
+		keep = append(keep, f)
+	}
+	if len(keep) == len(hdr.Fields) {
+		return hdr, msg
+	}
+	end := headerEnd(hdr.Fields)
+	for _, f := range keep {
+		out = append(out, f.Raw...)
+	}
+	removed := end - len(out)
+	out = append(out, msg[end:]...)
+	return &message.Header{Fields: keep, Size: hdr.Size - removed, Continuations: hdr.Continuations}, out
 }

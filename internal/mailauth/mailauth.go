@@ -3,25 +3,25 @@
 // (RFC 7489), and records the outcome in an Authentication-Results header
 // (RFC 8601).
 //
-// Inbound use, in the SMTP server after DATA (port 25 only; submission is
+// Inbound use, in the SMTP server (port 25 only; submission is
 // authenticated already):
 //
-//	msg = mailauth.StripForged(msg, hostname)          // RFC 8601 §5
-//	res := mailauth.Check(ctx, resolver, remoteIP, helo, mailFrom, msg)
-//	switch res.DMARC.Action {
-//	case mailauth.ActionReject:     // if configured: 550 5.7.1
-//	case mailauth.ActionQuarantine: // deliver to Junk
-//	}
-//	msg = append([]byte(res.Header(hostname)), msg...)
+//	spf := mailauth.StartSPF(ctx, r, remoteIP, helo, mailFrom) // at MAIL FROM
+//	hdr, err := message.ReadHeader(msg, limits)                // once, bounded
+//	mailauth.Prefetch(ctx, r, hdr)                             // header in, body coming
+//	msg, v := mailauth.InboundVerify(ctx, r, hostname, policy, spf, hdr, msg)
+//	// v.Reject: 550 5.7.1; v.Junk: deliver to Junk
+//
+// Check and Inbound do all of it at once for a whole message. r should
+// be a dnsresolver.Cache: answers are then kept for their TTL, and the
+// prefetched ones found. Every query is bounded by LookupTimeout.
 package mailauth
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"math/rand/v2"
 	"net"
-	"net/mail"
 	"strings"
 
 	"blitiri.com.ar/go/spf"
@@ -30,6 +30,7 @@ import (
 	"github.com/emersion/go-msgauth/dmarc"
 
 	"github.com/youju/youju/internal/dnsresolver"
+	"github.com/youju/youju/internal/message"
 )
 
 // Resolver is the DNS the checks use.
@@ -88,13 +89,17 @@ type Result struct {
 
 // Check runs SPF for the connection, verifies the message's DKIM
 // signatures and evaluates DMARC for its From domain. msg is the whole
-// message (header and body, CRLF). DNS goes through r only.
+// message (header and body, CRLF). DNS goes through r only. A header
+// section beyond message.ReadHeader's limits is not verified (DKIM
+// permerror, no DMARC identity).
 func Check(ctx context.Context, r Resolver, remoteIP net.IP, helo, mailFrom string, msg []byte) Result {
-	var res Result
-	res.SPF = checkSPF(ctx, r, remoteIP, helo, mailFrom)
-	res.DKIM = checkDKIM(ctx, r, msg)
-	res.DMARC = checkDMARC(ctx, r, msg, res.SPF, res.DKIM)
-	return res
+	spf := StartSPF(ctx, r, remoteIP, helo, mailFrom)
+	hdr, err := message.ReadHeader(msg, message.HeaderLimits{})
+	if err != nil {
+		return Result{SPF: spf.Wait(ctx), DKIM: []DKIMResult{{Result: "permerror", Err: err}},
+			DMARC: DMARCResult{Result: "none", Reason: "header section over the limits"}}
+	}
+	return Verify(ctx, r, spf, hdr, msg)
 }
 
 func checkSPF(ctx context.Context, r Resolver, ip net.IP, helo, mailFrom string) SPFResult {
@@ -111,14 +116,8 @@ func checkSPF(ctx context.Context, r Resolver, ip net.IP, helo, mailFrom string)
 	return out
 }
 
-func checkDKIM(ctx context.Context, r Resolver, msg []byte) []DKIMResult {
-	vs, err := dkim.VerifyWithOptions(bytes.NewReader(msg), &dkim.VerifyOptions{
-		LookupTXT:        func(name string) ([]string, error) { return r.LookupTXT(ctx, name) },
-		MaxVerifications: maxSignatures,
-	})
-	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
-		return []DKIMResult{{Result: "permerror", Err: err}}
-	}
+// dkimResults maps go-msgauth's verifications.
+func dkimResults(vs []*dkim.Verification) []DKIMResult {
 	var out []DKIMResult
 	for _, v := range vs {
 		d := DKIMResult{Result: "pass", Domain: strings.ToLower(v.Domain), Identifier: v.Identifier, Err: v.Err}
@@ -134,47 +133,6 @@ func checkDKIM(ctx context.Context, r Resolver, msg []byte) []DKIMResult {
 		out = append(out, d)
 	}
 	return out
-}
-
-// fromDomain returns the domain of the single From address (RFC 7489
-// §6.6.1); a message with none or several has no DMARC identity.
-func fromDomain(msg []byte) (string, error) {
-	hdr := msg
-	if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
-		hdr = msg[:i+4]
-	}
-	m, err := mail.ReadMessage(bytes.NewReader(hdr))
-	if err != nil {
-		return "", err
-	}
-	froms := m.Header["From"]
-	if len(froms) != 1 {
-		return "", errors.New("not exactly one From field")
-	}
-	list, err := mail.ParseAddressList(froms[0])
-	if err != nil {
-		return "", err
-	}
-	if len(list) != 1 {
-		return "", errors.New("not exactly one From address")
-	}
-	i := strings.LastIndexByte(list[0].Address, '@')
-	return strings.ToLower(list[0].Address[i+1:]), nil
-}
-
-// lookupDMARC finds the policy record of domain, else of its
-// organizational domain (RFC 7489 §6.6.3); org reports which one applied.
-func lookupDMARC(ctx context.Context, r Resolver, domain string) (rec *dmarc.Record, org bool, err error) {
-	rec, err = lookupRecord(ctx, r, domain)
-	if err == nil || !errors.Is(err, dmarc.ErrNoPolicy) {
-		return rec, false, err
-	}
-	od := OrgDomain(domain)
-	if od == domain {
-		return nil, false, err
-	}
-	rec, err = lookupRecord(ctx, r, od)
-	return rec, true, err
 }
 
 var errTemp = errors.New("DNS temporary failure")
@@ -211,13 +169,11 @@ func aligned(d, from string, mode dmarc.AlignmentMode) bool {
 	return d != "" && OrgDomain(d) == OrgDomain(from)
 }
 
-func checkDMARC(ctx context.Context, r Resolver, msg []byte, s SPFResult, ds []DKIMResult) DMARCResult {
-	from, err := fromDomain(msg)
-	if err != nil {
-		return DMARCResult{Result: "none", Reason: "no single From domain"}
-	}
+// evalDMARC applies the looked-up policy of the From domain to the SPF
+// and DKIM results (RFC 7489 §6.6).
+func evalDMARC(from string, pol policyLookup, s SPFResult, ds []DKIMResult) DMARCResult {
 	out := DMARCResult{FromDomain: from}
-	rec, org, err := lookupDMARC(ctx, r, from)
+	rec, org, err := pol.rec, pol.org, pol.err
 	switch {
 	case errors.Is(err, dmarc.ErrNoPolicy):
 		out.Result = "none"

@@ -43,7 +43,7 @@ func msg(from string) []byte {
 }
 
 // signed signs m for domain d with a fresh Ed25519 key published in r.
-func signed(t *testing.T, r *dnsresolver.Fake, d string, m []byte) []byte {
+func signed(t testing.TB, r *dnsresolver.Fake, d string, m []byte) []byte {
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
 	r.TXT["s1._domainkey."+d] = []string{"v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub)}
 	var b bytes.Buffer
@@ -178,6 +178,7 @@ func FuzzStripForged(f *testing.F) {
 func FuzzCheck(f *testing.F) {
 	f.Add([]byte("From: a@example.org\r\nDKIM-Signature: v=1; a=ed25519-sha256; d=example.org; s=s1; h=from; bh=x; b=y\r\n\r\nx"))
 	f.Add([]byte("From: a@b, c@d\r\n\r\n"))
+	f.Add([]byte("DKIM-Signature: v=1; d=example.org; s=s1; h=from:x:x:dkim-signature\r\nX: 1\r\n a\r\nFrom: a@example.org\r\nAuthentication-Results: mx; none\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, m []byte) {
 		res := Check(context.Background(), fakeDNS(), badIP, "evil.test", "a@evil.test", m)
 		res.Header("h")

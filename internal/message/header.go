@@ -137,20 +137,8 @@ func parseFields(hdr []byte) fields {
 	}
 	for len(hdr) > 0 {
 		// One field: a line plus its continuation lines (RFC 5322 §2.2.3).
-		end := 0
-		for {
-			i := bytes.IndexByte(hdr[end:], '\n')
-			if i < 0 {
-				end = len(hdr)
-				break
-			}
-			end += i + 1
-			if end >= len(hdr) || (hdr[end] != ' ' && hdr[end] != '\t') {
-				break
-			}
-		}
-		line := hdr[:end]
-		hdr = hdr[end:]
+		var line []byte
+		line, _, hdr = splitField(hdr)
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
 			continue

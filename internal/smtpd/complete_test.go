@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/youju/youju/internal/message"
 )
 
 func TestCompleteHeader(t *testing.T) {
@@ -23,7 +25,11 @@ func TestCompleteHeader(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out := string(completeHeader([]byte(tc.in), "mail.example.com", now))
+			hdr, err := message.ReadHeader([]byte(tc.in), message.HeaderLimits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := string(completeHeader([]byte(tc.in), hdr, "mail.example.com", now))
 			if !strings.HasSuffix(out, tc.in) {
 				t.Fatalf("original changed:\n%q", out)
 			}
@@ -43,7 +49,11 @@ func FuzzCompleteHeader(f *testing.F) {
 	f.Add([]byte("Subject: x\r\n\r\nbody"))
 	f.Add([]byte("\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		out := completeHeader(data, "h", time.Unix(0, 0))
+		hdr, err := message.ReadHeader(data, message.HeaderLimits{})
+		if err != nil {
+			return
+		}
+		out := completeHeader(data, hdr, "h", time.Unix(0, 0))
 		if !strings.HasSuffix(string(out), string(data)) {
 			t.Fatal("input not kept whole at the end")
 		}

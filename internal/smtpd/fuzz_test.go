@@ -17,8 +17,8 @@ import (
 	"github.com/youju/youju/internal/store"
 )
 
-// FuzzHeaderFrom: the From: extraction never panics and returns only
-// parsed addresses.
+// FuzzHeaderFrom: the bounded header parse and the From: extraction never
+// panic, and return only parsed addresses.
 func FuzzHeaderFrom(f *testing.F) {
 	for _, s := range []string{
 		"From: a@b.c\r\n\r\nbody",
@@ -32,7 +32,14 @@ func FuzzHeaderFrom(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		addrs, err := headerFrom(b)
+		h, err := readHeader(b)
+		if err != nil {
+			return
+		}
+		if checkSubmittedSyntax(h) != nil {
+			return
+		}
+		addrs, err := headerFrom(h)
 		if err == nil {
 			for _, a := range addrs {
 				if !strings.Contains(a, "@") {

@@ -39,6 +39,7 @@ import (
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/delivery"
 	"github.com/youju/youju/internal/dnsresolver"
+	"github.com/youju/youju/internal/mailauth"
 	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/store"
 )
@@ -128,6 +129,7 @@ type Server struct {
 	once     sync.Once
 	inner    *smtp.Server
 	resolver *delivery.Resolver
+	dns      dnsresolver.Resolver // DNS behind a TTL cache, for mail authentication
 	deliver  *delivery.Deliverer
 	net      netserver.Server
 	queue    *connQueue
@@ -144,6 +146,12 @@ func (s *Server) init() {
 		s.resolver = &delivery.Resolver{Accounts: s.Store, CacheTTL: resolverCacheTTL}
 		s.deliver = &delivery.Deliverer{Store: s.Store, Resolver: s.resolver, Queue: s.Queue,
 			Hostname: s.hostname(), Logger: s.log()}
+		if s.DNS != nil {
+			s.dns = s.DNS
+			if _, cached := s.DNS.(*dnsresolver.Cache); !cached {
+				s.dns = &dnsresolver.Cache{Resolver: s.DNS, Timeout: mailauth.LookupTimeout}
+			}
+		}
 		s.initConns()
 		in := smtp.NewServer(backend{s})
 		in.Domain = s.hostname()

@@ -22,6 +22,7 @@ import (
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/delivery"
 	"github.com/youju/youju/internal/mailauth"
+	"github.com/youju/youju/internal/message"
 	"github.com/youju/youju/internal/metrics"
 	"github.com/youju/youju/internal/store"
 )
@@ -46,6 +47,7 @@ type session struct {
 	env    *delivery.Envelope
 	mailSz int64
 	utf8   bool
+	spf    *mailauth.SPFCheck // started at MAIL FROM on the MX port
 	// dataDone is closed when the running Data call returns.
 	dataDone chan struct{}
 }
@@ -69,11 +71,15 @@ func newSession(s *Server, c *smtp.Conn) *session {
 
 // ctx bounds one store or queue operation.
 func (ss *session) ctx() (context.Context, context.CancelFunc) {
-	base := ss.s.ctx
+	return context.WithTimeout(ss.connCtx(), ss.s.dataTimeout())
+}
+
+// connCtx ends with the connection (or the server).
+func (ss *session) connCtx() context.Context {
 	if ss.tc != nil {
-		base = ss.tc.Context() // ends with the connection
+		return ss.tc.Context()
 	}
-	return context.WithTimeout(base, ss.s.dataTimeout())
+	return ss.s.ctx
 }
 
 func (ss *session) account() *store.Account {
@@ -105,6 +111,10 @@ func (ss *session) Reset() {
 	ss.env = nil
 	ss.mailSz = 0
 	ss.utf8 = false
+	if ss.spf != nil {
+		ss.spf.Stop()
+		ss.spf = nil
+	}
 }
 
 // logger returns the session logger (AUTH adds the user to it).
@@ -242,11 +252,21 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 			return ss.fail(errNotYourAddr)
 		}
 	}
+	var spf *mailauth.SPFCheck
+	if ss.s.Mode == Inbound && acct == nil && ss.s.dns != nil {
+		// SPF needs only the connection and MAIL FROM (RFC 7208 §2.4):
+		// its queries run while the client sends RCPT and DATA.
+		spf = mailauth.StartSPF(ss.connCtx(), ss.s.dns, net.IP(ss.remote.AsSlice()), ss.c.Hostname(), from)
+	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	if ss.spf != nil {
+		ss.spf.Stop() // a MAIL without RSET; go-smtp refuses it, but be safe
+	}
 	ss.env = &delivery.Envelope{From: from, Ret: string(opts.Return), EnvID: opts.EnvelopeID}
 	ss.mailSz = opts.Size
 	ss.utf8 = opts.UTF8
+	ss.spf = spf
 	return nil
 }
 
@@ -333,7 +353,19 @@ func (ss *session) Data(r io.Reader) error {
 		}
 	}
 	br := &budgetReader{r: r, budget: &ss.s.inFlight, max: pick64(ss.s.MaxInFlightBytes, DefaultMaxInFlightBytes)}
-	buf, err := readAll(br)
+	var onHeader func([]byte)
+	var early *message.Header // parsed while the body was arriving
+	if ss.s.Mode == Inbound && ss.account() == nil && ss.s.dns != nil {
+		// DKIM keys and DMARC policies are asked for while the body
+		// is still arriving.
+		onHeader = func(hdr []byte) {
+			if h, err := message.ReadHeader(hdr, message.HeaderLimits{}); err == nil {
+				early = h
+				mailauth.Prefetch(ss.connCtx(), ss.s.dns, h)
+			}
+		}
+	}
+	buf, err := readAll(br, onHeader)
 	defer br.release()
 	defer putBuf(buf)
 	if err != nil {
@@ -349,20 +381,31 @@ func (ss *session) Data(r io.Reader) error {
 	if env == nil || len(env.Rcpts) == 0 {
 		return ss.fail(&smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"})
 	}
+	// The CRLF form is what the store parses (RFC 5322 §2.1): a bare
+	// CR or LF must not end a field here and not there.
+	norm := message.NormalizeCRLF(data)
+	hdr := early
+	if hdr == nil || len(norm) != len(data) || &norm[0] != &data[0] {
+		// Not parsed yet, or CRLF normalisation changed the bytes.
+		hdr, err = readHeader(norm)
+	}
+	data = norm
+	if err != nil {
+		ss.logger().Info("header refused", "err", err)
+		return ss.fail(err)
+	}
 	ctx, cancel := ss.ctx()
 	defer cancel()
 	if acct := ss.account(); acct != nil { // submission, or AUTH on 25
-		if err := ss.checkFrom(ctx, acct, data); err != nil {
+		if err := ss.checkFrom(ctx, acct, hdr); err != nil {
 			return ss.fail(err)
 		}
-		data = completeHeader(data, ss.s.Hostname, time.Now())
+		data = completeHeader(data, hdr, ss.s.Hostname, time.Now())
 	}
 	ss.fillTrace(env)
-	if ss.s.Mode == Inbound && ss.account() == nil && ss.s.DNS != nil {
-		// RFC 8601 §5: forged results claiming our name go; ours is added.
+	if ss.s.Mode == Inbound && ss.account() == nil && ss.s.dns != nil {
 		var v mailauth.Verdict
-		data, v = mailauth.Inbound(ctx, ss.s.DNS, ss.s.Hostname, ss.s.DMARCPolicy,
-			net.IP(ss.remote.AsSlice()), ss.c.Hostname(), env.From, data)
+		data, v = ss.authenticate(ctx, env, hdr, data)
 		if v.Reject {
 			return ss.fail(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
 				Message: "Rejected by the DMARC policy of " + v.DMARC.FromDomain})
@@ -415,12 +458,17 @@ func (ss *session) fillTrace(env *delivery.Envelope) {
 }
 
 // checkFrom enforces that every From: address belongs to the account
-// (RFC 6409 §8 allows the MSA such policy).
-func (ss *session) checkFrom(ctx context.Context, acct *store.Account, data []byte) error {
-	addrs, err := headerFrom(data)
-	if err != nil || len(addrs) == 0 {
+// (RFC 6409 §8 allows the MSA such policy). It reads the header the store
+// will keep, after refusing what could be read two ways.
+func (ss *session) checkFrom(ctx context.Context, acct *store.Account, hdr *message.Header) error {
+	if err := checkSubmittedSyntax(hdr); err != nil {
+		ss.logger().Info("header refused", "err", err)
+		return err
+	}
+	addrs, err := headerFrom(hdr)
+	if err != nil {
 		ss.logger().Info("From: header refused", "err", err)
-		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Missing or malformed From: header"}
+		return err
 	}
 	for _, a := range addrs {
 		ok, err := ss.s.resolver.MaySendAs(ctx, *acct, a)
@@ -499,10 +547,30 @@ func dataError(err error) error {
 }
 
 // readAll reads the message into a pooled buffer; go-smtp's reader
-// enforces MaxMessageBytes. The delivery code copies what it keeps.
-func readAll(r io.Reader) (*bytes.Buffer, error) {
+// enforces MaxMessageBytes. The delivery code copies what it keeps. If
+// onHeader is set, it is called with the header section as soon as that
+// has arrived (only within message.DefaultMaxHeaderBytes).
+func readAll(r io.Reader, onHeader func(hdr []byte)) (*bytes.Buffer, error) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
+	if onHeader != nil {
+		var chunk [16 << 10]byte
+		for buf.Len() < message.DefaultMaxHeaderBytes {
+			n, err := r.Read(chunk[:])
+			from := max(0, buf.Len()-3) // CRLF CRLF may straddle reads
+			buf.Write(chunk[:n])
+			if i := bytes.Index(buf.Bytes()[from:], []byte("\r\n\r\n")); i >= 0 {
+				onHeader(buf.Bytes()[:from+i+4])
+				break
+			}
+			if err == io.EOF {
+				return buf, nil
+			}
+			if err != nil {
+				return buf, err
+			}
+		}
+	}
 	_, err := buf.ReadFrom(r)
 	return buf, err
 }
@@ -516,3 +584,17 @@ func putBuf(b *bytes.Buffer) {
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// authenticate runs SPF, DKIM and DMARC for a message received on the MX
+// port (RFC 8601 §5: forged results claiming our name go; ours is added).
+// SPF has been running since MAIL FROM.
+func (ss *session) authenticate(ctx context.Context, env *delivery.Envelope, hdr *message.Header, data []byte) ([]byte, mailauth.Verdict) {
+	ss.mu.Lock()
+	spf := ss.spf
+	ss.spf = nil
+	ss.mu.Unlock()
+	if spf == nil {
+		spf = mailauth.StartSPF(ctx, ss.s.dns, net.IP(ss.remote.AsSlice()), ss.c.Hostname(), env.From)
+	}
+	return mailauth.InboundVerify(ctx, ss.s.dns, ss.s.Hostname, ss.s.DMARCPolicy, spf, hdr, data)
+}

@@ -1,0 +1,104 @@
+package dnsresolver
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// counting counts the queries that reach the Fake, and can hold them.
+type counting struct {
+	*Fake
+	n    atomic.Int32
+	hold chan struct{} // if set, every query waits for it
+}
+
+func (c *counting) LookupTXTTTL(ctx context.Context, name string) ([]string, time.Duration, error) {
+	c.n.Add(1)
+	if c.hold != nil {
+		<-c.hold
+	}
+	return c.Fake.LookupTXTTTL(ctx, name)
+}
+
+func TestCacheTTL(t *testing.T) {
+	ctx := context.Background()
+	f := &counting{Fake: &Fake{
+		TXT: map[string][]string{"a.test": {"v=spf1 -all"}, "short.test": {"x"}, "nottl.test": {"y"}},
+		TTL: map[string]time.Duration{"a.test": 300 * time.Second, "short.test": time.Second,
+			"gone.test": 60 * time.Second},
+		Temp: map[string]bool{"flaky.test": true},
+	}}
+	now := time.Unix(1e9, 0)
+	c := NewCache(f)
+	c.now = func() time.Time { return now }
+	ask := func(name string, wantQueries int32) {
+		t.Helper()
+		f.n.Store(0)
+		c.LookupTXT(ctx, name)
+		if got := f.n.Load(); got != wantQueries {
+			t.Errorf("%s at %v: %d queries, want %d", name, now.Unix()-1e9, got, wantQueries)
+		}
+	}
+	ask("a.test", 1)
+	ask("A.test.", 0) // same name
+	now = now.Add(299 * time.Second)
+	ask("a.test", 0)
+	now = now.Add(2 * time.Second)
+	ask("a.test", 1) // expired
+	ask("short.test", 1)
+	now = now.Add(2 * time.Second)
+	ask("short.test", 1)
+	ask("nottl.test", 1) // TTL 0: never kept
+	ask("nottl.test", 1)
+	ask("gone.test", 1) // NXDOMAIN kept for its negative TTL
+	if _, err := c.LookupTXT(ctx, "gone.test"); !IsNotFound(err) {
+		t.Errorf("cached NXDOMAIN: %v", err)
+	}
+	ask("gone.test", 0)
+	f.TTL["flaky.test"] = time.Hour
+	ask("flaky.test", 1) // temporary failures are not kept
+	ask("flaky.test", 1)
+}
+
+func TestCacheSharesAndBounds(t *testing.T) {
+	ctx := context.Background()
+	f := &counting{Fake: &Fake{TXT: map[string][]string{"same.test": {"x"}},
+		TTL: map[string]time.Duration{"same.test": time.Hour}}, hold: make(chan struct{})}
+	c := &Cache{Resolver: f, MaxEntries: 50}
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.LookupTXT(ctx, "same.test")
+		}()
+	}
+	// A caller that gives up does not fail the others.
+	short, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.LookupTXT(short, "same.test"); err == nil || IsNotFound(err) {
+		t.Errorf("cancelled caller: %v", err)
+	}
+	close(f.hold)
+	wg.Wait()
+	if n := f.n.Load(); n != 1 {
+		t.Errorf("10 concurrent lookups of one name sent %d queries", n)
+	}
+	f.hold = nil
+	for i := range 500 {
+		name := fmt.Sprintf("n%d.test", i)
+		f.TXT[name] = []string{"x"}
+		f.TTL[name] = time.Hour
+		c.LookupTXT(ctx, name)
+	}
+	c.mu.Lock()
+	n := len(c.entries)
+	c.mu.Unlock()
+	if n > 50 {
+		t.Errorf("cache holds %d entries, bound 50", n)
+	}
+}

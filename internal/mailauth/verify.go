@@ -1,0 +1,378 @@
+package mailauth
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-msgauth/dkim"
+	"github.com/emersion/go-msgauth/dmarc"
+
+	"github.com/youju/youju/internal/message"
+)
+
+// Time bounds of the checks. A resolver that drops queries costs a message
+// at most these, not the sum of all its lookups: SPF runs from MAIL FROM
+// on, and DKIM keys and DMARC policies are looked up at the same time.
+const (
+	// LookupTimeout bounds one DNS query; past it the query is a
+	// temporary error (SPF, DKIM and DMARC "temperror").
+	LookupTimeout = 3 * time.Second
+	// SPFTimeout bounds the whole SPF evaluation (RFC 7208 §4.6.4 bounds
+	// its queries to 10 plus the addresses of MX names).
+	SPFTimeout = 10 * time.Second
+)
+
+// Verifier input limits: go-msgauth v0.7.0's header reader appends each
+// continuation line to the field string read so far (dkim/header.go,
+// readHeader: h[len(h)-1] += l + crlf), so a field folded n times costs
+// O(n²) copying; its header picker scans every field once per h= entry.
+const (
+	// maxVerifierFolds: a field folded more often is handed to the
+	// verifier unfolded. Relaxed header canonicalization (RFC 6376
+	// §3.4.2) unfolds anyway, so only a simple-canonicalized signature
+	// over such a field fails to verify.
+	maxVerifierFolds = 64
+	// maxSignedFields bounds a signature's h= list; a longer one is a
+	// permerror without verification (RFC 6376 §6.1: verifiers may limit
+	// the work they do).
+	maxSignedFields = 128
+)
+
+// SPFCheck is an SPF evaluation running in the background, started when
+// MAIL FROM names the sender, long before the message has arrived.
+type SPFCheck struct {
+	done   chan struct{}
+	res    SPFResult
+	cancel context.CancelFunc
+}
+
+// StartSPF starts checking SPF for the connection (RFC 7208 §2.4: the
+// MAIL FROM identity, or HELO for a null sender). Stop or Wait must be
+// called.
+func StartSPF(ctx context.Context, r Resolver, ip net.IP, helo, mailFrom string) *SPFCheck {
+	ctx, cancel := context.WithTimeout(ctx, SPFTimeout)
+	c := &SPFCheck{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(c.done)
+		c.res = checkSPF(ctx, bounded{r}, ip, helo, mailFrom)
+	}()
+	return c
+}
+
+// Wait returns the result. If ctx ends first, the result is temperror.
+func (c *SPFCheck) Wait(ctx context.Context) SPFResult {
+	select {
+	case <-c.done:
+		c.cancel()
+		return c.res
+	case <-ctx.Done():
+		c.cancel()
+		<-c.done // ends at once: its context is cancelled
+		return c.res
+	}
+}
+
+// Stop abandons the check (the transaction was reset).
+func (c *SPFCheck) Stop() { c.cancel() }
+
+// Verify checks a message whose header was parsed by message.ReadHeader:
+// the DKIM key queries of all its signatures and the DMARC policy queries
+// of its From domain all run at once, and with spf's evaluation, which
+// may have been started earlier.
+func Verify(ctx context.Context, r Resolver, spf *SPFCheck, hdr *message.Header, msg []byte) Result {
+	r = bounded{r}
+	from, fromErr := fromDomainOf(hdr)
+	var pol policyLookup
+	var wg sync.WaitGroup
+	if fromErr == nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pol = lookupPolicy(ctx, r, from)
+		}()
+	}
+	var res Result
+	res.DKIM = verifyDKIM(ctx, r, hdr, msg)
+	res.SPF = spf.Wait(ctx)
+	wg.Wait()
+	if fromErr != nil {
+		res.DMARC = DMARCResult{Result: "none", Reason: "no single From domain"}
+	} else {
+		res.DMARC = evalDMARC(from, pol, res.SPF, res.DKIM)
+	}
+	return res
+}
+
+// headerEnd is where the fields of hdr end in msg: the blank line and
+// the body follow.
+func headerEnd(fields []message.HeaderField) int {
+	n := 0
+	for i := range fields {
+		n += len(fields[i].Raw)
+	}
+	return n
+}
+
+// verifyDKIM verifies up to maxSignatures signatures. The keys are asked
+// for all at once before go-msgauth, which queries them one after the
+// other, needs them.
+func verifyDKIM(ctx context.Context, r Resolver, hdr *message.Header, msg []byte) []DKIMResult {
+	keys := &prefetch{ctx: ctx, r: r, m: map[string]*answer{}}
+	keep, out := signedFields(hdr)
+	if len(out) == 0 && len(keep) == 0 {
+		return nil
+	}
+	var in bytes.Buffer
+	sigs := 0
+	for i := range hdr.Fields {
+		if !keep[i] {
+			continue
+		}
+		f := &hdr.Fields[i]
+		if strings.EqualFold(f.Name, "DKIM-Signature") && sigs < maxSignatures {
+			sigs++
+			if tags := sigTags(f.Value); tags["d"] != "" && tags["s"] != "" {
+				keys.start(tags["s"] + "._domainkey." + tags["d"])
+			}
+		}
+		if f.Continuations > maxVerifierFolds {
+			in.Write(unfoldField(f.Raw))
+		} else {
+			in.Write(f.Raw)
+		}
+	}
+	if sigs == 0 {
+		return out
+	}
+	end := headerEnd(hdr.Fields)
+	vs, err := dkim.VerifyWithOptions(io.MultiReader(&in, bytes.NewReader(msg[end:])), &dkim.VerifyOptions{
+		LookupTXT:        keys.lookup,
+		MaxVerifications: maxSignatures,
+	})
+	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
+		return append(out, DKIMResult{Result: "permerror", Err: err})
+	}
+	return append(out, dkimResults(vs)...)
+}
+
+// signedFields picks the fields the verifier needs: the first
+// maxSignatures DKIM-Signature fields and, of each name their h= tags
+// list n times, the last n fields of that name (RFC 6376 §5.4.2: fields
+// are taken from the bottom up). The verifier then computes the same
+// hashes as over the whole header, and its per-name scans of the header
+// stay short however many other fields there are. A signature with
+// more than maxSignedFields names is a permerror and is left out.
+func signedFields(hdr *message.Header) (keep map[int]bool, out []DKIMResult) {
+	keep = map[int]bool{}
+	need := map[string]int{}
+	sigs := 0
+	for i := range hdr.Fields {
+		f := &hdr.Fields[i]
+		if !strings.EqualFold(f.Name, "DKIM-Signature") || sigs == maxSignatures {
+			continue
+		}
+		tags := sigTags(f.Value)
+		names := strings.Split(strings.ToLower(tags["h"]), ":")
+		if len(names) > maxSignedFields {
+			out = append(out, DKIMResult{Result: "permerror", Domain: strings.ToLower(tags["d"]),
+				Err: errors.New("too many signed header fields")})
+			continue
+		}
+		sigs++
+		keep[i] = true
+		count := map[string]int{}
+		for _, n := range names {
+			count[n]++
+			need[n] = max(need[n], count[n])
+		}
+	}
+	for i := len(hdr.Fields) - 1; i >= 0 && len(need) > 0; i-- {
+		n := strings.ToLower(hdr.Fields[i].Name)
+		if need[n] > 0 {
+			keep[i] = true
+			if need[n]--; need[n] == 0 {
+				delete(need, n)
+			}
+		}
+	}
+	return keep, out
+}
+
+// sigTags returns the tag=value pairs of a DKIM-Signature (RFC 6376
+// §3.2), whitespace removed; enough to find the key to ask for.
+func sigTags(v []byte) map[string]string {
+	tags := map[string]string{}
+	for _, kv := range strings.Split(string(v), ";") {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		tags[strings.TrimSpace(k)] = strings.Join(strings.Fields(val), "")
+	}
+	return tags
+}
+
+// unfoldField removes the line breaks of continuation lines, keeping
+// the final CRLF (RFC 5322 §2.2.3).
+func unfoldField(raw []byte) []byte {
+	out := make([]byte, 0, len(raw))
+	body := bytes.TrimSuffix(raw, []byte("\r\n"))
+	for len(body) > 0 {
+		i := bytes.Index(body, []byte("\r\n"))
+		if i < 0 {
+			out = append(out, body...)
+			break
+		}
+		out = append(out, body[:i]...)
+		body = body[i+2:]
+	}
+	return append(out, "\r\n"...)
+}
+
+// prefetch runs TXT queries in the background and hands their answers
+// to go-msgauth's synchronous lookups.
+type prefetch struct {
+	ctx context.Context
+	r   Resolver
+	mu  sync.Mutex
+	m   map[string]*answer
+}
+
+type answer struct {
+	done chan struct{}
+	txt  []string
+	err  error
+}
+
+func (p *prefetch) start(name string) *answer {
+	name = strings.ToLower(name)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if a, ok := p.m[name]; ok {
+		return a
+	}
+	a := &answer{done: make(chan struct{})}
+	p.m[name] = a
+	go func() {
+		defer close(a.done)
+		a.txt, a.err = p.r.LookupTXT(p.ctx, name)
+	}()
+	return a
+}
+
+func (p *prefetch) lookup(name string) ([]string, error) {
+	a := p.start(name)
+	<-a.done // bounded: every lookup has LookupTimeout
+	return a.txt, a.err
+}
+
+// fromDomainOf returns the domain of the single From address (RFC 7489
+// §6.6.1); a message with none or several has no DMARC identity.
+func fromDomainOf(hdr *message.Header) (string, error) {
+	if hdr.Count("From") != 1 {
+		return "", errors.New("not exactly one From field")
+	}
+	v, _ := hdr.Get("From")
+	var addrs []message.Address
+	for _, a := range message.ParseAddressList(v) {
+		if a.Host != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) != 1 {
+		return "", errors.New("not exactly one From address")
+	}
+	return strings.ToLower(addrs[0].Host), nil
+}
+
+// policyLookup is the outcome of the DMARC policy queries.
+type policyLookup struct {
+	rec *dmarc.Record
+	org bool
+	err error
+}
+
+// lookupPolicy asks for the policy of domain and of its organizational
+// domain at the same time; the latter is used only if the former has
+// none (RFC 7489 §6.6.3).
+func lookupPolicy(ctx context.Context, r Resolver, domain string) policyLookup {
+	od := OrgDomain(domain)
+	var orgRes policyLookup
+	done := make(chan struct{})
+	if od != domain {
+		go func() {
+			defer close(done)
+			orgRes.rec, orgRes.err = lookupRecord(ctx, r, od)
+			orgRes.org = true
+		}()
+	} else {
+		close(done)
+	}
+	rec, err := lookupRecord(ctx, r, domain)
+	<-done
+	if err == nil || !errors.Is(err, dmarc.ErrNoPolicy) || od == domain {
+		return policyLookup{rec: rec, err: err}
+	}
+	return orgRes
+}
+
+// bounded gives every query LookupTimeout.
+type bounded struct{ Resolver }
+
+func (b bounded) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, LookupTimeout)
+	defer cancel()
+	return b.Resolver.LookupTXT(ctx, name)
+}
+
+func (b bounded) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
+	ctx, cancel := context.WithTimeout(ctx, LookupTimeout)
+	defer cancel()
+	return b.Resolver.LookupMX(ctx, name)
+}
+
+func (b bounded) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error) {
+	ctx, cancel := context.WithTimeout(ctx, LookupTimeout)
+	defer cancel()
+	return b.Resolver.LookupIPAddr(ctx, host)
+}
+
+func (b bounded) LookupAddr(ctx context.Context, addr string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, LookupTimeout)
+	defer cancel()
+	return b.Resolver.LookupAddr(ctx, addr)
+}
+
+// Prefetch asks, in the background, for what Verify will need of a
+// message whose header has arrived while its body is still coming: the
+// DKIM keys of its signatures and the DMARC policies of its From
+// domain. The answers land in r's cache (a dnsresolver.Cache), where
+// Verify finds them or joins the queries still running. Each query is
+// bounded by LookupTimeout; nothing waits for them here.
+func Prefetch(ctx context.Context, r Resolver, hdr *message.Header) {
+	r = bounded{r}
+	sigs := 0
+	for i := range hdr.Fields {
+		f := &hdr.Fields[i]
+		if !strings.EqualFold(f.Name, "DKIM-Signature") {
+			continue
+		}
+		if sigs++; sigs > maxSignatures {
+			break
+		}
+		tags := sigTags(f.Value)
+		if tags["d"] == "" || tags["s"] == "" || len(strings.Split(tags["h"], ":")) > maxSignedFields {
+			continue
+		}
+		go r.LookupTXT(ctx, tags["s"]+"._domainkey."+tags["d"])
+	}
+	if from, err := fromDomainOf(hdr); err == nil {
+		go lookupPolicy(ctx, r, from)
+	}
+}
