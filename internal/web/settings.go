@@ -86,7 +86,7 @@ func (s *server) newPage(r *http.Request) *page {
 	}
 	return &page{
 		Lang: pickLang(lang, r.Header.Get("Accept-Language")), Hostname: s.opt.Hostname, Rows: s.opt.Settings,
-		LoginEnabled: s.opt.Store != nil && s.opt.Auth != nil, Secure: secure(r), HTTPSURL: s.httpsURL("/"),
+		LoginEnabled: s.opt.Store != nil && s.opt.Auth != nil, Secure: s.secure(r), HTTPSURL: s.httpsURL("/"),
 	}
 }
 
