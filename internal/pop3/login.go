@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/youju/youju/internal/auth"
+	"github.com/youju/youju/internal/maillog"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -48,6 +49,7 @@ func (s *session) cmdPass(cmd Command) error {
 	})
 	if err != nil {
 		s.log.Info("pop3: login failed", "user", user, "err", err)
+		maillog.AuthFailed("pop3", s.remote, user, "USER", err)
 		return s.loginFailed(authError(err))
 	}
 	return s.login(acct)
@@ -90,6 +92,7 @@ func (s *session) cmdAuth(cmd Command) error {
 		chal, done, err := srv.Next(resp)
 		if err != nil {
 			s.log.Info("pop3: SASL login failed", "mech", cmd.Args[0], "err", err)
+			maillog.AuthFailed("pop3", s.remote, "", strings.ToUpper(cmd.Args[0]), err)
 			return s.loginFailed(authError(err))
 		}
 		if done {

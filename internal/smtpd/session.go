@@ -166,6 +166,7 @@ func (x saslServer) Next(resp []byte) ([]byte, bool, error) {
 		return ch, done, nil
 	}
 	x.ss.logger().Info("authentication failed", "err", err)
+	x.ss.authFailed(err)
 	switch {
 	case errors.Is(err, auth.ErrThrottled):
 		err = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many failures, try again later"}
@@ -366,6 +367,7 @@ func (ss *session) Data(r io.Reader) error {
 		return ss.reply(err)
 	}
 	ss.logger().Info("accepted", "id", env.ID, "from", env.From, "rcpts", len(env.Rcpts), "size", len(data))
+	ss.logReceived(env, len(data))
 	ss.count(env)
 	return nil
 }
