@@ -1,6 +1,8 @@
 package queue
 
 import (
+	"cmp"
+
 	"github.com/youju/youju/internal/maillog"
 )
 
@@ -12,6 +14,13 @@ func logMsg(st *State, r *Rcpt) maillog.Msg {
 
 func logResult(r *Rcpt) maillog.Result {
 	return maillog.Result{Code: r.Code, Ext: r.Enhanced, Text: r.Diag}
+}
+
+// dsnID is the maillog id of a DSN about st: the id the message was
+// received under (else its queue id) with ".dsn", so that a grep for the
+// message also finds what became of its bounce.
+func dsnID(st *State) string {
+	return cmp.Or(st.Origin, st.ID) + ".dsn"
 }
 
 // logAttempt writes the maillog event of recipient r after an attempt
