@@ -112,7 +112,9 @@ func (s *server) redirectURL(r *http.Request) string {
 		path = "/" + path
 	}
 	if r.URL.RawQuery != "" {
-		path += "?" + r.URL.RawQuery
+		// A "#" may reach us inside the query (no fragment is sent in a
+		// request line); in a Location it would start one.
+		path += "?" + strings.ReplaceAll(r.URL.RawQuery, "#", "%23")
 	}
 	return "https://" + host + path
 }

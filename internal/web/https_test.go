@@ -185,3 +185,33 @@ func TestLoopbackPlainHTTPStillSignsIn(t *testing.T) {
 		t.Fatalf("loopback sign-in over plain HTTP: %d\n%s", resp.StatusCode, body)
 	}
 }
+
+// FuzzRedirectURL: whatever the Host header and path, the redirect goes
+// to https on a host that is a plain name or address (ours when in
+// doubt), and keeps the path.
+func FuzzRedirectURL(f *testing.F) {
+	for _, s := range []string{"mail.example.test", "mail.example.test:80", "[::1]:80", "192.0.2.1", "evil.test@x", "a/b", "[fe80::1%25eth0]", "", "x..y", "-a.b"} {
+		f.Add(s, "/settings", "n=1")
+	}
+	s := &server{opt: Options{Hostname: testHost, HTTPSPort: 10443}}
+	f.Fuzz(func(t *testing.T, host, path, query string) {
+		// What the server can have parsed from a request line.
+		ru, err := url.ParseRequestURI("/" + strings.TrimPrefix(path, "/") + "?" + query)
+		if err != nil {
+			return
+		}
+		r := &http.Request{Host: host, URL: ru}
+		got := s.redirectURL(r)
+		u, err := url.Parse(got)
+		if err != nil || u.Scheme != "https" || u.Port() != "10443" || u.User != nil || u.Fragment != "" {
+			t.Fatalf("host %q path %q: %q (%v)", host, path, got, err)
+		}
+		h := u.Hostname()
+		if _, err := netip.ParseAddr(h); err != nil && !validHostName(h) {
+			t.Fatalf("host %q: redirect to host %q", host, h)
+		}
+		if want := "/" + strings.TrimPrefix(r.URL.EscapedPath(), "/"); u.EscapedPath() != want && u.Path != r.URL.Path {
+			t.Fatalf("path %q: redirect to %q", path, u.EscapedPath())
+		}
+	})
+}
