@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bytes"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/youju/youju/internal/maillog"
 )
 
 // remote makes every client, 127.0.0.1 included, count as a client on
@@ -214,4 +218,27 @@ func FuzzRedirectURL(f *testing.F) {
 			t.Fatalf("path %q: redirect to %q", path, u.EscapedPath())
 		}
 	})
+}
+
+// TestSignInFailureInMailLog: a wrong password on the settings page is an
+// auth_failed line like one on IMAP.
+func TestSignInFailureInMailLog(t *testing.T) {
+	var buf bytes.Buffer
+	maillog.SetLogger(slog.New(slog.NewTextHandler(&buf, nil)))
+	defer maillog.SetLogger(nil)
+	e := newEnv(t, nil)
+	ts := httptest.NewTLSServer(e.h)
+	defer ts.Close()
+	if resp, _ := signIn(t, client(t, ts), ts.URL, testUser, "wrong"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("wrong password: %d", resp.StatusCode)
+	}
+	line := buf.String()
+	for _, want := range []string{"msg=mail event=auth_failed ", "remote=127.0.0.1 proto=http user=alice@example.test ", `text="invalid credentials"`, "mech=form"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("mail log lacks %q:\n%s", want, line)
+		}
+	}
+	if strings.Contains(line, "wrong") {
+		t.Errorf("the password is in the log:\n%s", line)
+	}
 }
