@@ -22,6 +22,7 @@ import (
 	"github.com/youju/youju/internal/control"
 	"github.com/youju/youju/internal/delivery/queue"
 	"github.com/youju/youju/internal/dnsresolver"
+	"github.com/youju/youju/internal/maillog"
 	"github.com/youju/youju/internal/metrics"
 	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/store"
@@ -77,6 +78,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 // All DNS goes through dns (tests pass a fake one).
 func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dnsresolver.Resolver, demo *devAccount) error {
 	log := newLogger(e.stderr, c.Log)
+	maillog.SetLogger(log) // the mail events go where the server's log goes (docs/logs.md)
 	tlsm, err := tlsconf.NewManager(config.Path(dataDir, c.TLS.Cert), config.Path(dataDir, c.TLS.Key))
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)

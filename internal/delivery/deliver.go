@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/youju/youju/internal/maillog"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -67,6 +68,7 @@ type Deliverer struct {
 // If every target fails permanently, the error is the permanent one (552
 // 5.2.2 for quota). Store and queue errors are ErrTemporary (451 4.3.0).
 func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, data []byte) error {
+	ctx = maillog.WithID(ctx, env.ID) // the queue logs which message it took
 	body := NormalizeCRLF(data)
 	local, remote := env.targets()
 	if len(remote) > 0 && d.Queue == nil {
@@ -90,6 +92,7 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, data []byte) err
 		if err != nil {
 			return err
 		}
+		d.logDelivered(env, local, f)
 		failed = append(failed, f...)
 		delivered += n
 	}
@@ -112,6 +115,7 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, data []byte) err
 		d.log().Info("failure not reported: NOTIFY excludes FAILURE", "id", env.ID, "failed", len(failed)-len(report))
 	}
 	if len(report) == 0 {
+		d.logBounced(env, failed)
 		return nil
 	}
 	if !d.canBounce(ctx, env) {
@@ -122,6 +126,7 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, data []byte) err
 		d.log().Error("bounce failed", "id", env.ID, "err", err)
 		return temporary(err)
 	}
+	d.logBounced(env, failed)
 	return nil
 }
 

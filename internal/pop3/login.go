@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/youju/youju/internal/auth"
+	"github.com/youju/youju/internal/maillog"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -63,6 +65,7 @@ func (s *session) cmdPass(cmd Command) error {
 	})
 	if err != nil {
 		s.log.Info("pop3: login failed", "user", user, "err", err)
+		maillog.AuthFailed("pop3", s.remote, user, "USER", err)
 		return s.loginFailed(authError(err))
 	}
 	return s.login(acct)
@@ -105,6 +108,7 @@ func (s *session) cmdAuth(cmd Command) error {
 		chal, done, err := srv.Next(resp)
 		if err != nil {
 			s.log.Info("pop3: SASL login failed", "mech", cmd.Args[0], "err", err)
+			maillog.AuthFailed("pop3", s.remote, "", strings.ToUpper(cmd.Args[0]), err)
 			e := authError(err)
 			if se := (*auth.SCRAMError)(nil); errors.As(err, &se) {
 				// The RFC 5802 §7 error value, which never tells

@@ -255,7 +255,7 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if ss.tc != nil {
 		ss.tc.sess.Store(ss) // tells the deadlines when AUTH succeeded
 	}
-	return ss, nil
+	return loggedSession{ss}, nil
 }
 
 // errorLog adapts slog to go-smtp's Printf logger (panics, conn errors).

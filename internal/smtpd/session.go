@@ -179,6 +179,7 @@ func (x saslServer) Next(resp []byte) ([]byte, bool, error) {
 		return ch, done, nil
 	}
 	x.ss.logger().Info("authentication failed", "err", err)
+	x.ss.authFailed(err)
 	var se *auth.SCRAMError
 	switch {
 	case errors.As(err, &se):
@@ -417,6 +418,7 @@ func (ss *session) Data(r io.Reader) error {
 		return ss.reply(err)
 	}
 	ss.logger().Info("accepted", "id", env.ID, "from", env.From, "rcpts", len(env.Rcpts), "size", len(data))
+	ss.logReceived(env, len(data))
 	ss.count(env)
 	return nil
 }

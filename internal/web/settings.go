@@ -17,6 +17,7 @@ import (
 
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/clientconf"
+	"github.com/youju/youju/internal/maillog"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -86,7 +87,7 @@ func (s *server) newPage(r *http.Request) *page {
 	}
 	return &page{
 		Lang: pickLang(lang, r.Header.Get("Accept-Language")), Hostname: s.opt.Hostname, Rows: s.opt.Settings,
-		LoginEnabled: s.opt.Store != nil && s.opt.Auth != nil, Secure: secure(r), HTTPSURL: s.httpsURL("/"),
+		LoginEnabled: s.opt.Store != nil && s.opt.Auth != nil, Secure: s.secure(r), HTTPSURL: s.httpsURL("/"),
 	}
 }
 
@@ -170,6 +171,9 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	p.Username = user
 	// Service "": the settings page is not one of the switchable services.
 	acct, err := s.opt.Auth.Login(r.Context(), auth.Request{Username: user, Password: pw, Remote: remoteAddr(r)})
+	if err != nil {
+		maillog.AuthFailed("http", remoteAddr(r), user, "form", err)
+	}
 	status := http.StatusForbidden
 	switch {
 	case err == nil && !auth.VerifyPassword(acct.PasswordHash, pw):

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -253,40 +252,6 @@ func TestThrottledSignIn(t *testing.T) {
 	resp, body := signIn(t, c, ts.URL, testUser, testPassword)
 	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "Too many failed sign-ins") {
 		t.Errorf("after 5 failures: %d", resp.StatusCode)
-	}
-}
-
-// TestPlainHTTPFromNetworkRefused: over plain HTTP only loopback may send
-// a password; httptest always connects from loopback, so the request is
-// built by hand with a remote address.
-func TestPlainHTTPFromNetworkRefused(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.HTTPSPort = 10443 })
-	req := httptest.NewRequest("GET", "http://mail.example.test/", nil)
-	req.RemoteAddr = "192.0.2.7:5555"
-	w := httptest.NewRecorder()
-	e.h.ServeHTTP(w, req)
-	body := w.Body.String()
-	if strings.Contains(body, `name="password"`) || !strings.Contains(body, `href="https://mail.example.test:10443/"`) {
-		t.Errorf("GET over plain HTTP from the network:\n%s", body)
-	}
-	form := url.Values{"username": {testUser}, "password": {testPassword}, "csrf": {"t"}}
-	req = httptest.NewRequest("POST", "http://mail.example.test/login", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.AddCookie(&http.Cookie{Name: "youju-csrf", Value: "t"})
-	req.RemoteAddr = "192.0.2.7:5555"
-	w = httptest.NewRecorder()
-	e.h.ServeHTTP(w, req)
-	if w.Code != http.StatusForbidden || len(w.Result().Cookies()) != 0 {
-		t.Errorf("POST /login over plain HTTP from the network: %d %v", w.Code, w.Result().Cookies())
-	}
-	// The same over TLS is fine.
-	req = httptest.NewRequest("GET", "https://mail.example.test/", nil)
-	req.RemoteAddr = "192.0.2.7:5555"
-	req.TLS = &tls.ConnectionState{}
-	w = httptest.NewRecorder()
-	e.h.ServeHTTP(w, req)
-	if !strings.Contains(w.Body.String(), `name="password"`) {
-		t.Error("no sign-in form over TLS")
 	}
 }
 

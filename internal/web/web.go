@@ -5,8 +5,12 @@
 // admin listener (metrics) is separate, see AdminHandler.
 //
 // One handler serves both the plain HTTP and the HTTPS listener; it tells
-// them apart by r.TLS. Sign-in is refused over plain HTTP except from
-// loopback.
+// them apart by r.TLS. Over plain HTTP, a client that is not on this
+// machine gets only what machines fetch there (autoconfig, autodiscover,
+// well-known paths, health); every page for people is redirected to HTTPS,
+// so the sign-in form is never shown, and a password never taken, where
+// the network can read it. Answers over HTTPS carry Strict-Transport-
+// Security.
 package web
 
 import (
@@ -45,6 +49,14 @@ type Options struct {
 	// HTTPSPort is where plain-HTTP visitors are sent to sign in (0: 443;
 	// negative: there is no HTTPS listener).
 	HTTPSPort int
+	// LocalClient reports whether a client may use the settings page over
+	// plain HTTP (default: loopback only, i.e. a browser on this machine,
+	// where there is no network to read the password). Tests inject it to
+	// play a remote client over 127.0.0.1.
+	LocalClient func(netip.Addr) bool
+	// HSTSMaxAge is the max-age of Strict-Transport-Security (default one
+	// year; negative: no header). See hstsValue.
+	HSTSMaxAge time.Duration
 	// MTASTSMode is the MTA-STS policy mode ("testing" unless "enforce").
 	MTASTSMode string
 	// SessionIdle and SessionMax bound a settings-page session: it ends
@@ -62,6 +74,7 @@ type server struct {
 	log      *slog.Logger
 	sessions *sessions
 	mux      *http.ServeMux
+	hsts     string // the Strict-Transport-Security value, "" for none
 }
 
 // New returns the handler of the public web listeners (HTTP and HTTPS).
@@ -78,10 +91,14 @@ func New(opt Options) http.Handler {
 	if opt.SessionMax <= 0 {
 		opt.SessionMax = 12 * time.Hour
 	}
+	if opt.LocalClient == nil {
+		opt.LocalClient = netip.Addr.IsLoopback
+	}
 	opt.Hostname = strings.ToLower(strings.TrimSuffix(opt.Hostname, "."))
 	opt.Domain = strings.ToLower(opt.Domain)
 	s := &server{opt: opt, log: opt.Logger.With("proto", "http"), mux: http.NewServeMux(),
 		sessions: newSessions(opt.SessionIdle, opt.SessionMax, opt.Now)}
+	s.hsts = hstsValue(opt.HSTSMaxAge, opt.HTTPSPort)
 	s.routes()
 	return s
 }
@@ -121,14 +138,24 @@ func (s *server) routes() {
 	m.HandleFunc("POST /settings/services", s.setServices)
 }
 
-// ServeHTTP sets the headers every answer carries, then routes.
+// ServeHTTP sets the headers every answer carries, sends people on plain
+// HTTP to HTTPS, then routes.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
+	if r.TLS != nil && s.hsts != "" {
+		// RFC 6797 §7.2: only over secure transport (a UA ignores it on
+		// plain HTTP anyway, §8.1).
+		h.Set("Strict-Transport-Security", s.hsts)
+	}
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
 	// No scripts at all; styles only from our own file.
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	if !s.secure(r) && !plainHTTPPath(r.URL.Path) {
+		s.toHTTPS(w, r)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -196,9 +223,10 @@ func remoteAddr(r *http.Request) netip.Addr {
 }
 
 // secure reports whether passwords may be sent on this request: over TLS,
-// or over plain HTTP from loopback (the browser is on this machine).
-func secure(r *http.Request) bool {
-	return r.TLS != nil || remoteAddr(r).IsLoopback()
+// or over plain HTTP from a local client (by default loopback: the
+// browser is on this machine).
+func (s *server) secure(r *http.Request) bool {
+	return r.TLS != nil || s.opt.LocalClient(remoteAddr(r))
 }
 
 // httpsURL is where a plain-HTTP visitor signs in, "" without HTTPS.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/youju/youju/internal/delivery"
+	"github.com/youju/youju/internal/maillog"
 )
 
 // maxReturnedFull is the largest message a DSN returns whole (RET=FULL);
@@ -43,6 +44,7 @@ func (q *Queue) notify(ctx context.Context, st *State, action string, rcpts []*R
 		q.log().Error("queue: reading message for DSN", "id", st.ID, "err", err)
 	}
 	msg := q.dsnMessage(st, action, list, data)
+	ctx = maillog.WithID(ctx, dsnID(st)) // the DSN's own events name the message it reports on
 	mDSNs.With(action).Inc()
 	if q.opt.LocalDeliver != nil && q.opt.IsLocalDomain != nil && q.opt.IsLocalDomain(domainOf(st.From)) {
 		err = q.opt.LocalDeliver(ctx, "", []string{st.From}, msg)

@@ -1,12 +1,14 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"time"
 
 	"github.com/youju/youju/internal/delivery"
+	"github.com/youju/youju/internal/maillog"
 )
 
 // LocalHooks returns Options.LocalDeliver and Options.IsLocalDomain backed
@@ -18,7 +20,7 @@ func LocalHooks(d *delivery.Deliverer) (func(ctx context.Context, from string, r
 	deliver := func(ctx context.Context, from string, rcpts []string, data []byte) error {
 		var rb [6]byte
 		rand.Read(rb[:])
-		env := &delivery.Envelope{ID: "dsn." + hex.EncodeToString(rb[:]), From: from, Protocol: "local",
+		env := &delivery.Envelope{ID: cmp.Or(maillog.IDFrom(ctx), "dsn."+hex.EncodeToString(rb[:])), From: from, Protocol: "local",
 			Helo: d.Hostname, Time: time.Now()}
 		for _, r := range rcpts {
 			res, err := d.Resolver.Resolve(ctx, r, false)

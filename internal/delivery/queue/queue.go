@@ -25,6 +25,7 @@ import (
 	"github.com/youju/youju/internal/delivery"
 	"github.com/youju/youju/internal/dkimkeys"
 	"github.com/youju/youju/internal/dnsresolver"
+	"github.com/youju/youju/internal/maillog"
 	"github.com/youju/youju/internal/metrics"
 )
 
@@ -219,6 +220,7 @@ func (q *Queue) Enqueue(ctx context.Context, from string, rcpts []string, data [
 	}
 	now := q.opt.Now()
 	st := newState(q.dir.newID(now), from, rcpts, dsn, int64(len(signed)), now)
+	st.Origin = maillog.IDFrom(ctx)
 	if err := q.dir.add(st, signed); err != nil {
 		return err
 	}
@@ -228,6 +230,7 @@ func (q *Queue) Enqueue(ctx context.Context, from string, rcpts []string, data [
 	q.mu.Unlock()
 	q.poke()
 	q.log().Info("queue: enqueued", "id", st.ID, "from", from, "rcpts", len(rcpts), "size", len(signed))
+	maillog.Queued(ctx, st.ID, from, rcpts, st.Size)
 	return nil
 }
 

@@ -181,6 +181,7 @@ func (q *Queue) deliverAll(ctx context.Context, st *State, data *body) {
 	for i, d := range domains {
 		for j, r := range byDomain[d] {
 			applyResult(r, results[i][j])
+			logAttempt(st, r)
 		}
 	}
 }
@@ -226,6 +227,7 @@ func (q *Queue) finish(ctx context.Context, st *State, data *body) {
 				r.Enhanced = "4.4.7"
 			}
 			mDeliveries.With("bounced").Inc()
+			logExpired(st, r)
 		}
 		switch r.Status {
 		case StatusFailed:
@@ -254,6 +256,7 @@ func (q *Queue) finish(ctx context.Context, st *State, data *body) {
 	}
 	st.NextAttempt = now.Add(q.backoff(st.Attempts))
 	q.log().Info("queue: deferred", "id", st.ID, "pending", len(pending), "next", st.NextAttempt, "last", pending[0].Diag)
+	logDeferred(st, pending)
 	q.save(st)
 }
 

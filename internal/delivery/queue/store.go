@@ -72,6 +72,7 @@ type State struct {
 	Attempts      int       `json:"attempts"`
 	DelayNotified bool      `json:"delay_notified,omitempty"`
 	Size          int64     `json:"size"`
+	Origin        string    `json:"origin,omitempty"` // the id it was received under (maillog)
 
 	Broken string `json:"-"` // set by List for a message whose state cannot be read
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/imap/wire"
+	"github.com/youju/youju/internal/maillog"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -189,6 +190,7 @@ func cmdLogin(c *conn, cmd *wire.Command) error {
 	a := cmd.Args.(*wire.LoginArgs)
 	acct, err := c.srv.Auth.Login(c.ctx, auth.Request{Username: a.Username, Password: a.Password, Service: store.ServiceIMAP, Remote: c.remote})
 	if err != nil {
+		maillog.AuthFailed("imap", c.remote, a.Username, "LOGIN", err)
 		return loginError(err)
 	}
 	c.loggedIn(acct)
@@ -243,6 +245,7 @@ func cmdAuthenticate(c *conn, cmd *wire.Command) error {
 		challenge, done, err := srv.Next(resp)
 		if err != nil {
 			c.log.Debug("authentication failed", "mech", a.Mechanism, "err", err)
+			maillog.AuthFailed("imap", c.remote, "", a.Mechanism, err)
 			return loginError(err)
 		}
 		if done {
