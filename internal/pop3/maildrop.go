@@ -155,19 +155,6 @@ func appendHex8(b []byte, v uint32) []byte {
 	return b
 }
 
-// uidSet turns ascending UIDs into ranges.
-func uidSet(uids []store.UID) store.UIDSet {
-	var set store.UIDSet
-	for _, u := range uids {
-		if n := len(set); n > 0 && set[n-1].Hi+1 == u {
-			set[n-1].Hi = u
-			continue
-		}
-		set = append(set, store.UIDRange{Lo: u, Hi: u})
-	}
-	return set
-}
-
 // update is the UPDATE state (RFC 1939 §6): apply the account's DELE
 // action to the marked messages, one store call per mailbox, and mark the
 // retrieved ones \Seen so that IMAP shows them read. It returns how many
@@ -192,13 +179,13 @@ func (s *session) update(ctx context.Context) (int, error) {
 		if len(seen[i]) > 0 {
 			// Best effort: \Seen is a courtesy; failing it must not
 			// fail the deletions.
-			_, err := s.srv.Store.StoreFlags(ctx, s.acct.ID, b.ID, uidSet(seen[i]), store.FlagAdd, store.Flags{System: store.FlagSeen}, 0)
+			_, err := s.srv.Store.StoreFlags(ctx, s.acct.ID, b.ID, store.UIDSetOf(seen[i]), store.FlagAdd, store.Flags{System: store.FlagSeen}, 0)
 			if err != nil {
 				s.log.Warn("pop3: marking retrieved messages seen", "mailbox", b.Name, "err", err)
 			}
 		}
 		if len(perBox[i]) > 0 {
-			if err := s.deleteMessages(ctx, b, uidSet(perBox[i])); err != nil {
+			if err := s.deleteMessages(ctx, b, store.UIDSetOf(perBox[i])); err != nil {
 				errs = append(errs, fmt.Errorf("mailbox %q: %w", b.Name, err))
 			}
 		}

@@ -225,16 +225,6 @@ type UIDRange struct{ Lo, Hi UID }
 // means "every message" where a method says so.
 type UIDSet []UIDRange
 
-// Contains reports whether uid is in the set.
-func (s UIDSet) Contains(uid UID) bool {
-	for _, r := range s {
-		if uid >= r.Lo && uid <= r.Hi {
-			return true
-		}
-	}
-	return false
-}
-
 // Message is the index entry of a message in a mailbox. Info is filled only
 // when asked for (ListOptions.WithInfo); it is the parse made once at
 // delivery (see internal/message) and never recomputed.

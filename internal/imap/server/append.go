@@ -42,7 +42,7 @@ func cmdAppend(c *conn, cmd *wire.Command) error {
 		uid, v, err := c.appendOne(m.ID, msg)
 		if err != nil {
 			if len(uids) > 0 {
-				if _, rerr := c.srv.Store.Remove(c.ctx, c.acct.ID, m.ID, uidSetOf(uids)); rerr != nil {
+				if _, rerr := c.srv.Store.Remove(c.ctx, c.acct.ID, m.ID, store.UIDSetOf(sortedUIDs(uids))); rerr != nil {
 					c.log.Error("MULTIAPPEND rollback failed", "err", rerr)
 				}
 			}
@@ -50,7 +50,7 @@ func cmdAppend(c *conn, cmd *wire.Command) error {
 		}
 		uids, validity = append(uids, uid), v
 	}
-	c.okCode = "APPENDUID " + itoa(uint64(validity)) + " " + formatPairs(uids)
+	c.okCode = "APPENDUID " + itoa(uint64(validity)) + " " + store.UIDSetOf(uids).String()
 	if c.sel != nil && c.sel.mbox.ID == m.ID {
 		// RFC 9051 §6.3.12: the client learns of the new message with
 		// EXISTS; run sends it with the other updates.
@@ -248,12 +248,4 @@ func urlRespText(raw string) string {
 		return "-"
 	}
 	return b.String()
-}
-
-func uidSetOf(uids []store.UID) store.UIDSet {
-	var s store.UIDSet
-	for _, u := range sortedUIDs(uids) {
-		s = appendRange(s, u, u)
-	}
-	return s
 }

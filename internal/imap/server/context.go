@@ -205,7 +205,7 @@ func (c *conn) contextsChanged(changed []store.Message) {
 	var within store.UIDSet
 	for i := range changed {
 		if _, ok := c.sel.uids.seqOf(changed[i].UID); ok {
-			within = appendRange(within, changed[i].UID, changed[i].UID)
+			within = within.AppendRange(changed[i].UID, changed[i].UID)
 		}
 	}
 	if len(within) == 0 {

@@ -45,7 +45,7 @@ func cmdCopy(c *conn, cmd *wire.Command) error {
 	for i, p := range res.Pairs {
 		src[i], dstUIDs[i] = p.Src, p.Dst
 	}
-	code := "COPYUID " + itoa(uint64(res.UIDValidity)) + " " + formatPairs(src) + " " + formatPairs(dstUIDs)
+	code := "COPYUID " + itoa(uint64(res.UIDValidity)) + " " + store.UIDSetOf(src).String() + " " + store.UIDSetOf(dstUIDs).String()
 	if cmd.Name == "MOVE" {
 		// RFC 6851 §4.3: COPYUID in an untagged OK before the expunges.
 		c.w.Raw("* OK [").Raw(code).Raw("] moved").CRLF()
@@ -56,20 +56,6 @@ func cmdCopy(c *conn, cmd *wire.Command) error {
 	return nil
 }
 
-// formatPairs writes UIDs in the given order, which must be kept: the
-// source and destination sets correspond element by element (RFC 4315 §3).
-func formatPairs(uids []store.UID) string {
-	var set wire.SeqSet
-	for _, u := range uids {
-		if k := len(set.Ranges); k > 0 && set.Ranges[k-1].Hi+1 == uint32(u) {
-			set.Ranges[k-1].Hi = uint32(u)
-			continue
-		}
-		set.Ranges = append(set.Ranges, wire.SeqRange{Lo: uint32(u), Hi: uint32(u)})
-	}
-	return set.String()
-}
-
 // viewSet returns the UIDs of set that are in the session's view, as
 // ranges (runs are split by gaps, so the result names no other UID).
 func (m *uidMap) viewSet(set store.UIDSet) store.UIDSet {
@@ -77,7 +63,7 @@ func (m *uidMap) viewSet(set store.UIDSet) store.UIDSet {
 	for _, r := range set {
 		for i := m.runOf(r.Lo); i < len(m.runs) && m.runs[i].lo <= r.Hi; i++ {
 			if lo, hi := max(r.Lo, m.runs[i].lo), min(r.Hi, m.runs[i].hi); lo <= hi {
-				out = appendRange(out, lo, hi)
+				out = out.AppendRange(lo, hi)
 			}
 		}
 	}

@@ -99,11 +99,7 @@ func (r returnOpts) savedSet(uids []store.UID) store.UIDSet {
 		keep = slices.Clone(keep)
 		slices.Sort(keep)
 	}
-	var set store.UIDSet
-	for _, u := range keep {
-		set = appendRange(set, u, u)
-	}
-	return set
+	return store.UIDSetOf(keep)
 }
 
 // number is how a message is named in a response: its UID for UID
@@ -124,7 +120,7 @@ func (c *conn) numberList(uid bool, uids []store.UID) string {
 	for i, u := range uids {
 		nums[i] = c.number(uid, u)
 	}
-	return formatPairs(nums)
+	return store.UIDSetOf(nums).String()
 }
 
 // writeESearch writes the ESEARCH response of an extended SEARCH or SORT

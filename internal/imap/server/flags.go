@@ -57,7 +57,7 @@ func (c *conn) modifiedSet(uid bool, s store.UIDSet) string {
 			nums = append(nums, store.UID(seq))
 		}
 	}
-	return formatPairs(nums)
+	return store.UIDSetOf(nums).String()
 }
 
 // parseFlags converts client flags. \Recent cannot be stored (RFC 9051

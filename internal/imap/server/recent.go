@@ -50,11 +50,7 @@ func (sel *selected) noteRecent(from, to store.UID) {
 	if from == 0 || from > to {
 		return
 	}
-	if n := len(sel.recent); n > 0 && sel.recent[n-1].Hi+1 >= from {
-		sel.recent[n-1].Hi = max(sel.recent[n-1].Hi, to)
-		return
-	}
-	sel.recent = append(sel.recent, store.UIDRange{Lo: from, Hi: to})
+	sel.recent = sel.recent.AppendRange(from, to)
 }
 
 // isRecent reports whether uid is recent to this session.

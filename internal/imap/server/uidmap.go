@@ -111,7 +111,7 @@ func (m *uidMap) seqsToUIDs(set wire.SeqSet) store.UIDSet {
 	for _, sr := range set.Resolve(m.n, true) {
 		lo, hi := m.uidAt(sr.Lo), m.uidAt(sr.Hi)
 		for i := m.runOf(lo); i < len(m.runs) && m.runs[i].lo <= hi; i++ {
-			out = appendRange(out, max(lo, m.runs[i].lo), min(hi, m.runs[i].hi))
+			out = out.AppendRange(max(lo, m.runs[i].lo), min(hi, m.runs[i].hi))
 		}
 	}
 	return out
@@ -122,17 +122,9 @@ func (m *uidMap) seqsToUIDs(set wire.SeqSet) store.UIDSet {
 func (m *uidMap) uidsToSet(set wire.SeqSet) store.UIDSet {
 	var out store.UIDSet
 	for _, r := range set.Resolve(uint32(m.maxUID()), false) {
-		out = appendRange(out, store.UID(r.Lo), store.UID(r.Hi))
+		out = out.AppendRange(store.UID(r.Lo), store.UID(r.Hi))
 	}
 	return out
-}
-
-func appendRange(s store.UIDSet, lo, hi store.UID) store.UIDSet {
-	if k := len(s); k > 0 && s[k-1].Hi+1 >= lo {
-		s[k-1].Hi = max(s[k-1].Hi, hi)
-		return s
-	}
-	return append(s, store.UIDRange{Lo: lo, Hi: hi})
 }
 
 // present returns the UIDs of set that are in the map.
@@ -149,27 +141,6 @@ func (m *uidMap) present(set store.UIDSet) []store.UID {
 		}
 	}
 	return out
-}
-
-// formatUIDs writes UIDs as a compact sequence set ("1:3,7").
-func formatUIDs(uids []store.UID) string {
-	var set wire.SeqSet
-	for _, u := range uids {
-		if k := len(set.Ranges); k > 0 && set.Ranges[k-1].Hi+1 == uint32(u) {
-			set.Ranges[k-1].Hi = uint32(u)
-			continue
-		}
-		set.Ranges = append(set.Ranges, wire.SeqRange{Lo: uint32(u), Hi: uint32(u)})
-	}
-	return set.String()
-}
-
-func formatUIDSet(s store.UIDSet) string {
-	var set wire.SeqSet
-	for _, r := range s {
-		set.Ranges = append(set.Ranges, wire.SeqRange{Lo: uint32(r.Lo), Hi: uint32(r.Hi)})
-	}
-	return set.String()
 }
 
 // count returns how many UIDs of set are in the map, without listing them.

@@ -105,19 +105,6 @@ func sameFlags(a, b store.Flags) bool {
 	return true
 }
 
-// uidsToSet packs ascending UIDs into ranges.
-func uidsToSet(uids []store.UID) store.UIDSet {
-	var s store.UIDSet
-	for _, u := range uids {
-		if n := len(s); n > 0 && s[n-1].Hi+1 == u {
-			s[n-1].Hi = u
-			continue
-		}
-		s = append(s, store.UIDRange{Lo: u, Hi: u})
-	}
-	return s
-}
-
 // maxSQLRanges is how many UID ranges become SQL terms; beyond, the query
 // is bounded by the lowest and highest UID and the rest is filtered in Go.
 const maxSQLRanges = 16

@@ -225,7 +225,7 @@ func (s *Store) Changes(ctx context.Context, acct store.AccountID, mbox store.Ma
 	if err != nil {
 		return c, err
 	}
-	c.Vanished = uidsToSet(uids)
+	c.Vanished = store.UIDSetOf(uids)
 	// Wait for a commit this read saw to reach the flag cache.
 	s.applyMu.RLock()
 	s.applyMu.RUnlock()

@@ -94,7 +94,7 @@ func (s *Store) StoreFlags(ctx context.Context, acct store.AccountID, mbox store
 			}
 			res.Changed = append(res.Changed, m)
 		}
-		res.Modified = uidsToSet(modified)
+		res.Modified = store.UIDSetOf(modified)
 		if len(res.Changed) > 0 {
 			id, changed := mb.id, res.Changed
 			w.cache = append(w.cache, func(c *flagCache) { c.update(id, changed) })

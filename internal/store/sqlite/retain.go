@@ -79,7 +79,7 @@ func (w *wtx) retainRow(mb store.MailboxID, m *store.Message, now int64) error {
 func (w *wtx) retainRows(mb store.MailboxID, msgs []store.Message, now int64) error {
 	var set store.UIDSet
 	for i := range msgs {
-		set = appendUIDRange(set, msgs[i].UID)
+		set = set.AppendRange(msgs[i].UID, msgs[i].UID)
 	}
 	clause, args, filter := uidClause(set)
 	if filter {
@@ -94,15 +94,6 @@ func (w *wtx) retainRows(mb store.MailboxID, msgs []store.Message, now int64) er
 		SELECT m.mailbox_id, m.uid, m.modseq, m.sysflags, m.keywords, m.internal_date, m.save_date, m.size, m.blob_id, ?
 		FROM messages m WHERE m.mailbox_id=?`+clause, append([]any{now, mb}, args...)...)
 	return err
-}
-
-// appendUIDRange adds uid, above every UID in s, to s.
-func appendUIDRange(s store.UIDSet, uid store.UID) store.UIDSet {
-	if k := len(s); k > 0 && s[k-1].Hi+1 == uid {
-		s[k-1].Hi = uid
-		return s
-	}
-	return append(s, store.UIDRange{Lo: uid, Hi: uid})
 }
 
 // purgeRetained drops the rows retained before the given time (Unix ns),

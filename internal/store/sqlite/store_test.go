@@ -275,7 +275,7 @@ func TestRetainSparseExpunge(t *testing.T) {
 		t.Fatalf("expunged %d, %v", len(gone), err)
 	}
 	var got []store.UID
-	err = s.ListMessages(ctx, a.ID, in.ID, store.ListOptions{Retained: true, UIDs: uidsToSet(gone)}, func(m *store.Message) error {
+	err = s.ListMessages(ctx, a.ID, in.ID, store.ListOptions{Retained: true, UIDs: store.UIDSetOf(gone)}, func(m *store.Message) error {
 		if m.Flags.System&store.FlagDeleted == 0 {
 			t.Errorf("retained %d lost its flags", m.UID)
 		}
