@@ -240,6 +240,19 @@ func TestSASLPlainAndLogin(t *testing.T) {
 	if _, done, err := srv.Next([]byte("bad")); !done || !errors.Is(err, ErrInvalidCredentials) {
 		t.Fatalf("LOGIN wrong password: done=%v err=%v", done, err)
 	}
+	if _, done, err := srv.Next([]byte("more")); !done || !errors.Is(err, ErrMalformedSASL) {
+		t.Fatalf("LOGIN response after the end: done=%v err=%v", done, err)
+	}
+	// go-sasl's PLAIN errors are plain strings; they arrive wrapped, and
+	// a wrong password does not.
+	srv, _ = a.SASL(sasl.Plain, store.ServiceIMAP, remote, nil, nil)
+	if _, _, err := srv.Next([]byte("no separators")); !errors.Is(err, ErrMalformedSASL) {
+		t.Fatalf("malformed PLAIN: %v", err)
+	}
+	srv, _ = a.SASL(sasl.Plain, store.ServiceIMAP, remote, nil, nil)
+	if _, _, err := srv.Next([]byte("\x00alice@example.test\x00bad")); !errors.Is(err, ErrInvalidCredentials) || errors.Is(err, ErrMalformedSASL) {
+		t.Fatalf("PLAIN wrong password: %v", err)
+	}
 	if _, err := a.SASL("CRAM-MD5", store.ServiceIMAP, remote, nil, nil); !errors.Is(err, ErrUnsupportedMechanism) {
 		t.Fatalf("unknown mechanism: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 
@@ -32,6 +33,42 @@ func (a *Authenticator) Mechanisms(cs *tls.ConnectionState) []string {
 // ErrUnsupportedMechanism is returned by SASL for an unknown mechanism.
 var ErrUnsupportedMechanism = errors.New("auth: unsupported SASL mechanism")
 
+// ErrMalformedSASL is wrapped around every error of a SASL exchange that
+// comes from the client breaking the mechanism's syntax or steps (a PLAIN
+// message go-sasl cannot split, a response after the last step) rather
+// than from the login itself. Front-ends answer it as a failed
+// authentication (RFC 4954 §6 535, RFC 5034 §4 -ERR [AUTH]) and test for
+// it with errors.Is; go-sasl's own error stays wrapped beside it.
+var ErrMalformedSASL = errors.New("auth: malformed SASL exchange")
+
+// errUnexpectedResponse is a response after the exchange is over.
+var errUnexpectedResponse = fmt.Errorf("%w: %w", ErrMalformedSASL, sasl.ErrUnexpectedClientResponse)
+
+// plainServer is go-sasl's PLAIN server with its syntax errors (plain
+// strings, "sasl: invalid response") wrapped in ErrMalformedSASL. The
+// login's own errors pass unchanged.
+type plainServer struct {
+	sasl.Server
+	loginErr error // the last error of the login function
+}
+
+func newPlainServer(login func(identity, username, password string) error) *plainServer {
+	p := &plainServer{}
+	p.Server = sasl.NewPlainServer(func(identity, username, password string) error {
+		p.loginErr = login(identity, username, password)
+		return p.loginErr
+	})
+	return p
+}
+
+func (p *plainServer) Next(response []byte) ([]byte, bool, error) {
+	challenge, done, err := p.Server.Next(response)
+	if err != nil && err != p.loginErr {
+		err = fmt.Errorf("%w: %w", ErrMalformedSASL, err)
+	}
+	return challenge, done, err
+}
+
 // SASL returns a server for the mechanism (case-insensitive): "PLAIN" (RFC
 // 4616), "LOGIN", "SCRAM-SHA-256" (RFC 7677) or, when cs can bind,
 // "SCRAM-SHA-256-PLUS". It logs in through the same checks and throttling as
@@ -56,7 +93,7 @@ func (a *Authenticator) SASL(mech string, svc store.Service, remote netip.Addr, 
 	}
 	switch strings.ToUpper(mech) {
 	case sasl.Plain:
-		return sasl.NewPlainServer(login), nil
+		return newPlainServer(login), nil
 	case sasl.Login:
 		return &loginServer{login: login}, nil
 	case SCRAMSHA256:
@@ -99,5 +136,5 @@ func (s *loginServer) Next(response []byte) (challenge []byte, done bool, err er
 		s.step = 3
 		return nil, true, s.login("", s.username, string(response))
 	}
-	return nil, true, sasl.ErrUnexpectedClientResponse
+	return nil, true, errUnexpectedResponse
 }

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/emersion/go-sasl"
-
 	"github.com/youju/youju/internal/store"
 )
 
@@ -84,7 +82,7 @@ func (s *scramServer) Next(resp []byte) ([]byte, bool, error) {
 		}
 		return nil, true, nil
 	}
-	return nil, true, sasl.ErrUnexpectedClientResponse
+	return nil, true, errUnexpectedResponse
 }
 
 // clientFirst reads the client-first-message, looks the user up and

@@ -2,7 +2,6 @@ package pop3
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/youju/youju/internal/auth"
 )
@@ -55,8 +54,7 @@ func authError(err error) *Error {
 		return &Error{Code: codeSysPerm, Text: "POP3 access is disabled for this account; " + DisabledHint}
 	case errors.Is(err, auth.ErrAccountDisabled):
 		return &Error{Code: codeSysPerm, Text: "This account is disabled"}
-	case strings.HasPrefix(err.Error(), "sasl:"):
-		// A malformed SASL exchange (go-sasl's own errors).
+	case errors.Is(err, auth.ErrMalformedSASL):
 		return &Error{Code: codeAuth, Text: "Authentication failed", authFail: true}
 	}
 	return &Error{Code: codeSysTemp, Text: "Temporary server failure, try again later", Detail: err}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -224,6 +225,10 @@ func TestSASL(t *testing.T) {
 	}
 	c.do("AUTH CRAM-MD5", "-ERR Unsupported authentication mechanism")
 	c.do("AUTH PLAIN !!!", "-ERR Invalid base64 data")
+	// Valid base64 of a PLAIN message without its NUL separators: a
+	// failed authentication, not a server failure (own connection: the
+	// failures of one connection are limited).
+	dial(t, ts.addr).do("AUTH PLAIN "+base64.StdEncoding.EncodeToString([]byte("alice")), "-ERR [AUTH] Authentication failed")
 	c.do("AUTH PLAIN", "+ ")
 	c.do("*", "-ERR Authentication cancelled")
 	c.do("AUTH PLAIN "+plain("alice", "wrong"), "-ERR [AUTH] Authentication failed")

@@ -88,6 +88,9 @@ func TestDSNParametersQueued(t *testing.T) {
 	s.AllowPlaintextLoopback = true
 	r := dialRaw(t, e.start(s, false))
 	r.cmd("EHLO c", "250")
+	// A PLAIN message without its NUL separators ("alice") is a failed
+	// authentication (RFC 4954 §6), not a temporary failure.
+	r.cmd("AUTH PLAIN YWxpY2U=", "535 5.7.8")
 	r.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAGNvcnJlY3QgaG9yc2UgYmF0dGVyeSBzdGFwbGU=", "235")
 	r.cmd("MAIL FROM:<alice@example.com> RET=HDRS ENVID=abc+2B1", "250")
 	r.cmd("RCPT TO:<far@remote.net> NOTIFY=FAILURE,DELAY ORCPT=rfc822;far@remote.net", "250")

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -189,16 +188,12 @@ func (x saslServer) Next(resp []byte) ([]byte, bool, error) {
 	case errors.Is(err, auth.ErrThrottled):
 		err = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many failures, try again later"}
 	case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrAccountDisabled),
-		errors.Is(err, auth.ErrServiceDisabled), errors.Is(err, sasl.ErrUnexpectedClientResponse):
+		errors.Is(err, auth.ErrServiceDisabled), errors.Is(err, auth.ErrMalformedSASL):
 		err = smtp.ErrAuthFailed
 	default:
 		var se *smtp.SMTPError
 		if !errors.As(err, &se) {
-			if strings.Contains(err.Error(), "sasl") || strings.Contains(err.Error(), "malformed") {
-				err = smtp.ErrAuthFailed // malformed PLAIN message from go-sasl
-			} else {
-				err = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure"}
-			}
+			err = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure"}
 		}
 	}
 	return ch, true, x.ss.fail(err)
