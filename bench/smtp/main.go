@@ -26,6 +26,7 @@ import (
 
 	"github.com/youju/youju/bench/smtp/load"
 
+	"github.com/youju/youju/internal/delivery"
 	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/smtpd"
 	"github.com/youju/youju/internal/store"
@@ -107,8 +108,9 @@ func startSelf(dir, rcpt string, conns int) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &smtpd.Server{Mode: smtpd.Inbound, Store: st, Hostname: "bench.test", Limits: netserver.Limits{MaxPerIP: conns + 1},
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv := &smtpd.Server{Mode: smtpd.Inbound, Deliverer: delivery.New(st, nil, "bench.test", logger), Hostname: "bench.test",
+		Limits: netserver.Limits{MaxPerIP: conns + 1}, Logger: logger}
 	go srv.Serve(l)
 	stop := func() {
 		c, cancel := context.WithTimeout(ctx, 5*time.Second)

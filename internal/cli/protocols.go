@@ -16,8 +16,7 @@ import (
 // lock, connection limits) spans its ports.
 func (d *deps) bindings() ([]binding, error) {
 	c := d.cfg
-	outq, err := d.outboundQueue()
-	if err != nil {
+	if err := d.openOutbound(); err != nil {
 		return nil, err
 	}
 	lim := c.Limits
@@ -27,7 +26,7 @@ func (d *deps) bindings() ([]binding, error) {
 	}
 	smtpServer := func(mode smtpd.Mode) *smtpd.Server {
 		return &smtpd.Server{
-			Mode: mode, Store: d.store, Auth: d.auth, Queue: outq, TLSConfig: d.tls.Config(),
+			Mode: mode, Deliverer: d.deliverer, Auth: d.auth, TLSConfig: d.tls.Config(),
 			Hostname: c.Hostname, MaxMessageBytes: lim.MaxMessageBytes, MaxRecipients: lim.MaxRecipients,
 			Limits:      conns,
 			ReadTimeout: lim.SMTPTimeout.Duration, WriteTimeout: lim.SMTPTimeout.Duration, DataTimeout: lim.SMTPDataTimeout.Duration,
@@ -89,23 +88,26 @@ func (d *deps) bindings() ([]binding, error) {
 	return append(bs, web...), nil
 }
 
-// outboundQueue opens the outbound queue (started by serve). Bounces to
+// openOutbound opens the outbound queue (started by serve) and the
+// delivery target (d.outq, d.deliverer). Bounces to
 // local senders go through local delivery.
-func (d *deps) outboundQueue() (*queue.Queue, error) {
+func (d *deps) openOutbound() error {
 	c := d.cfg
 	opt, err := queue.ConfigOptions(c.Outbound)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	opt.Dir, opt.DataDir, opt.Hostname, opt.Resolver = outboundDir(d.dataDir), d.dataDir, c.Hostname, d.dns
 	opt.Logger = d.log.With("proto", "queue")
-	dl := &delivery.Deliverer{Store: d.store, Resolver: &delivery.Resolver{Accounts: d.store}, Hostname: c.Hostname, Logger: d.log}
+	// The one delivery target of the server: the SMTP servers take it
+	// (bindings) and the queue delivers bounces to local senders through it.
+	dl := delivery.New(d.store, nil, c.Hostname, d.log)
 	opt.LocalDeliver, opt.IsLocalDomain = queue.LocalHooks(dl)
 	q, err := queue.Open(opt)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	dl.Queue = q
-	d.outq = q
-	return q, nil
+	d.outq, d.deliverer = q, dl
+	return nil
 }

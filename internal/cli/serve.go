@@ -20,6 +20,7 @@ import (
 	"github.com/youju/youju/internal/clientconf"
 	"github.com/youju/youju/internal/config"
 	"github.com/youju/youju/internal/control"
+	"github.com/youju/youju/internal/delivery"
 	"github.com/youju/youju/internal/delivery/queue"
 	"github.com/youju/youju/internal/dnsresolver"
 	"github.com/youju/youju/internal/maillog"
@@ -278,7 +279,10 @@ type deps struct {
 	store   store.Store
 	auth    *auth.Authenticator
 	outq    *queue.Queue // set by bindings
-	dns     dnsresolver.Resolver
+	// deliverer is the one delivery target, shared by the SMTP servers
+	// and the queue's bounces (set by bindings).
+	deliverer *delivery.Deliverer
+	dns       dnsresolver.Resolver
 }
 
 // httpServer adapts net/http to the server interface.

@@ -50,6 +50,21 @@ type Deliverer struct {
 	Logger   *slog.Logger
 }
 
+// ResolverCacheTTL is how long the Resolver made by New remembers found
+// domains and accounts, which saves two store queries per recipient
+// under load.
+const ResolverCacheTTL = 2 * time.Second
+
+// New returns a Deliverer on st with a caching Resolver: the one
+// delivery target the CLI builds and hands to every SMTP server and to
+// the outbound queue's bounces, so that they share one resolver and one
+// cache. q may be nil and set later (the queue needs the Deliverer for its
+// local hooks before it exists).
+func New(st store.Store, q Queue, hostname string, logger *slog.Logger) *Deliverer {
+	return &Deliverer{Store: st, Resolver: &Resolver{Accounts: st, CacheTTL: ResolverCacheTTL},
+		Queue: q, Hostname: hostname, Logger: logger}
+}
+
 // Deliver delivers data (the message as received, any line endings) to
 // every recipient of env, and returns nil only when it is on stable
 // storage everywhere or when a failure was turned into a bounce.

@@ -3,6 +3,7 @@ package smtpd
 import (
 	"context"
 	"fmt"
+	"github.com/youju/youju/internal/delivery"
 	"net"
 	"syscall"
 	"testing"
@@ -75,7 +76,7 @@ func BenchmarkSMTPOnly(b *testing.B) {
 			st := deliverytest.New()
 			st.AddDomain(ctx, "example.com")
 			st.CreateAccount(ctx, store.Account{Address: "alice@example.com"})
-			s := &Server{Store: nopStore{st}, Limits: netserver.Limits{MaxPerIP: conns + 1}, Logger: testLogger(b)}
+			s := &Server{Deliverer: delivery.New(nopStore{st}, nil, "", nil), Limits: netserver.Limits{MaxPerIP: conns + 1}, Logger: testLogger(b)}
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				b.Fatal(err)

@@ -109,7 +109,7 @@ func FuzzSession(f *testing.F) {
 	st.SetAlias(ctx, store.Alias{Address: "team@example.com", Targets: []string{"alice@example.com", "x@remote.net"}})
 	q := &deliverytest.Queue[delivery.DSN]{}
 	var panics atomic.Int64
-	srv := &Server{Mode: Inbound, Store: st, Auth: auth.New(st, auth.Options{}), Queue: q,
+	srv := &Server{Mode: Inbound, Deliverer: delivery.New(st, q, "", nil), Auth: auth.New(st, auth.Options{}),
 		AllowPlaintextLoopback: true, MaxMessageBytes: 1 << 16, ReadTimeout: 2 * time.Second,
 		Limits: netserver.Limits{MaxPerIP: -1}, Logger: slog.New(panicWatch{&panics})}
 	l := &chanListener{ch: make(chan net.Conn), closed: make(chan struct{})}

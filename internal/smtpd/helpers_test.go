@@ -103,7 +103,7 @@ func testLogger(t testing.TB) *slog.Logger {
 // server returns a Server of the mode with sensible test settings; adjust
 // it and call start.
 func (e *env) server(mode Mode) *Server {
-	return &Server{Mode: mode, Store: e.st, Auth: e.auth, Queue: e.queue, TLSConfig: e.srvTLS,
+	return &Server{Mode: mode, Deliverer: delivery.New(e.st, e.queue, "mx.example.com", testLogger(e.t)), Auth: e.auth, TLSConfig: e.srvTLS,
 		Hostname: "mx.example.com", Logger: testLogger(e.t)}
 }
 

@@ -41,12 +41,8 @@ import (
 	"github.com/youju/youju/internal/dnsresolver"
 	"github.com/youju/youju/internal/mailauth"
 	"github.com/youju/youju/internal/netserver"
-	"github.com/youju/youju/internal/store"
 )
 
-// resolverCacheTTL: found domains and accounts are remembered this long,
-// which saves two store queries per recipient under load.
-const resolverCacheTTL = 2 * time.Second
 
 // Mode says what a server is for.
 type Mode int
@@ -87,13 +83,15 @@ const (
 // set them before Serve and do not change them afterwards. Zero fields take
 // the defaults above; a negative limit means "no limit".
 type Server struct {
-	Mode  Mode
-	Store store.Store
+	Mode Mode
+	// Deliverer resolves senders and recipients and delivers accepted
+	// mail (required). The CLI builds one (delivery.New) for every SMTP
+	// server and the outbound queue; its Queue takes mail for other
+	// domains, and when nil nothing is relayed.
+	Deliverer *delivery.Deliverer
 	// Auth authenticates AUTH PLAIN/LOGIN. Required for Submission; on
 	// Inbound, nil means AUTH is not offered.
 	Auth *auth.Authenticator
-	// Queue takes mail for other domains. nil: nothing is relayed.
-	Queue delivery.Queue
 
 	// DNS, if set, makes the MX port check SPF, DKIM and DMARC on every
 	// message and add an Authentication-Results header (RFC 8601).
@@ -128,9 +126,7 @@ type Server struct {
 
 	once     sync.Once
 	inner    *smtp.Server
-	resolver *delivery.Resolver
 	dns      dnsresolver.Resolver // DNS behind a TTL cache, for mail authentication
-	deliver  *delivery.Deliverer
 	net      netserver.Server
 	queue    *connQueue
 	ctx      context.Context
@@ -143,9 +139,6 @@ type Server struct {
 func (s *Server) init() {
 	s.once.Do(func() {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
-		s.resolver = &delivery.Resolver{Accounts: s.Store, CacheTTL: resolverCacheTTL}
-		s.deliver = &delivery.Deliverer{Store: s.Store, Resolver: s.resolver, Queue: s.Queue,
-			Hostname: s.hostname(), Logger: s.log()}
 		if s.DNS != nil {
 			s.dns = s.DNS
 			if _, cached := s.DNS.(*dnsresolver.Cache); !cached {
@@ -199,6 +192,10 @@ func (s *Server) ServeTLS(l net.Listener) error {
 var ErrServerClosed = errors.New("smtpd: server closed")
 
 func (s *Server) serve(l net.Listener, implicitTLS bool) error {
+	if s.Deliverer == nil {
+		l.Close()
+		return errors.New("smtpd: Server needs a Deliverer")
+	}
 	if s.shutting.Load() {
 		l.Close()
 		return ErrServerClosed

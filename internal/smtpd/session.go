@@ -239,7 +239,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	if acct != nil && from != "" {
 		ctx, cancel := ss.ctx()
 		defer cancel()
-		ok, err := ss.s.resolver.MaySendAs(ctx, *acct, from)
+		ok, err := ss.s.Deliverer.Resolver.MaySendAs(ctx, *acct, from)
 		if err != nil {
 			return ss.fail(ss.reply(err))
 		}
@@ -280,8 +280,8 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	}
 	ctx, cancel := ss.ctx()
 	defer cancel()
-	res, err := ss.s.resolver.Resolve(ctx, to, ss.account() != nil)
-	if err == nil && len(res.Remote) > 0 && ss.s.Queue == nil {
+	res, err := ss.s.Deliverer.Resolver.Resolve(ctx, to, ss.account() != nil)
+	if err == nil && len(res.Remote) > 0 && ss.s.Deliverer.Queue == nil {
 		// No outbound queue configured: local targets of an alias
 		// still get the mail; a purely remote recipient is refused.
 		if len(res.Local) == 0 {
@@ -408,7 +408,7 @@ func (ss *session) Data(r io.Reader) error {
 		}
 		env.Junk = v.Junk
 	}
-	if err := ss.s.deliver.Deliver(ctx, env, data); err != nil {
+	if err := ss.s.Deliverer.Deliver(ctx, env, data); err != nil {
 		ss.logger().Warn("delivery failed", "id", env.ID, "err", err)
 		return ss.reply(err)
 	}
@@ -468,7 +468,7 @@ func (ss *session) checkFrom(ctx context.Context, acct *store.Account, hdr *mess
 		return err
 	}
 	for _, a := range addrs {
-		ok, err := ss.s.resolver.MaySendAs(ctx, *acct, a)
+		ok, err := ss.s.Deliverer.Resolver.MaySendAs(ctx, *acct, a)
 		if err != nil {
 			return ss.reply(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/youju/youju/internal/delivery"
 	"strings"
 	"testing"
 
@@ -323,7 +324,7 @@ func (f failingStore) Deliver(ctx context.Context, d store.Delivery) ([]store.Ta
 func TestStoreErrorIsTemporary(t *testing.T) {
 	e := newEnv(t)
 	s := e.server(Inbound)
-	s.Store = failingStore{Store: e.st}
+	s.Deliverer = delivery.New(failingStore{Store: e.st}, e.queue, s.Hostname, s.Logger)
 	c, err := smtp.Dial(e.start(s, false))
 	if err != nil {
 		t.Fatal(err)
@@ -337,7 +338,7 @@ func TestStoreErrorIsTemporary(t *testing.T) {
 func TestPanicRecovered(t *testing.T) {
 	e := newEnv(t)
 	s := e.server(Inbound)
-	s.Store = failingStore{Store: e.st, panic: true}
+	s.Deliverer = delivery.New(failingStore{Store: e.st, panic: true}, e.queue, s.Hostname, s.Logger)
 	addr := e.start(s, false)
 	for i := 0; i < 2; i++ { // the server survives and serves the next one
 		c, err := smtp.Dial(addr)
