@@ -43,7 +43,6 @@ import (
 	"github.com/youju/youju/internal/netserver"
 )
 
-
 // Mode says what a server is for.
 type Mode int
 
