@@ -93,7 +93,7 @@ func (d *deps) bindings() ([]binding, error) {
 // local senders go through local delivery.
 func (d *deps) openOutbound() error {
 	c := d.cfg
-	opt, err := queue.ConfigOptions(c.Outbound)
+	opt, err := queueOptions(c.Outbound)
 	if err != nil {
 		return err
 	}

@@ -1,24 +1,27 @@
-package queue
+package cli
 
 import (
 	"strings"
 
 	"github.com/youju/youju/internal/config"
+	"github.com/youju/youju/internal/delivery/queue"
 	"github.com/youju/youju/internal/dnsresolver"
 )
 
-// ConfigOptions maps the [outbound] section of the configuration onto
-// Options. The caller adds Dir, DataDir, Hostname, Logger and the local
+// queueOptions maps the [outbound] section of the configuration onto
+// queue.Options. It lives in the CLI, the one place that wires config to
+// packages, so that the queue does not depend on the configuration's
+// shape. The caller adds Dir, DataDir, Hostname, Logger and the local
 // delivery hooks.
-func ConfigOptions(o config.Outbound) (Options, error) {
+func queueOptions(o config.Outbound) (queue.Options, error) {
 	if err := o.Validate(); err != nil {
-		return Options{}, err
+		return queue.Options{}, err
 	}
 	r, err := dnsresolver.New(o.Resolver)
 	if err != nil {
-		return Options{}, err
+		return queue.Options{}, err
 	}
-	opt := Options{
+	opt := queue.Options{
 		Resolver:      r,
 		Lifetime:      o.Lifetime.Duration,
 		DelayNotice:   o.DelayNoticeAfter.Duration,
@@ -29,13 +32,13 @@ func ConfigOptions(o config.Outbound) (Options, error) {
 		opt.DelayNotice = -1 // "0s" in the file: never
 	}
 	if o.Smarthost != "" {
-		opt.Smarthost = &Route{Addr: o.Smarthost, TLS: o.SmarthostMode(),
+		opt.Smarthost = &queue.Route{Addr: o.Smarthost, TLS: o.SmarthostMode(),
 			Username: o.SmarthostUser, Password: o.SmarthostPassword}
 	}
 	if len(o.Transports) > 0 {
-		opt.Transports = map[string]Route{}
+		opt.Transports = map[string]queue.Route{}
 		for _, t := range o.Transports {
-			opt.Transports[strings.ToLower(t.Domain)] = Route{Addr: t.Next, TLS: t.TLS,
+			opt.Transports[strings.ToLower(t.Domain)] = queue.Route{Addr: t.Next, TLS: t.TLS,
 				Username: t.User, Password: t.Password, InsecureSkipVerify: t.InsecureSkipVerify}
 		}
 	}

@@ -1,4 +1,4 @@
-package queue
+package cli
 
 import (
 	"testing"
@@ -7,9 +7,10 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/youju/youju/internal/config"
+	"github.com/youju/youju/internal/delivery/queue"
 )
 
-func TestConfigOptions(t *testing.T) {
+func TestQueueOptions(t *testing.T) {
 	const file = `
 resolver = "192.0.2.53"
 smarthost = "smtp.provider.example:465"
@@ -29,14 +30,14 @@ tls = "none"
 	if err != nil || len(md.Undecoded()) > 0 {
 		t.Fatalf("decode: %v, undecoded %v", err, md.Undecoded())
 	}
-	opt, err := ConfigOptions(o)
+	opt, err := queueOptions(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if opt.Smarthost == nil || opt.Smarthost.TLS != TLSImplicit || opt.Smarthost.Username != "me" {
+	if opt.Smarthost == nil || opt.Smarthost.TLS != queue.TLSImplicit || opt.Smarthost.Username != "me" {
 		t.Errorf("smarthost %+v", opt.Smarthost)
 	}
-	if r := opt.Transports["partner.example"]; r.Addr != "10.0.0.5:2525" || r.TLS != TLSNone {
+	if r := opt.Transports["partner.example"]; r.Addr != "10.0.0.5:2525" || r.TLS != queue.TLSNone {
 		t.Errorf("transport %+v", r)
 	}
 	if opt.Lifetime != 48*time.Hour || opt.DelayNotice >= 0 || opt.MaxPerDomain != 2 || opt.MaxConcurrent != 20 {
@@ -48,7 +49,7 @@ tls = "none"
 		if _, err := toml.Decode(bad, &o); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ConfigOptions(o); err == nil {
+		if _, err := queueOptions(o); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
 	}
