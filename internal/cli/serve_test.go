@@ -174,7 +174,8 @@ func TestServeEndToEnd(t *testing.T) {
 			t.Fatalf("%s: %s", name, resp.Status)
 		}
 		for _, want := range []string{"youju_store_latency_seconds_bucket{op=\"deliver\"", `youju_connections_total{proto="smtp",listener="smtp"}`,
-			`youju_logins_total{proto="pop3",result="ok"}`, `youju_active_connections{proto="pop3"}`, `youju_messages_delivered_total{path="inbound"}`, `youju_messages_delivered_total{path="submission"}`} {
+			`youju_logins_total{proto="pop3",result="ok"}`, `youju_active_connections{proto="pop3"}`, `youju_messages_delivered_total{path="inbound"}`, `youju_messages_delivered_total{path="submission"}`,
+			`youju_store_write_requests_total{result="ok"}`} {
 			if name == "admin" && !strings.Contains(string(body), want) {
 				t.Errorf("metrics lack %s:\n%s", want, body)
 			}

@@ -1,20 +1,36 @@
 package sqlite
 
-import "github.com/youju/youju/internal/metrics"
+import "time"
 
-// Store metrics: how well group commit amortises the fsyncs.
-var (
-	mCommits = metrics.NewCounter("youju_store_commits_total",
-		"Index transactions committed (each is one group commit).").With()
-	mRequests = metrics.NewCounter("youju_store_write_requests_total",
-		"Write requests committed, by outcome.", "result")
-	mCommitSeconds = metrics.NewHistogram("youju_store_commit_seconds",
-		"Time to run and commit one batch's index transaction (WAL fsync included).",
-		[]float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1}).With()
-	mBlobSyncSeconds = metrics.NewHistogram("youju_store_blob_append_seconds",
-		"Time to append and fsync one batch's message bytes.",
-		[]float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1}).With()
-	mBatchSize = metrics.NewHistogram("youju_store_batch_requests",
-		"Write requests per group commit.",
-		[]float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}).With()
-)
+// Observer receives the figures that show how well group commit
+// amortises the fsyncs. The store records no metrics itself (the CLI
+// connects an Observer to internal/metrics), as store.Metered keeps
+// latency metrics out of the backends. Any field may be nil; the
+// functions are called from the writer goroutines and must not block.
+type Observer struct {
+	// BlobSync is one batch's message bytes appended and fsynced.
+	BlobSync func(d time.Duration)
+	// Commit is one batch's index transaction run and committed (or
+	// failed), with the number of write requests it carried.
+	Commit func(d time.Duration, requests int)
+	// Request is one write request acknowledged, ok or failed.
+	Request func(ok bool)
+}
+
+func (o *Observer) blobSync(d time.Duration) {
+	if o.BlobSync != nil {
+		o.BlobSync(d)
+	}
+}
+
+func (o *Observer) commit(d time.Duration, requests int) {
+	if o.Commit != nil {
+		o.Commit(d, requests)
+	}
+}
+
+func (o *Observer) request(ok bool) {
+	if o.Request != nil {
+		o.Request(ok)
+	}
+}

@@ -56,6 +56,8 @@ type Options struct {
 	// ExpungeRetention is how long expunged messages stay readable to
 	// IMAP sessions not yet told (0 = DefaultExpungeRetention; retain.go).
 	ExpungeRetention time.Duration
+	// Observer receives group-commit figures for metrics (metrics.go).
+	Observer Observer
 }
 
 // Store is the SQLite mail store. It implements store.Store.

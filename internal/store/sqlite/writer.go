@@ -224,7 +224,7 @@ func (s *Store) stage(batch []*op) *staged {
 	}
 	t0 := time.Now()
 	refs, err := s.blobs.Append(datas)
-	mBlobSyncSeconds.Observe(time.Since(t0).Seconds())
+	s.opts.Observer.blobSync(time.Since(t0))
 	for j, i := range withData {
 		if err != nil {
 			b.errs[i] = err
@@ -250,9 +250,7 @@ func (s *Store) commit(b *staged, d *deliveryState) {
 	s.batched.Add(int64(len(b.ops)))
 	t0 := time.Now()
 	bt, err := s.runTx(b, d)
-	mCommitSeconds.Observe(time.Since(t0).Seconds())
-	mCommits.Inc()
-	mBatchSize.Observe(float64(len(b.ops)))
+	s.opts.Observer.commit(time.Since(t0), len(b.ops))
 	s.blobs.Unpin(b.refs)
 	if err != nil {
 		// The outcome for cached state is unknown: start afresh.
@@ -292,11 +290,7 @@ func (s *Store) commit(b *staged, d *deliveryState) {
 				s.note.Publish(e)
 			}
 		}
-		if b.errs[i] == nil {
-			mRequests.With("ok").Inc()
-		} else {
-			mRequests.With("error").Inc()
-		}
+		s.opts.Observer.request(b.errs[i] == nil)
 		o.err <- b.errs[i]
 	}
 	if len(s.miss) > 0 {
