@@ -91,7 +91,7 @@ func initData(ctx context.Context, dir string, c config.Config) error {
 func storeDir(dataDir string) string { return filepath.Join(dataDir, "mail") }
 
 func openStore(ctx context.Context, dataDir string, c config.Config) (*sqlite.Store, error) {
-	st, err := sqlite.Open(ctx, storeDir(dataDir), sqlite.Options{MaxMessageSize: c.Limits.MaxMessageBytes, })
+	st, err := sqlite.Open(ctx, storeDir(dataDir), sqlite.Options{MaxMessageSize: c.Limits.MaxMessageBytes, Observer: storeObserver()})
 	if err != nil {
 		return nil, fmt.Errorf("opening the store in %s: %w", storeDir(dataDir), err)
 	}
