@@ -4,60 +4,29 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"github.com/youju/youju/internal/testutil/fixture"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/store"
-	"github.com/youju/youju/internal/tlsconf"
 )
 
 const testPassword = "correct horse battery"
 
-var (
-	hashOnce sync.Once
-	testHash string
-	certOnce sync.Once
-	testCert *tls.Certificate
-)
-
 // passwordHash hashes testPassword once per test binary: argon2id is slow
 // on purpose.
-func passwordHash(t testing.TB) string {
-	hashOnce.Do(func() {
-		h, err := auth.HashPassword(testPassword)
-		if err != nil {
-			panic(err)
-		}
-		testHash = h
-	})
-	return testHash
-}
+func passwordHash(t testing.TB) string { return fixture.PasswordHash(testPassword) }
 
-func serverTLS(t testing.TB) *tls.Config {
-	certOnce.Do(func() {
-		c, err := tlsconf.SelfSigned([]string{"localhost", "127.0.0.1"})
-		if err != nil {
-			panic(err)
-		}
-		testCert = c
-	})
-	return &tls.Config{Certificates: []tls.Certificate{*testCert}, MinVersion: tls.VersionTLS12}
-}
+func serverTLS(t testing.TB) *tls.Config { s, _ := fixture.TLS(); return s }
 
-func clientTLS() *tls.Config {
-	pool := x509.NewCertPool()
-	pool.AddCert(testCert.Leaf)
-	return &tls.Config{RootCAs: pool, ServerName: "localhost"}
-}
+func clientTLS() *tls.Config { _, c := fixture.TLS(); return c }
 
 // testServer is a running server with its plain and implicit-TLS ports.
 type testServer struct {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/youju/youju/internal/testutil/fixture"
 	"net"
 	"os"
 	"os/exec"
@@ -20,7 +21,7 @@ import (
 func writeCA(t *testing.T) string {
 	serverTLS(t)
 	p := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: testCert.Leaf.Raw}), 0o600); err != nil {
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: fixture.Cert().Leaf.Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p

@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"encoding/pem"
+	"github.com/youju/youju/internal/testutil/fixture"
 	"net"
 	"os"
 	"os/exec"
@@ -16,7 +17,7 @@ import (
 func caFile(t *testing.T) string {
 	tlsPair(t)
 	p := filepath.Join(t.TempDir(), "ca.pem")
-	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certVal.Certificate[0]})
+	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: fixture.Cert().Certificate[0]})
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		t.Fatal(err)
 	}

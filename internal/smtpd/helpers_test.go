@@ -4,13 +4,12 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
+	"github.com/youju/youju/internal/testutil/fixture"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,34 +18,12 @@ import (
 	"github.com/youju/youju/internal/delivery/deliverytest"
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/store/sqlite"
-	"github.com/youju/youju/internal/tlsconf"
 )
 
 const password = "correct horse battery staple"
 
-var (
-	certOnce sync.Once
-	certVal  *tls.Certificate
-)
-
 // tlsPair returns a server config and a client config that trusts it.
-func tlsPair(t testing.TB) (*tls.Config, *tls.Config) {
-	certOnce.Do(func() {
-		c, err := tlsconf.SelfSigned([]string{"localhost", "127.0.0.1"})
-		if err != nil {
-			panic(err)
-		}
-		certVal = c
-	})
-	leaf, err := x509.ParseCertificate(certVal.Certificate[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return &tls.Config{Certificates: []tls.Certificate{*certVal}, MinVersion: tls.VersionTLS12},
-		&tls.Config{RootCAs: pool, ServerName: "localhost"}
-}
+func tlsPair(t testing.TB) (*tls.Config, *tls.Config) { return fixture.TLS() }
 
 // env is a running store with example.com local and two accounts.
 type env struct {
@@ -58,26 +35,11 @@ type env struct {
 	srvTLS, cTLS *tls.Config
 }
 
-var hashOnce sync.Once
-var pwHash string
-
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	hashOnce.Do(func() {
-		pwHash, err = auth.HashPassword(password)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.AddDomain(ctx, "example.com"); err != nil {
-		t.Fatal(err)
-	}
+	st := fixture.NewStore(t, sqlite.Options{}, "example.com")
+	pwHash := fixture.PasswordHash(password)
 	e := &env{t: t, st: st}
 	mk := func(addr string) store.Account {
 		a, err := st.CreateAccount(ctx, store.Account{Address: addr, PasswordHash: pwHash, AllowIMAP: true, AllowPOP3: true, AllowSMTP: true})

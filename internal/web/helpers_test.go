@@ -1,8 +1,8 @@
 package web
 
 import (
-	"context"
 	"crypto/tls"
+	"github.com/youju/youju/internal/testutil/fixture"
 	"io"
 	"log/slog"
 	"net/http"
@@ -61,26 +61,8 @@ func testSettings() []clientconf.Entry {
 
 func newEnv(t *testing.T, edit func(*Options)) *env {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.AddDomain(ctx, testDomain); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.AddDomain(ctx, "second.test"); err != nil {
-		t.Fatal(err)
-	}
-	hash, err := auth.HashPassword(testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	acct, err := st.CreateAccount(ctx, store.Account{Address: testUser, PasswordHash: hash, AllowIMAP: true, AllowPOP3: true, AllowSMTP: true, Created: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := fixture.NewStore(t, sqlite.Options{}, testDomain, "second.test")
+	acct := fixture.Account(t, st, store.Account{Address: testUser, PasswordHash: fixture.PasswordHash(testPassword), AllowIMAP: true, AllowPOP3: true, AllowSMTP: true, Created: time.Now()})
 	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
 	a := auth.New(st, auth.Options{DefaultDomain: testDomain, MaxFailuresPerIP: 5, CacheTTL: -1})
 	opt := Options{Hostname: testHost, Domain: testDomain, Settings: testSettings(), Store: st, Auth: a,

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/pem"
+	"github.com/youju/youju/internal/testutil/fixture"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +26,7 @@ func TestGsaslSCRAMPlusInterop(t *testing.T) {
 	ts := startServer(t, func(s *Server) { s.AllowPlaintextLoopback = false })
 	withSCRAMKeys(t, ts)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: testCert.Leaf.Raw}), 0o600); err != nil {
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: fixture.Cert().Leaf.Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	run := func(mech, pass string, extra ...string) (string, error) {

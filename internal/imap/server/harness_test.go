@@ -4,21 +4,19 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/youju/youju/internal/testutil/fixture"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/store/sqlite"
-	"github.com/youju/youju/internal/tlsconf"
 )
 
 const (
@@ -26,40 +24,11 @@ const (
 	testPassword = "correct horse battery"
 )
 
-var (
-	hashOnce sync.Once
-	testHash string
-	certOnce sync.Once
-	testCert *tls.Certificate
-)
+func passwordHash() string { return fixture.PasswordHash(testPassword) }
 
-func passwordHash() string {
-	hashOnce.Do(func() {
-		h, err := auth.HashPassword(testPassword)
-		if err != nil {
-			panic(err)
-		}
-		testHash = h
-	})
-	return testHash
-}
+func serverTLS() *tls.Config { s, _ := fixture.TLS(); return s }
 
-func serverTLS() *tls.Config {
-	certOnce.Do(func() {
-		c, err := tlsconf.SelfSigned([]string{"localhost", "127.0.0.1"})
-		if err != nil {
-			panic(err)
-		}
-		testCert = c
-	})
-	return &tls.Config{Certificates: []tls.Certificate{*testCert}, MinVersion: tls.VersionTLS12}
-}
-
-func clientTLS() *tls.Config {
-	pool := x509.NewCertPool()
-	pool.AddCert(testCert.Leaf)
-	return &tls.Config{RootCAs: pool, ServerName: "localhost"}
-}
+func clientTLS() *tls.Config { _, c := fixture.TLS(); return c }
 
 type testServer struct {
 	srv     *Server
@@ -72,20 +41,8 @@ type testServer struct {
 // newStore opens a fresh SQLite store with the account alice@example.org.
 func newStore(t testing.TB) (store.Store, store.Account) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.AddDomain(ctx, "example.org"); err != nil {
-		t.Fatal(err)
-	}
-	acct, err := st.CreateAccount(ctx, store.Account{Address: testUser, PasswordHash: passwordHash(), AllowIMAP: true, AllowPOP3: true, AllowSMTP: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st, acct
+	st := fixture.NewStore(t, sqlite.Options{}, "example.org")
+	return st, fixture.Account(t, st, store.Account{Address: testUser, PasswordHash: passwordHash(), AllowIMAP: true, AllowPOP3: true, AllowSMTP: true})
 }
 
 func startServer(t testing.TB, configure func(*Server)) *testServer {
