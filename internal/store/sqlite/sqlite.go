@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -212,6 +213,12 @@ const (
 // readMmapSize is the mmap_size of read-only connections.
 const readMmapSize = 1 << 30
 
+// uriPath escapes the characters that end or escape the path of an SQLite
+// URI filename (https://sqlite.org/uri.html §3.1: "?" starts the query,
+// "#" the fragment, "%HH" is decoded): a data directory such as
+// "/srv/mail#2" must not open "/srv/mail".
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+
 func openDB(path string, kind int, conns int) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
@@ -236,7 +243,7 @@ func openDB(path string, kind int, conns int) (*sql.DB, error) {
 		// commit path; this is only a safety net (about 80 MB of WAL).
 		q.Add("_pragma", "wal_autocheckpoint(20000)")
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", "file:"+uriPath.Replace(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -348,5 +350,30 @@ func TestSCRAMReady(t *testing.T) {
 	}
 	if ok, err := s.SCRAMReady(ctx); err != nil || !ok {
 		t.Fatalf("app password with keys: %v %v", ok, err)
+	}
+}
+
+// TestOpenPathWithURICharacters opens stores in directories whose names
+// hold characters of SQLite's URI syntax: each must get its own index.db,
+// not one shared at the path cut before "#" or "?".
+func TestOpenPathWithURICharacters(t *testing.T) {
+	ctx := context.Background()
+	base := t.TempDir()
+	for _, name := range []string{"mail#1", "mail?x=1", "mail%41"} {
+		dir := filepath.Join(base, name)
+		s, err := Open(ctx, dir, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := s.AddDomain(ctx, "example.org"); err != nil {
+			t.Fatalf("%s: AddDomain: %v (a store shared with another directory?)", name, err)
+		}
+		s.Close()
+		if _, err := os.Stat(filepath.Join(dir, "index.db")); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if ents, _ := os.ReadDir(base); len(ents) != 3 {
+		t.Fatalf("files beside the store directories: %v", ents)
 	}
 }
