@@ -7,13 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/testutil/fixture"
 )
 
 // pipeConn is one end of net.Pipe that says it comes from loopback, so
@@ -33,7 +33,7 @@ func (h panicCounter) Handle(context.Context, slog.Record) error    { h.n.Add(1)
 func (h panicCounter) WithAttrs([]slog.Attr) slog.Handler           { return h }
 func (h panicCounter) WithGroup(string) slog.Handler                { return h }
 
-// FuzzSession drives a whole session from fuzz bytes against a small
+// FuzzSession drives a whole session from fuzz bytes against a fresh small
 // in-memory maildrop: the server must answer every line with a well-formed
 // response, never panic, and end the session on QUIT or EOF.
 func FuzzSession(f *testing.F) {
@@ -46,13 +46,21 @@ func FuzzSession(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
-	var (
-		once  sync.Once
-		authn *auth.Authenticator
-	)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// A fresh maildrop and Authenticator per input: the throttle's
+		// counters and the login cache of earlier inputs must not decide
+		// this one, so a failure reproduces from its input alone. Cheap
+		// hashes keep a login per input affordable; an unknown user still
+		// costs a real argon2id run (auth's dummy hash), so the address is
+		// blocked after its first failure: one such run per input at most.
 		st, _ := memFixture(t, store.POP3Options{})
-		once.Do(func() { authn = auth.New(st, auth.Options{DefaultDomain: "example.org"}) })
+		st.mu.Lock()
+		for k, a := range st.accts {
+			a.PasswordHash = fixture.CheapPasswordHash(testPassword)
+			st.accts[k] = a
+		}
+		st.mu.Unlock()
+		authn := auth.New(st, auth.Options{DefaultDomain: "example.org", MaxFailuresPerIP: 1})
 		var errs atomic.Int32
 		srv := &Server{
 			Store: st, Auth: authn, AllowPlaintextLoopback: true,

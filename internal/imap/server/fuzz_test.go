@@ -5,13 +5,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/youju/youju/internal/auth"
+	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/store/sqlite"
+	"github.com/youju/youju/internal/testutil/fixture"
 )
 
 // panicCatcher is a slog handler that counts panics the server recovered.
@@ -33,14 +36,10 @@ type loopbackPipe struct{ net.Conn }
 
 func (loopbackPipe) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
 
-var (
-	fuzzOnce   sync.Once
-	fuzzSrv    *Server
-	fuzzPanics atomic.Int64
-)
-
 // FuzzSession feeds random input to a logged-in session with a selected
 // mailbox holding a few messages: the server must neither panic nor hang.
+// Each input runs on a fresh store and server, so that a failure
+// reproduces from its input alone (no state left by earlier inputs).
 func FuzzSession(f *testing.F) {
 	for _, s := range []string{
 		"1 FETCH 1:* (FLAGS BODY[] BODYSTRUCTURE ENVELOPE BINARY[2] BODY[1.MIME]<0.5>)",
@@ -57,16 +56,12 @@ func FuzzSession(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	fuzzOnce.Do(func() {
-		ts := startServerForFuzz(f)
-		fuzzSrv = ts.srv
-		for _, m := range []string{simpleMsg, multipartMsg, "garbage\r\n\r\n--x\r\n"} {
-			ts.deliver(f, "INBOX", m, 0)
-		}
-	})
+	tmpl := makeFuzzTemplate(f)
 	f.Fuzz(func(t *testing.T, in string) {
+		var panics atomic.Int64
+		ts := startServerForFuzz(t, tmpl, &panics)
 		client, server := net.Pipe()
-		c := &conn{srv: fuzzSrv, nc: loopbackPipe{server}, id: 1, quit: make(chan struct{})}
+		c := &conn{srv: ts.srv, nc: loopbackPipe{server}, id: 1, quit: make(chan struct{})}
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
@@ -89,20 +84,63 @@ func FuzzSession(f *testing.F) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("session did not end after the client closed, input %q", in)
 		}
-		if n := fuzzPanics.Load(); n > 0 {
+		if n := panics.Load(); n > 0 {
 			t.Fatalf("server panicked on %q", in)
 		}
 	})
 }
 
-func startServerForFuzz(f *testing.F) *testServer {
-	st, acct := newStore(f)
+// fuzzTemplate is a closed store with the account and three messages in
+// INBOX; each input opens a copy of it. Building a store per input costs
+// far more than copying one (schema, deliveries and their fsyncs, all
+// through coverage-instrumented SQLite when fuzzing).
+type fuzzTemplate struct {
+	dir  string
+	acct store.Account
+}
+
+func makeFuzzTemplate(f *testing.F) fuzzTemplate {
+	dir := f.TempDir()
+	ctx := context.Background()
+	tst, err := sqlite.Open(ctx, dir, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := tst.AddDomain(ctx, "example.org"); err != nil {
+		f.Fatal(err)
+	}
+	acct := fixture.Account(f, tst, store.Account{Address: testUser, PasswordHash: fixture.CheapPasswordHash(testPassword), AllowIMAP: true})
+	ts := &testServer{st: tst, acct: acct}
+	for _, m := range []string{simpleMsg, multipartMsg, "garbage\r\n\r\n--x\r\n"} {
+		ts.deliver(f, "INBOX", m, 0)
+	}
+	if err := tst.Close(); err != nil {
+		f.Fatal(err)
+	}
+	return fuzzTemplate{dir: dir, acct: acct}
+}
+
+// startServerForFuzz makes a server on a fresh copy of the template, whose
+// account has a cheap password hash: each input logs in with a new
+// Authenticator.
+func startServerForFuzz(t testing.TB, tmpl fuzzTemplate, panics *atomic.Int64) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(tmpl.dir)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(context.Background(), dir, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	acct := tmpl.acct
 	srv := &Server{
 		Store:                  st,
 		Auth:                   auth.New(st, auth.Options{}),
 		AllowPlaintextLoopback: true,
 		MaxLiteral:             1 << 20,
-		Logger:                 slog.New(panicCatcher{&fuzzPanics}),
+		Logger:                 slog.New(panicCatcher{panics}),
 	}
 	return &testServer{srv: srv, st: st, acct: acct}
 }
