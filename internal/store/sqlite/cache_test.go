@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/youju/youju/internal/store"
 )
@@ -116,6 +117,16 @@ func TestConcurrentDeliveries(t *testing.T) {
 	a := newAccount(t, s, "a@example.com")
 	b := newAccount(t, s, "b@example.com")
 	in := inbox(t, s, a.ID)
+	// The first batch waits until the first request of every goroutine
+	// is queued, so that group commit is exercised on every run.
+	const writers = 16
+	hold := func() {
+		for deadline := time.Now().Add(10 * time.Second); len(s.ops) < writers-1 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		s.holdBatch.Store(nil)
+	}
+	s.holdBatch.Store(&hold)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	uids := map[store.UID]bool{}
@@ -132,7 +143,7 @@ func TestConcurrentDeliveries(t *testing.T) {
 			}
 		}
 	}()
-	for g := 0; g < 16; g++ {
+	for g := 0; g < writers; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -161,7 +172,7 @@ func TestConcurrentDeliveries(t *testing.T) {
 		return
 	}
 	if s.batched.Load() == s.batches.Load() {
-		t.Log("no batch held more than one request: group commit not exercised")
+		t.Fatal("no batch held more than one request: group commit not exercised")
 	}
 	for _, acct := range []store.AccountID{a.ID, b.ID} {
 		mb := inbox(t, s, acct)

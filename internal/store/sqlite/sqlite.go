@@ -96,6 +96,10 @@ type Store struct {
 
 	// Group-commit statistics: batches committed and requests in them.
 	batches, batched atomic.Int64
+	// holdBatch, when set (tests), runs in the writer after the first
+	// request of a batch is taken and before the batch is filled, so a
+	// test can make requests queue up and group commit certain.
+	holdBatch atomic.Pointer[func()]
 
 	ops       chan *op
 	closeOnce sync.Once

@@ -191,6 +191,9 @@ func (s *Store) writer() {
 				}
 			}
 		}
+		if h := s.holdBatch.Load(); h != nil {
+			(*h)()
+		}
 	fill:
 		for len(batch) < maxBatch {
 			select {
