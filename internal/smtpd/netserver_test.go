@@ -40,28 +40,28 @@ func TestSlowCommandLine(t *testing.T) {
 // TestPreAuthTimeout: on submission, a client that has not
 // authenticated gets the short pre-login timeout; once it has, the
 // command timeout of RFC 5321 §4.5.3.2 applies. The MX port has no
-// pre-login phase.
+// pre-login phase. The clock is an unauthenticated connection that went
+// idle after the other one: once the pre-login timeout has closed it, it
+// would have closed the other too.
 func TestPreAuthTimeout(t *testing.T) {
 	e := newEnv(t)
 	sub := e.server(Submission)
 	sub.AllowPlaintextLoopback = true
 	sub.PreAuthTimeout = 200 * time.Millisecond
 	addr := e.start(sub, false)
+	mx := e.server(Inbound)
+	mx.PreAuthTimeout = 200 * time.Millisecond
+	m := dialRaw(t, e.start(mx, false)) // idle from here on
+
+	r := dialRaw(t, addr)
+	r.cmd("EHLO c", "250")
+	r.cmd(authAlice, "235") // idle from here on
 	idle := dialRaw(t, addr)
 	idle.cmd("EHLO c", "250")
 	if !idle.closed() {
 		t.Fatal("unauthenticated submission connection still open")
 	}
-	r := dialRaw(t, addr)
-	r.cmd("EHLO c", "250")
-	r.cmd(authAlice, "235")
-	time.Sleep(600 * time.Millisecond)
 	r.cmd("NOOP", "250")
-
-	mx := e.server(Inbound)
-	mx.PreAuthTimeout = 200 * time.Millisecond
-	m := dialRaw(t, e.start(mx, false))
-	time.Sleep(600 * time.Millisecond)
 	m.cmd("EHLO c", "250")
 }
 

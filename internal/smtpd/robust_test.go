@@ -180,6 +180,8 @@ func TestIdleTimeout(t *testing.T) {
 func TestShutdown(t *testing.T) {
 	e := newEnv(t)
 	s := e.server(Inbound)
+	inData := make(chan struct{}, 1)
+	s.onData = func() { inData <- struct{}{} }
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -194,7 +196,11 @@ func TestShutdown(t *testing.T) {
 	busy.cmd("RCPT TO:<alice@example.com>", "250")
 	busy.cmd("DATA", "354")
 	busy.send("Subject: in flight\r\n\r\n")
-	time.Sleep(50 * time.Millisecond) // let the server enter Data
+	select { // the server counts the transaction as in DATA
+	case <-inData:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not enter DATA")
+	}
 
 	sd := make(chan error, 1)
 	go func() {

@@ -133,6 +133,9 @@ type Server struct {
 	connSeq  atomic.Uint64
 	shutting atomic.Bool
 	inFlight atomic.Int64 // message bytes buffered now
+	// onData, when set (tests), runs when a transaction enters DATA and
+	// counts as in progress for Shutdown.
+	onData func()
 }
 
 func (s *Server) init() {

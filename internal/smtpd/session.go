@@ -337,6 +337,9 @@ func (ss *session) Data(r io.Reader) error {
 	if ss.tc != nil {
 		ss.tc.inData.Add(1)
 		defer ss.tc.inData.Add(-1)
+		if ss.s.onData != nil {
+			ss.s.onData()
+		}
 		// RFC 5321 §4.5.3.2.6: the whole data block gets its own timeout.
 		ss.tc.SetReadDeadline(time.Now().Add(ss.s.dataTimeout()))
 	}
