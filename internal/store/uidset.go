@@ -14,10 +14,10 @@ func (s UIDSet) Contains(uid UID) bool {
 
 // UIDSetOf packs UIDs into ranges, each UID joining the range before it
 // when it follows that range's last UID directly. Ascending UIDs give a
-// set proper. Other orders give ranges in the order given, which String
-// keeps: that is what the paired sets of COPYUID and APPENDUID need (RFC
-// 4315 §3, the n-th source UID answers the n-th destination UID); the
-// other methods expect ascending ranges.
+// set proper. Other orders give ranges in the order given, which
+// SequenceSet keeps: that is what the paired sets of COPYUID and
+// APPENDUID need (RFC 4315 §3, the n-th source UID answers the n-th
+// destination UID); the other methods expect ascending ranges.
 func UIDSetOf(uids []UID) UIDSet {
 	var s UIDSet
 	for _, u := range uids {
@@ -40,10 +40,12 @@ func (s UIDSet) AppendRange(lo, hi UID) UIDSet {
 	return append(s, UIDRange{Lo: lo, Hi: hi})
 }
 
-// String formats the set in IMAP sequence-set syntax (RFC 9051 §9,
+// SequenceSet formats the set in IMAP sequence-set syntax (RFC 9051 §9,
 // "1:3,7"), the ranges in their order. Every UID is written as its
-// number: a set in a response names UIDs that exist, never "*".
-func (s UIDSet) String() string {
+// number: a set in a response names UIDs that exist, never "*". (Not
+// String: fmt keeps printing a set as its ranges, which tests and logs
+// compare.)
+func (s UIDSet) SequenceSet() string {
 	var b []byte
 	for i, r := range s {
 		if i > 0 {

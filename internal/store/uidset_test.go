@@ -19,8 +19,8 @@ func TestUIDSetOfString(t *testing.T) {
 		{[]UID{4294967294, 4294967295}, "4294967294:4294967295"},
 		{[]UID{4294967295, 1}, "4294967295,1"},
 	} {
-		if got := UIDSetOf(tc.uids).String(); got != tc.want {
-			t.Errorf("UIDSetOf(%v).String() = %q, want %q", tc.uids, got, tc.want)
+		if got := UIDSetOf(tc.uids).SequenceSet(); got != tc.want {
+			t.Errorf("UIDSetOf(%v).SequenceSet() = %q, want %q", tc.uids, got, tc.want)
 		}
 	}
 }
@@ -34,7 +34,7 @@ func TestUIDSetAppendRange(t *testing.T) {
 	if !slices.Equal(s, want) {
 		t.Fatalf("AppendRange gave %v, want %v", s, want)
 	}
-	if s.String() != "1:9,12:13,20:4294967295" {
-		t.Fatalf("String() = %q", s.String())
+	if s.SequenceSet() != "1:9,12:13,20:4294967295" {
+		t.Fatalf("SequenceSet() = %q", s.SequenceSet())
 	}
 }

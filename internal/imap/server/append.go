@@ -50,7 +50,7 @@ func cmdAppend(c *conn, cmd *wire.Command) error {
 		}
 		uids, validity = append(uids, uid), v
 	}
-	c.okCode = "APPENDUID " + itoa(uint64(validity)) + " " + store.UIDSetOf(uids).String()
+	c.okCode = "APPENDUID " + itoa(uint64(validity)) + " " + store.UIDSetOf(uids).SequenceSet()
 	if c.sel != nil && c.sel.mbox.ID == m.ID {
 		// RFC 9051 §6.3.12: the client learns of the new message with
 		// EXISTS; run sends it with the other updates.

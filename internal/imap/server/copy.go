@@ -45,7 +45,7 @@ func cmdCopy(c *conn, cmd *wire.Command) error {
 	for i, p := range res.Pairs {
 		src[i], dstUIDs[i] = p.Src, p.Dst
 	}
-	code := "COPYUID " + itoa(uint64(res.UIDValidity)) + " " + store.UIDSetOf(src).String() + " " + store.UIDSetOf(dstUIDs).String()
+	code := "COPYUID " + itoa(uint64(res.UIDValidity)) + " " + store.UIDSetOf(src).SequenceSet() + " " + store.UIDSetOf(dstUIDs).SequenceSet()
 	if cmd.Name == "MOVE" {
 		// RFC 6851 §4.3: COPYUID in an untagged OK before the expunges.
 		c.w.Raw("* OK [").Raw(code).Raw("] moved").CRLF()

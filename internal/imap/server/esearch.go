@@ -120,7 +120,7 @@ func (c *conn) numberList(uid bool, uids []store.UID) string {
 	for i, u := range uids {
 		nums[i] = c.number(uid, u)
 	}
-	return store.UIDSetOf(nums).String()
+	return store.UIDSetOf(nums).SequenceSet()
 }
 
 // writeESearch writes the ESEARCH response of an extended SEARCH or SORT

@@ -57,7 +57,7 @@ func (c *conn) modifiedSet(uid bool, s store.UIDSet) string {
 			nums = append(nums, store.UID(seq))
 		}
 	}
-	return store.UIDSetOf(nums).String()
+	return store.UIDSetOf(nums).SequenceSet()
 }
 
 // parseFlags converts client flags. \Recent cannot be stored (RFC 9051

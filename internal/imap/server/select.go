@@ -216,7 +216,7 @@ func (c *conn) reportExpunged(uids []store.UID) {
 			}
 		}
 		if len(gone) > 0 {
-			c.w.Raw("* VANISHED ").Raw(store.UIDSetOf(gone).String()).CRLF()
+			c.w.Raw("* VANISHED ").Raw(store.UIDSetOf(gone).SequenceSet()).CRLF()
 		}
 		return
 	}
@@ -275,7 +275,7 @@ func (c *conn) writeVanishedEarlier(ch store.Changes, filter *wire.SeqSet) {
 		slices.SortFunc(keep, func(a, b store.UIDRange) int { return cmp.Compare(a.Lo, b.Lo) })
 	}
 	if len(keep) > 0 {
-		c.w.Raw("* VANISHED (EARLIER) ").Raw(keep.String()).CRLF()
+		c.w.Raw("* VANISHED (EARLIER) ").Raw(keep.SequenceSet()).CRLF()
 	}
 }
 
