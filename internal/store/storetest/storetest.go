@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Isolation", func(t *testing.T) { testIsolation(t, open) })
 	t.Run("EventsPublishedAfterCommit", func(t *testing.T) { testEventsPublishedAfterCommit(t, open) })
 	t.Run("MailboxKeywords", func(t *testing.T) { testMailboxKeywords(t, open) })
+	t.Run("KnownAddresses", func(t *testing.T) { testKnownAddresses(t, open) })
 }
 
 var ctx = context.Background()
