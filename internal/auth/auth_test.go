@@ -99,7 +99,7 @@ func TestHashFormatAndVerify(t *testing.T) {
 
 func TestLogin(t *testing.T) {
 	ctx := context.Background()
-	a := New(newFake(t), Options{DefaultDomain: "example.test"})
+	a := New(newFake(t), Options{MaxDelay: -1, DefaultDomain: "example.test"})
 	tests := []struct {
 		name    string
 		req     Request
@@ -131,7 +131,7 @@ func TestLogin(t *testing.T) {
 func TestAppPasswordRevokedAndTouched(t *testing.T) {
 	ctx := context.Background()
 	f := newFake(t)
-	a := New(f, Options{})
+	a := New(f, Options{MaxDelay: -1})
 	req := Request{Username: "alice@example.test", Password: "apppw-phone", Service: store.ServiceIMAP}
 	if _, err := a.Login(ctx, req); err != nil {
 		t.Fatal(err)
@@ -150,7 +150,7 @@ func TestAppPasswordRevokedAndTouched(t *testing.T) {
 func TestPasswordChangeBeatsCache(t *testing.T) {
 	ctx := context.Background()
 	f := newFake(t)
-	a := New(f, Options{})
+	a := New(f, Options{MaxDelay: -1})
 	req := Request{Username: "alice@example.test", Password: "secret"}
 	if _, err := a.Login(ctx, req); err != nil {
 		t.Fatal(err)
@@ -166,7 +166,7 @@ func TestPasswordChangeBeatsCache(t *testing.T) {
 }
 
 func TestSASLPlainAndLogin(t *testing.T) {
-	a := New(newFake(t), Options{})
+	a := New(newFake(t), Options{MaxDelay: -1})
 	var got store.Account
 	srv, err := a.SASL(t.Context(), sasl.Plain, store.ServiceIMAP, remote, nil, func(acc store.Account) { got = acc })
 	if err != nil {
@@ -229,7 +229,7 @@ func FuzzVerifyPassword(f *testing.F) {
 }
 
 func TestLoginsAreCounted(t *testing.T) {
-	a := New(newFake(t), Options{})
+	a := New(newFake(t), Options{MaxDelay: -1})
 	ok := metrics.Logins.With("imap", metrics.LoginOK)
 	failed := metrics.Logins.With("imap", metrics.LoginFailed)
 	ok0, failed0 := ok.Value(), failed.Value()

@@ -489,7 +489,7 @@ func TestSCRAMUpgradeOnLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.apps[3] = []store.AppPassword{{ID: 90, AccountID: 3, Name: "old", Hash: old}}
-	a := New(f, Options{DefaultDomain: "example.test", SetSCRAM: f.setSCRAM})
+	a := New(f, Options{MaxDelay: -1, DefaultDomain: "example.test", SetSCRAM: f.setSCRAM})
 	var got store.Account
 	scram := func(pw string) error {
 		srv, _ := a.SASL(t.Context(), SCRAMSHA256, store.ServiceIMAP, remote, nil, func(x store.Account) { got = x })
