@@ -273,7 +273,9 @@ func (t *ticket) finish(ok bool) time.Duration {
 	p, a := l.pairs[t.pair], l.addrs[t.addr]
 	if ok {
 		if p != nil {
-			delete(l.pairs, t.pair)
+			// Reset rather than delete: concurrent attempts of the pair
+			// still count as its pending ones.
+			p.fails, p.nrecent, p.last, p.next = 0, 0, time.Time{}, time.Time{}
 		}
 		if t.charged {
 			l.refund(t.pair.acct)
@@ -322,9 +324,14 @@ func (c *counter) remember(fp uint64) {
 }
 
 // sweep forgets counters quiet for Window, and full buckets, at most once
-// per Window. A counter with attempts in flight stays.
+// per Window (once a second while a map is full: each sweep walks them
+// all). A counter with attempts in flight stays.
 func (l *limiter) sweep(now time.Time) {
-	if now.Sub(l.swept) < l.opt.Window && len(l.pairs) < maxEntries && len(l.addrs) < maxEntries && len(l.accts) < maxEntries {
+	every := l.opt.Window
+	if len(l.pairs) >= maxEntries || len(l.addrs) >= maxEntries || len(l.accts) >= maxEntries {
+		every = min(every, time.Second) // full: try sooner, but not at every attempt
+	}
+	if now.Sub(l.swept) < every {
 		return
 	}
 	l.swept = now

@@ -320,3 +320,34 @@ func TestWaitEndsWithConnection(t *testing.T) {
 		t.Fatalf("%d addresses left in the slot map", len(v.addrs))
 	}
 }
+
+// TestPendingBalanced: a success resets its pair while other attempts of
+// the pair are in flight; they, and attempts reserved after it, still
+// leave nothing pending.
+func TestPendingBalanced(t *testing.T) {
+	clock := newClock()
+	a := throttled(t, clock, officeAccounts(t), &fakeKnown{}, Options{})
+	from := netip.MustParseAddr("198.51.100.7")
+	reserve := func() *ticket {
+		t.Helper()
+		tk, err := a.lim.reserve(from, "alice@example.test", false, 0, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tk
+	}
+	t1, t2 := reserve(), reserve()
+	t1.finish(true)
+	t3 := reserve()
+	t2.finish(false)
+	t3.finish(false)
+	t4 := reserve()
+	t4.cancel()
+	p := a.lim.pairs[pairKey{throttleNet(from), "alice@example.test"}]
+	if p.pending != 0 || p.fails != 2 {
+		t.Fatalf("pair: %d pending, %d failures; want 0 and 2", p.pending, p.fails)
+	}
+	if ad := a.lim.addrs[throttleNet(from)]; ad.pending != 0 || ad.fails != 2 {
+		t.Fatalf("address: %d pending, %d failures; want 0 and 2", ad.pending, ad.fails)
+	}
+}
