@@ -286,6 +286,10 @@ func (t *ticket) finish(ok bool) time.Duration {
 		return l.tarpit(1) // not tracked (maps full): still slow it down
 	}
 	if t.hasFP && p.seen(t.fp) {
+		// Counts nothing, but keeps the pair (and its fingerprints)
+		// alive: a phone polling with a stale password keeps counting
+		// as one failure for as long as it polls.
+		p.last = later(p.last, now)
 		if t.charged {
 			l.refund(t.pair.acct)
 		}

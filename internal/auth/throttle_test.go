@@ -93,7 +93,11 @@ func cheapHash(t testing.TB, pw string) string {
 // office is three colleagues behind one NAT address.
 func officeAccounts(t testing.TB) *fakeAccounts {
 	f := &fakeAccounts{byAddr: map[string]store.Account{}, apps: map[store.AccountID][]store.AppPassword{}}
-	for i, u := range []string{"director", "alice", "bob"} {
+	users := []string{"director", "alice", "bob"}
+	for i := range 24 {
+		users = append(users, fmt.Sprint("newhire", i))
+	}
+	for i, u := range users {
 		f.byAddr[u+"@example.test"] = store.Account{ID: store.AccountID(i + 1), Address: u + "@example.test",
 			PasswordHash: cheapHash(t, u+"-pw"), AllowIMAP: true, AllowPOP3: true, AllowSMTP: true}
 	}
@@ -112,9 +116,9 @@ func login(a *Authenticator, user, pw string, from netip.Addr) error {
 
 // TestStalePhoneBehindNAT: a phone polling with the password its owner
 // changed sends the same wrong password every minute for a day. It never
-// gets locked out (the tarpit stays at its first step), and neither it nor
-// the rest of the office behind the same address is slowed down: the
-// colleagues' logins are answered without delay.
+// gets locked out (the tarpit stays at its first step), and the rest of
+// the office behind the same address, colleagues known there or new, is
+// neither refused nor slowed down.
 func TestStalePhoneBehindNAT(t *testing.T) {
 	clock := newClock()
 	a := throttled(t, clock, officeAccounts(t), &fakeKnown{}, Options{})
@@ -129,7 +133,9 @@ func TestStalePhoneBehindNAT(t *testing.T) {
 			}
 		}
 		if i%60 == 0 {
-			for _, u := range []string{"director", "bob"} {
+			// Colleagues who signed in from the office before, and one
+			// who never did (the address limits apply to her).
+			for _, u := range []string{"director", "bob", fmt.Sprint("newhire", i/60)} {
 				if err := login(a, u, u+"-pw", nat); err != nil {
 					t.Fatalf("minute %d: %s behind the same NAT: %v", i, u, err)
 				}
