@@ -19,7 +19,7 @@ import (
 func scramLogin(t *testing.T, dir, user, pw string) error {
 	t.Helper()
 	return withStore(context.Background(), dir, func(_ config.Config, s store.Accounts) error {
-		srv, err := auth.New(s, auth.Options{}).SASL(auth.SCRAMSHA256, store.ServiceIMAP, netip.Addr{}, nil, nil)
+		srv, err := auth.New(s, auth.Options{}).SASL(t.Context(), auth.SCRAMSHA256, store.ServiceIMAP, netip.Addr{}, nil, nil)
 		if err != nil {
 			return err
 		}

@@ -82,7 +82,7 @@ func newEnv(t *testing.T, edit func(*Options)) *env {
 		t.Fatal(err)
 	}
 	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	a := auth.New(st, auth.Options{DefaultDomain: testDomain, MaxFailuresPerIP: 5, CacheTTL: -1})
+	a := auth.New(st, auth.Options{DefaultDomain: testDomain, MaxFailuresPerIP: 5, MaxDelay: -1, CacheTTL: -1})
 	opt := Options{Hostname: testHost, Domain: testDomain, Settings: testSettings(), Store: st, Auth: a,
 		Logger: slog.New(slog.DiscardHandler), Now: clk.Now}
 	if edit != nil {

@@ -37,6 +37,15 @@ var migrations = []string{
 	PRIMARY KEY(mailbox_id, uid)
 ) WITHOUT ROWID;
 CREATE INDEX retained_expunged ON retained(expunged);`,
+	// 4: networks each account signed in from (store.KnownAddresses), so
+	// that login throttling never locks an owner out of them.
+	`CREATE TABLE known_addresses (
+		account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+		prefix     TEXT NOT NULL,
+		last_ok    INTEGER NOT NULL,
+		PRIMARY KEY (account_id, prefix)
+	) WITHOUT ROWID;
+	CREATE INDEX known_addresses_recent ON known_addresses(account_id, last_ok);`,
 }
 
 // schema is the index. Times are Unix nanoseconds (0 = zero time). Every
