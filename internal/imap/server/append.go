@@ -29,7 +29,7 @@ func cmdAppend(c *conn, cmd *wire.Command) error {
 			msg.Catenate = nil
 		}
 	}
-	m, err := c.prepareAppend(a, nil)
+	m, err := c.prepareAppend(a, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -50,17 +50,26 @@ func cmdAppend(c *conn, cmd *wire.Command) error {
 
 // prepareAppend checks an APPEND's messages and target and turns them
 // into a store.Append. kws are the keywords of the APPENDs of the same
-// batch before this one, not stored yet, which count for the limit.
-func (c *conn) prepareAppend(a *wire.AppendArgs, kws []string) (store.Append, error) {
+// batch before this one, not stored yet, which count for the limit;
+// boxes, if not nil, keeps the mailboxes the batch looked up by name.
+func (c *conn) prepareAppend(a *wire.AppendArgs, kws []string, boxes map[string]store.MailboxID) (store.Append, error) {
 	for _, msg := range a.Messages {
 		if len(msg.Data) == 0 {
 			return store.Append{}, no("CANNOT", "empty message")
 		}
 	}
-	m, err := c.srv.Store.Mailbox(c.ctx, c.acct.ID, a.Mailbox)
-	if err != nil {
-		return store.Append{}, no("TRYCREATE", "no such mailbox") // RFC 9051 §6.3.12
+	id, ok := boxes[a.Mailbox]
+	if !ok {
+		m, err := c.srv.Store.Mailbox(c.ctx, c.acct.ID, a.Mailbox)
+		if err != nil {
+			return store.Append{}, no("TRYCREATE", "no such mailbox") // RFC 9051 §6.3.12
+		}
+		id = m.ID
+		if boxes != nil {
+			boxes[a.Mailbox] = id
+		}
 	}
+	m := store.Mailbox{ID: id}
 	out := store.Append{Mailbox: m.ID, Messages: make([]store.AppendMessage, len(a.Messages))}
 	for i, msg := range a.Messages {
 		f := parseFlags(msg.Flags)
