@@ -69,8 +69,7 @@ func (c *conn) prepareAppend(a *wire.AppendArgs, kws []string, boxes map[string]
 			boxes[a.Mailbox] = id
 		}
 	}
-	m := store.Mailbox{ID: id}
-	out := store.Append{Mailbox: m.ID, Messages: make([]store.AppendMessage, len(a.Messages))}
+	out := store.Append{Mailbox: id, Messages: make([]store.AppendMessage, len(a.Messages))}
 	for i, msg := range a.Messages {
 		f := parseFlags(msg.Flags)
 		kws = append(kws, f.Keywords...)
@@ -78,7 +77,7 @@ func (c *conn) prepareAppend(a *wire.AppendArgs, kws []string, boxes map[string]
 		// and NUL are kept, and RFC822.SIZE is its length.
 		out.Messages[i] = store.AppendMessage{Data: msg.Data, InternalDate: msg.Date, Flags: f, Exact: msg.Binary}
 	}
-	if err := c.checkKeywordLimit(m.ID, kws); err != nil {
+	if err := c.checkKeywordLimit(id, kws); err != nil {
 		return store.Append{}, err
 	}
 	return out, nil
@@ -89,6 +88,9 @@ func (c *conn) prepareAppend(a *wire.AppendArgs, kws []string, boxes map[string]
 // §6.3.11) is all or nothing: the store stores every message of an
 // Append or none.
 func (c *conn) appended(r store.AppendResult) error {
+	if errors.Is(r.Err, store.ErrNotFound) {
+		return no("TRYCREATE", "no such mailbox") // deleted meanwhile (RFC 9051 §6.3.12)
+	}
 	if r.Err != nil {
 		return r.Err
 	}
@@ -260,12 +262,4 @@ func urlRespText(raw string) string {
 		return "-"
 	}
 	return b.String()
-}
-
-func uidSetOf(uids []store.UID) store.UIDSet {
-	var s store.UIDSet
-	for _, u := range sortedUIDs(uids) {
-		s = appendRange(s, u, u)
-	}
-	return s
 }
