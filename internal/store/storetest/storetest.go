@@ -30,6 +30,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("UIDsNeverReusedAcrossReopenAndExpunge", func(t *testing.T) { testUIDsNeverReusedAcrossReopenAndExpunge(t, open) })
 	t.Run("ModSeqFlagsAndChanges", func(t *testing.T) { testModSeqFlagsAndChanges(t, open) })
 	t.Run("CopyMoveShareBlobs", func(t *testing.T) { testCopyMoveShareBlobs(t, open) })
+	t.Run("AppendMessages", func(t *testing.T) { testAppendMessages(t, open) })
 	t.Run("Quota", func(t *testing.T) { testQuota(t, open) })
 	t.Run("MailboxHierarchy", func(t *testing.T) { testMailboxHierarchy(t, open) })
 	t.Run("AccountsDomainsAliasesAppPasswords", func(t *testing.T) { testAccountsDomainsAliasesAppPasswords(t, open) })
