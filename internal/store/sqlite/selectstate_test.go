@@ -1,0 +1,126 @@
+package sqlite
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/youju/youju/internal/store"
+)
+
+// stateByScan is the MailboxState from a full listing (the generic path).
+func stateByScan(t *testing.T, s *Store, acct store.AccountID, mbox store.MailboxID) store.MailboxState {
+	t.Helper()
+	st, err := store.SelectState(ctx, struct{ store.Store }{s}, acct, mbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func sameState(a, b store.MailboxState) bool {
+	return slices.Equal(a.UIDs, b.UIDs) && a.FirstUnseen == b.FirstUnseen &&
+		slices.EqualFunc(a.Keywords, b.Keywords, strings.EqualFold)
+}
+
+// TestSelectStatePaths drives a mailbox through random deliveries, flag
+// changes and expunges and checks, after each, that both ways of the
+// store to answer SELECT (the flag cache's kept state, and SQL for a
+// mailbox not cached) give what a full listing gives.
+func TestSelectStatePaths(t *testing.T) {
+	s := newTestStore(t)
+	a := newAccount(t, s, "paths@example.com")
+	mb := inbox(t, s, a.ID)
+	rng := rand.New(rand.NewPCG(1, 2))
+	kws := []string{"$Forwarded", "$forwarded", "$Junk", "Work", "$label1"}
+	var next store.UID = 1
+	for step := range 300 {
+		switch op := rng.IntN(10); {
+		case op < 4 || next < 5:
+			f := store.Flags{System: store.SysFlags(rng.IntN(32))}
+			if rng.IntN(6) != 0 {
+				f.System |= store.FlagSeen // mostly seen: the first unseen moves
+			}
+			if rng.IntN(3) == 0 {
+				f.Keywords = []string{kws[rng.IntN(len(kws))]}
+			}
+			deliver(t, s, a.ID, mb.ID, testMessage(step), f)
+			next++
+		case op < 8:
+			lo := store.UID(1 + rng.IntN(int(next)))
+			f := store.Flags{System: store.SysFlags(1 << rng.IntN(5))}
+			if rng.IntN(2) == 0 {
+				f.Keywords = []string{kws[rng.IntN(len(kws))]}
+			}
+			if _, err := s.StoreFlags(ctx, a.ID, mb.ID, store.UIDSet{{Lo: lo, Hi: lo + store.UID(rng.IntN(4))}},
+				store.FlagOp(rng.IntN(3)), f, 0); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			lo := store.UID(1 + rng.IntN(int(next)))
+			if _, err := s.Expunge(ctx, a.ID, mb.ID, store.UIDSet{{Lo: lo, Hi: lo + store.UID(rng.IntN(6))}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := stateByScan(t, s, a.ID, mb.ID)
+		got, _, err := s.selectStateSQL(ctx, a.ID, mb.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameState(got, want) {
+			t.Fatalf("step %d: from SQL %+v, by scan %+v", step, got, want)
+		}
+		b, err := s.box(ctx, a.ID, mb.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.cachedState(b); !sameState(got, want) {
+			t.Fatalf("step %d: from the cache %+v, by scan %+v", step, got, want)
+		}
+		kw, err := s.MailboxKeywords(ctx, a.ID, mb.ID)
+		if err != nil || !slices.EqualFunc(kw, want.Keywords, strings.EqualFold) {
+			t.Fatalf("step %d: MailboxKeywords %q %v, want %q", step, kw, err, want.Keywords)
+		}
+		if step%50 == 0 {
+			s.cache.reset() // load again from SQL, counts and runs rebuilt
+		}
+	}
+}
+
+// TestSelectStateSQLFallsBack checks the premise of the tombstone
+// complement: when the tombstones outnumber the messages, or a gap has no
+// tombstone (the message count disagrees), the UIDs are read instead.
+func TestSelectStateSQLFallsBack(t *testing.T) {
+	s := newTestStore(t)
+	a := newAccount(t, s, "fallback@example.com")
+	mb := inbox(t, s, a.ID)
+	datas := make([][]byte, 3000)
+	for i := range datas {
+		datas[i] = testMessage(i)
+	}
+	bulkDeliver(t, s, a.ID, mb.ID, datas, func(i int) store.Flags { return store.Flags{System: store.FlagSeen} })
+	// 2,990 tombstones, 10 messages: more gaps than messages + 1024.
+	if _, err := s.Remove(ctx, a.ID, mb.ID, store.UIDSet{{Lo: 2, Hi: 1500}, {Lo: 1502, Hi: 2992}}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string) {
+		t.Helper()
+		want := stateByScan(t, s, a.ID, mb.ID)
+		got, n, err := s.selectStateSQL(ctx, a.ID, mb.ID)
+		if err != nil || !sameState(got, want) || n != int64(want.Len()) {
+			t.Fatalf("%s: %+v %d %v, by scan %+v", what, got, n, err, want)
+		}
+	}
+	check("many tombstones")
+	// A few gaps, one of them without its tombstone: the complement would
+	// hold a UID that is not there, which the message count gives away.
+	if _, err := s.Remove(ctx, a.ID, mb.ID, store.UIDSet{{Lo: 2995, Hi: 2996}}); err != nil {
+		t.Fatal(err)
+	}
+	bulkDeliver(t, s, a.ID, mb.ID, datas, func(i int) store.Flags { return store.Flags{System: store.FlagSeen} })
+	if _, err := s.wdb.Exec(`DELETE FROM tombstones WHERE mailbox_id=? AND uid < 2996`, mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	check("missing tombstones")
+}
