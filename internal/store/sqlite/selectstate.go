@@ -112,8 +112,7 @@ func (s *Store) selectStateSQL(ctx context.Context, acct store.AccountID, mbox s
 	}
 	if unseen > 0 {
 		// One row of the partial index messages_unseen.
-		err = tx.QueryRowContext(ctx, `SELECT uid FROM messages INDEXED BY messages_unseen
-			WHERE mailbox_id=? AND sysflags & 1 = 0 ORDER BY uid LIMIT 1`, mbox).Scan(&st.FirstUnseen)
+		err = tx.QueryRowContext(ctx, firstUnseenQuery, mbox).Scan(&st.FirstUnseen)
 		if err != nil && err != sql.ErrNoRows {
 			return st, 0, err
 		}
@@ -123,6 +122,15 @@ func (s *Store) selectStateSQL(ctx context.Context, acct store.AccountID, mbox s
 	}
 	return st, n, nil
 }
+
+// The queries of selectStateSQL (argument 1: the mailbox); their plans
+// are checked by TestSelectStateQueryPlans.
+const (
+	firstUnseenQuery = `SELECT uid FROM messages INDEXED BY messages_unseen
+		WHERE mailbox_id=? AND sysflags & 1 = 0 ORDER BY uid LIMIT 1`
+	tombstonesQuery = `SELECT uid FROM tombstones WHERE mailbox_id=? AND uid <= ? ORDER BY uid`
+	presentQuery    = `SELECT uid FROM messages WHERE mailbox_id=? ORDER BY uid`
+)
 
 // presentRuns returns the UIDs of the mailbox's messages as runs. UIDs are
 // given in ascending order and never reused, and a message leaves a
@@ -146,7 +154,7 @@ func presentRuns(ctx context.Context, tx *sql.Tx, mbox store.MailboxID, uidNext,
 			return runs, nil
 		}
 	}
-	uids, err := queryUIDs(ctx, tx, `SELECT uid FROM messages WHERE mailbox_id=? ORDER BY uid`, mbox)
+	uids, err := queryUIDs(ctx, tx, presentQuery, mbox)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +164,7 @@ func presentRuns(ctx context.Context, tx *sql.Tx, mbox store.MailboxID, uidNext,
 // complementRuns returns the UIDs 1..top without a tombstone, as runs, and
 // how many they are.
 func complementRuns(ctx context.Context, tx *sql.Tx, mbox store.MailboxID, top uint64) (store.UIDSet, uint64, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT uid FROM tombstones WHERE mailbox_id=? AND uid <= ? ORDER BY uid`, mbox, int64(top))
+	rows, err := tx.QueryContext(ctx, tombstonesQuery, mbox, int64(top))
 	if err != nil {
 		return nil, 0, err
 	}

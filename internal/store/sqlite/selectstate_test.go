@@ -124,3 +124,42 @@ func TestSelectStateSQLFallsBack(t *testing.T) {
 	}
 	check("missing tombstones")
 }
+
+// TestSelectStateQueryPlans checks that the cold SELECT's reads seek in
+// indexes of one mailbox: the keyword lists by a loose scan of
+// messages_keywords (a seek per distinct list, no scan of the messages).
+func TestSelectStateQueryPlans(t *testing.T) {
+	s := newTestStore(t)
+	for _, c := range []struct {
+		q    string
+		args []any
+		want []string
+	}{
+		{firstUnseenQuery, []any{1}, []string{"messages_unseen (mailbox_id=?)"}},
+		{tombstonesQuery, []any{1, 10}, []string{"PRIMARY KEY (mailbox_id=? AND uid<?)"}},
+		{presentQuery, []any{1}, []string{"PRIMARY KEY (mailbox_id=?)"}},
+		{keywordsQuery, []any{1}, []string{"messages_keywords (mailbox_id=?)", "messages_keywords (mailbox_id=? AND keywords>?)"}},
+	} {
+		rows, err := s.rdb.Query(`EXPLAIN QUERY PLAN `+c.q, c.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			rows.Scan(&id, &parent, &notused, &detail)
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		p := strings.Join(plan, "; ")
+		for _, w := range c.want {
+			if !strings.Contains(p, w) {
+				t.Errorf("%s\nplan: %s\nwant: %s", c.q, p, w)
+			}
+		}
+		if strings.Contains(p, "SCAN messages") {
+			t.Errorf("%s\nplan scans the table: %s", c.q, p)
+		}
+	}
+}
