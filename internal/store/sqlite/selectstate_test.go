@@ -4,7 +4,9 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/youju/youju/internal/store"
 )
@@ -162,4 +164,79 @@ func TestSelectStateQueryPlans(t *testing.T) {
 			t.Errorf("%s\nplan scans the table: %s", c.q, p)
 		}
 	}
+}
+
+// TestBoxLoadsShared checks that readers of a mailbox whose cache is being
+// loaded wait for that load instead of reading the mailbox again: they
+// all get the one kept copy (a second load would be used once, not kept).
+func TestBoxLoadsShared(t *testing.T) {
+	s := newTestStore(t)
+	a := newAccount(t, s, "shared@example.com")
+	mb := inbox(t, s, a.ID)
+	datas := make([][]byte, 2000)
+	for i := range datas {
+		datas[i] = testMessage(i)
+	}
+	bulkDeliver(t, s, a.ID, mb.ID, datas, func(i int) store.Flags { return store.Flags{} })
+	s.cache.reset()
+	got := make([]*mboxCache, 4)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Go(func() {
+			<-start
+			b, err := s.box(ctx, a.ID, mb.ID)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = b
+		})
+	}
+	close(start)
+	wg.Wait()
+	s.cache.mu.RLock()
+	kept := s.cache.boxes[mb.ID]
+	s.cache.mu.RUnlock()
+	for i, b := range got {
+		if b != kept || len(b.msgs) != len(datas) {
+			t.Fatalf("reader %d got %p (%d entries), kept %p", i, b, len(b.msgs), kept)
+		}
+	}
+}
+
+// TestSelectStateWarmsCache checks that SelectState of a mailbox not
+// cached answers from SQL and has the cache loaded behind it, so that the
+// next SELECT is answered from the cache; and that Close waits for it.
+func TestSelectStateWarmsCache(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	a := newAccount(t, s, "warm@example.com")
+	mb := inbox(t, s, a.ID)
+	for i := range 20 {
+		deliver(t, s, a.ID, mb.ID, testMessage(i), store.Flags{Keywords: []string{"K"}})
+	}
+	s.Close()
+	s = openStore(t, dir)
+	defer s.Close()
+	if s.cachedBox(mb.ID) != nil {
+		t.Fatal("cached after open")
+	}
+	st, err := s.SelectState(ctx, a.ID, mb.ID)
+	if err != nil || st.Len() != 20 || !slices.Equal(st.Keywords, []string{"K"}) {
+		t.Fatalf("%+v %v", st, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.cachedBox(mb.ID) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the cache was not loaded")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// A store closed at once waits for its background load.
+	s2 := openStore(t, t.TempDir())
+	a2 := newAccount(t, s2, "warm@example.com")
+	if _, err := s2.SelectState(ctx, a2.ID, inbox(t, s2, a2.ID).ID); err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
 }
