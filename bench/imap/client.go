@@ -150,6 +150,45 @@ func (c *client) append(mbox string, flags string, msg []byte, literalPlus bool)
 	}
 }
 
+// appendPipelined APPENDs messages from to n with LITERAL+ literals, at
+// most appendWindow unanswered at a time, and checks every answer.
+func (c *client) appendPipelined(mbox string, from, n int, flags func(int) string, msg func(int) []byte) error {
+	const appendWindow = 1000
+	sent := make(chan struct{}, appendWindow)
+	errc := make(chan error, 1)
+	go func() {
+		for i := from; i < n; i++ {
+			sent <- struct{}{}
+			m := msg(i)
+			fmt.Fprintf(c.w, "p%d APPEND %s (%s) {%d+}\r\n", i, quote(mbox), flags(i), len(m))
+			c.w.Write(m)
+			c.w.WriteString("\r\n")
+			if len(sent) == cap(sent) || i == n-1 {
+				if err := c.w.Flush(); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}
+		errc <- c.w.Flush()
+	}()
+	for done := from; done < n; {
+		l, err := c.line()
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(l, "p") {
+			continue
+		}
+		if _, rest, _ := strings.Cut(l, " "); !strings.HasPrefix(rest, "OK") {
+			return fmt.Errorf("APPEND: %s", strings.TrimSpace(l))
+		}
+		<-sent
+		done++
+	}
+	return <-errc
+}
+
 func (c *client) close() {
 	c.run("LOGOUT", nil)
 	c.conn.Close()

@@ -35,7 +35,7 @@ func run() int {
 	dovecotDir := flag.String("dovecot", "", "set up and run Dovecot with a Maildir in this directory")
 	dovecotPort := flag.Int("dovecot-port", 14300, "loopback port for Dovecot")
 	messages := flag.Int("messages", 100_000, "INBOX size the servers set up here are filled to")
-	fill := flag.Int("fill", 0, "with -addr: APPEND messages until INBOX holds this many")
+	fill := flag.Int("fill", 0, "APPEND messages (pipelined with LITERAL+) until each INBOX holds this many, and print the rate")
 	runs := flag.Int("runs", 5, "timed runs of each operation")
 	flag.Parse()
 
@@ -63,6 +63,10 @@ func run() int {
 			return 1
 		}
 		targets = append(targets, target{name: "youju", addr: a, stop: stop})
+		if err := fillTarget(a, *user, *pass, *fill); err != nil {
+			fmt.Fprintln(os.Stderr, "youju fill:", err)
+			return 1
+		}
 	}
 	if *dovecotDir != "" {
 		a, stop, err := startDovecot(*dovecotDir, *dovecotPort, *user, *pass, *messages)
@@ -71,6 +75,10 @@ func run() int {
 			return 1
 		}
 		targets = append(targets, target{name: "dovecot " + dovecotVersion(), addr: a, stop: stop})
+		if err := fillTarget(a, *user, *pass, *fill); err != nil {
+			fmt.Fprintln(os.Stderr, "dovecot fill:", err)
+			return 1
+		}
 	}
 	if len(targets) == 0 {
 		fmt.Fprintln(os.Stderr, "nothing to measure: give -addr, -youju or -dovecot")
@@ -196,7 +204,18 @@ func benchMsg(i int) []byte {
 // seen says which benchmark messages are \Seen: all but every third.
 func seen(i int) bool { return i%3 != 0 }
 
-// fillByAppend APPENDs benchmark messages until INBOX holds n.
+// fillTarget runs fillByAppend when n > 0.
+func fillTarget(addr, user, pass string, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	return fillByAppend(addr, user, pass, n)
+}
+
+// fillByAppend APPENDs benchmark messages until INBOX holds n, and
+// prints the rate. With LITERAL+ (RFC 7888) the APPENDs are pipelined, as
+// a fill or migration tool does: each is sent without waiting for the
+// answers to those before it.
 func fillByAppend(addr, user, pass string, n int) error {
 	c, err := dial(addr)
 	if err != nil {
@@ -214,18 +233,24 @@ func fillByAppend(addr, user, pass string, n int) error {
 	}); err != nil {
 		return err
 	}
-	lp := strings.Contains(c.caps, "LITERAL+")
-	for i := exists; i < n; i++ {
-		flags := ""
+	flags := func(i int) string {
 		if seen(i) {
-			flags = `\Seen`
+			return `\Seen`
 		}
-		if err := c.append("INBOX", flags, benchMsg(i), lp); err != nil {
-			return err
-		}
-		if i%10000 == 0 {
-			fmt.Fprintf(os.Stderr, "  appended %d/%d\n", i, n)
+		return ""
+	}
+	t0 := time.Now()
+	if strings.Contains(c.caps, "LITERAL+") {
+		err = c.appendPipelined("INBOX", exists, n, flags, benchMsg)
+	} else {
+		for i := exists; i < n && err == nil; i++ {
+			err = c.append("INBOX", flags(i), benchMsg(i), false)
 		}
 	}
+	if err != nil {
+		return err
+	}
+	d := time.Since(t0)
+	fmt.Fprintf(os.Stderr, "APPEND fill: %d messages in %v, %.0f msg/s\n", n-exists, d.Round(time.Millisecond), float64(n-exists)/d.Seconds())
 	return nil
 }

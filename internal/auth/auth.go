@@ -35,25 +35,55 @@ type Request struct {
 	Remote   netip.Addr // for throttling; zero if unknown
 }
 
-// Options configure an Authenticator. Zero fields take the defaults.
+// Options configure an Authenticator. Zero fields take the defaults. The
+// throttling fields are explained in throttle.go; docs/configuration.md
+// states the guarantees they give.
 type Options struct {
 	// DefaultDomain completes a username without "@".
 	DefaultDomain string
-	// MaxFailuresPerIP failures from one address within Window block that
-	// address until the window has passed (default 10).
+	// MaxFailuresPerIP distinct wrong passwords from one address (IPv4
+	// address or IPv6 /64) within Window refuse that address's attempts
+	// at accounts not known there (default 20).
 	MaxFailuresPerIP int
-	// MaxFailuresPerAccount failures against one account within Window
-	// block logins to it from everywhere (default 30: higher than per IP,
-	// so that one attacker cannot easily lock a user out).
-	MaxFailuresPerAccount int
-	// Window of the failure counters (default 5 minutes).
+	// MaxFailuresPerPair distinct wrong passwords for one account from
+	// one address within Window refuse that pair (default 10).
+	MaxFailuresPerPair int
+	// AccountGuessesPerHour and AccountBurst bound the attempts at one
+	// account from networks it is not known at, from the whole internet:
+	// at most AccountBurst + AccountGuessesPerHour × hours (defaults 100
+	// and 10).
+	AccountGuessesPerHour int
+	AccountBurst          int
+	// Window: a counter forgets its failures after Window without a new
+	// one (default 15 minutes).
 	Window time.Duration
+	// MaxDelay caps the tarpit, the delay of the answer to a failure and
+	// of the next attempt: 1 s, 2 s, 4 s, ... (default 15 s; negative: no
+	// delay, for tests).
+	MaxDelay time.Duration
+	// KnownFor is how long a network where an account signed in stays
+	// known: the account-wide and per-address limits never apply there
+	// (default 30 days).
+	KnownFor time.Duration
+	// Known keeps the known networks; nil: accts if it implements
+	// store.KnownAddresses (a wrapped store hides it; pass the backend).
+	Known store.KnownAddresses
+	// MaxVerifications bounds the argon2id runs in flight (default
+	// max(2, NumCPU), at most 256 MiB of them); MaxVerificationsPerIP
+	// those of one address (default 2).
+	MaxVerifications      int
+	MaxVerificationsPerIP int
 	// CacheTTL is how long a successful verification is remembered so that
 	// clients polling every minute do not cost an argon2id run each time
 	// (default 10 minutes; negative disables the cache).
 	CacheTTL time.Duration
-	// Now is the clock (tests).
-	Now func() time.Time
+	// Now is the clock, and Sleep waits d or until ctx ends (tests make
+	// both fake; Sleep's default is a timer).
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+	// OnVerify, if set, is called with +1 before and -1 after each
+	// argon2id run (tests count the runs in flight).
+	OnVerify func(delta int)
 	// SetSCRAM, if set, stores SCRAM keys for a password that has none
 	// (set before youju kept them) at its first successful login with the
 	// password in hand: store.Accounts has no such conditional write, the
@@ -69,13 +99,14 @@ type Options struct {
 // Authenticator checks logins against the accounts of a store. It is safe
 // for concurrent use.
 type Authenticator struct {
-	accts  store.Accounts
-	opt    Options
-	perIP  *throttle
-	perAcc *throttle
+	accts store.Accounts
+	opt   Options
+	lim   *limiter
+	slots *verifySlots
 
-	mu    sync.Mutex
-	cache map[[32]byte]time.Time // verified (address, hash, password) -> expiry
+	mu       sync.Mutex
+	cache    map[[32]byte]time.Time // verified (address, hash, password) -> expiry
+	recorded map[knownKey]time.Time // sign-ins written to opt.Known lately
 
 	// upgradeMu serializes upgradeSCRAM per account (striped by account
 	// id), so that an account's keys share one salt while the burst of
@@ -85,32 +116,80 @@ type Authenticator struct {
 	scram scramOffer // whether SCRAM is advertised (scramoffer.go)
 }
 
+type knownKey struct {
+	acct store.AccountID
+	net  netip.Prefix
+}
+
 const maxCache = 10_000
 
 // New returns an Authenticator over accts.
 func New(accts store.Accounts, opt Options) *Authenticator {
-	if opt.MaxFailuresPerIP <= 0 {
-		opt.MaxFailuresPerIP = 10
+	setDefault(&opt.MaxFailuresPerIP, 20)
+	setDefault(&opt.MaxFailuresPerPair, 10)
+	setDefault(&opt.AccountGuessesPerHour, 100)
+	setDefault(&opt.AccountBurst, 10)
+	setDefault(&opt.Window, 15*time.Minute)
+	setDefault(&opt.KnownFor, 30*24*time.Hour)
+	setDefault(&opt.MaxVerifications, defaultMaxVerifications())
+	setDefault(&opt.MaxVerificationsPerIP, 2)
+	if opt.MaxDelay == 0 {
+		opt.MaxDelay = 15 * time.Second
 	}
-	if opt.MaxFailuresPerAccount <= 0 {
-		opt.MaxFailuresPerAccount = 30
-	}
-	if opt.Window <= 0 {
-		opt.Window = 5 * time.Minute
-	}
+	opt.MaxDelay = max(opt.MaxDelay, 0)
 	if opt.CacheTTL == 0 {
 		opt.CacheTTL = 10 * time.Minute
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Authenticator{
-		accts:  accts,
-		opt:    opt,
-		perIP:  newThrottle(opt.MaxFailuresPerIP, opt.Window, opt.Now),
-		perAcc: newThrottle(opt.MaxFailuresPerAccount, opt.Window, opt.Now),
-		cache:  make(map[[32]byte]time.Time),
+	if opt.Sleep == nil {
+		opt.Sleep = sleep
 	}
+	if opt.Known == nil {
+		opt.Known, _ = accts.(store.KnownAddresses)
+	}
+	a := &Authenticator{
+		accts:    accts,
+		opt:      opt,
+		slots:    newVerifySlots(opt.MaxVerifications, opt.MaxVerificationsPerIP),
+		cache:    make(map[[32]byte]time.Time),
+		recorded: make(map[knownKey]time.Time),
+	}
+	a.lim = newLimiter(&a.opt)
+	return a
+}
+
+func setDefault[T int | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// wait is Sleep for d > 0.
+func (a *Authenticator) wait(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	return a.opt.Sleep(ctx, d)
+}
+
+// gaveUp is the error of an attempt whose connection went away (or whose
+// server shut down) while it waited: a temporary failure.
+func gaveUp(err error) error {
+	return fmt.Errorf("%w: %w", ErrThrottled, err)
 }
 
 // CanonicalAddress lower-cases an address and completes a bare local part
@@ -123,9 +202,10 @@ func (a *Authenticator) CanonicalAddress(username string) string {
 	return u
 }
 
-// Login checks r and returns the account. Failures are counted per remote
-// address and per account; a throttled attempt is refused before any
-// password is checked, so throttling also bounds the CPU an attacker costs.
+// Login checks r and returns the account. Attempts are throttled as
+// throttle.go describes; a refused attempt is refused before any password
+// is checked, so throttling also bounds the CPU and memory an attacker
+// costs. ctx is the connection's: the tarpit's waits end with it.
 func (a *Authenticator) Login(ctx context.Context, r Request) (store.Account, error) {
 	acct, err := a.login(ctx, r)
 	countLogin(r.Service, err)
@@ -150,40 +230,56 @@ func countLogin(svc store.Service, err error) {
 
 func (a *Authenticator) login(ctx context.Context, r Request) (store.Account, error) {
 	addr := a.CanonicalAddress(r.Username)
-	ipKey, accKey := "ip:"+r.Remote.String(), "acct:"+addr
-	if r.Remote.IsValid() && a.perIP.blocked(ipKey) || a.perAcc.blocked(accKey) {
-		return store.Account{}, ErrThrottled
-	}
 	acct, err := a.accts.Account(ctx, addr)
-	if errors.Is(err, store.ErrNotFound) {
-		// Spend the same time as a real check so that timing does not tell
-		// which accounts exist.
-		VerifyPassword(dummyHash, r.Password)
-		a.failed(r.Remote, ipKey, accKey)
-		return store.Account{}, ErrInvalidCredentials
-	}
-	if err != nil {
+	exists := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return store.Account{}, fmt.Errorf("auth: looking up account: %w", err)
 	}
-	ok, appID, noSCRAM := a.verify(ctx, acct, r.Password)
+	known := exists && a.known(ctx, acct.ID, r.Remote)
+	// Reserve before verifying: concurrent attempts see this one.
+	t, err := a.lim.reserve(r.Remote, addr, known, a.lim.fingerprint(addr, r.Password), true)
+	if err != nil {
+		return store.Account{}, err
+	}
+	if err := a.wait(ctx, t.wait); err != nil {
+		t.cancel()
+		return store.Account{}, gaveUp(err)
+	}
+	v := &verifier{a: a, ctx: ctx, remote: r.Remote}
+	var ok, noSCRAM bool
+	var appID int64
+	if exists {
+		ok, appID, noSCRAM = a.verify(ctx, v, acct, r.Password)
+	} else {
+		// Spend the same time as a real check so that timing does not tell
+		// which accounts exist.
+		v.verify(dummyHash, r.Password)
+	}
+	v.done()
+	if v.err != nil {
+		t.cancel()
+		return store.Account{}, gaveUp(v.err)
+	}
 	if !ok {
-		a.failed(r.Remote, ipKey, accKey)
+		// The answer waits, in no lock and no verification slot; an
+		// error means the connection is gone and the answer moot.
+		_ = a.wait(ctx, t.finish(false))
 		return store.Account{}, ErrInvalidCredentials
 	}
+	t.finish(true)
 	if noSCRAM {
 		a.upgradeSCRAM(ctx, acct.ID, appID, r.Password)
 	}
-	if err := a.verified(ctx, acct, appID, r.Service, ipKey); err != nil {
+	if err := a.verified(ctx, acct, appID, r.Service, r.Remote); err != nil {
 		return store.Account{}, err
 	}
 	return acct, nil
 }
 
 // verified follows a right password (appID: the app password's, 0 for the
-// account's), for every mechanism: it clears the address's failures and
-// says whether the account may use the service.
-func (a *Authenticator) verified(ctx context.Context, acct store.Account, appID int64, svc store.Service, ipKey string) error {
-	a.perIP.succeed(ipKey)
+// account's), for every mechanism: it says whether the account may use the
+// service and, if so, remembers the network it signed in from.
+func (a *Authenticator) verified(ctx context.Context, acct store.Account, appID int64, svc store.Service, remote netip.Addr) error {
 	if appID != 0 {
 		// Best effort: "last used" is information for the user, not a gate.
 		_ = a.accts.TouchAppPassword(ctx, appID, a.opt.Now())
@@ -195,24 +291,51 @@ func (a *Authenticator) verified(ctx context.Context, acct store.Account, appID 
 	if svc != "" && !acct.Allows(svc) {
 		return ErrServiceDisabled
 	}
+	a.remember(ctx, acct.ID, remote)
 	return nil
 }
 
-func (a *Authenticator) failed(remote netip.Addr, ipKey, accKey string) {
-	if remote.IsValid() {
-		a.perIP.fail(ipKey)
+// known reports whether acct signed in from remote's network (knownNet)
+// within KnownFor. Without a store for it, or if it fails, nothing is
+// known: the stricter limits apply.
+func (a *Authenticator) known(ctx context.Context, acct store.AccountID, remote netip.Addr) bool {
+	if a.opt.Known == nil || !remote.IsValid() {
+		return false
 	}
-	a.perAcc.fail(accKey)
+	ok, err := a.opt.Known.KnownSince(ctx, acct, knownNet(remote), a.opt.Now().Add(-a.opt.KnownFor))
+	return err == nil && ok
+}
+
+// remember writes a successful sign-in's network to the store, at most
+// once an hour per (account, network): phones poll every few minutes.
+func (a *Authenticator) remember(ctx context.Context, acct store.AccountID, remote netip.Addr) {
+	if a.opt.Known == nil || !remote.IsValid() {
+		return
+	}
+	k, now := knownKey{acct, knownNet(remote)}, a.opt.Now()
+	a.mu.Lock()
+	last, ok := a.recorded[k]
+	if ok && now.Sub(last) < time.Hour {
+		a.mu.Unlock()
+		return
+	}
+	if len(a.recorded) >= maxCache {
+		clear(a.recorded)
+	}
+	a.recorded[k] = now
+	a.mu.Unlock()
+	// Best effort: a failed write only means stricter limits later.
+	_ = a.opt.Known.RecordSignIn(ctx, acct, k.net, now)
 }
 
 // verify checks the account password, then each app password. It returns
 // the id of the app password that matched (0 for the account password) and
 // whether that password lacks SCRAM keys.
-func (a *Authenticator) verify(ctx context.Context, acct store.Account, pw string) (ok bool, appID int64, noSCRAM bool) {
+func (a *Authenticator) verify(ctx context.Context, v *verifier, acct store.Account, pw string) (ok bool, appID int64, noSCRAM bool) {
 	if pw == "" {
 		return false, 0, false
 	}
-	if a.check(acct.Address, acct.PasswordHash, pw) {
+	if a.check(v, acct.Address, acct.PasswordHash, pw) {
 		return true, 0, acct.SCRAM == ""
 	}
 	apps, err := a.accts.AppPasswords(ctx, acct.ID)
@@ -220,7 +343,10 @@ func (a *Authenticator) verify(ctx context.Context, acct store.Account, pw strin
 		return false, 0, false
 	}
 	for _, p := range apps {
-		if a.check(acct.Address, p.Hash, pw) {
+		if v.err != nil {
+			break // no slot: the context ended
+		}
+		if a.check(v, acct.Address, p.Hash, pw) {
 			return true, p.ID, p.SCRAM == ""
 		}
 	}
@@ -230,12 +356,12 @@ func (a *Authenticator) verify(ctx context.Context, acct store.Account, pw strin
 // check verifies pw against hash, through the cache of recent successes.
 // The cache key covers the stored hash, so a password change or a revoked
 // app password is never served from the cache.
-func (a *Authenticator) check(address, hash, pw string) bool {
+func (a *Authenticator) check(v *verifier, address, hash, pw string) bool {
 	if hash == "" {
 		return false
 	}
 	if a.opt.CacheTTL < 0 {
-		return VerifyPassword(hash, pw)
+		return v.verify(hash, pw)
 	}
 	key := sha256.Sum256([]byte(address + "\x00" + hash + "\x00" + pw))
 	now := a.opt.Now()
@@ -245,7 +371,7 @@ func (a *Authenticator) check(address, hash, pw string) bool {
 	if ok && now.Before(exp) {
 		return true
 	}
-	if !VerifyPassword(hash, pw) {
+	if !v.verify(hash, pw) {
 		return false
 	}
 	a.mu.Lock()

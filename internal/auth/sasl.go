@@ -72,9 +72,9 @@ func (p *plainServer) Next(response []byte) ([]byte, bool, error) {
 // SASL returns a server for the mechanism (case-insensitive): "PLAIN" (RFC
 // 4616), "LOGIN", "SCRAM-SHA-256" (RFC 7677) or, when cs can bind,
 // "SCRAM-SHA-256-PLUS". It logs in through the same checks and throttling as
-// Login and calls onSuccess with the account. cs is the connection's TLS
-// state, nil without TLS.
-func (a *Authenticator) SASL(mech string, svc store.Service, remote netip.Addr, cs *tls.ConnectionState, onSuccess func(store.Account)) (sasl.Server, error) {
+// Login and calls onSuccess with the account. ctx is the connection's (the
+// tarpit's waits end with it), cs its TLS state, nil without TLS.
+func (a *Authenticator) SASL(ctx context.Context, mech string, svc store.Service, remote netip.Addr, cs *tls.ConnectionState, onSuccess func(store.Account)) (sasl.Server, error) {
 	login := func(identity, username, password string) error {
 		// RFC 4616 §2: an authorization identity other than the
 		// authentication identity would be a proxy login, which we do not
@@ -82,7 +82,7 @@ func (a *Authenticator) SASL(mech string, svc store.Service, remote netip.Addr, 
 		if identity != "" && a.CanonicalAddress(identity) != a.CanonicalAddress(username) {
 			return ErrInvalidCredentials
 		}
-		acct, err := a.Login(context.Background(), Request{Username: username, Password: password, Service: svc, Remote: remote})
+		acct, err := a.Login(ctx, Request{Username: username, Password: password, Service: svc, Remote: remote})
 		if err != nil {
 			return err
 		}
@@ -97,10 +97,10 @@ func (a *Authenticator) SASL(mech string, svc store.Service, remote netip.Addr, 
 	case sasl.Login:
 		return &loginServer{login: login}, nil
 	case SCRAMSHA256:
-		return &scramServer{a: a, svc: svc, remote: remote, cb: ChannelBinding(cs), onSuccess: onSuccess}, nil
+		return &scramServer{a: a, ctx: ctx, svc: svc, remote: remote, cb: ChannelBinding(cs), onSuccess: onSuccess}, nil
 	case SCRAMSHA256Plus:
 		if cb := ChannelBinding(cs); cb != nil {
-			return &scramServer{a: a, svc: svc, remote: remote, plus: true, cb: cb, onSuccess: onSuccess}, nil
+			return &scramServer{a: a, ctx: ctx, svc: svc, remote: remote, plus: true, cb: cb, onSuccess: onSuccess}, nil
 		}
 	}
 	return nil, ErrUnsupportedMechanism

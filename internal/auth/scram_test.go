@@ -28,7 +28,7 @@ func TestSCRAMRFC7677Vector(t *testing.T) {
 	}}
 	a := New(f, Options{DefaultDomain: "example.test"})
 	var got store.Account
-	srv, err := a.SASL("scram-sha-256", store.ServiceIMAP, remote, nil, func(x store.Account) { got = x })
+	srv, err := a.SASL(t.Context(), "scram-sha-256", store.ServiceIMAP, remote, nil, func(x store.Account) { got = x })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func scramFixture(t testing.TB) (*Authenticator, *fakeAccounts) {
 	for _, a := range fixtureAccts {
 		f.byAddr[a.Address] = a
 	}
-	return New(f, Options{DefaultDomain: "example.test", MaxFailuresPerIP: 3}), f
+	return New(f, Options{DefaultDomain: "example.test", MaxFailuresPerIP: 3, MaxDelay: -1}), f
 }
 
 var (
@@ -272,7 +272,7 @@ func TestSCRAMExchanges(t *testing.T) {
 	a, f := scramFixture(t)
 	var got store.Account
 	login := func(user, pw string, svc store.Service) (*store.Account, error) {
-		srv, err := a.SASL(SCRAMSHA256, svc, remote, nil, func(x store.Account) { got = x })
+		srv, err := a.SASL(t.Context(), SCRAMSHA256, svc, remote, nil, func(x store.Account) { got = x })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,7 +297,7 @@ func TestSCRAMExchanges(t *testing.T) {
 	// all fail the same way, at the proof.
 	for _, c := range [][2]string{{"alice", "wrong"}, {"nobody", "x"}, {"carol", "carolpw"}} {
 		a, _ := scramFixture(t)
-		srv, _ := a.SASL(SCRAMSHA256, store.ServiceIMAP, remote, nil, func(x store.Account) { got = x })
+		srv, _ := a.SASL(t.Context(), SCRAMSHA256, store.ServiceIMAP, remote, nil, func(x store.Account) { got = x })
 		_, err := runSCRAM(t, srv, &testutil.SCRAMClient{User: c[0], Password: c[1]}, &got)
 		if scramErrValue(err) != eInvalidProof || !errors.Is(err, ErrInvalidCredentials) {
 			t.Errorf("%s/%s: %v, want e=invalid-proof", c[0], c[1], err)
@@ -310,7 +310,7 @@ func TestSCRAMExchanges(t *testing.T) {
 func TestSCRAMUnknownUserSalt(t *testing.T) {
 	a, _ := scramFixture(t)
 	salt := func(user string) string {
-		srv, _ := a.SASL(SCRAMSHA256, store.ServiceIMAP, remote, nil, nil)
+		srv, _ := a.SASL(t.Context(), SCRAMSHA256, store.ServiceIMAP, remote, nil, nil)
 		sf, _, err := srv.Next([]byte("n,,n=" + user + ",r=abc"))
 		if err != nil {
 			t.Fatal(err)
@@ -329,12 +329,12 @@ func TestSCRAMThrottle(t *testing.T) {
 	a, _ := scramFixture(t)
 	var got store.Account
 	for range 3 {
-		srv, _ := a.SASL(SCRAMSHA256, store.ServiceIMAP, remote, nil, nil)
+		srv, _ := a.SASL(t.Context(), SCRAMSHA256, store.ServiceIMAP, remote, nil, nil)
 		if _, err := runSCRAM(t, srv, &testutil.SCRAMClient{User: "alice", Password: "wrong"}, &got); scramErrValue(err) != eInvalidProof {
 			t.Fatal(err)
 		}
 	}
-	srv, _ := a.SASL(SCRAMSHA256, store.ServiceIMAP, remote, nil, nil)
+	srv, _ := a.SASL(t.Context(), SCRAMSHA256, store.ServiceIMAP, remote, nil, nil)
 	c := &testutil.SCRAMClient{User: "alice", Password: "secret"}
 	if _, _, err := srv.Next([]byte(c.First())); !errors.Is(err, ErrThrottled) {
 		t.Fatalf("after 3 failures: %v", err)
@@ -374,7 +374,7 @@ func TestSCRAMChannelBinding(t *testing.T) {
 		}
 	}
 	a, _ := scramFixture(t)
-	if _, err := a.SASL(SCRAMSHA256Plus, store.ServiceIMAP, remote, nil, nil); !errors.Is(err, ErrUnsupportedMechanism) {
+	if _, err := a.SASL(t.Context(), SCRAMSHA256Plus, store.ServiceIMAP, remote, nil, nil); !errors.Is(err, ErrUnsupportedMechanism) {
 		t.Errorf("-PLUS without TLS: %v", err)
 	}
 	if m := a.Mechanisms(nil); strings.Join(m, " ") != "SCRAM-SHA-256 PLAIN LOGIN" {
@@ -398,7 +398,7 @@ func TestSCRAMSharedSalt(t *testing.T) {
 	}
 	var got store.Account
 	for _, pw := range []string{"new secret", "apppw-phone"} {
-		srv, _ := a.SASL(SCRAMSHA256, store.ServiceIMAP, remote, nil, func(x store.Account) { got = x })
+		srv, _ := a.SASL(t.Context(), SCRAMSHA256, store.ServiceIMAP, remote, nil, func(x store.Account) { got = x })
 		if acct, err := runSCRAM(t, srv, &testutil.SCRAMClient{User: "alice", Password: pw}, &got); err != nil || acct.ID != 1 {
 			t.Errorf("%q after the change: %v", pw, err)
 		}
@@ -413,7 +413,7 @@ func TestSCRAMSharedSalt(t *testing.T) {
 // exchange with an error, never a panic.
 func TestSCRAMProtocolErrors(t *testing.T) {
 	a, _ := scramFixture(t)
-	srv, _ := a.SASL(SCRAMSHA256, store.ServiceIMAP, remote, nil, nil)
+	srv, _ := a.SASL(t.Context(), SCRAMSHA256, store.ServiceIMAP, remote, nil, nil)
 	if _, done, err := srv.Next([]byte("n,,n=alice,r=abc")); err != nil || done {
 		t.Fatal(err)
 	}
@@ -423,7 +423,7 @@ func TestSCRAMProtocolErrors(t *testing.T) {
 	if _, done, err := srv.Next([]byte("again")); !done || err == nil {
 		t.Fatalf("after the end: %v", err)
 	}
-	srv, _ = a.SASL(SCRAMSHA256, store.ServiceIMAP, remote, nil, nil)
+	srv, _ = a.SASL(t.Context(), SCRAMSHA256, store.ServiceIMAP, remote, nil, nil)
 	if _, done, err := srv.Next([]byte("n,a=bob,n=alice,r=abc")); !done || scramErrValue(err) != eOtherError {
 		t.Fatalf("authzid of another user: %v", err)
 	}
@@ -489,10 +489,10 @@ func TestSCRAMUpgradeOnLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.apps[3] = []store.AppPassword{{ID: 90, AccountID: 3, Name: "old", Hash: old}}
-	a := New(f, Options{DefaultDomain: "example.test", SetSCRAM: f.setSCRAM})
+	a := New(f, Options{MaxDelay: -1, DefaultDomain: "example.test", SetSCRAM: f.setSCRAM})
 	var got store.Account
 	scram := func(pw string) error {
-		srv, _ := a.SASL(SCRAMSHA256, store.ServiceIMAP, remote, nil, func(x store.Account) { got = x })
+		srv, _ := a.SASL(t.Context(), SCRAMSHA256, store.ServiceIMAP, remote, nil, func(x store.Account) { got = x })
 		_, err := runSCRAM(t, srv, &testutil.SCRAMClient{User: "carol", Password: pw}, &got)
 		return err
 	}
@@ -529,7 +529,7 @@ func BenchmarkSCRAMServer(b *testing.B) {
 	fixed := func(c string) (string, error) { return c + "fixedservernonce", nil }
 	c := &testutil.SCRAMClient{User: "alice", Password: "secret", Nonce: "clientnonce"}
 	first := []byte(c.First())
-	srv, _ := a.SASL(SCRAMSHA256, store.ServiceIMAP, remote, nil, nil)
+	srv, _ := a.SASL(b.Context(), SCRAMSHA256, store.ServiceIMAP, remote, nil, nil)
 	srv.(*scramServer).nonceFn = fixed
 	sf, _, err := srv.Next(first)
 	if err != nil {
@@ -541,7 +541,7 @@ func BenchmarkSCRAMServer(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		srv, _ := a.SASL(SCRAMSHA256, store.ServiceIMAP, remote, nil, nil)
+		srv, _ := a.SASL(b.Context(), SCRAMSHA256, store.ServiceIMAP, remote, nil, nil)
 		srv.(*scramServer).nonceFn = fixed
 		srv.Next(first)
 		if _, _, err := srv.Next([]byte(final)); err != nil {

@@ -213,7 +213,10 @@ func (a *Authenticator) upgradeSCRAM(ctx context.Context, id store.AccountID, ap
 			}
 		}
 	}
-	if hash == "" || keys != "" || !a.check(acct.Address, hash, pw) {
+	// Usually served from the cache: the password was just verified.
+	v := &verifier{a: a, ctx: ctx}
+	defer v.done()
+	if hash == "" || keys != "" || !a.check(v, acct.Address, hash, pw) {
 		return // gone, upgraded meanwhile, or changed
 	}
 	salt, iter, err := accountSalt(acct, apps)

@@ -29,6 +29,7 @@ type scramKey struct {
 // no room for data in their success reply.
 type scramServer struct {
 	a         *Authenticator
+	ctx       context.Context // the connection's: lookups and the tarpit end with it
 	svc       store.Service
 	remote    netip.Addr
 	plus      bool   // the mechanism is -PLUS
@@ -45,8 +46,7 @@ type scramServer struct {
 	addr        string // canonical address
 	acct        store.Account
 	keys        []scramKey // nil for an unknown user or one without keys
-	ipKey       string
-	accKey      string
+	known       bool       // the account signed in from this network lately (throttle.go)
 }
 
 const (
@@ -110,14 +110,17 @@ func (s *scramServer) clientFirst(resp []byte) ([]byte, bool, error) {
 			return nil, true, scramErr(eOtherError)
 		}
 	}
-	s.ipKey, s.accKey = "ip:"+s.remote.String(), "acct:"+s.addr
-	if s.remote.IsValid() && s.a.perIP.blocked(s.ipKey) || s.a.perAcc.blocked(s.accKey) {
-		countLogin(s.svc, ErrThrottled)
-		return nil, true, ErrThrottled
-	}
 	salt, iter, err := s.lookup()
 	if err != nil {
 		return nil, true, err
+	}
+	// Refuse a throttled attempt before the server-first-message; the
+	// attempt is reserved at the client-final-message (clientFinal), as a
+	// client may never send it.
+	s.known = s.acct.ID != 0 && s.a.known(s.ctx, s.acct.ID, s.remote)
+	if s.a.lim.peek(s.remote, s.addr, s.known) {
+		countLogin(s.svc, ErrThrottled)
+		return nil, true, ErrThrottled
 	}
 	mkNonce := serverNonce
 	if s.nonceFn != nil {
@@ -139,7 +142,7 @@ func (s *scramServer) clientFirst(resp []byte) ([]byte, bool, error) {
 // cannot match this exchange and are skipped. A user without keys gets a
 // made-up salt and fails at the proof like a wrong password (RFC 5802 §9).
 func (s *scramServer) lookup() ([]byte, int, error) {
-	ctx := context.Background()
+	ctx := s.ctx
 	acct, err := s.a.accts.Account(ctx, s.addr)
 	if errors.Is(err, store.ErrNotFound) {
 		return fakeSalt(s.addr), scramIterations, nil
@@ -180,12 +183,27 @@ func (s *scramServer) lookup() ([]byte, int, error) {
 // the server-final-message.
 func (s *scramServer) clientFinal(resp []byte) ([]byte, bool, error) {
 	s.step = scramDone
+	// No fingerprint of the password (the identical-password rule of
+	// throttle.go): the server never sees it, and the proof differs with
+	// every nonce (RFC 5802 §3), so a repeated wrong password cannot be
+	// told from a new one and every SCRAM failure counts.
+	t, err := s.a.lim.reserve(s.remote, s.addr, s.known, 0, false)
+	if err != nil {
+		countLogin(s.svc, err)
+		return nil, true, err
+	}
+	if err := s.a.wait(s.ctx, t.wait); err != nil {
+		t.cancel()
+		err = gaveUp(err)
+		countLogin(s.svc, err)
+		return nil, true, err
+	}
 	m, err := parseClientFinal(string(resp))
 	if err != nil {
-		return nil, true, s.fail(err)
+		return nil, true, s.fail(t, err)
 	}
 	if m.nonce != s.nonce {
-		return nil, true, s.fail(scramErr(eOtherError))
+		return nil, true, s.fail(t, scramErr(eOtherError))
 	}
 	// RFC 5802 §7: c= is the base64 of the gs2-header, followed by the
 	// channel binding data when the client bound ("p=").
@@ -194,7 +212,7 @@ func (s *scramServer) clientFinal(resp []byte) ([]byte, bool, error) {
 		want = append(want, s.cb...)
 	}
 	if subtle.ConstantTimeCompare(m.cbind, want) != 1 {
-		return nil, true, s.fail(scramErr(eChannelBindingsDontMatch))
+		return nil, true, s.fail(t, scramErr(eChannelBindingsDontMatch))
 	}
 	authMessage := s.first.bare + "," + s.serverFirst + "," + m.withoutProof
 	var match *scramKey
@@ -209,9 +227,10 @@ func (s *scramServer) clientFinal(resp []byte) ([]byte, bool, error) {
 		}
 	}
 	if match == nil {
-		return nil, true, s.fail(scramErr(eInvalidProof))
+		return nil, true, s.fail(t, scramErr(eInvalidProof))
 	}
-	err = s.a.verified(context.Background(), s.acct, match.appID, s.svc, s.ipKey)
+	t.finish(true)
+	err = s.a.verified(s.ctx, s.acct, match.appID, s.svc, s.remote)
 	countLogin(s.svc, err)
 	if err != nil {
 		return nil, true, err
@@ -220,13 +239,10 @@ func (s *scramServer) clientFinal(resp []byte) ([]byte, bool, error) {
 	return []byte("v=" + base64.StdEncoding.EncodeToString(serverSignature(match.keys, authMessage))), false, nil
 }
 
-// fail counts a failed login exactly as Login does for a wrong password:
-// against the address and the account (internal/auth/throttle.go).
-func (s *scramServer) fail(err error) error {
-	if s.remote.IsValid() {
-		s.a.perIP.fail(s.ipKey)
-	}
-	s.a.perAcc.fail(s.accKey)
+// fail counts a failed login as Login does for a wrong password
+// (throttle.go) and delays the answer by the tarpit.
+func (s *scramServer) fail(t *ticket, err error) error {
+	_ = s.a.wait(s.ctx, t.finish(false))
 	countLogin(s.svc, err)
 	return err
 }

@@ -95,8 +95,15 @@ func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dns
 	authn := auth.New(st, auth.Options{
 		DefaultDomain:         c.Domain,
 		MaxFailuresPerIP:      c.Auth.MaxFailuresPerIP,
-		MaxFailuresPerAccount: c.Auth.MaxFailuresPerAccount,
+		MaxFailuresPerPair:    c.Auth.MaxFailuresPerAccountIP,
+		AccountGuessesPerHour: c.Auth.MaxGuessesPerAccountHour,
+		AccountBurst:          c.Auth.GuessBurst,
 		Window:                c.Auth.FailureWindow.Duration,
+		MaxDelay:              c.Auth.MaxDelay.Duration,
+		KnownFor:              c.Auth.KnownAddressFor.Duration,
+		Known:                 raw, // st, the metered wrapper, hides it
+		MaxVerifications:      c.Auth.MaxVerifications,
+		MaxVerificationsPerIP: c.Auth.MaxVerificationsPerIP,
 		SetSCRAM:              raw.SetSCRAM,
 		SCRAMReady:            raw.SCRAMReady,
 	})

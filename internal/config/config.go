@@ -146,10 +146,69 @@ type Auth struct {
 	// AllowPlaintextLoopback accepts passwords over unencrypted
 	// connections from loopback addresses (127.0.0.0/8, ::1): for tests,
 	// webmail on the same host, or --dev. Never from elsewhere.
-	AllowPlaintextLoopback bool     `toml:"allow_plaintext_loopback"`
-	MaxFailuresPerIP       int      `toml:"max_failures_per_ip"`      // default 10
-	MaxFailuresPerAccount  int      `toml:"max_failures_per_account"` // default 30
-	FailureWindow          Duration `toml:"failure_window"`           // default 5m
+	AllowPlaintextLoopback bool `toml:"allow_plaintext_loopback"`
+
+	// Login throttling (internal/auth/throttle.go; the guarantees are in
+	// docs/configuration.md). "Address" is an IPv4 address or an IPv6 /64;
+	// a "known" network is one the account signed in from within
+	// KnownAddressFor.
+
+	// MaxFailuresPerIP distinct wrong passwords from one address within
+	// FailureWindow refuse its attempts at accounts not known there
+	// (default 20).
+	MaxFailuresPerIP int `toml:"max_failures_per_ip"`
+	// MaxFailuresPerAccountIP distinct wrong passwords for one account
+	// from one address refuse that pair (default 10).
+	MaxFailuresPerAccountIP int `toml:"max_failures_per_account_ip"`
+	// MaxGuessesPerAccountHour and GuessBurst bound the attempts at one
+	// account from every network it is not known at together (defaults
+	// 100 and 10).
+	MaxGuessesPerAccountHour int `toml:"max_guesses_per_account_hour"`
+	GuessBurst               int `toml:"guess_burst"`
+	// FailureWindow: counters forget after this long without a failure
+	// (default 15m).
+	FailureWindow Duration `toml:"failure_window"`
+	// MaxDelay caps the tarpit: a failure delays its answer and the next
+	// attempt by 1 s, 2 s, 4 s, ... up to MaxDelay (default 15s, at most
+	// 30s so that the answer comes within the command timeout).
+	MaxDelay Duration `toml:"max_delay"`
+	// KnownAddressFor is how long a network where an account signed in
+	// stays known (default 720h, 30 days).
+	KnownAddressFor Duration `toml:"known_address_for"`
+	// MaxVerifications bounds the password checks (argon2id, 19 MiB
+	// each) in flight; 0 is max(2, CPUs), at most 13 (256 MiB).
+	MaxVerifications int `toml:"max_verifications"`
+	// MaxVerificationsPerIP bounds those of one address (default 2).
+	MaxVerificationsPerIP int `toml:"max_verifications_per_ip"`
+
+	// MaxFailuresPerAccount is a removed key (it locked an account from
+	// everywhere); Validate names its replacement.
+	MaxFailuresPerAccount *int `toml:"max_failures_per_account"`
+}
+
+// validate checks the [auth] values.
+func (a *Auth) validate() error {
+	if a.MaxFailuresPerAccount != nil {
+		return errors.New("auth.max_failures_per_account was removed: accounts are no longer locked from everywhere; " +
+			"attempts from networks an account has not signed in from are rate-limited by auth.max_guesses_per_account_hour " +
+			"(see docs/configuration.md); remove the key")
+	}
+	for _, v := range []struct {
+		key string
+		n   int
+	}{
+		{"max_failures_per_ip", a.MaxFailuresPerIP}, {"max_failures_per_account_ip", a.MaxFailuresPerAccountIP},
+		{"max_guesses_per_account_hour", a.MaxGuessesPerAccountHour}, {"guess_burst", a.GuessBurst},
+		{"max_verifications", a.MaxVerifications}, {"max_verifications_per_ip", a.MaxVerificationsPerIP},
+	} {
+		if v.n < 0 {
+			return fmt.Errorf("auth.%s = %d: must not be negative", v.key, v.n)
+		}
+	}
+	if a.MaxDelay.Duration > 30*time.Second {
+		return fmt.Errorf("auth.max_delay = %s: at most 30s (clients time out)", a.MaxDelay.Duration)
+	}
+	return nil
 }
 
 // Connection defaults. They are the one source: Default uses them, and so
@@ -207,7 +266,12 @@ func Default(domain string) Config {
 			IMAPIdleTimeout:  Duration{30 * time.Minute},
 			POP3IdleTimeout:  Duration{10 * time.Minute},
 		},
-		Auth: Auth{MaxFailuresPerIP: 10, MaxFailuresPerAccount: 30, FailureWindow: Duration{5 * time.Minute}},
+		Auth: Auth{
+			MaxFailuresPerIP: 20, MaxFailuresPerAccountIP: 10,
+			MaxGuessesPerAccountHour: 100, GuessBurst: 10,
+			FailureWindow: Duration{15 * time.Minute}, MaxDelay: Duration{15 * time.Second},
+			KnownAddressFor: Duration{30 * 24 * time.Hour}, MaxVerificationsPerIP: 2,
+		},
 	}
 }
 
@@ -264,6 +328,9 @@ func (c *Config) Validate() error {
 		if _, err := c.Address(l.Setting); err != nil {
 			return fmt.Errorf("listeners.%s: %w", l.Name, err)
 		}
+	}
+	if err := c.Auth.validate(); err != nil {
+		return err
 	}
 	switch c.Log.Format {
 	case "text", "json":

@@ -97,3 +97,46 @@ smtp_timeout = "90s"
 		t.Errorf("admin = %q", a)
 	}
 }
+
+// TestAuthKeys: the throttling keys parse; a config of the previous
+// release keeps its max_failures_per_ip and failure_window, and its
+// max_failures_per_account (whose account-wide lock is gone) is refused
+// with a message naming the replacement rather than ignored.
+func TestAuthKeys(t *testing.T) {
+	c, err := Parse("youju.toml", []byte(`domain = "a.test"
+[auth]
+max_failures_per_ip = 7
+max_failures_per_account_ip = 4
+max_guesses_per_account_hour = 60
+guess_burst = 5
+failure_window = "10m"
+max_delay = "8s"
+known_address_for = "240h"
+max_verifications = 3
+max_verifications_per_ip = 1
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Auth
+	if a.MaxFailuresPerIP != 7 || a.MaxFailuresPerAccountIP != 4 || a.MaxGuessesPerAccountHour != 60 || a.GuessBurst != 5 ||
+		a.FailureWindow.Duration != 10*time.Minute || a.MaxDelay.Duration != 8*time.Second ||
+		a.KnownAddressFor.Duration != 240*time.Hour || a.MaxVerifications != 3 || a.MaxVerificationsPerIP != 1 {
+		t.Fatalf("parsed %+v", a)
+	}
+	if d := Default("a.test").Auth; d.MaxGuessesPerAccountHour != 100 || d.MaxDelay.Duration != 15*time.Second || d.KnownAddressFor.Duration != 720*time.Hour {
+		t.Fatalf("defaults %+v", d)
+	}
+	if _, err := Parse("youju.toml", []byte("domain = \"a.test\"\n[auth]\nmax_failures_per_ip = 10\nfailure_window = \"5m\"\n")); err != nil {
+		t.Fatalf("previous release's keys: %v", err)
+	}
+	_, err = Parse("youju.toml", []byte("domain = \"a.test\"\n[auth]\nmax_failures_per_account = 30\n"))
+	if err == nil || !strings.Contains(err.Error(), "max_guesses_per_account_hour") {
+		t.Fatalf("max_failures_per_account: %v", err)
+	}
+	for _, bad := range []string{"max_delay = \"45s\"", "guess_burst = -1"} {
+		if _, err := Parse("youju.toml", []byte("domain = \"a.test\"\n[auth]\n"+bad+"\n")); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}

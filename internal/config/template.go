@@ -65,9 +65,16 @@ allow_plaintext_loopback = true
 {{- else}}
 # allow_plaintext_loopback = false
 {{- end}}
-# max_failures_per_ip = 10
-# max_failures_per_account = 30
-# failure_window = "5m"
+# login throttling: see docs/configuration.md, [auth]
+# max_failures_per_ip = 20             # distinct wrong passwords per address, accounts not known there
+# max_failures_per_account_ip = 10     # distinct wrong passwords per (account, address)
+# max_guesses_per_account_hour = 100   # per account, from networks it never signed in from
+# guess_burst = 10
+# failure_window = "15m"
+# max_delay = "15s"                    # tarpit: 1s, 2s, 4s, ... up to this
+# known_address_for = "720h"           # a network an account signed in from stays trusted 30 days
+# max_verifications = 0                # argon2id checks at once (19 MiB each); 0 = max(2, CPUs)
+# max_verifications_per_ip = 2
 
 [proxy_protocol]
 # PROXY protocol v1/v2 from load balancers (off unless both are set)

@@ -60,7 +60,7 @@ func (s *session) cmdPass(cmd Command) error {
 	if cmd.Rest == "" {
 		return &Error{Text: "PASS takes one argument", bad: true}
 	}
-	acct, err := s.srv.Auth.Login(context.Background(), auth.Request{
+	acct, err := s.srv.Auth.Login(s.ctx(), auth.Request{
 		Username: user, Password: cmd.Rest, Service: store.ServicePOP3, Remote: s.remote,
 	})
 	if err != nil {
@@ -93,7 +93,7 @@ func (s *session) cmdAuth(cmd Command) error {
 	}
 	var acct store.Account
 	var got bool
-	srv, err := s.srv.Auth.SASL(cmd.Args[0], store.ServicePOP3, s.remote, s.tlsState(), func(a store.Account) { acct, got = a, true })
+	srv, err := s.srv.Auth.SASL(s.ctx(), cmd.Args[0], store.ServicePOP3, s.remote, s.tlsState(), func(a store.Account) { acct, got = a, true })
 	if err != nil {
 		return &Error{Text: "Unsupported authentication mechanism"}
 	}
@@ -189,4 +189,10 @@ func (s *session) login(acct store.Account) error {
 	s.log.Info("pop3: logged in", "messages", drop.count, "tls", s.tls)
 	s.ok("Logged in, " + strconv.Itoa(drop.count) + " messages (" + strconv.FormatInt(drop.size, 10) + " octets)")
 	return nil
+}
+
+// ctx is the connection's context, which ends when the connection closes or
+// the server shuts down: a login's tarpit (internal/auth) ends with it.
+func (s *session) ctx() context.Context {
+	return s.raw.Context()
 }

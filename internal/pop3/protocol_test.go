@@ -476,13 +476,14 @@ func TestMoreErrors(t *testing.T) {
 func TestThrottled(t *testing.T) {
 	st, _ := memFixture(t, store.POP3Options{})
 	ts := startServer(t, st, func(s *Server) {
-		s.Auth = auth.New(st, auth.Options{DefaultDomain: "example.org", MaxFailuresPerIP: 2})
+		s.Auth = auth.New(st, auth.Options{DefaultDomain: "example.org", MaxFailuresPerIP: 2, MaxDelay: -1})
 		s.MaxAuthFailures = 100
 	})
 	c := dial(t, ts.addr)
-	for range 2 {
+	// Two distinct wrong passwords: a repeated one would count once.
+	for i := range 2 {
 		c.do("USER alice", "+OK*")
-		c.do("PASS wrong", "-ERR [AUTH] Authentication failed")
+		c.do(fmt.Sprintf("PASS wrong%d", i), "-ERR [AUTH] Authentication failed")
 	}
 	// Blocked now, even with the right password; the connection closes.
 	c.do("AUTH PLAIN "+plain("alice", testPassword), "-ERR [SYS/TEMP] Too many failed logins, try again later")

@@ -153,7 +153,11 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 	if !ss.authAllowed() {
 		return nil, ss.fail(errEncryptionRequired)
 	}
-	srv, err := ss.s.Auth.SASL(mech, store.ServiceSMTP, ss.remote, ss.tls, func(a store.Account) {
+	ctx := ss.s.ctx // the tarpit of a failed login ends with the connection
+	if ss.tc != nil {
+		ctx = ss.tc.Context()
+	}
+	srv, err := ss.s.Auth.SASL(ctx, mech, store.ServiceSMTP, ss.remote, ss.tls, func(a store.Account) {
 		ss.mu.Lock()
 		ss.acct = &a
 		ss.log = ss.log.With("user", a.Address)

@@ -6,8 +6,8 @@ import (
 )
 
 // Metered wraps s so that the hot operations report their duration to
-// observe (op names: "deliver", "list", "search", "open", "flags",
-// "expunge", "changes", "keywords"). It keeps metrics out of the backends.
+// observe (op names: "deliver", "append", "list", "search", "open", "flags",
+// "expunge", "changes", "keywords", "select"). It keeps metrics out of the backends.
 func Metered(s Store, observe func(op string, d time.Duration)) Store {
 	return &metered{Store: s, observe: observe}
 }
@@ -22,6 +22,11 @@ func (m *metered) since(op string, t time.Time) { m.observe(op, time.Since(t)) }
 func (m *metered) Deliver(ctx context.Context, d Delivery) ([]TargetResult, error) {
 	defer m.since("deliver", time.Now())
 	return m.Store.Deliver(ctx, d)
+}
+
+func (m *metered) AppendMessages(ctx context.Context, acct AccountID, appends []Append) ([]AppendResult, error) {
+	defer m.since("append", time.Now())
+	return m.Store.AppendMessages(ctx, acct, appends)
 }
 
 func (m *metered) ListMessages(ctx context.Context, acct AccountID, mbox MailboxID, opt ListOptions, fn func(*Message) error) error {
@@ -57,4 +62,10 @@ func (m *metered) Expunge(ctx context.Context, acct AccountID, mbox MailboxID, u
 func (m *metered) Changes(ctx context.Context, acct AccountID, mbox MailboxID, since ModSeq) (Changes, error) {
 	defer m.since("changes", time.Now())
 	return m.Store.Changes(ctx, acct, mbox, since)
+}
+
+// SelectState passes the call on to the wrapped store.
+func (m *metered) SelectState(ctx context.Context, acct AccountID, mbox MailboxID) (MailboxState, error) {
+	defer m.since("select", time.Now())
+	return SelectState(ctx, m.Store, acct, mbox)
 }

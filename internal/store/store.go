@@ -303,6 +303,29 @@ type Delivery struct {
 	Exact bool
 }
 
+// AppendMessage is one message of an Append.
+type AppendMessage struct {
+	Data         []byte    // the whole message; normalised to CRLF unless Exact
+	InternalDate time.Time // zero = now
+	Flags        Flags
+	Exact        bool // as Delivery.Exact (an IMAP literal8, RFC 3516 §4.4)
+}
+
+// Append is the messages of one IMAP APPEND command (one, or several with
+// MULTIAPPEND) to one mailbox of the account.
+type Append struct {
+	Mailbox  MailboxID // 0 = INBOX
+	Messages []AppendMessage
+}
+
+// AppendResult is the outcome of one Append: either every message was
+// stored, with consecutive UIDs in the order of the messages, or none was.
+type AppendResult struct {
+	UIDValidity uint32
+	UIDs        []UID
+	Err         error // ErrQuotaExceeded, ErrTooLarge, ErrNotFound, ...: nothing of the Append was stored
+}
+
 // Query selects messages for Search. Every set field must match (AND).
 // Fields that the backend cannot evaluate in its index are left to Match,
 // which is called with the message (Info filled) and may open the body
@@ -396,6 +419,14 @@ type Mail interface {
 	// calls share fsyncs. A per-target failure (quota) is in its result;
 	// the error is for failures of the whole delivery (I/O: temporary).
 	Deliver(ctx context.Context, d Delivery) ([]TargetResult, error)
+	// AppendMessages stores appends into mailboxes of acct in one durable
+	// write (one group commit), and returns only when all of it is on
+	// stable storage. Each Append is all or none (MULTIAPPEND, RFC 3502
+	// §6.3.11) and independent of the others: one failing (quota, size,
+	// no such mailbox) is in its result and the others are stored. The
+	// error is for failures of the whole call (I/O: temporary), after
+	// which nothing was stored.
+	AppendMessages(ctx context.Context, acct AccountID, appends []Append) ([]AppendResult, error)
 
 	// ListMessages calls fn for each message of the mailbox in ascending UID
 	// order, streamed from the index.

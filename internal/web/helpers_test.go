@@ -64,7 +64,7 @@ func newEnv(t *testing.T, edit func(*Options)) *env {
 	st := fixture.NewStore(t, sqlite.Options{}, testDomain, "second.test")
 	acct := fixture.Account(t, st, store.Account{Address: testUser, PasswordHash: fixture.PasswordHash(testPassword), AllowIMAP: true, AllowPOP3: true, AllowSMTP: true, Created: time.Now()})
 	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	a := auth.New(st, auth.Options{DefaultDomain: testDomain, MaxFailuresPerIP: 5, CacheTTL: -1})
+	a := auth.New(st, auth.Options{DefaultDomain: testDomain, MaxFailuresPerIP: 5, MaxDelay: -1, CacheTTL: -1})
 	opt := Options{Hostname: testHost, Domain: testDomain, Settings: testSettings(), Store: st, Auth: a,
 		Logger: slog.New(slog.DiscardHandler), Now: clk.Now}
 	if edit != nil {

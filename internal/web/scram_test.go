@@ -12,7 +12,7 @@ import (
 // scramLogin runs a SCRAM-SHA-256 exchange for user/pw through a.
 func scramLogin(t *testing.T, a *auth.Authenticator, user, pw string) error {
 	t.Helper()
-	srv, err := a.SASL(auth.SCRAMSHA256, store.ServiceIMAP, netip.Addr{}, nil, nil)
+	srv, err := a.SASL(t.Context(), auth.SCRAMSHA256, store.ServiceIMAP, netip.Addr{}, nil, nil)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -247,7 +248,7 @@ func TestThrottledSignIn(t *testing.T) {
 	defer ts.Close()
 	c := client(t, ts)
 	for i := 0; i < 5; i++ {
-		signIn(t, c, ts.URL, testUser, "bad")
+		signIn(t, c, ts.URL, testUser, fmt.Sprint("bad", i)) // distinct: a repeated password counts once
 	}
 	resp, body := signIn(t, c, ts.URL, testUser, testPassword)
 	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "Too many failed sign-ins") {

@@ -15,43 +15,32 @@ import (
 // the store returned, i.e. after the message is on stable storage; the
 // APPENDUID code is of UIDPLUS (RFC 4315 §3). A message may be built with
 // CATENATE (RFC 4469) from text and parts of messages already stored.
+// APPENDs without CATENATE go through appendBatch (appendbatch.go) instead,
+// which may store several pipelined ones together.
 func cmdAppend(c *conn, cmd *wire.Command) error {
 	a := cmd.Args.(*wire.AppendArgs)
-	for _, msg := range a.Messages {
-		if msg.Catenate == nil && len(msg.Data) == 0 {
-			return no("CANNOT", "empty message")
+	for i := range a.Messages {
+		msg := &a.Messages[i]
+		if msg.Catenate != nil {
+			var err error
+			if msg.Data, msg.Binary, err = c.catenate(msg.Catenate); err != nil {
+				return err
+			}
+			msg.Catenate = nil
 		}
 	}
-	m, err := c.srv.Store.Mailbox(c.ctx, c.acct.ID, a.Mailbox)
+	m, err := c.prepareAppend(a, nil, nil)
 	if err != nil {
-		return no("TRYCREATE", "no such mailbox") // RFC 9051 §6.3.12
-	}
-	var kws []string
-	for _, msg := range a.Messages {
-		kws = append(kws, parseFlags(msg.Flags).Keywords...)
-	}
-	if err := c.checkKeywordLimit(m.ID, kws); err != nil {
 		return err
 	}
-	// MULTIAPPEND (RFC 3502 §6.3.11): all or nothing. Each message is
-	// stored durably in turn; if one fails, those already stored are
-	// removed again before the NO.
-	var uids []store.UID
-	var validity uint32
-	for _, msg := range a.Messages {
-		uid, v, err := c.appendOne(m.ID, msg)
-		if err != nil {
-			if len(uids) > 0 {
-				if _, rerr := c.srv.Store.Remove(c.ctx, c.acct.ID, m.ID, store.UIDSetOf(sortedUIDs(uids))); rerr != nil {
-					c.log.Error("MULTIAPPEND rollback failed", "err", rerr)
-				}
-			}
-			return err
-		}
-		uids, validity = append(uids, uid), v
+	res, err := c.srv.Store.AppendMessages(c.ctx, c.acct.ID, []store.Append{m})
+	if err != nil {
+		return err
 	}
-	c.okCode = "APPENDUID " + itoa(uint64(validity)) + " " + store.UIDSetOf(uids).SequenceSet()
-	if c.sel != nil && c.sel.mbox.ID == m.ID {
+	if err := c.appended(res[0]); err != nil {
+		return err
+	}
+	if c.sel != nil && c.sel.mbox.ID == m.Mailbox {
 		// RFC 9051 §6.3.12: the client learns of the new message with
 		// EXISTS; run sends it with the other updates.
 		c.sendUpdates(true)
@@ -59,33 +48,58 @@ func cmdAppend(c *conn, cmd *wire.Command) error {
 	return nil
 }
 
-// appendOne stores one message and returns its UID and UIDVALIDITY. A
-// literal8 (RFC 3516 §4.4) is stored exactly as sent: bare LF and NUL
-// are kept, and RFC822.SIZE is its length.
-func (c *conn) appendOne(mbox store.MailboxID, msg wire.AppendMessage) (store.UID, uint32, error) {
-	if msg.Catenate != nil {
-		var err error
-		if msg.Data, msg.Binary, err = c.catenate(msg.Catenate); err != nil {
-			return 0, 0, err
+// prepareAppend checks an APPEND's messages and target and turns them
+// into a store.Append. kws are the keywords of the APPENDs of the same
+// batch before this one, not stored yet, which count for the limit;
+// boxes, if not nil, keeps the mailboxes the batch looked up by name.
+func (c *conn) prepareAppend(a *wire.AppendArgs, kws []string, boxes map[string]store.MailboxID) (store.Append, error) {
+	for _, msg := range a.Messages {
+		if len(msg.Data) == 0 {
+			return store.Append{}, no("CANNOT", "empty message")
 		}
 	}
-	res, err := c.srv.Store.Deliver(c.ctx, store.Delivery{
-		Data:         msg.Data,
-		InternalDate: msg.Date,
-		Targets:      []store.Target{{Account: c.acct.ID, Mailbox: mbox, Flags: parseFlags(msg.Flags)}},
-		Exact:        msg.Binary,
-	})
-	if err != nil {
-		return 0, 0, err
+	id, ok := boxes[a.Mailbox]
+	if !ok {
+		m, err := c.srv.Store.Mailbox(c.ctx, c.acct.ID, a.Mailbox)
+		if err != nil {
+			return store.Append{}, no("TRYCREATE", "no such mailbox") // RFC 9051 §6.3.12
+		}
+		id = m.ID
+		if boxes != nil {
+			boxes[a.Mailbox] = id
+		}
 	}
-	if len(res) != 1 {
-		return 0, 0, no("SERVERBUG", "delivery returned no result")
+	out := store.Append{Mailbox: id, Messages: make([]store.AppendMessage, len(a.Messages))}
+	for i, msg := range a.Messages {
+		f := parseFlags(msg.Flags)
+		kws = append(kws, f.Keywords...)
+		// A literal8 (RFC 3516 §4.4) is stored exactly as sent: bare LF
+		// and NUL are kept, and RFC822.SIZE is its length.
+		out.Messages[i] = store.AppendMessage{Data: msg.Data, InternalDate: msg.Date, Flags: f, Exact: msg.Binary}
 	}
-	if res[0].Err != nil {
-		return 0, 0, res[0].Err
+	if err := c.checkKeywordLimit(id, kws); err != nil {
+		return store.Append{}, err
 	}
-	metrics.MessagesDelivered.With(metrics.PathAppend).Inc()
-	return res[0].UID, res[0].UIDValidity, nil
+	return out, nil
+}
+
+// appended sets the tagged OK's APPENDUID (RFC 4315 §3) of a stored
+// Append, or returns why nothing of it was stored. MULTIAPPEND (RFC 3502
+// §6.3.11) is all or nothing: the store stores every message of an
+// Append or none.
+func (c *conn) appended(r store.AppendResult) error {
+	if errors.Is(r.Err, store.ErrNotFound) {
+		return no("TRYCREATE", "no such mailbox") // deleted meanwhile (RFC 9051 §6.3.12)
+	}
+	if r.Err != nil {
+		return r.Err
+	}
+	if len(r.UIDs) == 0 {
+		return no("SERVERBUG", "append returned no result")
+	}
+	metrics.MessagesDelivered.With(metrics.PathAppend).Add(float64(len(r.UIDs)))
+	c.okCode = "APPENDUID " + itoa(uint64(r.UIDValidity)) + " " + store.UIDSetOf(r.UIDs).SequenceSet()
+	return nil
 }
 
 // catenate builds the message of a CATENATE APPEND (RFC 4469 §3): its

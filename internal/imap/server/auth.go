@@ -229,7 +229,7 @@ func cmdAuthenticate(c *conn, cmd *wire.Command) error {
 	a := cmd.Args.(*wire.AuthenticateArgs)
 	var acct store.Account
 	ok := false
-	srv, err := c.srv.Auth.SASL(a.Mechanism, store.ServiceIMAP, c.remote, c.tlsState(), func(x store.Account) { acct, ok = x, true })
+	srv, err := c.srv.Auth.SASL(c.ctx, a.Mechanism, store.ServiceIMAP, c.remote, c.tlsState(), func(x store.Account) { acct, ok = x, true })
 	if err != nil {
 		return no("CANNOT", "unsupported mechanism")
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -189,5 +190,43 @@ func BenchmarkUIDFetchAllEnvelope(b *testing.B) {
 		if n := c.run(b, "UID FETCH 1:* (ENVELOPE)"); n < benchMessages() {
 			b.Fatalf("%d responses", n)
 		}
+	}
+}
+
+// BenchmarkSelect100kCold is the first SELECT after the store is opened
+// (the server started): nothing of the mailbox is in memory. The store is
+// reopened, and the client logs in, outside the timed part.
+func BenchmarkSelect100kCold(b *testing.B) {
+	dir := os.Getenv("YOUJU_BENCH_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	} else {
+		// Not the directory of benchServer, whose store holds its lock.
+		dir = filepath.Join(dir, "cold")
+	}
+	var ts *testServer
+	stop := func() {
+		if ts != nil {
+			ts.srv.Shutdown(context.Background())
+			ts.st.Close()
+		}
+	}
+	defer stop()
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		stop()
+		var err error
+		if ts, err = fillBenchStore(dir, benchMessages()); err != nil {
+			b.Fatal(err)
+		}
+		c := ts.login(b)
+		b.StartTimer()
+		if n := c.run(b, "SELECT INBOX"); n < 5 {
+			b.Fatalf("%d responses", n)
+		}
+		b.StopTimer()
+		c.conn.Close()
+		b.StartTimer()
 	}
 }

@@ -218,25 +218,46 @@ func (c *conn) next() bool {
 	}
 	c.await()
 	cmd, err := c.r.ReadCommand()
+	if err == nil && c.batchableAppend(cmd) {
+		// Pipelined APPENDs are stored together (appendbatch.go); the
+		// command that ended the batch, if any, runs next.
+		cmd, err = c.appendBatch(cmd)
+		if c.state == stateLogout {
+			c.flush()
+			return false
+		}
+		if cmd == nil && err == nil {
+			return c.flush() == nil
+		}
+	}
 	if err != nil {
-		var pe *wire.ParseError
-		if errors.As(err, &pe) {
-			return c.parseError(pe)
-		}
-		if c.closing.Load() {
-			c.bye("server shutting down")
-		} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
-			c.bye("autologout; idle for too long") // RFC 9051 §5.4
-		} else if err != io.EOF {
-			c.log.Debug("read failed", "err", err)
-		}
-		return false
+		return c.readError(err)
 	}
 	c.run(cmd)
 	if c.state != stateNotAuth && c.raw != nil {
 		c.raw.Authenticated() // leaves the pre-login share of the limits
 	}
 	return c.flush() == nil
+}
+
+// readError handles a failure to read a command; false ends the
+// connection.
+func (c *conn) readError(err error) bool {
+	var pe *wire.ParseError
+	if errors.As(err, &pe) {
+		return c.parseError(pe)
+	}
+	if c.closing.Load() {
+		c.bye("server shutting down")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		c.bye("autologout; idle for too long") // RFC 9051 §5.4
+	} else {
+		if err != io.EOF {
+			c.log.Debug("read failed", "err", err)
+		}
+		c.flush() // answers of a batch read before the end
+	}
+	return false
 }
 
 // await sets the deadlines for the next command: the autologout timer
@@ -325,21 +346,7 @@ func (c *conn) run(cmd *wire.Command) {
 		return
 	}
 	c.okCode = ""
-	err := func() (err error) {
-		defer func() {
-			if v := recover(); v != nil {
-				c.log.Error("panic in IMAP command", "cmd", cmd.Name, "panic", v, "stack", string(debug.Stack()))
-				netserver.CountPanic("imap")
-				// The response may be cut in the middle: the stream can
-				// not be trusted any more, so the session ends.
-				c.w.CRLF()
-				c.bye("internal server error")
-				c.state = stateLogout
-				err = no("SERVERBUG", "internal error")
-			}
-		}()
-		return h.fn(c, cmd)
-	}()
+	err := c.guard(cmd.Name, func() error { return h.fn(c, cmd) })
 	if err == errStartTLSDone {
 		return
 	}
@@ -357,6 +364,23 @@ func (c *conn) run(cmd *wire.Command) {
 		c.sendUpdates(false)
 	}
 	c.tagged(cmd, err)
+}
+
+// guard runs a command's handler fn and recovers a panic in it.
+func (c *conn) guard(name string, fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("panic in IMAP command", "cmd", name, "panic", v, "stack", string(debug.Stack()))
+			netserver.CountPanic("imap")
+			// The response may be cut in the middle: the stream can
+			// not be trusted any more, so the session ends.
+			c.w.CRLF()
+			c.bye("internal server error")
+			c.state = stateLogout
+			err = no("SERVERBUG", "internal error")
+		}
+	}()
+	return fn()
 }
 
 var seqBound = map[string]bool{"FETCH": true, "STORE": true, "SEARCH": true, "SORT": true}

@@ -53,6 +53,9 @@ func FuzzSession(f *testing.F) {
 		"1 SORT (ARRIVAL FOO) UTF-8 ALL\r\n2 SORT (REVERSE) X ALL\r\n3 SORT (TO) X-NONE FROM a MODSEQ 1",
 		"1 APPEND Drafts CATENATE (TEXT {3+}\r\nabc URL \"/INBOX/;UID=2/;SECTION=2.MIME\" URL /INBOX/;UID=1/;PARTIAL=3.9)\r\n2 FETCH 1:* (BINARY.PEEK[] BINARY.SIZE[2] BINARY[1]<1.4>)",
 		"1 APPEND INBOX ~{6+}\r\na\nb\x00\r\r\n2 FETCH * (BODY.PEEK[] BINARY.PEEK[1] RFC822.SIZE)",
+		// Pipelined APPENDs stored in one batch (appendbatch.go), one failing,
+		// a MULTIAPPEND, then a synchronising literal that ends the batch.
+		"1 APPEND INBOX {5+}\r\nhello\r\n2 APPEND Nope {3+}\r\nabc\r\n3 APPEND INBOX (\\Seen $x) {1+}\r\na {0+}\r\n\r\n4 APPEND INBOX {2+}\r\nab {2+}\r\ncd\r\n5 APPEND INBOX {3}\r\nxyz\r\n6 NOOP",
 	} {
 		f.Add(s)
 	}

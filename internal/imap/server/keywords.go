@@ -16,18 +16,13 @@ const MaxMailboxKeywords = 128
 // systemFlagList is the FLAGS list of system flags (RFC 9051 §7.3.5).
 const systemFlagList = `\Answered \Flagged \Deleted \Seen \Draft`
 
-// loadKeywords reads the keywords used in the selected mailbox.
-func (c *conn) loadKeywords(sel *selected) error {
-	kws, err := store.MailboxKeywords(c.ctx, c.srv.Store, c.acct.ID, sel.mbox.ID)
-	if err != nil {
-		return err
-	}
+// setKeywords sets the keywords used in the selected mailbox.
+func (sel *selected) setKeywords(kws []string) {
 	sel.keywords = kws
 	sel.known = make(map[string]bool, len(kws))
 	for _, k := range kws {
 		sel.known[strings.ToLower(k)] = true
 	}
-	return nil
 }
 
 // writeFlagsResponses writes FLAGS and, for a read-write mailbox,

@@ -61,17 +61,17 @@ func cmdSelect(c *conn, cmd *wire.Command) error {
 	}
 	// Drain events queued before the snapshot: the snapshot includes them.
 	c.drainEvents(m.ID)
-	uids, err := c.srv.Store.Search(c.ctx, c.acct.ID, m.ID, store.Query{})
+	// What SELECT reports besides the mailbox row, read after it: its
+	// HIGHESTMODSEQ must not be newer than the UIDs, or changes in between
+	// would be missed; the next update catches up from the older value.
+	// The store gives UID runs, not a UID per message, so that SELECT of
+	// a big mailbox does no work per message.
+	st, err := store.SelectState(c.ctx, c.srv.Store, c.acct.ID, m.ID)
 	if err != nil {
 		return err
 	}
-	// The snapshot's HIGHESTMODSEQ must not be newer than the UID list, or
-	// changes in between would be missed: read the mailbox again and let
-	// the next update catch up from the older value.
-	sel := &selected{mbox: m, readOnly: cmd.Name == "EXAMINE", uids: newUIDMap(uids), modseq: m.HighestModSeq}
-	if err := c.loadKeywords(sel); err != nil {
-		return err
-	}
+	sel := &selected{mbox: m, readOnly: cmd.Name == "EXAMINE", uids: newUIDMapFromSet(st.UIDs), modseq: m.HighestModSeq}
+	sel.setKeywords(st.Keywords)
 	c.sel, c.state = sel, stateSelected
 	if !c.rev2 {
 		last := sel.uids.maxUID()
@@ -85,12 +85,10 @@ func cmdSelect(c *conn, cmd *wire.Command) error {
 	c.writeFlagsResponses(sel, true)
 	w.Raw("* OK [UIDVALIDITY ").Number(uint64(m.UIDValidity)).Raw("] UIDs valid").CRLF()
 	w.Raw("* OK [UIDNEXT ").Number(uint64(m.UIDNext)).Raw("] predicted next UID").CRLF()
-	if !c.rev2 && m.Unseen > 0 {
+	if !c.rev2 && st.FirstUnseen != 0 {
 		// RFC 3501 §6.3.1 UNSEEN: the first unseen message.
-		if first, err := c.srv.Store.Search(c.ctx, c.acct.ID, m.ID, store.Query{FlagsUnset: store.FlagSeen}); err == nil && len(first) > 0 {
-			if seq, ok := sel.uids.seqOf(first[0]); ok {
-				w.Raw("* OK [UNSEEN ").Number(uint64(seq)).Raw("] first unseen").CRLF()
-			}
+		if seq, ok := sel.uids.seqOf(st.FirstUnseen); ok {
+			w.Raw("* OK [UNSEEN ").Number(uint64(seq)).Raw("] first unseen").CRLF()
 		}
 	}
 	if rev2ListOnSelect := c.rev2; rev2ListOnSelect {

@@ -32,6 +32,24 @@ func newUIDMap(uids []store.UID) *uidMap {
 	return m
 }
 
+// newUIDMapFromSet builds the map from a store's UID runs (ascending,
+// disjoint): one run per range, whatever the number of messages.
+func newUIDMapFromSet(set store.UIDSet) *uidMap {
+	m := &uidMap{runs: make([]uidRun, 0, len(set))}
+	for _, r := range set {
+		if r.Lo > r.Hi {
+			continue
+		}
+		if k := len(m.runs); k > 0 && m.runs[k-1].hi+1 == r.Lo {
+			m.runs[k-1].hi = r.Hi // adjacent ranges: one run
+		} else {
+			m.runs = append(m.runs, uidRun{lo: r.Lo, hi: r.Hi, before: m.n})
+		}
+		m.n += uint32(r.Hi-r.Lo) + 1
+	}
+	return m
+}
+
 // append adds uid, greater than every UID in the map (a new message).
 func (m *uidMap) append(uid store.UID) {
 	if k := len(m.runs); k > 0 && m.runs[k-1].hi+1 == uid {

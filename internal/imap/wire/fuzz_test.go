@@ -2,7 +2,9 @@ package wire
 
 import (
 	"bufio"
+	"bytes"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -101,6 +103,29 @@ func FuzzIMAPURL(f *testing.F) {
 		relative := len(s) >= 5 && equalFold(s[:5], ";UID=")
 		if u.UID == 0 || (u.Mailbox == "") != relative || !utf8.ValidString(u.Mailbox) {
 			t.Fatalf("%q parsed as %+v", s, u)
+		}
+	})
+}
+
+// FuzzAppendAhead checks that the look-ahead at a buffered APPEND never
+// panics, and that whenever it reports a literal the line really ends
+// with that non-synchronising literal.
+func FuzzAppendAhead(f *testing.F) {
+	f.Add([]byte("a1 APPEND INBOX {10+}\r\n0123456789\r\n"))
+	f.Add([]byte("a1 append INBOX (\\Seen) ~{3+}\r\n"))
+	f.Add([]byte("a1 APPEND INBOX {10}\r\n"))
+	f.Add([]byte("a1 APPEND {5+}\r\n"))
+	f.Add([]byte("a1 NOOP\r\n"))
+	f.Add([]byte("a1 APPEND INBOX {-1+}\r\n"))
+	f.Fuzz(func(t *testing.T, buf []byte) {
+		n, ok := appendAhead(buf)
+		if !ok {
+			return
+		}
+		line := buf[:bytes.IndexByte(buf, '\n')]
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if n < 0 || !bytes.HasSuffix(line, []byte(strconv.FormatInt(n, 10)+"+}")) {
+			t.Fatalf("%q: size %d", buf, n)
 		}
 	})
 }

@@ -560,8 +560,15 @@ func parseAppend(r *Reader, _ *Command) (any, error) {
 		return nil, err
 	}
 	a := &AppendArgs{Mailbox: m}
+	// A MULTIAPPEND is stored as one batch, so all its messages are held
+	// at once: their count and total size are bounded, not only each
+	// message (APPENDLIMIT, RFC 7889).
+	room := MaxAppendTotal * r.maxLiteral()
 	for r.peek() == ' ' {
 		r.pos++
+		if len(a.Messages) == MaxAppendMessages {
+			return nil, r.errorf("more than %d messages in one APPEND", MaxAppendMessages)
+		}
 		var msg AppendMessage
 		if r.peek() == '(' {
 			if msg.Flags, err = r.flagList(); err != nil {
@@ -579,9 +586,10 @@ func parseAppend(r *Reader, _ *Command) (any, error) {
 				return nil, err
 			}
 		}
-		if err := r.appendData(&msg); err != nil {
+		if err := r.appendData(&msg, room); err != nil {
 			return nil, err
 		}
+		room -= int64(len(msg.Data))
 		a.Messages = append(a.Messages, msg)
 	}
 	if len(a.Messages) == 0 {
@@ -590,8 +598,16 @@ func parseAppend(r *Reader, _ *Command) (any, error) {
 	return a, nil
 }
 
-// appendData reads the append-data of one message.
-func (r *Reader) appendData(msg *AppendMessage) (err error) {
+// MaxAppendMessages and MaxAppendTotal (in APPEND message limits) bound
+// one MULTIAPPEND (RFC 3502).
+const (
+	MaxAppendMessages = 1000
+	MaxAppendTotal    = 2
+)
+
+// appendData reads the append-data of one message, of at most room
+// octets besides the message limit.
+func (r *Reader) appendData(msg *AppendMessage, room int64) (err error) {
 	if r.peekWord("CATENATE (") {
 		r.pos += len("CATENATE (")
 		msg.Catenate, err = r.catParts()
@@ -608,7 +624,7 @@ func (r *Reader) appendData(msg *AppendMessage) (err error) {
 	if c := r.peek(); c != '{' && c != '~' {
 		return r.errorf("expected message literal")
 	}
-	if msg.Data, msg.Binary, err = r.literal(true); err != nil {
+	if msg.Data, msg.Binary, err = r.literalWithin(true, min(room, r.maxLiteral())); err != nil {
 		return err
 	}
 	if utf8Data {

@@ -410,3 +410,27 @@ func TestWriterNUL(t *testing.T) {
 		t.Fatalf("AppendString: %q", got)
 	}
 }
+
+// TestMultiAppendBounded: one MULTIAPPEND holds all its messages at once
+// (they are stored as one batch), so their total is bounded by
+// MaxAppendTotal message limits and their count by MaxAppendMessages.
+func TestMultiAppendBounded(t *testing.T) {
+	limit := func(r *Reader) { r.MaxLiteral = 10 }
+	if _, err, _ := parse(t, "a APPEND INBOX {8}\r\n12345678 {8}\r\n12345678\r\n", limit); err != nil {
+		t.Fatalf("within the total: %v", err)
+	}
+	_, err, _ := parse(t, "a APPEND INBOX {8}\r\n12345678 {8}\r\n12345678 {8}\r\n", limit)
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.Code != "TOOBIG" || pe.Fatal {
+		t.Fatalf("third message past twice the limit: %#v", err)
+	}
+	var b strings.Builder
+	b.WriteString("a APPEND INBOX")
+	for i := 0; i <= MaxAppendMessages; i++ {
+		b.WriteString(" {0+}\r\n")
+	}
+	b.WriteString("\r\n")
+	if _, err, _ := parse(t, b.String(), nil); err == nil || !strings.Contains(err.Error(), "messages in one APPEND") {
+		t.Fatalf("%d messages: %v", MaxAppendMessages+1, err)
+	}
+}

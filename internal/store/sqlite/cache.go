@@ -2,7 +2,12 @@ package sqlite
 
 import (
 	"context"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -54,9 +59,57 @@ func (e *centry) message() store.Message {
 		InternalDate: fromNano(e.idate), SaveDate: fromNano(e.sdate), Size: e.size, BlobID: e.blobID}
 }
 
+// mboxCache is one cached mailbox. Besides the entries it keeps, under
+// the cache lock, what SELECT needs so that SELECT reads no entry: the
+// UIDs as runs, the keywords with the number of messages carrying each,
+// and a bound below which every message is seen (selectstate.go).
 type mboxCache struct {
 	msgs    []centry // ascending UID
 	lastUse atomic.Int64
+	runs    store.UIDSet       // the UIDs of msgs as runs
+	kw      map[string]kwCount // lower-case keyword → its count
+	// seenBelow: every message with a lower UID has \Seen. Readers raise
+	// it under the read lock (all of them compute the same value from
+	// the same entries), the writer lowers it under the write lock.
+	seenBelow atomic.Uint32
+}
+
+// kwCount is how many cached messages carry a keyword, and the spelling
+// the mailbox's FLAGS response gives (the first one seen).
+type kwCount struct {
+	spelling string
+	n        int
+}
+
+func newMboxCache(msgs []centry) *mboxCache {
+	b := &mboxCache{msgs: msgs}
+	for i := range msgs {
+		b.runs = b.runs.AppendRange(msgs[i].uid, msgs[i].uid)
+		b.countKeywords(msgs[i].keywords, 1)
+	}
+	return b
+}
+
+// countKeywords adds d to the count of each of kws.
+func (b *mboxCache) countKeywords(kws []string, d int) {
+	for _, k := range kws {
+		l := strings.ToLower(k)
+		c, ok := b.kw[l]
+		if !ok {
+			if d < 0 {
+				continue // cannot happen: counted when added
+			}
+			if b.kw == nil {
+				b.kw = map[string]kwCount{}
+			}
+			c.spelling = k
+		}
+		if c.n += d; c.n <= 0 {
+			delete(b.kw, l)
+			continue
+		}
+		b.kw[l] = c
+	}
 }
 
 // find returns the index of the first entry with UID >= uid.
@@ -73,10 +126,21 @@ type flagCache struct {
 	total int
 	gen   map[store.MailboxID]uint64 // bumped on every change of a mailbox
 	epoch uint64                     // bumped by reset
+	// loading are the loads running, so that a second reader of the
+	// mailbox waits for the first instead of reading it all again.
+	loading map[store.MailboxID]*boxLoad
+}
+
+// boxLoad is a load of a mailbox in progress; kept is set before done is
+// closed.
+type boxLoad struct {
+	done chan struct{}
+	kept bool
 }
 
 func newFlagCache(limit int) *flagCache {
-	return &flagCache{limit: limit, boxes: map[store.MailboxID]*mboxCache{}, gen: map[store.MailboxID]uint64{}}
+	return &flagCache{limit: limit, boxes: map[store.MailboxID]*mboxCache{}, gen: map[store.MailboxID]uint64{},
+		loading: map[store.MailboxID]*boxLoad{}}
 }
 
 func (c *flagCache) enabled() bool { return c.limit > 0 }
@@ -117,7 +181,10 @@ func (c *flagCache) add(id store.MailboxID, m *store.Message) {
 		c.drop(id) // cannot happen (UIDs ascend); be safe
 		return
 	}
-	b.msgs = append(b.msgs, toEntry(m))
+	e := toEntry(m)
+	b.msgs = append(b.msgs, e)
+	b.runs = b.runs.AppendRange(e.uid, e.uid)
+	b.countKeywords(e.keywords, 1)
 	c.total++
 }
 
@@ -133,8 +200,15 @@ func (c *flagCache) update(id store.MailboxID, ms []store.Message) {
 			c.drop(id)
 			return
 		}
-		kw := ms[i].Flags.Keywords
-		b.msgs[j].sys, b.msgs[j].keywords, b.msgs[j].modseq = ms[i].Flags.System, kw[:len(kw):len(kw)], ms[i].ModSeq
+		e, kw := &b.msgs[j], ms[i].Flags.Keywords
+		if !slices.Equal(e.keywords, kw) {
+			b.countKeywords(e.keywords, -1)
+			b.countKeywords(kw, 1)
+		}
+		if ms[i].Flags.System&store.FlagSeen == 0 && uint32(e.uid) < b.seenBelow.Load() {
+			b.seenBelow.Store(uint32(e.uid))
+		}
+		e.sys, e.keywords, e.modseq = ms[i].Flags.System, kw[:len(kw):len(kw)], ms[i].ModSeq
 	}
 }
 
@@ -147,49 +221,77 @@ func (c *flagCache) remove(id store.MailboxID, uids []store.UID) {
 	// uids ascend: one merge pass. A new slice, so that readers holding
 	// a copied chunk are unaffected.
 	out := make([]centry, 0, len(b.msgs))
+	var runs store.UIDSet
 	k := 0
 	for _, e := range b.msgs {
 		for k < len(uids) && uids[k] < e.uid {
 			k++
 		}
 		if k < len(uids) && uids[k] == e.uid {
+			b.countKeywords(e.keywords, -1)
 			continue
 		}
 		out = append(out, e)
+		runs = runs.AppendRange(e.uid, e.uid)
 	}
 	c.total -= len(b.msgs) - len(out)
-	b.msgs = out
+	b.msgs, b.runs = out, runs
 }
 
 // box returns the cached mailbox, loading it from one read snapshot if
-// needed. The caller has checked that mbox belongs to acct.
+// needed. The caller has checked that mbox belongs to acct. While a load
+// of the mailbox runs, another caller waits for it; if that load raced
+// with a change (and was not kept), the waiter loads again, since it may
+// know of the change.
 func (s *Store) box(ctx context.Context, acct store.AccountID, mbox store.MailboxID) (*mboxCache, error) {
 	c := s.cache
-	c.mu.RLock()
-	b := c.boxes[mbox]
-	g0, e0 := c.gen[mbox], c.epoch
-	c.mu.RUnlock()
-	if b != nil {
-		b.lastUse.Store(c.clock.Add(1))
-		return b, nil
+	for {
+		c.mu.RLock()
+		b, l := c.boxes[mbox], c.loading[mbox]
+		c.mu.RUnlock()
+		if b != nil {
+			b.lastUse.Store(c.clock.Add(1))
+			return b, nil
+		}
+		if l == nil {
+			break
+		}
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if !l.kept {
+			break
+		}
 	}
-	var msgs []centry
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+msgCols+` FROM messages m WHERE `+mboxScope+` ORDER BY m.uid`, mbox, acct)
+	return s.loadBox(ctx, acct, mbox)
+}
+
+// loadBox reads the mailbox into the cache.
+func (s *Store) loadBox(ctx context.Context, acct store.AccountID, mbox store.MailboxID) (b *mboxCache, err error) {
+	c := s.cache
+	l := &boxLoad{done: make(chan struct{})}
+	c.mu.Lock()
+	g0, e0 := c.gen[mbox], c.epoch
+	owner := c.loading[mbox] == nil
+	if owner {
+		c.loading[mbox] = l
+	}
+	c.mu.Unlock()
+	if owner {
+		defer func() {
+			c.mu.Lock()
+			delete(c.loading, mbox)
+			c.mu.Unlock()
+			close(l.done)
+		}()
+	}
+	msgs, err := s.readBox(ctx, acct, mbox)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var m store.Message
-		if err := scanMessage(rows, &m); err != nil {
-			return nil, err
-		}
-		msgs = append(msgs, toEntry(&m))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	b = &mboxCache{msgs: msgs}
+	b = newMboxCache(msgs)
 	b.lastUse.Store(c.clock.Add(1))
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -199,7 +301,77 @@ func (s *Store) box(ctx context.Context, acct store.AccountID, mbox store.Mailbo
 	c.boxes[mbox] = b
 	c.total += len(msgs)
 	c.evict(mbox)
+	l.kept = owner
 	return b, nil
+}
+
+// boxQuery reads the cache entries of a mailbox (arguments: mailbox,
+// account). One statement is one read snapshot.
+const boxQuery = `SELECT ` + msgCols + ` FROM messages m WHERE ` + mboxScope + ` ORDER BY m.uid`
+
+// readBox reads the cache entries of a mailbox. It talks to the driver
+// directly (as readChunk): database/sql's per-row locking and conversions
+// were a third of the load. The slice is sized from the mailbox's count
+// once, and equal keyword lists share one slice (entries' keyword slices
+// are never modified in place).
+func (s *Store) readBox(ctx context.Context, acct store.AccountID, mbox store.MailboxID) ([]centry, error) {
+	var hint int
+	if err := s.rq.QueryRowContext(ctx, `SELECT messages FROM mailboxes WHERE id=? AND account_id=?`, mbox, acct).Scan(&hint); err != nil {
+		return nil, notFound(err)
+	}
+	conn, err := s.rdb.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	msgs := make([]centry, 0, hint+hint/16+16) // room for deliveries meanwhile
+	err = conn.Raw(func(dc any) error {
+		qc, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return errors.New("sqlite: driver cannot query directly")
+		}
+		rows, err := qc.QueryContext(ctx, boxQuery, []driver.NamedValue{{Ordinal: 1, Value: int64(mbox)}, {Ordinal: 2, Value: int64(acct)}})
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		vals := make([]driver.Value, 8)
+		kws := map[string][]string{}
+		for {
+			if err := rows.Next(vals); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			kw := keywordText(vals[3])
+			vals[3] = nil
+			var m store.Message
+			if err := scanCols(&m, vals); err != nil {
+				return err
+			}
+			if kw != "" {
+				k, ok := kws[kw]
+				if !ok {
+					k = splitKeywords(kw)
+					kws[kw] = k
+				}
+				m.Flags.Keywords = k
+			}
+			msgs = append(msgs, toEntry(&m))
+		}
+	})
+	return msgs, err
+}
+
+// keywordText is the keywords column as the driver gave it.
+func keywordText(v driver.Value) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	}
+	return ""
 }
 
 // evict drops least recently used mailboxes (never keep) over the limit.

@@ -35,6 +35,8 @@ func crashMessage(n int) []byte {
 
 // crashChild runs in a child process: it delivers messages from 16
 // goroutines until killed, printing "ACK uid n" for each acknowledged one.
+// Half of them use AppendMessages (two MULTIAPPENDs of two messages per
+// call, as a batch of pipelined IMAP APPENDs).
 func crashChild() {
 	dir := os.Getenv(crashChildEnv)
 	s, err := Open(context.Background(), dir, Options{SegmentSize: 1 << 20})
@@ -52,6 +54,13 @@ func crashChild() {
 	var wg sync.WaitGroup
 	for g := 0; g < 16; g++ {
 		wg.Add(1)
+		if g%2 == 1 {
+			go func() {
+				defer wg.Done()
+				crashAppends(s, a.ID, &next, &mu)
+			}()
+			continue
+		}
 		go func() {
 			defer wg.Done()
 			for {
@@ -68,6 +77,32 @@ func crashChild() {
 		}()
 	}
 	wg.Wait()
+}
+
+// crashAppends stores messages with AppendMessages until killed.
+func crashAppends(s *Store, acct store.AccountID, next *atomic.Int64, mu *sync.Mutex) {
+	for {
+		var ns [4]int
+		var appends []store.Append
+		for i := range ns {
+			ns[i] = int(next.Add(1))
+			if i%2 == 0 {
+				appends = append(appends, store.Append{})
+			}
+			g := &appends[len(appends)-1]
+			g.Messages = append(g.Messages, store.AppendMessage{Data: crashMessage(ns[i])})
+		}
+		res, err := s.AppendMessages(context.Background(), acct, appends)
+		if err != nil || res[0].Err != nil || res[1].Err != nil {
+			fmt.Println("ERR", err, res)
+			os.Exit(2)
+		}
+		mu.Lock()
+		for i, n := range ns {
+			fmt.Printf("ACK %d %d\n", res[i/2].UIDs[i%2], n)
+		}
+		mu.Unlock()
+	}
 }
 
 // TestCrashSafety kills a delivering process with SIGKILL and checks that

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/youju/youju/internal/blob"
 	"github.com/youju/youju/internal/message"
 	"github.com/youju/youju/internal/store"
 )
@@ -89,10 +90,10 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.TargetRe
 		idate = now
 	}
 	res := make([]store.TargetResult, len(d.Targets))
-	err := s.submit(&op{ctx: ctx, data: data, atomic: true, fn: func(w *wtx) error {
+	err := s.submit(&op{ctx: ctx, datas: [][]byte{data}, atomic: true, fn: func(w *wtx) error {
 		var blob *blobRow
 		for i, t := range d.Targets {
-			r, err := w.deliverOne(t, size, idate, now, &blob, info)
+			r, err := w.deliverOne(t, w.ref, size, idate, now, &blob, info)
 			if err != nil && !errors.Is(err, store.ErrQuotaExceeded) && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
@@ -135,7 +136,7 @@ func isCRLF(b []byte) bool {
 
 // deliverOne adds the message to one target; the blob row is queued by
 // the first target that succeeds. The rows are written by flush.
-func (w *wtx) deliverOne(t store.Target, size int64, idate, now time.Time, blob **blobRow, info []byte) (store.TargetResult, error) {
+func (w *wtx) deliverOne(t store.Target, ref blob.Ref, size int64, idate, now time.Time, blob **blobRow, info []byte) (store.TargetResult, error) {
 	mb, err := w.deliveryMailbox(t)
 	if err != nil {
 		return store.TargetResult{}, err
@@ -156,7 +157,7 @@ func (w *wtx) deliverOne(t store.Target, size int64, idate, now time.Time, blob 
 		if err != nil {
 			return r, err
 		}
-		*blob = &blobRow{id: id, segment: w.ref.Segment, off: w.ref.Offset, n: w.ref.Length, info: info}
+		*blob = &blobRow{id: id, segment: ref.Segment, off: ref.Offset, n: ref.Length, info: info}
 		w.b.blobs = append(w.b.blobs, *blob)
 	}
 	(*blob).refcount++

@@ -7,38 +7,18 @@ import (
 )
 
 // MailboxKeywords implements store.KeywordLister: the keywords used in a
-// mailbox, from the flag cache (a scan of the cached entries, no SQL) or,
-// with the cache off, from the distinct stored keyword lists.
+// mailbox, from the keyword counts of the flag cache when the mailbox is
+// cached and otherwise from the index (a loose scan of messages_keywords,
+// one seek per distinct keyword list); neither reads every message, and
+// a mailbox not cached is not loaded for it.
 func (s *Store) MailboxKeywords(ctx context.Context, acct store.AccountID, mbox store.MailboxID) ([]string, error) {
 	if err := s.checkMailbox(ctx, acct, mbox); err != nil {
 		return nil, err
 	}
-	var ks store.KeywordSet
-	if s.cache.enabled() {
-		b, err := s.box(ctx, acct, mbox)
-		if err != nil {
-			return nil, err
-		}
-		// Entries' keyword slices are replaced whole, never modified in
-		// place, so reading them under the read lock is enough.
+	if b := s.cachedBox(mbox); b != nil {
 		s.cache.mu.RLock()
-		for i := range b.msgs {
-			ks.Add(b.msgs[i].keywords)
-		}
-		s.cache.mu.RUnlock()
-		return ks.Sorted(), nil
+		defer s.cache.mu.RUnlock()
+		return b.keywords(), nil
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT DISTINCT m.keywords FROM messages m WHERE `+mboxScope+` AND m.keywords != ''`, mbox, acct)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var kw string
-		if err := rows.Scan(&kw); err != nil {
-			return nil, err
-		}
-		ks.Add(splitKeywords(kw))
-	}
-	return ks.Sorted(), rows.Err()
+	return keywordsSQL(ctx, s.rdb, mbox)
 }

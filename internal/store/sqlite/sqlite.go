@@ -75,6 +75,7 @@ type Store struct {
 	blobs *blob.Store
 	note  store.Notifier
 	cache *flagCache
+	bg    background // cache loads started by SelectState
 	// applyMu is held by the committer from its COMMIT until the flag
 	// cache has the batch applied; Changes passes through it after its
 	// read, so that what a session learns from Changes (SQLite) is
@@ -142,6 +143,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	s.bg.init()
 	s, err = s.open(ctx, filepath.Join(dir, "index.db"))
 	if err != nil {
 		lock.Close()
@@ -337,6 +339,7 @@ func (s *Store) Notifier() store.Notifier { return s.note }
 // WAL and closes the files.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.bg.stop()
 		close(s.closing)
 		<-s.done
 		if _, err := s.wdb.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {

@@ -24,8 +24,8 @@ import (
 
 // op is one write request.
 type op struct {
-	ctx  context.Context
-	data []byte // message bytes to append first (nil for none)
+	ctx   context.Context
+	datas [][]byte // messages' bytes to append first (none: nil)
 	// atomic ops write nothing before they can fail: an error from fn is
 	// an SQL failure that aborts the whole batch, so they need no
 	// savepoint (deliveries: per-target failures are results, not errors).
@@ -41,7 +41,8 @@ type wtx struct {
 	tx     *sql.Tx
 	b      *batchTx // shared by the batch
 	ctx    context.Context
-	ref    blob.Ref
+	ref    blob.Ref   // of the op's first message
+	refs   []blob.Ref // of each of the op's messages, in order
 	events []store.Event
 	cache  []func(*flagCache)
 	dead   []uint32 // segments that may have become empty
@@ -148,7 +149,11 @@ func (s *Store) prepareMissed() {
 // do queues fn (with optional message data) and waits for the batch that
 // contains it to be committed.
 func (s *Store) do(ctx context.Context, data []byte, fn func(w *wtx) error) error {
-	return s.submit(&op{ctx: ctx, data: data, fn: fn})
+	o := &op{ctx: ctx, fn: fn}
+	if data != nil {
+		o.datas = [][]byte{data}
+	}
+	return s.submit(o)
 }
 
 func (s *Store) submit(o *op) error {
@@ -217,8 +222,8 @@ func (s *Store) stage(batch []*op) *staged {
 			b.errs[i] = err
 			continue
 		}
-		if o.data != nil {
-			datas = append(datas, o.data)
+		if len(o.datas) > 0 {
+			datas = append(datas, o.datas...)
 			withData = append(withData, i)
 		}
 	}
@@ -228,12 +233,15 @@ func (s *Store) stage(batch []*op) *staged {
 	t0 := time.Now()
 	refs, err := s.blobs.Append(datas)
 	s.opts.Observer.blobSync(time.Since(t0))
-	for j, i := range withData {
+	j := 0
+	for _, i := range withData {
+		n := len(batch[i].datas)
 		if err != nil {
 			b.errs[i] = err
 		} else {
-			b.ws[i] = &wtx{ref: refs[j]}
+			b.ws[i] = &wtx{ref: refs[j], refs: refs[j : j+n : j+n]}
 		}
+		j += n
 	}
 	b.refs = refs
 	return b

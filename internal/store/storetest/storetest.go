@@ -30,13 +30,16 @@ func Run(t *testing.T, open Opener) {
 	t.Run("UIDsNeverReusedAcrossReopenAndExpunge", func(t *testing.T) { testUIDsNeverReusedAcrossReopenAndExpunge(t, open) })
 	t.Run("ModSeqFlagsAndChanges", func(t *testing.T) { testModSeqFlagsAndChanges(t, open) })
 	t.Run("CopyMoveShareBlobs", func(t *testing.T) { testCopyMoveShareBlobs(t, open) })
+	t.Run("AppendMessages", func(t *testing.T) { testAppendMessages(t, open) })
 	t.Run("Quota", func(t *testing.T) { testQuota(t, open) })
 	t.Run("MailboxHierarchy", func(t *testing.T) { testMailboxHierarchy(t, open) })
 	t.Run("AccountsDomainsAliasesAppPasswords", func(t *testing.T) { testAccountsDomainsAliasesAppPasswords(t, open) })
 	t.Run("Isolation", func(t *testing.T) { testIsolation(t, open) })
 	t.Run("EventsPublishedAfterCommit", func(t *testing.T) { testEventsPublishedAfterCommit(t, open) })
 	t.Run("MailboxKeywords", func(t *testing.T) { testMailboxKeywords(t, open) })
+	t.Run("SelectState", func(t *testing.T) { testSelectState(t, open) })
 	t.Run("RetainedAfterExpunge", func(t *testing.T) { testRetainedAfterExpunge(t, open) })
+	t.Run("KnownAddresses", func(t *testing.T) { testKnownAddresses(t, open) })
 }
 
 var ctx = context.Background()
