@@ -47,7 +47,7 @@ func SelectState(ctx context.Context, s Mail, acct AccountID, mbox MailboxID) (M
 	var st MailboxState
 	var ks KeywordSet
 	err := s.ListMessages(ctx, acct, mbox, ListOptions{}, func(m *Message) error {
-		st.UIDs = st.UIDs.appendUID(m.UID)
+		st.UIDs = st.UIDs.AppendRange(m.UID, m.UID)
 		if st.FirstUnseen == 0 && m.Flags.System&FlagSeen == 0 {
 			st.FirstUnseen = m.UID
 		}
@@ -59,13 +59,4 @@ func SelectState(ctx context.Context, s Mail, acct AccountID, mbox MailboxID) (M
 	}
 	st.Keywords = ks.Sorted()
 	return st, nil
-}
-
-// appendUID adds uid, greater than every UID in s.
-func (s UIDSet) appendUID(uid UID) UIDSet {
-	if n := len(s); n > 0 && s[n-1].Hi+1 == uid && s[n-1].Hi != ^UID(0) {
-		s[n-1].Hi = uid
-		return s
-	}
-	return append(s, UIDRange{Lo: uid, Hi: uid})
 }
