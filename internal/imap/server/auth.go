@@ -208,6 +208,10 @@ func loginError(err error) error {
 		return no("AUTHENTICATIONFAILED", "invalid credentials")
 	case errors.Is(err, auth.ErrServiceDisabled), errors.Is(err, auth.ErrAccountDisabled):
 		return no("AUTHORIZATIONFAILED", "IMAP access is disabled for this account")
+	case errors.Is(err, auth.ErrMalformedSASL):
+		// RFC 9051 §6.2.2: BAD, arguments invalid, the exchange cancelled;
+		// not a temporary failure the client would retry as is.
+		return bad("", "malformed SASL message")
 	}
 	return &respError{kind: "NO", code: "UNAVAILABLE", text: "temporary failure, try again", detail: err}
 }

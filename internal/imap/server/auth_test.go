@@ -94,6 +94,12 @@ func TestAuthenticateContinuation(t *testing.T) {
 	if l := c2.line(); !strings.HasPrefix(l, "b BAD") {
 		t.Fatalf("cancel: %q", l)
 	}
+	// A PLAIN message without its NUL separators is invalid arguments (RFC
+	// 9051 §6.2.2: BAD), not a temporary failure to retry.
+	c3 := dialRaw(t, ts.addr)
+	if _, done := c3.do("AUTHENTICATE PLAIN " + base64.StdEncoding.EncodeToString([]byte("no separators"))); !strings.HasPrefix(done, "BAD") {
+		t.Fatalf("malformed PLAIN: %q", done)
+	}
 }
 
 func TestBadCommandsAndLimits(t *testing.T) {
