@@ -46,6 +46,14 @@ CREATE INDEX retained_expunged ON retained(expunged);`,
 		PRIMARY KEY (account_id, prefix)
 	) WITHOUT ROWID;
 	CREATE INDEX known_addresses_recent ON known_addresses(account_id, last_ok);`,
+	// 5: the text index of SEARCH (textindex.go). One contentless FTS5
+	// table per field, keyed by blob id, of lower-cased trigrams
+	// (detail=none: no positions, the smallest index; the index only
+	// narrows, so AND of trigrams is enough); CJK bigrams for two-character
+	// queries; blobs queued for (re)indexing below the high-water mark
+	// (meta fts_indexed) and blobs whose text went beyond the bound (always
+	// scanned). The trigger drops a blob's entries with the blob.
+	ftsMigration(),
 }
 
 // schema is the index. Times are Unix nanoseconds (0 = zero time). Every

@@ -98,6 +98,7 @@ type Store struct {
 	closeOnce sync.Once
 	closing   chan struct{}
 	done      chan struct{}
+	idxDone   chan struct{} // closed when textIndexer has returned
 }
 
 var _ store.Store = (*Store)(nil)
@@ -134,6 +135,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		ops:     make(chan *op, maxBatch),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
+		idxDone: make(chan struct{}),
 	}
 	s, err = s.open(ctx, filepath.Join(dir, "index.db"))
 	if err != nil {
@@ -197,6 +199,7 @@ func (s *Store) open(ctx context.Context, path string) (*Store, error) {
 	go s.writer()
 	go s.checkpointer()
 	go s.purger()
+	go s.textIndexer()
 	return s, nil
 }
 
@@ -326,6 +329,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
 		<-s.done
+		<-s.idxDone
 		if _, err := s.wdb.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 			s.log.Warn("wal checkpoint at close", "err", err)
 		}
