@@ -195,10 +195,14 @@ func (c *conn) matchProgram(key *wire.SearchKey, within store.UIDSet, needInfo b
 	// The text index narrows the messages to read (textsearch.go).
 	if cand, ok, err := c.textCandidates(&and); err != nil {
 		return nil, err
-	} else if ok && q.UIDs == nil {
-		q.UIDs = cand
 	} else if ok {
-		q.UIDs = intersectSets(q.UIDs, cand)
+		if q.UIDs != nil {
+			cand = intersectSets(q.UIDs, cand)
+		}
+		if len(cand) == 0 {
+			return nil, nil // no message can match
+		}
+		q.UIDs = cand
 	}
 	if q.UIDs == nil {
 		q.UIDs = store.UIDSet{{Lo: 1, Hi: sel.uids.maxUID()}}
