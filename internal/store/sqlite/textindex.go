@@ -28,10 +28,16 @@ import (
 // §6.4.4), lower-cased with strings.ToLower as its matcher does: the
 // decoded SUBJECT, FROM, TO, CC and BCC of message.Info, every header line
 // unfolded and RFC 2047-decoded ("name: value"), and the decoded text of
-// the text/* parts (message.BodyText). A term of three or more characters
-// is looked up as the AND of its trigrams; a two-character CJK term in the
-// bigram table. Text beyond the bounds below is not indexed: such a blob
-// goes to fts_big and is always a candidate, so the scan decides.
+// the text/* parts (message.BodyText). Chinese, Japanese and Korean text
+// (written without spaces, where two-character words such as 发票 are the
+// common query, too short for trigrams) is indexed as bigrams of adjacent
+// CJK letters (fts_cjk_body, fts_cjk_hdr), everything else as trigrams (a
+// CJK run is one placeholder there): each CJK character costs one entry
+// instead of two. A term is looked up as the AND of its trigrams and its
+// CJK bigrams; one with neither (one character, two Latin ones) narrows
+// nothing, as it would match most mail anyway. Text beyond the bounds
+// below is not indexed: such a blob goes to fts_big and is always a
+// candidate, so the scan decides.
 
 const (
 	// textBodyLimit bounds the body text indexed per message.
@@ -45,12 +51,15 @@ const (
 	maxQueryGrams = 12
 )
 
-// ftsTables are the trigram tables by field (store.TextField - 1) and
-// ftsCJKCols the columns of the bigram table.
-var (
-	ftsTables  = []string{"fts_subject", "fts_from", "fts_to", "fts_cc", "fts_bcc", "fts_header", "fts_body"}
-	ftsCJKCols = []string{"subject", "sender", "recipient", "cc", "bcc", "header", "body"}
-)
+// ftsTables are the trigram tables by field (store.TextField - 1). The
+// bigrams of the body are in fts_cjk_body (rowid: the blob id), those of
+// the other fields in fts_cjk_hdr (rowid: blob id * 8 + field).
+var ftsTables = []string{"fts_subject", "fts_from", "fts_to", "fts_cc", "fts_bcc", "fts_header", "fts_body"}
+
+// cjkMark stands for a run of CJK letters in the trigram text.
+const cjkMark = '\x01'
+
+const ftsOpts = "content='', contentless_delete=1, detail=none"
 
 // ftsMigration is the schema step that adds the text index.
 func ftsMigration() string {
@@ -59,10 +68,12 @@ func ftsMigration() string {
 		// case_sensitive 1: the text is already lower-cased by Go, the
 		// same folding as the matcher's; SQLite's own folding could
 		// differ on a few characters and lose a match.
-		fmt.Fprintf(&b, "CREATE VIRTUAL TABLE %s USING fts5(t, content='', contentless_delete=1, detail=none, tokenize='trigram case_sensitive 1');\n", t)
+		fmt.Fprintf(&b, "CREATE VIRTUAL TABLE %s USING fts5(t, %s, tokenize='trigram case_sensitive 1');\n", t, ftsOpts)
 	}
-	fmt.Fprintf(&b, "CREATE VIRTUAL TABLE fts_cjk USING fts5(%s, content='', contentless_delete=1, detail=column, tokenize='unicode61 remove_diacritics 0');\n",
-		strings.Join(ftsCJKCols, ", "))
+	// unicode61 keeps each space-separated bigram one token.
+	for _, t := range []string{"fts_cjk_body", "fts_cjk_hdr"} {
+		fmt.Fprintf(&b, "CREATE VIRTUAL TABLE %s USING fts5(t, %s, tokenize='unicode61 remove_diacritics 0');\n", t, ftsOpts)
+	}
 	b.WriteString(`CREATE TABLE fts_pending (blob_id INTEGER PRIMARY KEY);
 CREATE TABLE fts_big (blob_id INTEGER PRIMARY KEY);
 -- Maps index hits (blob ids) to a mailbox's UIDs without reading it all.
@@ -70,9 +81,10 @@ CREATE INDEX messages_blob ON messages(blob_id);
 INSERT INTO meta(k, v) VALUES('fts_indexed', 0);
 CREATE TRIGGER blobs_fts_delete AFTER DELETE ON blobs BEGIN
 `)
-	for _, t := range append(slices.Clone(ftsTables), "fts_cjk") {
+	for _, t := range append(slices.Clone(ftsTables), "fts_cjk_body") {
 		fmt.Fprintf(&b, "\tDELETE FROM %s WHERE rowid=old.id;\n", t)
 	}
+	b.WriteString("\tDELETE FROM fts_cjk_hdr WHERE rowid IN (old.id*8+1, old.id*8+2, old.id*8+3, old.id*8+4, old.id*8+5, old.id*8+6);\n")
 	b.WriteString("\tDELETE FROM fts_pending WHERE blob_id=old.id;\n\tDELETE FROM fts_big WHERE blob_id=old.id;\nEND;\n")
 	return b.String()
 }
@@ -85,9 +97,21 @@ func (s *Store) TextCandidates(ctx context.Context, acct store.AccountID, mbox s
 	if field < store.TextSubject || field > store.TextBody {
 		return nil, false, nil
 	}
-	table, match, ok := textQuery(field, value)
-	if !ok {
+	tri, bi := queryGrams(value)
+	if tri == "" && bi == "" {
 		return nil, false, nil
+	}
+	var hits []string
+	if tri != "" {
+		t := ftsTables[field-1]
+		hits = append(hits, `m.blob_id IN (SELECT rowid FROM `+t+` WHERE `+t+` MATCH ?2)`)
+	}
+	switch {
+	case bi == "":
+	case field == store.TextBody:
+		hits = append(hits, `m.blob_id IN (SELECT rowid FROM fts_cjk_body WHERE fts_cjk_body MATCH ?3)`)
+	default:
+		hits = append(hits, `m.blob_id IN (SELECT rowid>>3 FROM fts_cjk_hdr WHERE fts_cjk_hdr MATCH ?3 AND rowid&7 = ?4)`)
 	}
 	if err := s.checkMailbox(ctx, acct, mbox); err != nil {
 		return nil, false, err
@@ -95,12 +119,12 @@ func (s *Store) TextCandidates(ctx context.Context, acct store.AccountID, mbox s
 	// One statement, one snapshot: the hits, what is not indexed yet
 	// (above the mark, queued) and what is beyond the bounds.
 	q := `SELECT m.uid FROM messages m INDEXED BY messages_blob
-		WHERE m.blob_id IN (SELECT rowid FROM ` + table + ` WHERE ` + table + ` MATCH ?2) AND m.mailbox_id=?1
+		WHERE ` + strings.Join(hits, " AND ") + ` AND m.mailbox_id=?1
 	UNION SELECT m.uid FROM messages m INDEXED BY messages_blob
 		WHERE m.blob_id > (SELECT v FROM meta WHERE k='fts_indexed') AND m.mailbox_id=?1
 	UNION SELECT m.uid FROM fts_pending p JOIN messages m INDEXED BY messages_blob ON m.blob_id=p.blob_id WHERE m.mailbox_id=?1
 	UNION SELECT m.uid FROM fts_big p JOIN messages m INDEXED BY messages_blob ON m.blob_id=p.blob_id WHERE m.mailbox_id=?1`
-	uids, err := queryUIDs(ctx, s.rdb, q, mbox, match)
+	uids, err := queryUIDs(ctx, s.rdb, q, mbox, tri, bi, int(field))
 	if err != nil {
 		return nil, false, fmt.Errorf("sqlite: text index: %w", err)
 	}
@@ -108,30 +132,36 @@ func (s *Store) TextCandidates(ctx context.Context, acct store.AccountID, mbox s
 	return uids, true, nil
 }
 
-// textQuery returns the table and FTS5 query that find value in field,
-// or false when the index cannot narrow it (RFC 9051 §6.4.4: an empty
-// string matches everything; one character, or two that are not both
-// CJK, match most mail anyway).
-func textQuery(field store.TextField, value string) (table, match string, ok bool) {
-	r := []rune(strings.ToLower(value))
-	switch {
-	case len(r) >= 3:
-		return ftsTables[field-1], trigramQuery(r), true
-	case len(r) == 2 && isCJK(r[0]) && isCJK(r[1]):
-		return "fts_cjk", ftsCJKCols[field-1] + ` : "` + string(r) + `"`, true
+// queryGrams returns the FTS5 queries of value (lower-cased, as the
+// matcher of RFC 9051 §6.4.4 folds): the AND of its trigrams outside CJK
+// runs and the AND of its CJK bigrams, each of at most maxQueryGrams spread
+// over the term (fewer still give a superset; each costs a doclist read).
+// "" for none.
+func queryGrams(value string) (tri, bi string) {
+	r := []rune(trigramText(strings.ToLower(value)))
+	var tris []string
+	for i := 0; i+3 <= len(r); i++ {
+		if !slices.Contains(r[i:i+3], cjkMark) {
+			tris = append(tris, string(r[i:i+3]))
+		}
 	}
-	return "", "", false
+	var bis []string
+	for _, g := range strings.Fields(cjkBigrams(strings.ToLower(value))) {
+		bis = append(bis, g)
+	}
+	return andQuery(tris), andQuery(bis)
 }
 
-// trigramQuery is the AND of r's distinct trigrams (at most
-// maxQueryGrams, spread over r, first and last included).
-func trigramQuery(r []rune) string {
-	n := len(r) - 2
-	step := max(1, (n+maxQueryGrams-1)/maxQueryGrams)
+// andQuery is the FTS5 AND of the distinct grams, at most maxQueryGrams
+// of them, first and last included.
+func andQuery(grams []string) string {
+	if len(grams) == 0 {
+		return ""
+	}
+	step := max(1, (len(grams)+maxQueryGrams-1)/maxQueryGrams)
 	seen := map[string]bool{}
 	var b strings.Builder
-	add := func(i int) {
-		g := string(r[i : i+3])
+	add := func(g string) {
 		if seen[g] {
 			return
 		}
@@ -141,10 +171,27 @@ func trigramQuery(r []rune) string {
 		}
 		b.WriteString(`"` + strings.ReplaceAll(g, `"`, `""`) + `"`)
 	}
-	for i := 0; i < n; i += step {
-		add(i)
+	for i := 0; i < len(grams); i += step {
+		add(grams[i])
 	}
-	add(n - 1)
+	add(grams[len(grams)-1])
+	return b.String()
+}
+
+// trigramText is s with each run of CJK letters replaced by cjkMark.
+func trigramText(s string) string {
+	var b strings.Builder
+	in := false
+	for _, r := range s {
+		switch {
+		case !isCJK(r):
+			b.WriteRune(r)
+			in = false
+		case !in:
+			b.WriteRune(cjkMark)
+			in = true
+		}
+	}
 	return b.String()
 }
 
@@ -379,23 +426,21 @@ func (w *wtx) insertText(docs []textDoc, mark int64, pending bool) error {
 }
 
 func (w *wtx) insertDoc(d *textDoc) error {
-	cjk := make([]any, 0, len(d.fields)+1)
-	cjk = append(cjk, d.id)
-	some := false
 	for i, t := range d.fields {
+		if tt := trigramText(t); len(tt) >= 3 {
+			if _, err := w.exec(`INSERT INTO `+ftsTables[i]+`(rowid, t) VALUES(?, ?)`, d.id, tt); err != nil {
+				return fmt.Errorf("text index: %w", err)
+			}
+		}
 		bg := cjkBigrams(t)
-		some = some || bg != ""
-		cjk = append(cjk, bg)
-		if len(t) < 3 {
+		if bg == "" {
 			continue
 		}
-		if _, err := w.exec(`INSERT INTO `+ftsTables[i]+`(rowid, t) VALUES(?, ?)`, d.id, t); err != nil {
-			return fmt.Errorf("text index: %w", err)
+		q, id := `INSERT INTO fts_cjk_hdr(rowid, t) VALUES(?, ?)`, d.id*8+int64(i+1)
+		if store.TextField(i+1) == store.TextBody {
+			q, id = `INSERT INTO fts_cjk_body(rowid, t) VALUES(?, ?)`, d.id
 		}
-	}
-	if some {
-		q := `INSERT INTO fts_cjk(rowid, ` + strings.Join(ftsCJKCols, ", ") + `) VALUES(?` + strings.Repeat(", ?", len(ftsCJKCols)) + `)`
-		if _, err := w.exec(q, cjk...); err != nil {
+		if _, err := w.exec(q, id, bg); err != nil {
 			return fmt.Errorf("text index: %w", err)
 		}
 	}
@@ -417,10 +462,13 @@ func (s *Store) RebuildTextIndex(ctx context.Context, acct store.AccountID) (int
 	err := s.do(ctx, nil, func(w *wtx) error {
 		const ids = `SELECT DISTINCT m.blob_id FROM messages m JOIN mailboxes x ON x.id=m.mailbox_id
 			WHERE x.account_id=? AND m.blob_id <= (SELECT v FROM meta WHERE k='fts_indexed')`
-		for _, t := range append(slices.Clone(ftsTables), "fts_cjk") {
+		for _, t := range append(slices.Clone(ftsTables), "fts_cjk_body") {
 			if _, err := w.exec(`DELETE FROM `+t+` WHERE rowid IN (`+ids+`)`, acct); err != nil {
 				return err
 			}
+		}
+		if _, err := w.exec(`DELETE FROM fts_cjk_hdr WHERE rowid IN (SELECT i.blob_id*8 + f.value FROM (`+ids+`) i, json_each('[1,2,3,4,5,6]') f)`, acct); err != nil {
+			return err
 		}
 		if _, err := w.exec(`DELETE FROM fts_big WHERE blob_id IN (`+ids+`)`, acct); err != nil {
 			return err
