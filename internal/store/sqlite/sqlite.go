@@ -199,7 +199,11 @@ func (s *Store) open(ctx context.Context, path string) (*Store, error) {
 	go s.writer()
 	go s.checkpointer()
 	go s.purger()
-	go s.textIndexer()
+	if runTextIndexer {
+		go s.textIndexer()
+	} else {
+		close(s.idxDone)
+	}
 	return s, nil
 }
 

@@ -279,6 +279,9 @@ func headerText(h []byte) string {
 	return b.String()
 }
 
+// runTextIndexer is false in tests that run indexSome themselves.
+var runTextIndexer = true
+
 // textIndexer indexes new and queued blobs until the store closes.
 func (s *Store) textIndexer() {
 	defer close(s.idxDone)
