@@ -44,8 +44,11 @@ const (
 	textBodyLimit = 1 << 20
 	// textHeaderLimit bounds the header read per message.
 	textHeaderLimit = 256 << 10
-	// textBatch is how many blobs one indexer write indexes.
-	textBatch = 64
+	// textBatch is how many blobs one indexer write indexes at most, and
+	// textBatchBytes how much text: the write runs in the writer, between
+	// deliveries, so it is kept short.
+	textBatch      = 64
+	textBatchBytes = 512 << 10
 	// maxQueryGrams bounds the trigrams of one lookup: fewer still give
 	// a superset, and each costs a doclist read.
 	maxQueryGrams = 12
@@ -322,7 +325,12 @@ func (s *Store) indexSome(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	docs := make([]textDoc, 0, len(todo))
-	for _, b := range todo {
+	size := 0
+	for i, b := range todo {
+		if size > textBatchBytes {
+			todo = todo[:i] // the rest in the next write
+			break
+		}
 		d, err := s.blobText(b)
 		if err != nil {
 			// Unreadable (removed since it was listed, or damaged):
@@ -330,6 +338,9 @@ func (s *Store) indexSome(ctx context.Context) (int, error) {
 			d = textDoc{big: true}
 		}
 		d.id = b.id
+		for _, f := range d.fields {
+			size += len(f)
+		}
 		docs = append(docs, d)
 	}
 	// Deliveries first: the index waits while the writer has requests.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/youju/youju/internal/store"
 )
@@ -136,4 +138,32 @@ func TestTextIndexCatchUpAndExpunge(t *testing.T) {
 	if got := candidates(t, s, a.ID, m.ID, store.TextBody, "number0"); !slices.Equal(got, []store.UID{1}) {
 		t.Fatalf("after reindexing: %v", got)
 	}
+}
+
+// FuzzTextCandidates: whatever a client searches for, the lookup is a valid
+// FTS5 query and finds the message that contains it.
+func FuzzTextCandidates(f *testing.F) {
+	for _, s := range []string{"发票", `a"b`, "*", "NEAR(a b)", "a OR b", "^x", "{t}:x", "\x00\x01\x01", "ab发c", "💌💌💌", "AND"} {
+		f.Add(s)
+	}
+	runTextIndexer = false
+	defer func() { runTextIndexer = true }()
+	s := newTestStore(f)
+	a := newAccount(f, s, "fuzz@example.org")
+	m := inbox(f, s, a.ID)
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, v string) {
+		if !utf8.ValidString(v) || strings.ContainsAny(v, "\r\n") || len(v) > 200 {
+			return
+		}
+		res := deliver(t, s, a.ID, m.ID, []byte("Subject: x\r\n\r\n<"+v+">\r\n"), store.Flags{})
+		indexAll(t, s)
+		uids, ok, err := s.TextCandidates(ctx, a.ID, m.ID, store.TextBody, v)
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		if ok && !slices.Contains(uids, res.UID) {
+			t.Fatalf("%q: UID %d not a candidate of its own text", v, res.UID)
+		}
+	})
 }
