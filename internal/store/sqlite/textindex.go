@@ -355,7 +355,17 @@ func (s *Store) indexSome(ctx context.Context) (int, error) {
 	if !todo[0].pending {
 		mark = todo[len(todo)-1].id
 	}
-	err = s.do(ctx, nil, func(w *wtx) error { return w.insertText(docs, mark, todo[0].pending) })
+	pending := todo[0].pending
+	err = s.do(ctx, nil, func(w *wtx) error { return w.insertText(docs, mark, pending) })
+	if err != nil && !errors.Is(err, store.ErrClosed) {
+		// Text the index refuses must not stop it for all later mail:
+		// those blobs are left to the scan.
+		s.log.Warn("text index: blobs left to the scan", "first", docs[0].id, "n", len(docs), "err", err)
+		for i := range docs {
+			docs[i] = textDoc{id: docs[i].id, big: true}
+		}
+		err = s.do(ctx, nil, func(w *wtx) error { return w.insertText(docs, mark, pending) })
+	}
 	return len(todo), err
 }
 
