@@ -12,11 +12,11 @@ import (
 // set is cheaper to scan.
 const maxSparseUIDs = 50000
 
-// sparseSet reports whether set is many small ranges of few UIDs in all
-// (the candidates of a text index), which searchSQL's one range from the
-// lowest to the highest UID would read mostly in vain.
+// sparseSet reports whether set is a few UIDs spread far apart (the
+// candidates of a text index), which searchSQL's one range from the lowest
+// to the highest UID would read mostly in vain.
 func sparseSet(set store.UIDSet) bool {
-	if len(set) <= maxSQLRanges {
+	if len(set) < 2 {
 		return false
 	}
 	n := 0
@@ -26,7 +26,9 @@ func sparseSet(set store.UIDSet) bool {
 			return false
 		}
 	}
-	return true
+	// Reading by key costs a seek per UID, the range scan a row per UID
+	// between the lowest and the highest.
+	return int64(n)*4 < int64(set[len(set)-1].Hi-set[0].Lo)+1
 }
 
 // searchSparse is searchSQL for a sparse UID set: it reads exactly the
