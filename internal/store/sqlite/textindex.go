@@ -119,20 +119,24 @@ func (s *Store) TextCandidates(ctx context.Context, acct store.AccountID, mbox s
 	if err := s.checkMailbox(ctx, acct, mbox); err != nil {
 		return nil, false, err
 	}
-	// One statement, one snapshot: the hits, what is not indexed yet
-	// (above the mark, queued) and what is beyond the bounds.
-	q := `SELECT m.uid FROM messages m INDEXED BY messages_blob
-		WHERE ` + strings.Join(hits, " AND ") + ` AND m.mailbox_id=?1
-	UNION SELECT m.uid FROM messages m INDEXED BY messages_blob
-		WHERE m.blob_id > (SELECT v FROM meta WHERE k='fts_indexed') AND m.mailbox_id=?1
-	UNION SELECT m.uid FROM fts_pending p JOIN messages m INDEXED BY messages_blob ON m.blob_id=p.blob_id WHERE m.mailbox_id=?1
-	UNION SELECT m.uid FROM fts_big p JOIN messages m INDEXED BY messages_blob ON m.blob_id=p.blob_id WHERE m.mailbox_id=?1`
-	uids, err := queryUIDs(ctx, s.rdb, q, mbox, tri, bi, int(field))
+	uids, err := queryUIDs(ctx, s.rdb, candidatesQuery(hits), mbox, tri, bi, int(field))
 	if err != nil {
 		return nil, false, fmt.Errorf("sqlite: text index: %w", err)
 	}
 	slices.Sort(uids)
 	return uids, true, nil
+}
+
+// candidatesQuery is one statement, so one snapshot: the hits (each
+// an IN list the plan seeks with, never a scan of the mailbox), what is
+// not indexed yet (above the mark, queued) and what is beyond the bounds.
+func candidatesQuery(hits []string) string {
+	return `SELECT m.uid FROM messages m INDEXED BY messages_blob
+		WHERE ` + strings.Join(hits, " AND ") + ` AND m.mailbox_id=?1
+	UNION SELECT m.uid FROM messages m INDEXED BY messages_blob
+		WHERE m.blob_id > (SELECT v FROM meta WHERE k='fts_indexed') AND m.mailbox_id=?1
+	UNION SELECT m.uid FROM messages m INDEXED BY messages_blob
+		WHERE m.blob_id IN (SELECT blob_id FROM fts_pending UNION ALL SELECT blob_id FROM fts_big) AND m.mailbox_id=?1`
 }
 
 // queryGrams returns the FTS5 queries of value (lower-cased, as the

@@ -167,3 +167,29 @@ func FuzzTextCandidates(f *testing.F) {
 		}
 	})
 }
+
+// TestTextCandidatesPlan: the candidates of a mailbox are found by seeks,
+// never by reading all its messages (that would be the scan again).
+func TestTextCandidatesPlan(t *testing.T) {
+	s := newTestStore(t)
+	for _, hits := range [][]string{
+		{`m.blob_id IN (SELECT rowid FROM fts_body WHERE fts_body MATCH ?2)`},
+		{`m.blob_id IN (SELECT rowid FROM fts_body WHERE fts_body MATCH ?2)`, `m.blob_id IN (SELECT rowid>>3 FROM fts_cjk_hdr WHERE fts_cjk_hdr MATCH ?3 AND rowid&7 = ?4)`},
+	} {
+		rows, err := s.rdb.Query(`EXPLAIN QUERY PLAN `+candidatesQuery(hits), 1, `"abc"`, `"发票"`, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(detail, "SCAN m") {
+				t.Errorf("plan reads the mailbox: %s", detail)
+			}
+		}
+		rows.Close()
+	}
+}
