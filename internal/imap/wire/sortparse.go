@@ -48,22 +48,32 @@ func parseSort(r *Reader, _ *Command) (any, error) {
 	if err := r.sp(); err != nil {
 		return nil, err
 	}
-	cs, err := r.astring()
-	if err != nil {
+	if a.Charset, err = r.charsetAndKeys(&a.Key); err != nil {
 		return nil, err
 	}
-	a.Charset = upper(cs)
+	return a, nil
+}
+
+// charsetAndKeys reads the charset and the search keys that end SORT and
+// THREAD (RFC 5256 §4: charset SP 1*(SP search-key)), ANDed into key. The
+// keys are bounded by the line and literal limits, and each loop reads at
+// least one key.
+func (r *Reader) charsetAndKeys(key *SearchKey) (string, error) {
+	cs, err := r.astring()
+	if err != nil {
+		return "", err
+	}
 	for {
 		if err := r.sp(); err != nil {
-			return nil, err
+			return "", err
 		}
 		k, err := r.searchKey(0)
 		if err != nil {
-			return nil, err
+			return "", err
 		}
-		a.Key.Sub = append(a.Key.Sub, k)
+		key.Sub = append(key.Sub, k)
 		if r.peek() != ' ' {
-			return a, nil
+			return upper(cs), nil
 		}
 	}
 }

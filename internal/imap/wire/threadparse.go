@@ -31,24 +31,8 @@ func parseThread(r *Reader, _ *Command) (any, error) {
 	if err := r.sp(); err != nil {
 		return nil, err
 	}
-	cs, err := r.astring()
-	if err != nil {
+	if a.Charset, err = r.charsetAndKeys(&a.Key); err != nil {
 		return nil, err
 	}
-	a.Charset = upper(cs)
-	// The search keys are bounded by the line and literal limits, and
-	// each loop reads at least one key.
-	for {
-		if err := r.sp(); err != nil {
-			return nil, err
-		}
-		k, err := r.searchKey(0)
-		if err != nil {
-			return nil, err
-		}
-		a.Key.Sub = append(a.Key.Sub, k)
-		if r.peek() != ' ' {
-			return a, nil
-		}
-	}
+	return a, nil
 }
