@@ -59,16 +59,15 @@ type conn struct {
 	rev2    bool            // IMAP4rev2 enabled
 	// condstore is set once the client used CONDSTORE (RFC 7162 §3.1):
 	// ENABLE, SELECT (CONDSTORE) or a command with a MODSEQ item.
-	condstore    bool
-	qresync      bool         // ENABLE QRESYNC (RFC 7162 §3.2.3)
-	searchModSeq store.ModSeq // of the current SEARCH with a MODSEQ key
-	bad          int          // protocol errors so far
-	sel          *selected    // the selected mailbox, nil unless stateSelected
-	events       <-chan store.Event
-	unsub        func()
-	okCode       string      // response code of the tagged OK of the current command
-	zw           *compressor // the compressor while COMPRESS=DEFLATE is active
-	ctx          context.Context
+	condstore bool
+	qresync   bool      // ENABLE QRESYNC (RFC 7162 §3.2.3)
+	bad       int       // protocol errors so far
+	sel       *selected // the selected mailbox, nil unless stateSelected
+	events    <-chan store.Event
+	unsub     func()
+	okCode    string      // response code of the tagged OK of the current command
+	zw        *compressor // the compressor while COMPRESS=DEFLATE is active
+	ctx       context.Context
 
 	// updates are the SEARCH/SORT RETURN (UPDATE) contexts (context.go).
 	updates updateContexts
