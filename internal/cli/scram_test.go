@@ -23,24 +23,7 @@ func scramLogin(t *testing.T, dir, user, pw string) error {
 		if err != nil {
 			return err
 		}
-		c := &testutil.SCRAMClient{User: user, Password: pw}
-		sf, _, err := srv.Next([]byte(c.First()))
-		if err != nil {
-			return err
-		}
-		cf, err := c.Final(string(sf))
-		if err != nil {
-			return err
-		}
-		fin, _, err := srv.Next([]byte(cf))
-		if err != nil {
-			return err
-		}
-		if err := c.Verify(string(fin)); err != nil {
-			return err
-		}
-		_, _, err = srv.Next([]byte{})
-		return err
+		return (&testutil.SCRAMClient{User: user, Password: pw}).Exchange(srv)
 	})
 }
 

@@ -120,3 +120,32 @@ func mac(key []byte, msg string) []byte {
 	m.Write([]byte(msg))
 	return m.Sum(nil)
 }
+
+// SASLServer is the server side of a SASL exchange (go-sasl's
+// sasl.Server), as auth.Authenticator.SASL returns it.
+type SASLServer interface {
+	Next(response []byte) (challenge []byte, done bool, err error)
+}
+
+// Exchange runs the whole SCRAM exchange against srv in process: the
+// client-first message, the client-final message, the check of the
+// server's signature and the empty last response.
+func (c *SCRAMClient) Exchange(srv SASLServer) error {
+	sf, _, err := srv.Next([]byte(c.First()))
+	if err != nil {
+		return err
+	}
+	cf, err := c.Final(string(sf))
+	if err != nil {
+		return err
+	}
+	fin, _, err := srv.Next([]byte(cf))
+	if err != nil {
+		return err
+	}
+	if err := c.Verify(string(fin)); err != nil {
+		return err
+	}
+	_, _, err = srv.Next([]byte{})
+	return err
+}
