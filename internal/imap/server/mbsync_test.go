@@ -31,39 +31,7 @@ func TestMbsyncInterop(t *testing.T) {
 	ts.deliver(t, "INBOX", simpleMsg, 0)
 	ts.deliver(t, "INBOX", multipartMsg, 1)
 	dir := t.TempDir()
-	host, port, _ := net.SplitHostPort(ts.addr)
-	maildir := filepath.Join(dir, "mail")
-	if err := os.MkdirAll(maildir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	conf := fmt.Sprintf(`IMAPAccount youju
-Host %s
-Port %s
-User %s
-Pass "%s"
-SSLType None
-AuthMechs LOGIN
-
-IMAPStore remote
-Account youju
-
-MaildirStore local
-Path %s/
-Inbox %s/INBOX
-SubFolders Verbatim
-
-Channel sync
-Far :remote:
-Near :local:
-Patterns INBOX Archive
-Create Both
-Expunge Both
-SyncState *
-`, host, port, testUser, testPassword, maildir, maildir)
-	rc := filepath.Join(dir, "mbsyncrc")
-	if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	rc, maildir := writeMbsyncrc(t, ts, dir, mbsyncOpts{authMechs: "LOGIN", patterns: "INBOX Archive", create: "Both", expunge: true, subFolders: true})
 	run := func() {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
@@ -121,4 +89,45 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// mbsyncOpts are what the mbsync tests' configurations differ in.
+type mbsyncOpts struct {
+	pass       string // testPassword if empty
+	authMechs  string // AuthMechs
+	patterns   string // Patterns
+	create     string // Create
+	expunge    bool   // Expunge Both
+	subFolders bool   // SubFolders Verbatim
+}
+
+// writeMbsyncrc writes dir/mbsyncrc, a channel between ts's plaintext
+// port (loopback) and the Maildir dir/mail, which it creates; it returns
+// the file's and the Maildir's paths.
+func writeMbsyncrc(t *testing.T, ts *testServer, dir string, o mbsyncOpts) (rc, maildir string) {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(ts.addr)
+	maildir = filepath.Join(dir, "mail")
+	if err := os.MkdirAll(maildir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if o.pass == "" {
+		o.pass = testPassword
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "IMAPAccount youju\nHost %s\nPort %s\nUser %s\nPass \"%s\"\nSSLType None\nAuthMechs %s\n\n", host, port, testUser, o.pass, o.authMechs)
+	fmt.Fprintf(&b, "IMAPStore remote\nAccount youju\n\nMaildirStore local\nPath %s/\nInbox %s/INBOX\n", maildir, maildir)
+	if o.subFolders {
+		b.WriteString("SubFolders Verbatim\n")
+	}
+	fmt.Fprintf(&b, "\nChannel sync\nFar :remote:\nNear :local:\nPatterns %s\nCreate %s\n", o.patterns, o.create)
+	if o.expunge {
+		b.WriteString("Expunge Both\n")
+	}
+	b.WriteString("SyncState *\n")
+	rc = filepath.Join(dir, "mbsyncrc")
+	if err := os.WriteFile(rc, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return rc, maildir
 }

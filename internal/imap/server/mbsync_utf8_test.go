@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,39 +25,7 @@ func TestMbsyncChineseFolders(t *testing.T) {
 	ts.deliver(t, "项目/报告", simpleMsg, 0)
 
 	dir := t.TempDir()
-	host, port, _ := net.SplitHostPort(ts.addr)
-	maildir := filepath.Join(dir, "mail")
-	if err := os.MkdirAll(maildir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	conf := fmt.Sprintf(`IMAPAccount youju
-Host %s
-Port %s
-User %s
-Pass "%s"
-SSLType None
-AuthMechs LOGIN
-
-IMAPStore remote
-Account youju
-
-MaildirStore local
-Path %s/
-Inbox %s/INBOX
-SubFolders Verbatim
-
-Channel sync
-Far :remote:
-Near :local:
-Patterns *
-Create Both
-Expunge Both
-SyncState *
-`, host, port, testUser, testPassword, maildir, maildir)
-	rc := filepath.Join(dir, "mbsyncrc")
-	if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	rc, maildir := writeMbsyncrc(t, ts, dir, mbsyncOpts{authMechs: "LOGIN", patterns: "*", create: "Both", expunge: true, subFolders: true})
 	run := func() (string, error) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)

@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,39 +30,10 @@ func TestMbsyncSCRAMInterop(t *testing.T) {
 	})
 	withSCRAMKeys(t, ts)
 	ts.deliver(t, "INBOX", simpleMsg, 0)
-	dir := t.TempDir()
-	host, port, _ := net.SplitHostPort(ts.addr)
-	maildir := filepath.Join(dir, "mail")
-	if err := os.MkdirAll(maildir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	dir, maildir := t.TempDir(), ""
 	sync := func(pass string) ([]byte, error) {
-		conf := fmt.Sprintf(`IMAPAccount youju
-Host %s
-Port %s
-User %s
-Pass "%s"
-SSLType None
-AuthMechs SCRAM-SHA-256
-
-IMAPStore remote
-Account youju
-
-MaildirStore local
-Path %s/
-Inbox %s/INBOX
-
-Channel sync
-Far :remote:
-Near :local:
-Patterns INBOX
-Create Near
-SyncState *
-`, host, port, testUser, pass, maildir, maildir)
-		rc := filepath.Join(dir, "mbsyncrc")
-		if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		var rc string
+		rc, maildir = writeMbsyncrc(t, ts, dir, mbsyncOpts{pass: pass, authMechs: "SCRAM-SHA-256", patterns: "INBOX", create: "Near"})
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 		defer cancel()
 		return exec.CommandContext(ctx, mbsync, append(mbsyncDebug(), "-c", rc, "-a")...).CombinedOutput()
