@@ -27,6 +27,36 @@ var (
 	ErrAccountDisabled    = errors.New("auth: account disabled")
 )
 
+// LoginError is a failed SASL login that carries the name tried, so that
+// the mail log can say whose login failed even though the name travelled
+// inside the SASL exchange, unseen by the front-end. It unwraps to the
+// reason (ErrInvalidCredentials, ErrThrottled, a *SCRAMError...).
+type LoginError struct {
+	User string // the name the client tried, canonicalised
+	Err  error
+}
+
+func (e *LoginError) Error() string { return e.Err.Error() }
+
+func (e *LoginError) Unwrap() error { return e.Err }
+
+// FailedUser returns the name a failed login tried, when err says it.
+func FailedUser(err error) string {
+	var le *LoginError
+	if errors.As(err, &le) {
+		return le.User
+	}
+	return ""
+}
+
+// withUser wraps a failed login's error with the name it tried.
+func withUser(user string, err error) error {
+	if err == nil || user == "" {
+		return err
+	}
+	return &LoginError{User: user, Err: err}
+}
+
 // Request is one login attempt.
 type Request struct {
 	Username string // "user@domain", or "user" for the default domain

@@ -80,11 +80,11 @@ func (a *Authenticator) SASL(ctx context.Context, mech string, svc store.Service
 		// authentication identity would be a proxy login, which we do not
 		// allow.
 		if identity != "" && a.CanonicalAddress(identity) != a.CanonicalAddress(username) {
-			return ErrInvalidCredentials
+			return withUser(a.CanonicalAddress(username), ErrInvalidCredentials)
 		}
 		acct, err := a.Login(ctx, Request{Username: username, Password: password, Service: svc, Remote: remote})
 		if err != nil {
-			return err
+			return withUser(a.CanonicalAddress(username), err)
 		}
 		if onSuccess != nil {
 			onSuccess(acct)

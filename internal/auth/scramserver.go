@@ -57,8 +57,14 @@ const (
 	scramDone
 )
 
-// Next implements sasl.Server.
+// Next implements sasl.Server. A failure once the client has named
+// itself carries that name (LoginError) for the mail log.
 func (s *scramServer) Next(resp []byte) ([]byte, bool, error) {
+	ch, done, err := s.next(resp)
+	return ch, done, withUser(s.addr, err)
+}
+
+func (s *scramServer) next(resp []byte) ([]byte, bool, error) {
 	switch s.step {
 	case scramStart:
 		if resp == nil {

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/smtp"
@@ -143,6 +144,8 @@ func TestMailLogFollowsMessages(t *testing.T) {
 
 	// Failed logins on IMAP (port 143, plaintext allowed on loopback) and POP3.
 	plainDialog(t, addrs["imap"], "a LOGIN bob@example.test wrong\r\n", "a NO")
+	// The name of a SASL login travels inside the exchange; the log still has it.
+	plainDialog(t, addrs["imap"], "b AUTHENTICATE PLAIN "+base64.StdEncoding.EncodeToString([]byte("\x00carol@example.test\x00wrong"))+"\r\n", "b NO")
 	plainDialog(t, addrs["pop3"], "USER carol@example.test\r\nPASS wrong\r\n", "-ERR")
 
 	var evs []mailEvent
@@ -206,8 +209,9 @@ func TestMailLogFollowsMessages(t *testing.T) {
 	one("DATA refused", "event", "rejected", "cmd", "DATA", "to", "carol@example.test", "proto", "submission")
 
 	// Failed logins.
-	one("SMTP auth", "event", "auth_failed", "proto", "submission", "remote", "127.0.0.1", "text", "invalid credentials")
+	one("SMTP auth", "event", "auth_failed", "proto", "submission", "user", "bob@example.test", "remote", "127.0.0.1", "text", "invalid credentials")
 	one("IMAP auth", "event", "auth_failed", "proto", "imap", "user", "bob@example.test", "mech", "LOGIN", "text", "invalid credentials")
+	one("IMAP SASL auth", "event", "auth_failed", "proto", "imap", "user", "carol@example.test", "mech", "PLAIN", "text", "invalid credentials")
 	one("POP3 auth", "event", "auth_failed", "proto", "pop3", "user", "carol@example.test", "text", "invalid credentials")
 }
 

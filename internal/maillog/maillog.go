@@ -125,9 +125,13 @@ func Rejected(m Msg, cmd string, r Result) {
 }
 
 // AuthFailed logs a refused login: proto, client address, the name tried
-// ("" when a SASL exchange did not reveal it), the mechanism, and the
-// reason from err (see Reason). Extra key: mech.
+// ("" to take it from err, an auth.LoginError, when a SASL exchange
+// carried it), the mechanism, and the reason from err (see Reason).
+// Extra key: mech.
 func AuthFailed(proto string, remote netip.Addr, user, mech string, err error) {
+	if user == "" {
+		user = auth.FailedUser(err)
+	}
 	m := Msg{Proto: proto, User: user}
 	if remote.IsValid() {
 		m.Remote = remote.String()
