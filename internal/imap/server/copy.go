@@ -32,6 +32,11 @@ func cmdCopy(c *conn, cmd *wire.Command) error {
 	if len(uids) == 0 {
 		return nil
 	}
+	if dst.ID != c.sel.mbox.ID {
+		if err := c.checkCopyKeywords(dst.ID, uids); err != nil {
+			return err
+		}
+	}
 	opt := store.CopyOptions{Move: cmd.Name == "MOVE", Retained: true, Exact: true}
 	res, err := c.srv.Store.CopyMessages(c.ctx, c.acct.ID, c.sel.mbox.ID, uids, dst.ID, opt)
 	if err != nil {

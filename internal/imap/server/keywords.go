@@ -144,3 +144,29 @@ func allKnown(known map[string]bool, kws []string) bool {
 	}
 	return true
 }
+
+// checkCopyKeywords applies the keyword bound to a COPY or MOVE into dst:
+// the copies keep their keywords (RFC 9051 §6.4.7), so the destination
+// would gain those it does not use yet. The keywords of the whole source
+// mailbox, which the session knows, are checked first; only when they do
+// not fit are the copied messages' own keywords read.
+func (c *conn) checkCopyKeywords(dst store.MailboxID, uids store.UIDSet) error {
+	if len(c.sel.keywords) == 0 || c.checkKeywordLimit(dst, c.sel.keywords) == nil {
+		return nil
+	}
+	var kws []string
+	seen := map[string]bool{}
+	err := c.srv.Store.ListMessages(c.ctx, c.acct.ID, c.sel.mbox.ID, store.ListOptions{UIDs: uids, Retained: true}, func(m *store.Message) error {
+		for _, k := range m.Flags.Keywords {
+			if l := strings.ToLower(k); !seen[l] {
+				seen[l] = true
+				kws = append(kws, k)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.checkKeywordLimit(dst, kws)
+}

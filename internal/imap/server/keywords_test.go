@@ -133,3 +133,41 @@ func TestKeywordLimit(t *testing.T) {
 	c.ok("STORE 1 -FLAGS (k2)")
 	c.ok("STORE 1 +FLAGS (onemore)")
 }
+
+// TestKeywordLimitCopy checks the bound on COPY and MOVE: copies keep
+// their keywords, so a destination that would go past the bound refuses
+// with NO [LIMIT] and copies nothing, while a copy of messages whose
+// keywords fit is allowed even when the source mailbox uses many.
+func TestKeywordLimitCopy(t *testing.T) {
+	ts := startServer(t, nil)
+	for range 3 {
+		ts.deliverKeywords(t, "INBOX")
+	}
+	c := ts.login(t)
+	c.ok("CREATE Full")
+	c.ok("CREATE Other")
+	c.ok("SELECT INBOX")
+	var kws []string
+	for i := range MaxMailboxKeywords {
+		kws = append(kws, fmt.Sprintf("d%d", i))
+	}
+	// Fill Full with 128 keywords through a copy of message 1.
+	c.ok("STORE 1 FLAGS (" + strings.Join(kws, " ") + ")")
+	c.ok("COPY 1 Full")
+	c.ok("STORE 1 FLAGS (\\Seen)")
+	c.ok("STORE 2 +FLAGS (fresh)")
+	if _, done := c.do("COPY 2 Full"); !strings.HasPrefix(done, "NO [LIMIT]") {
+		t.Fatalf("COPY over the limit: %s", done)
+	}
+	if _, done := c.do("MOVE 2 Full"); !strings.HasPrefix(done, "NO [LIMIT]") {
+		t.Fatalf("MOVE over the limit: %s", done)
+	}
+	// Message 3 carries no new keyword: its copy fits though the
+	// source mailbox's keywords together with Full's do not.
+	c.ok("STORE 3 FLAGS (d5)")
+	c.ok("COPY 3 Full")
+	c.ok("COPY 2 Other")
+	if u := c.ok("STATUS Full (MESSAGES)"); len(u) != 1 || !strings.Contains(u[0], "MESSAGES 2") {
+		t.Fatalf("STATUS Full:\n%s", strings.Join(u, "\n"))
+	}
+}
