@@ -35,14 +35,17 @@ func Inbound(ctx context.Context, r Resolver, hostname, policy string, remoteIP 
 			DMARC: DMARCResult{Result: "none", Reason: "header section over the limits"}}}
 		return finish(hostname, policy, v, StripForged(msg, hostname))
 	}
-	return InboundVerify(ctx, r, hostname, policy, spf, hdr, msg)
+	lk := StartLookups(ctx, r)
+	defer lk.Stop()
+	return InboundVerify(ctx, hostname, policy, spf, lk, hdr, msg)
 }
 
 // InboundVerify is Inbound for a message whose header the caller parsed
-// (message.ReadHeader) and whose SPF check it started at MAIL FROM.
-func InboundVerify(ctx context.Context, r Resolver, hostname, policy string, spf *SPFCheck, hdr *message.Header, msg []byte) ([]byte, Verdict) {
+// (message.ReadHeader), whose SPF check it started at MAIL FROM and
+// whose other queries it started with lk as the header arrived.
+func InboundVerify(ctx context.Context, hostname, policy string, spf *SPFCheck, lk *Lookups, hdr *message.Header, msg []byte) ([]byte, Verdict) {
 	hdr, msg = stripForgedFields(hdr, msg, hostname)
-	return finish(hostname, policy, Verdict{Result: Verify(ctx, r, spf, hdr, msg)}, msg)
+	return finish(hostname, policy, Verdict{Result: verify(ctx, lk, spf, hdr, msg)}, msg)
 }
 
 func finish(hostname, policy string, v Verdict, msg []byte) ([]byte, Verdict) {
