@@ -84,11 +84,11 @@ func (l *Lookups) Field(raw []byte) {
 
 // keyQuery is the name of the key record of a signature's tags (RFC 6376
 // §3.6.2.1), "" if the signature cannot name one or is refused unread.
-func keyQuery(tags map[string]string) string {
-	if tags["d"] == "" || tags["s"] == "" || strings.Count(tags["h"], ":") >= maxSignedFields {
+func keyQuery(tags sigInfo) string {
+	if tags.d == "" || tags.s == "" || strings.Count(tags.h, ":") >= maxSignedFields {
 		return ""
 	}
-	return tags["s"] + "._domainkey." + tags["d"]
+	return tags.s + "._domainkey." + tags.d
 }
 
 // startPolicy asks for the DMARC records of domain and of its

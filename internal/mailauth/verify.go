@@ -123,30 +123,23 @@ func headerEnd(fields []message.HeaderField) int {
 // for all at once (if Field has not already) before go-msgauth, which
 // queries them one after the other, needs them.
 func verifyDKIM(lk *Lookups, hdr *message.Header, msg []byte) []DKIMResult {
-	keep, out := signedFields(hdr)
-	if len(out) == 0 && len(keep) == 0 {
+	keep, keys, out := signedFields(hdr, lk)
+	if len(out) == 0 && keys == 0 {
 		return nil
 	}
 	var in bytes.Buffer
-	sigs := 0
 	for i := range hdr.Fields {
 		if !keep[i] {
 			continue
 		}
 		f := &hdr.Fields[i]
-		if strings.EqualFold(f.Name, "DKIM-Signature") && sigs < maxSignatures {
-			sigs++
-			if q := keyQuery(sigTags(f.Value)); q != "" {
-				lk.start(q)
-			}
-		}
 		if f.Continuations > maxVerifierFolds {
 			in.Write(unfoldField(f.Raw))
 		} else {
 			in.Write(f.Raw)
 		}
 	}
-	if sigs == 0 {
+	if keys == 0 {
 		return out
 	}
 	end := headerEnd(hdr.Fields)
@@ -166,25 +159,28 @@ func verifyDKIM(lk *Lookups, hdr *message.Header, msg []byte) []DKIMResult {
 // are taken from the bottom up). The verifier then computes the same
 // hashes as over the whole header, and its per-name scans of the header
 // stay short however many other fields there are. A signature with
-// more than maxSignedFields names is a permerror and is left out.
-func signedFields(hdr *message.Header) (keep map[int]bool, out []DKIMResult) {
-	keep = map[int]bool{}
+// more than maxSignedFields names is a permerror and is left out. The
+// key of each signature kept is asked for (sigs counts them).
+func signedFields(hdr *message.Header, lk *Lookups) (keep []bool, sigs int, out []DKIMResult) {
+	keep = make([]bool, len(hdr.Fields))
 	need := map[string]int{}
-	sigs := 0
 	for i := range hdr.Fields {
 		f := &hdr.Fields[i]
 		if !strings.EqualFold(f.Name, "DKIM-Signature") || sigs == maxSignatures {
 			continue
 		}
 		tags := sigTags(f.Value)
-		names := strings.Split(strings.ToLower(tags["h"]), ":")
+		names := strings.Split(strings.ToLower(tags.h), ":")
 		if len(names) > maxSignedFields {
-			out = append(out, DKIMResult{Result: "permerror", Domain: strings.ToLower(tags["d"]),
+			out = append(out, DKIMResult{Result: "permerror", Domain: strings.ToLower(tags.d),
 				Err: errors.New("too many signed header fields")})
 			continue
 		}
 		sigs++
 		keep[i] = true
+		if q := keyQuery(tags); q != "" {
+			lk.start(q)
+		}
 		count := map[string]int{}
 		for _, n := range names {
 			count[n]++
@@ -200,21 +196,41 @@ func signedFields(hdr *message.Header) (keep map[int]bool, out []DKIMResult) {
 			}
 		}
 	}
-	return keep, out
+	return keep, sigs, out
 }
 
-// sigTags returns the tag=value pairs of a DKIM-Signature (RFC 6376
-// §3.2), whitespace removed; enough to find the key to ask for.
-func sigTags(v []byte) map[string]string {
-	tags := map[string]string{}
-	for _, kv := range strings.Split(string(v), ";") {
-		k, val, ok := strings.Cut(kv, "=")
+// sigInfo holds the tags of a DKIM-Signature that name its key and its
+// signed fields (RFC 6376 §3.5), whitespace removed.
+type sigInfo struct{ d, s, h string }
+
+// sigTags reads the d=, s= and h= tags of a DKIM-Signature value (RFC
+// 6376 §3.2 tag-list), enough to find the key to ask for; the verifier
+// reads the whole signature itself. The other values (b= and bh= are the
+// long ones) are skipped without a copy.
+func sigTags(v []byte) sigInfo {
+	var t sigInfo
+	for len(v) > 0 {
+		var kv []byte
+		kv, v, _ = bytes.Cut(v, []byte(";"))
+		k, val, ok := bytes.Cut(kv, []byte("="))
 		if !ok {
 			continue
 		}
-		tags[strings.TrimSpace(k)] = strings.Join(strings.Fields(val), "")
+		switch string(bytes.TrimSpace(k)) {
+		case "d":
+			t.d = compact(val)
+		case "s":
+			t.s = compact(val)
+		case "h":
+			t.h = compact(val)
+		}
 	}
-	return tags
+	return t
+}
+
+// compact is v without its whitespace (folding included).
+func compact(v []byte) string {
+	return strings.Join(strings.Fields(string(v)), "")
 }
 
 // unfoldField removes the line breaks of continuation lines, keeping

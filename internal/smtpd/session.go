@@ -416,6 +416,7 @@ func (ss *session) Data(r io.Reader) error {
 				Message: "Rejected by the DMARC policy of " + v.DMARC.FromDomain})
 		}
 		env.Junk = v.Junk
+		env.Fields = v.Field
 	}
 	if err := ss.s.Deliverer.Deliver(ctx, env, data); err != nil {
 		ss.logger().Warn("delivery failed", "id", env.ID, "err", err)
