@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"github.com/youju/youju/internal/delivery"
+	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"syscall"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/youju/youju/bench/smtp/load"
 	"github.com/youju/youju/internal/delivery/deliverytest"
+	"github.com/youju/youju/internal/maillog"
 	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/store"
 )
@@ -62,6 +65,9 @@ func BenchmarkAccept(b *testing.B) {
 // for its own queries: DATA latency shows whether they overlap.
 func BenchmarkAcceptAuth(b *testing.B) {
 	sig := &load.Signed{Domain: "remote.net", Selector: "load"}
+	// Mail log lines are formatted as in production, then dropped.
+	maillog.SetLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer maillog.SetLogger(nil)
 	for _, conns := range []int{1, 20} {
 		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
 			e := newEnv(b)
