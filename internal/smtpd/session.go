@@ -561,10 +561,13 @@ func readAll(r io.Reader, w *headerWatch) (*bytes.Buffer, error) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	if w != nil {
-		var chunk [16 << 10]byte
 		for buf.Len() < message.DefaultMaxHeaderBytes {
-			n, err := r.Read(chunk[:])
-			buf.Write(chunk[:n])
+			// Read straight into the pooled buffer (a chunk array
+			// would escape to the heap: 16 KiB per message).
+			buf.Grow(16 << 10)
+			free := buf.AvailableBuffer()
+			n, err := r.Read(free[:cap(free)])
+			buf.Write(free[:n]) // in place: no copy
 			if end := w.scan(buf.Bytes()); end > 0 {
 				w.header(buf.Bytes()[:end])
 				break
