@@ -157,15 +157,3 @@ func (h *Header) Get(name string) (string, bool) {
 
 // UnfoldValue is a field value unfolded and trimmed as Get returns it.
 func UnfoldValue(v []byte) string { return unfold(v) }
-
-// CompleteField returns the first field of a header section that is
-// still arriving, once it is known to be complete: the line after it has
-// begun and is not a continuation line (RFC 5322 §2.2.3). The fields it
-// returns one after the other are ReadHeader's.
-func CompleteField(hdr []byte) (field []byte, ok bool) {
-	field, _, rest := splitField(hdr)
-	if len(rest) == 0 {
-		return nil, false
-	}
-	return field, true
-}
