@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"github.com/youju/youju/internal/delivery"
@@ -150,4 +151,49 @@ func BenchmarkSMTPOnly(b *testing.B) {
 			b.ReportMetric(res.Rate(), "msg/s")
 		})
 	}
+}
+
+// BenchmarkEndOfDataWait measures what the end of DATA waits for when
+// the message takes longer to arrive than DNS takes to answer: the
+// client sends the header, then the body after the resolver's delay
+// (5 ms, nothing cached), and the time from the final "." to the 250 is
+// reported. With the queries started per header field and their answers
+// held for the message, that wait is the verification and the store
+// commit alone, no DNS round trip.
+func BenchmarkEndOfDataWait(b *testing.B) {
+	maillog.SetLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer maillog.SetLogger(nil)
+	const delay = 5 * time.Millisecond
+	sig := &load.Signed{Domain: "remote.net", Selector: "load"}
+	cfg := load.Config{From: "load@remote.net", To: "alice@example.com", Size: 10240, Signed: sig}
+	dns, err := load.AuthDNS(cfg, sig, delay)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := newEnv(b)
+	s := e.server(Inbound)
+	s.Auth = nil
+	s.DNS = dns
+	r := dialRaw(b, e.start(s, false))
+	r.cmd("EHLO client.test", "250")
+	msgs, err := load.Messages(cfg, b.N)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wait time.Duration
+	b.ResetTimer()
+	for _, m := range msgs {
+		r.c.SetDeadline(time.Now().Add(20 * time.Second))
+		r.cmd("MAIL FROM:<load@remote.net>", "250")
+		r.cmd("RCPT TO:<alice@example.com>", "250")
+		r.cmd("DATA", "354")
+		split := bytes.Index(m, []byte("\r\n\r\n")) + 4
+		r.send(string(m[:split]))
+		time.Sleep(delay + time.Millisecond) // the body is slow to come
+		r.send(string(m[split:]) + ".\r\n")
+		t := time.Now()
+		r.expect("250")
+		wait += time.Since(t)
+	}
+	b.ReportMetric(float64(wait.Microseconds())/float64(b.N), "eod-wait-µs")
 }

@@ -227,3 +227,18 @@ func (cl *client) send(cfg Config, msg []byte) error {
 	_, err := cl.reply(250)
 	return err
 }
+
+// Messages returns n messages as Run would send them over one
+// connection (signed if cfg.Signed is set).
+func Messages(cfg Config, n int) ([][]byte, error) {
+	if cfg.Signed != nil {
+		if err := cfg.Signed.prepare(cfg); err != nil {
+			return nil, err
+		}
+	}
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = Message(0, i, cfg)
+	}
+	return out, nil
+}
