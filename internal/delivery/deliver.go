@@ -38,6 +38,10 @@ type Envelope struct {
 	// Junk files the message into each local account's \Junk mailbox
 	// instead of INBOX (DMARC p=quarantine, RFC 7489 §6.3).
 	Junk bool
+	// Fields are header fields, CRLF-terminated, that go right under our
+	// Received: (the Authentication-Results of RFC 8601 §5): added
+	// while the trace fields are, the message is copied once.
+	Fields string
 }
 
 // Deliverer delivers accepted messages: locally through the store, and
@@ -318,7 +322,7 @@ func (d *Deliverer) log() *slog.Logger {
 // withTrace prepends the trace fields: Return-Path: on final delivery only
 // (RFC 5321 §4.4: "the final delivery SMTP server inserts a return-path
 // line"), and our Received: always (§4.4: each server that relays or
-// delivers prepends one).
+// delivers prepends one); then env.Fields.
 func (d *Deliverer) withTrace(env *Envelope, body []byte, final bool) []byte {
 	var b strings.Builder
 	if final {
@@ -327,6 +331,7 @@ func (d *Deliverer) withTrace(env *Envelope, body []byte, final bool) []byte {
 		b.WriteString(">\r\n")
 	}
 	b.WriteString(received(env, d.Hostname))
+	b.WriteString(env.Fields)
 	msg := make([]byte, 0, b.Len()+len(body))
 	msg = append(msg, b.String()...)
 	return append(msg, body...)

@@ -20,6 +20,9 @@ type Verdict struct {
 	Result
 	Reject bool // answer 550 5.7.1 and do not deliver
 	Junk   bool // deliver to the recipients' Junk mailbox
+	// Field is our Authentication-Results field (Result.Header), to be
+	// prepended to the message.
+	Field string
 }
 
 // Inbound is the whole check for a message received on port 25: it
@@ -33,16 +36,28 @@ func Inbound(ctx context.Context, r Resolver, hostname, policy string, remoteIP 
 	if err != nil {
 		v := Verdict{Result: Result{SPF: spf.Wait(ctx), DKIM: []DKIMResult{{Result: "permerror", Err: err}},
 			DMARC: DMARCResult{Result: "none", Reason: "header section over the limits"}}}
-		return finish(hostname, policy, v, StripForged(msg, hostname))
+		return prepend(finish(hostname, policy, v, StripForged(msg, hostname)))
 	}
-	return InboundVerify(ctx, r, hostname, policy, spf, hdr, msg)
+	lk := StartLookups(ctx, r)
+	defer lk.Stop()
+	return prepend(InboundVerify(ctx, hostname, policy, spf, lk, hdr, msg))
+}
+
+// prepend puts v.Field on top of msg.
+func prepend(msg []byte, v Verdict) ([]byte, Verdict) {
+	out := make([]byte, 0, len(v.Field)+len(msg))
+	return append(append(out, v.Field...), msg...), v
 }
 
 // InboundVerify is Inbound for a message whose header the caller parsed
-// (message.ReadHeader) and whose SPF check it started at MAIL FROM.
-func InboundVerify(ctx context.Context, r Resolver, hostname, policy string, spf *SPFCheck, hdr *message.Header, msg []byte) ([]byte, Verdict) {
+// (message.ReadHeader), whose SPF check it started at MAIL FROM and
+// whose other queries it started with lk as the header arrived. The
+// message it returns is msg without the forged fields (msg itself if
+// there were none): the caller prepends v.Field when it adds its trace
+// fields, so that the message is copied once.
+func InboundVerify(ctx context.Context, hostname, policy string, spf *SPFCheck, lk *Lookups, hdr *message.Header, msg []byte) ([]byte, Verdict) {
 	hdr, msg = stripForgedFields(hdr, msg, hostname)
-	return finish(hostname, policy, Verdict{Result: Verify(ctx, r, spf, hdr, msg)}, msg)
+	return finish(hostname, policy, Verdict{Result: verify(ctx, lk, spf, hdr, msg)}, msg)
 }
 
 func finish(hostname, policy string, v Verdict, msg []byte) ([]byte, Verdict) {
@@ -54,9 +69,8 @@ func finish(hostname, policy string, v Verdict, msg []byte) ([]byte, Verdict) {
 		v.Reject = v.DMARC.Action == ActionReject
 		v.Junk = v.DMARC.Action == ActionQuarantine
 	}
-	h := v.Header(hostname)
-	out := make([]byte, 0, len(h)+len(msg))
-	return append(append(out, h...), msg...), v
+	v.Field = v.Header(hostname)
+	return msg, v
 }
 
 // stripForgedFields is StripForged on a parsed header: it returns the

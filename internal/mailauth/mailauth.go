@@ -7,14 +7,17 @@
 // authenticated already):
 //
 //	spf := mailauth.StartSPF(ctx, r, remoteIP, helo, mailFrom) // at MAIL FROM
+//	lk := mailauth.StartLookups(ctx, r)                        // at DATA
+//	lk.Field(raw)                                              // each header field as it arrives
 //	hdr, err := message.ReadHeader(msg, limits)                // once, bounded
-//	mailauth.Prefetch(ctx, r, hdr)                             // header in, body coming
-//	msg, v := mailauth.InboundVerify(ctx, r, hostname, policy, spf, hdr, msg)
+//	msg, v := mailauth.InboundVerify(ctx, hostname, policy, spf, lk, hdr, msg)
+//	lk.Stop()
 //	// v.Reject: 550 5.7.1; v.Junk: deliver to Junk
 //
-// Check and Inbound do all of it at once for a whole message. r should
-// be a dnsresolver.Cache: answers are then kept for their TTL, and the
-// prefetched ones found. Every query is bounded by LookupTimeout.
+// So the DKIM keys and DMARC policies are asked for while the body is
+// still coming, and SPF from MAIL FROM on. Check and Inbound do all of it
+// at once for a whole message. r should be a dnsresolver.Cache, which
+// keeps answers for their TTL. Every query is bounded by LookupTimeout.
 package mailauth
 
 import (
@@ -137,7 +140,12 @@ func dkimResults(vs []*dkim.Verification) []DKIMResult {
 
 var errTemp = errors.New("DNS temporary failure")
 
-func lookupRecord(ctx context.Context, r Resolver, domain string) (*dmarc.Record, error) {
+// txtResolver is the one lookup DMARC needs (Lookups, or a Resolver).
+type txtResolver interface {
+	LookupTXT(ctx context.Context, name string) ([]string, error)
+}
+
+func lookupRecord(ctx context.Context, r txtResolver, domain string) (*dmarc.Record, error) {
 	txts, err := r.LookupTXT(ctx, "_dmarc."+domain)
 	if err != nil {
 		if dnsresolver.IsNotFound(err) {

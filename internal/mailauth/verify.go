@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
@@ -86,25 +85,26 @@ func (c *SPFCheck) Stop() { c.cancel() }
 // of its From domain all run at once, and with spf's evaluation, which
 // may have been started earlier.
 func Verify(ctx context.Context, r Resolver, spf *SPFCheck, hdr *message.Header, msg []byte) Result {
-	r = bounded{r}
+	lk := StartLookups(ctx, r)
+	defer lk.Stop()
+	return verify(ctx, lk, spf, hdr, msg)
+}
+
+// verify is Verify with the queries of lk, some of which may have been
+// started while the message was arriving. Whatever it still needs is
+// started at once, before anything waits.
+func verify(ctx context.Context, lk *Lookups, spf *SPFCheck, hdr *message.Header, msg []byte) Result {
 	from, fromErr := fromDomainOf(hdr)
-	var pol policyLookup
-	var wg sync.WaitGroup
 	if fromErr == nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pol = lookupPolicy(ctx, r, from)
-		}()
+		lk.startPolicy(from)
 	}
 	var res Result
-	res.DKIM = verifyDKIM(ctx, r, hdr, msg)
+	res.DKIM = verifyDKIM(lk, hdr, msg)
 	res.SPF = spf.Wait(ctx)
-	wg.Wait()
 	if fromErr != nil {
 		res.DMARC = DMARCResult{Result: "none", Reason: "no single From domain"}
 	} else {
-		res.DMARC = evalDMARC(from, pol, res.SPF, res.DKIM)
+		res.DMARC = evalDMARC(from, lookupPolicy(ctx, lk, from), res.SPF, res.DKIM)
 	}
 	return res
 }
@@ -120,39 +120,31 @@ func headerEnd(fields []message.HeaderField) int {
 }
 
 // verifyDKIM verifies up to maxSignatures signatures. The keys are asked
-// for all at once before go-msgauth, which queries them one after the
-// other, needs them.
-func verifyDKIM(ctx context.Context, r Resolver, hdr *message.Header, msg []byte) []DKIMResult {
-	keys := &prefetch{ctx: ctx, r: r, m: map[string]*answer{}}
-	keep, out := signedFields(hdr)
-	if len(out) == 0 && len(keep) == 0 {
+// for all at once (if Field has not already) before go-msgauth, which
+// queries them one after the other, needs them.
+func verifyDKIM(lk *Lookups, hdr *message.Header, msg []byte) []DKIMResult {
+	keep, keys, out := signedFields(hdr, lk)
+	if len(out) == 0 && keys == 0 {
 		return nil
 	}
 	var in bytes.Buffer
-	sigs := 0
 	for i := range hdr.Fields {
 		if !keep[i] {
 			continue
 		}
 		f := &hdr.Fields[i]
-		if strings.EqualFold(f.Name, "DKIM-Signature") && sigs < maxSignatures {
-			sigs++
-			if tags := sigTags(f.Value); tags["d"] != "" && tags["s"] != "" {
-				keys.start(tags["s"] + "._domainkey." + tags["d"])
-			}
-		}
 		if f.Continuations > maxVerifierFolds {
 			in.Write(unfoldField(f.Raw))
 		} else {
 			in.Write(f.Raw)
 		}
 	}
-	if sigs == 0 {
+	if keys == 0 {
 		return out
 	}
 	end := headerEnd(hdr.Fields)
-	vs, err := dkim.VerifyWithOptions(io.MultiReader(&in, bytes.NewReader(msg[end:])), &dkim.VerifyOptions{
-		LookupTXT:        keys.lookup,
+	vs, err := dkim.VerifyWithOptions(&twoParts{in.Bytes(), msg[end:]}, &dkim.VerifyOptions{
+		LookupTXT:        lk.lookup,
 		MaxVerifications: maxSignatures,
 	})
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
@@ -161,31 +153,66 @@ func verifyDKIM(ctx context.Context, r Resolver, hdr *message.Header, msg []byte
 	return append(out, dkimResults(vs)...)
 }
 
+// twoParts reads a then b. Unlike io.MultiReader, its WriteTo hands
+// both slices to the writer as they are: the verifier's io.Copy of the
+// body then needs no 32 KiB copy buffer per message.
+type twoParts struct{ a, b []byte }
+
+func (t *twoParts) Read(p []byte) (int, error) {
+	if len(t.a) == 0 && len(t.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, t.a)
+	t.a = t.a[n:]
+	m := copy(p[n:], t.b)
+	t.b = t.b[m:]
+	return n + m, nil
+}
+
+func (t *twoParts) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for _, p := range [][]byte{t.a, t.b} {
+		if len(p) == 0 {
+			continue
+		}
+		n, err := w.Write(p)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	t.a, t.b = nil, nil
+	return total, nil
+}
+
 // signedFields picks the fields the verifier needs: the first
 // maxSignatures DKIM-Signature fields and, of each name their h= tags
 // list n times, the last n fields of that name (RFC 6376 §5.4.2: fields
 // are taken from the bottom up). The verifier then computes the same
 // hashes as over the whole header, and its per-name scans of the header
 // stay short however many other fields there are. A signature with
-// more than maxSignedFields names is a permerror and is left out.
-func signedFields(hdr *message.Header) (keep map[int]bool, out []DKIMResult) {
-	keep = map[int]bool{}
+// more than maxSignedFields names is a permerror and is left out. The
+// key of each signature kept is asked for (sigs counts them).
+func signedFields(hdr *message.Header, lk *Lookups) (keep []bool, sigs int, out []DKIMResult) {
+	keep = make([]bool, len(hdr.Fields))
 	need := map[string]int{}
-	sigs := 0
 	for i := range hdr.Fields {
 		f := &hdr.Fields[i]
 		if !strings.EqualFold(f.Name, "DKIM-Signature") || sigs == maxSignatures {
 			continue
 		}
 		tags := sigTags(f.Value)
-		names := strings.Split(strings.ToLower(tags["h"]), ":")
+		names := strings.Split(strings.ToLower(tags.h), ":")
 		if len(names) > maxSignedFields {
-			out = append(out, DKIMResult{Result: "permerror", Domain: strings.ToLower(tags["d"]),
+			out = append(out, DKIMResult{Result: "permerror", Domain: strings.ToLower(tags.d),
 				Err: errors.New("too many signed header fields")})
 			continue
 		}
 		sigs++
 		keep[i] = true
+		if q := keyQuery(tags); q != "" {
+			lk.start(q)
+		}
 		count := map[string]int{}
 		for _, n := range names {
 			count[n]++
@@ -201,21 +228,41 @@ func signedFields(hdr *message.Header) (keep map[int]bool, out []DKIMResult) {
 			}
 		}
 	}
-	return keep, out
+	return keep, sigs, out
 }
 
-// sigTags returns the tag=value pairs of a DKIM-Signature (RFC 6376
-// §3.2), whitespace removed; enough to find the key to ask for.
-func sigTags(v []byte) map[string]string {
-	tags := map[string]string{}
-	for _, kv := range strings.Split(string(v), ";") {
-		k, val, ok := strings.Cut(kv, "=")
+// sigInfo holds the tags of a DKIM-Signature that name its key and its
+// signed fields (RFC 6376 §3.5), whitespace removed.
+type sigInfo struct{ d, s, h string }
+
+// sigTags reads the d=, s= and h= tags of a DKIM-Signature value (RFC
+// 6376 §3.2 tag-list), enough to find the key to ask for; the verifier
+// reads the whole signature itself. The other values (b= and bh= are the
+// long ones) are skipped without a copy.
+func sigTags(v []byte) sigInfo {
+	var t sigInfo
+	for len(v) > 0 {
+		var kv []byte
+		kv, v, _ = bytes.Cut(v, []byte(";"))
+		k, val, ok := bytes.Cut(kv, []byte("="))
 		if !ok {
 			continue
 		}
-		tags[strings.TrimSpace(k)] = strings.Join(strings.Fields(val), "")
+		switch string(bytes.TrimSpace(k)) {
+		case "d":
+			t.d = compact(val)
+		case "s":
+			t.s = compact(val)
+		case "h":
+			t.h = compact(val)
+		}
 	}
-	return tags
+	return t
+}
+
+// compact is v without its whitespace (folding included).
+func compact(v []byte) string {
+	return strings.Join(strings.Fields(string(v)), "")
 }
 
 // unfoldField removes the line breaks of continuation lines, keeping
@@ -235,43 +282,6 @@ func unfoldField(raw []byte) []byte {
 	return append(out, "\r\n"...)
 }
 
-// prefetch runs TXT queries in the background and hands their answers
-// to go-msgauth's synchronous lookups.
-type prefetch struct {
-	ctx context.Context
-	r   Resolver
-	mu  sync.Mutex
-	m   map[string]*answer
-}
-
-type answer struct {
-	done chan struct{}
-	txt  []string
-	err  error
-}
-
-func (p *prefetch) start(name string) *answer {
-	name = strings.ToLower(name)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if a, ok := p.m[name]; ok {
-		return a
-	}
-	a := &answer{done: make(chan struct{})}
-	p.m[name] = a
-	go func() {
-		defer close(a.done)
-		a.txt, a.err = p.r.LookupTXT(p.ctx, name)
-	}()
-	return a
-}
-
-func (p *prefetch) lookup(name string) ([]string, error) {
-	a := p.start(name)
-	<-a.done // bounded: every lookup has LookupTimeout
-	return a.txt, a.err
-}
-
 // fromDomainOf returns the domain of the single From address (RFC 7489
 // §6.6.1); a message with none or several has no DMARC identity.
 func fromDomainOf(hdr *message.Header) (string, error) {
@@ -279,16 +289,27 @@ func fromDomainOf(hdr *message.Header) (string, error) {
 		return "", errors.New("not exactly one From field")
 	}
 	v, _ := hdr.Get("From")
-	var addrs []message.Address
-	for _, a := range message.ParseAddressList(v) {
-		if a.Host != "" {
-			addrs = append(addrs, a)
-		}
-	}
-	if len(addrs) != 1 {
+	d := singleDomain(message.ParseAddressList(v))
+	if d == "" {
 		return "", errors.New("not exactly one From address")
 	}
-	return strings.ToLower(addrs[0].Host), nil
+	return d, nil
+}
+
+// singleDomain is the lower-case domain of the one address of list that
+// has one, "" if there are none or several.
+func singleDomain(list []message.Address) string {
+	d := ""
+	for _, a := range list {
+		if a.Host == "" {
+			continue
+		}
+		if d != "" {
+			return ""
+		}
+		d = strings.ToLower(a.Host)
+	}
+	return d
 }
 
 // policyLookup is the outcome of the DMARC policy queries.
@@ -298,28 +319,17 @@ type policyLookup struct {
 	err error
 }
 
-// lookupPolicy asks for the policy of domain and of its organizational
-// domain at the same time; the latter is used only if the former has
-// none (RFC 7489 §6.6.3).
-func lookupPolicy(ctx context.Context, r Resolver, domain string) policyLookup {
-	od := OrgDomain(domain)
-	var orgRes policyLookup
-	done := make(chan struct{})
-	if od != domain {
-		go func() {
-			defer close(done)
-			orgRes.rec, orgRes.err = lookupRecord(ctx, r, od)
-			orgRes.org = true
-		}()
-	} else {
-		close(done)
-	}
+// lookupPolicy reads the policy of domain and, if it has none, of its
+// organizational domain (RFC 7489 §6.6.3). Both queries were started at
+// once (Lookups.startPolicy): the second read only joins.
+func lookupPolicy(ctx context.Context, r txtResolver, domain string) policyLookup {
 	rec, err := lookupRecord(ctx, r, domain)
-	<-done
+	od := OrgDomain(domain)
 	if err == nil || !errors.Is(err, dmarc.ErrNoPolicy) || od == domain {
 		return policyLookup{rec: rec, err: err}
 	}
-	return orgRes
+	rec, err = lookupRecord(ctx, r, od)
+	return policyLookup{rec: rec, org: true, err: err}
 }
 
 // bounded gives every query LookupTimeout.
@@ -347,32 +357,4 @@ func (b bounded) LookupAddr(ctx context.Context, addr string) ([]string, error) 
 	ctx, cancel := context.WithTimeout(ctx, LookupTimeout)
 	defer cancel()
 	return b.Resolver.LookupAddr(ctx, addr)
-}
-
-// Prefetch asks, in the background, for what Verify will need of a
-// message whose header has arrived while its body is still coming: the
-// DKIM keys of its signatures and the DMARC policies of its From
-// domain. The answers land in r's cache (a dnsresolver.Cache), where
-// Verify finds them or joins the queries still running. Each query is
-// bounded by LookupTimeout; nothing waits for them here.
-func Prefetch(ctx context.Context, r Resolver, hdr *message.Header) {
-	r = bounded{r}
-	sigs := 0
-	for i := range hdr.Fields {
-		f := &hdr.Fields[i]
-		if !strings.EqualFold(f.Name, "DKIM-Signature") {
-			continue
-		}
-		if sigs++; sigs > maxSignatures {
-			break
-		}
-		tags := sigTags(f.Value)
-		if tags["d"] == "" || tags["s"] == "" || len(strings.Split(tags["h"], ":")) > maxSignedFields {
-			continue
-		}
-		go r.LookupTXT(ctx, tags["s"]+"._domainkey."+tags["d"])
-	}
-	if from, err := fromDomainOf(hdr); err == nil {
-		go lookupPolicy(ctx, r, from)
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"io"
 	"strings"
 	"testing"
 
@@ -77,5 +78,33 @@ func TestVerifySameAsWholeHeader(t *testing.T) {
 				t.Errorf("%s: signature %d: %s, go-msgauth over the whole message: %s (%v)", name, i, got[i].Result, w.Result, w.Err)
 			}
 		}
+	}
+}
+
+// TestTwoParts: reading and WriteTo give a then b, whatever the read
+// sizes, as io.MultiReader does.
+func TestTwoParts(t *testing.T) {
+	a, b := []byte("header: x\r\n\r\n"), []byte(strings.Repeat("body line\r\n", 50))
+	want := string(a) + string(b)
+	for _, size := range []int{1, 3, 7, 64, 4096} {
+		r := &twoParts{a, b}
+		var got []byte
+		buf := make([]byte, size)
+		for {
+			n, err := r.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+		}
+		if string(got) != want {
+			t.Errorf("Read by %d: %q", size, got)
+		}
+	}
+	var w strings.Builder
+	r := &twoParts{a, b}
+	r.Read(make([]byte, 5)) // part of a consumed, as bufio does
+	if n, err := r.WriteTo(&w); err != nil || w.String() != want[5:] || n != int64(len(want)-5) {
+		t.Errorf("WriteTo after 5 bytes: %d %v %q", n, err, w.String())
 	}
 }

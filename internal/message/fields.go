@@ -154,3 +154,6 @@ func (h *Header) Get(name string) (string, bool) {
 	}
 	return "", false
 }
+
+// UnfoldValue is a field value unfolded and trimmed as Get returns it.
+func UnfoldValue(v []byte) string { return unfold(v) }

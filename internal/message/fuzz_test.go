@@ -154,3 +154,33 @@ func FuzzDecodeTransfer(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNormalizeCRLF compares NormalizeCRLF with the obvious byte loop:
+// every CR and LF not in a CRLF pair becomes CRLF; input already in that
+// form comes back unchanged and uncopied.
+func FuzzNormalizeCRLF(f *testing.F) {
+	for _, s := range []string{"", "a\r\nb\r\n", "a\nb", "a\rb", "\r", "\n", "\r\r\n", "x\r\n\n\r", "ab\r"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var want []byte
+		for i := 0; i < len(data); i++ {
+			switch {
+			case data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n':
+				want = append(want, '\r', '\n')
+				i++
+			case data[i] == '\r' || data[i] == '\n':
+				want = append(want, '\r', '\n')
+			default:
+				want = append(want, data[i])
+			}
+		}
+		got := NormalizeCRLF(data)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("NormalizeCRLF(%q) = %q, want %q", data, got, want)
+		}
+		if len(data) > 0 && bytes.Equal(data, want) && &got[0] != &data[0] {
+			t.Fatalf("NormalizeCRLF(%q) copied data already in CRLF form", data)
+		}
+	})
+}

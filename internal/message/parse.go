@@ -20,22 +20,7 @@ const (
 // CRLF, the canonical form of RFC 5322 §2.1 in which sizes and offsets are
 // counted. Data already in that form is returned as is, without a copy.
 func NormalizeCRLF(data []byte) []byte {
-	bad := -1
-	for i := 0; i < len(data); i++ {
-		switch data[i] {
-		case '\r':
-			if i+1 < len(data) && data[i+1] == '\n' {
-				i++
-				continue
-			}
-			bad = i
-		case '\n':
-			bad = i
-		}
-		if bad >= 0 {
-			break
-		}
-	}
+	bad := firstBareEOL(data)
 	if bad < 0 {
 		return data
 	}
@@ -55,6 +40,33 @@ func NormalizeCRLF(data []byte) []byte {
 		}
 	}
 	return out
+}
+
+// firstBareEOL returns the index of the first CR or LF of data that is
+// not part of a CRLF pair, or -1. It looks from one LF to the next with
+// the vectorised bytes.IndexByte, and checks the line between for a CR
+// the same way: a message already in CRLF form (the common case) costs
+// two fast scans, not a byte-by-byte loop.
+func firstBareEOL(data []byte) int {
+	for start := 0; start < len(data); {
+		nl := bytes.IndexByte(data[start:], '\n')
+		line := data[start:]
+		if nl >= 0 {
+			line = data[start : start+nl]
+		}
+		// The only CR allowed in line is its last byte, before the LF.
+		if cr := bytes.IndexByte(line, '\r'); cr >= 0 && (nl < 0 || cr != len(line)-1) {
+			return start + cr
+		}
+		if nl < 0 {
+			return -1
+		}
+		if nl == 0 || line[nl-1] != '\r' {
+			return start + nl
+		}
+		start += nl + 1
+	}
+	return -1
 }
 
 // Parse parses a message in CRLF form. It never fails: whatever the input,

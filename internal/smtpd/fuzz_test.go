@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/delivery"
 	"github.com/youju/youju/internal/delivery/deliverytest"
+	"github.com/youju/youju/internal/message"
 	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/store"
 )
@@ -135,4 +137,54 @@ func FuzzSession(f *testing.F) {
 			t.Fatalf("panic on %q", in)
 		}
 	})
+}
+
+// FuzzHeaderWatch: however a message is cut into reads, headerWatch
+// reports the fields message.ReadHeader finds (on the CRLF form) and the
+// same header length, and never reads past what it was given.
+func FuzzHeaderWatch(f *testing.F) {
+	f.Add([]byte("From: a@b\r\nSubject: x\r\n y\r\n\r\nbody"), 3)
+	f.Add([]byte("\r\nbody"), 1)
+	f.Add([]byte("A: 1\r\n\tB\r\nC:2\r\n"), 7)
+	f.Add([]byte("DKIM-Signature: v=1; d=a.test;\r\n s=x\r\nFrom: <a@a.test>\r\n\r\n"), 33)
+	f.Fuzz(func(t *testing.T, msg []byte, step int) {
+		if !bytes.Equal(message.NormalizeCRLF(msg), msg) {
+			return // ReadHeader's input is CRLF; headerWatch need only agree there
+		}
+		step = 1 + abs(step)%64
+		var got [][]byte
+		w := &headerWatch{field: func(raw []byte) { got = append(got, raw) }}
+		end := 0
+		for n := 0; n < len(msg) && end == 0; {
+			n = min(len(msg), n+step)
+			end = w.scan(msg[:n])
+		}
+		h, err := message.ReadHeader(msg, message.HeaderLimits{MaxBytes: len(msg) + 1})
+		if err != nil {
+			return
+		}
+		if end > 0 && end != h.Size {
+			t.Fatalf("header ends at %d, ReadHeader says %d", end, h.Size)
+		}
+		if end == 0 {
+			// No blank line: the last field may be unreported.
+			if len(got) < len(h.Fields)-1 {
+				t.Fatalf("reported %d fields of %d", len(got), len(h.Fields))
+			}
+		} else if len(got) != len(h.Fields) {
+			t.Fatalf("reported %d fields, ReadHeader found %d", len(got), len(h.Fields))
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], h.Fields[i].Raw) {
+				t.Fatalf("field %d: %q, ReadHeader: %q", i, got[i], h.Fields[i].Raw)
+			}
+		}
+	})
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }

@@ -356,19 +356,21 @@ func (ss *session) Data(r io.Reader) error {
 		}
 	}
 	br := &budgetReader{r: r, budget: &ss.s.inFlight, max: pick64(ss.s.MaxInFlightBytes, DefaultMaxInFlightBytes)}
-	var onHeader func([]byte)
+	var w *headerWatch
+	var lk *mailauth.Lookups
 	var early *message.Header // parsed while the body was arriving
-	if ss.s.Mode == Inbound && ss.account() == nil && ss.s.dns != nil {
-		// DKIM keys and DMARC policies are asked for while the body
-		// is still arriving.
-		onHeader = func(hdr []byte) {
+	if ss.checksAuth() {
+		// DKIM keys and DMARC policies are asked for as soon as
+		// their fields are in, while the rest is still arriving.
+		lk = mailauth.StartLookups(ss.connCtx(), ss.s.dns)
+		defer lk.Stop()
+		w = &headerWatch{field: lk.Field, header: func(hdr []byte) {
 			if h, err := message.ReadHeader(hdr, message.HeaderLimits{}); err == nil {
 				early = h
-				mailauth.Prefetch(ss.connCtx(), ss.s.dns, h)
 			}
-		}
+		}}
 	}
-	buf, err := readAll(br, onHeader)
+	buf, err := readAll(br, w)
 	defer br.release()
 	defer putBuf(buf)
 	if err != nil {
@@ -406,14 +408,15 @@ func (ss *session) Data(r io.Reader) error {
 		data = completeHeader(data, hdr, ss.s.Hostname, time.Now())
 	}
 	ss.fillTrace(env)
-	if ss.s.Mode == Inbound && ss.account() == nil && ss.s.dns != nil {
+	if lk != nil {
 		var v mailauth.Verdict
-		data, v = ss.authenticate(ctx, env, hdr, data)
+		data, v = ss.authenticate(ctx, env, lk, hdr, data)
 		if v.Reject {
 			return ss.fail(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
 				Message: "Rejected by the DMARC policy of " + v.DMARC.FromDomain})
 		}
 		env.Junk = v.Junk
+		env.Fields = v.Field
 	}
 	if err := ss.s.Deliverer.Deliver(ctx, env, data); err != nil {
 		ss.logger().Warn("delivery failed", "id", env.ID, "err", err)
@@ -551,20 +554,22 @@ func dataError(err error) error {
 }
 
 // readAll reads the message into a pooled buffer; go-smtp's reader
-// enforces MaxMessageBytes. The delivery code copies what it keeps. If
-// onHeader is set, it is called with the header section as soon as that
-// has arrived (only within message.DefaultMaxHeaderBytes).
-func readAll(r io.Reader, onHeader func(hdr []byte)) (*bytes.Buffer, error) {
+// enforces MaxMessageBytes. The delivery code copies what it keeps. If w
+// is set, it is told of each header field and then of the header
+// section as they arrive (only within message.DefaultMaxHeaderBytes).
+func readAll(r io.Reader, w *headerWatch) (*bytes.Buffer, error) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
-	if onHeader != nil {
-		var chunk [16 << 10]byte
+	if w != nil {
 		for buf.Len() < message.DefaultMaxHeaderBytes {
-			n, err := r.Read(chunk[:])
-			from := max(0, buf.Len()-3) // CRLF CRLF may straddle reads
-			buf.Write(chunk[:n])
-			if i := bytes.Index(buf.Bytes()[from:], []byte("\r\n\r\n")); i >= 0 {
-				onHeader(buf.Bytes()[:from+i+4])
+			// Read straight into the pooled buffer (a chunk array
+			// would escape to the heap: 16 KiB per message).
+			buf.Grow(16 << 10)
+			free := buf.AvailableBuffer()
+			n, err := r.Read(free[:cap(free)])
+			buf.Write(free[:n]) // in place: no copy
+			if end := w.scan(buf.Bytes()); end > 0 {
+				w.header(buf.Bytes()[:end])
 				break
 			}
 			if err == io.EOF {
@@ -577,6 +582,46 @@ func readAll(r io.Reader, onHeader func(hdr []byte)) (*bytes.Buffer, error) {
 	}
 	_, err := buf.ReadFrom(r)
 	return buf, err
+}
+
+// headerWatch finds the fields of a header section as it arrives, in
+// linear time however it is cut into reads: each byte is looked at once
+// (the line end that closes a read, twice).
+type headerWatch struct {
+	field  func(raw []byte) // each field, continuation lines included
+	header func(hdr []byte) // the section, blank line included
+
+	pos  int // start of the field being read
+	line int // start of the line being read
+	next int // where to look for the next line end
+}
+
+// scan reports the fields completed in b, the message so far (b grows
+// between calls; it is not changed). It returns the length of the header
+// section once its blank line is in, else 0. Lines end at LF, as
+// message.ReadHeader's do after CRLF normalisation.
+func (w *headerWatch) scan(b []byte) int {
+	for {
+		i := bytes.IndexByte(b[w.next:], '\n')
+		if i < 0 {
+			w.next = len(b)
+			return 0
+		}
+		nl := w.next + i
+		if w.line == w.pos && (nl == w.line || (nl == w.line+1 && b[w.line] == '\r')) {
+			return nl + 1 // the blank line (RFC 5322 §2.1)
+		}
+		if nl+1 == len(b) {
+			w.next = nl // is the next line a continuation? Not known yet
+			return 0
+		}
+		w.line, w.next = nl+1, nl+1
+		if c := b[nl+1]; c == ' ' || c == '\t' {
+			continue // RFC 5322 §2.2.3 folding
+		}
+		w.field(b[w.pos : nl+1])
+		w.pos = nl + 1
+	}
 }
 
 // putBuf returns small buffers to the pool; a 50 MiB one is left to the
@@ -592,7 +637,7 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // authenticate runs SPF, DKIM and DMARC for a message received on the MX
 // port (RFC 8601 §5: forged results claiming our name go; ours is added).
 // SPF has been running since MAIL FROM.
-func (ss *session) authenticate(ctx context.Context, env *delivery.Envelope, hdr *message.Header, data []byte) ([]byte, mailauth.Verdict) {
+func (ss *session) authenticate(ctx context.Context, env *delivery.Envelope, lk *mailauth.Lookups, hdr *message.Header, data []byte) ([]byte, mailauth.Verdict) {
 	ss.mu.Lock()
 	spf := ss.spf
 	ss.spf = nil
@@ -600,5 +645,11 @@ func (ss *session) authenticate(ctx context.Context, env *delivery.Envelope, hdr
 	if spf == nil {
 		spf = mailauth.StartSPF(ctx, ss.s.dns, net.IP(ss.remote.AsSlice()), ss.c.Hostname(), env.From)
 	}
-	return mailauth.InboundVerify(ctx, ss.s.dns, ss.s.Hostname, ss.s.DMARCPolicy, spf, hdr, data)
+	return mailauth.InboundVerify(ctx, ss.s.Hostname, ss.s.DMARCPolicy, spf, lk, hdr, data)
+}
+
+// checksAuth: messages on the MX port from anyone not logged in get SPF,
+// DKIM and DMARC checked (when DNS is configured).
+func (ss *session) checksAuth() bool {
+	return ss.s.Mode == Inbound && ss.account() == nil && ss.s.dns != nil
 }

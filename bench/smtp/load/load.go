@@ -8,7 +8,6 @@ package load
 
 import (
 	"bufio"
-	"crypto/rand"
 	"fmt"
 	"net"
 	"sort"
@@ -28,6 +27,8 @@ type Config struct {
 	Size     int  // bytes per message
 	NoPipe   bool // do not pipeline even if offered
 	BDAT     bool // use CHUNKING (RFC 3030) instead of DATA when offered
+	// Signed, if set, DKIM-signs the messages (see Signed).
+	Signed *Signed
 }
 
 // Result is the outcome of a run.
@@ -56,6 +57,11 @@ func Run(cfg Config) (*Result, error) {
 	}
 	if cfg.Helo == "" {
 		cfg.Helo = "loadgen.test"
+	}
+	if cfg.Signed != nil {
+		if err := cfg.Signed.prepare(cfg); err != nil {
+			return &Result{}, fmt.Errorf("dkim: %w", err)
+		}
 	}
 	var next atomic.Int64
 	var mu sync.Mutex
@@ -121,19 +127,13 @@ func worker(cfg Config, id int, take func() (int, bool)) ([]time.Duration, error
 // Message is a message of exactly cfg.Size bytes (at least its header)
 // with a unique Message-ID and no line starting with a dot.
 func Message(conn, n int, cfg Config) []byte {
+	if cfg.Signed != nil {
+		return cfg.Signed.message(conn, n, cfg)
+	}
 	h := fmt.Sprintf("From: <%s>\r\nTo: <%s>\r\nSubject: load %d\r\nMessage-ID: <%d.%d@loadgen.test>\r\n\r\n", cfg.From, cfg.To, n, conn, n)
 	b := make([]byte, 0, cfg.Size+len(h))
 	b = append(b, h...)
-	var rnd [39]byte
-	rand.Read(rnd[:])
-	line := fmt.Sprintf("%x\r\n", rnd) // 80 bytes
-	for len(b)+len(line)+2 <= cfg.Size {
-		b = append(b, line...)
-	}
-	for len(b) < cfg.Size-2 {
-		b = append(b, 'x')
-	}
-	return append(b, "\r\n"...)
+	return filler(b, cfg.Size-len(h))
 }
 
 type client struct {
@@ -226,4 +226,19 @@ func (cl *client) send(cfg Config, msg []byte) error {
 	}
 	_, err := cl.reply(250)
 	return err
+}
+
+// Messages returns n messages as Run would send them over one
+// connection (signed if cfg.Signed is set).
+func Messages(cfg Config, n int) ([][]byte, error) {
+	if cfg.Signed != nil {
+		if err := cfg.Signed.prepare(cfg); err != nil {
+			return nil, err
+		}
+	}
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = Message(0, i, cfg)
+	}
+	return out, nil
 }

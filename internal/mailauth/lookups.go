@@ -1,0 +1,143 @@
+package mailauth
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/youju/youju/internal/message"
+)
+
+// Lookups are the DNS queries of one message, started while it is still
+// arriving and then waited for by Verify, which asks nothing twice: a
+// DKIM key as soon as its DKIM-Signature field is in (Field), the DMARC
+// policies as soon as the From field is. The answers are held here for
+// the message, so that they are not lost when the resolver's cache keeps
+// nothing (a TTL of 0, a full cache). Its methods are safe for
+// concurrent use.
+type Lookups struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	r      Resolver
+
+	mu       sync.Mutex
+	m        map[string]*answer // TXT queries by lower-case name
+	sigs     int                // DKIM-Signature fields seen
+	fromSeen bool
+}
+
+type answer struct {
+	done chan struct{}
+	txt  []string
+	err  error
+}
+
+// StartLookups returns an empty set of lookups through r; its queries
+// run under ctx, each bounded by LookupTimeout. Stop must be called.
+func StartLookups(ctx context.Context, r Resolver) *Lookups {
+	ctx, cancel := context.WithCancel(ctx)
+	return &Lookups{ctx: ctx, cancel: cancel, r: bounded{r}, m: map[string]*answer{}}
+}
+
+// Stop abandons the queries still running (the message is done with).
+func (l *Lookups) Stop() { l.cancel() }
+
+// Field looks at one header field of a message that is still arriving
+// (raw: the field's bytes, name to its CRLF, continuation lines
+// included) and starts the queries it calls for: the key of the first
+// maxSignatures DKIM-Signature fields (RFC 6376 §3.6.2.2), and the DMARC
+// policy of the domain of the first From field (RFC 7489 §6.6.1,
+// §6.6.3). Verify decides later whether they count (a second From makes
+// the message have no DMARC identity); a query started for nothing costs
+// one question to DNS.
+func (l *Lookups) Field(raw []byte) {
+	name, value, ok := bytes.Cut(raw, []byte(":"))
+	if !ok {
+		return
+	}
+	name = bytes.TrimRight(name, " \t")
+	switch {
+	case bytes.EqualFold(name, []byte("DKIM-Signature")):
+		l.mu.Lock()
+		l.sigs++
+		n := l.sigs
+		l.mu.Unlock()
+		if n > maxSignatures {
+			return
+		}
+		if q := keyQuery(sigTags(value)); q != "" {
+			l.start(q)
+		}
+	case bytes.EqualFold(name, []byte("From")):
+		l.mu.Lock()
+		first := !l.fromSeen
+		l.fromSeen = true
+		l.mu.Unlock()
+		if first {
+			if d := singleDomain(message.ParseAddressList(message.UnfoldValue(value))); d != "" {
+				l.startPolicy(d)
+			}
+		}
+	}
+}
+
+// keyQuery is the name of the key record of a signature's tags (RFC 6376
+// §3.6.2.1), "" if the signature cannot name one or is refused unread.
+func keyQuery(tags sigInfo) string {
+	if tags.d == "" || tags.s == "" || strings.Count(tags.h, ":") >= maxSignedFields {
+		return ""
+	}
+	return tags.s + "._domainkey." + tags.d
+}
+
+// startPolicy asks for the DMARC records of domain and of its
+// organizational domain at once (lookupPolicy reads them).
+func (l *Lookups) startPolicy(domain string) {
+	l.start("_dmarc." + domain)
+	if od := OrgDomain(domain); od != domain {
+		l.start("_dmarc." + od)
+	}
+}
+
+func (l *Lookups) start(name string) *answer {
+	name = strings.ToLower(name)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if a, ok := l.m[name]; ok {
+		return a
+	}
+	a := &answer{done: make(chan struct{})}
+	l.m[name] = a
+	go func() {
+		defer close(a.done)
+		a.txt, a.err = l.r.LookupTXT(l.ctx, name)
+	}()
+	return a
+}
+
+// LookupTXT returns the answer of the query for name, joining it if it
+// was started already. The wait is bounded by LookupTimeout (and ctx).
+func (l *Lookups) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	a := l.start(name)
+	select {
+	case <-a.done:
+		return a.txt, a.err
+	case <-ctx.Done():
+		return nil, errTemp
+	}
+}
+
+// lookup is LookupTXT in the form go-msgauth's verifier asks.
+func (l *Lookups) lookup(name string) ([]string, error) { return l.LookupTXT(l.ctx, name) }
+
+// Started returns the names asked for so far (tests).
+func (l *Lookups) Started() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]string, 0, len(l.m))
+	for n := range l.m {
+		out = append(out, n)
+	}
+	return out
+}
