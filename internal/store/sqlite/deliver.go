@@ -244,6 +244,9 @@ func (w *wtx) deliveryMailbox(t store.Target) (*mboxState, error) {
 // queues their change events.
 func (w *wtx) flushDeliveries() error {
 	b := w.b
+	if b.logged && len(b.blobs)+len(b.msgs)+len(b.dirty) > 0 {
+		b.recordChunk()
+	}
 	if err := insertChunks(w, b.blobs, insertBlobsSQL, func(args []any, r *blobRow) []any {
 		return append(args, r.id, r.segment, r.off, r.n, r.refcount, r.info)
 	}); err != nil {
