@@ -121,8 +121,14 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) path(id uint32) string {
-	return filepath.Join(s.dir, fmt.Sprintf("%s%06d", segPrefix, id))
+func (s *Store) path(id uint32) string { return SegmentPath(s.dir, id) }
+
+// Path is the file of segment id (for tests and tools).
+func (s *Store) Path(id uint32) string { return s.path(id) }
+
+// SegmentPath is the file of segment id in a blob directory.
+func SegmentPath(dir string, id uint32) string {
+	return filepath.Join(dir, fmt.Sprintf("%s%06d", segPrefix, id))
 }
 
 // list returns the segment ids present in the directory, ascending.
