@@ -113,9 +113,6 @@ func TestKill9UnderLoad(t *testing.T) {
 		})
 		t.Logf("round %d: %d acknowledged before SIGKILL", round, n)
 	}
-	if len(acked) < rounds*clients {
-		t.Fatalf("only %d messages acknowledged in %d rounds", len(acked), rounds)
-	}
 	checkStore(t, dir, acct.ID, acked)
 }
 
@@ -142,10 +139,12 @@ func runRound(t *testing.T, dir string, round int, ack func(string)) int {
 	addr := strings.TrimPrefix(sc.Text(), "ADDR ")
 	go io.Copy(io.Discard, out)
 
+	// Kill after a random number of acknowledgements (not after a
+	// time: the machine may be slow), at a random moment after it.
+	target := clients + rand.IntN(2*clients)
 	var mu sync.Mutex
 	count := 0
-	first := make(chan struct{})
-	var once sync.Once
+	reached := make(chan struct{})
 	var wg sync.WaitGroup
 	for c := range clients {
 		wg.Add(1)
@@ -156,18 +155,19 @@ func runRound(t *testing.T, dir string, round int, ack func(string)) int {
 				ack(id)
 				mu.Lock()
 				count++
+				if count == target {
+					close(reached)
+				}
 				mu.Unlock()
-				once.Do(func() { close(first) })
 			})
 		}()
 	}
 	select {
-	case <-first:
-	case <-time.After(20 * time.Second):
-		t.Error("no message acknowledged")
+	case <-reached:
+	case <-time.After(60 * time.Second):
+		t.Errorf("only %d messages acknowledged in a minute", count)
 	}
-	// A random moment while 50 connections deliver.
-	time.Sleep(time.Duration(100+rand.IntN(500)) * time.Millisecond)
+	time.Sleep(time.Duration(rand.IntN(30)) * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	wg.Wait()
