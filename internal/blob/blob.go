@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -90,7 +91,12 @@ type Store struct {
 	mu     sync.Mutex
 	segs   map[uint32]*segment
 	closed bool
+
+	syncs atomic.Int64 // fdatasyncs done, for benchmarks
 }
+
+// Syncs returns how many fdatasyncs of segments the store has done.
+func (s *Store) Syncs() int64 { return s.syncs.Load() }
 
 // Open opens (creating if needed) the blob directory. Call Recover before
 // the first Append when the caller's index may be behind the files.
@@ -238,6 +244,7 @@ func (s *Store) sync(f *os.File) error {
 	if s.opts.NoSync {
 		return nil
 	}
+	s.syncs.Add(1)
 	if err := datasync(f); err != nil {
 		return fmt.Errorf("blob: fsync: %w", err)
 	}

@@ -36,6 +36,9 @@ const recVersion = 1
 // recordChunk appends the rows flushDeliveries is about to write to the
 // batch's record.
 func (b *batchTx) recordChunk() {
+	if len(b.blobs)+len(b.msgs)+len(b.dirty) == 0 {
+		return
+	}
 	r := b.rec
 	if len(r) == 0 {
 		r = append(r, recVersion)

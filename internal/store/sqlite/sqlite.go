@@ -102,8 +102,9 @@ type Store struct {
 	stmts map[string]*sql.Stmt
 	miss  map[string]bool
 
-	// Group-commit statistics: batches committed and requests in them.
-	batches, batched atomic.Int64
+	// Group-commit statistics: batches committed and requests in them,
+	// and commits with synchronous=FULL (a WAL fsync each).
+	batches, batched, fullCommits atomic.Int64
 	// holdBatch, when set (tests), runs in the writer after the first
 	// request of a batch is taken and before the batch is filled, so a
 	// test can make requests queue up and group commit certain.

@@ -69,8 +69,9 @@ type batchTx struct {
 	d      *deliveryState
 	// logged: the batch only adds messages, flushDeliveries records its
 	// rows in rec for the log (logrec.go).
-	logged bool
-	rec    []byte
+	logged   bool
+	recorded bool // rec is complete: no more rows may be queued
+	rec      []byte
 	blobs  []*blobRow
 	msgs   []msgRow
 	dirty  []*mboxState
@@ -377,10 +378,25 @@ func (s *Store) runTx(b *staged, d *deliveryState) (*batchTx, error) {
 			b.ws[i] = nil
 		}
 	}
+	// An adding batch's rows are all queued now (its requests are
+	// atomic: no flush ran yet): its record goes to the log and the
+	// fsync runs while SQLite inserts the same rows.
+	var durable func() (bool, error)
+	if logged {
+		durable = s.startDurable(w0, b)
+	}
 	if err := w0.flush(true); err != nil {
+		if durable != nil {
+			if recorded, _ := durable(); recorded {
+				s.stop(err)
+			}
+		}
 		return fail(err)
 	}
-	recorded, err := s.makeDurable(w0, b)
+	if durable == nil {
+		durable = s.startDurable(w0, b)
+	}
+	recorded, err := durable()
 	if err != nil {
 		return fail(err)
 	}
@@ -394,6 +410,9 @@ func (s *Store) runTx(b *staged, d *deliveryState) (*batchTx, error) {
 		return nil, fmt.Errorf("sqlite: commit: %w", err)
 	}
 	s.dirty.Store(true)
+	if !logged {
+		s.fullCommits.Add(1)
+	}
 	return bt, nil
 }
 
@@ -413,36 +432,47 @@ func onlyAdds(b *staged) bool {
 	return n > 0
 }
 
-// makeDurable is the batch's one durable write, before its COMMIT: the
-// log record of an adding batch (and its position in the index, in the
-// same transaction) and one fsync of the log, which also covers the
-// batch's blob bytes. It reports whether a record was written: from then
-// on a failure stops the store (the record may be durable and would be
-// replayed over whatever the index did next).
-func (s *Store) makeDurable(w *wtx, b *staged) (recorded bool, err error) {
+// startDurable starts the batch's one durable write, before its COMMIT:
+// the log record of an adding batch (the rows its deliveries queued) and
+// one fsync of the log, which also covers the batch's blob bytes. The
+// returned function waits for it, stores the record's position in the
+// index (same transaction), and reports whether a record was written:
+// from then on a failure stops the store (the record may be durable and
+// would be replayed over whatever the index did next).
+func (s *Store) startDurable(w *wtx, b *staged) func() (bool, error) {
 	if len(b.refs) == 0 {
-		return false, nil
+		return func() (bool, error) { return false, nil }
 	}
 	t0 := time.Now()
 	var pos blob.Pos
-	if w.b.logged && len(w.b.rec) > 0 {
-		if pos, err = s.blobs.AppendRecord(b.regions, w.b.rec); err != nil {
-			return false, err
+	recorded := false
+	if bt := w.b; bt.logged {
+		bt.recordChunk()
+		bt.recorded = true
+		if len(bt.rec) > 0 {
+			var err error
+			if pos, err = s.blobs.AppendRecord(b.regions, bt.rec); err != nil {
+				return func() (bool, error) { return false, err }
+			}
+			recorded = true
 		}
-		recorded = true
 	}
-	if err := s.blobs.Sync(); err != nil {
-		s.stop(err)
-		return recorded, err
-	}
-	s.opts.Observer.blobSync(time.Since(t0))
-	if recorded {
-		if _, err := w.exec(`UPDATE log_applied SET segment=?, off=? WHERE id=1`, pos.Segment, pos.Offset); err != nil {
+	done := make(chan error, 1)
+	go func() { done <- s.blobs.Sync() }()
+	return func() (bool, error) {
+		if err := <-done; err != nil {
 			s.stop(err)
-			return true, err
+			return recorded, err
 		}
+		s.opts.Observer.blobSync(time.Since(t0))
+		if recorded {
+			if _, err := w.exec(`UPDATE log_applied SET segment=?, off=? WHERE id=1`, pos.Segment, pos.Offset); err != nil {
+				s.stop(err)
+				return true, err
+			}
+		}
+		return recorded, nil
 	}
-	return recorded, nil
 }
 
 // stop refuses every later write until the store is reopened (whose
