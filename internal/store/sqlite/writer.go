@@ -65,17 +65,17 @@ type wtx struct {
 // Deliveries queue their rows and the mailboxes they change; flush writes
 // them (see deliver.go) before any other request runs and before commit.
 type batchTx struct {
-	txs    map[string]*sql.Stmt // statements bound to the transaction
-	d      *deliveryState
+	txs map[string]*sql.Stmt // statements bound to the transaction
+	d   *deliveryState
 	// logged: the batch only adds messages, flushDeliveries records its
 	// rows in rec for the log (logrec.go).
 	logged   bool
 	recorded bool // rec is complete: no more rows may be queued
 	rec      []byte
-	blobs  []*blobRow
-	msgs   []msgRow
-	dirty  []*mboxState
-	events []store.Event // of flushed deliveries, published after commit
+	blobs    []*blobRow
+	msgs     []msgRow
+	dirty    []*mboxState
+	events   []store.Event // of flushed deliveries, published after commit
 }
 
 func newBatchTx(d *deliveryState) *batchTx {

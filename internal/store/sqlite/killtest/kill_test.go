@@ -141,7 +141,7 @@ func runRound(t *testing.T, dir string, round int, ack func(string)) int {
 
 	// Kill after a random number of acknowledgements (not after a
 	// time: the machine may be slow), at a random moment after it.
-	target := clients + rand.IntN(2*clients)
+	target := clients/2 + rand.IntN(clients)
 	var mu sync.Mutex
 	count := 0
 	reached := make(chan struct{})
