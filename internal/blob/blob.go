@@ -87,6 +87,7 @@ type Store struct {
 	dirty  bool       // active has bytes not synced yet, under wmu
 	floor  uint32     // appends only go to segments >= floor, under wmu
 	failed error      // set when the log stopped (ErrFailed), under wmu
+	wbuf   []byte     // a region being written, under wmu (log.go)
 
 	mu     sync.Mutex
 	segs   map[uint32]*segment

@@ -45,6 +45,8 @@ const (
 	// maxRecordBody bounds a record read at recovery (a batch's record
 	// holds the index rows of at most a few hundred messages).
 	maxRecordBody = 256 << 20
+	// maxCoalesce is the largest region copied into one write.
+	maxCoalesce = 1 << 20
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -156,18 +158,31 @@ func (s *Store) writeRegion(datas [][]byte, n int64, refs *[]Ref) (Region, error
 		}
 		return Region{}, fmt.Errorf("blob: write: %w", err)
 	}
-	if _, err := f.WriteAt(hdr[:], start); err != nil {
-		return fail(err)
-	}
 	off := start + regionHeaderLen
 	reg := Region{Segment: s.active.id, Offset: off, Length: n}
+	// A region of small messages is copied into one buffer and written
+	// with one system call (a pwrite per message was a sixth of the CPU
+	// of a batch of 10 KB deliveries); big ones are written as they are.
+	coalesce := n <= maxCoalesce
+	if coalesce {
+		s.wbuf = append(s.wbuf[:0], hdr[:]...)
+	} else if _, err := f.WriteAt(hdr[:], start); err != nil {
+		return fail(err)
+	}
 	for _, d := range datas {
-		if _, err := f.WriteAt(d, off); err != nil {
+		if coalesce {
+			s.wbuf = append(s.wbuf, d...)
+		} else if _, err := f.WriteAt(d, off); err != nil {
 			return fail(err)
 		}
 		reg.CRC = crc32.Update(reg.CRC, castagnoli, d)
 		*refs = append(*refs, Ref{Segment: s.active.id, Offset: off, Length: int64(len(d))})
 		off += int64(len(d))
+	}
+	if coalesce {
+		if _, err := f.WriteAt(s.wbuf, start); err != nil {
+			return fail(err)
+		}
 	}
 	s.size = off
 	s.dirty = true
