@@ -424,7 +424,9 @@ func onlyAdds(b *staged) bool {
 		if b.errs[i] != nil {
 			continue
 		}
-		if len(o.datas) == 0 {
+		if len(o.datas) == 0 || !o.atomic {
+			// (Atomic: the batch's rows are flushed once, after its
+			// record is taken; see runTx.)
 			return false
 		}
 		n++
