@@ -6,10 +6,15 @@
 // is named by a Ref (segment, offset, length) which the caller stores in its
 // index; the index is the source of truth for which blobs are alive.
 //
+// The segments are also a log (log.go): a batch's blobs form a region frame
+// and the caller appends a record (its own payload, e.g. the index rows
+// of the batch) that the same fsync makes durable; after a crash, Scan
+// hands back the valid records after the last one the index applied.
+//
 // Segments roll at Options.SegmentSize. A segment that holds no live blob and
 // is not the active one is deleted (Remove). After a crash, Recover cuts each
-// segment back to the end of the last blob the index knows (a half-written
-// tail) and removes segments that nothing references.
+// segment back to the end the caller says it needs (a half-written tail)
+// and removes segments that nothing references.
 //
 // Future work: partial compaction (rewriting segments that are mostly dead).
 package blob
@@ -25,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -65,6 +71,7 @@ type segment struct {
 	readers int
 	pins    int // appended blobs not yet committed by the caller
 	removed bool
+	framed  bool // starts with the segment header (log.go); older segments do not
 }
 
 // Store is a directory of segments. Its methods are safe for concurrent
@@ -77,11 +84,20 @@ type Store struct {
 	wmu    sync.Mutex // serialises Append
 	active *segment   // only touched under wmu (and mu to publish)
 	size   int64      // bytes in active, under wmu
+	dirty  bool       // active has bytes not synced yet, under wmu
+	floor  uint32     // appends only go to segments >= floor, under wmu
+	failed error      // set when the log stopped (ErrFailed), under wmu
+	wbuf   []byte     // a region being written, under wmu (log.go)
 
 	mu     sync.Mutex
 	segs   map[uint32]*segment
 	closed bool
+
+	syncs atomic.Int64 // fdatasyncs done, for benchmarks
 }
+
+// Syncs returns how many fdatasyncs of segments the store has done.
+func (s *Store) Syncs() int64 { return s.syncs.Load() }
 
 // Open opens (creating if needed) the blob directory. Call Recover before
 // the first Append when the caller's index may be behind the files.
@@ -107,13 +123,19 @@ func Open(dir string, opts Options) (*Store, error) {
 			s.Close()
 			return nil, fmt.Errorf("blob: %w", err)
 		}
-		s.segs[id] = &segment{id: id, f: f}
+		s.segs[id] = &segment{id: id, f: f, framed: isFramed(f)}
 	}
 	return s, nil
 }
 
-func (s *Store) path(id uint32) string {
-	return filepath.Join(s.dir, fmt.Sprintf("%s%06d", segPrefix, id))
+func (s *Store) path(id uint32) string { return SegmentPath(s.dir, id) }
+
+// Path is the file of segment id (for tests and tools).
+func (s *Store) Path(id uint32) string { return s.path(id) }
+
+// SegmentPath is the file of segment id in a blob directory.
+func SegmentPath(dir string, id uint32) string {
+	return filepath.Join(dir, fmt.Sprintf("%s%06d", segPrefix, id))
 }
 
 // list returns the segment ids present in the directory, ascending.
@@ -146,16 +168,20 @@ type RecoverReport struct {
 }
 
 // Recover makes the files agree with the index after a crash. ends maps
-// every segment the index references to the end of its last referenced
-// blob. Each such segment is truncated to that end (bytes beyond were
-// written but never committed to the index: half-written or unacknowledged
-// deliveries); every other segment is removed. The highest remaining
-// segment becomes the active one.
-func (s *Store) Recover(ends map[uint32]int64) (RecoverReport, error) {
+// every segment to keep to the end the caller needs (the end of its last
+// referenced blob, or of the last valid frame of a scanned log segment).
+// Each such segment is truncated to that end (bytes beyond were written
+// but never committed: half-written or unacknowledged deliveries); every
+// other segment is removed. The highest remaining segment becomes the
+// active one; appends go only to a framed segment numbered floor or
+// above (a new one is started otherwise), so that a log position the
+// caller keeps never points into a segment appended to again later.
+func (s *Store) Recover(ends map[uint32]int64, floor uint32) (RecoverReport, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.floor = floor
 	rep := RecoverReport{Truncated: map[uint32]int64{}}
 	for id, seg := range s.segs {
 		end, ok := ends[id]
@@ -167,6 +193,9 @@ func (s *Store) Recover(ends map[uint32]int64) (RecoverReport, error) {
 			}
 			rep.Removed = append(rep.Removed, id)
 			continue
+		}
+		if seg.framed {
+			end = max(end, segHeaderLen)
 		}
 		fi, err := seg.f.Stat()
 		if err != nil {
@@ -208,6 +237,7 @@ func (s *Store) Recover(ends map[uint32]int64) (RecoverReport, error) {
 		s.size = fi.Size()
 		rep.ActiveLength = s.size
 	}
+	s.dirty = false
 	return rep, nil
 }
 
@@ -215,6 +245,7 @@ func (s *Store) sync(f *os.File) error {
 	if s.opts.NoSync {
 		return nil
 	}
+	s.syncs.Add(1)
 	if err := datasync(f); err != nil {
 		return fmt.Errorf("blob: fsync: %w", err)
 	}
@@ -272,15 +303,30 @@ func (s *Store) Active() uint32 {
 // roll starts a new segment after the highest one; under wmu.
 func (s *Store) roll() error {
 	s.mu.Lock()
-	var next uint32 = 1
+	next := s.floor + 1 // a log position may name the floor segment even if it is gone
 	for id := range s.segs {
 		if id >= next {
 			next = id + 1
 		}
 	}
 	s.mu.Unlock()
+	// The segment left behind is synced now, so that only the newest
+	// segment can end in a torn frame and one Sync (of the active
+	// segment) covers a batch whose frames span a roll.
+	if s.active != nil && s.dirty {
+		if err := s.sync(s.active.f); err != nil {
+			s.failed = fmt.Errorf("%w: %v", ErrFailed, err)
+			return err
+		}
+		s.dirty = false
+	}
 	f, err := os.OpenFile(s.path(next), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
+		return fmt.Errorf("blob: new segment: %w", err)
+	}
+	if _, err := f.WriteAt([]byte(segMagic), 0); err != nil {
+		f.Close()
+		os.Remove(s.path(next))
 		return fmt.Errorf("blob: new segment: %w", err)
 	}
 	// The new file's directory entry must be durable before any index
@@ -290,34 +336,31 @@ func (s *Store) roll() error {
 		os.Remove(s.path(next))
 		return err
 	}
-	seg := &segment{id: next, f: f}
+	seg := &segment{id: next, f: f, framed: true}
 	s.mu.Lock()
 	s.segs[next] = seg
 	s.active = seg
 	s.mu.Unlock()
-	s.size = 0
+	s.size = segHeaderLen
+	s.dirty = true // the header
 	return nil
 }
 
-// Append writes every blob of datas, fsyncs once per touched segment, and
-// returns their refs in order. On error nothing is referenced; bytes that
-// were written stay as an unreferenced tail, cut back by the next write or
-// by Recover.
+// Append writes every blob of datas, fsyncs once, and returns their refs
+// in order (AppendBatch then Sync). On error nothing is referenced; bytes
+// that were written stay as an unreferenced tail, cut back by Recover.
 //
 // The segments of the returned refs are pinned (Remove leaves them alone)
 // until Unpin(refs): the caller's index does not reference them yet.
 func (s *Store) Append(datas [][]byte) ([]Ref, error) {
-	refs, err := s.append(datas)
+	refs, _, err := s.AppendBatch(datas)
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	for _, r := range refs {
-		if seg := s.segs[r.Segment]; seg != nil {
-			seg.pins++
-		}
+	if err := s.Sync(); err != nil {
+		s.Unpin(refs)
+		return nil, err
 	}
-	s.mu.Unlock()
 	return refs, nil
 }
 
@@ -331,46 +374,6 @@ func (s *Store) Unpin(refs []Ref) {
 			seg.pins--
 		}
 	}
-}
-
-func (s *Store) append(datas [][]byte) ([]Ref, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
-		return nil, ErrClosed
-	}
-	refs := make([]Ref, 0, len(datas))
-	var dirty []*segment
-	for _, d := range datas {
-		if s.active == nil || (s.size > 0 && s.size+int64(len(d)) > s.opts.SegmentSize) {
-			if s.active != nil {
-				dirty = append(dirty, s.active)
-			}
-			if err := s.roll(); err != nil {
-				return nil, err
-			}
-		}
-		off := s.size
-		if _, err := s.active.f.WriteAt(d, off); err != nil {
-			// Cut the partial write so the next append starts clean.
-			_ = s.active.f.Truncate(off)
-			return nil, fmt.Errorf("blob: write: %w", err)
-		}
-		s.size += int64(len(d))
-		refs = append(refs, Ref{Segment: s.active.id, Offset: off, Length: int64(len(d))})
-	}
-	if s.active != nil {
-		dirty = append(dirty, s.active)
-	}
-	for _, seg := range dirty {
-		if err := s.sync(seg.f); err != nil {
-			return nil, err
-		}
-	}
-	return refs, nil
 }
 
 // Reader reads one blob; it implements store.MessageReader.

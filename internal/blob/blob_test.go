@@ -15,7 +15,7 @@ func TestAppendReadRollRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.Recover(nil); err != nil {
+	if _, err := s.Recover(nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	var datas [][]byte
@@ -65,7 +65,7 @@ func TestAppendReadRollRemove(t *testing.T) {
 func TestRecoverTruncatesTailsAndRemovesOrphans(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := Open(dir, Options{SegmentSize: 1 << 20})
-	s.Recover(nil)
+	s.Recover(nil, 0)
 	refs, err := s.Append([][]byte{[]byte("hello"), []byte("world")})
 	if err != nil {
 		t.Fatal(err)
@@ -83,18 +83,18 @@ func TestRecoverTruncatesTailsAndRemovesOrphans(t *testing.T) {
 	}
 	defer s.Close()
 	// The index only knows the first blob.
-	rep, err := s.Recover(map[uint32]int64{1: refs[0].End()})
+	rep, err := s.Recover(map[uint32]int64{1: refs[0].End()}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rep.Truncated[1] != int64(len("world")+len("garbage")) || fmt.Sprint(rep.Removed) != "[7]" {
 		t.Fatalf("report = %+v", rep)
 	}
-	if fi, _ := os.Stat(s.path(1)); fi.Size() != 5 {
+	if fi, _ := os.Stat(s.path(1)); fi.Size() != refs[0].End() {
 		t.Fatalf("size = %d", fi.Size())
 	}
 	refs2, _ := s.Append([][]byte{[]byte("next")})
-	if refs2[0] != (Ref{Segment: 1, Offset: 5, Length: 4}) {
+	if refs2[0] != (Ref{Segment: 1, Offset: refs[0].End() + regionHeaderLen, Length: 4}) {
 		t.Fatalf("append after recover = %+v", refs2[0])
 	}
 }

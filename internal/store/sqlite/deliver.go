@@ -244,6 +244,11 @@ func (w *wtx) deliveryMailbox(t store.Target) (*mboxState, error) {
 // queues their change events.
 func (w *wtx) flushDeliveries() error {
 	b := w.b
+	if b.logged && !b.recorded && len(b.blobs)+len(b.msgs)+len(b.dirty) > 0 {
+		// Rows the log record would not have (cannot happen: an adding
+		// batch flushes once, after startDurable).
+		return errors.New("sqlite: delivery rows queued outside the batch's log record")
+	}
 	if err := insertChunks(w, b.blobs, insertBlobsSQL, func(args []any, r *blobRow) []any {
 		return append(args, r.id, r.segment, r.off, r.n, r.refcount, r.info)
 	}); err != nil {

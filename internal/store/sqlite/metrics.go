@@ -8,10 +8,14 @@ import "time"
 // latency metrics out of the backends. Any field may be nil; the
 // functions are called from the writer goroutines and must not block.
 type Observer struct {
-	// BlobSync is one batch's message bytes appended and fsynced.
+	// BlobSync is one batch's durable write: its log record appended
+	// (adding batches) and the blob log fsynced, from its start to the
+	// end of the fsync (which overlaps the batch's row inserts). The
+	// bytes themselves are written earlier, without a sync.
 	BlobSync func(d time.Duration)
-	// Commit is one batch's index transaction run and committed (or
-	// failed), with the number of write requests it carried.
+	// Commit is one batch's index transaction run, made durable and
+	// committed (or failed), with the number of write requests it
+	// carried: it includes the BlobSync time.
 	Commit func(d time.Duration, requests int)
 	// Request is one write request acknowledged, ok or failed.
 	Request func(ok bool)

@@ -51,6 +51,15 @@ CREATE INDEX retained_expunged ON retained(expunged);`,
 	// seeks once per distinct list (selectstate.go). Partial: messages
 	// without keywords, the most, cost nothing.
 	`CREATE INDEX messages_keywords ON messages(mailbox_id, keywords) WHERE keywords != '';`,
+	// 6: the position in the blob log just past the last record whose
+	// index changes this database has (logrec.go); recovery redoes the
+	// records after it. 0/0: before any framed segment.
+	`CREATE TABLE log_applied (
+		id      INTEGER PRIMARY KEY CHECK (id = 1),
+		segment INTEGER NOT NULL,
+		off     INTEGER NOT NULL
+	);
+	INSERT INTO log_applied VALUES (1, 0, 0);`,
 }
 
 // schema is the index. Times are Unix nanoseconds (0 = zero time). Every

@@ -3,19 +3,22 @@
 // in packed blob segments (internal/blob).
 //
 // All writes are batched (group commit, see writer.go): the bytes of a
-// batch are appended and fsynced once, then every index change of the
-// batch is committed in one SQLite transaction (one WAL fsync), then the
-// notify events are published and every caller acknowledged. Nothing is
-// acknowledged before both fsyncs. The two stages are pipelined, and WAL
-// checkpoints run on their own connection, off the commit path.
+// batch are appended to the blob log, every index change of the batch
+// runs in one SQLite transaction, a batch that only adds messages appends
+// a record of its index rows to the log, one fsync makes the batch
+// durable, the transaction commits, then the notify events are published
+// and every caller acknowledged. Nothing is acknowledged before it is on
+// stable storage. WAL checkpoints run on their own connection, off the
+// commit path.
 //
 // Reads use a pool of read-only connections and never wait for the writer
 // (WAL). Listing flags and searching flags, sizes and dates are served by
 // a per-mailbox in-memory cache that the writer keeps current (cache.go);
 // SQLite stays the source of truth.
 //
-// After a crash, Open cuts blob segments back to the last blob the index
-// references and removes segments nothing references.
+// After a crash, Open redoes the index changes of the log records the
+// index lost (logrec.go), cuts blob segments back to what the index and
+// the log need and removes segments nothing references.
 package sqlite
 
 import (
@@ -90,13 +93,18 @@ type Store struct {
 	retainN       map[store.MailboxID]int
 	retainUnknown bool
 
+	// stopped and syncMode belong to the committer (writer.go).
+	stopped  error
+	syncMode int
+
 	// stmts are the writer's prepared statements, by query text; only
 	// the writer goroutine touches them.
 	stmts map[string]*sql.Stmt
 	miss  map[string]bool
 
-	// Group-commit statistics: batches committed and requests in them.
-	batches, batched atomic.Int64
+	// Group-commit statistics: batches committed and requests in them,
+	// and commits with synchronous=FULL (a WAL fsync each).
+	batches, batched, fullCommits atomic.Int64
 	// holdBatch, when set (tests), runs in the writer after the first
 	// request of a batch is taken and before the batch is filled, so a
 	// test can make requests queue up and group commit certain.
@@ -278,8 +286,13 @@ func (s *Store) closeDBs() {
 	}
 }
 
-// recoverBlobs makes the blob files agree with the committed index.
+// recoverBlobs redoes what the index lost from the log, then makes the
+// blob files agree with the committed index.
 func (s *Store) recoverBlobs(ctx context.Context) error {
+	scan, pos, err := s.replayLog(ctx)
+	if err != nil {
+		return err
+	}
 	rows, err := s.wdb.QueryContext(ctx, `SELECT segment, MAX(off+length) FROM blobs GROUP BY segment`)
 	if err != nil {
 		return fmt.Errorf("sqlite: recover: %w", err)
@@ -298,7 +311,7 @@ func (s *Store) recoverBlobs(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("sqlite: recover: %w", err)
 	}
-	rep, err := s.blobs.Recover(ends)
+	rep, err := s.blobs.Recover(logKeep(ends, scan, pos), pos.Segment)
 	if err != nil {
 		return err
 	}

@@ -12,15 +12,27 @@ import (
 
 // Every change goes through a two-stage pipeline:
 //
-//  1. writer collects the requests waiting (a batch), appends their message
-//     bytes to the blob store and fsyncs once;
-//  2. committer runs the batch's index changes in one SQLite transaction
-//     (one WAL fsync), then applies them to the flag cache, publishes the
-//     events and acknowledges every request.
+//  1. writer collects the requests waiting (a batch) and appends their
+//     message bytes to the blob log as a region (no fsync yet);
+//  2. committer runs the batch's index changes in one SQLite transaction,
+//     makes the batch durable, commits, then applies the changes to the
+//     flag cache, publishes the events and acknowledges every request.
 //
-// While batch k is being committed, batch k+1's bytes are written and
-// synced, so the two fsyncs of consecutive batches overlap. A request is
-// acknowledged only after both of its fsyncs: never lose mail.
+// One durable write per batch: a batch that only adds messages (Deliver,
+// AppendMessages: the requests whose loss would lose mail) appends a
+// record of its index rows to the log after its region (logrec.go) and
+// fsyncs the log once, which covers the region and the record; its
+// transaction then commits with synchronous=NORMAL (no WAL fsync), with
+// the log position of the record in the same transaction. After a crash
+// Open redoes the records the index lost. Any other batch fsyncs the log
+// (if it wrote bytes) and commits with synchronous=FULL, as before; a
+// FULL commit also makes the NORMAL commits before it durable (the WAL is
+// sequential), so the index can only lose a suffix of adding batches,
+// which is what makes replay exact. The index never gets ahead of the
+// log, and nothing is acknowledged before its one fsync: never lose mail.
+//
+// While batch k is being committed, batch k+1's bytes are written, so the
+// page-cache copy of a batch overlaps the commit of the one before.
 
 // op is one write request.
 type op struct {
@@ -53,12 +65,17 @@ type wtx struct {
 // Deliveries queue their rows and the mailboxes they change; flush writes
 // them (see deliver.go) before any other request runs and before commit.
 type batchTx struct {
-	txs    map[string]*sql.Stmt // statements bound to the transaction
-	d      *deliveryState
-	blobs  []*blobRow
-	msgs   []msgRow
-	dirty  []*mboxState
-	events []store.Event // of flushed deliveries, published after commit
+	txs map[string]*sql.Stmt // statements bound to the transaction
+	d   *deliveryState
+	// logged: the batch only adds messages, flushDeliveries records its
+	// rows in rec for the log (logrec.go).
+	logged   bool
+	recorded bool // rec is complete: no more rows may be queued
+	rec      []byte
+	blobs    []*blobRow
+	msgs     []msgRow
+	dirty    []*mboxState
+	events   []store.Event // of flushed deliveries, published after commit
 }
 
 func newBatchTx(d *deliveryState) *batchTx {
@@ -78,12 +95,13 @@ func (w *wtx) flush(keep bool) error {
 	return nil
 }
 
-// staged is a batch whose bytes are on stable storage.
+// staged is a batch whose bytes are written (not yet synced).
 type staged struct {
-	ops  []*op
-	ws   []*wtx
-	errs []error
-	refs []blob.Ref // pinned until the batch is committed
+	ops     []*op
+	ws      []*wtx
+	errs    []error
+	refs    []blob.Ref // pinned until the batch is committed
+	regions []blob.Region
 }
 
 // stmt returns the prepared statement of q bound to the transaction, or
@@ -212,7 +230,7 @@ func (s *Store) writer() {
 	}
 }
 
-// stage appends the batch's message bytes with one fsync.
+// stage appends the batch's message bytes (synced by the commit).
 func (s *Store) stage(batch []*op) *staged {
 	b := &staged{ops: batch, ws: make([]*wtx, len(batch)), errs: make([]error, len(batch))}
 	var datas [][]byte
@@ -230,9 +248,7 @@ func (s *Store) stage(batch []*op) *staged {
 	if len(datas) == 0 {
 		return b
 	}
-	t0 := time.Now()
-	refs, err := s.blobs.Append(datas)
-	s.opts.Observer.blobSync(time.Since(t0))
+	refs, regions, err := s.blobs.AppendBatch(datas)
 	j := 0
 	for _, i := range withData {
 		n := len(batch[i].datas)
@@ -243,7 +259,7 @@ func (s *Store) stage(batch []*op) *staged {
 		}
 		j += n
 	}
-	b.refs = refs
+	b.refs, b.regions = refs, regions
 	return b
 }
 
@@ -260,7 +276,11 @@ func (s *Store) commit(b *staged, d *deliveryState) {
 	s.batches.Add(1)
 	s.batched.Add(int64(len(b.ops)))
 	t0 := time.Now()
-	bt, err := s.runTx(b, d)
+	var bt *batchTx
+	err := s.stopped
+	if err == nil {
+		bt, err = s.runTx(b, d)
+	}
 	s.opts.Observer.commit(time.Since(t0), len(b.ops))
 	s.blobs.Unpin(b.refs)
 	if err != nil {
@@ -280,7 +300,7 @@ func (s *Store) commit(b *staged, d *deliveryState) {
 			dead = append(dead, w.dead...)
 		}
 	}
-	if err == nil {
+	if bt != nil {
 		s.applyMu.Unlock() // taken by runTx before its COMMIT
 	}
 	// Segments that died go before the acknowledgements, so that a
@@ -288,7 +308,7 @@ func (s *Store) commit(b *staged, d *deliveryState) {
 	if len(dead) > 0 {
 		s.removeDeadSegments(dead)
 	}
-	if err == nil {
+	if bt != nil {
 		// Events go out before the acknowledgements: a caller that
 		// returns from Deliver finds its event published.
 		for _, e := range bt.events {
@@ -314,12 +334,18 @@ func (s *Store) commit(b *staged, d *deliveryState) {
 // the others.
 func (s *Store) runTx(b *staged, d *deliveryState) (*batchTx, error) {
 	ctx := context.Background()
+	logged := onlyAdds(b)
+	if err := s.setSynchronous(ctx, !logged); err != nil {
+		d.reset()
+		return nil, err
+	}
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		d.reset()
 		return nil, fmt.Errorf("sqlite: begin: %w", err)
 	}
 	bt := newBatchTx(d)
+	bt.logged = logged
 	fail := func(err error) (*batchTx, error) {
 		tx.Rollback()
 		d.reset() // it holds what was rolled back
@@ -352,18 +378,144 @@ func (s *Store) runTx(b *staged, d *deliveryState) (*batchTx, error) {
 			b.ws[i] = nil
 		}
 	}
+	// An adding batch's rows are all queued now (its requests are
+	// atomic: no flush ran yet): its record goes to the log and the
+	// fsync runs while SQLite inserts the same rows.
+	var durable func() (bool, error)
+	if logged {
+		durable = s.startDurable(w0, b)
+	}
 	if err := w0.flush(true); err != nil {
+		if durable != nil {
+			if recorded, _ := durable(); recorded {
+				s.stop(err)
+			}
+		}
+		return fail(err)
+	}
+	if durable == nil {
+		durable = s.startDurable(w0, b)
+	}
+	recorded, err := durable()
+	if err != nil {
 		return fail(err)
 	}
 	s.applyMu.Lock() // released by commit once the cache is applied
 	if err := tx.Commit(); err != nil {
 		s.applyMu.Unlock()
 		d.reset()
+		if recorded {
+			s.stop(err)
+		}
 		return nil, fmt.Errorf("sqlite: commit: %w", err)
 	}
 	s.dirty.Store(true)
+	if !logged {
+		s.fullCommits.Add(1)
+	}
 	return bt, nil
 }
+
+// onlyAdds reports whether every request of the batch adds messages (it
+// carries message bytes): such a batch is made durable by its log record.
+func onlyAdds(b *staged) bool {
+	n := 0
+	for i, o := range b.ops {
+		if b.errs[i] != nil {
+			continue
+		}
+		if len(o.datas) == 0 || !o.atomic {
+			// (Atomic: the batch's rows are flushed once, after its
+			// record is taken; see runTx.)
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
+// startDurable starts the batch's one durable write, before its COMMIT:
+// the log record of an adding batch (the rows its deliveries queued) and
+// one fsync of the log, which also covers the batch's blob bytes. The
+// returned function waits for it, stores the record's position in the
+// index (same transaction), and reports whether a record was written:
+// from then on a failure stops the store (the record may be durable and
+// would be replayed over whatever the index did next).
+func (s *Store) startDurable(w *wtx, b *staged) func() (bool, error) {
+	if len(b.refs) == 0 {
+		return func() (bool, error) { return false, nil }
+	}
+	t0 := time.Now()
+	var pos blob.Pos
+	recorded := false
+	if bt := w.b; bt.logged {
+		bt.recordChunk()
+		bt.recorded = true
+		if len(bt.rec) > 0 {
+			var err error
+			if pos, err = s.blobs.AppendRecord(b.regions, bt.rec); err != nil {
+				return func() (bool, error) { return false, err }
+			}
+			recorded = true
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.blobs.Sync() }()
+	return func() (bool, error) {
+		if err := <-done; err != nil {
+			s.stop(err)
+			return recorded, err
+		}
+		s.opts.Observer.blobSync(time.Since(t0))
+		if recorded {
+			if _, err := w.exec(`UPDATE log_applied SET segment=?, off=? WHERE id=1`, pos.Segment, pos.Offset); err != nil {
+				s.stop(err)
+				return true, err
+			}
+		}
+		return recorded, nil
+	}
+}
+
+// stop refuses every later write until the store is reopened (whose
+// recovery replays the log); committer only.
+func (s *Store) stop(err error) {
+	if s.stopped == nil {
+		s.stopped = fmt.Errorf("sqlite: writes stopped after a failure of the durable write (reopen the store to recover): %w", err)
+		s.blobs.Fail(err)
+		s.log.Error("store writes stopped", "err", err)
+	}
+}
+
+// setSynchronous sets the write connection's synchronous pragma for the
+// next commit: FULL (the commit fsyncs the WAL) or NORMAL (it does not;
+// the log record made the batch durable). Only when it changes.
+func (s *Store) setSynchronous(ctx context.Context, full bool) error {
+	mode := syncNormal
+	if full {
+		mode = syncFull
+	}
+	if s.syncMode == mode {
+		return nil
+	}
+	q := `PRAGMA synchronous=NORMAL`
+	if full {
+		q = `PRAGMA synchronous=FULL`
+	}
+	if _, err := s.wdb.ExecContext(ctx, q); err != nil {
+		s.syncMode = syncUnknown
+		return fmt.Errorf("sqlite: %s: %w", q, err)
+	}
+	s.syncMode = mode
+	return nil
+}
+
+// Values of Store.syncMode (syncUnknown: as openDB set it, FULL).
+const (
+	syncUnknown = iota
+	syncFull
+	syncNormal
+)
 
 // runSavepoint runs o.fn in a savepoint, leaving its error in w.opErr;
 // the returned error is a failure of the transaction itself.
