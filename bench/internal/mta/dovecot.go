@@ -1,0 +1,256 @@
+// Package mta sets up the Debian packages youju is compared with, as
+// throwaway instances in a directory of their own: Dovecot 2.3 (IMAP,
+// IMAPS, LMTP; passwd-file users with a Maildir each) and Postfix
+// (relaying one domain over LMTP). It also reads the memory of their
+// processes (PSS). Used by bench/imap and bench/compare; both need root
+// (Dovecot switches to its users, Postfix's master runs as root).
+package mta
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Dovecot is one throwaway Dovecot instance. Set the fields, then Start.
+type Dovecot struct {
+	Dir      string   // configuration, state, logs and the users' homes
+	Users    []string // addresses; each has Password and a home in Dir/home/LOCAL
+	Password string
+	// Loopback ports; 0 leaves a listener off.
+	IMAP, IMAPS, LMTP int
+	Cert, Key         string // PEM files for IMAPS
+	// MaxConns is how many concurrent IMAP sessions (and LMTP
+	// deliveries) the instance must take: process and per-user limits
+	// are set above it.
+	MaxConns int
+
+	uid, gid int
+	cmd      *exec.Cmd
+	logf     *os.File
+}
+
+// dovecotConf is the configuration. Mail runs as the "dovecot" system user
+// (Dovecot refuses mail access as root). Limits are raised so that the
+// comparison measures Dovecot, not its defaults (100 processes, 10
+// sessions per user and address).
+const dovecotConf = `base_dir = {{dir}}/run
+state_dir = {{dir}}/state
+log_path = {{dir}}/dovecot.log
+protocols = {{protocols}}
+listen = 127.0.0.1
+ssl = {{ssl}}
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_internal_user = dovecot
+default_internal_group = dovecot
+default_login_user = dovenull
+first_valid_uid = 1
+mail_location = maildir:~/Maildir
+mail_fsync = optimized
+lmtp_proxy = no
+default_process_limit = {{procs}}
+default_client_limit = {{clients}}
+mail_max_userip_connections = {{procs}}
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {{dir}}/passwd
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%u {{dir}}/passwd
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = {{imap}}
+  }
+  inet_listener imaps {
+    address = 127.0.0.1
+    port = {{imaps}}
+    ssl = yes
+  }
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = {{lmtp}}
+  }
+}
+`
+
+// DovecotVersion is what dovecot --version says ("2.3.19.1"), or "?".
+func DovecotVersion() string {
+	out, err := exec.Command("dovecot", "--version").Output()
+	if f := strings.Fields(string(out)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
+
+// Home is the home directory of addr; its Maildir is Home(addr)/Maildir.
+func (d *Dovecot) Home(addr string) string {
+	local, _, _ := strings.Cut(addr, "@")
+	return filepath.Join(d.Dir, "home", local)
+}
+
+// config renders dovecotConf.
+func (d *Dovecot) config() string {
+	var protos []string
+	if d.IMAP != 0 || d.IMAPS != 0 {
+		protos = append(protos, "imap")
+	}
+	if d.LMTP != 0 {
+		protos = append(protos, "lmtp")
+	}
+	ssl := "no"
+	if d.IMAPS != 0 {
+		ssl = "yes\nssl_cert = <" + d.Cert + "\nssl_key = <" + d.Key
+	}
+	procs := max(d.MaxConns+100, 200)
+	return strings.NewReplacer("{{dir}}", d.Dir, "{{protocols}}", strings.Join(protos, " "), "{{ssl}}", ssl,
+		"{{procs}}", strconv.Itoa(procs), "{{clients}}", strconv.Itoa(2*procs),
+		"{{imap}}", strconv.Itoa(d.IMAP), "{{imaps}}", strconv.Itoa(d.IMAPS), "{{lmtp}}", strconv.Itoa(d.LMTP)).Replace(dovecotConf)
+}
+
+// Prepare writes the configuration and the passwd-file and creates the
+// homes (owned by the dovecot user). Start calls it; call it first to
+// put mail into a Maildir before Dovecot starts.
+func (d *Dovecot) Prepare() error {
+	dir, err := filepath.Abs(d.Dir)
+	if err != nil {
+		return err
+	}
+	d.Dir = dir
+	u, err := user.Lookup("dovecot")
+	if err != nil {
+		return fmt.Errorf("the dovecot user (package dovecot-core): %w", err)
+	}
+	d.uid, _ = strconv.Atoi(u.Uid)
+	d.gid, _ = strconv.Atoi(u.Gid)
+	for _, sub := range []string{"run", "state", "home"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return err
+		}
+	}
+	os.Chmod(dir, 0o755) // MkdirTemp makes 0700; the mail processes must reach the homes
+	var passwd strings.Builder
+	for _, a := range d.Users {
+		home := d.Home(a)
+		for _, sub := range []string{"cur", "new", "tmp"} {
+			if err := os.MkdirAll(filepath.Join(home, "Maildir", sub), 0o700); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(&passwd, "%s:{PLAIN}%s:%d:%d::%s::\n", a, d.Password, d.uid, d.gid, home)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "passwd"), []byte(passwd.String()), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "dovecot.conf"), []byte(d.config()), 0o644)
+}
+
+// Start prepares the directory (see Prepare), gives the homes to the
+// dovecot user and starts Dovecot in the foreground, returning once it
+// accepts connections.
+func (d *Dovecot) Start() error {
+	if err := d.Prepare(); err != nil {
+		return err
+	}
+	err := filepath.Walk(filepath.Join(d.Dir, "home"), func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, d.uid, d.gid)
+	})
+	if err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(filepath.Join(d.Dir, "master.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("dovecot", "-F", "-c", filepath.Join(d.Dir, "dovecot.conf"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return err
+	}
+	d.cmd, d.logf = cmd, logf
+	port := d.IMAP
+	if port == 0 {
+		port = cmp(d.IMAPS, d.LMTP)
+	}
+	if err := WaitListening(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 10*time.Second); err != nil {
+		d.Stop()
+		return fmt.Errorf("dovecot did not start (see %s/master.log and dovecot.log): %w", d.Dir, err)
+	}
+	return nil
+}
+
+func cmp(a, b int) int {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+// Pid is the master process's id (0 when not running).
+func (d *Dovecot) Pid() int {
+	if d.cmd == nil {
+		return 0
+	}
+	return d.cmd.Process.Pid
+}
+
+// Stop stops Dovecot and waits until the master has exited (it takes its
+// children with it).
+func (d *Dovecot) Stop() {
+	if d.cmd == nil {
+		return
+	}
+	stopProcess(d.cmd, 30*time.Second)
+	d.logf.Close()
+	d.cmd, d.logf = nil, nil
+}
+
+// Restart stops and starts Dovecot.
+func (d *Dovecot) Restart() error {
+	d.Stop()
+	return d.Start()
+}
+
+// stopProcess sends SIGTERM, then SIGKILL after grace, and reaps cmd.
+func stopProcess(cmd *exec.Cmd, grace time.Duration) {
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		cmd.Process.Kill()
+		<-done
+	}
+}
+
+// WaitListening waits until addr accepts a TCP connection.
+func WaitListening(addr string, timeout time.Duration) error {
+	for deadline := time.Now().Add(timeout); ; {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
