@@ -216,7 +216,7 @@ func (d *Dovecot) Stop() {
 	if d.cmd == nil {
 		return
 	}
-	stopProcess(d.cmd, 30*time.Second)
+	StopProcess(d.cmd, 30*time.Second)
 	d.logf.Close()
 	d.cmd, d.logf = nil, nil
 }
@@ -227,8 +227,8 @@ func (d *Dovecot) Restart() error {
 	return d.Start()
 }
 
-// stopProcess sends SIGTERM, then SIGKILL after grace, and reaps cmd.
-func stopProcess(cmd *exec.Cmd, grace time.Duration) {
+// StopProcess sends SIGTERM, then SIGKILL after grace, and reaps cmd.
+func StopProcess(cmd *exec.Cmd, grace time.Duration) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
