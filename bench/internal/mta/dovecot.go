@@ -1,18 +1,21 @@
 // Package mta sets up the Debian packages youju is compared with, as
 // throwaway instances in a directory of their own: Dovecot 2.3 (IMAP,
-// IMAPS, LMTP; passwd-file users with a Maildir each) and Postfix
+// IMAPS, POP3, LMTP; passwd-file users with a Maildir each) and Postfix
 // (relaying one domain over LMTP). It also reads the memory of their
-// processes (PSS). Used by bench/imap and bench/compare; both need root
-// (Dovecot switches to its users, Postfix's master runs as root).
+// processes (PSS). Used by bench/imap, bench/pop3 and bench/compare.
+// Postfix needs root (its master runs as root); Dovecot runs as root
+// (switching to its users) or, without chroots, as the current user.
 package mta
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,26 +24,28 @@ import (
 
 // Dovecot is one throwaway Dovecot instance. Set the fields, then Start.
 type Dovecot struct {
+	Bin      string   // the dovecot binary (default "dovecot" from PATH)
 	Dir      string   // configuration, state, logs and the users' homes
 	Users    []string // addresses; each has Password and a home in Dir/home/LOCAL
 	Password string
 	// Loopback ports; 0 leaves a listener off.
-	IMAP, IMAPS, LMTP int
-	Cert, Key         string // PEM files for IMAPS
-	// MaxConns is how many concurrent IMAP sessions (and LMTP
-	// deliveries) the instance must take: process and per-user limits
-	// are set above it.
+	IMAP, IMAPS, POP3, LMTP int
+	Cert, Key               string // PEM files for IMAPS
+	// MaxConns is how many concurrent sessions (and LMTP deliveries) the
+	// instance must take: process and per-user limits are set above it.
 	MaxConns int
+	Extra    string // appended to the configuration
 
 	uid, gid int
 	cmd      *exec.Cmd
 	logf     *os.File
 }
 
-// dovecotConf is the configuration. Mail runs as the "dovecot" system user
-// (Dovecot refuses mail access as root). Limits are raised so that the
-// comparison measures Dovecot, not its defaults (100 processes, 10
-// sessions per user and address).
+// dovecotConf is the configuration. As root, mail runs as the "dovecot"
+// system user (Dovecot refuses mail access as root); otherwise everything
+// runs as the current user (see dovecotUnprivileged). Limits are raised
+// so that the comparison measures Dovecot, not its defaults (100
+// processes, 10 sessions per user and address).
 const dovecotConf = `base_dir = {{dir}}/run
 state_dir = {{dir}}/state
 log_path = {{dir}}/dovecot.log
@@ -49,9 +54,9 @@ listen = 127.0.0.1
 ssl = {{ssl}}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
-default_internal_user = dovecot
-default_internal_group = dovecot
-default_login_user = dovenull
+default_internal_user = {{internal}}
+default_internal_group = {{internal}}
+default_login_user = {{login}}
 first_valid_uid = 1
 mail_location = maildir:~/Maildir
 mail_fsync = optimized
@@ -67,24 +72,80 @@ userdb {
   driver = passwd-file
   args = username_format=%u {{dir}}/passwd
 }
+`
+
+// dovecotUnprivileged drops what only root can do: chroots and the group
+// ownership of Dovecot's default sockets.
+const dovecotUnprivileged = `service anvil {
+  chroot =
+}
+service pop3-login {
+  chroot =
+}
 service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = {{imap}}
-  }
-  inet_listener imaps {
-    address = 127.0.0.1
-    port = {{imaps}}
-    ssl = yes
+  chroot =
+}
+service stats {
+  unix_listener stats-writer {
+    group =
+    mode = 0600
   }
 }
-service lmtp {
-  inet_listener lmtp {
-    address = 127.0.0.1
-    port = {{lmtp}}
+service dict {
+  unix_listener dict {
+    group =
+  }
+}
+service dict-async {
+  unix_listener dict-async {
+    group =
   }
 }
 `
+
+// listener is one inet_listener of a Dovecot service.
+type listener struct {
+	service, name string
+	port          int
+	ssl           bool
+}
+
+// config renders dovecotConf with a service block per listener.
+func (d *Dovecot) config() string {
+	ls := []listener{{"imap-login", "imap", d.IMAP, false}, {"imap-login", "imaps", d.IMAPS, true},
+		{"pop3-login", "pop3", d.POP3, false}, {"lmtp", "lmtp", d.LMTP, false}}
+	var protos []string
+	var services strings.Builder
+	for _, l := range ls {
+		if l.port == 0 {
+			continue
+		}
+		if p := strings.TrimSuffix(l.service, "-login"); !slices.Contains(protos, p) {
+			protos = append(protos, p)
+		}
+		ssl := ""
+		if l.ssl {
+			ssl = "    ssl = yes\n"
+		}
+		fmt.Fprintf(&services, "service %s {\n  inet_listener %s {\n    address = 127.0.0.1\n    port = %d\n%s  }\n}\n",
+			l.service, l.name, l.port, ssl)
+	}
+	ssl := "no"
+	if d.IMAPS != 0 {
+		ssl = "yes\nssl_cert = <" + d.Cert + "\nssl_key = <" + d.Key
+	}
+	internal, login := "dovecot", "dovenull"
+	if os.Getuid() != 0 {
+		if me, err := user.Current(); err == nil {
+			internal, login = me.Username, me.Username
+		}
+		services.WriteString(dovecotUnprivileged)
+	}
+	procs := max(d.MaxConns+100, 200)
+	return strings.NewReplacer("{{dir}}", d.Dir, "{{protocols}}", strings.Join(protos, " "), "{{ssl}}", ssl,
+		"{{internal}}", internal, "{{login}}", login,
+		"{{procs}}", strconv.Itoa(procs), "{{clients}}", strconv.Itoa(2*procs)).Replace(dovecotConf) + services.String() + d.Extra
+}
 
 // DovecotVersion is what dovecot --version says ("2.3.19.1"), or "?".
 func DovecotVersion() string {
@@ -101,25 +162,6 @@ func (d *Dovecot) Home(addr string) string {
 	return filepath.Join(d.Dir, "home", local)
 }
 
-// config renders dovecotConf.
-func (d *Dovecot) config() string {
-	var protos []string
-	if d.IMAP != 0 || d.IMAPS != 0 {
-		protos = append(protos, "imap")
-	}
-	if d.LMTP != 0 {
-		protos = append(protos, "lmtp")
-	}
-	ssl := "no"
-	if d.IMAPS != 0 {
-		ssl = "yes\nssl_cert = <" + d.Cert + "\nssl_key = <" + d.Key
-	}
-	procs := max(d.MaxConns+100, 200)
-	return strings.NewReplacer("{{dir}}", d.Dir, "{{protocols}}", strings.Join(protos, " "), "{{ssl}}", ssl,
-		"{{procs}}", strconv.Itoa(procs), "{{clients}}", strconv.Itoa(2*procs),
-		"{{imap}}", strconv.Itoa(d.IMAP), "{{imaps}}", strconv.Itoa(d.IMAPS), "{{lmtp}}", strconv.Itoa(d.LMTP)).Replace(dovecotConf)
-}
-
 // Prepare writes the configuration and the passwd-file and creates the
 // homes (owned by the dovecot user). Start calls it; call it first to
 // put mail into a Maildir before Dovecot starts.
@@ -129,12 +171,15 @@ func (d *Dovecot) Prepare() error {
 		return err
 	}
 	d.Dir = dir
-	u, err := user.Lookup("dovecot")
-	if err != nil {
-		return fmt.Errorf("the dovecot user (package dovecot-core): %w", err)
+	d.uid, d.gid = os.Getuid(), os.Getgid()
+	if d.uid == 0 {
+		u, err := user.Lookup("dovecot")
+		if err != nil {
+			return fmt.Errorf("the dovecot user (package dovecot-core): %w", err)
+		}
+		d.uid, _ = strconv.Atoi(u.Uid)
+		d.gid, _ = strconv.Atoi(u.Gid)
 	}
-	d.uid, _ = strconv.Atoi(u.Uid)
-	d.gid, _ = strconv.Atoi(u.Gid)
 	for _, sub := range []string{"run", "state", "home"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return err
@@ -177,29 +222,23 @@ func (d *Dovecot) Start() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command("dovecot", "-F", "-c", filepath.Join(d.Dir, "dovecot.conf"))
+	bin := d.Bin
+	if bin == "" {
+		bin = "dovecot"
+	}
+	cmd := exec.Command(bin, "-F", "-c", filepath.Join(d.Dir, "dovecot.conf"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return err
 	}
 	d.cmd, d.logf = cmd, logf
-	port := d.IMAP
-	if port == 0 {
-		port = cmp(d.IMAPS, d.LMTP)
-	}
+	port := cmp.Or(d.IMAP, d.IMAPS, d.POP3, d.LMTP)
 	if err := WaitListening(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 10*time.Second); err != nil {
 		d.Stop()
 		return fmt.Errorf("dovecot did not start (see %s/master.log and dovecot.log): %w", d.Dir, err)
 	}
 	return nil
-}
-
-func cmp(a, b int) int {
-	if a != 0 {
-		return a
-	}
-	return b
 }
 
 // Pid is the master process's id (0 when not running).
