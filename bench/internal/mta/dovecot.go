@@ -144,7 +144,7 @@ func (d *Dovecot) config() string {
 	procs := max(d.MaxConns+100, 200)
 	return strings.NewReplacer("{{dir}}", d.Dir, "{{protocols}}", strings.Join(protos, " "), "{{ssl}}", ssl,
 		"{{internal}}", internal, "{{login}}", login,
-		"{{procs}}", strconv.Itoa(procs), "{{clients}}", strconv.Itoa(2*procs)).Replace(dovecotConf) + services.String() + d.Extra
+		"{{procs}}", strconv.Itoa(procs), "{{clients}}", strconv.Itoa(3*procs)).Replace(dovecotConf) + services.String() + d.Extra
 }
 
 // DovecotVersion is what dovecot --version says ("2.3.19.1"), or "?".
