@@ -117,36 +117,29 @@ func run() int {
 func measureAll(o *options, base string, cl *cleanups) ([]string, []*result, error) {
 	var names []string
 	var results []*result
-	if o.servers["youju"] {
-		s, stop, err := setupYouju(o, base)
+	for _, sd := range []struct {
+		key, name string
+		setup     func(*options, string) (*side, func(), error)
+	}{
+		{"youju", "youju", setupYouju},
+		{"dovecot", "Dovecot " + mta.DovecotVersion() + " (+Postfix " + postfixVersion() + ")", setupDebian},
+	} {
+		if !o.servers[sd.key] {
+			continue
+		}
+		s, stop, err := sd.setup(o, base)
 		if stop != nil {
 			cl.add(stop)
 		}
 		if err != nil {
-			return names, results, fmt.Errorf("youju: %w", err)
+			return names, results, fmt.Errorf("%s: %w", sd.key, err)
 		}
 		r := &result{}
-		names, results = append(names, "youju"), append(results, r)
+		names, results = append(names, sd.name), append(results, r)
 		err = measureSide(s, o, r)
 		stop()
 		if err != nil {
-			return names, results, fmt.Errorf("youju: %w", err)
-		}
-	}
-	if o.servers["dovecot"] {
-		s, stop, err := setupDebian(o, base)
-		if stop != nil {
-			cl.add(stop)
-		}
-		if err != nil {
-			return names, results, fmt.Errorf("dovecot: %w", err)
-		}
-		r := &result{}
-		names, results = append(names, "Dovecot "+mta.DovecotVersion()+" (+Postfix "+postfixVersion()+")"), append(results, r)
-		err = measureSide(s, o, r)
-		stop()
-		if err != nil {
-			return names, results, fmt.Errorf("dovecot: %w", err)
+			return names, results, fmt.Errorf("%s: %w", sd.key, err)
 		}
 	}
 	return names, results, nil

@@ -46,14 +46,11 @@ var users = []string{smtpUser, fillUser, idleUser}
 // connections and waits until STATUS INBOX counts them all: the rate is
 // end to end, durable in the mailbox and visible to an IMAP client.
 func measureSMTP(s *side, o *options, r *result) error {
-	c, err := imapc.Dial(s.imap)
+	c, err := login(s.imap, smtpUser)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := c.Login(smtpUser, benchPass); err != nil {
-		return err
-	}
 	before, err := c.Messages("INBOX")
 	if err != nil {
 		return err
@@ -87,6 +84,19 @@ func measureSMTP(s *side, o *options, r *result) error {
 	return nil
 }
 
+// login opens a plaintext IMAP session on loopback for user.
+func login(addr, user string) (*imapc.Client, error) {
+	c, err := imapc.Dial(addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Login(user, benchPass); err != nil {
+		c.Conn.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
 // measureFill APPENDs the benchmark mailbox into the fill user's INBOX.
 func measureFill(s *side, o *options, r *result) error {
 	added, d, err := imapc.Fill(s.imap, fillUser, benchPass, o.messages)
@@ -106,14 +116,11 @@ func measureMailbox(s *side, o *options, r *result) error {
 	if err := s.restart(); err != nil {
 		return fmt.Errorf("restart: %w", err)
 	}
-	c, err := imapc.Dial(s.imap)
+	c, err := login(s.imap, fillUser)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := c.Login(fillUser, benchPass); err != nil {
-		return err
-	}
 	t0 := time.Now()
 	n, err := c.Select("INBOX")
 	r.selectFirst = time.Since(t0)

@@ -109,6 +109,11 @@ func (c *Client) Run(cmd string, each func(string)) (int, error) {
 	if err := c.w.Flush(); err != nil {
 		return 0, err
 	}
+	return c.await(tag, cmd, each)
+}
+
+// await reads responses up to the tagged one, as Run.
+func (c *Client) await(tag, what string, each func(string)) (int, error) {
 	count := 0
 	for {
 		l, err := c.line()
@@ -117,7 +122,7 @@ func (c *Client) Run(cmd string, each func(string)) (int, error) {
 		}
 		if strings.HasPrefix(l, tag+" ") {
 			if !strings.HasPrefix(l, tag+" OK") {
-				return count, fmt.Errorf("%s: %s", cmd, strings.TrimSpace(l))
+				return count, fmt.Errorf("%s: %s", what, strings.TrimSpace(l))
 			}
 			return count, nil
 		}
@@ -163,18 +168,8 @@ func (c *Client) Append(mbox string, flags string, msg []byte, literalPlus bool)
 	if err := c.w.Flush(); err != nil {
 		return err
 	}
-	for {
-		l, err := c.line()
-		if err != nil {
-			return err
-		}
-		if strings.HasPrefix(l, tag+" ") {
-			if !strings.HasPrefix(l, tag+" OK") {
-				return fmt.Errorf("APPEND: %s", strings.TrimSpace(l))
-			}
-			return nil
-		}
-	}
+	_, err := c.await(tag, "APPEND", nil)
+	return err
 }
 
 // AppendPipelined APPENDs messages from to n with LITERAL+ literals, at
