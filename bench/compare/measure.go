@@ -17,9 +17,10 @@ import (
 // side is one of the compared servers, as the measurements see it.
 type side struct {
 	name              string
-	smtp, imap, imaps string       // loopback addresses
-	restart           func() error // stop and start the server (IMAP side)
-	pids              func() []int // the processes whose memory counts
+	smtp, imap, imaps string            // loopback addresses
+	restart           func() error      // stop and start the server (IMAP side)
+	prefill           func(n int) error // fill the fill user's INBOX the fastest way, untimed
+	pids              func() []int      // the processes whose memory counts
 }
 
 // result holds one side's figures; a zero value was not measured.
@@ -113,10 +114,27 @@ func measureFill(s *side, o *options, r *result) error {
 // once to warm up, then o.runs times, median). Every run searches for
 // another message so that no result cache answers.
 func measureMailbox(s *side, o *options, r *result) error {
+	if !o.only["fill"] {
+		logf("%s: filling the INBOX (untimed)", s.name)
+		if err := s.prefill(o.messages); err != nil {
+			return fmt.Errorf("filling the INBOX: %w", err)
+		}
+	}
+	// One SELECT before the restart, so that the first after it finds the
+	// server's index (Dovecot builds it on the first SELECT of a Maildir).
+	c, err := login(s.imap, fillUser)
+	if err != nil {
+		return err
+	}
+	_, err = c.Select("INBOX")
+	c.Close()
+	if err != nil {
+		return err
+	}
 	if err := s.restart(); err != nil {
 		return fmt.Errorf("restart: %w", err)
 	}
-	c, err := login(s.imap, fillUser)
+	c, err = login(s.imap, fillUser)
 	if err != nil {
 		return err
 	}

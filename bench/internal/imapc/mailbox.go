@@ -2,6 +2,8 @@ package imapc
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +20,33 @@ func Msg(i int) []byte {
 
 // Seen says which benchmark messages are \Seen: all but every third.
 func Seen(i int) bool { return i%3 != 0 }
+
+// WriteMaildir writes the benchmark messages into the cur/ of Maildir md
+// (flags in the names, Maildir ":2,S" for \Seen) unless it holds n
+// already: filling a Dovecot without going through IMAP.
+func WriteMaildir(md string, n int) error {
+	cur := filepath.Join(md, "cur")
+	have, err := os.ReadDir(cur)
+	if err != nil {
+		return err
+	}
+	if len(have) >= n {
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "dovecot: writing %d messages into %s\n", n-len(have), cur)
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	for i := len(have); i < n; i++ {
+		info := ":2,"
+		if Seen(i) {
+			info = ":2,S"
+		}
+		name := filepath.Join(cur, fmt.Sprintf("%d.M%dP1.bench%s", base+int64(i), i, info))
+		if err := os.WriteFile(name, Msg(i), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Select selects mbox and returns its EXISTS.
 func (c *Client) Select(mbox string) (int, error) {
