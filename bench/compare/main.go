@@ -18,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -46,10 +47,10 @@ type options struct {
 
 // Ports of the Debian side (youju's are its standard ports + -port-offset).
 const (
-	postfixPort = 2526
-	lmtpPort    = 2424
-	dovecotIMAP = 14300
-	dovecotTLS  = 14993
+	postfixPort = 31025
+	lmtpPort    = 31024
+	dovecotIMAP = 31143
+	dovecotTLS  = 31993
 )
 
 var steps = []string{"smtp", "fill", "mailbox", "idle"}
@@ -262,7 +263,29 @@ func preflight(o *options) error {
 			return fmt.Errorf("-servers: unknown side %q (have youju,dovecot)", s)
 		}
 	}
+	if err := portsFree(o); err != nil {
+		return err
+	}
 	return raiseFileLimit()
+}
+
+// portsFree says which port another program (another Dovecot?) holds.
+func portsFree(o *options) error {
+	var ports []int
+	if o.servers["youju"] {
+		ports = append(ports, 25+o.offset, 143+o.offset, 993+o.offset)
+	}
+	if o.servers["dovecot"] {
+		ports = append(ports, postfixPort, lmtpPort, dovecotIMAP, dovecotTLS)
+	}
+	for _, p := range ports {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			return fmt.Errorf("port %d is in use: %w", p, err)
+		}
+		l.Close()
+	}
+	return nil
 }
 
 // raiseFileLimit lets this process, and the servers it starts, hold the

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/youju/youju/bench/internal/mta"
@@ -21,6 +22,7 @@ import (
 type youju struct {
 	bin, data string
 	offset    int
+	mu        sync.Mutex // guards cmd and logf: stop may come from the signal handler
 	cmd       *exec.Cmd
 	logf      *os.File
 }
@@ -110,7 +112,9 @@ func (y *youju) start() error {
 		logf.Close()
 		return err
 	}
+	y.mu.Lock()
 	y.cmd, y.logf = cmd, logf
+	y.mu.Unlock()
 	if err := mta.WaitListening(y.addr(143), 30*time.Second); err != nil {
 		y.stop()
 		return fmt.Errorf("youju serve did not start (see %s): %w", logf.Name(), err)
@@ -120,6 +124,8 @@ func (y *youju) start() error {
 
 // stop ends youju serve with SIGTERM (a graceful shutdown) and waits.
 func (y *youju) stop() {
+	y.mu.Lock()
+	defer y.mu.Unlock()
 	if y.cmd == nil {
 		return
 	}
@@ -134,6 +140,8 @@ func (y *youju) restart() error {
 }
 
 func (y *youju) pids() []int {
+	y.mu.Lock()
+	defer y.mu.Unlock()
 	if y.cmd == nil {
 		return nil
 	}

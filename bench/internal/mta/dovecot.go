@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -37,6 +38,7 @@ type Dovecot struct {
 	Extra    string // appended to the configuration
 
 	uid, gid int
+	mu       sync.Mutex // guards cmd and logf
 	cmd      *exec.Cmd
 	logf     *os.File
 }
@@ -232,7 +234,9 @@ func (d *Dovecot) Start() error {
 		logf.Close()
 		return err
 	}
+	d.mu.Lock()
 	d.cmd, d.logf = cmd, logf
+	d.mu.Unlock()
 	port := cmp.Or(d.IMAP, d.IMAPS, d.POP3, d.LMTP)
 	if err := WaitListening(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 10*time.Second); err != nil {
 		d.Stop()
@@ -243,19 +247,26 @@ func (d *Dovecot) Start() error {
 
 // Pid is the master process's id (0 when not running).
 func (d *Dovecot) Pid() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.cmd == nil {
 		return 0
 	}
 	return d.cmd.Process.Pid
 }
 
-// Stop stops Dovecot and waits until the master has exited (it takes its
-// children with it).
+// Stop stops Dovecot and waits until the master and its children have
+// exited. It may be called from a signal handler while another goroutine
+// uses d.
 func (d *Dovecot) Stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.cmd == nil {
 		return
 	}
+	kids := children(d.cmd.Process.Pid)
 	StopProcess(d.cmd, 30*time.Second)
+	reap(kids, 5*time.Second)
 	d.logf.Close()
 	d.cmd, d.logf = nil, nil
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // PSS is the proportional set size of process pid in KiB, from
@@ -52,21 +54,57 @@ func SumPSS(pids []int) int64 {
 }
 
 // Children are the processes whose parent is ppid and whose command
-// name (comm) is one of names.
+// name (comm) is one of names (any name when there are none).
 func Children(ppid int, names ...string) []int {
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	var pids []int
+	for pid := range children(ppid) {
+		pids = append(pids, pid)
+	}
+	return slices.DeleteFunc(pids, func(pid int) bool { return len(names) > 0 && !slices.Contains(names, comm(pid)) })
+}
+
+// children maps the processes whose parent is ppid to their names.
+func children(ppid int) map[int]string {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	kids := map[int]string{}
 	for _, s := range stats {
 		b, err := os.ReadFile(s)
 		if err != nil {
 			continue
 		}
-		pid, comm, parent, ok := ParseStat(string(b))
-		if ok && parent == ppid && slices.Contains(names, comm) {
-			pids = append(pids, pid)
+		if pid, comm, parent, ok := ParseStat(string(b)); ok && parent == ppid {
+			kids[pid] = comm
 		}
 	}
-	return pids
+	return kids
+}
+
+// comm is the name of process pid ("" when it has gone).
+func comm(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	_, name, _, _ := ParseStat(string(b))
+	return name
+}
+
+// reap waits until the processes (pid to name) have exited, and after
+// grace kills those still there: a Dovecot mail process busy with a
+// client outlives its master, and would write into a directory being
+// removed.
+func reap(procs map[int]string, grace time.Duration) {
+	deadline := time.Now().Add(grace)
+	for len(procs) > 0 {
+		for pid, name := range procs {
+			if comm(pid) != name {
+				delete(procs, pid)
+			} else if time.Now().After(deadline) {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // ParseStat reads the pid, command name and parent pid of a /proc/PID/stat
