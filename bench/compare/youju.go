@@ -102,14 +102,8 @@ func (y *youju) run(stdin string, args ...string) (string, error) {
 // start runs youju serve, its log going to serve.log, and returns once
 // IMAP accepts connections.
 func (y *youju) start() error {
-	logf, err := os.OpenFile(filepath.Join(filepath.Dir(y.data), "youju-serve.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	cmd, logf, err := mta.StartLogged(filepath.Join(filepath.Dir(y.data), "youju-serve.log"), y.bin, "serve", "--data", y.data)
 	if err != nil {
-		return err
-	}
-	cmd := exec.Command(y.bin, "serve", "--data", y.data)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
 		return err
 	}
 	y.mu.Lock()

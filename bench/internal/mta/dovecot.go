@@ -220,18 +220,12 @@ func (d *Dovecot) Start() error {
 	if err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(filepath.Join(d.Dir, "master.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
 	bin := d.Bin
 	if bin == "" {
 		bin = "dovecot"
 	}
-	cmd := exec.Command(bin, "-F", "-c", filepath.Join(d.Dir, "dovecot.conf"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
+	cmd, logf, err := StartLogged(filepath.Join(d.Dir, "master.log"), bin, "-F", "-c", filepath.Join(d.Dir, "dovecot.conf"))
+	if err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -275,6 +269,21 @@ func (d *Dovecot) Stop() {
 func (d *Dovecot) Restart() error {
 	d.Stop()
 	return d.Start()
+}
+
+// StartLogged starts a command whose output is appended to logPath.
+func StartLogged(logPath, bin string, args ...string) (*exec.Cmd, *os.File, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, nil, err
+	}
+	return cmd, logf, nil
 }
 
 // StopProcess sends SIGTERM, then SIGKILL after grace, and reaps cmd.
