@@ -132,6 +132,13 @@ func (d *Dovecot) config() string {
 		fmt.Fprintf(&services, "service %s {\n  inet_listener %s {\n    address = 127.0.0.1\n    port = %d\n%s  }\n}\n",
 			l.service, l.name, l.port, ssl)
 	}
+	procs := max(d.MaxConns+100, 200)
+	// imap and pop3 have their own process_limit (1024), above the default.
+	for _, p := range protos {
+		if p == "imap" || p == "pop3" {
+			fmt.Fprintf(&services, "service %s {\n  process_limit = %d\n}\n", p, procs)
+		}
+	}
 	ssl := "no"
 	if d.IMAPS != 0 {
 		ssl = "yes\nssl_cert = <" + d.Cert + "\nssl_key = <" + d.Key
@@ -143,7 +150,6 @@ func (d *Dovecot) config() string {
 		}
 		services.WriteString(dovecotUnprivileged)
 	}
-	procs := max(d.MaxConns+100, 200)
 	return strings.NewReplacer("{{dir}}", d.Dir, "{{protocols}}", strings.Join(protos, " "), "{{ssl}}", ssl,
 		"{{internal}}", internal, "{{login}}", login,
 		"{{procs}}", strconv.Itoa(procs), "{{clients}}", strconv.Itoa(3*procs)).Replace(dovecotConf) + services.String() + d.Extra

@@ -70,7 +70,7 @@ func TestDovecotConfig(t *testing.T) {
 	d := &Dovecot{Dir: "/d", IMAP: 143, LMTP: 24, MaxConns: 2000}
 	c := d.config()
 	for _, want := range []string{"protocols = imap lmtp\n", "ssl = no\n", "default_process_limit = 2100\n",
-		"mail_max_userip_connections = 2100\n", "port = 143\n", "port = 24\n", "args = scheme=PLAIN username_format=%u /d/passwd\n"} {
+		"mail_max_userip_connections = 2100\n", "service imap {\n  process_limit = 2100\n}\n", "port = 143\n", "port = 24\n", "args = scheme=PLAIN username_format=%u /d/passwd\n"} {
 		if !strings.Contains(c, want) {
 			t.Errorf("config lacks %q:\n%s", want, c)
 		}
