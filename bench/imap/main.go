@@ -14,9 +14,10 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/youju/youju/bench/internal/imapc"
+	"github.com/youju/youju/bench/internal/mta"
 )
 
 func main() { os.Exit(run()) }
@@ -74,7 +75,7 @@ func run() int {
 			fmt.Fprintln(os.Stderr, "dovecot:", err)
 			return 1
 		}
-		targets = append(targets, target{name: "dovecot " + dovecotVersion(), addr: a, stop: stop})
+		targets = append(targets, target{name: "dovecot " + mta.DovecotVersion(), addr: a, stop: stop})
 		if err := fillTarget(a, *user, *pass, *fill); err != nil {
 			fmt.Fprintln(os.Stderr, "dovecot fill:", err)
 			return 1
@@ -118,20 +119,16 @@ var ops = []op{
 
 // measure runs every op on one session and returns the medians.
 func measure(addr, user, pass string, runs int) ([]time.Duration, error) {
-	c, err := dial(addr)
+	c, err := imapc.Dial(addr)
 	if err != nil {
 		return nil, err
 	}
-	defer c.close()
-	if err := c.login(user, pass); err != nil {
+	defer c.Close()
+	if err := c.Login(user, pass); err != nil {
 		return nil, err
 	}
-	exists := 0
-	if _, err := c.run("SELECT INBOX", func(l string) {
-		if f := strings.Fields(l); len(f) == 3 && f[2] == "EXISTS" {
-			exists, _ = strconv.Atoi(f[1])
-		}
-	}); err != nil {
+	exists, err := c.Select("INBOX")
+	if err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(os.Stderr, "  INBOX has %d messages\n", exists)
@@ -141,7 +138,7 @@ func measure(addr, user, pass string, runs int) ([]time.Duration, error) {
 		times := make([]time.Duration, 0, runs)
 		for r := 0; r <= runs; r++ { // run 0 warms the caches
 			t0 := time.Now()
-			n, err := c.run(cmd, nil)
+			n, err := c.Run(cmd, nil)
 			d := time.Since(t0)
 			if err != nil {
 				return nil, err
@@ -192,18 +189,6 @@ func fmtDur(d time.Duration) string {
 	}
 }
 
-// benchMsg is message i of the benchmark INBOX (as in the Go benchmarks
-// of internal/imap/server): multipart/alternative, about 600 bytes.
-func benchMsg(i int) []byte {
-	return fmt.Appendf(nil, "From: Sender %d <s%d@example.com>\r\nTo: alice@example.org\r\nSubject: benchmark message %d\r\n"+
-		"Date: Mon, 2 Jan 2006 15:04:05 +0000\r\nMessage-ID: <%d@bench.example.com>\r\nMIME-Version: 1.0\r\n"+
-		"Content-Type: multipart/alternative; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"+
-		"Hello, this is message %d.\r\n--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hello, this is message %d.</p>\r\n--b--\r\n", i, i, i, i, i, i)
-}
-
-// seen says which benchmark messages are \Seen: all but every third.
-func seen(i int) bool { return i%3 != 0 }
-
 // fillTarget runs fillByAppend when n > 0.
 func fillTarget(addr, user, pass string, n int) error {
 	if n <= 0 {
@@ -212,45 +197,13 @@ func fillTarget(addr, user, pass string, n int) error {
 	return fillByAppend(addr, user, pass, n)
 }
 
-// fillByAppend APPENDs benchmark messages until INBOX holds n, and
-// prints the rate. With LITERAL+ (RFC 7888) the APPENDs are pipelined, as
-// a fill or migration tool does: each is sent without waiting for the
-// answers to those before it.
+// fillByAppend APPENDs benchmark messages until INBOX holds n (see
+// imapc.Fill), and prints the rate.
 func fillByAppend(addr, user, pass string, n int) error {
-	c, err := dial(addr)
+	added, d, err := imapc.Fill(addr, user, pass, n)
 	if err != nil {
 		return err
 	}
-	defer c.close()
-	if err := c.login(user, pass); err != nil {
-		return err
-	}
-	exists := 0
-	if _, err := c.run("SELECT INBOX", func(l string) {
-		if f := strings.Fields(l); len(f) == 3 && f[2] == "EXISTS" {
-			exists, _ = strconv.Atoi(f[1])
-		}
-	}); err != nil {
-		return err
-	}
-	flags := func(i int) string {
-		if seen(i) {
-			return `\Seen`
-		}
-		return ""
-	}
-	t0 := time.Now()
-	if strings.Contains(c.caps, "LITERAL+") {
-		err = c.appendPipelined("INBOX", exists, n, flags, benchMsg)
-	} else {
-		for i := exists; i < n && err == nil; i++ {
-			err = c.append("INBOX", flags(i), benchMsg(i), false)
-		}
-	}
-	if err != nil {
-		return err
-	}
-	d := time.Since(t0)
-	fmt.Fprintf(os.Stderr, "APPEND fill: %d messages in %v, %.0f msg/s\n", n-exists, d.Round(time.Millisecond), float64(n-exists)/d.Seconds())
+	fmt.Fprintf(os.Stderr, "APPEND fill: %d messages in %v, %.0f msg/s\n", added, d.Round(time.Millisecond), float64(added)/d.Seconds())
 	return nil
 }

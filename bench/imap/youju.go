@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/youju/youju/bench/internal/imapc"
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/imap/server"
 	"github.com/youju/youju/internal/store"
@@ -80,10 +81,10 @@ func fillStore(ctx context.Context, st *sqlite.Store, acct store.AccountID, mbox
 			defer wg.Done()
 			for i := range next {
 				var f store.SysFlags
-				if seen(i) {
+				if imapc.Seen(i) {
 					f = store.FlagSeen
 				}
-				_, err := st.Deliver(ctx, store.Delivery{Data: benchMsg(i), Targets: []store.Target{{Account: acct, Mailbox: mbox, Flags: store.Flags{System: f}}}})
+				_, err := st.Deliver(ctx, store.Delivery{Data: imapc.Msg(i), Targets: []store.Target{{Account: acct, Mailbox: mbox, Flags: store.Flags{System: f}}}})
 				if err != nil {
 					select {
 					case errs <- err:

@@ -9,13 +9,13 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/youju/youju/bench/internal/mta"
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/pop3"
@@ -187,176 +187,50 @@ func startYouju(dir string, clients int, msgs [][]byte) (string, func(), error) 
 	}, nil
 }
 
-const dovecotConf = `base_dir = {{dir}}/run
-state_dir = {{dir}}/state
-log_path = {{dir}}/log
-protocols = pop3
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-mail_location = maildir:~/Maildir
-first_valid_uid = {{uid}}
-# Same UIDL recipe as youju (UIDVALIDITY, UID).
-pop3_uidl_format = %08Xv%08Xu
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {{dir}}/passwd
-}
-userdb {
-  driver = passwd-file
-  args = username_format=%u {{dir}}/passwd
-}
-service pop3-login {
-  inet_listener pop3 {
-    address = 127.0.0.1
-    port = {{port}}
-  }
-  inet_listener pop3s {
-    port = 0
-  }
-}
-service pop3 {
-  process_limit = 1024
-}
-`
-
-// dovecotUnprivileged drops what only root can do: chroots and the group
-// ownership of Dovecot's default sockets.
-const dovecotUnprivileged = `service anvil {
-  chroot =
-}
-service pop3-login {
-  chroot =
-}
-service imap-login {
-  chroot =
-}
-service stats {
-  unix_listener stats-writer {
-    group =
-    mode = 0600
-  }
-}
-service dict {
-  unix_listener dict {
-    group =
-  }
-}
-service dict-async {
-  unix_listener dict-async {
-    group =
-  }
-}
-`
-
-// startDovecot writes a throwaway Dovecot config with a passwd-file and a
-// maildir per account holding msgs, and runs Dovecot in the foreground.
+// startDovecot sets up a throwaway Dovecot (bench/internal/mta) serving
+// POP3 on loopback, with one passwd-file account and maildir per client
+// holding msgs.
 func startDovecot(bin, dir string, clients int, msgs [][]byte) (string, func(), error) {
-	uid, gid := os.Getuid(), os.Getgid()
-	if uid == 0 {
-		// Dovecot will not run mail processes as root: use its own user.
-		u, err := user.Lookup("dovecot")
-		if err != nil {
-			return "", nil, fmt.Errorf("running as root needs the dovecot user: %w", err)
-		}
-		uid, _ = strconv.Atoi(u.Uid)
-		gid, _ = strconv.Atoi(u.Gid)
-	}
-	if err := writeMaildirs(dir, clients, msgs, uid, gid); err != nil {
-		return "", nil, err
-	}
 	port, err := freePort()
 	if err != nil {
 		return "", nil, err
 	}
-	conf := strings.NewReplacer("{{dir}}", dir, "{{uid}}", strconv.Itoa(min(uid, 100)), "{{port}}", strconv.Itoa(port)).Replace(dovecotConf)
-	if os.Getuid() != 0 {
-		// Unprivileged: Dovecot cannot switch to its own users.
-		me, err := user.Current()
-		if err != nil {
-			return "", nil, err
-		}
-		conf += fmt.Sprintf("default_internal_user = %s\ndefault_login_user = %s\n", me.Username, me.Username)
-		conf += dovecotUnprivileged
+	d := &mta.Dovecot{Bin: bin, Dir: dir, Password: benchPassword, POP3: port, MaxConns: clients,
+		// Same UIDL recipe as youju (UIDVALIDITY, UID).
+		Extra: "pop3_uidl_format = %08Xv%08Xu\n"}
+	// Dovecot's users must reach dir inside our temporary directory.
+	os.Chmod(filepath.Dir(dir), 0o755)
+	for i := 1; i <= clients; i++ {
+		d.Users = append(d.Users, fmt.Sprintf("user%d@example.org", i))
 	}
-	confPath := filepath.Join(dir, "dovecot.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+	if err := d.Prepare(); err != nil {
 		return "", nil, err
 	}
-	cmd := exec.Command(bin, "-F", "-c", confPath)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
+	if err := writeMaildirs(d, msgs); err != nil {
 		return "", nil, err
 	}
-	stop := func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-		}
+	if err := d.Start(); err != nil {
+		return "", nil, err
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	if err := waitListening(addr); err != nil {
-		stop()
-		log, _ := os.ReadFile(filepath.Join(dir, "log"))
-		return "", nil, fmt.Errorf("dovecot did not start: %v\n%s", err, log)
-	}
-	return addr, stop, nil
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), d.Stop, nil
 }
 
-// writeMaildirs writes the passwd-file and one maildir per account, owned
-// by uid:gid.
-func writeMaildirs(dir string, clients int, msgs [][]byte, uid, gid int) error {
-	if err := os.MkdirAll(filepath.Join(dir, "run"), 0o755); err != nil {
-		return err
-	}
-	_ = os.Chmod(filepath.Dir(dir), 0o755)
-	_ = os.Chmod(dir, 0o755)
-	var passwd strings.Builder
+// writeMaildirs writes msgs into every account's maildir.
+func writeMaildirs(d *mta.Dovecot, msgs [][]byte) error {
 	now := time.Now().Unix()
-	for i := 1; i <= clients; i++ {
-		home := filepath.Join(dir, "mail", fmt.Sprintf("user%d", i))
-		fmt.Fprintf(&passwd, "user%d@example.org:{PLAIN}%s:%d:%d::%s::\n", i, benchPassword, uid, gid, home)
-		for _, sub := range []string{"cur", "new", "tmp"} {
-			if err := os.MkdirAll(filepath.Join(home, "Maildir", sub), 0o700); err != nil {
-				return err
-			}
-		}
+	for i, u := range d.Users {
+		cur := filepath.Join(d.Home(u), "Maildir", "cur")
 		for k, m := range msgs {
 			lf := strings.ReplaceAll(string(m), "\r\n", "\n")
 			// S= and W= (size, size with CRLF) in the name, as Dovecot's own
 			// delivery writes them, so it need not read files to answer STAT.
-			name := fmt.Sprintf("%d.M%dP%d.bench,S=%d,W=%d:2,", now, k, i, len(lf), len(m))
-			if err := os.WriteFile(filepath.Join(home, "Maildir", "cur", name), []byte(lf), 0o600); err != nil {
+			name := fmt.Sprintf("%d.M%dP%d.bench,S=%d,W=%d:2,", now, k, i+1, len(lf), len(m))
+			if err := os.WriteFile(filepath.Join(cur, name), []byte(lf), 0o600); err != nil {
 				return err
 			}
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "passwd"), []byte(passwd.String()), 0o644); err != nil {
-		return err
-	}
-	if os.Getuid() == 0 {
-		return exec.Command("chown", "-R", fmt.Sprintf("%d:%d", uid, gid), filepath.Join(dir, "mail")).Run()
-	}
 	return nil
-}
-
-func waitListening(addr string) error {
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func freePort() (int, error) {

@@ -1,7 +1,13 @@
-package main
+// Package imapc is the minimal IMAP client of the benchmarks: it sends a
+// command and reads the responses up to the tagged one, skipping literals,
+// without building anything from them, so that the figures are the
+// server's. It also makes the benchmark mailbox (Msg, Seen) and fills an
+// INBOX by APPEND (Fill). Used by bench/imap and bench/compare.
+package imapc
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
@@ -9,23 +15,41 @@ import (
 	"time"
 )
 
-// client is a minimal IMAP client for timing: it sends a command and
-// reads the responses up to the tagged one, skipping literals, without
-// building anything from them, so that the figures are the server's.
-type client struct {
-	conn net.Conn
+// Client is one IMAP connection.
+type Client struct {
+	Conn net.Conn
 	r    *bufio.Reader
 	w    *bufio.Writer
 	n    int
-	caps string
+	// Caps is the greeting (which carries the capabilities of youju
+	// and Dovecot).
+	Caps string
 }
 
-func dial(addr string) (*client, error) {
+// Dial connects to addr and reads the greeting.
+func Dial(addr string) (*Client, error) {
 	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	c := &client{conn: conn, r: bufio.NewReaderSize(conn, 64<<10), w: bufio.NewWriter(conn)}
+	return start(conn, 64<<10)
+}
+
+// DialTLS connects to addr with implicit TLS (certificate not checked:
+// the servers run with a self-signed one) and small buffers, for many
+// idle sessions.
+func DialTLS(addr string) (*Client, error) {
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 30 * time.Second}, Config: &tls.Config{InsecureSkipVerify: true}}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return start(conn, 4<<10)
+}
+
+func start(conn net.Conn, bufSize int) (*Client, error) {
+	conn.SetDeadline(time.Now().Add(time.Minute))
+	c := &Client{Conn: conn, r: bufio.NewReaderSize(conn, bufSize), w: bufio.NewWriterSize(conn, bufSize)}
 	greet, err := c.line()
 	if err != nil {
 		conn.Close()
@@ -35,12 +59,13 @@ func dial(addr string) (*client, error) {
 		conn.Close()
 		return nil, fmt.Errorf("greeting: %q", greet)
 	}
-	c.caps = greet
+	c.Caps = greet
+	conn.SetDeadline(time.Time{})
 	return c, nil
 }
 
 // line reads one response line with its literals (their bytes dropped).
-func (c *client) line() (string, error) {
+func (c *Client) line() (string, error) {
 	var sb strings.Builder
 	for {
 		l, err := c.r.ReadString('\n')
@@ -72,9 +97,10 @@ func literalLen(l string) (int, bool) {
 	return n, err == nil && n >= 0
 }
 
-// run sends cmd and returns the untagged responses' count and the tagged
-// line; untagged lines are passed to each when it is not nil.
-func (c *client) run(cmd string, each func(string)) (int, error) {
+// Run sends cmd and returns the untagged responses' count; untagged
+// lines are passed to each when it is not nil. A tagged answer other
+// than OK is an error.
+func (c *Client) Run(cmd string, each func(string)) (int, error) {
 	c.n++
 	tag := "b" + strconv.Itoa(c.n)
 	if _, err := c.w.WriteString(tag + " " + cmd + "\r\n"); err != nil {
@@ -83,6 +109,11 @@ func (c *client) run(cmd string, each func(string)) (int, error) {
 	if err := c.w.Flush(); err != nil {
 		return 0, err
 	}
+	return c.await(tag, cmd, each)
+}
+
+// await reads responses up to the tagged one, as Run.
+func (c *Client) await(tag, what string, each func(string)) (int, error) {
 	count := 0
 	for {
 		l, err := c.line()
@@ -91,7 +122,7 @@ func (c *client) run(cmd string, each func(string)) (int, error) {
 		}
 		if strings.HasPrefix(l, tag+" ") {
 			if !strings.HasPrefix(l, tag+" OK") {
-				return count, fmt.Errorf("%s: %s", cmd, strings.TrimSpace(l))
+				return count, fmt.Errorf("%s: %s", what, strings.TrimSpace(l))
 			}
 			return count, nil
 		}
@@ -104,14 +135,15 @@ func (c *client) run(cmd string, each func(string)) (int, error) {
 	}
 }
 
-func (c *client) login(user, pass string) error {
-	_, err := c.run("LOGIN "+quote(user)+" "+quote(pass), nil)
+// Login logs in with LOGIN.
+func (c *Client) Login(user, pass string) error {
+	_, err := c.Run("LOGIN "+quote(user)+" "+quote(pass), nil)
 	return err
 }
 
-// append adds one message, with a synchronising literal unless the
+// Append adds one message, with a synchronising literal unless the
 // server has LITERAL+.
-func (c *client) append(mbox string, flags string, msg []byte, literalPlus bool) error {
+func (c *Client) Append(mbox string, flags string, msg []byte, literalPlus bool) error {
 	c.n++
 	tag := "b" + strconv.Itoa(c.n)
 	plus := ""
@@ -136,23 +168,13 @@ func (c *client) append(mbox string, flags string, msg []byte, literalPlus bool)
 	if err := c.w.Flush(); err != nil {
 		return err
 	}
-	for {
-		l, err := c.line()
-		if err != nil {
-			return err
-		}
-		if strings.HasPrefix(l, tag+" ") {
-			if !strings.HasPrefix(l, tag+" OK") {
-				return fmt.Errorf("APPEND: %s", strings.TrimSpace(l))
-			}
-			return nil
-		}
-	}
+	_, err := c.await(tag, "APPEND", nil)
+	return err
 }
 
-// appendPipelined APPENDs messages from to n with LITERAL+ literals, at
+// AppendPipelined APPENDs messages from to n with LITERAL+ literals, at
 // most appendWindow unanswered at a time, and checks every answer.
-func (c *client) appendPipelined(mbox string, from, n int, flags func(int) string, msg func(int) []byte) error {
+func (c *Client) AppendPipelined(mbox string, from, n int, flags func(int) string, msg func(int) []byte) error {
 	const appendWindow = 1000
 	sent := make(chan struct{}, appendWindow)
 	errc := make(chan error, 1)
@@ -189,9 +211,11 @@ func (c *client) appendPipelined(mbox string, from, n int, flags func(int) strin
 	return <-errc
 }
 
-func (c *client) close() {
-	c.run("LOGOUT", nil)
-	c.conn.Close()
+// Close logs out and closes the connection.
+func (c *Client) Close() {
+	c.Conn.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Run("LOGOUT", nil)
+	c.Conn.Close()
 }
 
 func quote(s string) string {

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/youju/youju/bench/internal/mta"
+)
+
+// youju is a real youju binary serving a throwaway data directory, as a
+// user runs it (youju init, youju user add, youju serve): the figures
+// then include what the in-process benchmarks leave out (the MX path's
+// SPF/DKIM/DMARC checks and Authentication-Results, logging, metrics,
+// every listener of serve).
+type youju struct {
+	bin, data string
+	offset    int
+	mu        sync.Mutex // guards cmd and logf: stop may come from the signal handler
+	cmd       *exec.Cmd
+	logf      *os.File
+}
+
+// buildYouju builds cmd/youju of the module in repo into bin.
+func buildYouju(repo, bin string) error {
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/youju")
+	cmd.Dir = repo
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/youju: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// addr is youju's loopback address for a standard port (25, 143, 993).
+func (y *youju) addr(port int) string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port+y.offset))
+}
+
+// setup runs youju init for domain, lifts the limits that the idle
+// measurement would hit (maxConns sessions from one address) and allows
+// plaintext LOGIN on loopback, then adds the users.
+func (y *youju) setup(domain string, users []string, pass string, maxConns int) error {
+	if _, err := y.run("", "init", "--data", y.data, "--domain", domain, "--listen", "127.0.0.1",
+		"--port-offset", strconv.Itoa(y.offset)); err != nil {
+		return err
+	}
+	path := filepath.Join(y.data, "youju.toml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	conf, err := patchConfig(string(b), maxConns)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		return err
+	}
+	if _, err := y.run("", "config", "check", "--data", y.data); err != nil {
+		return err
+	}
+	for _, u := range users {
+		if _, err := y.run(pass+"\n", "user", "add", "--data", y.data, "--password-stdin", u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// patchConfig adds settings to the youju.toml that init wrote, under
+// its [limits] and [auth] tables.
+func patchConfig(conf string, maxConns int) (string, error) {
+	n := strconv.Itoa(maxConns + 100)
+	for _, p := range [][2]string{
+		{"\n[limits]\n", "max_connections = " + n + "\nmax_connections_ip = " + n + "\n"},
+		{"\n[auth]\n", "allow_plaintext_loopback = true\n"},
+	} {
+		if !strings.Contains(conf, p[0]) {
+			return "", fmt.Errorf("youju.toml has no %s table", strings.TrimSpace(p[0]))
+		}
+		conf = strings.Replace(conf, p[0], p[0]+p[1], 1)
+	}
+	return conf, nil
+}
+
+func (y *youju) run(stdin string, args ...string) (string, error) {
+	cmd := exec.Command(y.bin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("youju %s: %v\n%s", args[0], err, out)
+	}
+	return string(out), nil
+}
+
+// start runs youju serve, its log going to serve.log, and returns once
+// IMAP accepts connections.
+func (y *youju) start() error {
+	cmd, logf, err := mta.StartLogged(filepath.Join(filepath.Dir(y.data), "youju-serve.log"), y.bin, "serve", "--data", y.data)
+	if err != nil {
+		return err
+	}
+	y.mu.Lock()
+	y.cmd, y.logf = cmd, logf
+	y.mu.Unlock()
+	if err := mta.WaitListening(y.addr(143), 30*time.Second); err != nil {
+		y.stop()
+		return fmt.Errorf("youju serve did not start (see %s): %w", logf.Name(), err)
+	}
+	return nil
+}
+
+// stop ends youju serve with SIGTERM (a graceful shutdown) and waits.
+func (y *youju) stop() {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	if y.cmd == nil {
+		return
+	}
+	mta.StopProcess(y.cmd, time.Minute)
+	y.logf.Close()
+	y.cmd, y.logf = nil, nil
+}
+
+func (y *youju) restart() error {
+	y.stop()
+	return y.start()
+}
+
+func (y *youju) pids() []int {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	if y.cmd == nil {
+		return nil
+	}
+	return []int{y.cmd.Process.Pid}
+}
