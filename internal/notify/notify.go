@@ -21,13 +21,26 @@ type Hub struct {
 	subs map[store.AccountID]map[*sub]struct{}
 }
 
-type sub struct{ ch chan store.Event }
+type sub struct {
+	ch   chan store.Event
+	wake func() // nil unless SubscribeWake
+}
 
 var _ store.Notifier = (*Hub)(nil)
 
 // Subscribe implements store.Notifier.
 func (h *Hub) Subscribe(acct store.AccountID) (<-chan store.Event, func()) {
-	s := &sub{ch: make(chan store.Event, subBuffer)}
+	return h.SubscribeWake(acct, nil)
+}
+
+// SubscribeWake is Subscribe that also calls wake (if not nil) after each
+// event published for the account, queued or dropped. wake runs on the
+// publisher's goroutine with the hub locked, so it must return at once and
+// not call the hub. It lets an IMAP session in IDLE wait for its client
+// alone and be interrupted by an event, instead of keeping a second
+// goroutine to watch the channel (issue 12: memory per idle session).
+func (h *Hub) SubscribeWake(acct store.AccountID, wake func()) (<-chan store.Event, func()) {
+	s := &sub{ch: make(chan store.Event, subBuffer), wake: wake}
 	h.mu.Lock()
 	if h.subs == nil {
 		h.subs = make(map[store.AccountID]map[*sub]struct{})
@@ -60,6 +73,9 @@ func (h *Hub) Publish(e store.Event) {
 		select {
 		case s.ch <- e:
 		default: // full: the subscriber has events pending already
+		}
+		if s.wake != nil {
+			s.wake()
 		}
 	}
 }

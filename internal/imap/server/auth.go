@@ -157,7 +157,7 @@ func cmdStartTLS(c *conn, cmd *wire.Command) error {
 	if c.tls || c.srv.TLSConfig == nil {
 		return bad("", "STARTTLS not available")
 	}
-	if c.br.Buffered() > 0 {
+	if len(c.pendingInput()) > 0 {
 		c.state = stateLogout
 		c.bye("data after STARTTLS")
 		return nil
@@ -220,7 +220,7 @@ func (c *conn) loggedIn(acct store.Account) {
 	c.acct = acct
 	c.state = stateAuth
 	c.log = c.log.With("user", acct.Address)
-	c.events, c.unsub = c.srv.Store.Notifier().Subscribe(acct.ID)
+	c.subscribe(acct.ID)
 	c.okCode = "CAPABILITY " + c.capabilities()
 }
 

@@ -30,8 +30,7 @@ func cmdCompress(c *conn, cmd *wire.Command) error {
 		return errStartTLSDone
 	}
 	// Bytes already read past the command are compressed data.
-	pending, _ := c.br.Peek(c.br.Buffered())
-	in := io.MultiReader(bytes.NewReader(bytes.Clone(pending)), c.nc)
+	in := io.MultiReader(bytes.NewReader(c.pendingInput()), c.nc)
 	zw, err := flate.NewWriter(deadlineWriter{c}, flate.BestSpeed)
 	if err != nil {
 		return err

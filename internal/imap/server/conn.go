@@ -47,11 +47,15 @@ type conn struct {
 	closing     atomic.Bool
 	quit        chan struct{} // closed by shutdown
 
-	br  *bufio.Reader
-	bw  *bufio.Writer
-	out io.Writer // what bw writes to: the connection or the compressor
-	r   *wire.Reader
-	w   *wire.Writer
+	// br and bw are pooled, nil while the session waits parked
+	// (park.go); in is the source under br.
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	in    input
+	out   io.Writer // what bw writes to: the connection or the compressor
+	r     *wire.Reader
+	w     *wire.Writer
+	waker waker // interrupts a wait in IDLE (park.go)
 
 	state   state
 	acct    store.Account
@@ -79,11 +83,13 @@ type conn struct {
 func (c *conn) shutdown() {
 	if c.closing.CompareAndSwap(false, true) {
 		close(c.quit)
+		c.waker.wake()
 	}
 }
 
 func (c *conn) serve() {
 	defer c.nc.Close()
+	c.waker.set = c.setReadDeadline
 	if c.ctx == nil { // conns made by hand (fuzzing) have no netserver.Conn
 		c.ctx = context.Background()
 	}
@@ -107,6 +113,7 @@ func (c *conn) serve() {
 		c.nc, c.tls = tc, true
 	}
 	c.setupIO()
+	defer c.releaseBuffers()
 	c.w.Raw("* OK [CAPABILITY ").Raw(c.capabilities()).Raw("] ").Raw(c.hostname()).Raw(" youju IMAP ready").CRLF()
 	if c.flush() != nil {
 		return
@@ -144,8 +151,13 @@ func (d deadlineWriter) Write(p []byte) (int, error) {
 // session's UTF-8 settings (also used by COMPRESS).
 func (c *conn) setupStreams(rd io.Reader, wr io.Writer) {
 	utf8In := c.r != nil && c.r.UTF8
-	c.br = bufio.NewReaderSize(rd, 4096)
-	c.bw = bufio.NewWriterSize(wr, 4096)
+	if c.br == nil {
+		c.br = readerPool.Get().(*bufio.Reader)
+		c.bw = writerPool.Get().(*bufio.Writer)
+	}
+	c.in = input{rd: rd}
+	c.br.Reset(&c.in)
+	c.bw.Reset(wr)
 	c.out = wr
 	c.r = wire.NewReader(c.br)
 	c.r.UTF8 = utf8In
@@ -216,6 +228,9 @@ func (c *conn) next() bool {
 		return false
 	}
 	c.await()
+	if err := c.waitInput(); err != nil {
+		return c.readError(err)
+	}
 	cmd, err := c.r.ReadCommand()
 	if err == nil && c.batchableAppend(cmd) {
 		// Pipelined APPENDs are stored together (appendbatch.go); the
@@ -269,6 +284,15 @@ func (c *conn) await() {
 		return
 	}
 	c.raw.Await(idle)
+}
+
+// setReadDeadline sets an explicit read deadline on the connection (the
+// TCP connection under TLS, which keeps the deadline rules).
+func (c *conn) setReadDeadline(t time.Time) error {
+	if c.raw != nil {
+		return c.raw.SetReadDeadline(t)
+	}
+	return c.nc.SetReadDeadline(t)
 }
 
 func (c *conn) parseError(pe *wire.ParseError) bool {

@@ -49,7 +49,8 @@ func init() { idleServerMain() }
 //   - pss-gc-B/session: PSS after a GC only, free pages still held (from
 //     the same baseline): what the ramp left held until the scavenger
 //     returns it;
-//   - heap-B/session: heap in use plus goroutine stacks (runtime.MemStats);
+//   - heap-B/session: heap in use plus goroutine stacks (runtime.MemStats),
+//     stack-B/session the stacks alone;
 //   - goroutines/session.
 //
 //	YOUJU_IDLE_SESSIONS=2000 go test -run '^$' -bench IdleTLSSessions -benchtime 1x ./internal/imap/server
@@ -86,6 +87,7 @@ func BenchmarkIdleTLSSessions(b *testing.B) {
 		b.ReportMetric(per(after[1], before[0]), "pss-gc-B/session")
 		b.ReportMetric(per(after[2], before[2]), "heap-B/session")
 		b.ReportMetric(per(after[3], before[3]), "goroutines/session")
+		b.ReportMetric(per(after[4], before[4]), "stack-B/session")
 	}
 }
 
@@ -126,10 +128,11 @@ func startIdleServer(b *testing.B) *idleServer {
 	return s
 }
 
-// measure asks the child for pss, pss-gc, heap+stacks and goroutines.
-func (s *idleServer) measure(b *testing.B) [4]int64 {
+// measure asks the child for pss, pss-gc, heap+stacks, goroutines and
+// stacks.
+func (s *idleServer) measure(b *testing.B) [5]int64 {
 	b.Helper()
-	var m [4]int64
+	var m [5]int64
 	if _, err := io.WriteString(s.in, "measure\n"); err != nil {
 		b.Fatal(err)
 	}
@@ -137,7 +140,7 @@ func (s *idleServer) measure(b *testing.B) [4]int64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := fmt.Sscanf(line, "%d %d %d %d", &m[0], &m[1], &m[2], &m[3]); err != nil {
+	if _, err := fmt.Sscanf(line, "%d %d %d %d %d", &m[0], &m[1], &m[2], &m[3], &m[4]); err != nil {
 		b.Fatalf("idle server: %q: %v", line, err)
 	}
 	return m
@@ -220,7 +223,7 @@ func runIdleServer(dir string, in io.Reader, out io.Writer) error {
 				return err
 			}
 		}
-		fmt.Fprintln(out, pss, pssGC, ms.HeapInuse+ms.StackInuse, runtime.NumGoroutine())
+		fmt.Fprintln(out, pss, pssGC, ms.HeapInuse+ms.StackInuse, runtime.NumGoroutine(), ms.StackInuse)
 	}
 	return nil
 }

@@ -154,7 +154,9 @@ func (c *conn) closeMailbox() {
 
 // drainEvents discards queued events; it reports whether one was for mbox.
 func (c *conn) drainEvents(mbox store.MailboxID) bool {
-	hit := false
+	// A full channel may have dropped an event of mbox (notify.Hub keeps
+	// the older ones): look.
+	hit := len(c.events) == cap(c.events) && cap(c.events) > 0
 	for {
 		select {
 		case e := <-c.events:
