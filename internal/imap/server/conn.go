@@ -75,6 +75,10 @@ type conn struct {
 
 	// updates are the SEARCH/SORT RETURN (UPDATE) contexts (context.go).
 	updates updateContexts
+
+	// idle is the IDLE command in progress, until idleUntil (idle.go).
+	idle      *wire.Command
+	idleUntil time.Time
 }
 
 // shutdown is the netserver hook: the session says BYE at its next
@@ -87,8 +91,26 @@ func (c *conn) shutdown() {
 	}
 }
 
+// serve runs the session. It stays small: the goroutine waits for the
+// client below it (waitInput), and Go's stack shrinking keeps a 4 KiB
+// stack only while less than a quarter of it is in use.
 func (c *conn) serve() {
-	defer c.nc.Close()
+	defer c.end()
+	if !c.begin() {
+		return
+	}
+	for c.state != stateLogout {
+		if !c.next() {
+			return
+		}
+	}
+}
+
+// begin sets the session up: TLS on an implicit-TLS port, buffers, and
+// the greeting. False ends the connection.
+//
+//go:noinline
+func (c *conn) begin() bool {
 	c.waker.set = c.setReadDeadline
 	if c.ctx == nil { // conns made by hand (fuzzing) have no netserver.Conn
 		c.ctx = context.Background()
@@ -97,32 +119,28 @@ func (c *conn) serve() {
 		c.remote = remoteIP(c.nc)
 	}
 	c.log = c.srv.logger().With("proto", "imap", "conn", c.id, "remote", c.nc.RemoteAddr().String())
-	defer func() {
-		if c.unsub != nil {
-			c.unsub()
-		}
-	}()
 	if c.implicitTLS {
 		tc := tls.Server(c.nc, c.srv.TLSConfig)
 		tc.SetDeadline(time.Now().Add(orDur(c.srv.HandshakeTimeout, DefaultHandshakeTimeout)))
 		if err := tc.Handshake(); err != nil {
 			c.log.Debug("TLS handshake failed", "err", err)
-			return
+			return false
 		}
 		tc.SetDeadline(time.Time{})
 		c.nc, c.tls = tc, true
 	}
 	c.setupIO()
-	defer c.releaseBuffers()
 	c.w.Raw("* OK [CAPABILITY ").Raw(c.capabilities()).Raw("] ").Raw(c.hostname()).Raw(" youju IMAP ready").CRLF()
-	if c.flush() != nil {
-		return
+	return c.flush() == nil
+}
+
+// end releases what the session holds.
+func (c *conn) end() {
+	c.releaseBuffers()
+	if c.unsub != nil {
+		c.unsub()
 	}
-	for c.state != stateLogout {
-		if !c.next() {
-			return
-		}
-	}
+	c.nc.Close()
 }
 
 func (c *conn) hostname() string {
@@ -223,12 +241,15 @@ func (c *conn) bulkOutput() (restore func()) {
 
 // next reads and runs one command; false ends the connection.
 func (c *conn) next() bool {
+	if c.idle != nil {
+		return c.idleWait()
+	}
 	if c.closing.Load() {
 		c.bye("server shutting down")
 		return false
 	}
 	c.await()
-	if err := c.waitInput(); err != nil {
+	if err := c.waitInput(false); err != nil {
 		return c.readError(err)
 	}
 	cmd, err := c.r.ReadCommand()
@@ -370,9 +391,14 @@ func (c *conn) run(cmd *wire.Command) {
 	}
 	c.okCode = ""
 	err := c.guard(cmd.Name, func() error { return h.fn(c, cmd) })
-	if err == errStartTLSDone {
+	if err == errStartTLSDone || err == errIdling {
 		return
 	}
+	c.complete(cmd, err)
+}
+
+// complete writes the tagged response of cmd, whose handler returned err.
+func (c *conn) complete(cmd *wire.Command, err error) {
 	if c.state == stateLogout {
 		if err == nil && !c.closing.Load() {
 			c.tagged(cmd, nil)

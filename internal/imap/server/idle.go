@@ -9,11 +9,13 @@ import (
 	"github.com/youju/youju/internal/imap/wire"
 )
 
-// cmdIdle waits for DONE while reporting changes of the selected mailbox
-// as they happen (RFC 2177). The session waits parked on the connection
+// cmdIdle begins IDLE (RFC 2177): the client's DONE is waited for, and
+// changes of the selected mailbox are reported as they happen, by
+// idleWait from the command loop, outside the handler, so that the
+// goroutine waits on a shallow stack. It waits parked on the connection
 // alone (park.go): a store event or Shutdown interrupts the wait through
-// the read deadline (waker), so a session in IDLE is one goroutine and no
-// buffers.
+// the read deadline (waker), so a session in IDLE is one goroutine with
+// a 4 KiB stack and no buffers.
 func cmdIdle(c *conn, cmd *wire.Command) error {
 	deadline := time.Now().Add(orDur(c.srv.IDLETimeout, DefaultIDLETimeout))
 	c.setReadDeadline(deadline)
@@ -27,39 +29,51 @@ func cmdIdle(c *conn, cmd *wire.Command) error {
 	if c.zw != nil {
 		return c.idleCompressed()
 	}
+	cp := *cmd
+	c.idle, c.idleUntil = &cp, deadline
+	return errIdling
+}
+
+// errIdling tells run that IDLE goes on in idleWait.
+var errIdling = errors.New("idling")
+
+// idleWait waits in IDLE for the client's DONE, reporting changes of the
+// selected mailbox; false ends the connection.
+func (c *conn) idleWait() bool {
 	for {
-		if c.waker.arm(deadline) {
-			err := c.waitInput()
+		if c.waker.arm(c.idleUntil) {
+			err := c.waitInput(true)
 			woken := c.waker.disarm()
 			if err == nil {
 				break
 			}
 			if !woken || !isTimeout(err) {
 				// The IDLE timeout, or the connection failed.
-				c.state = stateLogout
 				if c.closing.Load() {
 					c.bye("server shutting down")
 				}
-				return nil
+				return false
 			}
 		}
 		if c.closing.Load() {
-			c.state = stateLogout
 			c.bye("server shutting down")
-			return nil
+			return false
 		}
 		if c.sel != nil {
-			c.sendUpdates(false)
-			if err := c.flush(); err != nil {
-				c.state = stateLogout
-				return nil
+			c.guard("IDLE", func() error { c.sendUpdates(false); return nil })
+			if c.state == stateLogout || c.flush() != nil {
+				return false
 			}
 		}
 	}
+	cmd := c.idle
+	c.idle = nil
 	// A wake between the end of the wait and disarm may have moved the
 	// deadline to now.
-	c.setReadDeadline(deadline)
-	return c.idleDone(c.r.ReadLine())
+	c.setReadDeadline(c.idleUntil)
+	l, err := c.r.ReadLine()
+	c.complete(cmd, c.idleDone(l, err))
+	return c.flush() == nil
 }
 
 // idleDone ends IDLE on the client's line l (or the error reading it).

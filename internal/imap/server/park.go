@@ -3,10 +3,12 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"sync"
 	"time"
 
+	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -71,7 +73,7 @@ func (in *input) wait() error {
 // pipelining client's next command is read at once instead). Sessions
 // with COMPRESS keep theirs: the decompressor may hold input already.
 func (c *conn) park() bool {
-	if c.br == nil || c.br.Buffered() > 0 || c.bw.Buffered() > 0 || c.zw != nil {
+	if c.br == nil || c.br.Buffered() > 0 || len(c.in.buffered()) > 0 || c.bw.Buffered() > 0 || c.zw != nil {
 		return false
 	}
 	c.br.Reset(nil)
@@ -92,13 +94,38 @@ func (c *conn) unpark() {
 	c.w.SetBuffer(c.bw)
 }
 
-// waitInput waits, parked, for the client's next bytes.
-func (c *conn) waitInput() error {
+// waitInput waits, parked, for the client's next bytes. A long wait
+// (IDLE) waits under TLS on the socket (waitTLS): a smaller stack for a
+// system call more per wait, which a client that waits for each answer
+// would pay on every command.
+func (c *conn) waitInput(long bool) error {
 	if !c.park() {
 		return nil
 	}
 	defer c.unpark()
+	if long && c.tls && c.raw != nil {
+		if err := c.waitTLS(); !errors.Is(err, errors.ErrUnsupported) {
+			return err
+		}
+	}
 	return c.in.wait()
+}
+
+// waitTLS waits for input under TLS on the socket itself, below
+// crypto/tls, whose read path is deep: a goroutine blocked in it keeps an
+// 8 KiB stack, blocked here a 4 KiB one (Go halves a stack at GC only
+// while less than a quarter is in use). What crypto/tls holds already (a
+// record read ahead) is taken first, without waiting.
+func (c *conn) waitTLS() error {
+	n, err := c.raw.ReadNoWait(func() (int, error) { return c.in.rd.Read(c.in.pre[:]) })
+	if n > 0 {
+		c.in.lo, c.in.hi = 0, n
+		return nil
+	}
+	if !errors.Is(err, netserver.ErrWouldBlock) {
+		return err
+	}
+	return c.raw.WaitReadable()
 }
 
 // releaseBuffers gives the buffers back when the session ends.
