@@ -40,9 +40,9 @@ type Conn struct {
 	// moves the deadline as bytes arrive (see AwaitCommand).
 	armed      atomic.Bool
 	noWait     atomic.Bool // see ReadNoWait
-	dmu        sync.Mutex // guards what follows
-	awaited    bool       // AwaitCommand was called: the session is set up
-	started    bool       // the awaited command's first byte arrived
+	dmu        sync.Mutex  // guards what follows
+	awaited    bool        // AwaitCommand was called: the session is set up
+	started    bool        // the awaited command's first byte arrived
 	start      time.Time
 	got        int64
 	lineT      time.Duration
