@@ -49,8 +49,11 @@ func (c *conn) idleWait() bool {
 			}
 			if !woken || !isTimeout(err) {
 				// The IDLE timeout, or the connection failed.
-				if c.closing.Load() {
+				switch {
+				case c.closing.Load():
 					c.bye("server shutting down")
+				case isTimeout(err):
+					c.bye("autologout; idle for too long") // RFC 9051 §5.4
 				}
 				return false
 			}
