@@ -36,7 +36,7 @@ func cmdCompress(c *conn, cmd *wire.Command) error {
 		return err
 	}
 	c.zw = &compressor{Writer: zw}
-	c.log.Debug("COMPRESS=DEFLATE active")
+	c.logger().Debug("COMPRESS=DEFLATE active")
 	c.setupStreams(inflate.NewReader(in), c.zw)
 	return errStartTLSDone
 }

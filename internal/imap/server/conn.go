@@ -43,7 +43,7 @@ type conn struct {
 	tls         bool
 	id          uint64
 	remote      netip.Addr
-	log         *slog.Logger
+	log         *slog.Logger // see logger
 	closing     atomic.Bool
 	quit        chan struct{} // closed by shutdown
 
@@ -118,12 +118,11 @@ func (c *conn) begin() bool {
 	if !c.remote.IsValid() {
 		c.remote = remoteIP(c.nc)
 	}
-	c.log = c.srv.logger().With("proto", "imap", "conn", c.id, "remote", c.nc.RemoteAddr().String())
 	if c.implicitTLS {
 		tc := tls.Server(c.nc, c.srv.TLSConfig)
 		tc.SetDeadline(time.Now().Add(orDur(c.srv.HandshakeTimeout, DefaultHandshakeTimeout)))
 		if err := tc.Handshake(); err != nil {
-			c.log.Debug("TLS handshake failed", "err", err)
+			c.logger().Debug("TLS handshake failed", "err", err)
 			return false
 		}
 		tc.SetDeadline(time.Time{})
@@ -132,6 +131,19 @@ func (c *conn) begin() bool {
 	c.setupIO()
 	c.w.Raw("* OK [CAPABILITY ").Raw(c.capabilities()).Raw("] ").Raw(c.hostname()).Raw(" youju IMAP ready").CRLF()
 	return c.flush() == nil
+}
+
+// logger is the session's logger, made on first use: its attributes cost
+// memory (hundreds of bytes with a text or JSON handler) that most
+// sessions never log with.
+func (c *conn) logger() *slog.Logger {
+	if c.log == nil {
+		c.log = c.srv.logger().With("proto", "imap", "conn", c.id, "remote", c.nc.RemoteAddr().String())
+		if c.state != stateNotAuth {
+			c.log = c.log.With("user", c.acct.Address)
+		}
+	}
+	return c.log
 }
 
 // end releases what the session holds.
@@ -288,7 +300,7 @@ func (c *conn) readError(err error) bool {
 		c.bye("autologout; idle for too long") // RFC 9051 §5.4
 	} else {
 		if err != io.EOF {
-			c.log.Debug("read failed", "err", err)
+			c.logger().Debug("read failed", "err", err)
 		}
 		c.flush() // answers of a batch read before the end
 	}
@@ -419,7 +431,7 @@ func (c *conn) complete(cmd *wire.Command, err error) {
 func (c *conn) guard(name string, fn func() error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			c.log.Error("panic in IMAP command", "cmd", name, "panic", v, "stack", string(debug.Stack()))
+			c.logger().Error("panic in IMAP command", "cmd", name, "panic", v, "stack", string(debug.Stack()))
 			netserver.CountPanic("imap")
 			// The response may be cut in the middle: the stream can
 			// not be trusted any more, so the session ends.
@@ -454,7 +466,7 @@ func (c *conn) tagged(cmd *wire.Command, err error) {
 		re = storeError(err)
 	}
 	if re.detail != nil {
-		c.log.Warn("command failed", "cmd", cmd.Name, "err", re.detail)
+		c.logger().Warn("command failed", "cmd", cmd.Name, "err", re.detail)
 	}
 	if re.kind == "BAD" {
 		c.bad++

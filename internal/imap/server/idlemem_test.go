@@ -190,8 +190,10 @@ func runIdleServer(dir string, in io.Reader, out io.Writer) error {
 		}
 	}
 	srvTLS, _ := fixture.TLS()
+	// A text logger, as youju serve has: a session's logger with its
+	// attributes counts.
 	srv := &Server{Store: st, Auth: auth.New(st, auth.Options{}), TLSConfig: srvTLS,
-		Logger: slog.New(slog.DiscardHandler)}
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	srv.MaxConnections, srv.MaxPerIP = -1, -1
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -290,7 +290,7 @@ func (c *conn) sendUpdates(force bool) {
 	}
 	ch, err := c.srv.Store.Changes(c.ctx, c.acct.ID, sel.mbox.ID, sel.modseq)
 	if err != nil {
-		c.log.Warn("mailbox changes", "err", err)
+		c.logger().Warn("mailbox changes", "err", err)
 		return
 	}
 	for _, r := range ch.Vanished {
