@@ -124,10 +124,11 @@ func (c *conn) idleCompressed() error {
 		case l := <-lines:
 			return c.idleDone(l.line, l.err)
 		case e := <-c.events:
-			if c.sel == nil || e.Mailbox != c.sel.mbox.ID {
+			if c.sel == nil {
 				continue
 			}
-			c.sendUpdates(true)
+			// An event of another mailbox still looks at a full channel.
+			c.sendUpdates(e.Mailbox == c.sel.mbox.ID)
 			if err := c.flush(); err != nil {
 				c.state = stateLogout
 				return nil

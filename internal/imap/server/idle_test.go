@@ -183,3 +183,18 @@ func TestIdleSessionIsOneGoroutine(t *testing.T) {
 		}
 	}
 }
+
+// TestFullEventChannelStillReports: when a session's event channel is
+// full of other mailboxes' events, the event of its own mailbox is
+// dropped (notify.Hub keeps the older ones); the session must look
+// anyway.
+func TestFullEventChannelStillReports(t *testing.T) {
+	ts := startServer(t, nil)
+	c := ts.login(t)
+	c.ok("SELECT INBOX")
+	for range 20 {
+		ts.deliver(t, "Drafts", simpleMsg, 0)
+	}
+	ts.deliver(t, "INBOX", simpleMsg, 0)
+	mustContain(t, c.ok("NOOP"), "* 1 EXISTS")
+}
