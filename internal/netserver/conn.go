@@ -3,10 +3,12 @@ package netserver
 import (
 	"container/list"
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -37,9 +39,10 @@ type Conn struct {
 	// armed is set while a command is awaited or being read: Read then
 	// moves the deadline as bytes arrive (see AwaitCommand).
 	armed      atomic.Bool
-	dmu        sync.Mutex // guards what follows
-	awaited    bool       // AwaitCommand was called: the session is set up
-	started    bool       // the awaited command's first byte arrived
+	noWait     atomic.Bool // see ReadNoWait
+	dmu        sync.Mutex  // guards what follows
+	awaited    bool        // AwaitCommand was called: the session is set up
+	started    bool        // the awaited command's first byte arrived
 	start      time.Time
 	got        int64
 	lineT      time.Duration
@@ -158,6 +161,9 @@ func (c *Conn) AwaitCommand(idle, line time.Duration) error {
 // Read reads from the socket and, while a command is awaited, moves the
 // read deadline as the command arrives.
 func (c *Conn) Read(p []byte) (int, error) {
+	if c.noWait.Load() {
+		return 0, ErrWouldBlock
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 && c.armed.Load() {
 		c.progress(n)
@@ -216,4 +222,42 @@ func (c *Conn) interrupt() {
 	if f != nil {
 		f()
 	}
+}
+
+// ErrWouldBlock is what Read returns inside ReadNoWait. It is a temporary
+// timeout (net.Error), which crypto/tls does not keep as the connection's
+// error.
+var ErrWouldBlock error = wouldBlock{}
+
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "netserver: read would block" }
+func (wouldBlock) Timeout() bool   { return true }
+func (wouldBlock) Temporary() bool { return true }
+
+// ReadNoWait calls read, a read of a layer over c (crypto/tls), while
+// c's own reads fail at once with ErrWouldBlock: it returns what that
+// layer holds already, or ErrWouldBlock, never waiting for the socket.
+// With WaitReadable, a session can wait for TLS input without blocking
+// inside crypto/tls, on a shallow stack (issue 12).
+func (c *Conn) ReadNoWait(read func() (int, error)) (int, error) {
+	c.noWait.Store(true)
+	defer c.noWait.Store(false)
+	return read()
+}
+
+// WaitReadable waits until the socket has input or the peer closed it,
+// without reading, within the read deadline (a deadline in the past, or
+// Shutdown, ends it with a timeout). It returns ErrUnsupported for a
+// connection that is not a socket (a pipe in tests).
+func (c *Conn) WaitReadable() error {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return errors.ErrUnsupported
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return waitReadable(rc)
 }

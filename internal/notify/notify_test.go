@@ -53,3 +53,27 @@ func TestCancelUnsubscribes(t *testing.T) {
 		t.Fatal("subscription map not cleaned")
 	}
 }
+
+func TestSubscribeWakeCallsAfterQueueing(t *testing.T) {
+	var h Hub
+	var ch <-chan store.Event
+	woken := 0
+	ch, cancel := h.SubscribeWake(1, func() {
+		woken++
+		if len(ch) == 0 {
+			t.Error("woken before the event was queued")
+		}
+	})
+	for i := 0; i < subBuffer+2; i++ {
+		h.Publish(store.Event{Account: 1, Mailbox: 1})
+	}
+	h.Publish(store.Event{Account: 2, Mailbox: 1})
+	if woken != subBuffer+2 {
+		t.Fatalf("woken %d times, want %d (a dropped event wakes too)", woken, subBuffer+2)
+	}
+	cancel()
+	h.Publish(store.Event{Account: 1, Mailbox: 1})
+	if woken != subBuffer+2 {
+		t.Fatal("woken after cancel")
+	}
+}

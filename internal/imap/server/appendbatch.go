@@ -147,7 +147,7 @@ func (c *conn) startAppends(cmds []*wire.Command) *appendRun {
 		defer close(r.done)
 		defer func() {
 			if v := recover(); v != nil {
-				c.log.Error("panic in IMAP APPEND", "panic", v, "stack", string(debug.Stack()))
+				c.logger().Error("panic in IMAP APPEND", "panic", v, "stack", string(debug.Stack()))
 				netserver.CountPanic("imap")
 				r.res, r.err = nil, no("SERVERBUG", "internal error")
 			}

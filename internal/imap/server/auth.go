@@ -144,7 +144,7 @@ func cmdLogout(c *conn, _ *wire.Command) error {
 func cmdID(c *conn, cmd *wire.Command) error {
 	a := cmd.Args.(*wire.IDArgs)
 	if len(a.Params) > 0 {
-		c.log.Debug("client ID", "params", a.Params)
+		c.logger().Debug("client ID", "params", a.Params)
 	}
 	c.w.Raw(`* ID ("name" "youju" "vendor" "youju")`).CRLF()
 	return nil
@@ -157,7 +157,7 @@ func cmdStartTLS(c *conn, cmd *wire.Command) error {
 	if c.tls || c.srv.TLSConfig == nil {
 		return bad("", "STARTTLS not available")
 	}
-	if c.br.Buffered() > 0 {
+	if len(c.pendingInput()) > 0 {
 		c.state = stateLogout
 		c.bye("data after STARTTLS")
 		return nil
@@ -170,7 +170,7 @@ func cmdStartTLS(c *conn, cmd *wire.Command) error {
 	tc := tls.Server(c.nc, c.srv.TLSConfig)
 	tc.SetDeadline(time.Now().Add(orDur(c.srv.HandshakeTimeout, DefaultHandshakeTimeout)))
 	if err := tc.Handshake(); err != nil {
-		c.log.Debug("STARTTLS handshake failed", "err", err)
+		c.logger().Debug("STARTTLS handshake failed", "err", err)
 		c.state = stateLogout
 		return errStartTLSDone
 	}
@@ -219,8 +219,8 @@ func loginError(err error) error {
 func (c *conn) loggedIn(acct store.Account) {
 	c.acct = acct
 	c.state = stateAuth
-	c.log = c.log.With("user", acct.Address)
-	c.events, c.unsub = c.srv.Store.Notifier().Subscribe(acct.ID)
+	c.log = nil // made again with the user (logger)
+	c.subscribe(acct.ID)
 	c.okCode = "CAPABILITY " + c.capabilities()
 }
 
@@ -248,7 +248,7 @@ func cmdAuthenticate(c *conn, cmd *wire.Command) error {
 	for {
 		challenge, done, err := srv.Next(resp)
 		if err != nil {
-			c.log.Debug("authentication failed", "mech", a.Mechanism, "err", err)
+			c.logger().Debug("authentication failed", "mech", a.Mechanism, "err", err)
 			maillog.AuthFailed("imap", c.remote, "", a.Mechanism, err)
 			return loginError(err)
 		}
@@ -274,7 +274,7 @@ func cmdAuthenticate(c *conn, cmd *wire.Command) error {
 		return no("AUTHENTICATIONFAILED", "invalid credentials")
 	}
 	c.loggedIn(acct)
-	c.log.Debug("authenticated", "mech", a.Mechanism)
+	c.logger().Debug("authenticated", "mech", a.Mechanism)
 	return nil
 }
 

@@ -30,14 +30,13 @@ func cmdCompress(c *conn, cmd *wire.Command) error {
 		return errStartTLSDone
 	}
 	// Bytes already read past the command are compressed data.
-	pending, _ := c.br.Peek(c.br.Buffered())
-	in := io.MultiReader(bytes.NewReader(bytes.Clone(pending)), c.nc)
+	in := io.MultiReader(bytes.NewReader(c.pendingInput()), c.nc)
 	zw, err := flate.NewWriter(deadlineWriter{c}, flate.BestSpeed)
 	if err != nil {
 		return err
 	}
 	c.zw = &compressor{Writer: zw}
-	c.log.Debug("COMPRESS=DEFLATE active")
+	c.logger().Debug("COMPRESS=DEFLATE active")
 	c.setupStreams(inflate.NewReader(in), c.zw)
 	return errStartTLSDone
 }

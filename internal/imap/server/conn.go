@@ -43,15 +43,19 @@ type conn struct {
 	tls         bool
 	id          uint64
 	remote      netip.Addr
-	log         *slog.Logger
+	log         *slog.Logger // see logger
 	closing     atomic.Bool
 	quit        chan struct{} // closed by shutdown
 
-	br  *bufio.Reader
-	bw  *bufio.Writer
-	out io.Writer // what bw writes to: the connection or the compressor
-	r   *wire.Reader
-	w   *wire.Writer
+	// br and bw are pooled, nil while the session waits parked
+	// (park.go); in is the source under br.
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	in    input
+	out   io.Writer // what bw writes to: the connection or the compressor
+	r     *wire.Reader
+	w     *wire.Writer
+	waker waker // interrupts a wait in IDLE (park.go)
 
 	state   state
 	acct    store.Account
@@ -71,6 +75,10 @@ type conn struct {
 
 	// updates are the SEARCH/SORT RETURN (UPDATE) contexts (context.go).
 	updates updateContexts
+
+	// idle is the IDLE command in progress, until idleUntil (idle.go).
+	idle      *wire.Command
+	idleUntil time.Time
 }
 
 // shutdown is the netserver hook: the session says BYE at its next
@@ -79,36 +87,16 @@ type conn struct {
 func (c *conn) shutdown() {
 	if c.closing.CompareAndSwap(false, true) {
 		close(c.quit)
+		c.waker.wake()
 	}
 }
 
+// serve runs the session. It stays small: the goroutine waits for the
+// client below it (waitInput), and Go's stack shrinking keeps a 4 KiB
+// stack only while less than a quarter of it is in use.
 func (c *conn) serve() {
-	defer c.nc.Close()
-	if c.ctx == nil { // conns made by hand (fuzzing) have no netserver.Conn
-		c.ctx = context.Background()
-	}
-	if !c.remote.IsValid() {
-		c.remote = remoteIP(c.nc)
-	}
-	c.log = c.srv.logger().With("proto", "imap", "conn", c.id, "remote", c.nc.RemoteAddr().String())
-	defer func() {
-		if c.unsub != nil {
-			c.unsub()
-		}
-	}()
-	if c.implicitTLS {
-		tc := tls.Server(c.nc, c.srv.TLSConfig)
-		tc.SetDeadline(time.Now().Add(orDur(c.srv.HandshakeTimeout, DefaultHandshakeTimeout)))
-		if err := tc.Handshake(); err != nil {
-			c.log.Debug("TLS handshake failed", "err", err)
-			return
-		}
-		tc.SetDeadline(time.Time{})
-		c.nc, c.tls = tc, true
-	}
-	c.setupIO()
-	c.w.Raw("* OK [CAPABILITY ").Raw(c.capabilities()).Raw("] ").Raw(c.hostname()).Raw(" youju IMAP ready").CRLF()
-	if c.flush() != nil {
+	defer c.end()
+	if !c.begin() {
 		return
 	}
 	for c.state != stateLogout {
@@ -116,6 +104,55 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// begin sets the session up: TLS on an implicit-TLS port, buffers, and
+// the greeting. False ends the connection.
+//
+//go:noinline
+func (c *conn) begin() bool {
+	c.waker.set = c.setReadDeadline
+	if c.ctx == nil { // conns made by hand (fuzzing) have no netserver.Conn
+		c.ctx = context.Background()
+	}
+	if !c.remote.IsValid() {
+		c.remote = remoteIP(c.nc)
+	}
+	if c.implicitTLS {
+		tc := tls.Server(c.nc, c.srv.TLSConfig)
+		tc.SetDeadline(time.Now().Add(orDur(c.srv.HandshakeTimeout, DefaultHandshakeTimeout)))
+		if err := tc.Handshake(); err != nil {
+			c.logger().Debug("TLS handshake failed", "err", err)
+			return false
+		}
+		tc.SetDeadline(time.Time{})
+		c.nc, c.tls = tc, true
+	}
+	c.setupIO()
+	c.w.Raw("* OK [CAPABILITY ").Raw(c.capabilities()).Raw("] ").Raw(c.hostname()).Raw(" youju IMAP ready").CRLF()
+	return c.flush() == nil
+}
+
+// logger is the session's logger, made on first use: its attributes cost
+// memory (hundreds of bytes with a text or JSON handler) that most
+// sessions never log with.
+func (c *conn) logger() *slog.Logger {
+	if c.log == nil {
+		c.log = c.srv.logger().With("proto", "imap", "conn", c.id, "remote", c.nc.RemoteAddr().String())
+		if c.state != stateNotAuth {
+			c.log = c.log.With("user", c.acct.Address)
+		}
+	}
+	return c.log
+}
+
+// end releases what the session holds.
+func (c *conn) end() {
+	c.releaseBuffers()
+	if c.unsub != nil {
+		c.unsub()
+	}
+	c.nc.Close()
 }
 
 func (c *conn) hostname() string {
@@ -144,8 +181,13 @@ func (d deadlineWriter) Write(p []byte) (int, error) {
 // session's UTF-8 settings (also used by COMPRESS).
 func (c *conn) setupStreams(rd io.Reader, wr io.Writer) {
 	utf8In := c.r != nil && c.r.UTF8
-	c.br = bufio.NewReaderSize(rd, 4096)
-	c.bw = bufio.NewWriterSize(wr, 4096)
+	if c.br == nil {
+		c.br = readerPool.Get().(*bufio.Reader)
+		c.bw = writerPool.Get().(*bufio.Writer)
+	}
+	c.in = input{rd: rd}
+	c.br.Reset(&c.in)
+	c.bw.Reset(wr)
 	c.out = wr
 	c.r = wire.NewReader(c.br)
 	c.r.UTF8 = utf8In
@@ -211,11 +253,17 @@ func (c *conn) bulkOutput() (restore func()) {
 
 // next reads and runs one command; false ends the connection.
 func (c *conn) next() bool {
+	if c.idle != nil {
+		return c.idleWait()
+	}
 	if c.closing.Load() {
 		c.bye("server shutting down")
 		return false
 	}
 	c.await()
+	if err := c.waitInput(false); err != nil {
+		return c.readError(err)
+	}
 	cmd, err := c.r.ReadCommand()
 	if err == nil && c.batchableAppend(cmd) {
 		// Pipelined APPENDs are stored together (appendbatch.go); the
@@ -252,7 +300,7 @@ func (c *conn) readError(err error) bool {
 		c.bye("autologout; idle for too long") // RFC 9051 §5.4
 	} else {
 		if err != io.EOF {
-			c.log.Debug("read failed", "err", err)
+			c.logger().Debug("read failed", "err", err)
 		}
 		c.flush() // answers of a batch read before the end
 	}
@@ -269,6 +317,15 @@ func (c *conn) await() {
 		return
 	}
 	c.raw.Await(idle)
+}
+
+// setReadDeadline sets an explicit read deadline on the connection (the
+// TCP connection under TLS, which keeps the deadline rules).
+func (c *conn) setReadDeadline(t time.Time) error {
+	if c.raw != nil {
+		return c.raw.SetReadDeadline(t)
+	}
+	return c.nc.SetReadDeadline(t)
 }
 
 func (c *conn) parseError(pe *wire.ParseError) bool {
@@ -346,9 +403,14 @@ func (c *conn) run(cmd *wire.Command) {
 	}
 	c.okCode = ""
 	err := c.guard(cmd.Name, func() error { return h.fn(c, cmd) })
-	if err == errStartTLSDone {
+	if err == errStartTLSDone || err == errIdling {
 		return
 	}
+	c.complete(cmd, err)
+}
+
+// complete writes the tagged response of cmd, whose handler returned err.
+func (c *conn) complete(cmd *wire.Command, err error) {
 	if c.state == stateLogout {
 		if err == nil && !c.closing.Load() {
 			c.tagged(cmd, nil)
@@ -369,7 +431,7 @@ func (c *conn) run(cmd *wire.Command) {
 func (c *conn) guard(name string, fn func() error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			c.log.Error("panic in IMAP command", "cmd", name, "panic", v, "stack", string(debug.Stack()))
+			c.logger().Error("panic in IMAP command", "cmd", name, "panic", v, "stack", string(debug.Stack()))
 			netserver.CountPanic("imap")
 			// The response may be cut in the middle: the stream can
 			// not be trusted any more, so the session ends.
@@ -404,7 +466,7 @@ func (c *conn) tagged(cmd *wire.Command, err error) {
 		re = storeError(err)
 	}
 	if re.detail != nil {
-		c.log.Warn("command failed", "cmd", cmd.Name, "err", re.detail)
+		c.logger().Warn("command failed", "cmd", cmd.Name, "err", re.detail)
 	}
 	if re.kind == "BAD" {
 		c.bad++

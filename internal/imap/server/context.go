@@ -214,7 +214,7 @@ func (c *conn) contextsChanged(changed []store.Message) {
 	touched := c.sel.uids.present(within)
 	for _, u := range slices.Clone(cs.list) {
 		if err := c.refreshContext(u, within, touched); err != nil {
-			c.log.Warn("update context", "tag", u.tag, "err", err)
+			c.logger().Warn("update context", "tag", u.tag, "err", err)
 			c.dropContext(u, "cannot update this context")
 			continue
 		}

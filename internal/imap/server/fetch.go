@@ -143,7 +143,7 @@ func needsReader(items []wire.FetchItem) bool {
 // broken line is ended and a BYE sent, as after a panic; the client
 // reconnects and fetches again.
 func (c *conn) cutResponse(err error) error {
-	c.log.Error("FETCH response cut short; closing the connection", "err", err)
+	c.logger().Error("FETCH response cut short; closing the connection", "err", err)
 	if c.w.Err() == nil {
 		c.w.CRLF()
 		c.bye("internal server error")

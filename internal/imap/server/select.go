@@ -154,7 +154,9 @@ func (c *conn) closeMailbox() {
 
 // drainEvents discards queued events; it reports whether one was for mbox.
 func (c *conn) drainEvents(mbox store.MailboxID) bool {
-	hit := false
+	// A full channel may have dropped an event of mbox (notify.Hub keeps
+	// the older ones): look.
+	hit := len(c.events) == cap(c.events) && cap(c.events) > 0
 	for {
 		select {
 		case e := <-c.events:
@@ -288,7 +290,7 @@ func (c *conn) sendUpdates(force bool) {
 	}
 	ch, err := c.srv.Store.Changes(c.ctx, c.acct.ID, sel.mbox.ID, sel.modseq)
 	if err != nil {
-		c.log.Warn("mailbox changes", "err", err)
+		c.logger().Warn("mailbox changes", "err", err)
 		return
 	}
 	for _, r := range ch.Vanished {

@@ -66,6 +66,11 @@ type Reader struct {
 // NewReader returns a Reader on br.
 func NewReader(br *bufio.Reader) *Reader { return &Reader{br: br} }
 
+// SetBuffer makes the Reader read from br, which continues the stream
+// where the previous one stopped (a session gives its buffer back to a
+// pool while it waits for the client, and takes one again).
+func (r *Reader) SetBuffer(br *bufio.Reader) { r.br = br }
+
 func (r *Reader) maxLine() int {
 	if r.MaxLine > 0 {
 		return r.MaxLine
