@@ -187,10 +187,22 @@ func (c *conn) matchProgram(key *wire.SearchKey, within store.UIDSet, needInfo b
 			rest = append(rest, k)
 		}
 	}
+	and := wire.SearchKey{Key: "AND", Sub: rest}
+	// The text index narrows the messages to read (textsearch.go).
+	if cand, ok, err := c.textCandidates(&and); err != nil {
+		return nil, err
+	} else if ok {
+		if q.UIDs != nil {
+			cand = intersectSets(q.UIDs, cand)
+		}
+		if len(cand) == 0 {
+			return nil, nil // no message can match
+		}
+		q.UIDs = cand
+	}
 	if q.UIDs == nil {
 		q.UIDs = store.UIDSet{{Lo: 1, Hi: sel.uids.maxUID()}}
 	}
-	and := wire.SearchKey{Key: "AND", Sub: rest}
 	if len(rest) > 0 || visit != nil {
 		ev := &evaluator{c: c, now: time.Now()}
 		q.NeedInfo = needInfo || needsInfo(&and)

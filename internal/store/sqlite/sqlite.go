@@ -106,6 +106,7 @@ type Store struct {
 	closeOnce sync.Once
 	closing   chan struct{}
 	done      chan struct{}
+	idxDone   chan struct{} // closed when textIndexer has returned
 }
 
 var _ store.Store = (*Store)(nil)
@@ -142,6 +143,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		ops:     make(chan *op, maxBatch),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
+		idxDone: make(chan struct{}),
 	}
 	s.bg.init()
 	s, err = s.open(ctx, filepath.Join(dir, "index.db"))
@@ -206,6 +208,11 @@ func (s *Store) open(ctx context.Context, path string) (*Store, error) {
 	go s.writer()
 	go s.checkpointer()
 	go s.purger()
+	if runTextIndexer {
+		go s.textIndexer()
+	} else {
+		close(s.idxDone)
+	}
 	return s, nil
 }
 
@@ -342,6 +349,7 @@ func (s *Store) Close() error {
 		s.bg.stop()
 		close(s.closing)
 		<-s.done
+		<-s.idxDone
 		if _, err := s.wdb.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 			s.log.Warn("wal checkpoint at close", "err", err)
 		}

@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/youju/youju/internal/config"
+	"github.com/youju/youju/internal/store"
+)
+
+// unindexed counts the messages of INBOX the text index does not cover
+// yet: the candidates of a term found nowhere.
+func unindexed(t *testing.T, st store.Store, acct store.AccountID, mbox store.MailboxID) int {
+	t.Helper()
+	uids, ok, err := st.(store.TextIndex).TextCandidates(context.Background(), acct, mbox, store.TextBody, "qqzzjjxx")
+	if err != nil || !ok {
+		t.Fatalf("TextCandidates: %v %v", ok, err)
+	}
+	return len(uids)
+}
+
+func TestIndexRebuild(t *testing.T) {
+	dir := newData(t)
+	mustRun(t, "", "user", "add", "--data", dir, "alice@example.test")
+	ctx := context.Background()
+	c, err := config.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := openStore(ctx, dir, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := st.Account(ctx, "alice@example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.Mailbox(ctx, a.ID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		msg := fmt.Sprintf("From: b@example.net\r\nSubject: invoice %d\r\n\r\nhello\r\n", i)
+		if _, err := st.Deliver(ctx, store.Delivery{Data: []byte(msg), Targets: []store.Target{{Account: a.ID, Mailbox: m.ID}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor := func(want int) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); unindexed(t, st, a.ID, m.ID) != want; {
+			if time.Now().After(deadline) {
+				t.Fatalf("unindexed: %d, want %d", unindexed(t, st, a.ID, m.ID), want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor(0)
+	st.Close()
+
+	out := mustRun(t, "", "index", "rebuild", "--data", dir, "alice@example.test")
+	if !strings.Contains(out, "Queued 3 messages") {
+		t.Fatalf("index rebuild: %q", out)
+	}
+	if code, _, errs := run(t, "", "index", "rebuild", "--data", dir, "nobody@example.test"); code == 0 {
+		t.Fatalf("rebuild of an unknown account succeeded (%s)", errs)
+	}
+	// Reopened, the queued messages are candidates of everything until
+	// the indexer has indexed them again.
+	st, err = openStore(ctx, dir, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	waitFor(0)
+	uids, ok, err := st.TextCandidates(ctx, a.ID, m.ID, store.TextSubject, "invoice 1")
+	if err != nil || !ok || len(uids) != 1 || uids[0] != 2 {
+		t.Fatalf("after rebuild, SUBJECT \"invoice 1\" candidates: %v %v %v", uids, ok, err)
+	}
+}

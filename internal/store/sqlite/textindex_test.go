@@ -1,0 +1,195 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/youju/youju/internal/store"
+)
+
+func TestQueryGrams(t *testing.T) {
+	for _, c := range []struct{ in, tri, bi string }{
+		{"", "", ""},
+		{"ab", "", ""},
+		{"发", "", ""},
+		{"发票", "", `"发票"`},
+		{"INVOICE", `"inv" AND "nvo" AND "voi" AND "oic" AND "ice"`, ""},
+		{"Q3发票", "", `"发票"`},
+		{"ab发票cd", "", `"发票"`},
+		{"abc发票", `"abc"`, `"发票"`},
+		{`a"b`, `"a""b"`, ""},
+		{"aaaa", `"aaa"`, ""},
+		{"增值税发票", "", `"增值" AND "值税" AND "税发" AND "发票"`},
+	} {
+		tri, bi := queryGrams(c.in)
+		if tri != c.tri || bi != c.bi {
+			t.Errorf("queryGrams(%q) = %q, %q; want %q, %q", c.in, tri, bi, c.tri, c.bi)
+		}
+	}
+	// A long term is bounded, first and last trigram kept.
+	tri, _ := queryGrams("abcdefghijklmnopqrstuvwxyz0123456789")
+	if n := len(slices.Collect(func(yield func(int) bool) {
+		for i := range tri {
+			if tri[i] == '"' && !yield(i) {
+				return
+			}
+		}
+	})) / 2; n > maxQueryGrams+1 || n < maxQueryGrams/2 {
+		t.Errorf("%d trigrams in %q", n, tri)
+	}
+}
+
+// indexAll runs the indexer until nothing is left.
+func indexAll(t *testing.T, s *Store) {
+	t.Helper()
+	for {
+		n, err := s.indexSome(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
+func candidates(t *testing.T, s *Store, acct store.AccountID, mbox store.MailboxID, f store.TextField, v string) []store.UID {
+	t.Helper()
+	uids, ok, err := s.TextCandidates(context.Background(), acct, mbox, f, v)
+	if err != nil || !ok {
+		t.Fatalf("TextCandidates(%q): %v %v", v, ok, err)
+	}
+	return uids
+}
+
+// TestTextIndexCatchUpAndExpunge: messages not indexed yet are candidates
+// of every term, indexed ones only of theirs, and an expunged message's
+// entries go with its blob.
+func TestTextIndexCatchUpAndExpunge(t *testing.T) {
+	runTextIndexer = false
+	defer func() { runTextIndexer = true }()
+	s := newTestStore(t)
+	a := newAccount(t, s, "fts@example.org")
+	m := inbox(t, s, a.ID)
+	for i := range 3 {
+		deliver(t, s, a.ID, m.ID, []byte(fmt.Sprintf("Subject: 关于发票 %d\r\n\r\nbody number%d\r\n", i, i)), store.Flags{})
+	}
+	if got := candidates(t, s, a.ID, m.ID, store.TextBody, "number1"); len(got) != 3 {
+		t.Fatalf("before indexing: %v, want all 3", got)
+	}
+	indexAll(t, s)
+	if got := candidates(t, s, a.ID, m.ID, store.TextBody, "number1"); !slices.Equal(got, []store.UID{2}) {
+		t.Fatalf("BODY number1: %v", got)
+	}
+	if got := candidates(t, s, a.ID, m.ID, store.TextSubject, "发票"); len(got) != 3 {
+		t.Fatalf("SUBJECT 发票: %v", got)
+	}
+	if got := candidates(t, s, a.ID, m.ID, store.TextBody, "发票"); len(got) != 0 {
+		t.Fatalf("BODY 发票: %v", got)
+	}
+	// A new message is a candidate until indexed.
+	deliver(t, s, a.ID, m.ID, []byte("Subject: x\r\n\r\nother\r\n"), store.Flags{})
+	if got := candidates(t, s, a.ID, m.ID, store.TextBody, "number1"); !slices.Equal(got, []store.UID{2, 4}) {
+		t.Fatalf("with one unindexed: %v", got)
+	}
+	indexAll(t, s)
+	docs := func() (n int) {
+		if err := s.rdb.QueryRow(`SELECT count(*) FROM fts_body_docsize`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := docs(); n != 4 {
+		t.Fatalf("%d body docs, want 4", n)
+	}
+	ctx := context.Background()
+	if _, err := s.StoreFlags(ctx, a.ID, m.ID, store.UIDSet{{Lo: 2, Hi: 2}}, store.FlagAdd, store.Flags{System: store.FlagDeleted}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Expunge(ctx, a.ID, m.ID, store.UIDSet{{Lo: 2, Hi: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	// Retained for sessions until purged; a reopen purges.
+	dir := s.dir
+	s.Close()
+	s = openStore(t, dir)
+	defer s.Close()
+	if n := docs(); n != 3 {
+		t.Fatalf("%d body docs after the expunge, want 3", n)
+	}
+	if got := candidates(t, s, a.ID, m.ID, store.TextBody, "number"); !slices.Equal(got, []store.UID{1, 3}) {
+		t.Fatalf("BODY number after expunge: %v", got)
+	}
+	// A rebuild queues the account's messages: candidates until redone.
+	if n, err := s.RebuildTextIndex(ctx, a.ID); err != nil || n != 3 {
+		t.Fatalf("RebuildTextIndex: %d %v", n, err)
+	}
+	if got := candidates(t, s, a.ID, m.ID, store.TextBody, "zzzz"); len(got) != 3 {
+		t.Fatalf("after rebuild: %v", got)
+	}
+	indexAll(t, s)
+	if got := candidates(t, s, a.ID, m.ID, store.TextBody, "number3"); len(got) != 0 {
+		t.Fatalf("after reindexing: %v", got)
+	}
+	if got := candidates(t, s, a.ID, m.ID, store.TextBody, "number0"); !slices.Equal(got, []store.UID{1}) {
+		t.Fatalf("after reindexing: %v", got)
+	}
+}
+
+// FuzzTextCandidates: whatever a client searches for, the lookup is a valid
+// FTS5 query and finds the message that contains it.
+func FuzzTextCandidates(f *testing.F) {
+	for _, s := range []string{"发票", `a"b`, "*", "NEAR(a b)", "a OR b", "^x", "{t}:x", "\x00\x01\x01", "ab发c", "💌💌💌", "AND"} {
+		f.Add(s)
+	}
+	runTextIndexer = false
+	defer func() { runTextIndexer = true }()
+	s := newTestStore(f)
+	a := newAccount(f, s, "fuzz@example.org")
+	m := inbox(f, s, a.ID)
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, v string) {
+		if !utf8.ValidString(v) || strings.ContainsAny(v, "\r\n") || len(v) > 200 {
+			return
+		}
+		res := deliver(t, s, a.ID, m.ID, []byte("Subject: x\r\n\r\n<"+v+">\r\n"), store.Flags{})
+		indexAll(t, s)
+		uids, ok, err := s.TextCandidates(ctx, a.ID, m.ID, store.TextBody, v)
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		if ok && !slices.Contains(uids, res.UID) {
+			t.Fatalf("%q: UID %d not a candidate of its own text", v, res.UID)
+		}
+	})
+}
+
+// TestTextCandidatesPlan: the candidates of a mailbox are found by seeks,
+// never by reading all its messages (that would be the scan again).
+func TestTextCandidatesPlan(t *testing.T) {
+	s := newTestStore(t)
+	for _, hits := range [][]string{
+		{`m.blob_id IN (SELECT rowid FROM fts_body WHERE fts_body MATCH ?2)`},
+		{`m.blob_id IN (SELECT rowid FROM fts_body WHERE fts_body MATCH ?2)`, `m.blob_id IN (SELECT rowid>>3 FROM fts_cjk_hdr WHERE fts_cjk_hdr MATCH ?3 AND rowid&7 = ?4)`},
+	} {
+		rows, err := s.rdb.Query(`EXPLAIN QUERY PLAN `+candidatesQuery(hits), 1, `"abc"`, `"发票"`, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(detail, "SCAN m") {
+				t.Errorf("plan reads the mailbox: %s", detail)
+			}
+		}
+		rows.Close()
+	}
+}
