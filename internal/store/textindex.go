@@ -23,17 +23,28 @@ const (
 	TextBody
 )
 
+// TextMatches is what a text index answers for one term in one field.
+type TextMatches struct {
+	// Candidates are the UIDs of the messages that may contain the term:
+	// every message that does, every message not indexed yet, and maybe
+	// others (some perhaps expunged).
+	Candidates UIDSet
+	// Sure are the candidates the index proves to contain the term, if
+	// they exist (a UID may be of a message expunged since): the caller
+	// need not read them to check.
+	Sure UIDSet
+}
+
 // TextIndex is implemented by backends with a text index. The index only
 // narrows: IMAP's substring semantics (RFC 9051 §6.4.4) stay with the
 // caller, which re-checks every candidate, so an index may answer with
 // more messages than match, never with fewer.
 type TextIndex interface {
-	// TextCandidates returns, ascending, the UIDs of the messages of the
-	// mailbox that may contain value (case-insensitively) in field:
-	// every message that does, every message not indexed yet, and maybe
-	// others. ok is false when the index cannot narrow this term (too
-	// short, say): then every message is a candidate.
-	TextCandidates(ctx context.Context, acct AccountID, mbox MailboxID, field TextField, value string) (uids []UID, ok bool, err error)
+	// TextCandidates returns which messages of the mailbox may contain,
+	// and which surely contain, value (case-insensitively) in field. ok
+	// is false when the index cannot narrow this term (too short, say):
+	// then every message is a candidate.
+	TextCandidates(ctx context.Context, acct AccountID, mbox MailboxID, field TextField, value string) (m TextMatches, ok bool, err error)
 }
 
 // TextIndexRebuilder is implemented by backends whose text index can be
@@ -46,10 +57,10 @@ type TextIndexRebuilder interface {
 
 // TextCandidates passes the optional TextIndex through Metered; a backend
 // without one narrows nothing.
-func (m *metered) TextCandidates(ctx context.Context, acct AccountID, mbox MailboxID, field TextField, value string) ([]UID, bool, error) {
+func (m *metered) TextCandidates(ctx context.Context, acct AccountID, mbox MailboxID, field TextField, value string) (TextMatches, bool, error) {
 	ti, ok := m.Store.(TextIndex)
 	if !ok {
-		return nil, false, nil
+		return TextMatches{}, false, nil
 	}
 	defer m.since("textindex", time.Now())
 	return ti.TextCandidates(ctx, acct, mbox, field, value)

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"sort"
+
 	"github.com/youju/youju/internal/imap/wire"
 	"github.com/youju/youju/internal/store"
 )
@@ -26,25 +28,36 @@ var textFields = map[string]store.TextField{
 // store's text index: the UIDs that may match, and false when it cannot
 // narrow (no index, no indexable key, a key under NOT). The evaluator then
 // checks each candidate as it would in a scan, so the result is the same.
-func (c *conn) textCandidates(k *wire.SearchKey) (store.UIDSet, bool, error) {
+// sure gives, for keys of the program the index answered, the UIDs it
+// proves to match (store.TextMatches.Sure): the evaluator takes those as
+// matching without reading the message.
+func (c *conn) textCandidates(k *wire.SearchKey) (cand store.UIDSet, ok bool, sure map[*wire.SearchKey]store.UIDSet, err error) {
 	ti, ok := c.srv.Store.(store.TextIndex)
 	if !ok {
-		return nil, false, nil
+		return nil, false, nil, nil
 	}
-	n := 0
-	return c.narrow(ti, k, &n)
+	t := textLookup{ti: ti, sure: map[*wire.SearchKey]store.UIDSet{}}
+	cand, ok, err = c.narrow(&t, k)
+	return cand, ok, t.sure, err
+}
+
+// textLookup is the state of one program's lookups.
+type textLookup struct {
+	ti   store.TextIndex
+	n    int // lookups so far
+	sure map[*wire.SearchKey]store.UIDSet
 }
 
 // narrow returns the candidates of k: an AND is the intersection of what
 // its keys narrow, an OR the union when both sides narrow; a NOT, or any
 // other key, narrows nothing.
-func (c *conn) narrow(ti store.TextIndex, k *wire.SearchKey, n *int) (store.UIDSet, bool, error) {
+func (c *conn) narrow(t *textLookup, k *wire.SearchKey) (store.UIDSet, bool, error) {
 	switch k.Key {
 	case "AND":
 		var acc store.UIDSet
 		some := false
 		for i := range k.Sub {
-			set, ok, err := c.narrow(ti, &k.Sub[i], n)
+			set, ok, err := c.narrow(t, &k.Sub[i])
 			if err != nil {
 				return nil, false, err
 			}
@@ -59,57 +72,84 @@ func (c *conn) narrow(ti store.TextIndex, k *wire.SearchKey, n *int) (store.UIDS
 		}
 		return acc, some, nil
 	case "OR":
-		a, ok, err := c.narrow(ti, &k.Sub[0], n)
+		a, ok, err := c.narrow(t, &k.Sub[0])
 		if !ok || err != nil {
 			return nil, false, err
 		}
-		b, ok, err := c.narrow(ti, &k.Sub[1], n)
+		b, ok, err := c.narrow(t, &k.Sub[1])
 		if !ok || err != nil {
 			return nil, false, err
 		}
 		return unionSets(a, b), true, nil
 	case "TEXT":
-		// A header line or the body (RFC 9051 §6.4.4).
-		h, ok, err := c.lookup(ti, store.TextHeader, k.Value, n)
+		// A header line or the body (RFC 9051 §6.4.4). The header
+		// field is every header line's value, as TEXT matches, so a
+		// proof holds (HEADER with a name is narrower than the field).
+		h, ok, err := c.lookup(t, store.TextHeader, k.Value)
 		if !ok || err != nil {
 			return nil, false, err
 		}
-		b, ok, err := c.lookup(ti, store.TextBody, k.Value, n)
+		b, ok, err := c.lookup(t, store.TextBody, k.Value)
 		if !ok || err != nil {
 			return nil, false, err
 		}
-		return unionSets(h, b), true, nil
+		t.sure[k] = unionSets(h.Sure, b.Sure)
+		return unionSets(h.Candidates, b.Candidates), true, nil
 	}
 	f, ok := textFields[k.Key]
 	if !ok {
 		return nil, false, nil
 	}
-	return c.lookup(ti, f, k.Value, n)
-}
-
-func (c *conn) lookup(ti store.TextIndex, f store.TextField, value string, n *int) (store.UIDSet, bool, error) {
-	if *n >= maxTextLookups {
-		return nil, false, nil
-	}
-	*n++
-	uids, ok, err := ti.TextCandidates(c.ctx, c.acct.ID, c.sel.mbox.ID, f, value)
+	m, ok, err := c.lookup(t, f, k.Value)
 	if !ok || err != nil {
 		return nil, false, err
 	}
-	return uidRuns(uids), true, nil
+	if f != store.TextHeader {
+		t.sure[k] = m.Sure
+	}
+	return m.Candidates, true, nil
 }
 
-// uidRuns turns ascending UIDs into a set of runs.
-func uidRuns(uids []store.UID) store.UIDSet {
-	set := store.UIDSet{}
-	for _, u := range uids {
-		if l := len(set); l > 0 && set[l-1].Hi+1 == u {
-			set[l-1].Hi = u
-			continue
-		}
-		set = append(set, store.UIDRange{Lo: u, Hi: u})
+func (c *conn) lookup(t *textLookup, f store.TextField, value string) (store.TextMatches, bool, error) {
+	if t.n >= maxTextLookups {
+		return store.TextMatches{}, false, nil
 	}
-	return set
+	t.n++
+	return t.ti.TextCandidates(c.ctx, c.acct.ID, c.sel.mbox.ID, f, value)
+}
+
+// inSet reports whether u is in the ascending set (binary search: a set of
+// index hits can have thousands of runs).
+func inSet(set store.UIDSet, u store.UID) bool {
+	i := sort.Search(len(set), func(i int) bool { return set[i].Hi >= u })
+	return i < len(set) && set[i].Lo <= u
+}
+
+// differenceSets returns the runs of a that are not in b (both ascending,
+// disjoint).
+func differenceSets(a, b store.UIDSet) store.UIDSet {
+	out := store.UIDSet{}
+	j := 0
+	for _, r := range a {
+		lo := r.Lo
+		for j < len(b) && b[j].Hi < lo {
+			j++
+		}
+		for k := j; k < len(b) && b[k].Lo <= r.Hi; k++ {
+			if b[k].Lo > lo {
+				out = append(out, store.UIDRange{Lo: lo, Hi: b[k].Lo - 1})
+			}
+			if b[k].Hi >= r.Hi {
+				lo = r.Hi + 1
+				break
+			}
+			lo = b[k].Hi + 1
+		}
+		if lo <= r.Hi && lo != 0 {
+			out = append(out, store.UIDRange{Lo: lo, Hi: r.Hi})
+		}
+	}
+	return out
 }
 
 // intersectSets intersects two ascending, disjoint sets of runs.

@@ -51,14 +51,6 @@ CREATE INDEX retained_expunged ON retained(expunged);`,
 	// seeks once per distinct list (selectstate.go). Partial: messages
 	// without keywords, the most, cost nothing.
 	`CREATE INDEX messages_keywords ON messages(mailbox_id, keywords) WHERE keywords != '';`,
-	// 6: the text index of SEARCH (textindex.go). One contentless FTS5
-	// table per field, keyed by blob id, of lower-cased trigrams
-	// (detail=none: no positions, the smallest index; the index only
-	// narrows, so AND of trigrams is enough); CJK bigrams for two-character
-	// queries; blobs queued for (re)indexing below the high-water mark
-	// (meta fts_indexed) and blobs whose text went beyond the bound (always
-	// scanned). The trigger drops a blob's entries with the blob.
-	ftsMigration(),
 }
 
 // schema is the index. Times are Unix nanoseconds (0 = zero time). Every

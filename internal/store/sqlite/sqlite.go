@@ -107,6 +107,12 @@ type Store struct {
 	closing   chan struct{}
 	done      chan struct{}
 	idxDone   chan struct{} // closed when textIndexer has returned
+
+	// The text index of SEARCH: its own file (textdb.go), nil while a
+	// damaged one is replaced; textKick asks the indexer to look for work.
+	textMu   sync.RWMutex
+	text     *textDB
+	textKick atomic.Bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -204,6 +210,11 @@ func (s *Store) open(ctx context.Context, path string) (*Store, error) {
 		s.blobs.Close()
 		s.closeDBs()
 		return nil, fmt.Errorf("sqlite: purging retained messages: %w", err)
+	}
+	if s.text, err = openTextDB(ctx, s.dir); err != nil {
+		s.blobs.Close()
+		s.closeDBs()
+		return nil, err
 	}
 	go s.writer()
 	go s.checkpointer()
@@ -350,6 +361,7 @@ func (s *Store) Close() error {
 		close(s.closing)
 		<-s.done
 		<-s.idxDone
+		s.textIdx().close()
 		if _, err := s.wdb.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 			s.log.Warn("wal checkpoint at close", "err", err)
 		}
