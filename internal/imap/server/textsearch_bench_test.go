@@ -207,24 +207,39 @@ func fillTextBench(b *testing.B, dir string, n int) (*testServer, error) {
 	return &testServer{srv: srv, st: st, acct: acct, addr: l.Addr().String()}, nil
 }
 
-// reportIndexSize logs the text index's size against the mail's.
+// reportIndexSize logs the text index's size (mail/text.db, pages in
+// use) against the mail's (the stored messages' bytes).
 func reportIndexSize(b *testing.B, dir string) {
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "index.db")+"?mode=ro")
+	idx, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "index.db")+"?mode=ro")
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
-	var fts, byblob, mail int64
-	if err := db.QueryRow(`SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name LIKE 'fts%'`).Scan(&fts); err != nil {
+	defer idx.Close()
+	var mail int64
+	if err := idx.QueryRow(`SELECT SUM(length) FROM blobs`).Scan(&mail); err != nil {
 		b.Fatal(err)
 	}
-	if err := db.QueryRow(`SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name = 'messages_blob'`).Scan(&byblob); err != nil {
+	txt, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "text.db")+"?mode=ro")
+	if err != nil {
 		b.Fatal(err)
 	}
-	if err := db.QueryRow(`SELECT SUM(length) FROM blobs`).Scan(&mail); err != nil {
+	defer txt.Close()
+	var pages, free, size int64
+	if err := txt.QueryRow(`SELECT * FROM pragma_page_count, pragma_freelist_count, pragma_page_size`).Scan(&pages, &free, &size); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("mail %d MB, text index %d MB (%.1f%%), messages_blob %d MB", mail>>20, fts>>20, 100*float64(fts)/float64(mail), byblob>>20)
+	used := (pages - free) * size
+	b.Logf("mail %.1f MB, text index %.1f MB (%.1f%%)", float64(mail)/1e6, float64(used)/1e6, 100*float64(used)/float64(mail))
+	rows, err := txt.Query(`SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 8`)
+	if err == nil {
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			var n int64
+			rows.Scan(&name, &n)
+			b.Logf("  %s %.1f MB", name, float64(n)/1e6)
+		}
+	}
 }
 
 // BenchmarkTextSearch100k times each text key of SEARCH on the big INBOX,
@@ -236,6 +251,12 @@ func BenchmarkTextSearch100k(b *testing.B) {
 		{"SUBJECT", "UID SEARCH SUBJECT " + longWord(300)},
 		{"FROM", "UID SEARCH FROM u1234@"},
 		{"BODY", "UID SEARCH BODY " + longWord(2000)},
+		{"BODY-many", "UID SEARCH BODY " + commonWord(5)},
+		{"BODY-3-many", "UID SEARCH BODY " + commonWord(5)[:3]},
+		{"TO", "UID SEARCH TO alice@"},
+		{"CC", "UID SEARCH CC u12@"},
+		{"BCC", "UID SEARCH BCC nobody"},
+		{"HEADER", "UID SEARCH HEADER Message-ID <4242@"},
 		{"TEXT", "UID SEARCH TEXT " + longWord(1500)},
 		{"BODY-CJK-2", fmt.Sprintf("UID SEARCH CHARSET UTF-8 BODY {6+}\r\n%s", textVocab.han[500])},
 		{"SUBJECT-CJK-2", fmt.Sprintf("UID SEARCH CHARSET UTF-8 SUBJECT {6+}\r\n%s", textVocab.han[100])},
@@ -263,6 +284,17 @@ func BenchmarkTextSearch100k(b *testing.B) {
 			})
 		}
 	}
+}
+
+// commonWord is the first word of at least 5 letters from rank on: in
+// thousands of messages.
+func commonWord(rank int) string {
+	for _, w := range textVocab.latin[rank:] {
+		if len(w) >= 5 {
+			return w
+		}
+	}
+	return textVocab.latin[rank]
 }
 
 // longWord is the first word of at least 7 letters from rank on: a term as

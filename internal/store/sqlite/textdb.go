@@ -202,14 +202,15 @@ func (s *Store) resetTextDB(ctx context.Context) error {
 	return nil
 }
 
-// textDB returns the open text index, nil while it is being reset.
+// textIdx returns the open text index, nil while it is being reset.
 func (s *Store) textIdx() *textDB {
 	s.textMu.RLock()
 	defer s.textMu.RUnlock()
 	return s.text
 }
 
-// textSize is text.db's size in bytes (main file and WAL), for reports.
+// TextIndexSize is text.db's size in bytes (main file and WAL), for
+// reports and benchmarks.
 func (s *Store) TextIndexSize() (int64, error) {
 	t := s.textIdx()
 	if t == nil {
@@ -225,17 +226,41 @@ func (s *Store) TextIndexSize() (int64, error) {
 	return n, nil
 }
 
-// sinceWriter is how long the writer has been idle, as the indexer sees it
-// (batches committed is the writer's own counter; nothing is added to the
-// commit path for the indexer).
+// writerWatch is how busy the writer is, as the indexer sees it: the
+// writer's own count of group commits (nothing is added to the commit path
+// for the indexer) sampled by the indexer's polls.
 type writerWatch struct {
-	last    int64
-	changed time.Time
+	last    int64     // commits at the last sample
+	changed time.Time // when last changed
+	winAt   time.Time // start of the current window
+	winN    int64     // commits at its start
+	prevN   int64     // commits in the previous full window
 }
 
-func (w *writerWatch) idleFor(s *Store, now time.Time) time.Duration {
-	if b := s.batches.Load(); b != w.last || len(s.ops) > 0 {
+// textWindow is the window over which the writer's commits are counted.
+const textWindow = 100 * time.Millisecond
+
+// sample takes the writer's commit count at now.
+func (w *writerWatch) sample(s *Store, now time.Time) {
+	b := s.batches.Load()
+	if b != w.last || len(s.ops) > 0 {
 		w.last, w.changed = b, now
 	}
+	if now.Sub(w.winAt) >= textWindow {
+		w.prevN, w.winN, w.winAt = b-w.winN, b, now
+	}
+}
+
+// idleFor is how long the writer has committed nothing.
+func (w *writerWatch) idleFor(s *Store, now time.Time) time.Duration {
+	w.sample(s, now)
 	return now.Sub(w.changed)
+}
+
+// light reports whether the writer is idle or nearly: no commit for
+// textWriterIdle, or at most textLightCommits in the last window and none
+// for the last few ms (a server with a trickle of mail).
+func (w *writerWatch) light(s *Store, now time.Time) bool {
+	idle := w.idleFor(s, now)
+	return idle >= textWriterIdle || (w.prevN <= textLightCommits && idle >= textWriterIdle/3)
 }

@@ -56,6 +56,14 @@ func keptRune(r rune) bool {
 	return false
 }
 
+// wordRune reports whether r is a letter or a digit. A trigram whose middle
+// is not (a space or punctuation between two words: "a b", "x, ") is not
+// written nor looked up: such grams are many per message (any two words
+// can meet) and narrow little, the grams on either side narrow as well.
+func wordRune(r rune) bool {
+	return r < 0x80 && keptRune(r) || r >= 0x80 && (unicode.IsLetter(r) || unicode.IsNumber(r))
+}
+
 // gramRune is the character r is written as in a token.
 func gramRune(r rune) rune {
 	if keptRune(r) {
@@ -100,7 +108,7 @@ func textGrams(s string, fn func(k gramKey)) {
 		if n < 3 {
 			n++
 		}
-		if n == 3 && w[0] != cjkMark && w[1] != cjkMark && w[2] != cjkMark {
+		if n == 3 && w[0] != cjkMark && w[1] != cjkMark && w[2] != cjkMark && wordRune(w[1]) {
 			fn(packGram(w[0], w[1], w[2]))
 		}
 	}

@@ -26,8 +26,9 @@ func TestQueryGrams(t *testing.T) {
 		{"Q3发票", `"发票"`, false},
 		{"ab发票cd", `"发票"`, false},
 		{"abc发票", `"abc" AND "发票"`, false},
-		{`a"b`, "\"a\ue022b\"", false},
-		{"a b", "\"a\ue020b\"", false},
+		{`ab"c`, "\"ab\ue022\"", false},
+		{"a b", "", false},
+		{"ab c", "\"ab\ue020\"", false},
 		{"aaaa", `"aaa"`, false},
 		{"增值税发票", `"增值" AND "值税" AND "税发" AND "发票"`, false},
 	} {

@@ -19,31 +19,33 @@ import (
 // never block the writer) and writes only text.db. After a crash it simply
 // goes on from the marks text.db kept.
 //
-// On a small machine it competes with delivery for the CPU, so it yields
-// to the writer: a batch starts only once the writer has committed nothing
-// for textWriterIdle (its commit counter is the signal: nothing is added to
-// the commit path). That is longer than the gap between two group commits
-// under load (a few ms: fsync latency), so a loaded writer never looks
-// idle. When it is never idle that long (steady load), a batch runs anyway
-// once the indexer has waited textBusyShare-1 times as long as its last
-// batch took, so that it takes at most about 1/textBusyShare of one core
-// from a busy server and still catches up in the end; an idle server gets
-// indexed at full speed. Batches are small, so that a burst of mail that
-// arrives during one waits little.
+// On a small machine it competes with delivery for the CPU (cutting and
+// writing the grams of 10 KB of text costs about a millisecond, twenty
+// times what storing the message costs), so it yields to the writer: a
+// batch starts only when the writer is idle or nearly (writerWatch.light:
+// no group commit for textWriterIdle, longer than the gap between two
+// commits under load, or only a trickle of commits). When the writer is
+// busy all the time, a batch runs anyway once the indexer has waited
+// textBusyShare-1 times as long as its last batch took, so that it takes
+// at most about 1/textBusyShare of one core from a loaded server and still
+// gets on; once the load is over it catches up at full speed. Batches are
+// small, so that mail arriving during one waits little.
 
 const (
 	// textBatch bounds the messages of one indexer transaction, and
 	// textBatchBytes their text.
 	textBatch      = 128
-	textBatchBytes = 512 << 10
+	textBatchBytes = 256 << 10
 	// textWriterIdle is how long the writer must have been idle before a
-	// batch starts.
-	textWriterIdle = 30 * time.Millisecond
+	// batch starts; textLightCommits how many commits per textWindow
+	// still count as a trickle.
+	textWriterIdle   = 30 * time.Millisecond
+	textLightCommits = 2
 	// textBusyShare: under steady load the indexer waits (share-1) times
 	// the length of its last batch before the next.
-	textBusyShare = 10
+	textBusyShare = 50
 	// textPoll is how often an idle indexer looks for new commits.
-	textPoll = 100 * time.Millisecond
+	textPoll = 500 * time.Millisecond
 )
 
 // runTextIndexer is false in tests that run the indexer's steps themselves.
@@ -73,19 +75,28 @@ func (s *Store) textIndexer() {
 	last := time.Duration(0) // the last batch's duration
 	seen := int64(-1)        // s.batches at the last look for new mail
 	swept := time.Now()
+	fresh := 0 // docs written since the last optimize
 	for {
+		if fresh >= textOptimizeDocs && ww.light(s, time.Now()) {
+			if err := s.optimizeText(ctx); err != nil {
+				s.textError(ctx, err)
+			}
+			fresh = 0
+		}
 		if time.Since(swept) > textSweepEvery && ww.idleFor(s, time.Now()) > time.Second {
 			if err := s.sweepText(ctx); err != nil {
 				s.textError(ctx, err)
 			}
 			swept = time.Now()
 		}
+		// Look for new mail once per textPoll at most (it reads every
+		// mailbox's UIDNEXT), and only after some commit.
+		select {
+		case <-s.closing:
+			return
+		case <-time.After(textPoll):
+		}
 		if seen == s.batches.Load() && !s.textKick.Swap(false) {
-			select {
-			case <-s.closing:
-				return
-			case <-time.After(textPoll):
-			}
 			continue
 		}
 		seen = s.batches.Load()
@@ -100,8 +111,10 @@ func (s *Store) textIndexer() {
 					return
 				}
 				t0 := time.Now()
-				more, err = s.indexBatch(ctx, &mb)
+				var n int
+				more, n, err = s.indexBatchDocs(ctx, &mb)
 				last = time.Since(t0)
+				fresh += n
 				if debugText {
 					println("batch", mb.id, mb.from.mark, last.String(), ww.idleFor(s, time.Now()).String())
 				}
@@ -118,11 +131,11 @@ func (s *Store) textIndexer() {
 // at most (textBusyShare-1) * last (50 ms at least); false when the store
 // closes.
 func (s *Store) yieldToWriter(ww *writerWatch, last time.Duration) bool {
-	budget := max(50*time.Millisecond, (textBusyShare-1)*last)
+	budget := max(100*time.Millisecond, (textBusyShare-1)*last)
 	start := time.Now()
 	for {
 		now := time.Now()
-		if ww.idleFor(s, now) >= textWriterIdle || now.Sub(start) >= budget {
+		if ww.light(s, now) || now.Sub(start) >= budget {
 			return true
 		}
 		select {
@@ -216,9 +229,15 @@ func (s *Store) textPending(ctx context.Context) ([]pendingMailbox, error) {
 // textBatch, textBatchBytes of text) in one text.db transaction, and
 // reports whether more remain.
 func (s *Store) indexBatch(ctx context.Context, mb *pendingMailbox) (more bool, err error) {
+	more, _, err = s.indexBatchDocs(ctx, mb)
+	return more, err
+}
+
+// indexBatchDocs is indexBatch; it also says how many docs it wrote.
+func (s *Store) indexBatchDocs(ctx context.Context, mb *pendingMailbox) (more bool, ndocs int, err error) {
 	t := s.textIdx()
 	if t == nil {
-		return false, store.ErrClosed
+		return false, 0, store.ErrClosed
 	}
 	reset := mb.from.uidValidity != mb.uidValidity
 	from := mb.from.mark
@@ -230,13 +249,13 @@ func (s *Store) indexBatch(ctx context.Context, mb *pendingMailbox) (more bool, 
 	var uidNext store.UID
 	if err := s.rdb.QueryRowContext(ctx, `SELECT uidnext FROM mailboxes WHERE id=?`, mb.id).Scan(&uidNext); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return false, nil // deleted: forgotten at the next look
+			return false, 0, nil // deleted: forgotten at the next look
 		}
-		return false, err
+		return false, 0, err
 	}
 	msgs, err := s.textMessages(ctx, mb.id, from, uidNext)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	mark := uidNext - 1
 	if len(msgs) == textBatch {
@@ -244,7 +263,7 @@ func (s *Store) indexBatch(ctx context.Context, mb *pendingMailbox) (more bool, 
 	}
 	docs, cut, err := s.newDocs(ctx, t, msgs)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	if cut < len(msgs) {
 		msgs, mark, more = msgs[:cut], msgs[cut-1].uid, true
@@ -270,10 +289,10 @@ func (s *Store) indexBatch(ctx context.Context, mb *pendingMailbox) (more bool, 
 		return err
 	})
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	mb.from = textMark{uidValidity: mb.uidValidity, mark: mark}
-	return more, nil
+	return more, len(docs), nil
 }
 
 // textMsg is a message the indexer maps to its doc.
@@ -398,6 +417,29 @@ func dropOrphanDocs(ctx context.Context, tx *sql.Tx) error {
 		`DELETE FROM temp.gone`)
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// textOptimizeDocs is how many new docs make the indexer, once idle, merge
+// each table's segments into one (FTS5 'optimize'): about a tenth smaller,
+// and fewer segments to read per lookup.
+const textOptimizeDocs = 5000
+
+// optimizeText merges the segments of every table of grams.
+func (s *Store) optimizeText(ctx context.Context) error {
+	t := s.textIdx()
+	if t == nil {
+		return store.ErrClosed
+	}
+	for _, tb := range ftsTables {
+		err := t.write(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO `+tb+`(`+tb+`) VALUES('optimize')`)
+			return err
+		})
+		if err != nil {
 			return err
 		}
 	}
