@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/youju/youju/internal/store"
@@ -229,5 +231,62 @@ func init() {
 	// indexer, to compare delivery with and without it.
 	if os.Getenv("YOUJU_NO_TEXT_INDEXER") != "" {
 		runTextIndexer = false
+	}
+}
+
+// TestTextDBRebuilt: a damaged or missing text.db is replaced by an empty
+// one at open, and the indexer builds it again from index.db.
+func TestTextDBRebuilt(t *testing.T) {
+	runTextIndexer = false
+	defer func() { runTextIndexer = true }()
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	a := newAccount(t, s, "re@example.org")
+	m := inbox(t, s, a.ID)
+	for i := range 3 {
+		deliver(t, s, a.ID, m.ID, []byte(fmt.Sprintf("Subject: s\r\n\r\nbody word%d\r\n", i)), store.Flags{})
+	}
+	indexAll(t, s)
+	s.Close()
+	for _, damage := range []func(string) error{
+		func(p string) error {
+			return os.WriteFile(p, []byte("this is not a database, only some bytes of garbage"), 0o600)
+		},
+		os.Remove,
+	} {
+		if err := damage(filepath.Join(dir, "text.db")); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(dir, "text.db-wal"))
+		s = openStore(t, dir)
+		if got := candidates(t, s, a.ID, m.ID, store.TextBody, "word1"); !slices.Equal(got, []store.UID{1, 2, 3}) {
+			t.Fatalf("before indexing again: %v", got)
+		}
+		indexAll(t, s)
+		if got := candidates(t, s, a.ID, m.ID, store.TextBody, "word1"); !slices.Equal(got, []store.UID{2}) {
+			t.Fatalf("indexed again: %v", got)
+		}
+		s.Close()
+	}
+}
+
+// TestTextIndexerYields: under steady commits the indexer waits; with the
+// writer idle it runs at once.
+func TestTextIndexerYields(t *testing.T) {
+	s := newTestStore(t)
+	var ww writerWatch
+	now := time.Now()
+	s.batches.Add(1)
+	if ww.light(s, now) {
+		t.Fatal("light right after a commit")
+	}
+	if !ww.light(s, now.Add(textWriterIdle)) {
+		t.Fatal("not light after textWriterIdle without a commit")
+	}
+	for i := range 10 { // a commit every 5 ms
+		s.batches.Add(1)
+		if ww.light(s, now.Add(textWriterIdle+time.Duration(i)*5*time.Millisecond)) {
+			t.Fatalf("light while the writer commits every 5 ms (%d)", i)
+		}
 	}
 }
