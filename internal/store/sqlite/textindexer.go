@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -50,8 +49,6 @@ const (
 
 // runTextIndexer is false in tests that run the indexer's steps themselves.
 var runTextIndexer = true
-
-var debugText = os.Getenv("YOUJU_DEBUG_TEXT") != ""
 
 // textMark is a mailbox's state in text.db.
 type textMark struct {
@@ -115,9 +112,6 @@ func (s *Store) textIndexer() {
 				more, n, err = s.indexBatchDocs(ctx, &mb)
 				last = time.Since(t0)
 				fresh += n
-				if debugText {
-					println("batch", mb.id, mb.from.mark, last.String(), ww.idleFor(s, time.Now()).String())
-				}
 				if err != nil {
 					s.textError(ctx, err)
 					break
