@@ -45,7 +45,6 @@ const (
 	textHeaderLimit = 256 << 10
 )
 
-
 var _ store.TextIndex = (*Store)(nil)
 var _ store.TextIndexRebuilder = (*Store)(nil)
 
