@@ -47,7 +47,7 @@ func TestIndexRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		msg := fmt.Sprintf("From: b@example.net\r\nSubject: invoice %d\r\n\r\nhello\r\n", i)
+		msg := fmt.Sprintf("From: b@example.net\r\nSubject: invoice n%d\r\n\r\nhello\r\n", i)
 		if _, err := st.Deliver(ctx, store.Delivery{Data: []byte(msg), Targets: []store.Target{{Account: a.ID, Mailbox: m.ID}}}); err != nil {
 			t.Fatal(err)
 		}
@@ -79,8 +79,27 @@ func TestIndexRebuild(t *testing.T) {
 	}
 	defer st.Close()
 	waitFor(0)
-	res, ok, err := st.TextCandidates(ctx, a.ID, m.ID, store.TextSubject, "invoice 1")
+	res, ok, err := st.TextCandidates(ctx, a.ID, m.ID, store.TextSubject, "invoice n1")
 	if err != nil || !ok || len(res.Candidates) != 1 || res.Candidates[0] != (store.UIDRange{Lo: 2, Hi: 2}) {
-		t.Fatalf("after rebuild, SUBJECT \"invoice 1\" candidates: %v %v %v", res, ok, err)
+		t.Fatalf("after rebuild, SUBJECT \"invoice n1\" candidates: %v %v %v", res, ok, err)
+	}
+}
+
+// TestIndexRebuildWhileServing: with serve running, the command goes
+// through control.sock to the server's store (it cannot open the store
+// itself: serve holds it).
+func TestIndexRebuildWhileServing(t *testing.T) {
+	dir := newData(t)
+	mustRun(t, "", "user", "add", "--data", dir, "carol@example.test")
+	_, _, stop := startServe(t, dir)
+	out := mustRun(t, "", "index", "rebuild", "--data", dir, "carol@example.test")
+	if !strings.Contains(out, "Queued 0 messages of carol@example.test") {
+		t.Fatalf("index rebuild while serving: %q", out)
+	}
+	if code, _, errs := run(t, "", "index", "rebuild", "--data", dir, "nobody@example.test"); code == 0 {
+		t.Fatalf("rebuild of an unknown account succeeded while serving (%s)", errs)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
 }
