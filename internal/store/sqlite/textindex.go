@@ -71,6 +71,19 @@ func (s *Store) TextCandidates(ctx context.Context, acct store.AccountID, mbox s
 	if t == nil {
 		return none, false, nil // being rebuilt: scan
 	}
+	m, ok, err := textLookup(ctx, t, field, mbox, query, exact, uidValidity, uidNext)
+	if err != nil && ctx.Err() == nil {
+		// A broken index never fails a SEARCH: it scans instead (the
+		// indexer replaces a damaged text.db).
+		s.log.Warn("text index: lookup failed, scanning", "err", err)
+		return none, false, nil
+	}
+	return m, ok, err
+}
+
+// textLookup reads the candidates of query in one field of a mailbox.
+func textLookup(ctx context.Context, t *textDB, field store.TextField, mbox store.MailboxID, query string, exact bool, uidValidity uint32, uidNext store.UID) (store.TextMatches, bool, error) {
+	var none store.TextMatches
 	rows, err := t.db.QueryContext(ctx, candidatesQuery(ftsTables[field-1]), mbox, query)
 	if err != nil {
 		return none, false, fmt.Errorf("sqlite: text index: %w", err)
