@@ -258,9 +258,10 @@ func (w *writerWatch) idleFor(s *Store, now time.Time) time.Duration {
 }
 
 // light reports whether the writer is idle or nearly: no commit for
-// textWriterIdle, or at most textLightCommits in the last window and none
-// for the last few ms (a server with a trickle of mail).
+// textWriterIdle and at most textLightCommits in the last window (a
+// server with a trickle of mail). Both, because on an overloaded machine
+// even a busy writer can pause textWriterIdle between commits.
 func (w *writerWatch) light(s *Store, now time.Time) bool {
 	idle := w.idleFor(s, now)
-	return idle >= textWriterIdle || (w.prevN <= textLightCommits && idle >= textWriterIdle/3)
+	return idle >= textWriterIdle && w.prevN <= textLightCommits
 }

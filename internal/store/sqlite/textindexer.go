@@ -25,9 +25,10 @@ import (
 // no group commit for textWriterIdle, longer than the gap between two
 // commits under load, or only a trickle of commits). When the writer is
 // busy all the time, a batch runs anyway once the indexer has waited
-// textBusyShare-1 times as long as its last batch took, so that it takes
-// at most about 1/textBusyShare of one core from a loaded server and still
-// gets on; once the load is over it catches up at full speed. Batches are
+// textBusyShare-1 times as long as its last batch took, and textBusyWait
+// at least, so that a burst of mail is not slowed at all and a loaded
+// server loses at most about 1/textBusyShare of one core to it, while the
+// index still gets on; once the load is over it catches up at full speed. Batches are
 // small, so that mail arriving during one waits little.
 
 const (
@@ -43,6 +44,9 @@ const (
 	// textBusyShare: under steady load the indexer waits (share-1) times
 	// the length of its last batch before the next.
 	textBusyShare = 50
+	// textBusyWait is the least a starved indexer waits: a burst of mail
+	// (seconds) is not slowed at all.
+	textBusyWait = 10 * time.Second
 	// textPoll is how often an idle indexer looks for new commits.
 	textPoll = 500 * time.Millisecond
 )
@@ -122,10 +126,10 @@ func (s *Store) textIndexer() {
 }
 
 // yieldToWriter waits until the writer has been idle textWriterIdle, or
-// at most (textBusyShare-1) * last (50 ms at least); false when the store
+// at most (textBusyShare-1) * last (textBusyWait at least); false when the store
 // closes.
 func (s *Store) yieldToWriter(ww *writerWatch, last time.Duration) bool {
-	budget := max(100*time.Millisecond, (textBusyShare-1)*last)
+	budget := max(textBusyWait, (textBusyShare-1)*last)
 	start := time.Now()
 	for {
 		now := time.Now()
