@@ -45,6 +45,7 @@ func commands() []command {
 		{"config", "check the configuration", runConfig},
 		{"dns", "print or check the DNS records a domain needs", runDNS},
 		{"queue", "list, show, retry, delete or flush outbound mail", runQueue},
+		{"index", "rebuild an account's SEARCH text index", runIndex},
 		{"version", "print the version", runVersion},
 	}
 }

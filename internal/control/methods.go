@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -72,6 +73,13 @@ var methods = map[string]method{
 		}
 		return struct{}{}, s.DeleteAppPassword(ctx, id, name)
 	},
+	"RebuildTextIndex": one(func(s store.Accounts, ctx context.Context, id store.AccountID) (int, error) {
+		r, ok := s.(store.TextIndexRebuilder)
+		if !ok {
+			return 0, errors.New("this store has no text index")
+		}
+		return r.RebuildTextIndex(ctx, id)
+	}),
 	"TouchAppPassword": func(ctx context.Context, s store.Accounts, args []json.RawMessage) (any, error) {
 		id, err := arg[int64](args, 0)
 		if err != nil {
@@ -142,4 +150,10 @@ func (c *Client) DeleteAppPassword(ctx context.Context, id store.AccountID, name
 }
 func (c *Client) TouchAppPassword(ctx context.Context, id int64, t time.Time) error {
 	return c.call(ctx, "TouchAppPassword", nil, id, t)
+}
+
+// RebuildTextIndex asks the running server to rebuild an account's text
+// index (store.TextIndexRebuilder).
+func (c *Client) RebuildTextIndex(ctx context.Context, id store.AccountID) (n int, err error) {
+	return n, c.call(ctx, "RebuildTextIndex", &n, id)
 }

@@ -187,16 +187,79 @@ func (c *conn) matchProgram(key *wire.SearchKey, within store.UIDSet, needInfo b
 			rest = append(rest, k)
 		}
 	}
+	and := wire.SearchKey{Key: "AND", Sub: rest}
+	// The text index narrows the messages to read (textsearch.go).
+	cand, ok, sure, err := c.textCandidates(&and)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		if q.UIDs != nil {
+			cand = intersectSets(q.UIDs, cand)
+		}
+		if len(cand) == 0 {
+			return nil, nil // no message can match
+		}
+		q.UIDs = cand
+	}
 	if q.UIDs == nil {
 		q.UIDs = store.UIDSet{{Lo: 1, Hi: sel.uids.maxUID()}}
 	}
-	and := wire.SearchKey{Key: "AND", Sub: rest}
-	if len(rest) > 0 || visit != nil {
-		ev := &evaluator{c: c, now: time.Now()}
-		q.NeedInfo = needInfo || needsInfo(&and)
+	var proven []store.UID
+	if visit == nil {
+		// The messages the index proves to match one key need not be
+		// read for it: they are searched for the other keys alone.
+		for i := range and.Sub {
+			s := intersectSets(sure[&and.Sub[i]], q.UIDs)
+			if len(s) == 0 {
+				continue
+			}
+			others := wire.SearchKey{Key: "AND", Sub: append(slices.Clone(and.Sub[:i]), and.Sub[i+1:]...)}
+			qs := q
+			qs.UIDs = s
+			if proven, err = c.searchRest(qs, &others, sure, needInfo, nil); err != nil {
+				return nil, err
+			}
+			if q.UIDs = differenceSets(q.UIDs, s); len(q.UIDs) == 0 {
+				return c.inView(proven), nil
+			}
+			break
+		}
+	}
+	uids, err := c.searchRest(q, &and, sure, needInfo, visit)
+	if err != nil {
+		return nil, err
+	}
+	if proven != nil {
+		uids = mergeSorted(uids, proven)
+	}
+	return c.inView(uids), nil
+}
+
+// mergeSorted merges two ascending, disjoint lists.
+func mergeSorted(a, b []store.UID) []store.UID {
+	out := make([]store.UID, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if a[i] < b[j] {
+			out, i = append(out, a[i]), i+1
+		} else {
+			out, j = append(out, b[j]), j+1
+		}
+	}
+	return append(append(out, a[i:]...), b[j:]...)
+}
+
+// searchRest runs the store search q with the keys of and (those the index
+// could not take) evaluated per message.
+func (c *conn) searchRest(q store.Query, and *wire.SearchKey, sure map[*wire.SearchKey]store.UIDSet, needInfo bool, visit func(m *store.Message, seq uint32)) ([]store.UID, error) {
+	sel := c.sel
+	if len(and.Sub) > 0 || visit != nil {
+		ev := &evaluator{c: c, now: time.Now(), sure: sure}
+		q.NeedInfo = needInfo || needsInfo(and)
 		q.Match = func(m *store.Message) (bool, error) {
-			if len(rest) > 0 {
-				if ok, err := ev.match(&and, m); !ok || err != nil {
+			if len(and.Sub) > 0 {
+				if ok, err := ev.match(and, m); !ok || err != nil {
 					return ok, err
 				}
 			}
@@ -210,17 +273,17 @@ func (c *conn) matchProgram(key *wire.SearchKey, within store.UIDSet, needInfo b
 			return true, nil
 		}
 	}
-	uids, err := c.srv.Store.Search(c.ctx, c.acct.ID, sel.mbox.ID, q)
-	if err != nil {
-		return nil, err
-	}
-	// Messages delivered since the session last looked are not in its
-	// view yet.
+	return c.srv.Store.Search(c.ctx, c.acct.ID, sel.mbox.ID, q)
+}
+
+// inView keeps the UIDs of the session's view: messages delivered since
+// the session last looked are not in it yet.
+func (c *conn) inView(uids []store.UID) []store.UID {
 	out := uids[:0]
 	for _, u := range uids {
-		if _, ok := sel.uids.seqOf(u); ok {
+		if _, ok := c.sel.uids.seqOf(u); ok {
 			out = append(out, u)
 		}
 	}
-	return out, nil
+	return out
 }

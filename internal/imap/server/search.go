@@ -217,6 +217,9 @@ type evaluator struct {
 	raw  []byte // the stored parse, undecoded
 	info *message.Info
 	rd   store.MessageReader
+	// sure: per text key, the UIDs the text index proves it matches
+	// (textsearch.go).
+	sure map[*wire.SearchKey]store.UIDSet
 }
 
 func (e *evaluator) match(k *wire.SearchKey, m *store.Message) (bool, error) {
@@ -251,6 +254,9 @@ func (e *evaluator) parsed() *message.Info {
 }
 
 func (e *evaluator) eval(k *wire.SearchKey, m *store.Message) (bool, error) {
+	if e.sure != nil && inSet(e.sure[k], m.UID) {
+		return true, nil
+	}
 	f := m.Flags.System
 	switch k.Key {
 	case "AND":

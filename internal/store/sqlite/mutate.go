@@ -318,6 +318,9 @@ func searchBounds(set store.UIDSet) (after, last store.UID) {
 
 // searchSQL is Search in the index.
 func (s *Store) searchSQL(ctx context.Context, acct store.AccountID, mbox store.MailboxID, q store.Query) ([]store.UID, error) {
+	if sparseSet(q.UIDs) {
+		return s.searchSparse(ctx, acct, mbox, q)
+	}
 	where, args, filter := searchWhere(q)
 	plain := q.Match == nil && len(q.Keywords) == 0 && len(q.NotKeywords) == 0
 	cols, join := msgCols, ""

@@ -114,6 +114,13 @@ type Store struct {
 	closeOnce sync.Once
 	closing   chan struct{}
 	done      chan struct{}
+	idxDone   chan struct{} // closed when textIndexer has returned
+
+	// The text index of SEARCH: its own file (textdb.go), nil while a
+	// damaged one is replaced; textKick asks the indexer to look for work.
+	textMu   sync.RWMutex
+	text     *textDB
+	textKick atomic.Bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -150,6 +157,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		ops:     make(chan *op, maxBatch),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
+		idxDone: make(chan struct{}),
 	}
 	s.bg.init()
 	s, err = s.open(ctx, filepath.Join(dir, "index.db"))
@@ -211,9 +219,19 @@ func (s *Store) open(ctx context.Context, path string) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("sqlite: purging retained messages: %w", err)
 	}
+	if s.text, err = openTextDB(ctx, s.dir); err != nil {
+		s.blobs.Close()
+		s.closeDBs()
+		return nil, err
+	}
 	go s.writer()
 	go s.checkpointer()
 	go s.purger()
+	if runTextIndexer {
+		go s.textIndexer()
+	} else {
+		close(s.idxDone)
+	}
 	return s, nil
 }
 
@@ -355,6 +373,8 @@ func (s *Store) Close() error {
 		s.bg.stop()
 		close(s.closing)
 		<-s.done
+		<-s.idxDone
+		s.textIdx().close()
 		if _, err := s.wdb.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 			s.log.Warn("wal checkpoint at close", "err", err)
 		}

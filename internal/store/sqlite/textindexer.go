@@ -1,0 +1,536 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/youju/youju/internal/store"
+)
+
+// The indexer feeds text.db from what the writer committed, by a
+// high-water mark per mailbox: UIDs only grow (RFC 9051 §2.3.1.1), so every
+// message above the mark is new, and SEARCH treats every message above it
+// as a candidate. It reads index.db through the reader pool (WAL readers
+// never block the writer) and writes only text.db. After a crash it simply
+// goes on from the marks text.db kept.
+//
+// On a small machine it competes with delivery for the CPU (cutting and
+// writing the grams of 10 KB of text costs about a millisecond, twenty
+// times what storing the message costs), so it yields to the writer: a
+// batch starts only when the writer is idle or nearly (writerWatch.light:
+// no group commit for textWriterIdle, longer than the gap between two
+// commits under load, or only a trickle of commits). When the writer is
+// busy all the time, a batch runs anyway once the indexer has waited
+// textBusyShare-1 times as long as its last batch took, and textBusyWait
+// at least, so that a burst of mail is not slowed at all and a loaded
+// server loses at most about 1/textBusyShare of one core to it, while the
+// index still gets on; once the load is over it catches up at full speed. Batches are
+// small, so that mail arriving during one waits little.
+
+const (
+	// textBatch bounds the messages of one indexer transaction, and
+	// textBatchBytes their text.
+	textBatch      = 128
+	textBatchBytes = 256 << 10
+	// textWriterIdle is how long the writer must have been idle before a
+	// batch starts; textLightCommits how many commits per textWindow
+	// still count as a trickle.
+	textWriterIdle   = 30 * time.Millisecond
+	textLightCommits = 2
+	// textBusyShare: under steady load the indexer waits (share-1) times
+	// the length of its last batch before the next.
+	textBusyShare = 50
+	// textBusyWait is the least a starved indexer waits: a burst of mail
+	// (seconds) is not slowed at all.
+	textBusyWait = 10 * time.Second
+	// textPoll is how often an idle indexer looks for new commits.
+	textPoll = 500 * time.Millisecond
+)
+
+// runTextIndexer is false in tests that run the indexer's steps themselves.
+var runTextIndexer = true
+
+// textMark is a mailbox's state in text.db.
+type textMark struct {
+	uidValidity uint32
+	mark        store.UID
+}
+
+// pendingMailbox is a mailbox with messages above its mark.
+type pendingMailbox struct {
+	id          store.MailboxID
+	uidValidity uint32
+	uidNext     store.UID
+	from        textMark
+}
+
+// textIndexer runs until the store closes.
+func (s *Store) textIndexer() {
+	defer close(s.idxDone)
+	ctx := context.Background()
+	var ww writerWatch
+	last := time.Duration(0) // the last batch's duration
+	seen := int64(-1)        // s.batches at the last look for new mail
+	swept := time.Now()
+	fresh := 0 // docs written since the last optimize
+	for {
+		if fresh >= textOptimizeDocs && ww.light(s, time.Now()) {
+			if err := s.optimizeText(ctx); err != nil {
+				s.textError(ctx, err)
+			}
+			fresh = 0
+		}
+		if time.Since(swept) > textSweepEvery && ww.idleFor(s, time.Now()) > time.Second {
+			if err := s.sweepText(ctx); err != nil {
+				s.textError(ctx, err)
+			}
+			swept = time.Now()
+		}
+		// Look for new mail once per textPoll at most (it reads every
+		// mailbox's UIDNEXT), and only after some commit.
+		select {
+		case <-s.closing:
+			return
+		case <-time.After(textPoll):
+		}
+		if seen == s.batches.Load() && !s.textKick.Swap(false) {
+			continue
+		}
+		seen = s.batches.Load()
+		todo, err := s.textPending(ctx)
+		if err != nil {
+			s.textError(ctx, err)
+			continue
+		}
+		for _, mb := range todo {
+			for more := true; more; {
+				if !s.yieldToWriter(&ww, last) {
+					return
+				}
+				t0 := time.Now()
+				var n int
+				more, n, err = s.indexBatchDocs(ctx, &mb)
+				last = time.Since(t0)
+				fresh += n
+				if err != nil {
+					s.textError(ctx, err)
+					break
+				}
+			}
+		}
+	}
+}
+
+// yieldToWriter waits until the writer has been idle textWriterIdle, or
+// at most (textBusyShare-1) * last (textBusyWait at least); false when the store
+// closes.
+func (s *Store) yieldToWriter(ww *writerWatch, last time.Duration) bool {
+	budget := max(textBusyWait, (textBusyShare-1)*last)
+	start := time.Now()
+	for {
+		now := time.Now()
+		if ww.light(s, now) || now.Sub(start) >= budget {
+			return true
+		}
+		select {
+		case <-s.closing:
+			return false
+		case <-time.After(textWriterIdle / 6):
+		}
+	}
+}
+
+// textError logs an indexer error; a damaged text.db is discarded and built
+// again.
+func (s *Store) textError(ctx context.Context, err error) {
+	if errors.Is(err, store.ErrClosed) || errors.Is(err, sql.ErrConnDone) {
+		return
+	}
+	if isCorrupt(err) {
+		s.log.Warn("text index damaged: rebuilding it", "err", err)
+		if err := s.resetTextDB(ctx); err != nil {
+			s.log.Error("text index: reset", "err", err)
+		}
+		s.textKick.Store(true)
+		return
+	}
+	s.log.Warn("text index", "err", err)
+	select { // do not spin on a persistent error
+	case <-s.closing:
+	case <-time.After(time.Second):
+	}
+}
+
+// textPending lists the mailboxes with messages above their mark, and
+// forgets the mailboxes deleted since.
+func (s *Store) textPending(ctx context.Context) ([]pendingMailbox, error) {
+	t := s.textIdx()
+	if t == nil {
+		return nil, store.ErrClosed
+	}
+	marks := map[store.MailboxID]textMark{}
+	rows, err := t.db.QueryContext(ctx, `SELECT id, uidvalidity, mark FROM mbox`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id store.MailboxID
+		var m textMark
+		if err := rows.Scan(&id, &m.uidValidity, &m.mark); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		marks[id] = m
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = s.rdb.QueryContext(ctx, `SELECT id, uidvalidity, uidnext FROM mailboxes`)
+	if err != nil {
+		return nil, err
+	}
+	var todo []pendingMailbox
+	for rows.Next() {
+		var p pendingMailbox
+		if err := rows.Scan(&p.id, &p.uidValidity, &p.uidNext); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		p.from = marks[p.id]
+		delete(marks, p.id)
+		if p.from.uidValidity != p.uidValidity || p.from.mark+1 < p.uidNext {
+			todo = append(todo, p)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(marks) > 0 { // deleted mailboxes
+		var ids []int64
+		for id := range marks {
+			ids = append(ids, int64(id))
+		}
+		if err := t.write(ctx, func(tx *sql.Tx) error { return forgetMailboxes(ctx, tx, ids) }); err != nil {
+			return nil, err
+		}
+	}
+	return todo, nil
+}
+
+// indexBatch indexes the next messages of mb above its mark (at most
+// textBatch, textBatchBytes of text) in one text.db transaction, and
+// reports whether more remain.
+func (s *Store) indexBatch(ctx context.Context, mb *pendingMailbox) (more bool, err error) {
+	more, _, err = s.indexBatchDocs(ctx, mb)
+	return more, err
+}
+
+// indexBatchDocs is indexBatch; it also says how many docs it wrote.
+func (s *Store) indexBatchDocs(ctx context.Context, mb *pendingMailbox) (more bool, ndocs int, err error) {
+	t := s.textIdx()
+	if t == nil {
+		return false, 0, store.ErrClosed
+	}
+	reset := mb.from.uidValidity != mb.uidValidity
+	from := mb.from.mark
+	if reset {
+		from = 0
+	}
+	// UIDNEXT first: every message below it was committed with it, so
+	// what the query below misses of them was expunged since.
+	var uidNext store.UID
+	if err := s.rdb.QueryRowContext(ctx, `SELECT uidnext FROM mailboxes WHERE id=?`, mb.id).Scan(&uidNext); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, 0, nil // deleted: forgotten at the next look
+		}
+		return false, 0, err
+	}
+	msgs, err := s.textMessages(ctx, mb.id, from, uidNext)
+	if err != nil {
+		return false, 0, err
+	}
+	mark := uidNext - 1
+	if len(msgs) == textBatch {
+		mark, more = msgs[len(msgs)-1].uid, true
+	}
+	docs, cut, err := s.newDocs(ctx, t, msgs)
+	if err != nil {
+		return false, 0, err
+	}
+	if cut < len(msgs) {
+		msgs, mark, more = msgs[:cut], msgs[cut-1].uid, true
+	}
+	err = t.write(ctx, func(tx *sql.Tx) error {
+		if reset {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM msg WHERE mailbox_id=?`, mb.id); err != nil {
+				return err
+			}
+		}
+		if err := insertDocs(ctx, tx, docs); err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if m.gone {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO msg(mailbox_id, uid, doc) VALUES(?, ?, ?)`, mb.id, m.uid, m.doc); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO mbox(id, uidvalidity, mark) VALUES(?, ?, ?)`, mb.id, mb.uidValidity, mark)
+		return err
+	})
+	if err != nil {
+		return false, 0, err
+	}
+	mb.from = textMark{uidValidity: mb.uidValidity, mark: mark}
+	return more, len(docs), nil
+}
+
+// textMsg is a message the indexer maps to its doc.
+type textMsg struct {
+	uid  store.UID
+	doc  int64
+	gone bool // its blob went away while the batch was read
+}
+
+// textMessages lists the messages of mbox with UIDs in (from, below).
+func (s *Store) textMessages(ctx context.Context, mbox store.MailboxID, from, below store.UID) ([]textMsg, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT uid, blob_id FROM messages WHERE mailbox_id=? AND uid>? AND uid<? ORDER BY uid LIMIT ?`,
+		mbox, from, below, textBatch)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []textMsg
+	for rows.Next() {
+		var m textMsg
+		if err := rows.Scan(&m.uid, &m.doc); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// newDocs extracts the text of the messages' blobs not in text.db yet, up
+// to textBatchBytes; cut is how many of msgs the docs cover.
+func (s *Store) newDocs(ctx context.Context, t *textDB, msgs []textMsg) (docs []textDoc, cut int, err error) {
+	if len(msgs) == 0 {
+		return nil, 0, nil
+	}
+	have, err := t.haveDocs(ctx, msgs)
+	if err != nil {
+		return nil, 0, err
+	}
+	size := 0
+	for i := range msgs {
+		m := &msgs[i]
+		if have[m.doc] {
+			continue
+		}
+		if size > textBatchBytes {
+			return docs, i, nil
+		}
+		have[m.doc] = true
+		d, found, err := s.blobText(ctx, m.doc)
+		if err != nil {
+			// Unreadable: leave it to the scan rather than stop the
+			// indexer.
+			s.log.Warn("text index: blob left to the scan", "blob", m.doc, "err", err)
+			d = textDoc{big: true}
+		}
+		if !found {
+			m.gone = true
+			continue
+		}
+		d.id = m.doc
+		for _, f := range d.fields {
+			size += len(f)
+		}
+		docs = append(docs, d)
+	}
+	return docs, len(msgs), nil
+}
+
+// haveDocs returns which of the messages' docs text.db has.
+func (t *textDB) haveDocs(ctx context.Context, msgs []textMsg) (map[int64]bool, error) {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, m := range msgs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(m.doc, 10))
+	}
+	b.WriteByte(']')
+	rows, err := t.db.QueryContext(ctx, `SELECT id FROM doc WHERE id IN (SELECT value FROM json_each(?))`, b.String())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	have := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		have[id] = true
+	}
+	return have, rows.Err()
+}
+
+// forgetMailboxes drops the rows of deleted mailboxes and the docs no
+// message refers to any more.
+func forgetMailboxes(ctx context.Context, tx *sql.Tx, ids []int64) error {
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM msg WHERE mailbox_id=?`, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM mbox WHERE id=?`, id); err != nil {
+			return err
+		}
+	}
+	return dropOrphanDocs(ctx, tx)
+}
+
+// dropOrphanDocs deletes the docs no msg row refers to, with their grams.
+func dropOrphanDocs(ctx context.Context, tx *sql.Tx) error {
+	stmts := []string{
+		`CREATE TEMP TABLE IF NOT EXISTS gone(id INTEGER PRIMARY KEY)`,
+		`DELETE FROM temp.gone`,
+		`INSERT INTO temp.gone SELECT id FROM doc WHERE NOT EXISTS (SELECT 1 FROM msg WHERE msg.doc=doc.id)`,
+	}
+	for _, tb := range ftsTables {
+		stmts = append(stmts, `DELETE FROM `+tb+` WHERE rowid IN (SELECT id FROM temp.gone)`)
+	}
+	stmts = append(stmts,
+		`DELETE FROM doc WHERE id IN (SELECT id FROM temp.gone)`,
+		`DELETE FROM temp.gone`)
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// textOptimizeDocs is how many new docs make the indexer, once idle, merge
+// each table's segments into one (FTS5 'optimize'): about a tenth smaller,
+// and fewer segments to read per lookup.
+const textOptimizeDocs = 5000
+
+// optimizeText merges the segments of every table of grams.
+func (s *Store) optimizeText(ctx context.Context) error {
+	t := s.textIdx()
+	if t == nil {
+		return store.ErrClosed
+	}
+	for _, tb := range ftsTables {
+		err := t.write(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO `+tb+`(`+tb+`) VALUES('optimize')`)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// textSweepEvery is how often an idle indexer drops the rows of expunged
+// messages and the grams of blobs no message refers to any more. Until
+// then they only cost space: a stale candidate is verified against the
+// mailbox like any other.
+const textSweepEvery = 10 * time.Minute
+
+// sweepText drops text.db's rows of messages index.db no longer has, and
+// the docs left without a message.
+func (s *Store) sweepText(ctx context.Context) error {
+	t := s.textIdx()
+	if t == nil {
+		return store.ErrClosed
+	}
+	var ids []store.MailboxID
+	rows, err := t.db.QueryContext(ctx, `SELECT id FROM mbox`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id store.MailboxID
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		indexed, err := readUIDs(ctx, t.db, `SELECT uid FROM msg WHERE mailbox_id=? ORDER BY uid`, id)
+		if err != nil {
+			return err
+		}
+		live, err := readUIDs(ctx, s.rdb, `SELECT uid FROM messages WHERE mailbox_id=? ORDER BY uid`, id)
+		if err != nil {
+			return err
+		}
+		gone := missingUIDs(indexed, live)
+		if len(gone) == 0 {
+			continue
+		}
+		err = t.write(ctx, func(tx *sql.Tx) error {
+			for _, u := range gone {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM msg WHERE mailbox_id=? AND uid=?`, id, u); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return t.write(ctx, func(tx *sql.Tx) error { return dropOrphanDocs(ctx, tx) })
+}
+
+func readUIDs(ctx context.Context, db *sql.DB, q string, args ...any) ([]store.UID, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.UID
+	for rows.Next() {
+		var u store.UID
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// missingUIDs returns the UIDs of a (ascending) that b (ascending) lacks.
+// A message added after b was read has a UID above the mark, never in a.
+func missingUIDs(a, b []store.UID) []store.UID {
+	var out []store.UID
+	j := 0
+	for _, u := range a {
+		for j < len(b) && b[j] < u {
+			j++
+		}
+		if j == len(b) || b[j] != u {
+			out = append(out, u)
+		}
+	}
+	return out
+}
