@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -40,8 +41,9 @@ const (
 type pblob struct {
 	data []byte
 	info []byte
-	refs int // units that stored it
-	id   int64
+	refs    int // units that stored it
+	planned int // units that refer to it
+	id      int64
 }
 
 // unitMsg is one message of a unit.
@@ -79,6 +81,8 @@ type batcher struct {
 	in   chan *dreq
 	quit chan struct{}
 	wg   sync.WaitGroup
+	// Statistics: transactions committed and requests in them.
+	batches, batched atomic.Int64
 }
 
 func newBatcher(s *Store) *batcher {
@@ -158,6 +162,8 @@ func (b *batcher) commit(batch []*dreq) {
 	if len(live) == 0 {
 		return
 	}
+	b.batches.Add(1)
+	b.batched.Add(int64(len(live)))
 	err := b.s.storeBatch(live)
 	if err != nil && len(live) > 1 {
 		for _, r := range live {
@@ -182,7 +188,7 @@ func (s *Store) storeBatch(batch []*dreq) error {
 				u.mailbox, u.uidValidity, u.uids, u.err = 0, 0, nil, nil
 			}
 			for _, bl := range r.blobs {
-				bl.refs, bl.id = 0, 0
+				bl.refs, bl.planned, bl.id = 0, 0, 0
 			}
 		}
 		events, err = s.storeBatchOnce(ctx, batch)
@@ -211,28 +217,60 @@ type boxRow struct {
 	touched     bool
 }
 
-func (s *Store) storeBatchOnce(ctx context.Context, batch []*dreq) ([]store.Event, error) {
-	ptx, err := s.pool.Begin(ctx)
+// storeBatchOnce stores a batch in one transaction of two round trips:
+// BEGIN with the locks (and the blob ids), then, once the UIDs are
+// assigned in Go, every row, the mailboxes' new state, the NOTIFYs and
+// COMMIT. Fewer round trips is a shorter hold of the mailbox locks, which
+// is what bounds deliveries to one mailbox.
+func (s *Store) storeBatchOnce(ctx context.Context, batch []*dreq) (events []store.Event, err error) {
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: begin: %w", err)
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	defer ptx.Rollback(ctx)
-	boxes, quota, used, err := lockTargets(ctx, ptx, batch)
+	defer conn.Release()
+	began := false
+	defer func() {
+		if err != nil && began {
+			if _, rerr := conn.Exec(ctx, `ROLLBACK`); rerr != nil {
+				conn.Conn().Close(ctx) // the pool drops a closed connection
+			}
+		}
+	}()
+	began = true
+	lk, err := lockTargets(ctx, conn.Conn(), batch)
 	if err != nil {
 		return nil, err
 	}
-	inbox := map[store.AccountID]*boxRow{}
-	for _, b := range boxes {
-		if b.inbox {
-			inbox[b.acct] = b
+	msgs := assign(batch, lk)
+	for _, b := range lk.boxes {
+		if b.touched {
+			events = append(events, store.Event{Account: b.acct, Mailbox: b.id, ModSeq: store.ModSeq(b.modSeq)})
 		}
 	}
-	var msgs msgRows
+	if err := s.writeRows(ctx, conn.Conn(), batch, msgs, lk, events); err != nil {
+		return nil, err
+	}
+	return events, nil
+}
+
+// locked is what lockTargets found: the target mailboxes by id, the
+// accounts' quotas and used bytes.
+type locked struct {
+	boxes   map[store.MailboxID]*boxRow
+	inbox   map[store.AccountID]*boxRow
+	quota   map[store.AccountID]int64
+	used    map[store.AccountID]int64
+}
+
+// assign gives every unit that can be stored its UIDs and MODSEQs, and
+// its failure to every other.
+func assign(batch []*dreq, lk *locked) *msgRows {
+	msgs := new(msgRows)
 	for _, r := range batch {
 		for _, u := range r.units {
-			mb := boxes[u.mbox]
+			mb := lk.boxes[u.mbox]
 			if u.mbox == 0 {
-				mb = inbox[u.acct]
+				mb = lk.inbox[u.acct]
 			}
 			if mb == nil || mb.acct != u.acct {
 				u.err = store.ErrNotFound
@@ -245,7 +283,7 @@ func (s *Store) storeBatchOnce(ctx context.Context, batch []*dreq) ([]store.Even
 			}
 			// RFC 9208 §5.1 and RFC 3502 §6.3.11: over quota, nothing
 			// of the unit is stored.
-			if q := quota[u.acct]; q > 0 && used[u.acct]+total > q {
+			if q := lk.quota[u.acct]; q > 0 && lk.used[u.acct]+total > q {
 				u.err = store.ErrQuotaExceeded
 				continue
 			}
@@ -254,7 +292,7 @@ func (s *Store) storeBatchOnce(ctx context.Context, batch []*dreq) ([]store.Even
 				u.err = errUIDsExhausted
 				continue
 			}
-			used[u.acct] += total
+			lk.used[u.acct] += total
 			for _, m := range u.msgs {
 				kws, _ := normKeywords(m.flags.Keywords)
 				sys := m.flags.System & allSysFlags
@@ -272,28 +310,16 @@ func (s *Store) storeBatchOnce(ctx context.Context, batch []*dreq) ([]store.Even
 			}
 		}
 	}
-	if len(msgs.mbox) == 0 {
-		return nil, ptx.Commit(ctx)
-	}
-	var events []store.Event
-	for _, b := range boxes {
-		if b.touched {
-			events = append(events, store.Event{Account: b.acct, Mailbox: b.id, ModSeq: store.ModSeq(b.modSeq)})
-		}
-	}
-	if err := s.writeRows(ctx, ptx, batch, &msgs, boxes, events); err != nil {
-		return nil, err
-	}
-	if err := ptx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("postgres: commit: %w", err)
-	}
-	return events, nil
+	return msgs
 }
 
-// lockTargets locks the accounts of the batch, then its target mailboxes,
-// each in id order (every writer locks in this order), and returns the
-// mailboxes by id with the accounts' quotas and used bytes.
-func lockTargets(ctx context.Context, t pgx.Tx, batch []*dreq) (map[store.MailboxID]*boxRow, map[store.AccountID]int64, map[store.AccountID]int64, error) {
+// lockTargets begins the transaction, stores the blobs of the batch, and
+// locks its accounts, then its target mailboxes, each in id order (every
+// writer locks in this order), in one round trip. The blobs go first, so
+// that the heavy part of the batch (the bytes) is written before its
+// locks are taken: concurrent batches for one mailbox overlap it, and
+// only wait for each other's light part and commit.
+func lockTargets(ctx context.Context, c *pgx.Conn, batch []*dreq) (*locked, error) {
 	var accts, ids []int64
 	for _, r := range batch {
 		for _, u := range r.units {
@@ -305,29 +331,85 @@ func lockTargets(ctx context.Context, t pgx.Tx, batch []*dreq) (map[store.Mailbo
 	}
 	slices.Sort(accts)
 	accts = slices.Compact(accts)
-	quota := map[store.AccountID]int64{}
-	used := map[store.AccountID]int64{}
-	rows, _ := t.Query(ctx, `SELECT id, quota_bytes FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, accts)
-	var id, q int64
-	if _, err := pgx.ForEachRow(rows, []any{&id, &q}, func() error { quota[store.AccountID(id)] = q; return nil }); err != nil {
-		return nil, nil, nil, err
-	}
-	rows, _ = t.Query(ctx, `SELECT account_id, SUM(size)::bigint FROM mailboxes WHERE account_id = ANY($1) GROUP BY account_id`, accts)
-	if _, err := pgx.ForEachRow(rows, []any{&id, &q}, func() error { used[store.AccountID(id)] = q; return nil }); err != nil {
-		return nil, nil, nil, err
-	}
-	boxes := map[store.MailboxID]*boxRow{}
-	rows, _ = t.Query(ctx, `SELECT id, account_id, name='INBOX', uidvalidity, uidnext, highestmodseq FROM mailboxes
-		WHERE id = ANY($1) OR (account_id = ANY($2) AND name='INBOX') ORDER BY id FOR UPDATE`, ids, accts)
-	var b boxRow
-	var uv int64
-	_, err := pgx.ForEachRow(rows, []any{&b.id, &b.acct, &b.inbox, &uv, &b.uidNext, &b.modSeq}, func() error {
-		nb := b
-		nb.uidValidity = uint32(uv)
-		boxes[nb.id] = &nb
-		return nil
+	lk := &locked{boxes: map[store.MailboxID]*boxRow{}, inbox: map[store.AccountID]*boxRow{},
+		quota: map[store.AccountID]int64{}, used: map[store.AccountID]int64{}}
+	var pb pgx.Batch
+	pb.Queue(`BEGIN`)
+	queueBlobs(&pb, batch, lk)
+	pb.Queue(`SELECT id, quota_bytes FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, accts).Query(func(rows pgx.Rows) error {
+		var id, q int64
+		_, err := pgx.ForEachRow(rows, []any{&id, &q}, func() error { lk.quota[store.AccountID(id)] = q; return nil })
+		return err
 	})
-	return boxes, quota, used, err
+	pb.Queue(`SELECT account_id, SUM(size)::bigint FROM mailboxes WHERE account_id = ANY($1) GROUP BY account_id`, accts).Query(func(rows pgx.Rows) error {
+		var id, n int64
+		_, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error { lk.used[store.AccountID(id)] = n; return nil })
+		return err
+	})
+	pb.Queue(`SELECT id, account_id, name='INBOX', uidvalidity, uidnext, highestmodseq FROM mailboxes
+		WHERE id = ANY($1) OR (account_id = ANY($2) AND name='INBOX') ORDER BY id FOR UPDATE`, ids, accts).Query(func(rows pgx.Rows) error {
+		var b boxRow
+		var uv int64
+		_, err := pgx.ForEachRow(rows, []any{&b.id, &b.acct, &b.inbox, &uv, &b.uidNext, &b.modSeq}, func() error {
+			nb := b
+			nb.uidValidity = uint32(uv)
+			lk.boxes[nb.id] = &nb
+			if nb.inbox {
+				lk.inbox[nb.acct] = &nb
+			}
+			return nil
+		})
+		return err
+	})
+	return lk, c.SendBatch(ctx, &pb).Close()
+}
+
+// queueBlobs queues the insert of every blob of the batch and its chunks,
+// in one statement, with the ids it was given and a reference count
+// that assumes every unit referring to it is stored (writeRows corrects
+// the others). pblob.id is set as the batch is sent.
+func queueBlobs(pb *pgx.Batch, batch []*dreq, lk *locked) {
+	var all []*pblob
+	var planned []int32
+	var size []int64
+	var info [][]byte
+	var ck, cn []int32
+	var cdata [][]byte
+	for _, r := range batch {
+		refs := make([]int32, len(r.blobs))
+		for _, u := range r.units {
+			for _, m := range u.msgs {
+				refs[m.blob]++
+			}
+		}
+		for i, b := range r.blobs {
+			k := int32(len(all))
+			all = append(all, b)
+			planned = append(planned, refs[i])
+			b.planned = int(refs[i])
+			size = append(size, int64(len(b.data)))
+			info = append(info, b.info)
+			for n, c := range splitChunks(b.data) {
+				ck, cn, cdata = append(ck, k), append(cn, int32(n)), append(cdata, c)
+			}
+		}
+	}
+	pb.Queue(`WITH v AS (SELECT nextval('blobs_id_seq') AS id, k, size, refs, info
+			FROM unnest($1::bigint[], $2::int[], $3::bytea[]) WITH ORDINALITY AS u(size, refs, info, k)),
+		b AS (INSERT INTO blobs(id, size, refcount, info) SELECT id, size, refs, info FROM v),
+		c AS (INSERT INTO blob_chunks(blob_id, n, data) SELECT v.id, c.n, c.data
+			FROM unnest($4::int[], $5::int[], $6::bytea[]) AS c(k, n, data) JOIN v ON v.k = c.k + 1)
+		SELECT id, k FROM v`, size, planned, info, ck, cn, cdata).Query(func(rows pgx.Rows) error {
+		var id, k int64
+		_, err := pgx.ForEachRow(rows, []any{&id, &k}, func() error {
+			if k < 1 || k > int64(len(all)) {
+				return fmt.Errorf("postgres: blob ordinal %d out of range", k)
+			}
+			all[k-1].id = id
+			return nil
+		})
+		return err
+	})
 }
 
 // msgRows are the message rows of a batch, as columns.
@@ -350,34 +432,22 @@ func (m *msgRows) add(mbox store.MailboxID, uid, modseq int64, f store.SysFlags,
 	m.blobs = append(m.blobs, b)
 }
 
-// writeRows inserts the blobs that some unit stored, their chunks, the
-// messages, updates the mailboxes and notifies the other nodes: one round
-// trip after the blob ids are drawn.
-func (s *Store) writeRows(ctx context.Context, t pgx.Tx, batch []*dreq, msgs *msgRows, boxes map[store.MailboxID]*boxRow, events []store.Event) error {
-	var blobs []*pblob
+// writeRows corrects the blobs' reference counts for the units that
+// failed, inserts the messages, updates the mailboxes, notifies the other
+// nodes and commits, in one round trip.
+func (s *Store) writeRows(ctx context.Context, c *pgx.Conn, batch []*dreq, msgs *msgRows, lk *locked, events []store.Event) error {
+	// Blobs of units that failed: fewer references than planned.
+	var fixID []int64
+	var fixRefs []int32
+	var dead []int64
 	for _, r := range batch {
 		for _, b := range r.blobs {
-			if b.refs > 0 {
-				blobs = append(blobs, b)
+			switch {
+			case b.refs == 0:
+				dead = append(dead, b.id)
+			case b.refs != b.planned:
+				fixID, fixRefs = append(fixID, b.id), append(fixRefs, int32(b.refs))
 			}
-		}
-	}
-	rows, _ := t.Query(ctx, `SELECT nextval('blobs_id_seq') FROM generate_series(1, $1)`, len(blobs))
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return err
-	}
-	var bID, bSize []int64
-	var bRefs []int32
-	var bInfo [][]byte
-	var cID []int64
-	var cN []int32
-	var cData [][]byte
-	for i, b := range blobs {
-		b.id = ids[i]
-		bID, bSize, bRefs, bInfo = append(bID, b.id), append(bSize, int64(len(b.data))), append(bRefs, int32(b.refs)), append(bInfo, b.info)
-		for n, c := range splitChunks(b.data) {
-			cID, cN, cData = append(cID, b.id), append(cN, int32(n)), append(cData, c)
 		}
 	}
 	mBlob := make([]int64, len(msgs.blobs))
@@ -385,16 +455,19 @@ func (s *Store) writeRows(ctx context.Context, t pgx.Tx, batch []*dreq, msgs *ms
 		mBlob[i] = b.id
 	}
 	var xID, xNext, xMod, xN, xUnseen, xSize []int64
-	for _, b := range boxes {
+	for _, b := range lk.boxes {
 		if b.touched {
 			xID, xNext, xMod = append(xID, int64(b.id)), append(xNext, b.uidNext), append(xMod, b.modSeq)
 			xN, xUnseen, xSize = append(xN, b.dMessages), append(xUnseen, b.dUnseen), append(xSize, b.dSize)
 		}
 	}
 	var pb pgx.Batch
-	pb.Queue(`INSERT INTO blobs(id, size, refcount, info) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::bytea[])`,
-		bID, bSize, bRefs, bInfo)
-	pb.Queue(`INSERT INTO blob_chunks(blob_id, n, data) SELECT * FROM unnest($1::bigint[], $2::int[], $3::bytea[])`, cID, cN, cData)
+	if len(dead) > 0 {
+		pb.Queue(`DELETE FROM blobs WHERE id = ANY($1)`, dead)
+	}
+	if len(fixID) > 0 {
+		pb.Queue(`UPDATE blobs SET refcount=v.refs FROM unnest($1::bigint[], $2::int[]) AS v(id, refs) WHERE blobs.id=v.id`, fixID, fixRefs)
+	}
 	pb.Queue(`INSERT INTO messages(mailbox_id, uid, modseq, sysflags, keywords, internal_date, save_date, size, blob_id)
 		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::smallint[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])`,
 		msgs.mbox, msgs.uid, msgs.modseq, msgs.flags, msgs.kws, msgs.idate, msgs.sdate, msgs.size, mBlob)
@@ -404,7 +477,11 @@ func (s *Store) writeRows(ctx context.Context, t pgx.Tx, batch []*dreq, msgs *ms
 	if payloads := s.payloads(events); len(payloads) > 0 {
 		pb.Queue(`SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, s.channel, payloads)
 	}
-	return t.SendBatch(ctx, &pb).Close()
+	pb.Queue(`COMMIT`)
+	if err := c.SendBatch(ctx, &pb).Close(); err != nil {
+		return fmt.Errorf("postgres: store batch: %w", err)
+	}
+	return nil
 }
 
 // errUIDsExhausted is returned when a mailbox has used UID 4294967295: UIDs
