@@ -39,8 +39,8 @@ const (
 
 // pblob is a message body to store.
 type pblob struct {
-	data []byte
-	info []byte
+	data    []byte
+	info    []byte
 	refs    int // units that stored it
 	planned int // units that refer to it
 	id      int64
@@ -256,10 +256,10 @@ func (s *Store) storeBatchOnce(ctx context.Context, batch []*dreq) (events []sto
 // locked is what lockTargets found: the target mailboxes by id, the
 // accounts' quotas and used bytes.
 type locked struct {
-	boxes   map[store.MailboxID]*boxRow
-	inbox   map[store.AccountID]*boxRow
-	quota   map[store.AccountID]int64
-	used    map[store.AccountID]int64
+	boxes map[store.MailboxID]*boxRow
+	inbox map[store.AccountID]*boxRow
+	quota map[store.AccountID]int64
+	used  map[store.AccountID]int64
 }
 
 // assign gives every unit that can be stored its UIDs and MODSEQs, and
