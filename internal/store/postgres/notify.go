@@ -80,6 +80,7 @@ func (s *Store) notifyOthers(t *tx) error {
 // listen opens the LISTEN connection.
 func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
 	cfg := s.pool.Config().ConnConfig.Copy()
+	cfg.RuntimeParams["application_name"] = "youju-listen-" + s.node
 	c, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: listen: %w", err)
