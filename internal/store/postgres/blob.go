@@ -12,9 +12,8 @@ import (
 
 // chunkSize is the size of a blob_chunks row. 256 KiB: a typical message
 // is one row, a big attachment a few dozen, and a partial FETCH of a
-// large message reads the chunks it spans, sliced in the database (an
-// uncompressed, out-of-line bytea is fetched by substring without reading
-// the rest of the value).
+// large message reads the chunks it spans, sliced in the database
+// (substring of a toasted value detoasts only up to the slice's end).
 const chunkSize = 256 << 10
 
 // splitChunks cuts data into chunkSize pieces (sharing data's memory).
