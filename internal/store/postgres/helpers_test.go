@@ -17,6 +17,18 @@ import (
 
 var ctx = context.Background()
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bigStore != nil {
+		bigStore.Close()
+		if c, err := pgx.Connect(ctx, dsnVal); err == nil {
+			c.Exec(ctx, `DROP SCHEMA IF EXISTS `+bigSchema+` CASCADE`)
+			c.Close(ctx)
+		}
+	}
+	os.Exit(code)
+}
+
 // defaultTestDSN is the database .ci/run prepares; tried when
 // YOUJU_TEST_PG_DSN is not set.
 const defaultTestDSN = "postgres://youju_test:youju_test@127.0.0.1:5432/youju_test?sslmode=disable"

@@ -15,10 +15,12 @@ import (
 // opening bodies) without holding a pooled connection.
 const chunk = 2000
 
-// mboxScope confines a query to one mailbox of one account: the scalar
-// subquery is NULL (matching nothing) for a mailbox of another account.
-// Its two placeholders are the mailbox and the account.
-const mboxScope = `m.mailbox_id = (SELECT id FROM mailboxes WHERE id=$1 AND account_id=$2)`
+// mboxScope confines a query to one mailbox of one account: the EXISTS
+// is false (matching nothing) for a mailbox of another account, and is
+// evaluated once. Its two placeholders are the mailbox and the account.
+// The mailbox is compared with the parameter itself, not with a subquery's
+// result, so that the planner knows which mailbox it plans for.
+const mboxScope = `m.mailbox_id = $1 AND EXISTS(SELECT 1 FROM mailboxes WHERE id=$1 AND account_id=$2)`
 
 const msgCols = `m.uid, m.modseq, m.sysflags, m.keywords, m.internal_date, m.save_date, m.size, m.blob_id`
 
@@ -381,35 +383,28 @@ func keywordsSQL(ctx context.Context, q querier, mbox store.MailboxID) ([]string
 }
 
 // SelectState implements store.SelectStater from one snapshot: the UID
-// runs (computed by PostgreSQL: consecutive UIDs share uid - row_number),
-// the first unseen (messages_unseen) and the keywords.
+// runs, the first unseen (messages_unseen) and the keywords. The runs are
+// the UIDs below UIDNEXT without a tombstone (every UID given was a
+// message, and every message that went left a tombstone), checked against
+// the mailbox's message count; should they disagree, PostgreSQL computes
+// them from the messages (consecutive UIDs share uid - row_number).
 func (s *Store) SelectState(ctx context.Context, acct store.AccountID, mbox store.MailboxID) (store.MailboxState, error) {
 	var st store.MailboxState
 	err := s.readTx(ctx, func(t pgx.Tx) error {
-		var ok bool
-		if err := t.QueryRow(ctx, `SELECT EXISTS(SELECT 1 FROM mailboxes WHERE id=$1 AND account_id=$2)`, mbox, acct).Scan(&ok); err != nil {
-			return err
+		var next, count int64
+		if err := t.QueryRow(ctx, `SELECT uidnext, messages FROM mailboxes WHERE id=$1 AND account_id=$2`, mbox, acct).Scan(&next, &count); err != nil {
+			return notFound(err)
 		}
-		if !ok {
-			return store.ErrNotFound
-		}
-		rows, err := t.Query(ctx, `SELECT MIN(uid), MAX(uid) FROM
-			(SELECT uid, uid - row_number() OVER (ORDER BY uid) AS g FROM messages WHERE mailbox_id=$1) r
-			GROUP BY g ORDER BY 1`, mbox)
+		runs, err := runsFromTombstones(ctx, t, mbox, next, count)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var lo, hi int64
-			if err := rows.Scan(&lo, &hi); err != nil {
-				rows.Close()
+		if runs == nil && count > 0 {
+			if runs, err = runsFromMessages(ctx, t, mbox); err != nil {
 				return err
 			}
-			st.UIDs = append(st.UIDs, store.UIDRange{Lo: store.UID(lo), Hi: store.UID(hi)})
 		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
+		st.UIDs = runs
 		var first *int64
 		if err := t.QueryRow(ctx, `SELECT MIN(uid) FROM messages WHERE mailbox_id=$1 AND sysflags & 1 = 0`, mbox).Scan(&first); err != nil {
 			return err
@@ -421,4 +416,47 @@ func (s *Store) SelectState(ctx context.Context, acct store.AccountID, mbox stor
 		return err
 	})
 	return st, err
+}
+
+// runsFromTombstones returns [1, next) without the tombstones' UIDs, or
+// nil if that does not count count messages.
+func runsFromTombstones(ctx context.Context, t pgx.Tx, mbox store.MailboxID, next, count int64) (store.UIDSet, error) {
+	rows, _ := t.Query(ctx, `SELECT uid FROM tombstones WHERE mailbox_id=$1 AND uid < $2 ORDER BY uid`, mbox, next)
+	gone, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, err
+	}
+	var runs store.UIDSet
+	lo, n := int64(1), int64(0)
+	for _, g := range append(gone, next) {
+		if g > lo {
+			runs = append(runs, store.UIDRange{Lo: store.UID(lo), Hi: store.UID(g - 1)})
+			n += g - lo
+		}
+		lo = g + 1
+	}
+	if n != count {
+		return nil, nil
+	}
+	if runs == nil {
+		runs = store.UIDSet{}
+	}
+	return runs, nil
+}
+
+// runsFromMessages computes the UID runs from the messages themselves.
+func runsFromMessages(ctx context.Context, t pgx.Tx, mbox store.MailboxID) (store.UIDSet, error) {
+	rows, err := t.Query(ctx, `SELECT MIN(uid), MAX(uid) FROM
+		(SELECT uid, uid - row_number() OVER (ORDER BY uid) AS g FROM messages WHERE mailbox_id=$1) r
+		GROUP BY g ORDER BY 1`, mbox)
+	if err != nil {
+		return nil, err
+	}
+	var runs store.UIDSet
+	var lo, hi int64
+	_, err = pgx.ForEachRow(rows, []any{&lo, &hi}, func() error {
+		runs = append(runs, store.UIDRange{Lo: store.UID(lo), Hi: store.UID(hi)})
+		return nil
+	})
+	return runs, err
 }
