@@ -81,6 +81,10 @@ type batcher struct {
 	in   chan *dreq
 	quit chan struct{}
 	wg   sync.WaitGroup
+	// mu orders submit and stop: no request is queued after the
+	// committers made their last pass (it would never be answered).
+	mu     sync.RWMutex
+	closed bool
 	// Statistics: transactions committed and requests in them.
 	batches, batched atomic.Int64
 }
@@ -96,24 +100,28 @@ func newBatcher(s *Store) *batcher {
 
 // stop ends the committers after the requests queued.
 func (b *batcher) stop() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
 	close(b.quit)
 	b.wg.Wait()
 }
 
 func (b *batcher) submit(r *dreq) error {
 	r.done = make(chan error, 1)
-	select {
-	case <-b.quit:
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
 		return store.ErrClosed
-	default:
 	}
+	// The committers run until stop has the lock: this send completes.
 	select {
 	case b.in <- r:
-	case <-b.quit:
-		return store.ErrClosed
 	case <-r.ctx.Done():
+		b.mu.RUnlock()
 		return r.ctx.Err()
 	}
+	b.mu.RUnlock()
 	// Once queued, wait for the outcome even if ctx ends: the caller must
 	// not believe a committed delivery failed, nor the reverse.
 	return <-r.done
