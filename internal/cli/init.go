@@ -12,6 +12,8 @@ import (
 	"github.com/youju/youju/internal/config"
 	"github.com/youju/youju/internal/dkimkeys"
 	"github.com/youju/youju/internal/fsutil"
+	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/store/postgres"
 	"github.com/youju/youju/internal/store/sqlite"
 	"github.com/youju/youju/internal/tlsconf"
 )
@@ -90,7 +92,23 @@ func initData(ctx context.Context, dir string, c config.Config) error {
 // storeDir is where the store lives inside the data directory.
 func storeDir(dataDir string) string { return filepath.Join(dataDir, "mail") }
 
-func openStore(ctx context.Context, dataDir string, c config.Config) (*sqlite.Store, error) {
+// backend is what serve needs of a store beyond store.Store; both
+// backends have it.
+type backend interface {
+	store.Store
+	store.KnownAddresses
+	SetSCRAM(ctx context.Context, acct store.AccountID, appID int64, hash, scram string) error
+	SCRAMReady(ctx context.Context) (bool, error)
+}
+
+func openStore(ctx context.Context, dataDir string, c config.Config) (backend, error) {
+	if c.Store.Postgres() {
+		st, err := postgres.Open(ctx, c.Store.DSN, postgres.Options{MaxMessageSize: c.Limits.MaxMessageBytes})
+		if err != nil {
+			return nil, fmt.Errorf("opening the PostgreSQL store: %w", err)
+		}
+		return st, nil
+	}
 	st, err := sqlite.Open(ctx, storeDir(dataDir), sqlite.Options{MaxMessageSize: c.Limits.MaxMessageBytes, Observer: storeObserver()})
 	if err != nil {
 		return nil, fmt.Errorf("opening the store in %s: %w", storeDir(dataDir), err)

@@ -44,6 +44,7 @@ type Config struct {
 	Proxy     Proxy     `toml:"proxy_protocol"`
 	Auth      Auth      `toml:"auth"`
 	Outbound  Outbound  `toml:"outbound"`
+	Store     Store     `toml:"store"`
 }
 
 // Listeners says where each service listens: "host:port", ":port" (on the
@@ -361,6 +362,9 @@ func (c *Config) Validate() error {
 		return errors.New("tls: cert and key must be set")
 	}
 	if err := c.Outbound.Validate(); err != nil {
+		return err
+	}
+	if err := c.Store.Validate(); err != nil {
 		return err
 	}
 	return nil

@@ -97,6 +97,10 @@ allow_plaintext_loopback = true
 # domain = "partner.example"
 # next = "10.0.0.5:25"
 # tls = ""                  # "" = opportunistic STARTTLS, "starttls", "implicit", "none"
+
+[store]
+# backend = "sqlite"        # or "postgres": index and messages in PostgreSQL, shared by several nodes
+# dsn = ""                  # for postgres, e.g. "postgres://youju:secret@db.example:5432/youju?sslmode=verify-full"
 `))
 
 // Marshal renders c as a commented youju.toml. Only the fields that init

@@ -10,12 +10,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/store/postgres"
+	"github.com/youju/youju/internal/store/postgres/pgtest"
 	"github.com/youju/youju/internal/store/sqlite"
 )
 
@@ -38,10 +41,27 @@ type testServer struct {
 	tlsAddr string
 }
 
-// newStore opens a fresh SQLite store with the account alice@example.org.
+// scramStore is what both backends offer auth for SCRAM upgrades.
+type scramStore interface {
+	SetSCRAM(ctx context.Context, acct store.AccountID, appID int64, hash, scram string) error
+	SCRAMReady(ctx context.Context) (bool, error)
+}
+
+// newStore opens a fresh store with the account alice@example.org:
+// SQLite, or PostgreSQL when YOUJU_IMAP_TEST_STORE=postgres (the whole
+// suite then runs on the shared backend).
 func newStore(t testing.TB) (store.Store, store.Account) {
 	t.Helper()
-	st := fixture.NewStore(t, sqlite.Options{}, "example.org")
+	var st store.Store
+	if os.Getenv("YOUJU_IMAP_TEST_STORE") == "postgres" {
+		ps := pgtest.Open(t, pgtest.NewSchema(t), postgres.Options{})
+		if err := ps.AddDomain(context.Background(), "example.org"); err != nil {
+			t.Fatal(err)
+		}
+		st = ps
+	} else {
+		st = fixture.NewStore(t, sqlite.Options{}, "example.org")
+	}
 	return st, fixture.Account(t, st, store.Account{Address: testUser, PasswordHash: passwordHash(), AllowIMAP: true, AllowPOP3: true, AllowSMTP: true})
 }
 

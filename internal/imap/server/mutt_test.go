@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/youju/youju/internal/auth"
-	"github.com/youju/youju/internal/store/sqlite"
 	"github.com/youju/youju/internal/testutil"
 )
 
@@ -31,7 +30,7 @@ func TestMuttChineseFolders(t *testing.T) {
 	// takes the strongest mechanism Cyrus SASL has and does not fall back
 	// after a failure, logs in with PLAIN; that adds her keys.
 	ts := startServer(t, func(s *Server) {
-		raw := s.Store.(*sqlite.Store)
+		raw := s.Store.(scramStore)
 		s.Auth = auth.New(s.Store, auth.Options{DefaultDomain: "example.org", SetSCRAM: raw.SetSCRAM, SCRAMReady: raw.SCRAMReady})
 	})
 	for _, name := range []string{"已发送", "项目"} {

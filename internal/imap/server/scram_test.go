@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/youju/youju/internal/auth"
-	"github.com/youju/youju/internal/store/sqlite"
 	"github.com/youju/youju/internal/testutil"
 )
 
@@ -183,7 +182,7 @@ func TestAuthenticateSCRAMNotOverPlaintext(t *testing.T) {
 // password; then it can.
 func TestSCRAMKeysAddedAtLogin(t *testing.T) {
 	ts := startServer(t, func(s *Server) {
-		s.Auth = auth.New(s.Store, auth.Options{DefaultDomain: "example.org", SetSCRAM: s.Store.(*sqlite.Store).SetSCRAM})
+		s.Auth = auth.New(s.Store, auth.Options{DefaultDomain: "example.org", SetSCRAM: s.Store.(scramStore).SetSCRAM})
 	})
 	c := dialRaw(t, ts.addr)
 	if r := scramAuth(t, c, "SCRAM-SHA-256", &testutil.SCRAMClient{User: testUser, Password: testPassword}, true); !strings.Contains(r, "invalid-proof") {

@@ -1,0 +1,226 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// migrations[i] takes the schema from version i to i+1; the version is
+// kept in schema_version. Steps only add (tables, columns with defaults,
+// indexes): the meaning of existing columns never changes, so that nodes
+// of the previous release keep working while a new one migrates.
+//
+// Times are Unix nanoseconds (0 = zero time), as in the SQLite backend, so
+// that `youju migrate` copies them unchanged. UIDs and UIDVALIDITY are
+// unsigned 32-bit: bigint. Every message query goes through
+// mailboxes.account_id, so one account can never reach another's mail.
+var migrations = []string{
+	// 1: the index and the blobs.
+	`CREATE TABLE meta (
+	k text PRIMARY KEY,
+	v bigint NOT NULL
+);
+
+CREATE TABLE domains (
+	name    text PRIMARY KEY,
+	created bigint NOT NULL
+);
+
+CREATE TABLE accounts (
+	id            bigserial PRIMARY KEY,
+	address       text NOT NULL UNIQUE,
+	domain        text NOT NULL,
+	password_hash text NOT NULL,
+	scram         text NOT NULL DEFAULT '',
+	disabled      boolean NOT NULL,
+	allow_imap    boolean NOT NULL,
+	allow_pop3    boolean NOT NULL,
+	allow_smtp    boolean NOT NULL,
+	quota_bytes   bigint NOT NULL,
+	pop3_scope    text NOT NULL,
+	pop3_days     integer NOT NULL,
+	pop3_delete   text NOT NULL,
+	created       bigint NOT NULL
+);
+CREATE INDEX accounts_domain ON accounts(domain);
+
+CREATE TABLE aliases (
+	address text PRIMARY KEY,
+	targets text NOT NULL
+);
+
+CREATE TABLE app_passwords (
+	id         bigserial PRIMARY KEY,
+	account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name       text NOT NULL,
+	hash       text NOT NULL,
+	scram      text NOT NULL DEFAULT '',
+	created    bigint NOT NULL,
+	last_used  bigint NOT NULL DEFAULT 0,
+	UNIQUE(account_id, name)
+);
+
+-- messages, unseen and size are kept by every write so that STATUS never
+-- counts rows; an account's used bytes (quota) are the sum of size. The
+-- row is also the lock that orders UID assignment between nodes.
+CREATE TABLE mailboxes (
+	id            bigserial PRIMARY KEY,
+	account_id    bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name          text NOT NULL,
+	uidvalidity   bigint NOT NULL,
+	uidnext       bigint NOT NULL,
+	highestmodseq bigint NOT NULL,
+	special_use   text NOT NULL DEFAULT '',
+	messages      bigint NOT NULL DEFAULT 0,
+	unseen        bigint NOT NULL DEFAULT 0,
+	size          bigint NOT NULL DEFAULT 0,
+	UNIQUE(account_id, name)
+);
+
+CREATE TABLE subscriptions (
+	account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name       text NOT NULL,
+	PRIMARY KEY(account_id, name)
+);
+
+-- One row per stored message body, shared by every copy (refcount counts
+-- messages and retained rows). info is message.Info.Marshal().
+CREATE TABLE blobs (
+	id       bigserial PRIMARY KEY,
+	size     bigint NOT NULL,
+	refcount integer NOT NULL,
+	info     bytea NOT NULL
+);
+CREATE INDEX blobs_dead ON blobs(id) WHERE refcount <= 0;
+
+-- The bytes, in chunks of chunkSize (the last one shorter), so that a
+-- partial FETCH reads only the chunks it needs. lz4 where the server has
+-- it: text parts of mail compress two to four times at little CPU, which
+-- is less to write to the WAL and the disk; a slice of a compressed value
+-- is decompressed only up to its end.
+CREATE TABLE blob_chunks (
+	blob_id bigint NOT NULL REFERENCES blobs(id) ON DELETE CASCADE,
+	n       integer NOT NULL,
+	data    bytea NOT NULL,
+	PRIMARY KEY(blob_id, n)
+);
+DO $$ BEGIN
+	ALTER TABLE blob_chunks ALTER COLUMN data SET COMPRESSION lz4;
+EXCEPTION WHEN OTHERS THEN NULL; -- built without lz4: pglz
+END $$;
+
+CREATE TABLE messages (
+	mailbox_id    bigint NOT NULL,
+	uid           bigint NOT NULL,
+	modseq        bigint NOT NULL,
+	sysflags      smallint NOT NULL,
+	keywords      text NOT NULL DEFAULT '',
+	internal_date bigint NOT NULL,
+	save_date     bigint NOT NULL,
+	size          bigint NOT NULL,
+	blob_id       bigint NOT NULL,
+	PRIMARY KEY(mailbox_id, uid)
+);
+CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+CREATE INDEX messages_unseen ON messages(mailbox_id, uid) WHERE sysflags & 1 = 0;
+CREATE INDEX messages_keywords ON messages(mailbox_id, keywords) WHERE keywords <> '';
+
+-- Expunged UIDs with the MODSEQ of their expunge (QRESYNC VANISHED,
+-- RFC 7162 §3.2.10).
+CREATE TABLE tombstones (
+	mailbox_id bigint NOT NULL,
+	uid        bigint NOT NULL,
+	modseq     bigint NOT NULL,
+	PRIMARY KEY(mailbox_id, uid)
+);
+CREATE INDEX tombstones_modseq ON tombstones(mailbox_id, modseq);
+
+-- Messages expunged but still in some IMAP session's view (retain.go).
+CREATE TABLE retained (
+	mailbox_id    bigint NOT NULL,
+	uid           bigint NOT NULL,
+	modseq        bigint NOT NULL,
+	sysflags      smallint NOT NULL,
+	keywords      text NOT NULL DEFAULT '',
+	internal_date bigint NOT NULL,
+	save_date     bigint NOT NULL,
+	size          bigint NOT NULL,
+	blob_id       bigint NOT NULL,
+	expunged      bigint NOT NULL,
+	PRIMARY KEY(mailbox_id, uid)
+);
+CREATE INDEX retained_expunged ON retained(expunged);
+
+CREATE TABLE known_addresses (
+	account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	prefix     text NOT NULL,
+	last_ok    bigint NOT NULL,
+	PRIMARY KEY (account_id, prefix)
+);
+CREATE INDEX known_addresses_recent ON known_addresses(account_id, last_ok);
+
+-- The nodes using the store, with a heartbeat: Open drops the retained
+-- messages only when no other node is alive (no session survives a
+-- restart of the whole cluster, but another node's sessions do survive
+-- the restart of one).
+CREATE TABLE nodes (
+	id        text PRIMARY KEY,
+	heartbeat bigint NOT NULL
+);`,
+}
+
+// lockKey is the advisory lock that serialises migrations of one schema
+// between nodes starting at once.
+func lockKey(schema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("youju-migrate:" + schema))
+	return int64(h.Sum64())
+}
+
+// migrate brings the schema up to date under an advisory lock, each step
+// in its own transaction with the version it leads to, so that several
+// nodes starting at once migrate once and a failed step is retried whole.
+func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: schema: %w", err)
+	}
+	defer conn.Release()
+	key := lockKey(schema)
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+		return fmt.Errorf("postgres: schema lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (v integer NOT NULL)`); err != nil {
+		return fmt.Errorf("postgres: schema: %w", err)
+	}
+	var v int
+	err = conn.QueryRow(ctx, `SELECT v FROM schema_version`).Scan(&v)
+	if err == pgx.ErrNoRows {
+		if _, err := conn.Exec(ctx, `INSERT INTO schema_version(v) VALUES(0)`); err != nil {
+			return fmt.Errorf("postgres: schema: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("postgres: schema: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("postgres: schema version %d is newer than this program (%d)", v, len(migrations))
+	}
+	for ; v < len(migrations); v++ {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `UPDATE schema_version SET v=$1`, v+1)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("postgres: schema step to %d: %w", v+1, err)
+		}
+	}
+	return nil
+}
