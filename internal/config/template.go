@@ -97,7 +97,7 @@ allow_plaintext_loopback = true
 # domain = "partner.example"
 # next = "10.0.0.5:25"
 # tls = ""                  # "" = opportunistic STARTTLS, "starttls", "implicit", "none"
-`))
+` + acmeSRSTemplate))
 
 // Marshal renders c as a commented youju.toml. Only the fields that init
 // sets are written; the rest appear commented at their defaults.
