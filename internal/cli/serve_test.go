@@ -45,6 +45,13 @@ func (s *syncBuffer) String() string {
 // 127.0.0.1:0 and returns the bound address of each listener.
 func startServe(t *testing.T, dir string) (map[string]string, *syncBuffer, func() error) {
 	t.Helper()
+	// Tests never touch real DNS: an empty fake knows no domain.
+	return startServeDNS(t, dir, &dnsresolver.Fake{})
+}
+
+// startServeDNS is startServe with the given (fake) DNS.
+func startServeDNS(t *testing.T, dir string, dns dnsresolver.Resolver) (map[string]string, *syncBuffer, func() error) {
+	t.Helper()
 	c, err := config.Load(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -58,8 +65,7 @@ func startServe(t *testing.T, dir string) (map[string]string, *syncBuffer, func(
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errs := new(syncBuffer), new(syncBuffer)
 	done := make(chan error, 1)
-	// Tests never touch real DNS: an empty fake knows no domain.
-	go func() { done <- serve(ctx, &env{stdout: out, stderr: errs}, dir, c, &dnsresolver.Fake{}, nil) }()
+	go func() { done <- serve(ctx, &env{stdout: out, stderr: errs}, dir, c, dns, nil) }()
 	re := regexp.MustCompile(`(?m)^  (\w+)\s+(127\.0\.0\.1:\d+)$`)
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(out.String(), "Stop with Ctrl-C") {
