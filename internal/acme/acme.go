@@ -106,7 +106,7 @@ type Manager struct {
 	log *slog.Logger
 	ch  challenges
 
-	renew    chan struct{} // RenewNow's poke
+	renew    chan bool     // RenewNow's (true) and CheckNow's (false) poke
 	failures atomic.Int64  // failures in a row
 	attempts atomic.Int64  // attempts since start
 	mu       sync.Mutex
@@ -151,17 +151,34 @@ func New(opt Options) (*Manager, error) {
 	if err := os.MkdirAll(opt.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("acme: %w", err)
 	}
-	return &Manager{opt: opt, log: opt.Logger.With("proto", "acme"), renew: make(chan struct{}, 1)}, nil
+	return &Manager{opt: opt, log: opt.Logger.With("proto", "acme"), renew: make(chan bool, 1)}, nil
 }
 
 // CertPath is the file the certificate is kept in (chain and key).
 func (m *Manager) CertPath() string { return filepath.Join(m.opt.Dir, CertFile) }
 
 // RenewNow asks Run to obtain a new certificate at once, due or not.
-func (m *Manager) RenewNow() {
+func (m *Manager) RenewNow() { m.poke(true) }
+
+// CheckNow asks Run to check at once whether a certificate is due: after
+// a domain was added, or after the certificate file was removed to force
+// a new one (SIGHUP does this).
+func (m *Manager) CheckNow() { m.poke(false) }
+
+func (m *Manager) poke(force bool) {
 	select {
-	case m.renew <- struct{}{}:
+	case m.renew <- force:
 	default:
+		if force { // a pending check becomes a renewal
+			select {
+			case <-m.renew:
+			default:
+			}
+			select {
+			case m.renew <- true:
+			default: // another poke got in first; at worst a check
+			}
+		}
 	}
 }
 
@@ -186,9 +203,9 @@ func (m *Manager) Run(ctx context.Context) {
 		case <-ctx.Done():
 			t.Stop()
 			return
-		case <-m.renew:
+		case f := <-m.renew:
 			t.Stop()
-			force = true
+			force = force || f
 		case <-t.C:
 		}
 	}

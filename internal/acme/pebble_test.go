@@ -1,284 +1,22 @@
 package acme
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/youju/youju/internal/testutil"
+	"github.com/youju/youju/internal/acme/acmetest"
 	"github.com/youju/youju/internal/tlsconf"
 )
-
-// pebbleVersion is the Pebble (Let's Encrypt's test CA) the tests run.
-const pebbleVersion = "v2.10.3"
-
-// pebbleBinary builds Pebble once per machine into the user cache (the Go
-// build and module caches make a rebuild cheap; the binary is kept so
-// that it is not even needed).
-func pebbleBinary(t *testing.T) string {
-	t.Helper()
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		testutil.Missing(t, "the go command is needed to build Pebble")
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	dir := filepath.Join(cache, "youju-test", "pebble-"+pebbleVersion)
-	bin := filepath.Join(dir, "pebble")
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	cmd := exec.Command(goCmd, "install", "github.com/letsencrypt/pebble/v2/cmd/pebble@"+pebbleVersion)
-	cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		testutil.Missing(t, fmt.Sprintf("building Pebble %s failed: %v\n%s", pebbleVersion, err, out))
-	}
-	return bin
-}
-
-// fakeDNS answers every A query with 127.0.0.1 (or 127.0.0.2 while fail
-// is set, where nothing listens: the CA's validation then fails), and
-// everything else with an empty NOERROR answer. It speaks just enough
-// DNS (RFC 1035 §4.1) on loopback for Pebble's resolver, over UDP and
-// over TCP (§4.2.2, which Pebble uses) on the same port.
-type fakeDNS struct {
-	addr string
-	fail atomic.Bool
-}
-
-func startFakeDNS(t *testing.T) *fakeDNS {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	d := &fakeDNS{addr: pc.LocalAddr().String()}
-	tl, err := net.Listen("tcp", d.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tl.Close() })
-	go func() {
-		for {
-			c, err := tl.Accept()
-			if err != nil {
-				return
-			}
-			go d.serveTCP(c)
-		}
-	}()
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			if out := d.answer(buf[:n]); out != nil {
-				pc.WriteTo(out, from)
-			}
-		}
-	}()
-	return d
-}
-
-// serveTCP answers length-prefixed queries until the client closes.
-func (d *fakeDNS) serveTCP(c net.Conn) {
-	defer c.Close()
-	for {
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		var n [2]byte
-		if _, err := io.ReadFull(c, n[:]); err != nil {
-			return
-		}
-		q := make([]byte, binary.BigEndian.Uint16(n[:]))
-		if _, err := io.ReadFull(c, q); err != nil {
-			return
-		}
-		out := d.answer(q)
-		if out == nil {
-			return
-		}
-		c.Write(binary.BigEndian.AppendUint16(nil, uint16(len(out))))
-		c.Write(out)
-	}
-}
-
-// answer builds the response to one query, nil for garbage.
-func (d *fakeDNS) answer(q []byte) []byte {
-	if len(q) < 12 || binary.BigEndian.Uint16(q[4:]) != 1 {
-		return nil
-	}
-	// The question: a name of labels, then type and class.
-	i := 12
-	for i < len(q) && q[i] != 0 {
-		i += int(q[i]) + 1
-	}
-	if i+5 > len(q) {
-		return nil
-	}
-	qtype := binary.BigEndian.Uint16(q[i+1:])
-	end := i + 5
-	out := append([]byte(nil), q[:end]...)
-	out[2] = 0x84 | (q[2] & 0x01) // QR, AA, RD copied
-	out[3] = 0x80                 // RA, NOERROR
-	binary.BigEndian.PutUint16(out[6:], 0)
-	binary.BigEndian.PutUint16(out[8:], 0)
-	binary.BigEndian.PutUint16(out[10:], 0) // no EDNS echoed
-	if qtype == 1 {
-		binary.BigEndian.PutUint16(out[6:], 1)
-		ip := byte(1)
-		if d.fail.Load() {
-			ip = 2
-		}
-		// Name pointer to the question, A, IN, TTL 0, 4 bytes.
-		out = append(out, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 127, 0, 0, ip)
-	}
-	return out
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// pebble is a running Pebble.
-type pebble struct {
-	directory string
-	client    *http.Client // trusts Pebble's own HTTPS certificate
-	mgmt      string       // management API base URL
-}
-
-// startPebble runs Pebble on loopback, validating challenges on
-// httpPort and tlsPort of the addresses dns gives. Its "shortlived"
-// profile issues certificates valid for shortLife.
-func startPebble(t *testing.T, httpPort, tlsPort int, dns string, shortLife time.Duration) *pebble {
-	t.Helper()
-	bin := pebbleBinary(t)
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := tlsconf.WriteSelfSigned(certFile, keyFile, []string{"127.0.0.1", "localhost"}); err != nil {
-		t.Fatal(err)
-	}
-	api, mgmt := freePort(t), freePort(t)
-	cfg := map[string]any{"pebble": map[string]any{
-		"listenAddress":           fmt.Sprintf("127.0.0.1:%d", api),
-		"managementListenAddress": fmt.Sprintf("127.0.0.1:%d", mgmt),
-		"certificate":             certFile, "privateKey": keyFile,
-		"httpPort": httpPort, "tlsPort": tlsPort,
-		"externalAccountBindingRequired": false,
-		"retryAfter":                     map[string]int{"authz": 1, "order": 1},
-		"keyAlgorithm":                   "ecdsa",
-		"profiles": map[string]any{
-			"default":    map[string]any{"description": "90 days", "validityPeriod": 90 * 24 * 3600},
-			"shortlived": map[string]any{"description": "short", "validityPeriod": int(shortLife / time.Second)},
-		},
-	}}
-	b, _ := json.Marshal(cfg)
-	cfgFile := filepath.Join(dir, "pebble.json")
-	if err := os.WriteFile(cfgFile, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-config", cfgFile, "-dnsserver", dns)
-	// No random sleeps before validation, no refused nonces, and no
-	// reuse of valid authorizations: every order is validated afresh.
-	cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	logs := make(chan string, 1000)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			select {
-			case logs <- sc.Text():
-			default:
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		for t.Failed() {
-			select {
-			case l := <-logs:
-				t.Log("pebble: " + l)
-			default:
-				return
-			}
-		}
-	})
-	pool := x509.NewCertPool()
-	pem, _ := os.ReadFile(certFile)
-	pool.AppendCertsFromPEM(pem)
-	p := &pebble{
-		directory: fmt.Sprintf("https://127.0.0.1:%d/dir", api),
-		mgmt:      fmt.Sprintf("https://127.0.0.1:%d", mgmt),
-		client:    &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
-	}
-	waitFor(t, 30*time.Second, "Pebble to start", func() bool {
-		resp, err := p.client.Get(p.directory)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-	return p
-}
-
-// roots returns the pool of Pebble's issuing root.
-func (p *pebble) roots(t *testing.T) *x509.CertPool {
-	t.Helper()
-	resp, err := p.client.Get(p.mgmt + "/roots/0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		t.Fatalf("no root from Pebble: %q", b)
-	}
-	return pool
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // listeners are a web server (HTTP-01 on the HTTP port, TLS-ALPN-01 and a
 // page on the HTTPS port) and a TLS echo server standing for IMAPS, all
@@ -352,10 +90,10 @@ func echoes(t *testing.T, c *tls.Conn, msg string) {
 
 var testNames = []string{"mail.youju.dev", "autoconfig.youju.dev", "autodiscover.youju.dev", "mta-sts.youju.dev"}
 
-func newTestManager(t *testing.T, p *pebble, dir string, l *listeners, challenges []string, profile string) *Manager {
+func newTestManager(t *testing.T, p *acmetest.Pebble, dir string, l *listeners, challenges []string, profile string) *Manager {
 	t.Helper()
 	m, err := New(Options{
-		Directory: p.directory, Dir: dir, Email: "postmaster@youju.dev", HTTPClient: p.client,
+		Directory: p.Directory, Dir: dir, Email: "postmaster@youju.dev", HTTPClient: p.Client,
 		Names:      func(context.Context) ([]string, error) { return testNames, nil },
 		Challenges: challenges, Profile: profile,
 		Installed:  func(path string) error { return l.tlsm.SetFiles(path, path) },
@@ -379,9 +117,9 @@ func TestPebble(t *testing.T) {
 	}
 	var cur atomic.Pointer[Manager]
 	l := startListeners(t, func() *Manager { return cur.Load() })
-	dns := startFakeDNS(t)
-	p := startPebble(t, l.httpPort, l.tlsPort, dns.addr, 9*time.Second)
-	roots := p.roots(t)
+	dns := acmetest.StartFakeDNS(t)
+	p := acmetest.StartPebble(t, l.httpPort, l.tlsPort, dns.Addr, 9*time.Second)
+	roots := p.Roots(t)
 	https := fmt.Sprintf("127.0.0.1:%d", l.tlsPort)
 	dir := t.TempDir()
 
@@ -397,7 +135,7 @@ func TestPebble(t *testing.T) {
 	cur.Store(m)
 	ctx, cancel := context.WithCancel(context.Background())
 	go m.Run(ctx)
-	waitFor(t, 60*time.Second, "the first certificate", func() bool { a, _, e := m.Status(); return a > 0 && e == nil && fileExists(m.CertPath()) })
+	acmetest.WaitFor(t, 60*time.Second, "the first certificate", func() bool { a, _, e := m.Status(); return a > 0 && e == nil && fileExists(m.CertPath()) })
 	first := mustPresent(t, https, roots)
 	for _, n := range testNames {
 		if first.VerifyHostname(n) != nil {
@@ -425,7 +163,7 @@ func TestPebble(t *testing.T) {
 		t.Fatalf("renewed a certificate that was not due (%d attempts)", a)
 	}
 	m.RenewNow()
-	waitFor(t, 60*time.Second, "the forced renewal", func() bool {
+	acmetest.WaitFor(t, 60*time.Second, "the forced renewal", func() bool {
 		c, err := presented(t, https, "mail.youju.dev", nil)
 		return err == nil && !c.Equal(first)
 	})
@@ -434,16 +172,16 @@ func TestPebble(t *testing.T) {
 
 	// 3. A failing challenge: retried with backoff, the old certificate
 	// stays.
-	dns.fail.Store(true)
+	dns.Fail.Store(true)
 	m.RenewNow()
-	waitFor(t, 60*time.Second, "two failed attempts", func() bool { _, f, e := m.Status(); return f >= 2 && e != nil })
+	acmetest.WaitFor(t, 60*time.Second, "two failed attempts", func() bool { _, f, e := m.Status(); return f >= 2 && e != nil })
 	if _, _, e := m.Status(); !strings.Contains(e.Error(), "could not validate") {
 		t.Errorf("error does not say what failed: %v", e)
 	}
 	if c := mustPresent(t, https, roots); !c.Equal(second) {
 		t.Fatal("the certificate changed although issuance failed")
 	}
-	dns.fail.Store(false)
+	dns.Fail.Store(false)
 
 	// 4. A short-lived certificate is renewed by itself at 2/3 of its
 	// life, with no RenewNow.
@@ -455,14 +193,14 @@ func TestPebble(t *testing.T) {
 	go m.Run(ctx)
 	m.RenewNow() // the 90-day certificate is not due: get a short one
 	var short *x509.Certificate
-	waitFor(t, 60*time.Second, "the short certificate", func() bool {
+	acmetest.WaitFor(t, 60*time.Second, "the short certificate", func() bool {
 		c, err := presented(t, https, "mail.youju.dev", nil)
 		if err == nil && c.NotAfter.Sub(c.NotBefore) < time.Minute {
 			short = c
 		}
 		return short != nil
 	})
-	waitFor(t, 60*time.Second, "the automatic renewal", func() bool {
+	acmetest.WaitFor(t, 60*time.Second, "the automatic renewal", func() bool {
 		c, err := presented(t, https, "mail.youju.dev", nil)
 		return err == nil && !c.Equal(short)
 	})

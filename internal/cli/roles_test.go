@@ -159,7 +159,7 @@ func TestPostmasterAndSRS(t *testing.T) {
 	dns := &dnsresolver.Fake{TXT: map[string][]string{
 		"evil.test": {"v=spf1 -all"}, "_dmarc.evil.test": {"v=DMARC1; p=reject"},
 	}}
-	addrs, errs, _ := startServeDNS(t, dir, dns)
+	addrs, errs, _ := startServeDNS(t, dir, dns, nil)
 	mx := addrs["smtp"]
 
 	// DMARC p=reject: refused for an account, accepted for postmaster@

@@ -168,6 +168,9 @@ loop:
 			} else {
 				log.Info("TLS certificate reloaded")
 			}
+			if acm != nil {
+				acm.CheckNow() // names of a new domain; a removed file is re-obtained
+			}
 		case runErr = <-errc:
 			log.Error("listener failed, shutting down", "err", runErr)
 			break loop

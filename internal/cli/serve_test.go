@@ -46,11 +46,13 @@ func (s *syncBuffer) String() string {
 func startServe(t *testing.T, dir string) (map[string]string, *syncBuffer, func() error) {
 	t.Helper()
 	// Tests never touch real DNS: an empty fake knows no domain.
-	return startServeDNS(t, dir, &dnsresolver.Fake{})
+	return startServeDNS(t, dir, &dnsresolver.Fake{}, nil)
 }
 
 // startServeDNS is startServe with the given (fake) DNS.
-func startServeDNS(t *testing.T, dir string, dns dnsresolver.Resolver) (map[string]string, *syncBuffer, func() error) {
+// tweak, if set, changes the configuration after the listeners were put
+// on 127.0.0.1:0.
+func startServeDNS(t *testing.T, dir string, dns dnsresolver.Resolver, tweak func(*config.Config)) (map[string]string, *syncBuffer, func() error) {
 	t.Helper()
 	c, err := config.Load(dir)
 	if err != nil {
@@ -62,6 +64,9 @@ func startServeDNS(t *testing.T, dir string, dns dnsresolver.Resolver) (map[stri
 	}
 	c.Auth.AllowPlaintextLoopback = true
 	c.Log.Level = "debug"
+	if tweak != nil {
+		tweak(&c)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errs := new(syncBuffer), new(syncBuffer)
 	done := make(chan error, 1)
