@@ -106,9 +106,9 @@ type Manager struct {
 	log *slog.Logger
 	ch  challenges
 
-	renew    chan bool     // RenewNow's (true) and CheckNow's (false) poke
-	failures atomic.Int64  // failures in a row
-	attempts atomic.Int64  // attempts since start
+	renew    chan bool    // RenewNow's (true) and CheckNow's (false) poke
+	failures atomic.Int64 // failures in a row
+	attempts atomic.Int64 // attempts since start
 	mu       sync.Mutex
 	lastErr  error
 	next     int // index into opt.Challenges to try first
