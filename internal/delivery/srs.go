@@ -3,6 +3,8 @@ package delivery
 import (
 	"context"
 	"strings"
+
+	"github.com/youju/youju/internal/store"
 )
 
 // SRSReverser is the Sender Rewriting Scheme as delivery uses it
@@ -50,9 +52,16 @@ func (r *Resolver) reverseSRS(ctx context.Context, addr Address) (Resolution, er
 	}
 	if local {
 		// We never sign our own senders, but a local address is
-		// resolved as usual rather than sent out and back.
-		res, err := r.Resolve(ctx, o.String(), false)
-		return res, err, true
+		// resolved as usual rather than sent out and back (by a walk,
+		// not Resolve: an SRS address inside is not unwrapped again).
+		w := walk{r: r, ctx: ctx, seen: map[string]bool{}, accts: map[store.AccountID]bool{}, remote: map[string]bool{}}
+		if err := w.resolve(o, 0); err != nil {
+			return Resolution{}, err, true
+		}
+		if len(w.res.Local) == 0 && len(w.res.Remote) == 0 {
+			return Resolution{}, ErrUnknownUser, true
+		}
+		return w.res, nil, true
 	}
 	return Resolution{Remote: []string{o.String()}}, nil, true
 }
