@@ -70,3 +70,14 @@ func TestACMEProblems(t *testing.T) {
 		t.Errorf("problems:\n%s", all)
 	}
 }
+
+func TestReportCommand(t *testing.T) {
+	out := mustRun(t, "", "report", "../reports/testdata/dmarc.xml", "../reports/testdata/tlsrpt.json")
+	if !strings.Contains(out, "dmarc  youju.dev  google.com") || !strings.Contains(out, "198.51.100.7") ||
+		!strings.Contains(out, "tlsrpt youju.dev  Company-X") || !strings.Contains(out, "starttls-not-supported") {
+		t.Errorf("report output:\n%s", out)
+	}
+	if code, out, _ := run(t, "", "report", "acme_test.go"); code != 1 || !strings.Contains(out, "neither a DMARC") {
+		t.Errorf("a non-report file: exit %d\n%s", code, out)
+	}
+}

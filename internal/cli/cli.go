@@ -46,6 +46,7 @@ func commands() []command {
 		{"dns", "print or check the DNS records a domain needs", runDNS},
 		{"queue", "list, show, retry, delete or flush outbound mail", runQueue},
 		{"postmaster", "show or set the account that gets postmaster@ and abuse@ of every domain", runPostmaster},
+		{"report", "summarise DMARC aggregate and TLS-RPT report files", runReport},
 		{"version", "print the version", runVersion},
 	}
 }
