@@ -59,12 +59,19 @@ func TestTLSRPT(t *testing.T) {
 func TestRefused(t *testing.T) {
 	bomb := gz(bytes.Repeat([]byte("<"), MaxReport+10))
 	for name, data := range map[string][]byte{
-		"garbage":   []byte("hello"),
-		"bomb":      bomb,
-		"two files": func() []byte { var b bytes.Buffer; w := zip.NewWriter(&b); w.Create("a"); w.Create("b"); w.Close(); return b.Bytes() }(),
-		"no org":    []byte(`<feedback><policy_published><domain>x</domain></policy_published></feedback>`),
-		"negative":  []byte(`{"organization-name":"x","policies":[{"summary":{"total-successful-session-count":-1}}]}`),
-		"bad gzip":  {0x1f, 0x8b, 0, 0},
+		"garbage": []byte("hello"),
+		"bomb":    bomb,
+		"two files": func() []byte {
+			var b bytes.Buffer
+			w := zip.NewWriter(&b)
+			w.Create("a")
+			w.Create("b")
+			w.Close()
+			return b.Bytes()
+		}(),
+		"no org":   []byte(`<feedback><policy_published><domain>x</domain></policy_published></feedback>`),
+		"negative": []byte(`{"organization-name":"x","policies":[{"summary":{"total-successful-session-count":-1}}]}`),
+		"bad gzip": {0x1f, 0x8b, 0, 0},
 	} {
 		if _, err := Parse(data); err == nil {
 			t.Errorf("%s: accepted", name)
