@@ -36,5 +36,10 @@ func configCheck(_ context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "  %-12s %s\n", l.name, addr)
 	}
+	if on, why := acmeWanted(c, false); on {
+		fmt.Fprintf(e.stdout, "ACME: on (challenges %v); certificate in %s once obtained.\n", acmeChallenges(c), acmeDir(*data))
+	} else {
+		fmt.Fprintf(e.stdout, "ACME: off (%s): the certificate in %s is served.\n", why, config.Path(*data, c.TLS.Cert))
+	}
 	return nil
 }

@@ -46,6 +46,8 @@ func commands() []command {
 		{"dns", "print or check the DNS records a domain needs", runDNS},
 		{"queue", "list, show, retry, delete or flush outbound mail", runQueue},
 		{"index", "rebuild an account's SEARCH text index", runIndex},
+		{"postmaster", "show or set the account that gets postmaster@ and abuse@ of every domain", runPostmaster},
+		{"report", "summarise DMARC aggregate and TLS-RPT report files", runReport},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -94,7 +96,7 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "youju — a complete mail server (SMTP, IMAP, POP3, autoconfig) in one binary.")
 	fmt.Fprintln(w, "\nUsage: youju COMMAND [flags] [arguments]\n\nCommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nFirst try:  youju serve --dev")
 	fmt.Fprintln(w, "Every command takes --data DIR (default $YOUJU_DATA, else ./youju-data) and --help.")

@@ -72,6 +72,9 @@ func ensureDev(ctx context.Context, e *env, dataDir string) (*devAccount, error)
 	if err != nil {
 		return nil, fmt.Errorf("creating the demo account: %w", err)
 	}
+	if _, err := setFirstPostmaster(dataDir, devUser); err != nil {
+		return nil, err
+	}
 	if err := fsutil.WriteFileAtomic(pwFile, []byte(pw+"\n"), 0o600); err != nil {
 		return nil, err
 	}

@@ -80,7 +80,9 @@ func runDNS(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 	results := dnsrec.Check(ctx, r, recs)
-	if bad := dnsrec.Report(e.stdout, results); bad > 0 {
+	bad := dnsrec.Report(e.stdout, results)
+	reportACME(ctx, e, *data, r, p, append(v4, v6...))
+	if bad > 0 {
 		return fmt.Errorf("%d DNS record(s) of %s need attention (see above)", bad, p.Domain)
 	}
 	return nil

@@ -79,7 +79,11 @@ func TestIndexRebuild(t *testing.T) {
 	}
 	defer st.Close()
 	waitFor(0)
-	res, ok, err := st.TextCandidates(ctx, a.ID, m.ID, store.TextSubject, "invoice n1")
+	ti, isIndex := st.(store.TextIndex)
+	if !isIndex {
+		t.Fatal("the SQLite store has no text index")
+	}
+	res, ok, err := ti.TextCandidates(ctx, a.ID, m.ID, store.TextSubject, "invoice n1")
 	if err != nil || !ok || len(res.Candidates) != 1 || res.Candidates[0] != (store.UIDRange{Lo: 2, Hi: 2}) {
 		t.Fatalf("after rebuild, SUBJECT \"invoice n1\" candidates: %v %v %v", res, ok, err)
 	}

@@ -46,8 +46,9 @@ func runInit(ctx context.Context, e *env, args []string) error {
   1. Add an account:   youju user add --data %[1]s you@%[2]s
   2. Run the server:   youju serve --data %[1]s
   3. Publish DNS:      youju dns --data %[1]s   (MX, SPF, DKIM, DMARC, SRV, autoconfig; docs/dns.md)
-  4. Replace the self-signed certificate in %[1]s/tls/ with a real one for %[3]s
-     (any ACME client works; send SIGHUP to reload it).
+  4. Certificate: with a public host name and ports 80/443, serve obtains one for %[3]s
+     from Let's Encrypt by itself and renews it ([acme] in the config; files in %[1]s/acme/).
+     Otherwise put your own in %[1]s/tls/ and send SIGHUP to reload it.
 `, *data, c.Domain, c.Hostname)
 	return nil
 }

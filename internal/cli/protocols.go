@@ -102,6 +102,9 @@ func (d *deps) openOutbound() error {
 	// The one delivery target of the server: the SMTP servers take it
 	// (bindings) and the queue delivers bounces to local senders through it.
 	dl := delivery.New(d.store, nil, c.Hostname, d.log)
+	if err := wireRoles(d.dataDir, c, dl.Resolver); err != nil {
+		return err
+	}
 	opt.LocalDeliver, opt.IsLocalDomain = queue.LocalHooks(dl)
 	q, err := queue.Open(opt)
 	if err != nil {

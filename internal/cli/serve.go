@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/youju/youju/internal/acme"
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/clientconf"
 	"github.com/youju/youju/internal/config"
@@ -114,7 +115,11 @@ func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dns
 	} else {
 		defer ctl()
 	}
-	deps := &deps{cfg: c, dataDir: dataDir, log: log, tls: tlsm, store: st, auth: authn, dns: dns}
+	acm, err := setupACME(c, dataDir, tlsm, st, log, demo != nil)
+	if err != nil {
+		return err
+	}
+	deps := &deps{cfg: c, dataDir: dataDir, log: log, tls: tlsm, store: st, auth: authn, dns: dns, acme: acm}
 	bindings, err := deps.bindings()
 	if err != nil {
 		return err
@@ -124,6 +129,9 @@ func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dns
 		return err
 	}
 	deps.outq.Start(ctx)
+	if acm != nil {
+		go acm.Run(ctx) // the listeners are bound: challenges can be answered
+	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
@@ -159,6 +167,9 @@ loop:
 				log.Error("reloading the TLS certificate failed; keeping the old one", "err", err)
 			} else {
 				log.Info("TLS certificate reloaded")
+			}
+			if acm != nil {
+				acm.CheckNow() // names of a new domain; a removed file is re-obtained
 			}
 		case runErr = <-errc:
 			log.Error("listener failed, shutting down", "err", runErr)
@@ -290,6 +301,7 @@ type deps struct {
 	// and the queue's bounces (set by bindings).
 	deliverer *delivery.Deliverer
 	dns       dnsresolver.Resolver
+	acme      *acme.Manager // nil: ACME off
 }
 
 // httpServer adapts net/http to the server interface.
@@ -324,6 +336,7 @@ func (d *deps) webBindings() ([]binding, error) {
 	site := web.New(web.Options{
 		Hostname: c.Hostname, Domain: c.Domain, Settings: clientconf.Settings(c, c.Hostname),
 		Store: d.store, Auth: d.auth, TLSCert: d.tls.Certificate, HTTPSPort: httpsPort, Logger: d.log.With("proto", "http"),
+		ACMEChallenge: d.acmeHTTP(),
 	})
 	var bs []binding
 	add := func(name, setting string, srv server, implicit bool) error {

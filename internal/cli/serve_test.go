@@ -45,6 +45,15 @@ func (s *syncBuffer) String() string {
 // 127.0.0.1:0 and returns the bound address of each listener.
 func startServe(t *testing.T, dir string) (map[string]string, *syncBuffer, func() error) {
 	t.Helper()
+	// Tests never touch real DNS: an empty fake knows no domain.
+	return startServeDNS(t, dir, &dnsresolver.Fake{}, nil)
+}
+
+// startServeDNS is startServe with the given (fake) DNS.
+// tweak, if set, changes the configuration after the listeners were put
+// on 127.0.0.1:0.
+func startServeDNS(t *testing.T, dir string, dns dnsresolver.Resolver, tweak func(*config.Config)) (map[string]string, *syncBuffer, func() error) {
+	t.Helper()
 	c, err := config.Load(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -55,11 +64,13 @@ func startServe(t *testing.T, dir string) (map[string]string, *syncBuffer, func(
 	}
 	c.Auth.AllowPlaintextLoopback = true
 	c.Log.Level = "debug"
+	if tweak != nil {
+		tweak(&c)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errs := new(syncBuffer), new(syncBuffer)
 	done := make(chan error, 1)
-	// Tests never touch real DNS: an empty fake knows no domain.
-	go func() { done <- serve(ctx, &env{stdout: out, stderr: errs}, dir, c, &dnsresolver.Fake{}, nil) }()
+	go func() { done <- serve(ctx, &env{stdout: out, stderr: errs}, dir, c, dns, nil) }()
 	re := regexp.MustCompile(`(?m)^  (\w+)\s+(127\.0\.0\.1:\d+)$`)
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(out.String(), "Stop with Ctrl-C") {

@@ -67,6 +67,11 @@ func userAdd(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "Created account %s.\n", addr)
+		if first, err := setFirstPostmaster(*data, addr); err != nil {
+			return err
+		} else if first {
+			fmt.Fprintf(e.stdout, "%s is the first account: it receives postmaster@ and abuse@ of every domain (change: youju postmaster ADDRESS).\n", addr)
+		}
 		if generated {
 			fmt.Fprintf(e.stdout, "Password: %s   (shown only now; change it with 'youju user passwd %s')\n", pw, addr)
 		}

@@ -45,6 +45,8 @@ type Config struct {
 	Auth      Auth      `toml:"auth"`
 	Outbound  Outbound  `toml:"outbound"`
 	Store     Store     `toml:"store"`
+	ACME      ACME      `toml:"acme"`
+	SRS       SRS       `toml:"srs"`
 }
 
 // Listeners says where each service listens: "host:port", ":port" (on the
@@ -253,6 +255,8 @@ func Default(domain string) Config {
 		},
 		TLS:      TLS{Cert: "tls/cert.pem", Key: "tls/key.pem"},
 		Outbound: DefaultOutbound(),
+		ACME:     ACME{Mode: ACMEAuto},
+		SRS:      SRS{Enabled: true, MaxAgeDays: 21},
 		Log:      Log{Format: "text", Level: "info"},
 		Limits: Limits{
 			MaxMessageBytes:  50 << 20,
@@ -367,7 +371,10 @@ func (c *Config) Validate() error {
 	if err := c.Store.Validate(); err != nil {
 		return err
 	}
-	return nil
+	if err := c.ACME.validate(); err != nil {
+		return err
+	}
+	return c.SRS.validate()
 }
 
 // NamedListener is a listener setting with its config key.

@@ -101,7 +101,7 @@ allow_plaintext_loopback = true
 [store]
 # backend = "sqlite"        # or "postgres": index and messages in PostgreSQL, shared by several nodes
 # dsn = ""                  # for postgres, e.g. "postgres://youju:secret@db.example:5432/youju?sslmode=verify-full"
-`))
+` + acmeSRSTemplate))
 
 // Marshal renders c as a commented youju.toml. Only the fields that init
 // sets are written; the rest appear commented at their defaults.

@@ -117,7 +117,7 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, data []byte) err
 	}
 	if len(remote) > 0 {
 		msg := d.withTrace(env, body, false)
-		if err := d.Queue.Enqueue(ctx, env.From, remote, msg, env.remoteDSN(remote)); err != nil {
+		if err := d.enqueueRemote(ctx, env, remote, msg); err != nil {
 			d.log().Error("enqueue failed", "id", env.ID, "err", err)
 			return temporary(err)
 		}

@@ -29,6 +29,13 @@ type Resolver struct {
 	// stays the authority: a stale entry for a deleted account fails at
 	// delivery, and quota is enforced again by the store.
 	CacheTTL time.Duration
+	// Postmaster, if set, returns the address that gets postmaster@ and
+	// abuse@ of every local domain without an account or alias of that
+	// name (postmaster.go).
+	Postmaster func(ctx context.Context) string
+	// SRS, if set, turns a valid SRS address of ours back into the
+	// original sender, for bounces to forwarded mail (srs.go).
+	SRS SRSReverser
 
 	cache posCache
 }
@@ -47,6 +54,8 @@ type Local struct {
 type Resolution struct {
 	Local  []Local  // distinct accounts
 	Remote []string // distinct addresses in non-local domains
+	// Role: the recipient is postmaster@ or abuse@ of a local domain.
+	Role bool
 }
 
 // Resolve resolves rcpt. A non-local rcpt is refused with ErrRelayDenied
@@ -70,16 +79,24 @@ func (r *Resolver) Resolve(ctx context.Context, rcpt string, allowRelay bool) (R
 		}
 		return Resolution{Remote: []string{addr.String()}}, nil
 	}
+	if res, err, ok := r.reverseSRS(ctx, addr); ok {
+		return res, err
+	}
 	w := walk{r: r, ctx: ctx, seen: map[string]bool{}, accts: map[store.AccountID]bool{}, remote: map[string]bool{}}
-	if err := w.resolve(addr, 0); err != nil {
+	err = w.resolve(addr, 0)
+	if err == nil && len(w.res.Local) == 0 && len(w.res.Remote) == 0 {
+		err = ErrUnknownUser
+		if w.looped {
+			err = ErrAliasLoop
+		}
+	}
+	if res, ferr, ok := r.roleFallback(ctx, addr, err); ok {
+		return res, ferr
+	}
+	if err != nil {
 		return Resolution{}, err
 	}
-	if len(w.res.Local) == 0 && len(w.res.Remote) == 0 {
-		if w.looped {
-			return Resolution{}, ErrAliasLoop
-		}
-		return Resolution{}, ErrUnknownUser
-	}
+	w.res.Role = IsRole(addr.Local)
 	return w.res, nil
 }
 

@@ -411,6 +411,10 @@ func (ss *session) Data(r io.Reader) error {
 	if lk != nil {
 		var v mailauth.Verdict
 		data, v = ss.authenticate(ctx, env, lk, hdr, data)
+		if v.Reject && env.RoleOnly() {
+			// postmaster@/abuse@ take everything (RFC 5321 §4.5.1), into Junk.
+			v.Reject, v.Junk = false, true
+		}
 		if v.Reject {
 			return ss.fail(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
 				Message: "Rejected by the DMARC policy of " + v.DMARC.FromDomain})

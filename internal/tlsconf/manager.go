@@ -17,8 +17,10 @@ import (
 type Manager struct {
 	certFile, keyFile string
 
-	reloadMu sync.Mutex // serializes Reload so files are read once at a time
+	reloadMu sync.Mutex // serializes Reload and SetFiles; guards the file names
 	cert     atomic.Pointer[tls.Certificate]
+	// alpn, if set, answers TLS-ALPN-01 validation handshakes (RFC 8737).
+	alpn atomic.Pointer[func(*tls.ClientHelloInfo) *tls.Certificate]
 }
 
 // NewManager loads the PEM certificate chain in certFile and its private
@@ -52,7 +54,47 @@ func (m *Manager) Config() *tls.Config {
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return m.cert.Load(), nil
 		},
+		GetConfigForClient: m.configForChallenge,
 	}
+}
+
+// SetALPNChallenge installs f, which returns the validation certificate
+// for a TLS-ALPN-01 handshake (RFC 8737 §3) or nil for any other one.
+func (m *Manager) SetALPNChallenge(f func(*tls.ClientHelloInfo) *tls.Certificate) {
+	m.alpn.Store(&f)
+}
+
+// configForChallenge answers an ACME validation handshake with its own
+// config, negotiating acme-tls/1 (RFC 8737 §3: the server must select
+// it). Other handshakes (nil) use the listener's config unchanged: adding
+// acme-tls/1 to every listener's NextProtos would make Go refuse clients
+// that offer other protocols, such as "imap".
+func (m *Manager) configForChallenge(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	f := m.alpn.Load()
+	if f == nil {
+		return nil, nil
+	}
+	cert := (*f)(hello)
+	if cert == nil {
+		return nil, nil
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*cert}, NextProtos: []string{"acme-tls/1"}}, nil
+}
+
+// SetFiles switches to another certificate pair (an ACME certificate
+// replacing the self-signed one) and serves it from the next handshake
+// on; Reload reads these files from then on. On error nothing changes.
+// certFile and keyFile may be one file holding both.
+func (m *Manager) SetFiles(certFile, keyFile string) error {
+	m.reloadMu.Lock()
+	defer m.reloadMu.Unlock()
+	cert, err := loadPair(certFile, keyFile)
+	if err != nil {
+		return err
+	}
+	m.certFile, m.keyFile = certFile, keyFile
+	m.cert.Store(cert)
+	return nil
 }
 
 // Certificate returns the certificate currently served, with Leaf set.
@@ -64,11 +106,11 @@ func (m *Manager) Certificate() *tls.Certificate {
 // certificate stays in use and the error is returned; the caller logs it.
 // A static Manager has no files and Reload returns nil.
 func (m *Manager) Reload() error {
+	m.reloadMu.Lock()
+	defer m.reloadMu.Unlock()
 	if m.certFile == "" && m.keyFile == "" {
 		return nil
 	}
-	m.reloadMu.Lock()
-	defer m.reloadMu.Unlock()
 	cert, err := loadPair(m.certFile, m.keyFile)
 	if err != nil {
 		return err

@@ -59,6 +59,9 @@ type Options struct {
 	HSTSMaxAge time.Duration
 	// MTASTSMode is the MTA-STS policy mode ("testing" unless "enforce").
 	MTASTSMode string
+	// ACMEChallenge, if set, answers ACME HTTP-01 challenges under
+	// /.well-known/acme-challenge/ (RFC 8555 §8.3; internal/acme).
+	ACMEChallenge http.Handler
 	// SessionIdle and SessionMax bound a settings-page session: it ends
 	// after SessionIdle without requests (default 30m) or SessionMax after
 	// sign-in (default 12h).
@@ -126,6 +129,11 @@ func (s *server) routes() {
 	m.HandleFunc("GET /apple.mobileconfig", s.mobileconfig)
 	// RFC 8461 §3.3: the policy host is mta-sts.DOMAIN, HTTPS only.
 	m.HandleFunc("GET /.well-known/mta-sts.txt", s.mtaSTS)
+	if s.opt.ACMEChallenge != nil {
+		// Over plain HTTP from anywhere (plainHTTPPath): the CA fetches it
+		// on port 80.
+		m.Handle("GET /.well-known/acme-challenge/", s.opt.ACMEChallenge)
+	}
 
 	m.Handle("GET /static/", http.FileServerFS(staticFS))
 	m.HandleFunc("GET /{$}", s.index)
