@@ -68,6 +68,7 @@ func (d *deps) bindings() ([]binding, error) {
 		{"imaps", c.Listeners.IMAPS, imap, true},
 		{"pop3", c.Listeners.POP3, pop, false},
 		{"pop3s", c.Listeners.POP3S, pop, true},
+		{"managesieve", c.Listeners.ManageSieve, d.manageSieve(conns), false},
 	} {
 		addr, err := c.Address(x.setting)
 		if err != nil {
@@ -102,6 +103,7 @@ func (d *deps) openOutbound() error {
 	// The one delivery target of the server: the SMTP servers take it
 	// (bindings) and the queue delivers bounces to local senders through it.
 	dl := delivery.New(d.store, nil, c.Hostname, d.log)
+	dl.Sieve = d.sieveDelivery()
 	opt.LocalDeliver, opt.IsLocalDomain = queue.LocalHooks(dl)
 	q, err := queue.Open(opt)
 	if err != nil {

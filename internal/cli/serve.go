@@ -26,6 +26,7 @@ import (
 	"github.com/youju/youju/internal/maillog"
 	"github.com/youju/youju/internal/metrics"
 	"github.com/youju/youju/internal/netserver"
+	"github.com/youju/youju/internal/sieve"
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/tlsconf"
 	"github.com/youju/youju/internal/web"
@@ -290,6 +291,7 @@ type deps struct {
 	// and the queue's bounces (set by bindings).
 	deliverer *delivery.Deliverer
 	dns       dnsresolver.Resolver
+	sieve     *sieve.FileStore // users' Sieve scripts (sieve.go)
 }
 
 // httpServer adapts net/http to the server interface.
