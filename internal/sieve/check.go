@@ -10,7 +10,7 @@ import (
 var Extensions = []string{
 	"fileinto", "copy", "imap4flags", "body", "variables", "vacation",
 	"envelope", "reject", "ereject", "relational", "mailbox",
-	"comparator-i;ascii-numeric",
+	"comparator-i;ascii-numeric", "date",
 }
 
 // Script is a compiled script, safe for concurrent use.
@@ -59,6 +59,8 @@ type test struct {
 	limit     int64
 	transform string // body: raw, content, text
 	types     []string
+	zone      string // date: :zone
+	origZone  bool   // date: :originalzone
 }
 
 // Compile parses and checks a script. Errors are *CompileError.

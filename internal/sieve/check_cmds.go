@@ -235,6 +235,8 @@ func (c *checker) test(n *node) (*test, error) {
 		}
 		t.names = av.pos[0].strs
 		return t, nil
+	case "date", "currentdate":
+		return c.checkDate(n, t)
 	case "size":
 		av, err := c.noTests(n, map[string]tagParam{"over": pNone, "under": pNone})
 		if err != nil {

@@ -3,6 +3,7 @@ package sieve
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 const sampleMsg = "Return-Path: <coyote@desert.example.org>\r\n" +
@@ -225,5 +226,56 @@ func TestVacationRules(t *testing.T) {
 	}
 	if VacationKey(m, &Vacation{Handle: "a"}) == VacationKey(m, &Vacation{Handle: "b"}) {
 		t.Error("handles a and b share a key")
+	}
+}
+
+func TestDate(t *testing.T) {
+	tests := []struct {
+		src  string
+		now  time.Time
+		want string
+	}{
+		// RFC 5260 §4 example (hour in the original zone).
+		{`require ["date", "relational", "fileinto"];
+if allof(header :contains "from" "coyote",
+         date :value "ge" :originalzone "date" "hour" "09",
+         date :value "lt" :originalzone "date" "hour" "17")
+{ fileinto "urgent"; }`, time.Time{}, "fileinto:urgent"},
+		{`require ["date", "fileinto"]; if date :is :zone "+0000" "date" "time" "17:06:31" { fileinto "utc"; }`, time.Time{}, "fileinto:utc"},
+		{`require ["date", "fileinto"]; if date :is :originalzone "date" "weekday" "2" { fileinto "tuesday"; }`, time.Time{}, "fileinto:tuesday"},
+		{`require ["date", "fileinto"]; if date :is :originalzone "date" "julian" "50539" { fileinto "mjd"; }`, time.Time{}, "fileinto:mjd"},
+		// RFC 5260 §5 example: a vacation for the first week of July.
+		{`require ["date", "relational", "vacation"];
+if allof(currentdate :value "ge" :zone "+0800" "date" "2007-06-30",
+         currentdate :value "le" :zone "+0800" "date" "2007-07-07")
+{ vacation :days 7 "I'm away during the first week in July."; }`, time.Date(2007, 7, 2, 12, 0, 0, 0, time.UTC), "keep vacation:I'm away during the first week in July."},
+		{`require ["date", "relational", "vacation"];
+if currentdate :value "ge" :zone "+0800" "date" "2007-06-30" { vacation "x"; }`, time.Date(2007, 6, 29, 15, 59, 0, 0, time.UTC), "keep"},
+		{`require ["date", "relational", "vacation"];
+if currentdate :value "ge" :zone "+0800" "date" "2007-06-30" { vacation "x"; }`, time.Date(2007, 6, 29, 16, 0, 0, 0, time.UTC), "keep vacation:x"},
+	}
+	for _, tc := range tests {
+		s, err := Compile(tc.src)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		m, _ := NewMessage([]byte(sampleMsg), "coyote@desert.example.org", "roadrunner@acme.example.com")
+		m.Now = tc.now
+		r, err := s.Run(m, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := summary(r); got != tc.want {
+			t.Errorf("%s:\ngot %q, want %q", tc.src, got, tc.want)
+		}
+	}
+	for _, bad := range []string{
+		`require "date"; if date :zone "0800" "date" "year" "2000" {}`,
+		`require "date"; if date "date" "fortnight" "1" {}`,
+		`if currentdate "year" "2000" {}`,
+	} {
+		if _, err := Compile(bad); err == nil {
+			t.Errorf("%s compiled", bad)
+		}
 	}
 }

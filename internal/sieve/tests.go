@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/youju/youju/internal/message"
 )
@@ -14,9 +15,10 @@ const maxBodyText = 1 << 20
 
 // Message is the message a script looks at.
 type Message struct {
-	Data         []byte // the whole message in CRLF form
-	EnvelopeFrom string // reverse-path, "" for the null sender
-	EnvelopeTo   string // the recipient address this delivery is for
+	Data         []byte    // the whole message in CRLF form
+	EnvelopeFrom string    // reverse-path, "" for the null sender
+	EnvelopeTo   string    // the recipient address this delivery is for
+	Now          time.Time // currentdate's time; zero: the clock
 	hdr          *message.Header
 	info         *message.Info
 }
@@ -59,6 +61,13 @@ func unfold(v []byte) string {
 	v = bytes.TrimRight(v, "\r\n")
 	s := strings.ReplaceAll(string(v), "\r\n", "")
 	return strings.ReplaceAll(s, "\n", "")
+}
+
+func (m *Message) now() time.Time {
+	if m.Now.IsZero() {
+		return time.Now()
+	}
+	return m.Now
 }
 
 func (m *Message) parsed() *message.Info {
@@ -161,6 +170,8 @@ func (r *run) values(t *test) ([]string, error) {
 		}
 	case "body":
 		return r.body(t)
+	case "date", "currentdate":
+		out = r.dateValues(t)
 	}
 	return out, nil
 }
