@@ -224,6 +224,10 @@ func TestVacationRules(t *testing.T) {
 			t.Errorf("reply lacks %q:\n%s", want, reply)
 		}
 	}
+	reply = string(VacationReply(m, &Vacation{Reason: "x", From: "张三 <zs@acme.example.com>"}, own[0], "mx.example", timeZero))
+	if !strings.Contains(reply, "From: =?utf-8?q?=E5=BC=A0=E4=B8=89?= <zs@acme.example.com>\r\n") {
+		t.Errorf("From with a Chinese name:\n%s", reply)
+	}
 	if VacationKey(m, &Vacation{Handle: "a"}) == VacationKey(m, &Vacation{Handle: "b"}) {
 		t.Error("handles a and b share a key")
 	}

@@ -147,11 +147,19 @@ func VacationReply(m *Message, v *Vacation, from, hostname string, now time.Time
 	return []byte(b.String())
 }
 
+// encodeIfNeeded encodes the display name of a From address given as
+// UTF-8 ("张三 <a@b>") as an RFC 2047 word; the address stays as it is.
 func encodeIfNeeded(s string) string {
+	ascii := true
 	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return mime.QEncoding.Encode("utf-8", s)
-		}
+		ascii = ascii && s[i] < 0x80
+	}
+	if ascii {
+		return s
+	}
+	if i := strings.LastIndexByte(s, '<'); i > 0 && strings.HasSuffix(s, ">") {
+		name := strings.Trim(strings.TrimSpace(s[:i]), `"`)
+		return mime.QEncoding.Encode("utf-8", name) + " " + s[i:]
 	}
 	return s
 }
