@@ -280,8 +280,11 @@ func validKeyword(s string) bool {
 // internet readiness); until then the original sender is kept.
 func (d *Deliverer) redirect(ctx context.Context, env *Envelope, l Local, to string, msg []byte) error {
 	mark := sieve.LoopHeader + ": " + l.Address + "\r\n"
-	if hasLoopMark(msg, l.Address) {
+	switch mine, all := loopMarks(msg, l.Address); {
+	case mine:
 		return errors.New("redirect loop: the message was redirected by this account before")
+	case all >= maxRedirectHops:
+		return fmt.Errorf("redirected %d times already", all)
 	}
 	if d.Resolver == nil {
 		return errors.New("no resolver")
@@ -293,20 +296,34 @@ func (d *Deliverer) redirect(ctx context.Context, env *Envelope, l Local, to str
 	out := append([]byte(mark), msg...)
 	renv := &Envelope{ID: env.ID + "-redirect", From: env.From, Protocol: "local", Helo: d.Hostname,
 		Time: time.Now(), Rcpts: []Recipient{{Address: to, Resolution: res}}}
-	return d.Deliver(ctx, renv, out)
+	if err := d.Deliver(ctx, renv, out); err != nil {
+		return err
+	}
+	// Logged at Info: a forward set up with a stolen password leaves a
+	// trace.
+	d.log().Info("sieve: redirected", "id", env.ID, "account", l.Address, "to", to)
+	return nil
 }
 
-func hasLoopMark(msg []byte, addr string) bool {
+// maxRedirectHops bounds how many accounts' scripts may redirect one
+// message in a chain: with up to sieve.DefaultMaxRedirects each, a chain
+// through many accounts would otherwise fan out without end.
+const maxRedirectHops = 8
+
+// loopMarks reports whether msg carries addr's loop mark, and how many
+// loop marks it carries.
+func loopMarks(msg []byte, addr string) (mine bool, all int) {
 	h, err := message.ReadHeader(msg, message.HeaderLimits{})
 	if err != nil {
-		return false
+		return false, 0
 	}
 	for _, f := range h.Fields {
-		if strings.EqualFold(f.Name, sieve.LoopHeader) && strings.EqualFold(string(bytes.TrimSpace(f.Value)), addr) {
-			return true
+		if strings.EqualFold(f.Name, sieve.LoopHeader) {
+			all++
+			mine = mine || strings.EqualFold(string(bytes.TrimSpace(f.Value)), addr)
 		}
 	}
-	return false
+	return mine, all
 }
 
 // sendVacation answers a message for a vacation action, when RFC 5230 and

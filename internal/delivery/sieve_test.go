@@ -238,3 +238,17 @@ func TestSieveFailingScriptKeepsAndNotifiesOnce(t *testing.T) {
 		t.Errorf("a failed script redirected: %+v", q)
 	}
 }
+
+func TestSieveRedirectHopLimit(t *testing.T) {
+	e := newSieveEnv(t)
+	e.install(e.alice, `redirect "bob@example.com";`)
+	marks := strings.Repeat(sieve.LoopHeader+": someone@elsewhere.example\n", 8)
+	if err := e.send("carol@remote.net", []string{"alice@example.com"}, marks+plainMsg); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := e.mailbox(e.alice, "INBOX")
+	b, _ := e.mailbox(e.bob, "INBOX")
+	if len(a) != 1 || len(b) != 0 {
+		t.Fatalf("alice %d, bob %d: a message redirected 8 times must be kept, not redirected again", len(a), len(b))
+	}
+}

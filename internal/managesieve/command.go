@@ -210,14 +210,19 @@ func (p *lineReader) literal() (string, error) {
 		// session rather than read them as commands.
 		return "", fmt.Errorf("managesieve: literal of %d octets exceeds %d", n, maxLiteral)
 	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(p.r, buf); err != nil {
+	// Grown as the octets arrive: a client that announces a large
+	// literal and sends nothing holds no large buffer.
+	var buf strings.Builder
+	if _, err := io.CopyN(&buf, p.r, int64(n)); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
 		return "", err
 	}
 	if err := p.fill(); err != nil {
 		return "", err
 	}
-	return string(buf), nil
+	return buf.String(), nil
 }
 
 // quote renders s as a quoted string, or as a literal when it holds CR,
