@@ -326,6 +326,7 @@ func (d *deps) webBindings() ([]binding, error) {
 	site := web.New(web.Options{
 		Hostname: c.Hostname, Domain: c.Domain, Settings: clientconf.Settings(c, c.Hostname),
 		Store: d.store, Auth: d.auth, TLSCert: d.tls.Certificate, HTTPSPort: httpsPort, Logger: d.log.With("proto", "http"),
+		Sieve: d.sieveScripts(),
 	})
 	var bs []binding
 	add := func(name, setting string, srv server, implicit bool) error {
