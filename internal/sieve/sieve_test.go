@@ -1,6 +1,9 @@
 package sieve
 
 import (
+	"context"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -281,5 +284,58 @@ if currentdate :value "ge" :zone "+0800" "date" "2007-06-30" { vacation "x"; }`,
 		if _, err := Compile(bad); err == nil {
 			t.Errorf("%s compiled", bad)
 		}
+	}
+}
+
+func TestFileStore(t *testing.T) {
+	ctx := context.Background()
+	fs := &FileStore{Dir: t.TempDir()}
+	if s, _, err := fs.Active(ctx, 7); s != nil || err != nil {
+		t.Fatalf("no scripts: %v %v", s, err)
+	}
+	if err := fs.Put(ctx, 7, "a/../b", "keep;"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Put(ctx, 7, "bad\nname", "keep;"); err != ErrBadName {
+		t.Errorf("bad name: %v", err)
+	}
+	if err := fs.SetActive(ctx, 7, "a/../b"); err != nil {
+		t.Fatal(err)
+	}
+	s, name, err := fs.Active(ctx, 7)
+	if err != nil || s == nil || name != "a/../b" {
+		t.Fatalf("active %q %v", name, err)
+	}
+	// A file changed behind the store's back is seen.
+	time.Sleep(10 * time.Millisecond)
+	p := fs.path(7, "a/../b")
+	if err := os.WriteFile(p, []byte("discard; # changed by hand"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s2, _, _ := fs.Active(ctx, 7)
+	if s2 == s {
+		t.Error("cached script returned after the file changed")
+	}
+	if err := fs.Delete(ctx, 7, "a/../b"); err != ErrActive {
+		t.Errorf("delete active: %v", err)
+	}
+	if err := fs.Rename(ctx, 7, "a/../b", "c"); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := fs.List(ctx, 7); len(list) != 1 || list[0].Name != "c" || !list[0].Active {
+		t.Errorf("list %+v", list)
+	}
+	for i := 0; i < MaxScripts-1; i++ {
+		fs.Put(ctx, 7, fmt.Sprint("s", i), "keep;")
+	}
+	if err := fs.Put(ctx, 7, "one-too-many", "keep;"); err != ErrTooMany {
+		t.Errorf("script %d: %v", MaxScripts+1, err)
+	}
+	ok1, _ := fs.Respond(ctx, 7, "k", time.Hour)
+	ok2, _ := fs.Respond(ctx, 7, "k", time.Hour)
+	fs2 := &FileStore{Dir: fs.Dir} // as after a restart
+	ok3, _ := fs2.Respond(ctx, 7, "k", time.Hour)
+	if !ok1 || ok2 || ok3 {
+		t.Errorf("vacation tracking: %v %v %v, want true false false", ok1, ok2, ok3)
 	}
 }

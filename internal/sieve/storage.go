@@ -79,8 +79,8 @@ func ValidName(name string) bool {
 // path-escaped), the active script's name in DIR/ACCOUNTID/active, and
 // the vacation tracking in DIR/ACCOUNTID/vacation.json; every file is
 // written with fsutil.WriteFileAtomic. Compiled active scripts are cached
-// in memory; all writes go through the FileStore of the one process that
-// owns the data directory.
+// in memory, checked against the files' size and modification time on
+// each use, so a file changed behind the server's back is seen.
 type FileStore struct {
 	Dir string
 
@@ -92,6 +92,21 @@ type FileStore struct {
 type activeEntry struct {
 	name   string
 	script *Script
+	stamp  [2]fileStamp // of "active" and of the script
+}
+
+// fileStamp identifies a version of a file; the zero value is "absent".
+type fileStamp struct {
+	size int64
+	mod  time.Time
+}
+
+func stampOf(path string) fileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}
+	}
+	return fileStamp{fi.Size(), fi.ModTime()}
 }
 
 func (f *FileStore) acctDir(acct store.AccountID) string {
@@ -272,19 +287,21 @@ func (f *FileStore) SetActive(ctx context.Context, acct store.AccountID, name st
 // Active implements Scripts. A stored script that no longer compiles
 // (a newer youju stored it, or the file was edited by hand) is an error.
 func (f *FileStore) Active(ctx context.Context, acct store.AccountID) (*Script, string, error) {
+	activeStamp := stampOf(filepath.Join(f.acctDir(acct), "active"))
 	f.mu.Lock()
-	if e, ok := f.cache[acct]; ok {
-		f.mu.Unlock()
+	e, ok := f.cache[acct]
+	f.mu.Unlock()
+	if ok && e.stamp[0] == activeStamp && (e.name == "" || e.stamp[1] == stampOf(f.path(acct, e.name))) {
 		return e.script, e.name, nil
 	}
-	f.mu.Unlock()
 	name, err := f.activeName(acct)
 	if err != nil || name == "" {
 		if err == nil {
-			f.remember(acct, activeEntry{})
+			f.remember(acct, activeEntry{stamp: [2]fileStamp{activeStamp}})
 		}
 		return nil, "", err
 	}
+	scriptStamp := stampOf(f.path(acct, name))
 	src, err := f.Get(ctx, acct, name)
 	if err != nil {
 		return nil, name, err
@@ -293,7 +310,7 @@ func (f *FileStore) Active(ctx context.Context, acct store.AccountID) (*Script, 
 	if err != nil {
 		return nil, name, fmt.Errorf("script %q: %w", name, err)
 	}
-	f.remember(acct, activeEntry{name: name, script: s})
+	f.remember(acct, activeEntry{name: name, script: s, stamp: [2]fileStamp{activeStamp, scriptStamp}})
 	return s, name, nil
 }
 
