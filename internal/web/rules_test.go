@@ -115,11 +115,11 @@ func TestBrowserRulesPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs.SetActive(ctx, e.acct.ID, generatedScript)
-	wrap := &withCookie{h: e.h}
+	id, _ := e.srv.sessions.create(e.acct.ID, e.acct.Address)
+	// The cookie is set before the server starts: its handler reads it.
+	wrap := &withCookie{h: e.h, cookie: &http.Cookie{Name: "youju-session", Value: id}}
 	ts := httptest.NewServer(wrap)
 	defer ts.Close()
-	id, _ := e.srv.sessions.create(e.acct.ID, e.acct.Address)
-	wrap.cookie = &http.Cookie{Name: "youju-session", Value: id}
 	// English at desktop width, Chinese at phone width: both languages
 	// and both layouts, in four browser runs.
 	for _, tc := range []struct {
