@@ -31,23 +31,7 @@ func (c *checker) action(n *node) (*action, error) {
 		a.flags, a.hasFlg = flagsArg(av)
 		return a, av.positional(n.name, "")
 	case "fileinto":
-		if err := c.need("fileinto", n.pos, "fileinto"); err != nil {
-			return nil, err
-		}
-		spec := map[string]tagParam{}
-		c.optional(spec, "copy", "copy", pNone)
-		c.optional(spec, "mailbox", "create", pNone)
-		c.optional(spec, "imap4flags", "flags", pStrings)
-		av, err := splitArgs(n, spec)
-		if err != nil {
-			return nil, err
-		}
-		if err := av.positional(n.name, "s"); err != nil {
-			return nil, err
-		}
-		a.arg, a.copy, a.create = av.pos[0].strs[0], av.has("copy"), av.has("create")
-		a.flags, a.hasFlg = flagsArg(av)
-		return a, nil
+		return c.fileinto(n)
 	case "redirect":
 		spec := map[string]tagParam{}
 		c.optional(spec, "copy", "copy", pNone)
@@ -105,6 +89,28 @@ func (c *checker) action(n *node) (*action, error) {
 		return nil, errAt(n.pos, "%s is not allowed here", n.name)
 	}
 	return nil, errAt(n.pos, "unknown command %q", n.name)
+}
+
+// fileinto is RFC 5228 §4.1 with :copy (RFC 3894), :create (RFC 5490)
+// and :flags (RFC 5232).
+func (c *checker) fileinto(n *node) (*action, error) {
+	if err := c.need("fileinto", n.pos, "fileinto"); err != nil {
+		return nil, err
+	}
+	spec := map[string]tagParam{}
+	c.optional(spec, "copy", "copy", pNone)
+	c.optional(spec, "mailbox", "create", pNone)
+	c.optional(spec, "imap4flags", "flags", pStrings)
+	av, err := splitArgs(n, spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := av.positional(n.name, "s"); err != nil {
+		return nil, err
+	}
+	a := &action{kind: "fileinto", arg: av.pos[0].strs[0], copy: av.has("copy"), create: av.has("create")}
+	a.flags, a.hasFlg = flagsArg(av)
+	return a, nil
 }
 
 // optional adds a tag to spec when its extension is required.

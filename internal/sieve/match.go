@@ -155,22 +155,15 @@ func asciiLower(s string) string {
 	return s
 }
 
-// glob matches value against a :matches pattern (RFC 5228 §2.7.1): "*"
-// matches any run of characters, "?" one character, and a backslash
-// quotes the next character. Each "*" takes as little as it can, leftmost
-// first, which is how RFC 5229 §3.2 fills the match variables. Failed
-// (pattern, value) positions are remembered, so the work is bounded by
-// their product, and charged to the budget.
-func glob(b *budget, pattern, value string, fold bool, caps *[]string) (bool, error) {
-	orig := value // asciiLower keeps byte offsets: captures come from orig
-	if fold {
-		pattern, value = asciiLower(pattern), asciiLower(value)
-	}
-	// Tokenise the pattern: literal runes, '*' and '?' as specials.
-	type ptok struct {
-		special byte // '*', '?' or 0 for a literal
-		lit     string
-	}
+// ptok is one token of a :matches pattern.
+type ptok struct {
+	special byte // '*', '?' or 0 for a literal
+	lit     string
+}
+
+// globTokens splits a pattern into literal characters (a backslash
+// quotes the next one) and the wildcards '*' and '?'.
+func globTokens(pattern string) []ptok {
 	var toks []ptok
 	for i := 0; i < len(pattern); {
 		c := pattern[i]
@@ -188,6 +181,21 @@ func glob(b *budget, pattern, value string, fold bool, caps *[]string) (bool, er
 			i += n
 		}
 	}
+	return toks
+}
+
+// glob matches value against a :matches pattern (RFC 5228 §2.7.1): "*"
+// matches any run of characters, "?" one character, and a backslash
+// quotes the next character. Each "*" takes as little as it can, leftmost
+// first, which is how RFC 5229 §3.2 fills the match variables. Failed
+// (pattern, value) positions are remembered, so the work is bounded by
+// their product, and charged to the budget.
+func glob(b *budget, pattern, value string, fold bool, caps *[]string) (bool, error) {
+	orig := value // asciiLower keeps byte offsets: captures come from orig
+	if fold {
+		pattern, value = asciiLower(pattern), asciiLower(value)
+	}
+	toks := globTokens(pattern)
 	failed := map[[2]int]bool{}
 	var spans [][2]int // start/end in value of each wildcard, in order
 	var rec func(ti, vi int) (bool, error)
