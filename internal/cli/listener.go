@@ -16,6 +16,8 @@ func protoOf(listener string) string {
 		return metrics.ProtoIMAP
 	case "pop3", "pop3s":
 		return metrics.ProtoPOP3
+	case "managesieve":
+		return "managesieve"
 	}
 	return metrics.ProtoHTTP
 }

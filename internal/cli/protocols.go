@@ -68,6 +68,7 @@ func (d *deps) bindings() ([]binding, error) {
 		{"imaps", c.Listeners.IMAPS, imap, true},
 		{"pop3", c.Listeners.POP3, pop, false},
 		{"pop3s", c.Listeners.POP3S, pop, true},
+		{"managesieve", c.Listeners.ManageSieve, d.manageSieve(conns), false},
 	} {
 		addr, err := c.Address(x.setting)
 		if err != nil {
@@ -105,6 +106,7 @@ func (d *deps) openOutbound() error {
 	if err := wireRoles(d.dataDir, c, dl.Resolver); err != nil {
 		return err
 	}
+	dl.Sieve = d.sieveDelivery()
 	opt.LocalDeliver, opt.IsLocalDomain = queue.LocalHooks(dl)
 	q, err := queue.Open(opt)
 	if err != nil {

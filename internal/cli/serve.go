@@ -27,6 +27,7 @@ import (
 	"github.com/youju/youju/internal/maillog"
 	"github.com/youju/youju/internal/metrics"
 	"github.com/youju/youju/internal/netserver"
+	"github.com/youju/youju/internal/sieve"
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/tlsconf"
 	"github.com/youju/youju/internal/web"
@@ -301,7 +302,8 @@ type deps struct {
 	// and the queue's bounces (set by bindings).
 	deliverer *delivery.Deliverer
 	dns       dnsresolver.Resolver
-	acme      *acme.Manager // nil: ACME off
+	acme      *acme.Manager    // nil: ACME off
+	sieve     *sieve.FileStore // users' Sieve scripts (sieve.go)
 }
 
 // httpServer adapts net/http to the server interface.
@@ -337,6 +339,7 @@ func (d *deps) webBindings() ([]binding, error) {
 		Hostname: c.Hostname, Domain: c.Domain, Settings: clientconf.Settings(c, c.Hostname),
 		Store: d.store, Auth: d.auth, TLSCert: d.tls.Certificate, HTTPSPort: httpsPort, Logger: d.log.With("proto", "http"),
 		ACMEChallenge: d.acmeHTTP(),
+		Sieve:         d.sieveScripts(),
 	})
 	var bs []binding
 	add := func(name, setting string, srv server, implicit bool) error {

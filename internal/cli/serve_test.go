@@ -59,7 +59,7 @@ func startServeDNS(t *testing.T, dir string, dns dnsresolver.Resolver, tweak fun
 		t.Fatal(err)
 	}
 	l := &c.Listeners
-	for _, p := range []*string{&l.SMTP, &l.Submissions, &l.Submission, &l.IMAP, &l.IMAPS, &l.POP3, &l.POP3S, &l.HTTP, &l.HTTPS, &l.Admin} {
+	for _, p := range []*string{&l.SMTP, &l.Submissions, &l.Submission, &l.IMAP, &l.IMAPS, &l.POP3, &l.POP3S, &l.HTTP, &l.HTTPS, &l.Admin, &l.ManageSieve} {
 		*p = "127.0.0.1:0"
 	}
 	c.Auth.AllowPlaintextLoopback = true

@@ -62,6 +62,7 @@ type Listeners struct {
 	HTTP        string `toml:"http"`        // 80: autoconfig, settings page
 	HTTPS       string `toml:"https"`       // 443
 	Admin       string `toml:"admin"`       // /metrics; loopback by default
+	ManageSieve string `toml:"managesieve"` // 4190, STARTTLS (RFC 5804): users' Sieve scripts
 }
 
 // TLS names the certificate. Relative paths are in the data directory.
@@ -252,6 +253,7 @@ func Default(domain string) Config {
 			SMTP: ":25", Submissions: ":465", Submission: ":587",
 			IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995",
 			HTTP: ":80", HTTPS: ":443", Admin: "127.0.0.1:9100",
+			ManageSieve: ":4190",
 		},
 		TLS:      TLS{Cert: "tls/cert.pem", Key: "tls/key.pem"},
 		Outbound: DefaultOutbound(),
@@ -386,6 +388,7 @@ func (l *Listeners) NamedAll() []NamedListener {
 		{"smtp", l.SMTP}, {"submissions", l.Submissions}, {"submission", l.Submission},
 		{"imap", l.IMAP}, {"imaps", l.IMAPS}, {"pop3", l.POP3}, {"pop3s", l.POP3S},
 		{"http", l.HTTP}, {"https", l.HTTPS}, {"admin", l.Admin},
+		{"managesieve", l.ManageSieve},
 	}
 }
 

@@ -36,6 +36,7 @@ port_offset = {{.PortOffset}}
 # http = ":80"           # autoconfig and the settings page; e.g. ":8080"
 # https = ":443"
 # admin = "127.0.0.1:9100"  # Prometheus /metrics
+# managesieve = ":4190"  # Sieve filters from Thunderbird, Roundcube (RFC 5804)
 
 [tls]
 cert = "{{.TLS.Cert}}"

@@ -52,6 +52,8 @@ type Deliverer struct {
 	Queue    Queue // nil: no remote delivery (and no bounce to remote senders)
 	Hostname string
 	Logger   *slog.Logger
+	// Sieve, if set, runs the accounts' Sieve scripts (sieve.go).
+	Sieve *Sieve
 }
 
 // ResolverCacheTTL is how long the Resolver made by New remembers found
@@ -107,7 +109,14 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, data []byte) err
 	delivered := 0
 	if len(local) > 0 {
 		msg := d.withTrace(env, body, true)
-		f, n, err := d.deliverLocal(ctx, local, msg, env.Junk)
+		var f []failure
+		var n int
+		var err error
+		if d.Sieve != nil {
+			f, n, err = d.deliverSieve(ctx, env, local, msg)
+		} else {
+			f, n, err = d.deliverLocal(ctx, local, msg, env.Junk)
+		}
 		if err != nil {
 			return err
 		}

@@ -78,6 +78,8 @@ type page struct {
 	AllowIMAP       bool
 	AllowPOP3       bool
 	POP3            store.POP3Options
+	Rules           *rulesView // nil without Sieve (rules.go)
+	Detail          string     // detail of Error, e.g. which rule is wrong
 }
 
 func (s *server) newPage(r *http.Request) *page {
@@ -284,6 +286,7 @@ func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 		p.Error = "err_internal"
 	}
 	p.AppPasswords = apps
+	s.fillRules(r, acct, p)
 	if edit != nil {
 		edit(p)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/clientconf"
 	"github.com/youju/youju/internal/dnsrec"
+	"github.com/youju/youju/internal/sieve"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -67,6 +68,8 @@ type Options struct {
 	// sign-in (default 12h).
 	SessionIdle, SessionMax time.Duration
 	Logger                  *slog.Logger
+	// Sieve, if set, adds the mail rules forms (rules.go).
+	Sieve sieve.Scripts
 	// Now is the clock (tests).
 	Now func() time.Time
 }
@@ -144,6 +147,8 @@ func (s *server) routes() {
 	m.HandleFunc("POST /settings/app-passwords", s.createAppPassword)
 	m.HandleFunc("POST /settings/app-passwords/revoke", s.revokeAppPassword)
 	m.HandleFunc("POST /settings/services", s.setServices)
+	m.HandleFunc("POST /settings/rules", s.saveRules)
+	m.HandleFunc("POST /settings/sieve", s.saveScript)
 }
 
 // ServeHTTP sets the headers every answer carries, sends people on plain

@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"path/filepath"
+
+	"github.com/youju/youju/internal/delivery"
+	"github.com/youju/youju/internal/managesieve"
+	"github.com/youju/youju/internal/netserver"
+	"github.com/youju/youju/internal/sieve"
+)
+
+// sieveScripts is the one script store of the server (DATA/sieve), shared
+// by ManageSieve and delivery so that its cache of compiled active scripts
+// sees every change.
+func (d *deps) sieveScripts() *sieve.FileStore {
+	if d.sieve == nil {
+		d.sieve = &sieve.FileStore{Dir: filepath.Join(d.dataDir, "sieve")}
+	}
+	return d.sieve
+}
+
+// sieveDelivery makes local delivery run the accounts' Sieve scripts.
+func (d *deps) sieveDelivery() *delivery.Sieve {
+	fs := d.sieveScripts()
+	return &delivery.Sieve{Scripts: fs, Tracker: fs}
+}
+
+// manageSieve is the ManageSieve server (port 4190).
+func (d *deps) manageSieve(conns netserver.Limits) *managesieve.Server {
+	c := d.cfg
+	return &managesieve.Server{
+		Scripts: d.sieveScripts(), Auth: d.auth, TLSConfig: d.tls.Config(), Hostname: c.Hostname,
+		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, Limits: conns, Logger: d.log,
+	}
+}

@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"bufio"
+	"crypto/tls"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/smtp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeSieve runs the real wiring: a script uploaded over ManageSieve
+// is applied to mail received on the MX port.
+func TestServeSieve(t *testing.T) {
+	dir := newData(t)
+	mustRun(t, "alicepw\n", "user", "add", "--data", dir, "--password-stdin", "alice@example.test")
+	addrs, _, _ := startServe(t, dir)
+	if addrs["managesieve"] == "" {
+		t.Fatalf("managesieve not started: %v", addrs)
+	}
+	conn, err := net.Dial("tcp", addrs["managesieve"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	r := bufio.NewReader(conn)
+	cmd := func(line string) string {
+		if line != "" {
+			fmt.Fprintf(conn, "%s\r\n", line)
+		}
+		var all []string
+		for {
+			s, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("ManageSieve %q: %v", line, err)
+			}
+			all = append(all, s)
+			if strings.HasPrefix(s, "OK") || strings.HasPrefix(s, "NO") || strings.HasPrefix(s, "BYE") {
+				if !strings.HasPrefix(s, "OK") {
+					t.Fatalf("ManageSieve %q: %q", line, all)
+				}
+				return strings.Join(all, "")
+			}
+		}
+	}
+	cmd("")
+	cmd(`AUTHENTICATE "PLAIN" "` + base64.StdEncoding.EncodeToString([]byte("\x00alice@example.test\x00alicepw")) + `"`)
+	script := `require ["fileinto", "mailbox"]; if header :contains "subject" "invoice" { fileinto :create "Invoices"; }`
+	cmd(fmt.Sprintf("PUTSCRIPT \"rules\" {%d+}\r\n%s", len(script), script))
+	cmd(`SETACTIVE "rules"`)
+	cmd("LOGOUT")
+
+	mx, err := smtp.Dial(addrs["smtp"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mx.Mail("sender@remote.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := mx.Rcpt("alice@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	w, _ := mx.Data()
+	fmt.Fprint(w, "From: sender@remote.test\r\nSubject: your invoice\r\n\r\nhello\r\n")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mx.Quit()
+	if st := imapMailboxStatus(t, addrs["imaps"], "alice@example.test", "alicepw", "Invoices"); !strings.Contains(st, "MESSAGES 1") {
+		t.Errorf("Invoices: %q", st)
+	}
+	if st := imapStatus(t, addrs["imaps"], "alice@example.test", "alicepw"); !strings.Contains(st, "MESSAGES 0") {
+		t.Errorf("INBOX: %q", st)
+	}
+}
+
+// imapMailboxStatus returns the STATUS line of a mailbox.
+func imapMailboxStatus(t *testing.T, addr, user, pass, mbox string) string {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(conn, "a LOGIN %q %q\r\nb STATUS %q (MESSAGES)\r\nc LOGOUT\r\n", user, pass, mbox)
+	r := bufio.NewReader(conn)
+	for {
+		s, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("IMAP: %v", err)
+		}
+		if strings.HasPrefix(s, "* STATUS") {
+			return s
+		}
+		if strings.HasPrefix(s, "b ") {
+			return s
+		}
+	}
+}

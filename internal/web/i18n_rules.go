@@ -1,0 +1,83 @@
+package web
+
+// The texts of the mail rules forms (rules.go), merged into messages.
+var rulesMessages = map[string]map[string]string{
+	"en": {
+		"rules_heading":        "Mail rules",
+		"rules_intro":          "Auto-reply, forwarding and sorting of incoming mail. They apply to every message that arrives, whichever app you read it with.",
+		"rules_handwritten":    "Your active filter was written by hand (advanced, below). Saving these forms replaces it.",
+		"vacation_heading":     "Auto-reply",
+		"vacation_on":          "Send an automatic reply",
+		"vacation_start":       "From",
+		"vacation_end":         "To",
+		"vacation_subject":     "Subject",
+		"vacation_text":        "Message",
+		"vacation_days":        "Reply to the same sender at most once every (days)",
+		"forward_heading":      "Forwarding",
+		"forward_address":      "Forward all mail to",
+		"forward_keep":         "Keep a copy here",
+		"filters_heading":      "Sorting rules",
+		"filters_intro":        "When a message matches, do the action. Clear the text of a rule to delete it.",
+		"filter_field":         "Field",
+		"filter_value":         "Text",
+		"filter_action":        "Action",
+		"filter_arg":           "folder or address",
+		"filter_contains":      "contains",
+		"field_from":           "From",
+		"field_to":             "To / Cc",
+		"field_subject":        "Subject",
+		"action_move":          "move to folder",
+		"action_read":          "mark as read",
+		"action_flag":          "flag",
+		"action_forward":       "forward to",
+		"action_delete":        "delete",
+		"advanced_heading":     "Advanced: Sieve script",
+		"advanced_intro":       "The rules above are a Sieve script. You may edit it directly (or with Thunderbird's Sieve add-on on port 4190); the forms then no longer show it.",
+		"script_error":         "The script has an error:",
+		"err_rules":            "These rules cannot be saved",
+		"err_too_many_scripts": "You have too many Sieve scripts; delete some with your Sieve client.",
+	},
+	"zh": {
+		"rules_heading":        "收信规则",
+		"rules_intro":          "自动回复、自动转发和来信分类。规则对每封来信生效，无论您用哪个应用收信。",
+		"rules_handwritten":    "当前生效的过滤器是手写的（见下方高级设置）。保存这些表单会替换它。",
+		"vacation_heading":     "自动回复",
+		"vacation_on":          "开启自动回复",
+		"vacation_start":       "开始日期",
+		"vacation_end":         "结束日期",
+		"vacation_subject":     "主题",
+		"vacation_text":        "回复内容",
+		"vacation_days":        "同一发件人最多每几天回复一次",
+		"forward_heading":      "自动转发",
+		"forward_address":      "将所有邮件转发到",
+		"forward_keep":         "在本邮箱保留副本",
+		"filters_heading":      "分类规则",
+		"filters_intro":        "来信符合条件时执行相应操作。清空规则中的文字即可删除该规则。",
+		"filter_field":         "字段",
+		"filter_value":         "文字",
+		"filter_action":        "操作",
+		"filter_arg":           "文件夹或地址",
+		"filter_contains":      "包含",
+		"field_from":           "发件人",
+		"field_to":             "收件人 / 抄送",
+		"field_subject":        "主题",
+		"action_move":          "移动到文件夹",
+		"action_read":          "标为已读",
+		"action_flag":          "加星标",
+		"action_forward":       "转发到",
+		"action_delete":        "删除",
+		"advanced_heading":     "高级：Sieve 脚本",
+		"advanced_intro":       "上面的规则就是一个 Sieve 脚本。您可以直接编辑它（或在 4190 端口用 Thunderbird 的 Sieve 插件编辑）；之后表单将不再显示它。",
+		"script_error":         "脚本有错误：",
+		"err_rules":            "无法保存这些规则",
+		"err_too_many_scripts": "您的 Sieve 脚本太多，请用 Sieve 客户端删除一些。",
+	},
+}
+
+func init() {
+	for lang, msgs := range rulesMessages {
+		for k, v := range msgs {
+			messages[lang][k] = v
+		}
+	}
+}
