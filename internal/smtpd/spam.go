@@ -1,0 +1,125 @@
+package smtpd
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/youju/youju/internal/delivery"
+	"github.com/youju/youju/internal/mailauth"
+	"github.com/youju/youju/internal/netserver"
+	"github.com/youju/youju/internal/spam"
+)
+
+// The anti-spam hooks of the MX port (internal/spam does the work). They
+// apply to clients that did not log in; a session on port 25 that
+// authenticated is one of ours.
+
+// startSpam begins the connection checks and, if configured, waits a
+// moment before the greeting to see whether the client talks first
+// (postscreen's pregreet test: RFC 5321 §3.1 has the client wait for the
+// 220). What it sent is kept and read as its commands. It returns false
+// if the connection died meanwhile.
+func (s *Server) startSpam(nc *netserver.Conn, tc *trackedConn) bool {
+	var ip netip.Addr
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		ip = ap.Addr().Unmap()
+	}
+	tc.spam = s.Spam.Start(nc.Context(), ip)
+	if s.Spam.Pregreet <= 0 || tc.lc == nil {
+		return true
+	}
+	nc.SetReadDeadline(time.Now().Add(s.Spam.Pregreet))
+	err := tc.lc.fill(lineConnBuf)
+	nc.SetReadDeadline(time.Time{})
+	if err == nil {
+		tc.spam.SetPregreet()
+		s.log().Info("client talked before the greeting", "remote", ip.String())
+		return true
+	}
+	if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
+		spam.Checks.With("pregreet", "pass").Inc()
+		return true
+	}
+	return false
+}
+
+// spamConn is the connection's checks, nil when they do not apply.
+func (ss *session) spamConn() *spam.Conn {
+	if ss.s.Spam == nil || ss.s.Mode != Inbound || ss.tc == nil || ss.account() != nil {
+		return nil
+	}
+	return ss.tc.spam
+}
+
+// spamMail refuses a client a DNSBL lists, when so configured: at MAIL
+// FROM rather than at connect, so that its log has the sender (and a
+// user of ours may still AUTH on port 25).
+func (ss *session) spamMail(from string) error {
+	cc := ss.spamConn()
+	if cc == nil || !ss.s.Spam.DNSBLReject || len(ss.s.Spam.DNSBLs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ss.connCtx(), ss.s.dataTimeout())
+	defer cancel()
+	if _, zone := cc.Wait(ctx); zone != "" {
+		ss.logger().Info("rejected", "reason", "dnsbl", "zone", zone, "from", from)
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+			Message: "Service unavailable; client [" + ss.remote.String() + "] blocked using " + zone}
+	}
+	return nil
+}
+
+// spamRcpt greylists a recipient of ours (RFC 6647 §2.1: 451 4.7.1).
+func (ss *session) spamRcpt(env *delivery.Envelope, to string, res delivery.Resolution) error {
+	cc := ss.spamConn()
+	if cc == nil || ss.s.Spam.Greylist == nil || len(res.Local) == 0 {
+		return nil
+	}
+	if ss.s.Spam.Greylist.Check(ss.remote, env.From, to) {
+		return nil
+	}
+	ss.logger().Info("greylisted", "from", env.From, "rcpt", to)
+	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1},
+		Message: "Greylisted, please try again later"}
+}
+
+// spamData scores the message: the connection's checks, the HELO name
+// and the authentication results. It sets env.Junk and adds the
+// X-Youju-Spam field, or returns the 550 that refuses the message.
+func (ss *session) spamData(ctx context.Context, env *delivery.Envelope, auth *mailauth.Verdict) error {
+	cc := ss.spamConn()
+	if cc == nil {
+		return nil
+	}
+	score, _ := cc.Wait(ctx)
+	score.Merge(ss.s.Spam.HELOScore(ss.c.Hostname(), ss.remote))
+	if auth != nil {
+		score.Merge(spam.AuthScore(auth.Result))
+	}
+	verdict := ss.s.Spam.Verdict(score)
+	spam.Checks.With("verdict", verdict).Inc()
+	ss.logger().Info("spam verdict", "verdict", verdict, "score", score.Total, "reasons", score.String())
+	if verdict == spam.Reject {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+			Message: "Message refused as spam"}
+	}
+	if verdict == spam.Junk {
+		env.Junk = true
+	}
+	env.Fields += spam.Header(verdict, score)
+	return nil
+}
+
+// spamDelivered auto-whitelists, for greylisting, a sender whose mail
+// passed SPF or DKIM for its domain (RFC 6647 §4.3).
+func (ss *session) spamDelivered(env *delivery.Envelope, auth *mailauth.Verdict) {
+	if ss.spamConn() == nil || ss.s.Spam.Greylist == nil || auth == nil {
+		return
+	}
+	if spam.Authenticated(auth.Result, env.From) {
+		ss.s.Spam.Greylist.Whitelist(ss.remote, env.From)
+	}
+}
