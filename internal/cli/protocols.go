@@ -16,7 +16,8 @@ import (
 // lock, connection limits) spans its ports.
 func (d *deps) bindings() ([]binding, error) {
 	c := d.cfg
-	if err := d.openOutbound(); err != nil {
+	err := d.openOutbound()
+	if err != nil {
 		return nil, err
 	}
 	lim := c.Limits
@@ -41,6 +42,9 @@ func (d *deps) bindings() ([]binding, error) {
 	mx.Auth = nil
 	// SPF, DKIM and DMARC on what arrives from the internet.
 	mx.DNS, mx.DMARCPolicy = d.dns, c.Outbound.DMARCPolicy
+	if mx.Spam, err = d.spamChecker(); err != nil {
+		return nil, err
+	}
 	pop := &pop3.Server{
 		Store: d.store, Auth: d.auth, TLSConfig: d.tls.Config(), Hostname: c.Hostname,
 		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, Logger: d.log,

@@ -119,6 +119,7 @@ func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dns
 	if err != nil {
 		return err
 	}
+	defer deps.stopSpam()
 	running, err := listenAll(bindings)
 	if err != nil {
 		return err
@@ -290,6 +291,7 @@ type deps struct {
 	// and the queue's bounces (set by bindings).
 	deliverer *delivery.Deliverer
 	dns       dnsresolver.Resolver
+	spamStop  func() // set by spamChecker when greylisting keeps state
 }
 
 // httpServer adapts net/http to the server interface.

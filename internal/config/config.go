@@ -44,6 +44,7 @@ type Config struct {
 	Proxy     Proxy     `toml:"proxy_protocol"`
 	Auth      Auth      `toml:"auth"`
 	Outbound  Outbound  `toml:"outbound"`
+	Spam      Spam      `toml:"spam"`
 }
 
 // Listeners says where each service listens: "host:port", ":port" (on the
@@ -252,6 +253,7 @@ func Default(domain string) Config {
 		},
 		TLS:      TLS{Cert: "tls/cert.pem", Key: "tls/key.pem"},
 		Outbound: DefaultOutbound(),
+		Spam:     DefaultSpam(),
 		Log:      Log{Format: "text", Level: "info"},
 		Limits: Limits{
 			MaxMessageBytes:  50 << 20,
@@ -361,6 +363,9 @@ func (c *Config) Validate() error {
 		return errors.New("tls: cert and key must be set")
 	}
 	if err := c.Outbound.Validate(); err != nil {
+		return err
+	}
+	if err := c.Spam.Validate(); err != nil {
 		return err
 	}
 	return nil

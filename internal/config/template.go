@@ -97,6 +97,20 @@ allow_plaintext_loopback = true
 # domain = "partner.example"
 # next = "10.0.0.5:25"
 # tls = ""                  # "" = opportunistic STARTTLS, "starttls", "implicit", "none"
+
+[spam]
+# anti-spam checks of the MX port: see docs/spam.md
+# dnsbl = []                # e.g. ["zen.spamhaus.org"] (read its terms of use first)
+# dnsbl_action = "reject"   # "reject" (554 at MAIL FROM) or "score"
+# fcrdns = true             # score clients without forward-confirmed reverse DNS
+# helo = true               # score implausible HELO names
+# pregreet_delay = "0s"     # e.g. "3s": wait before the banner, catch clients that talk first
+# greylist = false          # RFC 6647 greylisting
+# greylist_delay = "5m"
+# greylist_window = "24h"
+# greylist_expire = "864h"
+# junk_score = 5.0          # at or above: into Junk
+# reject_score = 10.0       # at or above: 550 at DATA
 `))
 
 // Marshal renders c as a commented youju.toml. Only the fields that init

@@ -99,7 +99,7 @@ type trackedConn struct {
 	inData     atomic.Int32 // Data calls running (an abandoned BDAT one may linger)
 	stopping   atomic.Bool
 	closeAfter atomic.Bool
-	lc         *lineConn // read side of a plain connection (fastdata.go); nil under implicit TLS
+	lc         *lineConn  // read side of a plain connection (fastdata.go); nil under implicit TLS
 	spam       *spam.Conn // the anti-spam checks of the connection (spam.go), or nil
 }
 

@@ -1,0 +1,153 @@
+package smtpd
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/youju/youju/internal/dnsresolver"
+	"github.com/youju/youju/internal/spam"
+	"github.com/youju/youju/internal/store"
+)
+
+// spamServer is an MX server with the checks of c (its DNS a Fake in
+// which 127.0.0.1 has a confirmed reverse name).
+func (e *env) spamServer(c *spam.Checker) string {
+	f := &dnsresolver.Fake{
+		IP:   map[string][]net.IPAddr{"client.example": {{IP: net.IPv4(127, 0, 0, 1)}}},
+		Addr: map[string][]string{"127.0.0.1": {"client.example."}},
+	}
+	if c.DNS == nil {
+		c.DNS = f
+	}
+	s := e.server(Inbound)
+	s.Spam = c
+	return e.start(s, false)
+}
+
+func (e *env) junk(a store.Account) []string {
+	e.t.Helper()
+	mbs, err := e.st.Mailboxes(context.Background(), a.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, m := range mbs {
+		if m.SpecialUse == store.SpecialJunk {
+			return e.messages(a, m.ID)
+		}
+	}
+	e.t.Fatal("no Junk mailbox")
+	return nil
+}
+
+const spamTestMsg = "From: <a@sender.example>\r\nTo: <alice@example.com>\r\nSubject: hi\r\n\r\nhello\r\n.\r\n"
+
+func (r *raw) sendMail(final string) string {
+	r.t.Helper()
+	r.cmd("MAIL FROM:<a@sender.example>", "250")
+	r.cmd("RCPT TO:<alice@example.com>", "250")
+	r.cmd("DATA", "354")
+	r.send(spamTestMsg)
+	return r.expect(final)
+}
+
+func TestSpamDNSBLReject(t *testing.T) {
+	e := newEnv(t)
+	f := &dnsresolver.Fake{IP: map[string][]net.IPAddr{"1.0.0.127.bl.example": {{IP: net.IPv4(127, 0, 0, 2)}}}}
+	addr := e.spamServer(&spam.Checker{DNS: f, Config: spam.Config{DNSBLs: []string{"ok.example", "bl.example"}, DNSBLReject: true}})
+	r := dialRaw(t, addr)
+	r.cmd("EHLO client.example", "250")
+	rep := r.cmd("MAIL FROM:<a@sender.example>", "554 5.7.1")
+	if !strings.Contains(rep, "bl.example") {
+		t.Errorf("reply does not name the list: %q", rep)
+	}
+	if n := len(e.inbox(e.alice)); n != 0 {
+		t.Errorf("%d messages delivered", n)
+	}
+}
+
+func TestSpamDNSBLScored(t *testing.T) {
+	e := newEnv(t)
+	f := &dnsresolver.Fake{IP: map[string][]net.IPAddr{"1.0.0.127.bl.example": {{IP: net.IPv4(127, 0, 0, 2)}}}}
+	addr := e.spamServer(&spam.Checker{DNS: f, Config: spam.Config{DNSBLs: []string{"bl.example"}}})
+	r := dialRaw(t, addr)
+	r.cmd("EHLO client.example", "250")
+	r.sendMail("250")
+	got := e.junk(e.alice)
+	if len(got) != 1 || !strings.Contains(got[0], "X-Youju-Spam: junk; score=6.0; DNSBL_bl.example(+6.0)") {
+		t.Fatalf("Junk: %q", got)
+	}
+}
+
+// TestSpamPregreet: a client that talks before the banner is caught,
+// its commands still served (they go to Junk); a polite one is not.
+func TestSpamPregreet(t *testing.T) {
+	e := newEnv(t)
+	addr := e.spamServer(&spam.Checker{Config: spam.Config{Pregreet: 300 * time.Millisecond, HELO: true, FCrDNS: true}})
+
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	r := &raw{t: t, c: c, r: bufio.NewReader(c)}
+	r.send("EHLO client.example\r\n") // before the 220
+	r.expect("220")
+	r.expect("250")
+	r.sendMail("250")
+	got := e.junk(e.alice)
+	if len(got) != 1 || !strings.Contains(got[0], "X-Youju-Spam: junk; score=6.0; PREGREET(+6.0)") {
+		t.Fatalf("Junk: %q", got)
+	}
+
+	r = dialRaw(t, addr)
+	r.cmd("EHLO client.example", "250")
+	r.sendMail("250")
+	in := e.inbox(e.alice)
+	if len(in) != 1 || !strings.Contains(in[0], "X-Youju-Spam: ham; score=0.0") {
+		t.Fatalf("INBOX: %q", in)
+	}
+}
+
+// TestSpamReject: past the reject threshold the message is refused at
+// DATA (550), never accepted and dropped.
+func TestSpamReject(t *testing.T) {
+	e := newEnv(t)
+	addr := e.spamServer(&spam.Checker{Config: spam.Config{HELO: true, FCrDNS: true, JunkScore: 1, RejectScore: 2.5},
+		Local: func(n string) bool { return n == "mx.example.com" }})
+	r := dialRaw(t, addr)
+	r.cmd("EHLO mx.example.com", "250") // our own name: +3
+	r.sendMail("550 5.7.1")
+	if n := len(e.inbox(e.alice)) + len(e.junk(e.alice)); n != 0 {
+		t.Errorf("%d messages stored", n)
+	}
+}
+
+func TestSpamGreylist(t *testing.T) {
+	e := newEnv(t)
+	g, err := spam.OpenGreylist("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	g.Now = func() time.Time { return now }
+	addr := e.spamServer(&spam.Checker{Greylist: g})
+	r := dialRaw(t, addr)
+	r.cmd("EHLO client.example", "250")
+	r.cmd("MAIL FROM:<a@sender.example>", "250")
+	r.cmd("RCPT TO:<alice@example.com>", "451 4.7.1")
+	r.cmd("RCPT TO:<nobody@example.com>", "550") // unknown users are still refused as such
+	r.cmd("QUIT", "221")
+
+	now = now.Add(6 * time.Minute)
+	r = dialRaw(t, addr)
+	r.cmd("EHLO client.example", "250")
+	r.sendMail("250")
+	if n := len(e.inbox(e.alice)); n != 1 {
+		t.Fatalf("%d delivered after the retry", n)
+	}
+}
