@@ -45,6 +45,7 @@ func (d *deps) bindings() ([]binding, error) {
 	if mx.Spam, err = d.spamChecker(); err != nil {
 		return nil, err
 	}
+	submit.Spam = mx.Spam // trains the filter with sent mail; the checks are the MX port's
 	pop := &pop3.Server{
 		Store: d.store, Auth: d.auth, TLSConfig: d.tls.Config(), Hostname: c.Hostname,
 		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, Logger: d.log,
@@ -54,6 +55,7 @@ func (d *deps) bindings() ([]binding, error) {
 		Store: d.store, Auth: d.auth, TLSConfig: d.tls.Config(), Hostname: c.Hostname,
 		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, MaxLiteral: lim.MaxMessageBytes,
 		IdleTimeout: lim.IMAPIdleTimeout.Duration, Limits: conns, Logger: d.log,
+		Train: imapTrain(mx.Spam, d.log),
 	}
 	proxyFrom, err := c.Proxy.TrustedPrefixes()
 	if err != nil {

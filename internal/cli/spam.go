@@ -8,6 +8,7 @@ import (
 
 	"github.com/youju/youju/internal/config"
 	"github.com/youju/youju/internal/spam"
+	"github.com/youju/youju/internal/store"
 )
 
 // spamChecker builds the MX port's anti-spam checks from [spam]; the
@@ -40,16 +41,57 @@ func (d *deps) spamChecker() (*spam.Checker, error) {
 		}
 		g.Delay, g.Window, g.Expire = s.GreylistDelay.Duration, s.GreylistWindow.Duration, s.GreylistExpire.Duration
 		g.Logger = d.log
+		ck.Greylist = g
+	}
+	if s.Filter {
+		ck.Filter = &spam.Filter{Dir: filepath.Join(d.dataDir, "spam", "bayes")}
+	}
+	if ck.Greylist != nil || ck.Filter != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			g.Run(ctx, 30*time.Second)
+			d.saveSpam(ctx, ck)
 		}()
 		d.spamStop = func() { cancel(); <-done }
-		ck.Greylist = g
 	}
 	return ck, nil
+}
+
+// saveSpam writes the greylist and the filter's models every 30 seconds
+// and once more when ctx ends.
+func (d *deps) saveSpam(ctx context.Context, ck *spam.Checker) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for stop := false; !stop; {
+		select {
+		case <-ctx.Done():
+			stop = true
+		case <-t.C:
+		}
+		if ck.Greylist != nil {
+			if err := ck.Greylist.Save(); err != nil {
+				d.log.Error("spam: saving the greylist", "err", err)
+			}
+		}
+		if ck.Filter != nil {
+			if err := ck.Filter.Flush(); err != nil {
+				d.log.Error("spam: saving the filter", "err", err)
+			}
+		}
+	}
+}
+
+// imapTrain is the IMAP server's hook into the learning filter.
+func imapTrain(ck *spam.Checker, log interface{ Warn(string, ...any) }) func(store.AccountID, []byte, bool) {
+	if ck == nil || ck.Filter == nil {
+		return nil
+	}
+	return func(acct store.AccountID, msg []byte, isSpam bool) {
+		if err := ck.Filter.Learn(int64(acct), msg, isSpam); err != nil {
+			log.Warn("spam filter: training", "err", err)
+		}
+	}
 }
 
 // stopSpam saves what the checks must keep.

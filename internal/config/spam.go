@@ -20,6 +20,7 @@ import (
 //	greylist_delay = "5m"
 //	greylist_window = "24h"
 //	greylist_expire = "864h"    # 36 days
+//	filter = true               # the per-account learning filter (trained from Junk moves, $Junk/$NotJunk, sent mail)
 //	junk_score = 5.0            # at or above: into Junk
 //	reject_score = 10.0         # at or above: 550 at DATA
 type Spam struct {
@@ -32,6 +33,7 @@ type Spam struct {
 	GreylistDelay  Duration `toml:"greylist_delay"`
 	GreylistWindow Duration `toml:"greylist_window"`
 	GreylistExpire Duration `toml:"greylist_expire"`
+	Filter         bool     `toml:"filter"`
 	JunkScore      float64  `toml:"junk_score"`
 	RejectScore    float64  `toml:"reject_score"`
 }
@@ -46,7 +48,7 @@ const (
 // no DNSBL (their terms vary), no pregreet wait, no greylisting.
 func DefaultSpam() Spam {
 	return Spam{
-		DNSBLAction: DNSBLReject, FCrDNS: true, HELO: true,
+		DNSBLAction: DNSBLReject, FCrDNS: true, HELO: true, Filter: true,
 		GreylistDelay: Duration{5 * time.Minute}, GreylistWindow: Duration{24 * time.Hour},
 		GreylistExpire: Duration{36 * 24 * time.Hour},
 		JunkScore:      5, RejectScore: 10,

@@ -109,6 +109,7 @@ allow_plaintext_loopback = true
 # greylist_delay = "5m"
 # greylist_window = "24h"
 # greylist_expire = "864h"
+# filter = true             # per-account learning filter (Junk moves, $Junk/$NotJunk, sent mail)
 # junk_score = 5.0          # at or above: into Junk
 # reject_score = 10.0       # at or above: 550 at DATA
 `))

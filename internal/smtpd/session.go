@@ -426,7 +426,7 @@ func (ss *session) Data(r io.Reader) error {
 		env.Fields = v.Field
 		av = &v
 	}
-	if err := ss.spamData(ctx, env, av); err != nil {
+	if err := ss.spamData(ctx, env, av, data); err != nil {
 		return ss.fail(err)
 	}
 	if err := ss.s.Deliverer.Deliver(ctx, env, data); err != nil {
@@ -437,6 +437,7 @@ func (ss *session) Data(r io.Reader) error {
 	ss.logReceived(env, len(data))
 	ss.count(env)
 	ss.spamDelivered(env, av)
+	ss.spamSent(data)
 	return nil
 }
 

@@ -89,7 +89,7 @@ func (ss *session) spamRcpt(env *delivery.Envelope, to string, res delivery.Reso
 // spamData scores the message: the connection's checks, the HELO name
 // and the authentication results. It sets env.Junk and adds the
 // X-Youju-Spam field, or returns the 550 that refuses the message.
-func (ss *session) spamData(ctx context.Context, env *delivery.Envelope, auth *mailauth.Verdict) error {
+func (ss *session) spamData(ctx context.Context, env *delivery.Envelope, auth *mailauth.Verdict, data []byte) error {
 	cc := ss.spamConn()
 	if cc == nil {
 		return nil
@@ -98,6 +98,14 @@ func (ss *session) spamData(ctx context.Context, env *delivery.Envelope, auth *m
 	score.Merge(ss.s.Spam.HELOScore(ss.c.Hostname(), ss.remote))
 	if auth != nil {
 		score.Merge(spam.AuthScore(auth.Result))
+	}
+	if f := ss.s.Spam.Filter; f != nil {
+		p, ok, err := f.Classify(filterAccount(env), spam.Tokens(data))
+		if err != nil {
+			ss.logger().Warn("spam filter", "err", err)
+		} else if ok {
+			score.Merge(spam.BayesScore(p))
+		}
 	}
 	verdict := ss.s.Spam.Verdict(score)
 	spam.Checks.With("verdict", verdict).Inc()
@@ -111,6 +119,42 @@ func (ss *session) spamData(ctx context.Context, env *delivery.Envelope, auth *m
 	}
 	env.Fields += spam.Header(verdict, score)
 	return nil
+}
+
+// filterAccount is the account whose learnt filter judges the message:
+// the recipients' one if they are one account, else the global filter
+// (one reply for DATA means one verdict for all recipients).
+func filterAccount(env *delivery.Envelope) int64 {
+	acct := int64(-1)
+	for _, r := range env.Rcpts {
+		for _, l := range r.Local {
+			switch {
+			case acct == -1:
+				acct = int64(l.Account)
+			case acct != int64(l.Account):
+				return spam.Global
+			}
+		}
+	}
+	if acct < 0 {
+		return spam.Global
+	}
+	return acct
+}
+
+// spamSent trains the sender's filter with what it sends: ham.
+func (ss *session) spamSent(data []byte) {
+	acct := ss.account()
+	if acct == nil || ss.s.Spam == nil || ss.s.Spam.Filter == nil {
+		return
+	}
+	f, id, log := ss.s.Spam.Filter, int64(acct.ID), ss.logger()
+	data = append([]byte(nil), data[:min(len(data), 256<<10)]...)
+	go func() {
+		if err := f.Learn(id, data, false); err != nil {
+			log.Warn("spam filter: learning sent mail", "err", err)
+		}
+	}()
 }
 
 // spamDelivered auto-whitelists, for greylisting, a sender whose mail

@@ -63,11 +63,13 @@ const (
 )
 
 // Classify returns the probability that tokens are spam (0..1) and
-// whether the model knows enough (a few messages of each class) to say.
+// whether the model knows enough to say: a message of each class (a
+// user's first move to Junk counts at once; the token probabilities are
+// smoothed toward neutral while counts are small).
 // other, if not nil, is consulted for tokens this model has not seen
 // (the global model behind an account's).
 func (m *Model) Classify(tokens []string, other *Model) (float64, bool) {
-	if m.Ham < 5 || m.Spam < 5 {
+	if m.Ham < 1 || m.Spam < 1 {
 		return 0.5, false
 	}
 	fs := make([]float64, 0, len(tokens))

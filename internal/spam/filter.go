@@ -159,3 +159,19 @@ func (f *Filter) Flush() error {
 	}
 	return first
 }
+
+// Learn tokenises msg and trains it for acct.
+func (f *Filter) Learn(acct int64, msg []byte, spam bool) error {
+	return f.Train(acct, Tokens(msg), spam, false)
+}
+
+// Classes reports how many ham and spam messages acct's model learnt.
+func (f *Filter) Classes(acct int64) (ham, spam uint32, err error) {
+	fm, err := f.model(acct)
+	if err != nil {
+		return 0, 0, err
+	}
+	fm.mu.RLock()
+	defer fm.mu.RUnlock()
+	return fm.m.Ham, fm.m.Spam, nil
+}

@@ -1,7 +1,6 @@
 package spam
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -233,25 +232,4 @@ func (g *Greylist) Save() error {
 		return err
 	}
 	return fsutil.WriteFileAtomic(g.Path, b, 0o600)
-}
-
-// Run saves the state every interval until ctx ends, then once more.
-func (g *Greylist) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			g.save()
-			return
-		case <-t.C:
-			g.save()
-		}
-	}
-}
-
-func (g *Greylist) save() {
-	if err := g.Save(); err != nil && g.Logger != nil {
-		g.Logger.Error("greylist: saving state", "err", err)
-	}
 }

@@ -70,6 +70,7 @@ type Checker struct {
 	Config
 	DNS      dnsresolver.Resolver
 	Greylist *Greylist // nil: no greylisting
+	Filter   *Filter   // nil: no learning filter
 	// Local reports whether a name is ours (our hostname, a local
 	// domain): a client claiming it in HELO is lying.
 	Local func(name string) bool
