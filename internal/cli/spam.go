@@ -23,7 +23,9 @@ func (d *deps) spamChecker() (*spam.Checker, error) {
 			DNSBLs: s.DNSBL, DNSBLReject: s.DNSBLAction == config.DNSBLReject,
 			FCrDNS: s.FCrDNS, HELO: s.HELO, Pregreet: s.PregreetDelay.Duration,
 			JunkScore: s.JunkScore, RejectScore: s.RejectScore,
+			ScannerTempfail: s.ScannerFailure == "tempfail",
 		},
+		Logger: d.log,
 		Local: func(name string) bool {
 			if strings.EqualFold(name, c.Hostname) || strings.EqualFold(name, c.Domain) {
 				return true
@@ -42,6 +44,12 @@ func (d *deps) spamChecker() (*spam.Checker, error) {
 		g.Delay, g.Window, g.Expire = s.GreylistDelay.Duration, s.GreylistWindow.Duration, s.GreylistExpire.Duration
 		g.Logger = d.log
 		ck.Greylist = g
+	}
+	if s.Clamd != "" {
+		ck.Clamd = &spam.Clamd{Addr: s.Clamd}
+	}
+	if s.Rspamd != "" {
+		ck.Rspamd = &spam.Rspamd{URL: s.Rspamd}
 	}
 	if s.Filter {
 		ck.Filter = &spam.Filter{Dir: filepath.Join(d.dataDir, "spam", "bayes")}

@@ -21,6 +21,9 @@ import (
 //	greylist_window = "24h"
 //	greylist_expire = "864h"    # 36 days
 //	filter = true               # the per-account learning filter (trained from Junk moves, $Junk/$NotJunk, sent mail)
+//	clamd = ""                  # ClamAV: "unix:/run/clamav/clamd.ctl" or "127.0.0.1:3310"; "" = off
+//	rspamd = ""                 # rspamd's normal worker, e.g. "http://127.0.0.1:11333"; "" = off
+//	scanner_failure = "tempfail"  # a scanner down: "tempfail" (451, the sender retries) or "accept"
 //	junk_score = 5.0            # at or above: into Junk
 //	reject_score = 10.0         # at or above: 550 at DATA
 type Spam struct {
@@ -34,6 +37,9 @@ type Spam struct {
 	GreylistWindow Duration `toml:"greylist_window"`
 	GreylistExpire Duration `toml:"greylist_expire"`
 	Filter         bool     `toml:"filter"`
+	Clamd          string   `toml:"clamd"`
+	Rspamd         string   `toml:"rspamd"`
+	ScannerFailure string   `toml:"scanner_failure"`
 	JunkScore      float64  `toml:"junk_score"`
 	RejectScore    float64  `toml:"reject_score"`
 }
@@ -48,7 +54,7 @@ const (
 // no DNSBL (their terms vary), no pregreet wait, no greylisting.
 func DefaultSpam() Spam {
 	return Spam{
-		DNSBLAction: DNSBLReject, FCrDNS: true, HELO: true, Filter: true,
+		DNSBLAction: DNSBLReject, FCrDNS: true, HELO: true, Filter: true, ScannerFailure: "tempfail",
 		GreylistDelay: Duration{5 * time.Minute}, GreylistWindow: Duration{24 * time.Hour},
 		GreylistExpire: Duration{36 * 24 * time.Hour},
 		JunkScore:      5, RejectScore: 10,
@@ -72,6 +78,12 @@ func (s *Spam) Validate() error {
 	}
 	if s.GreylistDelay.Duration <= 0 || s.GreylistWindow.Duration <= s.GreylistDelay.Duration || s.GreylistExpire.Duration <= 0 {
 		return errors.New("spam: greylist_delay must be positive and below greylist_window; greylist_expire positive")
+	}
+	if s.ScannerFailure != "tempfail" && s.ScannerFailure != "accept" {
+		return fmt.Errorf("spam.scanner_failure %q: must be tempfail or accept", s.ScannerFailure)
+	}
+	if s.Rspamd != "" && !strings.HasPrefix(s.Rspamd, "http://") && !strings.HasPrefix(s.Rspamd, "https://") {
+		return fmt.Errorf("spam.rspamd %q: want a URL such as http://127.0.0.1:11333", s.Rspamd)
 	}
 	if s.JunkScore <= 0 || s.RejectScore <= s.JunkScore {
 		return fmt.Errorf("spam: junk_score (%v) must be positive and below reject_score (%v)", s.JunkScore, s.RejectScore)

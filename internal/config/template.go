@@ -110,6 +110,9 @@ allow_plaintext_loopback = true
 # greylist_window = "24h"
 # greylist_expire = "864h"
 # filter = true             # per-account learning filter (Junk moves, $Junk/$NotJunk, sent mail)
+# clamd = ""                # ClamAV: "unix:/run/clamav/clamd.ctl" or "127.0.0.1:3310"
+# rspamd = ""               # e.g. "http://127.0.0.1:11333"
+# scanner_failure = "tempfail"  # scanner down: "tempfail" (451) or "accept"
 # junk_score = 5.0          # at or above: into Junk
 # reject_score = 10.0       # at or above: 550 at DATA
 `))

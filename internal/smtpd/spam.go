@@ -107,6 +107,11 @@ func (ss *session) spamData(ctx context.Context, env *delivery.Envelope, auth *m
 			score.Merge(spam.BayesScore(p))
 		}
 	}
+	if ss.s.Spam.Clamd != nil || ss.s.Spam.Rspamd != nil {
+		if err := ss.scan(ctx, env, data, &score); err != nil {
+			return err
+		}
+	}
 	verdict := ss.s.Spam.Verdict(score)
 	spam.Checks.With("verdict", verdict).Inc()
 	ss.logger().Info("spam verdict", "verdict", verdict, "score", score.Total, "reasons", score.String())
@@ -118,6 +123,28 @@ func (ss *session) spamData(ctx context.Context, env *delivery.Envelope, auth *m
 		env.Junk = true
 	}
 	env.Fields += spam.Header(verdict, score)
+	return nil
+}
+
+// scan runs the external scanners: a virus is refused (550 5.7.1), a
+// scanner that cannot answer refuses temporarily when so configured.
+func (ss *session) scan(ctx context.Context, env *delivery.Envelope, data []byte, score *spam.Score) error {
+	se := spam.Envelope{IP: ss.remote.String(), Helo: ss.c.Hostname(), From: env.From, ID: env.ID}
+	for _, r := range env.Rcpts {
+		se.Rcpts = append(se.Rcpts, r.Address)
+	}
+	res := ss.s.Spam.Scan(ctx, se, data)
+	if res.Virus != "" {
+		ss.logger().Info("rejected", "reason", "virus", "virus", res.Virus, "from", env.From)
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+			Message: "Message refused: it contains malware (" + res.Virus + ")"}
+	}
+	if res.Tempfail {
+		ss.logger().Info("deferred", "reason", "scanner", "rspamd_action", res.RspamdAct)
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1},
+			Message: "Message could not be scanned now, try again later"}
+	}
+	score.Merge(res.Score)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package smtpd
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -149,5 +150,78 @@ func TestSpamGreylist(t *testing.T) {
 	r.sendMail("250")
 	if n := len(e.inbox(e.alice)); n != 1 {
 		t.Fatalf("%d delivered after the retry", n)
+	}
+}
+
+// fakeClamd answers INSTREAM: FOUND when the stream contains EICAR.
+func fakeClamd(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				cmd := make([]byte, 10)
+				io.ReadFull(c, cmd) // zINSTREAM\x00
+				var body []byte
+				for {
+					var n [4]byte
+					if _, err := io.ReadFull(c, n[:]); err != nil {
+						return
+					}
+					size := int(n[0])<<24 | int(n[1])<<16 | int(n[2])<<8 | int(n[3])
+					if size == 0 {
+						break
+					}
+					chunk := make([]byte, size)
+					if _, err := io.ReadFull(c, chunk); err != nil {
+						return
+					}
+					body = append(body, chunk...)
+				}
+				if strings.Contains(string(body), "EICAR") {
+					c.Write([]byte("stream: Eicar-Test-Signature FOUND\x00"))
+				} else {
+					c.Write([]byte("stream: OK\x00"))
+				}
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+func TestSpamClamd(t *testing.T) {
+	e := newEnv(t)
+	addr := e.spamServer(&spam.Checker{Clamd: &spam.Clamd{Addr: fakeClamd(t)}})
+	r := dialRaw(t, addr)
+	r.cmd("EHLO client.example", "250")
+	r.cmd("MAIL FROM:<a@sender.example>", "250")
+	r.cmd("RCPT TO:<alice@example.com>", "250")
+	r.cmd("DATA", "354")
+	r.send("Subject: x\r\n\r\nX5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*\r\n.\r\n")
+	if rep := r.expect("550 5.7.1"); !strings.Contains(rep, "Eicar-Test-Signature") {
+		t.Errorf("reply: %q", rep)
+	}
+	r.sendMail("250") // a clean one passes
+	if n := len(e.inbox(e.alice)); n != 1 {
+		t.Fatalf("%d delivered", n)
+	}
+}
+
+func TestSpamScannerDown(t *testing.T) {
+	e := newEnv(t)
+	addr := e.spamServer(&spam.Checker{Clamd: &spam.Clamd{Addr: "127.0.0.1:1"}, Config: spam.Config{ScannerTempfail: true}})
+	r := dialRaw(t, addr)
+	r.cmd("EHLO client.example", "250")
+	r.sendMail("451 4.7.1")
+	if n := len(e.inbox(e.alice)); n != 0 {
+		t.Fatalf("%d delivered", n)
 	}
 }

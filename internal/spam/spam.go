@@ -15,6 +15,7 @@ package spam
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"sort"
 	"strings"
@@ -61,6 +62,9 @@ type Config struct {
 	Pregreet time.Duration
 	// JunkScore and RejectScore are the thresholds (0: defaults 5, 10).
 	JunkScore, RejectScore float64
+	// ScannerTempfail: a scanner that cannot answer makes DATA fail
+	// temporarily (451); false delivers unscanned (logged).
+	ScannerTempfail bool
 	// Timeout bounds the connection checks' DNS queries (default 5s).
 	Timeout time.Duration
 }
@@ -71,6 +75,9 @@ type Checker struct {
 	DNS      dnsresolver.Resolver
 	Greylist *Greylist // nil: no greylisting
 	Filter   *Filter   // nil: no learning filter
+	Clamd    *Clamd    // nil: no virus scan
+	Rspamd   *Rspamd   // nil: no rspamd
+	Logger   *slog.Logger
 	// Local reports whether a name is ours (our hostname, a local
 	// domain): a client claiming it in HELO is lying.
 	Local func(name string) bool
