@@ -45,6 +45,10 @@ func (d *deps) spamChecker() (*spam.Checker, error) {
 		g.Logger = d.log
 		ck.Greylist = g
 	}
+	ck.Send = &spam.SendLimits{
+		MessagesHour: s.SendMessagesHour, MessagesDay: s.SendMessagesDay,
+		NewRcptsHour: s.SendNewRcptsHour, NewRcptsDay: s.SendNewRcptsDay,
+	}
 	if s.Clamd != "" {
 		ck.Clamd = &spam.Clamd{Addr: s.Clamd}
 	}

@@ -24,24 +24,32 @@ import (
 //	clamd = ""                  # ClamAV: "unix:/run/clamav/clamd.ctl" or "127.0.0.1:3310"; "" = off
 //	rspamd = ""                 # rspamd's normal worker, e.g. "http://127.0.0.1:11333"; "" = off
 //	scanner_failure = "tempfail"  # a scanner down: "tempfail" (451, the sender retries) or "accept"
+//	send_messages_hour = 200    # per account, to other domains; -1 = no limit
+//	send_messages_day = 1000
+//	send_new_rcpts_hour = 100   # addresses the account has not written to in 30 days
+//	send_new_rcpts_day = 300
 //	junk_score = 5.0            # at or above: into Junk
 //	reject_score = 10.0         # at or above: 550 at DATA
 type Spam struct {
-	DNSBL          []string `toml:"dnsbl"`
-	DNSBLAction    string   `toml:"dnsbl_action"`
-	FCrDNS         bool     `toml:"fcrdns"`
-	HELO           bool     `toml:"helo"`
-	PregreetDelay  Duration `toml:"pregreet_delay"`
-	Greylist       bool     `toml:"greylist"`
-	GreylistDelay  Duration `toml:"greylist_delay"`
-	GreylistWindow Duration `toml:"greylist_window"`
-	GreylistExpire Duration `toml:"greylist_expire"`
-	Filter         bool     `toml:"filter"`
-	Clamd          string   `toml:"clamd"`
-	Rspamd         string   `toml:"rspamd"`
-	ScannerFailure string   `toml:"scanner_failure"`
-	JunkScore      float64  `toml:"junk_score"`
-	RejectScore    float64  `toml:"reject_score"`
+	DNSBL            []string `toml:"dnsbl"`
+	DNSBLAction      string   `toml:"dnsbl_action"`
+	FCrDNS           bool     `toml:"fcrdns"`
+	HELO             bool     `toml:"helo"`
+	PregreetDelay    Duration `toml:"pregreet_delay"`
+	Greylist         bool     `toml:"greylist"`
+	GreylistDelay    Duration `toml:"greylist_delay"`
+	GreylistWindow   Duration `toml:"greylist_window"`
+	GreylistExpire   Duration `toml:"greylist_expire"`
+	Filter           bool     `toml:"filter"`
+	Clamd            string   `toml:"clamd"`
+	Rspamd           string   `toml:"rspamd"`
+	ScannerFailure   string   `toml:"scanner_failure"`
+	SendMessagesHour int      `toml:"send_messages_hour"`
+	SendMessagesDay  int      `toml:"send_messages_day"`
+	SendNewRcptsHour int      `toml:"send_new_rcpts_hour"`
+	SendNewRcptsDay  int      `toml:"send_new_rcpts_day"`
+	JunkScore        float64  `toml:"junk_score"`
+	RejectScore      float64  `toml:"reject_score"`
 }
 
 // DNSBL actions.
@@ -58,6 +66,7 @@ func DefaultSpam() Spam {
 		GreylistDelay: Duration{5 * time.Minute}, GreylistWindow: Duration{24 * time.Hour},
 		GreylistExpire: Duration{36 * 24 * time.Hour},
 		JunkScore:      5, RejectScore: 10,
+		SendMessagesHour: 200, SendMessagesDay: 1000, SendNewRcptsHour: 100, SendNewRcptsDay: 300,
 	}
 }
 
@@ -84,6 +93,11 @@ func (s *Spam) Validate() error {
 	}
 	if s.Rspamd != "" && !strings.HasPrefix(s.Rspamd, "http://") && !strings.HasPrefix(s.Rspamd, "https://") {
 		return fmt.Errorf("spam.rspamd %q: want a URL such as http://127.0.0.1:11333", s.Rspamd)
+	}
+	for _, v := range []int{s.SendMessagesHour, s.SendMessagesDay, s.SendNewRcptsHour, s.SendNewRcptsDay} {
+		if v == 0 || v < -1 {
+			return errors.New("spam: send_* limits must be positive, or -1 for no limit")
+		}
 	}
 	if s.JunkScore <= 0 || s.RejectScore <= s.JunkScore {
 		return fmt.Errorf("spam: junk_score (%v) must be positive and below reject_score (%v)", s.JunkScore, s.RejectScore)

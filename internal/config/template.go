@@ -113,6 +113,10 @@ allow_plaintext_loopback = true
 # clamd = ""                # ClamAV: "unix:/run/clamav/clamd.ctl" or "127.0.0.1:3310"
 # rspamd = ""               # e.g. "http://127.0.0.1:11333"
 # scanner_failure = "tempfail"  # scanner down: "tempfail" (451) or "accept"
+# send_messages_hour = 200  # per account, to other domains; -1 = no limit
+# send_messages_day = 1000
+# send_new_rcpts_hour = 100 # addresses not written to in the last 30 days
+# send_new_rcpts_day = 300
 # junk_score = 5.0          # at or above: into Junk
 # reject_score = 10.0       # at or above: 550 at DATA
 `))

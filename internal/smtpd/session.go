@@ -429,6 +429,9 @@ func (ss *session) Data(r io.Reader) error {
 	if err := ss.spamData(ctx, env, av, data); err != nil {
 		return ss.fail(err)
 	}
+	if err := ss.sendLimit(env); err != nil {
+		return ss.fail(err)
+	}
 	if err := ss.s.Deliverer.Deliver(ctx, env, data); err != nil {
 		ss.logger().Warn("delivery failed", "id", env.ID, "err", err)
 		return ss.reply(err)
@@ -437,7 +440,7 @@ func (ss *session) Data(r io.Reader) error {
 	ss.logReceived(env, len(data))
 	ss.count(env)
 	ss.spamDelivered(env, av)
-	ss.spamSent(data)
+	ss.spamSent(env, data)
 	return nil
 }
 

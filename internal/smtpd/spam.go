@@ -169,10 +169,48 @@ func filterAccount(env *delivery.Envelope) int64 {
 	return acct
 }
 
-// spamSent trains the sender's filter with what it sends: ham.
-func (ss *session) spamSent(data []byte) {
+// remoteRcpts are the envelope's addresses in other domains.
+func remoteRcpts(env *delivery.Envelope) []string {
+	var out []string
+	for _, r := range env.Rcpts {
+		out = append(out, r.Remote...)
+	}
+	return out
+}
+
+// sendLimit refuses, temporarily, a message of an account past its
+// sending limits (docs/spam.md): a phished password must not turn the
+// domain into a spam source.
+func (ss *session) sendLimit(env *delivery.Envelope) error {
 	acct := ss.account()
-	if acct == nil || ss.s.Spam == nil || ss.s.Spam.Filter == nil {
+	if acct == nil || ss.s.Spam == nil || ss.s.Spam.Send == nil {
+		return nil
+	}
+	rcpts := remoteRcpts(env)
+	if len(rcpts) == 0 {
+		return nil
+	}
+	if ok, why := ss.s.Spam.Send.Allow(int64(acct.ID), rcpts); !ok {
+		spam.Checks.With("sendlimit", "exceeded").Inc()
+		ss.logger().Warn("sending limit reached", "limit", why, "rcpts", len(rcpts))
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1},
+			Message: "Sending limit reached (" + why + "); try again later or ask your administrator"}
+	}
+	return nil
+}
+
+// spamSent trains the sender's filter with what it sends: ham.
+func (ss *session) spamSent(env *delivery.Envelope, data []byte) {
+	acct := ss.account()
+	if acct == nil || ss.s.Spam == nil {
+		return
+	}
+	if ss.s.Spam.Send != nil {
+		if r := remoteRcpts(env); len(r) > 0 {
+			ss.s.Spam.Send.Sent(int64(acct.ID), r)
+		}
+	}
+	if ss.s.Spam.Filter == nil {
 		return
 	}
 	f, id, log := ss.s.Spam.Filter, int64(acct.ID), ss.logger()

@@ -3,11 +3,15 @@ package smtpd
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
 
 	"github.com/youju/youju/internal/dnsresolver"
 	"github.com/youju/youju/internal/spam"
@@ -223,5 +227,34 @@ func TestSpamScannerDown(t *testing.T) {
 	r.sendMail("451 4.7.1")
 	if n := len(e.inbox(e.alice)); n != 0 {
 		t.Fatalf("%d delivered", n)
+	}
+}
+
+// TestSendLimitSubmission: past its limit of new recipients an account
+// gets 451 4.7.1 at DATA, nothing is queued; local mail still goes.
+func TestSendLimitSubmission(t *testing.T) {
+	e := newEnv(t)
+	s := e.server(Submission)
+	s.Spam = &spam.Checker{Send: &spam.SendLimits{NewRcptsHour: 3}}
+	addr := e.start(s, false)
+	c := dialSubmission(t, e, addr)
+	wantCode(t, "auth", c.Auth(sasl.NewPlainClient("", "alice@example.com", password)), 235, smtp.EnhancedCode{})
+	for i, want := range []int{250, 250, 250, 451} {
+		wantCode(t, "mail", c.Mail("alice@example.com", nil), 250, smtp.EnhancedCode{})
+		wantCode(t, "rcpt", c.Rcpt(fmt.Sprintf("friend%d@remote.net", i), nil), 250, smtp.EnhancedCode{})
+		err := send(t, c, msg("alice@example.com", "friend@remote.net", "hi"))
+		if want == 250 {
+			wantCode(t, "data", err, 250, smtp.EnhancedCode{})
+		} else {
+			wantCode(t, "data over the limit", err, 451, smtp.EnhancedCode{4, 7, 1})
+		}
+	}
+	// A friend already written to is not new.
+	wantCode(t, "mail", c.Mail("alice@example.com", nil), 250, smtp.EnhancedCode{})
+	wantCode(t, "rcpt", c.Rcpt("friend0@remote.net", nil), 250, smtp.EnhancedCode{})
+	wantCode(t, "data known", send(t, c, msg("alice@example.com", "friend0@remote.net", "again")), 250, smtp.EnhancedCode{})
+	c.Quit()
+	if n := len(e.queue.List()); n != 4 {
+		t.Fatalf("%d queued, want 4", n)
 	}
 }

@@ -73,10 +73,11 @@ type Config struct {
 type Checker struct {
 	Config
 	DNS      dnsresolver.Resolver
-	Greylist *Greylist // nil: no greylisting
-	Filter   *Filter   // nil: no learning filter
-	Clamd    *Clamd    // nil: no virus scan
-	Rspamd   *Rspamd   // nil: no rspamd
+	Greylist *Greylist   // nil: no greylisting
+	Filter   *Filter     // nil: no learning filter
+	Send     *SendLimits // nil: our accounts send without limits
+	Clamd    *Clamd      // nil: no virus scan
+	Rspamd   *Rspamd     // nil: no rspamd
 	Logger   *slog.Logger
 	// Local reports whether a name is ours (our hostname, a local
 	// domain): a client claiming it in HELO is lying.
