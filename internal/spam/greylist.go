@@ -76,6 +76,11 @@ func OpenGreylist(path string) (*Greylist, error) {
 	if g.state.White == nil {
 		g.state.White = map[string]time.Time{}
 	}
+	for k, t := range g.state.Triplets {
+		if t == nil { // a damaged file: forget the entry
+			delete(g.state.Triplets, k)
+		}
+	}
 	return g, nil
 }
 
