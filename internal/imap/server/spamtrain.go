@@ -12,7 +12,7 @@ import (
 // Training the learning filter from what the user does (internal/spam):
 // a message moved or copied into the \Junk mailbox (RFC 6154), or given
 // the $Junk keyword, is spam; one moved out of \Junk, or given
-// $NotJunk, is ham. The training runs after the reply, in the
+// $NotJunk, is ham (moving from Junk to Trash is neither). The training runs after the reply, in the
 // background, a few messages at a time: it never delays the command.
 
 const (
@@ -30,8 +30,8 @@ func (c *conn) trainCopy(dst store.Mailbox, dstUIDs []store.UID) {
 	}
 	toJunk := dst.SpecialUse == store.SpecialJunk
 	fromJunk := c.sel.mbox.SpecialUse == store.SpecialJunk
-	if toJunk == fromJunk {
-		return
+	if toJunk == fromJunk || (fromJunk && dst.SpecialUse == store.SpecialTrash) {
+		return // deleting spam from Junk (to Trash) says nothing
 	}
 	c.train(dst.ID, dstUIDs, toJunk)
 }
