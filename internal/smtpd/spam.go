@@ -3,6 +3,7 @@ package smtpd
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -193,10 +194,40 @@ func (ss *session) sendLimit(env *delivery.Envelope) error {
 	if ok, why := ss.s.Spam.Send.Allow(int64(acct.ID), rcpts); !ok {
 		spam.Checks.With("sendlimit", "exceeded").Inc()
 		ss.logger().Warn("sending limit reached", "limit", why, "rcpts", len(rcpts))
+		if ss.s.Spam.Send.ShouldAlert(int64(acct.ID)) {
+			go ss.alertPostmaster(acct.Address, why)
+		}
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1},
 			Message: "Sending limit reached (" + why + "); try again later or ask your administrator"}
 	}
 	return nil
+}
+
+// alertPostmaster tells the postmaster of the account's domain (RFC
+// 5321 §4.5.1: every domain has one) that an account reached a sending
+// limit: a stolen password is the usual cause.
+func (ss *session) alertPostmaster(addr, why string) {
+	dom := addr[strings.LastIndexByte(addr, '@')+1:]
+	to := "postmaster@" + dom
+	ctx, cancel := context.WithTimeout(ss.s.ctx, time.Minute)
+	defer cancel()
+	res, err := ss.s.Deliverer.Resolver.Resolve(ctx, to, false)
+	if err != nil || len(res.Local) == 0 {
+		ss.logger().Warn("no postmaster to alert", "rcpt", to, "err", err)
+		return
+	}
+	now := time.Now()
+	msg := "From: " + to + "\r\nTo: " + to + "\r\nSubject: Sending limit reached by " + addr +
+		"\r\nDate: " + now.Format(time.RFC1123Z) + "\r\nAuto-Submitted: auto-generated\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\n\r\n" +
+		"The account " + addr + " reached its sending limit (" + why + ") and its mail to other\r\n" +
+		"domains is refused until the count falls. If its owner did not send that much, its\r\n" +
+		"password may be stolen: change it (youju user passwd) and look at the log.\r\n"
+	env := &delivery.Envelope{From: "", ID: ss.id + ".alert", Time: now, Protocol: "local",
+		Rcpts: []delivery.Recipient{{Address: to, Resolution: res}}}
+	if err := ss.s.Deliverer.Deliver(ctx, env, []byte(msg)); err != nil {
+		ss.logger().Warn("postmaster alert failed", "err", err)
+	}
 }
 
 // spamSent trains the sender's filter with what it sends: ham.

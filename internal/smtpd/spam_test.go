@@ -236,6 +236,7 @@ func TestSendLimitSubmission(t *testing.T) {
 	e := newEnv(t)
 	s := e.server(Submission)
 	s.Spam = &spam.Checker{Send: &spam.SendLimits{NewRcptsHour: 3}}
+	e.st.SetAlias(context.Background(), store.Alias{Address: "postmaster@example.com", Targets: []string{"bob@example.com"}})
 	addr := e.start(s, false)
 	c := dialSubmission(t, e, addr)
 	wantCode(t, "auth", c.Auth(sasl.NewPlainClient("", "alice@example.com", password)), 235, smtp.EnhancedCode{})
@@ -256,5 +257,17 @@ func TestSendLimitSubmission(t *testing.T) {
 	c.Quit()
 	if n := len(e.queue.List()); n != 4 {
 		t.Fatalf("%d queued, want 4", n)
+	}
+	// The postmaster (an alias of bob here) is told, once.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := e.inbox(e.bob)
+		if len(got) == 1 && strings.Contains(got[0], "Subject: Sending limit reached by alice@example.com") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("postmaster alert: %q", got)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

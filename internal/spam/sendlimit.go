@@ -23,6 +23,7 @@ type SendLimits struct {
 }
 
 type sendState struct {
+	alerted time.Time // the last alert to the postmaster
 	sent  []time.Time          // one per message, the last day
 	fresh []time.Time          // one per new recipient, the last day
 	known map[string]time.Time // recipient -> last sent, 30 days, bounded
@@ -135,4 +136,18 @@ func (s *sendState) prune(day, now time.Time) {
 			}
 		}
 	}
+}
+
+// ShouldAlert reports whether the postmaster is to be told that acct
+// reached a limit: once an hour at most.
+func (l *SendLimits) ShouldAlert(acct int64) bool {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.state(acct)
+	if now.Sub(s.alerted) < time.Hour {
+		return false
+	}
+	s.alerted = now
+	return true
 }

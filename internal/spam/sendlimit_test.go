@@ -43,6 +43,14 @@ func TestSendLimits(t *testing.T) {
 	if ok, why := l.Allow(1, []string{"f@x.example"}); !ok {
 		t.Fatalf("next day: %s", why)
 	}
+	// The postmaster is alerted once an hour at most.
+	if !l.ShouldAlert(1) || l.ShouldAlert(1) {
+		t.Fatal("alert: want once")
+	}
+	now = now.Add(time.Hour)
+	if !l.ShouldAlert(1) {
+		t.Fatal("alert: want again after an hour")
+	}
 	// Unlimited.
 	u := &SendLimits{MessagesHour: -1, MessagesDay: -1, NewRcptsHour: -1, NewRcptsDay: -1}
 	for i := 0; i < 2000; i++ {
