@@ -23,10 +23,10 @@ type SendLimits struct {
 }
 
 type sendState struct {
-	alerted time.Time // the last alert to the postmaster
-	sent  []time.Time          // one per message, the last day
-	fresh []time.Time          // one per new recipient, the last day
-	known map[string]time.Time // recipient -> last sent, 30 days, bounded
+	alerted time.Time            // the last alert to the postmaster
+	sent    []time.Time          // one per message, the last day
+	fresh   []time.Time          // one per new recipient, the last day
+	known   map[string]time.Time // recipient -> last sent, 30 days, bounded
 }
 
 const (
