@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,6 +50,7 @@ func (d *deps) spamChecker() (*spam.Checker, error) {
 	ck.Send = &spam.SendLimits{
 		MessagesHour: s.SendMessagesHour, MessagesDay: s.SendMessagesDay,
 		NewRcptsHour: s.SendNewRcptsHour, NewRcptsDay: s.SendNewRcptsDay,
+		Override: (&spam.SendLimitFile{Path: sendLimitPath(d.dataDir)}).Lookup,
 	}
 	if s.Clamd != "" {
 		ck.Clamd = &spam.Clamd{Addr: s.Clamd}
@@ -111,4 +114,35 @@ func (d *deps) stopSpam() {
 	if d.spamStop != nil {
 		d.spamStop()
 	}
+}
+
+func sendLimitPath(dataDir string) string { return filepath.Join(dataDir, "spam", "sendlimits.json") }
+
+// parseSendLimit reads --send-limit: "HOUR/DAY", "-1/-1" (no limit) or
+// "default" (0, 0: the server's limits).
+func parseSendLimit(v string) (hour, day int, err error) {
+	if v == "" || v == "default" {
+		return 0, 0, nil
+	}
+	h, d, ok := strings.Cut(v, "/")
+	hour, err1 := strconv.Atoi(h)
+	day, err2 := strconv.Atoi(d)
+	if !ok || err1 != nil || err2 != nil || hour == 0 || day == 0 || hour < -1 || day < -1 {
+		return 0, 0, usagef("--send-limit %q: want HOUR/DAY such as 50/200, -1/-1 or default", v)
+	}
+	return hour, day, nil
+}
+
+// setSendLimit writes an account's own limits (read by a running server
+// within seconds).
+func setSendLimit(dataDir string, a store.Account, hour, day int, e *env) error {
+	if err := spam.SetSendLimit(sendLimitPath(dataDir), int64(a.ID), hour, day); err != nil {
+		return err
+	}
+	if hour == 0 {
+		fmt.Fprintf(e.stdout, "%s: send limit: the server's\n", a.Address)
+	} else {
+		fmt.Fprintf(e.stdout, "%s: send limit: %d/hour, %d/day (-1: none)\n", a.Address, hour, day)
+	}
+	return nil
 }

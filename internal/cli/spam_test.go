@@ -134,3 +134,35 @@ c.logout()
 	fmt.Sscan(string(out), &n)
 	return n
 }
+
+// TestUserSetSendLimit: an account's own limit, set with the CLI while
+// the server runs, holds on submission (451 past it).
+func TestUserSetSendLimit(t *testing.T) {
+	dir := newData(t)
+	mustRun(t, "alicepw\n", "user", "add", "--data", dir, "--password-stdin", "alice@example.test")
+	addrs, _, _ := startServe(t, dir)
+	out := mustRun(t, "", "user", "set", "--data", dir, "--send-limit", "1/5", "alice@example.test")
+	if !strings.Contains(out, "send limit: 1/hour, 5/day") {
+		t.Fatalf("user set: %q", out)
+	}
+	submit(t, addrs["submissions"], "Subject: one\r\n\r\nfirst\r\n")
+	conn, err := tls.Dial("tcp", addrs["submissions"], &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := smtp.NewClient(conn, "localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Auth(smtp.PlainAuth("", "alice@example.test", "alicepw", "localhost")); err != nil {
+		t.Fatal(err)
+	}
+	c.Mail("alice@example.test")
+	c.Rcpt("bob@elsewhere.test")
+	w, _ := c.Data()
+	fmt.Fprint(w, "From: alice@example.test\r\nSubject: two\r\n\r\nsecond\r\n")
+	if err := w.Close(); err == nil || !strings.Contains(err.Error(), "451") || !strings.Contains(err.Error(), "messages per hour") {
+		t.Fatalf("second message: %v", err)
+	}
+}

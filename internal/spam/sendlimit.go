@@ -17,6 +17,9 @@ type SendLimits struct {
 	NewRcptsHour, NewRcptsDay int // default 100, 300
 
 	Now func() time.Time // tests; nil is time.Now
+	// Override, if set, gives an account's own message limits (per hour,
+	// per day) when it has some (youju user set --send-limit).
+	Override func(acct int64) (hour, day int, ok bool)
 
 	mu    sync.Mutex
 	accts map[int64]*sendState
@@ -77,6 +80,12 @@ func (l *SendLimits) Allow(acct int64, rcpts []string) (bool, string) {
 	defer l.mu.Unlock()
 	s := l.state(acct)
 	s.prune(day, now)
+	mh, md := limit(l.MessagesHour, 200), limit(l.MessagesDay, 1000)
+	if l.Override != nil {
+		if h, d, ok := l.Override(acct); ok {
+			mh, md = h, d
+		}
+	}
 	fresh := 0
 	for _, r := range rcpts {
 		if t, ok := s.known[strings.ToLower(r)]; !ok || now.Sub(t) > knownFor {
@@ -90,8 +99,8 @@ func (l *SendLimits) Allow(acct int64, rcpts []string) (bool, string) {
 		return ""
 	}
 	for _, why := range []string{
-		check(countSince(s.sent, hour)+1, limit(l.MessagesHour, 200), "messages per hour"),
-		check(len(s.sent)+1, limit(l.MessagesDay, 1000), "messages per day"),
+		check(countSince(s.sent, hour)+1, mh, "messages per hour"),
+		check(len(s.sent)+1, md, "messages per day"),
 		check(countSince(s.fresh, hour)+fresh, limit(l.NewRcptsHour, 100), "new recipients per hour"),
 		check(len(s.fresh)+fresh, limit(l.NewRcptsDay, 300), "new recipients per day"),
 	} {

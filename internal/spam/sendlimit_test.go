@@ -60,3 +60,26 @@ func TestSendLimits(t *testing.T) {
 		t.Fatal("negative limits limit")
 	}
 }
+
+func TestSendLimitFile(t *testing.T) {
+	path := t.TempDir() + "/spam/sendlimits.json"
+	if err := SetSendLimit(path, 5, 1, 10); err != nil {
+		t.Fatal(err)
+	}
+	f := &SendLimitFile{Path: path}
+	l := &SendLimits{Override: f.Lookup}
+	l.Sent(5, []string{"a@x.example"})
+	if ok, why := l.Allow(5, []string{"a@x.example"}); ok || why != "messages per hour" {
+		t.Fatalf("own limit: %v %q", ok, why)
+	}
+	l.Sent(6, []string{"a@x.example"})
+	if ok, _ := l.Allow(6, []string{"a@x.example"}); !ok {
+		t.Fatal("another account got the override")
+	}
+	if err := SetSendLimit(path, 5, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := readSendLimits(path); len(m) != 0 {
+		t.Fatalf("removed: %v", m)
+	}
+}
