@@ -16,7 +16,8 @@ import (
 // lock, connection limits) spans its ports.
 func (d *deps) bindings() ([]binding, error) {
 	c := d.cfg
-	if err := d.openOutbound(); err != nil {
+	err := d.openOutbound()
+	if err != nil {
 		return nil, err
 	}
 	lim := c.Limits
@@ -41,6 +42,10 @@ func (d *deps) bindings() ([]binding, error) {
 	mx.Auth = nil
 	// SPF, DKIM and DMARC on what arrives from the internet.
 	mx.DNS, mx.DMARCPolicy = d.dns, c.Outbound.DMARCPolicy
+	if mx.Spam, err = d.spamChecker(); err != nil {
+		return nil, err
+	}
+	submit.Spam = mx.Spam // trains the filter with sent mail; the checks are the MX port's
 	pop := &pop3.Server{
 		Store: d.store, Auth: d.auth, TLSConfig: d.tls.Config(), Hostname: c.Hostname,
 		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, Logger: d.log,
@@ -50,6 +55,7 @@ func (d *deps) bindings() ([]binding, error) {
 		Store: d.store, Auth: d.auth, TLSConfig: d.tls.Config(), Hostname: c.Hostname,
 		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, MaxLiteral: lim.MaxMessageBytes,
 		IdleTimeout: lim.IMAPIdleTimeout.Duration, Limits: conns, Logger: d.log,
+		Train: imapTrain(mx.Spam, d.log),
 	}
 	proxyFrom, err := c.Proxy.TrustedPrefixes()
 	if err != nil {

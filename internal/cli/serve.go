@@ -125,6 +125,7 @@ func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dns
 	if err != nil {
 		return err
 	}
+	defer deps.stopSpam()
 	running, err := listenAll(bindings)
 	if err != nil {
 		return err
@@ -304,6 +305,7 @@ type deps struct {
 	dns       dnsresolver.Resolver
 	acme      *acme.Manager    // nil: ACME off
 	sieve     *sieve.FileStore // users' Sieve scripts (sieve.go)
+	spamStop  func()           // set by spamChecker when greylisting keeps state
 }
 
 // httpServer adapts net/http to the server interface.

@@ -194,8 +194,9 @@ func (f *onOffFlag) Set(s string) error {
 }
 
 func userSet(ctx context.Context, e *env, args []string) error {
-	const usage = "user set [--data DIR] [--imap on|off] [--pop3 on|off] [--smtp on|off] [--quota BYTES] [--pop3-scope inbox|all|recent|allrecent] [--pop3-days N] [--pop3-delete delete|trash|hide] ADDRESS"
+	const usage = "user set [--data DIR] [--imap on|off] [--pop3 on|off] [--smtp on|off] [--quota BYTES] [--pop3-scope inbox|all|recent|allrecent] [--pop3-days N] [--pop3-delete delete|trash|hide] [--send-limit HOUR/DAY|default] ADDRESS"
 	fs, data := flags(e, "user set", usage)
+	sendLimit := fs.String("send-limit", "", "messages the account may send to other domains per hour/per day, e.g. 50/200 (-1/-1: none; default: the server's [spam] limits)")
 	var imap, pop3, smtp onOffFlag
 	fs.Var(&imap, "imap", "allow IMAP (on|off)")
 	fs.Var(&pop3, "pop3", "allow POP3 (on|off)")
@@ -211,7 +212,16 @@ func userSet(ctx context.Context, e *env, args []string) error {
 	if err := checkPOP3Flags(*scope, *del); err != nil {
 		return err
 	}
+	hour, day, err := parseSendLimit(*sendLimit)
+	if err != nil {
+		return err
+	}
 	return withAccount(ctx, *data, rest[0], func(st store.Accounts, a store.Account) error {
+		if *sendLimit != "" {
+			if err := setSendLimit(*data, a, hour, day, e); err != nil {
+				return err
+			}
+		}
 		applyOnOff(&a.AllowIMAP, imap)
 		applyOnOff(&a.AllowPOP3, pop3)
 		applyOnOff(&a.AllowSMTP, smtp)

@@ -47,6 +47,7 @@ type Config struct {
 	Store     Store     `toml:"store"`
 	ACME      ACME      `toml:"acme"`
 	SRS       SRS       `toml:"srs"`
+	Spam      Spam      `toml:"spam"`
 }
 
 // Listeners says where each service listens: "host:port", ":port" (on the
@@ -259,6 +260,7 @@ func Default(domain string) Config {
 		Outbound: DefaultOutbound(),
 		ACME:     ACME{Mode: ACMEAuto},
 		SRS:      SRS{Enabled: true, MaxAgeDays: 21},
+		Spam:     DefaultSpam(),
 		Log:      Log{Format: "text", Level: "info"},
 		Limits: Limits{
 			MaxMessageBytes:  50 << 20,
@@ -376,7 +378,10 @@ func (c *Config) Validate() error {
 	if err := c.ACME.validate(); err != nil {
 		return err
 	}
-	return c.SRS.validate()
+	if err := c.SRS.validate(); err != nil {
+		return err
+	}
+	return c.Spam.Validate()
 }
 
 // NamedListener is a listener setting with its config key.

@@ -102,6 +102,28 @@ allow_plaintext_loopback = true
 [store]
 # backend = "sqlite"        # or "postgres": index and messages in PostgreSQL, shared by several nodes
 # dsn = ""                  # for postgres, e.g. "postgres://youju:secret@db.example:5432/youju?sslmode=verify-full"
+
+[spam]
+# anti-spam checks of the MX port: see docs/spam.md
+# dnsbl = []                # e.g. ["zen.spamhaus.org"] (read its terms of use first)
+# dnsbl_action = "reject"   # "reject" (554 at MAIL FROM) or "score"
+# fcrdns = true             # score clients without forward-confirmed reverse DNS
+# helo = true               # score implausible HELO names
+# pregreet_delay = "0s"     # e.g. "3s": wait before the banner, catch clients that talk first
+# greylist = false          # RFC 6647 greylisting
+# greylist_delay = "5m"
+# greylist_window = "24h"
+# greylist_expire = "864h"
+# filter = true             # per-account learning filter (Junk moves, $Junk/$NotJunk, sent mail)
+# clamd = ""                # ClamAV: "unix:/run/clamav/clamd.ctl" or "127.0.0.1:3310"
+# rspamd = ""               # e.g. "http://127.0.0.1:11333"
+# scanner_failure = "tempfail"  # scanner down: "tempfail" (451) or "accept"
+# send_messages_hour = 200  # per account, to other domains; -1 = no limit
+# send_messages_day = 1000
+# send_new_rcpts_hour = 100 # addresses not written to in the last 30 days
+# send_new_rcpts_day = 300
+# junk_score = 5.0          # at or above: into Junk
+# reject_score = 10.0       # at or above: 550 at DATA
 ` + acmeSRSTemplate))
 
 // Marshal renders c as a commented youju.toml. Only the fields that init

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/youju/youju/internal/netserver"
+	"github.com/youju/youju/internal/spam"
 )
 
 // initConns sets up the connection layer: netserver accepts and admits,
@@ -37,6 +38,9 @@ func (s *Server) handle(nc *netserver.Conn) {
 		c = tls.Server(tc, s.TLSConfig)
 	} else {
 		tc.lc = newLineConn(nc, s.TLSConfig != nil, netserver.Pick(s.MaxLineLength, DefaultMaxLineLength))
+	}
+	if s.Spam != nil && s.Mode == Inbound && !s.startSpam(nc, tc) {
+		return
 	}
 	if s.queue.push(c) {
 		nc.Detach()
@@ -95,7 +99,8 @@ type trackedConn struct {
 	inData     atomic.Int32 // Data calls running (an abandoned BDAT one may linger)
 	stopping   atomic.Bool
 	closeAfter atomic.Bool
-	lc         *lineConn // read side of a plain connection (fastdata.go); nil under implicit TLS
+	lc         *lineConn  // read side of a plain connection (fastdata.go); nil under implicit TLS
+	spam       *spam.Conn // the anti-spam checks of the connection (spam.go), or nil
 }
 
 // Context is the connection's (internal/netserver): done when it closes.

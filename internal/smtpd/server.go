@@ -41,6 +41,7 @@ import (
 	"github.com/youju/youju/internal/dnsresolver"
 	"github.com/youju/youju/internal/mailauth"
 	"github.com/youju/youju/internal/netserver"
+	"github.com/youju/youju/internal/spam"
 )
 
 // Mode says what a server is for.
@@ -97,6 +98,9 @@ type Server struct {
 	DNS dnsresolver.Resolver
 	// DMARCPolicy is mailauth.PolicyEnforce (default), PolicyJunk or PolicyOff.
 	DMARCPolicy string
+	// Spam, if set, runs the anti-spam checks on the MX port for clients
+	// that did not log in (spam.go).
+	Spam *spam.Checker
 	// TLSConfig enables STARTTLS (Serve) and is needed by ServeTLS.
 	TLSConfig *tls.Config
 	// Hostname is our name in the greeting and in Received:.

@@ -252,6 +252,9 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 			return ss.fail(errNotYourAddr)
 		}
 	}
+	if err := ss.spamMail(from); err != nil {
+		return ss.fail(err)
+	}
 	var spf *mailauth.SPFCheck
 	if ss.s.Mode == Inbound && acct == nil && ss.s.dns != nil {
 		// SPF needs only the connection and MAIL FROM (RFC 7208 §2.4):
@@ -297,6 +300,9 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	}
 	if err == nil {
 		err = checkQuota(res, size)
+	}
+	if err == nil {
+		err = ss.spamRcpt(env, to, res)
 	}
 	if err != nil {
 		ss.logger().Info("recipient refused", "rcpt", to, "err", err)
@@ -408,6 +414,7 @@ func (ss *session) Data(r io.Reader) error {
 		data = completeHeader(data, hdr, ss.s.Hostname, time.Now())
 	}
 	ss.fillTrace(env)
+	var av *mailauth.Verdict
 	if lk != nil {
 		var v mailauth.Verdict
 		data, v = ss.authenticate(ctx, env, lk, hdr, data)
@@ -421,6 +428,13 @@ func (ss *session) Data(r io.Reader) error {
 		}
 		env.Junk = v.Junk
 		env.Fields = v.Field
+		av = &v
+	}
+	if err := ss.spamData(ctx, env, av, data); err != nil {
+		return ss.fail(err)
+	}
+	if err := ss.sendLimit(env); err != nil {
+		return ss.fail(err)
 	}
 	if err := ss.s.Deliverer.Deliver(ctx, env, data); err != nil {
 		ss.logger().Warn("delivery failed", "id", env.ID, "err", err)
@@ -429,6 +443,8 @@ func (ss *session) Data(r io.Reader) error {
 	ss.logger().Info("accepted", "id", env.ID, "from", env.From, "rcpts", len(env.Rcpts), "size", len(data))
 	ss.logReceived(env, len(data))
 	ss.count(env)
+	ss.spamDelivered(env, av)
+	ss.spamSent(env, data)
 	return nil
 }
 

@@ -50,6 +50,7 @@ func cmdCopy(c *conn, cmd *wire.Command) error {
 	for i, p := range res.Pairs {
 		src[i], dstUIDs[i] = p.Src, p.Dst
 	}
+	c.trainCopy(dst, dstUIDs)
 	code := "COPYUID " + itoa(uint64(res.UIDValidity)) + " " + store.UIDSetOf(src).SequenceSet() + " " + store.UIDSetOf(dstUIDs).SequenceSet()
 	if cmd.Name == "MOVE" {
 		// RFC 6851 §4.3: COPYUID in an untagged OK before the expunges.

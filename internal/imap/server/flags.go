@@ -106,6 +106,7 @@ func cmdStore(c *conn, cmd *wire.Command) error {
 		return err
 	}
 	c.sel.noteOwn(res.Changed)
+	c.trainFlags(op, flags, res.Changed)
 	c.announceKeywords(res.Changed) // even with .SILENT: the mailbox's flags changed
 	if len(res.Modified) > 0 {
 		// RFC 7162 §3.1.3: the messages that failed UNCHANGEDSINCE, in

@@ -66,6 +66,10 @@ type Server struct {
 	WriteTimeout     time.Duration
 	HandshakeTimeout time.Duration
 
+	// Train, if set, teaches the learning filter (internal/spam) a
+	// message the user marked as spam or as not spam (spamtrain.go).
+	Train func(acct store.AccountID, msg []byte, spam bool)
+
 	once    sync.Once
 	net     netserver.Server
 	recent  recentFloors // \Recent state (recent.go)

@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/youju/youju/internal/config"
+	"github.com/youju/youju/internal/spam"
+	"github.com/youju/youju/internal/store"
+)
+
+// spamChecker builds the MX port's anti-spam checks from [spam]; the
+// greylisting state lives in DATA/spam/greylist.json, saved every 30
+// seconds and when serve stops (stopSpam).
+func (d *deps) spamChecker() (*spam.Checker, error) {
+	c := d.cfg
+	s := c.Spam
+	ck := &spam.Checker{
+		DNS: d.dns,
+		Config: spam.Config{
+			DNSBLs: s.DNSBL, DNSBLReject: s.DNSBLAction == config.DNSBLReject,
+			FCrDNS: s.FCrDNS, HELO: s.HELO, Pregreet: s.PregreetDelay.Duration,
+			JunkScore: s.JunkScore, RejectScore: s.RejectScore,
+			ScannerTempfail: s.ScannerFailure == "tempfail",
+		},
+		Logger: d.log,
+		Local: func(name string) bool {
+			if strings.EqualFold(name, c.Hostname) || strings.EqualFold(name, c.Domain) {
+				return true
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			ok, err := d.store.IsLocalDomain(ctx, name)
+			return err == nil && ok
+		},
+	}
+	if s.Greylist {
+		g, err := spam.OpenGreylist(filepath.Join(d.dataDir, "spam", "greylist.json"))
+		if err != nil {
+			return nil, err
+		}
+		g.Delay, g.Window, g.Expire = s.GreylistDelay.Duration, s.GreylistWindow.Duration, s.GreylistExpire.Duration
+		g.Logger = d.log
+		ck.Greylist = g
+	}
+	ck.Send = &spam.SendLimits{
+		MessagesHour: s.SendMessagesHour, MessagesDay: s.SendMessagesDay,
+		NewRcptsHour: s.SendNewRcptsHour, NewRcptsDay: s.SendNewRcptsDay,
+		Override: (&spam.SendLimitFile{Path: sendLimitPath(d.dataDir)}).Lookup,
+	}
+	if s.Clamd != "" {
+		ck.Clamd = &spam.Clamd{Addr: s.Clamd}
+	}
+	if s.Rspamd != "" {
+		ck.Rspamd = &spam.Rspamd{URL: s.Rspamd}
+	}
+	if s.Filter {
+		ck.Filter = &spam.Filter{Dir: filepath.Join(d.dataDir, "spam", "bayes")}
+	}
+	if ck.Greylist != nil || ck.Filter != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			d.saveSpam(ctx, ck)
+		}()
+		d.spamStop = func() { cancel(); <-done }
+	}
+	return ck, nil
+}
+
+// saveSpam writes the greylist and the filter's models every 30 seconds
+// and once more when ctx ends.
+func (d *deps) saveSpam(ctx context.Context, ck *spam.Checker) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for stop := false; !stop; {
+		select {
+		case <-ctx.Done():
+			stop = true
+		case <-t.C:
+		}
+		if ck.Greylist != nil {
+			if err := ck.Greylist.Save(); err != nil {
+				d.log.Error("spam: saving the greylist", "err", err)
+			}
+		}
+		if ck.Filter != nil {
+			if err := ck.Filter.Flush(); err != nil {
+				d.log.Error("spam: saving the filter", "err", err)
+			}
+		}
+	}
+}
+
+// imapTrain is the IMAP server's hook into the learning filter.
+func imapTrain(ck *spam.Checker, log interface{ Warn(string, ...any) }) func(store.AccountID, []byte, bool) {
+	if ck == nil || ck.Filter == nil {
+		return nil
+	}
+	return func(acct store.AccountID, msg []byte, isSpam bool) {
+		if err := ck.Filter.Learn(int64(acct), msg, isSpam); err != nil {
+			log.Warn("spam filter: training", "err", err)
+		}
+	}
+}
+
+// stopSpam saves what the checks must keep.
+func (d *deps) stopSpam() {
+	if d.spamStop != nil {
+		d.spamStop()
+	}
+}
+
+func sendLimitPath(dataDir string) string { return filepath.Join(dataDir, "spam", "sendlimits.json") }
+
+// parseSendLimit reads --send-limit: "HOUR/DAY", "-1/-1" (no limit) or
+// "default" (0, 0: the server's limits).
+func parseSendLimit(v string) (hour, day int, err error) {
+	if v == "" || v == "default" {
+		return 0, 0, nil
+	}
+	h, d, ok := strings.Cut(v, "/")
+	hour, err1 := strconv.Atoi(h)
+	day, err2 := strconv.Atoi(d)
+	if !ok || err1 != nil || err2 != nil || hour == 0 || day == 0 || hour < -1 || day < -1 {
+		return 0, 0, usagef("--send-limit %q: want HOUR/DAY such as 50/200, -1/-1 or default", v)
+	}
+	return hour, day, nil
+}
+
+// setSendLimit writes an account's own limits (read by a running server
+// within seconds).
+func setSendLimit(dataDir string, a store.Account, hour, day int, e *env) error {
+	if err := spam.SetSendLimit(sendLimitPath(dataDir), int64(a.ID), hour, day); err != nil {
+		return err
+	}
+	if hour == 0 {
+		fmt.Fprintf(e.stdout, "%s: send limit: the server's\n", a.Address)
+	} else {
+		fmt.Fprintf(e.stdout, "%s: send limit: %d/hour, %d/day (-1: none)\n", a.Address, hour, day)
+	}
+	return nil
+}

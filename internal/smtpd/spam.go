@@ -1,0 +1,265 @@
+package smtpd
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/youju/youju/internal/delivery"
+	"github.com/youju/youju/internal/mailauth"
+	"github.com/youju/youju/internal/netserver"
+	"github.com/youju/youju/internal/spam"
+)
+
+// The anti-spam hooks of the MX port (internal/spam does the work). They
+// apply to clients that did not log in; a session on port 25 that
+// authenticated is one of ours.
+
+// startSpam begins the connection checks and, if configured, waits a
+// moment before the greeting to see whether the client talks first
+// (postscreen's pregreet test: RFC 5321 §3.1 has the client wait for the
+// 220). What it sent is kept and read as its commands. It returns false
+// if the connection died meanwhile.
+func (s *Server) startSpam(nc *netserver.Conn, tc *trackedConn) bool {
+	var ip netip.Addr
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		ip = ap.Addr().Unmap()
+	}
+	tc.spam = s.Spam.Start(nc.Context(), ip)
+	if s.Spam.Pregreet <= 0 || tc.lc == nil {
+		return true
+	}
+	nc.SetReadDeadline(time.Now().Add(s.Spam.Pregreet))
+	err := tc.lc.fill(lineConnBuf)
+	nc.SetReadDeadline(time.Time{})
+	if err == nil {
+		tc.spam.SetPregreet()
+		s.log().Info("client talked before the greeting", "remote", ip.String())
+		return true
+	}
+	if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
+		spam.Checks.With("pregreet", "pass").Inc()
+		return true
+	}
+	return false
+}
+
+// spamConn is the connection's checks, nil when they do not apply.
+func (ss *session) spamConn() *spam.Conn {
+	if ss.s.Spam == nil || ss.s.Mode != Inbound || ss.tc == nil || ss.account() != nil {
+		return nil
+	}
+	return ss.tc.spam
+}
+
+// spamMail refuses a client a DNSBL lists, when so configured: at MAIL
+// FROM rather than at connect, so that its log has the sender (and a
+// user of ours may still AUTH on port 25).
+func (ss *session) spamMail(from string) error {
+	cc := ss.spamConn()
+	if cc == nil || !ss.s.Spam.DNSBLReject || len(ss.s.Spam.DNSBLs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ss.connCtx(), ss.s.dataTimeout())
+	defer cancel()
+	if _, zone := cc.Wait(ctx); zone != "" {
+		ss.logger().Info("rejected", "reason", "dnsbl", "zone", zone, "from", from)
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+			Message: "Service unavailable; client [" + ss.remote.String() + "] blocked using " + zone}
+	}
+	return nil
+}
+
+// spamRcpt greylists a recipient of ours (RFC 6647 §2.1: 451 4.7.1).
+func (ss *session) spamRcpt(env *delivery.Envelope, to string, res delivery.Resolution) error {
+	cc := ss.spamConn()
+	if cc == nil || ss.s.Spam.Greylist == nil || len(res.Local) == 0 {
+		return nil
+	}
+	if ss.s.Spam.Greylist.Check(ss.remote, env.From, to) {
+		return nil
+	}
+	ss.logger().Info("greylisted", "from", env.From, "rcpt", to)
+	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1},
+		Message: "Greylisted, please try again later"}
+}
+
+// spamData scores the message: the connection's checks, the HELO name
+// and the authentication results. It sets env.Junk and adds the
+// X-Youju-Spam field, or returns the 550 that refuses the message.
+func (ss *session) spamData(ctx context.Context, env *delivery.Envelope, auth *mailauth.Verdict, data []byte) error {
+	cc := ss.spamConn()
+	if cc == nil {
+		return nil
+	}
+	score, _ := cc.Wait(ctx)
+	score.Merge(ss.s.Spam.HELOScore(ss.c.Hostname(), ss.remote))
+	if auth != nil {
+		score.Merge(spam.AuthScore(auth.Result))
+	}
+	if f := ss.s.Spam.Filter; f != nil {
+		p, ok, err := f.Classify(filterAccount(env), spam.Tokens(data))
+		if err != nil {
+			ss.logger().Warn("spam filter", "err", err)
+		} else if ok {
+			score.Merge(spam.BayesScore(p))
+		}
+	}
+	if ss.s.Spam.Clamd != nil || ss.s.Spam.Rspamd != nil {
+		if err := ss.scan(ctx, env, data, &score); err != nil {
+			return err
+		}
+	}
+	verdict := ss.s.Spam.Verdict(score)
+	spam.Checks.With("verdict", verdict).Inc()
+	ss.logger().Info("spam verdict", "verdict", verdict, "score", score.Total, "reasons", score.String())
+	if verdict == spam.Reject {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+			Message: "Message refused as spam"}
+	}
+	if verdict == spam.Junk {
+		env.Junk = true
+	}
+	env.Fields += spam.Header(verdict, score)
+	return nil
+}
+
+// scan runs the external scanners: a virus is refused (550 5.7.1), a
+// scanner that cannot answer refuses temporarily when so configured.
+func (ss *session) scan(ctx context.Context, env *delivery.Envelope, data []byte, score *spam.Score) error {
+	se := spam.Envelope{IP: ss.remote.String(), Helo: ss.c.Hostname(), From: env.From, ID: env.ID}
+	for _, r := range env.Rcpts {
+		se.Rcpts = append(se.Rcpts, r.Address)
+	}
+	res := ss.s.Spam.Scan(ctx, se, data)
+	if res.Virus != "" {
+		ss.logger().Info("rejected", "reason", "virus", "virus", res.Virus, "from", env.From)
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+			Message: "Message refused: it contains malware (" + res.Virus + ")"}
+	}
+	if res.Tempfail {
+		ss.logger().Info("deferred", "reason", "scanner", "rspamd_action", res.RspamdAct)
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1},
+			Message: "Message could not be scanned now, try again later"}
+	}
+	score.Merge(res.Score)
+	return nil
+}
+
+// filterAccount is the account whose learnt filter judges the message:
+// the recipients' one if they are one account, else the global filter
+// (one reply for DATA means one verdict for all recipients).
+func filterAccount(env *delivery.Envelope) int64 {
+	acct := int64(-1)
+	for _, r := range env.Rcpts {
+		for _, l := range r.Local {
+			switch {
+			case acct == -1:
+				acct = int64(l.Account)
+			case acct != int64(l.Account):
+				return spam.Global
+			}
+		}
+	}
+	if acct < 0 {
+		return spam.Global
+	}
+	return acct
+}
+
+// remoteRcpts are the envelope's addresses in other domains.
+func remoteRcpts(env *delivery.Envelope) []string {
+	var out []string
+	for _, r := range env.Rcpts {
+		out = append(out, r.Remote...)
+	}
+	return out
+}
+
+// sendLimit refuses, temporarily, a message of an account past its
+// sending limits (docs/spam.md): a phished password must not turn the
+// domain into a spam source.
+func (ss *session) sendLimit(env *delivery.Envelope) error {
+	acct := ss.account()
+	if acct == nil || ss.s.Spam == nil || ss.s.Spam.Send == nil {
+		return nil
+	}
+	rcpts := remoteRcpts(env)
+	if len(rcpts) == 0 {
+		return nil
+	}
+	if ok, why := ss.s.Spam.Send.Allow(int64(acct.ID), rcpts); !ok {
+		spam.Checks.With("sendlimit", "exceeded").Inc()
+		ss.logger().Warn("sending limit reached", "limit", why, "rcpts", len(rcpts))
+		if ss.s.Spam.Send.ShouldAlert(int64(acct.ID)) {
+			go ss.alertPostmaster(acct.Address, why)
+		}
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1},
+			Message: "Sending limit reached (" + why + "); try again later or ask your administrator"}
+	}
+	return nil
+}
+
+// alertPostmaster tells the postmaster of the account's domain (RFC
+// 5321 §4.5.1: every domain has one) that an account reached a sending
+// limit: a stolen password is the usual cause.
+func (ss *session) alertPostmaster(addr, why string) {
+	dom := addr[strings.LastIndexByte(addr, '@')+1:]
+	to := "postmaster@" + dom
+	ctx, cancel := context.WithTimeout(ss.s.ctx, time.Minute)
+	defer cancel()
+	res, err := ss.s.Deliverer.Resolver.Resolve(ctx, to, false)
+	if err != nil || len(res.Local) == 0 {
+		ss.logger().Warn("no postmaster to alert", "rcpt", to, "err", err)
+		return
+	}
+	now := time.Now()
+	msg := "From: " + to + "\r\nTo: " + to + "\r\nSubject: Sending limit reached by " + addr +
+		"\r\nDate: " + now.Format(time.RFC1123Z) + "\r\nAuto-Submitted: auto-generated\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\n\r\n" +
+		"The account " + addr + " reached its sending limit (" + why + ") and its mail to other\r\n" +
+		"domains is refused until the count falls. If its owner did not send that much, its\r\n" +
+		"password may be stolen: change it (youju user passwd) and look at the log.\r\n"
+	env := &delivery.Envelope{From: "", ID: ss.id + ".alert", Time: now, Protocol: "local",
+		Rcpts: []delivery.Recipient{{Address: to, Resolution: res}}}
+	if err := ss.s.Deliverer.Deliver(ctx, env, []byte(msg)); err != nil {
+		ss.logger().Warn("postmaster alert failed", "err", err)
+	}
+}
+
+// spamSent trains the sender's filter with what it sends: ham.
+func (ss *session) spamSent(env *delivery.Envelope, data []byte) {
+	acct := ss.account()
+	if acct == nil || ss.s.Spam == nil {
+		return
+	}
+	if ss.s.Spam.Send != nil {
+		if r := remoteRcpts(env); len(r) > 0 {
+			ss.s.Spam.Send.Sent(int64(acct.ID), r)
+		}
+	}
+	if ss.s.Spam.Filter == nil {
+		return
+	}
+	f, id, log := ss.s.Spam.Filter, int64(acct.ID), ss.logger()
+	data = append([]byte(nil), data[:min(len(data), 256<<10)]...)
+	go func() {
+		if err := f.Learn(id, data, false); err != nil {
+			log.Warn("spam filter: learning sent mail", "err", err)
+		}
+	}()
+}
+
+// spamDelivered auto-whitelists, for greylisting, a sender whose mail
+// passed SPF or DKIM for its domain (RFC 6647 §4.3).
+func (ss *session) spamDelivered(env *delivery.Envelope, auth *mailauth.Verdict) {
+	if ss.spamConn() == nil || ss.s.Spam.Greylist == nil || auth == nil {
+		return
+	}
+	if spam.Authenticated(auth.Result, env.From) {
+		ss.s.Spam.Greylist.Whitelist(ss.remote, env.From)
+	}
+}

@@ -1,0 +1,162 @@
+package spam
+
+import (
+	"strings"
+	"sync"
+	"time"
+)
+
+// SendLimits bound what one account sends to other domains, so that a
+// phished password cannot make the whole domain a spam source: messages
+// and distinct new recipients (addresses the account has not written to
+// in the last 30 days, as far as this process knows) per hour and per
+// day. Zero is the default; negative, no limit. The defaults are far
+// above what a person sends.
+type SendLimits struct {
+	MessagesHour, MessagesDay int // default 200, 1000
+	NewRcptsHour, NewRcptsDay int // default 100, 300
+
+	Now func() time.Time // tests; nil is time.Now
+	// Override, if set, gives an account's own message limits (per hour,
+	// per day) when it has some (youju user set --send-limit).
+	Override func(acct int64) (hour, day int, ok bool)
+
+	mu    sync.Mutex
+	accts map[int64]*sendState
+}
+
+type sendState struct {
+	alerted time.Time            // the last alert to the postmaster
+	sent    []time.Time          // one per message, the last day
+	fresh   []time.Time          // one per new recipient, the last day
+	known   map[string]time.Time // recipient -> last sent, 30 days, bounded
+}
+
+const (
+	knownFor      = 30 * 24 * time.Hour
+	maxKnownRcpts = 5000
+)
+
+func (l *SendLimits) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
+}
+
+func limit(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func countSince(ts []time.Time, t time.Time) int {
+	n := 0
+	for i := len(ts) - 1; i >= 0 && ts[i].After(t); i-- {
+		n++
+	}
+	return n
+}
+
+func (l *SendLimits) state(acct int64) *sendState {
+	if l.accts == nil {
+		l.accts = map[int64]*sendState{}
+	}
+	s := l.accts[acct]
+	if s == nil {
+		s = &sendState{known: map[string]time.Time{}}
+		l.accts[acct] = s
+	}
+	return s
+}
+
+// Allow reports whether acct may send one more message to rcpts (remote
+// addresses); if not, the reason names the limit reached.
+func (l *SendLimits) Allow(acct int64, rcpts []string) (bool, string) {
+	now := l.now()
+	hour, day := now.Add(-time.Hour), now.Add(-24*time.Hour)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.state(acct)
+	s.prune(day, now)
+	mh, md := limit(l.MessagesHour, 200), limit(l.MessagesDay, 1000)
+	if l.Override != nil {
+		if h, d, ok := l.Override(acct); ok {
+			mh, md = h, d
+		}
+	}
+	fresh := 0
+	for _, r := range rcpts {
+		if t, ok := s.known[strings.ToLower(r)]; !ok || now.Sub(t) > knownFor {
+			fresh++
+		}
+	}
+	check := func(n, lim int, what string) string {
+		if lim > 0 && n > lim {
+			return what
+		}
+		return ""
+	}
+	for _, why := range []string{
+		check(countSince(s.sent, hour)+1, mh, "messages per hour"),
+		check(len(s.sent)+1, md, "messages per day"),
+		check(countSince(s.fresh, hour)+fresh, limit(l.NewRcptsHour, 100), "new recipients per hour"),
+		check(len(s.fresh)+fresh, limit(l.NewRcptsDay, 300), "new recipients per day"),
+	} {
+		if why != "" {
+			return false, why
+		}
+	}
+	return true, ""
+}
+
+// Sent records a message acct sent to rcpts.
+func (l *SendLimits) Sent(acct int64, rcpts []string) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.state(acct)
+	s.sent = append(s.sent, now)
+	for _, r := range rcpts {
+		r = strings.ToLower(r)
+		if t, ok := s.known[r]; !ok || now.Sub(t) > knownFor {
+			s.fresh = append(s.fresh, now)
+		}
+		s.known[r] = now
+	}
+}
+
+// prune drops what is older than a day (known recipients: 30 days, and
+// the oldest beyond maxKnownRcpts).
+func (s *sendState) prune(day, now time.Time) {
+	drop := func(ts []time.Time) []time.Time {
+		i := 0
+		for i < len(ts) && !ts[i].After(day) {
+			i++
+		}
+		return ts[i:]
+	}
+	s.sent, s.fresh = drop(s.sent), drop(s.fresh)
+	if len(s.known) > maxKnownRcpts {
+		for r, t := range s.known {
+			if now.Sub(t) > knownFor || len(s.known) > maxKnownRcpts {
+				delete(s.known, r)
+			}
+		}
+	}
+}
+
+// ShouldAlert reports whether the postmaster is to be told that acct
+// reached a limit: once an hour at most.
+func (l *SendLimits) ShouldAlert(acct int64) bool {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.state(acct)
+	if now.Sub(s.alerted) < time.Hour {
+		return false
+	}
+	s.alerted = now
+	return true
+}
