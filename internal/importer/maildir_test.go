@@ -77,9 +77,9 @@ func writeMaildir(t *testing.T, root string, files map[string]string, keywords m
 func TestMaildirFoldersAndMessages(t *testing.T) {
 	root := t.TempDir()
 	writeMaildir(t, root, map[string]string{
-		"cur/1700000000.a.h,S=20:2,S":        "Subject: in\r\n\r\nhi\r\n",
-		"new/1700000001.b.h":                 "Subject: new\n\nnew\n",
-		"tmp/1700000002.c.h":                 "half written",
+		"cur/1700000000.a.h,S=20:2,S":         "Subject: in\r\n\r\nhi\r\n",
+		"new/1700000001.b.h":                  "Subject: new\n\nnew\n",
+		"tmp/1700000002.c.h":                  "half written",
 		".&XfJT0ZAB-/cur/1700000003.d.h:2,RS": "Subject: sent\n\nx\n",
 		".Work.2024/cur/1700000004.e.h:2,Fab": "Subject: work\n\ny\n",
 		".Work/new/.hidden":                   "not mail",
