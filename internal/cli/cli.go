@@ -45,6 +45,7 @@ func commands() []command {
 		{"config", "check the configuration", runConfig},
 		{"dns", "print or check the DNS records a domain needs", runDNS},
 		{"queue", "list, show, retry, delete or flush outbound mail", runQueue},
+		{"import", "import mail into an account from mbox files or a Maildir", runImport},
 		{"version", "print the version", runVersion},
 	}
 }

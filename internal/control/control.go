@@ -74,6 +74,7 @@ func Handler(accts store.Accounts, log *slog.Logger) http.Handler {
 			json.NewEncoder(w).Encode(resp)
 		})
 	}
+	registerMail(mux, accts, log)
 	return mux
 }
 
@@ -136,7 +137,7 @@ func (c *Client) call(ctx context.Context, method string, out any, args ...any) 
 		if s, ok := sentinels[resp.Kind]; ok {
 			return fmt.Errorf("%w (%s)", s, resp.Err)
 		}
-		return errors.New(resp.Err)
+		return errorOf(resp.Err, resp.Kind)
 	}
 	if out == nil {
 		return nil

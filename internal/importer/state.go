@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/youju/youju/internal/fsutil"
 	"github.com/youju/youju/internal/store"
@@ -30,6 +31,7 @@ import (
 type State struct {
 	path string
 	f    *os.File
+	lock *os.File // flock held while open
 	w    *bufio.Writer
 	seen map[string]bool // folder + "\x00" + sha256 hex
 }
@@ -55,13 +57,25 @@ func OpenState(ctx context.Context, dir string, t Target, acct store.AccountID) 
 		return nil, err
 	}
 	s := &State{path: filepath.Join(dir, "state"), seen: map[string]bool{}}
+	// One import per account at a time: two would both settle and append.
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("another import into this account is running (%s): %w", dir, err)
+	}
+	s.lock = lock
 	open, err := s.load()
 	if err != nil {
+		s.lock.Close()
 		return nil, err
 	}
 	if open != nil && len(open.keys) > 0 {
 		have, err := t.Digests(ctx, acct, open.mbox, open.since)
 		if err != nil {
+			s.lock.Close()
 			return nil, fmt.Errorf("import state: settling an unfinished batch: %w", err)
 		}
 		set := map[string]bool{}
@@ -75,10 +89,12 @@ func OpenState(ctx context.Context, dir string, t Target, acct store.AccountID) 
 		}
 	}
 	if err := s.compact(); err != nil {
+		s.lock.Close()
 		return nil, err
 	}
 	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
+		s.lock.Close()
 		return nil, err
 	}
 	s.f, s.w = f, bufio.NewWriterSize(f, 64<<10)
@@ -182,5 +198,7 @@ func (s *State) Close() error {
 	if cerr := s.f.Close(); err == nil {
 		err = cerr
 	}
+	s.lock.Close()
+	s.f = nil
 	return err
 }

@@ -1,0 +1,279 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/youju/youju/internal/control"
+	"github.com/youju/youju/internal/importer"
+	"github.com/youju/youju/internal/store"
+)
+
+// runImport is "youju import mbox|maildir ...".
+func runImport(ctx context.Context, e *env, args []string) error {
+	return subcommand(ctx, e, "import", args, map[string]func(context.Context, *env, []string) error{
+		"mbox":    runImportMbox,
+		"maildir": runImportMaildir,
+	})
+}
+
+// source reads messages for an import; read counts source bytes for the
+// progress line's ETA.
+type source struct {
+	total int64
+	read  atomic.Int64
+	each  func(fn func(importer.Message) error) error
+	// oversized or unreadable source messages, counted by the source
+	failed int
+}
+
+func runImportMbox(ctx context.Context, e *env, args []string) error {
+	fs, data := flags(e, "import mbox", "import mbox [--data DIR] [--folder NAME] [--quoting rd|o] FILE|DIR ACCOUNT")
+	folder := fs.String("folder", "", "folder for a single file (default: the file's name; \"inbox\" is INBOX)")
+	quoting := fs.String("quoting", "rd", `how "From " lines in bodies were quoted: rd (mboxrd) or o (mboxo)`)
+	rest, err := parseArgs(fs, args, 2, 2, "import mbox [flags] FILE|DIR ACCOUNT")
+	if err != nil {
+		return err
+	}
+	q := importer.MboxRD
+	switch *quoting {
+	case "rd":
+	case "o":
+		q = importer.MboxO
+	default:
+		return usagef("--quoting is rd or o, not %q", *quoting)
+	}
+	files, err := mboxFiles(rest[0], *folder)
+	if err != nil {
+		return err
+	}
+	src := &source{}
+	for _, f := range files {
+		src.total += f.size
+	}
+	src.each = func(fn func(importer.Message) error) error {
+		for _, f := range files {
+			fh, err := os.Open(f.path)
+			if err != nil {
+				return err
+			}
+			st, err := importer.ReadMbox(&countingReader{r: fh, n: &src.read}, importer.MboxOptions{Folder: f.folder, Quoting: q, MaxMessage: 256 << 20}, fn)
+			fh.Close()
+			src.failed += st.Oversized
+			if err != nil {
+				return fmt.Errorf("%s: %w", f.path, err)
+			}
+		}
+		return nil
+	}
+	return importInto(ctx, e, *data, rest[1], src)
+}
+
+type mboxFile struct {
+	path, folder string
+	size         int64
+}
+
+// mboxFiles lists the mbox files of path: the file itself, or every file
+// under a directory, each the folder of its relative path (Thunderbird's
+// "Name.sbd" directories hold the subfolders of "Name").
+func mboxFiles(path, folder string) ([]mboxFile, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		if folder == "" {
+			folder = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+		}
+		return []mboxFile{{path, folder, fi.Size()}}, nil
+	}
+	var out []mboxFile
+	err = filepath.WalkDir(path, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") || strings.HasSuffix(d.Name(), ".msf") {
+			return err
+		}
+		rel, _ := filepath.Rel(path, p)
+		rel = strings.TrimSuffix(rel, ".mbox")
+		parts := strings.Split(filepath.ToSlash(rel), "/")
+		for i := range parts {
+			parts[i] = strings.TrimSuffix(parts[i], ".sbd")
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out = append(out, mboxFile{p, strings.Join(parts, "/"), info.Size()})
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].folder < out[j].folder })
+	return out, err
+}
+
+func runImportMaildir(ctx context.Context, e *env, args []string) error {
+	fs, data := flags(e, "import maildir", "import maildir [--data DIR] DIR ACCOUNT")
+	rest, err := parseArgs(fs, args, 2, 2, "import maildir [flags] DIR ACCOUNT")
+	if err != nil {
+		return err
+	}
+	folders, err := importer.MaildirFolders(rest[0])
+	if err != nil {
+		return err
+	}
+	type folderFiles struct {
+		f     importer.MaildirFolder
+		files []importer.MaildirFile
+	}
+	var all []folderFiles
+	src := &source{}
+	for _, f := range folders {
+		files, err := importer.MaildirFiles(f.Dir)
+		if err != nil {
+			return err
+		}
+		for _, x := range files {
+			src.total += x.Size
+		}
+		all = append(all, folderFiles{f, files})
+	}
+	src.each = func(fn func(importer.Message) error) error {
+		for _, ff := range all {
+			kw, err := importer.ReadDovecotKeywords(ff.f.Dir)
+			if err != nil {
+				return err
+			}
+			for _, file := range ff.files {
+				m, err := importer.ReadMaildirMessage(file, kw, 256<<20)
+				src.read.Add(file.Size)
+				if err != nil {
+					if errors.Is(err, store.ErrTooLarge) || errors.Is(err, os.ErrNotExist) {
+						src.failed++ // too large, or moved by a client meanwhile
+						continue
+					}
+					return err
+				}
+				m.Folder = ff.f.Name
+				if err := fn(m); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return importInto(ctx, e, *data, rest[1], src)
+}
+
+// importInto runs src into the account: through the control socket when
+// serve runs (it owns the store), else on the store opened here.
+func importInto(ctx context.Context, e *env, dataDir, address string, src *source) error {
+	address, err := normAddress(address)
+	if err != nil {
+		return err
+	}
+	var tg importer.Target
+	var accts store.Accounts
+	if cl, err := control.Dial(controlSocket(dataDir)); err == nil {
+		tg, accts = cl, cl
+	} else {
+		c, err := loadConfig(dataDir)
+		if err != nil {
+			return err
+		}
+		st, err := openStore(ctx, dataDir, c)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		tg, accts = importer.Local{Mail: st}, st
+	}
+	a, err := accts.Account(ctx, address)
+	if err != nil {
+		return fmt.Errorf("account %s: %w", address, err)
+	}
+	state, err := importer.OpenState(ctx, importer.StateDir(dataDir, address), tg, a.ID)
+	if err != nil {
+		return err
+	}
+	defer state.Close()
+	pr := newProgress(e.stderr, src)
+	im := &importer.Importer{T: tg, Account: a.ID, State: state, Progress: pr.update}
+	err = src.each(func(m importer.Message) error { return im.Add(ctx, m) })
+	if err == nil {
+		err = im.Flush(ctx)
+	}
+	pr.done()
+	s := im.Stats()
+	fmt.Fprintf(e.stdout, "%s: %d read, %d imported (%.1f MB), %d already there, %d skipped (views such as Gmail's All Mail), %d failed (too large or unreadable), in %s\n",
+		address, s.Read, s.Imported, float64(s.Bytes)/1e6, s.Duplicates, s.Skipped, s.Failed+src.failed, time.Since(pr.start).Round(time.Millisecond))
+	return err
+}
+
+// progress prints a line with rate and ETA on a terminal, at most twice a
+// second; elsewhere (a log, a pipe) nothing until the summary.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	src   *source
+	start time.Time
+	last  time.Time
+}
+
+func newProgress(w io.Writer, src *source) *progress {
+	p := &progress{w: w, src: src, start: time.Now()}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) update(s importer.Stats) {
+	if !p.tty || time.Since(p.last) < 500*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	el := time.Since(p.start).Seconds()
+	read := p.src.read.Load()
+	eta := "?"
+	if read > 0 && p.src.total > read {
+		eta = time.Duration(float64(p.src.total-read) / float64(read) * el * float64(time.Second)).Round(time.Second).String()
+	} else if p.src.total <= read {
+		eta = "0s"
+	}
+	fmt.Fprintf(p.w, "\r%d imported, %d already there · %.0f msg/s · %.1f MB/s · %d%% · ETA %s   ",
+		s.Imported, s.Duplicates, float64(s.Imported)/el, float64(s.Bytes)/1e6/el, pct(read, p.src.total), eta)
+}
+
+func (p *progress) done() {
+	if p.tty && !p.last.IsZero() {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func pct(a, b int64) int64 {
+	if b <= 0 {
+		return 100
+	}
+	return min(100, a*100/b)
+}
+
+// countingReader counts bytes read into n.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
