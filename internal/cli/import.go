@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -22,6 +26,7 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	return subcommand(ctx, e, "import", args, map[string]func(context.Context, *env, []string) error{
 		"mbox":    runImportMbox,
 		"maildir": runImportMaildir,
+		"imap":    runImportIMAP,
 	})
 }
 
@@ -33,6 +38,8 @@ type source struct {
 	each  func(fn func(importer.Message) error) error
 	// oversized or unreadable source messages, counted by the source
 	failed int
+	// imap, if set, is the source instead of each (total unknown)
+	imap *importer.IMAPSource
 }
 
 func runImportMbox(ctx context.Context, e *env, args []string) error {
@@ -171,6 +178,83 @@ func runImportMaildir(ctx context.Context, e *env, args []string) error {
 	return importInto(ctx, e, *data, rest[1], src)
 }
 
+func runImportIMAP(ctx context.Context, e *env, args []string) error {
+	usage := "import imap --from imaps://USER@HOST[:PORT] [--starttls] [--insecure-skip-verify] --password-stdin ACCOUNT"
+	fs, data := flags(e, "import imap", usage)
+	from := fs.String("from", "", "the remote account: imaps://USER@HOST:993, or imap://USER@HOST:143 with --starttls")
+	starttls := fs.Bool("starttls", false, "use STARTTLS on a plain IMAP port (imap://)")
+	insecure := fs.Bool("insecure-skip-verify", false, "do not check the remote server's certificate")
+	pwStdin := fs.Bool("password-stdin", false, "read the remote password (QQ/163: the 授权码 app password) from standard input")
+	chunk := fs.Int("chunk", 200, "messages per UID FETCH")
+	rest, err := parseArgs(fs, args, 1, 1, usage)
+	if err != nil {
+		return err
+	}
+	src, err := imapSourceFrom(*from, *starttls)
+	if err != nil {
+		return err
+	}
+	if !*pwStdin {
+		return usagef("give the remote password on standard input with --password-stdin (never on the command line)")
+	}
+	pw, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil && (!errors.Is(err, io.EOF) || pw == "") {
+		return fmt.Errorf("reading the password from standard input: %w", err)
+	}
+	src.Password = strings.TrimRight(pw, "\r\n")
+	src.InsecureSkipVerify, src.Chunk = *insecure, *chunk
+	address, err := normAddress(rest[0])
+	if err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(src.Addr)
+	src.StateFile = filepath.Join(importer.StateDir(*data, address), "imap-"+safeName(src.User+"@"+host)+".json")
+	src.Log = slog.New(slog.NewTextHandler(e.stderr, nil))
+	return importInto(ctx, e, *data, address, &source{imap: src})
+}
+
+// imapSourceFrom parses --from.
+func imapSourceFrom(from string, starttls bool) (*importer.IMAPSource, error) {
+	u, err := url.Parse(from)
+	if err != nil || u.User == nil || u.User.Username() == "" || u.Hostname() == "" {
+		return nil, usagef("--from wants imaps://USER@HOST[:PORT] (got %q)", from)
+	}
+	src := &importer.IMAPSource{User: u.User.Username()}
+	port := u.Port()
+	switch {
+	case u.Scheme == "imaps" && !starttls:
+		src.Security = importer.IMAPTLS
+		if port == "" {
+			port = "993"
+		}
+	case u.Scheme == "imap" && starttls:
+		src.Security = importer.IMAPStartTLS
+		if port == "" {
+			port = "143"
+		}
+	case u.Scheme == "imap":
+		// Plain IMAP only to this machine (dial refuses others).
+		src.Security = importer.IMAPPlain
+		if port == "" {
+			port = "143"
+		}
+	default:
+		return nil, usagef("--from: imaps://, or imap:// with --starttls (got %q)", from)
+	}
+	src.Addr = net.JoinHostPort(u.Hostname(), port)
+	return src, nil
+}
+
+// safeName keeps letters, digits and .@-_ of s for a file name.
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".@-_", r)) {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
 // importInto runs src into the account: through the control socket when
 // serve runs (it owns the store), else on the store opened here.
 func importInto(ctx context.Context, e *env, dataDir, address string, src *source) error {
@@ -205,7 +289,15 @@ func importInto(ctx context.Context, e *env, dataDir, address string, src *sourc
 	defer state.Close()
 	pr := newProgress(e.stderr, src)
 	im := &importer.Importer{T: tg, Account: a.ID, State: state, Progress: pr.update}
-	err = src.each(func(m importer.Message) error { return im.Add(ctx, m) })
+	if src.imap != nil {
+		add := func(m importer.Message) error {
+			src.read.Add(int64(len(m.Data)))
+			return im.Add(ctx, m)
+		}
+		err = src.imap.Run(ctx, add, func() error { return im.Flush(ctx) })
+	} else {
+		err = src.each(func(m importer.Message) error { return im.Add(ctx, m) })
+	}
 	if err == nil {
 		err = im.Flush(ctx)
 	}
@@ -244,6 +336,12 @@ func (p *progress) update(s importer.Stats) {
 	el := time.Since(p.start).Seconds()
 	read := p.src.read.Load()
 	eta := "?"
+	if p.src.total == 0 {
+		// IMAP: the total is not known in advance.
+		fmt.Fprintf(p.w, "\r%d imported, %d already there · %.0f msg/s · %.1f MB/s   ",
+			s.Imported, s.Duplicates, float64(s.Imported)/el, float64(s.Bytes)/1e6/el)
+		return
+	}
 	if read > 0 && p.src.total > read {
 		eta = time.Duration(float64(p.src.total-read) / float64(read) * el * float64(time.Second)).Round(time.Second).String()
 	} else if p.src.total <= read {

@@ -2,12 +2,14 @@ package cli
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/youju/youju/internal/config"
+	"github.com/youju/youju/internal/testutil"
 )
 
 // mailboxCounts opens the store of dir (serve must not run) and returns
@@ -117,5 +119,33 @@ func TestImportWhileServing(t *testing.T) {
 	}
 	if got := mailboxCounts(t, dir, "alice@example.test"); got["INBOX"] != 300 {
 		t.Fatalf("counts = %v", got)
+	}
+}
+
+// TestImportIMAPCommand runs "youju import imap" against a real Dovecot
+// (plain IMAP on loopback) with the password on standard input.
+func TestImportIMAPCommand(t *testing.T) {
+	dir := newData(t)
+	mustRun(t, "pw\n", "user", "add", "--data", dir, "--password-stdin", "alice@example.test")
+	d := testutil.StartDovecot(t, func(md string) {
+		writeFiles(t, md, map[string]string{
+			"cur/1700000000.a.h:2,S":                "Subject: one\r\n\r\nhi\r\n",
+			".Sent Messages/cur/1700000001.b.h:2,S": "Subject: sent\r\n\r\nx\r\n",
+		})
+	})
+	from := "imap://" + url.QueryEscape(d.User) + "@" + d.Addr
+	out := mustRun(t, d.Password+"\n", "import", "imap", "--data", dir, "--from", from, "--password-stdin", "alice@example.test")
+	if !strings.Contains(out, "2 read, 2 imported") {
+		t.Fatalf("summary: %s", out)
+	}
+	out = mustRun(t, d.Password+"\n", "import", "imap", "--data", dir, "--from", from, "--password-stdin", "alice@example.test")
+	if !strings.Contains(out, "0 read, 0 imported") {
+		t.Fatalf("second run: %s", out)
+	}
+	if got := mailboxCounts(t, dir, "alice@example.test"); got["INBOX"] != 1 || got["Sent"] != 1 {
+		t.Fatalf("counts = %v", got)
+	}
+	if code, _, errs := run(t, "x\n", "import", "imap", "--data", dir, "--from", "imap://u@192.0.2.1:143", "--password-stdin", "alice@example.test"); code == 0 || !strings.Contains(errs, "without TLS") {
+		t.Errorf("plaintext to a remote host: exit %d %s", code, errs)
 	}
 }
