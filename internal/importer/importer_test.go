@@ -15,7 +15,7 @@ import (
 	"github.com/youju/youju/internal/store/sqlite"
 )
 
-func openTestStore(t *testing.T) (*sqlite.Store, store.Account) {
+func openTestStore(t testing.TB) (*sqlite.Store, store.Account) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
