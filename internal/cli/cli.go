@@ -45,7 +45,9 @@ func commands() []command {
 		{"config", "check the configuration", runConfig},
 		{"dns", "print or check the DNS records a domain needs", runDNS},
 		{"queue", "list, show, retry, delete or flush outbound mail", runQueue},
-		{"import", "import mail into an account from mbox files or a Maildir", runImport},
+		{"import", "import mail into an account: IMAP (QQ, 163, Gmail, Dovecot), mbox, Maildir", runImport},
+		{"backup", "copy the data directory consistently, while serve runs", runBackup},
+		{"restore", "restore a backup into a new data directory", runRestore},
 		{"version", "print the version", runVersion},
 	}
 }
