@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/youju/youju/internal/backup"
+	"github.com/youju/youju/internal/control"
+	"github.com/youju/youju/internal/store"
 )
 
 // runBackup is "youju backup --data DIR DEST": a consistent copy while
@@ -54,5 +56,49 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "restored %s into %s (every file checked against the manifest)\n", rest[0], *data)
+	return nil
+}
+
+// runExport is "youju export ACCOUNT --format mbox|maildir DEST".
+func runExport(ctx context.Context, e *env, args []string) error {
+	usage := "export [--data DIR] --format mbox|maildir ACCOUNT DEST"
+	fs, data := flags(e, "export", usage)
+	format := fs.String("format", "mbox", "mbox (one file per folder) or maildir (Maildir++, as Dovecot reads it)")
+	rest, err := parseArgs(fs, args, 2, 2, usage)
+	if err != nil {
+		return err
+	}
+	if *format != "mbox" && *format != "maildir" {
+		return usagef("--format is mbox or maildir, not %q", *format)
+	}
+	address, err := normAddress(rest[0])
+	if err != nil {
+		return err
+	}
+	var src backup.ExportSource
+	var accts store.Accounts
+	if cl, err := control.Dial(controlSocket(*data)); err == nil {
+		src, accts = cl, cl
+	} else {
+		c, err := loadConfig(*data)
+		if err != nil {
+			return err
+		}
+		st, err := openStore(ctx, *data, c)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		src, accts = backup.LocalExport{Mail: st}, st
+	}
+	a, err := accts.Account(ctx, address)
+	if err != nil {
+		return fmt.Errorf("account %s: %w", address, err)
+	}
+	s, err := backup.Export(ctx, src, a.ID, *format, rest[1])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s: %d mailboxes, %d messages (%.1f MB) exported as %s into %s\n", address, s.Mailboxes, s.Messages, float64(s.Bytes)/1e6, *format, rest[1])
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -195,4 +196,80 @@ func appendTo(p, s string) error {
 	defer f.Close()
 	_, err = f.WriteString(s)
 	return err
+}
+
+// mailboxDump describes every message of addr: mailbox, flags, keywords,
+// date and bytes, sorted, to compare two accounts.
+func mailboxDump(t *testing.T, dir, addr string) []string {
+	t.Helper()
+	ctx := context.Background()
+	c, _ := config.Load(dir)
+	st, err := openStore(ctx, dir, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a, err := st.Account(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boxes, _ := st.Mailboxes(ctx, a.ID)
+	var out []string
+	for _, b := range boxes {
+		st.ListMessages(ctx, a.ID, b.ID, store.ListOptions{}, func(m *store.Message) error {
+			r, err := st.OpenMessage(ctx, a.ID, b.ID, m.UID)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			data, _ := io.ReadAll(r)
+			out = append(out, fmt.Sprintf("%s|%b|%s|%d|%q", b.Name, m.Flags.System, strings.Join(m.Flags.Keywords, ","), m.InternalDate.Unix(), data))
+			return nil
+		})
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestExportRoundTrip exports an account as mbox (while serve runs,
+// through the control socket) and as Maildir (store opened here), imports
+// each into a new account, and finds the same messages, flags, keywords,
+// dates and bytes.
+func TestExportRoundTrip(t *testing.T) {
+	dir := newData(t)
+	for _, u := range []string{"alice", "bob", "carol"} {
+		mustRun(t, "pw\n", "user", "add", "--data", dir, "--password-stdin", u+"@example.test")
+	}
+	md := t.TempDir()
+	writeFiles(t, md, map[string]string{
+		"cur/1700000000.a.h:2,S":              "Subject: one\r\n\r\nFrom me\r\n>From you\r\n",
+		"cur/1700000005.x.h:2,FRa":            "Subject: kw\r\n\r\nx\r\n",
+		".&XfJT0ZAB-/cur/1700000003.d.h:2,RS": "Subject: sent\r\n\r\nx\r\n",
+		".Work.2024/cur/1700000004.e.h:2,DFa": "Subject: work\r\n\r\ny\r\n",
+		".Work.2024/dovecot-keywords":         "0 project-x\n",
+		"dovecot-keywords":                    "0 $Label1\n",
+	})
+	mustRun(t, "", "import", "maildir", "--data", dir, md, "alice@example.test")
+	want := mailboxDump(t, dir, "alice@example.test")
+	if len(want) != 4 {
+		t.Fatalf("alice: %q", want)
+	}
+	mb := t.TempDir()
+	_, _, stop := startServe(t, dir)
+	out := mustRun(t, "", "export", "--data", dir, "--format", "mbox", "alice@example.test", mb)
+	if !strings.Contains(out, "4 messages") {
+		t.Fatalf("export: %s", out)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "", "import", "mbox", "--data", dir, filepath.Join(mb), "bob@example.test")
+	mdOut := t.TempDir()
+	mustRun(t, "", "export", "--data", dir, "--format", "maildir", "alice@example.test", mdOut)
+	mustRun(t, "", "import", "maildir", "--data", dir, mdOut, "carol@example.test")
+	for _, who := range []string{"bob@example.test", "carol@example.test"} {
+		if got := mailboxDump(t, dir, who); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s after the round trip:\n%s\nwant:\n%s", who, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
 }

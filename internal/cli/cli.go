@@ -48,6 +48,7 @@ func commands() []command {
 		{"import", "import mail into an account: IMAP (QQ, 163, Gmail, Dovecot), mbox, Maildir", runImport},
 		{"backup", "copy the data directory consistently, while serve runs", runBackup},
 		{"restore", "restore a backup into a new data directory", runRestore},
+		{"export", "write an account's mail as mbox files or a Maildir", runExport},
 		{"version", "print the version", runVersion},
 	}
 }

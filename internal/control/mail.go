@@ -62,6 +62,32 @@ var mailMethods = map[string]func(ctx context.Context, m store.Mail, args []json
 		}
 		return out, nil
 	},
+	"MessageList": func(ctx context.Context, m store.Mail, args []json.RawMessage) (any, error) {
+		acct, err := arg[store.AccountID](args, 0)
+		mbox, err2 := arg[store.MailboxID](args, 1)
+		if err := errors.Join(err, err2); err != nil {
+			return nil, err
+		}
+		out := []store.Message{}
+		return out, m.ListMessages(ctx, acct, mbox, store.ListOptions{}, func(msg *store.Message) error {
+			out = append(out, *msg)
+			return nil
+		})
+	},
+	"MessageBytes": func(ctx context.Context, m store.Mail, args []json.RawMessage) (any, error) {
+		acct, err := arg[store.AccountID](args, 0)
+		mbox, err2 := arg[store.MailboxID](args, 1)
+		uid, err3 := arg[store.UID](args, 2)
+		if err := errors.Join(err, err2, err3); err != nil {
+			return nil, err
+		}
+		r, err := m.OpenMessage(ctx, acct, mbox, uid)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		return io.ReadAll(io.LimitReader(r, maxMailRequest/2))
+	},
 	"Digests": func(ctx context.Context, m store.Mail, args []json.RawMessage) (any, error) {
 		acct, err := arg[store.AccountID](args, 0)
 		mbox, err2 := arg[store.MailboxID](args, 1)
@@ -168,4 +194,13 @@ func (c *Client) AppendMessages(ctx context.Context, acct store.AccountID, appen
 
 func (c *Client) Digests(ctx context.Context, acct store.AccountID, mbox store.MailboxID, since store.UID) (out []string, err error) {
 	return out, c.call(ctx, "mail/Digests", &out, acct, mbox, since)
+}
+
+// MessageList and MessageBytes serve youju export while serve runs.
+func (c *Client) MessageList(ctx context.Context, acct store.AccountID, mbox store.MailboxID) (out []store.Message, err error) {
+	return out, c.call(ctx, "mail/MessageList", &out, acct, mbox)
+}
+
+func (c *Client) MessageBytes(ctx context.Context, acct store.AccountID, mbox store.MailboxID, uid store.UID) (out []byte, err error) {
+	return out, c.call(ctx, "mail/MessageBytes", &out, acct, mbox, uid)
 }
