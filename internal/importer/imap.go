@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -187,69 +188,67 @@ func (s *IMAPSource) pullFolder(c *imapclient.Client, remote, name, su string, s
 	if sel.NumMessages == 0 || (sel.UIDNext != 0 && uint32(sel.UIDNext) <= st.LastUID+1) {
 		return nil
 	}
+	// Ask which UIDs exist above the last one: UIDs may be sparse (QQ's
+	// start near 10^9), so walking ranges would cost empty round trips.
+	var since imap.UIDSet
+	since.AddRange(imap.UID(st.LastUID+1), 0)
+	found, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{since}}, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("UID SEARCH: %w", err)
+	}
+	var uids []imap.UID
+	for _, u := range found.AllUIDs() {
+		if uint32(u) > st.LastUID { // "n:*" also matches the last UID when it is below n
+			uids = append(uids, u)
+		}
+	}
+	slices.Sort(uids)
 	opts := &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}}
-	for lo := st.LastUID + 1; ; lo += uint32(s.Chunk) {
-		hi := lo + uint32(s.Chunk) - 1
-		if sel.UIDNext != 0 && lo >= uint32(sel.UIDNext) {
-			break
+	for len(uids) > 0 {
+		chunk := uids[:min(s.Chunk, len(uids))]
+		uids = uids[len(chunk):]
+		if err := s.fetchChunk(c, chunk, opts, name, su, fn); err != nil {
+			return err
 		}
-		var set imap.UIDSet
-		if sel.UIDNext == 0 {
-			set.AddRange(imap.UID(lo), 0) // lo:* (a server without UIDNEXT)
-		} else {
-			set.AddRange(imap.UID(lo), imap.UID(hi))
-		}
-		cmd := c.Fetch(set, opts)
-		max := uint32(0)
-		for {
-			md := cmd.Next()
-			if md == nil {
-				break
-			}
-			buf, err := md.Collect()
-			if err != nil {
-				cmd.Close()
-				return err
-			}
-			if uint32(buf.UID) < lo {
-				continue // "lo:*" answers the last message even below lo
-			}
-			m := Message{Folder: name, SpecialUse: su, InternalDate: buf.InternalDate, Flags: imapFlags(buf.Flags)}
-			if len(buf.BodySection) > 0 {
-				m.Data = buf.BodySection[0].Bytes
-			}
-			if err := fn(m); err != nil {
-				cmd.Close()
-				return err
-			}
-			max = maxU(max, uint32(buf.UID))
-		}
-		if err := cmd.Close(); err != nil {
-			return fmt.Errorf("UID FETCH: %w", err)
-		}
+		// Stored before recorded: a crash here re-fetches the chunk, and
+		// the account's digests skip what is already there.
 		if err := flush(); err != nil {
 			return err
 		}
-		if sel.UIDNext == 0 {
-			st.LastUID = maxU(st.LastUID, max)
-		} else {
-			st.LastUID = min(hi, uint32(sel.UIDNext)-1)
-		}
+		st.LastUID = uint32(chunk[len(chunk)-1])
 		if err := s.saveState(all); err != nil {
 			return err
-		}
-		if sel.UIDNext == 0 {
-			break
 		}
 	}
 	return nil
 }
 
-func maxU(a, b uint32) uint32 {
-	if a > b {
-		return a
+// fetchChunk runs one UID FETCH (FLAGS INTERNALDATE BODY.PEEK[]) and
+// gives each message to fn.
+func (s *IMAPSource) fetchChunk(c *imapclient.Client, uids []imap.UID, opts *imap.FetchOptions, name, su string, fn func(Message) error) error {
+	cmd := c.Fetch(imap.UIDSetNum(uids...), opts)
+	defer cmd.Close()
+	for {
+		md := cmd.Next()
+		if md == nil {
+			break
+		}
+		buf, err := md.Collect()
+		if err != nil {
+			return err
+		}
+		if len(buf.BodySection) == 0 {
+			continue // expunged meanwhile: the server sent FLAGS only
+		}
+		m := Message{Folder: name, SpecialUse: su, InternalDate: buf.InternalDate, Flags: imapFlags(buf.Flags), Data: buf.BodySection[0].Bytes}
+		if err := fn(m); err != nil {
+			return err
+		}
 	}
-	return b
+	if err := cmd.Close(); err != nil {
+		return fmt.Errorf("UID FETCH: %w", err)
+	}
+	return nil
 }
 
 func hasAttr(attrs []imap.MailboxAttr, a imap.MailboxAttr) bool {
