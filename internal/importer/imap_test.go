@@ -102,7 +102,7 @@ func pull(t testing.TB, st store.Mail, acct store.AccountID, d *testutil.Dovecot
 	}
 	defer state.Close()
 	im := &Importer{T: Local{st}, Account: acct, State: state}
-	src := &IMAPSource{Addr: d.Addr, User: d.User, Password: d.Password, Security: IMAPPlain, StateFile: filepath.Join(stateDir, "imap.json"), Chunk: 300, Retries: 1, Backoff: 100 * time.Millisecond}
+	src := &IMAPSource{Addr: d.Addr, User: d.User, Password: d.Password, Security: IMAPPlain, StateFile: filepath.Join(stateDir, "imap.json"), Chunk: 300, Retries: 3, Backoff: 50 * time.Millisecond}
 	n := 0
 	err = src.Run(ctx, func(m Message) error {
 		n++
