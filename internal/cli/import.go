@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,8 +39,10 @@ type source struct {
 	each  func(fn func(importer.Message) error) error
 	// oversized or unreadable source messages, counted by the source
 	failed int
-	// imap, if set, is the source instead of each (total unknown)
-	imap *importer.IMAPSource
+	// imap, if set, is the source instead of each (total unknown),
+	// pulled over concurrency connections
+	imap        *importer.IMAPSource
+	concurrency int
 }
 
 func runImportMbox(ctx context.Context, e *env, args []string) error {
@@ -186,6 +189,7 @@ func runImportIMAP(ctx context.Context, e *env, args []string) error {
 	insecure := fs.Bool("insecure-skip-verify", false, "do not check the remote server's certificate")
 	pwStdin := fs.Bool("password-stdin", false, "read the remote password (QQ/163: the 授权码 app password) from standard input")
 	chunk := fs.Int("chunk", 200, "messages per UID FETCH")
+	conc := fs.Int("concurrency", 1, "connections to the remote server, each pulling whole folders (QQ and 163 throttle above 2 or 3)")
 	rest, err := parseArgs(fs, args, 1, 1, usage)
 	if err != nil {
 		return err
@@ -210,7 +214,10 @@ func runImportIMAP(ctx context.Context, e *env, args []string) error {
 	host, _, _ := net.SplitHostPort(src.Addr)
 	src.StateFile = filepath.Join(importer.StateDir(*data, address), "imap-"+safeName(src.User+"@"+host)+".json")
 	src.Log = slog.New(slog.NewTextHandler(e.stderr, nil))
-	return importInto(ctx, e, *data, address, &source{imap: src})
+	if *conc < 1 || *conc > 16 {
+		return usagef("--concurrency is 1 to 16")
+	}
+	return importInto(ctx, e, *data, address, &source{imap: src, concurrency: *conc})
 }
 
 // imapSourceFrom parses --from.
@@ -288,24 +295,62 @@ func importInto(ctx context.Context, e *env, dataDir, address string, src *sourc
 	}
 	defer state.Close()
 	pr := newProgress(e.stderr, src)
-	im := &importer.Importer{T: tg, Account: a.ID, State: state, Progress: pr.update}
+	var s importer.Stats
 	if src.imap != nil {
-		add := func(m importer.Message) error {
-			src.read.Add(int64(len(m.Data)))
-			return im.Add(ctx, m)
-		}
-		err = src.imap.Run(ctx, add, func() error { return im.Flush(ctx) })
+		s, err = runIMAPWorkers(ctx, src, tg, a.ID, state, pr)
 	} else {
+		im := &importer.Importer{T: tg, Account: a.ID, State: state, Progress: pr.update}
 		err = src.each(func(m importer.Message) error { return im.Add(ctx, m) })
-	}
-	if err == nil {
-		err = im.Flush(ctx)
+		if err == nil {
+			err = im.Flush(ctx)
+		}
+		s = im.Stats()
 	}
 	pr.done()
-	s := im.Stats()
 	fmt.Fprintf(e.stdout, "%s: %d read, %d imported (%.1f MB), %d already there, %d skipped (views such as Gmail's All Mail), %d failed (too large or unreadable), in %s\n",
 		address, s.Read, s.Imported, float64(s.Bytes)/1e6, s.Duplicates, s.Skipped, s.Failed+src.failed, time.Since(pr.start).Round(time.Millisecond))
 	return err
+}
+
+// runIMAPWorkers pulls with src.concurrency connections, one Importer
+// each (sharing the state), and adds up their counts.
+func runIMAPWorkers(ctx context.Context, src *source, tg importer.Target, acct store.AccountID, state *importer.State, pr *progress) (importer.Stats, error) {
+	n := max(1, src.concurrency)
+	ims := make([]*importer.Importer, n)
+	var mu sync.Mutex
+	last := make([]importer.Stats, n)
+	err := src.imap.RunConcurrent(ctx, n, func(i int) (func(importer.Message) error, func() error) {
+		im := &importer.Importer{T: tg, Account: acct, State: state, Progress: func(s importer.Stats) {
+			mu.Lock()
+			defer mu.Unlock()
+			last[i] = s
+			pr.update(sumStats(last))
+		}}
+		ims[i] = im
+		return func(m importer.Message) error {
+			src.read.Add(int64(len(m.Data)))
+			return im.Add(ctx, m)
+		}, func() error { return im.Flush(ctx) }
+	})
+	for i, im := range ims {
+		if im != nil {
+			last[i] = im.Stats()
+		}
+	}
+	return sumStats(last), err
+}
+
+func sumStats(ss []importer.Stats) importer.Stats {
+	var t importer.Stats
+	for _, s := range ss {
+		t.Read += s.Read
+		t.Imported += s.Imported
+		t.Duplicates += s.Duplicates
+		t.Failed += s.Failed
+		t.Skipped += s.Skipped
+		t.Bytes += s.Bytes
+	}
+	return t
 }
 
 // progress prints a line with rate and ETA on a terminal, at most twice a

@@ -134,7 +134,7 @@ func TestImportIMAPCommand(t *testing.T) {
 		})
 	})
 	from := "imap://" + url.QueryEscape(d.User) + "@" + d.Addr
-	out := mustRun(t, d.Password+"\n", "import", "imap", "--data", dir, "--from", from, "--password-stdin", "alice@example.test")
+	out := mustRun(t, d.Password+"\n", "import", "imap", "--data", dir, "--from", from, "--concurrency", "2", "--password-stdin", "alice@example.test")
 	if !strings.Contains(out, "2 read, 2 imported") {
 		t.Fatalf("summary: %s", out)
 	}

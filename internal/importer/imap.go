@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -50,6 +51,9 @@ type IMAPSource struct {
 	Retries int
 	Backoff time.Duration
 	Log     *slog.Logger
+
+	mu     sync.Mutex // states, and the state file, between workers
+	states map[string]*folderState
 }
 
 // folderState is what a run remembers of a remote folder.
@@ -62,6 +66,12 @@ type folderState struct {
 // folder; after each chunk it calls flush (which must make everything
 // given to fn durable) and only then records the chunk's last UID.
 func (s *IMAPSource) Run(ctx context.Context, fn func(Message) error, flush func() error) error {
+	return s.RunConcurrent(ctx, 1, func(int) (func(Message) error, func() error) { return fn, flush })
+}
+
+// RunConcurrent is Run with n connections, each pulling whole folders;
+// sink(i) gives worker i its own fn and flush (they run concurrently).
+func (s *IMAPSource) RunConcurrent(ctx context.Context, n int, sink func(i int) (func(Message) error, func() error)) error {
 	if s.Chunk <= 0 {
 		s.Chunk = 200
 	}
@@ -74,13 +84,48 @@ func (s *IMAPSource) Run(ctx context.Context, fn func(Message) error, flush func
 	if s.Log == nil {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
+	n = max(1, n)
 	states, err := s.loadState()
 	if err != nil {
 		return err
 	}
+	s.states = states
+	var folders []remoteFolder
+	err = s.retry(ctx, func() error {
+		var err error
+		folders, err = s.listFolders()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	work := make(chan remoteFolder, len(folders))
+	for _, f := range folders {
+		work <- f
+	}
+	close(work)
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		fn, flush := sink(i)
+		go func() { errs <- s.worker(ctx, work, fn, flush) }()
+	}
+	var first error
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// remoteFolder is a selectable folder of the remote account.
+type remoteFolder struct{ remote, name, special string }
+
+// retry runs f, waiting and trying again after throttling.
+func (s *IMAPSource) retry(ctx context.Context, f func() error) error {
 	wait := s.Backoff
 	for attempt := 0; ; attempt++ {
-		err := s.runOnce(ctx, states, fn, flush)
+		err := f()
 		if err == nil || !retryable(err) || attempt >= s.Retries {
 			return err
 		}
@@ -92,6 +137,83 @@ func (s *IMAPSource) Run(ctx context.Context, fn func(Message) error, flush func
 		}
 		wait = min(2*wait, time.Minute)
 	}
+}
+
+// connect dials and logs in.
+func (s *IMAPSource) connect() (*imapclient.Client, error) {
+	c, err := s.dial()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Login(s.User, s.Password).Wait(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("login as %s: %w", s.User, err)
+	}
+	return c, nil
+}
+
+// listFolders lists the folders to pull (views such as \All left out).
+func (s *IMAPSource) listFolders() ([]remoteFolder, error) {
+	c, err := s.connect()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	list, err := c.List("", "*", nil).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("LIST: %w", err)
+	}
+	var out []remoteFolder
+	for _, l := range list {
+		if hasAttr(l.Attrs, imap.MailboxAttrNoSelect) || hasAttr(l.Attrs, imap.MailboxAttrNonExistent) {
+			continue
+		}
+		name, su := l.Mailbox, specialAttr(l.Attrs)
+		if l.Delim != 0 && l.Delim != '/' {
+			name = strings.ReplaceAll(name, string(l.Delim), "/")
+		}
+		if MapFolder(name, su).Skip {
+			continue
+		}
+		out = append(out, remoteFolder{l.Mailbox, name, su})
+	}
+	c.Logout().Wait()
+	return out, nil
+}
+
+// worker pulls folders from work over one connection, reconnecting
+// after throttling.
+func (s *IMAPSource) worker(ctx context.Context, work <-chan remoteFolder, fn func(Message) error, flush func() error) error {
+	var c *imapclient.Client
+	defer func() {
+		if c != nil {
+			c.Logout().Wait()
+			c.Close()
+		}
+	}()
+	for f := range work {
+		err := s.retry(ctx, func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if c == nil {
+				var err error
+				if c, err = s.connect(); err != nil {
+					return err
+				}
+			}
+			err := s.pullFolder(c, f, fn, flush)
+			if err != nil {
+				c.Close()
+				c = nil
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.remote, err)
+		}
+	}
+	return nil
 }
 
 // retryable reports whether err is throttling or a dropped connection (QQ
@@ -134,56 +256,26 @@ func (s *IMAPSource) dial() (*imapclient.Client, error) {
 	return imapclient.DialInsecure(s.Addr, opts)
 }
 
-// runOnce is one connection's worth of work.
-func (s *IMAPSource) runOnce(ctx context.Context, states map[string]*folderState, fn func(Message) error, flush func() error) error {
-	c, err := s.dial()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.Login(s.User, s.Password).Wait(); err != nil {
-		return fmt.Errorf("login as %s: %w", s.User, err)
-	}
-	list, err := c.List("", "*", nil).Collect()
-	if err != nil {
-		return fmt.Errorf("LIST: %w", err)
-	}
-	for _, l := range list {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if hasAttr(l.Attrs, imap.MailboxAttrNoSelect) || hasAttr(l.Attrs, imap.MailboxAttrNonExistent) {
-			continue
-		}
-		name, su := l.Mailbox, specialAttr(l.Attrs)
-		if l.Delim != 0 && l.Delim != '/' {
-			name = strings.ReplaceAll(name, string(l.Delim), "/")
-		}
-		if MapFolder(name, su).Skip {
-			continue
-		}
-		st := states[l.Mailbox]
-		if st == nil {
-			st = &folderState{}
-			states[l.Mailbox] = st
-		}
-		if err := s.pullFolder(c, l.Mailbox, name, su, st, states, fn, flush); err != nil {
-			return fmt.Errorf("%s: %w", l.Mailbox, err)
-		}
-	}
-	return c.Logout().Wait()
-}
-
 // pullFolder fetches the new messages of one folder in UID chunks.
-func (s *IMAPSource) pullFolder(c *imapclient.Client, remote, name, su string, st *folderState, all map[string]*folderState, fn func(Message) error, flush func() error) error {
-	sel, err := c.Select(remote, &imap.SelectOptions{ReadOnly: true}).Wait()
+func (s *IMAPSource) pullFolder(c *imapclient.Client, f remoteFolder, fn func(Message) error, flush func() error) error {
+	name, su := f.name, f.special
+	s.mu.Lock()
+	st := s.states[f.remote]
+	if st == nil {
+		st = &folderState{}
+		s.states[f.remote] = st
+	}
+	s.mu.Unlock()
+	sel, err := c.Select(f.remote, &imap.SelectOptions{ReadOnly: true}).Wait()
 	if err != nil {
 		return fmt.Errorf("EXAMINE: %w", err)
 	}
 	if sel.UIDValidity != st.UIDValidity {
 		// A new UIDVALIDITY means the UIDs were renumbered: start over
 		// (the digests in the account's state skip what we have).
+		s.mu.Lock()
 		st.UIDValidity, st.LastUID = sel.UIDValidity, 0
+		s.mu.Unlock()
 	}
 	if sel.NumMessages == 0 || (sel.UIDNext != 0 && uint32(sel.UIDNext) <= st.LastUID+1) {
 		return nil
@@ -215,8 +307,7 @@ func (s *IMAPSource) pullFolder(c *imapclient.Client, remote, name, su string, s
 		if err := flush(); err != nil {
 			return err
 		}
-		st.LastUID = uint32(chunk[len(chunk)-1])
-		if err := s.saveState(all); err != nil {
+		if err := s.saveState(st, uint32(chunk[len(chunk)-1])); err != nil {
 			return err
 		}
 	}
@@ -311,8 +402,12 @@ func (s *IMAPSource) loadState() (map[string]*folderState, error) {
 	return out, nil
 }
 
-func (s *IMAPSource) saveState(all map[string]*folderState) error {
-	b, err := json.MarshalIndent(all, "", " ")
+// saveState records last as st's last UID, durably.
+func (s *IMAPSource) saveState(st *folderState, last uint32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st.LastUID = last
+	b, err := json.MarshalIndent(s.states, "", " ")
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,26 +93,40 @@ func clean(kws []string) []string {
 
 var errKilled = errors.New("killed")
 
-// pull runs one IMAP import; with killAfter > 0 it stops (like a kill)
-// after that many messages, before their batch is stored.
+// pull runs one IMAP import over one connection; with killAfter > 0 it
+// stops (like a kill) after that many messages, before their batch is
+// stored.
 func pull(t testing.TB, st store.Mail, acct store.AccountID, d *testutil.Dovecot, stateDir string, killAfter int) (Stats, error) {
+	return pullN(t, st, acct, d, stateDir, killAfter, 1)
+}
+
+// pullN is pull with conc connections, each with its own Importer.
+func pullN(t testing.TB, st store.Mail, acct store.AccountID, d *testutil.Dovecot, stateDir string, killAfter, conc int) (Stats, error) {
 	ctx := context.Background()
 	state, err := OpenState(ctx, stateDir, Local{st}, acct)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer state.Close()
-	im := &Importer{T: Local{st}, Account: acct, State: state}
 	src := &IMAPSource{Addr: d.Addr, User: d.User, Password: d.Password, Security: IMAPPlain, StateFile: filepath.Join(stateDir, "imap.json"), Chunk: 300, Retries: 3, Backoff: 50 * time.Millisecond}
-	n := 0
-	err = src.Run(ctx, func(m Message) error {
-		n++
-		if killAfter > 0 && n > killAfter {
-			return errKilled
-		}
-		return im.Add(ctx, m)
-	}, func() error { return im.Flush(ctx) })
-	return im.Stats(), err
+	var n atomic.Int64
+	ims := make([]*Importer, conc)
+	err = src.RunConcurrent(ctx, conc, func(i int) (func(Message) error, func() error) {
+		im := &Importer{T: Local{st}, Account: acct, State: state}
+		ims[i] = im
+		return func(m Message) error {
+			if killAfter > 0 && n.Add(1) > int64(killAfter) {
+				return errKilled
+			}
+			return im.Add(ctx, m)
+		}, func() error { return im.Flush(ctx) }
+	})
+	var s Stats
+	for _, im := range ims {
+		x := im.Stats()
+		s.Read, s.Imported, s.Duplicates, s.Failed, s.Skipped, s.Bytes = s.Read+x.Read, s.Imported+x.Imported, s.Duplicates+x.Duplicates, s.Failed+x.Failed, s.Skipped+x.Skipped, s.Bytes+x.Bytes
+	}
+	return s, err
 }
 
 // TestIMAPImportFromDovecot pulls a Dovecot account: every message lands
@@ -130,7 +145,7 @@ func TestIMAPImportFromDovecot(t *testing.T) {
 	if _, err := pull(t, st, a.ID, d, stateDir, n/3); !errors.Is(err, errKilled) {
 		t.Fatalf("first run: %v (dovecot log: %s)", err, readLog(d))
 	}
-	s, err := pull(t, st, a.ID, d, stateDir, 0)
+	s, err := pullN(t, st, a.ID, d, stateDir, 0, 3)
 	if err != nil {
 		t.Fatalf("resumed run: %v (dovecot log: %s)", err, readLog(d))
 	}

@@ -216,6 +216,8 @@ func (im *Importer) Flush(ctx context.Context) error {
 
 // store appends one batch as one all-or-none Append, recorded in the state.
 func (im *Importer) store(ctx context.Context, b *batch) error {
+	im.State.mu.Lock()
+	defer im.State.mu.Unlock()
 	if err := im.State.begin(b.box.ID, b.since, b.box.Name, b.keys); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/youju/youju/internal/fsutil"
@@ -29,6 +30,10 @@ import (
 // bound in that mailbox: an Append is all or none, so the keys found there
 // were stored and the others were not.
 type State struct {
+	// mu makes a State shared by concurrent Importers (IMAP workers): one
+	// batch at a time is begun, stored and ended (the store has one
+	// writer anyway; the workers overlap their network reads).
+	mu   sync.Mutex
 	path string
 	f    *os.File
 	lock *os.File // flock held while open
@@ -155,7 +160,11 @@ func (s *State) compact() error {
 }
 
 // Has reports whether a message with digest h was imported into folder.
-func (s *State) Has(folder, h string) bool { return s.seen[folder+"\x00"+h] }
+func (s *State) Has(folder, h string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen[folder+"\x00"+h]
+}
 
 // begin records, durably, that a batch is about to be stored.
 func (s *State) begin(mbox store.MailboxID, since store.UID, folder string, keys []string) error {
