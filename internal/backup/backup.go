@@ -217,9 +217,15 @@ func copySegment(f *os.File, dst string, prev File, rep *Report) (File, bool, er
 		if _, err := io.Copy(h, io.NewSectionReader(f, 0, prev.Size)); err != nil {
 			return File{}, false, err
 		}
+		// Both the source's prefix and the copy must still match the
+		// earlier manifest: the copy is read (not written) to catch a
+		// damaged backup, which is then written again whole.
 		if hex.EncodeToString(h.Sum(nil)) == prev.SHA256 {
-			have = prev.Size
-		} else {
+			if d, err := hashFile(dst); err == nil && d == prev {
+				have = prev.Size
+			}
+		}
+		if have == 0 {
 			h.Reset()
 		}
 	}
