@@ -104,6 +104,9 @@ func (s *IMAPSource) RunConcurrent(ctx context.Context, n int, sink func(i int) 
 		work <- f
 	}
 	close(work)
+	// One worker's failure stops the others at their next chunk.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	errs := make(chan error, n)
 	for i := 0; i < n; i++ {
 		fn, flush := sink(i)
@@ -113,6 +116,7 @@ func (s *IMAPSource) RunConcurrent(ctx context.Context, n int, sink func(i int) 
 	for i := 0; i < n; i++ {
 		if err := <-errs; err != nil && first == nil {
 			first = err
+			cancel()
 		}
 	}
 	return first
@@ -202,7 +206,7 @@ func (s *IMAPSource) worker(ctx context.Context, work <-chan remoteFolder, fn fu
 					return err
 				}
 			}
-			err := s.pullFolder(c, f, fn, flush)
+			err := s.pullFolder(ctx, c, f, fn, flush)
 			if err != nil {
 				c.Close()
 				c = nil
@@ -220,6 +224,9 @@ func (s *IMAPSource) worker(ctx context.Context, work <-chan remoteFolder, fn fu
 // and 163 answer "NO [UNAVAILABLE]", "NO ... frequency limited" or "* BYE"
 // when a client is too fast), as opposed to a refused login or a bug.
 func retryable(err error) bool {
+	if errors.Is(err, ErrStore) || errors.Is(err, context.Canceled) {
+		return false // ours, not the remote's: retrying could store twice
+	}
 	var ie *imap.Error
 	if errors.As(err, &ie) {
 		if ie.Type == imap.StatusResponseTypeBye {
@@ -257,7 +264,7 @@ func (s *IMAPSource) dial() (*imapclient.Client, error) {
 }
 
 // pullFolder fetches the new messages of one folder in UID chunks.
-func (s *IMAPSource) pullFolder(c *imapclient.Client, f remoteFolder, fn func(Message) error, flush func() error) error {
+func (s *IMAPSource) pullFolder(ctx context.Context, c *imapclient.Client, f remoteFolder, fn func(Message) error, flush func() error) error {
 	name, su := f.name, f.special
 	s.mu.Lock()
 	st := s.states[f.remote]
@@ -297,6 +304,9 @@ func (s *IMAPSource) pullFolder(c *imapclient.Client, f remoteFolder, fn func(Me
 	slices.Sort(uids)
 	opts := &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}}
 	for len(uids) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		chunk := uids[:min(s.Chunk, len(uids))]
 		uids = uids[len(chunk):]
 		if err := s.fetchChunk(c, chunk, opts, name, su, fn); err != nil {

@@ -83,6 +83,12 @@ func Digests(ctx context.Context, m store.Mail, acct store.AccountID, mbox store
 	return out, nil
 }
 
+// ErrStore marks a failure of the store (or of the way to it) during an
+// import: the IMAP source does not retry it, and the Importer refuses
+// further work, since whether the batch was stored is only known at the
+// next run (when the state settles it).
+var ErrStore = errors.New("import: storing failed")
+
 // Stats count what an import did.
 type Stats struct {
 	Read       int   // messages read from the source
@@ -106,6 +112,7 @@ type Importer struct {
 	Progress func(Stats)
 
 	stats   Stats
+	failed  error // set once the outcome of a batch is unknown
 	boxes   map[string]store.Mailbox // by our name, lower-cased
 	special map[string]store.Mailbox // by special use
 	cur     *batch
@@ -125,6 +132,9 @@ func (im *Importer) Stats() Stats { return im.stats }
 
 // Add queues m; it is stored by a later Add or Flush.
 func (im *Importer) Add(ctx context.Context, m Message) error {
+	if im.failed != nil {
+		return im.failed
+	}
 	im.stats.Read++
 	f := MapFolder(m.Folder, m.SpecialUse)
 	if f.Skip {
@@ -187,6 +197,9 @@ func (im *Importer) queued(id store.MailboxID, key string) bool {
 
 // Flush stores the pending batch.
 func (im *Importer) Flush(ctx context.Context) error {
+	if im.failed != nil {
+		return im.failed
+	}
 	b := im.cur
 	im.cur = nil
 	if b == nil || len(b.msgs) == 0 {
@@ -219,7 +232,8 @@ func (im *Importer) store(ctx context.Context, b *batch) error {
 	im.State.mu.Lock()
 	defer im.State.mu.Unlock()
 	if err := im.State.begin(b.box.ID, b.since, b.box.Name, b.keys); err != nil {
-		return err
+		im.failed = fmt.Errorf("%w: %w", ErrStore, err)
+		return im.failed
 	}
 	res, err := im.T.AppendMessages(ctx, im.Account, []store.Append{{Mailbox: b.box.ID, Messages: b.msgs}})
 	if err == nil && len(res) != 1 {
@@ -232,17 +246,19 @@ func (im *Importer) store(ctx context.Context, b *batch) error {
 		// The store says nothing of the batch was stored: record that.
 		// (A transport failure leaves the batch open, to be settled
 		// against the store at the next run.)
-		var serr error
 		if errors.Is(err, store.ErrTooLarge) || errors.Is(err, store.ErrQuotaExceeded) || errors.Is(err, store.ErrNotFound) {
-			serr = im.State.end(b.box.Name, b.keys, false)
+			if serr := im.State.end(b.box.Name, b.keys, false); serr != nil {
+				im.failed = fmt.Errorf("%w: %w", ErrStore, serr)
+				return im.failed
+			}
+			return fmt.Errorf("%w: into %s: %w", ErrStore, b.box.Name, err)
 		}
-		if serr != nil {
-			return serr
-		}
-		return fmt.Errorf("storing into %s: %w", b.box.Name, err)
+		im.failed = fmt.Errorf("%w: into %s: %w", ErrStore, b.box.Name, err)
+		return im.failed
 	}
 	if err := im.State.end(b.box.Name, b.keys, true); err != nil {
-		return err
+		im.failed = fmt.Errorf("%w: %w", ErrStore, err)
+		return im.failed
 	}
 	if n := len(res[0].UIDs); n > 0 {
 		// UIDs only grow: later batches of this mailbox settle from here.

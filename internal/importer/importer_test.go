@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -187,5 +189,34 @@ func TestImportQuota(t *testing.T) {
 	}
 	if !errors.Is(err, store.ErrQuotaExceeded) {
 		t.Fatalf("err = %v, want quota exceeded", err)
+	}
+}
+
+// TestStateSettlesEveryOpenBatch: a batch left open while another worker
+// went on (its outcome unknown) is settled too, not only the last one.
+func TestStateSettlesEveryOpenBatch(t *testing.T) {
+	ctx := context.Background()
+	st, a := openTestStore(t)
+	inbox, _ := st.Mailbox(ctx, a.ID, "INBOX")
+	data := []byte("Subject: stored\r\n\r\nx\r\n")
+	if _, err := st.AppendMessages(ctx, a.ID, []store.Append{{Mailbox: inbox.ID, Messages: []store.AppendMessage{{Data: data}}}}); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	stored := hex.EncodeToString(sum[:])
+	lost := strings.Repeat("0", 64)
+	other := strings.Repeat("1", 64)
+	dir := t.TempDir()
+	file := fmt.Sprintf("B\t%d\t1\tINBOX\nK\t%s\nK\t%s\nB\t%d\t1\tINBOX\nK\t%s\nE\n", inbox.ID, stored, lost, inbox.ID, other)
+	if err := os.WriteFile(filepath.Join(dir, "state"), []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenState(ctx, dir, Local{st}, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.Has("INBOX", stored) || s.Has("INBOX", lost) || !s.Has("INBOX", other) {
+		t.Fatalf("stored %v, not stored %v, closed batch %v", s.Has("INBOX", stored), s.Has("INBOX", lost), s.Has("INBOX", other))
 	}
 }

@@ -72,12 +72,15 @@ func OpenState(ctx context.Context, dir string, t Target, acct store.AccountID) 
 		return nil, fmt.Errorf("another import into this account is running (%s): %w", dir, err)
 	}
 	s.lock = lock
-	open, err := s.load()
+	opens, err := s.load()
 	if err != nil {
 		s.lock.Close()
 		return nil, err
 	}
-	if open != nil && len(open.keys) > 0 {
+	for _, open := range opens {
+		if len(open.keys) == 0 {
+			continue
+		}
 		have, err := t.Digests(ctx, acct, open.mbox, open.since)
 		if err != nil {
 			s.lock.Close()
@@ -106,8 +109,10 @@ func OpenState(ctx context.Context, dir string, t Target, acct store.AccountID) 
 	return s, nil
 }
 
-// load reads the file; it returns the trailing unfinished batch, if any.
-func (s *State) load() (*openBatch, error) {
+// load reads the file; it returns the batches left unfinished (by a
+// crash, or by a failure whose outcome was unknown while other workers
+// went on).
+func (s *State) load() ([]*openBatch, error) {
 	f, err := os.Open(s.path)
 	if os.IsNotExist(err) {
 		return nil, nil
@@ -117,6 +122,7 @@ func (s *State) load() (*openBatch, error) {
 	}
 	defer f.Close()
 	var cur *openBatch
+	var opens []*openBatch
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 64<<10)
 	for sc.Scan() {
@@ -125,6 +131,9 @@ func (s *State) load() (*openBatch, error) {
 		case f[0] == "B" && len(f) == 4:
 			id, _ := strconv.ParseInt(f[1], 10, 64)
 			since, _ := strconv.ParseUint(f[2], 10, 32)
+			if cur != nil {
+				opens = append(opens, cur)
+			}
 			cur = &openBatch{mbox: store.MailboxID(id), since: store.UID(since), folder: f[3]}
 		case f[0] == "K" && len(f) == 2 && cur != nil:
 			cur.keys = append(cur.keys, f[1])
@@ -138,7 +147,10 @@ func (s *State) load() (*openBatch, error) {
 		}
 		// Anything else is a torn last line of a crash: ignored.
 	}
-	return cur, sc.Err()
+	if cur != nil {
+		opens = append(opens, cur)
+	}
+	return opens, sc.Err()
 }
 
 // compact rewrites the file atomically with one closed batch per folder.
