@@ -112,7 +112,7 @@ type Importer struct {
 	Progress func(Stats)
 
 	stats   Stats
-	failed  error // set once the outcome of a batch is unknown
+	failed  error                    // set once the outcome of a batch is unknown
 	boxes   map[string]store.Mailbox // by our name, lower-cased
 	special map[string]store.Mailbox // by special use
 	cur     *batch
