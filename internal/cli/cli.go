@@ -48,6 +48,10 @@ func commands() []command {
 		{"index", "rebuild an account's SEARCH text index", runIndex},
 		{"postmaster", "show or set the account that gets postmaster@ and abuse@ of every domain", runPostmaster},
 		{"report", "summarise DMARC aggregate and TLS-RPT report files", runReport},
+		{"import", "import mail into an account: IMAP (QQ, 163, Gmail, Dovecot), mbox, Maildir", runImport},
+		{"backup", "copy the data directory consistently, while serve runs", runBackup},
+		{"restore", "restore a backup into a new data directory", runRestore},
+		{"export", "write an account's mail as mbox files or a Maildir", runExport},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/youju/youju/internal/store"
@@ -74,6 +75,7 @@ func Handler(accts store.Accounts, log *slog.Logger) http.Handler {
 			json.NewEncoder(w).Encode(resp)
 		})
 	}
+	registerMail(mux, accts, log)
 	return mux
 }
 
@@ -129,14 +131,18 @@ func (c *Client) call(ctx context.Context, method string, out any, args ...any) 
 		return fmt.Errorf("control: %s: %s: %s", method, res.Status, bytes.TrimSpace(b))
 	}
 	var resp response
-	if err := json.NewDecoder(io.LimitReader(res.Body, maxRequest)).Decode(&resp); err != nil {
+	limit := int64(maxRequest)
+	if strings.HasPrefix(method, "mail/") {
+		limit = maxMailRequest // messages, message lists (mail.go)
+	}
+	if err := json.NewDecoder(io.LimitReader(res.Body, limit)).Decode(&resp); err != nil {
 		return fmt.Errorf("control: %s: %w", method, err)
 	}
 	if resp.Err != "" {
 		if s, ok := sentinels[resp.Kind]; ok {
 			return fmt.Errorf("%w (%s)", s, resp.Err)
 		}
-		return errors.New(resp.Err)
+		return errorOf(resp.Err, resp.Kind)
 	}
 	if out == nil {
 		return nil
