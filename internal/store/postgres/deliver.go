@@ -302,10 +302,10 @@ func assign(batch []*dreq, lk *locked) *msgRows {
 			}
 			lk.used[u.acct] += total
 			for _, m := range u.msgs {
-				kws, _ := normKeywords(m.flags.Keywords)
-				sys := m.flags.System & allSysFlags
+				kws, _ := store.NormKeywords(m.flags.Keywords)
+				sys := m.flags.System & store.AllSystemFlags
 				mb.modSeq++ // every message gets its own MODSEQ
-				msgs.add(mb.id, mb.uidNext, mb.modSeq, sys, joinKeywords(kws), unixNano(m.idate), unixNano(r.now), m.size, r.blobs[m.blob])
+				msgs.add(mb.id, mb.uidNext, mb.modSeq, sys, store.JoinKeywords(kws), unixNano(m.idate), unixNano(r.now), m.size, r.blobs[m.blob])
 				u.uids = append(u.uids, store.UID(mb.uidNext))
 				mb.uidNext++
 				mb.dMessages++

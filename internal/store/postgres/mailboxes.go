@@ -31,7 +31,7 @@ func (s *Store) Mailboxes(ctx context.Context, acct store.AccountID) ([]store.Ma
 
 // Mailbox implements store.Mail.
 func (s *Store) Mailbox(ctx context.Context, acct store.AccountID, name string) (store.Mailbox, error) {
-	name, err := normName(name)
+	name, err := store.NormMailboxName(name)
 	if err != nil {
 		return store.Mailbox{}, store.ErrNotFound
 	}
@@ -85,7 +85,7 @@ func (t *tx) createWithParents(acct store.AccountID, name, special string) (stor
 	if err := t.lockAccount(acct); err != nil {
 		return store.Mailbox{}, err
 	}
-	for _, p := range parents(name) {
+	for _, p := range store.MailboxParents(name) {
 		if _, err := t.createMailbox(acct, p, ""); err != nil && err != store.ErrExists {
 			return store.Mailbox{}, err
 		}
@@ -103,11 +103,11 @@ func (t *tx) lockAccount(acct store.AccountID) error {
 
 // CreateMailbox implements store.Mail.
 func (s *Store) CreateMailbox(ctx context.Context, acct store.AccountID, name, specialUse string) (store.Mailbox, error) {
-	name, err := normName(name)
+	name, err := store.NormMailboxName(name)
 	if err != nil {
 		return store.Mailbox{}, err
 	}
-	if !validSpecialUse(specialUse) {
+	if !store.ValidSpecialUse(specialUse) {
 		return store.Mailbox{}, store.ErrInvalidName
 	}
 	var m store.Mailbox
@@ -137,7 +137,7 @@ func (t *tx) hasChildren(acct store.AccountID, name string) (bool, error) {
 // DeleteMailbox implements store.Mail. INBOX cannot be deleted; a mailbox
 // with children fails with store.ErrHasChildren (RFC 9051 §6.3.5).
 func (s *Store) DeleteMailbox(ctx context.Context, acct store.AccountID, name string) error {
-	name, err := normName(name)
+	name, err := store.NormMailboxName(name)
 	if err != nil {
 		return store.ErrNotFound
 	}
@@ -202,11 +202,11 @@ func (t *tx) sweepBlobs() error {
 // parent, subscriptions follow. Renaming INBOX moves its messages to a new
 // mailbox and leaves INBOX empty (RFC 9051 §6.3.6).
 func (s *Store) RenameMailbox(ctx context.Context, acct store.AccountID, from, to string) error {
-	from, err := normName(from)
+	from, err := store.NormMailboxName(from)
 	if err != nil {
 		return store.ErrNotFound
 	}
-	if to, err = normName(to); err != nil {
+	if to, err = store.NormMailboxName(to); err != nil {
 		return err
 	}
 	if to == store.InboxName {
@@ -228,7 +228,7 @@ func (s *Store) RenameMailbox(ctx context.Context, acct store.AccountID, from, t
 		if _, err := t.mailboxID(acct, to); err == nil {
 			return store.ErrExists
 		}
-		for _, p := range parents(to) {
+		for _, p := range store.MailboxParents(to) {
 			if _, err := t.createMailbox(acct, p, ""); err != nil && err != store.ErrExists {
 				return err
 			}
@@ -268,7 +268,7 @@ func (t *tx) renameInbox(acct store.AccountID, to string) error {
 // SetSubscribed implements store.Mail. A name that does not exist may be
 // subscribed (RFC 9051 §6.3.7).
 func (s *Store) SetSubscribed(ctx context.Context, acct store.AccountID, name string, on bool) error {
-	name, err := normName(name)
+	name, err := store.NormMailboxName(name)
 	if err != nil {
 		return err
 	}

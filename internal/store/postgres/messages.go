@@ -33,7 +33,7 @@ func scanMessage(r pgx.Row, m *store.Message, extra ...any) error {
 		return err
 	}
 	m.UID, m.Flags.System = store.UID(uid), store.SysFlags(flags)
-	m.Flags.Keywords = splitKeywords(kw)
+	m.Flags.Keywords = store.SplitKeywords(kw)
 	m.InternalDate, m.SaveDate = fromNano(idate), fromNano(sdate)
 	return nil
 }
@@ -230,14 +230,14 @@ func searchWhere(q store.Query, a *args) (string, bool) {
 		}
 		where += " AND " + cond
 	}
-	if f := q.FlagsSet & allSysFlags; f != 0 {
+	if f := q.FlagsSet & store.AllSystemFlags; f != 0 {
 		add("m.sysflags & %s = "+fmt.Sprint(int(f)), int(f))
 	}
 	if q.FlagsUnset&store.FlagSeen != 0 {
 		// Literal form, so that the planner can use messages_unseen.
 		where += " AND m.sysflags & 1 = 0"
 	}
-	if f := q.FlagsUnset & allSysFlags &^ store.FlagSeen; f != 0 {
+	if f := q.FlagsUnset & store.AllSystemFlags &^ store.FlagSeen; f != 0 {
 		add("m.sysflags & %s = 0", int(f))
 	}
 	if q.MinSize > 0 {
@@ -271,12 +271,12 @@ func matchRest(q *store.Query, filter bool, m *store.Message) (bool, error) {
 		return false, nil
 	}
 	for _, k := range q.Keywords {
-		if !hasKeyword(m.Flags.Keywords, k) {
+		if !store.HasKeyword(m.Flags.Keywords, k) {
 			return false, nil
 		}
 	}
 	for _, k := range q.NotKeywords {
-		if hasKeyword(m.Flags.Keywords, k) {
+		if store.HasKeyword(m.Flags.Keywords, k) {
 			return false, nil
 		}
 	}
@@ -377,7 +377,7 @@ func keywordsSQL(ctx context.Context, q querier, mbox store.MailboxID) ([]string
 	}
 	var ks store.KeywordSet
 	for _, l := range lists {
-		ks.Add(splitKeywords(l))
+		ks.Add(store.SplitKeywords(l))
 	}
 	return ks.Sorted(), nil
 }

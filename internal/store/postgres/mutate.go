@@ -89,7 +89,7 @@ func (t *tx) selectFrom(table string, mb store.MailboxID, uids store.UIDSet, con
 // UNCHANGEDSINCE test of RFC 7162 §3.1.3 when unchangedSince > 0.
 // Messages whose flags do not change keep their MODSEQ.
 func (s *Store) StoreFlags(ctx context.Context, acct store.AccountID, mbox store.MailboxID, uids store.UIDSet, op store.FlagOp, f store.Flags, unchangedSince store.ModSeq) (store.StoreResult, error) {
-	kws, ok := normKeywords(f.Keywords)
+	kws, ok := store.NormKeywords(f.Keywords)
 	if !ok {
 		return store.StoreResult{}, store.ErrInvalidName
 	}
@@ -114,13 +114,13 @@ func (s *Store) StoreFlags(ctx context.Context, acct store.AccountID, mbox store
 				modified = append(modified, m.UID)
 				continue
 			}
-			nf := applyFlags(m.Flags, op, f)
-			if sameFlags(nf, m.Flags) {
+			nf := store.ApplyFlags(m.Flags, op, f)
+			if store.SameFlags(nf, m.Flags) {
 				continue
 			}
 			wasSeen, isSeen := m.Flags.System&store.FlagSeen != 0, nf.System&store.FlagSeen != 0
 			m.Flags, m.ModSeq = nf, mb.bump()
-			cu, cf, ck = append(cu, int64(m.UID)), append(cf, int16(nf.System)), append(ck, joinKeywords(nf.Keywords))
+			cu, cf, ck = append(cu, int64(m.UID)), append(cf, int16(nf.System)), append(ck, store.JoinKeywords(nf.Keywords))
 			switch {
 			case wasSeen && !isSeen:
 				mb.dUnseen++
@@ -331,7 +331,7 @@ func (t *tx) insertCopies(dmb *mboxState, msgs []store.Message, res *store.CopyR
 	for _, m := range msgs {
 		uid = append(uid, dmb.uidNext)
 		flags = append(flags, int16(m.Flags.System))
-		kws = append(kws, joinKeywords(m.Flags.Keywords))
+		kws = append(kws, store.JoinKeywords(m.Flags.Keywords))
 		idate = append(idate, unixNano(m.InternalDate))
 		size = append(size, m.Size)
 		blob = append(blob, m.BlobID)

@@ -352,7 +352,7 @@ func (s *Store) readBox(ctx context.Context, acct store.AccountID, mbox store.Ma
 			if kw != "" {
 				k, ok := kws[kw]
 				if !ok {
-					k = splitKeywords(kw)
+					k = store.SplitKeywords(kw)
 					kws[kw] = k
 				}
 				m.Flags.Keywords = k
@@ -489,7 +489,7 @@ func (s *Store) searchCached(ctx context.Context, acct store.AccountID, mbox sto
 	if !q.SavedBefore.IsZero() {
 		sbefore = q.SavedBefore.UnixNano()
 	}
-	set, unset := q.FlagsSet&allSysFlags, q.FlagsUnset&allSysFlags
+	set, unset := q.FlagsSet&store.AllSystemFlags, q.FlagsUnset&store.AllSystemFlags
 	plain := q.Match == nil && len(q.Keywords) == 0 && len(q.NotKeywords) == 0
 	var hits []centry
 	var out []store.UID

@@ -161,9 +161,9 @@ func (w *wtx) deliverOne(t store.Target, ref blob.Ref, size int64, idate, now ti
 		w.b.blobs = append(w.b.blobs, *blob)
 	}
 	(*blob).refcount++
-	kws, _ := normKeywords(t.Flags.Keywords)
+	kws, _ := store.NormKeywords(t.Flags.Keywords)
 	mb.bumped = false // every delivery gets its own MODSEQ
-	m := store.Message{UID: mb.uidNext, ModSeq: mb.bump(), Flags: store.Flags{System: t.Flags.System & allSysFlags, Keywords: kws},
+	m := store.Message{UID: mb.uidNext, ModSeq: mb.bump(), Flags: store.Flags{System: t.Flags.System & store.AllSystemFlags, Keywords: kws},
 		InternalDate: idate, SaveDate: now, Size: size, BlobID: (*blob).id}
 	w.b.msgs = append(w.b.msgs, msgRow{mailbox: mb.id, m: m})
 	mb.uidNext = m.UID + 1
@@ -256,7 +256,7 @@ func (w *wtx) flushDeliveries() error {
 	}
 	if err := insertChunks(w, b.msgs, insertMsgsSQL, func(args []any, r msgRow) []any {
 		m := &r.m
-		return append(args, r.mailbox, m.UID, m.ModSeq, m.Flags.System, joinKeywords(m.Flags.Keywords),
+		return append(args, r.mailbox, m.UID, m.ModSeq, m.Flags.System, store.JoinKeywords(m.Flags.Keywords),
 			unixNano(m.InternalDate), unixNano(m.SaveDate), m.Size, m.BlobID)
 	}); err != nil {
 		return err

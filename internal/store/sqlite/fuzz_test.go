@@ -15,11 +15,11 @@ func FuzzNormName(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
-		n, err := normName(name)
+		n, err := store.NormMailboxName(name)
 		if err != nil {
 			return
 		}
-		if again, err := normName(n); err != nil || again != n {
+		if again, err := store.NormMailboxName(n); err != nil || again != n {
 			t.Fatalf("%q -> %q -> %q, %v", name, n, again, err)
 		}
 		if !utf8.ValidString(n) || strings.HasPrefix(n, "/") || strings.HasSuffix(n, "/") || strings.Contains(n, "//") {
@@ -38,16 +38,16 @@ func FuzzKeywords(f *testing.F) {
 	f.Add("$Label1 work Work \\Seen")
 	f.Add("a(b c] d")
 	f.Fuzz(func(t *testing.T, s string) {
-		kws, _ := normKeywords(strings.Fields(s))
+		kws, _ := store.NormKeywords(strings.Fields(s))
 		for i, k := range kws {
-			if !validKeyword(k) || strings.ContainsAny(k, " \t\r\n") {
+			if !store.ValidKeyword(k) || strings.ContainsAny(k, " \t\r\n") {
 				t.Fatalf("invalid keyword %q kept", k)
 			}
 			if i > 0 && strings.ToLower(kws[i-1]) >= strings.ToLower(k) {
 				t.Fatalf("not sorted/unique: %q", kws)
 			}
 		}
-		if got := splitKeywords(joinKeywords(kws)); len(got) != len(kws) {
+		if got := store.SplitKeywords(store.JoinKeywords(kws)); len(got) != len(kws) {
 			t.Fatalf("round trip %q -> %q", kws, got)
 		}
 	})

@@ -236,11 +236,11 @@ func scanCols(m *store.Message, vals []driver.Value) error {
 			ints[i] = x
 		case string:
 			if i == 3 && x != "" {
-				m.Flags.Keywords = splitKeywords(x)
+				m.Flags.Keywords = store.SplitKeywords(x)
 			}
 		case []byte:
 			if i == 3 && len(x) > 0 {
-				m.Flags.Keywords = splitKeywords(string(x))
+				m.Flags.Keywords = store.SplitKeywords(string(x))
 			}
 		case nil:
 		default:

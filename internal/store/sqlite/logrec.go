@@ -52,7 +52,7 @@ func (b *batchTx) recordChunk() {
 	for _, x := range b.msgs {
 		m := &x.m
 		r = appendInts(r, int64(x.mailbox), int64(m.UID), int64(m.ModSeq), int64(m.Flags.System))
-		r = appendBytes(r, []byte(joinKeywords(m.Flags.Keywords)))
+		r = appendBytes(r, []byte(store.JoinKeywords(m.Flags.Keywords)))
 		r = appendInts(r, unixNano(m.InternalDate), unixNano(m.SaveDate), m.Size, m.BlobID)
 	}
 	r = binary.AppendUvarint(r, uint64(len(b.dirty)))
@@ -136,7 +136,7 @@ func (r *recReader) decodeChunk(b *batchTx) {
 		x.mailbox = store.MailboxID(r.int())
 		m := &x.m
 		m.UID, m.ModSeq, m.Flags.System = store.UID(r.int()), store.ModSeq(r.int()), store.SysFlags(r.int())
-		m.Flags.Keywords = splitKeywords(string(r.bytes()))
+		m.Flags.Keywords = store.SplitKeywords(string(r.bytes()))
 		m.InternalDate, m.SaveDate = fromNano(r.int()), fromNano(r.int())
 		m.Size, m.BlobID = r.int(), r.int()
 		b.msgs = append(b.msgs, x)

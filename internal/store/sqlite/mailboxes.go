@@ -4,55 +4,9 @@ import (
 	"context"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/youju/youju/internal/store"
 )
-
-// normName checks a mailbox name and returns its canonical form: INBOX
-// (as first component) in upper case, as RFC 9051 §5.1 makes it
-// case-insensitive; every other name is case-sensitive.
-func normName(name string) (string, error) {
-	if name == "" || !utf8.ValidString(name) || len(name) > 1000 {
-		return "", store.ErrInvalidName
-	}
-	for _, r := range name {
-		// Control characters and the LIST wildcards (RFC 9051 §6.3.9)
-		// are not allowed in names.
-		if r < 0x20 || r == 0x7f || r == '*' || r == '%' {
-			return "", store.ErrInvalidName
-		}
-	}
-	parts := strings.Split(name, string(store.Delimiter))
-	for _, p := range parts {
-		if p == "" {
-			return "", store.ErrInvalidName
-		}
-	}
-	if strings.EqualFold(parts[0], store.InboxName) {
-		parts[0] = store.InboxName
-	}
-	return strings.Join(parts, string(store.Delimiter)), nil
-}
-
-// parents returns the ancestors of a name, outermost first.
-func parents(name string) []string {
-	var ps []string
-	for i := 0; i < len(name); i++ {
-		if name[i] == store.Delimiter {
-			ps = append(ps, name[:i])
-		}
-	}
-	return ps
-}
-
-func validSpecialUse(s string) bool {
-	switch s {
-	case "", store.SpecialDrafts, store.SpecialSent, store.SpecialTrash, store.SpecialJunk, store.SpecialArchive:
-		return true
-	}
-	return false
-}
 
 const mailboxCols = `b.id, b.account_id, b.name, b.uidvalidity, b.uidnext, b.highestmodseq, b.special_use,
 	EXISTS(SELECT 1 FROM subscriptions s WHERE s.account_id=b.account_id AND s.name=b.name),
@@ -85,7 +39,7 @@ func (s *Store) Mailboxes(ctx context.Context, acct store.AccountID) ([]store.Ma
 
 // Mailbox implements store.Mail.
 func (s *Store) Mailbox(ctx context.Context, acct store.AccountID, name string) (store.Mailbox, error) {
-	name, err := normName(name)
+	name, err := store.NormMailboxName(name)
 	if err != nil {
 		return store.Mailbox{}, store.ErrNotFound
 	}
@@ -145,7 +99,7 @@ func (w *wtx) createWithParents(acct store.AccountID, name, special string) (sto
 	if err := w.accountExists(acct); err != nil {
 		return store.Mailbox{}, err
 	}
-	for _, p := range parents(name) {
+	for _, p := range store.MailboxParents(name) {
 		if _, err := w.createMailbox(acct, p, ""); err != nil && err != store.ErrExists {
 			return store.Mailbox{}, err
 		}
@@ -166,11 +120,11 @@ func (w *wtx) accountExists(acct store.AccountID) error {
 
 // CreateMailbox implements store.Mail.
 func (s *Store) CreateMailbox(ctx context.Context, acct store.AccountID, name, specialUse string) (store.Mailbox, error) {
-	name, err := normName(name)
+	name, err := store.NormMailboxName(name)
 	if err != nil {
 		return store.Mailbox{}, err
 	}
-	if !validSpecialUse(specialUse) {
+	if !store.ValidSpecialUse(specialUse) {
 		return store.Mailbox{}, store.ErrInvalidName
 	}
 	var m store.Mailbox
@@ -201,7 +155,7 @@ func (w *wtx) hasChildren(acct store.AccountID, name string) (bool, error) {
 // with children fails with store.ErrHasChildren (this store has no
 // \Noselect mailboxes, RFC 9051 §6.3.5). Its messages are deleted.
 func (s *Store) DeleteMailbox(ctx context.Context, acct store.AccountID, name string) error {
-	name, err := normName(name)
+	name, err := store.NormMailboxName(name)
 	if err != nil {
 		return store.ErrNotFound
 	}
@@ -276,11 +230,11 @@ func (w *wtx) sweepBlobs() error {
 // parent, subscriptions follow. Renaming INBOX moves its messages to a new
 // mailbox and leaves INBOX empty (RFC 9051 §6.3.6).
 func (s *Store) RenameMailbox(ctx context.Context, acct store.AccountID, from, to string) error {
-	from, err := normName(from)
+	from, err := store.NormMailboxName(from)
 	if err != nil {
 		return store.ErrNotFound
 	}
-	if to, err = normName(to); err != nil {
+	if to, err = store.NormMailboxName(to); err != nil {
 		return err
 	}
 	if to == store.InboxName {
@@ -299,7 +253,7 @@ func (s *Store) RenameMailbox(ctx context.Context, acct store.AccountID, from, t
 		if _, err := w.mailboxID(acct, to); err == nil {
 			return store.ErrExists
 		}
-		for _, p := range parents(to) {
+		for _, p := range store.MailboxParents(to) {
 			if _, err := w.createMailbox(acct, p, ""); err != nil && err != store.ErrExists {
 				return err
 			}
@@ -338,7 +292,7 @@ func (w *wtx) renameInbox(acct store.AccountID, to string) error {
 // SetSubscribed implements store.Mail. A name that does not exist may be
 // subscribed (RFC 9051 §6.3.7).
 func (s *Store) SetSubscribed(ctx context.Context, acct store.AccountID, name string, on bool) error {
-	name, err := normName(name)
+	name, err := store.NormMailboxName(name)
 	if err != nil {
 		return err
 	}

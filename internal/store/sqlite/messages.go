@@ -30,7 +30,7 @@ func scanMessage(r interface{ Scan(...any) error }, m *store.Message, extra ...a
 	if err := r.Scan(dst...); err != nil {
 		return err
 	}
-	m.Flags.Keywords = splitKeywords(kw)
+	m.Flags.Keywords = store.SplitKeywords(kw)
 	m.InternalDate, m.SaveDate = fromNano(idate), fromNano(sdate)
 	return nil
 }
@@ -118,7 +118,7 @@ func (w *wtx) insertMessage(mb *mboxState, m *store.Message) error {
 		return errUIDsExhausted
 	}
 	if _, err := w.exec(`INSERT INTO messages(mailbox_id, uid, modseq, sysflags, keywords, internal_date, save_date, size, blob_id)
-		VALUES(?,?,?,?,?,?,?,?,?)`, mb.id, m.UID, m.ModSeq, m.Flags.System, joinKeywords(m.Flags.Keywords),
+		VALUES(?,?,?,?,?,?,?,?,?)`, mb.id, m.UID, m.ModSeq, m.Flags.System, store.JoinKeywords(m.Flags.Keywords),
 		unixNano(m.InternalDate), unixNano(m.SaveDate), m.Size, m.BlobID); err != nil {
 		return err
 	}

@@ -54,7 +54,7 @@ func (w *wtx) openSelected(acct store.AccountID, id store.MailboxID) (*mboxState
 // message whose MODSEQ is greater is not changed and is reported in
 // Modified. Messages whose flags do not change keep their MODSEQ.
 func (s *Store) StoreFlags(ctx context.Context, acct store.AccountID, mbox store.MailboxID, uids store.UIDSet, op store.FlagOp, f store.Flags, unchangedSince store.ModSeq) (store.StoreResult, error) {
-	kws, ok := normKeywords(f.Keywords)
+	kws, ok := store.NormKeywords(f.Keywords)
 	if !ok {
 		return store.StoreResult{}, store.ErrInvalidName
 	}
@@ -76,14 +76,14 @@ func (s *Store) StoreFlags(ctx context.Context, acct store.AccountID, mbox store
 				modified = append(modified, m.UID)
 				continue
 			}
-			nf := applyFlags(m.Flags, op, f)
-			if sameFlags(nf, m.Flags) {
+			nf := store.ApplyFlags(m.Flags, op, f)
+			if store.SameFlags(nf, m.Flags) {
 				continue
 			}
 			wasSeen, isSeen := m.Flags.System&store.FlagSeen != 0, nf.System&store.FlagSeen != 0
 			m.Flags, m.ModSeq = nf, mb.bump()
 			if _, err := w.exec(`UPDATE messages SET sysflags=?, keywords=?, modseq=? WHERE mailbox_id=? AND uid=?`,
-				nf.System, joinKeywords(nf.Keywords), m.ModSeq, mb.id, m.UID); err != nil {
+				nf.System, store.JoinKeywords(nf.Keywords), m.ModSeq, mb.id, m.UID); err != nil {
 				return err
 			}
 			switch {
@@ -386,7 +386,7 @@ func searchWhere(q store.Query) (string, []any, bool) {
 		b.WriteString(" AND " + cond)
 		args = append(args, a...)
 	}
-	if f := q.FlagsSet & allSysFlags; f != 0 {
+	if f := q.FlagsSet & store.AllSystemFlags; f != 0 {
 		add("m.sysflags & ? = ?", int(f), int(f))
 	}
 	if q.FlagsUnset&store.FlagSeen != 0 {
@@ -394,7 +394,7 @@ func searchWhere(q store.Query) (string, []any, bool) {
 		// messages_unseen.
 		b.WriteString(" AND m.sysflags & 1 = 0")
 	}
-	if f := q.FlagsUnset & allSysFlags &^ store.FlagSeen; f != 0 {
+	if f := q.FlagsUnset & store.AllSystemFlags &^ store.FlagSeen; f != 0 {
 		add("m.sysflags & ? = 0", int(f))
 	}
 	if q.MinSize > 0 {
@@ -428,12 +428,12 @@ func matchRest(q *store.Query, filter bool, m *store.Message) (bool, error) {
 		return false, nil
 	}
 	for _, k := range q.Keywords {
-		if !hasKeyword(m.Flags.Keywords, k) {
+		if !store.HasKeyword(m.Flags.Keywords, k) {
 			return false, nil
 		}
 	}
 	for _, k := range q.NotKeywords {
-		if hasKeyword(m.Flags.Keywords, k) {
+		if store.HasKeyword(m.Flags.Keywords, k) {
 			return false, nil
 		}
 	}

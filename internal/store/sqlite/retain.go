@@ -68,7 +68,7 @@ func (s *Store) retainLost() {
 // retainRow copies the index row of m into the retained table.
 func (w *wtx) retainRow(mb store.MailboxID, m *store.Message, now int64) error {
 	_, err := w.exec(`INSERT OR REPLACE INTO retained(mailbox_id, uid, modseq, sysflags, keywords, internal_date, save_date, size, blob_id, expunged)
-		VALUES(?,?,?,?,?,?,?,?,?,?)`, mb, m.UID, m.ModSeq, m.Flags.System, joinKeywords(m.Flags.Keywords),
+		VALUES(?,?,?,?,?,?,?,?,?,?)`, mb, m.UID, m.ModSeq, m.Flags.System, store.JoinKeywords(m.Flags.Keywords),
 		unixNano(m.InternalDate), unixNano(m.SaveDate), m.Size, m.BlobID, now)
 	return err
 }

@@ -218,7 +218,7 @@ func keywordsSQL(ctx context.Context, db querier, mbox store.MailboxID) ([]strin
 		if err := rows.Scan(&kw); err != nil {
 			return nil, err
 		}
-		ks.Add(splitKeywords(kw))
+		ks.Add(store.SplitKeywords(kw))
 	}
 	return ks.Sorted(), rows.Err()
 }
