@@ -24,6 +24,7 @@ func runUser(ctx context.Context, e *env, args []string) error {
 		"disable": func(ctx context.Context, e *env, a []string) error { return userSetDisabled(ctx, e, a, true) },
 		"enable":  func(ctx context.Context, e *env, a []string) error { return userSetDisabled(ctx, e, a, false) },
 		"set":     userSet,
+		"sieve":   userSieve,
 	})
 }
 
