@@ -200,7 +200,7 @@ func (d *Deliverer) sieveAccount(ctx context.Context, env *Envelope, l Local, ms
 		ts = append(ts, t)
 	}
 	if kept {
-		keep.Flags = toStoreFlags(res.KeepFlags)
+		keep.Flags = store.FlagsFromNames(res.KeepFlags)
 		add(keep)
 	}
 	for _, f := range res.FileInto {
@@ -209,7 +209,7 @@ func (d *Deliverer) sieveAccount(ctx context.Context, env *Envelope, l Local, ms
 			d.log().Warn("sieve: fileinto failed: keeping in INBOX", "id", env.ID, "account", l.Address, "mailbox", f.Mailbox, "err", err)
 			mb = 0
 		}
-		add(store.Target{Account: l.Account, Mailbox: mb, Flags: toStoreFlags(f.Flags)})
+		add(store.Target{Account: l.Account, Mailbox: mb, Flags: store.FlagsFromNames(f.Flags)})
 	}
 	return ts, side, nil
 }
@@ -230,44 +230,6 @@ func (d *Deliverer) sieveMailbox(ctx context.Context, acct store.AccountID, f si
 		mb, err = d.Store.Mailbox(ctx, acct, f.Mailbox)
 	}
 	return mb.ID, err
-}
-
-// toStoreFlags maps IMAP flag names onto the store's flags (RFC 5232).
-func toStoreFlags(flags []string) store.Flags {
-	var f store.Flags
-	for _, s := range flags {
-		switch strings.ToLower(s) {
-		case `\seen`:
-			f.System |= store.FlagSeen
-		case `\answered`:
-			f.System |= store.FlagAnswered
-		case `\flagged`:
-			f.System |= store.FlagFlagged
-		case `\deleted`:
-			f.System |= store.FlagDeleted
-		case `\draft`:
-			f.System |= store.FlagDraft
-		default:
-			if !strings.HasPrefix(s, `\`) && validKeyword(s) {
-				f.Keywords = append(f.Keywords, s)
-			}
-		}
-	}
-	return f
-}
-
-// validKeyword: an IMAP atom (RFC 9051 §9 flag-keyword).
-func validKeyword(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`(){%*"\]`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // redirect sends msg on to another address with the original envelope

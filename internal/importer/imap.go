@@ -375,26 +375,11 @@ func specialAttr(attrs []imap.MailboxAttr) string {
 // imapFlags maps IMAP flags to ours; \Recent is not a flag one can set
 // (RFC 9051 drops it), other backslash flags are unknown and dropped.
 func imapFlags(fl []imap.Flag) store.Flags {
-	var f store.Flags
-	for _, x := range fl {
-		switch strings.ToLower(string(x)) {
-		case `\seen`:
-			f.System |= store.FlagSeen
-		case `\answered`:
-			f.System |= store.FlagAnswered
-		case `\flagged`:
-			f.System |= store.FlagFlagged
-		case `\deleted`:
-			f.System |= store.FlagDeleted
-		case `\draft`:
-			f.System |= store.FlagDraft
-		default:
-			if validKeyword(string(x)) {
-				f.Keywords = append(f.Keywords, string(x))
-			}
-		}
+	names := make([]string, len(fl))
+	for i, x := range fl {
+		names[i] = string(x)
 	}
-	return f
+	return store.FlagsFromNames(names)
 }
 
 func (s *IMAPSource) loadState() (map[string]*folderState, error) {

@@ -87,7 +87,7 @@ func ReadDovecotKeywords(dir string) (map[int]string, error) {
 	for sc.Scan() {
 		idx, name, ok := strings.Cut(strings.TrimSpace(sc.Text()), " ")
 		i, err := strconv.Atoi(idx)
-		if ok && err == nil && i >= 0 && i < 26 && validKeyword(name) {
+		if ok && err == nil && i >= 0 && i < 26 && store.ValidKeyword(name) {
 			kw[i] = name
 		}
 	}

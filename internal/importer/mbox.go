@@ -244,7 +244,7 @@ func statusFlags(v string) store.SysFlags {
 // separated), keeping only valid IMAP atoms (RFC 9051 §9 flag-keyword).
 func addKeywords(kws []string, v string) []string {
 	for _, k := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
-		if validKeyword(k) {
+		if store.ValidKeyword(k) {
 			kws = append(kws, k)
 		}
 	}
@@ -252,19 +252,6 @@ func addKeywords(kws []string, v string) []string {
 }
 
 // validKeyword reports whether k is an atom usable as an IMAP keyword.
-func validKeyword(k string) bool {
-	if k == "" || len(k) > 100 || k[0] == '\\' {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`(){%*"\]`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // headerEnd returns the offset of the blank line that ends the header
 // (the body starts after it), or len(raw).
 func headerEnd(raw []byte) int {

@@ -151,3 +151,30 @@ func SameFlags(a, b Flags) bool {
 	}
 	return true
 }
+
+// FlagsFromNames turns IMAP flag names (RFC 9051 §2.3.2), as Sieve's
+// imap4flags, an import source or a client gives them, into Flags:
+// system flags case-insensitively, valid keywords as given; other
+// backslash names (\Recent, \*) and invalid atoms are dropped.
+func FlagsFromNames(names []string) Flags {
+	var f Flags
+	for _, s := range names {
+		switch strings.ToLower(s) {
+		case `\seen`:
+			f.System |= FlagSeen
+		case `\answered`:
+			f.System |= FlagAnswered
+		case `\flagged`:
+			f.System |= FlagFlagged
+		case `\deleted`:
+			f.System |= FlagDeleted
+		case `\draft`:
+			f.System |= FlagDraft
+		default:
+			if ValidKeyword(s) {
+				f.Keywords = append(f.Keywords, s)
+			}
+		}
+	}
+	return f
+}
