@@ -7,12 +7,11 @@ import (
 	"os"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/youju/youju/internal/store"
-	"github.com/youju/youju/internal/testutil"
+	"github.com/youju/youju/internal/testutil/pgdsn"
 )
 
 var ctx = context.Background()
@@ -21,7 +20,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if bigStore != nil {
 		bigStore.Close()
-		if c, err := pgx.Connect(ctx, dsnVal); err == nil {
+		if c, err := pgx.Connect(ctx, pgdsn.Value()); err == nil {
 			c.Exec(ctx, `DROP SCHEMA IF EXISTS `+bigSchema+` CASCADE`)
 			c.Close(ctx)
 		}
@@ -29,38 +28,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// defaultTestDSN is the database .ci/run prepares; tried when
-// YOUJU_TEST_PG_DSN is not set.
-const defaultTestDSN = "postgres://youju_test:youju_test@127.0.0.1:5432/youju_test?sslmode=disable"
-
-var (
-	dsnOnce sync.Once
-	dsnVal  string
-	dsnErr  error
-)
-
 // testDSN returns the test database's DSN, or skips (fails in CI) when no
 // server is reachable.
 func testDSN(t testing.TB) string {
 	t.Helper()
-	dsnOnce.Do(func() {
-		dsnVal = os.Getenv("YOUJU_TEST_PG_DSN")
-		if dsnVal == "" {
-			dsnVal = defaultTestDSN
-		}
-		c, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(c, dsnVal)
-		if err != nil {
-			dsnErr = err
-			return
-		}
-		conn.Close(c)
-	})
-	if dsnErr != nil {
-		testutil.Missing(t, "PostgreSQL is not reachable (set YOUJU_TEST_PG_DSN; .ci/run starts it): "+dsnErr.Error())
-	}
-	return dsnVal
+	return pgdsn.Get(t)
 }
 
 // schemaFor names the schema of a test store directory: a fresh one per

@@ -9,49 +9,23 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/youju/youju/internal/store/postgres"
-	"github.com/youju/youju/internal/testutil"
+	"github.com/youju/youju/internal/testutil/pgdsn"
 )
 
 // DefaultDSN is the database .ci/run prepares; tried when
 // YOUJU_TEST_PG_DSN is not set.
-const DefaultDSN = "postgres://youju_test:youju_test@127.0.0.1:5432/youju_test?sslmode=disable"
-
-var (
-	once   sync.Once
-	dsn    string
-	dsnErr error
-)
+const DefaultDSN = pgdsn.Default
 
 // DSN returns the test database's DSN, or skips t (fails it in CI) when
 // no server is reachable.
 func DSN(t testing.TB) string {
 	t.Helper()
-	once.Do(func() {
-		dsn = os.Getenv("YOUJU_TEST_PG_DSN")
-		if dsn == "" {
-			dsn = DefaultDSN
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			dsnErr = err
-			return
-		}
-		c.Close(ctx)
-	})
-	if dsnErr != nil {
-		testutil.Missing(t, "PostgreSQL is not reachable (set YOUJU_TEST_PG_DSN; .ci/run starts it): "+dsnErr.Error())
-	}
-	return dsn
+	return pgdsn.Get(t)
 }
 
 // NewSchema returns the name of a fresh schema, dropped when t ends.
