@@ -434,7 +434,7 @@ func (q *Queue) acquire(ctx context.Context, h hop) (*session, error) {
 
 // transact runs one mail transaction on s. It returns the result per
 // recipient, and whether the session is still usable.
-func (q *Queue) transact(ctx context.Context, s *session, st *State, rcpts []*Rcpt, data *body) ([]result, bool) {
+func (q *Queue) transact(ctx context.Context, s *session, st *State, rcpts []*Rcpt, data *Body) ([]result, bool) {
 	stop := context.AfterFunc(ctx, func() { s.conn.Close() })
 	defer stop()
 	res := make([]result, len(rcpts))
@@ -488,7 +488,7 @@ func (q *Queue) transact(ctx context.Context, s *session, st *State, rcpts []*Rc
 	return res, err == nil || isReply(err)
 }
 
-func (q *Queue) data(s *session, data *body) error {
+func (q *Queue) data(s *session, data *Body) error {
 	w, err := s.c.Data()
 	if err != nil {
 		return err

@@ -22,7 +22,7 @@ const maxReturnedFull = 1 << 20
 // notify sends the sender a DSN (action "failed" or "delayed") for rcpts.
 // Never for the null reverse-path (RFC 5321 §6.1, RFC 3461 §6.2: a DSN is
 // never sent about a DSN), nor for recipients whose NOTIFY excludes it.
-func (q *Queue) notify(ctx context.Context, st *State, action string, rcpts []*Rcpt, b *body) {
+func (q *Queue) notify(ctx context.Context, st *State, action string, rcpts []*Rcpt, b *Body) {
 	if st.From == "" {
 		return
 	}

@@ -31,7 +31,12 @@ import (
 
 // Options configure a Queue. Zero fields take the defaults in brackets.
 type Options struct {
-	Dir      string               // queue directory (required)
+	Dir      string               // queue directory (required unless Storage is set)
+	Storage  Storage              // where messages are kept [FileStorage(Dir)]
+	// Lease is how long a claim on a message lasts without renewal; the
+	// runner renews it every Lease/3 while it delivers, so only a node
+	// that died (or lost the database) lets it lapse [2 min].
+	Lease time.Duration
 	DataDir  string               // where dkimkeys finds the DKIM keys; "" and DKIMKeys nil: no signing
 	Hostname string               // EHLO name, Reporting-MTA and MAILER-DAEMON domain [os hostname]
 	Resolver dnsresolver.Resolver // [system resolver]
@@ -89,6 +94,7 @@ func (o *Options) defaults() {
 	dur(&o.CommandTimeout, 5*time.Minute)
 	dur(&o.DataTimeout, 10*time.Minute)
 	dur(&o.ScanInterval, time.Minute)
+	dur(&o.Lease, 2*time.Minute)
 	if o.MaxConcurrent <= 0 {
 		o.MaxConcurrent = 20
 	}
@@ -124,8 +130,9 @@ func (o *Options) defaults() {
 
 // Queue is the outbound queue. It implements delivery.Queue.
 type Queue struct {
-	opt  Options
-	dir  *Dir
+	opt   Options
+	dir   *Dir // nil unless the storage is a queue directory
+	store Storage
 	pool pool
 	keys keyCache
 	sts  stsCache
@@ -156,16 +163,21 @@ var (
 // Open opens the queue in opt.Dir and loads its index; messages left by a
 // previous run are due at their recorded time. Call Start to deliver.
 func Open(opt Options) (*Queue, error) {
-	if opt.Dir == "" {
+	if opt.Dir == "" && opt.Storage == nil {
 		return nil, errors.New("queue: no directory")
 	}
 	opt.defaults()
-	d, err := OpenDir(opt.Dir)
-	if err != nil {
-		return nil, err
+	var d *Dir
+	stor := opt.Storage
+	if stor == nil {
+		var err error
+		if d, err = OpenDir(opt.Dir); err != nil {
+			return nil, err
+		}
+		d.removeOrphans()
+		stor = FileStorage(d)
 	}
-	d.removeOrphans()
-	q := &Queue{opt: opt, dir: d, due: map[string]time.Time{}, inflight: map[string]bool{},
+	q := &Queue{opt: opt, dir: d, store: stor, due: map[string]time.Time{}, inflight: map[string]bool{},
 		domSem: map[string]chan struct{}{}, wake: make(chan struct{}, 1),
 		sem: make(chan struct{}, opt.MaxConcurrent)}
 	q.keys.load = opt.DKIMKeys
@@ -180,21 +192,22 @@ func Open(opt Options) (*Queue, error) {
 	return q, nil
 }
 
-// Dir returns the queue's directory, for the operator functions.
+// Dir returns the queue's directory (nil for another Storage).
 func (q *Queue) Dir() *Dir { return q.dir }
+
+// Storage returns where the queue keeps its messages.
+func (q *Queue) Storage() Storage { return q.store }
 
 func (q *Queue) log() *slog.Logger { return q.opt.Logger }
 
 // rescan rebuilds the index from the state files: the operator commands
 // change them behind the runner's back.
 func (q *Queue) rescan() error {
-	all, err := q.dir.List()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	due, err := q.store.Due(ctx)
 	if err != nil {
 		return err
-	}
-	due := make(map[string]time.Time, len(all))
-	for _, st := range all {
-		due[st.ID] = st.NextAttempt
 	}
 	q.mu.Lock()
 	q.due = due
@@ -219,9 +232,10 @@ func (q *Queue) Enqueue(ctx context.Context, from string, rcpts []string, data [
 		signed = data
 	}
 	now := q.opt.Now()
-	st := newState(q.dir.newID(now), from, rcpts, dsn, int64(len(signed)), now)
+	st := newState(q.store.NewID(now), from, rcpts, dsn, int64(len(signed)), now)
 	st.Origin = maillog.IDFrom(ctx)
-	if err := q.dir.add(st, signed); err != nil {
+	st.Account = accountFrom(ctx)
+	if err := q.store.Add(ctx, st, signed); err != nil {
 		return err
 	}
 	mEnqueued.With().Inc()
@@ -284,7 +298,7 @@ func (q *Queue) Flush() error {
 
 // Retry makes message id, or all for "", due now.
 func (q *Queue) Retry(id string) (int, error) {
-	n, err := q.dir.Retry(id, q.opt.Now())
+	n, err := q.store.Retry(context.Background(), id, q.opt.Now())
 	if err == nil {
 		err = q.rescan()
 		q.poke()
@@ -294,7 +308,7 @@ func (q *Queue) Retry(id string) (int, error) {
 
 // Delete removes message id without a bounce.
 func (q *Queue) Delete(id string) error {
-	if err := q.dir.Remove(id); err != nil {
+	if err := q.store.Remove(context.Background(), id); err != nil {
 		return err
 	}
 	q.mu.Lock()
@@ -304,15 +318,16 @@ func (q *Queue) Delete(id string) error {
 }
 
 // List returns the queued messages, oldest first.
-func (q *Queue) List() ([]*State, error) { return q.dir.List() }
+func (q *Queue) List() ([]*State, error) { return q.store.List(context.Background()) }
 
 // Show returns the state and bytes of message id.
 func (q *Queue) Show(id string) (*State, []byte, error) {
-	st, err := q.dir.State(id)
+	ctx := context.Background()
+	st, err := q.store.State(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	data, err := q.dir.Data(id)
+	data, err := q.store.Data(ctx, id)
 	return st, data, err
 }
 
@@ -332,3 +347,49 @@ func domainOf(addr string) string {
 }
 
 func (q *Queue) String() string { return fmt.Sprintf("queue(%s)", q.opt.Dir) }
+
+// Hold stops message id from being tried until Release.
+func (q *Queue) Hold(ctx context.Context, id string) error {
+	if err := q.store.SetHeld(ctx, id, true); err != nil {
+		return err
+	}
+	q.forget(id)
+	return nil
+}
+
+// Release lets a held message be tried again, now.
+func (q *Queue) Release(ctx context.Context, id string) error {
+	if err := q.store.SetHeld(ctx, id, false); err != nil {
+		return err
+	}
+	if _, err := q.store.Retry(ctx, id, q.opt.Now()); err != nil {
+		return err
+	}
+	err := q.rescan()
+	q.poke()
+	return err
+}
+
+// HoldFrom holds every queued message of sender addr (its envelope
+// sender or its submitting account): the automatic hold of an account
+// that looks compromised, and youju queue hold --all-from.
+func (q *Queue) HoldFrom(ctx context.Context, addr string) (int, error) {
+	n, err := q.store.HoldFrom(ctx, addr)
+	if err == nil {
+		err = q.rescan()
+	}
+	return n, err
+}
+
+type accountKey struct{}
+
+// WithAccount records in ctx the account that submitted a message, so
+// that Enqueue keeps it in the State (HoldFrom matches it).
+func WithAccount(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, accountKey{}, addr)
+}
+
+func accountFrom(ctx context.Context) string {
+	s, _ := ctx.Value(accountKey{}).(string)
+	return s
+}

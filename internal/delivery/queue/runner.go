@@ -41,13 +41,15 @@ func (q *Queue) run(ctx context.Context) {
 // housekeeping rescans the directory when the operator touched the kick
 // file or ScanInterval passed, and closes idle connections.
 func (q *Queue) housekeeping() {
-	k := q.dir.kickTime()
+	k := q.store.Changed()
 	q.mu.Lock()
 	kicked := k.After(q.lastKick)
 	if kicked {
 		q.lastKick = k
 	}
-	stale := time.Since(q.lastScan) > q.opt.ScanInterval
+	// A shared storage has other writers (nodes enqueueing, a node's
+	// lease running out): its schedule is re-read every second.
+	stale := q.store.Shared() || time.Since(q.lastScan) > q.opt.ScanInterval
 	q.mu.Unlock()
 	if kicked || stale {
 		if err := q.rescan(); err != nil {
@@ -113,14 +115,12 @@ func (q *Queue) attempt(ctx context.Context, id string) {
 		q.wg.Done()
 		q.poke()
 	}()
-	st, err := q.dir.State(id)
-	if errors.Is(err, ErrNotFound) {
-		q.forget(id) // delivered or deleted meanwhile
+	st, data, err := q.store.Claim(ctx, id, q.opt.Lease)
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrClaimed) || errors.Is(err, ErrHeld) {
+		// Delivered, deleted or held meanwhile, or another node is on
+		// it: the next read of Due says when it is ours to try again.
+		q.forget(id)
 		return
-	}
-	var data *body
-	if err == nil {
-		data, err = q.dir.open(id)
 	}
 	if err != nil {
 		// Possibly passing (out of file descriptors): never drop the
@@ -132,7 +132,18 @@ func (q *Queue) attempt(ctx context.Context, id string) {
 		return
 	}
 	defer data.close()
-	q.deliverAll(ctx, st, data)
+	actx, stop := context.WithCancelCause(ctx)
+	renewed := q.keepClaim(actx, stop, id)
+	q.deliverAll(actx, st, data)
+	stop(nil)
+	<-renewed
+	if errors.Is(context.Cause(actx), ErrLost) {
+		// Another node took the message (our lease ran out): its state is
+		// now that node's to write.
+		q.log().Error("queue: claim lost during delivery", "id", id)
+		q.forget(id)
+		return
+	}
 	if ctx.Err() != nil {
 		// Shutdown cut the attempt: what was not sent stays pending and is
 		// tried first thing at the next start.
@@ -146,7 +157,7 @@ func (q *Queue) attempt(ctx context.Context, id string) {
 // deliverAll sends to every pending recipient of st, one goroutine per
 // domain (at most domainsInParallel): a slow domain must not hold up the
 // others. Each has its own reader on the file (io.SectionReader).
-func (q *Queue) deliverAll(ctx context.Context, st *State, data *body) {
+func (q *Queue) deliverAll(ctx context.Context, st *State, data *Body) {
 	byDomain := map[string][]*Rcpt{}
 	var domains []string
 	for _, r := range st.Pending() {
@@ -210,7 +221,7 @@ func applyResult(r *Rcpt, res result) {
 // finish writes the state after an attempt: expired recipients fail,
 // failures are bounced, a first long delay is reported, and a message with
 // nothing pending leaves the queue.
-func (q *Queue) finish(ctx context.Context, st *State, data *body) {
+func (q *Queue) finish(ctx context.Context, st *State, data *Body) {
 	now := q.opt.Now()
 	st.Attempts++
 	age := now.Sub(st.Created)
@@ -245,7 +256,10 @@ func (q *Queue) finish(ctx context.Context, st *State, data *body) {
 		}
 	}
 	if len(pending) == 0 {
-		q.dir.remove(st.ID)
+		if err := q.store.Done(context.WithoutCancel(ctx), st.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			// Left queued: it is tried again, a duplicate rather than a loss.
+			q.log().Error("queue: removing delivered message", "id", st.ID, "err", err)
+		}
 		q.forget(st.ID)
 		q.log().Info("queue: done", "id", st.ID, "attempts", st.Attempts)
 		return
@@ -260,21 +274,57 @@ func (q *Queue) finish(ctx context.Context, st *State, data *body) {
 	q.save(st)
 }
 
-// save writes st unless the operator deleted the message meanwhile.
+// save writes st (and ends the claim) unless the operator deleted the
+// message meanwhile.
 func (q *Queue) save(st *State) {
-	if _, err := q.dir.State(st.ID); errors.Is(err, ErrNotFound) {
-		q.dir.Remove(st.ID)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := q.store.Save(ctx, st)
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrLost) {
 		q.forget(st.ID)
 		return
 	}
-	if err := q.dir.WriteState(st); err != nil {
+	if err != nil {
 		// The old state stays: the recipients are tried again, which may
 		// send a duplicate but never loses one.
 		q.log().Error("queue: saving state", "id", st.ID, "err", err)
 	}
 	q.mu.Lock()
-	q.due[st.ID] = st.NextAttempt
+	if st.Held {
+		delete(q.due, st.ID)
+	} else {
+		q.due[st.ID] = st.NextAttempt
+	}
 	q.mu.Unlock()
+}
+
+// keepClaim renews the claim on message id every Lease/3 until ctx ends;
+// a lost claim cancels the attempt (stop, with cause ErrLost). A renewal
+// that fails otherwise (the database briefly away) is retried at the next
+// tick: the lease still has two thirds to run. The returned channel
+// closes when it has stopped.
+func (q *Queue) keepClaim(ctx context.Context, stop context.CancelCauseFunc, id string) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(max(q.opt.Lease/3, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			err := q.store.Renew(ctx, id, q.opt.Lease)
+			if errors.Is(err, ErrLost) || errors.Is(err, ErrNotFound) {
+				stop(ErrLost)
+				return
+			} else if err != nil && ctx.Err() == nil {
+				q.log().Warn("queue: renewing claim", "id", id, "err", err)
+			}
+		}
+	}()
+	return done
 }
 
 // backoff doubles from RetryMin up to RetryMax.
@@ -288,7 +338,7 @@ func (q *Queue) backoff(attempts int) time.Duration {
 
 // deliverDomain sends to the recipients of one domain, trying its hosts in
 // order until one gives an answer about the recipients.
-func (q *Queue) deliverDomain(ctx context.Context, domain string, st *State, rcpts []*Rcpt, data *body) []result {
+func (q *Queue) deliverDomain(ctx context.Context, domain string, st *State, rcpts []*Rcpt, data *Body) []result {
 	res := make([]result, len(rcpts))
 	fill := func(r result) []result {
 		for i := range res {

@@ -73,6 +73,8 @@ type State struct {
 	DelayNotified bool      `json:"delay_notified,omitempty"`
 	Size          int64     `json:"size"`
 	Origin        string    `json:"origin,omitempty"` // the id it was received under (maillog)
+	Account       string    `json:"account,omitempty"` // the submitting account, if known (WithAccount)
+	Held          bool      `json:"held,omitempty"`    // not tried until released (youju queue release)
 
 	Broken string `json:"-"` // set by List for a message whose state cannot be read
 }
@@ -322,24 +324,8 @@ func (d *Dir) head(id string) ([]byte, error) {
 	return line, nil
 }
 
-// body is an open message file: the runner streams it to the remote
-// server instead of holding big messages in memory.
-type body struct {
-	f         *os.File
-	off, size int64
-}
-
-func (b *body) reader() io.Reader { return io.NewSectionReader(b.f, b.off, b.size) }
-
-// prefix returns up to n bytes from the start of the message.
-func (b *body) prefix(n int64) ([]byte, error) {
-	return io.ReadAll(io.NewSectionReader(b.f, b.off, min(n, b.size)))
-}
-
-func (b *body) close() { b.f.Close() }
-
 // open opens message id for streaming.
-func (d *Dir) open(id string) (*body, error) {
+func (d *Dir) open(id string) (*Body, error) {
 	if !validID(id) {
 		return nil, ErrNotFound
 	}
@@ -354,7 +340,7 @@ func (d *Dir) open(id string) (*body, error) {
 		var line []byte
 		line, err = bufio.NewReader(io.LimitReader(f, maxHead)).ReadBytes('\n')
 		if err == nil {
-			return &body{f: f, off: int64(len(line)), size: info.Size() - int64(len(line))}, nil
+			return NewBody(f, int64(len(line)), info.Size()-int64(len(line)), f.Close), nil
 		}
 	}
 	f.Close()
@@ -467,6 +453,41 @@ func (d *Dir) Retry(id string, now time.Time) (int, error) {
 			continue
 		}
 		st.NextAttempt = now
+		if err := d.WriteState(st); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, d.Kick()
+}
+
+// SetHeld holds or releases message id and wakes a running runner.
+func (d *Dir) SetHeld(id string, held bool) error {
+	st, err := d.State(id)
+	if err != nil {
+		return err
+	}
+	if st.Held != held {
+		st.Held = held
+		if err := d.WriteState(st); err != nil {
+			return err
+		}
+	}
+	return d.Kick()
+}
+
+// HoldFrom holds every message sent by addr (FromMatches).
+func (d *Dir) HoldFrom(addr string) (int, error) {
+	all, err := d.List()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, st := range all {
+		if st.Broken != "" || st.Held || !FromMatches(st, addr) {
+			continue
+		}
+		st.Held = true
 		if err := d.WriteState(st); err != nil {
 			return n, err
 		}
