@@ -31,12 +31,12 @@ import (
 
 // Options configure a Queue. Zero fields take the defaults in brackets.
 type Options struct {
-	Dir      string               // queue directory (required unless Storage is set)
-	Storage  Storage              // where messages are kept [FileStorage(Dir)]
+	Dir     string  // queue directory (required unless Storage is set)
+	Storage Storage // where messages are kept [FileStorage(Dir)]
 	// Lease is how long a claim on a message lasts without renewal; the
 	// runner renews it every Lease/3 while it delivers, so only a node
 	// that died (or lost the database) lets it lapse [2 min].
-	Lease time.Duration
+	Lease    time.Duration
 	DataDir  string               // where dkimkeys finds the DKIM keys; "" and DKIMKeys nil: no signing
 	Hostname string               // EHLO name, Reporting-MTA and MAILER-DAEMON domain [os hostname]
 	Resolver dnsresolver.Resolver // [system resolver]
@@ -133,9 +133,9 @@ type Queue struct {
 	opt   Options
 	dir   *Dir // nil unless the storage is a queue directory
 	store Storage
-	pool pool
-	keys keyCache
-	sts  stsCache
+	pool  pool
+	keys  keyCache
+	sts   stsCache
 
 	mu       sync.Mutex
 	due      map[string]time.Time // id -> next attempt

@@ -72,7 +72,7 @@ type State struct {
 	Attempts      int       `json:"attempts"`
 	DelayNotified bool      `json:"delay_notified,omitempty"`
 	Size          int64     `json:"size"`
-	Origin        string    `json:"origin,omitempty"` // the id it was received under (maillog)
+	Origin        string    `json:"origin,omitempty"`  // the id it was received under (maillog)
 	Account       string    `json:"account,omitempty"` // the submitting account, if known (WithAccount)
 	Held          bool      `json:"held,omitempty"`    // not tried until released (youju queue release)
 
