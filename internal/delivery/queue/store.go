@@ -254,6 +254,9 @@ func (d *Dir) WriteState(st *State) error {
 	return d.writeFile(d.statePath(st.ID), &d.syncState, b)
 }
 
+// DecodeState parses the JSON of a State, for other Storages.
+func DecodeState(id string, b []byte) (*State, error) { return decodeState(id, b) }
+
 // decodeState parses a state file; it is the one parser of the package
 // (FuzzDecodeState).
 func decodeState(id string, b []byte) (*State, error) {

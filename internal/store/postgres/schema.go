@@ -171,6 +171,27 @@ CREATE TABLE nodes (
 	id        text PRIMARY KEY,
 	heartbeat bigint NOT NULL
 );`,
+	// The outbound queue of the nodes (internal/delivery/queue/pgqueue):
+	// state is queue.State as JSON; next_attempt and held are its columns
+	// (they override the JSON); a node delivering a message holds it by
+	// claimed_by until lease_until (Unix ns by the database's clock).
+	`CREATE TABLE IF NOT EXISTS outbound (
+	id           text PRIMARY KEY,
+	state        text NOT NULL,
+	data         bytea NOT NULL,
+	sender       text NOT NULL,
+	account      text NOT NULL DEFAULT '',
+	next_attempt bigint NOT NULL,
+	held         boolean NOT NULL DEFAULT false,
+	claimed_by   text NOT NULL DEFAULT '',
+	lease_until  bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS outbound_due ON outbound(next_attempt) WHERE NOT held;
+CREATE INDEX IF NOT EXISTS outbound_sender ON outbound(sender);
+DO $$ BEGIN
+	ALTER TABLE outbound ALTER COLUMN data SET COMPRESSION lz4;
+EXCEPTION WHEN OTHERS THEN NULL;
+END $$;`,
 }
 
 // lockKey is the advisory lock that serialises migrations of one schema
