@@ -44,7 +44,7 @@ func commands() []command {
 		{"alias", "add, list or delete aliases and catch-alls", runAlias},
 		{"config", "check the configuration", runConfig},
 		{"dns", "print or check the DNS records a domain needs", runDNS},
-		{"queue", "list, show, retry, delete or flush outbound mail", runQueue},
+		{"queue", "list, show, retry, delete, flush, hold or release outbound mail", runQueue},
 		{"index", "rebuild an account's SEARCH text index", runIndex},
 		{"postmaster", "show or set the account that gets postmaster@ and abuse@ of every domain", runPostmaster},
 		{"report", "summarise DMARC aggregate and TLS-RPT report files", runReport},

@@ -114,6 +114,9 @@ func (d *deps) openOutbound() error {
 	}
 	dl.Sieve = d.sieveDelivery()
 	opt.LocalDeliver, opt.IsLocalDomain = queue.LocalHooks(dl)
+	if opt.Storage, err = openQueueStorage(c, d.log); err != nil {
+		return err
+	}
 	q, err := queue.Open(opt)
 	if err != nil {
 		return err

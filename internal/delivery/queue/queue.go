@@ -268,7 +268,8 @@ func (q *Queue) Start(ctx context.Context) {
 
 // Shutdown stops the runner: attempts in progress are cut (their messages
 // stay queued and are retried at the next start) and idle connections
-// closed. It waits for the workers or until ctx is done.
+// closed, then the storage if it has a Close method. It waits for the
+// workers or until ctx is done.
 func (q *Queue) Shutdown(ctx context.Context) error {
 	if q.cancel == nil {
 		return nil
@@ -287,6 +288,11 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	q.pool.reap(0)
+	if c, ok := q.store.(interface{ Close() }); ok {
+		// A database storage's connections (pgqueue); the queue directory
+		// has nothing to close.
+		c.Close()
+	}
 	return err
 }
 

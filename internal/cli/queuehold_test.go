@@ -1,0 +1,215 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/smtp"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/youju/youju/internal/store/postgres/pgtest"
+)
+
+// holdSink is a remote server that refuses DATA with 451 until accept is
+// set, and records what it took.
+type holdSink struct {
+	accept atomic.Bool
+	tries  atomic.Int32
+	mu     sync.Mutex
+	msgs   []string
+}
+
+type holdSess struct{ s *holdSink }
+
+func (x *holdSess) Reset()                                 {}
+func (x *holdSess) Logout() error                          { return nil }
+func (x *holdSess) Mail(string, *gosmtp.MailOptions) error { return nil }
+func (x *holdSess) Rcpt(string, *gosmtp.RcptOptions) error { return nil }
+func (x *holdSess) Data(r io.Reader) error {
+	b, _ := io.ReadAll(r)
+	x.s.tries.Add(1)
+	if !x.s.accept.Load() {
+		return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "not now"}
+	}
+	x.s.mu.Lock()
+	x.s.msgs = append(x.s.msgs, string(b))
+	x.s.mu.Unlock()
+	return nil
+}
+
+func (s *holdSink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.msgs)
+}
+
+// pgDataDir points the config of data directory dir at a fresh schema
+// of the test database.
+func pgDataDir(t *testing.T, dir string) {
+	t.Helper()
+	dsn := pgtest.DSN(t)
+	schema := pgtest.NewSchema(t)
+	c, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(context.Background(), `CREATE SCHEMA `+schema); err != nil {
+		t.Fatal(err)
+	}
+	c.Close(context.Background())
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	cfgPath := filepath.Join(dir, "youju.toml")
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := regexp.MustCompile(`(?m)^# backend = "sqlite".*$`).ReplaceAllString(string(b), `backend = "postgres"`)
+	s = regexp.MustCompile(`(?m)^# dsn = "".*$`).ReplaceAllString(s, fmt.Sprintf("dsn = %q", u.String()))
+	if err := os.WriteFile(cfgPath, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "", "domain", "add", "--data", dir, "example.test")
+}
+
+// TestQueueHoldRelease, on both queue storages: mail submitted while the
+// remote refuses stays queued; `queue hold` stops its attempts (listed
+// as held), `queue hold --all-from` holds by sender, and `queue release`
+// sends it at once.
+func TestQueueHoldRelease(t *testing.T) {
+	for _, backend := range []string{"files", "postgres"} {
+		t.Run(backend, func(t *testing.T) { testQueueHoldRelease(t, backend) })
+	}
+}
+
+func testQueueHoldRelease(t *testing.T, backend string) {
+	sink := &holdSink{}
+	srv := gosmtp.NewServer(gosmtp.BackendFunc(func(*gosmtp.Conn) (gosmtp.Session, error) { return &holdSess{sink}, nil }))
+	srv.Domain = "sink"
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	defer srv.Close()
+
+	dir := newData(t)
+	if backend == "postgres" {
+		pgDataDir(t, dir)
+	}
+	f, _ := os.OpenFile(filepath.Join(dir, "youju.toml"), os.O_APPEND|os.O_WRONLY, 0)
+	fmt.Fprintf(f, "\n[[outbound.transport]]\ndomain = \"remote.test\"\nnext = %q\ntls = \"none\"\n", l.Addr().String())
+	f.Close()
+	mustRun(t, "bobpw\n", "user", "add", "--data", dir, "--password-stdin", "bob@example.test")
+	addrs, errs, _ := startServe(t, dir)
+	submit := func(subject string) {
+		t.Helper()
+		conn, err := tls.Dial("tcp", addrs["submissions"], &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, _ := smtp.NewClient(conn, "localhost")
+		defer sc.Close()
+		if err := sc.Auth(smtp.PlainAuth("", "bob@example.test", "bobpw", "localhost")); err != nil {
+			t.Fatal(err)
+		}
+		if err := sc.Mail("bob@example.test"); err != nil {
+			t.Fatal(err)
+		}
+		if err := sc.Rcpt("friend@remote.test"); err != nil {
+			t.Fatal(err)
+		}
+		w, _ := sc.Data()
+		fmt.Fprintf(w, "From: bob@example.test\r\nTo: friend@remote.test\r\nSubject: %s\r\n\r\nhello\r\n", subject)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		sc.Quit()
+	}
+	submit("first")
+	waitUntil(t, "a refused attempt", errs, func() bool { return sink.tries.Load() > 0 })
+	id := queueIDs(t, dir)[0]
+	mustRun(t, "", "queue", "hold", "--data", dir, id)
+	out := mustRun(t, "", "queue", "list", "--data", dir)
+	if !strings.Contains(out, "held") {
+		t.Fatalf("held message not listed as held:\n%s", out)
+	}
+	sink.accept.Store(true)
+	// Retry all: a held message stays held.
+	mustRun(t, "", "queue", "flush", "--data", dir)
+	submit("second")
+	waitUntil(t, "the second message", errs, func() bool { return sink.count() == 1 })
+	if len(queueIDs(t, dir)) != 1 {
+		t.Fatalf("queue after the second message:\n%s", mustRun(t, "", "queue", "list", "--data", dir))
+	}
+	if out := mustRun(t, "", "queue", "show", "--data", dir, id); !strings.Contains(out, "held") {
+		t.Errorf("show of a held message:\n%s", out)
+	}
+	mustRun(t, "", "queue", "release", "--data", dir, id)
+	waitUntil(t, "the released message", errs, func() bool { return sink.count() == 2 })
+	sink.mu.Lock()
+	if !strings.Contains(sink.msgs[1], "Subject: first") {
+		t.Errorf("released message: %q", sink.msgs[1])
+	}
+	sink.mu.Unlock()
+
+	// --all-from: everything bob has queued.
+	sink.accept.Store(false)
+	before := sink.tries.Load()
+	submit("third")
+	waitUntil(t, "a refused attempt", errs, func() bool { return sink.tries.Load() > before })
+	if out := mustRun(t, "", "queue", "hold", "--data", dir, "--all-from", "BOB@example.test"); !strings.Contains(out, "Held 1 message") {
+		t.Errorf("hold --all-from: %s", out)
+	}
+	if out := mustRun(t, "", "queue", "list", "--data", dir); !strings.Contains(out, "held") {
+		t.Errorf("list after hold --all-from:\n%s", out)
+	}
+	if code, _, stderr := run(t, "", "queue", "hold", "--data", dir, "0000-nope"); code == 0 || !strings.Contains(stderr, "no queued message") {
+		t.Errorf("hold of an unknown id: exit %d, %s", code, stderr)
+	}
+}
+
+// queueIDs returns the ids `queue list` prints.
+func queueIDs(t *testing.T, dir string) []string {
+	t.Helper()
+	var ids []string
+	for _, line := range strings.Split(mustRun(t, "", "queue", "list", "--data", dir), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && regexp.MustCompile(`^[0-9a-f]{13}-`).MatchString(f[0]) {
+			ids = append(ids, f[0])
+		}
+	}
+	if len(ids) == 0 {
+		t.Fatal("queue is empty")
+	}
+	return ids
+}
+
+func waitUntil(t *testing.T, what string, errs fmt.Stringer, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s\n%s", what, errs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
