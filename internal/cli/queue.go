@@ -28,10 +28,10 @@ func outboundDir(dataDir string) string { return filepath.Join(dataDir, "outboun
 // are single statements, and every node re-reads the queue each second.
 func runQueue(ctx context.Context, e *env, args []string) error {
 	return subcommand(ctx, e, "queue", args, map[string]func(context.Context, *env, []string) error{
-		"list":   queueList,
-		"show":   queueShow,
-		"retry":  queueRetry,
-		"delete": queueDelete,
+		"list":    queueList,
+		"show":    queueShow,
+		"retry":   queueRetry,
+		"delete":  queueDelete,
 		"flush":   queueFlush,
 		"hold":    queueHold,
 		"release": queueRelease,
