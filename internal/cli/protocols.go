@@ -46,6 +46,7 @@ func (d *deps) bindings() ([]binding, error) {
 		return nil, err
 	}
 	submit.Spam = mx.Spam // trains the filter with sent mail; the checks are the MX port's
+	submit.HoldFrom = d.outq.HoldFrom
 	pop := &pop3.Server{
 		Store: d.store, Auth: d.auth, TLSConfig: d.tls.Config(), Hostname: c.Hostname,
 		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, Logger: d.log,

@@ -213,3 +213,78 @@ func waitUntil(t *testing.T, what string, errs fmt.Stringer, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestBurstHoldsQueued: an account that reaches its limit of new
+// recipients gets 451 for the message over it, what it had queued is
+// held (listed as held, not sent when the remote takes mail again) and
+// the postmaster is told.
+func TestBurstHoldsQueued(t *testing.T) {
+	sink := &holdSink{}
+	srv := gosmtp.NewServer(gosmtp.BackendFunc(func(*gosmtp.Conn) (gosmtp.Session, error) { return &holdSess{sink}, nil }))
+	srv.Domain = "sink"
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	defer srv.Close()
+	dir := newData(t)
+	cfgPath := filepath.Join(dir, "youju.toml")
+	b, _ := os.ReadFile(cfgPath)
+	s := regexp.MustCompile(`(?m)^# send_new_rcpts_hour = 100.*$`).ReplaceAllString(string(b), "send_new_rcpts_hour = 2")
+	s += fmt.Sprintf("\n[[outbound.transport]]\ndomain = \"remote.test\"\nnext = %q\ntls = \"none\"\n", l.Addr().String())
+	if err := os.WriteFile(cfgPath, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "bobpw\n", "user", "add", "--data", dir, "--password-stdin", "bob@example.test")
+	mustRun(t, "", "alias", "add", "--data", dir, "postmaster@example.test", "bob@example.test")
+	addrs, errs, _ := startServe(t, dir)
+	conn, err := tls.Dial("tcp", addrs["submissions"], &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := smtp.NewClient(conn, "localhost")
+	defer sc.Close()
+	if err := sc.Auth(smtp.PlainAuth("", "bob@example.test", "bobpw", "localhost")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := sc.Mail("bob@example.test"); err != nil {
+			t.Fatal(err)
+		}
+		if err := sc.Rcpt(fmt.Sprintf("r%d@remote.test", i)); err != nil {
+			t.Fatal(err)
+		}
+		w, _ := sc.Data()
+		fmt.Fprintf(w, "From: bob@example.test\r\nSubject: burst %d\r\n\r\nbuy now\r\n", i)
+		err := w.Close()
+		if i < 2 && err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if i == 2 && (err == nil || !strings.Contains(err.Error(), "451")) {
+			t.Fatalf("message over the limit: %v, want 451", err)
+		}
+		if i == 1 {
+			// Both tried once (and refused) before the burst is noticed.
+			waitUntil(t, "two attempts", errs, func() bool { return sink.tries.Load() >= 2 })
+		}
+	}
+	sc.Quit()
+	out := mustRun(t, "", "queue", "list", "--data", dir)
+	if strings.Count(out, "held") != 2 {
+		t.Fatalf("want 2 held messages:\n%s", out)
+	}
+	sink.accept.Store(true)
+	mustRun(t, "", "queue", "flush", "--data", dir)
+	waitUntil(t, "the postmaster alert", errs, func() bool {
+		for _, s := range pop3Subjects(t, addrs["pop3s"], "bob@example.test", "bobpw") {
+			if strings.Contains(s, "Sending limit reached by bob@example.test") {
+				return true
+			}
+		}
+		return false
+	})
+	if n := sink.count(); n != 0 {
+		t.Errorf("%d held message(s) sent after a flush", n)
+	}
+}

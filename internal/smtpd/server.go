@@ -101,6 +101,10 @@ type Server struct {
 	// Spam, if set, runs the anti-spam checks on the MX port for clients
 	// that did not log in (spam.go).
 	Spam *spam.Checker
+	// HoldFrom, if set, holds the queued outbound mail of a sender
+	// (queue.HoldFrom): an account whose burst to new recipients makes it
+	// look compromised has what it queued kept for review (spam.go).
+	HoldFrom func(ctx context.Context, addr string) (int, error)
 	// TLSConfig enables STARTTLS (Serve) and is needed by ServeTLS.
 	TLSConfig *tls.Config
 	// Hostname is our name in the greeting and in Received:.

@@ -3,6 +3,7 @@ package smtpd
 import (
 	"context"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -194,8 +195,9 @@ func (ss *session) sendLimit(env *delivery.Envelope) error {
 	if ok, why := ss.s.Spam.Send.Allow(int64(acct.ID), rcpts); !ok {
 		spam.Checks.With("sendlimit", "exceeded").Inc()
 		ss.logger().Warn("sending limit reached", "limit", why, "rcpts", len(rcpts))
+		held := ss.holdBurst(acct.Address, why)
 		if ss.s.Spam.Send.ShouldAlert(int64(acct.ID)) {
-			go ss.alertPostmaster(acct.Address, why)
+			go ss.alertPostmaster(acct.Address, why, held)
 		}
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1},
 			Message: "Sending limit reached (" + why + "); try again later or ask your administrator"}
@@ -203,10 +205,30 @@ func (ss *session) sendLimit(env *delivery.Envelope) error {
 	return nil
 }
 
+// holdBurst holds the queued mail of an account that reached a limit of
+// new recipients (issue 15: a sudden burst to many addresses it never
+// wrote to is what a stolen password looks like): what it queued before
+// the limit is not sent until an administrator releases it (youju queue
+// release) or deletes it. It returns how many messages it held.
+func (ss *session) holdBurst(addr, why string) int {
+	if ss.s.HoldFrom == nil || !strings.HasPrefix(why, "new recipients") {
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(ss.s.ctx, 30*time.Second)
+	defer cancel()
+	n, err := ss.s.HoldFrom(ctx, addr)
+	if err != nil {
+		ss.logger().Error("holding the queued mail of a bursting account", "account", addr, "err", err)
+		return 0
+	}
+	ss.logger().Warn("queued mail held for review", "account", addr, "held", n)
+	return n
+}
+
 // alertPostmaster tells the postmaster of the account's domain (RFC
 // 5321 §4.5.1: every domain has one) that an account reached a sending
 // limit: a stolen password is the usual cause.
-func (ss *session) alertPostmaster(addr, why string) {
+func (ss *session) alertPostmaster(addr, why string, held int) {
 	dom := addr[strings.LastIndexByte(addr, '@')+1:]
 	to := "postmaster@" + dom
 	ctx, cancel := context.WithTimeout(ss.s.ctx, time.Minute)
@@ -223,6 +245,10 @@ func (ss *session) alertPostmaster(addr, why string) {
 		"The account " + addr + " reached its sending limit (" + why + ") and its mail to other\r\n" +
 		"domains is refused until the count falls. If its owner did not send that much, its\r\n" +
 		"password may be stolen: change it (youju user passwd) and look at the log.\r\n"
+	if held > 0 {
+		msg += "\r\n" + strconv.Itoa(held) + " message(s) it had queued are held for review: see\r\n" +
+			"'youju queue list', then 'youju queue release ID' or 'youju queue delete ID'.\r\n"
+	}
 	env := &delivery.Envelope{From: "", ID: ss.id + ".alert", Time: now, Protocol: "local",
 		Rcpts: []delivery.Recipient{{Address: to, Resolution: res}}}
 	if err := ss.s.Deliverer.Deliver(ctx, env, []byte(msg)); err != nil {
