@@ -16,7 +16,7 @@ func runConfig(ctx context.Context, e *env, args []string) error {
 
 // configCheck loads the config strictly and the certificate, and prints
 // where each listener will bind.
-func configCheck(_ context.Context, e *env, args []string) error {
+func configCheck(ctx context.Context, e *env, args []string) error {
 	fs, data := flags(e, "config check", "config check [--data DIR]")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -29,6 +29,15 @@ func configCheck(_ context.Context, e *env, args []string) error {
 		return fmt.Errorf("tls: %w", err)
 	}
 	fmt.Fprintf(e.stdout, "%s/%s is valid: domain %s, hostname %s.\n", *data, config.FileName, c.Domain, c.Hostname)
+	for _, check := range configChecks {
+		line, err := check(ctx, c)
+		if err != nil {
+			return err
+		}
+		if line != "" {
+			fmt.Fprintln(e.stdout, line)
+		}
+	}
 	for _, l := range listenerTable(c) {
 		addr := l.addr
 		if addr == "" {

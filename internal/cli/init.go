@@ -18,7 +18,7 @@ import (
 	"github.com/youju/youju/internal/tlsconf"
 )
 
-const initUsage = "init --data DIR --domain DOMAIN [--hostname HOST] [--listen ADDR] [--port-offset N]"
+const initUsage = "init --data DIR --domain DOMAIN [--hostname HOST] [--listen ADDR] [--port-offset N] [--store postgres://…]"
 
 func runInit(ctx context.Context, e *env, args []string) error {
 	fs, data := flags(e, "init", initUsage)
@@ -26,6 +26,7 @@ func runInit(ctx context.Context, e *env, args []string) error {
 	hostname := fs.String("hostname", "", "the server's host name (default mail.DOMAIN)")
 	listen := fs.String("listen", "", "address every listener binds (default all)")
 	offset := fs.Int("port-offset", 0, "add N to every port (10000: 25 -> 10025)")
+	dsn := fs.String("store", "", "keep mail in PostgreSQL at this DSN (postgres://user:pass@host/db) instead of SQLite in DIR; the schema is prepared now")
 	_, err := parseArgs(fs, args, 0, 0, initUsage)
 	if err != nil {
 		return err
@@ -38,6 +39,9 @@ func runInit(ctx context.Context, e *env, args []string) error {
 		c.Hostname = strings.ToLower(*hostname)
 	}
 	c.Listen, c.PortOffset = *listen, *offset
+	if *dsn != "" {
+		c.Store = config.Store{Backend: "postgres", DSN: *dsn}
+	}
 	if err := initData(ctx, *data, c); err != nil {
 		return err
 	}
@@ -80,7 +84,8 @@ func initData(ctx context.Context, dir string, c config.Config) error {
 		return err
 	}
 	defer st.Close()
-	if err := st.AddDomain(ctx, c.Domain); err != nil {
+	// Another node of a PostgreSQL installation may have added it.
+	if err := st.AddDomain(ctx, c.Domain); err != nil && !(c.Store.Postgres() && errors.Is(err, store.ErrExists)) {
 		return fmt.Errorf("adding domain %s: %w", c.Domain, err)
 	}
 	if err := dkimkeys.Generate(dir, c.Domain); err != nil {

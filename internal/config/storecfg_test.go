@@ -29,3 +29,14 @@ func TestStoreSection(t *testing.T) {
 		t.Fatalf("template: %+v %v", c.Store, err)
 	}
 }
+
+// TestStoreSectionWritten: youju init --store writes the backend and the
+// DSN (quoted), and the file reads back the same.
+func TestStoreSectionWritten(t *testing.T) {
+	c := Default("a.test")
+	c.Store = Store{Backend: "postgres", DSN: `postgres://u:p"w@db:5432/youju?sslmode=disable`}
+	got, err := Parse("youju.toml", Marshal(c))
+	if err != nil || got.Store != c.Store {
+		t.Fatalf("read back %+v, %v; want %+v", got.Store, err, c.Store)
+	}
+}

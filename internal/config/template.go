@@ -100,8 +100,13 @@ allow_plaintext_loopback = true
 # tls = ""                  # "" = opportunistic STARTTLS, "starttls", "implicit", "none"
 
 [store]
+{{- if eq .Store.Backend "postgres"}}
+backend = "postgres"        # index, messages and the outbound queue in PostgreSQL, shared by several nodes
+dsn = {{printf "%q" .Store.DSN}}
+{{- else}}
 # backend = "sqlite"        # or "postgres": index and messages in PostgreSQL, shared by several nodes
 # dsn = ""                  # for postgres, e.g. "postgres://youju:secret@db.example:5432/youju?sslmode=verify-full"
+{{- end}}
 
 [spam]
 # anti-spam checks of the MX port: see docs/spam.md
