@@ -45,6 +45,7 @@ func commands() []command {
 		{"config", "check the configuration", runConfig},
 		{"dns", "print or check the DNS records a domain needs", runDNS},
 		{"queue", "list, show, retry, delete, flush, hold or release outbound mail", runQueue},
+		{"migrate", "copy this installation from SQLite to PostgreSQL, then verify", runMigrate},
 		{"index", "rebuild an account's SEARCH text index", runIndex},
 		{"postmaster", "show or set the account that gets postmaster@ and abuse@ of every domain", runPostmaster},
 		{"report", "summarise DMARC aggregate and TLS-RPT report files", runReport},

@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/smtp"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,9 +16,6 @@ import (
 	"time"
 
 	gosmtp "github.com/emersion/go-smtp"
-	"github.com/jackc/pgx/v5"
-
-	"github.com/youju/youju/internal/store/postgres/pgtest"
 )
 
 // holdSink is a remote server that refuses DATA with 451 until accept is
@@ -60,34 +55,26 @@ func (s *holdSink) count() int {
 // of the test database.
 func pgDataDir(t *testing.T, dir string) {
 	t.Helper()
-	dsn := pgtest.DSN(t)
-	schema := pgtest.NewSchema(t)
-	c, err := pgx.Connect(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Exec(context.Background(), `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	c.Close(context.Background())
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	cfgPath := filepath.Join(dir, "youju.toml")
+	pgConfig(t, filepath.Join(dir, "youju.toml"), schemaDSN(t))
+	mustRun(t, "", "domain", "add", "--data", dir, "example.test")
+}
+
+// pgConfig sets [store] backend = "postgres" and dsn in the config file
+// youju init wrote.
+func pgConfig(t *testing.T, cfgPath, dsn string) {
+	t.Helper()
 	b, err := os.ReadFile(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := regexp.MustCompile(`(?m)^# backend = "sqlite".*$`).ReplaceAllString(string(b), `backend = "postgres"`)
-	s = regexp.MustCompile(`(?m)^# dsn = "".*$`).ReplaceAllString(s, fmt.Sprintf("dsn = %q", u.String()))
+	s = regexp.MustCompile(`(?m)^# dsn = "".*$`).ReplaceAllString(s, fmt.Sprintf("dsn = %q", dsn))
+	if !strings.Contains(s, `backend = "postgres"`) {
+		t.Fatalf("config without a [store] section:\n%s", s)
+	}
 	if err := os.WriteFile(cfgPath, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	mustRun(t, "", "domain", "add", "--data", dir, "example.test")
 }
 
 // TestQueueHoldRelease, on both queue storages: mail submitted while the

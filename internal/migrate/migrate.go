@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/youju/youju/internal/fsutil"
@@ -149,6 +150,9 @@ func (c *copier) save() error {
 	}
 	b, err := json.Marshal(c.st)
 	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(c.opt.StateFile), 0o700); err != nil {
 		return err
 	}
 	return fsutil.WriteFileAtomic(c.opt.StateFile, b, 0o600)

@@ -149,17 +149,17 @@ func (f fileStorage) Claim(_ context.Context, id string, _ time.Duration) (*Stat
 func (f fileStorage) Renew(context.Context, string, time.Duration) error { return nil }
 
 // Save writes st unless the operator deleted the message meanwhile; a
-// hold set by the operator during the attempt is kept.
+// hold set by the operator during the attempt is its own file, and stays.
 func (f fileStorage) Save(_ context.Context, st *State) error {
-	cur, err := f.d.State(st.ID)
-	if errors.Is(err, ErrNotFound) {
+	if _, err := f.d.State(st.ID); errors.Is(err, ErrNotFound) {
 		f.d.Remove(st.ID)
 		return ErrNotFound
 	}
-	if err == nil && cur.Held {
-		st.Held = true
+	if err := f.d.WriteState(st); err != nil {
+		return err
 	}
-	return f.d.WriteState(st)
+	st.Held = f.d.held(st.ID)
+	return nil
 }
 
 func (f fileStorage) Done(_ context.Context, id string) error { return f.d.remove(id) }

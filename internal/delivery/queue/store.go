@@ -74,7 +74,7 @@ type State struct {
 	Size          int64     `json:"size"`
 	Origin        string    `json:"origin,omitempty"`  // the id it was received under (maillog)
 	Account       string    `json:"account,omitempty"` // the submitting account, if known (WithAccount)
-	Held          bool      `json:"held,omitempty"`    // not tried until released (youju queue release)
+	Held          bool      `json:"held,omitempty"`    // not tried until released (youju queue release); in a queue directory, DIR/held/ID
 
 	Broken string `json:"-"` // set by List for a message whose state cannot be read
 }
@@ -106,7 +106,7 @@ type Dir struct {
 // OpenDir opens (creating if needed) a queue directory and removes what an
 // interrupted write left behind.
 func OpenDir(path string) (*Dir, error) {
-	for _, sub := range []string{"msg", "state", "tmp"} {
+	for _, sub := range []string{"msg", "state", "tmp", "held"} {
 		if err := os.MkdirAll(filepath.Join(path, sub), 0o700); err != nil {
 			return nil, fmt.Errorf("queue: %w", err)
 		}
@@ -298,8 +298,22 @@ func (d *Dir) State(id string) (*State, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
-	return decodeState(id, b)
+	st, err := decodeState(id, b)
+	if err == nil {
+		st.Held = d.held(id)
+	}
+	return st, err
 }
+
+// held reports whether message id is held: DIR/held/ID exists. A file of
+// its own, not a field of the state file, so that the runner rewriting
+// the state after an attempt can never undo an operator's hold.
+func (d *Dir) held(id string) bool {
+	_, err := os.Stat(d.heldPath(id))
+	return err == nil
+}
+
+func (d *Dir) heldPath(id string) string { return filepath.Join(d.path, "held", id) }
 
 func (d *Dir) head(id string) ([]byte, error) {
 	f, err := os.Open(d.msgPath(id))
@@ -402,6 +416,12 @@ func (d *Dir) removeOrphans() {
 			os.Remove(d.statePath(e.Name()))
 		}
 	}
+	ents, _ = os.ReadDir(filepath.Join(d.path, "held"))
+	for _, e := range ents {
+		if _, err := os.Stat(d.msgPath(e.Name())); errors.Is(err, fs.ErrNotExist) {
+			os.Remove(d.heldPath(e.Name()))
+		}
+	}
 }
 
 // Remove deletes a message: the message file first (it is gone for the
@@ -427,6 +447,7 @@ func (d *Dir) remove(id string) error {
 		return fmt.Errorf("queue: %w", err)
 	}
 	os.Remove(d.statePath(id))
+	os.Remove(d.heldPath(id))
 	return nil
 }
 
@@ -466,17 +487,30 @@ func (d *Dir) Retry(id string, now time.Time) (int, error) {
 
 // SetHeld holds or releases message id and wakes a running runner.
 func (d *Dir) SetHeld(id string, held bool) error {
-	st, err := d.State(id)
-	if err != nil {
+	if _, err := d.State(id); err != nil {
 		return err
 	}
-	if st.Held != held {
-		st.Held = held
-		if err := d.WriteState(st); err != nil {
-			return err
-		}
+	if err := d.setHeld(id, held); err != nil {
+		return err
 	}
 	return d.Kick()
+}
+
+// setHeld creates (durably) or removes the hold mark of message id.
+func (d *Dir) setHeld(id string, held bool) error {
+	if !held {
+		if err := os.Remove(d.heldPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("queue: %w", err)
+		}
+		return syncDir(filepath.Join(d.path, "held"))
+	}
+	if d.held(id) {
+		return nil
+	}
+	if err := os.WriteFile(d.heldPath(id), nil, 0o600); err != nil {
+		return fmt.Errorf("queue: %w", err)
+	}
+	return syncDir(filepath.Join(d.path, "held"))
 }
 
 // HoldFrom holds every message sent by addr (FromMatches).
@@ -490,8 +524,7 @@ func (d *Dir) HoldFrom(addr string) (int, error) {
 		if st.Broken != "" || st.Held || !FromMatches(st, addr) {
 			continue
 		}
-		st.Held = true
-		if err := d.WriteState(st); err != nil {
+		if err := d.setHeld(st.ID, true); err != nil {
 			return n, err
 		}
 		n++

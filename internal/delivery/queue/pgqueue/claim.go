@@ -168,3 +168,20 @@ func (s *Storage) HoldFrom(ctx context.Context, addr string) (int, error) {
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// Import adds a message taken from another queue (youju migrate) under
+// its own id and state; a message of that id already there is left as
+// it is (a resumed run), and Import reports false.
+func (s *Storage) Import(ctx context.Context, st *queue.State, data []byte) (bool, error) {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return false, fmt.Errorf("pgqueue: %w", err)
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO outbound(id, state, data, sender, account, next_attempt, held)
+		VALUES($1, $2, $3, $4, $5, $6, $7) ON CONFLICT(id) DO NOTHING`,
+		st.ID, string(b), data, strings.ToLower(st.From), strings.ToLower(st.Account), st.NextAttempt.UnixNano(), st.Held)
+	if err != nil {
+		return false, fmt.Errorf("pgqueue: import: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
