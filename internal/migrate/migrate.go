@@ -35,6 +35,7 @@ type Target interface {
 	ImportAppPassword(ctx context.Context, p store.AppPassword) error
 	ImportMailbox(ctx context.Context, acct store.AccountID, mb store.Mailbox) (store.Mailbox, error)
 	ImportMessages(ctx context.Context, acct store.AccountID, mbox store.MailboxID, msgs []postgres.ImportedMessage) ([]int64, error)
+	ImportTombstones(ctx context.Context, acct store.AccountID, mbox store.MailboxID, uids store.UIDSet, modseq store.ModSeq) error
 }
 
 var _ Target = (*postgres.Store)(nil)
@@ -221,6 +222,15 @@ func (c *copier) mailbox(ctx context.Context, a, ta store.Account, mb store.Mail
 			c.opt.Progress(c.prog)
 		}
 		return c.save()
+	}
+	// The expunged UIDs first: QRESYNC clients learn of them after the
+	// move as before it.
+	ch, err := src.Changes(ctx, a.ID, mb.ID, 0)
+	if err != nil {
+		return err
+	}
+	if err := dst.ImportTombstones(ctx, ta.ID, tm.ID, ch.Vanished, mb.HighestModSeq); err != nil {
+		return err
 	}
 	for {
 		page, err := listPage(ctx, src, a.ID, mb.ID, store.UID(last)+1)

@@ -100,8 +100,12 @@ func TestCopyVerify(t *testing.T) {
 	if al, err := dst.Alias(ctx, "info@example.test"); err != nil || len(al.Targets) != 1 {
 		t.Errorf("alias: %+v %v", al, err)
 	}
-	// A new message after the move gets the next UID, not a used one.
+	// The expunged UID 2 is a tombstone for QRESYNC.
 	inbox, _ := dst.Mailbox(ctx, alice.ID, "INBOX")
+	if ch, err := dst.Changes(ctx, alice.ID, inbox.ID, 1); err != nil || !ch.Vanished.Contains(2) {
+		t.Errorf("tombstones: %v %v", ch.Vanished, err)
+	}
+	// A new message after the move gets the next UID, not a used one.
 	res, err := dst.AppendMessages(ctx, alice.ID, []store.Append{{Messages: []store.AppendMessage{{Data: []byte("Subject: new\r\n\r\nx\r\n")}}}})
 	if err != nil || res[0].Err != nil || res[0].UIDs[0] != inbox.UIDNext || res[0].UIDValidity != inbox.UIDValidity {
 		t.Fatalf("append after migrate: %+v %v (UIDNEXT was %d)", res, err, inbox.UIDNext)

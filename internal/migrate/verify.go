@@ -28,7 +28,7 @@ func (r *Report) problem(format string, a ...any) {
 
 // Verify compares every account, mailbox and message of src with dst:
 // the account's settings and password, each mailbox's UIDVALIDITY,
-// UIDNEXT, HIGHESTMODSEQ and counts, each message's UID, MODSEQ, flags,
+// UIDNEXT, HIGHESTMODSEQ, counts and expunged UIDs, each message's UID, MODSEQ, flags,
 // dates and size, and the SHA-256 of its bytes. progress (may be nil) is
 // told the messages checked.
 func Verify(ctx context.Context, src, dst store.Store, progress func(done int)) (Report, error) {
@@ -67,6 +67,17 @@ func Verify(ctx context.Context, src, dst store.Store, progress func(done int)) 
 			if tm.Messages != mb.Messages || tm.Unseen != mb.Unseen || tm.Size != mb.Size || tm.SpecialUse != mb.SpecialUse || tm.Subscribed != mb.Subscribed {
 				r.problem("%s: messages/unseen/size/special-use/subscribed %d/%d/%d/%q/%v, source %d/%d/%d/%q/%v", where,
 					tm.Messages, tm.Unseen, tm.Size, tm.SpecialUse, tm.Subscribed, mb.Messages, mb.Unseen, mb.Size, mb.SpecialUse, mb.Subscribed)
+			}
+			sc, err := src.Changes(ctx, a.ID, mb.ID, 0)
+			if err != nil {
+				return r, err
+			}
+			dc, err := dst.Changes(ctx, ta.ID, tm.ID, 0)
+			if err != nil {
+				return r, err
+			}
+			if sc.Vanished.SequenceSet() != dc.Vanished.SequenceSet() {
+				r.problem("%s: expunged UIDs %s, source %s", where, dc.Vanished.SequenceSet(), sc.Vanished.SequenceSet())
 			}
 			if err := verifyMessages(ctx, &r, src, dst, a.ID, mb.ID, ta.ID, tm.ID, where, progress); err != nil {
 				return r, err

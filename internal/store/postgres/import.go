@@ -195,3 +195,28 @@ func (s *Store) ImportMessages(ctx context.Context, acct store.AccountID, mbox s
 	}
 	return out, nil
 }
+
+// ImportTombstones records the expunged UIDs of mailbox mbox (QRESYNC's
+// VANISHED, RFC 7162 §3.2.10) at MODSEQ modseq. The source's store
+// interface gives the set, not each expunge's MODSEQ; the migration
+// passes the mailbox's HIGHESTMODSEQ, so that a client that synchronised
+// before the move is told of every one (VANISHED (EARLIER) of a UID the
+// client does not have is ignored by it) and a client up to date of none.
+func (s *Store) ImportTombstones(ctx context.Context, acct store.AccountID, mbox store.MailboxID, uids store.UIDSet, modseq store.ModSeq) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	lo, hi := make([]int64, len(uids)), make([]int64, len(uids))
+	for i, r := range uids {
+		lo[i], hi[i] = int64(r.Lo), int64(r.Hi)
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO tombstones(mailbox_id, uid, modseq)
+		SELECT $1, u, $4 FROM unnest($2::bigint[], $3::bigint[]) AS r(lo, hi), generate_series(r.lo, r.hi) AS u
+		WHERE EXISTS(SELECT 1 FROM mailboxes WHERE id=$1 AND account_id=$5)
+		  AND NOT EXISTS(SELECT 1 FROM messages m WHERE m.mailbox_id=$1 AND m.uid=u)
+		ON CONFLICT DO NOTHING`, mbox, lo, hi, int64(modseq), acct)
+	if err != nil {
+		return fmt.Errorf("postgres: import tombstones: %w", err)
+	}
+	return nil
+}
