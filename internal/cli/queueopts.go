@@ -27,6 +27,7 @@ func queueOptions(o config.Outbound) (queue.Options, error) {
 		DelayNotice:   o.DelayNoticeAfter.Duration,
 		MaxPerDomain:  o.MaxPerDomain,
 		MaxConcurrent: o.MaxConcurrent,
+		Lease:         o.QueueLease.Duration,
 	}
 	if opt.DelayNotice == 0 {
 		opt.DelayNotice = -1 // "0s" in the file: never

@@ -21,6 +21,7 @@ import (
 //	delay_notice_after = "4h"      # tell the sender once it has waited this long ("0s" = never)
 //	max_per_domain = 4             # connections to one destination domain
 //	max_concurrent = 20            # messages in delivery at once
+//	queue_lease = "2m"             # with several nodes: a node's claim on a message it delivers
 //	dmarc_policy = "enforce"       # inbound: "enforce" (p=reject: 550, quarantine: Junk), "junk" (both to Junk), "off"
 //
 //	[[outbound.transport]]         # a fixed next hop for one domain (like a Postfix transport map)
@@ -31,17 +32,21 @@ import (
 //	password = ""
 //	insecure_skip_verify = false
 type Outbound struct {
-	Resolver          string      `toml:"resolver"`
-	Smarthost         string      `toml:"smarthost"`
-	SmarthostTLS      string      `toml:"smarthost_tls"`
-	SmarthostUser     string      `toml:"smarthost_user"`
-	SmarthostPassword string      `toml:"smarthost_password"`
-	Lifetime          Duration    `toml:"lifetime"`
-	DelayNoticeAfter  Duration    `toml:"delay_notice_after"`
-	MaxPerDomain      int         `toml:"max_per_domain"`
-	MaxConcurrent     int         `toml:"max_concurrent"`
-	DMARCPolicy       string      `toml:"dmarc_policy"`
-	Transports        []Transport `toml:"transport"`
+	Resolver          string   `toml:"resolver"`
+	Smarthost         string   `toml:"smarthost"`
+	SmarthostTLS      string   `toml:"smarthost_tls"`
+	SmarthostUser     string   `toml:"smarthost_user"`
+	SmarthostPassword string   `toml:"smarthost_password"`
+	Lifetime          Duration `toml:"lifetime"`
+	DelayNoticeAfter  Duration `toml:"delay_notice_after"`
+	MaxPerDomain      int      `toml:"max_per_domain"`
+	MaxConcurrent     int      `toml:"max_concurrent"`
+	// QueueLease is how long a node's claim on a queued message lasts
+	// without renewal (PostgreSQL store): after a node dies, another
+	// retries its message once the lease ran out. 0 = the queue's default.
+	QueueLease  Duration    `toml:"queue_lease"`
+	DMARCPolicy string      `toml:"dmarc_policy"`
+	Transports  []Transport `toml:"transport"`
 }
 
 // Transport pins the next hop of one destination domain.
@@ -97,6 +102,9 @@ func validTLSMode(m string, allowEmpty bool) bool {
 
 // Validate checks the outbound settings; errors name the key.
 func (o *Outbound) Validate() error {
+	if o.QueueLease.Duration != 0 && o.QueueLease.Duration < time.Second {
+		return fmt.Errorf("outbound.queue_lease %s: want at least 1s", o.QueueLease.Duration)
+	}
 	if o.Resolver != "" {
 		if net.ParseIP(o.Resolver) == nil {
 			if _, _, err := net.SplitHostPort(o.Resolver); err != nil {

@@ -92,6 +92,7 @@ allow_plaintext_loopback = true
 # delay_notice_after = "4h"
 # max_per_domain = 4
 # max_concurrent = 20
+# queue_lease = "2m"        # several nodes: another node retries a dead node's message after this
 # dmarc_policy = "enforce"  # inbound: "enforce", "junk" or "off"
 #
 # [[outbound.transport]]    # a fixed next hop for one domain
