@@ -147,7 +147,7 @@ func testQueueHoldRelease(t *testing.T, backend string) {
 	if len(queueIDs(t, dir)) != 1 {
 		t.Fatalf("queue after the second message:\n%s", mustRun(t, "", "queue", "list", "--data", dir))
 	}
-	if out := mustRun(t, "", "queue", "show", "--data", dir, id); !strings.Contains(out, "held") {
+	if out := mustRun(t, "", "queue", "show", "--data", dir, id); !strings.Contains(out, "held") || !strings.Contains(out, "Account:  bob@example.test") {
 		t.Errorf("show of a held message:\n%s", out)
 	}
 	mustRun(t, "", "queue", "release", "--data", dir, id)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/delivery"
+	"github.com/youju/youju/internal/delivery/queue"
 	"github.com/youju/youju/internal/mailauth"
 	"github.com/youju/youju/internal/message"
 	"github.com/youju/youju/internal/metrics"
@@ -435,6 +436,11 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	if err := ss.sendLimit(env); err != nil {
 		return ss.fail(err)
+	}
+	if acct := ss.account(); acct != nil {
+		// The queue keeps who submitted it: queue hold --all-from and the
+		// hold of a bursting account find it whatever its MAIL FROM.
+		ctx = queue.WithAccount(ctx, acct.Address)
 	}
 	if err := ss.s.Deliverer.Deliver(ctx, env, data); err != nil {
 		ss.logger().Warn("delivery failed", "id", env.ID, "err", err)
