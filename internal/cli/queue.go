@@ -44,7 +44,12 @@ func openQueueDir(dataDir string) (queue.Storage, error) {
 	if _, err := os.Stat(dataDir); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", dataDir, err)
 	}
-	if c, err := config.Load(dataDir); err == nil && c.Store.Postgres() {
+	c, err := config.Load(dataDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		// Which queue to open depends on it: never guess.
+		return nil, err
+	}
+	if err == nil && c.Store.Postgres() {
 		return openQueueStorage(c, nil)
 	}
 	d, err := queue.OpenDir(outboundDir(dataDir))
