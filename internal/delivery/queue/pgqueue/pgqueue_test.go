@@ -38,7 +38,7 @@ type sink struct {
 	gate chan struct{}
 }
 
-func newSink(t *testing.T) *sink {
+func newSink(t testing.TB) *sink {
 	s := &sink{got: map[string]int{}, at: map[string]time.Time{}, gate: make(chan struct{})}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }))
 	srv.Domain = "sink.test"
@@ -100,13 +100,13 @@ func (x *sinkSession) Data(r io.Reader) error {
 }
 
 // setup migrates a fresh schema and returns its DSN and name.
-func setup(t *testing.T) (dsn, schema string) {
+func setup(t testing.TB) (dsn, schema string) {
 	schema = pgtest.NewSchema(t)
 	pgtest.Open(t, schema, postgres.Options{}) // creates the tables
 	return pgtest.DSN(t), schema
 }
 
-func openStorage(t *testing.T, dsn, schema string) *pgqueue.Storage {
+func openStorage(t testing.TB, dsn, schema string) *pgqueue.Storage {
 	s, err := pgqueue.Open(context.Background(), dsn, pgqueue.Options{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
