@@ -75,6 +75,7 @@ func (s *Storage) Renew(ctx context.Context, id string, lease time.Duration) err
 		return fmt.Errorf("pgqueue: renew: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
+		s.setToken(id, "") // the runner gives the message up
 		return s.lostOrGone(ctx, id)
 	}
 	return nil
