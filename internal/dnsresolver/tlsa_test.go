@@ -21,7 +21,7 @@ type dnsServer struct {
 	ad       bool
 	rcode    dnsmessage.RCode
 	truncate bool
-	tcpSeen  atomic.Bool
+	tcpSeen  *atomic.Bool // set by startDNS
 }
 
 func startDNS(t *testing.T, s *dnsServer) {
@@ -35,6 +35,7 @@ func startDNS(t *testing.T, s *dnsServer) {
 		t.Skipf("TCP on the UDP port: %v", err)
 	}
 	s.addr = pc.LocalAddr().String()
+	s.tcpSeen = new(atomic.Bool)
 	t.Cleanup(func() { pc.Close(); l.Close() })
 	go func() {
 		buf := make([]byte, 4096)
