@@ -72,6 +72,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("outbound.resolver: %w", err)
 	}
+	if c.Outbound.ResolverValidates { // DANE for outbound delivery (docs/dns.md)
+		if dns, err = dnsresolver.NewValidating(dns, c.Outbound.Resolver); err != nil {
+			return fmt.Errorf("outbound.resolver_validates: %w", err)
+		}
+	}
 	return serve(ctx, e, *data, c, dns, demo)
 }
 
@@ -342,6 +347,7 @@ func (d *deps) webBindings() ([]binding, error) {
 		Store: d.store, Auth: d.auth, TLSCert: d.tls.Certificate, HTTPSPort: httpsPort, Logger: d.log.With("proto", "http"),
 		ACMEChallenge: d.acmeHTTP(),
 		Sieve:         d.sieveScripts(),
+		MTASTSMode:    c.Outbound.MTASTS, // the same mode 'youju dns' publishes
 	})
 	var bs []binding
 	add := func(name, setting string, srv server, implicit bool) error {
