@@ -54,6 +54,7 @@ func runDNS(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	var p dnsrec.Params
+	var warnings []string
 	err = withStore(ctx, *data, func(c config.Config, st store.Accounts) error {
 		domain := c.Domain
 		if len(rest) == 1 {
@@ -72,6 +73,12 @@ func runDNS(ctx context.Context, e *env, args []string) error {
 			mode = *stsMode
 		}
 		p = dnsParams(c, domain, v4, v6, mode)
+		if w := hostnameWarning(c.Hostname); w != "" {
+			warnings = append(warnings, w)
+		}
+		if w := postmasterWarning(ctx, *data, st, domain); w != "" {
+			warnings = append(warnings, w)
+		}
 		return nil
 	})
 	if err != nil {
@@ -81,6 +88,12 @@ func runDNS(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	recs := dnsrec.Records(p)
+	if check {
+		warnings = append(warnings, ptrWarnings(ctx, r, p.Hostname, append(v4, v6...))...)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(e.stderr, "youju: warning: %s\n", w)
+	}
 	if !check {
 		fmt.Fprintf(e.stdout, "; DNS records for %s, served by %s. Paste them into the zone of %s\n", p.Domain, p.Hostname, p.Domain)
 		fmt.Fprintf(e.stdout, "; (or enter them one by one in your DNS provider's web form). Then run: youju dns check %s\n", p.Domain)
