@@ -152,6 +152,11 @@ func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dns
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	if demo != nil {
+		if err := deliverWelcome(ctx, dataDir, c, host, deps.deliverer, demo); err != nil {
+			log.Warn("the --dev welcome message was not delivered", "err", err) // a nicety: go on
+		}
+	}
 	printStartup(e.stdout, c, host, running, demo)
 	log.Info("youju started", "hostname", c.Hostname, "domain", c.Domain, "data", dataDir)
 
