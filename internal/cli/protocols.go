@@ -113,6 +113,7 @@ func (d *deps) openOutbound() error {
 		return err
 	}
 	dl.Sieve = d.sieveDelivery()
+	dl.Reports = collectReports(d.dataDir, d.log) // DMARC/TLS reports to postmaster@ (reportlist.go)
 	opt.LocalDeliver, opt.IsLocalDomain = queue.LocalHooks(dl)
 	q, err := queue.Open(opt)
 	if err != nil {
