@@ -42,11 +42,12 @@ type Route struct {
 
 // hop is one host to try for a domain.
 type hop struct {
-	name  string      // host name (TLS server name, pool key)
-	addrs []string    // ip:port
-	route *Route      // nil for an MX host
-	sts   bool        // MTA-STS enforce: STARTTLS with a verified certificate
-	dane  *danePolicy // secure TLSA records: STARTTLS matching them (dane.go)
+	name   string      // host name (TLS server name, pool key)
+	addrs  []string    // ip:port
+	route  *Route      // nil for an MX host
+	sts    bool        // MTA-STS enforce: STARTTLS with a verified certificate
+	dane   *danePolicy // secure TLSA records: STARTTLS matching them (dane.go)
+	domain string      // the recipient domain of an MX hop, for TLS reports (tlsrpt.go)
 }
 
 // result is the outcome for one recipient of an attempt.
@@ -133,7 +134,7 @@ func (q *Queue) hops(ctx context.Context, domain string) ([]hop, *result) {
 			last = err
 			continue
 		}
-		h := hop{name: n, sts: sts != nil && sts.mode == "enforce"}
+		h := hop{name: n, sts: sts != nil && sts.mode == "enforce", domain: domain}
 		if h.dane, err = q.dane(ctx, n, domain); err != nil {
 			last = err // RFC 7672 §2.1.1: not this host, not without its records
 			continue
@@ -433,6 +434,7 @@ func (q *Queue) acquire(ctx context.Context, h hop) (*session, error) {
 	var last error
 	for _, a := range h.addrs {
 		s, err := q.connect(ctx, h, a, hopMode(h))
+		q.reportTLS(h, a, s, err)
 		if err == nil {
 			s.key = hopKey(h)
 			return s, nil
