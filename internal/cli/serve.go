@@ -27,6 +27,7 @@ import (
 	"github.com/youju/youju/internal/maillog"
 	"github.com/youju/youju/internal/metrics"
 	"github.com/youju/youju/internal/netserver"
+	"github.com/youju/youju/internal/reports"
 	"github.com/youju/youju/internal/sieve"
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/tlsconf"
@@ -136,6 +137,9 @@ func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dns
 		return err
 	}
 	deps.outq.Start(ctx)
+	if deps.reportsOut != nil {
+		go deps.reportSender().run(ctx)
+	}
 	if acm != nil {
 		go acm.Run(ctx) // the listeners are bound: challenges can be answered
 	}
@@ -316,6 +320,9 @@ type deps struct {
 	acme      *acme.Manager    // nil: ACME off
 	sieve     *sieve.FileStore // users' Sieve scripts (sieve.go)
 	spamStop  func()           // set by spamChecker when greylisting keeps state
+	// reportsOut records what our reports are made of; nil unless
+	// [reports] send (reportsend.go).
+	reportsOut *reports.Outbox
 }
 
 // httpServer adapts net/http to the server interface.

@@ -101,6 +101,9 @@ allow_plaintext_loopback = true
 # next = "10.0.0.5:25"
 # tls = ""                  # "" = opportunistic STARTTLS, "starttls", "implicit", "none"
 
+[reports]
+# send = false              # daily TLS-RPT and DMARC aggregate reports to other domains (docs/dns.md)
+
 [store]
 # backend = "sqlite"        # or "postgres": index and messages in PostgreSQL, shared by several nodes
 # dsn = ""                  # for postgres, e.g. "postgres://youju:secret@db.example:5432/youju?sslmode=verify-full"
