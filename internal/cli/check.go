@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net"
 
 	"github.com/youju/youju/internal/config"
 	"github.com/youju/youju/internal/tlsconf"
@@ -45,10 +46,36 @@ func configCheck(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "  %-12s %s\n", l.name, addr)
 	}
+	for _, w := range webPortWarnings(c) {
+		fmt.Fprintf(e.stdout, "warning: %s\n", w)
+	}
 	if on, why := acmeWanted(c, false); on {
 		fmt.Fprintf(e.stdout, "ACME: on (challenges %v); certificate in %s once obtained.\n", acmeChallenges(c), acmeDir(*data))
 	} else {
 		fmt.Fprintf(e.stdout, "ACME: off (%s): the certificate in %s is served.\n", why, config.Path(*data, c.TLS.Cert))
 	}
 	return nil
+}
+
+// webPortWarnings says what breaks when the web listeners are not on the
+// standard ports: clients and other servers look only there.
+func webPortWarnings(c config.Config) []string {
+	port := func(setting string) string {
+		addr, err := c.Address(setting)
+		if err != nil || addr == "" {
+			return "off"
+		}
+		_, p, _ := net.SplitHostPort(addr)
+		return p
+	}
+	var out []string
+	if p := port(c.Listeners.HTTP); p != "80" {
+		out = append(out, fmt.Sprintf("http is on %s, not port 80: Thunderbird's autoconfig (http://autoconfig.DOMAIN/), "+
+			"Outlook's autodiscover redirect and ACME's HTTP-01 challenge look only on port 80, so they will fail unless a proxy forwards port 80", p))
+	}
+	if p := port(c.Listeners.HTTPS); p != "443" {
+		out = append(out, fmt.Sprintf("https is on %s, not port 443: senders fetch the MTA-STS policy from port 443 only (RFC 8461 §3.3) "+
+			"and clients look for autoconfig/autodiscover there, so they will fail unless a proxy forwards port 443", p))
+	}
+	return out
 }

@@ -48,7 +48,7 @@ func commands() []command {
 		{"migrate", "copy this installation from SQLite to PostgreSQL, then verify", runMigrate},
 		{"index", "rebuild an account's SEARCH text index", runIndex},
 		{"postmaster", "show or set the account that gets postmaster@ and abuse@ of every domain", runPostmaster},
-		{"report", "summarise DMARC aggregate and TLS-RPT report files", runReport},
+		{"report", "summarise DMARC aggregate and TLS-RPT reports: received (report list) or files", runReport},
 		{"import", "import mail into an account: IMAP (QQ, 163, Gmail, Dovecot), mbox, Maildir", runImport},
 		{"backup", "copy the data directory consistently, while serve runs", runBackup},
 		{"restore", "restore a backup into a new data directory", runRestore},

@@ -17,7 +17,7 @@ import (
 	"github.com/youju/youju/internal/store"
 )
 
-const dnsUsage = "dns [check] [--data DIR] [--ip ADDR] [--ipv6 ADDR] [--resolver HOST[:PORT]] [--mta-sts-mode testing|enforce] [DOMAIN]"
+const dnsUsage = "dns [check] [--data DIR] [--ip ADDR] [--ipv6 ADDR] [--resolver HOST[:PORT]] [--mta-sts-mode none|testing|enforce] [DOMAIN]"
 
 // newDNSResolver makes the resolver of 'youju dns check'.
 var newDNSResolver = dnsresolver.New
@@ -30,7 +30,7 @@ func runDNS(ctx context.Context, e *env, args []string) error {
 	fs.Var(&v4, "ip", "the server's public IPv4 address (repeatable)")
 	fs.Var(&v6, "ipv6", "the server's public IPv6 address (repeatable)")
 	resolver := fs.String("resolver", "", "DNS server for check, e.g. 1.1.1.1 (default: the system's)")
-	stsMode := fs.String("mta-sts-mode", dnsrec.MTASTSTesting, "MTA-STS mode: testing or enforce (must match the web listener's)")
+	stsMode := fs.String("mta-sts-mode", "", "MTA-STS mode: none, testing or enforce (default: [outbound] mta_sts, what the web listener serves)")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -42,8 +42,10 @@ func runDNS(ctx context.Context, e *env, args []string) error {
 	if err := wantArgs(rest, 0, 1, dnsUsage); err != nil {
 		return err
 	}
-	if *stsMode != dnsrec.MTASTSTesting && *stsMode != dnsrec.MTASTSEnforce {
-		return usagef("--mta-sts-mode must be testing or enforce")
+	switch *stsMode {
+	case "", config.MTASTSNone, config.MTASTSTesting, config.MTASTSEnforce:
+	default:
+		return usagef("--mta-sts-mode must be none, testing or enforce")
 	}
 	var r dnsresolver.Resolver
 	if check {
@@ -52,6 +54,7 @@ func runDNS(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	var p dnsrec.Params
+	var warnings []string
 	err = withStore(ctx, *data, func(c config.Config, st store.Accounts) error {
 		domain := c.Domain
 		if len(rest) == 1 {
@@ -62,7 +65,20 @@ func runDNS(ctx context.Context, e *env, args []string) error {
 		} else if !ok {
 			return fmt.Errorf("%s is not a domain of this server: add it first with 'youju domain add %s'", domain, domain)
 		}
-		p = dnsParams(c, domain, v4, v6, *stsMode)
+		mode := c.Outbound.MTASTS
+		if *stsMode != "" && *stsMode != mode {
+			// The served policy follows the configuration: a record for
+			// another mode would carry an id= of a policy nobody serves.
+			fmt.Fprintf(e.stderr, "youju: warning: --mta-sts-mode %s differs from [outbound] mta_sts = %q, which the web listener serves; set it there\n", *stsMode, mode)
+			mode = *stsMode
+		}
+		p = dnsParams(c, domain, v4, v6, mode)
+		if w := hostnameWarning(c.Hostname); w != "" {
+			warnings = append(warnings, w)
+		}
+		if w := postmasterWarning(ctx, *data, st, domain); w != "" {
+			warnings = append(warnings, w)
+		}
 		return nil
 	})
 	if err != nil {
@@ -72,6 +88,12 @@ func runDNS(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	recs := dnsrec.Records(p)
+	if check {
+		warnings = append(warnings, ptrWarnings(ctx, r, p.Hostname, append(v4, v6...))...)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(e.stderr, "youju: warning: %s\n", w)
+	}
 	if !check {
 		fmt.Fprintf(e.stdout, "; DNS records for %s, served by %s. Paste them into the zone of %s\n", p.Domain, p.Hostname, p.Domain)
 		fmt.Fprintf(e.stdout, "; (or enter them one by one in your DNS provider's web form). Then run: youju dns check %s\n", p.Domain)

@@ -42,6 +42,7 @@ func (d *deps) bindings() ([]binding, error) {
 	mx.Auth = nil
 	// SPF, DKIM and DMARC on what arrives from the internet.
 	mx.DNS, mx.DMARCPolicy = d.dns, c.Outbound.DMARCPolicy
+	mx.DMARCReport = d.dmarcReportHook() // nil unless [reports] send
 	if mx.Spam, err = d.spamChecker(); err != nil {
 		return nil, err
 	}
@@ -114,10 +115,12 @@ func (d *deps) openOutbound() error {
 		return err
 	}
 	dl.Sieve = d.sieveDelivery()
+	dl.Reports = collectReports(d.dataDir, d.log) // DMARC/TLS reports to postmaster@ (reportlist.go)
 	opt.LocalDeliver, opt.IsLocalDomain = queue.LocalHooks(dl)
 	if opt.Storage, err = openQueueStorage(c, d.log); err != nil {
 		return err
 	}
+	opt.TLSReport = d.tlsReportHook() // nil unless [reports] send (reportsend.go)
 	q, err := queue.Open(opt)
 	if err != nil {
 		return err

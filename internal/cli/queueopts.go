@@ -17,7 +17,11 @@ func queueOptions(o config.Outbound) (queue.Options, error) {
 	if err := o.Validate(); err != nil {
 		return queue.Options{}, err
 	}
+	var r dnsresolver.Resolver
 	r, err := dnsresolver.New(o.Resolver)
+	if err == nil && o.ResolverValidates {
+		r, err = dnsresolver.NewValidating(r, o.Resolver) // DANE (RFC 7672)
+	}
 	if err != nil {
 		return queue.Options{}, err
 	}

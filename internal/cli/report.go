@@ -8,12 +8,14 @@ import (
 	"github.com/youju/youju/internal/reports"
 )
 
-const reportUsage = "report FILE [FILE...]   (DMARC aggregate or TLS-RPT report: .xml, .json, .gz or .zip as attached)"
+const reportUsage = "report list | report FILE [FILE...]   (DMARC aggregate or TLS-RPT report: .xml, .json, .gz or .zip as attached)"
 
 // runReport summarises DMARC aggregate (RFC 7489 §7.2) and TLS
-// (RFC 8460) reports saved from postmaster's mailbox. Receiving them
-// automatically is not done yet (docs/configuration.md).
-func runReport(_ context.Context, e *env, args []string) error {
+// (RFC 8460) report files; 'report list' those received by postmaster@.
+func runReport(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && args[0] == "list" {
+		return runReportList(ctx, e, args[1:])
+	}
 	fs, _ := flags(e, "report", reportUsage)
 	files, err := parseArgs(fs, args, 1, 1000, reportUsage)
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/youju/youju/internal/maillog"
 	"github.com/youju/youju/internal/metrics"
 	"github.com/youju/youju/internal/netserver"
+	"github.com/youju/youju/internal/reports"
 	"github.com/youju/youju/internal/sieve"
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/tlsconf"
@@ -71,6 +72,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	dns, err := dnsresolver.New(c.Outbound.Resolver)
 	if err != nil {
 		return fmt.Errorf("outbound.resolver: %w", err)
+	}
+	if c.Outbound.ResolverValidates { // DANE for outbound delivery (docs/dns.md)
+		if dns, err = dnsresolver.NewValidating(dns, c.Outbound.Resolver); err != nil {
+			return fmt.Errorf("outbound.resolver_validates: %w", err)
+		}
 	}
 	return serve(ctx, e, *data, c, dns, demo)
 }
@@ -131,6 +137,9 @@ func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dns
 		return err
 	}
 	deps.outq.Start(ctx)
+	if deps.reportsOut != nil {
+		go deps.reportSender().run(ctx)
+	}
 	if acm != nil {
 		go acm.Run(ctx) // the listeners are bound: challenges can be answered
 	}
@@ -147,6 +156,11 @@ func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dns
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	if demo != nil {
+		if err := deliverWelcome(ctx, dataDir, c, host, deps.deliverer, demo); err != nil {
+			log.Warn("the --dev welcome message was not delivered", "err", err) // a nicety: go on
+		}
+	}
 	printStartup(e.stdout, c, host, running, demo)
 	log.Info("youju started", "hostname", c.Hostname, "domain", c.Domain, "data", dataDir)
 
@@ -306,6 +320,9 @@ type deps struct {
 	acme      *acme.Manager    // nil: ACME off
 	sieve     *sieve.FileStore // users' Sieve scripts (sieve.go)
 	spamStop  func()           // set by spamChecker when greylisting keeps state
+	// reportsOut records what our reports are made of; nil unless
+	// [reports] send (reportsend.go).
+	reportsOut *reports.Outbox
 }
 
 // httpServer adapts net/http to the server interface.
@@ -342,6 +359,7 @@ func (d *deps) webBindings() ([]binding, error) {
 		Store: d.store, Auth: d.auth, TLSCert: d.tls.Certificate, HTTPSPort: httpsPort, Logger: d.log.With("proto", "http"),
 		ACMEChallenge: d.acmeHTTP(),
 		Sieve:         d.sieveScripts(),
+		MTASTSMode:    c.Outbound.MTASTS, // the same mode 'youju dns' publishes
 	})
 	var bs []binding
 	add := func(name, setting string, srv server, implicit bool) error {

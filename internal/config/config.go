@@ -48,6 +48,7 @@ type Config struct {
 	ACME      ACME      `toml:"acme"`
 	SRS       SRS       `toml:"srs"`
 	Spam      Spam      `toml:"spam"`
+	Reports   Reports   `toml:"reports"`
 }
 
 // Listeners says where each service listens: "host:port", ":port" (on the

@@ -13,6 +13,8 @@ import (
 //
 //	[outbound]
 //	resolver = ""                  # "" = system resolver, or "192.0.2.53" / "[2001:db8::53]:53"
+//	resolver_validates = false     # the resolver validates DNSSEC: trust its AD bit, use DANE (RFC 7672)
+//	mta_sts = "testing"            # the MTA-STS policy we serve (RFC 8461 §5): "none", "testing", "enforce"
 //	smarthost = ""                 # "" = deliver by MX; or "smtp.provider.example:465"
 //	smarthost_tls = ""             # "implicit", "starttls", "none"; "" = implicit on port 465, else starttls
 //	smarthost_user = ""
@@ -32,7 +34,15 @@ import (
 //	password = ""
 //	insecure_skip_verify = false
 type Outbound struct {
-	Resolver          string   `toml:"resolver"`
+	Resolver string `toml:"resolver"`
+	// ResolverValidates declares that Resolver (or the system's, when
+	// empty) validates DNSSEC, so its AD bit is trusted and TLSA records
+	// authenticate MX hosts (DANE, RFC 7672). Never set it for a resolver
+	// across an untrusted network: the AD bit is not signed (RFC 6698 §4.1).
+	ResolverValidates bool `toml:"resolver_validates"`
+	// MTASTS is the mode of the MTA-STS policy this server publishes for
+	// its own domains (served at mta-sts.DOMAIN and printed by youju dns).
+	MTASTS            string   `toml:"mta_sts"`
 	Smarthost         string   `toml:"smarthost"`
 	SmarthostTLS      string   `toml:"smarthost_tls"`
 	SmarthostUser     string   `toml:"smarthost_user"`
@@ -59,6 +69,13 @@ type Transport struct {
 	InsecureSkipVerify bool   `toml:"insecure_skip_verify"`
 }
 
+// MTA-STS policy modes (RFC 8461 §5) for [outbound] mta_sts.
+const (
+	MTASTSNone    = "none"
+	MTASTSTesting = "testing"
+	MTASTSEnforce = "enforce"
+)
+
 // DMARC policy settings for inbound mail.
 const (
 	DMARCEnforce = "enforce"
@@ -75,6 +92,7 @@ func DefaultOutbound() Outbound {
 		MaxPerDomain:     4,
 		MaxConcurrent:    20,
 		DMARCPolicy:      DMARCEnforce,
+		MTASTS:           MTASTSTesting,
 	}
 }
 
@@ -133,6 +151,11 @@ func (o *Outbound) Validate() error {
 	case DMARCEnforce, DMARCJunk, DMARCOff:
 	default:
 		return fmt.Errorf("outbound.dmarc_policy %q: must be enforce, junk or off", o.DMARCPolicy)
+	}
+	switch o.MTASTS {
+	case "", MTASTSNone, MTASTSTesting, MTASTSEnforce: // "": testing
+	default:
+		return fmt.Errorf("outbound.mta_sts %q: must be none, testing or enforce", o.MTASTS)
 	}
 	seen := map[string]bool{}
 	for i, t := range o.Transports {

@@ -84,6 +84,8 @@ allow_plaintext_loopback = true
 
 [outbound]
 # resolver = ""             # "" = system resolver, or "192.0.2.53"
+# resolver_validates = false # true only for a DNSSEC-validating resolver you trust (e.g. unbound on 127.0.0.1): enables DANE
+# mta_sts = "testing"       # MTA-STS policy served for our domains: "none", "testing", "enforce"
 # smarthost = ""            # "" = deliver by MX; or "smtp.provider.example:465"
 # smarthost_tls = ""        # "implicit", "starttls", "none"; "" = implicit on 465, else starttls
 # smarthost_user = ""
@@ -99,6 +101,9 @@ allow_plaintext_loopback = true
 # domain = "partner.example"
 # next = "10.0.0.5:25"
 # tls = ""                  # "" = opportunistic STARTTLS, "starttls", "implicit", "none"
+
+[reports]
+# send = false              # daily TLS-RPT and DMARC aggregate reports to other domains (docs/dns.md)
 
 [store]
 {{- if eq .Store.Backend "postgres"}}

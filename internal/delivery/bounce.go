@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"mime"
 	"time"
 )
 
@@ -65,13 +66,15 @@ func (d *Deliverer) dsnMessage(env *Envelope, failed []failure, orig []byte) []b
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", host)
 	fmt.Fprintf(&b, "To: <%s>\r\n", sanitize(env.From, ""))
-	b.WriteString("Subject: Undelivered Mail Returned to Sender\r\n")
+	// English first (what tools match), then Chinese (RFC 2047).
+	b.WriteString("Subject: Undelivered Mail Returned to Sender " + mime.BEncoding.Encode("utf-8", "退信：邮件无法投递") + "\r\n")
 	fmt.Fprintf(&b, "Date: %s\r\n", now)
 	fmt.Fprintf(&b, "Message-ID: <%s.dsn@%s>\r\n", hex.EncodeToString(rb[:]), host)
 	b.WriteString("Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n")
 	fmt.Fprintf(&b, "Content-Type: multipart/report; report-type=delivery-status; boundary=\"%s\"\r\n\r\n", boundary)
 	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", boundary)
-	b.WriteString("Your message could not be delivered to these recipients:\r\n\r\n")
+	b.WriteString("Your message could not be delivered to these recipients:\r\n")
+	b.WriteString("您的邮件无法投递到下列收件人：\r\n\r\n")
 	for _, f := range failed {
 		fmt.Fprintf(&b, "  <%s>: %s\r\n", sanitize(f.addr, ""), f.err.Msg)
 	}

@@ -54,6 +54,11 @@ type Deliverer struct {
 	Logger   *slog.Logger
 	// Sieve, if set, runs the accounts' Sieve scripts (sieve.go).
 	Sieve *Sieve
+	// Reports, if set, is shown each message stored for postmaster@ of a
+	// local domain, after it is on stable storage, to collect the DMARC
+	// and TLS reports other servers send there. It must not block long;
+	// its failures are its own (the mail is delivered either way).
+	Reports func(ctx context.Context, env *Envelope, msg []byte)
 }
 
 // ResolverCacheTTL is how long the Resolver made by New remembers found
@@ -123,6 +128,9 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, data []byte) err
 		d.logDelivered(env, local, f)
 		failed = append(failed, f...)
 		delivered += n
+		if d.Reports != nil && n > 0 && env.toPostmaster() {
+			d.Reports(ctx, env, body)
+		}
 	}
 	if len(remote) > 0 {
 		msg := d.withTrace(env, body, false)
@@ -429,4 +437,16 @@ func NormalizeCRLF(b []byte) []byte {
 		return b
 	}
 	return append(out, b[start:]...)
+}
+
+// toPostmaster reports whether a recipient is postmaster@ (RFC 5321
+// §4.5.1), where our DMARC and TLS-RPT records ask for reports.
+func (env *Envelope) toPostmaster() bool {
+	for _, r := range env.Rcpts {
+		local, _, _ := strings.Cut(r.Address, "@")
+		if strings.EqualFold(local, "postmaster") {
+			return true
+		}
+	}
+	return false
 }

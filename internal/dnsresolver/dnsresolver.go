@@ -71,6 +71,23 @@ type Fake struct {
 	// TTL is what the TTL lookups (TTLResolver) report for a name, for
 	// every query type; a name not listed has TTL 0: not to be cached.
 	TTL map[string]time.Duration
+	// TLSA is keyed by the owner name, "_25._tcp.mx.example.org"; Secure
+	// says which owner names answer with the AD bit (DNSSEC-validated).
+	TLSA   map[string][]TLSA
+	Secure map[string]bool
+}
+
+var _ TLSAResolver = (*Fake)(nil)
+
+// LookupTLSA implements TLSAResolver.
+func (f *Fake) LookupTLSA(_ context.Context, name string) ([]TLSA, bool, error) {
+	if err := f.fail(name); err != nil {
+		return nil, false, err
+	}
+	if v, ok := f.TLSA[key(name)]; ok && len(v) > 0 {
+		return v, f.Secure[key(name)], nil
+	}
+	return nil, f.Secure[key(name)], notFound(name)
 }
 
 var _ TTLResolver = (*Fake)(nil)

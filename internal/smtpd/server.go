@@ -98,6 +98,10 @@ type Server struct {
 	DNS dnsresolver.Resolver
 	// DMARCPolicy is mailauth.PolicyEnforce (default), PolicyJunk or PolicyOff.
 	DMARCPolicy string
+	// DMARCReport, if set, is told each DMARC evaluation on the MX port
+	// and the client's address, for the aggregate reports we send
+	// (RFC 7489 §7.2). It must not block.
+	DMARCReport func(remoteIP string, v mailauth.Verdict)
 	// Spam, if set, runs the anti-spam checks on the MX port for clients
 	// that did not log in (spam.go).
 	Spam *spam.Checker

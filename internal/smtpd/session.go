@@ -423,6 +423,9 @@ func (ss *session) Data(r io.Reader) error {
 			// postmaster@/abuse@ take everything (RFC 5321 §4.5.1), into Junk.
 			v.Reject, v.Junk = false, true
 		}
+		if ss.s.DMARCReport != nil {
+			ss.s.DMARCReport(ss.remote.String(), v)
+		}
 		if v.Reject {
 			return ss.fail(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
 				Message: "Rejected by the DMARC policy of " + v.DMARC.FromDomain})

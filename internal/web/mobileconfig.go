@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -34,6 +35,9 @@ func (s *server) mobileconfig(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := profile(s.opt.Hostname, addr, in, out)
+	if name := personName(r.URL.Query().Get("name")); name != "" {
+		body = profileNamed(s.opt.Hostname, addr, name, in, out)
+	}
 	if s.opt.TLSCert != nil {
 		if cert := s.opt.TLSCert(); cert != nil {
 			signed, err := signCMS(body, cert)
@@ -67,8 +71,27 @@ func (s *server) appleServers() (in, out clientconf.Entry, ok bool) {
 	return in, out, haveIn && haveOut
 }
 
-// profile renders the unsigned .mobileconfig for addr.
+// personName cleans the optional ?name= of a profile request: the
+// person's name for the From: of their mail (EmailAccountName), "" if
+// absent or unusable.
+func personName(v string) string {
+	v = strings.TrimSpace(v)
+	if v == "" || len([]rune(v)) > 64 || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return ""
+	}
+	return v
+}
+
+// profile renders the unsigned .mobileconfig for addr, without a person's
+// name: Apple's Mail asks for it when the profile is installed.
 func profile(hostname, addr string, in, out clientconf.Entry) []byte {
+	return profileNamed(hostname, addr, "", in, out)
+}
+
+// profileNamed renders the unsigned .mobileconfig for addr; name, when
+// set, is EmailAccountName, the name shown in the From: of sent mail
+// (Apple's Mail payload: "the full user name for the account").
+func profileNamed(hostname, addr, name string, in, out clientconf.Entry) []byte {
 	rootUUID := stableUUID(hostname, addr, "profile")
 	mailUUID := stableUUID(hostname, addr, "mail")
 	// Identifiers are reverse-DNS and unique per address, so installing a
@@ -77,7 +100,6 @@ func profile(hostname, addr string, in, out clientconf.Entry) []byte {
 	ident := reverseDNS(hostname) + ".youju." + rootUUID
 	mail := dict{
 		{"EmailAccountDescription", addr},
-		{"EmailAccountName", addr},
 		{"EmailAccountType", "EmailTypeIMAP"},
 		{"EmailAddress", addr},
 		{"IncomingMailServerAuthentication", "EmailAuthPassword"},
@@ -97,6 +119,9 @@ func profile(hostname, addr string, in, out clientconf.Entry) []byte {
 		{"PayloadType", "com.apple.mail.managed"},
 		{"PayloadUUID", mailUUID},
 		{"PayloadVersion", 1},
+	}
+	if name != "" {
+		mail = slices.Insert(mail, 1, dict{{"EmailAccountName", name}}...) // keys stay sorted
 	}
 	root := dict{
 		{"PayloadContent", []any{mail}},

@@ -42,10 +42,12 @@ type Route struct {
 
 // hop is one host to try for a domain.
 type hop struct {
-	name  string   // host name (TLS server name, pool key)
-	addrs []string // ip:port
-	route *Route   // nil for an MX host
-	sts   bool     // MTA-STS enforce: STARTTLS with a verified certificate
+	name   string      // host name (TLS server name, pool key)
+	addrs  []string    // ip:port
+	route  *Route      // nil for an MX host
+	sts    bool        // MTA-STS enforce: STARTTLS with a verified certificate
+	dane   *danePolicy // secure TLSA records: STARTTLS matching them (dane.go)
+	domain string      // the recipient domain of an MX hop, for TLS reports (tlsrpt.go)
 }
 
 // result is the outcome for one recipient of an attempt.
@@ -132,7 +134,13 @@ func (q *Queue) hops(ctx context.Context, domain string) ([]hop, *result) {
 			last = err
 			continue
 		}
-		h := hop{name: n, sts: sts != nil && sts.mode == "enforce"}
+		h := hop{name: n, sts: sts != nil && sts.mode == "enforce", domain: domain}
+		if h.dane, err = q.dane(ctx, n, domain); err != nil {
+			last = err // RFC 7672 §2.1.1: not this host, not without its records
+			continue
+		} else if h.dane != nil {
+			h.sts = false // RFC 8461 §2: DANE takes precedence over MTA-STS
+		}
 		for _, ip := range ips {
 			h.addrs = append(h.addrs, net.JoinHostPort(ip.IP.String(), "25"))
 		}
@@ -142,7 +150,7 @@ func (q *Queue) hops(ctx context.Context, domain string) ([]hop, *result) {
 		if last != nil && dnsresolver.IsNotFound(last) && len(names) == 1 && names[0] == domain {
 			return nil, &result{code: 550, enhanced: "5.1.2", diag: "domain " + domain + " does not exist", perm: true}
 		}
-		r := tempResult(fmt.Sprintf("no address for the mail hosts of %s: %v", domain, last))
+		r := tempResult(fmt.Sprintf("no usable mail host of %s: %v", domain, last))
 		return nil, &r
 	}
 	return hs, nil
@@ -250,7 +258,8 @@ func (g *greetedConn) Read(b []byte) (int, error) {
 	return g.Conn.Read(b)
 }
 
-func (q *Queue) tlsConfig(name string, verify bool) *tls.Config {
+func (q *Queue) tlsConfig(h hop, verify bool) *tls.Config {
+	name := h.name
 	var c *tls.Config
 	if q.opt.TLSConfig != nil {
 		c = q.opt.TLSConfig.Clone()
@@ -263,6 +272,10 @@ func (q *Queue) tlsConfig(name string, verify bool) *tls.Config {
 	// MX certificates do not match their names, and refusing would only
 	// fall back to plaintext.
 	c.InsecureSkipVerify = !verify || c.InsecureSkipVerify
+	if h.dane != nil {
+		// RFC 7672 §3: the TLSA records, not the Web PKI, authenticate.
+		c.InsecureSkipVerify, c.VerifyConnection = true, h.dane.verify
+	}
 	return c
 }
 
@@ -278,7 +291,7 @@ func (q *Queue) connect(ctx context.Context, h hop, addr string, mode string) (*
 	s := &session{conn: conn, remote: h.name + " [" + addr + "]"}
 	verify := h.sts || (h.route != nil && !h.route.InsecureSkipVerify)
 	if mode == TLSImplicit {
-		tc := tls.Client(conn, q.tlsConfig(h.name, verify))
+		tc := tls.Client(conn, q.tlsConfig(h, verify))
 		conn.SetDeadline(time.Now().Add(q.opt.ConnectTimeout))
 		if err := tc.HandshakeContext(dctx); err != nil {
 			conn.Close()
@@ -354,7 +367,7 @@ func (q *Queue) starttls(ctx context.Context, s *session, h hop, mode string, ve
 		}
 		return nil, fmt.Errorf("STARTTLS: %w", err)
 	}
-	tc := tls.Client(s.conn, q.tlsConfig(h.name, verify))
+	tc := tls.Client(s.conn, q.tlsConfig(h, verify))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("%w with %s: %v", errTLSHandshake, s.remote, err)
 	}
@@ -388,7 +401,7 @@ func hopMode(h hop) string {
 	switch {
 	case h.route != nil:
 		return h.route.TLS
-	case h.sts:
+	case h.sts, h.dane != nil:
 		return TLSStartTLS
 	}
 	return TLSOpportunistic
@@ -400,6 +413,8 @@ func hopKey(h hop) string {
 	switch {
 	case h.route != nil:
 		return "route:" + h.route.Addr
+	case h.dane != nil:
+		return "dane:" + h.name
 	case h.sts:
 		return "sts:" + h.name
 	}
@@ -419,6 +434,7 @@ func (q *Queue) acquire(ctx context.Context, h hop) (*session, error) {
 	var last error
 	for _, a := range h.addrs {
 		s, err := q.connect(ctx, h, a, hopMode(h))
+		q.reportTLS(h, a, s, err)
 		if err == nil {
 			s.key = hopKey(h)
 			return s, nil

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"mime"
 	"slices"
 	"strings"
 	"time"
@@ -68,9 +69,11 @@ func (q *Queue) dsnMessage(st *State, action string, rcpts []*Rcpt, data []byte)
 	now := q.opt.Now()
 	host := q.opt.Hostname
 	var b bytes.Buffer
-	subject := "Undelivered Mail Returned to Sender"
+	// English first (what tools and other servers match), then the
+	// Chinese for the person, as an RFC 2047 encoded-word.
+	subject := "Undelivered Mail Returned to Sender " + mime.BEncoding.Encode("utf-8", "退信：邮件无法投递")
 	if action == "delayed" {
-		subject = "Delayed Mail (still being retried)"
+		subject = "Delayed Mail (still being retried) " + mime.BEncoding.Encode("utf-8", "邮件延迟：仍在重试")
 	}
 	fmt.Fprintf(&b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", host)
 	fmt.Fprintf(&b, "To: <%s>\r\n", clean(st.From))
@@ -84,10 +87,14 @@ func (q *Queue) dsnMessage(st *State, action string, rcpts []*Rcpt, data []byte)
 
 	fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", boundary)
 	if action == "delayed" {
+		until := st.Created.Add(q.opt.Lifetime)
 		fmt.Fprintf(&b, "This is the mail system at %s.\r\n\r\nYour message could not be delivered yet to the addresses below.\r\nIt will be retried until %s; you need not send it again.\r\n\r\n",
-			host, st.Created.Add(q.opt.Lifetime).Format(time.RFC1123Z))
+			host, until.Format(time.RFC1123Z))
+		fmt.Fprintf(&b, "这是 %s 的邮件系统。\r\n\r\n您的邮件暂时未能投递到下列地址。\r\n系统会继续重试，直到 %s；您无需重新发送。\r\n\r\n",
+			host, until.Format("2006-01-02 15:04 MST"))
 	} else {
 		fmt.Fprintf(&b, "This is the mail system at %s.\r\n\r\nYour message could not be delivered to the addresses below.\r\n\r\n", host)
+		fmt.Fprintf(&b, "这是 %s 的邮件系统。\r\n\r\n您的邮件无法投递到下列地址（已退回）。\r\n\r\n", host)
 	}
 	for _, r := range rcpts {
 		fmt.Fprintf(&b, "<%s>: %s\r\n", clean(r.Addr), clean(diagnostic(r)))

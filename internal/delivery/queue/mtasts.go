@@ -179,7 +179,7 @@ func (q *Queue) fetchSTS(ctx context.Context, domain string) (*stsPolicy, error)
 // stsClient is an HTTP client that resolves through Options.Resolver and
 // dials through Options.Dial, like SMTP connections.
 func (q *Queue) stsClient() *http.Client {
-	tc := q.tlsConfig("", true)
+	tc := q.tlsConfig(hop{}, true)
 	tc.ServerName = ""
 	return &http.Client{
 		Timeout: stsTimeout,

@@ -27,6 +27,7 @@ import (
 	"github.com/youju/youju/internal/dnsresolver"
 	"github.com/youju/youju/internal/maillog"
 	"github.com/youju/youju/internal/metrics"
+	"github.com/youju/youju/internal/reports"
 )
 
 // Options configure a Queue. Zero fields take the defaults in brackets.
@@ -71,6 +72,9 @@ type Options struct {
 	// DisableMTASTS skips MTA-STS policies (RFC 8461); they are honoured
 	// by default for MX delivery.
 	DisableMTASTS bool
+	// TLSReport, if set, is told the TLS outcome of every new session to
+	// an MX host, for the TLS reports we send (RFC 8460; tlsrpt.go).
+	TLSReport func(reports.TLSSession)
 
 	// DKIMKeys returns the signing keys of a domain [dkimkeys.Load(DataDir, domain)].
 	DKIMKeys func(domain string) ([]dkimkeys.Key, error)
