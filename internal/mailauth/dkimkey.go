@@ -83,9 +83,11 @@ func (k *dkimKey) setRSA(der []byte) error {
 	if !ok {
 		return errString("key record p= is not an RSA key")
 	}
-	// RFC 8301 §3.2: keys under 1024 bits MUST NOT be considered valid.
-	if rp.Size()*8 < 1024 {
-		return fmt.Errorf("RSA key of %d bits", rp.Size()*8)
+	// RFC 8301 §3.2: keys under 1024 bits MUST NOT be considered valid;
+	// verifiers must handle up to 4096. Larger than maxRSABits, a
+	// sender's DNS could make each signature cost milliseconds of CPU.
+	if bits := rp.N.BitLen(); bits < 1024 || bits > maxRSABits {
+		return fmt.Errorf("RSA key of %d bits", bits)
 	}
 	k.algo, k.rsa = "rsa", rp
 	return nil
@@ -105,8 +107,16 @@ type errString string
 
 func (e errString) Error() string { return string(e) }
 
-// keyCacheSize bounds the parsed key records kept.
-const keyCacheSize = 4096
+// maxRSABits is the largest RSA key accepted.
+const maxRSABits = 8192
+
+// keyCacheSize bounds the parsed key records kept, and maxCachedRecord
+// the length of a record kept (an RSA-8192 record is about 1.5 KB), so
+// that the cache holds at most a few MB.
+const (
+	keyCacheSize    = 4096
+	maxCachedRecord = 4096
+)
 
 // keyCache keeps parsed key records by their text, valid or not. It
 // sits behind the DNS cache (dnsresolver.Cache keeps the TXT answers,
@@ -135,6 +145,9 @@ func (c *keyCache) parse(txt string) (*dkimKey, error) {
 		return e.key, e.err
 	}
 	k, err := parseKeyRecord(txt)
+	if len(txt) > maxCachedRecord {
+		return k, err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= keyCacheSize {

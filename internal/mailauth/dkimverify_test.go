@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"math/big"
 	"strconv"
 	"strings"
 	"testing"
@@ -250,6 +251,23 @@ func TestDKIMBodyLength(t *testing.T) {
 	}
 }
 
+// TestDKIMKeySizes: RSA keys under 1024 bits (RFC 8301 §3.2) and over
+// maxRSABits are refused; the bounds themselves are accepted.
+func TestDKIMKeySizes(t *testing.T) {
+	for _, tc := range []struct {
+		bits int
+		ok   bool
+	}{{1023, false}, {1024, true}, {maxRSABits, true}, {maxRSABits + 1, false}} {
+		n := new(big.Int).Lsh(big.NewInt(1), uint(tc.bits-1))
+		n.SetBit(n, 0, 1) // odd, of exactly tc.bits bits: parses as a modulus
+		der := x509.MarshalPKCS1PublicKey(&rsa.PublicKey{N: n, E: 65537})
+		_, err := parseKeyRecord("v=DKIM1; p=" + base64.StdEncoding.EncodeToString(der))
+		if (err == nil) != tc.ok {
+			t.Errorf("%d bits: %v", tc.bits, err)
+		}
+	}
+}
+
 // TestDKIMKeyCacheBounded: the parsed-key cache stays within its size
 // under a flood of distinct records.
 func TestDKIMKeyCacheBounded(t *testing.T) {
@@ -261,6 +279,11 @@ func TestDKIMKeyCacheBounded(t *testing.T) {
 	}
 	if len(c.m) > keyCacheSize {
 		t.Fatalf("%d entries kept, limit %d", len(c.m), keyCacheSize)
+	}
+	long := "v=DKIM1; n=" + strings.Repeat("x", maxCachedRecord) + "; p=AAAA"
+	c.parse(long)
+	if _, ok := c.m[long]; ok {
+		t.Fatal("a record over maxCachedRecord was kept")
 	}
 }
 
