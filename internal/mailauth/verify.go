@@ -81,7 +81,7 @@ func Verify(ctx context.Context, r Resolver, spf *SPFCheck, hdr *message.Header,
 // started while the message was arriving. Whatever it still needs is
 // started at once, before anything waits.
 func verify(ctx context.Context, lk *Lookups, spf *SPFCheck, hdr *message.Header, msg []byte) Result {
-	from, fromErr := fromDomainOf(hdr)
+	from, fromErr := fromDomainOf(hdr, lk)
 	if fromErr == nil {
 		lk.startPolicy(from)
 	}
@@ -183,13 +183,23 @@ func compact(v []byte) string {
 }
 
 // fromDomainOf returns the domain of the single From address (RFC 7489
-// §6.6.1); a message with none or several has no DMARC identity.
-func fromDomainOf(hdr *message.Header) (string, error) {
+// §6.6.1); a message with none or several has no DMARC identity. The
+// domain lk found when the field arrived is taken if the field is the
+// same.
+func fromDomainOf(hdr *message.Header, lk *Lookups) (string, error) {
 	if hdr.Count("From") != 1 {
 		return "", errors.New("not exactly one From field")
 	}
-	v, _ := hdr.Get("From")
-	d := singleDomain(message.ParseAddressList(v))
+	var d string
+	var known bool
+	for i := range hdr.Fields {
+		if f := &hdr.Fields[i]; strings.EqualFold(f.Name, "From") {
+			if d, known = lk.knownFrom(f.Value); !known {
+				d = singleDomain(message.ParseAddressList(message.UnfoldValue(f.Value)))
+			}
+			break
+		}
+	}
 	if d == "" {
 		return "", errors.New("not exactly one From address")
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/youju/youju/internal/message"
 )
 
 // TestVerifyFoldedSignedField: a signed field folded more often than the
@@ -97,4 +99,27 @@ func dkimResults(vs []*dkim.Verification) []DKIMResult {
 		out = append(out, d)
 	}
 	return out
+}
+
+// TestFromDomainReuse: the From domain found while the field arrived is
+// taken only for the very same field; another From is parsed afresh.
+func TestFromDomainReuse(t *testing.T) {
+	r := fakeDNS()
+	lk := StartLookups(context.Background(), r)
+	defer lk.Stop()
+	lk.Field([]byte("From: Someone <a@example.org>\r\n"))
+	for _, tc := range []struct{ from, want string }{
+		{"From: Someone <a@example.org>\r\n", "example.org"},
+		{"From: Other <b@quar.test>\r\n", "quar.test"},
+		{"From: a@x.test, b@y.test\r\n", ""},
+	} {
+		hdr, err := message.ReadHeader([]byte(tc.from+"\r\nbody\r\n"), message.HeaderLimits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := fromDomainOf(hdr, lk)
+		if d != tc.want || (err == nil) != (tc.want != "") {
+			t.Errorf("%q: %q %v, want %q", tc.from, d, err, tc.want)
+		}
+	}
 }
