@@ -183,7 +183,8 @@ func setupYouju(o *options, base string) (*side, func(), error) {
 	if err := y.start(); err != nil {
 		return nil, nil, err
 	}
-	s := &side{name: "youju", smtp: y.addr(25), imap: y.addr(143), imaps: y.addr(993), restart: y.restart, pids: y.pids}
+	s := &side{name: "youju", smtp: y.addr(25), imap: y.addr(143), imaps: y.addr(993), restart: y.restart, pids: y.pids,
+		settled: func() error { return y.waitIndexed(indexWait) }}
 	s.prefill = func(n int) error {
 		_, _, err := imapc.Fill(s.imap, fillUser, benchPass, n)
 		return err

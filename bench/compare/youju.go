@@ -141,3 +141,48 @@ func (y *youju) pids() []int {
 	}
 	return []int{y.cmd.Process.Pid}
 }
+
+// indexWait bounds the wait for youju's text index after a fill (100k
+// messages take a few minutes on a small machine).
+const indexWait = 30 * time.Minute
+
+// waitIndexed polls `youju index status` (through the running server's
+// control socket) until no message waits for the text index.
+func (y *youju) waitIndexed(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	lastLog := time.Now()
+	for {
+		out, err := y.run("", "index", "status", "--data", y.data)
+		if err != nil {
+			return err
+		}
+		n, err := parsePending(out)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("text index: %d messages still pending after %v", n, limit)
+		}
+		if time.Since(lastLog) > 10*time.Second {
+			logf("youju: %d messages waiting for the text index", n)
+			lastLog = time.Now()
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// parsePending reads the count `youju index status` prints first.
+func parsePending(out string) (int64, error) {
+	f := strings.Fields(out)
+	if len(f) == 0 {
+		return 0, fmt.Errorf("youju index status: no output")
+	}
+	n, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("youju index status: %q", strings.TrimSpace(out))
+	}
+	return n, nil
+}

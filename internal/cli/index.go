@@ -11,6 +11,7 @@ import (
 func runIndex(ctx context.Context, e *env, args []string) error {
 	return subcommand(ctx, e, "index", args, map[string]func(context.Context, *env, []string) error{
 		"rebuild": indexRebuild,
+		"status":  indexStatus,
 	})
 }
 
@@ -34,6 +35,28 @@ func indexRebuild(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "Queued %d messages of %s for indexing; the server indexes them in the background.\n", n, a.Address)
+		return nil
+	})
+}
+
+// indexStatus prints how many messages wait for the SEARCH text index
+// (0: it has caught up); bench/compare waits for 0 before timing SEARCH.
+func indexStatus(ctx context.Context, e *env, args []string) error {
+	const usage = "index status [--data DIR]   (messages waiting for the SEARCH index; 0 = caught up)"
+	fs, data := flags(e, "index status", usage)
+	if _, err := parseArgs(fs, args, 0, 0, usage); err != nil {
+		return err
+	}
+	return withStore(ctx, *data, func(_ config.Config, st store.Accounts) error {
+		r, ok := st.(store.TextIndexStatus)
+		if !ok {
+			return fmt.Errorf("this store has no text index")
+		}
+		n, err := r.TextIndexPending(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%d messages waiting for the text index\n", n)
 		return nil
 	})
 }

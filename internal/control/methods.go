@@ -80,6 +80,13 @@ var methods = map[string]method{
 		}
 		return r.RebuildTextIndex(ctx, id)
 	}),
+	"TextIndexPending": func(ctx context.Context, s store.Accounts, _ []json.RawMessage) (any, error) {
+		r, ok := s.(store.TextIndexStatus)
+		if !ok {
+			return nil, errors.New("this store has no text index")
+		}
+		return r.TextIndexPending(ctx)
+	},
 	"TouchAppPassword": func(ctx context.Context, s store.Accounts, args []json.RawMessage) (any, error) {
 		id, err := arg[int64](args, 0)
 		if err != nil {
@@ -156,4 +163,10 @@ func (c *Client) TouchAppPassword(ctx context.Context, id int64, t time.Time) er
 // index (store.TextIndexRebuilder).
 func (c *Client) RebuildTextIndex(ctx context.Context, id store.AccountID) (n int, err error) {
 	return n, c.call(ctx, "RebuildTextIndex", &n, id)
+}
+
+// TextIndexPending asks the running server how many messages wait for
+// the text index (store.TextIndexStatus).
+func (c *Client) TextIndexPending(ctx context.Context) (n int64, err error) {
+	return n, c.call(ctx, "TextIndexPending", &n)
 }

@@ -25,6 +25,11 @@ type Lookups struct {
 	m        map[string]*answer // TXT queries by lower-case name
 	sigs     int                // DKIM-Signature fields seen
 	fromSeen bool
+	// fromValue and fromDomain: the first From field's value as it
+	// arrived and its single domain ("" if none or several), so that
+	// Verify need not parse the same addresses again.
+	fromValue  []byte
+	fromDomain string
 }
 
 type answer struct {
@@ -75,11 +80,26 @@ func (l *Lookups) Field(raw []byte) {
 		l.fromSeen = true
 		l.mu.Unlock()
 		if first {
-			if d := singleDomain(message.ParseAddressList(message.UnfoldValue(value))); d != "" {
+			d := singleDomain(message.ParseAddressList(message.UnfoldValue(value)))
+			l.mu.Lock()
+			l.fromValue, l.fromDomain = bytes.Clone(value), d
+			l.mu.Unlock()
+			if d != "" {
 				l.startPolicy(d)
 			}
 		}
 	}
+}
+
+// knownFrom returns the domain Field found in a From field whose value
+// was value, if it saw one.
+func (l *Lookups) knownFrom(value []byte) (string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fromValue == nil || !bytes.Equal(l.fromValue, value) {
+		return "", false
+	}
+	return l.fromDomain, true
 }
 
 // keyQuery is the name of the key record of a signature's tags (RFC 6376

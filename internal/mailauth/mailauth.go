@@ -29,7 +29,6 @@ import (
 
 	"blitiri.com.ar/go/spf"
 	"github.com/emersion/go-msgauth/authres"
-	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-msgauth/dmarc"
 
 	"github.com/youju/youju/internal/dnsresolver"
@@ -116,25 +115,6 @@ func checkSPF(ctx context.Context, r Resolver, ip net.IP, helo, mailFrom string)
 	out := SPFResult{Domain: strings.ToLower(domain), Identity: identity}
 	out.Result, out.Err = spf.CheckHostWithSender(ip, helo, sender,
 		spf.WithResolver(r), spf.WithContext(ctx))
-	return out
-}
-
-// dkimResults maps go-msgauth's verifications.
-func dkimResults(vs []*dkim.Verification) []DKIMResult {
-	var out []DKIMResult
-	for _, v := range vs {
-		d := DKIMResult{Result: "pass", Domain: strings.ToLower(v.Domain), Identifier: v.Identifier, Err: v.Err}
-		switch {
-		case v.Err == nil:
-		case dkim.IsTempFail(v.Err):
-			d.Result = "temperror"
-		case dkim.IsPermFail(v.Err):
-			d.Result = "permerror"
-		default:
-			d.Result = "fail"
-		}
-		out = append(out, d)
-	}
 	return out
 }
 

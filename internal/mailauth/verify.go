@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"strings"
 	"time"
 
-	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-msgauth/dmarc"
 
 	"github.com/youju/youju/internal/message"
@@ -27,21 +25,10 @@ const (
 	SPFTimeout = 10 * time.Second
 )
 
-// Verifier input limits: go-msgauth v0.7.0's header reader appends each
-// continuation line to the field string read so far (dkim/header.go,
-// readHeader: h[len(h)-1] += l + crlf), so a field folded n times costs
-// O(n²) copying; its header picker scans every field once per h= entry.
-const (
-	// maxVerifierFolds: a field folded more often is handed to the
-	// verifier unfolded. Relaxed header canonicalization (RFC 6376
-	// §3.4.2) unfolds anyway, so only a simple-canonicalized signature
-	// over such a field fails to verify.
-	maxVerifierFolds = 64
-	// maxSignedFields bounds a signature's h= list; a longer one is a
-	// permerror without verification (RFC 6376 §6.1: verifiers may limit
-	// the work they do).
-	maxSignedFields = 128
-)
+// maxSignedFields bounds a signature's h= list; a longer one is a
+// permerror without verification (RFC 6376 §6.1: verifiers may limit the
+// work they do).
+const maxSignedFields = 128
 
 // SPFCheck is an SPF evaluation running in the background, started when
 // MAIL FROM names the sender, long before the message has arrived.
@@ -94,7 +81,7 @@ func Verify(ctx context.Context, r Resolver, spf *SPFCheck, hdr *message.Header,
 // started while the message was arriving. Whatever it still needs is
 // started at once, before anything waits.
 func verify(ctx context.Context, lk *Lookups, spf *SPFCheck, hdr *message.Header, msg []byte) Result {
-	from, fromErr := fromDomainOf(hdr)
+	from, fromErr := fromDomainOf(hdr, lk)
 	if fromErr == nil {
 		lk.startPolicy(from)
 	}
@@ -119,116 +106,46 @@ func headerEnd(fields []message.HeaderField) int {
 	return n
 }
 
-// verifyDKIM verifies up to maxSignatures signatures. The keys are asked
-// for all at once (if Field has not already) before go-msgauth, which
-// queries them one after the other, needs them.
+// verifyDKIM verifies the first maxSignatures signatures (RFC 6376 §6.1
+// lets a verifier limit them) with our own verifier (dkimverify.go), in
+// header order. The keys of all of them are asked for (if Field has not
+// already) before any is waited for. A signature listing more than
+// maxSignedFields names is a permerror, not verified and not counted.
 func verifyDKIM(lk *Lookups, hdr *message.Header, msg []byte) []DKIMResult {
-	keep, keys, out := signedFields(hdr, lk)
-	if len(out) == 0 && keys == 0 {
-		return nil
-	}
-	var in bytes.Buffer
-	for i := range hdr.Fields {
-		if !keep[i] {
-			continue
-		}
-		f := &hdr.Fields[i]
-		if f.Continuations > maxVerifierFolds {
-			in.Write(unfoldField(f.Raw))
-		} else {
-			in.Write(f.Raw)
-		}
-	}
-	if keys == 0 {
-		return out
-	}
-	end := headerEnd(hdr.Fields)
-	vs, err := dkim.VerifyWithOptions(&twoParts{in.Bytes(), msg[end:]}, &dkim.VerifyOptions{
-		LookupTXT:        lk.lookup,
-		MaxVerifications: maxSignatures,
-	})
-	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
-		return append(out, DKIMResult{Result: "permerror", Err: err})
-	}
-	return append(out, dkimResults(vs)...)
-}
-
-// twoParts reads a then b. Unlike io.MultiReader, its WriteTo hands
-// both slices to the writer as they are: the verifier's io.Copy of the
-// body then needs no 32 KiB copy buffer per message.
-type twoParts struct{ a, b []byte }
-
-func (t *twoParts) Read(p []byte) (int, error) {
-	if len(t.a) == 0 && len(t.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, t.a)
-	t.a = t.a[n:]
-	m := copy(p[n:], t.b)
-	t.b = t.b[m:]
-	return n + m, nil
-}
-
-func (t *twoParts) WriteTo(w io.Writer) (int64, error) {
-	var total int64
-	for _, p := range [][]byte{t.a, t.b} {
-		if len(p) == 0 {
-			continue
-		}
-		n, err := w.Write(p)
-		total += int64(n)
-		if err != nil {
-			return total, err
-		}
-	}
-	t.a, t.b = nil, nil
-	return total, nil
-}
-
-// signedFields picks the fields the verifier needs: the first
-// maxSignatures DKIM-Signature fields and, of each name their h= tags
-// list n times, the last n fields of that name (RFC 6376 §5.4.2: fields
-// are taken from the bottom up). The verifier then computes the same
-// hashes as over the whole header, and its per-name scans of the header
-// stay short however many other fields there are. A signature with
-// more than maxSignedFields names is a permerror and is left out. The
-// key of each signature kept is asked for (sigs counts them).
-func signedFields(hdr *message.Header, lk *Lookups) (keep []bool, sigs int, out []DKIMResult) {
-	keep = make([]bool, len(hdr.Fields))
-	need := map[string]int{}
+	var sigs []dkimSig
+	var out []DKIMResult
 	for i := range hdr.Fields {
 		f := &hdr.Fields[i]
-		if !strings.EqualFold(f.Name, "DKIM-Signature") || sigs == maxSignatures {
+		if len(sigs) == maxSignatures || !strings.EqualFold(f.Name, "DKIM-Signature") {
 			continue
 		}
-		tags := sigTags(f.Value)
-		names := strings.Split(strings.ToLower(tags.h), ":")
-		if len(names) > maxSignedFields {
-			out = append(out, DKIMResult{Result: "permerror", Domain: strings.ToLower(tags.d),
-				Err: errors.New("too many signed header fields")})
-			continue
-		}
-		sigs++
-		keep[i] = true
-		if q := keyQuery(tags); q != "" {
-			lk.start(q)
-		}
-		count := map[string]int{}
-		for _, n := range names {
-			count[n]++
-			need[n] = max(need[n], count[n])
-		}
-	}
-	for i := len(hdr.Fields) - 1; i >= 0 && len(need) > 0; i-- {
-		n := strings.ToLower(hdr.Fields[i].Name)
-		if need[n] > 0 {
-			keep[i] = true
-			if need[n]--; need[n] == 0 {
-				delete(need, n)
+		tags, err := parseTagList(f.Value)
+		if err == nil {
+			if h, _ := tags.get("h"); bytes.Count(h, []byte(":")) >= maxSignedFields {
+				d, _ := tags.get("d")
+				out = append(out, DKIMResult{Result: "permerror", Domain: strings.ToLower(stripFWS(d)), Err: errTooManyNames})
+				continue
+			}
+			if q := keyQuery(sigInfo{d: tagString(tags, "d"), s: tagString(tags, "s")}); q != "" {
+				lk.start(q)
 			}
 		}
+		sigs = append(sigs, dkimSig{field: f, tags: tags, err: err})
 	}
-	return keep, sigs, out
+	if len(sigs) == 0 {
+		return out
+	}
+	m := newDKIMMessage(hdr, msg, lk.lookup)
+	for i := range sigs {
+		out = append(out, m.verify(&sigs[i]))
+	}
+	return out
+}
+
+// tagString is a tag's value without whitespace, "" if absent.
+func tagString(t tagList, name string) string {
+	v, _ := t.get(name)
+	return stripFWS(v)
 }
 
 // sigInfo holds the tags of a DKIM-Signature that name its key and its
@@ -265,31 +182,24 @@ func compact(v []byte) string {
 	return strings.Join(strings.Fields(string(v)), "")
 }
 
-// unfoldField removes the line breaks of continuation lines, keeping
-// the final CRLF (RFC 5322 §2.2.3).
-func unfoldField(raw []byte) []byte {
-	out := make([]byte, 0, len(raw))
-	body := bytes.TrimSuffix(raw, []byte("\r\n"))
-	for len(body) > 0 {
-		i := bytes.Index(body, []byte("\r\n"))
-		if i < 0 {
-			out = append(out, body...)
-			break
-		}
-		out = append(out, body[:i]...)
-		body = body[i+2:]
-	}
-	return append(out, "\r\n"...)
-}
-
 // fromDomainOf returns the domain of the single From address (RFC 7489
-// §6.6.1); a message with none or several has no DMARC identity.
-func fromDomainOf(hdr *message.Header) (string, error) {
+// §6.6.1); a message with none or several has no DMARC identity. The
+// domain lk found when the field arrived is taken if the field is the
+// same.
+func fromDomainOf(hdr *message.Header, lk *Lookups) (string, error) {
 	if hdr.Count("From") != 1 {
 		return "", errors.New("not exactly one From field")
 	}
-	v, _ := hdr.Get("From")
-	d := singleDomain(message.ParseAddressList(v))
+	var d string
+	var known bool
+	for i := range hdr.Fields {
+		if f := &hdr.Fields[i]; strings.EqualFold(f.Name, "From") {
+			if d, known = lk.knownFrom(f.Value); !known {
+				d = singleDomain(message.ParseAddressList(message.UnfoldValue(f.Value)))
+			}
+			break
+		}
+	}
 	if d == "" {
 		return "", errors.New("not exactly one From address")
 	}

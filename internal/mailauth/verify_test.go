@@ -6,19 +6,20 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
-	"io"
 	"strings"
 	"testing"
 
 	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/youju/youju/internal/message"
 )
 
 // TestVerifyFoldedSignedField: a signed field folded more often than the
-// verifier is given folded (it gets it unfolded) still verifies under
+// old go-msgauth-based path handed over unfolded still verifies under
 // relaxed canonicalization (RFC 6376 §3.4.2 unfolds anyway).
 func TestVerifyFoldedSignedField(t *testing.T) {
 	r := fakeDNS()
-	to := "To: a@youju.test" + strings.Repeat(",\r\n b@youju.test", 3*maxVerifierFolds) + "\r\n"
+	to := "To: a@youju.test" + strings.Repeat(",\r\n b@youju.test", 200) + "\r\n"
 	m := []byte("From: Someone <a@example.org>\r\n" + to + "Subject: hi\r\n\r\nbody\r\n")
 	m = signed(t, r, "example.org", m)
 	res := Check(context.Background(), r, goodIP, "mx.example.org", "a@example.org", m)
@@ -81,30 +82,44 @@ func TestVerifySameAsWholeHeader(t *testing.T) {
 	}
 }
 
-// TestTwoParts: reading and WriteTo give a then b, whatever the read
-// sizes, as io.MultiReader does.
-func TestTwoParts(t *testing.T) {
-	a, b := []byte("header: x\r\n\r\n"), []byte(strings.Repeat("body line\r\n", 50))
-	want := string(a) + string(b)
-	for _, size := range []int{1, 3, 7, 64, 4096} {
-		r := &twoParts{a, b}
-		var got []byte
-		buf := make([]byte, size)
-		for {
-			n, err := r.Read(buf)
-			got = append(got, buf[:n]...)
-			if err == io.EOF {
-				break
-			}
+// dkimResults maps go-msgauth's verifications.
+func dkimResults(vs []*dkim.Verification) []DKIMResult {
+	var out []DKIMResult
+	for _, v := range vs {
+		d := DKIMResult{Result: "pass", Domain: strings.ToLower(v.Domain), Identifier: v.Identifier, Err: v.Err}
+		switch {
+		case v.Err == nil:
+		case dkim.IsTempFail(v.Err):
+			d.Result = "temperror"
+		case dkim.IsPermFail(v.Err):
+			d.Result = "permerror"
+		default:
+			d.Result = "fail"
 		}
-		if string(got) != want {
-			t.Errorf("Read by %d: %q", size, got)
-		}
+		out = append(out, d)
 	}
-	var w strings.Builder
-	r := &twoParts{a, b}
-	r.Read(make([]byte, 5)) // part of a consumed, as bufio does
-	if n, err := r.WriteTo(&w); err != nil || w.String() != want[5:] || n != int64(len(want)-5) {
-		t.Errorf("WriteTo after 5 bytes: %d %v %q", n, err, w.String())
+	return out
+}
+
+// TestFromDomainReuse: the From domain found while the field arrived is
+// taken only for the very same field; another From is parsed afresh.
+func TestFromDomainReuse(t *testing.T) {
+	r := fakeDNS()
+	lk := StartLookups(context.Background(), r)
+	defer lk.Stop()
+	lk.Field([]byte("From: Someone <a@example.org>\r\n"))
+	for _, tc := range []struct{ from, want string }{
+		{"From: Someone <a@example.org>\r\n", "example.org"},
+		{"From: Other <b@quar.test>\r\n", "quar.test"},
+		{"From: a@x.test, b@y.test\r\n", ""},
+	} {
+		hdr, err := message.ReadHeader([]byte(tc.from+"\r\nbody\r\n"), message.HeaderLimits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := fromDomainOf(hdr, lk)
+		if d != tc.want || (err == nil) != (tc.want != "") {
+			t.Errorf("%q: %q %v, want %q", tc.from, d, err, tc.want)
+		}
 	}
 }
