@@ -171,6 +171,9 @@ CREATE TABLE nodes (
 	id        text PRIMARY KEY,
 	heartbeat bigint NOT NULL
 );`,
+	// Coordination between nodes (coord.go): leases (the POP3 maildrop
+	// lock), \Recent floors, login-failure counters.
+	coordSchema,
 }
 
 // lockKey is the advisory lock that serialises migrations of one schema
