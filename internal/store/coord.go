@@ -80,3 +80,11 @@ func As[T any](s Store) (T, bool) {
 	var zero T
 	return zero, false
 }
+
+// Shared reports whether s (or the store it wraps) is shared by several
+// nodes: its change events may then be lost with a connection to the
+// database, and sessions look for changes on their own now and then.
+func Shared(s Store) bool {
+	_, ok := As[Leases](s)
+	return ok
+}
