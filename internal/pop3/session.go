@@ -353,6 +353,11 @@ func (s *session) dispatch(cmd Command) error {
 		cmds = transactionCmds
 	}
 	if h, ok := cmds[cmd.Name]; ok {
+		if cmd.Name != "AUTH" && cmd.Name != "STLS" {
+			// Only AUTH and STLS read from the client: for the others a
+			// hangup cancels the store calls (issue 13 point 5).
+			defer s.raw.Busy()()
+		}
 		return h(s, cmd)
 	}
 	if _, ok := authorizationCmds[cmd.Name]; ok {
