@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/smtp"
 	"regexp"
 	"strconv"
@@ -378,3 +379,38 @@ func (p *popClient) login() string {
 }
 
 func newReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }
+
+// Login failures are counted across nodes: a guesser that spreads its
+// wrong passwords over two nodes is refused after MaxFailuresPerPair in
+// all, not per node, and the owner's success on a node clears the pair.
+func TestTwoNodesThrottleShared(t *testing.T) {
+	a, b := twoNodes(t)
+	nodeAccount(t, a)
+	opts := auth.Options{DefaultDomain: "example.org", MaxDelay: -1, MaxFailuresPerPair: 4}
+	authA, authB := auth.New(a, opts), auth.New(b, opts)
+	remote := netip.MustParseAddr("198.51.100.7")
+	req := func(pw string) auth.Request {
+		return auth.Request{Username: "alice@example.org", Password: pw, Service: store.ServiceIMAP, Remote: remote}
+	}
+	for i := range 4 {
+		n := authA
+		if i%2 == 1 {
+			n = authB
+		}
+		if _, err := n.Login(ctx, req(fmt.Sprintf("guess %d", i))); !errors.Is(err, auth.ErrInvalidCredentials) {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	// Two failures on each node: neither alone reached 4.
+	for _, n := range []*auth.Authenticator{authA, authB} {
+		if _, err := n.Login(ctx, req(nodePassword)); !errors.Is(err, auth.ErrThrottled) {
+			t.Fatalf("after 4 failures over two nodes: %v, want ErrThrottled", err)
+		}
+	}
+	// Another network is not affected.
+	other := req(nodePassword)
+	other.Remote = netip.MustParseAddr("203.0.113.9")
+	if _, err := authB.Login(ctx, other); err != nil {
+		t.Fatalf("from another network: %v", err)
+	}
+}
