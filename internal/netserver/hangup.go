@@ -25,42 +25,56 @@ import (
 // hangup. A variable for tests.
 var HangupDelay = 100 * time.Millisecond
 
-// hangupWatch is one Busy call.
-type hangupWatch struct {
+// Watch is one Busy call; Done ends it.
+type Watch struct {
 	c      *Conn
 	rc     syscall.RawConn
 	t      *time.Timer
 	mu     sync.Mutex
-	state  int // 0 waiting for the timer, 1 watching, 2 stopped
+	state  int // 0 waiting for the timer, 1 watching, 2 done
 	exited chan struct{}
 }
 
+// watchPool keeps Watches with their timers: a command costs no
+// allocation of them in the steady state.
+var watchPool = sync.Pool{New: func() any {
+	w := &Watch{}
+	w.t = time.AfterFunc(time.Hour, w.watch)
+	w.t.Stop()
+	return w
+}}
+
+// noWatch is what Busy returns for a connection it cannot watch.
+var noWatch = &Watch{state: 2}
+
 // Busy marks the start of a command that does not read from the client
-// until it ends; call the returned function when it ends, before the
-// connection is read again. While it runs longer than HangupDelay, a
-// hangup of the client cancels the connection's context. A connection
-// that is not a socket (a pipe in tests) is not watched.
-func (c *Conn) Busy() (done func()) {
+// until it ends; call Done when it ends, before the connection is read
+// again. While it runs longer than HangupDelay, a hangup of the client
+// cancels the connection's context. A connection that is not a socket (a
+// pipe in tests) is not watched.
+func (c *Conn) Busy() *Watch {
 	sc, ok := c.Conn.(syscall.Conn)
 	if !ok {
-		return func() {}
+		return noWatch
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return func() {}
+		return noWatch
 	}
-	w := &hangupWatch{c: c, rc: rc, exited: make(chan struct{})}
-	w.t = time.AfterFunc(HangupDelay, w.watch)
-	return w.stop
+	w := watchPool.Get().(*Watch)
+	w.c, w.rc, w.state = c, rc, 0
+	w.t.Reset(HangupDelay)
+	return w
 }
 
-func (w *hangupWatch) watch() {
+func (w *Watch) watch() {
 	w.mu.Lock()
 	if w.state != 0 {
 		w.mu.Unlock()
 		return
 	}
 	w.state = 1
+	w.exited = make(chan struct{})
 	w.mu.Unlock()
 	defer close(w.exited)
 	if hungUp(w.rc) {
@@ -69,21 +83,29 @@ func (w *hangupWatch) watch() {
 	}
 }
 
-// stop ends the watch. A watcher waiting in the poller is woken by a read
+// Done ends the watch. A watcher waiting in the poller is woken by a read
 // deadline in the past, and the connection's deadline is put back.
-func (w *hangupWatch) stop() {
-	w.t.Stop()
+func (w *Watch) Done() {
+	if w == noWatch {
+		return
+	}
+	stopped := w.t.Stop()
 	w.mu.Lock()
 	watching := w.state == 1
 	w.state = 2
 	w.mu.Unlock()
-	if !watching {
+	if watching {
+		c := w.c
+		c.dmu.Lock()
+		_ = c.Conn.SetReadDeadline(time.Unix(1, 0))
+		<-w.exited
+		_ = c.Conn.SetReadDeadline(c.deadline)
+		c.dmu.Unlock()
+	} else if !stopped {
+		// The timer fired and its goroutine has yet to see state 2: it
+		// still holds w, which must not be reused.
 		return
 	}
-	c := w.c
-	c.dmu.Lock()
-	defer c.dmu.Unlock()
-	_ = c.Conn.SetReadDeadline(time.Unix(1, 0))
-	<-w.exited
-	_ = c.Conn.SetReadDeadline(c.deadline)
+	w.c, w.rc, w.exited = nil, nil, nil
+	watchPool.Put(w)
 }

@@ -29,14 +29,14 @@ func busyServer(t *testing.T) (string, <-chan string) {
 				io.WriteString(c, "ok "+line)
 				continue
 			}
-			done := c.Busy()
+			w := c.Busy()
 			select {
 			case <-c.Context().Done():
 				results <- "cancelled"
 			case <-time.After(2 * time.Second):
 				results <- "finished"
 			}
-			done()
+			w.Done()
 			io.WriteString(c, "worked\r\n")
 		}
 	}

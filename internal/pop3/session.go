@@ -356,7 +356,7 @@ func (s *session) dispatch(cmd Command) error {
 		if cmd.Name != "AUTH" && cmd.Name != "STLS" {
 			// Only AUTH and STLS read from the client: for the others a
 			// hangup cancels the store calls (issue 13 point 5).
-			defer s.raw.Busy()()
+			defer s.raw.Busy().Done()
 		}
 		return h(s, cmd)
 	}

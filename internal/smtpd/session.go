@@ -411,7 +411,7 @@ func (ss *session) Data(r io.Reader) error {
 		// The message is read: a client that hangs up now will not hear
 		// the answer, and its checks and delivery are cancelled (it got
 		// no 250, so nothing it relies on is lost; issue 13 point 5).
-		defer ss.tc.nc.Busy()()
+		defer ss.tc.nc.Busy().Done()
 	}
 	if acct := ss.account(); acct != nil { // submission, or AUTH on 25
 		if err := ss.checkFrom(ctx, acct, hdr); err != nil {

@@ -410,7 +410,7 @@ func (c *conn) run(cmd *wire.Command) {
 	if c.raw != nil && !readsClient[cmd.Name] {
 		// A client that hangs up meanwhile cancels c.ctx, and with it the
 		// command's store calls (issue 13 point 5).
-		defer c.raw.Busy()()
+		defer c.raw.Busy().Done()
 	}
 	err := c.guard(cmd.Name, func() error { return h.fn(c, cmd) })
 	if err == errStartTLSDone || err == errIdling {
