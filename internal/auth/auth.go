@@ -98,6 +98,9 @@ type Options struct {
 	// Known keeps the known networks; nil: accts if it implements
 	// store.KnownAddresses (a wrapped store hides it; pass the backend).
 	Known store.KnownAddresses
+	// Shared, if set, shares the failure counters with other nodes
+	// (shared.go); nil: accts's, if it is a store that has them.
+	Shared store.ThrottleCounters
 	// MaxVerifications bounds the argon2id runs in flight (default
 	// max(2, NumCPU), at most 256 MiB of them); MaxVerificationsPerIP
 	// those of one address (default 2).
@@ -178,6 +181,9 @@ func New(accts store.Accounts, opt Options) *Authenticator {
 	}
 	if opt.Known == nil {
 		opt.Known, _ = accts.(store.KnownAddresses)
+	}
+	if opt.Shared == nil {
+		opt.Shared = sharedCounters(accts)
 	}
 	a := &Authenticator{
 		accts:    accts,

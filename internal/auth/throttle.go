@@ -145,6 +145,8 @@ type ticket struct {
 	hasFP   bool
 	charged bool          // took a token of the account's bucket
 	wait    time.Duration // how long to wait before verifying
+	remote  netip.Addr
+	counted bool // finish counted a failure (shared.go adds it for the other nodes)
 }
 
 // reserve books an attempt by acct (canonical) from remote, or refuses it
@@ -152,8 +154,11 @@ type ticket struct {
 // network lately. fp is the password's fingerprint when there is one
 // (hasFP).
 func (l *limiter) reserve(remote netip.Addr, acct string, known bool, fp uint64, hasFP bool) (*ticket, error) {
+	if l.sharedRefused(remote, acct, known) {
+		return nil, ErrThrottled // the other nodes' failures (shared.go)
+	}
 	now := l.opt.Now()
-	t := &ticket{l: l, pair: pairKey{throttleNet(remote), acct}, addr: throttleNet(remote), known: known, fp: fp, hasFP: hasFP}
+	t := &ticket{l: l, pair: pairKey{throttleNet(remote), acct}, addr: throttleNet(remote), known: known, fp: fp, hasFP: hasFP, remote: remote}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweep(now)
@@ -263,8 +268,15 @@ func (t *ticket) release() {
 // finish records the outcome and returns how long to delay the answer.
 // A success forgets the pair's failures; the address's stay, so that a
 // scanner cannot clear them by signing in to an account of its own. A
-// wrong password already tried by the pair counts nothing more.
+// wrong password already tried by the pair counts nothing more. The
+// shared counters, if any, learn the outcome after the local ones.
 func (t *ticket) finish(ok bool) time.Duration {
+	d := t.finishLocal(ok)
+	t.l.sharedFinish(t.remote, t.pair.acct, ok, t.counted)
+	return d
+}
+
+func (t *ticket) finishLocal(ok bool) time.Duration {
 	l := t.l
 	now := l.opt.Now()
 	l.mu.Lock()
@@ -283,6 +295,7 @@ func (t *ticket) finish(ok bool) time.Duration {
 		return 0
 	}
 	if p == nil || a == nil {
+		t.counted = true
 		return l.tarpit(1) // not tracked (maps full): still slow it down
 	}
 	if t.hasFP && p.seen(t.fp) {
@@ -298,6 +311,7 @@ func (t *ticket) finish(ok bool) time.Duration {
 	if t.hasFP {
 		p.remember(t.fp)
 	}
+	t.counted = true
 	p.fails++
 	p.last, p.next = now, now.Add(l.tarpit(p.fails))
 	a.fails++
@@ -363,6 +377,9 @@ func (c *counter) quiet(now time.Time, window time.Duration) bool {
 // peek reports whether an attempt would be refused now, without reserving
 // it: SCRAM refuses before its server-first-message.
 func (l *limiter) peek(remote netip.Addr, acct string, known bool) bool {
+	if l.sharedRefused(remote, acct, known) {
+		return true
+	}
 	now := l.opt.Now()
 	n := throttleNet(remote)
 	l.mu.Lock()

@@ -198,6 +198,7 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 	if c.stopping && !c.awaited {
 		t = time.Now()
 	}
+	c.deadline = t // for Busy's watcher to put back (hangup.go)
 	return c.Conn.SetReadDeadline(t)
 }
 

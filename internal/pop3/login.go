@@ -175,10 +175,21 @@ func (s *session) login(acct store.Account) error {
 	// Recorded at once so that the session's recovery unlocks even if
 	// loading panics.
 	s.acct, s.locked = acct, true
-	drop, err := loadMaildrop(context.Background(), s.srv.Store, acct)
+	l, taken, err := s.acquireLease(acct.ID)
+	if err != nil || taken {
+		s.release()
+		if taken {
+			s.log.Info("pop3: maildrop in use on another node", "user", acct.Address)
+			mLogins.With("in_use").Inc()
+			return &Error{Code: codeInUse, Text: "Maildrop is locked by another POP3 session; try again later"}
+		}
+		mLogins.With("error").Inc()
+		return tempError(err)
+	}
+	s.lease = l
+	drop, err := loadMaildrop(s.ctx(), s.srv.Store, acct)
 	if err != nil {
-		s.srv.unlock(acct.ID)
-		s.locked = false
+		s.release()
 		mLogins.With("error").Inc()
 		return tempError(err)
 	}

@@ -59,8 +59,12 @@ type Server struct {
 	// Limits are the connection limits and the pre-login and command
 	// timeouts; the pre-login timeout replaces IdleTimeout until login.
 	netserver.Limits
+	// LeaseTTL is how long a maildrop lease in a store shared by several
+	// nodes outlives a node that died (lease.go).
+	LeaseTTL time.Duration
 
 	once  sync.Once
+	node  string // names this server in lease holders
 	net   netserver.Server
 	mu    sync.Mutex
 	locks map[store.AccountID]struct{}
@@ -70,6 +74,7 @@ type Server struct {
 func (s *Server) conns() *netserver.Server {
 	s.once.Do(func() {
 		s.locks = make(map[store.AccountID]struct{})
+		s.node = newNodeID()
 		s.net = netserver.Server{
 			Proto: "pop3", Handler: s.handle, Logger: s.logger(),
 			Refusal: "-ERR [SYS/TEMP] Too many connections, try again later\r\n", // RFC 3206 §4
@@ -128,8 +133,8 @@ func orDefault[T int | time.Duration](v, def T) T {
 }
 
 // lock takes the exclusive maildrop lock of an account (RFC 1939 §8: the
-// server acquires an exclusive-access lock on the maildrop). It is
-// in-process; several nodes on one database would need a lease in the store.
+// server acquires an exclusive-access lock on the maildrop) in this
+// process; a shared store adds a lease (lease.go).
 func (s *Server) lock(id store.AccountID) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

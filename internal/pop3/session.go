@@ -61,6 +61,7 @@ type session struct {
 	acct      store.Account
 	drop      *maildrop
 	locked    bool
+	lease     *lease // the maildrop lease in a shared store (lease.go)
 	bad       int
 	authFails int
 }
@@ -127,6 +128,10 @@ func (s *session) close() {
 
 // release gives the maildrop lock back, once.
 func (s *session) release() {
+	if s.lease != nil {
+		s.lease.release()
+		s.lease = nil
+	}
 	if s.locked {
 		s.srv.unlock(s.acct.ID)
 		s.locked = false
@@ -300,7 +305,7 @@ func (s *session) reply(status, code, text string) {
 func (s *session) handshake() error {
 	tc := tls.Server(s.raw, s.srv.TLSConfig)
 	_ = s.raw.SetDeadline(time.Now().Add(orDefault(s.srv.HandshakeTimeout, DefaultHandshakeTimeout)))
-	ctx, cancel := context.WithTimeout(context.Background(), orDefault(s.srv.HandshakeTimeout, DefaultHandshakeTimeout))
+	ctx, cancel := context.WithTimeout(s.ctx(), orDefault(s.srv.HandshakeTimeout, DefaultHandshakeTimeout))
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return err
@@ -348,6 +353,11 @@ func (s *session) dispatch(cmd Command) error {
 		cmds = transactionCmds
 	}
 	if h, ok := cmds[cmd.Name]; ok {
+		if cmd.Name != "AUTH" && cmd.Name != "STLS" {
+			// Only AUTH and STLS read from the client: for the others a
+			// hangup cancels the store calls (issue 13 point 5).
+			defer s.raw.Busy().Done()
+		}
 		return h(s, cmd)
 	}
 	if _, ok := authorizationCmds[cmd.Name]; ok {
@@ -414,7 +424,16 @@ func (s *session) cmdQuit(cmd Command) error {
 		s.ok("Bye")
 		return errQuit
 	}
-	n, err := s.update(context.Background())
+	// The UPDATE state completes even if the client hangs up after QUIT
+	// (RFC 1939 §6), but only while this session still owns the maildrop.
+	uctx := context.WithoutCancel(s.ctx())
+	if s.lease != nil && !s.lease.held(uctx) {
+		s.release()
+		s.log.Warn("pop3: maildrop lease lost before UPDATE; nothing deleted", "user", s.acct.Address)
+		s.reply("-ERR", codeSysTemp, "Maildrop lock lost; no messages deleted")
+		return errQuit
+	}
+	n, err := s.update(uctx)
 	// Unlock before answering: a client that reconnects at once after the
 	// +OK must not find its own maildrop in use.
 	s.release()

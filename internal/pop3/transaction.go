@@ -2,7 +2,6 @@ package pop3
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -168,7 +167,7 @@ var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<
 // the client must not take a truncated message for a whole one.
 func (s *session) sendMessage(m *dropMsg, okText string, bodyLines int) error {
 	b := &s.drop.boxes[m.box]
-	mr, err := s.srv.Store.OpenMessage(context.Background(), s.acct.ID, b.ID, m.uid)
+	mr, err := s.srv.Store.OpenMessage(s.ctx(), s.acct.ID, b.ID, m.uid)
 	if errors.Is(err, store.ErrNotFound) {
 		return &Error{Text: "Message was removed by another session"}
 	}

@@ -408,6 +408,12 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	ctx, cancel := ss.ctx()
 	defer cancel()
+	if ss.tc != nil && ss.tc.nc != nil {
+		// The message is read: a client that hangs up now will not hear
+		// the answer, and its checks and delivery are cancelled (it got
+		// no 250, so nothing it relies on is lost; issue 13 point 5).
+		defer ss.tc.nc.Busy().Done()
+	}
 	if acct := ss.account(); acct != nil { // submission, or AUTH on 25
 		if err := ss.checkFrom(ctx, acct, hdr); err != nil {
 			return ss.fail(err)

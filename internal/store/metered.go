@@ -69,3 +69,7 @@ func (m *metered) SelectState(ctx context.Context, acct AccountID, mbox MailboxI
 	defer m.since("select", time.Now())
 	return SelectState(ctx, m.Store, acct, mbox)
 }
+
+// Unwrap returns the wrapped store, so that store.As finds the backend's
+// optional interfaces (leases, \Recent, throttle counters).
+func (m *metered) Unwrap() Store { return m.Store }

@@ -131,8 +131,14 @@ func cmdCapability(c *conn, _ *wire.Command) error {
 }
 
 // cmdNoop also serves CHECK (RFC 9051 §6.4.1: CHECK is NOOP in rev2);
-// pending updates are sent by run after every command.
-func cmdNoop(c *conn, _ *wire.Command) error { return nil }
+// pending updates are sent by run after every command. On a store shared
+// by several nodes it asks the store even without an event (poll.go).
+func cmdNoop(c *conn, _ *wire.Command) error {
+	if c.sel != nil && c.srv.pollEvery() > 0 {
+		c.sendUpdates(true)
+	}
+	return nil
+}
 
 func cmdLogout(c *conn, _ *wire.Command) error {
 	c.w.Raw("* BYE logging out").CRLF()

@@ -378,6 +378,11 @@ func safeText(s string) string {
 	}, s)
 }
 
+// readsClient are the commands whose handlers read from the client
+// (SASL exchanges, IDLE's DONE, a TLS or DEFLATE start, APPEND's further
+// messages): the socket is not watched for a hangup while they run.
+var readsClient = map[string]bool{"APPEND": true, "AUTHENTICATE": true, "IDLE": true, "STARTTLS": true, "COMPRESS": true}
+
 // run dispatches one command and writes its tagged response.
 func (c *conn) run(cmd *wire.Command) {
 	h, ok := handlers[cmd.Name]
@@ -402,6 +407,11 @@ func (c *conn) run(cmd *wire.Command) {
 		return
 	}
 	c.okCode = ""
+	if c.raw != nil && !readsClient[cmd.Name] {
+		// A client that hangs up meanwhile cancels c.ctx, and with it the
+		// command's store calls (issue 13 point 5).
+		defer c.raw.Busy().Done()
+	}
 	err := c.guard(cmd.Name, func() error { return h.fn(c, cmd) })
 	if err == errStartTLSDone || err == errIdling {
 		return

@@ -41,13 +41,16 @@ var errIdling = errors.New("idling")
 // selected mailbox; false ends the connection.
 func (c *conn) idleWait() bool {
 	for {
-		if c.waker.arm(c.idleUntil) {
+		force := false
+		if until, poll := c.pollDeadline(c.idleUntil); c.waker.arm(until) {
 			err := c.waitInput(true)
 			woken := c.waker.disarm()
 			if err == nil {
 				break
 			}
-			if !woken || !isTimeout(err) {
+			// The poll timer (poll.go) ends the wait like a wake does.
+			force = poll && isTimeout(err) && !woken && time.Now().Before(c.idleUntil)
+			if !woken && !force || !isTimeout(err) {
 				// The IDLE timeout, or the connection failed.
 				switch {
 				case c.closing.Load():
@@ -63,7 +66,7 @@ func (c *conn) idleWait() bool {
 			return false
 		}
 		if c.sel != nil {
-			c.guard("IDLE", func() error { c.sendUpdates(false); return nil })
+			c.guard("IDLE", func() error { c.sendUpdates(force); return nil })
 			if c.state == stateLogout || c.flush() != nil {
 				return false
 			}
@@ -112,8 +115,22 @@ func (c *conn) idleCompressed() error {
 		l, err := c.r.ReadLine()
 		lines <- lineOrErr{l, err}
 	}()
+	var poll <-chan time.Time
+	if every := c.srv.pollEvery(); every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		poll = t.C
+	}
 	for {
 		select {
+		case <-poll:
+			if c.sel != nil {
+				c.sendUpdates(true)
+				if err := c.flush(); err != nil {
+					c.state = stateLogout
+					return nil
+				}
+			}
 		case <-c.quit:
 			// End the reader before the buffers can go back to the pools.
 			c.setReadDeadline(time.Now())

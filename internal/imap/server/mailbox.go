@@ -358,7 +358,7 @@ func (c *conn) writeStatus(m *store.Mailbox, items []string) {
 		case "RECENT":
 			// RFC 3501 §6.3.10: messages recent to the next session
 			// that selects the mailbox (recent.go); nothing is claimed.
-			from := c.srv.recentFrom(m.ID, m.UIDNext-1, false)
+			from := c.srv.recentFrom(c.ctx, m.ID, m.UIDNext-1, false)
 			uids, err := c.srv.Store.Search(c.ctx, c.acct.ID, m.ID, store.Query{UIDs: store.UIDSet{{Lo: from, Hi: max(from, m.UIDNext)}}})
 			if err != nil {
 				continue

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"sync"
 
 	"github.com/youju/youju/internal/store"
@@ -12,13 +13,14 @@ import (
 // search keys, and no other session does. IMAP4rev2 removed it (RFC
 // 9051 appendix E), so a session that ENABLEd IMAP4rev2 sees none.
 //
-// The state is kept in this process, not in the store: per mailbox, the
-// highest UID some read-write session has been told about (the "recent
-// floor"). That is exact for one node. After a restart the floors are
-// unknown, and RFC 3501 §2.3.2 says a message SHOULD then be considered
-// recent: the first session to select a mailbox after a restart sees all
-// of it as recent. With several nodes serving one mailbox, each would
-// hand out \Recent on its own.
+// The state is, per mailbox, the highest UID some read-write session has
+// been told about (the "recent floor"). A store shared by several nodes
+// keeps the floors (store.RecentClaimer), so that one session on one node
+// sees a message as recent; otherwise they are kept in this process,
+// which is exact for one node and costs no store call. After a restart
+// the in-process floors are unknown, and RFC 3501 §2.3.2 says a message
+// SHOULD then be considered recent: the first session to select a
+// mailbox after a restart sees all of it as recent.
 
 // recentFloors holds the floors of the mailboxes sessions have selected.
 type recentFloors struct {
@@ -30,7 +32,18 @@ type recentFloors struct {
 // those up to last. With claim (SELECT, or new messages announced to a
 // read-write session) the floor moves to last, so that no other session
 // sees them as recent; without (EXAMINE, STATUS) it only looks.
-func (s *Server) recentFrom(mbox store.MailboxID, last store.UID, claim bool) store.UID {
+func (s *Server) recentFrom(ctx context.Context, mbox store.MailboxID, last store.UID, claim bool) store.UID {
+	if rc, ok := store.As[store.RecentClaimer](s.Store); ok {
+		floor, err := rc.RecentFloor(ctx, mbox, last, claim)
+		if err != nil {
+			// Nothing is recent rather than everything twice: \Recent
+			// is advisory (RFC 3501 §2.3.2), and the next command will
+			// report the store's trouble anyway.
+			s.logger().Warn("imap: recent floor", "mailbox", mbox, "err", err)
+			return last + 1
+		}
+		return floor + 1
+	}
 	r := &s.recent
 	r.mu.Lock()
 	defer r.mu.Unlock()

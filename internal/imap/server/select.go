@@ -3,6 +3,7 @@ package server
 import (
 	"cmp"
 	"slices"
+	"time"
 
 	"github.com/youju/youju/internal/imap/wire"
 	"github.com/youju/youju/internal/store"
@@ -28,6 +29,9 @@ type selected struct {
 	// the same in lower case (keywords.go).
 	keywords []string
 	known    map[string]bool
+	// looked is when the session last asked the store for changes
+	// (poll.go).
+	looked time.Time
 }
 
 const maxOwn = 1024
@@ -70,12 +74,12 @@ func cmdSelect(c *conn, cmd *wire.Command) error {
 	if err != nil {
 		return err
 	}
-	sel := &selected{mbox: m, readOnly: cmd.Name == "EXAMINE", uids: newUIDMapFromSet(st.UIDs), modseq: m.HighestModSeq}
+	sel := &selected{mbox: m, readOnly: cmd.Name == "EXAMINE", uids: newUIDMapFromSet(st.UIDs), modseq: m.HighestModSeq, looked: time.Now()}
 	sel.setKeywords(st.Keywords)
 	c.sel, c.state = sel, stateSelected
 	if !c.rev2 {
 		last := sel.uids.maxUID()
-		sel.noteRecent(c.srv.recentFrom(m.ID, last, !sel.readOnly), last)
+		sel.noteRecent(c.srv.recentFrom(c.ctx, m.ID, last, !sel.readOnly), last)
 	}
 	w := c.w
 	w.Raw("* ").Number(uint64(sel.uids.len())).Raw(" EXISTS").CRLF()
@@ -285,9 +289,12 @@ func (c *conn) writeVanishedEarlier(ch store.Changes, filter *wire.SeqSet) {
 // unless force is set.
 func (c *conn) sendUpdates(force bool) {
 	sel := c.sel
-	if !c.drainEvents(sel.mbox.ID) && !force {
+	if !c.drainEvents(sel.mbox.ID) && !force && !c.pollDue() {
 		return
 	}
+	// Even a failed look counts: the poll timer must not spin on a store
+	// that is down.
+	sel.looked = time.Now()
 	ch, err := c.srv.Store.Changes(c.ctx, c.acct.ID, sel.mbox.ID, sel.modseq)
 	if err != nil {
 		c.logger().Warn("mailbox changes", "err", err)
@@ -322,7 +329,7 @@ func (c *conn) sendUpdates(force bool) {
 			// RFC 3501 §7.3.2: the new messages are recent to the first
 			// session told about them; RECENT goes with EXISTS.
 			last := sel.uids.maxUID()
-			from := c.srv.recentFrom(sel.mbox.ID, last, !sel.readOnly)
+			from := c.srv.recentFrom(c.ctx, sel.mbox.ID, last, !sel.readOnly)
 			sel.noteRecent(max(from, prevMax+1), last)
 			c.w.Raw("* ").Number(uint64(c.recentCount())).Raw(" RECENT").CRLF()
 		}

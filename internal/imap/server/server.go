@@ -65,6 +65,10 @@ type Server struct {
 	IDLETimeout      time.Duration // autologout in IDLE
 	WriteTimeout     time.Duration
 	HandshakeTimeout time.Duration
+	// PollInterval is how often a session looks for changes of its
+	// mailbox without an event, on a store shared by several nodes
+	// (poll.go).
+	PollInterval time.Duration
 
 	// Train, if set, teaches the learning filter (internal/spam) a
 	// message the user marked as spam or as not spam (spamtrain.go).

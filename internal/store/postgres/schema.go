@@ -192,6 +192,9 @@ DO $$ BEGIN
 	ALTER TABLE outbound ALTER COLUMN data SET COMPRESSION lz4;
 EXCEPTION WHEN OTHERS THEN NULL;
 END $$;`,
+	// Coordination between nodes (coord.go): leases (the POP3 maildrop
+	// lock), \Recent floors, login-failure counters.
+	coordSchema,
 }
 
 // lockKey is the advisory lock that serialises migrations of one schema
