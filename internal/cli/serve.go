@@ -306,6 +306,9 @@ type deps struct {
 	acme      *acme.Manager    // nil: ACME off
 	sieve     *sieve.FileStore // users' Sieve scripts (sieve.go)
 	spamStop  func()           // set by spamChecker when greylisting keeps state
+
+	// spamSend is the send counters' journal, closed by stopSpam.
+	spamSend interface{ CloseState() error }
 }
 
 // httpServer adapts net/http to the server interface.

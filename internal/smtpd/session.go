@@ -430,6 +430,7 @@ func (ss *session) Data(r io.Reader) error {
 		env.Fields = v.Field
 		av = &v
 	}
+	data = stripSpamField(data)
 	if err := ss.spamData(ctx, env, av, data); err != nil {
 		return ss.fail(err)
 	}

@@ -99,6 +99,7 @@ func (ss *session) spamData(ctx context.Context, env *delivery.Envelope, auth *m
 	score.Merge(ss.s.Spam.HELOScore(ss.c.Hostname(), ss.remote))
 	if auth != nil {
 		score.Merge(spam.AuthScore(auth.Result))
+		score.Merge(ss.s.Spam.KnownScore(filterAccount(env), env.From, auth.Result))
 	}
 	if f := ss.s.Spam.Filter; f != nil {
 		p, ok, err := f.Classify(filterAccount(env), spam.Tokens(data))
@@ -263,3 +264,9 @@ func (ss *session) spamDelivered(env *delivery.Envelope, auth *mailauth.Verdict)
 		ss.s.Spam.Greylist.Whitelist(ss.remote, env.From)
 	}
 }
+
+// stripSpamField removes X-Youju-Spam fields that came with the message,
+// before ours is added: users and Sieve rules trust the field, so a
+// sender must not be able to write it (as mailauth removes forged
+// Authentication-Results of ours, RFC 8601 §5).
+func stripSpamField(data []byte) []byte { return spam.StripHeader(data) }
