@@ -161,7 +161,6 @@ func (f *Filter) Flush() error {
 	return first
 }
 
-
 // Classes reports how many ham and spam messages acct's model learnt.
 func (f *Filter) Classes(acct int64) (ham, spam uint32, err error) {
 	fm, err := f.model(acct)
