@@ -344,7 +344,7 @@ func (d *deps) webBindings() ([]binding, error) {
 		Hostname: c.Hostname, Domain: c.Domain, Settings: clientconf.Settings(c, c.Hostname),
 		Store: d.store, Auth: d.auth, TLSCert: d.tls.Certificate, HTTPSPort: httpsPort, Logger: d.log.With("proto", "http"),
 		ACMEChallenge: d.acmeHTTP(),
-		Sieve:         d.sieveScripts(),
+		Sieve:         d.userSieveScripts(),
 	})
 	var bs []binding
 	add := func(name, setting string, srv server, implicit bool) error {

@@ -428,6 +428,7 @@ func (ss *session) Data(r io.Reader) error {
 		}
 		env.Junk = v.Junk
 		env.Fields = v.Field
+		env.Suspect = suspectSender(v.Result)
 		av = &v
 	}
 	data = stripSpamField(data)

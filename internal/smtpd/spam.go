@@ -270,3 +270,17 @@ func (ss *session) spamDelivered(env *delivery.Envelope, auth *mailauth.Verdict)
 // sender must not be able to write it (as mailauth removes forged
 // Authentication-Results of ours, RFC 8601 §5).
 func stripSpamField(data []byte) []byte { return spam.StripHeader(data) }
+
+// suspectSender says why the envelope sender may be forged ("" if
+// nothing says so): an SPF fail or softfail (RFC 7208 §8.4, §8.5) or a
+// DMARC fail (RFC 7489). Vacation replies are not sent to such senders
+// (delivery.Envelope.Suspect).
+func suspectSender(r mailauth.Result) string {
+	switch {
+	case r.DMARC.Result == "fail":
+		return "DMARC fail"
+	case r.SPF.Result == "fail" || r.SPF.Result == "softfail":
+		return "SPF " + string(r.SPF.Result)
+	}
+	return ""
+}
