@@ -345,6 +345,7 @@ func (d *deps) webBindings() ([]binding, error) {
 		Store: d.store, Auth: d.auth, TLSCert: d.tls.Certificate, HTTPSPort: httpsPort, Logger: d.log.With("proto", "http"),
 		ACMEChallenge: d.acmeHTTP(),
 		Sieve:         d.userSieveScripts(),
+		Import:        d.importJobs(),
 	})
 	var bs []binding
 	add := func(name, setting string, srv server, implicit bool) error {
