@@ -33,6 +33,9 @@ type Jobs struct {
 	// IMAP to a local Dovecot).
 	Security           IMAPSecurity
 	InsecureSkipVerify bool // tests
+	// Retries and Backoff are IMAPSource's (0: its defaults).
+	Retries int
+	Backoff time.Duration
 
 	mu   sync.Mutex
 	jobs map[store.AccountID]*JobStatus
@@ -79,7 +82,7 @@ func (j *Jobs) Start(acct store.AccountID, address, host string, port int, user,
 	j.jobs[acct] = st
 	j.mu.Unlock()
 	src := &IMAPSource{Addr: net.JoinHostPort(host, strconv.Itoa(port)), User: user, Password: password,
-		Security: j.Security, InsecureSkipVerify: j.InsecureSkipVerify, Log: j.log(),
+		Security: j.Security, InsecureSkipVerify: j.InsecureSkipVerify, Log: j.log(), Retries: j.Retries, Backoff: j.Backoff,
 		StateFile: filepath.Join(StateDir(j.DataDir, address), "imap-"+fileSafe(user+"@"+host)+".json")}
 	go j.run(acct, address, src)
 	return nil
