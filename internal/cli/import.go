@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,12 +44,20 @@ type source struct {
 	// pulled over concurrency connections
 	imap        *importer.IMAPSource
 	concurrency int
+	// dedupe: --dedupe, also skip by Message-ID + size + Date
+	dedupe bool
+}
+
+// dedupeFlag is --dedupe of every import command.
+func dedupeFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("dedupe", false, "also skip a message whose Message-ID, size and Date match one imported before into any folder (the same mail under two Gmail labels or in two exports)")
 }
 
 func runImportMbox(ctx context.Context, e *env, args []string) error {
 	fs, data := flags(e, "import mbox", "import mbox [--data DIR] [--folder NAME] [--quoting rd|o] FILE|DIR ACCOUNT")
 	folder := fs.String("folder", "", "folder for a single file (default: the file's name; \"inbox\" is INBOX)")
 	quoting := fs.String("quoting", "rd", `how "From " lines in bodies were quoted: rd (mboxrd) or o (mboxo)`)
+	dedupe := dedupeFlag(fs)
 	rest, err := parseArgs(fs, args, 2, 2, "import mbox [flags] FILE|DIR ACCOUNT")
 	if err != nil {
 		return err
@@ -65,7 +74,7 @@ func runImportMbox(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	src := &source{}
+	src := &source{dedupe: *dedupe}
 	for _, f := range files {
 		src.total += f.size
 	}
@@ -130,6 +139,7 @@ func mboxFiles(path, folder string) ([]mboxFile, error) {
 
 func runImportMaildir(ctx context.Context, e *env, args []string) error {
 	fs, data := flags(e, "import maildir", "import maildir [--data DIR] DIR ACCOUNT")
+	dedupe := dedupeFlag(fs)
 	rest, err := parseArgs(fs, args, 2, 2, "import maildir [flags] DIR ACCOUNT")
 	if err != nil {
 		return err
@@ -143,7 +153,7 @@ func runImportMaildir(ctx context.Context, e *env, args []string) error {
 		files []importer.MaildirFile
 	}
 	var all []folderFiles
-	src := &source{}
+	src := &source{dedupe: *dedupe}
 	for _, f := range folders {
 		files, err := importer.MaildirFiles(f.Dir)
 		if err != nil {
@@ -190,6 +200,7 @@ func runImportIMAP(ctx context.Context, e *env, args []string) error {
 	pwStdin := fs.Bool("password-stdin", false, "read the remote password (QQ/163: the 授权码 app password) from standard input")
 	chunk := fs.Int("chunk", 200, "messages per UID FETCH")
 	conc := fs.Int("concurrency", 1, "connections to the remote server, each pulling whole folders (QQ and 163 throttle above 2 or 3)")
+	dedupe := dedupeFlag(fs)
 	rest, err := parseArgs(fs, args, 1, 1, usage)
 	if err != nil {
 		return err
@@ -217,7 +228,7 @@ func runImportIMAP(ctx context.Context, e *env, args []string) error {
 	if *conc < 1 || *conc > 16 {
 		return usagef("--concurrency is 1 to 16")
 	}
-	return importInto(ctx, e, *data, address, &source{imap: src, concurrency: *conc})
+	return importInto(ctx, e, *data, address, &source{imap: src, concurrency: *conc, dedupe: *dedupe})
 }
 
 // imapSourceFrom parses --from.
@@ -299,7 +310,7 @@ func importInto(ctx context.Context, e *env, dataDir, address string, src *sourc
 	if src.imap != nil {
 		s, err = runIMAPWorkers(ctx, src, tg, a.ID, state, pr)
 	} else {
-		im := &importer.Importer{T: tg, Account: a.ID, State: state, Progress: pr.update}
+		im := &importer.Importer{T: tg, Account: a.ID, State: state, Progress: pr.update, Dedupe: src.dedupe}
 		err = src.each(func(m importer.Message) error { return im.Add(ctx, m) })
 		if err == nil {
 			err = im.Flush(ctx)
@@ -320,7 +331,7 @@ func runIMAPWorkers(ctx context.Context, src *source, tg importer.Target, acct s
 	var mu sync.Mutex
 	last := make([]importer.Stats, n)
 	err := src.imap.RunConcurrent(ctx, n, func(i int) (func(importer.Message) error, func() error) {
-		im := &importer.Importer{T: tg, Account: acct, State: state, Progress: func(s importer.Stats) {
+		im := &importer.Importer{T: tg, Account: acct, State: state, Dedupe: src.dedupe, Progress: func(s importer.Stats) {
 			mu.Lock()
 			defer mu.Unlock()
 			last[i] = s

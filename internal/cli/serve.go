@@ -323,6 +323,9 @@ type deps struct {
 	// reportsOut records what our reports are made of; nil unless
 	// [reports] send (reportsend.go).
 	reportsOut *reports.Outbox
+
+	// spamSend is the send counters' journal, closed by stopSpam.
+	spamSend interface{ CloseState() error }
 }
 
 // httpServer adapts net/http to the server interface.
@@ -358,7 +361,8 @@ func (d *deps) webBindings() ([]binding, error) {
 		Hostname: c.Hostname, Domain: c.Domain, Settings: clientconf.Settings(c, c.Hostname),
 		Store: d.store, Auth: d.auth, TLSCert: d.tls.Certificate, HTTPSPort: httpsPort, Logger: d.log.With("proto", "http"),
 		ACMEChallenge: d.acmeHTTP(),
-		Sieve:         d.sieveScripts(),
+		Sieve:         d.userSieveScripts(),
+		Import:        d.importJobs(),
 		MTASTSMode:    c.Outbound.MTASTS, // the same mode 'youju dns' publishes
 	})
 	var bs []binding

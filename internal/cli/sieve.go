@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"path/filepath"
 
 	"github.com/youju/youju/internal/delivery"
 	"github.com/youju/youju/internal/managesieve"
 	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/sieve"
+	"github.com/youju/youju/internal/store"
 )
 
 // sieveScripts is the one script store of the server (DATA/sieve), shared
@@ -19,6 +21,18 @@ func (d *deps) sieveScripts() *sieve.FileStore {
 	return d.sieve
 }
 
+// userSieveScripts is the script store as the account's own tools see it
+// (ManageSieve, the settings page): a new forwarding destination is
+// limited ([spam] max_forwards), logged and announced to the user by mail.
+func (d *deps) userSieveScripts() sieve.Scripts {
+	return &sieve.ForwardGuard{Scripts: d.sieveScripts(), Max: d.cfg.Spam.MaxForwards,
+		Added: func(ctx context.Context, acct store.AccountID, added, all []string) {
+			if d.deliverer != nil {
+				d.deliverer.ForwardAdded(ctx, acct, added, all)
+			}
+		}}
+}
+
 // sieveDelivery makes local delivery run the accounts' Sieve scripts.
 func (d *deps) sieveDelivery() *delivery.Sieve {
 	fs := d.sieveScripts()
@@ -29,7 +43,7 @@ func (d *deps) sieveDelivery() *delivery.Sieve {
 func (d *deps) manageSieve(conns netserver.Limits) *managesieve.Server {
 	c := d.cfg
 	return &managesieve.Server{
-		Scripts: d.sieveScripts(), Auth: d.auth, TLSConfig: d.tls.Config(), Hostname: c.Hostname,
+		Scripts: d.userSieveScripts(), Auth: d.auth, TLSConfig: d.tls.Config(), Hostname: c.Hostname,
 		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, Limits: conns, Logger: d.log,
 	}
 }

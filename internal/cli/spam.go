@@ -51,7 +51,14 @@ func (d *deps) spamChecker() (*spam.Checker, error) {
 		MessagesHour: s.SendMessagesHour, MessagesDay: s.SendMessagesDay,
 		NewRcptsHour: s.SendNewRcptsHour, NewRcptsDay: s.SendNewRcptsDay,
 		Override: (&spam.SendLimitFile{Path: sendLimitPath(d.dataDir)}).Lookup,
+		OnError:  func(err error) { d.log.Error("spam: journaling the send counters", "err", err) },
 	}
+	// The counters survive a restart (a phished password gets no fresh
+	// allowance) and tell who each account wrote to.
+	if err := ck.Send.OpenState(filepath.Join(d.dataDir, "spam", "sendstate.log")); err != nil {
+		return nil, err
+	}
+	d.spamSend = ck.Send
 	if s.Clamd != "" {
 		ck.Clamd = &spam.Clamd{Addr: s.Clamd}
 	}
@@ -113,6 +120,9 @@ func imapTrain(ck *spam.Checker, log interface{ Warn(string, ...any) }) func(sto
 func (d *deps) stopSpam() {
 	if d.spamStop != nil {
 		d.spamStop()
+	}
+	if d.spamSend != nil {
+		d.spamSend.CloseState()
 	}
 }
 

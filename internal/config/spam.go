@@ -50,6 +50,11 @@ type Spam struct {
 	SendNewRcptsDay  int      `toml:"send_new_rcpts_day"`
 	JunkScore        float64  `toml:"junk_score"`
 	RejectScore      float64  `toml:"reject_score"`
+
+	// MaxForwards bounds the forwarding destinations an account's own
+	// Sieve script may have (settings page or ManageSieve): a stolen
+	// password must not send a mailbox to many places. -1: none allowed.
+	MaxForwards int `toml:"max_forwards"`
 }
 
 // DNSBL actions.
@@ -67,6 +72,7 @@ func DefaultSpam() Spam {
 		GreylistExpire: Duration{36 * 24 * time.Hour},
 		JunkScore:      5, RejectScore: 10,
 		SendMessagesHour: 200, SendMessagesDay: 1000, SendNewRcptsHour: 100, SendNewRcptsDay: 300,
+		MaxForwards: 5,
 	}
 }
 
@@ -98,6 +104,9 @@ func (s *Spam) Validate() error {
 		if v == 0 || v < -1 {
 			return errors.New("spam: send_* limits must be positive, or -1 for no limit")
 		}
+	}
+	if s.MaxForwards == 0 || s.MaxForwards < -1 || s.MaxForwards > 100 {
+		return fmt.Errorf("spam.max_forwards %d: must be 1 to 100, or -1 for no forwarding", s.MaxForwards)
 	}
 	if s.JunkScore <= 0 || s.RejectScore <= s.JunkScore {
 		return fmt.Errorf("spam: junk_score (%v) must be positive and below reject_score (%v)", s.JunkScore, s.RejectScore)

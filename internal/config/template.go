@@ -135,6 +135,7 @@ dsn = {{printf "%q" .Store.DSN}}
 # send_new_rcpts_day = 300
 # junk_score = 5.0          # at or above: into Junk
 # reject_score = 10.0       # at or above: 550 at DATA
+# max_forwards = 5          # forwarding destinations per account (Sieve redirect); -1 = none
 ` + acmeSRSTemplate))
 
 // Marshal renders c as a commented youju.toml. Only the fields that init

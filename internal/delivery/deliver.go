@@ -42,6 +42,10 @@ type Envelope struct {
 	// Received: (the Authentication-Results of RFC 8601 §5): added
 	// while the trace fields are, the message is copied once.
 	Fields string
+	// Suspect, if set, says why the sender may be forged (SPF or DMARC
+	// failed): no automatic reply goes to it (RFC 3834 §2, RFC 5230
+	// §4.6: responders must not make backscatter).
+	Suspect string
 }
 
 // Deliverer delivers accepted messages: locally through the store, and
@@ -117,15 +121,16 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, data []byte) err
 		var f []failure
 		var n int
 		var err error
+		var folders map[string]string // where Sieve filed it, by account
 		if d.Sieve != nil {
-			f, n, err = d.deliverSieve(ctx, env, local, msg)
+			f, n, folders, err = d.deliverSieve(ctx, env, local, msg)
 		} else {
 			f, n, err = d.deliverLocal(ctx, local, msg, env.Junk)
 		}
 		if err != nil {
 			return err
 		}
-		d.logDelivered(env, local, f)
+		d.logDelivered(env, local, f, folders)
 		failed = append(failed, f...)
 		delivered += n
 		if d.Reports != nil && n > 0 && env.toPostmaster() {

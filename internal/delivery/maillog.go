@@ -9,7 +9,9 @@ import (
 // logDelivered writes the maillog "delivered" event of each local account
 // that took the message (local minus failed). The message is on stable
 // storage by then, even if the SMTP reply later turns out temporary.
-func (d *Deliverer) logDelivered(env *Envelope, local []Local, failed []failure) {
+// folders, if set, names where a Sieve script filed it for an account
+// (by address): "INBOX", "Work", "Junk,Archive", "(discarded)".
+func (d *Deliverer) logDelivered(env *Envelope, local []Local, failed []failure, folders map[string]string) {
 	mailbox := "INBOX"
 	if env.Junk {
 		mailbox = "Junk" // or INBOX for an account without one
@@ -21,7 +23,11 @@ next:
 				continue next
 			}
 		}
-		maillog.Delivered(d.logMsg(env, l.Address), "", maillog.Result{Code: 250, Text: mailbox})
+		mb := mailbox
+		if f, ok := folders[l.Address]; ok {
+			mb = f
+		}
+		maillog.Delivered(d.logMsg(env, l.Address), "", maillog.Result{Code: 250, Text: mb})
 	}
 }
 

@@ -52,11 +52,12 @@ type sidePlan struct {
 // computes every account's targets, sends redirects first (so that a
 // failed redirect still keeps the message), stores all targets in one
 // store.Deliver, then sends vacation replies.
-func (d *Deliverer) deliverSieve(ctx context.Context, env *Envelope, local []Local, msg []byte) ([]failure, int, error) {
+func (d *Deliverer) deliverSieve(ctx context.Context, env *Envelope, local []Local, msg []byte) ([]failure, int, map[string]string, error) {
 	var targets []store.Target
 	var owner []int // index into local of each target
 	var failed []failure
 	var sides []sidePlan
+	folders := map[string]string{}
 	handled := 0 // accounts done without a target (discard, reject)
 	for i, l := range local {
 		ts, side, fail := d.sieveAccount(ctx, env, l, msg)
@@ -64,6 +65,7 @@ func (d *Deliverer) deliverSieve(ctx context.Context, env *Envelope, local []Loc
 			failed = append(failed, *fail)
 			continue
 		}
+		folders[l.Address] = d.folderNames(ctx, l.Account, ts, side)
 		if len(ts) == 0 {
 			handled++
 		}
@@ -80,21 +82,55 @@ func (d *Deliverer) deliverSieve(ctx context.Context, env *Envelope, local []Loc
 		res, err := d.Store.Deliver(ctx, store.Delivery{Data: msg, Targets: targets})
 		if err != nil {
 			d.log().Error("store delivery failed", "err", err)
-			return nil, 0, temporary(err)
+			return nil, 0, nil, temporary(err)
 		}
 		if len(res) != len(targets) {
-			return nil, 0, temporary(fmt.Errorf("store returned %d results for %d targets", len(res), len(targets)))
+			return nil, 0, nil, temporary(fmt.Errorf("store returned %d results for %d targets", len(res), len(targets)))
 		}
 		f, k, err := d.sieveResults(local, owner, res)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, nil, err
 		}
 		failed, n = append(failed, f...), n+k
 	}
 	for _, s := range sides {
 		d.sendVacation(ctx, env, s)
 	}
-	return failed, n, nil
+	return failed, n, folders, nil
+}
+
+// folderNames says, for the maillog, where a script put the message:
+// the mailboxes' names (comma-separated), "(redirected)" or
+// "(discarded)" when it kept no copy.
+func (d *Deliverer) folderNames(ctx context.Context, acct store.AccountID, ts []store.Target, side *sidePlan) string {
+	if len(ts) == 0 {
+		if side != nil && len(side.redirects) > 0 {
+			return "(redirected)"
+		}
+		return "(discarded)"
+	}
+	var names map[store.MailboxID]string
+	var out []string
+	for _, t := range ts {
+		if t.Mailbox == 0 {
+			out = append(out, "INBOX")
+			continue
+		}
+		if names == nil {
+			names = map[store.MailboxID]string{}
+			if mbs, err := d.Store.Mailboxes(ctx, acct); err == nil {
+				for _, m := range mbs {
+					names[m.ID] = m.Name
+				}
+			}
+		}
+		if n, ok := names[t.Mailbox]; ok {
+			out = append(out, n)
+		} else {
+			out = append(out, fmt.Sprintf("mailbox %d", t.Mailbox))
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 // sieveResults folds per-target results into per-account ones: an
@@ -181,7 +217,7 @@ func (d *Deliverer) sieveAccount(ctx context.Context, env *Envelope, l Local, ms
 		}
 		return nil, nil, &failure{l.Address, errRejected(res.Reject)}
 	}
-	side := &sidePlan{acct: l, rcpt: rcpt, vacation: res.Vacation, smsg: smsg}
+	side := &sidePlan{acct: l, rcpt: rcpt, vacation: res.Vacation, smsg: smsg, redirects: res.Redirects}
 	kept := res.Keep
 	for _, to := range res.Redirects {
 		if err := d.redirect(ctx, env, l, to, msg); err != nil {
@@ -237,9 +273,10 @@ func (d *Deliverer) sieveMailbox(ctx context.Context, acct store.AccountID, f si
 // account; a message that already carries that mark is not redirected
 // again (the caller keeps it).
 //
-// TODO(srs): a redirect to another domain should rewrite the envelope
-// sender with SRS so that SPF passes at the destination (issue on
-// internet readiness); until then the original sender is kept.
+// A redirect to another domain travels with an SRS envelope sender (as
+// an alias's forward does, srs.go), so that SPF passes at the
+// destination and bounces come back through us; it goes through the
+// outbound queue like any remote mail.
 func (d *Deliverer) redirect(ctx context.Context, env *Envelope, l Local, to string, msg []byte) error {
 	mark := sieve.LoopHeader + ": " + l.Address + "\r\n"
 	switch mine, all := loopMarks(msg, l.Address); {
@@ -256,14 +293,18 @@ func (d *Deliverer) redirect(ctx context.Context, env *Envelope, l Local, to str
 		return err
 	}
 	out := append([]byte(mark), msg...)
-	renv := &Envelope{ID: env.ID + "-redirect", From: env.From, Protocol: "local", Helo: d.Hostname,
+	from := env.From
+	if srs := d.Resolver.SRS; srs != nil && len(res.Remote) > 0 && from != "" && !d.senderIsLocal(ctx, from) {
+		from = srs.Forward(from)
+	}
+	renv := &Envelope{ID: env.ID + "-redirect", From: from, Protocol: "local", Helo: d.Hostname,
 		Time: time.Now(), Rcpts: []Recipient{{Address: to, Resolution: res}}}
 	if err := d.Deliver(ctx, renv, out); err != nil {
 		return err
 	}
 	// Logged at Info: a forward set up with a stolen password leaves a
 	// trace.
-	d.log().Info("sieve: redirected", "id", env.ID, "account", l.Address, "to", to)
+	d.log().Info("sieve: redirected", "id", env.ID, "account", l.Address, "to", to, "from", from)
 	return nil
 }
 
@@ -297,7 +338,11 @@ func (d *Deliverer) sendVacation(ctx context.Context, env *Envelope, s sidePlan)
 		return
 	}
 	own := []string{s.acct.Address, s.rcpt}
-	if why := sieve.VacationSkip(s.smsg, v, own); why != "" {
+	why := sieve.VacationSkip(s.smsg, v, own)
+	if why == "" {
+		why = env.noAutoReply()
+	}
+	if why != "" {
 		d.log().Debug("sieve: no vacation reply", "id", env.ID, "account", s.acct.Address, "why", why)
 		return
 	}
@@ -347,4 +392,18 @@ func (d *Deliverer) scriptFailed(ctx context.Context, l Local, name string, err 
 	if _, derr := d.Store.Deliver(ctx, store.Delivery{Data: []byte(b.String()), Targets: []store.Target{{Account: l.Account}}}); derr != nil {
 		d.log().Warn("sieve: notice not delivered", "account", l.Address, "err", derr)
 	}
+}
+
+// noAutoReply says why no automatic reply (vacation) may go to env's
+// sender, "" if one may: a sender that failed SPF or DMARC is likely
+// forged, and mail filed as spam likely too — a reply would be
+// backscatter to an innocent address (RFC 3834 §2, RFC 5230 §4.6).
+func (env *Envelope) noAutoReply() string {
+	switch {
+	case env.Suspect != "":
+		return env.Suspect
+	case env.Junk:
+		return "filed as spam"
+	}
+	return ""
 }

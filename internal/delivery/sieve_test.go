@@ -32,7 +32,7 @@ type sieveEnv struct {
 	alice, bob store.Account
 }
 
-func newSieveEnv(t *testing.T) *sieveEnv {
+func newSieveEnv(t *testing.T, tweak ...func(*delivery.Deliverer, *smtpd.Server)) *sieveEnv {
 	st := fixture.NewStore(t, sqlite.Options{}, "example.com")
 	e := &sieveEnv{t: t, st: st, scripts: &sieve.FileStore{Dir: t.TempDir()}, queue: &deliverytest.Queue[delivery.DSN]{}}
 	e.alice = fixture.Account(t, st, store.Account{Address: "alice@example.com"})
@@ -40,6 +40,9 @@ func newSieveEnv(t *testing.T) *sieveEnv {
 	d := delivery.New(st, e.queue, "mx.example.com", slog.New(slog.DiscardHandler))
 	d.Sieve = &delivery.Sieve{Scripts: e.scripts, Tracker: e.scripts}
 	srv := &smtpd.Server{Mode: smtpd.Inbound, Deliverer: d, Hostname: "mx.example.com", Logger: slog.New(slog.DiscardHandler)}
+	for _, f := range tweak {
+		f(d, srv)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -110,6 +110,10 @@ type Importer struct {
 	BatchBytes    int64
 	// Progress, if set, is called after each batch.
 	Progress func(Stats)
+	// Dedupe also skips a message whose Message-ID, size and Date
+	// match one imported before into any folder (dedupe.go): the same
+	// mail under two Gmail labels, or in two exports of one mailbox.
+	Dedupe bool
 
 	stats   Stats
 	failed  error                    // set once the outcome of a batch is unknown
@@ -124,6 +128,7 @@ type batch struct {
 	since store.UID
 	msgs  []store.AppendMessage
 	keys  []string
+	ids   []string // id key of each message, "" without one (dedupe.go)
 	bytes int64
 }
 
@@ -155,6 +160,11 @@ func (im *Importer) Add(ctx context.Context, m Message) error {
 		im.stats.Duplicates++
 		return nil
 	}
+	id := IDKey(data)
+	if im.Dedupe && id != "" && (im.State.HasID(id) || im.queuedID(id)) {
+		im.stats.Duplicates++
+		return nil
+	}
 	if im.cur != nil && im.cur.box.ID != box.ID {
 		if err := im.Flush(ctx); err != nil {
 			return err
@@ -168,6 +178,7 @@ func (im *Importer) Add(ctx context.Context, m Message) error {
 	flags := store.Flags{System: m.Flags.System, Keywords: ks.Sorted()}
 	im.cur.msgs = append(im.cur.msgs, store.AppendMessage{Data: data, InternalDate: m.InternalDate, Flags: flags})
 	im.cur.keys = append(im.cur.keys, key)
+	im.cur.ids = append(im.cur.ids, id)
 	im.cur.bytes += int64(len(data))
 	maxN, maxB := im.BatchMessages, im.BatchBytes
 	if maxN <= 0 {
@@ -209,7 +220,7 @@ func (im *Importer) Flush(ctx context.Context) error {
 	if errors.Is(err, store.ErrTooLarge) && len(b.msgs) > 1 {
 		// One message is over the limit: store the others one by one.
 		for i := range b.msgs {
-			one := &batch{box: b.box, since: b.since, msgs: b.msgs[i : i+1], keys: b.keys[i : i+1], bytes: int64(len(b.msgs[i].Data))}
+			one := &batch{box: b.box, since: b.since, msgs: b.msgs[i : i+1], keys: b.keys[i : i+1], ids: b.ids[i : i+1], bytes: int64(len(b.msgs[i].Data))}
 			if err := im.store(ctx, one); errors.Is(err, store.ErrTooLarge) {
 				im.stats.Failed++
 			} else if err != nil {
@@ -231,7 +242,7 @@ func (im *Importer) Flush(ctx context.Context) error {
 func (im *Importer) store(ctx context.Context, b *batch) error {
 	im.State.mu.Lock()
 	defer im.State.mu.Unlock()
-	if err := im.State.begin(b.box.ID, b.since, b.box.Name, b.keys); err != nil {
+	if err := im.State.begin(b.box.ID, b.since, b.box.Name, b.keys, b.ids); err != nil {
 		im.failed = fmt.Errorf("%w: %w", ErrStore, err)
 		return im.failed
 	}
@@ -247,7 +258,7 @@ func (im *Importer) store(ctx context.Context, b *batch) error {
 		// (A transport failure leaves the batch open, to be settled
 		// against the store at the next run.)
 		if errors.Is(err, store.ErrTooLarge) || errors.Is(err, store.ErrQuotaExceeded) || errors.Is(err, store.ErrNotFound) {
-			if serr := im.State.end(b.box.Name, b.keys, false); serr != nil {
+			if serr := im.State.end(b.box.Name, b.keys, b.ids, false); serr != nil {
 				im.failed = fmt.Errorf("%w: %w", ErrStore, serr)
 				return im.failed
 			}
@@ -256,7 +267,7 @@ func (im *Importer) store(ctx context.Context, b *batch) error {
 		im.failed = fmt.Errorf("%w: into %s: %w", ErrStore, b.box.Name, err)
 		return im.failed
 	}
-	if err := im.State.end(b.box.Name, b.keys, true); err != nil {
+	if err := im.State.end(b.box.Name, b.keys, b.ids, true); err != nil {
 		im.failed = fmt.Errorf("%w: %w", ErrStore, err)
 		return im.failed
 	}

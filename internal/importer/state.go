@@ -20,7 +20,7 @@ import (
 // It lives in DATA/import/ACCOUNT/state, one line per event:
 //
 //	B <TAB> mailbox id <TAB> UID lower bound <TAB> folder   a batch begins
-//	K <TAB> sha256                                          one of its messages
+//	K <TAB> sha256 [<TAB> id key]                           one of its messages
 //	E                                                       the batch is stored
 //	A                                                       nothing of it was (quota, size)
 //
@@ -39,6 +39,11 @@ type State struct {
 	lock *os.File // flock held while open
 	w    *bufio.Writer
 	seen map[string]bool // folder + "\x00" + sha256 hex
+	// ids are the id keys (dedupe.go) of the messages imported, in any
+	// folder: with Importer.Dedupe a message whose Message-ID, size and
+	// date match one of them is skipped.
+	ids  map[string]bool
+	idOf map[string]string // sha256 -> id key, for messages that have one
 }
 
 // StateDir is the directory of an account's import state in a data
@@ -53,6 +58,7 @@ type openBatch struct {
 	since  store.UID
 	folder string
 	keys   []string
+	ids    []string // id key of each of keys, "" if none
 }
 
 // OpenState loads (and compacts) the state in dir, settling an unfinished
@@ -61,7 +67,7 @@ func OpenState(ctx context.Context, dir string, t Target, acct store.AccountID) 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &State{path: filepath.Join(dir, "state"), seen: map[string]bool{}}
+	s := &State{path: filepath.Join(dir, "state"), seen: map[string]bool{}, ids: map[string]bool{}, idOf: map[string]string{}}
 	// One import per account at a time: two would both settle and append.
 	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
@@ -90,9 +96,10 @@ func OpenState(ctx context.Context, dir string, t Target, acct store.AccountID) 
 		for _, h := range have {
 			set[h] = true
 		}
-		for _, k := range open.keys {
+		for i, k := range open.keys {
 			if set[k] {
 				s.seen[open.folder+"\x00"+k] = true
+				s.addID(k, open.ids[i])
 			}
 		}
 	}
@@ -135,11 +142,17 @@ func (s *State) load() ([]*openBatch, error) {
 				opens = append(opens, cur)
 			}
 			cur = &openBatch{mbox: store.MailboxID(id), since: store.UID(since), folder: f[3]}
-		case f[0] == "K" && len(f) == 2 && cur != nil:
+		case f[0] == "K" && (len(f) == 2 || len(f) == 3) && cur != nil:
 			cur.keys = append(cur.keys, f[1])
+			id := ""
+			if len(f) == 3 {
+				id = f[2]
+			}
+			cur.ids = append(cur.ids, id)
 		case f[0] == "E" && cur != nil:
-			for _, k := range cur.keys {
+			for i, k := range cur.keys {
 				s.seen[cur.folder+"\x00"+k] = true
+				s.addID(k, cur.ids[i])
 			}
 			cur = nil
 		case f[0] == "A":
@@ -164,7 +177,11 @@ func (s *State) compact() error {
 	for folder, hs := range by {
 		fmt.Fprintf(&b, "B\t0\t0\t%s\n", folder)
 		for _, h := range hs {
-			fmt.Fprintf(&b, "K\t%s\n", h)
+			if id := s.idOf[h]; id != "" {
+				fmt.Fprintf(&b, "K\t%s\t%s\n", h, id)
+			} else {
+				fmt.Fprintf(&b, "K\t%s\n", h)
+			}
 		}
 		b.WriteString("E\n")
 	}
@@ -179,22 +196,27 @@ func (s *State) Has(folder, h string) bool {
 }
 
 // begin records, durably, that a batch is about to be stored.
-func (s *State) begin(mbox store.MailboxID, since store.UID, folder string, keys []string) error {
+func (s *State) begin(mbox store.MailboxID, since store.UID, folder string, keys, ids []string) error {
 	fmt.Fprintf(s.w, "B\t%d\t%d\t%s\n", mbox, since, folder)
-	for _, k := range keys {
-		fmt.Fprintf(s.w, "K\t%s\n", k)
+	for i, k := range keys {
+		if ids[i] != "" {
+			fmt.Fprintf(s.w, "K\t%s\t%s\n", k, ids[i])
+		} else {
+			fmt.Fprintf(s.w, "K\t%s\n", k)
+		}
 	}
 	return s.sync()
 }
 
 // end records that the batch was stored (E), or that nothing of it was (A).
-func (s *State) end(folder string, keys []string, stored bool) error {
+func (s *State) end(folder string, keys, ids []string, stored bool) error {
 	if !stored {
 		s.w.WriteString("A\n")
 		return s.sync()
 	}
-	for _, k := range keys {
+	for i, k := range keys {
 		s.seen[folder+"\x00"+k] = true
+		s.addID(k, ids[i])
 	}
 	s.w.WriteString("E\n")
 	return s.sync()

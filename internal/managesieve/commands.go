@@ -265,6 +265,8 @@ func (s *session) storageReply(err error, done string) *reply {
 		return no("ALREADYEXISTS", "A script of that name exists")
 	case errors.Is(err, sieve.ErrTooMany):
 		return no("QUOTA/MAXSCRIPTS", "Too many scripts")
+	case errors.Is(err, sieve.ErrTooManyForwards):
+		return no("QUOTA", err.Error()) // RFC 5804 §1.3: a site limit
 	case errors.Is(err, sieve.ErrScriptSize):
 		return no("QUOTA/MAXSIZE", "Script too large")
 	case errors.Is(err, sieve.ErrBadName):

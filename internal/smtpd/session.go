@@ -438,8 +438,10 @@ func (ss *session) Data(r io.Reader) error {
 		}
 		env.Junk = v.Junk
 		env.Fields = v.Field
+		env.Suspect = suspectSender(v.Result)
 		av = &v
 	}
+	data = stripSpamField(data)
 	if err := ss.spamData(ctx, env, av, data); err != nil {
 		return ss.fail(err)
 	}

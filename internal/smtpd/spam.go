@@ -100,6 +100,7 @@ func (ss *session) spamData(ctx context.Context, env *delivery.Envelope, auth *m
 	score.Merge(ss.s.Spam.HELOScore(ss.c.Hostname(), ss.remote))
 	if auth != nil {
 		score.Merge(spam.AuthScore(auth.Result))
+		score.Merge(ss.s.Spam.KnownScore(filterAccount(env), env.From, auth.Result))
 	}
 	if f := ss.s.Spam.Filter; f != nil {
 		p, ok, err := f.Classify(filterAccount(env), spam.Tokens(data))
@@ -288,4 +289,24 @@ func (ss *session) spamDelivered(env *delivery.Envelope, auth *mailauth.Verdict)
 	if spam.Authenticated(auth.Result, env.From) {
 		ss.s.Spam.Greylist.Whitelist(ss.remote, env.From)
 	}
+}
+
+// stripSpamField removes X-Youju-Spam fields that came with the message,
+// before ours is added: users and Sieve rules trust the field, so a
+// sender must not be able to write it (as mailauth removes forged
+// Authentication-Results of ours, RFC 8601 §5).
+func stripSpamField(data []byte) []byte { return spam.StripHeader(data) }
+
+// suspectSender says why the envelope sender may be forged ("" if
+// nothing says so): an SPF fail or softfail (RFC 7208 §8.4, §8.5) or a
+// DMARC fail (RFC 7489). Vacation replies are not sent to such senders
+// (delivery.Envelope.Suspect).
+func suspectSender(r mailauth.Result) string {
+	switch {
+	case r.DMARC.Result == "fail":
+		return "DMARC fail"
+	case r.SPF.Result == "fail" || r.SPF.Result == "softfail":
+		return "SPF " + string(r.SPF.Result)
+	}
+	return ""
 }

@@ -13,6 +13,10 @@ import (
 type Model struct {
 	Ham, Spam uint32
 	Counts    map[string][2]uint32 // token -> {ham, spam}
+	// Trained is what each message (by trainKey) was last trained as:
+	// true spam, false ham, so that a message is counted once however
+	// often it is moved or flagged (trained.go). Old models lack it.
+	Trained map[string]bool
 }
 
 // NewModel returns an empty model.

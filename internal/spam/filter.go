@@ -24,8 +24,9 @@ type Filter struct {
 	Dir       string // "" keeps the models in memory
 	MaxTokens int    // per model (default 200000: a few MiB)
 
-	mu     sync.Mutex
-	models map[int64]*filterModel
+	mu      sync.Mutex
+	models  map[int64]*filterModel
+	learnMu sync.Mutex // one Learn at a time: its check and training are one step
 }
 
 type filterModel struct {
@@ -158,11 +159,6 @@ func (f *Filter) Flush() error {
 		}
 	}
 	return first
-}
-
-// Learn tokenises msg and trains it for acct.
-func (f *Filter) Learn(acct int64, msg []byte, spam bool) error {
-	return f.Train(acct, Tokens(msg), spam, false)
 }
 
 // Classes reports how many ham and spam messages acct's model learnt.

@@ -21,8 +21,13 @@ type SendLimits struct {
 	// per day) when it has some (youju user set --send-limit).
 	Override func(acct int64) (hour, day int, ok bool)
 
-	mu    sync.Mutex
-	accts map[int64]*sendState
+	// OnError, if set, hears of a failure to journal the counters
+	// (sendstate.go); the counts in memory stand.
+	OnError func(error)
+
+	mu      sync.Mutex
+	accts   map[int64]*sendState
+	journal *sendJournal // nil: the counters live in memory only
 }
 
 type sendState struct {
@@ -115,16 +120,22 @@ func (l *SendLimits) Allow(acct int64, rcpts []string) (bool, string) {
 func (l *SendLimits) Sent(acct int64, rcpts []string) {
 	now := l.now()
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	s := l.state(acct)
 	s.sent = append(s.sent, now)
+	lines := []string{journalLine('S', acct, now, "")}
 	for _, r := range rcpts {
 		r = strings.ToLower(r)
 		if t, ok := s.known[r]; !ok || now.Sub(t) > knownFor {
 			s.fresh = append(s.fresh, now)
+			lines = append(lines, journalLine('F', acct, now, ""))
 		}
 		s.known[r] = now
+		if !strings.ContainsAny(r, " \r\n") && len(r) < maxJournalLine/2 {
+			lines = append(lines, journalLine('K', acct, now, r))
+		}
 	}
+	l.mu.Unlock()
+	l.journalErr(l.record(lines))
 }
 
 // prune drops what is older than a day (known recipients: 30 days, and
@@ -152,11 +163,13 @@ func (s *sendState) prune(day, now time.Time) {
 func (l *SendLimits) ShouldAlert(acct int64) bool {
 	now := l.now()
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	s := l.state(acct)
 	if now.Sub(s.alerted) < time.Hour {
+		l.mu.Unlock()
 		return false
 	}
 	s.alerted = now
+	l.mu.Unlock()
+	l.journalErr(l.record([]string{journalLine('A', acct, now, "")}))
 	return true
 }

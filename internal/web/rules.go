@@ -141,6 +141,10 @@ func (s *server) rulesFailed(w http.ResponseWriter, r *http.Request, sess *sessi
 		s.renderSettings(w, r, http.StatusConflict, sess, acct, func(p *page) { p.Error = "err_too_many_scripts" })
 		return
 	}
+	if errors.Is(err, sieve.ErrTooManyForwards) {
+		s.renderSettings(w, r, http.StatusConflict, sess, acct, func(p *page) { p.Error, p.Detail = "err_rules", err.Error() })
+		return
+	}
 	s.log.Error("settings page: saving the Sieve script", "err", err)
 	s.renderSettings(w, r, http.StatusInternalServerError, sess, acct, func(p *page) { p.Error = "err_internal" })
 }

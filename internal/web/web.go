@@ -70,6 +70,8 @@ type Options struct {
 	Logger                  *slog.Logger
 	// Sieve, if set, adds the mail rules forms (rules.go).
 	Sieve sieve.Scripts
+	// Import, if set, adds the self-service import page (importpage.go).
+	Import ImportJobs
 	// Now is the clock (tests).
 	Now func() time.Time
 }
@@ -149,6 +151,7 @@ func (s *server) routes() {
 	m.HandleFunc("POST /settings/services", s.setServices)
 	m.HandleFunc("POST /settings/rules", s.saveRules)
 	m.HandleFunc("POST /settings/sieve", s.saveScript)
+	s.importRoutes()
 }
 
 // ServeHTTP sets the headers every answer carries, sends people on plain
