@@ -32,26 +32,27 @@ import (
 const textSchemaVersion = 2
 
 // textTables are text.db's tables, each checked at open.
-var textTables = []string{"mbox", "runs", "big", "post", "vgram"}
+var textTables = []string{"mbox", "runs", "big", "blk", "bigpost", "vocab"}
 
 // textSchema is text.db's schema:
 //   - mbox: per mailbox, the UIDVALIDITY seen, the high-water mark (every
 //     message with a UID up to mark is indexed, or was expunged) and how
 //     many messages were indexed (a sweep compares it with the live ones);
-//   - post: the postings (textpost.go): per mailbox, tier, field and term,
-//     the UIDs of the messages whose field has the term, as runs of
-//     varint deltas; a run is keyed by its first UID;
-//   - runs: how many runs each tier of a mailbox holds (merges cascade);
+//   - blk, bigpost: the postings (textpost.go), by mailbox, field, tier,
+//     and bucket or term;
+//   - runs: how many runs each tier of a mailbox holds (merges cascade),
+//     and at tier -1 the last run number;
 //   - big: messages whose text went beyond the bounds (or could not be
 //     read), always candidates, never proved: the scan decides;
-//   - vgram: the vocabulary by trigram, to find the words that contain a
-//     piece of a SEARCH term (textterms.go).
+//   - vocab: the words, appended per batch (textvocab.go).
 const textSchema = `CREATE TABLE mbox (id INTEGER PRIMARY KEY, uidvalidity INTEGER NOT NULL, mark INTEGER NOT NULL, docs INTEGER NOT NULL);
 CREATE TABLE runs (mbox INTEGER NOT NULL, tier INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(mbox, tier)) WITHOUT ROWID;
 CREATE TABLE big (mbox INTEGER NOT NULL, uid INTEGER NOT NULL, PRIMARY KEY(mbox, uid)) WITHOUT ROWID;
-CREATE TABLE post (mbox INTEGER NOT NULL, tier INTEGER NOT NULL, field INTEGER NOT NULL, term TEXT NOT NULL, run INTEGER NOT NULL, uids BLOB NOT NULL,
-	PRIMARY KEY(mbox, tier, field, term, run)) WITHOUT ROWID;
-CREATE TABLE vgram (gram TEXT NOT NULL, term TEXT NOT NULL, PRIMARY KEY(gram, term)) WITHOUT ROWID;
+CREATE TABLE blk (mbox INTEGER NOT NULL, field INTEGER NOT NULL, tier INTEGER NOT NULL, b INTEGER NOT NULL, run INTEGER NOT NULL, data BLOB NOT NULL,
+	PRIMARY KEY(mbox, field, tier, b, run)) WITHOUT ROWID;
+CREATE TABLE bigpost (mbox INTEGER NOT NULL, field INTEGER NOT NULL, tier INTEGER NOT NULL, term TEXT NOT NULL, run INTEGER NOT NULL, uids BLOB NOT NULL,
+	PRIMARY KEY(mbox, field, tier, term, run)) WITHOUT ROWID;
+CREATE TABLE vocab (seq INTEGER PRIMARY KEY, words BLOB NOT NULL);
 PRAGMA user_version = 2;
 `
 
@@ -61,9 +62,7 @@ type textDB struct {
 	path string
 	db   *sql.DB
 	wmu  sync.Mutex
-	// known caches words vgram has (guarded by wmu), so that the
-	// indexer does not ask again for every word of every message.
-	known map[string]struct{}
+	vocab textVocab
 }
 
 // openTextDB opens text.db in dir, creating it, or discarding and
@@ -156,14 +155,9 @@ func (t *textDB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		t.known = nil // it may have words the rollback took away
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		t.known = nil
-		return err
-	}
-	return nil
+	return tx.Commit()
 }
 
 // isCorrupt reports whether err says text.db is damaged (SQLITE_CORRUPT,

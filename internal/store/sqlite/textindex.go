@@ -110,10 +110,13 @@ func (t *textDB) lookup(ctx context.Context, field int, mbox store.MailboxID, ps
 	if err != nil {
 		return none, false, err
 	}
+	if err := t.vocab.sync(ctx, c); err != nil {
+		return none, false, err
+	}
 	var hits, proved uidBits
 	narrowed := false
 	for _, p := range ps {
-		words, ok, err := pieceWords(ctx, c, p)
+		words, ok := t.pieceWords(p)
 		if err != nil {
 			return none, false, err
 		}
@@ -153,7 +156,7 @@ func (t *textDB) lookup(ctx context.Context, field int, mbox store.MailboxID, ps
 
 // mailboxTiers is the SQL list of the mailbox's tiers that hold runs.
 func mailboxTiers(ctx context.Context, c *sql.Conn, mbox store.MailboxID) (string, error) {
-	rows, err := c.QueryContext(ctx, `SELECT tier FROM runs WHERE mbox=? AND n > 0`, mbox)
+	rows, err := c.QueryContext(ctx, `SELECT tier FROM runs WHERE mbox=? AND tier >= 0 AND n > 0`, mbox)
 	if err != nil {
 		return "", err
 	}
@@ -175,41 +178,23 @@ func mailboxTiers(ctx context.Context, c *sql.Conn, mbox store.MailboxID) (strin
 	return b.String(), rows.Err()
 }
 
-// pieceWords returns the words of the vocabulary that can hold a piece;
-// false when they are too many to narrow.
-func pieceWords(ctx context.Context, c *sql.Conn, p piece) ([]string, bool, error) {
+// pieceWords returns the words that can hold a piece; false when they
+// are too many to narrow.
+func (t *textDB) pieceWords(p piece) ([]string, bool) {
+	var pat string
 	switch p.kind {
 	case pieceWhole:
-		return []string{firstRunes(p.s, maxTermRunes)}, true, nil
+		return []string{firstRunes(p.s, maxTermRunes)}, true
 	case pieceBigram:
-		return []string{p.s}, true, nil
+		return []string{p.s}, true
+	case piecePrefix:
+		pat = "\x00" + firstRunes(p.s, maxTermRunes)
+	case pieceSuffix:
+		pat = lastRunes(p.s, maxTermRunes) + "\x00"
+	default:
+		pat = p.lookupWindow()
 	}
-	var grams []any
-	wordGrams(p.lookupWindow(), func(g string) { grams = append(grams, g) })
-	// A few grams spread over the window narrow about as well as all.
-	if len(grams) > 4 {
-		grams = []any{grams[0], grams[len(grams)/3], grams[2*len(grams)/3], grams[len(grams)-1]}
-	}
-	q := strings.Repeat(`SELECT term FROM vgram WHERE gram=? INTERSECT `, len(grams)-1) + `SELECT term FROM vgram WHERE gram=?`
-	rows, err := c.QueryContext(ctx, q, grams...)
-	if err != nil {
-		return nil, false, err
-	}
-	defer rows.Close()
-	var words []string
-	for rows.Next() {
-		var w string
-		if err := rows.Scan(&w); err != nil {
-			return nil, false, err
-		}
-		if p.matches(w) {
-			if len(words) == maxPieceWords {
-				return nil, false, nil
-			}
-			words = append(words, w)
-		}
-	}
-	return words, true, rows.Err()
+	return t.vocab.find(pat, p.matches, maxPieceWords)
 }
 
 // readPostings unites the postings of words in a field of the mailbox;
@@ -222,36 +207,88 @@ func readPostings(ctx context.Context, c *sql.Conn, mbox store.MailboxID, tiers 
 	if len(words) == 0 {
 		return hits, proved, nil
 	}
-	list, err := json.Marshal(words)
+	want := make(map[string]bool, len(words))
+	var buckets []int
+	for _, w := range words {
+		want[w] = true
+		buckets = append(buckets, termBucket(w))
+	}
+	slices.Sort(buckets)
+	bl, err := json.Marshal(slices.Compact(buckets))
 	if err != nil {
 		return nil, nil, err
 	}
-	rows, err := c.QueryContext(ctx, postingsQuery(tiers), mbox, field, string(list))
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
-	var term string
-	var b sql.RawBytes
-	for rows.Next() {
-		if err := rows.Scan(&term, &b); err != nil {
-			return nil, nil, err
-		}
-		ok := eachUID(b, hits.add)
+	add := func(term string, list []byte) bool {
+		ok := eachUID(list, hits.add)
 		if sure && p.proves(term) {
-			ok = eachUID(b, proved.add) && ok
+			ok = eachUID(list, proved.add) && ok
 		}
-		if !ok {
-			return nil, nil, errors.New("sqlite: text index: damaged postings")
-		}
+		return ok
 	}
-	return hits, proved, rows.Err()
+	var bigs []string
+	var data sql.RawBytes
+	err = eachRow(ctx, c, func(rows *sql.Rows) error {
+		if err := rows.Scan(&data); err != nil {
+			return err
+		}
+		ok := eachEntry(data, func(term string, list []byte, big bool) {
+			switch {
+			case !want[term]:
+			case big:
+				bigs = append(bigs, strings.Clone(term))
+			default:
+				if !add(term, list) {
+					err = errDamaged
+				}
+			}
+		})
+		if !ok {
+			return errDamaged
+		}
+		return err
+	}, `SELECT data FROM blk WHERE mbox=?1 AND field=?2 AND tier IN (`+tiers+`) AND b IN (SELECT value FROM json_each(?3))`, mbox, field, string(bl))
+	if err != nil || len(bigs) == 0 {
+		return hits, proved, err
+	}
+	slices.Sort(bigs)
+	tl, err := json.Marshal(slices.Compact(bigs))
+	if err != nil {
+		return nil, nil, err
+	}
+	var term string
+	err = eachRow(ctx, c, func(rows *sql.Rows) error {
+		if err := rows.Scan(&term, &data); err != nil {
+			return err
+		}
+		if !add(term, data) {
+			return errDamaged
+		}
+		return nil
+	}, postingsQuery(tiers), mbox, field, string(tl))
+	return hits, proved, err
 }
 
-// postingsQuery reads the runs of a list of words: one seek per tier and
-// word, never a scan of the mailbox's postings.
+var errDamaged = errors.New("sqlite: text index: damaged postings")
+
+// postingsQuery reads the big lists of words: one seek per tier and word,
+// never a scan of the mailbox's postings.
 func postingsQuery(tiers string) string {
-	return `SELECT term, uids FROM post WHERE mbox=?1 AND tier IN (` + tiers + `) AND field=?2 AND term IN (SELECT value FROM json_each(?3))`
+	return `SELECT term, uids FROM bigpost WHERE mbox=?1 AND field=?2 AND tier IN (` + tiers + `) AND term IN (SELECT value FROM json_each(?3))`
+}
+
+// eachRow calls fn for each row of a query.
+func eachRow(ctx context.Context, c *sql.Conn, fn func(*sql.Rows) error, q string, args ...any) error {
+	rows, err := c.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 func eachRowUID(ctx context.Context, c *sql.Conn, set uidBits, q string, args ...any) error {

@@ -355,3 +355,71 @@ func TestTextIndexerYields(t *testing.T) {
 		}
 	}
 }
+
+// TestTextRunsMerge: postings written as many small runs, merged by tiers
+// and then into one, answer as a scan of the same texts does.
+func TestTextRunsMerge(t *testing.T) {
+	runTextIndexer = false
+	defer func() { runTextIndexer = true }()
+	defer func(n int) { textBatch = n }(textBatch)
+	textBatch = 1 // a run per message: 70 runs, merges up to tier 2
+	s := newTestStore(t)
+	a := newAccount(t, s, "runs@example.org")
+	m := inbox(t, s, a.ID)
+	words := []string{"alpha", "beta", "gamma", "delta", "发票", "报告", "müller", "quarterly", "x1", strings.Repeat("long", 30)}
+	var bodies []string
+	for i := range 70 {
+		var b strings.Builder
+		for j, w := range words {
+			if (i+1)%(j+1) == 0 || i%7 == j {
+				b.WriteString(w + " ")
+			}
+		}
+		fmt.Fprintf(&b, "n%d", i)
+		bodies = append(bodies, strings.ToLower(b.String()))
+		deliver(t, s, a.ID, m.ID, []byte("Subject: s\r\n\r\n"+b.String()+"\r\n"), store.Flags{})
+	}
+	check := func(when string) {
+		for _, q := range []string{"alpha", "gamma", "lph", "elta", "gamma delta", "发票", "票", "ller", "quarter", "n6", "n69", "longlonglong", strings.Repeat("long", 25), "x1 n"} {
+			m, ok, err := s.TextCandidates(context.Background(), a.ID, m.ID, store.TextBody, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, body := range bodies {
+				u := store.UID(i + 1)
+				has := strings.Contains(body, strings.ToLower(q))
+				if has && ok && !m.Candidates.Contains(u) {
+					t.Errorf("%s: %q: UID %d matches, not a candidate", when, q, u)
+				}
+				if !has && m.Sure.Contains(u) {
+					t.Errorf("%s: %q: UID %d proved, does not match", when, q, u)
+				}
+			}
+			if q == "gamma" && (!ok || len(m.Sure) == 0 || countCand(m.Candidates) > 35) {
+				t.Errorf("%s: %q narrows badly: %v %v", when, q, ok, m)
+			}
+		}
+	}
+	indexAll(t, s)
+	var tiers int
+	if err := s.textIdx().db.QueryRow(`SELECT count(*) FROM runs WHERE tier > 0`).Scan(&tiers); err != nil || tiers == 0 {
+		t.Fatalf("no merged tier: %d %v", tiers, err)
+	}
+	check("tiers")
+	if err := s.optimizeText(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var runs int
+	if err := s.textIdx().db.QueryRow(`SELECT sum(n) FROM runs WHERE tier >= 0`).Scan(&runs); err != nil || runs != 1 {
+		t.Fatalf("%d runs after optimize: %v", runs, err)
+	}
+	check("optimized")
+}
+
+func countCand(set store.UIDSet) int {
+	n := 0
+	for _, r := range set {
+		n += int(r.Hi-r.Lo) + 1
+	}
+	return n
+}

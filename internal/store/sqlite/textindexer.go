@@ -32,7 +32,6 @@ import (
 const (
 	// textBatch bounds the messages of one indexer transaction, and
 	// textBatchBytes their text.
-	textBatch      = 256
 	textBatchBytes = 1 << 20
 	// textWriterIdle is how long the writer must have been idle before a
 	// batch starts; textLightCommits how many commits per textWindow
@@ -48,6 +47,10 @@ const (
 	// textPoll is how often an idle indexer looks for new commits.
 	textPoll = 500 * time.Millisecond
 )
+
+// textBatch bounds the messages of one indexer transaction (a variable:
+// tests make many small runs).
+var textBatch = 256
 
 // runTextIndexer is false in tests that run the indexer's steps themselves.
 var runTextIndexer = true
@@ -275,10 +278,11 @@ func (s *Store) indexBatchDocs(ctx context.Context, mb *pendingMailbox) (more bo
 				return err
 			}
 		}
-		if len(msgs) > 0 {
-			if err := t.writeRun(ctx, tx, mb.id, msgs[0].uid, post); err != nil {
-				return err
-			}
+		if err := t.vocab.sync(ctx, tx); err != nil {
+			return err
+		}
+		if err := t.writeRun(ctx, tx, mb.id, post); err != nil {
+			return err
 		}
 		for _, u := range big {
 			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO big(mbox, uid) VALUES(?, ?)`, mb.id, u); err != nil {
@@ -371,7 +375,7 @@ func (s *Store) optimizeText(ctx context.Context) error {
 	if t == nil {
 		return store.ErrClosed
 	}
-	rows, err := t.db.QueryContext(ctx, `SELECT mbox FROM runs GROUP BY mbox HAVING sum(n) > 1`)
+	rows, err := t.db.QueryContext(ctx, `SELECT mbox FROM runs WHERE tier >= 0 GROUP BY mbox HAVING sum(n) > 1`)
 	if err != nil {
 		return err
 	}

@@ -8,29 +8,89 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/youju/youju/internal/store"
 )
 
 // The postings of the text index: for one mailbox, field and term, the
 // ascending UIDs of the messages whose field has the term, written as
-// uvarint deltas (a UID is one or two bytes where the term is common) in
-// one blob per run, not a row per message and term. There are no positions:
-// the index only narrows, or proves a term that is inside one word.
+// uvarint deltas (a UID is one or two bytes where the term is common), with
+// no positions: the index only narrows, or proves a term that is inside
+// one word. Most terms are rare (half the CJK bigrams of a mailbox occur
+// once), so a row per term would cost more than its postings: the terms of
+// a field are hashed into textBuckets buckets, and each bucket of a run is
+// one row (blk) of entries (term, postings); a term whose postings pass
+// textBigList bytes has its own row (bigpost) instead, so that looking up
+// a rare word does not read a common one's postings.
 //
 // The indexer writes one run per batch into tier 0 (a batch's postings
-// sorted in memory, one INSERT per field and term). When a tier holds
-// textFanout runs they are merged into one run of the next tier, so a term
-// has at most textFanout runs per tier and the rewriting costs O(log n)
-// per posting (a log-structured merge); once the writer is idle, the
-// indexer merges a mailbox's runs into one (optimizeText). Runs come from
-// batches of ascending UIDs, so runs of a higher tier hold smaller UIDs
-// than any of a lower one: a merge concatenates.
+// gathered in memory). When a tier holds textFanout runs they are merged
+// into one run of the next tier, so a bucket or term has at most
+// textFanout rows per tier and the rewriting costs O(log n) per posting (a
+// log-structured merge); once the writer is idle, the indexer merges a
+// mailbox's runs into one (optimizeText).
 
 const (
-	textFanout = 8
-	textTiers  = 8 // tier textTiers-1 is the last; it takes every merge
+	textFanout  = 8
+	textTiers   = 8 // tier textTiers-1 is the last; it takes every merge
+	textBuckets = 4096
+	textBigList = 48
 )
+
+// termBucket is the bucket of a term (FNV-1a).
+func termBucket(term string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(term); i++ {
+		h ^= uint32(term[i])
+		h *= 16777619
+	}
+	return int(h % textBuckets)
+}
+
+// appendEntry appends a block entry: the term, then its postings, or a
+// mark that they are in bigpost.
+func appendEntry(b []byte, term string, list []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(term)))
+	b = append(b, term...)
+	if len(list) > textBigList {
+		return binary.AppendUvarint(b, 1)
+	}
+	b = binary.AppendUvarint(b, uint64(len(list))<<1)
+	return append(b, list...)
+}
+
+// eachEntry calls fn with each entry of a block (list nil: in bigpost);
+// false when the block is damaged.
+func eachEntry(b []byte, fn func(term string, list []byte, big bool)) bool {
+	for len(b) > 0 {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return false
+		}
+		term := b[k : k+int(n)]
+		b = b[k+int(n):]
+		x, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < x>>1 {
+			return false
+		}
+		b = b[k:]
+		if x&1 != 0 {
+			fn(unsafeString(term), nil, true)
+			continue
+		}
+		fn(unsafeString(term), b[:x>>1], false)
+		b = b[x>>1:]
+	}
+	return true
+}
+
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
 
 // appendUIDs appends the uvarint deltas of ascending uids to b.
 func appendUIDs(b []byte, uids []uint32) []byte {
@@ -130,37 +190,53 @@ func (p batchPostings) addDoc(uid store.UID, d *textDoc) {
 	}
 }
 
-// writeRun writes a batch's postings as one run of tier 0, and the new
-// words' trigrams; then merges tiers that are full.
-func (t *textDB) writeRun(ctx context.Context, tx *sql.Tx, mbox store.MailboxID, run store.UID, p batchPostings) error {
+// writeRun writes a batch's postings as one run of tier 0 and its new
+// words; then merges tiers that are full.
+func (t *textDB) writeRun(ctx context.Context, tx *sql.Tx, mbox store.MailboxID, p batchPostings) error {
 	if len(p) == 0 {
 		return nil
 	}
-	keys := make([]postKey, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	// In key order: the inserts go to adjacent pages.
-	slices.SortFunc(keys, func(a, b postKey) int {
-		if a.field != b.field {
-			return int(a.field) - int(b.field)
-		}
-		return strings.Compare(a.term, b.term)
-	})
-	ins, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO post(mbox, tier, field, term, run, uids) VALUES(?, 0, ?, ?, ?, ?)`)
+	run, err := nextRun(ctx, tx, mbox)
 	if err != nil {
 		return err
 	}
-	defer ins.Close()
-	var buf []byte
-	for _, k := range keys {
-		buf = appendUIDs(buf[:0], p[k])
-		if _, err := ins.ExecContext(ctx, mbox, k.field, k.term, run, buf); err != nil {
-			return err
+	w, err := newRunWriter(ctx, tx, mbox, 0, run)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	var words []string
+	byField := [7]map[int]map[string][]uint32{}
+	for k, l := range p {
+		if byField[k.field] == nil {
+			byField[k.field] = map[int]map[string][]uint32{}
+		}
+		b := termBucket(k.term)
+		if byField[k.field][b] == nil {
+			byField[k.field][b] = map[string][]uint32{}
+		}
+		byField[k.field][b][k.term] = l
+		if len(k.term) >= 3 && !isCJKBigram(k.term) {
+			words = append(words, k.term)
 		}
 	}
-	if err := t.addVocab(ctx, tx, keys); err != nil {
-		return err
+	for f, buckets := range byField {
+		bs := make([]int, 0, len(buckets))
+		for b := range buckets {
+			bs = append(bs, b)
+		}
+		slices.Sort(bs)
+		for _, b := range bs {
+			if err := w.bucket(f, b, buckets[b]); err != nil {
+				return err
+			}
+		}
+	}
+	slices.Sort(words)
+	if add := t.vocab.addNew(words); add != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO vocab(words) VALUES(?)`, []byte(add)); err != nil {
+			return err
+		}
 	}
 	if err := bumpRuns(ctx, tx, mbox, 0); err != nil {
 		return err
@@ -168,50 +244,69 @@ func (t *textDB) writeRun(ctx context.Context, tx *sql.Tx, mbox store.MailboxID,
 	return mergeFull(ctx, tx, mbox)
 }
 
-// addVocab adds the words of keys that vgram lacks.
-func (t *textDB) addVocab(ctx context.Context, tx *sql.Tx, keys []postKey) error {
-	if t.known == nil || len(t.known) > 1<<20 {
-		t.known = map[string]struct{}{}
-	}
-	ins, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO vgram(gram, term) VALUES(?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer ins.Close()
-	for _, k := range keys {
-		if _, ok := t.known[k.term]; ok || len(k.term) < 3 || isCJKBigram(k.term) {
-			continue
-		}
-		t.known[strings.Clone(k.term)] = struct{}{}
-		first := true
-		var werr error
-		wordGrams(k.term, func(g string) {
-			if werr != nil {
-				return
-			}
-			res, err := ins.ExecContext(ctx, g, k.term)
-			if err != nil {
-				werr = err
-				return
-			}
-			if first {
-				first = false
-				if n, _ := res.RowsAffected(); n == 0 {
-					werr = errKnown // vgram has it already
-				}
-			}
-		})
-		if werr != nil && !errors.Is(werr, errKnown) {
-			return werr
-		}
-	}
-	return nil
+// nextRun takes the mailbox's next run number.
+func nextRun(ctx context.Context, tx *sql.Tx, mbox store.MailboxID) (int64, error) {
+	var run int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO runs(mbox, tier, n) VALUES(?, -1, 1) ON CONFLICT DO UPDATE SET n = n + 1 RETURNING n`, mbox).Scan(&run)
+	return run, err
 }
 
-var errKnown = errors.New("known")
+// runWriter writes the rows of one run.
+type runWriter struct {
+	ctx       context.Context
+	mbox      store.MailboxID
+	tier      int
+	run       int64
+	blk, bigp *sql.Stmt
+	buf, lb   []byte
+	terms     []string
+}
 
-// isCJKBigram reports whether a term is two CJK letters (never in vgram:
-// CJK is looked up by its bigrams).
+func newRunWriter(ctx context.Context, tx *sql.Tx, mbox store.MailboxID, tier int, run int64) (*runWriter, error) {
+	w := &runWriter{ctx: ctx, mbox: mbox, tier: tier, run: run}
+	var err error
+	if w.blk, err = tx.PrepareContext(ctx, `INSERT OR REPLACE INTO blk(mbox, field, tier, b, run, data) VALUES(?, ?, ?, ?, ?, ?)`); err != nil {
+		return nil, err
+	}
+	if w.bigp, err = tx.PrepareContext(ctx, `INSERT OR REPLACE INTO bigpost(mbox, field, tier, term, run, uids) VALUES(?, ?, ?, ?, ?, ?)`); err != nil {
+		w.blk.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *runWriter) close() {
+	w.blk.Close()
+	w.bigp.Close()
+}
+
+// bucket writes one bucket of a field: its terms' postings (ascending,
+// no repeats).
+func (w *runWriter) bucket(field, b int, terms map[string][]uint32) error {
+	w.terms = w.terms[:0]
+	for term := range terms {
+		w.terms = append(w.terms, term)
+	}
+	slices.Sort(w.terms)
+	w.buf = w.buf[:0]
+	for _, term := range w.terms {
+		w.lb = appendUIDs(w.lb[:0], terms[term])
+		w.buf = appendEntry(w.buf, term, w.lb)
+		if len(w.lb) > textBigList {
+			if _, err := w.bigp.ExecContext(w.ctx, w.mbox, field, w.tier, term, w.run, w.lb); err != nil {
+				return err
+			}
+		}
+	}
+	if len(w.buf) == 0 {
+		return nil
+	}
+	_, err := w.blk.ExecContext(w.ctx, w.mbox, field, w.tier, b, w.run, w.buf)
+	return err
+}
+
+// isCJKBigram reports whether a term is two CJK letters (not in the
+// vocabulary: CJK is looked up by its bigrams).
 func isCJKBigram(s string) bool {
 	for _, r := range s {
 		return isCJK(r)
@@ -244,79 +339,146 @@ func mergeFull(ctx context.Context, tx *sql.Tx, mbox store.MailboxID) error {
 }
 
 // mergeTiers merges every run of the mailbox's tiers lo..hi into one run
-// of tier to.
+// of tier to, field by field, bucket by bucket.
 func mergeTiers(ctx context.Context, tx *sql.Tx, mbox store.MailboxID, lo, hi, to int) error {
-	rows, err := tx.QueryContext(ctx, `SELECT field, term, run, uids FROM post WHERE mbox=? AND tier BETWEEN ? AND ? ORDER BY field, term, run`, mbox, lo, hi)
+	run, err := nextRun(ctx, tx, mbox)
 	if err != nil {
 		return err
 	}
-	type merged struct {
-		field int
-		term  string
-		run   int64
-		uids  []byte
-	}
-	var out []merged
-	var cur merged
-	var list []uint32
-	flush := func() {
-		if len(list) == 0 {
-			return
-		}
-		// Runs are disjoint and ascending; sorting costs little and
-		// keeps a merge right whatever the order of the runs.
-		slices.Sort(list)
-		list = slices.Compact(list)
-		cur.uids = appendUIDs(nil, list)
-		out = append(out, cur)
-		list = list[:0]
-	}
-	for rows.Next() {
-		var f int
-		var term string
-		var run int64
-		var b []byte
-		if err := rows.Scan(&f, &term, &run, &b); err != nil {
-			rows.Close()
-			return err
-		}
-		if f != cur.field || term != cur.term || len(list) == 0 {
-			flush()
-			cur = merged{field: f, term: term, run: run}
-		}
-		eachUID(b, func(u uint32) { list = append(list, u) })
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	flush()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM post WHERE mbox=? AND tier BETWEEN ? AND ?`, mbox, lo, hi); err != nil {
-		return err
-	}
-	ins, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO post(mbox, tier, field, term, run, uids) VALUES(?, ?, ?, ?, ?, ?)`)
+	w, err := newRunWriter(ctx, tx, mbox, to, run)
 	if err != nil {
 		return err
 	}
-	defer ins.Close()
-	for _, m := range out {
-		if _, err := ins.ExecContext(ctx, mbox, to, m.field, m.term, m.run, m.uids); err != nil {
+	defer w.close()
+	wrote := false
+	for f := range 7 {
+		n, err := mergeField(ctx, tx, w, f, lo, hi)
+		if err != nil {
 			return err
+		}
+		wrote = wrote || n > 0
+		for _, q := range []string{`DELETE FROM blk WHERE mbox=? AND field=? AND tier BETWEEN ? AND ? AND run <> ?`,
+			`DELETE FROM bigpost WHERE mbox=? AND field=? AND tier BETWEEN ? AND ? AND run <> ?`} {
+			if _, err := tx.ExecContext(ctx, q, mbox, f, lo, hi, run); err != nil {
+				return err
+			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE mbox=? AND tier BETWEEN ? AND ?`, mbox, lo, hi); err != nil {
 		return err
 	}
-	if len(out) == 0 {
+	if !wrote {
 		return nil
 	}
 	return bumpRuns(ctx, tx, mbox, to)
 }
 
+// mergeField merges one field's runs of tiers lo..hi into w; it returns
+// how many buckets it wrote.
+func mergeField(ctx context.Context, tx *sql.Tx, w *runWriter, f, lo, hi int) (int, error) {
+	// The big lists first, by bucket (fewer terms, most postings).
+	bigs := map[int]map[string][]uint32{}
+	rows, err := tx.QueryContext(ctx, `SELECT term, uids FROM bigpost WHERE mbox=? AND field=? AND tier BETWEEN ? AND ?`, w.mbox, f, lo, hi)
+	if err != nil {
+		return 0, err
+	}
+	for rows.Next() {
+		var term string
+		var b sql.RawBytes
+		if err := rows.Scan(&term, &b); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		bk := termBucket(term)
+		if bigs[bk] == nil {
+			bigs[bk] = map[string][]uint32{}
+		}
+		m := bigs[bk]
+		l := m[term]
+		eachUID(b, func(u uint32) { l = append(l, u) })
+		m[term] = l
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	written := 0
+	cur, terms := -1, map[string][]uint32{}
+	flush := func() error {
+		if cur < 0 {
+			return nil
+		}
+		for term, l := range bigs[cur] {
+			terms[term] = append(terms[term], l...)
+		}
+		delete(bigs, cur)
+		for term, l := range terms {
+			// Runs are disjoint; sorting keeps a merge right whatever
+			// order they come in.
+			slices.Sort(l)
+			terms[term] = slices.Compact(l)
+		}
+		written++
+		err := w.bucket(f, cur, terms)
+		clear(terms)
+		return err
+	}
+	// Several tiers: ORDER BY b sorts them all first (a sorter), so
+	// rows written to tier to are never read back.
+	rows, err = tx.QueryContext(ctx, `SELECT b, data FROM blk WHERE mbox=? AND field=? AND tier BETWEEN ? AND ? ORDER BY b`, w.mbox, f, lo, hi)
+	if err != nil {
+		return 0, err
+	}
+	for rows.Next() {
+		var bk int
+		var data sql.RawBytes
+		if err := rows.Scan(&bk, &data); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if bk != cur {
+			if err := flush(); err != nil {
+				rows.Close()
+				return 0, err
+			}
+			cur = bk
+		}
+		ok := eachEntry(data, func(term string, list []byte, big bool) {
+			if big {
+				return // read above
+			}
+			l := terms[term]
+			eachUID(list, func(u uint32) { l = append(l, u) })
+			if _, had := terms[term]; !had {
+				term = strings.Clone(term)
+			}
+			terms[term] = l
+		})
+		if !ok {
+			rows.Close()
+			return 0, errors.New("sqlite: text index: damaged block")
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if err := flush(); err != nil {
+		return 0, err
+	}
+	for bk := range bigs { // buckets with only big lists
+		cur = bk
+		if err := flush(); err != nil {
+			return 0, err
+		}
+	}
+	return written, nil
+}
+
 // forgetMailbox drops everything text.db holds of a mailbox.
 func forgetMailbox(ctx context.Context, tx *sql.Tx, id int64) error {
 	for _, q := range []string{
-		`DELETE FROM post WHERE mbox=?`, `DELETE FROM runs WHERE mbox=?`,
+		`DELETE FROM blk WHERE mbox=?`, `DELETE FROM bigpost WHERE mbox=?`, `DELETE FROM runs WHERE mbox=?`,
 		`DELETE FROM big WHERE mbox=?`, `DELETE FROM mbox WHERE id=?`,
 	} {
 		if _, err := tx.ExecContext(ctx, q, id); err != nil {
