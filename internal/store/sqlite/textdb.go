@@ -39,7 +39,9 @@ var textTables = []string{"mbox", "runs", "big", "blk", "bigpost", "vocab"}
 //     message with a UID up to mark is indexed, or was expunged) and how
 //     many messages were indexed (a sweep compares it with the live ones);
 //   - blk, bigpost: the postings (textpost.go), by mailbox, field, tier,
-//     and bucket or term;
+//     and bucket or term. Rowid tables: a blob of a few hundred bytes
+//     fits in a table's leaf page, where an index b-tree (WITHOUT ROWID)
+//     would spill it to a mostly empty overflow page;
 //   - runs: how many runs each tier of a mailbox holds (merges cascade),
 //     and at tier -1 the last run number;
 //   - big: messages whose text went beyond the bounds (or could not be
@@ -48,10 +50,10 @@ var textTables = []string{"mbox", "runs", "big", "blk", "bigpost", "vocab"}
 const textSchema = `CREATE TABLE mbox (id INTEGER PRIMARY KEY, uidvalidity INTEGER NOT NULL, mark INTEGER NOT NULL, docs INTEGER NOT NULL);
 CREATE TABLE runs (mbox INTEGER NOT NULL, tier INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(mbox, tier)) WITHOUT ROWID;
 CREATE TABLE big (mbox INTEGER NOT NULL, uid INTEGER NOT NULL, PRIMARY KEY(mbox, uid)) WITHOUT ROWID;
-CREATE TABLE blk (mbox INTEGER NOT NULL, field INTEGER NOT NULL, tier INTEGER NOT NULL, b INTEGER NOT NULL, run INTEGER NOT NULL, data BLOB NOT NULL,
-	PRIMARY KEY(mbox, field, tier, b, run)) WITHOUT ROWID;
-CREATE TABLE bigpost (mbox INTEGER NOT NULL, field INTEGER NOT NULL, tier INTEGER NOT NULL, term TEXT NOT NULL, run INTEGER NOT NULL, uids BLOB NOT NULL,
-	PRIMARY KEY(mbox, field, tier, term, run)) WITHOUT ROWID;
+CREATE TABLE blk (id INTEGER PRIMARY KEY, mbox INTEGER NOT NULL, field INTEGER NOT NULL, tier INTEGER NOT NULL, b INTEGER NOT NULL, run INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE UNIQUE INDEX blk_key ON blk(mbox, field, tier, b, run);
+CREATE TABLE bigpost (id INTEGER PRIMARY KEY, mbox INTEGER NOT NULL, field INTEGER NOT NULL, tier INTEGER NOT NULL, term TEXT NOT NULL, run INTEGER NOT NULL, uids BLOB NOT NULL);
+CREATE UNIQUE INDEX bigpost_key ON bigpost(mbox, field, tier, term, run);
 CREATE TABLE vocab (seq INTEGER PRIMARY KEY, words BLOB NOT NULL);
 PRAGMA user_version = 2;
 `
@@ -59,9 +61,9 @@ PRAGMA user_version = 2;
 // textDB is the open text.db. wmu serialises its writers (the indexer and
 // RebuildTextIndex); readers go through the pool concurrently.
 type textDB struct {
-	path string
-	db   *sql.DB
-	wmu  sync.Mutex
+	path  string
+	db    *sql.DB
+	wmu   sync.Mutex
 	vocab textVocab
 }
 

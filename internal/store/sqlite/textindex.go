@@ -227,11 +227,12 @@ func readPostings(ctx context.Context, c *sql.Conn, mbox store.MailboxID, tiers 
 	}
 	var bigs []string
 	var data sql.RawBytes
+	var bk int
 	err = eachRow(ctx, c, func(rows *sql.Rows) error {
-		if err := rows.Scan(&data); err != nil {
+		if err := rows.Scan(&bk, &data); err != nil {
 			return err
 		}
-		ok := eachEntry(data, func(term string, list []byte, big bool) {
+		ok := eachEntry(data, bk, func(term string, list []byte, big bool) {
 			switch {
 			case !want[term]:
 			case big:
@@ -246,7 +247,7 @@ func readPostings(ctx context.Context, c *sql.Conn, mbox store.MailboxID, tiers 
 			return errDamaged
 		}
 		return err
-	}, `SELECT data FROM blk WHERE mbox=?1 AND field=?2 AND tier IN (`+tiers+`) AND b IN (SELECT value FROM json_each(?3))`, mbox, field, string(bl))
+	}, `SELECT b, data FROM blk WHERE mbox=?1 AND field=?2 AND tier IN (`+tiers+`) AND b IN (SELECT value FROM json_each(?3))`, mbox, field, string(bl))
 	if err != nil || len(bigs) == 0 {
 		return hits, proved, err
 	}

@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/youju/youju/internal/store"
@@ -38,8 +39,13 @@ const (
 	textBigList = 48
 )
 
-// termBucket is the bucket of a term (FNV-1a).
+// termBucket is the bucket of a term: of a bigram of the main CJK block,
+// its code modulo textBuckets (so that an entry needs only the quotient);
+// of any other term its FNV-1a hash.
 func termBucket(term string) int {
+	if c, ok := cjkCode(term); ok {
+		return int(c % textBuckets)
+	}
 	h := uint32(2166136261)
 	for i := 0; i < len(term); i++ {
 		h ^= uint32(term[i])
@@ -48,39 +54,96 @@ func termBucket(term string) int {
 	return int(h % textBuckets)
 }
 
-// appendEntry appends a block entry: the term, then its postings, or a
-// mark that they are in bigpost.
-func appendEntry(b []byte, term string, list []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(term)))
-	b = append(b, term...)
-	if len(list) > textBigList {
-		return binary.AppendUvarint(b, 1)
+// The CJK Unified Ideographs block, where nearly every Chinese bigram
+// lies: such a bigram is a number below cjkSpan², 29 bits.
+const (
+	cjkFirst = 0x4E00
+	cjkSpan  = 0x5200
+)
+
+// cjkCode is the number of a bigram of the main CJK block.
+func cjkCode(term string) (uint32, bool) {
+	if len(term) != 6 {
+		return 0, false
 	}
-	b = binary.AppendUvarint(b, uint64(len(list))<<1)
+	r1, n1 := utf8.DecodeRuneInString(term)
+	r2, n2 := utf8.DecodeRuneInString(term[n1:])
+	if n1 != 3 || n2 != 3 || r1 < cjkFirst || r1 >= cjkFirst+cjkSpan || r2 < cjkFirst || r2 >= cjkFirst+cjkSpan {
+		return 0, false
+	}
+	return uint32(r1-cjkFirst)*cjkSpan + uint32(r2-cjkFirst), true
+}
+
+// appendEntry appends a block entry: a header (the postings' length, big,
+// cjk), the term (a CJK bigram as the 3-byte quotient of its code by
+// textBuckets, the bucket being the rest; else its length and bytes), then
+// its postings, unless they are in bigpost. A rare CJK bigram, the most
+// common entry, costs 1+3 bytes and its postings.
+func appendEntry(b []byte, term string, list []byte) []byte {
+	var h uint64
+	big := len(list) > textBigList
+	if big {
+		h = 2
+	} else {
+		h = uint64(len(list)) << 2
+	}
+	if c, ok := cjkCode(term); ok {
+		q := c / textBuckets
+		b = binary.AppendUvarint(b, h|1)
+		b = append(b, byte(q), byte(q>>8), byte(q>>16))
+	} else {
+		b = binary.AppendUvarint(b, h)
+		b = binary.AppendUvarint(b, uint64(len(term)))
+		b = append(b, term...)
+	}
+	if big {
+		return b
+	}
 	return append(b, list...)
 }
 
-// eachEntry calls fn with each entry of a block (list nil: in bigpost);
-// false when the block is damaged.
-func eachEntry(b []byte, fn func(term string, list []byte, big bool)) bool {
+// eachEntry calls fn with each entry of a block of bucket bk (list nil: in
+// bigpost); false when the block is damaged. The term fn gets is valid
+// during the call only.
+func eachEntry(b []byte, bk int, fn func(term string, list []byte, big bool)) bool {
+	var cjk [6]byte
 	for len(b) > 0 {
-		n, k := binary.Uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < n {
-			return false
-		}
-		term := b[k : k+int(n)]
-		b = b[k+int(n):]
-		x, k := binary.Uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < x>>1 {
+		h, k := binary.Uvarint(b)
+		if k <= 0 {
 			return false
 		}
 		b = b[k:]
-		if x&1 != 0 {
-			fn(unsafeString(term), nil, true)
+		var term string
+		if h&1 != 0 {
+			if len(b) < 3 {
+				return false
+			}
+			c := (uint32(b[0])|uint32(b[1])<<8|uint32(b[2])<<16)*textBuckets + uint32(bk)
+			b = b[3:]
+			if c >= cjkSpan*cjkSpan {
+				return false
+			}
+			utf8.EncodeRune(cjk[:3], rune(cjkFirst+c/cjkSpan))
+			utf8.EncodeRune(cjk[3:], rune(cjkFirst+c%cjkSpan))
+			term = unsafeString(cjk[:])
+		} else {
+			n, k := binary.Uvarint(b)
+			if k <= 0 || uint64(len(b)-k) < n {
+				return false
+			}
+			term = unsafeString(b[k : k+int(n)])
+			b = b[k+int(n):]
+		}
+		if h&2 != 0 {
+			fn(term, nil, true)
 			continue
 		}
-		fn(unsafeString(term), b[:x>>1], false)
-		b = b[x>>1:]
+		n := h >> 2
+		if uint64(len(b)) < n {
+			return false
+		}
+		fn(term, b[:n], false)
+		b = b[n:]
 	}
 	return true
 }
@@ -443,7 +506,7 @@ func mergeField(ctx context.Context, tx *sql.Tx, w *runWriter, f, lo, hi int) (i
 			}
 			cur = bk
 		}
-		ok := eachEntry(data, func(term string, list []byte, big bool) {
+		ok := eachEntry(data, bk, func(term string, list []byte, big bool) {
 			if big {
 				return // read above
 			}
