@@ -155,18 +155,51 @@ func unsafeString(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-// appendUIDs appends the uvarint deltas of ascending uids to b.
+// appendUIDs appends ascending uids to b: as uvarint deltas, or where
+// that is longer (a term in more than about an eighth of the messages of
+// its span) as a bitmap: a 0 byte (never a first delta: UIDs start at 1),
+// the first UID, then one bit per UID from it.
 func appendUIDs(b []byte, uids []uint32) []byte {
+	if len(uids) == 0 {
+		return b
+	}
+	start := len(b)
 	prev := uint32(0)
 	for _, u := range uids {
 		b = binary.AppendUvarint(b, uint64(u-prev))
 		prev = u
 	}
+	lo, hi := uids[0], uids[len(uids)-1]
+	bm := 1 + binary.PutUvarint(make([]byte, binary.MaxVarintLen64), uint64(lo)) + int(hi-lo)/8 + 1
+	if bm >= len(b)-start {
+		return b
+	}
+	b = append(b[:start], 0)
+	b = binary.AppendUvarint(b, uint64(lo))
+	bits := len(b)
+	b = append(b, make([]byte, int(hi-lo)/8+1)...)
+	for _, u := range uids {
+		b[bits+int(u-lo)/8] |= 1 << ((u - lo) % 8)
+	}
 	return b
 }
 
-// eachUID calls fn with the UIDs of a run; false when the blob is damaged.
+// eachUID calls fn with the UIDs of a list; false when it is damaged.
 func eachUID(b []byte, fn func(u uint32)) bool {
+	if len(b) > 0 && b[0] == 0 {
+		lo, n := binary.Uvarint(b[1:])
+		if n <= 0 || lo > 1<<32-1 || uint64(len(b)-1-n)*8 > 1<<32-1-lo {
+			return false
+		}
+		for i, x := range b[1+n:] {
+			for x != 0 {
+				j := bits.TrailingZeros8(x)
+				fn(uint32(lo) + uint32(i*8+j))
+				x &= x - 1
+			}
+		}
+		return true
+	}
 	u := uint64(0)
 	for len(b) > 0 {
 		d, n := binary.Uvarint(b)
@@ -512,10 +545,10 @@ func mergeField(ctx context.Context, tx *sql.Tx, w *runWriter, f, lo, hi int) (i
 			}
 			l := terms[term]
 			eachUID(list, func(u uint32) { l = append(l, u) })
-			if _, had := terms[term]; !had {
-				term = strings.Clone(term)
-			}
-			terms[term] = l
+			// A clone even when the key is there: assigning to a
+			// string key stores the new key, and term is only valid
+			// during the call.
+			terms[strings.Clone(term)] = l
 		})
 		if !ok {
 			rows.Close()
