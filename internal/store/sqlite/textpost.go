@@ -312,7 +312,7 @@ func (t *textDB) writeRun(ctx context.Context, tx *sql.Tx, mbox store.MailboxID,
 			byField[k.field][b] = map[string][]uint32{}
 		}
 		byField[k.field][b][k.term] = l
-		if len(k.term) >= 3 && !isCJKBigram(k.term) {
+		if !isCJKBigram(k.term) {
 			words = append(words, k.term)
 		}
 	}

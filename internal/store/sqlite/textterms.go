@@ -26,18 +26,17 @@ import (
 // characters in the term is bounded so in the text. So a piece is looked
 // up as the words that are it (bounded on both sides), start with it
 // (bounded on its left), end with it (bounded on its right) or contain it
-// (a term without separators); the words that contain a piece are found
-// through a trigram index over the vocabulary (vgram), not over the text:
-// a word is written once per field and message, its trigrams once in all.
-// A term that is one piece without separators is proved by the words that
-// contain it: the text has that word, so it contains the term.
+// (a term without separators), found in the vocabulary (textvocab.go), not
+// in the text: a word is written once per field and message. A term that
+// is one piece without separators is proved by the words that contain it:
+// the text has that word, so it contains the term.
 
 const (
 	maxTermRunes = 64
 	chunkStep    = 48
 	chunkOverlap = maxTermRunes - chunkStep
 	// queryWindow is how much of a piece is sure to lie inside one term
-	// (a chunk of a long word): its trigrams find the words.
+	// (a chunk of a long word): the vocabulary is searched for it.
 	queryWindow = chunkOverlap
 )
 
@@ -206,9 +205,9 @@ func lastRunes(s string, n int) string {
 	return s
 }
 
-// lookupWindow is the part of a piece (not whole, not a bigram) whose
-// trigrams every word that can hold it has; "" when it is too short to
-// narrow (fewer than three runes: most words would do).
+// lookupWindow is the part of a piece (not whole, not a bigram) every
+// word that can hold it has; "" when it is too short to narrow (most
+// words would do).
 func (p piece) lookupWindow() string {
 	var w string
 	if p.kind == pieceSuffix {
@@ -216,7 +215,13 @@ func (p piece) lookupWindow() string {
 	} else {
 		w = firstRunes(p.s, queryWindow)
 	}
-	if utf8.RuneCountInString(w) < 3 {
+	// Words start or end with few two-rune pieces ("n1"), many
+	// contain one.
+	least := 3
+	if p.kind != pieceInfix {
+		least = 2
+	}
+	if utf8.RuneCountInString(w) < least {
 		return ""
 	}
 	return w
@@ -245,21 +250,4 @@ func (p piece) matches(w string) bool {
 // piece, surely contains it (a chunk may hold only its window).
 func (p piece) proves(w string) bool {
 	return p.kind == pieceBigram || strings.Contains(w, p.s)
-}
-
-// wordGrams calls fn with each distinct trigram of w (of runes).
-func wordGrams(w string, fn func(g string)) {
-	var offs []int
-	for i := range w {
-		offs = append(offs, i)
-	}
-	offs = append(offs, len(w))
-	seen := map[string]bool{}
-	for i := 0; i+3 < len(offs); i++ {
-		g := w[offs[i]:offs[i+3]]
-		if !seen[g] {
-			seen[g] = true
-			fn(g)
-		}
-	}
 }
