@@ -107,7 +107,7 @@ func genTextMessage(r *rand.Rand, i int) string {
 func waitIndexed(t testing.TB, st store.Store, acct store.AccountID, mbox store.MailboxID) {
 	t.Helper()
 	ti := st.(store.TextIndex)
-	deadline := time.Now().Add(10 * time.Minute)
+	deadline := time.Now().Add(30 * time.Minute) // 100k messages on a loaded machine
 	for {
 		m, ok, err := ti.TextCandidates(context.Background(), acct, mbox, store.TextBody, "qqzzjjxx")
 		if err != nil || !ok {
