@@ -3,8 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,9 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/store"
-	"github.com/youju/youju/internal/store/sqlite"
 )
 
 // The benchmarks run on an INBOX of benchMessages messages (the issue's
@@ -60,63 +56,19 @@ func benchServer(b *testing.B) *testServer {
 }
 
 func fillBenchStore(dir string, n int) (*testServer, error) {
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, dir, sqlite.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		return nil, err
-	}
-	acct, err := st.Account(ctx, testUser)
-	if err != nil {
-		if err := st.AddDomain(ctx, "example.org"); err != nil {
-			return nil, err
-		}
-		if acct, err = st.CreateAccount(ctx, store.Account{Address: testUser, PasswordHash: passwordHash(), AllowIMAP: true}); err != nil {
-			return nil, err
-		}
-	}
-	inbox, err := st.Mailbox(ctx, acct.ID, "INBOX")
-	if err != nil {
-		return nil, err
-	}
-	// Concurrent deliveries share fsyncs (group commit).
-	next := make(chan int)
-	errs := make(chan error, 32)
-	var wg sync.WaitGroup
-	for w := 0; w < 32; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				var f store.SysFlags
-				if i%3 != 0 {
-					f = store.FlagSeen
-				}
-				_, err := st.Deliver(ctx, store.Delivery{Data: []byte(benchMsg(i)), Targets: []store.Target{{Account: acct.ID, Mailbox: inbox.ID, Flags: store.Flags{System: f}}}})
-				if err != nil {
-					errs <- err
-					return
-				}
+	st, acct, _, err := fillInbox(dir, n, 32, func(int) func(int) ([]byte, store.Flags) {
+		return func(i int) ([]byte, store.Flags) {
+			var f store.SysFlags
+			if i%3 != 0 {
+				f = store.FlagSeen
 			}
-		}()
-	}
-	for i := inbox.Messages; i < n; i++ {
-		select {
-		case next <- i:
-		case err := <-errs:
-			close(next)
-			return nil, err
+			return []byte(benchMsg(i)), store.Flags{System: f}
 		}
-	}
-	close(next)
-	wg.Wait()
-	srv := &Server{Store: st, Auth: auth.New(st, auth.Options{}), AllowPlaintextLoopback: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	l, err := netListen()
+	})
 	if err != nil {
 		return nil, err
 	}
-	go srv.Serve(l)
-	return &testServer{srv: srv, st: st, acct: acct, addr: l.Addr().String()}, nil
+	return serveBench(st, acct)
 }
 
 // benchClient logs in and selects INBOX.

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand"
 	"mime"
 	"mime/quotedprintable"
@@ -17,9 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/store"
-	"github.com/youju/youju/internal/store/sqlite"
 )
 
 // The text benchmarks run on their own INBOX of benchMessages() messages of
@@ -128,16 +124,10 @@ func textBenchServers(b *testing.B) (*testServer, *testServer) {
 		if textBenchErr != nil {
 			return
 		}
-		st := textBenchTS.st
-		srv := &Server{Store: scanOnly{st}, Auth: auth.New(st, auth.Options{}), AllowPlaintextLoopback: true,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-		l, err := netListen()
-		if err != nil {
-			textBenchErr = err
+		textBenchScan, textBenchErr = serveBench(scanOnly{textBenchTS.st}, textBenchTS.acct)
+		if textBenchErr != nil {
 			return
 		}
-		go srv.Serve(l)
-		textBenchScan = &testServer{srv: srv, st: st, acct: textBenchTS.acct, addr: l.Addr().String()}
 		reportIndexSize(b, dir)
 	})
 	if textBenchErr != nil {
@@ -147,64 +137,23 @@ func textBenchServers(b *testing.B) (*testServer, *testServer) {
 }
 
 func fillTextBench(b *testing.B, dir string, n int) (*testServer, error) {
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, dir, sqlite.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		return nil, err
-	}
-	acct, err := st.Account(ctx, testUser)
-	if err != nil {
-		if err := st.AddDomain(ctx, "example.org"); err != nil {
-			return nil, err
-		}
-		if acct, err = st.CreateAccount(ctx, store.Account{Address: testUser, PasswordHash: passwordHash(), AllowIMAP: true}); err != nil {
-			return nil, err
-		}
-	}
-	inbox, err := st.Mailbox(ctx, acct.ID, "INBOX")
-	if err != nil {
-		return nil, err
-	}
 	start := time.Now()
-	next := make(chan int)
-	errs := make(chan error, 16)
-	var wg sync.WaitGroup
-	for w := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewSource(int64(w)))
-			z := rand.NewZipf(r, 1.1, 20, uint64(len(textVocab.han)-1)) // han is the shorter list
-			for i := range next {
-				_, err := st.Deliver(ctx, store.Delivery{Data: []byte(textBenchMsg(r, z, i)), Targets: []store.Target{{Account: acct.ID, Mailbox: inbox.ID}}})
-				if err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
+	st, acct, inbox, err := fillInbox(dir, n, 16, func(w int) func(int) ([]byte, store.Flags) {
+		r := rand.New(rand.NewSource(int64(w)))
+		z := rand.NewZipf(r, 1.1, 20, uint64(len(textVocab.han)-1)) // han is the shorter list
+		return func(i int) ([]byte, store.Flags) { return []byte(textBenchMsg(r, z, i)), store.Flags{} }
+	})
+	if err != nil {
+		return nil, err
 	}
-	for i := inbox.Messages; i < n; i++ {
-		select {
-		case next <- i:
-		case err := <-errs:
-			close(next)
-			return nil, err
-		}
-	}
-	close(next)
-	wg.Wait()
 	b.Logf("delivered in %v", time.Since(start))
 	waitIndexed(b, st, acct.ID, inbox.ID)
 	b.Logf("delivered and indexed in %v", time.Since(start))
-	srv := &Server{Store: st, Auth: auth.New(st, auth.Options{}), AllowPlaintextLoopback: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	l, err := netListen()
-	if err != nil {
+	if err := st.CompactTextIndex(context.Background()); err != nil {
 		return nil, err
 	}
-	go srv.Serve(l)
-	return &testServer{srv: srv, st: st, acct: acct, addr: l.Addr().String()}, nil
+	b.Logf("delivered, indexed and compacted in %v", time.Since(start))
+	return serveBench(st, acct)
 }
 
 // reportIndexSize logs the text index's size (mail/text.db, pages in

@@ -140,33 +140,9 @@ func fillThreadMailbox(ts *testServer, n int) error {
 		}
 	}
 	msgs := threadBenchMsgs(n)
-	next := make(chan int)
-	errs := make(chan error, 32)
-	var wg sync.WaitGroup
-	for w := 0; w < 32; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				d := store.Delivery{Data: []byte(msgs[i]), Targets: []store.Target{{Account: ts.acct.ID, Mailbox: mb.ID}}}
-				if _, err := ts.st.Deliver(ctx, d); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	for i := int(mb.Messages); i < n; i++ {
-		select {
-		case next <- i:
-		case err := <-errs:
-			close(next)
-			return err
-		}
-	}
-	close(next)
-	wg.Wait()
-	return nil
+	return deliverAll(ts.st, ts.acct.ID, mb.ID, int(mb.Messages), n, 32, func(int) func(int) ([]byte, store.Flags) {
+		return func(i int) ([]byte, store.Flags) { return []byte(msgs[i]), store.Flags{} }
+	})
 }
 
 // runThreadBench runs cmd b.N times and also reports the CPU time of the

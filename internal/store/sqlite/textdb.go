@@ -28,51 +28,43 @@ import (
 // the file consistent, not durable).
 
 // textSchemaVersion is text.db's PRAGMA user_version; a file of another
-// version is discarded and rebuilt.
-const textSchemaVersion = 1
+// version is discarded and rebuilt (version 1 was FTS5 over trigrams).
+const textSchemaVersion = 2
 
-// ftsTables are the tables of grams by field (store.TextField - 1), each
-// row keyed by doc (the blob id, shared by every copy of a message), its
-// text the field's distinct grams as tokens (textgrams.go).
-var ftsTables = []string{"fts_subject", "fts_from", "fts_to", "fts_cc", "fts_bcc", "fts_header", "fts_body"}
-
-// ftsOpts: contentless (the text is not stored, only its grams), no
-// positions and no column sizes (the index only narrows, an AND of grams is
-// enough), rows deletable by rowid.
-const ftsOpts = "content='', contentless_delete=1, detail=none"
+// textTables are text.db's tables, each checked at open.
+var textTables = []string{"mbox", "runs", "big", "blk", "bigpost", "vocab"}
 
 // textSchema is text.db's schema:
-//   - mbox: per mailbox, the UIDVALIDITY seen and the high-water mark: every
-//     message with a UID up to mark is in msg (or was expunged);
-//   - msg: the indexed messages of each mailbox and their doc. Rows of
-//     expunged messages stay until a sweep or a rebuild: SEARCH verifies
-//     every candidate against the mailbox, so a stale row costs a lookup,
-//     never a wrong answer;
-//   - doc: the indexed blobs; big marks one whose text went beyond the
-//     bounds (or could not be read), always a candidate, left to the scan.
-func textSchema() string {
-	var b strings.Builder
-	b.WriteString(`CREATE TABLE mbox (id INTEGER PRIMARY KEY, uidvalidity INTEGER NOT NULL, mark INTEGER NOT NULL);
-CREATE TABLE msg (mailbox_id INTEGER NOT NULL, uid INTEGER NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID;
-CREATE INDEX msg_doc ON msg(doc);
-CREATE TABLE doc (id INTEGER PRIMARY KEY, big INTEGER NOT NULL);
-CREATE INDEX doc_big ON doc(big) WHERE big != 0;
-`)
-	for _, t := range ftsTables {
-		// unicode61 splits at the spaces between the tokens and keeps
-		// each token as it is (textgrams.go).
-		fmt.Fprintf(&b, "CREATE VIRTUAL TABLE %s USING fts5(t, %s, tokenize='unicode61 remove_diacritics 0');\n", t, ftsOpts)
-	}
-	fmt.Fprintf(&b, "PRAGMA user_version = %d;\n", textSchemaVersion)
-	return b.String()
-}
+//   - mbox: per mailbox, the UIDVALIDITY seen, the high-water mark (every
+//     message with a UID up to mark is indexed, or was expunged) and how
+//     many messages were indexed (a sweep compares it with the live ones);
+//   - blk, bigpost: the postings (textpost.go), by mailbox, field, tier,
+//     and bucket or term. Rowid tables: a blob of a few hundred bytes
+//     fits in a table's leaf page, where an index b-tree (WITHOUT ROWID)
+//     would spill it to a mostly empty overflow page;
+//   - runs: how many runs each tier of a mailbox holds (merges cascade),
+//     and at tier -1 the last run number;
+//   - big: messages whose text went beyond the bounds (or could not be
+//     read), always candidates, never proved: the scan decides;
+//   - vocab: the words, appended per batch (textvocab.go).
+const textSchema = `CREATE TABLE mbox (id INTEGER PRIMARY KEY, uidvalidity INTEGER NOT NULL, mark INTEGER NOT NULL, docs INTEGER NOT NULL);
+CREATE TABLE runs (mbox INTEGER NOT NULL, tier INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(mbox, tier)) WITHOUT ROWID;
+CREATE TABLE big (mbox INTEGER NOT NULL, uid INTEGER NOT NULL, PRIMARY KEY(mbox, uid)) WITHOUT ROWID;
+CREATE TABLE blk (id INTEGER PRIMARY KEY, mbox INTEGER NOT NULL, field INTEGER NOT NULL, tier INTEGER NOT NULL, b INTEGER NOT NULL, run INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE UNIQUE INDEX blk_key ON blk(mbox, field, tier, b, run);
+CREATE TABLE bigpost (id INTEGER PRIMARY KEY, mbox INTEGER NOT NULL, field INTEGER NOT NULL, tier INTEGER NOT NULL, term TEXT NOT NULL, run INTEGER NOT NULL, uids BLOB NOT NULL);
+CREATE UNIQUE INDEX bigpost_key ON bigpost(mbox, field, tier, term, run);
+CREATE TABLE vocab (seq INTEGER PRIMARY KEY, words BLOB NOT NULL);
+PRAGMA user_version = 2;
+`
 
 // textDB is the open text.db. wmu serialises its writers (the indexer and
 // RebuildTextIndex); readers go through the pool concurrently.
 type textDB struct {
-	path string
-	db   *sql.DB
-	wmu  sync.Mutex
+	path  string
+	db    *sql.DB
+	wmu   sync.Mutex
+	vocab textVocab
 }
 
 // openTextDB opens text.db in dir, creating it, or discarding and
@@ -133,13 +125,13 @@ func (t *textDB) init(ctx context.Context) error {
 	}
 	switch {
 	case n == 0:
-		_, err := t.db.ExecContext(ctx, textSchema())
+		_, err := t.db.ExecContext(ctx, textSchema)
 		return err
 	case v != textSchemaVersion:
 		return fmt.Errorf("version %d, want %d", v, textSchemaVersion)
 	}
 	// A cheap sign of damage: every table answers.
-	for _, tb := range append([]string{"mbox", "msg", "doc"}, ftsTables...) {
+	for _, tb := range textTables {
 		if _, err := t.db.ExecContext(ctx, `SELECT 1 FROM `+tb+` LIMIT 1`); err != nil {
 			return err
 		}

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/youju/youju/internal/blob"
@@ -27,22 +28,20 @@ import (
 // decoded SUBJECT, FROM, TO, CC and BCC of message.Info, the value of every
 // header line unfolded and RFC 2047-decoded (HEADER matches values, never
 // names), and the decoded text of the text/* parts (message.BodyText), not
-// the transfer encoding. Chinese, Japanese and Korean text (written without
-// spaces, where two-character words such as 发票 are the common query, too
-// short for trigrams) is indexed as bigrams of adjacent CJK letters
-// (fts_cjk_body, fts_cjk_hdr), everything else as trigrams (a CJK run is
-// one placeholder there): each CJK character costs one entry instead of
-// two. A term is looked up as the AND of its trigrams and its CJK bigrams;
-// one with neither (one character, two Latin ones) narrows nothing, as it
-// would match most mail anyway. Text beyond the bounds below is not
-// indexed: such a blob is marked big and is always a candidate, so the scan
-// decides.
+// the transfer encoding; cut into words and CJK bigrams (textterms.go) and
+// written as postings by UID (textpost.go). Text beyond the bounds below is
+// not indexed: such a message is marked big and is always a candidate, so
+// the scan decides.
 
 const (
 	// textBodyLimit bounds the body text indexed per message.
 	textBodyLimit = 1 << 20
 	// textHeaderLimit bounds the header read per message.
 	textHeaderLimit = 256 << 10
+	// maxPieceWords bounds the words of the vocabulary one piece of a
+	// term is looked up as; a piece found in more (a common trigram)
+	// does not narrow.
+	maxPieceWords = 5000
 )
 
 var _ store.TextIndex = (*Store)(nil)
@@ -54,8 +53,11 @@ func (s *Store) TextCandidates(ctx context.Context, acct store.AccountID, mbox s
 	if field < store.TextSubject || field > store.TextBody {
 		return none, false, nil
 	}
-	query, exact := queryGrams(value)
-	if query == "" {
+	ps, sure := queryPieces(strings.ToLower(value), addrField(int(field-1)))
+	ps = slices.DeleteFunc(ps, func(p piece) bool {
+		return p.kind != pieceWhole && p.kind != pieceBigram && p.lookupWindow() == ""
+	})
+	if len(ps) == 0 {
 		return none, false, nil
 	}
 	var uidValidity uint32
@@ -71,7 +73,7 @@ func (s *Store) TextCandidates(ctx context.Context, acct store.AccountID, mbox s
 	if t == nil {
 		return none, false, nil // being rebuilt: scan
 	}
-	m, ok, err := textLookup(ctx, t, field, mbox, query, exact, uidValidity, uidNext)
+	m, ok, err := t.lookup(ctx, int(field-1), mbox, ps, sure, uidValidity, uidNext)
 	if err != nil && ctx.Err() == nil {
 		// A broken index never fails a SEARCH: it scans instead (the
 		// indexer replaces a damaged text.db).
@@ -81,82 +83,229 @@ func (s *Store) TextCandidates(ctx context.Context, acct store.AccountID, mbox s
 	return m, ok, err
 }
 
-// textLookup reads the candidates of query in one field of a mailbox.
-func textLookup(ctx context.Context, t *textDB, field store.TextField, mbox store.MailboxID, query string, exact bool, uidValidity uint32, uidNext store.UID) (store.TextMatches, bool, error) {
+// lookup reads the candidates of the pieces of a term in one field of a
+// mailbox, in one read transaction (one snapshot of text.db: a merge or a
+// rebuild committed meanwhile is not half seen).
+func (t *textDB) lookup(ctx context.Context, field int, mbox store.MailboxID, ps []piece, sure bool, uidValidity uint32, uidNext store.UID) (store.TextMatches, bool, error) {
 	var none store.TextMatches
-	rows, err := t.db.QueryContext(ctx, candidatesQuery(ftsTables[field-1]), mbox, query)
+	c, err := t.db.Conn(ctx)
 	if err != nil {
-		return none, false, fmt.Errorf("sqlite: text index: %w", err)
+		return none, false, err
 	}
-	defer rows.Close()
-	var hits, big []store.UID
-	mark, known := store.UID(0), false
-	for rows.Next() {
-		var kind int
-		var u store.UID
-		var v uint32
-		if err := rows.Scan(&kind, &u, &v); err != nil {
-			return none, false, fmt.Errorf("sqlite: text index: %w", err)
-		}
-		switch kind {
-		case 0:
-			mark, known = u, v == uidValidity
-		case 1:
-			hits = append(hits, u)
-		default:
-			big = append(big, u)
-		}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, `BEGIN DEFERRED`); err != nil {
+		return none, false, err
 	}
-	if err := rows.Err(); err != nil {
-		return none, false, fmt.Errorf("sqlite: text index: %w", err)
-	}
-	if !known {
+	defer c.ExecContext(context.Background(), `ROLLBACK`)
+	var mark store.UID
+	var v uint32
+	err = c.QueryRowContext(ctx, `SELECT uidvalidity, mark FROM mbox WHERE id=?`, mbox).Scan(&v, &mark)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && v != uidValidity {
 		return store.TextMatches{Candidates: store.UIDSet{{Lo: 1, Hi: max(1, uidNext-1)}}}, true, nil
 	}
-	slices.Sort(hits)
-	slices.Sort(big)
+	if err != nil {
+		return none, false, err
+	}
+	tiers, err := mailboxTiers(ctx, c, mbox)
+	if err != nil {
+		return none, false, err
+	}
+	if err := t.vocab.sync(ctx, c); err != nil {
+		return none, false, err
+	}
+	var hits, proved uidBits
+	narrowed := false
+	for _, p := range ps {
+		words, ok := t.pieceWords(p)
+		if err != nil {
+			return none, false, err
+		}
+		if !ok {
+			sure = false
+			continue
+		}
+		h, pr, err := readPostings(ctx, c, mbox, tiers, field, words, p, sure, uidNext)
+		if err != nil {
+			return none, false, err
+		}
+		if narrowed {
+			hits.and(h)
+		} else {
+			hits, proved, narrowed = h, pr, true
+		}
+	}
+	if !narrowed {
+		return none, false, nil
+	}
+	big := newUIDBits(uidNext)
+	if err := eachRowUID(ctx, c, big, `SELECT uid FROM big WHERE mbox=?`, mbox); err != nil {
+		return none, false, err
+	}
 	var m store.TextMatches
-	m.Candidates = mergeUIDs(hits, big)
+	if sure {
+		proved.andNot(big)
+		m.Sure = proved.set()
+	}
+	hits.or(big)
+	m.Candidates = hits.set()
 	if mark+1 < uidNext {
 		m.Candidates = m.Candidates.AppendRange(mark+1, uidNext-1)
-	}
-	if exact {
-		// A hit in a big doc is in text the index cut: not proof.
-		m.Sure = store.UIDSet{}
-		for i, j := 0, 0; i < len(hits); i++ {
-			for j < len(big) && big[j] < hits[i] {
-				j++
-			}
-			if j == len(big) || big[j] != hits[i] {
-				m.Sure = m.Sure.AppendRange(hits[i], hits[i])
-			}
-		}
 	}
 	return m, true, nil
 }
 
-// mergeUIDs returns the runs of the union of two ascending lists.
-func mergeUIDs(a, b []store.UID) store.UIDSet {
-	set := store.UIDSet{}
-	for i, j := 0, 0; i < len(a) || j < len(b); {
-		var u store.UID
-		if j == len(b) || (i < len(a) && a[i] <= b[j]) {
-			u, i = a[i], i+1
-		} else {
-			u, j = b[j], j+1
-		}
-		set = set.AppendRange(u, u)
+// mailboxTiers is the SQL list of the mailbox's tiers that hold runs.
+func mailboxTiers(ctx context.Context, c *sql.Conn, mbox store.MailboxID) (string, error) {
+	rows, err := c.QueryContext(ctx, `SELECT tier FROM runs WHERE mbox=? AND tier >= 0 AND n > 0`, mbox)
+	if err != nil {
+		return "", err
 	}
-	return set
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var tier int
+		if err := rows.Scan(&tier); err != nil {
+			return "", err
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(tier))
+	}
+	if b.Len() == 0 {
+		b.WriteString("-1")
+	}
+	return b.String(), rows.Err()
 }
 
-// candidatesQuery is one statement, so one snapshot of text.db: the
-// mailbox's mark (kind 0), the UIDs of its hits (kind 1) and of its big
-// docs (kind 2).
-func candidatesQuery(table string) string {
-	return `SELECT 0, mark, uidvalidity FROM mbox WHERE id=?1
-	UNION ALL SELECT 1, uid, 0 FROM msg WHERE mailbox_id=?1 AND doc IN (SELECT rowid FROM ` + table + ` WHERE ` + table + ` MATCH ?2)
-	UNION ALL SELECT 2, uid, 0 FROM msg WHERE mailbox_id=?1 AND doc IN (SELECT id FROM doc WHERE big != 0)`
+// pieceWords returns the words that can hold a piece; false when they
+// are too many to narrow.
+func (t *textDB) pieceWords(p piece) ([]string, bool) {
+	var pat string
+	switch p.kind {
+	case pieceWhole:
+		return []string{firstRunes(p.s, maxTermRunes)}, true
+	case pieceBigram:
+		return []string{p.s}, true
+	case piecePrefix:
+		pat = "\x00" + firstRunes(p.s, maxTermRunes)
+	case pieceSuffix:
+		pat = lastRunes(p.s, maxTermRunes) + "\x00"
+	default:
+		pat = p.lookupWindow()
+	}
+	return t.vocab.find(pat, p.matches, maxPieceWords)
+}
+
+// readPostings unites the postings of words in a field of the mailbox;
+// proved are the hits of the words that prove the piece (when sure).
+func readPostings(ctx context.Context, c *sql.Conn, mbox store.MailboxID, tiers string, field int, words []string, p piece, sure bool, uidNext store.UID) (hits, proved uidBits, err error) {
+	hits = newUIDBits(uidNext)
+	if sure {
+		proved = newUIDBits(uidNext)
+	}
+	if len(words) == 0 {
+		return hits, proved, nil
+	}
+	want := make(map[string]bool, len(words))
+	var buckets []int
+	for _, w := range words {
+		want[w] = true
+		buckets = append(buckets, termBucket(w))
+	}
+	slices.Sort(buckets)
+	bl, err := json.Marshal(slices.Compact(buckets))
+	if err != nil {
+		return nil, nil, err
+	}
+	add := func(term string, list []byte) bool {
+		ok := eachUID(list, hits.add)
+		if sure && p.proves(term) {
+			ok = eachUID(list, proved.add) && ok
+		}
+		return ok
+	}
+	var bigs []string
+	var data sql.RawBytes
+	var bk int
+	err = eachRow(ctx, c, func(rows *sql.Rows) error {
+		if err := rows.Scan(&bk, &data); err != nil {
+			return err
+		}
+		ok := eachEntry(data, bk, func(term string, list []byte, big bool) {
+			switch {
+			case !want[term]:
+			case big:
+				bigs = append(bigs, strings.Clone(term))
+			default:
+				if !add(term, list) {
+					err = errDamaged
+				}
+			}
+		})
+		if !ok {
+			return errDamaged
+		}
+		return err
+	}, `SELECT b, data FROM blk WHERE mbox=?1 AND field=?2 AND tier IN (`+tiers+`) AND b IN (SELECT value FROM json_each(?3))`, mbox, field, string(bl))
+	if err != nil || len(bigs) == 0 {
+		return hits, proved, err
+	}
+	slices.Sort(bigs)
+	tl, err := json.Marshal(slices.Compact(bigs))
+	if err != nil {
+		return nil, nil, err
+	}
+	var term string
+	err = eachRow(ctx, c, func(rows *sql.Rows) error {
+		if err := rows.Scan(&term, &data); err != nil {
+			return err
+		}
+		if !add(term, data) {
+			return errDamaged
+		}
+		return nil
+	}, postingsQuery(tiers), mbox, field, string(tl))
+	return hits, proved, err
+}
+
+var errDamaged = errors.New("sqlite: text index: damaged postings")
+
+// postingsQuery reads the big lists of words: one seek per tier and word,
+// never a scan of the mailbox's postings.
+func postingsQuery(tiers string) string {
+	return `SELECT term, uids FROM bigpost WHERE mbox=?1 AND field=?2 AND tier IN (` + tiers + `) AND term IN (SELECT value FROM json_each(?3))`
+}
+
+// eachRow calls fn for each row of a query.
+func eachRow(ctx context.Context, c *sql.Conn, fn func(*sql.Rows) error, q string, args ...any) error {
+	rows, err := c.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func eachRowUID(ctx context.Context, c *sql.Conn, set uidBits, q string, args ...any) error {
+	rows, err := c.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u uint32
+		if err := rows.Scan(&u); err != nil {
+			return err
+		}
+		set.add(u)
+	}
+	return rows.Err()
 }
 
 // textDoc is the indexed text of one blob, by field.
@@ -240,41 +389,9 @@ func (s *Store) blobText(ctx context.Context, id int64) (d textDoc, found bool, 
 	return d, true, err
 }
 
-// insertDocs writes the docs and their grams; a doc text.db already has
-// (indexed by a rebuild racing the indexer) is left as it is.
-func insertDocs(ctx context.Context, tx *sql.Tx, docs []textDoc) error {
-	for i := range docs {
-		d := &docs[i]
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO doc(id, big) VALUES(?, ?)`, d.id, d.big)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			continue
-		}
-		if err := insertGrams(ctx, tx, d); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func insertGrams(ctx context.Context, tx *sql.Tx, d *textDoc) error {
-	for i, t := range d.fields {
-		toks := docTokens(t)
-		if toks == "" {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+ftsTables[i]+`(rowid, t) VALUES(?, ?)`, d.id, toks); err != nil {
-			return fmt.Errorf("text index: %w", err)
-		}
-	}
-	return nil
-}
-
 // RebuildTextIndex implements store.TextIndexRebuilder: in one text.db
-// transaction the account's mailboxes lose their rows and marks, and the
-// docs no other account shares lose their grams; the indexer then indexes
+// transaction the account's mailboxes lose their postings and marks (the
+// vocabulary stays: it is shared); the indexer then indexes
 // the mailboxes again from UID 1 (searches scan them meanwhile). It returns
 // how many messages are queued.
 func (s *Store) RebuildTextIndex(ctx context.Context, acct store.AccountID) (int, error) {
@@ -301,7 +418,14 @@ func (s *Store) RebuildTextIndex(ctx context.Context, acct store.AccountID) (int
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
-	err = t.write(ctx, func(tx *sql.Tx) error { return forgetMailboxes(ctx, tx, ids) })
+	err = t.write(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			if err := forgetMailbox(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	s.textKick.Store(true)
 	return n, err
 }

@@ -14,51 +14,116 @@ import (
 	"github.com/youju/youju/internal/store"
 )
 
-func TestQueryGrams(t *testing.T) {
+func TestQueryPieces(t *testing.T) {
+	type P = piece
 	for _, c := range []struct {
-		in, q string
-		exact bool
+		in   string
+		addr bool
+		want []piece
+		sure bool
 	}{
-		{"", "", false},
-		{"ab", "", false},
-		{"发", "", false},
-		{"发票", `"发票"`, true},
-		{"INVOICE", `"inv" AND "nvo" AND "voi" AND "oic" AND "ice"`, false},
-		{"Inv", `"inv"`, true},
-		{"Q3发票", `"发票"`, false},
-		{"ab发票cd", `"发票"`, false},
-		{"abc发票", `"abc" AND "发票"`, false},
-		{`ab"c`, "\"ab\ue022\"", false},
-		{"a b", "", false},
-		{"ab c", "\"ab\ue020\"", false},
-		{"aaaa", `"aaa"`, false},
-		{"增值税发票", `"增值" AND "值税" AND "税发" AND "发票"`, false},
+		{"", false, nil, false},
+		{"ab", false, []P{{"ab", pieceInfix}}, true},
+		{"发", false, nil, false},
+		{"发票", false, []P{{"发票", pieceBigram}}, true},
+		{"invoice", false, []P{{"invoice", pieceInfix}}, true},
+		{"q3发票", false, []P{{"q3", pieceSuffix}, {"发票", pieceBigram}}, false},
+		{"增值税发票", false, []P{{"增值", pieceBigram}, {"值税", pieceBigram}, {"税发", pieceBigram}, {"发票", pieceBigram}}, false},
+		{"invoice meeting", false, []P{{"invoice", pieceSuffix}, {"meeting", piecePrefix}}, false},
+		{"a big deal", false, []P{{"a", pieceSuffix}, {"big", pieceWhole}, {"deal", piecePrefix}}, false},
+		{"from3@", false, []P{{"from3", pieceSuffix}}, false},
+		{"from3@", true, []P{{"from3@", pieceInfix}}, true},
+		{"<bob@x.org>", true, []P{{"bob@x.org", pieceWhole}}, false},
+		{"müller", false, []P{{"müller", pieceInfix}}, true},
 	} {
-		q, exact := queryGrams(c.in)
-		if q != c.q || exact != c.exact {
-			t.Errorf("queryGrams(%q) = %q, %v; want %q, %v", c.in, q, exact, c.q, c.exact)
+		got, sure := queryPieces(c.in, c.addr)
+		if !slices.Equal(got, c.want) || sure != c.sure {
+			t.Errorf("queryPieces(%q, %v) = %v, %v; want %v, %v", c.in, c.addr, got, sure, c.want, c.sure)
 		}
-	}
-	// A long term is bounded, first and last gram kept.
-	q, _ := queryGrams("abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789")
-	if n := strings.Count(q, " AND ") + 1; n > maxQueryGrams+1 || n < maxQueryGrams/2 || !strings.HasPrefix(q, `"abc" AND`) || !strings.HasSuffix(q, `AND "9ab"`) {
-		t.Errorf("%d grams in %q", n, q)
 	}
 }
 
-// TestDocTokens: each distinct gram once, CJK as bigrams, no gram across a
-// CJK run.
-func TestDocTokens(t *testing.T) {
-	for _, c := range []struct{ in, want string }{
-		{"abcabc", "abc bca cab "},
-		{"ab发票税x", "发票 票税 "},
-		{"xyz发票", "xyz 发票 "},
-		{"ab", ""},
+// TestTextTerms: words (addresses whole in address fields), CJK bigrams,
+// long words as overlapping chunks.
+func TestTextTerms(t *testing.T) {
+	terms := func(s string, addr bool) []string {
+		var out []string
+		textTerms(s, addr, func(w string) { out = append(out, w) })
+		return out
+	}
+	for _, c := range []struct {
+		in   string
+		addr bool
+		want []string
+	}{
+		{"abc, abc!", false, []string{"abc", "abc"}},
+		{"ab发票税x", false, []string{"ab", "发票", "票税", "x"}},
+		{"bob <bob@x.org>", true, []string{"bob", "bob@x.org"}},
+		{"bob <bob@x.org>", false, []string{"bob", "bob", "x", "org"}},
+		{"发", false, nil},
 	} {
-		if got := docTokens(c.in); got != c.want {
-			t.Errorf("docTokens(%q) = %q, want %q", c.in, got, c.want)
+		if got := terms(c.in, c.addr); !slices.Equal(got, c.want) {
+			t.Errorf("textTerms(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
+	long := strings.Repeat("abcdefghij", 20) // 200 runes
+	chunks := terms(long, false)
+	if len(chunks) < 4 {
+		t.Fatalf("%d chunks", len(chunks))
+	}
+	for _, w := range chunks {
+		if utf8.RuneCountInString(w) != maxTermRunes {
+			t.Errorf("chunk %q", w)
+		}
+	}
+	// Every window of chunkOverlap+1 runes lies in a chunk.
+	for i := 0; i+chunkOverlap+1 <= len(long); i++ {
+		sub := long[i : i+chunkOverlap+1]
+		if !slices.ContainsFunc(chunks, func(w string) bool { return strings.Contains(w, sub) }) {
+			t.Fatalf("%q at %d in no chunk", sub, i)
+		}
+	}
+	if !strings.HasSuffix(long, chunks[len(chunks)-1]) || !strings.HasPrefix(long, chunks[0]) {
+		t.Error("first or last chunk is not the word's start or end")
+	}
+}
+
+// FuzzQueryPieces: a text that contains a term has, for every piece of the
+// term, a word (or bigram) the piece matches; and a word that proves the
+// term is in a text that contains it.
+func FuzzQueryPieces(f *testing.F) {
+	for _, s := range []string{"发票", "a b", "x@y.z", strings.Repeat("long", 30), "Q3发票 ok", "<a@b>", "é"} {
+		f.Add("pre "+s+" post", s, false)
+		f.Add(s, s, true)
+	}
+	f.Fuzz(func(t *testing.T, text, term string, addr bool) {
+		text, term = strings.ToLower(text), strings.ToLower(term)
+		if !strings.Contains(text, term) {
+			return
+		}
+		var words []string
+		textTerms(text, addr, func(w string) { words = append(words, w) })
+		ps, sure := queryPieces(term, addr)
+		for _, p := range ps {
+			found := false
+			for _, w := range words {
+				if p.kind == pieceWhole && w == firstRunes(p.s, maxTermRunes) || p.kind == pieceBigram && w == p.s || p.kind != pieceWhole && p.kind != pieceBigram && p.matches(w) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				t.Fatalf("piece %+v of %q: no word of %q matches (%q)", p, term, text, words)
+			}
+		}
+		if sure {
+			for _, w := range words {
+				if ps[0].kind == pieceInfix && ps[0].matches(w) && ps[0].proves(w) && !strings.Contains(text, ps[0].s) {
+					t.Fatalf("%q proves %q", w, term)
+				}
+			}
+		}
+	})
 }
 
 // indexAll runs the indexer until nothing is left.
@@ -125,13 +190,13 @@ func TestTextIndexCatchUpAndExpunge(t *testing.T) {
 	}
 	indexAll(t, s)
 	docs := func() (n int) {
-		if err := s.textIdx().db.QueryRow(`SELECT count(*) FROM doc`).Scan(&n); err != nil {
+		if err := s.textIdx().db.QueryRow(`SELECT docs FROM mbox`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
 	}
 	if n := docs(); n != 4 {
-		t.Fatalf("%d body docs, want 4", n)
+		t.Fatalf("%d messages indexed, want 4", n)
 	}
 	ctx := context.Background()
 	if _, err := s.StoreFlags(ctx, a.ID, m.ID, store.UIDSet{{Lo: 2, Hi: 2}}, store.FlagAdd, store.Flags{System: store.FlagDeleted}, 0); err != nil {
@@ -141,7 +206,8 @@ func TestTextIndexCatchUpAndExpunge(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Retained for sessions until purged; a reopen purges. The index
-	// keeps the row until a sweep: a candidate the mailbox no longer has.
+	// keeps the postings until a sweep finds the mailbox mostly stale: a
+	// candidate the mailbox no longer has.
 	dir := s.dir
 	s.Close()
 	s = openStore(t, dir)
@@ -149,14 +215,11 @@ func TestTextIndexCatchUpAndExpunge(t *testing.T) {
 	if got := candidates(t, s, a.ID, m.ID, store.TextBody, "number"); !slices.Equal(got, []store.UID{1, 2, 3}) {
 		t.Fatalf("BODY number after expunge: %v", got)
 	}
-	if err := s.sweepText(ctx); err != nil {
+	if err := s.sweepText(ctx); err != nil { // 1 of 4 stale: below the bounds
 		t.Fatal(err)
 	}
-	if n := docs(); n != 3 {
-		t.Fatalf("%d docs after the expunge and a sweep, want 3", n)
-	}
-	if got := candidates(t, s, a.ID, m.ID, store.TextBody, "number"); !slices.Equal(got, []store.UID{1, 3}) {
-		t.Fatalf("BODY number after expunge: %v", got)
+	if n := docs(); n != 4 {
+		t.Fatalf("%d messages after a sweep, want 4", n)
 	}
 	// A rebuild queues the account's messages: candidates until redone.
 	if n, err := s.RebuildTextIndex(ctx, a.ID); err != nil || n != 3 {
@@ -203,26 +266,28 @@ func FuzzTextCandidates(f *testing.F) {
 	})
 }
 
-// TestTextCandidatesPlan: the candidates of a mailbox are found by seeks,
-// never by reading all its messages (that would be the scan again).
+// TestTextCandidatesPlan: the postings of the words are found by seeks,
+// never by reading all the mailbox's postings (that would be the scan
+// again).
 func TestTextCandidatesPlan(t *testing.T) {
 	s := newTestStore(t)
-	for _, table := range ftsTables {
-		rows, err := s.textIdx().db.Query(`EXPLAIN QUERY PLAN `+candidatesQuery(table), 1, `"abc"`)
-		if err != nil {
+	rows, err := s.textIdx().db.Query(`EXPLAIN QUERY PLAN `+postingsQuery("0,7"), 1, 6, `["abc","abd"]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
 			t.Fatal(err)
 		}
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			if strings.HasPrefix(detail, "SCAN msg") {
-				t.Errorf("plan reads the mailbox: %s", detail)
-			}
+		if strings.HasPrefix(detail, "SCAN post") || strings.Contains(detail, "post") && !strings.Contains(detail, "term=?") {
+			t.Errorf("plan reads the mailbox: %s", detail)
 		}
-		rows.Close()
+		if testing.Verbose() {
+			t.Log(detail)
+		}
 	}
 }
 
@@ -289,4 +354,160 @@ func TestTextIndexerYields(t *testing.T) {
 			t.Fatalf("light while the writer commits every 5 ms (%d)", i)
 		}
 	}
+}
+
+// TestTextRunsMerge: postings written as many small runs, merged by tiers
+// and then into one, answer as a scan of the same texts does.
+func TestTextRunsMerge(t *testing.T) {
+	runTextIndexer = false
+	defer func() { runTextIndexer = true }()
+	defer func(n int) { textBatch = n }(textBatch)
+	textBatch = 1 // a run per message: 70 runs, merges up to tier 2
+	s := newTestStore(t)
+	a := newAccount(t, s, "runs@example.org")
+	m := inbox(t, s, a.ID)
+	// 发楨 shares 发票's bucket: their entries are in one block.
+	words := []string{"alpha", "beta", "gamma", "发楨", "报告", "发票", "müller", "quarterly", "x1", strings.Repeat("long", 30)}
+	var bodies []string
+	for i := range 70 {
+		var b strings.Builder
+		for j, w := range words {
+			if (i+1)%(j+1) == 0 || i%7 == j {
+				b.WriteString(w + " ")
+			}
+		}
+		fmt.Fprintf(&b, "n%d", i)
+		bodies = append(bodies, strings.ToLower(b.String()))
+		deliver(t, s, a.ID, m.ID, []byte("Subject: s\r\n\r\n"+b.String()+"\r\n"), store.Flags{})
+	}
+	if termBucket("发楨") != termBucket("发票") {
+		t.Fatal("not one bucket")
+	}
+	check := func(when string) {
+		for _, q := range []string{"alpha", "gamma", "发楨", "lph", "elta", "gamma delta", "发票", "票", "ller", "quarter", "n6", "n69", "longlonglong", strings.Repeat("long", 25), "x1 n"} {
+			m, ok, err := s.TextCandidates(context.Background(), a.ID, m.ID, store.TextBody, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, body := range bodies {
+				u := store.UID(i + 1)
+				has := strings.Contains(body, strings.ToLower(q))
+				if has && ok && !m.Candidates.Contains(u) {
+					t.Errorf("%s: %q: UID %d matches, not a candidate", when, q, u)
+				}
+				if !has && m.Sure.Contains(u) {
+					t.Errorf("%s: %q: UID %d proved, does not match", when, q, u)
+				}
+			}
+			if (q == "gamma" || q == "发票") && (!ok || len(m.Sure) == 0 || countCand(m.Candidates) > 35) {
+				t.Errorf("%s: %q narrows badly: %v %v", when, q, ok, m)
+			}
+		}
+	}
+	indexAll(t, s)
+	var tiers int
+	if err := s.textIdx().db.QueryRow(`SELECT count(*) FROM runs WHERE tier > 0`).Scan(&tiers); err != nil || tiers == 0 {
+		t.Fatalf("no merged tier: %d %v", tiers, err)
+	}
+	check("tiers")
+	if err := s.optimizeText(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var runs int
+	if err := s.textIdx().db.QueryRow(`SELECT sum(n) FROM runs WHERE tier >= 0`).Scan(&runs); err != nil || runs != 1 {
+		t.Fatalf("%d runs after optimize: %v", runs, err)
+	}
+	check("optimized")
+}
+
+func countCand(set store.UIDSet) int {
+	n := 0
+	for _, r := range set {
+		n += int(r.Hi-r.Lo) + 1
+	}
+	return n
+}
+
+// TestBlockEntries: entries read back as written, CJK bigrams of the main
+// block by their code, others by their bytes, big lists as marks.
+func TestBlockEntries(t *testing.T) {
+	type e struct {
+		term string
+		list []uint32
+	}
+	in := []e{{"发票", []uint32{1, 5}}, {"abc", []uint32{3}}, {"ひら", []uint32{2}}, {"㐀㐁", []uint32{7}}, {"common", nil}}
+	for i := range 40 {
+		in[4].list = append(in[4].list, uint32(i*3+1))
+	}
+	for _, x := range in {
+		bk := termBucket(x.term)
+		b := appendEntry(nil, x.term, appendUIDs(nil, x.list))
+		n := 0
+		ok := eachEntry(b, bk, func(term string, list []byte, big bool) {
+			n++
+			if term != x.term {
+				t.Errorf("term %q, want %q", term, x.term)
+			}
+			if big != (len(appendUIDs(nil, x.list)) > textBigList) {
+				t.Errorf("%q: big %v", term, big)
+			}
+			var got []uint32
+			eachUID(list, func(u uint32) { got = append(got, u) })
+			if !big && !slices.Equal(got, x.list) {
+				t.Errorf("%q: %v, want %v", term, got, x.list)
+			}
+		})
+		if !ok || n != 1 {
+			t.Errorf("%q: ok %v, %d entries", x.term, ok, n)
+		}
+	}
+}
+
+// FuzzBlockEntries: a damaged block is refused or read, never a panic.
+func FuzzBlockEntries(f *testing.F) {
+	f.Add(appendEntry(appendEntry(nil, "发票", []byte{1, 2}), "word", []byte{3}), 7)
+	f.Add([]byte{0x81}, 0)
+	f.Add([]byte{5, 0xff, 0xff, 0xff}, 4095)
+	f.Fuzz(func(t *testing.T, b []byte, bk int) {
+		bk &= textBuckets - 1
+		eachEntry(b, bk, func(term string, list []byte, big bool) {
+			eachUID(list, func(uint32) {})
+		})
+	})
+}
+
+// TestUIDLists: sparse lists as deltas, dense ones as bitmaps, both read
+// back as written.
+func TestUIDLists(t *testing.T) {
+	sparse := []uint32{1, 100, 5000, 1 << 31}
+	var dense []uint32
+	for u := uint32(70000); u < 80000; u += 3 {
+		dense = append(dense, u)
+	}
+	for _, l := range [][]uint32{sparse, dense, {1}, {4294967295}} {
+		b := appendUIDs(nil, l)
+		var got []uint32
+		if !eachUID(b, func(u uint32) { got = append(got, u) }) || !slices.Equal(got, l) {
+			t.Errorf("%d UIDs: read back %d", len(l), len(got))
+		}
+		if len(l) == len(dense) && (b[0] != 0 || len(b) > len(dense)/2) {
+			t.Errorf("dense list in %d bytes", len(b))
+		}
+	}
+}
+
+// FuzzUIDList: a damaged list is refused or read, never a panic.
+func FuzzUIDList(f *testing.F) {
+	f.Add(appendUIDs(nil, []uint32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}))
+	f.Add([]byte{0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0xff})
+	f.Add([]byte{0x80})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		prev, first := uint32(0), true
+		eachUID(b, func(u uint32) {
+			if !first && u < prev {
+				t.Fatalf("not ascending: %d after %d", u, prev)
+			}
+			prev, first = u, false
+		})
+	})
 }

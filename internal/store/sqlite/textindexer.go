@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/youju/youju/internal/store"
@@ -34,8 +32,7 @@ import (
 const (
 	// textBatch bounds the messages of one indexer transaction, and
 	// textBatchBytes their text.
-	textBatch      = 128
-	textBatchBytes = 256 << 10
+	textBatchBytes = 1 << 20
 	// textWriterIdle is how long the writer must have been idle before a
 	// batch starts; textLightCommits how many commits per textWindow
 	// still count as a trickle.
@@ -50,6 +47,10 @@ const (
 	// textPoll is how often an idle indexer looks for new commits.
 	textPoll = 500 * time.Millisecond
 )
+
+// textBatch bounds the messages of one indexer transaction (a variable:
+// tests make many small runs).
+var textBatch = 256
 
 // runTextIndexer is false in tests that run the indexer's steps themselves.
 var runTextIndexer = true
@@ -216,7 +217,15 @@ func (s *Store) textPending(ctx context.Context) ([]pendingMailbox, error) {
 		for id := range marks {
 			ids = append(ids, int64(id))
 		}
-		if err := t.write(ctx, func(tx *sql.Tx) error { return forgetMailboxes(ctx, tx, ids) }); err != nil {
+		err := t.write(ctx, func(tx *sql.Tx) error {
+			for _, id := range ids {
+				if err := forgetMailbox(ctx, tx, id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -259,45 +268,81 @@ func (s *Store) indexBatchDocs(ctx context.Context, mb *pendingMailbox) (more bo
 	if len(msgs) == textBatch {
 		mark, more = msgs[len(msgs)-1].uid, true
 	}
-	docs, cut, err := s.newDocs(ctx, t, msgs)
-	if err != nil {
-		return false, 0, err
-	}
+	post, big, n, cut := s.batchText(ctx, msgs)
 	if cut < len(msgs) {
-		msgs, mark, more = msgs[:cut], msgs[cut-1].uid, true
+		mark, more = msgs[cut-1].uid, true
 	}
 	err = t.write(ctx, func(tx *sql.Tx) error {
 		if reset {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM msg WHERE mailbox_id=?`, mb.id); err != nil {
+			if err := forgetMailbox(ctx, tx, int64(mb.id)); err != nil {
 				return err
 			}
 		}
-		if err := insertDocs(ctx, tx, docs); err != nil {
+		if err := t.vocab.sync(ctx, tx); err != nil {
 			return err
 		}
-		for _, m := range msgs {
-			if m.gone {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO msg(mailbox_id, uid, doc) VALUES(?, ?, ?)`, mb.id, m.uid, m.doc); err != nil {
+		if err := t.writeRun(ctx, tx, mb.id, post); err != nil {
+			return err
+		}
+		for _, u := range big {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO big(mbox, uid) VALUES(?, ?)`, mb.id, u); err != nil {
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO mbox(id, uidvalidity, mark) VALUES(?, ?, ?)`, mb.id, mb.uidValidity, mark)
+		_, err := tx.ExecContext(ctx, `INSERT INTO mbox(id, uidvalidity, mark, docs) VALUES(?1, ?2, ?3, ?4)
+			ON CONFLICT DO UPDATE SET uidvalidity=?2, mark=?3, docs=docs+?4`, mb.id, mb.uidValidity, mark, n)
 		return err
 	})
 	if err != nil {
 		return false, 0, err
 	}
 	mb.from = textMark{uidValidity: mb.uidValidity, mark: mark}
-	return more, len(docs), nil
+	return more, n, nil
+}
+
+// batchText reads the text of the messages, up to textBatchBytes, and
+// gathers its postings: cut is how many of msgs they cover, n how many
+// messages were indexed, big the UIDs of those whose text was cut or
+// unreadable. A blob shared by messages of the batch is read once.
+func (s *Store) batchText(ctx context.Context, msgs []textMsg) (post batchPostings, big []store.UID, n, cut int) {
+	post = batchPostings{}
+	read := map[int64]*textDoc{}
+	size := 0
+	for i, m := range msgs {
+		if size > textBatchBytes {
+			return post, big, n, i
+		}
+		d, ok := read[m.doc]
+		if !ok {
+			doc, found, err := s.blobText(ctx, m.doc)
+			switch {
+			case err != nil:
+				// Unreadable: leave it to the scan rather than stop
+				// the indexer.
+				s.log.Warn("text index: message left to the scan", "blob", m.doc, "err", err)
+				doc = textDoc{big: true}
+			case !found:
+				continue // expunged since it was listed
+			}
+			d = &doc
+			read[m.doc] = d
+			for _, f := range d.fields {
+				size += len(f)
+			}
+		}
+		post.addDoc(m.uid, d)
+		if d.big {
+			big = append(big, m.uid)
+		}
+		n++
+	}
+	return post, big, n, len(msgs)
 }
 
 // textMsg is a message the indexer maps to its doc.
 type textMsg struct {
-	uid  store.UID
-	doc  int64
-	gone bool // its blob went away while the batch was read
+	uid store.UID
+	doc int64
 }
 
 // textMessages lists the messages of mbox with UIDs in (from, below).
@@ -319,149 +364,22 @@ func (s *Store) textMessages(ctx context.Context, mbox store.MailboxID, from, be
 	return out, rows.Err()
 }
 
-// newDocs extracts the text of the messages' blobs not in text.db yet, up
-// to textBatchBytes; cut is how many of msgs the docs cover.
-func (s *Store) newDocs(ctx context.Context, t *textDB, msgs []textMsg) (docs []textDoc, cut int, err error) {
-	if len(msgs) == 0 {
-		return nil, 0, nil
-	}
-	have, err := t.haveDocs(ctx, msgs)
-	if err != nil {
-		return nil, 0, err
-	}
-	size := 0
-	for i := range msgs {
-		m := &msgs[i]
-		if have[m.doc] {
-			continue
-		}
-		if size > textBatchBytes {
-			return docs, i, nil
-		}
-		have[m.doc] = true
-		d, found, err := s.blobText(ctx, m.doc)
-		if err != nil {
-			// Unreadable: leave it to the scan rather than stop the
-			// indexer.
-			s.log.Warn("text index: blob left to the scan", "blob", m.doc, "err", err)
-			d = textDoc{big: true}
-		}
-		if !found {
-			m.gone = true
-			continue
-		}
-		d.id = m.doc
-		for _, f := range d.fields {
-			size += len(f)
-		}
-		docs = append(docs, d)
-	}
-	return docs, len(msgs), nil
-}
-
-// haveDocs returns which of the messages' docs text.db has.
-func (t *textDB) haveDocs(ctx context.Context, msgs []textMsg) (map[int64]bool, error) {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, m := range msgs {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.FormatInt(m.doc, 10))
-	}
-	b.WriteByte(']')
-	rows, err := t.db.QueryContext(ctx, `SELECT id FROM doc WHERE id IN (SELECT value FROM json_each(?))`, b.String())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	have := map[int64]bool{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		have[id] = true
-	}
-	return have, rows.Err()
-}
-
-// forgetMailboxes drops the rows of deleted mailboxes and the docs no
-// message refers to any more.
-func forgetMailboxes(ctx context.Context, tx *sql.Tx, ids []int64) error {
-	for _, id := range ids {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM msg WHERE mailbox_id=?`, id); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM mbox WHERE id=?`, id); err != nil {
-			return err
-		}
-	}
-	return dropOrphanDocs(ctx, tx)
-}
-
-// dropOrphanDocs deletes the docs no msg row refers to, with their grams.
-func dropOrphanDocs(ctx context.Context, tx *sql.Tx) error {
-	stmts := []string{
-		`CREATE TEMP TABLE IF NOT EXISTS gone(id INTEGER PRIMARY KEY)`,
-		`DELETE FROM temp.gone`,
-		`INSERT INTO temp.gone SELECT id FROM doc WHERE NOT EXISTS (SELECT 1 FROM msg WHERE msg.doc=doc.id)`,
-	}
-	for _, tb := range ftsTables {
-		stmts = append(stmts, `DELETE FROM `+tb+` WHERE rowid IN (SELECT id FROM temp.gone)`)
-	}
-	stmts = append(stmts,
-		`DELETE FROM doc WHERE id IN (SELECT id FROM temp.gone)`,
-		`DELETE FROM temp.gone`)
-	for _, q := range stmts {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// textOptimizeDocs is how many new docs make the indexer, once idle, merge
-// each table's segments into one (FTS5 'optimize'): about a tenth smaller,
-// and fewer segments to read per lookup.
+// textOptimizeDocs is how many new messages make the indexer, once idle,
+// merge each mailbox's runs into one: fewer rows to read per word, and
+// smaller.
 const textOptimizeDocs = 5000
 
-// optimizeText merges the segments of every table of grams.
+// optimizeText merges the runs of every mailbox that has more than one.
 func (s *Store) optimizeText(ctx context.Context) error {
 	t := s.textIdx()
 	if t == nil {
 		return store.ErrClosed
 	}
-	for _, tb := range ftsTables {
-		err := t.write(ctx, func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `INSERT INTO `+tb+`(`+tb+`) VALUES('optimize')`)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// textSweepEvery is how often an idle indexer drops the rows of expunged
-// messages and the grams of blobs no message refers to any more. Until
-// then they only cost space: a stale candidate is verified against the
-// mailbox like any other.
-const textSweepEvery = 10 * time.Minute
-
-// sweepText drops text.db's rows of messages index.db no longer has, and
-// the docs left without a message.
-func (s *Store) sweepText(ctx context.Context) error {
-	t := s.textIdx()
-	if t == nil {
-		return store.ErrClosed
-	}
-	var ids []store.MailboxID
-	rows, err := t.db.QueryContext(ctx, `SELECT id FROM mbox`)
+	rows, err := t.db.QueryContext(ctx, `SELECT mbox FROM runs WHERE tier >= 0 GROUP BY mbox HAVING sum(n) > 1`)
 	if err != nil {
 		return err
 	}
+	var ids []store.MailboxID
 	for rows.Next() {
 		var id store.MailboxID
 		if err := rows.Scan(&id); err != nil {
@@ -475,62 +393,73 @@ func (s *Store) sweepText(ctx context.Context) error {
 		return err
 	}
 	for _, id := range ids {
-		indexed, err := readUIDs(ctx, t.db, `SELECT uid FROM msg WHERE mailbox_id=? ORDER BY uid`, id)
+		err := t.write(ctx, func(tx *sql.Tx) error { return mergeTiers(ctx, tx, id, 0, textTiers-1, textTiers-1) })
 		if err != nil {
 			return err
 		}
-		live, err := readUIDs(ctx, s.rdb, `SELECT uid FROM messages WHERE mailbox_id=? ORDER BY uid`, id)
-		if err != nil {
+	}
+	return nil
+}
+
+// CompactTextIndex merges the text index's runs now, as the idle indexer
+// does (benchmarks measure the index as it settles).
+func (s *Store) CompactTextIndex(ctx context.Context) error { return s.optimizeText(ctx) }
+
+// textSweepEvery is how often an idle indexer looks for mailboxes whose
+// postings are mostly of expunged messages. Until then those only cost
+// space: a stale candidate is verified against the mailbox like any other.
+const textSweepEvery = 10 * time.Minute
+
+// textStaleShare: a mailbox with more than 1/textStaleShare of its indexed
+// messages expunged (and at least textStaleMin) is indexed again from
+// scratch, which drops their postings.
+const (
+	textStaleShare = 4
+	textStaleMin   = 256
+)
+
+// sweepText queues for indexing again the mailboxes whose postings are
+// mostly stale.
+func (s *Store) sweepText(ctx context.Context) error {
+	t := s.textIdx()
+	if t == nil {
+		return store.ErrClosed
+	}
+	type mboxDocs struct {
+		id         store.MailboxID
+		mark       store.UID
+		docs, live int
+	}
+	var all []mboxDocs
+	rows, err := t.db.QueryContext(ctx, `SELECT id, mark, docs FROM mbox`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var m mboxDocs
+		if err := rows.Scan(&m.id, &m.mark, &m.docs); err != nil {
+			rows.Close()
 			return err
 		}
-		gone := missingUIDs(indexed, live)
-		if len(gone) == 0 {
+		all = append(all, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, m := range all {
+		if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE mailbox_id=? AND uid<=?`, m.id, m.mark).Scan(&m.live); err != nil {
+			return err
+		}
+		stale := m.docs - m.live
+		if stale < textStaleMin || stale*textStaleShare < m.docs {
 			continue
 		}
-		err = t.write(ctx, func(tx *sql.Tx) error {
-			for _, u := range gone {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM msg WHERE mailbox_id=? AND uid=?`, id, u); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		err := t.write(ctx, func(tx *sql.Tx) error { return forgetMailbox(ctx, tx, int64(m.id)) })
 		if err != nil {
 			return err
 		}
+		s.textKick.Store(true)
 	}
-	return t.write(ctx, func(tx *sql.Tx) error { return dropOrphanDocs(ctx, tx) })
-}
-
-func readUIDs(ctx context.Context, db *sql.DB, q string, args ...any) ([]store.UID, error) {
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.UID
-	for rows.Next() {
-		var u store.UID
-		if err := rows.Scan(&u); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
-}
-
-// missingUIDs returns the UIDs of a (ascending) that b (ascending) lacks.
-// A message added after b was read has a UID above the mark, never in a.
-func missingUIDs(a, b []store.UID) []store.UID {
-	var out []store.UID
-	j := 0
-	for _, u := range a {
-		for j < len(b) && b[j] < u {
-			j++
-		}
-		if j == len(b) || b[j] != u {
-			out = append(out, u)
-		}
-	}
-	return out
+	return nil
 }
