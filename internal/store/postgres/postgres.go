@@ -61,6 +61,11 @@ type Options struct {
 	// ExpungeRetention is how long expunged messages stay readable to
 	// IMAP sessions not yet told (0 = DefaultExpungeRetention).
 	ExpungeRetention time.Duration
+	// Blobs, when set, keeps new message bytes outside the database
+	// (files, S3; see extblobs.go); nil keeps them as chunk rows of the
+	// same transaction as the index. Either way, blobs stored the other
+	// way before stay readable.
+	Blobs store.Blobs
 }
 
 // Store is the PostgreSQL mail store. It implements store.Store.
@@ -164,6 +169,10 @@ func (s *Store) start(ctx context.Context) error {
 	s.wg.Add(2)
 	go s.listener(l)
 	go s.purger()
+	if s.opts.Blobs != nil {
+		s.wg.Add(1)
+		go s.sweeper()
+	}
 	return nil
 }
 
