@@ -119,6 +119,7 @@ func (s *Store) SweepBlobs(ctx context.Context) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, extTimeout)
 	defer cancel()
 	n := 0
+	var errs []error
 	err := pgx.BeginFunc(ctx, s.pool, func(t pgx.Tx) error {
 		// A trash row naming a live blob (a commit whose answer was lost)
 		// is not garbage: forget it.
@@ -134,7 +135,6 @@ func (s *Store) SweepBlobs(ctx context.Context) (int, error) {
 			return err
 		}
 		var done []string
-		var errs []error
 		for _, id := range ids {
 			if err := s.opts.Blobs.Delete(ctx, id); err != nil {
 				errs = append(errs, err)
@@ -146,12 +146,13 @@ func (s *Store) SweepBlobs(ctx context.Context) (int, error) {
 			return err
 		}
 		n = len(done)
-		return errors.Join(errs...)
+		return nil
 	})
-	if err != nil && n > 0 {
-		// The deletions happened; the rows stay and are tried again (a
-		// delete of a missing object is not an error).
-		n = 0
+	if err != nil {
+		// Rolled back: the rows stay and are tried again (deleting a
+		// missing object is not an error).
+		return 0, err
 	}
-	return n, err
+	// Objects that failed stay queued for the next sweep.
+	return n, errors.Join(errs...)
 }

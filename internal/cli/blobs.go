@@ -1,0 +1,38 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/youju/youju/internal/blob/fileblobs"
+	"github.com/youju/youju/internal/blob/s3blobs"
+	"github.com/youju/youju/internal/config"
+	"github.com/youju/youju/internal/store"
+)
+
+// openBlobs returns the external blob store of a postgres store's config
+// ([blobs]), or nil for chunk rows in the database (backend "postgres").
+func openBlobs(ctx context.Context, dataDir string, c config.Config) (store.Blobs, error) {
+	switch c.BlobBackend() {
+	case "files":
+		dir := c.Blobs.Dir
+		if dir == "" {
+			dir = filepath.Join(dataDir, "blobs")
+		}
+		return fileblobs.Open(dir)
+	case "s3":
+		secret, err := c.Blobs.SecretValue()
+		if err != nil {
+			return nil, err
+		}
+		b, err := s3blobs.Open(ctx, s3blobs.Config{Endpoint: c.Blobs.Endpoint, Bucket: c.Blobs.Bucket,
+			AccessKey: c.Blobs.AccessKey, Secret: secret, Region: c.Blobs.Region,
+			PathStyle: c.Blobs.PathStyle, Prefix: c.Blobs.Prefix})
+		if err != nil {
+			return nil, fmt.Errorf("opening the S3 blob store: %w", err)
+		}
+		return b, nil
+	}
+	return nil, nil
+}
