@@ -41,7 +41,7 @@ func Open(dir string) (*Store, error) {
 // path maps an id ("ab/cdef...") to its file, refusing anything that is
 // not an id Put made (no "..", no absolute path).
 func (s *Store) path(id string) (string, error) {
-	if len(id) != 35 || id[2] != '/' {
+	if len(id) != 33 || id[2] != '/' {
 		return "", fmt.Errorf("fileblobs: bad blob id %q", id)
 	}
 	if _, err := hex.DecodeString(id[:2] + id[3:]); err != nil {

@@ -43,7 +43,7 @@ type pblob struct {
 	info    []byte
 	ext     string // id in the external store.Blobs ("" = chunk rows)
 	refs    int    // units that stored it
-	planned int // units that refer to it
+	planned int    // units that refer to it
 	id      int64
 }
 

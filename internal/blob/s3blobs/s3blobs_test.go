@@ -1,0 +1,107 @@
+package s3blobs_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"testing"
+
+	"github.com/youju/youju/internal/blob/blobtest"
+	"github.com/youju/youju/internal/blob/s3blobs"
+	"github.com/youju/youju/internal/testutil/s3test"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	s3test.Stop()
+	os.Exit(code)
+}
+
+var ctx = context.Background()
+
+// countingTransport counts the response body bytes received.
+type countingTransport struct{ n atomic.Int64 }
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil {
+		resp.Body = &countingBody{ReadCloser: resp.Body, n: &c.n}
+	}
+	return resp, err
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
+
+// TestSeaweedFS runs the blob conformance suite against a real S3 server.
+func TestSeaweedFS(t *testing.T) {
+	cfg := s3test.Config(t)
+	s, err := s3blobs.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobtest.Run(t, s)
+}
+
+// TestSeaweedFSRangeReadsOnlyRange checks on the wire that a range read of
+// a large object receives its range, not the object (a partial FETCH,
+// RFC 9051 §6.4.5, of a big attachment).
+func TestSeaweedFSRangeReadsOnlyRange(t *testing.T) {
+	cfg := s3test.Config(t)
+	ct := new(countingTransport)
+	cfg.Transport = ct
+	s, err := s3blobs.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testRangeOnly(t, s, func() int64 { return ct.n.Load() })
+}
+
+func testRangeOnly(t *testing.T, s *s3blobs.Store, received func() int64) {
+	data := blobtest.Data(4<<20, 1)
+	id, err := s.Put(ctx, bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Open(ctx, id, int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	before := received()
+	p := make([]byte, 1000)
+	if _, err := r.ReadAt(p, 3<<20); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(p, data[3<<20:3<<20+1000]) {
+		t.Fatal("range read differs")
+	}
+	if got := received() - before; got < 1000 || got > 64<<10 {
+		t.Fatalf("a 1000-byte range read received %d bytes", got)
+	}
+}
+
+func TestWrongCredentialsAndBucket(t *testing.T) {
+	cfg := s3test.Config(t)
+	bad := cfg
+	bad.Secret = "wrong"
+	if _, err := s3blobs.Open(ctx, bad); err == nil {
+		t.Error("Open with a wrong secret succeeded")
+	}
+	bad = cfg
+	bad.Bucket = "no-such-bucket-youju"
+	if _, err := s3blobs.Open(ctx, bad); err == nil {
+		t.Error("Open of a missing bucket succeeded")
+	}
+}
