@@ -1,4 +1,4 @@
-package s3blobs
+package s3test
 
 import (
 	"bytes"
@@ -14,25 +14,28 @@ import (
 	"testing"
 )
 
-// fakeS3 is a minimal in-process S3 server (path style, no signature
+// Fake is a minimal in-process S3 server (path style, no signature
 // check) for fast tests: buckets, PUT/GET (with Range)/HEAD/DELETE of
 // objects. It counts the object bytes it sends, so that a test can prove
 // a range read fetched only its range. The real-server tests use
 // SeaweedFS (s3test).
-type fakeS3 struct {
+type Fake struct {
 	mu      sync.Mutex
 	buckets map[string]map[string][]byte
-	sent    atomic.Int64
+	// Sent counts the object bytes sent (GET bodies).
+	Sent atomic.Int64
 }
 
-func newFakeS3(t *testing.T) (*fakeS3, string) {
-	f := &fakeS3{buckets: map[string]map[string][]byte{}}
+// NewFake starts a Fake on 127.0.0.1, stopped when t ends, and returns
+// it and its endpoint URL.
+func NewFake(t testing.TB) (*Fake, string) {
+	f := &Fake{buckets: map[string]map[string][]byte{}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return f, srv.URL
 }
 
-func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/")
 	bucket, key, _ := strings.Cut(path, "/")
 	f.mu.Lock()
@@ -94,7 +97,7 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(status)
 		if r.Method == http.MethodGet {
 			n, _ := w.Write(b)
-			f.sent.Add(int64(n))
+			f.Sent.Add(int64(n))
 		}
 	default:
 		w.WriteHeader(http.StatusMethodNotAllowed)
