@@ -198,7 +198,7 @@ func (s *Store) Open(ctx context.Context, id string, size int64) (store.MessageR
 		}
 		size = info.Size
 	}
-	return &reader{s: s, ctx: ctx, id: id, size: size}, nil
+	return &reader{s: s, ctx: ctx, id: id, size: size, next: -1}, nil
 }
 
 func (s *Store) notFound(id string, err error) error {
@@ -219,6 +219,10 @@ type reader struct {
 	pos    int64
 	body   io.ReadCloser
 	cancel context.CancelFunc
+
+	blk   []byte // bytes at blkAt, the last range ReadAt fetched
+	blkAt int64
+	next  int64 // where the previous ReadAt ended
 }
 
 // Size implements store.MessageReader.
@@ -269,7 +273,15 @@ func (r *reader) get(ctx context.Context, off, end int64) (io.ReadCloser, error)
 	return o, nil
 }
 
-// ReadAt implements io.ReaderAt.
+// readAhead is how much a ReadAt that continues the previous one fetches
+// at once: a reader that walks a message in small steps (a 32 KiB copy
+// buffer) costs one request per MiB, not one per step, while a first,
+// isolated ReadAt (a partial FETCH) fetches exactly its range.
+const readAhead = 1 << 20
+
+// ReadAt implements io.ReaderAt. It keeps the last range it fetched, so
+// that reading a range twice (checking a section for NUL, then sending
+// it) costs one request.
 func (r *reader) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, errors.New("s3: negative offset")
@@ -278,28 +290,50 @@ func (r *reader) ReadAt(p []byte, off int64) (int, error) {
 		return 0, io.EOF
 	}
 	end := min(off+int64(len(p)), r.size)
-	ctx, cancel := context.WithTimeout(r.ctx, r.s.timeout+time.Duration((end-off)>>20)*time.Second)
-	defer cancel()
-	body, err := r.get(ctx, off, end)
-	if err != nil {
-		return 0, err
-	}
-	defer body.Close()
-	n, err := io.ReadFull(body, p[:end-off])
-	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return n, fmt.Errorf("s3: blob %s: short range read (%d of %d bytes)", r.id, n, end-off)
+	if off < r.blkAt || end > r.blkAt+int64(len(r.blk)) {
+		fetchEnd := end
+		if off == r.next {
+			fetchEnd = min(max(end, off+readAhead), r.size)
 		}
-		return n, r.s.notFound(r.id, err)
+		if err := r.fetch(off, fetchEnd); err != nil {
+			return 0, err
+		}
 	}
+	r.next = end
+	n := copy(p, r.blk[off-r.blkAt:end-r.blkAt])
 	if n < len(p) {
 		return n, io.EOF
 	}
 	return n, nil
 }
 
+// fetch reads bytes [off, end) into blk with one range GET.
+func (r *reader) fetch(off, end int64) error {
+	ctx, cancel := context.WithTimeout(r.ctx, r.s.timeout+time.Duration((end-off)>>20)*time.Second)
+	defer cancel()
+	body, err := r.get(ctx, off, end)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	if int64(cap(r.blk)) < end-off {
+		r.blk = make([]byte, end-off)
+	}
+	r.blk, r.blkAt = r.blk[:end-off], off
+	n, err := io.ReadFull(body, r.blk)
+	if err != nil {
+		r.blk = r.blk[:0]
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return fmt.Errorf("s3: blob %s: short range read (%d of %d bytes)", r.id, n, end-off)
+		}
+		return r.s.notFound(r.id, err)
+	}
+	return nil
+}
+
 // Close implements io.Closer.
 func (r *reader) Close() error {
+	r.blk = nil
 	if r.body != nil {
 		r.body.Close()
 		r.cancel()

@@ -142,3 +142,40 @@ func TestFakeRangeReadsOnlyRange(t *testing.T) {
 		t.Fatalf("server sent %d bytes for a 500-byte range", got)
 	}
 }
+
+// TestFakeSequentialReadAtRequests checks that walking an object with
+// small ReadAt steps (io.SectionReader under io.Copy, as IMAP FETCH sends
+// a literal) costs a request per MiB, and that reading a range twice
+// costs one.
+func TestFakeSequentialReadAtRequests(t *testing.T) {
+	f, url := s3test.NewFake(t)
+	s, err := s3blobs.Open(ctx, s3blobs.Config{Endpoint: url, Bucket: "mailbox", AccessKey: "a", Secret: "s", PathStyle: true, CreateBucket: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := blobtest.Data(3<<20+100, 4)
+	id, err := s.Put(ctx, bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := s.Open(ctx, id, int64(len(data)))
+	defer r.Close()
+	g0 := f.Gets.Load()
+	var out bytes.Buffer
+	if _, err := io.Copy(&out, io.NewSectionReader(r, 100, int64(len(data))-100)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), data[100:]) {
+		t.Fatal("sequential read differs")
+	}
+	if gets := f.Gets.Load() - g0; gets > 5 {
+		t.Fatalf("%d GETs to walk 3 MiB in 32 KiB steps", gets)
+	}
+	g0 = f.Gets.Load()
+	p := make([]byte, 700)
+	r.ReadAt(p, 12345)
+	r.ReadAt(p, 12345)
+	if gets := f.Gets.Load() - g0; gets != 1 {
+		t.Fatalf("%d GETs to read one range twice", gets)
+	}
+}

@@ -24,6 +24,8 @@ type Fake struct {
 	buckets map[string]map[string][]byte
 	// Sent counts the object bytes sent (GET bodies).
 	Sent atomic.Int64
+	// Gets counts the GET requests of objects.
+	Gets atomic.Int64
 }
 
 // NewFake starts a Fake on 127.0.0.1, stopped when t ends, and returns
@@ -96,6 +98,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		w.WriteHeader(status)
 		if r.Method == http.MethodGet {
+			f.Gets.Add(1)
 			n, _ := w.Write(b)
 			f.Sent.Add(int64(n))
 		}
