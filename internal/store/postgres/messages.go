@@ -123,6 +123,9 @@ func listQuery(opt *store.ListOptions) string {
 
 // ListMessages implements store.Mail, in chunks of rows.
 func (s *Store) ListMessages(ctx context.Context, acct store.AccountID, mbox store.MailboxID, opt store.ListOptions, fn func(*store.Message) error) error {
+	if done, err := s.listCached(ctx, acct, mbox, &opt, fn); done {
+		return err
+	}
 	if err := s.checkMailbox(ctx, acct, mbox); err != nil {
 		return err
 	}

@@ -21,6 +21,11 @@ func TestConformance(t *testing.T) {
 			return openStore(t, key)
 		})
 	})
+	t.Run("blobs=postgres/cache=every-mailbox", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T, key string) store.Store {
+			return openSchema(t, schemaFor(key), Options{cacheMin: 1})
+		})
+	})
 	t.Run("blobs=files", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T, key string) store.Store {
 			b, err := fileblobs.Open(storetest.Dir(t, key))
