@@ -191,6 +191,12 @@ END $$ LANGUAGE plpgsql;
 DROP TRIGGER IF EXISTS blobs_trash_ext ON blobs;
 CREATE TRIGGER blobs_trash_ext AFTER DELETE ON blobs
 	FOR EACH ROW WHEN (OLD.ext IS NOT NULL) EXECUTE FUNCTION blob_trash_ext();`,
+	// A chunk row is compressed, then moved out of line when it is still
+	// over toast_tuple_target (2 KB by default): a 10 KB text message
+	// (lz4: 3-4 KB) cost two TOAST rows and their index entries besides
+	// its own. Kept in the row up to 8160 bytes (the largest target),
+	// most messages are one heap row and one primary-key entry.
+	`ALTER TABLE blob_chunks SET (toast_tuple_target = 8160);`,
 }
 
 // lockKey is the advisory lock that serialises migrations of one schema
