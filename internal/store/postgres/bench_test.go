@@ -74,6 +74,12 @@ func benchDeliver(b *testing.B, writers, accounts int, random bool, opts ...Opti
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/msg")
 	b.ReportMetric(float64(s.batcher.batched.Load()-r0)/float64(max(1, s.batcher.batches.Load()-b0)), "reqs/commit")
+	// What PostgreSQL wrote for the bytes (heap, TOAST and indexes of
+	// blob_chunks): a machine-independent figure of its work per message.
+	var chunkBytes int64
+	if err := s.pool.QueryRow(ctx, `SELECT pg_total_relation_size('blob_chunks')`).Scan(&chunkBytes); err == nil {
+		b.ReportMetric(float64(chunkBytes)/float64(b.N), "chunk-B/msg")
+	}
 }
 
 // BenchmarkDeliver10KB measures durable deliveries (each acknowledged
