@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/youju/youju/internal/blob/fileblobs"
 	"github.com/youju/youju/internal/blob/s3blobs"
@@ -35,4 +37,26 @@ func openBlobs(ctx context.Context, dataDir string, c config.Config) (store.Blob
 		return b, nil
 	}
 	return nil, nil
+}
+
+// checkBlobs reaches the blob store of a postgres store's config (the S3
+// bucket must exist and the keys work) and says where messages go.
+func checkBlobs(ctx context.Context, e *env, dataDir string, c config.Config) error {
+	if !c.Store.Postgres() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := openBlobs(ctx, dataDir, c); err != nil {
+		return fmt.Errorf("blobs: %w", err)
+	}
+	switch c.BlobBackend() {
+	case "s3":
+		fmt.Fprintf(e.stdout, "Blobs: S3 bucket %s at %s, reachable.\n", c.Blobs.Bucket, c.Blobs.Endpoint)
+	case "files":
+		fmt.Fprintf(e.stdout, "Blobs: files in %s.\n", cmp.Or(c.Blobs.Dir, filepath.Join(dataDir, "blobs")))
+	default:
+		fmt.Fprintf(e.stdout, "Blobs: in the PostgreSQL database.\n")
+	}
+	return nil
 }

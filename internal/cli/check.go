@@ -16,7 +16,7 @@ func runConfig(ctx context.Context, e *env, args []string) error {
 
 // configCheck loads the config strictly and the certificate, and prints
 // where each listener will bind.
-func configCheck(_ context.Context, e *env, args []string) error {
+func configCheck(ctx context.Context, e *env, args []string) error {
 	fs, data := flags(e, "config check", "config check [--data DIR]")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -35,6 +35,9 @@ func configCheck(_ context.Context, e *env, args []string) error {
 			addr = "off"
 		}
 		fmt.Fprintf(e.stdout, "  %-12s %s\n", l.name, addr)
+	}
+	if err := checkBlobs(ctx, e, *data, c); err != nil {
+		return err
 	}
 	if on, why := acmeWanted(c, false); on {
 		fmt.Fprintf(e.stdout, "ACME: on (challenges %v); certificate in %s once obtained.\n", acmeChallenges(c), acmeDir(*data))
