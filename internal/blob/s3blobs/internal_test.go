@@ -1,6 +1,9 @@
 package s3blobs
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseEndpoint(t *testing.T) {
 	for _, c := range []struct {
@@ -22,4 +25,18 @@ func TestParseEndpoint(t *testing.T) {
 			t.Errorf("parseEndpoint(%q) = %q, %v, %v", c.in, host, secure, err)
 		}
 	}
+}
+
+// FuzzParseEndpoint checks that parseEndpoint never panics and that a
+// host it returns has no path or scheme left in it.
+func FuzzParseEndpoint(f *testing.F) {
+	for _, s := range []string{"https://s3.example.com", "http://127.0.0.1:8333/", "h", "://", "http://h/b", "https://[::1]:9000"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, e string) {
+		host, _, err := parseEndpoint(e)
+		if err == nil && (host == "" && strings.Contains(e, "://") || strings.Contains(host, "://")) {
+			t.Fatalf("parseEndpoint(%q) = host %q", e, host)
+		}
+	})
 }

@@ -114,6 +114,9 @@ func parseEndpoint(e string) (host string, secure bool, err error) {
 	if err != nil {
 		return "", false, fmt.Errorf("s3: endpoint: %w", err)
 	}
+	if u.Host == "" {
+		return "", false, fmt.Errorf("s3: endpoint %q: no host", e)
+	}
 	if u.Path != "" && u.Path != "/" {
 		return "", false, fmt.Errorf("s3: endpoint %q: no path allowed (the bucket is set on its own)", e)
 	}
