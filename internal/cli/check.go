@@ -49,6 +49,9 @@ func configCheck(ctx context.Context, e *env, args []string) error {
 	for _, w := range webPortWarnings(c) {
 		fmt.Fprintf(e.stdout, "warning: %s\n", w)
 	}
+	if err := checkBlobs(ctx, e, *data, c); err != nil {
+		return err
+	}
 	if on, why := acmeWanted(c, false); on {
 		fmt.Fprintf(e.stdout, "ACME: on (challenges %v); certificate in %s once obtained.\n", acmeChallenges(c), acmeDir(*data))
 	} else {

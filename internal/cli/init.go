@@ -109,7 +109,11 @@ type backend interface {
 
 func openStore(ctx context.Context, dataDir string, c config.Config) (backend, error) {
 	if c.Store.Postgres() {
-		st, err := postgres.Open(ctx, c.Store.DSN, postgres.Options{MaxMessageSize: c.Limits.MaxMessageBytes})
+		blobs, err := openBlobs(ctx, dataDir, c)
+		if err != nil {
+			return nil, err
+		}
+		st, err := postgres.Open(ctx, c.Store.DSN, postgres.Options{MaxMessageSize: c.Limits.MaxMessageBytes, Blobs: blobs})
 		if err != nil {
 			return nil, fmt.Errorf("opening the PostgreSQL store: %w", err)
 		}

@@ -16,13 +16,53 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/youju/youju/internal/blob/s3blobs"
 	"github.com/youju/youju/internal/store/postgres/pgtest"
+	"github.com/youju/youju/internal/testutil/s3test"
 )
 
 // TestServeOnPostgres runs serve with [store] backend = "postgres": an
 // account added with the CLI lands in PostgreSQL, mail received on the MX
-// port is stored there and IMAP shows it.
+// port is stored there and IMAP shows it; with every [blobs] backend
+// (the bytes in the database, in files, in S3: an in-process fake and
+// SeaweedFS).
 func TestServeOnPostgres(t *testing.T) {
+	t.Run("blobs=postgres", func(t *testing.T) { serveOnPostgres(t, "", nil) })
+	t.Run("blobs=files", func(t *testing.T) {
+		serveOnPostgres(t, `backend = "files"`, func(t *testing.T, dir string) {
+			n := 0
+			filepath.WalkDir(filepath.Join(dir, "blobs"), func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					n++
+				}
+				return nil
+			})
+			if n != 1 {
+				t.Fatalf("%d files in DATA/blobs, want the one message", n)
+			}
+		})
+	})
+	t.Run("blobs=s3fake", func(t *testing.T) {
+		f, url := s3test.NewFake(t)
+		// The bucket must exist: serve does not create it.
+		if _, err := s3blobs.Open(context.Background(), s3blobs.Config{Endpoint: url, Bucket: "mail-test", AccessKey: "a", Secret: "s", PathStyle: true, CreateBucket: true}); err != nil {
+			t.Fatal(err)
+		}
+		serveOnPostgres(t, fmt.Sprintf("backend = \"s3\"\nendpoint = %q\nbucket = \"mail-test\"\naccess_key = \"a\"\nsecret = \"s\"\npath_style = true", url),
+			func(t *testing.T, dir string) {
+				if f.Gets.Load() == 0 {
+					t.Fatal("IMAP read the message without a GET from S3")
+				}
+			})
+	})
+	t.Run("blobs=s3", func(t *testing.T) {
+		c := s3test.Config(t)
+		serveOnPostgres(t, fmt.Sprintf("backend = \"s3\"\nendpoint = %q\nbucket = %q\naccess_key = %q\nsecret = %q\npath_style = true\nprefix = %q",
+			c.Endpoint, c.Bucket, c.AccessKey, c.Secret, c.Prefix), nil)
+	})
+}
+
+func serveOnPostgres(t *testing.T, blobs string, check func(t *testing.T, dir string)) {
 	dsn := pgtest.DSN(t)
 	schema := pgtest.NewSchema(t)
 	c, err := pgx.Connect(context.Background(), dsn)
@@ -52,9 +92,16 @@ func TestServeOnPostgres(t *testing.T) {
 	if !strings.Contains(s, `backend = "postgres"`) || !strings.Contains(s, "search_path") {
 		t.Fatalf("config template without a [store] section:\n%s", s)
 	}
+	if blobs != "" {
+		if !strings.Contains(s, "\n[blobs]\n") {
+			t.Fatalf("config template without a [blobs] section:\n%s", s)
+		}
+		s = strings.Replace(s, "\n[blobs]\n", "\n[blobs]\n"+blobs+"\n", 1)
+	}
 	if err := os.WriteFile(cfgPath, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	mustRun(t, "", "config", "check", "--data", dir)
 	mustRun(t, "", "domain", "add", "--data", dir, "example.test")
 	mustRun(t, "alicepw\n", "user", "add", "--data", dir, "--password-stdin", "alice@example.test")
 	addrs, errs, stop := startServe(t, dir)
@@ -97,5 +144,8 @@ func TestServeOnPostgres(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+	if check != nil {
+		check(t, dir)
 	}
 }

@@ -45,6 +45,7 @@ type Config struct {
 	Auth      Auth      `toml:"auth"`
 	Outbound  Outbound  `toml:"outbound"`
 	Store     Store     `toml:"store"`
+	Blobs     Blobs     `toml:"blobs"`
 	ACME      ACME      `toml:"acme"`
 	SRS       SRS       `toml:"srs"`
 	Spam      Spam      `toml:"spam"`
@@ -374,6 +375,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Store.Validate(); err != nil {
+		return err
+	}
+	if err := c.Blobs.Validate(c.Store.Backend); err != nil {
 		return err
 	}
 	if err := c.ACME.validate(); err != nil {

@@ -114,6 +114,18 @@ dsn = {{printf "%q" .Store.DSN}}
 # dsn = ""                  # for postgres, e.g. "postgres://youju:secret@db.example:5432/youju?sslmode=verify-full"
 {{- end}}
 
+[blobs]
+# where message bytes live; see docs/architecture.md, "Blob storage"
+# backend = ""              # sqlite: "files" (its own files, the only choice); postgres: "postgres" (default), "files" or "s3"
+# dir = ""                  # files with postgres: one file per message here ("" = DATA/blobs; share it between nodes)
+# endpoint = ""             # s3: "https://s3.example.com" (http:// only on a private network)
+# bucket = ""
+# access_key = ""
+# secret_file = ""          # a file holding the secret key (or: secret = "...")
+# region = ""
+# path_style = false        # true for most self-hosted S3 servers (SeaweedFS, MinIO, Ceph)
+# prefix = ""               # put before every object name, e.g. "youju/"
+
 [spam]
 # anti-spam checks of the MX port: see docs/spam.md
 # dnsbl = []                # e.g. ["zen.spamhaus.org"] (read its terms of use first)

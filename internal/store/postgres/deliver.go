@@ -41,8 +41,9 @@ const (
 type pblob struct {
 	data    []byte
 	info    []byte
-	refs    int // units that stored it
-	planned int // units that refer to it
+	ext     string // id in the external store.Blobs ("" = chunk rows)
+	refs    int    // units that stored it
+	planned int    // units that refer to it
 	id      int64
 }
 
@@ -381,6 +382,7 @@ func queueBlobs(pb *pgx.Batch, batch []*dreq, lk *locked) {
 	var planned []int32
 	var size []int64
 	var info [][]byte
+	var ext []string
 	var ck, cn []int32
 	var cdata [][]byte
 	for _, r := range batch {
@@ -397,17 +399,21 @@ func queueBlobs(pb *pgx.Batch, batch []*dreq, lk *locked) {
 			b.planned = int(refs[i])
 			size = append(size, int64(len(b.data)))
 			info = append(info, b.info)
+			ext = append(ext, b.ext)
+			if b.ext != "" {
+				continue // the bytes are in the external store already
+			}
 			for n, c := range splitChunks(b.data) {
 				ck, cn, cdata = append(ck, k), append(cn, int32(n)), append(cdata, c)
 			}
 		}
 	}
-	pb.Queue(`WITH v AS (SELECT nextval('blobs_id_seq') AS id, k, size, refs, info
-			FROM unnest($1::bigint[], $2::int[], $3::bytea[]) WITH ORDINALITY AS u(size, refs, info, k)),
-		b AS (INSERT INTO blobs(id, size, refcount, info) SELECT id, size, refs, info FROM v),
+	pb.Queue(`WITH v AS (SELECT nextval('blobs_id_seq') AS id, k, size, refs, info, ext
+			FROM unnest($1::bigint[], $2::int[], $3::bytea[], $7::text[]) WITH ORDINALITY AS u(size, refs, info, ext, k)),
+		b AS (INSERT INTO blobs(id, size, refcount, info, ext) SELECT id, size, refs, info, NULLIF(ext, '') FROM v),
 		c AS (INSERT INTO blob_chunks(blob_id, n, data) SELECT v.id, c.n, c.data
 			FROM unnest($4::int[], $5::int[], $6::bytea[]) AS c(k, n, data) JOIN v ON v.k = c.k + 1)
-		SELECT id, k FROM v`, size, planned, info, ck, cn, cdata).Query(func(rows pgx.Rows) error {
+		SELECT id, k FROM v`, size, planned, info, ck, cn, cdata, ext).Query(func(rows pgx.Rows) error {
 		var id, k int64
 		_, err := pgx.ForEachRow(rows, []any{&id, &k}, func() error {
 			if k < 1 || k > int64(len(all)) {
@@ -527,11 +533,15 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.TargetRe
 		idate = now
 	}
 	r := &dreq{ctx: ctx, now: now, blobs: []*pblob{b}}
+	if err := s.putExt(ctx, r.blobs); err != nil {
+		return nil, err
+	}
 	for _, t := range d.Targets {
 		r.units = append(r.units, &unit{acct: t.Account, mbox: t.Mailbox,
 			msgs: []unitMsg{{blob: 0, flags: t.Flags, idate: idate, size: int64(len(b.data))}}})
 	}
 	if err := s.batcher.submit(r); err != nil {
+		s.dropExt(r.blobs)
 		return nil, err
 	}
 	res := make([]store.TargetResult, len(r.units))
@@ -581,7 +591,11 @@ func (s *Store) AppendMessages(ctx context.Context, acct store.AccountID, append
 	if len(r.units) == 0 {
 		return res, nil
 	}
+	if err := s.putExt(ctx, r.blobs); err != nil {
+		return nil, err
+	}
 	if err := s.batcher.submit(r); err != nil {
+		s.dropExt(r.blobs)
 		return nil, err
 	}
 	for g, u := range units {

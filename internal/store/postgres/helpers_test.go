@@ -12,6 +12,7 @@ import (
 
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/testutil/pgdsn"
+	"github.com/youju/youju/internal/testutil/s3test"
 )
 
 var ctx = context.Background()
@@ -25,6 +26,7 @@ func TestMain(m *testing.M) {
 			c.Close(ctx)
 		}
 	}
+	s3test.Stop()
 	os.Exit(code)
 }
 

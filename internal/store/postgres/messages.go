@@ -123,6 +123,9 @@ func listQuery(opt *store.ListOptions) string {
 
 // ListMessages implements store.Mail, in chunks of rows.
 func (s *Store) ListMessages(ctx context.Context, acct store.AccountID, mbox store.MailboxID, opt store.ListOptions, fn func(*store.Message) error) error {
+	if done, err := s.listCached(ctx, acct, mbox, &opt, fn); done {
+		return err
+	}
 	if err := s.checkMailbox(ctx, acct, mbox); err != nil {
 		return err
 	}
@@ -294,14 +297,18 @@ func (s *Store) OpenMessage(ctx context.Context, acct store.AccountID, mbox stor
 // OpenMessageWith implements store.Mail. The reader fetches chunks of the
 // blob as they are read (blob.go); nothing is loaded whole.
 func (s *Store) OpenMessageWith(ctx context.Context, acct store.AccountID, mbox store.MailboxID, uid store.UID, opt store.OpenOptions) (store.MessageReader, error) {
-	q := `SELECT b.id, b.size FROM messages m JOIN blobs b ON b.id=m.blob_id WHERE ` + mboxScope + ` AND m.uid=$3`
+	q := `SELECT b.id, b.size, b.ext FROM messages m JOIN blobs b ON b.id=m.blob_id WHERE ` + mboxScope + ` AND m.uid=$3`
 	if opt.Retained {
-		q = `SELECT b.id, b.size FROM (SELECT mailbox_id, uid, blob_id FROM messages UNION ALL SELECT mailbox_id, uid, blob_id FROM retained) m
+		q = `SELECT b.id, b.size, b.ext FROM (SELECT mailbox_id, uid, blob_id FROM messages UNION ALL SELECT mailbox_id, uid, blob_id FROM retained) m
 			JOIN blobs b ON b.id=m.blob_id WHERE ` + mboxScope + ` AND m.uid=$3`
 	}
 	var id, size int64
-	if err := s.pool.QueryRow(ctx, q, mbox, acct, int64(uid)).Scan(&id, &size); err != nil {
+	var ext *string
+	if err := s.pool.QueryRow(ctx, q, mbox, acct, int64(uid)).Scan(&id, &size, &ext); err != nil {
 		return nil, notFound(err)
+	}
+	if ext != nil {
+		return s.openExt(ctx, *ext, size)
 	}
 	return s.openBlob(id, size), nil
 }

@@ -21,10 +21,12 @@
 //   - Change events go to the local notify hub after commit and to the
 //     other nodes through NOTIFY (notify.go).
 //
-// There is no in-memory flag cache: every read is a query.
+// Big mailboxes' index rows are cached (flagcache.go), checked against
+// the mailbox row at every use, so that no node needs to tell another.
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -61,6 +63,16 @@ type Options struct {
 	// ExpungeRetention is how long expunged messages stay readable to
 	// IMAP sessions not yet told (0 = DefaultExpungeRetention).
 	ExpungeRetention time.Duration
+	// Blobs, when set, keeps new message bytes outside the database
+	// (files, S3; see extblobs.go); nil keeps them as chunk rows of the
+	// same transaction as the index. Either way, blobs stored the other
+	// way before stay readable.
+	Blobs store.Blobs
+	// CacheMessages bounds the rows of the flag cache (flagcache.go):
+	// 0 = DefaultCacheMessages, negative = no cache.
+	CacheMessages int
+	// cacheMin overrides the cacheMin const (tests cache every mailbox).
+	cacheMin int64
 }
 
 // Store is the PostgreSQL mail store. It implements store.Store.
@@ -74,6 +86,7 @@ type Store struct {
 	dsn     string
 
 	batcher *batcher
+	cache   *flagCache // nil: off
 
 	closeOnce sync.Once
 	closing   chan struct{}
@@ -137,6 +150,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	s := &Store{pool: pool, opts: opts, log: log, node: newNodeID(), channel: channel, dsn: dsn,
 		closing: make(chan struct{})}
 	s.note = newNotifier(inner)
+	if opts.CacheMessages >= 0 {
+		s.cache = newFlagCache(cmp.Or(opts.CacheMessages, DefaultCacheMessages))
+	}
 	if err := s.start(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -164,6 +180,10 @@ func (s *Store) start(ctx context.Context) error {
 	s.wg.Add(2)
 	go s.listener(l)
 	go s.purger()
+	if s.opts.Blobs != nil {
+		s.wg.Add(1)
+		go s.sweeper()
+	}
 	return nil
 }
 

@@ -195,6 +195,32 @@ END $$;`,
 	// Coordination between nodes (coord.go): leases (the POP3 maildrop
 	// lock), \Recent floors, login-failure counters.
 	coordSchema,
+	// Blobs kept outside the database (store.Blobs: files, S3): ext is the
+	// external id, and no blob_chunks rows exist for such a blob. When the
+	// last reference goes and its row is deleted (by whatever path), the
+	// trigger queues ext in blob_trash; the sweeper (extblobs.go) deletes
+	// the object, in another transaction, once no row names it.
+	`ALTER TABLE blobs ADD COLUMN IF NOT EXISTS ext text;
+CREATE INDEX IF NOT EXISTS blobs_ext ON blobs(ext) WHERE ext IS NOT NULL;
+CREATE TABLE IF NOT EXISTS blob_trash (
+	ext   text PRIMARY KEY,
+	added bigint NOT NULL
+);
+CREATE OR REPLACE FUNCTION blob_trash_ext() RETURNS trigger AS $$
+BEGIN
+	INSERT INTO blob_trash(ext, added) VALUES (OLD.ext, (extract(epoch FROM clock_timestamp())*1e9)::bigint)
+		ON CONFLICT DO NOTHING;
+	RETURN NULL;
+END $$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS blobs_trash_ext ON blobs;
+CREATE TRIGGER blobs_trash_ext AFTER DELETE ON blobs
+	FOR EACH ROW WHEN (OLD.ext IS NOT NULL) EXECUTE FUNCTION blob_trash_ext();`,
+	// A chunk row is compressed, then moved out of line when it is still
+	// over toast_tuple_target (2 KB by default): a 10 KB text message
+	// (lz4: 3-4 KB) cost two TOAST rows and their index entries besides
+	// its own. Kept in the row up to 8160 bytes (the largest target),
+	// most messages are one heap row and one primary-key entry.
+	`ALTER TABLE blob_chunks SET (toast_tuple_target = 8160);`,
 }
 
 // lockKey is the advisory lock that serialises migrations of one schema

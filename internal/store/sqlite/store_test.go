@@ -24,8 +24,8 @@ var ctx = context.Background()
 func TestConformance(t *testing.T) {
 	for _, cache := range []int{0, -1} {
 		t.Run(fmt.Sprint("cache=", cache), func(t *testing.T) {
-			storetest.Run(t, func(t *testing.T, dir string) store.Store {
-				s, err := Open(ctx, dir, Options{CacheMessages: cache})
+			storetest.Run(t, func(t *testing.T, key string) store.Store {
+				s, err := Open(ctx, storetest.Dir(t, key), Options{CacheMessages: cache})
 				if err != nil {
 					t.Fatal(err)
 				}

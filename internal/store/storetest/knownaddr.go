@@ -14,8 +14,8 @@ import (
 // reopen, only the store.MaxKnownAddresses most recent stay, and the rows
 // go with the account.
 func testKnownAddresses(t *testing.T, open Opener) {
-	dir := t.TempDir()
-	s := open(t, dir)
+	key := NewKey(t)
+	s := open(t, key)
 	ka, ok := s.(store.KnownAddresses)
 	if !ok {
 		s.Close()
@@ -60,7 +60,7 @@ func testKnownAddresses(t *testing.T, open Opener) {
 	}
 	s.Close()
 
-	s = open(t, dir)
+	s = open(t, key)
 	t.Cleanup(func() { s.Close() })
 	ka = s.(store.KnownAddresses)
 	if !known(ka, a.ID, office, t0.Add(time.Hour)) {

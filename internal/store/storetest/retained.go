@@ -53,8 +53,8 @@ func readRetained(t *testing.T, s store.Store, acct store.AccountID, mbox store.
 // CopyOptions.Retained) and counts nowhere else; reopening the store
 // drops every retained message.
 func testRetainedAfterExpunge(t *testing.T, open Opener) {
-	dir := t.TempDir()
-	s := open(t, dir)
+	key := NewKey(t)
+	s := open(t, key)
 	a := newAccount(t, s, "a@example.com")
 	in := inbox(t, s, a.ID)
 	for i := 1; i <= 3; i++ {
@@ -171,7 +171,7 @@ func testRetainedAfterExpunge(t *testing.T, open Opener) {
 	s.Close()
 
 	// Reopened: no session survives, nothing is retained; copies stay.
-	s = open(t, dir)
+	s = open(t, key)
 	defer s.Close()
 	if got := listRetained(t, s, a.ID, in.ID, store.ListOptions{}); len(got) != 0 {
 		t.Fatalf("retained after reopen: %s", uidsOf(got))

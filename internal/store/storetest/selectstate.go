@@ -16,8 +16,8 @@ import (
 // after deliveries, flag changes, expunges that leave gaps, an emptied
 // mailbox, and a reopened store.
 func testSelectState(t *testing.T, open Opener) {
-	dir := t.TempDir()
-	s := open(t, dir)
+	key := NewKey(t)
+	s := open(t, key)
 	defer func() { s.Close() }()
 	a := newAccount(t, s, "sel@example.org")
 	b := newAccount(t, s, "other@example.org")
@@ -84,7 +84,7 @@ func testSelectState(t *testing.T, open Opener) {
 	}
 	check("refilled")
 	s.Close()
-	s = open(t, dir)
+	s = open(t, key)
 	check("reopened")
 	if _, err := store.SelectState(ctx, s, b.ID, in.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("other account's mailbox: %v", err)

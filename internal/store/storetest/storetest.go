@@ -8,10 +8,13 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,9 +22,45 @@ import (
 	"github.com/youju/youju/internal/store"
 )
 
-// Opener opens the store kept in dir, creating it if dir is empty.
-// Opening dir again after Close must give back the same store.
-type Opener func(t *testing.T, dir string) store.Store
+// Opener opens the store named key, creating it if it does not exist: a
+// new key (NewKey) gives an empty store, the same key after Close the
+// same store. A key is only a name, unique to the test run: a backend
+// that keeps files maps it to a directory (Dir), one that keeps rows to
+// a schema or database of its own, one with blobs elsewhere to a bucket
+// prefix or directory of its own.
+type Opener func(t *testing.T, key string) store.Store
+
+// NewKey returns a fresh store key for t: its name (readable in logs) and
+// 64 random bits, so that runs of the suite by several processes against
+// one database server never share a store.
+func NewKey(t *testing.T) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return t.Name() + "#" + hex.EncodeToString(b[:])
+}
+
+var (
+	dirsMu sync.Mutex
+	dirs   = map[string]string{}
+)
+
+// Dir returns the directory of key, for backends that keep files: a
+// t.TempDir the first time (removed when t ends), the same one after.
+func Dir(t *testing.T, key string) string {
+	dirsMu.Lock()
+	defer dirsMu.Unlock()
+	d, ok := dirs[key]
+	if !ok {
+		d = t.TempDir()
+		dirs[key] = d
+		t.Cleanup(func() {
+			dirsMu.Lock()
+			delete(dirs, key)
+			dirsMu.Unlock()
+		})
+	}
+	return d
+}
 
 // Run runs the suite.
 func Run(t *testing.T, open Opener) {
@@ -45,7 +84,7 @@ func Run(t *testing.T, open Opener) {
 var ctx = context.Background()
 
 func newStore(t *testing.T, open Opener) store.Store {
-	s := open(t, t.TempDir())
+	s := open(t, NewKey(t))
 	t.Cleanup(func() { s.Close() })
 	return s
 }
@@ -155,8 +194,8 @@ func testDeliverStoresCRLFInfoAndSize(t *testing.T, open Opener) {
 }
 
 func testUIDsNeverReusedAcrossReopenAndExpunge(t *testing.T, open Opener) {
-	dir := t.TempDir()
-	s := open(t, dir)
+	key := NewKey(t)
+	s := open(t, key)
 	a := newAccount(t, s, "a@example.com")
 	in := inbox(t, s, a.ID)
 	for i := 0; i < 3; i++ {
@@ -166,7 +205,7 @@ func testUIDsNeverReusedAcrossReopenAndExpunge(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	s.Close()
-	s = open(t, dir)
+	s = open(t, key)
 	defer s.Close()
 	in2 := inbox(t, s, a.ID)
 	if in2.UIDValidity != in.UIDValidity || in2.UIDNext != 4 {
