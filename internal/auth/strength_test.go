@@ -24,7 +24,7 @@ func TestCheckStrength(t *testing.T) {
 		{strings.Repeat("x", maxPasswordLen+1), "a@example.org", ErrPasswordLong},
 		{"correct horse battery staple", "a@example.org", nil},
 		{"Tr0ub4dor&3x", "a@example.org", nil},
-		{"春眠不觉晓处处闻啼鸟", "a@example.org", nil}, // 10 characters
+		{"春眠不觉晓处处闻啼鸟", "a@example.org", nil},                    // 10 characters
 		{"zhangwei-walks-the-dog", "zhangwei@example.org", nil}, // long enough around the name
 	} {
 		if got := CheckStrength(c.pw, c.addr); !errors.Is(got, c.want) {

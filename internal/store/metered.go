@@ -69,3 +69,7 @@ func (m *metered) SelectState(ctx context.Context, acct AccountID, mbox MailboxI
 	defer m.since("select", time.Now())
 	return SelectState(ctx, m.Store, acct, mbox)
 }
+
+// Unwrap returns the wrapped backend, for callers that look for an
+// optional interface of it (store.WebSessions) that the wrapper hides.
+func (m *metered) Unwrap() Store { return m.Store }

@@ -171,6 +171,8 @@ CREATE TABLE nodes (
 	id        text PRIMARY KEY,
 	heartbeat bigint NOT NULL
 );`,
+	// web sessions and the web sign-in's TOTP (websessions.go).
+	webSessionsSchema,
 }
 
 // lockKey is the advisory lock that serialises migrations of one schema
