@@ -172,6 +172,12 @@ func sameOrigin(r *http.Request) bool {
 	if o == "" {
 		return true
 	}
+	if o == "null" {
+		// A privacy-sensitive context (a page under no-referrer, a
+		// sandboxed frame): only the browser's own same-origin mark
+		// vouches for it (RFC 6454 §7.3; Fetch Metadata).
+		return r.Header.Get("Sec-Fetch-Site") == "same-origin"
+	}
 	scheme := "http://"
 	if r.TLS != nil {
 		scheme = "https://"
