@@ -188,3 +188,31 @@ func TestWebSessionsThroughMeteredStore(t *testing.T) {
 		t.Fatalf("webSessionsOf(nil) = %T", ws)
 	}
 }
+
+// Origin: null (a page under a no-referrer policy, a sandboxed frame) is
+// trusted only with the browser's same-origin mark.
+func TestSameOriginNull(t *testing.T) {
+	for _, c := range []struct {
+		origin, site string
+		want         bool
+	}{
+		{"null", "same-origin", true},
+		{"null", "", false},
+		{"null", "cross-site", false},
+		{"https://mail.example.test", "", false}, // plain-HTTP request: scheme differs
+		{"http://mail.example.test", "same-origin", true},
+		{"http://evil.example", "", false},
+		{"", "same-site", false},
+	} {
+		r := httptest.NewRequest("POST", "http://mail.example.test/login", nil)
+		if c.origin != "" {
+			r.Header.Set("Origin", c.origin)
+		}
+		if c.site != "" {
+			r.Header.Set("Sec-Fetch-Site", c.site)
+		}
+		if got := sameOrigin(r); got != c.want {
+			t.Errorf("Origin %q, Sec-Fetch-Site %q: %v, want %v", c.origin, c.site, got, c.want)
+		}
+	}
+}
