@@ -29,9 +29,10 @@ func runUser(ctx context.Context, e *env, args []string) error {
 }
 
 func userAdd(ctx context.Context, e *env, args []string) error {
-	const usage = "user add [--data DIR] [--password-stdin] [--quota BYTES] ADDRESS"
+	const usage = "user add [--data DIR] [--password-stdin] [--allow-weak] [--quota BYTES] ADDRESS"
 	fs, data := flags(e, "user add", usage)
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (else one is generated and printed once)")
+	allowWeak := fs.Bool("allow-weak", false, "accept a password that fails the strength rule (under 10 characters or a common password)")
 	quota := fs.Int64("quota", -1, "quota in bytes (0 = unlimited; default from limits.default_quota_bytes)")
 	rest, err := parseArgs(fs, args, 1, 1, usage)
 	if err != nil {
@@ -43,6 +44,9 @@ func userAdd(ctx context.Context, e *env, args []string) error {
 	}
 	pw, generated, err := passwordFromFlags(e, *fromStdin)
 	if err != nil {
+		return err
+	}
+	if err := checkStrength(pw, addr, generated, *allowWeak); err != nil {
 		return err
 	}
 	return withStore(ctx, *data, func(c config.Config, st store.Accounts) error {
@@ -80,6 +84,23 @@ func userAdd(ctx context.Context, e *env, args []string) error {
 	})
 }
 
+// testAllowWeak is set by this package's tests (strength_test.go), whose
+// many fixtures sign in with short passwords; the strength test clears it.
+var testAllowWeak bool
+
+// checkStrength applies auth.CheckStrength, the rule the web page also
+// applies, to a password the operator typed; --allow-weak overrides it
+// (a migration that must keep users' old passwords).
+func checkStrength(pw, addr string, generated, allowWeak bool) error {
+	if generated || allowWeak || testAllowWeak {
+		return nil
+	}
+	if err := auth.CheckStrength(pw, addr); err != nil {
+		return fmt.Errorf("%w (at least %d characters, not a common password; --allow-weak to accept it anyway)", err, auth.MinPasswordLen)
+	}
+	return nil
+}
+
 func userList(ctx context.Context, e *env, args []string) error {
 	fs, data := flags(e, "user list", "user list [--data DIR]")
 	if _, err := parse(fs, args); err != nil {
@@ -108,15 +129,19 @@ func userList(ctx context.Context, e *env, args []string) error {
 }
 
 func userPasswd(ctx context.Context, e *env, args []string) error {
-	const usage = "user passwd [--data DIR] [--password-stdin] ADDRESS"
+	const usage = "user passwd [--data DIR] [--password-stdin] [--allow-weak] ADDRESS"
 	fs, data := flags(e, "user passwd", usage)
 	fromStdin := fs.Bool("password-stdin", false, "read the new password from standard input (else one is generated and printed once)")
+	allowWeak := fs.Bool("allow-weak", false, "accept a password that fails the strength rule (under 10 characters or a common password)")
 	rest, err := parseArgs(fs, args, 1, 1, usage)
 	if err != nil {
 		return err
 	}
 	pw, generated, err := passwordFromFlags(e, *fromStdin)
 	if err != nil {
+		return err
+	}
+	if err := checkStrength(pw, rest[0], generated, *allowWeak); err != nil {
 		return err
 	}
 	return withAccount(ctx, *data, rest[0], func(st store.Accounts, a store.Account) error {

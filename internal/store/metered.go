@@ -71,5 +71,5 @@ func (m *metered) SelectState(ctx context.Context, acct AccountID, mbox MailboxI
 }
 
 // Unwrap returns the wrapped store, so that store.As finds the backend's
-// optional interfaces (leases, \Recent, throttle counters).
+// optional interfaces (leases, \Recent, throttle counters, web sessions).
 func (m *metered) Unwrap() Store { return m.Store }

@@ -101,7 +101,7 @@ func TestBrowserRendersPages(t *testing.T) {
 		}
 	})
 
-	id, _ := e.srv.sessions.create(e.acct.ID, e.acct.Address)
+	id, _, _ := e.srv.sessions.create(context.Background(), e.acct.ID, false)
 	wrap.mu.Lock()
 	wrap.cookie = &http.Cookie{Name: "youju-session", Value: id}
 	wrap.mu.Unlock()

@@ -59,7 +59,7 @@ func testSettings() []clientconf.Entry {
 	return clientconf.Settings(c, testHost)
 }
 
-func newEnv(t *testing.T, edit func(*Options)) *env {
+func newEnv(t testing.TB, edit func(*Options)) *env {
 	t.Helper()
 	st := fixture.NewStore(t, sqlite.Options{}, testDomain, "second.test")
 	acct := fixture.Account(t, st, store.Account{Address: testUser, PasswordHash: fixture.PasswordHash(testPassword), AllowIMAP: true, AllowPOP3: true, AllowSMTP: true, Created: time.Now()})

@@ -170,7 +170,7 @@ func TestPlainHTTPWithoutHTTPS(t *testing.T) {
 	defer ts.Close()
 	c := client(t, ts)
 	resp, body := get(t, c, ts.URL+"/")
-	if resp.StatusCode != 200 || strings.Contains(body, `name="password"`) || !strings.Contains(body, "<td>10993</td>") {
+	if resp.StatusCode != 200 || strings.Contains(body, `name="password"`) || !strings.Contains(body, `<td data-label="Port">10993</td>`) {
 		t.Errorf("GET /: %d\n%s", resp.StatusCode, body)
 	}
 	form := url.Values{"username": {testUser}, "password": {testPassword}, "csrf": {"t"}}

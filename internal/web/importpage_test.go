@@ -109,7 +109,7 @@ func TestImportPageWithDovecot(t *testing.T) {
 	wrap := &withCookie{h: e.h}
 	bs := httptest.NewServer(wrap)
 	defer bs.Close()
-	id, _ := e.srv.sessions.create(e.acct.ID, e.acct.Address)
+	id, _, _ := e.srv.sessions.create(context.Background(), e.acct.ID, false)
 	wrap.mu.Lock()
 	wrap.cookie = &http.Cookie{Name: "youju-session", Value: id}
 	wrap.mu.Unlock()
@@ -179,7 +179,7 @@ func TestImportPagePolls(t *testing.T) {
 	wrap := &withCookie{h: e.h}
 	bs := httptest.NewServer(wrap)
 	defer bs.Close()
-	id, _ := e.srv.sessions.create(e.acct.ID, e.acct.Address)
+	id, _, _ := e.srv.sessions.create(context.Background(), e.acct.ID, false)
 	wrap.mu.Lock()
 	wrap.cookie = &http.Cookie{Name: "youju-session", Value: id}
 	wrap.mu.Unlock()

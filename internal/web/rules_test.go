@@ -115,7 +115,7 @@ func TestBrowserRulesPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs.SetActive(ctx, e.acct.ID, generatedScript)
-	id, _ := e.srv.sessions.create(e.acct.ID, e.acct.Address)
+	id, _, _ := e.srv.sessions.create(context.Background(), e.acct.ID, false)
 	// The cookie is set before the server starts: its handler reads it.
 	wrap := &withCookie{h: e.h, cookie: &http.Cookie{Name: "youju-session", Value: id}}
 	ts := httptest.NewServer(wrap)

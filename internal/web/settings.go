@@ -32,13 +32,15 @@ var staticFS fs.FS = staticRoot
 
 // pages holds every page template per language: templates are parsed
 // once, then cloned with the language's "t" function bound.
-var pages = parsePages("login", "settings")
+var pages = parsePages("login", "settings", "totp", "mail", "mailmsg")
 
 func parsePages(names ...string) map[string]map[string]*template.Template {
 	base := template.Must(template.New("").Funcs(template.FuncMap{
 		"t":    func(string) (string, error) { return "", nil },
 		"date": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04") },
-	}).ParseFS(templateFS, "templates/layout.html"))
+		"clip": clip,
+		"add":  func(a, b int) int { return a + b },
+	}).ParseFS(templateFS, "templates/layout.html", "templates/mailparts.html"))
 	out := map[string]map[string]*template.Template{}
 	for _, name := range names {
 		page := template.Must(template.Must(base.Clone()).ParseFS(templateFS, "templates/"+name+".html"))
@@ -77,9 +79,14 @@ type page struct {
 	NewPasswordName string
 	AllowIMAP       bool
 	AllowPOP3       bool
+	AllowSMTP       bool
+	TOTPEnabled     bool
+	TOTPSecret      string       // during setup: the new secret, shown once
+	TOTPURI         template.URL // its otpauth:// URI (built by us: a trusted scheme)
 	POP3            store.POP3Options
 	Rules           *rulesView // nil without Sieve (rules.go)
 	Detail          string     // detail of Error, e.g. which rule is wrong
+	Mail            *mailPage  // webmail pages (mail.go)
 }
 
 func (s *server) newPage(r *http.Request) *page {
@@ -183,11 +190,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		// that makes more of them.
 		p.Error = "err_app_password"
 	case err == nil:
-		id, _ := s.sessions.create(acct.ID, acct.Address)
-		setCookie(w, r, sessionCookie(r), id, 0)
-		setCookie(w, r, loginCSRFCookie(r), "", -1)
-		s.log.Info("settings page sign-in", "user", acct.Address, "remote", remoteAddr(r))
-		http.Redirect(w, r, "/settings", http.StatusSeeOther)
+		s.signedIn(w, r, acct)
 		return
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		p.Error = "err_credentials"
@@ -202,14 +205,49 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	s.showLogin(w, r, status, p)
 }
 
-// currentSession returns the signed-in session and its account, read
-// afresh so that a disabled account or a deleted one ends the session.
+// signedIn starts the session of an account whose password was right: a
+// full one, or one waiting for the TOTP code if the account has TOTP on.
+func (s *server) signedIn(w http.ResponseWriter, r *http.Request, acct store.Account) {
+	_, _, err := s.opt.Sessions.WebTOTP(r.Context(), acct.ID)
+	pending := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Error("sign-in: reading the TOTP secret", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	id, _, err := s.sessions.create(r.Context(), acct.ID, pending)
+	if err != nil {
+		s.log.Error("sign-in: storing the session", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	setCookie(w, r, sessionCookie(r), id, 0)
+	setCookie(w, r, loginCSRFCookie(r), "", -1)
+	if pending {
+		http.Redirect(w, r, "/login/totp", http.StatusSeeOther)
+		return
+	}
+	s.log.Info("web sign-in", "user", acct.Address, "remote", remoteAddr(r))
+	http.Redirect(w, r, "/settings", http.StatusSeeOther)
+}
+
+// currentSession returns the signed-in session (never one still waiting
+// for its second factor).
 func (s *server) currentSession(r *http.Request) (string, *session, bool) {
+	id, sess, ok := s.anySession(r)
+	if !ok || sess.pending {
+		return "", nil, false
+	}
+	return id, sess, true
+}
+
+// anySession returns the session of the request's cookie, pending or not.
+func (s *server) anySession(r *http.Request) (string, *session, bool) {
 	c, err := r.Cookie(sessionCookie(r))
 	if err != nil || s.opt.Store == nil {
 		return "", nil, false
 	}
-	sess, ok := s.sessions.get(c.Value)
+	sess, ok := s.sessions.get(r.Context(), c.Value)
 	if !ok {
 		return "", nil, false
 	}
@@ -223,7 +261,7 @@ func (s *server) account(w http.ResponseWriter, r *http.Request, id string, sess
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.log.Error("settings page: loading the account", "err", err)
 		}
-		s.sessions.delete(id)
+		s.sessions.delete(r.Context(), id)
 		setCookie(w, r, sessionCookie(r), "", -1)
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return acct, false
@@ -257,7 +295,8 @@ func (s *server) post(w http.ResponseWriter, r *http.Request) (string, *session,
 
 // notices that a redirect may ask for (?n=...): a fixed list, so the URL
 // cannot put arbitrary text on the page.
-var notices = map[string]bool{"notice_saved": true, "notice_revoked": true}
+var notices = map[string]bool{"notice_saved": true, "notice_revoked": true, "notice_password": true,
+	"notice_totp_on": true, "notice_totp_off": true}
 
 func (s *server) settingsPage(w http.ResponseWriter, r *http.Request) {
 	id, sess, ok := s.currentSession(r)
@@ -279,7 +318,10 @@ func (s *server) settingsPage(w http.ResponseWriter, r *http.Request) {
 func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, status int, sess *session, acct store.Account, edit func(*page)) {
 	p := s.newPage(r)
 	p.Address, p.CSRF = acct.Address, sess.csrf
-	p.AllowIMAP, p.AllowPOP3, p.POP3 = acct.AllowIMAP, acct.AllowPOP3, acct.POP3
+	p.AllowIMAP, p.AllowPOP3, p.AllowSMTP, p.POP3 = acct.AllowIMAP, acct.AllowPOP3, acct.AllowSMTP, acct.POP3
+	if _, _, err := s.opt.Sessions.WebTOTP(r.Context(), acct.ID); err == nil {
+		p.TOTPEnabled = true
+	}
 	apps, err := s.opt.Store.AppPasswords(r.Context(), acct.ID)
 	if err != nil {
 		s.log.Error("settings page: listing app passwords", "err", err)
@@ -367,6 +409,7 @@ func (s *server) setServices(w http.ResponseWriter, r *http.Request) {
 	}
 	acct.AllowIMAP = r.PostForm.Get("imap") == "on"
 	acct.AllowPOP3 = r.PostForm.Get("pop3") == "on"
+	acct.AllowSMTP = r.PostForm.Get("smtp") == "on"
 	if !setPOP3Options(&acct.POP3, r.PostForm) {
 		s.renderSettings(w, r, http.StatusBadRequest, sess, acct, func(p *page) { p.Error = "err_pop3_options" })
 		return
@@ -376,7 +419,7 @@ func (s *server) setServices(w http.ResponseWriter, r *http.Request) {
 		s.renderSettings(w, r, http.StatusInternalServerError, sess, acct, func(p *page) { p.Error = "err_internal" })
 		return
 	}
-	s.log.Info("access switches changed", "user", acct.Address, "imap", acct.AllowIMAP, "pop3", acct.AllowPOP3,
+	s.log.Info("access switches changed", "user", acct.Address, "imap", acct.AllowIMAP, "pop3", acct.AllowPOP3, "smtp", acct.AllowSMTP,
 		"pop3_scope", acct.POP3.Scope, "pop3_days", acct.POP3.Days, "pop3_delete", acct.POP3.Delete)
 	http.Redirect(w, r, "/settings?n=notice_saved", http.StatusSeeOther)
 }
@@ -386,7 +429,7 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.sessions.delete(id)
+	s.sessions.delete(r.Context(), id)
 	setCookie(w, r, sessionCookie(r), "", -1)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -33,8 +34,8 @@ func TestSignInWrongAndRight(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, `<strong id="address">alice@example.test</strong>`) {
 		t.Fatalf("right password: %d\n%s", resp.StatusCode, body)
 	}
-	for _, want := range []string{"<td>mail.example.test</td><td>10993</td><td>SSL/TLS</td><td>alice@example.test</td>",
-		"<td>10995</td>", "<td>10465</td>", "<td>10587</td><td>STARTTLS</td>",
+	for _, want := range []string{`<td data-label="Server name">mail.example.test</td><td data-label="Port">10993</td><td data-label="Security">SSL/TLS</td><td data-label="User name">alice@example.test</td>`,
+		`<td data-label="Port">10995</td>`, `<td data-label="Port">10465</td>`, `<td data-label="Port">10587</td><td data-label="Security">STARTTLS</td>`,
 		`href="/apple.mobileconfig?emailaddress=alice%40example.test"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("settings page lacks %q", want)
@@ -188,10 +189,10 @@ func TestServiceSwitches(t *testing.T) {
 	defer ts.Close()
 	c := client(t, ts)
 	_, body := signIn(t, c, ts.URL, testUser, testPassword)
-	if !strings.Contains(body, `name="imap" value="on" checked`) || !strings.Contains(body, `name="pop3" value="on" checked`) {
+	if !strings.Contains(body, `name="imap" value="on" checked`) || !strings.Contains(body, `name="pop3" value="on" checked`) || !strings.Contains(body, `name="smtp" value="on" checked`) {
 		t.Fatal("switches not shown as on")
 	}
-	resp, _ := postForm(t, c, ts.URL+"/settings/services", url.Values{"imap": {"on"}, "csrf": {csrfOf(t, body)}})
+	resp, _ := postForm(t, c, ts.URL+"/settings/services", url.Values{"imap": {"on"}, "smtp": {"on"}, "csrf": {csrfOf(t, body)}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("switches: %d", resp.StatusCode)
 	}
@@ -206,6 +207,17 @@ func TestServiceSwitches(t *testing.T) {
 	_, body = get(t, c, ts.URL+resp.Header.Get("Location"))
 	if !strings.Contains(body, "Saved.") || strings.Contains(body, `name="pop3" value="on" checked`) {
 		t.Error("page does not show the new state")
+	}
+	// The SMTP switch (submission) beside IMAP and POP3.
+	resp, _ = postForm(t, c, ts.URL+"/settings/services", url.Values{"imap": {"on"}, "csrf": {csrfOf(t, body)}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("switches: %d", resp.StatusCode)
+	}
+	if acct, _ := e.st.AccountByID(ctx, e.acct.ID); acct.AllowSMTP || !acct.AllowIMAP {
+		t.Errorf("after turning SMTP off: %+v", acct)
+	}
+	if _, err := e.auth.Login(ctx, auth.Request{Username: testUser, Password: testPassword, Service: store.ServiceSMTP}); !errors.Is(err, auth.ErrServiceDisabled) {
+		t.Errorf("SMTP login after switching it off: %v", err)
 	}
 }
 
@@ -317,7 +329,7 @@ func TestPublicPageWithoutStore(t *testing.T) {
 	ts := httptest.NewServer(Handler(testHost, testSettings()))
 	defer ts.Close()
 	_, body := get(t, client(t, ts), ts.URL+"/")
-	if !strings.Contains(body, "<td>10993</td>") || strings.Contains(body, `name="password"`) {
+	if !strings.Contains(body, `<td data-label="Port">10993</td>`) || strings.Contains(body, `name="password"`) {
 		t.Errorf("public page:\n%s", body)
 	}
 	if resp, _ := get(t, client(t, ts), ts.URL+"/mail/config-v1.1.xml?emailaddress=a@example.test"); resp.StatusCode != 200 {
@@ -327,28 +339,30 @@ func TestPublicPageWithoutStore(t *testing.T) {
 
 func TestSessionsBounded(t *testing.T) {
 	clk := &clock{t: time.Unix(1e9, 0)}
-	ss := newSessions(time.Minute, time.Hour, clk.Now)
-	first, _ := ss.create(1, "a@example.test")
-	for i := 1; i < maxSessions; i++ {
+	mem := newMemSessions()
+	ss := newSessions(mem, time.Minute, time.Hour, clk.Now, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	first, _, _ := ss.create(ctx, 1, false)
+	for i := 1; i < maxMemSessions; i++ {
 		clk.Add(time.Millisecond)
-		ss.create(1, "a@example.test")
+		ss.create(ctx, 1, false)
 	}
 	clk.Add(time.Millisecond)
-	last, _ := ss.create(1, "a@example.test")
-	if len(ss.m) != maxSessions {
-		t.Errorf("%d sessions, want at most %d", len(ss.m), maxSessions)
+	last, _, _ := ss.create(ctx, 1, false)
+	if len(mem.m) != maxMemSessions {
+		t.Errorf("%d sessions, want at most %d", len(mem.m), maxMemSessions)
 	}
-	if _, ok := ss.get(first); ok {
+	if _, ok := ss.get(ctx, first); ok {
 		t.Error("the oldest session survived the limit")
 	}
-	if _, ok := ss.get(last); !ok {
+	if _, ok := ss.get(ctx, last); !ok {
 		t.Error("the newest session is gone")
 	}
-	// Expired sessions are swept first.
-	clk.Add(2 * time.Minute)
-	ss.create(1, "a@example.test")
-	if len(ss.m) != 1 {
-		t.Errorf("%d sessions after all expired, want 1", len(ss.m))
+	// Expired sessions are swept at a sign-in (every sweepEvery).
+	clk.Add(sweepEvery)
+	ss.create(ctx, 1, false)
+	if len(mem.m) != 1 {
+		t.Errorf("%d sessions after all expired, want 1", len(mem.m))
 	}
 }
 

@@ -72,6 +72,10 @@ type Options struct {
 	Sieve sieve.Scripts
 	// Import, if set, adds the self-service import page (importpage.go).
 	Import ImportJobs
+	// Sessions stores the web sessions and the sign-in's TOTP secrets
+	// (default: Store if it implements store.WebSessions, so that every
+	// node of a shared store knows a session; else memory).
+	Sessions store.WebSessions
 	// Now is the clock (tests).
 	Now func() time.Time
 }
@@ -104,11 +108,34 @@ func New(opt Options) http.Handler {
 	}
 	opt.Hostname = strings.ToLower(strings.TrimSuffix(opt.Hostname, "."))
 	opt.Domain = strings.ToLower(opt.Domain)
-	s := &server{opt: opt, log: opt.Logger.With("proto", "http"), mux: http.NewServeMux(),
-		sessions: newSessions(opt.SessionIdle, opt.SessionMax, opt.Now)}
+	if opt.Sessions == nil {
+		opt.Sessions = webSessionsOf(opt.Store)
+	}
+	if opt.Sessions == nil {
+		opt.Sessions = newMemSessions()
+	}
+	log := opt.Logger.With("proto", "http")
+	s := &server{opt: opt, log: log, mux: http.NewServeMux(),
+		sessions: newSessions(opt.Sessions, opt.SessionIdle, opt.SessionMax, opt.Now, log)}
 	s.hsts = hstsValue(opt.HSTSMaxAge, opt.HTTPSPort)
 	s.routes()
 	return s
+}
+
+// webSessionsOf returns st as store.WebSessions, looking through wrappers
+// (store.Metered) that hide it; nil if the backend has none.
+func webSessionsOf(st any) store.WebSessions {
+	for st != nil {
+		if ws, ok := st.(store.WebSessions); ok {
+			return ws
+		}
+		u, ok := st.(interface{ Unwrap() store.Store })
+		if !ok {
+			return nil
+		}
+		st = u.Unwrap()
+	}
+	return nil
 }
 
 // Handler serves the public pages for hostname with no accounts behind
@@ -152,6 +179,18 @@ func (s *server) routes() {
 	m.HandleFunc("POST /settings/rules", s.saveRules)
 	m.HandleFunc("POST /settings/sieve", s.saveScript)
 	s.importRoutes()
+	m.HandleFunc("POST /settings/password", s.changePassword)
+	m.HandleFunc("GET /login/totp", s.totpPage)
+	m.HandleFunc("POST /login/totp", s.totpLogin)
+	m.HandleFunc("POST /settings/totp/setup", s.totpSetup)
+	m.HandleFunc("POST /settings/totp/enable", s.totpEnable)
+	m.HandleFunc("POST /settings/totp/disable", s.totpDisable)
+	m.HandleFunc("GET /mail/{$}", s.mailIndex)
+	m.HandleFunc("GET /mail/{box}", s.mailList)
+	m.HandleFunc("GET /mail/{box}/{uid}", s.mailRead)
+	m.HandleFunc("GET /mail/{box}/{uid}/body", s.mailBody)
+	m.HandleFunc("GET /mail/{box}/{uid}/part/{section}", s.mailPart)
+	m.HandleFunc("POST /mail/{box}/{uid}/act", s.mailAct)
 }
 
 // ServeHTTP sets the headers every answer carries, sends people on plain
@@ -164,10 +203,15 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Strict-Transport-Security", s.hsts)
 	}
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: under no-referrer Chromium sends
+	// "Origin: null" on our own form posts, which sameOrigin must then
+	// refuse or trust blindly; no URL of ours leaks to other sites either
+	// way.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
-	// No scripts at all; styles only from our own file.
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	// No scripts at all; styles only from our own file; frames only our
+	// own (the sandboxed body of an HTML mail, which sets its own policy).
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	if !s.secure(r) && !plainHTTPPath(r.URL.Path) {
 		s.toHTTPS(w, r)
 		return

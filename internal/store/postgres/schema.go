@@ -221,6 +221,8 @@ CREATE TRIGGER blobs_trash_ext AFTER DELETE ON blobs
 	// its own. Kept in the row up to 8160 bytes (the largest target),
 	// most messages are one heap row and one primary-key entry.
 	`ALTER TABLE blob_chunks SET (toast_tuple_target = 8160);`,
+	// web sessions and the web sign-in's TOTP (websessions.go).
+	webSessionsSchema,
 }
 
 // lockKey is the advisory lock that serialises migrations of one schema

@@ -60,6 +60,23 @@ CREATE INDEX retained_expunged ON retained(expunged);`,
 		off     INTEGER NOT NULL
 	);
 	INSERT INTO log_applied VALUES (1, 0, 0);`,
+	// web sessions (websessions.go, store.WebSessions): the cookie's
+	// SHA-256, and the TOTP second factor of the web sign-in.
+	`CREATE TABLE IF NOT EXISTS web_sessions (
+		id         BLOB PRIMARY KEY,
+		account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+		csrf       TEXT NOT NULL,
+		pending    INTEGER NOT NULL DEFAULT 0,
+		created    INTEGER NOT NULL,
+		last_seen  INTEGER NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX IF NOT EXISTS web_sessions_account ON web_sessions(account_id);
+	CREATE INDEX IF NOT EXISTS web_sessions_last_seen ON web_sessions(last_seen);
+	CREATE TABLE IF NOT EXISTS web_totp (
+		account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+		secret     TEXT NOT NULL,
+		last_step  INTEGER NOT NULL DEFAULT 0
+	);`,
 }
 
 // schema is the index. Times are Unix nanoseconds (0 = zero time). Every

@@ -79,6 +79,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("SelectState", func(t *testing.T) { testSelectState(t, open) })
 	t.Run("RetainedAfterExpunge", func(t *testing.T) { testRetainedAfterExpunge(t, open) })
 	t.Run("KnownAddresses", func(t *testing.T) { testKnownAddresses(t, open) })
+	t.Run("WebSessions", func(t *testing.T) { testWebSessions(t, open) })
 }
 
 var ctx = context.Background()
