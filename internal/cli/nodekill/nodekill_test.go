@@ -230,7 +230,7 @@ func TestKilledNodesQueueDeliveredOnceByAnother(t *testing.T) {
 	sk := newSink(t)
 	dirA, addrA := node(t, dsn, sk.addr)
 	dirB, _ := node(t, dsn, sk.addr)
-	youju(t, "alicepw\n", "user", "add", "--data", dirA, "--password-stdin", "alice@example.test")
+	youju(t, "alicepw\n", "user", "add", "--data", dirA, "--password-stdin", "--allow-weak", "alice@example.test")
 
 	db, err := pgx.Connect(context.Background(), dsn)
 	if err != nil {
