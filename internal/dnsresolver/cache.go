@@ -208,3 +208,17 @@ func (c *Cache) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, er
 	ips, _ := v.([]net.IPAddr)
 	return append([]net.IPAddr(nil), ips...), err
 }
+
+var _ TLSAResolver = (*Cache)(nil)
+
+// LookupTLSA passes TLSA lookups through uncached to a validating resolver
+// behind the cache, so that wrapping one in a Cache does not turn DANE off.
+// In front of any other resolver it answers "no secure records", the same
+// as that resolver not being TLSA-capable (RFC 7672 §2.2: no DANE).
+func (c *Cache) LookupTLSA(ctx context.Context, name string) ([]TLSA, bool, error) {
+	tr, ok := c.Resolver.(TLSAResolver)
+	if !ok {
+		return nil, false, nil
+	}
+	return tr.LookupTLSA(ctx, name)
+}

@@ -102,3 +102,20 @@ func TestCacheSharesAndBounds(t *testing.T) {
 		t.Errorf("cache holds %d entries, bound 50", n)
 	}
 }
+
+// TestCacheTLSAPassesThrough: a validating resolver behind a Cache keeps
+// answering TLSA with its AD bit; a plain one answers "not secure".
+func TestCacheTLSAPassesThrough(t *testing.T) {
+	rec := TLSA{Usage: 3, Selector: 1, MatchingType: 1, Data: []byte{1, 2, 3}}
+	f := &Fake{TLSA: map[string][]TLSA{"_25._tcp.mx.example.org": {rec}},
+		Secure: map[string]bool{"_25._tcp.mx.example.org": true}}
+	recs, secure, err := NewCache(f).LookupTLSA(context.Background(), "_25._tcp.mx.example.org")
+	if err != nil || !secure || len(recs) != 1 || recs[0].Usage != 3 {
+		t.Fatalf("through cache: %v %v %v", recs, secure, err)
+	}
+	plain := struct{ Resolver }{f} // hides LookupTLSA: not declared validating
+	recs, secure, err = NewCache(plain).LookupTLSA(context.Background(), "_25._tcp.mx.example.org")
+	if err != nil || secure || len(recs) != 0 {
+		t.Fatalf("plain resolver: %v %v %v", recs, secure, err)
+	}
+}
