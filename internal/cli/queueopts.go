@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/youju/youju/internal/config"
@@ -11,22 +12,13 @@ import (
 // queueOptions maps the [outbound] section of the configuration onto
 // queue.Options. It lives in the CLI, the one place that wires config to
 // packages, so that the queue does not depend on the configuration's
-// shape. The caller adds Dir, DataDir, Hostname, Logger and the local
-// delivery hooks.
+// shape. The caller adds Dir, DataDir, Hostname, Resolver (serve's, from
+// outboundResolver), Logger and the local delivery hooks.
 func queueOptions(o config.Outbound) (queue.Options, error) {
 	if err := o.Validate(); err != nil {
 		return queue.Options{}, err
 	}
-	var r dnsresolver.Resolver
-	r, err := dnsresolver.New(o.Resolver)
-	if err == nil && o.ResolverValidates {
-		r, err = dnsresolver.NewValidating(r, o.Resolver) // DANE (RFC 7672)
-	}
-	if err != nil {
-		return queue.Options{}, err
-	}
 	opt := queue.Options{
-		Resolver:      r,
 		Lifetime:      o.Lifetime.Duration,
 		DelayNotice:   o.DelayNoticeAfter.Duration,
 		MaxPerDomain:  o.MaxPerDomain,
@@ -48,4 +40,20 @@ func queueOptions(o config.Outbound) (queue.Options, error) {
 		}
 	}
 	return opt, nil
+}
+
+// outboundResolver is the resolver of [outbound]: the configured server
+// (or the system's), declared validating for DANE (RFC 7672) when the
+// operator says it is.
+func outboundResolver(o config.Outbound) (dnsresolver.Resolver, error) {
+	r, err := dnsresolver.New(o.Resolver)
+	if err != nil {
+		return nil, fmt.Errorf("outbound.resolver: %w", err)
+	}
+	if o.ResolverValidates { // DANE for outbound delivery (docs/dns.md)
+		if r, err = dnsresolver.NewValidating(r, o.Resolver); err != nil {
+			return nil, fmt.Errorf("outbound.resolver_validates: %w", err)
+		}
+	}
+	return r, nil
 }

@@ -69,14 +69,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	dns, err := dnsresolver.New(c.Outbound.Resolver)
+	dns, err := outboundResolver(c.Outbound)
 	if err != nil {
-		return fmt.Errorf("outbound.resolver: %w", err)
-	}
-	if c.Outbound.ResolverValidates { // DANE for outbound delivery (docs/dns.md)
-		if dns, err = dnsresolver.NewValidating(dns, c.Outbound.Resolver); err != nil {
-			return fmt.Errorf("outbound.resolver_validates: %w", err)
-		}
+		return err
 	}
 	return serve(ctx, e, *data, c, dns, demo)
 }
