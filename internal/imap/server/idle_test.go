@@ -2,8 +2,10 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"runtime"
 	"strings"
 	"testing"
@@ -104,22 +106,74 @@ func TestShutdownDuringIdleTLS(t *testing.T) {
 	}
 }
 
-// TestIdleTimeout: a client that does not refresh IDLE is logged out.
+// TestIdleTimeout: a client that does not refresh IDLE is logged out, and
+// the mailbox's changes (wakes) do not restart the timer. Mail arrives
+// without pause until the BYE: a timer restarted by wakes would never end
+// the IDLE. Nothing depends on how long a delivery takes on a loaded
+// machine: the test waits for the BYE, and a wake before or after the
+// timeout is equally fine.
 func TestIdleTimeout(t *testing.T) {
 	ts := startServer(t, func(s *Server) { s.IDLETimeout = 300 * time.Millisecond })
 	c := ts.dialTLS(t)
 	c.ok("SELECT INBOX")
 	c.idle("i")
-	ts.deliver(t, "INBOX", simpleMsg, 0) // a wake does not restart the timer
-	c.line()
-	c.line()
-	if l := c.line(); !strings.HasPrefix(l, "* BYE") {
-		t.Fatalf("after the IDLE timeout: %q", l)
+	stop := make(chan struct{})
+	done := make(chan int, 1)
+	go func() { done <- deliverUntil(t, ts, stop) }()
+	stopped := false
+	defer func() { // also on t.Fatal: no delivery into a closed store
+		if !stopped {
+			close(stop)
+			<-done
+		}
+	}()
+	for {
+		l := c.line()
+		if strings.HasPrefix(l, "* BYE") {
+			break
+		}
+		if !strings.HasSuffix(l, " EXISTS") && !strings.HasSuffix(l, " RECENT") {
+			t.Fatalf("in IDLE: %q", l)
+		}
 	}
-	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if l, err := c.r.ReadString('\n'); err == nil {
-		t.Fatalf("still connected after the IDLE timeout: %q", l)
+	close(stop)
+	stopped = true
+	if n := <-done; n == maxIdleWakes {
+		t.Errorf("IDLE outlived %d wakes: a wake restarts its timer", n)
 	}
+	c.patient()
+	if l, err := c.r.ReadString('\n'); err != io.EOF {
+		t.Fatalf("still connected after the IDLE timeout: %q %v", l, err)
+	}
+}
+
+// maxIdleWakes bounds deliverUntil when the server never ends the IDLE
+// (the bug TestIdleTimeout looks for): far more wakes, paced at 10 ms at
+// least, than fit in the 300 ms IDLE timeout.
+const maxIdleWakes = 3000
+
+// deliverUntil delivers to the INBOX until stop is closed (or
+// maxIdleWakes were delivered) and returns how many it delivered.
+func deliverUntil(t *testing.T, ts *testServer, stop <-chan struct{}) int {
+	ctx := context.Background()
+	m, err := ts.st.Mailbox(ctx, ts.acct.ID, "INBOX")
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	for n := 0; n < maxIdleWakes; n++ {
+		select {
+		case <-stop:
+			return n
+		case <-time.After(10 * time.Millisecond): // pacing, not a pass/fail timing
+		}
+		res, err := ts.st.Deliver(ctx, store.Delivery{Data: []byte(simpleMsg), Targets: []store.Target{{Account: ts.acct.ID, Mailbox: m.ID}}})
+		if err != nil || res[0].Err != nil {
+			t.Errorf("deliver: %v %v", err, res)
+			return n
+		}
+	}
+	return maxIdleWakes
 }
 
 // plainNotifier hides notify.Hub's SubscribeWake: a notifier that can
