@@ -64,7 +64,8 @@ func (e *centry) message() store.Message {
 // UIDs as runs, the keywords with the number of messages carrying each,
 // and a bound below which every message is seen (selectstate.go).
 type mboxCache struct {
-	msgs    []centry // ascending UID
+	acct    store.AccountID // the owner: loadBox read the mailbox row with it
+	msgs    []centry        // ascending UID
 	lastUse atomic.Int64
 	runs    store.UIDSet       // the UIDs of msgs as runs
 	kw      map[string]kwCount // lower-case keyword → its count
@@ -292,6 +293,7 @@ func (s *Store) loadBox(ctx context.Context, acct store.AccountID, mbox store.Ma
 		return nil, err
 	}
 	b = newMboxCache(msgs)
+	b.acct = acct
 	b.lastUse.Store(c.clock.Add(1))
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -19,14 +19,15 @@ import (
 
 // SelectState implements store.SelectStater.
 func (s *Store) SelectState(ctx context.Context, acct store.AccountID, mbox store.MailboxID) (store.MailboxState, error) {
-	if err := s.checkMailbox(ctx, acct, mbox); err != nil {
-		return store.MailboxState{}, err
-	}
 	// A commit the caller saw (its HIGHESTMODSEQ) must be in the cache
 	// before the cache answers: wait for the committer to apply it.
 	s.applyMu.RLock()
 	s.applyMu.RUnlock() //nolint:staticcheck // a barrier, not a section
-	if b := s.cachedBox(mbox); b != nil {
+	// A cached mailbox is answered without asking SQLite: the cache knows
+	// the owner (it was loaded with the mailbox row of acct), and the SQL
+	// path below reads the row with acct too, so no separate ownership
+	// query is needed.
+	if b := s.cachedBox(mbox); b != nil && b.acct == acct {
 		return s.cachedState(b), nil
 	}
 	st, n, err := s.selectStateSQL(ctx, acct, mbox)

@@ -240,3 +240,29 @@ func TestSelectStateWarmsCache(t *testing.T) {
 	}
 	s2.Close()
 }
+
+// TestSelectStateOtherAccount: another account's mailbox is not found,
+// whether the mailbox is cached (the cache's owner is checked) or not
+// (the SQL path reads the mailbox row with the account).
+func TestSelectStateOtherAccount(t *testing.T) {
+	s := newTestStore(t)
+	a := newAccount(t, s, "owner@example.com")
+	b := newAccount(t, s, "other@example.com")
+	mb := inbox(t, s, a.ID)
+	deliver(t, s, a.ID, mb.ID, testMessage(1), store.Flags{})
+	if _, err := s.SelectState(ctx, b.ID, mb.ID); err != store.ErrNotFound {
+		t.Fatalf("not cached: %v, want ErrNotFound", err)
+	}
+	if _, err := s.box(ctx, a.ID, mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if s.cachedBox(mb.ID) == nil {
+		t.Fatal("not cached after box")
+	}
+	if _, err := s.SelectState(ctx, b.ID, mb.ID); err != store.ErrNotFound {
+		t.Fatalf("cached: %v, want ErrNotFound", err)
+	}
+	if st, err := s.SelectState(ctx, a.ID, mb.ID); err != nil || st.Len() != 1 {
+		t.Fatalf("owner: %+v %v", st, err)
+	}
+}
