@@ -67,6 +67,14 @@ const jobTimeout = 24 * time.Hour
 // Start begins importing user's mailbox at host:port into the account
 // acct (address) with password; it returns at once.
 func (j *Jobs) Start(acct store.AccountID, address, host string, port int, user, password string) error {
+	return j.StartWith(acct, address, host, port, user, password, false)
+}
+
+// StartWith is Start; with starttls the job connects to a plain port
+// (usually 143) and upgrades with STARTTLS (RFC 9051 §6.2.1) instead of
+// implicit TLS, for a host that offers only that. Jobs whose Security is
+// IMAPPlain (tests against a local Dovecot) stay plain.
+func (j *Jobs) StartWith(acct store.AccountID, address, host string, port int, user, password string, starttls bool) error {
 	if host == "" || strings.ContainsAny(host, " /@") || port <= 0 || port > 65535 || user == "" || password == "" {
 		return errors.New("import: host, port, user and password are required")
 	}
@@ -81,8 +89,12 @@ func (j *Jobs) Start(acct store.AccountID, address, host string, port int, user,
 	st := &JobStatus{State: "running", Host: host, User: user, Started: time.Now()}
 	j.jobs[acct] = st
 	j.mu.Unlock()
+	sec := j.Security
+	if starttls && sec == IMAPTLS {
+		sec = IMAPStartTLS
+	}
 	src := &IMAPSource{Addr: net.JoinHostPort(host, strconv.Itoa(port)), User: user, Password: password,
-		Security: j.Security, InsecureSkipVerify: j.InsecureSkipVerify, Log: j.log(), Retries: j.Retries, Backoff: j.Backoff,
+		Security: sec, InsecureSkipVerify: j.InsecureSkipVerify, Log: j.log(), Retries: j.Retries, Backoff: j.Backoff,
 		StateFile: filepath.Join(StateDir(j.DataDir, address), "imap-"+fileSafe(user+"@"+host)+".json")}
 	go j.run(acct, address, src)
 	return nil

@@ -20,7 +20,9 @@ import (
 
 // ImportJobs is what the page needs of importer.Jobs.
 type ImportJobs interface {
-	Start(acct store.AccountID, address, host string, port int, user, password string) error
+	// StartWith begins a job; starttls: STARTTLS on a plain port
+	// instead of implicit TLS.
+	StartWith(acct store.AccountID, address, host string, port int, user, password string, starttls bool) error
 	Status(acct store.AccountID) (importer.JobStatus, bool)
 }
 
@@ -28,7 +30,8 @@ type ImportJobs interface {
 type provider struct{ Domain, Host, Port string }
 
 // providers are the usual old homes of our users; all offer IMAP over
-// implicit TLS on 993 once IMAP is switched on in their settings.
+// implicit TLS on 993 once IMAP is switched on in their settings (another
+// host may be reached with STARTTLS on 143: the form's security choice).
 var providers = []provider{
 	{"qq.com", "imap.qq.com", "993"},
 	{"163.com", "imap.163.com", "993"},
@@ -56,6 +59,7 @@ type importPage struct {
 	Remote    string // the address entered, after an error
 	Host      string
 	Port      string
+	StartTLS  bool // the user picked STARTTLS (port 143) over SSL/TLS
 }
 
 func (s *server) importRoutes() {
@@ -124,17 +128,25 @@ func (s *server) importPost(w http.ResponseWriter, r *http.Request) {
 			host, port = p.Host, p.Port
 		}
 	}
+	// A host without implicit TLS (993) may offer STARTTLS on 143 (RFC
+	// 9051 §6.2.1, RFC 8314 §3 prefers implicit TLS): the user picks it.
+	// The form's port is pre-filled with 993, so a STARTTLS choice left
+	// with it (or none) means the standard 143.
+	starttls := f.Get("security") == "starttls"
+	if starttls && (port == "" || port == "993") {
+		port = "143"
+	}
 	n, err := strconv.Atoi(port)
 	fail := func(status int, key, detail string) {
 		s.renderImport(w, r, status, sess, acct, func(p *importPage) {
-			p.Error, p.Detail, p.Remote, p.Host, p.Port = key, detail, remote, host, port
+			p.Error, p.Detail, p.Remote, p.Host, p.Port, p.StartTLS = key, detail, remote, host, port, starttls
 		})
 	}
 	if remote == "" || !strings.Contains(remote, "@") || host == "" || err != nil || f.Get("password") == "" {
 		fail(http.StatusBadRequest, "err_import_form", "")
 		return
 	}
-	err = s.opt.Import.Start(acct.ID, acct.Address, host, n, remote, f.Get("password"))
+	err = s.opt.Import.StartWith(acct.ID, acct.Address, host, n, remote, f.Get("password"), starttls)
 	switch {
 	case errors.Is(err, importer.ErrJobRunning):
 		fail(http.StatusConflict, "err_import_running", "")
@@ -143,7 +155,7 @@ func (s *server) importPost(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "err_import_form", err.Error())
 		return
 	}
-	s.log.Info("import started from the settings page", "user", acct.Address, "remote", remote, "host", host)
+	s.log.Info("import started from the settings page", "user", acct.Address, "remote", remote, "host", host, "port", n, "starttls", starttls)
 	http.Redirect(w, r, "/settings/import?n=notice_import_started", http.StatusSeeOther)
 }
 

@@ -158,7 +158,9 @@ type stepJobs struct {
 	calls int
 }
 
-func (s *stepJobs) Start(store.AccountID, string, string, int, string, string) error { return nil }
+func (s *stepJobs) StartWith(store.AccountID, string, string, int, string, string, bool) error {
+	return nil
+}
 func (s *stepJobs) Status(store.AccountID) (importer.JobStatus, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -188,5 +190,63 @@ func TestImportPagePolls(t *testing.T) {
 		if !strings.Contains(dom, w) {
 			t.Errorf("DOM lacks %q after polling:\n%s", w, dom)
 		}
+	}
+}
+
+// recordJobs records the jobs the page starts.
+type recordJobs struct {
+	mu      sync.Mutex
+	started []string
+}
+
+func (r *recordJobs) StartWith(_ store.AccountID, _, host string, port int, user, _ string, starttls bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.started = append(r.started, fmt.Sprintf("%s@%s:%d starttls=%v", user, host, port, starttls))
+	return nil
+}
+func (r *recordJobs) Status(store.AccountID) (importer.JobStatus, bool) {
+	return importer.JobStatus{}, false
+}
+
+// TestImportPageSecurity: the page offers STARTTLS beside SSL/TLS; a
+// STARTTLS choice left with the pre-filled 993 (or no port) connects to
+// 143, an explicit port is kept, and SSL/TLS stays the default.
+func TestImportPageSecurity(t *testing.T) {
+	jobs := &recordJobs{}
+	e := newEnv(t, func(o *Options) { o.Import = jobs })
+	ts := httptest.NewServer(e.h)
+	defer ts.Close()
+	c := client(t, ts)
+	signIn(t, c, ts.URL, testUser, testPassword)
+	_, body := get(t, c, ts.URL+"/settings/import")
+	for _, want := range []string{`name="security"`, `value="starttls"`, "STARTTLS (port 143)"} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("import page lacks %q", want)
+		}
+	}
+	for _, f := range []url.Values{
+		{"host": {"mail.old.example"}, "port": {"993"}, "security": {"starttls"}},
+		{"host": {"mail.old.example"}, "port": {""}, "security": {"starttls"}},
+		{"host": {"mail.old.example"}, "port": {"1143"}, "security": {"starttls"}},
+		{"host": {"mail.old.example"}, "port": {"993"}, "security": {"tls"}},
+		{"host": {"mail.old.example"}, "port": {"993"}},
+	} {
+		f.Set("csrf", csrfOf(t, body))
+		f.Set("remote", "me@old.example")
+		f.Set("password", "pw")
+		if resp, _ := postForm(t, c, ts.URL+"/settings/import", f); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%v: %s", f, resp.Status)
+		}
+	}
+	want := []string{
+		"me@old.example@mail.old.example:143 starttls=true",
+		"me@old.example@mail.old.example:143 starttls=true",
+		"me@old.example@mail.old.example:1143 starttls=true",
+		"me@old.example@mail.old.example:993 starttls=false",
+		"me@old.example@mail.old.example:993 starttls=false",
+	}
+	if strings.Join(jobs.started, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("started:\n%s\nwant:\n%s", strings.Join(jobs.started, "\n"), strings.Join(want, "\n"))
 	}
 }
