@@ -115,6 +115,7 @@ func (d *deps) openOutbound() error {
 		return err
 	}
 	dl.Sieve = d.sieveDelivery()
+	dl.ARC = arcSealer(d.dataDir, c)
 	dl.Reports = collectReports(d.dataDir, d.log) // DMARC/TLS reports to postmaster@ (reportlist.go)
 	opt.LocalDeliver, opt.IsLocalDomain = queue.LocalHooks(dl)
 	if opt.Storage, err = openQueueStorage(c, d.log); err != nil {

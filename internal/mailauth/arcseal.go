@@ -197,3 +197,30 @@ func presentFields(hdr *message.Header, list []string) []string {
 	}
 	return out
 }
+
+// Sealer seals the mail we forward (Seal) as Domain, with the DKIM keys
+// that dkimkeys keeps for it under DataDir; Hostname is our authserv-id,
+// the name of the Authentication-Results field whose verdicts the AAR
+// repeats. The keys are read at each seal, so a key rotated on disk is
+// used at once (forwarding is rare next to delivery).
+type Sealer struct {
+	DataDir, Hostname, Domain string
+	Now                       func() time.Time // nil: time.Now
+}
+
+// Seal is Seal with s's domain and key.
+func (s *Sealer) Seal(msg []byte) ([]byte, error) {
+	keys, err := dkimkeys.Load(s.DataDir, s.Domain)
+	if err != nil {
+		return msg, fmt.Errorf("%w: %v", ErrNoSeal, err)
+	}
+	k, ok := SealKey(keys)
+	if !ok {
+		return msg, fmt.Errorf("%w: no key for %s", ErrNoSeal, s.Domain)
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	return Seal(msg, s.Hostname, s.Domain, k, now())
+}
