@@ -42,6 +42,7 @@ func (d *deps) bindings() ([]binding, error) {
 	mx.Auth = nil
 	// SPF, DKIM and DMARC on what arrives from the internet.
 	mx.DNS, mx.DMARCPolicy = d.dns, c.Outbound.DMARCPolicy
+	mx.ARCTrustedSealers = c.Spam.ARCTrustedSealers
 	mx.DMARCReport = d.dmarcReportHook() // nil unless [reports] send
 	if mx.Spam, err = d.spamChecker(); err != nil {
 		return nil, err

@@ -237,3 +237,33 @@ func FuzzARCHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestTrustARC: forwarded mail that fails DMARC p=reject (the forwarder's
+// SPF, no DKIM) is let through only when its chain passes and the newest
+// sealer is trusted.
+func TestTrustARC(t *testing.T) {
+	r := fakeDNS()
+	m := hop(t, r, msg("a@example.org"), "fwd1.test", sealKey(t, r, "fwd1.test", false))
+	inbound := func(m []byte) Verdict {
+		_, v := Inbound(context.Background(), r, "mx.final.test", PolicyEnforce, badIP, "mx.fwd1.test", "SRS0=x@fwd1.test", m)
+		return v
+	}
+	for _, tc := range []struct {
+		name     string
+		m        []byte
+		sealers  []string
+		override bool
+	}{
+		{"trusted", m, []string{"lists.test", "FWD1.test."}, true},
+		{"untrusted sealer", m, []string{"lists.test"}, false},
+		{"broken chain", bytes.Replace(m, []byte("body\r\n"), []byte("b0dy\r\n"), 1), []string{"fwd1.test"}, false},
+	} {
+		v := inbound(tc.m)
+		if !v.Reject {
+			t.Fatalf("%s: not rejected before the override: %+v", tc.name, v.DMARC)
+		}
+		if got := v.TrustARC(tc.sealers); got != tc.override || v.Reject == tc.override {
+			t.Errorf("%s: override %v, reject %v", tc.name, got, v.Reject)
+		}
+	}
+}
