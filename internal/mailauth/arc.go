@@ -63,8 +63,12 @@ type arcSet struct {
 // step 2: missing, duplicated or out-of-range instances).
 var errARCStructure = errors.New("arc: broken chain structure")
 
-// isARCField reports which ARC field name is (0: none).
+// arcFieldKind reports which ARC field name is (0: none). Most fields
+// are told apart by their first letter, so a large header costs little.
 func arcFieldKind(name string) int {
+	if len(name) < len(fieldAS) || name[0]|0x20 != 'a' {
+		return 0
+	}
 	switch {
 	case strings.EqualFold(name, fieldAAR):
 		return 1
