@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/youju/youju/internal/dnsresolver"
@@ -36,11 +37,19 @@ else:
     sys.stdout.buffer.write(b''.join(sigs) + msg)
 `
 
+// dkimpyOnce checks once whether dkimpy can be imported (a Python
+// start costs seconds on a loaded machine).
+var (
+	dkimpyOnce    sync.Once
+	dkimpyMissing error
+)
+
 // dkimpy runs the script with the fake DNS's TXT records.
 func dkimpy(t *testing.T, r *dnsresolver.Fake, m []byte, args ...string) string {
 	t.Helper()
 	const py = "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import dkim, authres").Run(); err != nil {
+	dkimpyOnce.Do(func() { dkimpyMissing = exec.Command(py, "-c", "import dkim, authres").Run() })
+	if dkimpyMissing != nil {
 		t.Skip("dkimpy not installed (apt-get install python3-dkim python3-authres)")
 	}
 	dir := t.TempDir()
