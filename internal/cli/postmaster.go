@@ -12,6 +12,7 @@ import (
 	"github.com/youju/youju/internal/config"
 	"github.com/youju/youju/internal/delivery"
 	"github.com/youju/youju/internal/fsutil"
+	"github.com/youju/youju/internal/mailauth"
 	"github.com/youju/youju/internal/srs"
 	"github.com/youju/youju/internal/store"
 )
@@ -97,15 +98,27 @@ func wireRoles(dataDir string, c config.Config, r *delivery.Resolver) error {
 	if err != nil {
 		return err
 	}
-	domain := c.SRS.Domain
-	if domain == "" {
-		domain = c.Domain
-	}
-	rw, err := srs.New(domain, keys...)
+	rw, err := srs.New(forwardDomain(c), keys...)
 	if err != nil {
 		return err
 	}
 	rw.MaxAge = c.SRS.MaxAgeDays
 	r.SRS = rw
 	return nil
+}
+
+// forwardDomain is the domain our forwarded mail goes out as: of its SRS
+// sender and of its ARC seal.
+func forwardDomain(c config.Config) string {
+	if c.SRS.Domain != "" {
+		return c.SRS.Domain
+	}
+	return c.Domain
+}
+
+// arcSealer seals the mail aliases and Sieve redirects forward (RFC
+// 8617) with the DKIM key of forwardDomain, vouching for the verdicts
+// of our Authentication-Results (authserv-id: the host name).
+func arcSealer(dataDir string, c config.Config) *mailauth.Sealer {
+	return &mailauth.Sealer{DataDir: dataDir, Hostname: c.Hostname, Domain: forwardDomain(c)}
 }

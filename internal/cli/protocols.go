@@ -42,6 +42,7 @@ func (d *deps) bindings() ([]binding, error) {
 	mx.Auth = nil
 	// SPF, DKIM and DMARC on what arrives from the internet.
 	mx.DNS, mx.DMARCPolicy = d.dns, c.Outbound.DMARCPolicy
+	mx.ARCTrustedSealers = c.Spam.ARCTrustedSealers
 	mx.DMARCReport = d.dmarcReportHook() // nil unless [reports] send
 	if mx.Spam, err = d.spamChecker(); err != nil {
 		return nil, err
@@ -115,6 +116,7 @@ func (d *deps) openOutbound() error {
 		return err
 	}
 	dl.Sieve = d.sieveDelivery()
+	dl.ARC = arcSealer(d.dataDir, c)
 	dl.Reports = collectReports(d.dataDir, d.log) // DMARC/TLS reports to postmaster@ (reportlist.go)
 	opt.LocalDeliver, opt.IsLocalDomain = queue.LocalHooks(dl)
 	if opt.Storage, err = openQueueStorage(c, d.log); err != nil {

@@ -58,6 +58,7 @@ func TestParseStrict(t *testing.T) {
 		{"preauth timeout", "domain = \"a.test\"\n[limits]\npreauth_timeout = \"10ms\"\n", "preauth_timeout"},
 		{"proxy bad cidr", "domain = \"a.test\"\n[proxy_protocol]\ntrusted = [\"10.0.0.0\"]\n", "proxy_protocol.trusted"},
 		{"proxy no trusted", "domain = \"a.test\"\n[proxy_protocol]\nlisteners = [\"imaps\"]\n", "trusted is empty"},
+		{"arc sealer", "domain = \"a.test\"\n[spam]\narc_trusted_sealers = [\"lists.a.test\", \"a@b.test\"]\n", "spam.arc_trusted_sealers"},
 		{"proxy admin", "domain = \"a.test\"\n[proxy_protocol]\ntrusted = [\"10.0.0.0/8\"]\nlisteners = [\"admin\"]\n", "proxy_protocol.listeners"},
 	}
 	for _, tc := range tests {

@@ -30,6 +30,7 @@ import (
 //	send_new_rcpts_day = 300
 //	junk_score = 5.0            # at or above: into Junk
 //	reject_score = 10.0         # at or above: 550 at DATA
+//	arc_trusted_sealers = []    # forwarders whose passing ARC chain excuses a DMARC failure
 type Spam struct {
 	DNSBL            []string `toml:"dnsbl"`
 	DNSBLAction      string   `toml:"dnsbl_action"`
@@ -50,6 +51,10 @@ type Spam struct {
 	SendNewRcptsDay  int      `toml:"send_new_rcpts_day"`
 	JunkScore        float64  `toml:"junk_score"`
 	RejectScore      float64  `toml:"reject_score"`
+	// ARCTrustedSealers are the forwarders (ARC sealer domains, RFC
+	// 8617) whose passing chain excuses a DMARC failure: their mail is
+	// not rejected nor junked for it (mailauth.Verdict.TrustARC).
+	ARCTrustedSealers []string `toml:"arc_trusted_sealers"`
 
 	// MaxForwards bounds the forwarding destinations an account's own
 	// Sieve script may have (settings page or ManageSieve): a stolen
@@ -81,6 +86,11 @@ func (s *Spam) Validate() error {
 	for _, z := range s.DNSBL {
 		if z == "" || strings.ContainsAny(z, " @/") || !strings.Contains(z, ".") {
 			return fmt.Errorf("spam.dnsbl %q: want a DNS zone such as zen.spamhaus.org", z)
+		}
+	}
+	for _, d := range s.ARCTrustedSealers {
+		if d == "" || strings.ContainsAny(d, " @/;") || !strings.Contains(d, ".") {
+			return fmt.Errorf("spam.arc_trusted_sealers %q: want a domain such as lists.example.org", d)
 		}
 	}
 	switch s.DNSBLAction {

@@ -148,6 +148,7 @@ dsn = {{printf "%q" .Store.DSN}}
 # junk_score = 5.0          # at or above: into Junk
 # reject_score = 10.0       # at or above: 550 at DATA
 # max_forwards = 5          # forwarding destinations per account (Sieve redirect); -1 = none
+# arc_trusted_sealers = []  # e.g. ["lists.example.org"]: a passing ARC chain they sealed excuses a DMARC failure
 ` + acmeSRSTemplate))
 
 // Marshal renders c as a commented youju.toml. Only the fields that init

@@ -63,6 +63,8 @@ type Deliverer struct {
 	// and TLS reports other servers send there. It must not block long;
 	// its failures are its own (the mail is delivered either way).
 	Reports func(ctx context.Context, env *Envelope, msg []byte)
+	// ARC, if set, seals the mail we forward to other domains (srs.go).
+	ARC ARCSealer
 }
 
 // ResolverCacheTTL is how long the Resolver made by New remembers found

@@ -72,10 +72,11 @@ func (fakeSRS) Reverse(a string) (string, error) {
 	return f[4] + "@" + f[3], nil
 }
 
-type recQueue struct{ froms, rcpts []string }
+type recQueue struct{ froms, rcpts, data []string }
 
-func (q *recQueue) Enqueue(_ context.Context, from string, rcpts []string, _ []byte, _ DSN) error {
+func (q *recQueue) Enqueue(_ context.Context, from string, rcpts []string, data []byte, _ DSN) error {
 	q.froms = append(q.froms, from)
+	q.data = append(q.data, string(data))
 	q.rcpts = append(q.rcpts, strings.Join(rcpts, ","))
 	return nil
 }
@@ -97,7 +98,7 @@ func TestSRSResolveAndForward(t *testing.T) {
 	}
 
 	q := &recQueue{}
-	d := &Deliverer{Store: f.st, Resolver: r, Queue: q}
+	d := &Deliverer{Store: f.st, Resolver: r, Queue: q, ARC: markSealer{}}
 	team, _ := r.Resolve(ctx, "team@example.com", false)
 	direct, _ := r.Resolve(ctx, "direct@remote.org", true)
 	env := &Envelope{From: "carol@origin.net", Rcpts: []Recipient{
@@ -109,6 +110,11 @@ func TestSRSResolveAndForward(t *testing.T) {
 	got := strings.Join(q.froms, " | ") + " / " + strings.Join(q.rcpts, " | ")
 	if got != "carol@origin.net | SRS0=ok=TT=origin.net=carol@example.com / direct@remote.org | ext@remote.net" {
 		t.Errorf("enqueued: %s", got)
+	}
+	// Only the forwarded copy is sealed (RFC 8617): the direct one is
+	// the sender's own mail.
+	if len(q.data) != 2 || strings.HasPrefix(q.data[0], "X-Sealed") || !strings.HasPrefix(q.data[1], "X-Sealed: 1\r\n") {
+		t.Errorf("sealed: %q", q.data)
 	}
 	// A local sender and the null sender are not rewritten.
 	for _, from := range []string{"alice@example.com", ""} {
@@ -122,3 +128,8 @@ func TestSRSResolveAndForward(t *testing.T) {
 		}
 	}
 }
+
+// markSealer stands for mailauth.Sealer: it marks what it seals.
+type markSealer struct{}
+
+func (markSealer) Seal(m []byte) ([]byte, error) { return append([]byte("X-Sealed: 1\r\n"), m...), nil }

@@ -275,8 +275,8 @@ func (d *Deliverer) sieveMailbox(ctx context.Context, acct store.AccountID, f si
 //
 // A redirect to another domain travels with an SRS envelope sender (as
 // an alias's forward does, srs.go), so that SPF passes at the
-// destination and bounces come back through us; it goes through the
-// outbound queue like any remote mail.
+// destination and bounces come back through us, and with our ARC seal
+// (RFC 8617); it goes through the outbound queue like any remote mail.
 func (d *Deliverer) redirect(ctx context.Context, env *Envelope, l Local, to string, msg []byte) error {
 	mark := sieve.LoopHeader + ": " + l.Address + "\r\n"
 	switch mine, all := loopMarks(msg, l.Address); {
@@ -296,6 +296,7 @@ func (d *Deliverer) redirect(ctx context.Context, env *Envelope, l Local, to str
 	from := env.From
 	if srs := d.Resolver.SRS; srs != nil && len(res.Remote) > 0 && from != "" && !d.senderIsLocal(ctx, from) {
 		from = srs.Forward(from)
+		out = d.seal(env, out)
 	}
 	renv := &Envelope{ID: env.ID + "-redirect", From: from, Protocol: "local", Helo: d.Hostname,
 		Time: time.Now(), Rcpts: []Recipient{{Address: to, Resolution: res}}}

@@ -16,6 +16,29 @@ type SRSReverser interface {
 	Reverse(addr string) (string, error)
 }
 
+// ARCSealer adds an ARC set (RFC 8617) to a message we forward
+// (mailauth.Sealer): the next hop then sees what we verified, when SPF
+// (our SRS sender) and DMARC no longer tell. An error means the message
+// goes on unsealed.
+type ARCSealer interface {
+	Seal(msg []byte) ([]byte, error)
+}
+
+// seal is msg with our ARC set, or msg as it is when it cannot be sealed
+// (no sealer, no verdict of ours to vouch for, a broken or full chain):
+// forwarding never fails for want of a seal.
+func (d *Deliverer) seal(env *Envelope, msg []byte) []byte {
+	if d.ARC == nil {
+		return msg
+	}
+	out, err := d.ARC.Seal(msg)
+	if err != nil {
+		d.log().Debug("forwarding without ARC seal", "id", env.ID, "err", err)
+		return msg
+	}
+	return out
+}
+
 // ErrBadSRS: an SRS address of ours that is forged, altered or too old
 // (RFC 3463 5.1.1: no such mailbox). Refusing at RCPT keeps us from being
 // a relay for bounces nobody asked for (backscatter).
@@ -69,8 +92,9 @@ func (r *Resolver) reverseSRS(ctx context.Context, addr Address) (Resolution, er
 // enqueueRemote hands the remote targets to the queue. Those reached
 // through an alias of ours (forwarded, not addressed so by the sender)
 // travel with an SRS envelope sender when the sender's domain is not
-// ours, so that SPF at the next hop passes and bounces come back to us;
-// the message itself is not touched (DKIM stays valid).
+// ours, so that SPF at the next hop passes and bounces come back to us,
+// and with our ARC seal on top; the message itself is not otherwise
+// touched (DKIM stays valid).
 func (d *Deliverer) enqueueRemote(ctx context.Context, env *Envelope, remote []string, msg []byte) error {
 	srs := d.Resolver.SRS
 	if srs == nil || env.From == "" || d.senderIsLocal(ctx, env.From) {
@@ -92,7 +116,7 @@ func (d *Deliverer) enqueueRemote(ctx context.Context, env *Envelope, remote []s
 	if len(forwarded) > 0 {
 		from := srs.Forward(env.From)
 		d.log().Info("forwarding with SRS", "id", env.ID, "from", env.From, "srs", from, "rcpts", len(forwarded))
-		return d.Queue.Enqueue(ctx, from, forwarded, msg, env.remoteDSN(forwarded))
+		return d.Queue.Enqueue(ctx, from, forwarded, d.seal(env, msg), env.remoteDSN(forwarded))
 	}
 	return nil
 }

@@ -75,6 +75,9 @@ type Fake struct {
 	// says which owner names answer with the AD bit (DNSSEC-validated).
 	TLSA   map[string][]TLSA
 	Secure map[string]bool
+	// SecureRR says which MX and address RRsets validate (SecureResolver),
+	// keyed "MX example.org", "A mx.example.org", "AAAA mx.example.org".
+	SecureRR map[string]bool
 }
 
 var _ TLSAResolver = (*Fake)(nil)

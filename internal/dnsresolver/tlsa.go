@@ -86,9 +86,19 @@ func systemNameserver(path string) (string, error) {
 func (v *Validating) LookupTLSA(ctx context.Context, name string) ([]TLSA, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, pickDur(v.Timeout, DefaultLookupTimeout))
 	defer cancel()
-	q, id, err := tlsaQuery(name)
+	resp, id, err := v.ask(ctx, name, typeTLSA)
 	if err != nil {
 		return nil, false, err
+	}
+	return parseTLSAResponse(resp, id, name)
+}
+
+// ask sends one query of type t for name to the validating server (UDP,
+// TCP when truncated) and returns the reply and the query's id.
+func (v *Validating) ask(ctx context.Context, name string, t dnsmessage.Type) ([]byte, uint16, error) {
+	q, id, err := query(name, t)
+	if err != nil {
+		return nil, 0, err
 	}
 	resp, err := exchange(ctx, "udp", v.Server, q)
 	if err == nil {
@@ -98,9 +108,9 @@ func (v *Validating) LookupTLSA(ctx context.Context, name string) ([]TLSA, bool,
 		}
 	}
 	if err != nil {
-		return nil, false, &net.DNSError{Err: err.Error(), Name: name, Server: v.Server, IsTemporary: true}
+		return nil, 0, &net.DNSError{Err: err.Error(), Name: name, Server: v.Server, IsTemporary: true}
 	}
-	return parseTLSAResponse(resp, id, name)
+	return resp, id, nil
 }
 
 func peekHeader(b []byte) (dnsmessage.Header, error) {
@@ -108,10 +118,13 @@ func peekHeader(b []byte) (dnsmessage.Header, error) {
 	return p.Start(b)
 }
 
-// tlsaQuery builds a TLSA query with the AD bit set (RFC 6840 §5.7: the
-// resolver then says whether it validated) and EDNS0 with DO
+// tlsaQuery builds a TLSA query (query).
+func tlsaQuery(name string) ([]byte, uint16, error) { return query(name, typeTLSA) }
+
+// query builds a query of type t with the AD bit set (RFC 6840 §5.7:
+// the resolver then says whether it validated) and EDNS0 with DO
 // (RFC 3225), so that a validating resolver answers DNSSEC-aware.
-func tlsaQuery(name string) ([]byte, uint16, error) {
+func query(name string, t dnsmessage.Type) ([]byte, uint16, error) {
 	n, err := dnsmessage.NewName(strings.TrimSuffix(name, ".") + ".")
 	if err != nil {
 		return nil, 0, fmt.Errorf("dnsresolver: bad name %q: %w", name, err)
@@ -124,7 +137,7 @@ func tlsaQuery(name string) ([]byte, uint16, error) {
 	if err := b.StartQuestions(); err != nil {
 		return nil, 0, err
 	}
-	if err := b.Question(dnsmessage.Question{Name: n, Type: typeTLSA, Class: dnsmessage.ClassINET}); err != nil {
+	if err := b.Question(dnsmessage.Question{Name: n, Type: t, Class: dnsmessage.ClassINET}); err != nil {
 		return nil, 0, err
 	}
 	if err := b.StartAdditionals(); err != nil {

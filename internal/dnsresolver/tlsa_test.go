@@ -22,6 +22,8 @@ type dnsServer struct {
 	rcode    dnsmessage.RCode
 	truncate bool
 	tcpSeen  *atomic.Bool // set by startDNS
+	// extra, if set, writes more answers (other record types).
+	extra func(b *dnsmessage.Builder, q dnsmessage.Question)
 }
 
 func startDNS(t *testing.T, s *dnsServer) {
@@ -91,6 +93,9 @@ func (s *dnsServer) answer(q []byte, udp bool) []byte {
 		data := append([]byte{r.Usage, r.Selector, r.MatchingType}, r.Data...)
 		b.UnknownResource(dnsmessage.ResourceHeader{Name: qs[0].Name, Type: typeTLSA, Class: dnsmessage.ClassINET, TTL: 60},
 			dnsmessage.UnknownResource{Type: typeTLSA, Data: data})
+	}
+	if s.extra != nil {
+		s.extra(&b, qs[0])
 	}
 	out, _ := b.Finish()
 	return out

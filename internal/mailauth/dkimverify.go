@@ -267,13 +267,11 @@ func (m *dkimMessage) checkHashes(s *dkimSig, k *dkimKey, names []string, hrelax
 		}
 		limit = n
 	}
-	bh, _ := t.get("bh")
-	wantBody, err := base64.StdEncoding.DecodeString(stripFWS(bh))
+	wantBody, err := decodeB64(t, "bh")
 	if err != nil {
 		return permFail("malformed bh=: %v", err)
 	}
-	b, _ := t.get("b")
-	sig, err := base64.StdEncoding.DecodeString(stripFWS(b))
+	sig, err := decodeB64(t, "b")
 	if err != nil {
 		return permFail("malformed b=: %v", err)
 	}
@@ -286,7 +284,12 @@ func (m *dkimMessage) checkHashes(s *dkimSig, k *dkimKey, names []string, hrelax
 	if subtle.ConstantTimeCompare(got.sum, wantBody) != 1 {
 		return sigFail("body hash did not verify")
 	}
-	hashed := m.headerHash(s, names, hrelaxed)
+	return verifyHash(k, m.headerHash(s, names, hrelaxed), sig)
+}
+
+// verifyHash checks a signature over a header hash with key k (RFC 6376
+// §3.3, RFC 8463 §3: Ed25519 signs the SHA-256 hash).
+func verifyHash(k *dkimKey, hashed, sig []byte) *dkimFail {
 	switch k.algo {
 	case "rsa":
 		if err := rsa.VerifyPKCS1v15(k.rsa, crypto.SHA256, hashed, sig); err != nil {
@@ -298,6 +301,13 @@ func (m *dkimMessage) checkHashes(s *dkimSig, k *dkimKey, names []string, hrelax
 		}
 	}
 	return nil
+}
+
+// decodeB64 decodes a base64 tag value (FWS allowed inside, RFC 6376
+// §3.5 b= and bh=).
+func decodeB64(t tagList, name string) ([]byte, error) {
+	v, _ := t.get(name)
+	return base64.StdEncoding.DecodeString(stripFWS(v))
 }
 
 // bodyHash computes (once per message and key) the SHA-256 of the
@@ -357,11 +367,7 @@ func (m *dkimMessage) headerHash(s *dkimSig, names []string, relaxed bool) []byt
 		used[n] = u + 1
 		m.writeField(h, m.hdr.Fields[idx[len(idx)-1-u]].Raw, relaxed)
 	}
-	f := s.field
-	off := len(f.Raw) - len(f.Value)
-	bt := s.tags.find("b")
-	sf := make([]byte, 0, len(f.Raw))
-	sf = append(append(sf, f.Raw[:off+bt.start]...), f.Raw[off+bt.end:]...)
+	sf := withoutB(s.field, s.tags)
 	if relaxed {
 		m.buf = canonRelaxedHeader(m.buf[:0], sf)
 	} else {

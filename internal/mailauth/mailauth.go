@@ -25,6 +25,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"strings"
 
 	"blitiri.com.ar/go/spf"
@@ -87,6 +88,7 @@ type Result struct {
 	SPF   SPFResult
 	DKIM  []DKIMResult // empty: the message has no signature
 	DMARC DMARCResult
+	ARC   ARCResult // the ARC chain (RFC 8617), arc.go
 }
 
 // Check runs SPF for the connection, verifies the message's DKIM
@@ -229,6 +231,16 @@ func (r Result) Header(hostname string) string {
 		dr.Reason = "p=" + r.DMARC.Policy
 	}
 	rs = append(rs, dr)
+	if r.ARC.Result != "" {
+		// header.oldest-pass only when an older AMS no longer verifies
+		// (RFC 8617 §5.2 step 5). A GenericResult: go-msgauth parses
+		// ARCResult but formats it without its method name.
+		params := map[string]string{}
+		if r.ARC.OldestPass > 0 {
+			params["header.oldest-pass"] = strconv.Itoa(r.ARC.OldestPass)
+		}
+		rs = append(rs, &authres.GenericResult{Method: "arc", Value: authres.ResultValue(r.ARC.Result), Params: params})
+	}
 	v := authres.Format(hostname, rs)
 	// Fold after each method so that lines stay short (RFC 5322 §2.2.3).
 	v = strings.ReplaceAll(v, "; ", ";\r\n\t")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/emersion/go-msgauth/authres"
 	"github.com/emersion/go-msgauth/dkim"
+	"github.com/emersion/go-msgauth/dmarc"
 
 	"github.com/youju/youju/internal/dnsresolver"
 )
@@ -152,9 +153,37 @@ func TestOrgDomain(t *testing.T) {
 	for in, want := range map[string]string{
 		"a.b.example.org": "example.org", "example.org": "example.org", "org": "org",
 		"mail.example.co.uk": "example.co.uk", "x.y.example.com.cn.": "example.com.cn", "EXAMPLE.ORG": "example.org",
+		"example.co.uk": "example.co.uk", "a.b.example.com.cn": "example.com.cn", "co.uk": "co.uk",
+		// Suffixes the old two-labels rule got wrong: a three-label
+		// ICANN suffix and private suffixes (RFC 7489 §3.2 takes the
+		// whole Public Suffix List).
+		"mail.city.kawasaki.jp": "city.kawasaki.jp", "www.example.kyoto.jp": "example.kyoto.jp",
+		"alice.github.io": "alice.github.io", "x.alice.github.io": "alice.github.io",
+		"shop.bob.blogspot.com": "bob.blogspot.com",
 	} {
 		if got := OrgDomain(in); got != want {
 			t.Errorf("OrgDomain(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestRelaxedAlignmentPublicSuffix: relaxed alignment (RFC 7489 §3.1.1)
+// compares organizational domains from the Public Suffix List, so two
+// sites under one private suffix are not aligned, and a subdomain of a
+// co.uk domain is.
+func TestRelaxedAlignmentPublicSuffix(t *testing.T) {
+	for _, tc := range []struct {
+		d, from string
+		want    bool
+	}{
+		{"mail.example.co.uk", "example.co.uk", true},
+		{"example.co.uk", "other.co.uk", false},
+		{"a.b.example.com.cn", "example.com.cn", true},
+		{"alice.github.io", "bob.github.io", false},
+		{"x.alice.github.io", "alice.github.io", true},
+	} {
+		if got := aligned(tc.d, tc.from, dmarc.AlignmentRelaxed); got != tc.want {
+			t.Errorf("aligned(%q, %q) = %v, want %v", tc.d, tc.from, got, tc.want)
 		}
 	}
 }

@@ -85,8 +85,16 @@ func verify(ctx context.Context, lk *Lookups, spf *SPFCheck, hdr *message.Header
 	if fromErr == nil {
 		lk.startPolicy(from)
 	}
+	sets, arcErr := collectARC(hdr)
+	for _, q := range arcKeyQueries(sets) {
+		lk.start(q)
+	}
 	var res Result
 	res.DKIM = verifyDKIM(lk, hdr, msg)
+	res.ARC = ARCResult{Result: arcNone}
+	if len(sets) > 0 || arcErr != nil {
+		res.ARC = newDKIMMessage(hdr, msg, lk.lookup).verifyARC(sets, arcErr)
+	}
 	res.SPF = spf.Wait(ctx)
 	if fromErr != nil {
 		res.DMARC = DMARCResult{Result: "none", Reason: "no single From domain"}

@@ -98,6 +98,9 @@ type Server struct {
 	DNS dnsresolver.Resolver
 	// DMARCPolicy is mailauth.PolicyEnforce (default), PolicyJunk or PolicyOff.
 	DMARCPolicy string
+	// ARCTrustedSealers are forwarders whose passing ARC chain excuses
+	// a DMARC failure (mailauth.Verdict.TrustARC).
+	ARCTrustedSealers []string
 	// DMARCReport, if set, is told each DMARC evaluation on the MX port
 	// and the client's address, for the aggregate reports we send
 	// (RFC 7489 §7.2). It must not block.

@@ -682,7 +682,11 @@ func (ss *session) authenticate(ctx context.Context, env *delivery.Envelope, lk 
 	if spf == nil {
 		spf = mailauth.StartSPF(ctx, ss.s.dns, net.IP(ss.remote.AsSlice()), ss.c.Hostname(), env.From)
 	}
-	return mailauth.InboundVerify(ctx, ss.s.Hostname, ss.s.DMARCPolicy, spf, lk, hdr, data)
+	out, v := mailauth.InboundVerify(ctx, ss.s.Hostname, ss.s.DMARCPolicy, spf, lk, hdr, data)
+	if v.TrustARC(ss.s.ARCTrustedSealers) {
+		ss.logger().Info("DMARC failure excused by a trusted ARC sealer", "from", v.DMARC.FromDomain, "sealer", v.ARC.Sealer)
+	}
+	return out, v
 }
 
 // checksAuth: messages on the MX port from anyone not logged in get SPF,

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,26 +42,44 @@ var errDANE = errors.New("DANE: certificate matches no TLSA record")
 
 // dane looks up the TLSA records of MX host host (RFC 7672 §2.2.1: the
 // TLSA base domain is the MX host name, port 25). It returns nil when DANE
-// does not apply: the resolver is not declared validating, there are no
-// records, or the answer is not DNSSEC-secure (an insecure TLSA RRset is
-// ignored, RFC 7672 §2.2). A lookup that fails is an error: the host
-// must not be used without the records it may have (RFC 7672 §2.1.1).
+// does not apply: the resolver is not declared validating, the MX RRset
+// of domain or the address records of host are not DNSSEC-secure
+// (§2.2: then TLS is opportunistic), there are no records, or the TLSA
+// answer is not secure (an insecure TLSA RRset is ignored, §2.2). A
+// lookup that fails is an error: the host must not be used without the
+// records it may have (§2.1.1).
 func (q *Queue) dane(ctx context.Context, host, domain string) (*danePolicy, error) {
 	tr, ok := q.opt.Resolver.(dnsresolver.TLSAResolver)
 	if !ok {
 		return nil, nil
 	}
-	recs, secure, err := tr.LookupTLSA(ctx, "_25._tcp."+host)
-	if dnsresolver.IsNotFound(err) || (err == nil && !secure) {
+	bases, err := q.daneBases(ctx, host, domain)
+	if err != nil || len(bases) == 0 {
+		return nil, err
+	}
+	var recs []dnsresolver.TLSA
+	base := ""
+	for _, b := range bases {
+		r, secure, err := tr.LookupTLSA(ctx, "_25._tcp."+b)
+		if dnsresolver.IsNotFound(err) || (err == nil && !secure) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("TLSA lookup for %s: %w", b, err)
+		}
+		recs, base = r, b
+		break
+	}
+	if base == "" {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("TLSA lookup for %s: %w", host, err)
-	}
-	p := &danePolicy{names: []string{host}, now: q.opt.Now}
-	if !strings.EqualFold(host, domain) {
-		// RFC 7672 §3.2.2: the next-hop domain is also a valid name.
-		p.names = append(p.names, domain)
+	// RFC 7672 §3.2.2: the reference identifiers are the TLSA base
+	// domain, the MX host name and the next-hop domain.
+	p := &danePolicy{names: []string{base}, now: q.opt.Now}
+	for _, n := range []string{host, domain} {
+		if !slices.ContainsFunc(p.names, func(x string) bool { return strings.EqualFold(x, n) }) {
+			p.names = append(p.names, n)
+		}
 	}
 	for _, r := range recs {
 		// RFC 7672 §3.1.3: PKIX-TA(0) and PKIX-EE(1) are unusable for
@@ -70,6 +89,41 @@ func (q *Queue) dane(ctx context.Context, host, domain string) (*danePolicy, err
 		}
 	}
 	return p, nil
+}
+
+// daneBases returns the TLSA base domains to try for host, in order, or
+// none when DANE does not apply. RFC 7672 §2.2: the MX RRset of domain
+// (or, for an implicit MX, its secure denial) and the address records
+// of host must be DNSSEC-secure; §2.2.3: when host is an alias reached
+// through a secure CNAME chain, the expanded name is tried first, then
+// host itself. A resolver that cannot tell (not a SecureResolver) is
+// trusted for the TLSA answer alone, as before this check.
+func (q *Queue) daneBases(ctx context.Context, host, domain string) ([]string, error) {
+	sr, ok := q.opt.Resolver.(dnsresolver.SecureResolver)
+	if !ok {
+		return []string{host}, nil
+	}
+	secure, _, err := sr.LookupSecure(ctx, domain, "MX")
+	if err != nil && !dnsresolver.IsNotFound(err) {
+		return nil, fmt.Errorf("MX DNSSEC check for %s: %w", domain, err)
+	}
+	if !secure {
+		return nil, nil
+	}
+	secure, target, err := sr.LookupSecure(ctx, host, "A")
+	if dnsresolver.IsNotFound(err) {
+		secure, target, err = sr.LookupSecure(ctx, host, "AAAA")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("address DNSSEC check for %s: %w", host, err)
+	}
+	if !secure {
+		return nil, nil
+	}
+	if target != "" && !strings.EqualFold(target, host) {
+		return []string{target, host}, nil
+	}
+	return []string{host}, nil
 }
 
 // verify checks the server's chain against the records; it is the

@@ -55,12 +55,23 @@ func spkiSHA256(c *x509.Certificate) []byte {
 // when secure. The certificate is in no root pool the queue knows, so only
 // DANE can authenticate it.
 func daneWorld(t *testing.T, c *tls.Certificate, secure bool, recs ...dnsresolver.TLSA) (*world, *sink, *Queue) {
+	return daneWorldWith(t, c, secure, nil, recs...)
+}
+
+// daneWorldWith is daneWorld with tweak applied to the world (its DNS)
+// before the queue starts.
+func daneWorldWith(t *testing.T, c *tls.Certificate, secure bool, tweak func(*world), recs ...dnsresolver.TLSA) (*world, *sink, *Queue) {
 	w := newWorld()
 	s := newSinkCert(t, c, false)
 	w.host("mx.dane.test", s.addr)
 	w.mx("dane.test", "mx.dane.test")
 	w.dns.TLSA = map[string][]dnsresolver.TLSA{"_25._tcp.mx.dane.test": recs}
 	w.dns.Secure = map[string]bool{"_25._tcp.mx.dane.test": secure}
+	// RFC 7672 §2.2: DANE needs the MX and address answers secure too.
+	w.dns.SecureRR = map[string]bool{"MX dane.test": true, "A mx.dane.test": true}
+	if tweak != nil {
+		tweak(w)
+	}
 	opt := testOptions(t, w)
 	opt.RetryMin, opt.RetryMax = time.Hour, time.Hour
 	q := openQueue(t, opt)
@@ -135,6 +146,7 @@ func TestDANERefuses(t *testing.T) {
 			w.mx("dane.test", "mx.dane.test")
 			w.dns.TLSA = map[string][]dnsresolver.TLSA{"_25._tcp.mx.dane.test": {tc.rec}}
 			w.dns.Secure = map[string]bool{"_25._tcp.mx.dane.test": true}
+			w.dns.SecureRR = map[string]bool{"MX dane.test": true, "A mx.dane.test": true}
 			if tc.temp {
 				w.dns.Temp = map[string]bool{"_25._tcp.mx.dane.test": true}
 			}
@@ -151,6 +163,52 @@ func TestDANERefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDANEInsecureMX: RFC 7672 §2.2: secure TLSA records count only
+// when the MX RRset and the MX host's addresses are DNSSEC-secure too;
+// otherwise delivery is opportunistic (here: plaintext to a server
+// without STARTTLS, which DANE would refuse).
+func TestDANEInsecureMX(t *testing.T) {
+	bogus := dnsresolver.TLSA{Usage: 3, Selector: 1, MatchingType: 1, Data: make([]byte, 32)}
+	for name, insecure := range map[string]string{"MX": "MX dane.test", "A": "A mx.dane.test"} {
+		t.Run(name, func(t *testing.T) {
+			_, s, q := daneWorldWith(t, nil, true, func(w *world) { delete(w.dns.SecureRR, insecure) }, bogus)
+			wantDelivered(t, s, q, false)
+		})
+	}
+}
+
+// TestDANECNAME: RFC 7672 §2.2.3: when the MX host is an alias reached
+// through a secure CNAME, the TLSA records of the expanded name are
+// tried first, then those of the MX host name.
+func TestDANECNAME(t *testing.T) {
+	c, _ := cert(t)
+	match := dnsresolver.TLSA{Usage: 3, Selector: 1, MatchingType: 1, Data: spkiSHA256(c.Leaf)}
+	bogus := dnsresolver.TLSA{Usage: 3, Selector: 1, MatchingType: 1, Data: make([]byte, 32)}
+	alias := func(t *testing.T, expanded []dnsresolver.TLSA) (*sink, *Queue) {
+		_, s, q := daneWorldWith(t, c, true, func(w *world) {
+			w.dns.IP["real.dane.test"] = w.dns.IP["mx.dane.test"]
+			delete(w.dns.IP, "mx.dane.test")
+			w.dns.CNAME = map[string]string{"mx.dane.test": "real.dane.test"}
+			if expanded != nil {
+				w.dns.TLSA["_25._tcp.real.dane.test"] = expanded
+				w.dns.Secure["_25._tcp.real.dane.test"] = true
+			}
+		}, bogus)
+		return s, q
+	}
+	t.Run("expanded name first", func(t *testing.T) {
+		s, q := alias(t, []dnsresolver.TLSA{match})
+		wantDelivered(t, s, q, true)
+	})
+	t.Run("then the MX host name", func(t *testing.T) {
+		s, q := alias(t, nil)
+		st := wantDeferred(t, s, q)
+		if d := st.Rcpts[0].Diag; !strings.Contains(d, "TLSA") {
+			t.Errorf("diagnostic %q", d)
+		}
+	})
 }
 
 // TestDANEOpportunistic: without TLSA records, or with records the

@@ -47,6 +47,7 @@ func TestTLSReportRecords(t *testing.T) {
 			if tc.tlsa != nil {
 				w.dns.TLSA = map[string][]dnsresolver.TLSA{"_25._tcp.mx.rpt.test": tc.tlsa}
 				w.dns.Secure = map[string]bool{"_25._tcp.mx.rpt.test": true}
+				w.dns.SecureRR = map[string]bool{"MX rpt.test": true, "A mx.rpt.test": true} // RFC 7672 §2.2
 			}
 			var log tlsLog
 			opt := testOptions(t, w)
