@@ -24,6 +24,7 @@ import (
 	"github.com/youju/youju/internal/mailauth"
 	"github.com/youju/youju/internal/message"
 	"github.com/youju/youju/internal/metrics"
+	"github.com/youju/youju/internal/spam"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -50,6 +51,13 @@ type session struct {
 	spf    *mailauth.SPFCheck // started at MAIL FROM on the MX port
 	// dataDone is closed when the running Data call returns.
 	dataDone chan struct{}
+
+	// heloMu guards the HELO name's anti-spam score, kept for the
+	// session's next messages (heloScore).
+	heloMu   sync.Mutex
+	heloDone bool
+	heloName string
+	helo     spam.Score
 }
 
 func newSession(s *Server, c *smtp.Conn) *session {

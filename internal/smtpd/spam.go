@@ -97,19 +97,12 @@ func (ss *session) spamData(ctx context.Context, env *delivery.Envelope, auth *m
 		return nil
 	}
 	score, _ := cc.Wait(ctx)
-	score.Merge(ss.s.Spam.HELOScore(ss.c.Hostname(), ss.remote))
+	score.Merge(ss.heloScore())
 	if auth != nil {
 		score.Merge(spam.AuthScore(auth.Result))
 		score.Merge(ss.s.Spam.KnownScore(filterAccount(env), env.From, auth.Result))
 	}
-	if f := ss.s.Spam.Filter; f != nil {
-		p, ok, err := f.Classify(filterAccount(env), spam.Tokens(data))
-		if err != nil {
-			ss.logger().Warn("spam filter", "err", err)
-		} else if ok {
-			score.Merge(spam.BayesScore(p))
-		}
-	}
+	ss.bayes(env, data, &score)
 	if ss.s.Spam.Clamd != nil || ss.s.Spam.Rspamd != nil {
 		if err := ss.scan(ctx, env, data, &score); err != nil {
 			return err
@@ -127,6 +120,41 @@ func (ss *session) spamData(ctx context.Context, env *delivery.Envelope, auth *m
 	}
 	env.Fields += spam.Header(verdict, score)
 	return nil
+}
+
+// heloScore is the HELO name's score, worked out once per name and
+// session rather than per message: the check may ask the store whether
+// the name is one of our domains. A later EHLO (RFC 5321 §4.1.4) keeps
+// the session but may give another name.
+func (ss *session) heloScore() spam.Score {
+	name := ss.c.Hostname()
+	ss.heloMu.Lock()
+	defer ss.heloMu.Unlock()
+	if !ss.heloDone || ss.heloName != name {
+		ss.helo, ss.heloName, ss.heloDone = ss.s.Spam.HELOScore(name, ss.remote), name, true
+	}
+	return ss.helo
+}
+
+// bayes adds the learning filter's opinion. The message is tokenized
+// only when the filter has learnt enough to classify it: tokenizing is
+// the dearest step of the MX path's per-message checks.
+func (ss *session) bayes(env *delivery.Envelope, data []byte, score *spam.Score) {
+	f := ss.s.Spam.Filter
+	if f == nil {
+		return
+	}
+	acct := filterAccount(env)
+	ready, err := f.Ready(acct)
+	if err == nil && ready {
+		var p float64
+		if p, ready, err = f.Classify(acct, spam.Tokens(data)); err == nil && ready {
+			score.Merge(spam.BayesScore(p))
+		}
+	}
+	if err != nil {
+		ss.logger().Warn("spam filter", "err", err)
+	}
 }
 
 // scan runs the external scanners: a virus is refused (550 5.7.1), a

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,6 +130,53 @@ func TestSpamReject(t *testing.T) {
 	r.sendMail("550 5.7.1")
 	if n := len(e.inbox(e.alice)) + len(e.junk(e.alice)); n != 0 {
 		t.Errorf("%d messages stored", n)
+	}
+}
+
+// TestSpamHELOOncePerSession: the HELO check (which may ask the store
+// whether the name is ours) runs once per EHLO name, and its score still
+// counts for every message of the session.
+func TestSpamHELOOncePerSession(t *testing.T) {
+	e := newEnv(t)
+	var calls atomic.Int32
+	addr := e.spamServer(&spam.Checker{Config: spam.Config{HELO: true, JunkScore: 1, RejectScore: 100},
+		Local: func(n string) bool { calls.Add(1); return n == "mx.example.com" }})
+	r := dialRaw(t, addr)
+	r.cmd("EHLO mx.example.com", "250") // our own name: +3, Junk
+	for range 3 {
+		r.sendMail("250")
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("HELO name looked up %d times for 3 messages, want 1", n)
+	}
+	r.cmd("EHLO client.example", "250") // RFC 5321 §4.1.4: another name, same session
+	r.sendMail("250")
+	if n := calls.Load(); n != 2 {
+		t.Errorf("HELO name looked up %d times after a second EHLO, want 2", n)
+	}
+	if n, j := len(e.inbox(e.alice)), len(e.junk(e.alice)); n != 1 || j != 3 {
+		t.Errorf("INBOX %d, Junk %d messages; want 1 (after the new EHLO) and 3", n, j)
+	}
+}
+
+// TestSpamBayesTrained: a trained filter still scores each message (it
+// is skipped only while it cannot classify).
+func TestSpamBayesTrained(t *testing.T) {
+	e := newEnv(t)
+	f := &spam.Filter{}
+	msg := []byte(strings.TrimSuffix(spamTestMsg, ".\r\n"))
+	if err := f.Train(spam.Global, spam.Tokens(msg), true, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Train(spam.Global, spam.Tokens([]byte("Subject: minutes\r\n\r\nthe meeting notes\r\n")), false, false); err != nil {
+		t.Fatal(err)
+	}
+	addr := e.spamServer(&spam.Checker{Config: spam.Config{JunkScore: 1, RejectScore: 100}, Filter: f})
+	r := dialRaw(t, addr)
+	r.cmd("EHLO client.example", "250")
+	r.sendMail("250")
+	if n, j := len(e.inbox(e.alice)), len(e.junk(e.alice)); n != 0 || j != 1 {
+		t.Errorf("INBOX %d, Junk %d messages; want the message in Junk", n, j)
 	}
 }
 
