@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/youju/youju/internal/store"
-	"github.com/youju/youju/internal/store/sqlite"
 	"github.com/youju/youju/internal/testutil/s3test"
 )
 
@@ -25,21 +24,8 @@ func TestMigrateCommandS3(t *testing.T) {
 	s3 := s3test.Config(t)
 	dsn := schemaDSN(t)
 	dir := newData(t)
-	mustRun(t, "alicepw\n", "user", "add", "--data", dir, "--password-stdin", "alice@example.test")
 	ctx := context.Background()
-	src, err := sqlite.Open(ctx, storeDir(dir), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _ := src.Account(ctx, "alice@example.test")
-	var msgs []store.AppendMessage
-	for i := range 12 {
-		msgs = append(msgs, store.AppendMessage{Data: []byte(fmt.Sprintf("Subject: m%d\r\n\r\nhello %d\r\n", i, i)),
-			Flags: store.Flags{System: store.SysFlags(i % 4)}})
-	}
-	if _, err := src.AppendMessages(ctx, a.ID, []store.Append{{Messages: msgs}}); err != nil {
-		t.Fatal(err)
-	}
+	src, a := aliceWithMail(t, dir, 12)
 	inbox, _ := src.Mailbox(ctx, a.ID, "INBOX")
 	arch, _ := src.Mailbox(ctx, a.ID, "Archive")
 	// Two messages copied: their blobs are shared, 14 messages on 12 blobs.
