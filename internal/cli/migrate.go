@@ -1,16 +1,20 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/youju/youju/internal/config"
 	"github.com/youju/youju/internal/delivery/queue"
 	"github.com/youju/youju/internal/delivery/queue/pgqueue"
 	"github.com/youju/youju/internal/migrate"
@@ -18,7 +22,7 @@ import (
 	"github.com/youju/youju/internal/store/sqlite"
 )
 
-const migrateUsage = "migrate --data DIR --to postgres://… [--verify-only] [--no-verify]"
+const migrateUsage = "migrate --data DIR --to postgres://… [--blobs postgres|files|s3 [--blobs-dir DIR] [--s3-endpoint URL --s3-bucket B --s3-access-key K --s3-secret-file F [--s3-region R] [--s3-prefix P] [--s3-path-style]]] [--verify-only] [--no-verify]"
 
 // runMigrate is "youju migrate": the installation of DIR (SQLite and
 // segment files, the outbound queue directory) copied to PostgreSQL,
@@ -30,6 +34,7 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	to := fs.String("to", "", "the PostgreSQL DSN to copy to (required)")
 	verifyOnly := fs.Bool("verify-only", false, "only compare the two stores")
 	noVerify := fs.Bool("no-verify", false, "skip the verification pass")
+	blobs := migrateBlobFlags(fs)
 	if _, err := parseArgs(fs, args, 0, 0, migrateUsage); err != nil {
 		return err
 	}
@@ -48,7 +53,21 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("opening the source store (stop youju serve first: docs/migrate.md): %w", err)
 	}
 	defer src.Close()
-	dst, err := postgres.Open(ctx, *to, postgres.Options{MaxMessageSize: c.Limits.MaxMessageBytes})
+	// The target's config: what [store] and [blobs] will say after the
+	// move; its blob store is opened as serve will open it.
+	tc := c
+	tc.Store.Backend, tc.Store.DSN, tc.Blobs = "postgres", *to, *blobs
+	if tc.Blobs.Backend == "s3" && tc.Blobs.SecretFile == "" {
+		tc.Blobs.Secret = os.Getenv("YOUJU_S3_SECRET")
+	}
+	if err := tc.Blobs.Validate("postgres"); err != nil {
+		return usagef("%v (the --blobs and --s3-* flags)", err)
+	}
+	ext, err := openBlobs(ctx, *data, tc)
+	if err != nil {
+		return fmt.Errorf("opening the target's blob store: %w", err)
+	}
+	dst, err := postgres.Open(ctx, *to, postgres.Options{MaxMessageSize: c.Limits.MaxMessageBytes, Blobs: ext})
 	if err != nil {
 		return fmt.Errorf("opening the target: %w", err)
 	}
@@ -101,9 +120,55 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
   [store]
   backend = "postgres"
   dsn = %q
-then start youju serve (every node: docs/several-nodes.md).
-`, *data, *to)
+%sthen start youju serve (every node: docs/several-nodes.md).
+`, *data, *to, blobsSection(tc.Blobs))
 	return nil
+}
+
+// migrateBlobFlags are the [blobs] settings of the target, as flags (the
+// source's config is SQLite's, whose [blobs] cannot name S3). The S3
+// secret is read from a file or $YOUJU_S3_SECRET, never the command line
+// (which other users see in ps).
+func migrateBlobFlags(fs *flag.FlagSet) *config.Blobs {
+	b := &config.Blobs{}
+	fs.StringVar(&b.Backend, "blobs", "postgres", "where the target keeps message bytes: postgres (chunk rows), files or s3 ([blobs] backend)")
+	fs.StringVar(&b.Dir, "blobs-dir", "", "directory of --blobs files (default DIR/blobs)")
+	fs.StringVar(&b.Endpoint, "s3-endpoint", "", "S3 endpoint, https://host[:port]")
+	fs.StringVar(&b.Bucket, "s3-bucket", "", "S3 bucket (must exist)")
+	fs.StringVar(&b.AccessKey, "s3-access-key", "", "S3 access key")
+	fs.StringVar(&b.SecretFile, "s3-secret-file", "", "file holding the S3 secret key (else $YOUJU_S3_SECRET)")
+	fs.StringVar(&b.Region, "s3-region", "", "S3 region")
+	fs.StringVar(&b.Prefix, "s3-prefix", "", "prefix of every object name")
+	fs.BoolVar(&b.PathStyle, "s3-path-style", false, "address the bucket as endpoint/bucket (SeaweedFS, MinIO, Ceph)")
+	return b
+}
+
+// blobsSection is the [blobs] section matching b, for the closing advice
+// ("" for chunk rows in PostgreSQL, the default).
+func blobsSection(b config.Blobs) string {
+	var sb strings.Builder
+	add := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&sb, "  %s = %q\n", k, v)
+		}
+	}
+	switch b.Backend {
+	case "files":
+		sb.WriteString("  [blobs]\n  backend = \"files\"\n")
+		add("dir", b.Dir)
+	case "s3":
+		sb.WriteString("  [blobs]\n  backend = \"s3\"\n")
+		add("endpoint", b.Endpoint)
+		add("bucket", b.Bucket)
+		add("access_key", b.AccessKey)
+		add("secret_file", cmp.Or(b.SecretFile, "(a file holding the secret)"))
+		add("region", b.Region)
+		add("prefix", b.Prefix)
+		if b.PathStyle {
+			sb.WriteString("  path_style = true\n")
+		}
+	}
+	return sb.String()
 }
 
 // migrateQueue moves the queue directory's messages into the shared

@@ -60,22 +60,9 @@ func imapView(t *testing.T, addr, user, pass string) string {
 func TestMigrateCommand(t *testing.T) {
 	dsn := schemaDSN(t)
 	dir := newData(t)
-	mustRun(t, "alicepw\n", "user", "add", "--data", dir, "--password-stdin", "alice@example.test")
 	ctx := context.Background()
 	// Mail in the SQLite store, with an expunged one and flags.
-	src, err := sqlite.Open(ctx, storeDir(dir), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _ := src.Account(ctx, "alice@example.test")
-	var msgs []store.AppendMessage
-	for i := range 30 {
-		msgs = append(msgs, store.AppendMessage{Data: []byte(fmt.Sprintf("Subject: m%d\r\n\r\nhello %d\r\n", i, i)),
-			Flags: store.Flags{System: store.SysFlags(i % 4)}})
-	}
-	if _, err := src.AppendMessages(ctx, a.ID, []store.Append{{Messages: msgs}}); err != nil {
-		t.Fatal(err)
-	}
+	src, a := aliceWithMail(t, dir, 30)
 	inbox, _ := src.Mailbox(ctx, a.ID, "INBOX")
 	if _, err := src.Remove(ctx, a.ID, inbox.ID, store.UIDSet{{Lo: 5, Hi: 9}}); err != nil {
 		t.Fatal(err)
@@ -123,6 +110,29 @@ func TestMigrateCommand(t *testing.T) {
 	if out := mustRun(t, "", "queue", "list", "--data", dir); !strings.Contains(out, qid) || !strings.Contains(out, "held") {
 		t.Errorf("queued message not in the PostgreSQL queue:\n%s", out)
 	}
+}
+
+// aliceWithMail adds alice@example.test (password alicepw) to dir and n
+// messages to her INBOX in the SQLite store, flags varying; the store is
+// left open for more.
+func aliceWithMail(t *testing.T, dir string, n int) (*sqlite.Store, store.Account) {
+	t.Helper()
+	mustRun(t, "alicepw\n", "user", "add", "--data", dir, "--password-stdin", "alice@example.test")
+	ctx := context.Background()
+	src, err := sqlite.Open(ctx, storeDir(dir), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := src.Account(ctx, "alice@example.test")
+	var msgs []store.AppendMessage
+	for i := range n {
+		msgs = append(msgs, store.AppendMessage{Data: []byte(fmt.Sprintf("Subject: m%d\r\n\r\nhello %d\r\n", i, i)),
+			Flags: store.Flags{System: store.SysFlags(i % 4)}})
+	}
+	if _, err := src.AppendMessages(ctx, a.ID, []store.Append{{Messages: msgs}}); err != nil {
+		t.Fatal(err)
+	}
+	return src, a
 }
 
 func mustOneID(t *testing.T, q *queue.Queue) string {

@@ -74,10 +74,13 @@ func key(acct, mbox string, uv uint32) string { return fmt.Sprintf("%s\x00%s\x00
 
 // copier is one run.
 type copier struct {
-	opt   Options
-	st    state
-	prog  Progress
-	blobs map[int64]int64 // source blob -> target blob, within this run
+	opt  Options
+	st   state
+	prog Progress
+	// blobs maps the source's blob keys (store.BlobKeys) to the target's
+	// blobs, within this run: a blob COPY made several messages share is
+	// written once.
+	blobs map[int64]int64
 }
 
 // Copy copies everything of opt.Source into opt.Target.
@@ -199,7 +202,7 @@ func (c *copier) mailbox(ctx context.Context, a, ta store.Account, mb store.Mail
 	last := c.st.Mailboxes[k]
 	c.prog.Account, c.prog.Mailbox = a.Address, mb.Name
 	var batch []postgres.ImportedMessage
-	var srcBlobs []int64
+	var srcBlobs []int64 // the source key of each of batch, 0 = none
 	var size int64
 	flush := func() error {
 		if len(batch) == 0 {
@@ -210,7 +213,7 @@ func (c *copier) mailbox(ctx context.Context, a, ta store.Account, mb store.Mail
 			return err
 		}
 		for i, id := range ids {
-			if id > 0 {
+			if id > 0 && srcBlobs[i] != 0 {
 				c.blobs[srcBlobs[i]] = id
 			}
 		}
@@ -240,9 +243,14 @@ func (c *copier) mailbox(ctx context.Context, a, ta store.Account, mb store.Mail
 			}
 			return err
 		}
+		keys, err := blobKeys(ctx, src, a.ID, mb.ID, page)
+		if err != nil {
+			return err
+		}
 		for _, m := range page {
 			im := postgres.ImportedMessage{Message: *m}
-			if b, ok := c.blobs[m.BlobID]; ok {
+			sk, shared := keys[m.UID]
+			if b, ok := c.blobs[sk]; ok && shared {
 				im.Blob = b
 			} else {
 				data, err := readMessage(ctx, src, a.ID, mb.ID, m.UID)
@@ -253,7 +261,7 @@ func (c *copier) mailbox(ctx context.Context, a, ta store.Account, mb store.Mail
 				size += int64(len(data))
 			}
 			batch = append(batch, im)
-			srcBlobs = append(srcBlobs, m.BlobID)
+			srcBlobs = append(srcBlobs, sk)
 			if len(batch) >= batchMessages || size >= batchBytes {
 				if err := flush(); err != nil {
 					return err
@@ -265,6 +273,16 @@ func (c *copier) mailbox(ctx context.Context, a, ta store.Account, mb store.Mail
 			return flush()
 		}
 	}
+}
+
+// blobKeys returns the source's blob keys of page (none if the source
+// does not share blobs between messages: every message is then copied).
+func blobKeys(ctx context.Context, s store.Store, acct store.AccountID, mbox store.MailboxID, page []*store.Message) (map[store.UID]int64, error) {
+	bk, ok := store.As[store.BlobKeys](s)
+	if !ok || len(page) == 0 {
+		return nil, nil
+	}
+	return bk.BlobKeys(ctx, acct, mbox, page[0].UID, page[len(page)-1].UID)
 }
 
 // errPage ends a listing when a page is full.

@@ -124,12 +124,20 @@ func lastBlob(t *testing.T, e *env, a store.Account) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var id int64
+	var uid store.UID
 	e.st.ListMessages(ctx, a.ID, mb.ID, store.ListOptions{}, func(m *store.Message) error {
-		id = m.BlobID
+		uid = m.UID
 		return nil
 	})
-	return id
+	bk, ok := store.As[store.BlobKeys](e.st)
+	if !ok {
+		t.Fatal("the store does not share blobs (store.BlobKeys)")
+	}
+	keys, err := bk.BlobKeys(ctx, a.ID, mb.ID, uid, uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys[uid]
 }
 
 func TestCatchAll(t *testing.T) {

@@ -31,3 +31,28 @@ type Blobs interface {
 	// (a sweep interrupted by a crash runs again).
 	Delete(ctx context.Context, id string) error
 }
+
+// NamedBlobs is implemented by a Blobs whose ids the caller can know
+// before any byte is stored: the index records the id as pending first
+// (PostgreSQL: blob_pending), so that a crash between the upload and the
+// index commit leaves an object the sweeper finds and deletes, without a
+// listing of the bucket.
+type NamedBlobs interface {
+	Blobs
+	// NewID returns a fresh id for PutID: random, never returned before.
+	NewID() string
+	// PutID is Put under id, which NewID returned.
+	PutID(ctx context.Context, id string, r io.Reader, size int64) error
+}
+
+// BlobKeys is implemented by a store whose messages share stored blobs
+// (COPY adds a reference; no byte is copied). BlobKeys returns, for the
+// messages of the mailbox with UIDs lo to hi, an opaque key that is the
+// same for messages sharing one blob, so that a copy into another store
+// (youju migrate) writes such a blob once. The key means nothing outside
+// the store that gave it: where a message's bytes live is the backend's
+// own business (store.Message does not name it), and callers read bytes
+// by account, mailbox and UID only.
+type BlobKeys interface {
+	BlobKeys(ctx context.Context, acct AccountID, mbox MailboxID, lo, hi UID) (map[UID]int64, error)
+}

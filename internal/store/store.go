@@ -234,8 +234,7 @@ type Message struct {
 	Flags        Flags
 	InternalDate time.Time
 	SaveDate     time.Time
-	Size         int64 // exact size in CRLF form: IMAP RFC822.SIZE, POP3 LIST
-	BlobID       int64
+	Size         int64  // exact size in CRLF form: IMAP RFC822.SIZE, POP3 LIST
 	Info         []byte // message.Info in its stored encoding (message.UnmarshalInfo)
 }
 

@@ -25,7 +25,7 @@ type Store struct {
 	dir string
 }
 
-var _ store.Blobs = (*Store)(nil)
+var _ store.NamedBlobs = (*Store)(nil)
 
 // Open uses dir (created if missing) for blobs.
 func Open(dir string) (*Store, error) {
@@ -53,23 +53,41 @@ func (s *Store) path(id string) (string, error) {
 // Put implements store.Blobs: a temporary file, fsync, rename, fsync of
 // the directory, so that a crash leaves the blob whole or absent.
 func (s *Store) Put(ctx context.Context, r io.Reader, size int64) (string, error) {
+	id := s.NewID()
+	if err := s.PutID(ctx, id, r, size); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// NewID implements store.NamedBlobs: 128 random bits, the first byte a
+// directory.
+func (s *Store) NewID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	h := hex.EncodeToString(b[:])
-	id := h[:2] + "/" + h[2:]
-	dir := filepath.Join(s.dir, h[:2])
+	return h[:2] + "/" + h[2:]
+}
+
+// PutID implements store.NamedBlobs.
+func (s *Store) PutID(ctx context.Context, id string, r io.Reader, size int64) error {
+	final, err := s.path(id)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(final)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("fileblobs: %w", err)
+		return fmt.Errorf("fileblobs: %w", err)
 	}
 	f, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
-		return "", fmt.Errorf("fileblobs: %w", err)
+		return fmt.Errorf("fileblobs: %w", err)
 	}
 	tmp := f.Name()
-	fail := func(err error) (string, error) {
+	fail := func(err error) error {
 		f.Close()
 		os.Remove(tmp)
-		return "", fmt.Errorf("fileblobs: put: %w", err)
+		return fmt.Errorf("fileblobs: put: %w", err)
 	}
 	n, err := io.Copy(f, io.LimitReader(r, size+1))
 	if err != nil {
@@ -87,14 +105,14 @@ func (s *Store) Put(ctx context.Context, r io.Reader, size int64) (string, error
 	if err := f.Close(); err != nil {
 		return fail(err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, h[2:])); err != nil {
+	if err := os.Rename(tmp, final); err != nil {
 		os.Remove(tmp)
-		return "", fmt.Errorf("fileblobs: put: %w", err)
+		return fmt.Errorf("fileblobs: put: %w", err)
 	}
 	if err := syncDir(dir); err != nil {
-		return "", fmt.Errorf("fileblobs: put: %w", err)
+		return fmt.Errorf("fileblobs: put: %w", err)
 	}
-	return id, nil
+	return nil
 }
 
 func syncDir(dir string) error {

@@ -62,7 +62,7 @@ type Store struct {
 	readTO  time.Duration
 }
 
-var _ store.Blobs = (*Store)(nil)
+var _ store.NamedBlobs = (*Store)(nil)
 
 // Open connects to the endpoint and checks that the bucket exists (one
 // request, so that a wrong endpoint, key or bucket fails at start, not at
@@ -157,22 +157,35 @@ func (s *Store) Ping(ctx context.Context) error {
 // nodes never pick the same one, and no listing is needed to choose it.
 // S3 answers a PUT only once the object is durably stored.
 func (s *Store) Put(ctx context.Context, r io.Reader, size int64) (string, error) {
-	if size < 0 {
-		return "", errors.New("s3: put of unknown size")
+	key := s.NewID()
+	if err := s.PutID(ctx, key, r, size); err != nil {
+		return "", err
 	}
+	return key, nil
+}
+
+// NewID implements store.NamedBlobs: the prefix and 128 random bits.
+func (s *Store) NewID() string {
 	var b [16]byte
 	rand.Read(b[:])
-	key := s.prefix + hex.EncodeToString(b[:])
+	return s.prefix + hex.EncodeToString(b[:])
+}
+
+// PutID implements store.NamedBlobs.
+func (s *Store) PutID(ctx context.Context, key string, r io.Reader, size int64) error {
+	if size < 0 {
+		return errors.New("s3: put of unknown size")
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout+time.Duration(size>>20)*time.Second)
 	defer cancel()
 	info, err := s.c.PutObject(ctx, s.bucket, key, r, size, minio.PutObjectOptions{ContentType: "message/rfc822"})
 	if err != nil {
-		return "", fmt.Errorf("s3: put: %w", err)
+		return fmt.Errorf("s3: put: %w", err)
 	}
 	if info.Size != size {
-		return "", fmt.Errorf("s3: put stored %d bytes of %d", info.Size, size)
+		return fmt.Errorf("s3: put stored %d bytes of %d", info.Size, size)
 	}
-	return key, nil
+	return nil
 }
 
 // Delete implements store.Blobs; a missing object is not an error (S3's

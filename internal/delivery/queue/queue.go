@@ -189,9 +189,7 @@ func Open(opt Options) (*Queue, error) {
 		return nil, err
 	}
 	metrics.NewGaugeFunc("youju_queue_messages", "Messages in the outbound queue.", func() float64 {
-		q.mu.Lock()
-		defer q.mu.Unlock()
-		return float64(len(q.due))
+		return float64(q.Len())
 	})
 	return q, nil
 }
@@ -341,11 +339,15 @@ func (q *Queue) Show(id string) (*State, []byte, error) {
 	return st, data, err
 }
 
-// Len returns the number of queued messages.
+// Len returns the number of queued messages not held.
 func (q *Queue) Len() int {
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.due)
+	n := len(q.due)
+	q.mu.Unlock()
+	if w, ok := q.store.(Waiting); ok {
+		n += w.Waiting()
+	}
+	return n
 }
 
 func domainOf(addr string) string {

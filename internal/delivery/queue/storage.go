@@ -56,6 +56,12 @@ type Storage interface {
 	Shared() bool
 }
 
+// Waiting is implemented by a Storage whose Due leaves out the messages
+// not due soon (pgqueue: a shared queue is re-read every second, and a
+// large deferred backlog is not read whole each time). Waiting counts the
+// messages not held that the last Due left out, for Queue.Len.
+type Waiting interface{ Waiting() int }
+
 // Errors of Claim and Renew.
 var (
 	ErrClaimed = errors.New("queue: message claimed by another node")

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"sync"
@@ -228,5 +229,88 @@ func TestExternalBlobPutFails(t *testing.T) {
 	sweep(t, s)
 	if n := len(tb.live()); n != 0 {
 		t.Fatalf("%d objects left by the failed append", n)
+	}
+}
+
+// TestPendingObjectsCollected: a process killed between the blob Put and
+// the index commit (testAfterPut) leaves an object no message references;
+// the sweeper leaves it alone while its delivery could still commit, and
+// deletes it once its blob_pending row is an hour old, keeping the
+// objects messages reference. The objects are named before the upload
+// (store.NamedBlobs) or, for a store.Blobs that cannot (trackingBlobs
+// hides it), recorded right after it.
+func TestPendingObjectsCollected(t *testing.T) {
+	for name, mk := range extBackends(t) {
+		for _, wrap := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/unnamed=%v", name, wrap), func(t *testing.T) {
+				testDSN(t)
+				b := mk(t)
+				if wrap {
+					b = &trackingBlobs{Blobs: b}
+				}
+				s := openSchema(t, schemaFor(t.Name()+t.TempDir()), Options{Blobs: b})
+				a := newAccount(t, s, "pending@example.com")
+				deliver := func(subject string) error {
+					res, err := s.Deliver(ctx, store.Delivery{Data: []byte("Subject: " + subject + "\r\n\r\nbody\r\n"),
+						Targets: []store.Target{{Account: a.ID}}})
+					if err == nil {
+						err = res[0].Err
+					}
+					return err
+				}
+				if err := deliver("kept"); err != nil {
+					t.Fatal(err)
+				}
+				crash := errors.New("killed between Put and commit")
+				testAfterPut = func() error { return crash }
+				err := deliver("lost")
+				testAfterPut = nil
+				if !errors.Is(err, crash) {
+					t.Fatalf("delivery with the crash hook: %v", err)
+				}
+				var kept, orphan string
+				if err := s.pool.QueryRow(ctx, `SELECT ext FROM blobs`).Scan(&kept); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.pool.QueryRow(ctx, `SELECT ext FROM blob_pending WHERE ext <> $1`, kept).Scan(&orphan); err != nil {
+					t.Fatalf("the crashed delivery's object is not pending: %v", err)
+				}
+				if err := exists(b, orphan); err != nil {
+					t.Fatalf("the crashed delivery's object %s: %v", orphan, err)
+				}
+				// Young: its delivery could still be committing.
+				if _, err := s.SweepBlobs(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if err := exists(b, orphan); err != nil {
+					t.Fatalf("a young pending object was swept: %v", err)
+				}
+				var pending int
+				s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM blob_pending`).Scan(&pending)
+				if pending != 1 {
+					t.Fatalf("%d pending rows after a sweep, want 1 (the committed one forgotten)", pending)
+				}
+				if _, err := s.pool.Exec(ctx, `UPDATE blob_pending SET added = added - $1`, (pendingAge + time.Minute).Nanoseconds()); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.SweepBlobs(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if err := exists(b, orphan); !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("the orphan after an hour: %v, want ErrNotFound", err)
+				}
+				if err := exists(b, kept); err != nil {
+					t.Fatalf("the referenced object: %v", err)
+				}
+				inbox, _ := s.Mailbox(ctx, a.ID, "INBOX")
+				if inbox.Messages != 1 {
+					t.Fatalf("INBOX has %d messages, want 1", inbox.Messages)
+				}
+				s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM blob_pending`).Scan(&pending)
+				if pending != 0 {
+					t.Fatalf("%d pending rows left", pending)
+				}
+			})
+		}
 	}
 }

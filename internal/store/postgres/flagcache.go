@@ -40,7 +40,7 @@ type centry struct {
 	keywords     string
 	modseq       store.ModSeq
 	idate, sdate int64
-	size, blob   int64
+	size         int64
 }
 
 // cbox is the cached rows of one mailbox and the state they are of.
@@ -146,14 +146,14 @@ func (s *Store) fillCache(ctx context.Context, acct store.AccountID, mbox store.
 			return notFound(err)
 		}
 		b.rows = make([]centry, 0, b.count)
-		rows, err := t.Query(ctx, `SELECT uid, modseq, sysflags, keywords, internal_date, save_date, size, blob_id
+		rows, err := t.Query(ctx, `SELECT uid, modseq, sysflags, keywords, internal_date, save_date, size
 			FROM messages WHERE mailbox_id=$1 ORDER BY uid`, mbox)
 		if err != nil {
 			return err
 		}
 		var e centry
 		var uid, flags int64
-		_, err = pgx.ForEachRow(rows, []any{&uid, &e.modseq, &flags, &e.keywords, &e.idate, &e.sdate, &e.size, &e.blob}, func() error {
+		_, err = pgx.ForEachRow(rows, []any{&uid, &e.modseq, &flags, &e.keywords, &e.idate, &e.sdate, &e.size}, func() error {
 			e.uid, e.flags = store.UID(uid), store.SysFlags(flags)
 			b.rows = append(b.rows, e)
 			return nil
@@ -197,7 +197,7 @@ func serveCached(rows []centry, retained []store.Message, opt *store.ListOptions
 		}
 		// A new Message each time: a callback may keep the pointer.
 		m := store.Message{UID: e.uid, ModSeq: e.modseq, Flags: store.Flags{System: e.flags, Keywords: store.SplitKeywords(e.keywords)},
-			InternalDate: fromNano(e.idate), SaveDate: fromNano(e.sdate), Size: e.size, BlobID: e.blob}
+			InternalDate: fromNano(e.idate), SaveDate: fromNano(e.sdate), Size: e.size}
 		if err := fn(&m); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -128,9 +129,21 @@ type ImportedMessage struct {
 // returns, per message, the blob it now refers to (for later copies of
 // the same bytes), 0 for a skipped one. The mailbox's UIDNEXT and
 // HIGHESTMODSEQ are raised if a message is above them.
+//
+// With an external blob store (Options.Blobs: files, S3) the bytes are
+// stored there first, as a delivery's are (extblobs.go: pending, then
+// the index); objects of messages skipped or of a failed transaction are
+// queued for deletion.
 func (s *Store) ImportMessages(ctx context.Context, acct store.AccountID, mbox store.MailboxID, msgs []ImportedMessage) ([]int64, error) {
 	out := make([]int64, len(msgs))
-	err := s.write(ctx, func(t *tx) error {
+	ext, err := s.importExt(ctx, mbox, msgs)
+	if err != nil {
+		return nil, err
+	}
+	used := make([]bool, len(ext))
+	err = s.write(ctx, func(t *tx) error {
+		clear(out)
+		clear(used)
 		var owner store.AccountID
 		if err := t.QueryRow(ctx, `SELECT account_id FROM mailboxes WHERE id=$1 FOR NO KEY UPDATE`, mbox).Scan(&owner); err != nil {
 			return notFound(err)
@@ -153,18 +166,13 @@ func (s *Store) ImportMessages(ctx context.Context, acct store.AccountID, mbox s
 					return err
 				}
 			} else {
-				info := m.Info
-				if len(info) == 0 {
-					info = message.Parse(m.Data).Marshal()
+				var e *string
+				if ext[i] != nil {
+					e, used[i] = &ext[i].ext, true
 				}
-				if err := t.QueryRow(ctx, `INSERT INTO blobs(size, refcount, info) VALUES($1, 1, $2) RETURNING id`,
-					int64(len(m.Data)), info).Scan(&blob); err != nil {
+				var err error
+				if blob, err = t.insertImportedBlob(&m, e); err != nil {
 					return err
-				}
-				for k, c := range splitChunks(m.Data) {
-					if _, err := t.Exec(ctx, `INSERT INTO blob_chunks(blob_id, n, data) VALUES($1,$2,$3)`, blob, k, c); err != nil {
-						return err
-					}
 				}
 			}
 			kws, _ := store.NormKeywords(m.Flags.Keywords)
@@ -190,10 +198,77 @@ func (s *Store) ImportMessages(ctx context.Context, acct store.AccountID, mbox s
 		t.event(store.Event{Account: acct, Mailbox: mbox})
 		return err
 	})
+	// Objects no committed row names: the transaction failed, or another
+	// run imported their UIDs meanwhile.
+	var unused []*pblob
+	for i, b := range ext {
+		if b != nil && (err != nil || !used[i]) {
+			unused = append(unused, b)
+		}
+	}
+	s.dropExt(unused)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: import messages: %w", err)
 	}
 	return out, nil
+}
+
+// insertImportedBlob adds the blobs row of m's bytes: naming the object
+// ext in the external store, or with the bytes as chunk rows (ext nil).
+func (t *tx) insertImportedBlob(m *ImportedMessage, ext *string) (int64, error) {
+	info := m.Info
+	if len(info) == 0 {
+		info = message.Parse(m.Data).Marshal()
+	}
+	var blob int64
+	if err := t.QueryRow(t.ctx, `INSERT INTO blobs(size, refcount, info, ext) VALUES($1, 1, $2, $3) RETURNING id`,
+		int64(len(m.Data)), info, ext).Scan(&blob); err != nil {
+		return 0, err
+	}
+	if ext != nil {
+		return blob, nil
+	}
+	for k, c := range splitChunks(m.Data) {
+		if _, err := t.Exec(t.ctx, `INSERT INTO blob_chunks(blob_id, n, data) VALUES($1,$2,$3)`, blob, k, c); err != nil {
+			return 0, err
+		}
+	}
+	return blob, nil
+}
+
+// importExt stores in the external blob store (if any) the bytes of the
+// msgs that carry bytes and whose UID the mailbox has not yet (a resumed
+// run uploads nothing twice); the result is parallel to msgs, nil where
+// nothing was stored.
+func (s *Store) importExt(ctx context.Context, mbox store.MailboxID, msgs []ImportedMessage) ([]*pblob, error) {
+	ext := make([]*pblob, len(msgs))
+	if s.opts.Blobs == nil {
+		return ext, nil
+	}
+	uids := make([]int64, len(msgs))
+	for i := range msgs {
+		uids[i] = int64(msgs[i].UID)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT uid FROM messages WHERE mailbox_id=$1 AND uid = ANY($2)`, mbox, uids)
+	if err != nil {
+		return nil, err
+	}
+	have, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, err
+	}
+	var put []*pblob
+	for i, m := range msgs {
+		if m.Blob > 0 || len(m.Data) == 0 || slices.Contains(have, int64(m.UID)) {
+			continue
+		}
+		ext[i] = &pblob{data: m.Data}
+		put = append(put, ext[i])
+	}
+	if err := s.putExt(ctx, put); err != nil {
+		return nil, err
+	}
+	return ext, nil
 }
 
 // ImportTombstones records the expunged UIDs of mailbox mbox (QRESYNC's

@@ -22,13 +22,22 @@ const chunk = 2000
 // result, so that the planner knows which mailbox it plans for.
 const mboxScope = `m.mailbox_id = $1 AND EXISTS(SELECT 1 FROM mailboxes WHERE id=$1 AND account_id=$2)`
 
-const msgCols = `m.uid, m.modseq, m.sysflags, m.keywords, m.internal_date, m.save_date, m.size, m.blob_id`
+// msgCols are the columns of a store.Message. The blob a row points at
+// (m.blob_id) is the backend's own business: only COPY, which shares it,
+// reads it (selectFrom, msgRow).
+const msgCols = `m.uid, m.modseq, m.sysflags, m.keywords, m.internal_date, m.save_date, m.size`
+
+// msgRow is a message row with the blob it references.
+type msgRow struct {
+	store.Message
+	blob int64
+}
 
 // scanMessage reads msgCols (and extra) into m.
 func scanMessage(r pgx.Row, m *store.Message, extra ...any) error {
 	var kw string
 	var uid, flags, idate, sdate int64
-	dst := append([]any{&uid, &m.ModSeq, &flags, &kw, &idate, &sdate, &m.Size, &m.BlobID}, extra...)
+	dst := append([]any{&uid, &m.ModSeq, &flags, &kw, &idate, &sdate, &m.Size}, extra...)
 	if err := r.Scan(dst...); err != nil {
 		return err
 	}

@@ -62,19 +62,20 @@ func (t *tx) save(m *mboxState) error {
 }
 
 // selectFrom reads the messages of mb in uids (nil: all) from table
-// (messages or retained), ascending, with an extra SQL condition.
-func (t *tx) selectFrom(table string, mb store.MailboxID, uids store.UIDSet, cond string) ([]store.Message, error) {
+// (messages or retained), ascending, with an extra SQL condition, with
+// the blobs they reference (COPY shares them).
+func (t *tx) selectFrom(table string, mb store.MailboxID, uids store.UIDSet, cond string) ([]msgRow, error) {
 	a := args{mb}
 	clause, filter := uidClause(uids, &a)
-	rows, err := t.Query(t.ctx, `SELECT `+msgCols+` FROM `+table+` m WHERE m.mailbox_id=$1`+clause+cond+` ORDER BY m.uid`, a...)
+	rows, err := t.Query(t.ctx, `SELECT `+msgCols+`, m.blob_id FROM `+table+` m WHERE m.mailbox_id=$1`+clause+cond+` ORDER BY m.uid`, a...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var msgs []store.Message
+	var msgs []msgRow
 	for rows.Next() {
-		var m store.Message
-		if err := scanMessage(rows, &m); err != nil {
+		var m msgRow
+		if err := scanMessage(rows, &m.Message, &m.blob); err != nil {
 			return nil, err
 		}
 		if filter && !setContains(uids, m.UID) {
@@ -127,7 +128,7 @@ func (s *Store) StoreFlags(ctx context.Context, acct store.AccountID, mbox store
 			case !wasSeen && isSeen:
 				mb.dUnseen--
 			}
-			res.Changed = append(res.Changed, m)
+			res.Changed = append(res.Changed, m.Message)
 		}
 		res.Modified = store.UIDSetOf(modified)
 		if len(cu) > 0 {
@@ -181,7 +182,7 @@ func (s *Store) remove(ctx context.Context, acct store.AccountID, mbox store.Mai
 // expunge moves msgs from mb to the retained rows (which keep their blob
 // references) and leaves (UID, MODSEQ) tombstones for QRESYNC (RFC 7162
 // §3.2.10).
-func (t *tx) expunge(mb *mboxState, msgs []store.Message) error {
+func (t *tx) expunge(mb *mboxState, msgs []msgRow) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -273,7 +274,7 @@ func (t *tx) copyMessages(acct store.AccountID, src store.MailboxID, uids store.
 		}
 		if len(ret) > 0 {
 			msgs = append(slices.Clone(msgs), ret...)
-			slices.SortFunc(msgs, func(a, b store.Message) int { return cmp.Compare(a.UID, b.UID) })
+			slices.SortFunc(msgs, func(a, b msgRow) int { return cmp.Compare(a.UID, b.UID) })
 		}
 	}
 	if opt.Exact && uint64(len(msgs)) != setSize(uids) {
@@ -322,7 +323,7 @@ func (t *tx) copyMessages(acct store.AccountID, src store.MailboxID, uids store.
 
 // insertCopies adds msgs to dmb with new UIDs and one MODSEQ, and counts
 // the new references of their blobs.
-func (t *tx) insertCopies(dmb *mboxState, msgs []store.Message, res *store.CopyResult) error {
+func (t *tx) insertCopies(dmb *mboxState, msgs []msgRow, res *store.CopyResult) error {
 	now := time.Now().UnixNano()
 	modseq := dmb.bump()
 	var uid, idate, size, blob []int64
@@ -334,7 +335,7 @@ func (t *tx) insertCopies(dmb *mboxState, msgs []store.Message, res *store.CopyR
 		kws = append(kws, store.JoinKeywords(m.Flags.Keywords))
 		idate = append(idate, unixNano(m.InternalDate))
 		size = append(size, m.Size)
-		blob = append(blob, m.BlobID)
+		blob = append(blob, m.blob)
 		res.Pairs = append(res.Pairs, store.UIDPair{Src: m.UID, Dst: store.UID(dmb.uidNext)})
 		dmb.uidNext++
 		dmb.dMessages++

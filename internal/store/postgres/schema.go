@@ -223,6 +223,16 @@ CREATE TRIGGER blobs_trash_ext AFTER DELETE ON blobs
 	`ALTER TABLE blob_chunks SET (toast_tuple_target = 8160);`,
 	// web sessions and the web sign-in's TOTP (websessions.go).
 	webSessionsSchema,
+	// External objects being stored (extblobs.go): a row is written
+	// before the object's Put (after it, for a store.Blobs that cannot
+	// name its objects in advance) and removed by the sweeper once a
+	// blobs row names the object; a row an hour old whose object no blobs
+	// row names is a crash between Put and the index commit, and its
+	// object goes to blob_trash. added is Unix ns by the database's clock.
+	`CREATE TABLE IF NOT EXISTS blob_pending (
+	ext   text PRIMARY KEY,
+	added bigint NOT NULL
+);`,
 }
 
 // lockKey is the advisory lock that serialises migrations of one schema

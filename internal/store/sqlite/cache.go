@@ -44,19 +44,18 @@ type centry struct {
 	size     int64
 	idate    int64 // Unix ns
 	sdate    int64
-	blobID   int64
 	keywords []string // never modified in place (replaced whole)
 }
 
 func toEntry(m *store.Message) centry {
 	kw := m.Flags.Keywords
 	return centry{uid: m.UID, sys: m.Flags.System, modseq: m.ModSeq, size: m.Size, idate: unixNano(m.InternalDate),
-		sdate: unixNano(m.SaveDate), blobID: m.BlobID, keywords: kw[:len(kw):len(kw)]}
+		sdate: unixNano(m.SaveDate), keywords: kw[:len(kw):len(kw)]}
 }
 
 func (e *centry) message() store.Message {
 	return store.Message{UID: e.uid, ModSeq: e.modseq, Flags: store.Flags{System: e.sys, Keywords: e.keywords},
-		InternalDate: fromNano(e.idate), SaveDate: fromNano(e.sdate), Size: e.size, BlobID: e.blobID}
+		InternalDate: fromNano(e.idate), SaveDate: fromNano(e.sdate), Size: e.size}
 }
 
 // mboxCache is one cached mailbox. Besides the entries it keeps, under
@@ -337,7 +336,7 @@ func (s *Store) readBox(ctx context.Context, acct store.AccountID, mbox store.Ma
 			return err
 		}
 		defer rows.Close()
-		vals := make([]driver.Value, 8)
+		vals := make([]driver.Value, 7)
 		kws := map[string][]string{}
 		for {
 			if err := rows.Next(vals); err == io.EOF {

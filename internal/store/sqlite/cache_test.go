@@ -30,7 +30,7 @@ func sameMessages(a, b []store.Message) bool {
 	for i := range a {
 		x, y := a[i], b[i]
 		if x.UID != y.UID || x.ModSeq != y.ModSeq || !store.SameFlags(x.Flags, y.Flags) || x.Size != y.Size ||
-			!x.InternalDate.Equal(y.InternalDate) || !x.SaveDate.Equal(y.SaveDate) || x.BlobID != y.BlobID {
+			!x.InternalDate.Equal(y.InternalDate) || !x.SaveDate.Equal(y.SaveDate) {
 			return false
 		}
 	}

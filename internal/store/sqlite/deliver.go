@@ -63,6 +63,7 @@ type blobRow struct {
 type msgRow struct {
 	mailbox store.MailboxID
 	m       store.Message
+	blob    int64 // blobs.id: the backend's own, never in store.Message
 }
 
 // Deliver implements store.Mail. The bytes are normalised to CRLF (unless
@@ -164,8 +165,8 @@ func (w *wtx) deliverOne(t store.Target, ref blob.Ref, size int64, idate, now ti
 	kws, _ := store.NormKeywords(t.Flags.Keywords)
 	mb.bumped = false // every delivery gets its own MODSEQ
 	m := store.Message{UID: mb.uidNext, ModSeq: mb.bump(), Flags: store.Flags{System: t.Flags.System & store.AllSystemFlags, Keywords: kws},
-		InternalDate: idate, SaveDate: now, Size: size, BlobID: (*blob).id}
-	w.b.msgs = append(w.b.msgs, msgRow{mailbox: mb.id, m: m})
+		InternalDate: idate, SaveDate: now, Size: size}
+	w.b.msgs = append(w.b.msgs, msgRow{mailbox: mb.id, m: m, blob: (*blob).id})
 	mb.uidNext = m.UID + 1
 	mb.dMessages++
 	mb.dSize += size
@@ -257,7 +258,7 @@ func (w *wtx) flushDeliveries() error {
 	if err := insertChunks(w, b.msgs, insertMsgsSQL, func(args []any, r msgRow) []any {
 		m := &r.m
 		return append(args, r.mailbox, m.UID, m.ModSeq, m.Flags.System, store.JoinKeywords(m.Flags.Keywords),
-			unixNano(m.InternalDate), unixNano(m.SaveDate), m.Size, m.BlobID)
+			unixNano(m.InternalDate), unixNano(m.SaveDate), m.Size, r.blob)
 	}); err != nil {
 		return err
 	}

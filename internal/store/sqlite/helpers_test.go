@@ -99,8 +99,8 @@ func bulkDeliver(t testing.TB, s *Store, acct store.AccountID, mbox store.Mailbo
 			}
 			id, _ := res.LastInsertId()
 			f := flags(i)
-			m := store.Message{UID: mb.uidNext, ModSeq: mb.bump(), Flags: f, InternalDate: now, SaveDate: now, Size: r.Length, BlobID: id}
-			if err := w.insertMessage(mb, &m); err != nil {
+			m := store.Message{UID: mb.uidNext, ModSeq: mb.bump(), Flags: f, InternalDate: now, SaveDate: now, Size: r.Length}
+			if err := w.insertMessage(mb, &m, id); err != nil {
 				return err
 			}
 		}

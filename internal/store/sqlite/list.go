@@ -201,7 +201,7 @@ func scanChunk(rows driver.Rows, withInfo bool, hint int) ([]store.Message, erro
 		if ncol == 2 {
 			uid, _ := vals[0].(int64)
 			m.UID = store.UID(uid)
-		} else if err := scanCols(&m, vals[:8]); err != nil {
+		} else if err := scanCols(&m, vals[:7]); err != nil {
 			return nil, err
 		}
 		if withInfo {
@@ -229,7 +229,7 @@ func scanChunk(rows driver.Rows, withInfo bool, hint int) ([]store.Message, erro
 
 // scanCols sets m from the values of msgCols.
 func scanCols(m *store.Message, vals []driver.Value) error {
-	var ints [8]int64
+	var ints [7]int64
 	for i, v := range vals {
 		switch x := v.(type) {
 		case int64:
@@ -249,7 +249,7 @@ func scanCols(m *store.Message, vals []driver.Value) error {
 	}
 	m.UID, m.ModSeq, m.Flags.System = store.UID(ints[0]), store.ModSeq(ints[1]), store.SysFlags(ints[2])
 	m.InternalDate, m.SaveDate = fromNano(ints[4]), fromNano(ints[5])
-	m.Size, m.BlobID = ints[6], ints[7]
+	m.Size = ints[6]
 	return nil
 }
 

@@ -53,7 +53,7 @@ func (b *batchTx) recordChunk() {
 		m := &x.m
 		r = appendInts(r, int64(x.mailbox), int64(m.UID), int64(m.ModSeq), int64(m.Flags.System))
 		r = appendBytes(r, []byte(store.JoinKeywords(m.Flags.Keywords)))
-		r = appendInts(r, unixNano(m.InternalDate), unixNano(m.SaveDate), m.Size, m.BlobID)
+		r = appendInts(r, unixNano(m.InternalDate), unixNano(m.SaveDate), m.Size, x.blob)
 	}
 	r = binary.AppendUvarint(r, uint64(len(b.dirty)))
 	for _, mb := range b.dirty {
@@ -138,7 +138,7 @@ func (r *recReader) decodeChunk(b *batchTx) {
 		m.UID, m.ModSeq, m.Flags.System = store.UID(r.int()), store.ModSeq(r.int()), store.SysFlags(r.int())
 		m.Flags.Keywords = store.SplitKeywords(string(r.bytes()))
 		m.InternalDate, m.SaveDate = fromNano(r.int()), fromNano(r.int())
-		m.Size, m.BlobID = r.int(), r.int()
+		m.Size, x.blob = r.int(), r.int()
 		b.msgs = append(b.msgs, x)
 	}
 	for range r.count() {

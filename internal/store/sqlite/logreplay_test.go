@@ -332,7 +332,7 @@ func blobRefOf(t *testing.T, dir string, uid store.UID) blob.Ref {
 				continue
 			}
 			for _, x := range b.blobs {
-				if x.id == m.m.BlobID {
+				if x.id == m.blob {
 					ref = blob.Ref{Segment: x.segment, Offset: x.off, Length: x.n}
 				}
 			}

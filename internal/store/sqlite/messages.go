@@ -21,12 +21,15 @@ const chunk = 2000
 // of another account. Arguments: mailbox id, account id.
 const mboxScope = `m.mailbox_id = (SELECT id FROM mailboxes WHERE id=? AND account_id=?)`
 
-const msgCols = `m.uid, m.modseq, m.sysflags, m.keywords, m.internal_date, m.save_date, m.size, m.blob_id`
+// msgCols are the columns of a store.Message. The blob a row points at
+// (m.blob_id) is the backend's own business: only the write paths that
+// share or release blobs read it (selectFrom).
+const msgCols = `m.uid, m.modseq, m.sysflags, m.keywords, m.internal_date, m.save_date, m.size`
 
 func scanMessage(r interface{ Scan(...any) error }, m *store.Message, extra ...any) error {
 	var kw string
 	var idate, sdate int64
-	dst := append([]any{&m.UID, &m.ModSeq, &m.Flags.System, &kw, &idate, &sdate, &m.Size, &m.BlobID}, extra...)
+	dst := append([]any{&m.UID, &m.ModSeq, &m.Flags.System, &kw, &idate, &sdate, &m.Size}, extra...)
 	if err := r.Scan(dst...); err != nil {
 		return err
 	}
@@ -112,14 +115,15 @@ func (w *wtx) checkQuota(acct store.AccountID, size int64) error {
 // are never reused (RFC 9051 §2.3.1.1); the mailbox is full.
 var errUIDsExhausted = fmt.Errorf("%w: mailbox UIDs exhausted", store.ErrQuotaExceeded)
 
-// insertMessage adds m with the next UID of mb (m.UID must be mb.uidNext).
-func (w *wtx) insertMessage(mb *mboxState, m *store.Message) error {
+// insertMessage adds m, a reference to blob, with the next UID of mb
+// (m.UID must be mb.uidNext).
+func (w *wtx) insertMessage(mb *mboxState, m *store.Message, blob int64) error {
 	if m.UID == 0 { // uidnext wrapped past 4294967295
 		return errUIDsExhausted
 	}
 	if _, err := w.exec(`INSERT INTO messages(mailbox_id, uid, modseq, sysflags, keywords, internal_date, save_date, size, blob_id)
 		VALUES(?,?,?,?,?,?,?,?,?)`, mb.id, m.UID, m.ModSeq, m.Flags.System, store.JoinKeywords(m.Flags.Keywords),
-		unixNano(m.InternalDate), unixNano(m.SaveDate), m.Size, m.BlobID); err != nil {
+		unixNano(m.InternalDate), unixNano(m.SaveDate), m.Size, blob); err != nil {
 		return err
 	}
 	mb.uidNext = m.UID + 1
@@ -230,6 +234,28 @@ func (s *Store) Changes(ctx context.Context, acct store.AccountID, mbox store.Ma
 	s.applyMu.RLock()
 	s.applyMu.RUnlock()
 	return c, nil
+}
+
+var _ store.BlobKeys = (*Store)(nil)
+
+// BlobKeys implements store.BlobKeys: the key is the blobs row id.
+func (s *Store) BlobKeys(ctx context.Context, acct store.AccountID, mbox store.MailboxID, lo, hi store.UID) (map[store.UID]int64, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, m.blob_id FROM messages m WHERE `+mboxScope+` AND m.uid >= ? AND m.uid <= ?`,
+		mbox, acct, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	keys := map[store.UID]int64{}
+	for rows.Next() {
+		var u store.UID
+		var b int64
+		if err := rows.Scan(&u, &b); err != nil {
+			return nil, err
+		}
+		keys[u] = b
+	}
+	return keys, rows.Err()
 }
 
 type querier interface {

@@ -12,30 +12,32 @@ import (
 )
 
 // selectMessages reads the messages of mb in uids (nil: all) inside the
-// write transaction, ascending, with an extra SQL condition on m.
-func (w *wtx) selectMessages(mb store.MailboxID, uids store.UIDSet, cond string) ([]store.Message, error) {
+// write transaction, ascending, with an extra SQL condition on m, with
+// the blobs they reference (to share them on COPY, release them on
+// EXPUNGE).
+func (w *wtx) selectMessages(mb store.MailboxID, uids store.UIDSet, cond string) ([]msgRow, error) {
 	return w.selectFrom("messages", mb, uids, cond)
 }
 
 // selectFrom is selectMessages from table (messages or retained).
-func (w *wtx) selectFrom(table string, mb store.MailboxID, uids store.UIDSet, cond string) ([]store.Message, error) {
+func (w *wtx) selectFrom(table string, mb store.MailboxID, uids store.UIDSet, cond string) ([]msgRow, error) {
 	clause, uargs, filter := uidClause(uids)
 	args := append([]any{mb}, uargs...)
-	rows, err := w.query(`SELECT `+msgCols+` FROM `+table+` m WHERE m.mailbox_id=?`+clause+cond+` ORDER BY m.uid`, args...)
+	rows, err := w.query(`SELECT `+msgCols+`, m.blob_id FROM `+table+` m WHERE m.mailbox_id=?`+clause+cond+` ORDER BY m.uid`, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var msgs []store.Message
+	var msgs []msgRow
 	for rows.Next() {
-		var m store.Message
-		if err := scanMessage(rows, &m); err != nil {
+		r := msgRow{mailbox: mb}
+		if err := scanMessage(rows, &r.m, &r.blob); err != nil {
 			return nil, err
 		}
-		if filter && !setContains(uids, m.UID) {
+		if filter && !setContains(uids, r.m.UID) {
 			continue
 		}
-		msgs = append(msgs, m)
+		msgs = append(msgs, r)
 	}
 	return msgs, rows.Err()
 }
@@ -71,7 +73,8 @@ func (s *Store) StoreFlags(ctx context.Context, acct store.AccountID, mbox store
 			return err
 		}
 		var modified []store.UID
-		for _, m := range msgs {
+		for _, r := range msgs {
+			m := r.m
 			if unchangedSince > 0 && m.ModSeq > unchangedSince {
 				modified = append(modified, m.UID)
 				continue
@@ -129,8 +132,8 @@ func (s *Store) remove(ctx context.Context, acct store.AccountID, mbox store.Mai
 			return err
 		}
 		out = make([]store.UID, len(msgs))
-		for i, m := range msgs {
-			out[i] = m.UID
+		for i := range msgs {
+			out[i] = msgs[i].m.UID
 		}
 		return w.save(mb)
 	})
@@ -143,7 +146,7 @@ func (s *Store) remove(ctx context.Context, acct store.AccountID, mbox store.Mai
 // expunge deletes msgs from mb, leaving (UID, MODSEQ) tombstones for
 // QRESYNC (RFC 7162 §3.2.10). Their rows, with their blob references, are
 // retained for the sessions not yet told (retain.go).
-func (w *wtx) expunge(mb *mboxState, msgs []store.Message) error {
+func (w *wtx) expunge(mb *mboxState, msgs []msgRow) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -153,7 +156,7 @@ func (w *wtx) expunge(mb *mboxState, msgs []store.Message) error {
 	}
 	uids := make([]store.UID, len(msgs))
 	for i := range msgs {
-		m := &msgs[i]
+		m := &msgs[i].m
 		if _, err := w.exec(`DELETE FROM messages WHERE mailbox_id=? AND uid=?`, mb.id, m.UID); err != nil {
 			return err
 		}
@@ -225,7 +228,7 @@ func (w *wtx) copyMessages(acct store.AccountID, src store.MailboxID, uids store
 		}
 		if len(ret) > 0 {
 			msgs = append(slices.Clone(msgs), ret...)
-			slices.SortFunc(msgs, func(a, b store.Message) int { return cmp.Compare(a.UID, b.UID) })
+			slices.SortFunc(msgs, func(a, b msgRow) int { return cmp.Compare(a.m.UID, b.m.UID) })
 		}
 	}
 	if opt.Exact && uint64(len(msgs)) != setSize(uids) {
@@ -237,11 +240,11 @@ func (w *wtx) copyMessages(acct store.AccountID, src store.MailboxID, uids store
 	// A copy adds its bytes to the account; a move only those of the
 	// retained messages, which left the account's size when expunged.
 	var total, liveSize int64
-	for _, m := range msgs {
-		total += m.Size
+	for _, r := range msgs {
+		total += r.m.Size
 	}
-	for _, m := range live {
-		liveSize += m.Size
+	for _, r := range live {
+		liveSize += r.m.Size
 	}
 	if move {
 		total -= liveSize
@@ -253,14 +256,14 @@ func (w *wtx) copyMessages(acct store.AccountID, src store.MailboxID, uids store
 	}
 	now := time.Now()
 	refs := map[int64]int{}
-	for _, m := range msgs {
-		c := m
+	for _, r := range msgs {
+		c := r.m
 		c.UID, c.ModSeq, c.SaveDate = dmb.uidNext, dmb.bump(), now
-		if err := w.insertMessage(dmb, &c); err != nil {
+		if err := w.insertMessage(dmb, &c, r.blob); err != nil {
 			return res, err
 		}
-		refs[m.BlobID]++
-		res.Pairs = append(res.Pairs, store.UIDPair{Src: m.UID, Dst: c.UID})
+		refs[r.blob]++
+		res.Pairs = append(res.Pairs, store.UIDPair{Src: r.m.UID, Dst: c.UID})
 	}
 	for id, n := range refs {
 		if _, err := w.exec(`UPDATE blobs SET refcount=refcount+? WHERE id=?`, n, id); err != nil {

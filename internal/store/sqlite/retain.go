@@ -65,21 +65,22 @@ func (s *Store) retainLost() {
 	s.retainMu.Unlock()
 }
 
-// retainRow copies the index row of m into the retained table.
-func (w *wtx) retainRow(mb store.MailboxID, m *store.Message, now int64) error {
+// retainRow copies the index row of r into the retained table.
+func (w *wtx) retainRow(mb store.MailboxID, r *msgRow, now int64) error {
+	m := &r.m
 	_, err := w.exec(`INSERT OR REPLACE INTO retained(mailbox_id, uid, modseq, sysflags, keywords, internal_date, save_date, size, blob_id, expunged)
 		VALUES(?,?,?,?,?,?,?,?,?,?)`, mb, m.UID, m.ModSeq, m.Flags.System, store.JoinKeywords(m.Flags.Keywords),
-		unixNano(m.InternalDate), unixNano(m.SaveDate), m.Size, m.BlobID, now)
+		unixNano(m.InternalDate), unixNano(m.SaveDate), m.Size, r.blob, now)
 	return err
 }
 
 // retainRows copies the index rows of msgs (ascending, about to be
 // deleted) into the retained table: one INSERT ... SELECT for the whole
 // set when it is a few ranges (a folder emptied at once), else row by row.
-func (w *wtx) retainRows(mb store.MailboxID, msgs []store.Message, now int64) error {
+func (w *wtx) retainRows(mb store.MailboxID, msgs []msgRow, now int64) error {
 	var set store.UIDSet
 	for i := range msgs {
-		set = set.AppendRange(msgs[i].UID, msgs[i].UID)
+		set = set.AppendRange(msgs[i].m.UID, msgs[i].m.UID)
 	}
 	clause, args, filter := uidClause(set)
 	if filter {

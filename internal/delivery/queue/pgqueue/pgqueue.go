@@ -51,12 +51,17 @@ type Storage struct {
 	node string
 	seq  atomic.Uint64
 	log  *slog.Logger
+	// waiting is the count of the last Due (Waiting).
+	waiting atomic.Int64
 
 	mu     sync.Mutex
 	claims map[string]string // message id -> our claim token
 }
 
-var _ queue.Storage = (*Storage)(nil)
+var (
+	_ queue.Storage = (*Storage)(nil)
+	_ queue.Waiting = (*Storage)(nil)
+)
 
 // dbNow is the database's clock in Unix nanoseconds: leases compare to it
 // only, so no node's clock matters for them.
@@ -189,17 +194,32 @@ func (s *Storage) Data(ctx context.Context, id string) ([]byte, error) {
 	return data, nil
 }
 
-// Due implements queue.Storage. A message another node holds is due when
-// its lease runs out (then we may take it over), not before.
+// DueWindow is how far ahead Due looks: more than the runner's one-second
+// re-read of a shared queue, so that every message is in the runner's
+// schedule before it falls due, with slack for a slow read.
+const DueWindow = 5 * time.Second
+
+// dueLimit bounds the rows one Due returns: a backlog is taken oldest
+// first, a batch per re-read, rather than read whole every second.
+const dueLimit = 1000
+
+// Due implements queue.Storage. It reads only the messages due within
+// DueWindow, oldest first, by the outbound_due index on next_attempt (a
+// queue of 10,000 deferred messages is not read every second by every
+// node); the others are counted (Waiting). A message another node holds is
+// due when its lease runs out (then we may take it over), not before; one
+// whose lease outlasts the window is left for a later read.
 func (s *Storage) Due(ctx context.Context) (map[string]time.Time, error) {
+	now := time.Now()
+	horizon := now.Add(DueWindow)
 	rows, err := s.pool.Query(ctx, `SELECT id, next_attempt, GREATEST(lease_until - `+dbNow+`, 0)
-		FROM outbound WHERE NOT held`)
+		FROM outbound WHERE NOT held AND next_attempt <= $1 AND lease_until <= `+dbNow+` + $2
+		ORDER BY next_attempt LIMIT $3`, horizon.UnixNano(), DueWindow.Nanoseconds(), dueLimit)
 	if err != nil {
 		return nil, fmt.Errorf("pgqueue: %w", err)
 	}
 	defer rows.Close()
 	due := map[string]time.Time{}
-	now := time.Now()
 	for rows.Next() {
 		var id string
 		var next, leased int64
@@ -212,8 +232,21 @@ func (s *Storage) Due(ctx context.Context) (map[string]time.Time, error) {
 		}
 		due[id] = t
 	}
-	return due, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgqueue: %w", err)
+	}
+	// An index-only count of the partial index: no row is sent.
+	var all int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM outbound WHERE NOT held`).Scan(&all); err != nil {
+		return nil, fmt.Errorf("pgqueue: %w", err)
+	}
+	s.waiting.Store(int64(max(all-len(due), 0)))
+	return due, nil
 }
+
+// Waiting implements queue.Waiting: the messages not held that the last
+// Due left out (due later, or leased by a node for longer).
+func (s *Storage) Waiting() int { return int(s.waiting.Load()) }
 
 // Changed implements queue.Storage: the runner re-reads a shared queue
 // every second anyway (Shared).

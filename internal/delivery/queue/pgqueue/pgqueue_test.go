@@ -172,7 +172,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // pgConn is a connection of the test to the schema, to look at the rows.
-func pgConn(t *testing.T, dsn, schema string) *pgx.Conn {
+func pgConn(t testing.TB, dsn, schema string) *pgx.Conn {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
