@@ -1,0 +1,261 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/store/textterms"
+)
+
+// The text index of SEARCH (store.TextIndex): the same terms as the SQLite
+// backend's (internal/store/textterms: words and CJK bigrams, so that a
+// two-character Chinese word such as 发票 is found, which pg_trgm cannot
+// narrow: its LIKE support needs three characters, and it takes words by
+// the database's locale), in tables of its own:
+//
+//   - text_postings: per mailbox, field, term and span of spanUIDs UIDs,
+//     the UIDs that have the term, as parts appended one per indexer batch
+//     (appendPart: each part a textterms UID list, so that a batch adds
+//     to a row with "||" instead of reading and rewriting it);
+//   - text_vocab: every word (not bigram) of every mailbox, appended per
+//     batch, loaded into memory (textterms.Vocab) to find the words that
+//     hold a piece of a SEARCH term (a prefix, a suffix, an infix);
+//   - text_big: messages with more text than is indexed, always
+//     candidates;
+//   - text_marks: per mailbox the UIDVALIDITY and the high-water mark of
+//     the indexer (textindexer.go): every message above it is a
+//     candidate, so SEARCH stays exact while the index catches up.
+//
+// No foreign keys: a key check would lock the mailbox row against the
+// delivery that takes it FOR UPDATE. A trigger drops the rows of a deleted
+// mailbox instead. Expunged messages stay in the postings until the
+// mailbox is indexed again (a rebuild, a new UIDVALIDITY): the caller
+// checks every candidate, and a UID is never reused.
+const textSchema = `CREATE TABLE IF NOT EXISTS text_marks (
+	mailbox_id  bigint PRIMARY KEY,
+	uidvalidity bigint NOT NULL,
+	mark        bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS text_postings (
+	mailbox_id bigint NOT NULL,
+	field      smallint NOT NULL,
+	term       text COLLATE "C" NOT NULL,
+	span       bigint NOT NULL,
+	uids       bytea NOT NULL,
+	PRIMARY KEY (mailbox_id, field, term, span)
+);
+CREATE TABLE IF NOT EXISTS text_big (
+	mailbox_id bigint NOT NULL,
+	uid        bigint NOT NULL,
+	PRIMARY KEY (mailbox_id, uid)
+);
+CREATE TABLE IF NOT EXISTS text_vocab (
+	seq   bigserial PRIMARY KEY,
+	words bytea NOT NULL -- NUL-separated (text cannot hold NUL)
+);
+CREATE OR REPLACE FUNCTION text_forget_mailbox() RETURNS trigger AS $$
+BEGIN
+	DELETE FROM text_postings WHERE mailbox_id = OLD.id;
+	DELETE FROM text_big WHERE mailbox_id = OLD.id;
+	DELETE FROM text_marks WHERE mailbox_id = OLD.id;
+	RETURN NULL;
+END $$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS mailboxes_text_forget ON mailboxes;
+CREATE TRIGGER mailboxes_text_forget AFTER DELETE ON mailboxes
+	FOR EACH ROW EXECUTE FUNCTION text_forget_mailbox();`
+
+const (
+	// spanUIDs is how many UIDs one postings row covers: a row of a
+	// common term stays a few hundred bytes (a bitmap of its span),
+	// one of a rare term a few.
+	spanShift = 12
+	// maxPieceWords bounds the words of the vocabulary one piece of a
+	// term is looked up as; a piece found in more does not narrow.
+	maxPieceWords = 5000
+)
+
+var (
+	_ store.TextIndex          = (*Store)(nil)
+	_ store.TextIndexRebuilder = (*Store)(nil)
+	_ store.TextIndexStatus    = (*Store)(nil)
+)
+
+// TextCandidates implements store.TextIndex, from one snapshot: the
+// vocabulary, the mark and the postings agree.
+func (s *Store) TextCandidates(ctx context.Context, acct store.AccountID, mbox store.MailboxID, field store.TextField, value string) (store.TextMatches, bool, error) {
+	var none store.TextMatches
+	if field < store.TextSubject || field > store.TextBody {
+		return none, false, nil
+	}
+	ps, sure := textterms.Query(strings.ToLower(value), textterms.AddrField(int(field-1)))
+	ps = slices.DeleteFunc(ps, func(p textterms.Piece) bool {
+		return p.Kind != textterms.Whole && p.Kind != textterms.Bigram && p.LookupWindow() == ""
+	})
+	if len(ps) == 0 {
+		return none, false, nil
+	}
+	var m store.TextMatches
+	var ok bool
+	err := s.readTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		m, ok, err = s.textLookup(ctx, tx, acct, mbox, int(field-1), ps, sure)
+		return err
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
+		// A broken index never fails a SEARCH: it scans instead.
+		s.log.Warn("text index: lookup failed, scanning", "err", err)
+		return none, false, nil
+	}
+	return m, ok, err
+}
+
+func (s *Store) textLookup(ctx context.Context, tx pgx.Tx, acct store.AccountID, mbox store.MailboxID, field int, ps []textterms.Piece, sure bool) (store.TextMatches, bool, error) {
+	var none store.TextMatches
+	var uidValidity, uidNext int64
+	err := tx.QueryRow(ctx, `SELECT uidvalidity, uidnext FROM mailboxes WHERE id=$1 AND account_id=$2`, mbox, acct).Scan(&uidValidity, &uidNext)
+	if err != nil {
+		return none, false, notFound(err)
+	}
+	var v, mark int64
+	err = tx.QueryRow(ctx, `SELECT uidvalidity, mark FROM text_marks WHERE mailbox_id=$1`, mbox).Scan(&v, &mark)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && v != uidValidity {
+		return store.TextMatches{Candidates: store.UIDSet{{Lo: 1, Hi: store.UID(max(1, uidNext-1))}}}, true, nil
+	}
+	if err != nil {
+		return none, false, err
+	}
+	if err := s.syncVocab(ctx, tx); err != nil {
+		return none, false, err
+	}
+	below := store.UID(uidNext)
+	var hits, proved textterms.UIDBits
+	narrowed := false
+	for _, p := range ps {
+		words, ok := s.vocab.PieceWords(p, maxPieceWords)
+		if !ok {
+			sure = false
+			continue
+		}
+		h, pr, err := readPostings(ctx, tx, mbox, field, words, p, sure, below)
+		if err != nil {
+			return none, false, err
+		}
+		if narrowed {
+			hits.And(h)
+		} else {
+			hits, proved, narrowed = h, pr, true
+		}
+	}
+	if !narrowed {
+		return none, false, nil
+	}
+	big := textterms.NewUIDBits(below)
+	rows, err := tx.Query(ctx, `SELECT uid FROM text_big WHERE mailbox_id=$1`, mbox)
+	if err != nil {
+		return none, false, err
+	}
+	var u int64
+	if _, err := pgx.ForEachRow(rows, []any{&u}, func() error { big.Add(uint32(u)); return nil }); err != nil {
+		return none, false, err
+	}
+	var m store.TextMatches
+	if sure {
+		proved.AndNot(big)
+		m.Sure = proved.Set()
+	}
+	hits.Or(big)
+	m.Candidates = hits.Set()
+	if mark+1 < uidNext {
+		m.Candidates = m.Candidates.AppendRange(store.UID(mark+1), store.UID(uidNext-1))
+	}
+	return m, true, nil
+}
+
+// readPostings unites the postings of words in a field of the mailbox;
+// proved are the hits of the words that prove the piece (when sure).
+func readPostings(ctx context.Context, tx pgx.Tx, mbox store.MailboxID, field int, words []string, p textterms.Piece, sure bool, below store.UID) (hits, proved textterms.UIDBits, err error) {
+	hits = textterms.NewUIDBits(below)
+	if sure {
+		proved = textterms.NewUIDBits(below)
+	}
+	if len(words) == 0 {
+		return hits, proved, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT term, uids FROM text_postings WHERE mailbox_id=$1 AND field=$2 AND term = ANY($3)`, mbox, field, words)
+	if err != nil {
+		return nil, nil, err
+	}
+	var term string
+	var list []byte
+	_, err = pgx.ForEachRow(rows, []any{&term, &list}, func() error {
+		ok := eachPart(list, hits.Add)
+		if sure && p.Proves(term) {
+			ok = eachPart(list, proved.Add) && ok
+		}
+		if !ok {
+			return errDamaged
+		}
+		return nil
+	})
+	return hits, proved, err
+}
+
+var errDamaged = errors.New("postgres: text index: damaged postings")
+
+// syncVocab loads the vocabulary rows committed since the last load, as
+// the snapshot of tx sees them. The rows are numbered in commit order
+// (the indexer inserts its row under a lock held to its commit), so that
+// a reader never skips a row committed after one it loaded.
+func (s *Store) syncVocab(ctx context.Context, tx pgx.Tx) error {
+	rows, err := tx.Query(ctx, `SELECT seq, words FROM text_vocab WHERE seq > $1 ORDER BY seq`, s.vocab.Seq())
+	if err != nil {
+		return err
+	}
+	var seq int64
+	var words []byte
+	_, err = pgx.ForEachRow(rows, []any{&seq, &words}, func() error {
+		s.vocab.Load(seq, string(words))
+		return nil
+	})
+	return err
+}
+
+// RebuildTextIndex implements store.TextIndexRebuilder: the account's
+// mailboxes lose their postings and marks in one transaction; the indexer
+// indexes them again from UID 1 (searches scan them meanwhile). It
+// returns how many messages are queued.
+func (s *Store) RebuildTextIndex(ctx context.Context, acct store.AccountID) (int, error) {
+	var n int64
+	err := s.write(ctx, func(t *tx) error {
+		if err := t.QueryRow(ctx, `SELECT COALESCE(SUM(messages), 0)::bigint FROM mailboxes WHERE account_id=$1`, acct).Scan(&n); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM text_marks WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id=$1)`,
+			`DELETE FROM text_postings WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id=$1)`,
+			`DELETE FROM text_big WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id=$1)`,
+		} {
+			if _, err := t.Exec(ctx, q, acct); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	s.kickIndexer()
+	return int(n), err
+}
+
+// TextIndexPending implements store.TextIndexStatus: the UIDs above each
+// mailbox's mark (all of a mailbox not indexed under its UIDVALIDITY).
+func (s *Store) TextIndexPending(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT COALESCE(SUM(GREATEST(m.uidnext - 1 -
+		CASE WHEN t.uidvalidity = m.uidvalidity THEN t.mark ELSE 0 END, 0)), 0)::bigint
+		FROM mailboxes m LEFT JOIN text_marks t ON t.mailbox_id = m.id`).Scan(&n)
+	return n, err
+}
