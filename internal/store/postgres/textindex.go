@@ -33,13 +33,15 @@ import (
 //
 // No foreign keys: a key check would lock the mailbox row against the
 // delivery that takes it FOR UPDATE. A trigger drops the rows of a deleted
-// mailbox instead. Expunged messages stay in the postings until the
-// mailbox is indexed again (a rebuild, a new UIDVALIDITY): the caller
-// checks every candidate, and a UID is never reused.
+// mailbox instead. Expunged messages stay in the postings (the caller
+// checks every candidate, and a UID is never reused) until a quarter of
+// the messages indexed (docs) are gone: then the indexer indexes the
+// mailbox again from UID 1.
 const textSchema = `CREATE TABLE IF NOT EXISTS text_marks (
 	mailbox_id  bigint PRIMARY KEY,
 	uidvalidity bigint NOT NULL,
-	mark        bigint NOT NULL
+	mark        bigint NOT NULL,
+	docs        bigint NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS text_postings (
 	mailbox_id bigint NOT NULL,
@@ -258,4 +260,14 @@ func (s *Store) TextIndexPending(ctx context.Context) (int64, error) {
 		CASE WHEN t.uidvalidity = m.uidvalidity THEN t.mark ELSE 0 END, 0)), 0)::bigint
 		FROM mailboxes m LEFT JOIN text_marks t ON t.mailbox_id = m.id`).Scan(&n)
 	return n, err
+}
+
+// TextIndexSize returns the bytes of the text index's tables with their
+// indexes, and those of the mail (the blobs' sizes), for benchmarks and
+// the documentation's figures.
+func (s *Store) TextIndexSize(ctx context.Context) (index, mail int64, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT pg_total_relation_size('text_postings') + pg_total_relation_size('text_vocab') +
+		pg_total_relation_size('text_big') + pg_total_relation_size('text_marks'),
+		(SELECT COALESCE(SUM(size), 0)::bigint FROM blobs)`).Scan(&index, &mail)
+	return index, mail, err
 }

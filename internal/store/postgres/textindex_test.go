@@ -127,7 +127,24 @@ func TestTextIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCandidates(t, s, a, in.ID, bodies, "more")
-	if n, err := s.RebuildTextIndex(ctx, a.ID); err != nil || n != len(bodies) {
+	// Expunge the first half: once a quarter of what was indexed is gone,
+	// the mailbox is indexed again and its postings lose them.
+	if _, err := s.Remove(ctx, a.ID, in.ID, store.UIDSet{{Lo: 1, Hi: store.UID(len(bodies) / 2)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.IndexText(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m, ok, err = s.TextCandidates(ctx, a.ID, in.ID, store.TextBody, "n10") // UID 11's
+	if err != nil || !ok || m.Candidates.Contains(11) {
+		t.Errorf("after expunging UIDs 1-%d: n10 %v %v %v", len(bodies)/2, m, ok, err)
+	}
+	// Later indexing has the rest, the expunged stay out.
+	for i := range len(bodies) / 2 {
+		bodies[i] = ""
+	}
+	checkCandidates(t, s, a, in.ID, bodies, "expunged")
+	if n, err := s.RebuildTextIndex(ctx, a.ID); err != nil || n != len(bodies)-len(bodies)/2 {
 		t.Fatalf("rebuild: %d %v", n, err)
 	}
 	m, ok, _ = s.TextCandidates(ctx, a.ID, in.ID, store.TextBody, "gamma")

@@ -113,7 +113,7 @@ func (s *Store) textTodo(ctx context.Context) ([]store.MailboxID, error) {
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, `SELECT m.id FROM mailboxes m JOIN text_marks t ON t.mailbox_id = m.id
-		WHERE t.uidvalidity <> m.uidvalidity OR t.mark < m.uidnext - 1 LIMIT 100`)
+		WHERE t.uidvalidity <> m.uidvalidity OR t.mark < m.uidnext - 1 OR m.messages*4 < t.docs*3 LIMIT 100`)
 	if err != nil {
 		return nil, err
 	}
@@ -134,23 +134,26 @@ type textMsg struct {
 func (s *Store) indexBatch(ctx context.Context, mbox store.MailboxID) (int, error) {
 	n := 0
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var v, mark int64
-		err := tx.QueryRow(ctx, `SELECT uidvalidity, mark FROM text_marks WHERE mailbox_id=$1 FOR UPDATE SKIP LOCKED`, mbox).Scan(&v, &mark)
+		var v, mark, docs int64
+		err := tx.QueryRow(ctx, `SELECT uidvalidity, mark, docs FROM text_marks WHERE mailbox_id=$1 FOR UPDATE SKIP LOCKED`, mbox).Scan(&v, &mark, &docs)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // another node's, or gone
 		}
 		if err != nil {
 			return err
 		}
-		var uidValidity, uidNext int64
-		if err := tx.QueryRow(ctx, `SELECT uidvalidity, uidnext FROM mailboxes WHERE id=$1`, mbox).Scan(&uidValidity, &uidNext); err != nil {
+		var uidValidity, uidNext, messages int64
+		if err := tx.QueryRow(ctx, `SELECT uidvalidity, uidnext, messages FROM mailboxes WHERE id=$1`, mbox).Scan(&uidValidity, &uidNext, &messages); err != nil {
 			return err
 		}
-		if v != uidValidity {
+		// A quarter of the messages indexed are gone at least when
+		// fewer than three quarters are left in the whole mailbox.
+		stale := messages*4 < docs*3
+		if v != uidValidity || stale {
 			if err := forgetText(ctx, tx, mbox); err != nil {
 				return err
 			}
-			mark = 0
+			mark, docs = 0, 0
 		}
 		rows, err := tx.Query(ctx, `SELECT m.uid, b.id, b.size, b.ext, b.info FROM messages m JOIN blobs b ON b.id = m.blob_id
 			WHERE m.mailbox_id=$1 AND m.uid > $2 ORDER BY m.uid LIMIT $3`, mbox, mark, textBatch)
@@ -184,11 +187,11 @@ func (s *Store) indexBatch(ctx context.Context, mbox store.MailboxID) (int, erro
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE text_marks SET uidvalidity=$2, mark=$3 WHERE mailbox_id=$1`, mbox, uidValidity, newMark); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE text_marks SET uidvalidity=$2, mark=$3, docs=$4 WHERE mailbox_id=$1`, mbox, uidValidity, newMark, docs+int64(len(msgs))); err != nil {
 			return err
 		}
 		n = len(msgs)
-		if n == 0 && newMark == mark && v == uidValidity {
+		if n == 0 && newMark == mark && v == uidValidity && !stale {
 			return nil
 		}
 		n = max(n, 1) // progress: the mark moved
