@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -127,6 +128,7 @@ type textMsg struct {
 	size   int64
 	ext    *string
 	info   []byte
+	data   []byte // the bytes, when read with the row
 }
 
 // indexBatch indexes the next batch of a mailbox, if no other node holds
@@ -155,13 +157,17 @@ func (s *Store) indexBatch(ctx context.Context, mbox store.MailboxID) (int, erro
 			}
 			mark, docs = 0, 0
 		}
-		rows, err := tx.Query(ctx, `SELECT m.uid, b.id, b.size, b.ext, b.info FROM messages m JOIN blobs b ON b.id = m.blob_id
-			WHERE m.mailbox_id=$1 AND m.uid > $2 ORDER BY m.uid LIMIT $3`, mbox, mark, textBatch)
+		// A message of one chunk (most) comes with its bytes: no round
+		// trip per message.
+		rows, err := tx.Query(ctx, `SELECT m.uid, b.id, b.size, b.ext, b.info,
+				CASE WHEN b.ext IS NULL AND b.size <= $4 THEN (SELECT data FROM blob_chunks c WHERE c.blob_id = b.id AND c.n = 0) END
+			FROM messages m JOIN blobs b ON b.id = m.blob_id
+			WHERE m.mailbox_id=$1 AND m.uid > $2 ORDER BY m.uid LIMIT $3`, mbox, mark, textBatch, chunkSize)
 		if err != nil {
 			return err
 		}
 		msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (m textMsg, err error) {
-			err = r.Scan(&m.uid, &m.blobID, &m.size, &m.ext, &m.info)
+			err = r.Scan(&m.uid, &m.blobID, &m.size, &m.ext, &m.info, &m.data)
 			return m, err
 		})
 		if err != nil {
@@ -254,6 +260,9 @@ func (s *Store) messageText(ctx context.Context, m *textMsg) (textterms.Doc, err
 	info, err := message.UnmarshalInfo(m.info)
 	if err != nil {
 		return textterms.Doc{}, err
+	}
+	if m.data != nil && int64(len(m.data)) == m.size {
+		return textterms.Extract(bytes.NewReader(m.data), info)
 	}
 	var r store.MessageReader
 	if m.ext != nil {
