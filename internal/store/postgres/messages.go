@@ -166,6 +166,9 @@ func (s *Store) ListMessages(ctx context.Context, acct store.AccountID, mbox sto
 // are evaluated by PostgreSQL (the unseen test by a partial index);
 // keywords and q.Match in Go, a chunk of rows at a time.
 func (s *Store) Search(ctx context.Context, acct store.AccountID, mbox store.MailboxID, q store.Query) ([]store.UID, error) {
+	if uids, done, err := s.searchCached(ctx, acct, mbox, q); done {
+		return uids, err
+	}
 	if err := s.checkMailbox(ctx, acct, mbox); err != nil {
 		return nil, err
 	}
