@@ -144,6 +144,18 @@ func TestSearchFromCache(t *testing.T) {
 				t.Errorf("%s: query %d: cached %v, SQL %v", step, i, got, want)
 			}
 		}
+		// SELECT too, once the mailbox is cached.
+		got, err := a.SelectState(ctx, acct.ID, inbox.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := b.SelectState(ctx, acct.ID, inbox.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: SelectState cached %+v, SQL %+v", step, got, want)
+		}
 	}
 	same("first")
 	if len(a.cache.boxes) != 1 {
@@ -157,6 +169,16 @@ func TestSearchFromCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	same("after an expunge")
+	if _, _, err := a.selectCached(ctx, acct.ID, inbox.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.StoreFlags(ctx, acct.ID, inbox.ID, store.UIDSet{{Lo: 1, Hi: 2}}, store.FlagAdd, store.Flags{System: store.FlagSeen}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, done, err := a.selectCached(ctx, acct.ID, inbox.ID); done || err != nil {
+		t.Errorf("SELECT read a stale or new cache entry: %v %v", done, err)
+	}
+	same("after flags, cache stale")
 	if _, _, err := a.searchCached(ctx, acct.ID+1000, inbox.ID, store.Query{}); err != store.ErrNotFound {
 		t.Errorf("another account's mailbox: %v", err)
 	}

@@ -399,6 +399,9 @@ func keywordsSQL(ctx context.Context, q querier, mbox store.MailboxID) ([]string
 // the mailbox's message count; should they disagree, PostgreSQL computes
 // them from the messages (consecutive UIDs share uid - row_number).
 func (s *Store) SelectState(ctx context.Context, acct store.AccountID, mbox store.MailboxID) (store.MailboxState, error) {
+	if st, done, err := s.selectCached(ctx, acct, mbox); done {
+		return st, err
+	}
 	var st store.MailboxState
 	err := s.readTx(ctx, func(t pgx.Tx) error {
 		var next, count int64
