@@ -18,9 +18,11 @@ import (
 // narrow: its LIKE support needs three characters, and it takes words by
 // the database's locale), in tables of its own:
 //
-//   - text_postings: per mailbox, field, term and span of spanUIDs UIDs,
-//     the UIDs that have the term, as parts appended one per indexer batch
-//     (appendPart: each part a textterms UID list, so that a batch adds
+//   - text_postings: per mailbox, field, bucket of terms (a hash: rare
+//     terms, most CJK bigrams among them, would cost a row each, about 100
+//     bytes with its index entry, three times the mail's size) and span of
+//     4,096 UIDs, entries of a term and the UIDs that have it
+//     (appendEntry: self-delimiting, so that a batch appends its entries
 //     to a row with "||" instead of reading and rewriting it);
 //   - text_vocab: every word (not bigram) of every mailbox, appended per
 //     batch, loaded into memory (textterms.Vocab) to find the words that
@@ -46,10 +48,10 @@ const textSchema = `CREATE TABLE IF NOT EXISTS text_marks (
 CREATE TABLE IF NOT EXISTS text_postings (
 	mailbox_id bigint NOT NULL,
 	field      smallint NOT NULL,
-	term       text COLLATE "C" NOT NULL,
+	bucket     smallint NOT NULL,
 	span       bigint NOT NULL,
-	uids       bytea NOT NULL,
-	PRIMARY KEY (mailbox_id, field, term, span)
+	entries    bytea NOT NULL,
+	PRIMARY KEY (mailbox_id, field, bucket, span)
 );
 CREATE TABLE IF NOT EXISTS text_big (
 	mailbox_id bigint NOT NULL,
@@ -72,10 +74,11 @@ CREATE TRIGGER mailboxes_text_forget AFTER DELETE ON mailboxes
 	FOR EACH ROW EXECUTE FUNCTION text_forget_mailbox();`
 
 const (
-	// spanUIDs is how many UIDs one postings row covers: a row of a
-	// common term stays a few hundred bytes (a bitmap of its span),
-	// one of a rare term a few.
+	// 1<<spanShift UIDs is what one postings row covers, so that rows
+	// stay small (a few KB) however big the mailbox.
 	spanShift = 12
+	// textBuckets is how many buckets the terms of a field are hashed to.
+	textBuckets = 4096
 	// maxPieceWords bounds the words of the vocabulary one piece of a
 	// term is looked up as; a piece found in more does not narrow.
 	maxPieceWords = 5000
@@ -188,17 +191,29 @@ func readPostings(ctx context.Context, tx pgx.Tx, mbox store.MailboxID, field in
 	if len(words) == 0 {
 		return hits, proved, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT term, uids FROM text_postings WHERE mailbox_id=$1 AND field=$2 AND term = ANY($3)`, mbox, field, words)
+	want := make(map[string]bool, len(words))
+	var buckets []int16
+	for _, w := range words {
+		want[w] = true
+		buckets = append(buckets, termBucket(w))
+	}
+	slices.Sort(buckets)
+	rows, err := tx.Query(ctx, `SELECT entries FROM text_postings WHERE mailbox_id=$1 AND field=$2 AND bucket = ANY($3)`, mbox, field, slices.Compact(buckets))
 	if err != nil {
 		return nil, nil, err
 	}
-	var term string
-	var list []byte
-	_, err = pgx.ForEachRow(rows, []any{&term, &list}, func() error {
-		ok := eachPart(list, hits.Add)
-		if sure && p.Proves(term) {
-			ok = eachPart(list, proved.Add) && ok
-		}
+	var data []byte
+	_, err = pgx.ForEachRow(rows, []any{&data}, func() error {
+		ok := eachEntry(data, func(term string, list []byte) bool {
+			if !want[term] {
+				return true
+			}
+			ok := textterms.EachUID(list, hits.Add)
+			if sure && p.Proves(term) {
+				ok = textterms.EachUID(list, proved.Add) && ok
+			}
+			return ok
+		})
 		if !ok {
 			return errDamaged
 		}

@@ -223,23 +223,27 @@ func TestTextIndexTwoNodes(t *testing.T) {
 	if n, _ := s1.TextIndexPending(ctx); n != 0 {
 		t.Fatalf("%d pending after %d+%d", n, n1, n2)
 	}
-	// No UID is in a term's row twice: no batch was indexed twice.
-	rows, err := s1.pool.Query(ctx, `SELECT term, uids FROM text_postings WHERE mailbox_id=$1`, in.ID)
+	// No UID is in a term's entries twice: no batch was indexed twice.
+	rows, err := s1.pool.Query(ctx, `SELECT field, entries FROM text_postings WHERE mailbox_id=$1`, in.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	seen := map[string]bool{}
 	for rows.Next() {
-		var term string
-		var list []byte
-		if err := rows.Scan(&term, &list); err != nil {
+		var field int16
+		var data []byte
+		if err := rows.Scan(&field, &data); err != nil {
 			t.Fatal(err)
 		}
-		seen := map[uint32]bool{}
-		eachPart(list, func(u uint32) {
-			if seen[u] {
-				t.Errorf("%q: UID %d twice", term, u)
-			}
-			seen[u] = true
+		eachEntry(data, func(term string, list []byte) bool {
+			textterms.EachUID(list, func(u uint32) {
+				k := fmt.Sprint(field, term, u)
+				if seen[k] {
+					t.Errorf("%q: UID %d twice", term, u)
+				}
+				seen[k] = true
+			})
+			return true
 		})
 	}
 	rows.Close()
@@ -247,30 +251,38 @@ func TestTextIndexTwoNodes(t *testing.T) {
 	checkCandidates(t, s2, a, in.ID, bodies, "node 2")
 }
 
-// TestPostingParts: parts appended to a row read back in order.
-func TestPostingParts(t *testing.T) {
+// TestPostingEntries: entries appended to a row read back in order.
+func TestPostingEntries(t *testing.T) {
 	var b []byte
-	var want []uint32
-	for _, l := range [][]uint32{{1, 5}, {9}, {4000, 4001, 4002, 4003, 4004, 4005, 4006, 4007, 4008, 4009, 4010, 4011}} {
-		b = appendPart(b, textterms.AppendUIDs(nil, l))
-		want = append(want, l...)
+	var want, got []string
+	for i, l := range [][]uint32{{1, 5}, {9}, {4000, 4001, 4002, 4003, 4004, 4005, 4006, 4007, 4008, 4009, 4010, 4011}} {
+		term := []string{"发票", "a", "word"}[i]
+		b = appendEntry(b, term, textterms.AppendUIDs(nil, l))
+		want = append(want, fmt.Sprint(term, l))
 	}
-	var got []uint32
-	if !eachPart(b, func(u uint32) { got = append(got, u) }) || fmt.Sprint(got) != fmt.Sprint(want) {
+	if !eachEntry(b, func(term string, list []byte) bool {
+		var l []uint32
+		textterms.EachUID(list, func(u uint32) { l = append(l, u) })
+		got = append(got, fmt.Sprint(term, l))
+		return true
+	}) || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("%v, want %v", got, want)
 	}
-	if eachPart(append(b, 9, 1), func(uint32) {}) {
-		t.Error("a cut part is not refused")
+	if eachEntry(append(b, 9, 1), func(string, []byte) bool { return true }) {
+		t.Error("a cut entry is not refused")
 	}
 }
 
-// FuzzPostingParts: a damaged row is refused or read, never a panic.
-func FuzzPostingParts(f *testing.F) {
-	f.Add(appendPart(appendPart(nil, textterms.AppendUIDs(nil, []uint32{1, 2, 3})), textterms.AppendUIDs(nil, []uint32{70})))
+// FuzzPostingEntries: a damaged row is refused or read, never a panic.
+func FuzzPostingEntries(f *testing.F) {
+	f.Add(appendEntry(appendEntry(nil, "发票", textterms.AppendUIDs(nil, []uint32{1, 2, 3})), "x", textterms.AppendUIDs(nil, []uint32{70})))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Add([]byte{2, 0, 0x80})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		eachPart(b, func(uint32) {})
+		eachEntry(b, func(_ string, list []byte) bool {
+			textterms.EachUID(list, func(uint32) {})
+			return true
+		})
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -276,27 +277,48 @@ func (s *Store) messageText(ctx context.Context, m *textMsg) (textterms.Doc, err
 	return textterms.Extract(r, info)
 }
 
-// writePostings adds the batch's lists to the rows of their terms, one
-// statement for the batch.
+// writePostings appends the batch's entries to the rows of their
+// buckets, one statement for the batch.
 func writePostings(ctx context.Context, tx pgx.Tx, mbox store.MailboxID, post map[postKey][]uint32) error {
 	if len(post) == 0 {
 		return nil
 	}
-	fields := make([]int16, 0, len(post))
-	terms := make([]string, 0, len(post))
-	spans := make([]int64, 0, len(post))
-	lists := make([][]byte, 0, len(post))
-	for k, l := range post {
-		fields = append(fields, k.field)
-		terms = append(terms, k.term)
-		spans = append(spans, k.span)
-		lists = append(lists, appendPart(nil, textterms.AppendUIDs(nil, l)))
+	type rowKey struct {
+		field, bucket int16
+		span          int64
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO text_postings(mailbox_id, field, term, span, uids)
-		SELECT $1, * FROM unnest($2::smallint[], $3::text[], $4::bigint[], $5::bytea[])
-		ON CONFLICT (mailbox_id, field, term, span) DO UPDATE SET uids = text_postings.uids || excluded.uids`,
-		mbox, fields, terms, spans, lists)
+	rowsOf := map[rowKey][]byte{}
+	keys := make([]postKey, 0, len(post))
+	for k := range post {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b postKey) int { return strings.Compare(a.term, b.term) }) // rows the same on every run
+	for _, k := range keys {
+		rk := rowKey{k.field, termBucket(k.term), k.span}
+		rowsOf[rk] = appendEntry(rowsOf[rk], k.term, textterms.AppendUIDs(nil, post[k]))
+	}
+	fields := make([]int16, 0, len(rowsOf))
+	buckets := make([]int16, 0, len(rowsOf))
+	spans := make([]int64, 0, len(rowsOf))
+	entries := make([][]byte, 0, len(rowsOf))
+	for k, e := range rowsOf {
+		fields = append(fields, k.field)
+		buckets = append(buckets, k.bucket)
+		spans = append(spans, k.span)
+		entries = append(entries, e)
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO text_postings(mailbox_id, field, bucket, span, entries)
+		SELECT $1, * FROM unnest($2::smallint[], $3::smallint[], $4::bigint[], $5::bytea[])
+		ON CONFLICT (mailbox_id, field, bucket, span) DO UPDATE SET entries = text_postings.entries || excluded.entries`,
+		mbox, fields, buckets, spans, entries)
 	return err
+}
+
+// termBucket is the bucket of a term's entries.
+func termBucket(term string) int16 {
+	h := fnv.New32a()
+	h.Write([]byte(term))
+	return int16(h.Sum32() % textBuckets)
 }
 
 // writeVocab appends the batch's words the vocabulary lacks, as one row,
@@ -351,25 +373,37 @@ func forgetText(ctx context.Context, tx pgx.Tx, mbox store.MailboxID) error {
 	return nil
 }
 
-// appendPart appends a UID list as one part of a postings row: its length,
-// then the list (textterms.AppendUIDs).
-func appendPart(b, list []byte) []byte {
+// appendEntry appends a term and its UID list (textterms.AppendUIDs) to
+// a postings row: the term's length, the term, the list's length, the
+// list.
+func appendEntry(b []byte, term string, list []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(term)))
+	b = append(b, term...)
 	b = binary.AppendUvarint(b, uint64(len(list)))
 	return append(b, list...)
 }
 
-// eachPart calls fn with the UIDs of every part of a postings row; false
-// when it is damaged.
-func eachPart(b []byte, fn func(u uint32)) bool {
-	for len(b) > 0 {
+// eachEntry calls fn with every entry of a postings row until fn returns
+// false; false when fn did or the row is damaged.
+func eachEntry(b []byte, fn func(term string, list []byte) bool) bool {
+	next := func() ([]byte, bool) {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || n > uint64(len(b)-k) {
-			return false
+			return nil, false
 		}
-		if !textterms.EachUID(b[k:k+int(n)], fn) {
-			return false
-		}
+		v := b[k : k+int(n)]
 		b = b[k+int(n):]
+		return v, true
+	}
+	for len(b) > 0 {
+		term, ok := next()
+		if !ok {
+			return false
+		}
+		list, ok := next()
+		if !ok || !fn(string(term), list) {
+			return false
+		}
 	}
 	return true
 }
