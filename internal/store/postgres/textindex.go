@@ -23,7 +23,9 @@ import (
 //     bytes with its index entry, three times the mail's size) and span of
 //     4,096 UIDs, entries of a term and the UIDs that have it
 //     (appendEntry: self-delimiting, so that a batch appends its entries
-//     to a row with "||" instead of reading and rewriting it);
+//     to a row with "||" instead of reading and rewriting it); once the
+//     mark has passed a span, its rows are rewritten with one entry per
+//     term (compactSpans), which halves them;
 //   - text_vocab: every word (not bigram) of every mailbox, appended per
 //     batch, loaded into memory (textterms.Vocab) to find the words that
 //     hold a piece of a SEARCH term (a prefix, a suffix, an infix);
@@ -74,15 +76,17 @@ CREATE TRIGGER mailboxes_text_forget AFTER DELETE ON mailboxes
 	FOR EACH ROW EXECUTE FUNCTION text_forget_mailbox();`
 
 const (
-	// 1<<spanShift UIDs is what one postings row covers, so that rows
-	// stay small (a few KB) however big the mailbox.
-	spanShift = 12
 	// textBuckets is how many buckets the terms of a field are hashed to.
 	textBuckets = 4096
 	// maxPieceWords bounds the words of the vocabulary one piece of a
 	// term is looked up as; a piece found in more does not narrow.
 	maxPieceWords = 5000
 )
+
+// 1<<spanShift UIDs is what one postings row covers, so that rows stay
+// small (a few KB) however big the mailbox (a variable: tests make small
+// spans).
+var spanShift = 12
 
 var (
 	_ store.TextIndex          = (*Store)(nil)

@@ -82,11 +82,12 @@ func countUIDs(set store.UIDSet) int {
 }
 
 // TestTextIndex: messages not indexed yet are candidates of every term,
-// indexed ones only of theirs; small batches add parts to the rows; a
-// rebuild indexes again; a deleted mailbox leaves no rows.
+// indexed ones only of theirs; small batches add entries to the rows,
+// which are compacted once the mark passed their span; a rebuild indexes
+// again; a deleted mailbox leaves no rows.
 func TestTextIndex(t *testing.T) {
-	defer func(n int) { textBatch = n }(textBatch)
-	textBatch = 7
+	defer func(n, k int) { textBatch, spanShift = n, k }(textBatch, spanShift)
+	textBatch, spanShift = 7, 4 // spans of 16 UIDs: compacted as the mark passes them
 	s := openSchema(t, schemaFor(t.TempDir()), Options{NoTextIndexer: true})
 	a := newAccount(t, s, "text@example.org")
 	in, err := s.Mailbox(ctx, a.ID, "INBOX")
@@ -111,6 +112,28 @@ func TestTextIndex(t *testing.T) {
 		t.Fatalf("pending %d %v", n, err)
 	}
 	checkCandidates(t, s, a, in.ID, bodies, "indexed")
+	// The spans passed have one entry per term.
+	var dup int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM text_postings WHERE mailbox_id=$1 AND span < 2`, in.ID).Scan(&dup); err != nil || dup == 0 {
+		t.Fatalf("no compacted rows: %d %v", dup, err)
+	}
+	prows, err := s.pool.Query(ctx, `SELECT entries FROM text_postings WHERE mailbox_id=$1 AND span < 2`, in.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for prows.Next() {
+		var data []byte
+		prows.Scan(&data)
+		terms := map[string]bool{}
+		eachEntry(data, func(term string, _ []byte) bool {
+			if terms[term] {
+				t.Errorf("span not compacted: %q twice", term)
+			}
+			terms[term] = true
+			return true
+		})
+	}
+	prows.Close()
 	// The encoded-word subject 关于发票 of every third message.
 	m, ok, err = s.TextCandidates(ctx, a.ID, in.ID, store.TextSubject, "发票")
 	if err != nil || !ok || countUIDs(m.Sure) != len(bodies)/3 || countUIDs(m.Candidates) != len(bodies)/3 {
@@ -191,8 +214,8 @@ func TestTextIndex(t *testing.T) {
 // TestTextIndexTwoNodes: two nodes draining the queue at once index every
 // message exactly once, and each node finds the words the other wrote.
 func TestTextIndexTwoNodes(t *testing.T) {
-	defer func(n int) { textBatch = n }(textBatch)
-	textBatch = 3
+	defer func(n, k int) { textBatch, spanShift = n, k }(textBatch, spanShift)
+	textBatch, spanShift = 3, 3
 	schema := schemaFor(t.TempDir())
 	s1 := openSchema(t, schema, Options{NoTextIndexer: true})
 	defer s1.Close()

@@ -189,6 +189,10 @@ func (s *Store) indexBatch(ctx context.Context, mbox store.MailboxID) (int, erro
 		if err := writePostings(ctx, tx, mbox, post); err != nil {
 			return err
 		}
+		// Spans the mark passed: no batch will add to them again.
+		if err := compactSpans(ctx, tx, mbox, (mark+1)>>spanShift, (newMark+1)>>spanShift); err != nil {
+			return err
+		}
 		if len(big) > 0 {
 			if _, err := tx.Exec(ctx, `INSERT INTO text_big(mailbox_id, uid) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING`, mbox, big); err != nil {
 				return err
@@ -311,6 +315,53 @@ func writePostings(ctx context.Context, tx pgx.Tx, mbox store.MailboxID, post ma
 		SELECT $1, * FROM unnest($2::smallint[], $3::smallint[], $4::bigint[], $5::bytea[])
 		ON CONFLICT (mailbox_id, field, bucket, span) DO UPDATE SET entries = text_postings.entries || excluded.entries`,
 		mbox, fields, buckets, spans, entries)
+	return err
+}
+
+// compactSpans rewrites the rows of spans [from, to) with one entry per
+// term: a term is in an entry of every batch that had it, its bytes
+// repeated each time.
+func compactSpans(ctx context.Context, tx pgx.Tx, mbox store.MailboxID, from, to int64) error {
+	if from >= to {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT field, bucket, span, entries FROM text_postings WHERE mailbox_id=$1 AND span >= $2 AND span < $3`, mbox, from, to)
+	if err != nil {
+		return err
+	}
+	var fields, buckets []int16
+	var spans []int64
+	var out [][]byte
+	var field, bucket int16
+	var span int64
+	var data []byte
+	_, err = pgx.ForEachRow(rows, []any{&field, &bucket, &span, &data}, func() error {
+		lists := map[string][]uint32{}
+		if !eachEntry(data, func(term string, list []byte) bool {
+			return textterms.EachUID(list, func(u uint32) { lists[term] = append(lists[term], u) })
+		}) {
+			return errDamaged
+		}
+		terms := make([]string, 0, len(lists))
+		for t := range lists {
+			terms = append(terms, t)
+		}
+		slices.Sort(terms)
+		var b []byte
+		for _, t := range terms {
+			l := lists[t]
+			slices.Sort(l)
+			b = appendEntry(b, t, textterms.AppendUIDs(nil, slices.Compact(l)))
+		}
+		fields, buckets, spans, out = append(fields, field), append(buckets, bucket), append(spans, span), append(out, b)
+		return nil
+	})
+	if err != nil || len(out) == 0 {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE text_postings p SET entries = u.e
+		FROM unnest($2::smallint[], $3::smallint[], $4::bigint[], $5::bytea[]) AS u(f, b, s, e)
+		WHERE p.mailbox_id = $1 AND p.field = u.f AND p.bucket = u.b AND p.span = u.s`, mbox, fields, buckets, spans, out)
 	return err
 }
 
