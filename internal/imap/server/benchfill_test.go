@@ -1,14 +1,20 @@
 package server
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/store/postgres"
 	"github.com/youju/youju/internal/store/sqlite"
+	"github.com/youju/youju/internal/testutil/pgdsn"
 )
 
 // The fixtures of the 100k benchmarks share one way to fill a store: open
@@ -16,10 +22,24 @@ import (
 // concurrently (so that deliveries share fsyncs, as on a busy server), and
 // serve it.
 
-// openBenchStore opens the store in dir with testUser's account.
-func openBenchStore(dir string) (*sqlite.Store, store.Account, error) {
+// openBenchStore opens the store in dir with testUser's account; with
+// YOUJU_IMAP_TEST_STORE=postgres, the PostgreSQL store in the schema named
+// after dir (YOUJU_TEST_PG_DSN's database), kept as dir is.
+func openBenchStore(dir string) (store.Store, store.Account, error) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, dir, sqlite.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var st interface {
+		store.Store
+		AddDomain(context.Context, string) error
+	}
+	var err error
+	if os.Getenv("YOUJU_IMAP_TEST_STORE") == "postgres" {
+		h := sha256.Sum256([]byte(dir))
+		st, err = postgres.Open(ctx, cmp.Or(os.Getenv("YOUJU_TEST_PG_DSN"), pgdsn.Default),
+			postgres.Options{Schema: "bench_" + hex.EncodeToString(h[:8]), Logger: log})
+	} else {
+		st, err = sqlite.Open(ctx, dir, sqlite.Options{Logger: log})
+	}
 	if err != nil {
 		return nil, store.Account{}, err
 	}
@@ -73,7 +93,7 @@ func deliverAll(st store.Store, acct store.AccountID, mb store.MailboxID, from, 
 }
 
 // fillInbox fills INBOX of the store in dir up to n messages.
-func fillInbox(dir string, n, workers int, gen benchGen) (*sqlite.Store, store.Account, store.Mailbox, error) {
+func fillInbox(dir string, n, workers int, gen benchGen) (store.Store, store.Account, store.Mailbox, error) {
 	st, acct, err := openBenchStore(dir)
 	if err != nil {
 		return nil, acct, store.Mailbox{}, err

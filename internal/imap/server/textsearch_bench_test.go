@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/store/postgres"
 )
 
 // The text benchmarks run on their own INBOX of benchMessages() messages of
@@ -128,7 +129,7 @@ func textBenchServers(b *testing.B) (*testServer, *testServer) {
 		if textBenchErr != nil {
 			return
 		}
-		reportIndexSize(b, dir)
+		reportIndexSize(b, dir, textBenchTS.st)
 	})
 	if textBenchErr != nil {
 		b.Fatal(textBenchErr)
@@ -149,8 +150,10 @@ func fillTextBench(b *testing.B, dir string, n int) (*testServer, error) {
 	b.Logf("delivered in %v", time.Since(start))
 	waitIndexed(b, st, acct.ID, inbox.ID)
 	b.Logf("delivered and indexed in %v", time.Since(start))
-	if err := st.CompactTextIndex(context.Background()); err != nil {
-		return nil, err
+	if c, ok := st.(interface{ CompactTextIndex(context.Context) error }); ok {
+		if err := c.CompactTextIndex(context.Background()); err != nil {
+			return nil, err
+		}
 	}
 	b.Logf("delivered, indexed and compacted in %v", time.Since(start))
 	return serveBench(st, acct)
@@ -158,7 +161,15 @@ func fillTextBench(b *testing.B, dir string, n int) (*testServer, error) {
 
 // reportIndexSize logs the text index's size (mail/text.db, pages in
 // use) against the mail's (the stored messages' bytes).
-func reportIndexSize(b *testing.B, dir string) {
+func reportIndexSize(b *testing.B, dir string, st store.Store) {
+	if ps, ok := st.(*postgres.Store); ok {
+		idx, mail, err := ps.TextIndexSize(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("mail %.1f MB, text index %.1f MB (%.1f%%)", float64(mail)/1e6, float64(idx)/1e6, 100*float64(idx)/float64(mail))
+		return
+	}
 	idx, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "index.db")+"?mode=ro")
 	if err != nil {
 		b.Fatal(err)

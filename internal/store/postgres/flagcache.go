@@ -104,28 +104,18 @@ func (c *flagCache) put(b *cbox) {
 
 // listCached serves ListMessages from the cache when it can: done is
 // false when the caller must read from SQL (the cache is off, Info is
-// wanted, or the mailbox is small, or it is a partial listing of a
+// wanted, or the mailbox is small, or it is a narrow listing of a
 // mailbox not cached in its current state).
 func (s *Store) listCached(ctx context.Context, acct store.AccountID, mbox store.MailboxID, opt *store.ListOptions, fn func(*store.Message) error) (done bool, err error) {
-	if s.cache == nil || opt.WithInfo {
+	if opt.WithInfo {
 		return false, nil
 	}
-	var modseq, uidnext, count int64
-	if err := s.pool.QueryRow(ctx, `SELECT highestmodseq, uidnext, messages FROM mailboxes WHERE id=$1 AND account_id=$2`, mbox, acct).
-		Scan(&modseq, &uidnext, &count); err != nil {
-		return true, notFound(err)
-	}
-	if count < cmp.Or(s.opts.cacheMin, cacheMin) {
-		return false, nil
-	}
-	b := s.cache.get(mbox, modseq, uidnext, count)
-	if b == nil {
-		if opt.UIDs != nil || opt.ChangedSince > 0 {
-			return false, nil // not worth reading the whole mailbox for
-		}
-		if b, err = s.fillCache(ctx, acct, mbox); err != nil {
-			return true, err
-		}
+	// A listing of most of the mailbox (FETCH 1:* FLAGS) fills it.
+	b, err := s.cachedBox(ctx, acct, mbox, func(uidnext int64) bool {
+		return opt.ChangedSince == 0 && (opt.UIDs == nil || wideSet(opt.UIDs, uidnext))
+	})
+	if b == nil || err != nil {
+		return err != nil, err
 	}
 	var retained []store.Message
 	if opt.Retained {
@@ -135,6 +125,92 @@ func (s *Store) listCached(ctx context.Context, acct store.AccountID, mbox store
 		}
 	}
 	return true, serveCached(b.rows, retained, opt, fn)
+}
+
+// wideSet reports whether set spans at least half of the UIDs below
+// uidnext: worth reading the whole mailbox into the cache for.
+func wideSet(set store.UIDSet, uidnext int64) bool {
+	return len(set) > 0 && 2*(int64(set[len(set)-1].Hi)-int64(set[0].Lo)+1) >= uidnext
+}
+
+// cachedBox returns the mailbox's cache entry if it is of the mailbox's
+// current state, reading the mailbox into it when fill says so; nil when
+// the cache is off, the mailbox small, or not cached and not to be
+// filled. The mailbox row is read in any case: a missing mailbox (or one
+// of another account) is store.ErrNotFound.
+func (s *Store) cachedBox(ctx context.Context, acct store.AccountID, mbox store.MailboxID, fill func(uidnext int64) bool) (*cbox, error) {
+	if s.cache == nil {
+		return nil, nil
+	}
+	var modseq, uidnext, count int64
+	if err := s.pool.QueryRow(ctx, `SELECT highestmodseq, uidnext, messages FROM mailboxes WHERE id=$1 AND account_id=$2`, mbox, acct).
+		Scan(&modseq, &uidnext, &count); err != nil {
+		return nil, notFound(err)
+	}
+	if count < cmp.Or(s.opts.cacheMin, cacheMin) {
+		return nil, nil
+	}
+	if b := s.cache.get(mbox, modseq, uidnext, count); b != nil {
+		return b, nil
+	}
+	if !fill(uidnext) {
+		return nil, nil
+	}
+	return s.fillCache(ctx, acct, mbox)
+}
+
+// searchCached is Search from the cache (q.NeedInfo false) of a big
+// mailbox, read into it when the search is of most of it (SEARCH UNSEEN
+// after SELECT); done is
+// false when the caller must search with SQL.
+func (s *Store) searchCached(ctx context.Context, acct store.AccountID, mbox store.MailboxID, q store.Query) (uids []store.UID, done bool, err error) {
+	if q.NeedInfo {
+		return nil, false, nil
+	}
+	b, err := s.cachedBox(ctx, acct, mbox, func(uidnext int64) bool { return q.UIDs == nil || wideSet(q.UIDs, uidnext) })
+	if b == nil || err != nil {
+		return nil, err != nil, err
+	}
+	var since, before, ssince, sbefore int64
+	if !q.Since.IsZero() {
+		since = q.Since.UnixNano()
+	}
+	if !q.Before.IsZero() {
+		before = q.Before.UnixNano()
+	}
+	if !q.SavedSince.IsZero() {
+		ssince = q.SavedSince.UnixNano()
+	}
+	if !q.SavedBefore.IsZero() {
+		sbefore = q.SavedBefore.UnixNano()
+	}
+	set, unset := q.FlagsSet&store.AllSystemFlags, q.FlagsUnset&store.AllSystemFlags
+	var out []store.UID
+	for i := range b.rows { // rows are never changed once cached
+		e := &b.rows[i]
+		if e.flags&set != set || e.flags&unset != 0 ||
+			(q.MinSize > 0 && e.size <= q.MinSize) || (q.MaxSize > 0 && e.size >= q.MaxSize) ||
+			(since != 0 && e.idate < since) || (before != 0 && e.idate >= before) ||
+			(ssince != 0 && e.sdate < ssince) || (sbefore != 0 && e.sdate >= sbefore) ||
+			(q.MinModSeq > 0 && e.modseq < q.MinModSeq) ||
+			(q.UIDs != nil && !setContains(q.UIDs, e.uid)) {
+			continue
+		}
+		if q.Match == nil && len(q.Keywords) == 0 && len(q.NotKeywords) == 0 {
+			out = append(out, e.uid)
+			continue
+		}
+		m := store.Message{UID: e.uid, ModSeq: e.modseq, Flags: store.Flags{System: e.flags, Keywords: store.SplitKeywords(e.keywords)},
+			InternalDate: fromNano(e.idate), SaveDate: fromNano(e.sdate), Size: e.size, BlobID: e.blob}
+		ok, err := matchRest(&q, false, &m)
+		if err != nil {
+			return nil, true, err
+		}
+		if ok {
+			out = append(out, e.uid)
+		}
+	}
+	return out, true, nil
 }
 
 // fillCache reads every row of the mailbox and its state in one snapshot.
@@ -203,4 +279,30 @@ func serveCached(rows []centry, retained []store.Message, opt *store.ListOptions
 		}
 	}
 	return nil
+}
+
+// selectCached is SelectState from the cache, when the mailbox is cached
+// in its current state (it is never read into the cache for SELECT: the
+// first SELECT after a start must not wait for 100,000 rows): one query
+// of the mailbox row instead of a transaction of five.
+func (s *Store) selectCached(ctx context.Context, acct store.AccountID, mbox store.MailboxID) (st store.MailboxState, done bool, err error) {
+	b, err := s.cachedBox(ctx, acct, mbox, func(int64) bool { return false })
+	if b == nil || err != nil {
+		return st, err != nil, err
+	}
+	var ks store.KeywordSet
+	last := ""
+	for i := range b.rows {
+		e := &b.rows[i]
+		st.UIDs = st.UIDs.AppendRange(e.uid, e.uid)
+		if st.FirstUnseen == 0 && e.flags&store.FlagSeen == 0 {
+			st.FirstUnseen = e.uid
+		}
+		if e.keywords != "" && e.keywords != last {
+			ks.Add(store.SplitKeywords(e.keywords))
+			last = e.keywords
+		}
+	}
+	st.Keywords = ks.Sorted()
+	return st, true, nil
 }

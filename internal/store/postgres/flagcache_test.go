@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,5 +97,89 @@ func TestFlagCacheEvicts(t *testing.T) {
 	c.put(&cbox{id: 4, rows: make([]centry, 11)}) // larger than the cache: not kept
 	if c.get(4, 0, 0, 0) != nil {
 		t.Fatal("an entry over the bound was kept")
+	}
+}
+
+// TestSearchFromCache: SEARCH answered from the cache (node a) equals
+// SEARCH by SQL (node b, no cache) after changes on either node, and a
+// narrow search of a mailbox not cached does not read it into the cache.
+func TestSearchFromCache(t *testing.T) {
+	schema := schemaFor(t.Name() + t.TempDir())
+	a := openSchema(t, schema, Options{cacheMin: 1})
+	b := openSchema(t, schema, Options{CacheMessages: -1})
+	acct := newAccount(t, a, "search@example.com")
+	inbox, _ := a.Mailbox(ctx, acct.ID, "INBOX")
+	for i := range 30 {
+		if _, err := b.Deliver(ctx, store.Delivery{Data: []byte(fmt.Sprintf("Subject: %d\r\n\r\n%s\r\n", i, strings.Repeat("x", i*10))), Targets: []store.Target{{Account: acct.ID}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.Search(ctx, acct.ID, inbox.ID, store.Query{UIDs: store.UIDSet{{Lo: 2, Hi: 3}}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.cache.boxes) != 0 {
+		t.Fatal("a narrow search filled the cache")
+	}
+	queries := []store.Query{
+		{FlagsUnset: store.FlagSeen},
+		{FlagsSet: store.FlagSeen},
+		{Keywords: []string{"$label1"}},
+		{NotKeywords: []string{"$label1"}, FlagsUnset: store.FlagDeleted},
+		{MinSize: 150, MaxSize: 250},
+		{UIDs: store.UIDSet{{Lo: 1, Hi: 25}}, MinModSeq: 20},
+		{UIDs: store.UIDSet{{Lo: 1, Hi: 40}}, Match: func(m *store.Message) (bool, error) { return m.UID%3 == 0, nil }},
+	}
+	same := func(step string) {
+		t.Helper()
+		for i, q := range queries {
+			got, err := a.Search(ctx, acct.ID, inbox.ID, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := b.Search(ctx, acct.ID, inbox.ID, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s: query %d: cached %v, SQL %v", step, i, got, want)
+			}
+		}
+		// SELECT too, once the mailbox is cached.
+		got, err := a.SelectState(ctx, acct.ID, inbox.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := b.SelectState(ctx, acct.ID, inbox.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: SelectState cached %+v, SQL %+v", step, got, want)
+		}
+	}
+	same("first")
+	if len(a.cache.boxes) != 1 {
+		t.Fatal("SEARCH of the whole mailbox did not fill the cache")
+	}
+	if _, err := b.StoreFlags(ctx, acct.ID, inbox.ID, store.UIDSet{{Lo: 3, Hi: 9}}, store.FlagAdd, store.Flags{System: store.FlagSeen, Keywords: []string{"$label1"}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	same("after flags on the other node")
+	if _, err := b.Remove(ctx, acct.ID, inbox.ID, store.UIDSet{{Lo: 4, Hi: 5}}); err != nil {
+		t.Fatal(err)
+	}
+	same("after an expunge")
+	if _, _, err := a.selectCached(ctx, acct.ID, inbox.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.StoreFlags(ctx, acct.ID, inbox.ID, store.UIDSet{{Lo: 1, Hi: 2}}, store.FlagAdd, store.Flags{System: store.FlagSeen}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, done, err := a.selectCached(ctx, acct.ID, inbox.ID); done || err != nil {
+		t.Errorf("SELECT read a stale or new cache entry: %v %v", done, err)
+	}
+	same("after flags, cache stale")
+	if _, _, err := a.searchCached(ctx, acct.ID+1000, inbox.ID, store.Query{}); err != store.ErrNotFound {
+		t.Errorf("another account's mailbox: %v", err)
 	}
 }

@@ -175,6 +175,9 @@ func (s *Store) ListMessages(ctx context.Context, acct store.AccountID, mbox sto
 // are evaluated by PostgreSQL (the unseen test by a partial index);
 // keywords and q.Match in Go, a chunk of rows at a time.
 func (s *Store) Search(ctx context.Context, acct store.AccountID, mbox store.MailboxID, q store.Query) ([]store.UID, error) {
+	if uids, done, err := s.searchCached(ctx, acct, mbox, q); done {
+		return uids, err
+	}
 	if err := s.checkMailbox(ctx, acct, mbox); err != nil {
 		return nil, err
 	}
@@ -405,6 +408,9 @@ func keywordsSQL(ctx context.Context, q querier, mbox store.MailboxID) ([]string
 // the mailbox's message count; should they disagree, PostgreSQL computes
 // them from the messages (consecutive UIDs share uid - row_number).
 func (s *Store) SelectState(ctx context.Context, acct store.AccountID, mbox store.MailboxID) (store.MailboxState, error) {
+	if st, done, err := s.selectCached(ctx, acct, mbox); done {
+		return st, err
+	}
 	var st store.MailboxState
 	err := s.readTx(ctx, func(t pgx.Tx) error {
 		var next, count int64

@@ -43,6 +43,7 @@ import (
 
 	"github.com/youju/youju/internal/notify"
 	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/store/textterms"
 )
 
 // Options configure the store. Zero values are defaults.
@@ -71,6 +72,9 @@ type Options struct {
 	// CacheMessages bounds the rows of the flag cache (flagcache.go):
 	// 0 = DefaultCacheMessages, negative = no cache.
 	CacheMessages int
+	// NoTextIndexer: this node does not feed the text index (other
+	// nodes do; SEARCH scans what is not indexed yet).
+	NoTextIndexer bool
 	// cacheMin overrides the cacheMin const (tests cache every mailbox).
 	cacheMin int64
 }
@@ -87,6 +91,9 @@ type Store struct {
 
 	batcher *batcher
 	cache   *flagCache // nil: off
+
+	vocab    textterms.Vocab // the text index's words (textindex.go)
+	textKick chan struct{}
 
 	closeOnce sync.Once
 	closing   chan struct{}
@@ -148,7 +155,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	s := &Store{pool: pool, opts: opts, log: log, node: newNodeID(), channel: channel, dsn: dsn,
-		closing: make(chan struct{})}
+		closing: make(chan struct{}), textKick: make(chan struct{}, 1)}
 	s.note = newNotifier(inner)
 	if opts.CacheMessages >= 0 {
 		s.cache = newFlagCache(cmp.Or(opts.CacheMessages, DefaultCacheMessages))
@@ -183,6 +190,10 @@ func (s *Store) start(ctx context.Context) error {
 	if s.opts.Blobs != nil {
 		s.wg.Add(1)
 		go s.sweeper()
+	}
+	if !s.opts.NoTextIndexer {
+		s.wg.Add(1)
+		go s.textIndexer()
 	}
 	return nil
 }

@@ -233,6 +233,8 @@ CREATE TRIGGER blobs_trash_ext AFTER DELETE ON blobs
 	ext   text PRIMARY KEY,
 	added bigint NOT NULL
 );`,
+	// The text index of SEARCH (textindex.go).
+	textSchema,
 }
 
 // lockKey is the advisory lock that serialises migrations of one schema

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/store/textterms"
 )
 
 // The text index lives in its own SQLite file, mail/text.db, beside
@@ -64,7 +65,7 @@ type textDB struct {
 	path  string
 	db    *sql.DB
 	wmu   sync.Mutex
-	vocab textVocab
+	vocab textterms.Vocab
 }
 
 // openTextDB opens text.db in dir, creating it, or discarding and

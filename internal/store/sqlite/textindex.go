@@ -1,12 +1,10 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"github.com/youju/youju/internal/blob"
 	"github.com/youju/youju/internal/message"
 	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/store/textterms"
 )
 
 // The text index of SEARCH (store.TextIndex), kept in text.db (textdb.go)
@@ -28,16 +27,12 @@ import (
 // decoded SUBJECT, FROM, TO, CC and BCC of message.Info, the value of every
 // header line unfolded and RFC 2047-decoded (HEADER matches values, never
 // names), and the decoded text of the text/* parts (message.BodyText), not
-// the transfer encoding; cut into words and CJK bigrams (textterms.go) and
+// the transfer encoding; cut into words and CJK bigrams (internal/store/textterms) and
 // written as postings by UID (textpost.go). Text beyond the bounds below is
 // not indexed: such a message is marked big and is always a candidate, so
 // the scan decides.
 
 const (
-	// textBodyLimit bounds the body text indexed per message.
-	textBodyLimit = 1 << 20
-	// textHeaderLimit bounds the header read per message.
-	textHeaderLimit = 256 << 10
 	// maxPieceWords bounds the words of the vocabulary one piece of a
 	// term is looked up as; a piece found in more (a common trigram)
 	// does not narrow.
@@ -53,9 +48,9 @@ func (s *Store) TextCandidates(ctx context.Context, acct store.AccountID, mbox s
 	if field < store.TextSubject || field > store.TextBody {
 		return none, false, nil
 	}
-	ps, sure := queryPieces(strings.ToLower(value), addrField(int(field-1)))
-	ps = slices.DeleteFunc(ps, func(p piece) bool {
-		return p.kind != pieceWhole && p.kind != pieceBigram && p.lookupWindow() == ""
+	ps, sure := textterms.Query(strings.ToLower(value), textterms.AddrField(int(field-1)))
+	ps = slices.DeleteFunc(ps, func(p textterms.Piece) bool {
+		return p.Kind != textterms.Whole && p.Kind != textterms.Bigram && p.LookupWindow() == ""
 	})
 	if len(ps) == 0 {
 		return none, false, nil
@@ -86,7 +81,7 @@ func (s *Store) TextCandidates(ctx context.Context, acct store.AccountID, mbox s
 // lookup reads the candidates of the pieces of a term in one field of a
 // mailbox, in one read transaction (one snapshot of text.db: a merge or a
 // rebuild committed meanwhile is not half seen).
-func (t *textDB) lookup(ctx context.Context, field int, mbox store.MailboxID, ps []piece, sure bool, uidValidity uint32, uidNext store.UID) (store.TextMatches, bool, error) {
+func (t *textDB) lookup(ctx context.Context, field int, mbox store.MailboxID, ps []textterms.Piece, sure bool, uidValidity uint32, uidNext store.UID) (store.TextMatches, bool, error) {
 	var none store.TextMatches
 	c, err := t.db.Conn(ctx)
 	if err != nil {
@@ -110,13 +105,13 @@ func (t *textDB) lookup(ctx context.Context, field int, mbox store.MailboxID, ps
 	if err != nil {
 		return none, false, err
 	}
-	if err := t.vocab.sync(ctx, c); err != nil {
+	if err := syncVocab(ctx, &t.vocab, c); err != nil {
 		return none, false, err
 	}
-	var hits, proved uidBits
+	var hits, proved textterms.UIDBits
 	narrowed := false
 	for _, p := range ps {
-		words, ok := t.pieceWords(p)
+		words, ok := t.vocab.PieceWords(p, maxPieceWords)
 		if err != nil {
 			return none, false, err
 		}
@@ -129,7 +124,7 @@ func (t *textDB) lookup(ctx context.Context, field int, mbox store.MailboxID, ps
 			return none, false, err
 		}
 		if narrowed {
-			hits.and(h)
+			hits.And(h)
 		} else {
 			hits, proved, narrowed = h, pr, true
 		}
@@ -137,17 +132,17 @@ func (t *textDB) lookup(ctx context.Context, field int, mbox store.MailboxID, ps
 	if !narrowed {
 		return none, false, nil
 	}
-	big := newUIDBits(uidNext)
+	big := textterms.NewUIDBits(uidNext)
 	if err := eachRowUID(ctx, c, big, `SELECT uid FROM big WHERE mbox=?`, mbox); err != nil {
 		return none, false, err
 	}
 	var m store.TextMatches
 	if sure {
-		proved.andNot(big)
-		m.Sure = proved.set()
+		proved.AndNot(big)
+		m.Sure = proved.Set()
 	}
-	hits.or(big)
-	m.Candidates = hits.set()
+	hits.Or(big)
+	m.Candidates = hits.Set()
 	if mark+1 < uidNext {
 		m.Candidates = m.Candidates.AppendRange(mark+1, uidNext-1)
 	}
@@ -178,31 +173,12 @@ func mailboxTiers(ctx context.Context, c *sql.Conn, mbox store.MailboxID) (strin
 	return b.String(), rows.Err()
 }
 
-// pieceWords returns the words that can hold a piece; false when they
-// are too many to narrow.
-func (t *textDB) pieceWords(p piece) ([]string, bool) {
-	var pat string
-	switch p.kind {
-	case pieceWhole:
-		return []string{firstRunes(p.s, maxTermRunes)}, true
-	case pieceBigram:
-		return []string{p.s}, true
-	case piecePrefix:
-		pat = "\x00" + firstRunes(p.s, maxTermRunes)
-	case pieceSuffix:
-		pat = lastRunes(p.s, maxTermRunes) + "\x00"
-	default:
-		pat = p.lookupWindow()
-	}
-	return t.vocab.find(pat, p.matches, maxPieceWords)
-}
-
 // readPostings unites the postings of words in a field of the mailbox;
 // proved are the hits of the words that prove the piece (when sure).
-func readPostings(ctx context.Context, c *sql.Conn, mbox store.MailboxID, tiers string, field int, words []string, p piece, sure bool, uidNext store.UID) (hits, proved uidBits, err error) {
-	hits = newUIDBits(uidNext)
+func readPostings(ctx context.Context, c *sql.Conn, mbox store.MailboxID, tiers string, field int, words []string, p textterms.Piece, sure bool, uidNext store.UID) (hits, proved textterms.UIDBits, err error) {
+	hits = textterms.NewUIDBits(uidNext)
 	if sure {
-		proved = newUIDBits(uidNext)
+		proved = textterms.NewUIDBits(uidNext)
 	}
 	if len(words) == 0 {
 		return hits, proved, nil
@@ -219,9 +195,9 @@ func readPostings(ctx context.Context, c *sql.Conn, mbox store.MailboxID, tiers 
 		return nil, nil, err
 	}
 	add := func(term string, list []byte) bool {
-		ok := eachUID(list, hits.add)
-		if sure && p.proves(term) {
-			ok = eachUID(list, proved.add) && ok
+		ok := textterms.EachUID(list, hits.Add)
+		if sure && p.Proves(term) {
+			ok = textterms.EachUID(list, proved.Add) && ok
 		}
 		return ok
 	}
@@ -292,7 +268,7 @@ func eachRow(ctx context.Context, c *sql.Conn, fn func(*sql.Rows) error, q strin
 	return rows.Err()
 }
 
-func eachRowUID(ctx context.Context, c *sql.Conn, set uidBits, q string, args ...any) error {
+func eachRowUID(ctx context.Context, c *sql.Conn, set textterms.UIDBits, q string, args ...any) error {
 	rows, err := c.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
@@ -303,65 +279,15 @@ func eachRowUID(ctx context.Context, c *sql.Conn, set uidBits, q string, args ..
 		if err := rows.Scan(&u); err != nil {
 			return err
 		}
-		set.add(u)
+		set.Add(u)
 	}
 	return rows.Err()
 }
 
-// textDoc is the indexed text of one blob, by field.
+// textDoc is the indexed text of one blob.
 type textDoc struct {
-	id     int64
-	fields [7]string
-	big    bool // some text was beyond the bounds: always scanned
-}
-
-// extractText reads what the index covers of one blob.
-func extractText(r io.ReaderAt, info *message.Info) (textDoc, error) {
-	var d textDoc
-	d.fields[store.TextSubject-1] = info.Subject
-	d.fields[store.TextFrom-1] = info.From
-	d.fields[store.TextTo-1] = info.To
-	d.fields[store.TextCc-1] = info.Cc
-	d.fields[store.TextBcc-1] = info.Bcc
-	hs := info.Body.HeaderSize()
-	if hs > textHeaderLimit {
-		hs, d.big = textHeaderLimit, true
-	}
-	hdr := make([]byte, hs)
-	if _, err := r.ReadAt(hdr, 0); err != nil && err != io.EOF {
-		return d, err
-	}
-	d.fields[store.TextHeader-1] = headerText(hdr)
-	body, err := message.BodyText(r, info, textBodyLimit+1)
-	if err != nil {
-		return d, err
-	}
-	if len(body) > textBodyLimit {
-		body, d.big = strings.ToValidUTF8(body[:textBodyLimit], ""), true
-	}
-	d.fields[store.TextBody-1] = body
-	for i := range d.fields {
-		d.fields[i] = strings.ToLower(d.fields[i])
-	}
-	return d, nil
-}
-
-// headerText is the value of every header line as the HEADER key matches
-// it (internal/imap/server search.go): unfolded and RFC 2047-decoded, one
-// per line. Names are left out: HEADER and TEXT match values only.
-func headerText(h []byte) string {
-	h = bytes.ReplaceAll(h, []byte("\r\n "), []byte(" "))
-	h = bytes.ReplaceAll(h, []byte("\r\n\t"), []byte(" "))
-	var b strings.Builder
-	for _, line := range bytes.Split(h, []byte("\r\n")) {
-		_, val, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			continue
-		}
-		b.WriteString(message.DecodeHeader(strings.TrimSpace(string(val))))
-		b.WriteByte('\n')
-	}
-	return b.String()
+	id int64
+	textterms.Doc
 }
 
 // blobText reads the indexed text of one blob; found is false when the
@@ -385,7 +311,7 @@ func (s *Store) blobText(ctx context.Context, id int64) (d textDoc, found bool, 
 		return d, true, err
 	}
 	defer r.Close()
-	d, err = extractText(r, info)
+	d.Doc, err = textterms.Extract(r, info)
 	return d, true, err
 }
 

@@ -12,119 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/store/textterms"
 )
-
-func TestQueryPieces(t *testing.T) {
-	type P = piece
-	for _, c := range []struct {
-		in   string
-		addr bool
-		want []piece
-		sure bool
-	}{
-		{"", false, nil, false},
-		{"ab", false, []P{{"ab", pieceInfix}}, true},
-		{"发", false, nil, false},
-		{"发票", false, []P{{"发票", pieceBigram}}, true},
-		{"invoice", false, []P{{"invoice", pieceInfix}}, true},
-		{"q3发票", false, []P{{"q3", pieceSuffix}, {"发票", pieceBigram}}, false},
-		{"增值税发票", false, []P{{"增值", pieceBigram}, {"值税", pieceBigram}, {"税发", pieceBigram}, {"发票", pieceBigram}}, false},
-		{"invoice meeting", false, []P{{"invoice", pieceSuffix}, {"meeting", piecePrefix}}, false},
-		{"a big deal", false, []P{{"a", pieceSuffix}, {"big", pieceWhole}, {"deal", piecePrefix}}, false},
-		{"from3@", false, []P{{"from3", pieceSuffix}}, false},
-		{"from3@", true, []P{{"from3@", pieceInfix}}, true},
-		{"<bob@x.org>", true, []P{{"bob@x.org", pieceWhole}}, false},
-		{"müller", false, []P{{"müller", pieceInfix}}, true},
-	} {
-		got, sure := queryPieces(c.in, c.addr)
-		if !slices.Equal(got, c.want) || sure != c.sure {
-			t.Errorf("queryPieces(%q, %v) = %v, %v; want %v, %v", c.in, c.addr, got, sure, c.want, c.sure)
-		}
-	}
-}
-
-// TestTextTerms: words (addresses whole in address fields), CJK bigrams,
-// long words as overlapping chunks.
-func TestTextTerms(t *testing.T) {
-	terms := func(s string, addr bool) []string {
-		var out []string
-		textTerms(s, addr, func(w string) { out = append(out, w) })
-		return out
-	}
-	for _, c := range []struct {
-		in   string
-		addr bool
-		want []string
-	}{
-		{"abc, abc!", false, []string{"abc", "abc"}},
-		{"ab发票税x", false, []string{"ab", "发票", "票税", "x"}},
-		{"bob <bob@x.org>", true, []string{"bob", "bob@x.org"}},
-		{"bob <bob@x.org>", false, []string{"bob", "bob", "x", "org"}},
-		{"发", false, nil},
-	} {
-		if got := terms(c.in, c.addr); !slices.Equal(got, c.want) {
-			t.Errorf("textTerms(%q) = %q, want %q", c.in, got, c.want)
-		}
-	}
-	long := strings.Repeat("abcdefghij", 20) // 200 runes
-	chunks := terms(long, false)
-	if len(chunks) < 4 {
-		t.Fatalf("%d chunks", len(chunks))
-	}
-	for _, w := range chunks {
-		if utf8.RuneCountInString(w) != maxTermRunes {
-			t.Errorf("chunk %q", w)
-		}
-	}
-	// Every window of chunkOverlap+1 runes lies in a chunk.
-	for i := 0; i+chunkOverlap+1 <= len(long); i++ {
-		sub := long[i : i+chunkOverlap+1]
-		if !slices.ContainsFunc(chunks, func(w string) bool { return strings.Contains(w, sub) }) {
-			t.Fatalf("%q at %d in no chunk", sub, i)
-		}
-	}
-	if !strings.HasSuffix(long, chunks[len(chunks)-1]) || !strings.HasPrefix(long, chunks[0]) {
-		t.Error("first or last chunk is not the word's start or end")
-	}
-}
-
-// FuzzQueryPieces: a text that contains a term has, for every piece of the
-// term, a word (or bigram) the piece matches; and a word that proves the
-// term is in a text that contains it.
-func FuzzQueryPieces(f *testing.F) {
-	for _, s := range []string{"发票", "a b", "x@y.z", strings.Repeat("long", 30), "Q3发票 ok", "<a@b>", "é"} {
-		f.Add("pre "+s+" post", s, false)
-		f.Add(s, s, true)
-	}
-	f.Fuzz(func(t *testing.T, text, term string, addr bool) {
-		text, term = strings.ToLower(text), strings.ToLower(term)
-		if !strings.Contains(text, term) {
-			return
-		}
-		var words []string
-		textTerms(text, addr, func(w string) { words = append(words, w) })
-		ps, sure := queryPieces(term, addr)
-		for _, p := range ps {
-			found := false
-			for _, w := range words {
-				if p.kind == pieceWhole && w == firstRunes(p.s, maxTermRunes) || p.kind == pieceBigram && w == p.s || p.kind != pieceWhole && p.kind != pieceBigram && p.matches(w) {
-					found = true
-					break
-				}
-			}
-			if !found {
-				t.Fatalf("piece %+v of %q: no word of %q matches (%q)", p, term, text, words)
-			}
-		}
-		if sure {
-			for _, w := range words {
-				if ps[0].kind == pieceInfix && ps[0].matches(w) && ps[0].proves(w) && !strings.Contains(text, ps[0].s) {
-					t.Fatalf("%q proves %q", w, term)
-				}
-			}
-		}
-	})
-}
 
 // indexAll runs the indexer until nothing is left.
 func indexAll(t *testing.T, s *Store) {
@@ -441,18 +330,18 @@ func TestBlockEntries(t *testing.T) {
 	}
 	for _, x := range in {
 		bk := termBucket(x.term)
-		b := appendEntry(nil, x.term, appendUIDs(nil, x.list))
+		b := appendEntry(nil, x.term, textterms.AppendUIDs(nil, x.list))
 		n := 0
 		ok := eachEntry(b, bk, func(term string, list []byte, big bool) {
 			n++
 			if term != x.term {
 				t.Errorf("term %q, want %q", term, x.term)
 			}
-			if big != (len(appendUIDs(nil, x.list)) > textBigList) {
+			if big != (len(textterms.AppendUIDs(nil, x.list)) > textBigList) {
 				t.Errorf("%q: big %v", term, big)
 			}
 			var got []uint32
-			eachUID(list, func(u uint32) { got = append(got, u) })
+			textterms.EachUID(list, func(u uint32) { got = append(got, u) })
 			if !big && !slices.Equal(got, x.list) {
 				t.Errorf("%q: %v, want %v", term, got, x.list)
 			}
@@ -471,43 +360,7 @@ func FuzzBlockEntries(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte, bk int) {
 		bk &= textBuckets - 1
 		eachEntry(b, bk, func(term string, list []byte, big bool) {
-			eachUID(list, func(uint32) {})
-		})
-	})
-}
-
-// TestUIDLists: sparse lists as deltas, dense ones as bitmaps, both read
-// back as written.
-func TestUIDLists(t *testing.T) {
-	sparse := []uint32{1, 100, 5000, 1 << 31}
-	var dense []uint32
-	for u := uint32(70000); u < 80000; u += 3 {
-		dense = append(dense, u)
-	}
-	for _, l := range [][]uint32{sparse, dense, {1}, {4294967295}} {
-		b := appendUIDs(nil, l)
-		var got []uint32
-		if !eachUID(b, func(u uint32) { got = append(got, u) }) || !slices.Equal(got, l) {
-			t.Errorf("%d UIDs: read back %d", len(l), len(got))
-		}
-		if len(l) == len(dense) && (b[0] != 0 || len(b) > len(dense)/2) {
-			t.Errorf("dense list in %d bytes", len(b))
-		}
-	}
-}
-
-// FuzzUIDList: a damaged list is refused or read, never a panic.
-func FuzzUIDList(f *testing.F) {
-	f.Add(appendUIDs(nil, []uint32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}))
-	f.Add([]byte{0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0xff})
-	f.Add([]byte{0x80})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		prev, first := uint32(0), true
-		eachUID(b, func(u uint32) {
-			if !first && u < prev {
-				t.Fatalf("not ascending: %d after %d", u, prev)
-			}
-			prev, first = u, false
+			textterms.EachUID(list, func(uint32) {})
 		})
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/store/textterms"
 )
 
 // The indexer feeds text.db from what the writer committed, by a
@@ -278,7 +279,7 @@ func (s *Store) indexBatchDocs(ctx context.Context, mb *pendingMailbox) (more bo
 				return err
 			}
 		}
-		if err := t.vocab.sync(ctx, tx); err != nil {
+		if err := syncVocab(ctx, &t.vocab, tx); err != nil {
 			return err
 		}
 		if err := t.writeRun(ctx, tx, mb.id, post); err != nil {
@@ -320,18 +321,18 @@ func (s *Store) batchText(ctx context.Context, msgs []textMsg) (post batchPostin
 				// Unreadable: leave it to the scan rather than stop
 				// the indexer.
 				s.log.Warn("text index: message left to the scan", "blob", m.doc, "err", err)
-				doc = textDoc{big: true}
+				doc = textDoc{Doc: textterms.Doc{Big: true}}
 			case !found:
 				continue // expunged since it was listed
 			}
 			d = &doc
 			read[m.doc] = d
-			for _, f := range d.fields {
+			for _, f := range d.Fields {
 				size += len(f)
 			}
 		}
 		post.addDoc(m.uid, d)
-		if d.big {
+		if d.Big {
 			big = append(big, m.uid)
 		}
 		n++

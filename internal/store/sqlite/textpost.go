@@ -5,13 +5,13 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"errors"
-	"math/bits"
 	"slices"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
 
 	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/store/textterms"
 )
 
 // The postings of the text index: for one mailbox, field and term, the
@@ -155,113 +155,6 @@ func unsafeString(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-// appendUIDs appends ascending uids to b: as uvarint deltas, or where
-// that is longer (a term in more than about an eighth of the messages of
-// its span) as a bitmap: a 0 byte (never a first delta: UIDs start at 1),
-// the first UID, then one bit per UID from it.
-func appendUIDs(b []byte, uids []uint32) []byte {
-	if len(uids) == 0 {
-		return b
-	}
-	start := len(b)
-	prev := uint32(0)
-	for _, u := range uids {
-		b = binary.AppendUvarint(b, uint64(u-prev))
-		prev = u
-	}
-	lo, hi := uids[0], uids[len(uids)-1]
-	bm := 1 + binary.PutUvarint(make([]byte, binary.MaxVarintLen64), uint64(lo)) + int(hi-lo)/8 + 1
-	if bm >= len(b)-start {
-		return b
-	}
-	b = append(b[:start], 0)
-	b = binary.AppendUvarint(b, uint64(lo))
-	bits := len(b)
-	b = append(b, make([]byte, int(hi-lo)/8+1)...)
-	for _, u := range uids {
-		b[bits+int(u-lo)/8] |= 1 << ((u - lo) % 8)
-	}
-	return b
-}
-
-// eachUID calls fn with the UIDs of a list; false when it is damaged.
-func eachUID(b []byte, fn func(u uint32)) bool {
-	if len(b) > 0 && b[0] == 0 {
-		lo, n := binary.Uvarint(b[1:])
-		if n <= 0 || lo > 1<<32-1 || uint64(len(b)-1-n)*8 > 1<<32-1-lo {
-			return false
-		}
-		for i, x := range b[1+n:] {
-			for x != 0 {
-				j := bits.TrailingZeros8(x)
-				fn(uint32(lo) + uint32(i*8+j))
-				x &= x - 1
-			}
-		}
-		return true
-	}
-	u := uint64(0)
-	for len(b) > 0 {
-		d, n := binary.Uvarint(b)
-		if n <= 0 {
-			return false
-		}
-		u += d
-		if u > 1<<32-1 {
-			return false
-		}
-		fn(uint32(u))
-		b = b[n:]
-	}
-	return true
-}
-
-// uidBits is a set of UIDs below a bound, one bit each: unions and
-// intersections of thousands of hits cost microseconds.
-type uidBits []uint64
-
-func newUIDBits(below store.UID) uidBits { return make(uidBits, int(below)/64+1) }
-
-func (s uidBits) add(u uint32) {
-	if i := int(u / 64); i < len(s) {
-		s[i] |= 1 << (u % 64)
-	}
-}
-
-func (s uidBits) and(o uidBits) {
-	for i := range s {
-		s[i] &= o[i]
-	}
-}
-
-func (s uidBits) or(o uidBits) {
-	for i := range s {
-		s[i] |= o[i]
-	}
-}
-
-func (s uidBits) andNot(o uidBits) {
-	for i := range s {
-		s[i] &^= o[i]
-	}
-}
-
-// set returns the runs of s.
-func (s uidBits) set() store.UIDSet {
-	out := store.UIDSet{}
-	for i, w := range s {
-		for w != 0 {
-			b := bits.TrailingZeros64(w)
-			u := store.UID(i*64 + b)
-			if u != 0 {
-				out = out.AppendRange(u, u)
-			}
-			w &= w - 1
-		}
-	}
-	return out
-}
-
 // postKey is a field (store.TextField - 1) and a term.
 type postKey struct {
 	field uint8
@@ -273,9 +166,9 @@ type postKey struct {
 type batchPostings map[postKey][]uint32
 
 func (p batchPostings) addDoc(uid store.UID, d *textDoc) {
-	for f, text := range d.fields {
-		addr := addrField(f)
-		textTerms(text, addr, func(term string) {
+	for f, text := range d.Fields {
+		addr := textterms.AddrField(f)
+		textterms.Each(text, addr, func(term string) {
 			k := postKey{uint8(f), term}
 			l := p[k]
 			if len(l) > 0 && l[len(l)-1] == uint32(uid) {
@@ -329,7 +222,7 @@ func (t *textDB) writeRun(ctx context.Context, tx *sql.Tx, mbox store.MailboxID,
 		}
 	}
 	slices.Sort(words)
-	if add := t.vocab.addNew(words); add != "" {
+	if add := t.vocab.AddNew(words); add != "" {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO vocab(words) VALUES(?)`, []byte(add)); err != nil {
 			return err
 		}
@@ -386,7 +279,7 @@ func (w *runWriter) bucket(field, b int, terms map[string][]uint32) error {
 	slices.Sort(w.terms)
 	w.buf = w.buf[:0]
 	for _, term := range w.terms {
-		w.lb = appendUIDs(w.lb[:0], terms[term])
+		w.lb = textterms.AppendUIDs(w.lb[:0], terms[term])
 		w.buf = appendEntry(w.buf, term, w.lb)
 		if len(w.lb) > textBigList {
 			if _, err := w.bigp.ExecContext(w.ctx, w.mbox, field, w.tier, term, w.run, w.lb); err != nil {
@@ -405,7 +298,7 @@ func (w *runWriter) bucket(field, b int, terms map[string][]uint32) error {
 // vocabulary: CJK is looked up by its bigrams).
 func isCJKBigram(s string) bool {
 	for _, r := range s {
-		return isCJK(r)
+		return textterms.IsCJK(r)
 	}
 	return false
 }
@@ -491,7 +384,7 @@ func mergeField(ctx context.Context, tx *sql.Tx, w *runWriter, f, lo, hi int) (i
 		}
 		m := bigs[bk]
 		l := m[term]
-		eachUID(b, func(u uint32) { l = append(l, u) })
+		textterms.EachUID(b, func(u uint32) { l = append(l, u) })
 		m[term] = l
 	}
 	rows.Close()
@@ -544,7 +437,7 @@ func mergeField(ctx context.Context, tx *sql.Tx, w *runWriter, f, lo, hi int) (i
 				return // read above
 			}
 			l := terms[term]
-			eachUID(list, func(u uint32) { l = append(l, u) })
+			textterms.EachUID(list, func(u uint32) { l = append(l, u) })
 			// A clone even when the key is there: assigning to a
 			// string key stores the new key, and term is only valid
 			// during the call.

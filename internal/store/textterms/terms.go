@@ -1,4 +1,9 @@
-package sqlite
+// Package textterms cuts text into the terms of a text index
+// (store.TextIndex) and SEARCH values into the pieces looked up in it, and
+// reads what the index covers of a message, so that every backend's index
+// (SQLite, PostgreSQL) cuts and narrows the same way and answers what a
+// scan answers.
+package textterms
 
 import (
 	"strings"
@@ -17,32 +22,33 @@ import (
 //     Korean are written without spaces, and two-character words such as
 //     发票 are the common query).
 //
-// A word longer than maxTermRunes is written as chunks of maxTermRunes
+// A word longer than MaxTermRunes is written as chunks of MaxTermRunes
 // starting every chunkStep runes (and one ending at its end), so that any
 // chunkOverlap+1 runes of it lie inside one chunk.
 //
-// A SEARCH term is cut the same way into pieces (queryPieces): a text that
+// A SEARCH term is cut the same way into pieces (Query): a text that
 // contains the term contains every piece, and a piece bounded by non-term
 // characters in the term is bounded so in the text. So a piece is looked
 // up as the words that are it (bounded on both sides), start with it
 // (bounded on its left), end with it (bounded on its right) or contain it
-// (a term without separators), found in the vocabulary (textvocab.go), not
+// (a term without separators), found in the vocabulary (Vocab), not
 // in the text: a word is written once per field and message. A term that
 // is one piece without separators is proved by the words that contain it:
 // the text has that word, so it contains the term.
 
 const (
-	maxTermRunes = 64
+	// MaxTermRunes bounds a term: longer words are written as chunks.
+	MaxTermRunes = 64
 	chunkStep    = 48
-	chunkOverlap = maxTermRunes - chunkStep
+	chunkOverlap = MaxTermRunes - chunkStep
 	// queryWindow is how much of a piece is sure to lie inside one term
 	// (a chunk of a long word): the vocabulary is searched for it.
 	queryWindow = chunkOverlap
 )
 
-// isCJK reports whether r is a letter of a script written without spaces
+// IsCJK reports whether r is a letter of a script written without spaces
 // between words, which the bigrams cover.
-func isCJK(r rune) bool {
+func IsCJK(r rune) bool {
 	if r < 0x1100 { // below Hangul Jamo: ASCII, Latin, Greek, Cyrillic…
 		return false
 	}
@@ -60,16 +66,16 @@ func termRune(r rune, addr bool) bool {
 		}
 		return false
 	}
-	return (unicode.IsLetter(r) || unicode.IsNumber(r)) && !isCJK(r)
+	return (unicode.IsLetter(r) || unicode.IsNumber(r)) && !IsCJK(r)
 }
 
-// addrField reports whether the field (store.TextField - 1) holds
+// AddrField reports whether the field (store.TextField - 1) holds
 // addresses.
-func addrField(f int) bool { return f >= 1 && f <= 4 }
+func AddrField(f int) bool { return f >= 1 && f <= 4 }
 
-// textTerms calls fn with every term of s (lower-cased), repeats included:
+// Each calls fn with every term of s (lower-cased), repeats included:
 // its words (chunked when long) and its CJK bigrams.
-func textTerms(s string, addr bool, fn func(term string)) {
+func Each(s string, addr bool, fn func(term string)) {
 	start := -1 // start of the current word
 	runes := 0  // its runes
 	prev := -1  // offset of the previous rune if it is a CJK letter
@@ -86,7 +92,7 @@ func textTerms(s string, addr bool, fn func(term string)) {
 			emitWord(s[start:i], runes, fn)
 			start = -1
 		}
-		if isCJK(r) {
+		if IsCJK(r) {
 			if prev >= 0 {
 				fn(s[prev : i+utf8.RuneLen(r)])
 			}
@@ -102,41 +108,43 @@ func textTerms(s string, addr bool, fn func(term string)) {
 
 // emitWord writes a word, or the chunks of a long one.
 func emitWord(w string, runes int, fn func(string)) {
-	if runes <= maxTermRunes {
+	if runes <= MaxTermRunes {
 		fn(w)
 		return
 	}
 	rs := []rune(w)
 	for at := 0; ; at += chunkStep {
-		if at+maxTermRunes >= len(rs) {
-			fn(string(rs[len(rs)-maxTermRunes:]))
+		if at+MaxTermRunes >= len(rs) {
+			fn(string(rs[len(rs)-MaxTermRunes:]))
 			return
 		}
-		fn(string(rs[at : at+maxTermRunes]))
+		fn(string(rs[at : at+MaxTermRunes]))
 	}
 }
 
-// pieceKind says how a piece of a SEARCH term lies in the words of a text
+// Kind says how a piece of a SEARCH term lies in the words of a text
 // that contains the term.
-type pieceKind uint8
+type Kind uint8
 
+// The kinds of pieces.
 const (
-	pieceWhole  pieceKind = iota // bounded on both sides: a whole word
-	piecePrefix                  // bounded on its left: starts a word
-	pieceSuffix                  // bounded on its right: ends a word
-	pieceInfix                   // the whole term: inside a word
-	pieceBigram                  // two CJK letters: a term as it is
+	Whole  Kind = iota // bounded on both sides: a whole word
+	Prefix             // bounded on its left: starts a word
+	Suffix             // bounded on its right: ends a word
+	Infix              // the whole term: inside a word
+	Bigram             // two CJK letters: a term as it is
 )
 
-type piece struct {
-	s    string
-	kind pieceKind
+// Piece is a piece of a SEARCH term and how it lies in the words.
+type Piece struct {
+	S    string
+	Kind Kind
 }
 
-// queryPieces cuts value (lower-cased) into its pieces; sure reports
+// Query cuts value (lower-cased) into its pieces; sure reports
 // whether the term is one piece whose hits prove it (one word without
 // separators, or two CJK letters).
-func queryPieces(value string, addr bool) (ps []piece, sure bool) {
+func Query(value string, addr bool) (ps []Piece, sure bool) {
 	start := -1
 	prev := -1
 	for i, r := range value {
@@ -151,9 +159,9 @@ func queryPieces(value string, addr bool) (ps []piece, sure bool) {
 			ps = append(ps, wordPiece(value, start, i))
 			start = -1
 		}
-		if isCJK(r) {
+		if IsCJK(r) {
 			if prev >= 0 {
-				ps = append(ps, piece{s: value[prev : i+utf8.RuneLen(r)], kind: pieceBigram})
+				ps = append(ps, Piece{S: value[prev : i+utf8.RuneLen(r)], Kind: Bigram})
 			}
 			prev = i
 		} else {
@@ -163,27 +171,27 @@ func queryPieces(value string, addr bool) (ps []piece, sure bool) {
 	if start >= 0 {
 		ps = append(ps, wordPiece(value, start, len(value)))
 	}
-	sure = len(ps) == 1 && len(ps[0].s) == len(value) && (ps[0].kind == pieceInfix || ps[0].kind == pieceBigram)
+	sure = len(ps) == 1 && len(ps[0].S) == len(value) && (ps[0].Kind == Infix || ps[0].Kind == Bigram)
 	return ps, sure
 }
 
-func wordPiece(v string, from, to int) piece {
-	p := piece{s: v[from:to]}
+func wordPiece(v string, from, to int) Piece {
+	p := Piece{S: v[from:to]}
 	switch {
 	case from > 0 && to < len(v):
-		p.kind = pieceWhole
+		p.Kind = Whole
 	case from > 0:
-		p.kind = piecePrefix
+		p.Kind = Prefix
 	case to < len(v):
-		p.kind = pieceSuffix
+		p.Kind = Suffix
 	default:
-		p.kind = pieceInfix
+		p.Kind = Infix
 	}
 	return p
 }
 
-// firstRunes and lastRunes return at most n runes of s.
-func firstRunes(s string, n int) string {
+// FirstRunes and LastRunes return at most n runes of s.
+func FirstRunes(s string, n int) string {
 	for i := range s {
 		if n == 0 {
 			return s[:i]
@@ -193,7 +201,7 @@ func firstRunes(s string, n int) string {
 	return s
 }
 
-func lastRunes(s string, n int) string {
+func LastRunes(s string, n int) string {
 	for i := len(s); i > 0; {
 		_, sz := utf8.DecodeLastRuneInString(s[:i])
 		i -= sz
@@ -205,20 +213,20 @@ func lastRunes(s string, n int) string {
 	return s
 }
 
-// lookupWindow is the part of a piece (not whole, not a bigram) every
+// LookupWindow is the part of a piece (not whole, not a bigram) every
 // word that can hold it has; "" when it is too short to narrow (most
 // words would do).
-func (p piece) lookupWindow() string {
+func (p Piece) LookupWindow() string {
 	var w string
-	if p.kind == pieceSuffix {
-		w = lastRunes(p.s, queryWindow)
+	if p.Kind == Suffix {
+		w = LastRunes(p.S, queryWindow)
 	} else {
-		w = firstRunes(p.s, queryWindow)
+		w = FirstRunes(p.S, queryWindow)
 	}
 	// Words start or end with few two-rune pieces ("n1"), many
 	// contain one.
 	least := 3
-	if p.kind != pieceInfix {
+	if p.Kind != Infix {
 		least = 2
 	}
 	if utf8.RuneCountInString(w) < least {
@@ -227,27 +235,27 @@ func (p piece) lookupWindow() string {
 	return w
 }
 
-// matches reports whether the word w of the vocabulary can hold the piece:
-// a chunk of a long word (maxTermRunes runes) only surely holds the
+// Matches reports whether the word w of the vocabulary can hold the piece:
+// a chunk of a long word (MaxTermRunes runes) only surely holds the
 // piece's window.
-func (p piece) matches(w string) bool {
-	chunk := utf8.RuneCountInString(w) == maxTermRunes
-	switch p.kind {
-	case piecePrefix:
-		return strings.HasPrefix(w, firstRunes(p.s, maxTermRunes))
-	case pieceSuffix:
-		return strings.HasSuffix(w, lastRunes(p.s, maxTermRunes))
-	case pieceInfix:
+func (p Piece) Matches(w string) bool {
+	chunk := utf8.RuneCountInString(w) == MaxTermRunes
+	switch p.Kind {
+	case Prefix:
+		return strings.HasPrefix(w, FirstRunes(p.S, MaxTermRunes))
+	case Suffix:
+		return strings.HasSuffix(w, LastRunes(p.S, MaxTermRunes))
+	case Infix:
 		if chunk {
-			return strings.Contains(w, firstRunes(p.s, queryWindow))
+			return strings.Contains(w, FirstRunes(p.S, queryWindow))
 		}
-		return strings.Contains(w, p.s)
+		return strings.Contains(w, p.S)
 	}
-	return w == p.s
+	return w == p.S
 }
 
-// proves reports whether a text with the word w, which matches the infix
-// piece, surely contains it (a chunk may hold only its window).
-func (p piece) proves(w string) bool {
-	return p.kind == pieceBigram || strings.Contains(w, p.s)
+// Proves reports whether a text with the word w, which matches the infix
+// Piece, surely contains it (a chunk may hold only its window).
+func (p Piece) Proves(w string) bool {
+	return p.Kind == Bigram || strings.Contains(w, p.S)
 }

@@ -1,0 +1,155 @@
+package textterms
+
+import (
+	"sort"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+// Vocab is the vocabulary of a text index in memory: every word (not CJK
+// bigrams, looked up as they are) of every field and mailbox, to find the
+// words that hold a piece of a SEARCH term. A backend keeps it on disk as
+// rows of new words appended per indexer batch ("\x00"-separated: a word
+// never holds "\x00") numbered by a sequence, and loads the rows it has
+// not seen. In memory it is one string "\x00w1\x00w2\x00…\x00", searched
+// with strings.Index (a few milliseconds for a million words) instead of a
+// trigram index that would cost more than the postings of rare words.
+type Vocab struct {
+	mu    sync.Mutex
+	seq   int64               // the last row loaded
+	buf   []byte              // "\x00w1\x00w2\x00…"
+	offs  []int32             // start of each word in buf
+	known map[string]struct{} // the words, to tell new ones
+}
+
+// Seq is the number of the last row loaded.
+func (v *Vocab) Seq() int64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.seq
+}
+
+// Load adds the words of row seq ("\x00"-separated).
+func (v *Vocab) Load(seq int64, words string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, w := range strings.Split(words, "\x00") {
+		v.addLocked(w)
+	}
+	v.seq = seq
+}
+
+func (v *Vocab) addLocked(w string) bool {
+	if w == "" {
+		return false
+	}
+	if v.known == nil {
+		v.known = map[string]struct{}{}
+		v.buf = []byte{0}
+	}
+	if _, ok := v.known[w]; ok {
+		return false
+	}
+	v.offs = append(v.offs, int32(len(v.buf)))
+	v.buf = append(v.buf, w...)
+	v.buf = append(v.buf, 0)
+	v.known[w] = struct{}{}
+	return true
+}
+
+// AddNew adds the words it lacks and returns them "\x00"-separated, for
+// the row of the batch ("" for none).
+func (v *Vocab) AddNew(words []string) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var b strings.Builder
+	for _, w := range words {
+		if v.addLocked(w) {
+			if b.Len() > 0 {
+				b.WriteByte(0)
+			}
+			b.WriteString(w)
+		}
+	}
+	return b.String()
+}
+
+// Missing returns, "\x00"-separated, the words it lacks, without adding
+// them: for a backend whose batch may roll back, and whose vocabulary other
+// processes load from its rows, the words are known only once loaded from
+// a committed row.
+func (v *Vocab) Missing(words []string) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var b strings.Builder
+	seen := map[string]bool{}
+	for _, w := range words {
+		if _, ok := v.known[w]; ok || w == "" || seen[w] {
+			continue
+		}
+		seen[w] = true
+		if b.Len() > 0 {
+			b.WriteByte(0)
+		}
+		b.WriteString(w)
+	}
+	return b.String()
+}
+
+// Find returns the words that contain pattern (which may begin or end
+// with "\x00" to anchor it at a word's start or end) and pass keep; false
+// when more than max do.
+func (v *Vocab) Find(pattern string, keep func(w string) bool, max int) ([]string, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []string
+	if len(v.buf) == 0 {
+		return nil, true
+	}
+	buf := unsafe.String(&v.buf[0], len(v.buf)) // no copy: read-only under mu
+	for at := 0; at < len(buf); {
+		i := strings.Index(buf[at:], pattern)
+		if i < 0 {
+			break
+		}
+		pos := at + i
+		if pattern[0] == 0 {
+			pos++ // the match starts at the word
+		}
+		k := sort.Search(len(v.offs), func(k int) bool { return int(v.offs[k]) > pos }) - 1
+		if k < 0 {
+			at = pos + 1
+			continue
+		}
+		start := int(v.offs[k])
+		end := start + strings.IndexByte(buf[start:], 0)
+		if w := buf[start:end]; keep(w) {
+			if len(out) == max {
+				return nil, false
+			}
+			out = append(out, strings.Clone(w))
+		}
+		at = end // next word
+	}
+	return out, true
+}
+
+// PieceWords returns the words of the vocabulary that can hold a piece;
+// false when more than max do (it would not narrow).
+func (v *Vocab) PieceWords(p Piece, max int) ([]string, bool) {
+	var pat string
+	switch p.Kind {
+	case Whole:
+		return []string{FirstRunes(p.S, MaxTermRunes)}, true
+	case Bigram:
+		return []string{p.S}, true
+	case Prefix:
+		pat = "\x00" + FirstRunes(p.S, MaxTermRunes)
+	case Suffix:
+		pat = LastRunes(p.S, MaxTermRunes) + "\x00"
+	default:
+		pat = p.LookupWindow()
+	}
+	return v.Find(pat, p.Matches, max)
+}
