@@ -223,6 +223,9 @@ CREATE TRIGGER blobs_trash_ext AFTER DELETE ON blobs
 	`ALTER TABLE blob_chunks SET (toast_tuple_target = 8160);`,
 	// web sessions and the web sign-in's TOTP (websessions.go).
 	webSessionsSchema,
+	// the state store: Sieve scripts, greylisting, the learning
+	// filter, send counters (state.go).
+	stateSchema,
 }
 
 // lockKey is the advisory lock that serialises migrations of one schema
