@@ -239,4 +239,3 @@ func (s *Store) AddEvent(ctx context.Context, key string, n int64, at time.Time,
 func (s *Store) CountEvents(ctx context.Context, keys []string, since time.Time) ([]int64, error) {
 	return s.sumByKey(ctx, keys, `SELECT key, sum(n) FROM state_events WHERE key IN (%s) AND at > ? GROUP BY key`, since.UnixNano())
 }
-
