@@ -22,3 +22,30 @@ func TestGreylistShared(t *testing.T) {
 		return g
 	}, func(*Greylist) {})
 }
+
+// TestSendLimitsShared runs the send limits with the counters in a store;
+// two SendLimits on it (two nodes) count together.
+func TestSendLimitsShared(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	testSendLimits(t, func(l *SendLimits) *SendLimits {
+		l.State = st
+		l.OnError = func(err error) { t.Error(err) }
+		return l
+	})
+	a := &SendLimits{MessagesHour: 4, State: st}
+	b := &SendLimits{MessagesHour: 4, State: st}
+	for i := range 4 {
+		n := []*SendLimits{a, b}[i%2]
+		if ok, why := n.Allow(9, []string{"x@y.example"}); !ok {
+			t.Fatalf("message %d: %s", i, why)
+		}
+		n.Sent(9, []string{"x@y.example"})
+	}
+	if ok, _ := a.Allow(9, []string{"x@y.example"}); ok {
+		t.Fatal("5th message through node a passed after 2 through each node")
+	}
+}
