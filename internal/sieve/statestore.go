@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -237,4 +238,22 @@ func (s *StateScripts) CopyFiles(ctx context.Context, f *FileStore, accts []stor
 		}
 	}
 	return n, nil
+}
+
+// Accounts lists the accounts that have a directory in the file store.
+func (f *FileStore) Accounts() ([]store.AccountID, error) {
+	ents, err := os.ReadDir(f.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []store.AccountID
+	for _, e := range ents {
+		if id, err := strconv.ParseInt(e.Name(), 10, 64); err == nil && e.IsDir() {
+			out = append(out, store.AccountID(id))
+		}
+	}
+	return out, nil
 }
