@@ -92,8 +92,9 @@ type node struct {
 }
 
 // startNode initialises a data directory for a node on the store of dsn
-// and starts `youju serve` on 127.0.0.1 with the port offset.
-func startNode(t *testing.T, bin, dsn string, offset int) *node {
+// and starts `youju serve` on 127.0.0.1 with the port offset; extra are
+// more {template line, replacement} settings.
+func startNode(t *testing.T, bin, dsn string, offset int, extra ...[2]string) *node {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
 	mustRun(t, "", "init", "--data", dir, "--domain", "example.test")
@@ -105,13 +106,13 @@ func startNode(t *testing.T, bin, dsn string, offset int) *node {
 	s := string(b)
 	// The store, and no DNS (a resolver that refuses at once: tests
 	// never touch real DNS) nor checks that need it.
-	for _, r := range [][2]string{
+	for _, r := range append([][2]string{
 		{`# backend = "sqlite"`, fmt.Sprintf("backend = \"postgres\"\ndsn = %q", dsn)},
 		{`# resolver = ""`, `resolver = "127.0.0.1:9"`},
 		{`# dmarc_policy = "enforce"`, `dmarc_policy = "off"`},
 		{`# fcrdns = true`, `fcrdns = false`},
 		{`# helo = true`, `helo = false`},
-	} {
+	}, extra...) {
 		re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(r[0]) + `.*$`)
 		if !re.MatchString(s) {
 			t.Fatalf("the config template has no line %q to set", r[0])
