@@ -25,8 +25,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/youju/youju/internal/store"
-	"github.com/youju/youju/internal/store/postgres"
-	"github.com/youju/youju/internal/testutil/fixture"
 	"github.com/youju/youju/internal/testutil/pgdsn"
 )
 
@@ -190,18 +188,7 @@ func TestKill9NodeUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	st, err := postgres.Open(ctx, dsn, postgres.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.AddDomain(ctx, "example.test"); err != nil {
-		t.Fatal(err)
-	}
-	acct, err := st.CreateAccount(ctx, store.Account{Address: killRcpt, PasswordHash: fixture.PasswordHash(killPassword), AllowIMAP: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, acct := pgAccount(t, dsn, killRcpt, killPassword)
 	base := 20000 + mrand.IntN(20)*1000
 	a, b := startNode(t, bin, dsn, base), startNode(t, bin, dsn, base+500)
 	if a.addrs["smtp"] == "" || b.addrs["imap"] == "" {

@@ -77,14 +77,27 @@ func imapMailboxStatus(t *testing.T, addr, user, pass, mbox string) string {
 // SASL PLAIN on the loopback) and makes it the active one.
 func manageSievePut(t *testing.T, addr, user, pass, name, script string) {
 	t.Helper()
+	cmd := manageSieveLogin(t, addr, user, pass)
+	for _, line := range []string{fmt.Sprintf("PUTSCRIPT %q {%d+}\r\n%s", name, len(script), script), fmt.Sprintf("SETACTIVE %q", name), "LOGOUT"} {
+		if rep := cmd(line); !strings.HasPrefix(rep, "OK") {
+			t.Fatalf("ManageSieve %q: %q", line, rep)
+		}
+	}
+}
+
+// manageSieveLogin connects to ManageSieve at addr and signs in (SASL
+// PLAIN on the loopback); cmd sends a line and returns the whole answer
+// up to its OK, NO or BYE.
+func manageSieveLogin(t *testing.T, addr, user, pass string) (cmd func(line string) string) {
+	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
 	r := bufio.NewReader(conn)
-	cmd := func(line string) string {
+	cmd = func(line string) string {
 		if line != "" {
 			fmt.Fprintf(conn, "%s\r\n", line)
 		}
@@ -96,16 +109,13 @@ func manageSievePut(t *testing.T, addr, user, pass, name, script string) {
 			}
 			all = append(all, s)
 			if strings.HasPrefix(s, "OK") || strings.HasPrefix(s, "NO") || strings.HasPrefix(s, "BYE") {
-				if !strings.HasPrefix(s, "OK") {
-					t.Fatalf("ManageSieve %q: %q", line, all)
-				}
 				return strings.Join(all, "")
 			}
 		}
 	}
 	cmd("")
-	cmd(`AUTHENTICATE "PLAIN" "` + base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+pass)) + `"`)
-	cmd(fmt.Sprintf("PUTSCRIPT %q {%d+}\r\n%s", name, len(script), script))
-	cmd(fmt.Sprintf("SETACTIVE %q", name))
-	cmd("LOGOUT")
+	if rep := cmd(`AUTHENTICATE "PLAIN" "` + base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+pass)) + `"`); !strings.HasPrefix(rep, "OK") {
+		t.Fatalf("ManageSieve AUTHENTICATE: %q", rep)
+	}
+	return cmd
 }

@@ -168,9 +168,21 @@ func parseSendLimit(v string) (hour, day int, err error) {
 }
 
 // setSendLimit writes an account's own limits (read by a running server
-// within seconds).
-func setSendLimit(dataDir string, a store.Account, hour, day int, e *env) error {
-	if err := spam.SetSendLimit(sendLimitPath(dataDir), int64(a.ID), hour, day); err != nil {
+// within seconds): into DATA/spam/sendlimits.json, or on a shared store
+// into its state, where every node reads them.
+func setSendLimit(ctx context.Context, dataDir string, a store.Account, hour, day int, e *env) error {
+	c, err := loadConfig(dataDir)
+	if err != nil {
+		return err
+	}
+	if c.Store.Postgres() {
+		err = withStateStore(ctx, dataDir, c, func(_ store.Store, st store.StateStore) error {
+			return spam.SetSharedSendLimit(ctx, st, int64(a.ID), hour, day)
+		})
+	} else {
+		err = spam.SetSendLimit(sendLimitPath(dataDir), int64(a.ID), hour, day)
+	}
+	if err != nil {
 		return err
 	}
 	if hour == 0 {

@@ -40,18 +40,7 @@ func TestTwoNodesShareState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	st, err := postgres.Open(ctx, dsn, postgres.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.AddDomain(ctx, "example.test"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateAccount(ctx, store.Account{Address: "alice@example.test", PasswordHash: fixture.PasswordHash("alicepw"), AllowIMAP: true, AllowSMTP: true}); err != nil {
-		t.Fatal(err)
-	}
+	pgAccount(t, dsn, "alice@example.test", "alicepw")
 	settings := [][2]string{
 		{`# greylist = false`, `greylist = true`},
 		{`# greylist_delay = "5m"`, `greylist_delay = "1s"`},
@@ -124,6 +113,27 @@ c.logout()
 	})
 }
 
+// pgAccount opens the store of dsn (closed at the end of the test) and
+// creates its domain example.test and the account addr with password
+// pw, allowed IMAP and SMTP.
+func pgAccount(t *testing.T, dsn, addr, pw string) (*postgres.Store, store.Account) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, dsn, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.AddDomain(ctx, "example.test"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := st.CreateAccount(ctx, store.Account{Address: addr, PasswordHash: fixture.PasswordHash(pw), AllowIMAP: true, AllowSMTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, a
+}
+
 // rcptCode is the reply code to RCPT TO alice from someone@remote.test
 // on the MX port at addr.
 func rcptCode(t *testing.T, addr string) int {
@@ -184,22 +194,13 @@ func trySubmit(t *testing.T, addr, msg string) error {
 func TestImportLeaseTwoNodes(t *testing.T) {
 	dsn := pgSchemaDSN(t)
 	ctx := context.Background()
-	var nodes [2]*postgres.Store
-	for i := range nodes {
-		s, err := postgres.Open(ctx, dsn, postgres.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		nodes[i] = s
-	}
-	if err := nodes[0].AddDomain(ctx, "example.test"); err != nil {
-		t.Fatal(err)
-	}
-	acct, err := nodes[0].CreateAccount(ctx, store.Account{Address: "alice@example.test", PasswordHash: fixture.PasswordHash("alicepw")})
+	first, acct := pgAccount(t, dsn, "alice@example.test", "alicepw")
+	second, err := postgres.Open(ctx, dsn, postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer second.Close()
+	nodes := [2]*postgres.Store{first, second}
 	// A remote that accepts and says nothing until the end: a job
 	// against it runs until the test lets it fail.
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -97,11 +97,19 @@ func userSieve(ctx context.Context, e *env, args []string) error {
 // withSieveStore calls fn with the script store of the data directory:
 // the shared store's state (st is then the open store), or DATA/sieve
 // (st is nil: the accounts are looked up through the running server or
-// a store opened for the moment, by withAccount).
+// a store opened for the moment, by accountsOf).
 func withSieveStore(ctx context.Context, dataDir string, c config.Config, fn func(st store.Store, scripts sieve.Scripts) error) error {
 	if !c.Store.Postgres() {
 		return fn(nil, &sieve.FileStore{Dir: filepath.Join(dataDir, "sieve")})
 	}
+	return withStateStore(ctx, dataDir, c, func(st store.Store, state store.StateStore) error {
+		return fn(st, &sieve.StateScripts{State: state})
+	})
+}
+
+// withStateStore opens the store of the data directory and calls fn
+// with it and its state seam.
+func withStateStore(ctx context.Context, dataDir string, c config.Config, fn func(store.Store, store.StateStore) error) error {
 	st, err := openStore(ctx, dataDir, c)
 	if err != nil {
 		return err
@@ -109,9 +117,9 @@ func withSieveStore(ctx context.Context, dataDir string, c config.Config, fn fun
 	defer st.Close()
 	state, ok := store.As[store.StateStore](st)
 	if !ok {
-		return errors.New("the store keeps no Sieve scripts")
+		return errors.New("the store keeps no shared state")
 	}
-	return fn(st, &sieve.StateScripts{State: state})
+	return fn(st, state)
 }
 
 // accountsOf gives fn the accounts of st, or without it those of the

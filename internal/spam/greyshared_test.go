@@ -49,3 +49,32 @@ func TestSendLimitsShared(t *testing.T) {
 		t.Fatal("5th message through node a passed after 2 through each node")
 	}
 }
+
+// TestSharedSendLimitOverride: an account's own limit set in the shared
+// store replaces the server's on every node, and goes away with 0/0.
+func TestSharedSendLimitOverride(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	l := &SendLimits{State: st}
+	if err := SetSharedSendLimit(ctx, st, 5, 1, 10); err != nil {
+		t.Fatal(err)
+	}
+	l.Sent(5, []string{"a@x.example"})
+	if ok, why := l.Allow(5, []string{"a@x.example"}); ok || why != "messages per hour" {
+		t.Fatalf("own limit 1/hour after one: %v %q", ok, why)
+	}
+	l.Sent(6, []string{"a@x.example"})
+	if ok, _ := l.Allow(6, []string{"a@x.example"}); !ok {
+		t.Fatal("another account got the override")
+	}
+	if err := SetSharedSendLimit(ctx, st, 5, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if ok, why := l.Allow(5, []string{"a@x.example"}); !ok {
+		t.Fatalf("after removing the own limit: %q", why)
+	}
+}

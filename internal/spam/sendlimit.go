@@ -100,7 +100,7 @@ func (l *SendLimits) Allow(acct int64, rcpts []string) (bool, string) {
 			fresh++
 		}
 	}
-	return l.verdict(acct, sendCounts{countSince(s.sent, hour), len(s.sent), countSince(s.fresh, hour), len(s.fresh)}, fresh)
+	return l.verdict(acct, sendCounts{countSince(s.sent, hour), len(s.sent), countSince(s.fresh, hour), len(s.fresh)}, fresh, nil)
 }
 
 // sendCounts is what an account sent: messages and new recipients in
@@ -110,10 +110,13 @@ type sendCounts struct {
 }
 
 // verdict applies the limits to what acct sent plus one message to
-// fresh new recipients.
-func (l *SendLimits) verdict(acct int64, c sendCounts, fresh int) (bool, string) {
+// fresh new recipients; own, if not nil, are the account's own message
+// limits (else Override gives them).
+func (l *SendLimits) verdict(acct int64, c sendCounts, fresh int, own *[2]int) (bool, string) {
 	mh, md := limit(l.MessagesHour, 200), limit(l.MessagesDay, 1000)
-	if l.Override != nil {
+	if own != nil {
+		mh, md = own[0], own[1]
+	} else if l.Override != nil {
 		if h, d, ok := l.Override(acct); ok {
 			mh, md = h, d
 		}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/youju/youju/internal/store"
 )
 
 // Send limits in the shared store (SendLimits.State), so that an
@@ -15,6 +17,9 @@ import (
 //	send/ACCOUNT/k/ADDRESS  a known recipient: the Unix second last
 //	                        written to, expiring after 30 days
 //	send/ACCOUNT/alert      the Unix second of the last alert
+//	send/ACCOUNT/limit      the account's own message limits, "HOUR/DAY"
+//	                        (youju user set --send-limit); they replace
+//	                        Override
 //
 // Allow and Sent are two steps, as on one node: messages accepted at the
 // same moment on several nodes may each pass at the limit's last unit
@@ -31,15 +36,25 @@ func (l *SendLimits) ctx() (context.Context, context.CancelFunc) {
 }
 
 // knownShared returns the recipients of rcpts (lower-cased) acct wrote
-// to within knownFor, with when it last did.
-func (l *SendLimits) knownShared(ctx context.Context, acct int64, rcpts []string, now time.Time) (map[string]time.Time, error) {
-	keys := make([]string, len(rcpts))
+// to within knownFor, with when it last did, and the account's own
+// limits if it has some (read in the same step).
+func (l *SendLimits) knownShared(ctx context.Context, acct int64, rcpts []string, now time.Time) (map[string]time.Time, *[2]int, error) {
+	keys := make([]string, len(rcpts), len(rcpts)+1)
 	for i, r := range rcpts {
 		keys[i] = sendKey(acct, "k/"+strings.ToLower(r))
 	}
-	got, err := l.State.GetState(ctx, keys...)
+	got, err := l.State.GetState(ctx, append(keys, sendKey(acct, "limit"))...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var own *[2]int
+	if e, ok := got[sendKey(acct, "limit")]; ok {
+		h, d, ok := strings.Cut(string(e.Value), "/")
+		hour, err1 := strconv.Atoi(h)
+		day, err2 := strconv.Atoi(d)
+		if ok && err1 == nil && err2 == nil {
+			own = &[2]int{hour, day}
+		}
 	}
 	out := map[string]time.Time{}
 	for i, r := range rcpts {
@@ -50,14 +65,24 @@ func (l *SendLimits) knownShared(ctx context.Context, acct int64, rcpts []string
 			}
 		}
 	}
-	return out, nil
+	return out, own, nil
+}
+
+// SetSharedSendLimit sets (or with 0, 0 removes) acct's own message
+// limits in the shared store, read by every node at its next Allow.
+func SetSharedSendLimit(ctx context.Context, st store.StateStore, acct int64, hour, day int) error {
+	if hour == 0 && day == 0 {
+		return st.DeleteState(ctx, sendKey(acct, "limit"))
+	}
+	_, err := st.PutState(ctx, sendKey(acct, "limit"), []byte(strconv.Itoa(hour)+"/"+strconv.Itoa(day)), -1, 0)
+	return err
 }
 
 func (l *SendLimits) allowShared(acct int64, rcpts []string) (bool, string) {
 	ctx, cancel := l.ctx()
 	defer cancel()
 	now := l.now()
-	known, err := l.knownShared(ctx, acct, rcpts, now)
+	known, own, err := l.knownShared(ctx, acct, rcpts, now)
 	if err != nil {
 		l.journalErr(err)
 		return true, ""
@@ -79,14 +104,14 @@ func (l *SendLimits) allowShared(acct int64, rcpts []string) (bool, string) {
 		l.journalErr(err)
 		return true, ""
 	}
-	return l.verdict(acct, sendCounts{int(h[0]), int(d[0]), int(h[1]), int(d[1])}, fresh)
+	return l.verdict(acct, sendCounts{int(h[0]), int(d[0]), int(h[1]), int(d[1])}, fresh, own)
 }
 
 func (l *SendLimits) sentShared(acct int64, rcpts []string) {
 	ctx, cancel := l.ctx()
 	defer cancel()
 	now := l.now()
-	known, err := l.knownShared(ctx, acct, rcpts, now)
+	known, _, err := l.knownShared(ctx, acct, rcpts, now)
 	if err != nil {
 		l.journalErr(err)
 		return
@@ -137,7 +162,7 @@ func (l *SendLimits) alertShared(acct int64) bool {
 func (l *SendLimits) knowsShared(acct int64, addr string) bool {
 	ctx, cancel := l.ctx()
 	defer cancel()
-	known, err := l.knownShared(ctx, acct, []string{addr}, l.now())
+	known, _, err := l.knownShared(ctx, acct, []string{addr}, l.now())
 	if err != nil {
 		l.journalErr(err)
 		return false

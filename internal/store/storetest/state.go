@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -81,7 +82,7 @@ func testStateStore(t *testing.T, open Opener) {
 	for _, e := range list {
 		keys = append(keys, e.Key)
 	}
-	if want := []string{"t/a", "t/b", "t/c/1", "t/c\xff"}; !equalStrings(keys, want) {
+	if want := []string{"t/a", "t/b", "t/c/1", "t/c\xff"}; !slices.Equal(keys, want) {
 		t.Fatalf("list t/: %q, want %q", keys, want)
 	}
 	if err := st.DeleteState(ctx, "t/a", "t/none"); err != nil {
@@ -121,16 +122,4 @@ func testStateStore(t *testing.T, open Opener) {
 	if es, _ := st.CountEvents(ctx, []string{"e/x"}, t0.Add(-time.Hour)); es[0] != 3 {
 		t.Fatalf("events after keep=1h: %v, want 3", es)
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
