@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -47,15 +48,30 @@ func (d *deps) sieveScripts() sieveStore {
 	shared := &sieve.StateScripts{State: st}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if accts, err := files.Accounts(); err != nil {
+	accts, err := files.Accounts()
+	if err != nil {
 		d.log.Warn("sieve: listing the scripts of the data directory", "err", err)
-	} else if n, err := shared.CopyFiles(ctx, files, accts); err != nil {
-		d.log.Warn("sieve: copying the scripts of the data directory into the shared store", "err", err)
-	} else if n > 0 {
-		d.log.Info("sieve: scripts of the data directory copied into the shared store", "scripts", n)
+	} else if len(accts) > 0 {
+		d.copySieveFiles(ctx, files, shared, accts)
 	}
 	d.sieve = shared
 	return shared
+}
+
+// copySieveFiles copies the scripts of DATA/sieve into the shared store
+// and then renames the directory to sieve.copied (kept as a backup), so
+// that a script its user later deletes is not copied back at the next
+// start.
+func (d *deps) copySieveFiles(ctx context.Context, files *sieve.FileStore, shared *sieve.StateScripts, accts []store.AccountID) {
+	n, err := shared.CopyFiles(ctx, files, accts)
+	if err != nil {
+		d.log.Warn("sieve: copying the scripts of the data directory into the shared store", "err", err)
+		return
+	}
+	d.log.Info("sieve: scripts of the data directory copied into the shared store", "scripts", n)
+	if err := os.Rename(files.Dir, files.Dir+".copied"); err != nil {
+		d.log.Warn("sieve: renaming the copied scripts' directory", "err", err)
+	}
 }
 
 // userSieveScripts is the script store as the account's own tools see it

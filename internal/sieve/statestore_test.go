@@ -109,3 +109,47 @@ func testScriptsContract(t *testing.T, x, y scriptStore) {
 		t.Errorf("vacation tracking: %v %v %v %v, want true false false true", ok1, ok2, ok3, ok4)
 	}
 }
+
+// TestStateScriptsCopyFiles: the scripts of a data directory are copied
+// into the shared state with the active one kept, once: an account that
+// has scripts there already is left alone.
+func TestStateScriptsCopyFiles(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	files := &FileStore{Dir: t.TempDir()}
+	for _, n := range []string{"a", "b"} {
+		if err := files.Put(ctx, 3, n, "keep;"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := files.SetActive(ctx, 3, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := files.Put(ctx, 4, "old", "discard;"); err != nil {
+		t.Fatal(err)
+	}
+	shared := &StateScripts{State: st}
+	if err := shared.Put(ctx, 4, "new", "keep;"); err != nil {
+		t.Fatal(err)
+	}
+	accts, err := files.Accounts()
+	if err != nil || len(accts) != 2 {
+		t.Fatalf("accounts of the file store: %v %v", accts, err)
+	}
+	if n, err := shared.CopyFiles(ctx, files, accts); err != nil || n != 2 {
+		t.Fatalf("copied %d, %v; want 2", n, err)
+	}
+	if _, name, err := shared.Active(ctx, 3); err != nil || name != "b" {
+		t.Fatalf("active after the copy: %q %v", name, err)
+	}
+	if list, _ := shared.List(ctx, 4); len(list) != 1 || list[0].Name != "new" {
+		t.Fatalf("account with shared scripts: %+v", list)
+	}
+	if n, _ := shared.CopyFiles(ctx, files, accts); n != 0 {
+		t.Fatalf("second copy: %d", n)
+	}
+}
