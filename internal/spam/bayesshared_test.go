@@ -1,10 +1,7 @@
 package spam
 
 import (
-	"context"
 	"testing"
-
-	"github.com/youju/youju/internal/store/sqlite"
 )
 
 // TestFilterShared trains the corpus's first few messages through one
@@ -12,11 +9,7 @@ import (
 // classifies every message exactly as an in-memory filter trained the
 // same way does, and that a message is counted once across both.
 func TestFilterShared(t *testing.T) {
-	st, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openState(t)
 	a, b, mem := &Filter{State: st}, &Filter{State: st}, &Filter{}
 	ham, spamMsgs := loadCorpus(t, "ham"), loadCorpus(t, "spam")
 	n := min(20, len(ham), len(spamMsgs))
