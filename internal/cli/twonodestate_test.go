@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/smtp"
 	"net/textproto"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -81,35 +80,10 @@ func TestTwoNodesShareState(t *testing.T) {
 	t.Run("learning filter", func(t *testing.T) {
 		spamBody := "Congratulations winner! Claim your free prize of $50,000 now at http://win-prize.example/claim, limited offer, act now!"
 		mx(t, a.addrs["smtp"], "Subject: You have WON\r\n\r\n"+spamBody+"\r\n")
-		script := `
-import imaplib, sys
-c = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
-c.login("alice@example.test", "alicepw")
-c.select("INBOX")
-typ, data = c.uid("SEARCH", None, "SUBJECT", "WON")
-uids = data[0].split()
-assert len(uids) == 1, data
-typ, data = c.uid("MOVE", uids[0], "Junk")
-assert typ == "OK", (typ, data)
-c.logout()
-`
-		port := a.addrs["imap"][strings.LastIndexByte(a.addrs["imap"], ':')+1:]
-		if out, err := exec.Command(py, "-c", script, port).CombinedOutput(); err != nil {
-			t.Fatalf("imaplib: %v\n%s", err, out)
-		}
-		// Node A trains after the MOVE's reply, in the background: wait
-		// for its effect on node B, a message at a time.
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			mx(t, b.addrs["smtp"], "Subject: You have WON again\r\n\r\n"+spamBody+"\r\n")
-			if countIn(t, py, b.addrs["imap"], "Junk", "again") > 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the next similar spam, received by node B, never landed in Junk")
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+		junkByIMAP(t, py, a.addrs["imap"], "WON")
+		// Node A trains after the MOVE's reply, in the background: the
+		// next similar spam, received by node B, lands in Junk.
+		waitForJunk(t, py, b.addrs["smtp"], b.addrs["imap"], "Subject: You have WON again\r\n\r\n"+spamBody+"\r\n", "again")
 	})
 }
 
