@@ -14,6 +14,14 @@ import (
 // through the server's own store, with a notice mail into the user's
 // INBOX when one ends.
 func (d *deps) importJobs() *importer.Jobs {
+	j := d.importJobsLocal()
+	if ls, ok := store.As[store.Leases](d.store); ok {
+		j.Leases = ls // one running import per account on every node
+	}
+	return j
+}
+
+func (d *deps) importJobsLocal() *importer.Jobs {
 	return &importer.Jobs{DataDir: d.dataDir, Target: importer.Local{Mail: d.store}, Log: d.log.With("proto", "import"),
 		Notify: func(ctx context.Context, acct store.AccountID, subject, body string) {
 			now := time.Now()

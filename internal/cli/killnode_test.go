@@ -25,8 +25,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/youju/youju/internal/store"
-	"github.com/youju/youju/internal/store/postgres"
-	"github.com/youju/youju/internal/testutil/fixture"
 	"github.com/youju/youju/internal/testutil/pgdsn"
 )
 
@@ -92,8 +90,9 @@ type node struct {
 }
 
 // startNode initialises a data directory for a node on the store of dsn
-// and starts `youju serve` on 127.0.0.1 with the port offset.
-func startNode(t *testing.T, bin, dsn string, offset int) *node {
+// and starts `youju serve` on 127.0.0.1 with the port offset; extra are
+// more {template line, replacement} settings.
+func startNode(t *testing.T, bin, dsn string, offset int, extra ...[2]string) *node {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
 	mustRun(t, "", "init", "--data", dir, "--domain", "example.test")
@@ -105,13 +104,13 @@ func startNode(t *testing.T, bin, dsn string, offset int) *node {
 	s := string(b)
 	// The store, and no DNS (a resolver that refuses at once: tests
 	// never touch real DNS) nor checks that need it.
-	for _, r := range [][2]string{
+	for _, r := range append([][2]string{
 		{`# backend = "sqlite"`, fmt.Sprintf("backend = \"postgres\"\ndsn = %q", dsn)},
 		{`# resolver = ""`, `resolver = "127.0.0.1:9"`},
 		{`# dmarc_policy = "enforce"`, `dmarc_policy = "off"`},
 		{`# fcrdns = true`, `fcrdns = false`},
 		{`# helo = true`, `helo = false`},
-	} {
+	}, extra...) {
 		re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(r[0]) + `.*$`)
 		if !re.MatchString(s) {
 			t.Fatalf("the config template has no line %q to set", r[0])
@@ -189,18 +188,7 @@ func TestKill9NodeUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	st, err := postgres.Open(ctx, dsn, postgres.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.AddDomain(ctx, "example.test"); err != nil {
-		t.Fatal(err)
-	}
-	acct, err := st.CreateAccount(ctx, store.Account{Address: killRcpt, PasswordHash: fixture.PasswordHash(killPassword), AllowIMAP: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, acct := pgAccount(t, dsn, killRcpt, killPassword)
 	base := 20000 + mrand.IntN(20)*1000
 	a, b := startNode(t, bin, dsn, base), startNode(t, bin, dsn, base+500)
 	if a.addrs["smtp"] == "" || b.addrs["imap"] == "" {

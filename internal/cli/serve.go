@@ -28,7 +28,6 @@ import (
 	"github.com/youju/youju/internal/metrics"
 	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/reports"
-	"github.com/youju/youju/internal/sieve"
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/tlsconf"
 	"github.com/youju/youju/internal/web"
@@ -317,9 +316,9 @@ type deps struct {
 	// and the queue's bounces (set by bindings).
 	deliverer *delivery.Deliverer
 	dns       dnsresolver.Resolver
-	acme      *acme.Manager    // nil: ACME off
-	sieve     *sieve.FileStore // users' Sieve scripts (sieve.go)
-	spamStop  func()           // set by spamChecker when greylisting keeps state
+	acme      *acme.Manager // nil: ACME off
+	sieve     sieveStore    // users' Sieve scripts (sieve.go)
+	spamStop  func()        // set by spamChecker when greylisting keeps state
 	// reportsOut records what our reports are made of; nil unless
 	// [reports] send (reportsend.go).
 	reportsOut *reports.Outbox

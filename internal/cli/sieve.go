@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/youju/youju/internal/delivery"
 	"github.com/youju/youju/internal/managesieve"
@@ -11,14 +13,65 @@ import (
 	"github.com/youju/youju/internal/store"
 )
 
-// sieveScripts is the one script store of the server (DATA/sieve), shared
-// by ManageSieve and delivery so that its cache of compiled active scripts
-// sees every change.
-func (d *deps) sieveScripts() *sieve.FileStore {
-	if d.sieve == nil {
-		d.sieve = &sieve.FileStore{Dir: filepath.Join(d.dataDir, "sieve")}
+// sieveStore is where scripts and the vacation tracking are kept.
+type sieveStore interface {
+	sieve.Scripts
+	sieve.Tracker
+}
+
+// sharedState returns the store's state seam when the store is shared by
+// several nodes (PostgreSQL): the per-node state of the data directory
+// (Sieve scripts, greylisting, the learning filter, send counters) then
+// lives there. The embedded SQLite server keeps its files.
+func sharedState(s store.Store) (store.StateStore, bool) {
+	if !store.Shared(s) {
+		return nil, false
 	}
-	return d.sieve
+	return store.As[store.StateStore](s)
+}
+
+// sieveScripts is the one script store of the server, shared by
+// ManageSieve and delivery so that its cache of compiled active scripts
+// sees every change: DATA/sieve, or the shared store's state on a
+// cluster, into which the scripts of DATA/sieve are copied once (for the
+// accounts that have none there yet).
+func (d *deps) sieveScripts() sieveStore {
+	if d.sieve != nil {
+		return d.sieve
+	}
+	files := &sieve.FileStore{Dir: filepath.Join(d.dataDir, "sieve")}
+	st, ok := sharedState(d.store)
+	if !ok {
+		d.sieve = files
+		return files
+	}
+	shared := &sieve.StateScripts{State: st}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	accts, err := files.Accounts()
+	if err != nil {
+		d.log.Warn("sieve: listing the scripts of the data directory", "err", err)
+	} else if len(accts) > 0 {
+		d.copySieveFiles(ctx, files, shared, accts)
+	}
+	d.sieve = shared
+	return shared
+}
+
+// copySieveFiles copies the scripts of DATA/sieve into the shared store
+// and then renames the directory to sieve.copied (kept as a backup), so
+// that a script its user later deletes is not copied back at the next
+// start.
+func (d *deps) copySieveFiles(ctx context.Context, files *sieve.FileStore, shared *sieve.StateScripts, accts []store.AccountID) {
+	n, err := shared.CopyFiles(ctx, files, accts)
+	if err != nil {
+		d.log.Warn("sieve: copying the scripts of the data directory into the shared store", "err", err)
+		return
+	}
+	d.log.Info("sieve: scripts of the data directory copied into the shared store", "scripts", n)
+	if err := os.Rename(files.Dir, files.Dir+".copied"); err != nil {
+		d.log.Warn("sieve: renaming the copied scripts' directory", "err", err)
+	}
 }
 
 // userSieveScripts is the script store as the account's own tools see it
@@ -35,8 +88,8 @@ func (d *deps) userSieveScripts() sieve.Scripts {
 
 // sieveDelivery makes local delivery run the accounts' Sieve scripts.
 func (d *deps) sieveDelivery() *delivery.Sieve {
-	fs := d.sieveScripts()
-	return &delivery.Sieve{Scripts: fs, Tracker: fs}
+	ss := d.sieveScripts()
+	return &delivery.Sieve{Scripts: ss, Tracker: ss}
 }
 
 // manageSieve is the ManageSieve server (port 4190).

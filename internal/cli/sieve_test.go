@@ -21,38 +21,8 @@ func TestServeSieve(t *testing.T) {
 	if addrs["managesieve"] == "" {
 		t.Fatalf("managesieve not started: %v", addrs)
 	}
-	conn, err := net.Dial("tcp", addrs["managesieve"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(20 * time.Second))
-	r := bufio.NewReader(conn)
-	cmd := func(line string) string {
-		if line != "" {
-			fmt.Fprintf(conn, "%s\r\n", line)
-		}
-		var all []string
-		for {
-			s, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("ManageSieve %q: %v", line, err)
-			}
-			all = append(all, s)
-			if strings.HasPrefix(s, "OK") || strings.HasPrefix(s, "NO") || strings.HasPrefix(s, "BYE") {
-				if !strings.HasPrefix(s, "OK") {
-					t.Fatalf("ManageSieve %q: %q", line, all)
-				}
-				return strings.Join(all, "")
-			}
-		}
-	}
-	cmd("")
-	cmd(`AUTHENTICATE "PLAIN" "` + base64.StdEncoding.EncodeToString([]byte("\x00alice@example.test\x00alicepw")) + `"`)
 	script := `require ["fileinto", "mailbox"]; if header :contains "subject" "invoice" { fileinto :create "Invoices"; }`
-	cmd(fmt.Sprintf("PUTSCRIPT \"rules\" {%d+}\r\n%s", len(script), script))
-	cmd(`SETACTIVE "rules"`)
-	cmd("LOGOUT")
+	manageSievePut(t, addrs["managesieve"], "alice@example.test", "alicepw", "rules", script)
 
 	mx, err := smtp.Dial(addrs["smtp"])
 	if err != nil {
@@ -101,4 +71,51 @@ func imapMailboxStatus(t *testing.T, addr, user, pass, mbox string) string {
 			return s
 		}
 	}
+}
+
+// manageSievePut uploads script as name over ManageSieve (RFC 5804,
+// SASL PLAIN on the loopback) and makes it the active one.
+func manageSievePut(t *testing.T, addr, user, pass, name, script string) {
+	t.Helper()
+	cmd := manageSieveLogin(t, addr, user, pass)
+	for _, line := range []string{fmt.Sprintf("PUTSCRIPT %q {%d+}\r\n%s", name, len(script), script), fmt.Sprintf("SETACTIVE %q", name), "LOGOUT"} {
+		if rep := cmd(line); !strings.HasPrefix(rep, "OK") {
+			t.Fatalf("ManageSieve %q: %q", line, rep)
+		}
+	}
+}
+
+// manageSieveLogin connects to ManageSieve at addr and signs in (SASL
+// PLAIN on the loopback); cmd sends a line and returns the whole answer
+// up to its OK, NO or BYE.
+func manageSieveLogin(t *testing.T, addr, user, pass string) (cmd func(line string) string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	r := bufio.NewReader(conn)
+	cmd = func(line string) string {
+		if line != "" {
+			fmt.Fprintf(conn, "%s\r\n", line)
+		}
+		var all []string
+		for {
+			s, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("ManageSieve %q: %v", line, err)
+			}
+			all = append(all, s)
+			if strings.HasPrefix(s, "OK") || strings.HasPrefix(s, "NO") || strings.HasPrefix(s, "BYE") {
+				return strings.Join(all, "")
+			}
+		}
+	}
+	cmd("")
+	if rep := cmd(`AUTHENTICATE "PLAIN" "` + base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+pass)) + `"`); !strings.HasPrefix(rep, "OK") {
+		t.Fatalf("ManageSieve AUTHENTICATE: %q", rep)
+	}
+	return cmd
 }

@@ -1,13 +1,9 @@
 package cli
 
 import (
-	"bufio"
-	"encoding/base64"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestServeSieveForwardNotice: a forward set up through ManageSieve is
@@ -17,34 +13,10 @@ func TestServeSieveForwardNotice(t *testing.T) {
 	dir := newData(t)
 	mustRun(t, "alicepw\n", "user", "add", "--data", dir, "--password-stdin", "alice@example.test")
 	addrs, out, _ := startServe(t, dir)
-	conn, err := net.Dial("tcp", addrs["managesieve"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	r := bufio.NewReader(conn)
-	cmd := func(line string) string {
-		if line != "" {
-			fmt.Fprintf(conn, "%s\r\n", line)
-		}
-		var all []string
-		for {
-			s, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("ManageSieve %q: %v", line, err)
-			}
-			all = append(all, s)
-			if strings.HasPrefix(s, "OK") || strings.HasPrefix(s, "NO") || strings.HasPrefix(s, "BYE") {
-				return strings.Join(all, "")
-			}
-		}
-	}
+	cmd := manageSieveLogin(t, addrs["managesieve"], "alice@example.test", "alicepw")
 	put := func(name, script string) string {
 		return cmd(fmt.Sprintf("PUTSCRIPT %q {%d+}\r\n%s", name, len(script), script))
 	}
-	cmd("")
-	cmd(`AUTHENTICATE "PLAIN" "` + base64.StdEncoding.EncodeToString([]byte("\x00alice@example.test\x00alicepw")) + `"`)
 	if rep := put("fwd", `redirect "dave@remote.test";`); !strings.HasPrefix(rep, "OK") {
 		t.Fatalf("PUTSCRIPT: %q", rep)
 	}

@@ -15,7 +15,9 @@ import (
 
 // spamChecker builds the MX port's anti-spam checks from [spam]; the
 // greylisting state lives in DATA/spam/greylist.json, saved every 30
-// seconds and when serve stops (stopSpam).
+// seconds and when serve stops (stopSpam). On a store shared by several
+// nodes the greylist, the filter's models and the send counters are in
+// the store's state instead, so that every node sees the same.
 func (d *deps) spamChecker() (*spam.Checker, error) {
 	c := d.cfg
 	s := c.Spam
@@ -38,10 +40,18 @@ func (d *deps) spamChecker() (*spam.Checker, error) {
 			return err == nil && ok
 		},
 	}
+	shared, isShared := sharedState(d.store)
 	if s.Greylist {
-		g, err := spam.OpenGreylist(filepath.Join(d.dataDir, "spam", "greylist.json"))
+		path := filepath.Join(d.dataDir, "spam", "greylist.json")
+		if isShared {
+			path = "" // the state is in the shared store
+		}
+		g, err := spam.OpenGreylist(path)
 		if err != nil {
 			return nil, err
+		}
+		if isShared {
+			g.State = shared
 		}
 		g.Delay, g.Window, g.Expire = s.GreylistDelay.Duration, s.GreylistWindow.Duration, s.GreylistExpire.Duration
 		g.Logger = d.log
@@ -54,11 +64,15 @@ func (d *deps) spamChecker() (*spam.Checker, error) {
 		OnError:  func(err error) { d.log.Error("spam: journaling the send counters", "err", err) },
 	}
 	// The counters survive a restart (a phished password gets no fresh
-	// allowance) and tell who each account wrote to.
-	if err := ck.Send.OpenState(filepath.Join(d.dataDir, "spam", "sendstate.log")); err != nil {
+	// allowance) and tell who each account wrote to; on a cluster they
+	// count what the account sent through every node.
+	if isShared {
+		ck.Send.State = shared
+	} else if err := ck.Send.OpenState(filepath.Join(d.dataDir, "spam", "sendstate.log")); err != nil {
 		return nil, err
+	} else {
+		d.spamSend = ck.Send
 	}
-	d.spamSend = ck.Send
 	if s.Clamd != "" {
 		ck.Clamd = &spam.Clamd{Addr: s.Clamd}
 	}
@@ -67,8 +81,11 @@ func (d *deps) spamChecker() (*spam.Checker, error) {
 	}
 	if s.Filter {
 		ck.Filter = &spam.Filter{Dir: filepath.Join(d.dataDir, "spam", "bayes")}
+		if isShared {
+			ck.Filter = &spam.Filter{State: shared}
+		}
 	}
-	if ck.Greylist != nil || ck.Filter != nil {
+	if ck.Greylist != nil || ck.Filter != nil || isShared {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() {
@@ -99,6 +116,13 @@ func (d *deps) saveSpam(ctx context.Context, ck *spam.Checker) {
 		if ck.Filter != nil {
 			if err := ck.Filter.Flush(); err != nil {
 				d.log.Error("spam: saving the filter", "err", err)
+			}
+		}
+		if st, ok := sharedState(d.store); ok {
+			// Expired greylist triplets, vacation records and known
+			// recipients (every node sweeps; the delete is indexed).
+			if _, err := st.ExpireState(context.WithoutCancel(ctx)); err != nil {
+				d.log.Warn("state: deleting expired entries", "err", err)
 			}
 		}
 	}
@@ -144,9 +168,21 @@ func parseSendLimit(v string) (hour, day int, err error) {
 }
 
 // setSendLimit writes an account's own limits (read by a running server
-// within seconds).
-func setSendLimit(dataDir string, a store.Account, hour, day int, e *env) error {
-	if err := spam.SetSendLimit(sendLimitPath(dataDir), int64(a.ID), hour, day); err != nil {
+// within seconds): into DATA/spam/sendlimits.json, or on a shared store
+// into its state, where every node reads them.
+func setSendLimit(ctx context.Context, dataDir string, a store.Account, hour, day int, e *env) error {
+	c, err := loadConfig(dataDir)
+	if err != nil {
+		return err
+	}
+	if c.Store.Postgres() {
+		err = withStateStore(ctx, dataDir, c, func(_ store.Store, st store.StateStore) error {
+			return spam.SetSharedSendLimit(ctx, st, int64(a.ID), hour, day)
+		})
+	} else {
+		err = spam.SetSendLimit(sendLimitPath(dataDir), int64(a.ID), hour, day)
+	}
+	if err != nil {
 		return err
 	}
 	if hour == 0 {

@@ -244,7 +244,7 @@ func userSet(ctx context.Context, e *env, args []string) error {
 	}
 	return withAccount(ctx, *data, rest[0], func(st store.Accounts, a store.Account) error {
 		if *sendLimit != "" {
-			if err := setSendLimit(*data, a, hour, day, e); err != nil {
+			if err := setSendLimit(ctx, *data, a, hour, day, e); err != nil {
 				return err
 			}
 		}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -40,5 +41,29 @@ func TestUserSieve(t *testing.T) {
 	}
 	if code, _, _ := run(t, "", "user", "sieve", "--data", dir, "list", "nobody@example.test"); code == 0 {
 		t.Fatal("list of an unknown account succeeded")
+	}
+}
+
+// TestUserSieveForwardLimit: the administrator's put goes through the
+// same forwarding guard as ManageSieve ([spam] max_forwards, default 5):
+// a script forwarding to more destinations is not activated, one within
+// the limit is, and the new destination is reported.
+func TestUserSieveForwardLimit(t *testing.T) {
+	dir := newData(t)
+	mustRun(t, "secret-password-1\n", "user", "add", "--data", dir, "--password-stdin", "ann@example.test")
+	var many strings.Builder
+	for i := range sieve.DefaultMaxForwards + 1 {
+		fmt.Fprintf(&many, "redirect \"x%d@elsewhere.example\";\n", i)
+	}
+	code, _, errs := run(t, many.String(), "user", "sieve", "--data", dir, "put", "--activate", "ann@example.test", "many")
+	if code == 0 || !strings.Contains(errs, "forward") {
+		t.Fatalf("%d destinations: exit %d, stderr %q", sieve.DefaultMaxForwards+1, code, errs)
+	}
+	if out := mustRun(t, "", "user", "sieve", "--data", dir, "list", "ann@example.test"); strings.Contains(out, "(active)") {
+		t.Fatalf("the script over the limit is active:\n%s", out)
+	}
+	code, _, errs = run(t, "redirect \"boss@elsewhere.example\";\n", "user", "sieve", "--data", dir, "put", "--activate", "ann@example.test", "one")
+	if code != 0 || !strings.Contains(errs, "boss@elsewhere.example") {
+		t.Fatalf("one destination: exit %d, stderr %q", code, errs)
 	}
 }

@@ -36,6 +36,9 @@ type Jobs struct {
 	// Retries and Backoff are IMAPSource's (0: its defaults).
 	Retries int
 	Backoff time.Duration
+	// Leases, if set (a store shared by several nodes), makes the one
+	// running import per account hold on every node (joblease.go).
+	Leases store.Leases
 
 	mu   sync.Mutex
 	jobs map[store.AccountID]*JobStatus
@@ -87,16 +90,26 @@ func (j *Jobs) StartWith(acct store.AccountID, address, host string, port int, u
 		return ErrJobRunning
 	}
 	st := &JobStatus{State: "running", Host: host, User: user, Started: time.Now()}
+	prev := j.jobs[acct]
 	j.jobs[acct] = st
 	j.mu.Unlock()
 	sec := j.Security
 	if starttls && sec == IMAPTLS {
 		sec = IMAPStartTLS
+	lease, ok, err := j.acquire(acct)
+	if err != nil || !ok {
+		j.mu.Lock()
+		j.jobs[acct] = prev
+		j.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+		return ErrJobRunning // running on another node
 	}
 	src := &IMAPSource{Addr: net.JoinHostPort(host, strconv.Itoa(port)), User: user, Password: password,
 		Security: sec, InsecureSkipVerify: j.InsecureSkipVerify, Log: j.log(), Retries: j.Retries, Backoff: j.Backoff,
 		StateFile: filepath.Join(StateDir(j.DataDir, address), "imap-"+fileSafe(user+"@"+host)+".json")}
-	go j.run(acct, address, src)
+	go j.run(acct, address, src, lease)
 	return nil
 }
 
@@ -126,9 +139,11 @@ func (j *Jobs) update(acct store.AccountID, f func(*JobStatus)) {
 
 // run is the job; src (and with it the password) is garbage once it
 // returns.
-func (j *Jobs) run(acct store.AccountID, address string, src *IMAPSource) {
+func (j *Jobs) run(acct store.AccountID, address string, src *IMAPSource, lease *jobLease) {
 	ctx, cancel := context.WithTimeout(context.Background(), jobTimeout)
 	defer cancel()
+	defer lease.release()
+	go lease.hold(ctx, cancel)
 	log := j.log().With("account", address, "remote", src.User+"@"+src.Addr)
 	log.Info("import from the settings page started")
 	stats, err := j.pull(ctx, acct, address, src)

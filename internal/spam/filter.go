@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/youju/youju/internal/fsutil"
+	"github.com/youju/youju/internal/store"
 )
 
 // Global is the account number of the global model, which every
@@ -23,6 +24,9 @@ const Global = 0
 type Filter struct {
 	Dir       string // "" keeps the models in memory
 	MaxTokens int    // per model (default 200000: a few MiB)
+	// State, if set, keeps the models in the store shared by every node
+	// (bayesshared.go) instead of Dir.
+	State store.StateStore
 
 	mu      sync.Mutex
 	models  map[int64]*filterModel
@@ -81,6 +85,9 @@ func (f *Filter) model(acct int64) (*filterModel, error) {
 // previous training, when a user changes their mind), in acct's model
 // and the global one.
 func (f *Filter) Train(acct int64, tokens []string, spam, untrain bool) error {
+	if f.State != nil {
+		return f.trainShared(acct, tokens, spam, untrain)
+	}
 	for _, a := range []int64{acct, Global} {
 		fm, err := f.model(a)
 		if err != nil {
@@ -105,6 +112,9 @@ func (f *Filter) Train(acct int64, tokens []string, spam, untrain bool) error {
 // it has not seen), else from the global model. ok is false when
 // neither knows enough.
 func (f *Filter) Classify(acct int64, tokens []string) (p float64, ok bool, err error) {
+	if f.State != nil {
+		return f.classifyShared(acct, tokens)
+	}
 	g, err := f.model(Global)
 	if err != nil {
 		return 0.5, false, err
@@ -129,7 +139,7 @@ func (f *Filter) Classify(acct int64, tokens []string) (p float64, ok bool, err 
 
 // Flush writes the models that changed.
 func (f *Filter) Flush() error {
-	if f.Dir == "" {
+	if f.Dir == "" || f.State != nil {
 		return nil
 	}
 	f.mu.Lock()
@@ -163,6 +173,9 @@ func (f *Filter) Flush() error {
 
 // Classes reports how many ham and spam messages acct's model learnt.
 func (f *Filter) Classes(acct int64) (ham, spam uint32, err error) {
+	if f.State != nil {
+		return f.classesShared(acct)
+	}
 	fm, err := f.model(acct)
 	if err != nil {
 		return 0, 0, err

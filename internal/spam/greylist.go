@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/youju/youju/internal/fsutil"
+	"github.com/youju/youju/internal/store"
 )
 
 // Greylist is RFC 6647 greylisting: the first delivery attempt of an
@@ -34,10 +35,15 @@ type Greylist struct {
 	Logger     *slog.Logger
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
+	// State, if set, keeps the triplets and the whitelist in the store
+	// shared by every node (greyshared.go) instead of Path: a sender
+	// deferred by node A passes its retry on node B.
+	State store.StateStore
 
-	mu    sync.Mutex
-	state greyState
-	dirty bool
+	mu          sync.Mutex
+	state       greyState
+	dirty       bool
+	recentWhite map[string]time.Time // with State: whitelist writes of this node
 }
 
 type greyState struct {
@@ -127,41 +133,55 @@ func (g *Greylist) Check(ip netip.Addr, from, rcpt string) bool {
 	now := g.clock()
 	netw := Network(ip)
 	key := netw + " " + strings.ToLower(from) + " " + strings.ToLower(rcpt)
+	white := ""
+	if from != "" {
+		white = netw + " " + senderDomain(from)
+	}
+	if g.State != nil {
+		return g.checkShared(now, key, white)
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if from != "" {
-		if t, ok := g.state.White[netw+" "+senderDomain(from)]; ok && now.Sub(t) < dflt(g.Expire, 36*24*time.Hour) {
-			Checks.With("greylist", "whitelisted").Inc()
-			return true
-		}
+	if t, ok := g.state.White[white]; white != "" && ok && now.Sub(t) < dflt(g.Expire, 36*24*time.Hour) {
+		Checks.With("greylist", "whitelisted").Inc()
+		return true
 	}
 	t := g.state.Triplets[key]
+	what, next := g.judge(t, now)
+	Checks.With("greylist", what).Inc()
+	if next != nil {
+		g.state.Triplets[key] = next
+		g.dirty = true
+		if t == nil {
+			g.bound()
+		}
+	}
+	return next != nil && !next.Passed.IsZero()
+}
+
+// judge applies RFC 6647 §4.2 to the triplet t (nil: never seen) at
+// now: what happened (for the metrics) and the triplet to store, nil to
+// leave it as it is. The attempt passes if the new triplet has passed.
+func (g *Greylist) judge(t *triplet, now time.Time) (string, *triplet) {
 	switch {
 	case t != nil && !t.Passed.IsZero() && now.Sub(t.Passed) < dflt(g.Expire, 36*24*time.Hour):
-		t.Passed = now
-		g.dirty = true
-		Checks.With("greylist", "known").Inc()
-		return true
+		return "known", &triplet{First: t.First, Passed: now}
 	case t != nil && now.Sub(t.First) >= dflt(g.Delay, 5*time.Minute) && now.Sub(t.First) <= dflt(g.Window, 24*time.Hour):
-		t.Passed = now
-		g.dirty = true
-		Checks.With("greylist", "retried").Inc()
-		return true
+		return "retried", &triplet{First: t.First, Passed: now}
 	case t != nil && now.Sub(t.First) < dflt(g.Delay, 5*time.Minute):
-		Checks.With("greylist", "early").Inc()
-		return false // too early: the first-seen time stays
+		return "early", nil // too early: the first-seen time stays
 	}
-	g.state.Triplets[key] = &triplet{First: now}
-	g.dirty = true
-	g.bound()
-	Checks.With("greylist", "new").Inc()
-	return false
+	return "new", &triplet{First: now}
 }
 
 // Whitelist records that mail from sender's domain passed SPF or DKIM
 // from ip's network.
 func (g *Greylist) Whitelist(ip netip.Addr, from string) {
 	if from == "" {
+		return
+	}
+	if g.State != nil {
+		g.whitelistShared(Network(ip) + " " + senderDomain(from))
 		return
 	}
 	g.mu.Lock()

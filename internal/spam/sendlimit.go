@@ -4,6 +4,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/youju/youju/internal/store"
 )
 
 // SendLimits bound what one account sends to other domains, so that a
@@ -24,6 +26,10 @@ type SendLimits struct {
 	// OnError, if set, hears of a failure to journal the counters
 	// (sendstate.go); the counts in memory stand.
 	OnError func(error)
+	// State, if set, keeps the counters and known recipients in the store
+	// shared by every node (sendshared.go) instead of the journal: an
+	// account is limited by what it sent through all of them.
+	State store.StateStore
 
 	mu      sync.Mutex
 	accts   map[int64]*sendState
@@ -79,22 +85,40 @@ func (l *SendLimits) state(acct int64) *sendState {
 // Allow reports whether acct may send one more message to rcpts (remote
 // addresses); if not, the reason names the limit reached.
 func (l *SendLimits) Allow(acct int64, rcpts []string) (bool, string) {
+	if l.State != nil {
+		return l.allowShared(acct, rcpts)
+	}
 	now := l.now()
 	hour, day := now.Add(-time.Hour), now.Add(-24*time.Hour)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := l.state(acct)
 	s.prune(day, now)
-	mh, md := limit(l.MessagesHour, 200), limit(l.MessagesDay, 1000)
-	if l.Override != nil {
-		if h, d, ok := l.Override(acct); ok {
-			mh, md = h, d
-		}
-	}
 	fresh := 0
 	for _, r := range rcpts {
 		if t, ok := s.known[strings.ToLower(r)]; !ok || now.Sub(t) > knownFor {
 			fresh++
+		}
+	}
+	return l.verdict(acct, sendCounts{countSince(s.sent, hour), len(s.sent), countSince(s.fresh, hour), len(s.fresh)}, fresh, nil)
+}
+
+// sendCounts is what an account sent: messages and new recipients in
+// the last hour and the last day.
+type sendCounts struct {
+	msgHour, msgDay, freshHour, freshDay int
+}
+
+// verdict applies the limits to what acct sent plus one message to
+// fresh new recipients; own, if not nil, are the account's own message
+// limits (else Override gives them).
+func (l *SendLimits) verdict(acct int64, c sendCounts, fresh int, own *[2]int) (bool, string) {
+	mh, md := limit(l.MessagesHour, 200), limit(l.MessagesDay, 1000)
+	if own != nil {
+		mh, md = own[0], own[1]
+	} else if l.Override != nil {
+		if h, d, ok := l.Override(acct); ok {
+			mh, md = h, d
 		}
 	}
 	check := func(n, lim int, what string) string {
@@ -104,10 +128,10 @@ func (l *SendLimits) Allow(acct int64, rcpts []string) (bool, string) {
 		return ""
 	}
 	for _, why := range []string{
-		check(countSince(s.sent, hour)+1, mh, "messages per hour"),
-		check(len(s.sent)+1, md, "messages per day"),
-		check(countSince(s.fresh, hour)+fresh, limit(l.NewRcptsHour, 100), "new recipients per hour"),
-		check(len(s.fresh)+fresh, limit(l.NewRcptsDay, 300), "new recipients per day"),
+		check(c.msgHour+1, mh, "messages per hour"),
+		check(c.msgDay+1, md, "messages per day"),
+		check(c.freshHour+fresh, limit(l.NewRcptsHour, 100), "new recipients per hour"),
+		check(c.freshDay+fresh, limit(l.NewRcptsDay, 300), "new recipients per day"),
 	} {
 		if why != "" {
 			return false, why
@@ -118,6 +142,10 @@ func (l *SendLimits) Allow(acct int64, rcpts []string) (bool, string) {
 
 // Sent records a message acct sent to rcpts.
 func (l *SendLimits) Sent(acct int64, rcpts []string) {
+	if l.State != nil {
+		l.sentShared(acct, rcpts)
+		return
+	}
 	now := l.now()
 	l.mu.Lock()
 	s := l.state(acct)
@@ -161,6 +189,9 @@ func (s *sendState) prune(day, now time.Time) {
 // ShouldAlert reports whether the postmaster is to be told that acct
 // reached a limit: once an hour at most.
 func (l *SendLimits) ShouldAlert(acct int64) bool {
+	if l.State != nil {
+		return l.alertShared(acct)
+	}
 	now := l.now()
 	l.mu.Lock()
 	s := l.state(acct)

@@ -7,8 +7,22 @@ import (
 )
 
 func TestSendLimits(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := &SendLimits{MessagesHour: 5, NewRcptsHour: 3, NewRcptsDay: 4, Now: func() time.Time { return now }}
+	testSendLimits(t, func(l *SendLimits) *SendLimits { return l })
+	// Unlimited.
+	u := &SendLimits{MessagesHour: -1, MessagesDay: -1, NewRcptsHour: -1, NewRcptsDay: -1}
+	for i := 0; i < 2000; i++ {
+		u.Sent(3, []string{fmt.Sprint(i, "@x.example")})
+	}
+	if ok, _ := u.Allow(3, []string{"new@x.example"}); !ok {
+		t.Fatal("negative limits limit")
+	}
+}
+
+// testSendLimits runs the limits' rules on the SendLimits that with
+// makes of l (in memory, or with a shared store).
+func testSendLimits(t *testing.T, with func(*SendLimits) *SendLimits) {
+	now := time.Now().Add(-3 * 24 * time.Hour).Truncate(time.Second)
+	l := with(&SendLimits{MessagesHour: 5, NewRcptsHour: 3, NewRcptsDay: 4, Now: func() time.Time { return now }})
 	// Known correspondents: messages count, new recipients do not.
 	for i := 0; i < 5; i++ {
 		if ok, why := l.Allow(1, []string{"a@x.example"}); !ok {
@@ -51,13 +65,8 @@ func TestSendLimits(t *testing.T) {
 	if !l.ShouldAlert(1) {
 		t.Fatal("alert: want again after an hour")
 	}
-	// Unlimited.
-	u := &SendLimits{MessagesHour: -1, MessagesDay: -1, NewRcptsHour: -1, NewRcptsDay: -1}
-	for i := 0; i < 2000; i++ {
-		u.Sent(3, []string{fmt.Sprint(i, "@x.example")})
-	}
-	if ok, _ := u.Allow(3, []string{"new@x.example"}); !ok {
-		t.Fatal("negative limits limit")
+	if !l.Knows(1, "B@x.example") || l.Knows(1, "nobody@x.example") || l.Knows(2, "b@x.example") {
+		t.Fatal("known correspondents")
 	}
 }
 

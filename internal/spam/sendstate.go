@@ -288,6 +288,9 @@ func (l *SendLimits) record(lines []string) error {
 // from a known correspondent is rarely spam.
 func (l *SendLimits) Knows(acct int64, addr string) bool {
 	addr = strings.ToLower(addr)
+	if l.State != nil {
+		return l.knowsShared(acct, addr)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := l.accts[acct]

@@ -165,10 +165,24 @@ func TestAuthScore(t *testing.T) {
 
 func TestGreylist(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "spam", "greylist.json")
-	g, err := OpenGreylist(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testGreylist(t, func() *Greylist {
+		g, err := OpenGreylist(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}, func(g *Greylist) {
+		if err := g.Save(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// testGreylist runs the greylisting rules on open's greylists: the
+// second one opened is the first reopened after save (a restart, or
+// another node of a cluster).
+func testGreylist(t *testing.T, open func() *Greylist, save func(*Greylist)) {
+	g := open()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	g.Now = func() time.Time { return now }
 	ip := netip.MustParseAddr("192.0.2.1")
@@ -187,14 +201,9 @@ func TestGreylist(t *testing.T) {
 	if !g.Check(neighbour, "A@s.example", "u@example.com") {
 		t.Fatal("retry from the same /24 after the delay refused")
 	}
-	if err := g.Save(); err != nil {
-		t.Fatal(err)
-	}
+	save(g)
 	// Reopened: the passed triplet is known.
-	g2, err := OpenGreylist(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g2 := open()
 	g2.Now = func() time.Time { return now.Add(10 * 24 * time.Hour) }
 	if !g2.Check(ip, "a@s.example", "u@example.com") {
 		t.Fatal("known triplet refused after reopening")

@@ -25,6 +25,9 @@ func trainKey(msg []byte) string {
 // Junk→INBOX→Junk), and one trained the other way is first untrained
 // (the user changed their mind: the last move counts, alone).
 func (f *Filter) Learn(acct int64, msg []byte, spam bool) error {
+	if f.State != nil {
+		return f.learnShared(acct, msg, spam)
+	}
 	key := trainKey(msg)
 	toks := Tokens(msg)
 	f.learnMu.Lock()
@@ -70,6 +73,9 @@ func (f *Filter) Learn(acct int64, msg []byte, spam bool) error {
 // Trained reports how acct's filter last trained msg: known is false if
 // it did not (or forgot).
 func (f *Filter) Trained(acct int64, msg []byte) (spam, known bool, err error) {
+	if f.State != nil {
+		return f.trainedShared(acct, msg)
+	}
 	fm, err := f.model(acct)
 	if err != nil {
 		return false, false, err

@@ -235,6 +235,9 @@ CREATE TRIGGER blobs_trash_ext AFTER DELETE ON blobs
 );`,
 	// The text index of SEARCH (textindex.go).
 	textSchema,
+	// the state store: Sieve scripts, greylisting, the learning
+	// filter, send counters (state.go).
+	stateSchema,
 }
 
 // lockKey is the advisory lock that serialises migrations of one schema

@@ -77,6 +77,8 @@ CREATE INDEX retained_expunged ON retained(expunged);`,
 		secret     TEXT NOT NULL,
 		last_step  INTEGER NOT NULL DEFAULT 0
 	);`,
+	// the state store (state.go, store.StateStore).
+	stateSchema,
 }
 
 // schema is the index. Times are Unix nanoseconds (0 = zero time). Every

@@ -80,6 +80,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("RetainedAfterExpunge", func(t *testing.T) { testRetainedAfterExpunge(t, open) })
 	t.Run("KnownAddresses", func(t *testing.T) { testKnownAddresses(t, open) })
 	t.Run("WebSessions", func(t *testing.T) { testWebSessions(t, open) })
+	t.Run("StateStore", func(t *testing.T) { testStateStore(t, open) })
 }
 
 var ctx = context.Background()
