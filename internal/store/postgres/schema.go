@@ -223,6 +223,8 @@ CREATE TRIGGER blobs_trash_ext AFTER DELETE ON blobs
 	`ALTER TABLE blob_chunks SET (toast_tuple_target = 8160);`,
 	// web sessions and the web sign-in's TOTP (websessions.go).
 	webSessionsSchema,
+	// the admin flag of accounts and the admin API's tokens (apitokens.go).
+	apiTokensSchema,
 }
 
 // lockKey is the advisory lock that serialises migrations of one schema
