@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/youju/youju/internal/config"
+	"github.com/youju/youju/internal/dnsrec"
+	"github.com/youju/youju/internal/reports"
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/web"
 )
@@ -145,4 +148,39 @@ func (f *boolFlag) Set(s string) error {
 	}
 	f.set, f.val = true, v
 	return nil
+}
+
+// adminOptions gives the admin console and API (internal/web) the same
+// operations as the commands: the queue storage "youju queue" uses, the
+// records of "youju dns" checked through the server's resolver, the
+// reports of "youju report list" and the recent mail log events.
+func (d *deps) adminOptions() *web.AdminOptions {
+	c := d.cfg
+	o := &web.AdminOptions{
+		Events:            d.events,
+		DataDir:           d.dataDir,
+		DefaultQuotaBytes: c.Limits.DefaultQuotaBytes,
+		Reports:           reports.Store{Dir: reportsDir(d.dataDir)}.List,
+		DNSRecords: func(_ context.Context, domain string) ([]dnsrec.Record, error) {
+			p := dnsParams(c, domain, nil, nil, c.Outbound.MTASTS)
+			keys, err := dkimRecords(&env{stdout: io.Discard, stderr: io.Discard}, d.dataDir, domain, false)
+			if err != nil {
+				return nil, err
+			}
+			p.DKIM = keys
+			return dnsrec.Records(p), nil
+		},
+	}
+	if d.dns != nil {
+		o.DNSCheck = func(ctx context.Context, recs []dnsrec.Record) []dnsrec.Result { return dnsrec.Check(ctx, d.dns, recs) }
+	}
+	if d.outq != nil {
+		o.Queue = d.outq.Storage()
+	}
+	for _, l := range listenerTable(c) {
+		if l.addr != "" {
+			o.Listeners = append(o.Listeners, web.Listener{Name: l.name, Addr: l.addr})
+		}
+	}
+	return o
 }

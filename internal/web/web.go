@@ -76,6 +76,10 @@ type Options struct {
 	// (default: Store if it implements store.WebSessions, so that every
 	// node of a shared store knows a session; else memory).
 	Sessions store.WebSessions
+	// Admin, if set, adds what the admin console and API (admin.go,
+	// api.go) show beyond the store: queue, DNS, mail log, reports.
+	// The console and API themselves are on whenever Store and Auth are.
+	Admin *AdminOptions
 	// Now is the clock (tests).
 	Now func() time.Time
 }
@@ -191,6 +195,7 @@ func (s *server) routes() {
 	m.HandleFunc("GET /mail/{box}/{uid}/body", s.mailBody)
 	m.HandleFunc("GET /mail/{box}/{uid}/part/{section}", s.mailPart)
 	m.HandleFunc("POST /mail/{box}/{uid}/act", s.mailAct)
+	s.adminRoutes()
 }
 
 // ServeHTTP sets the headers every answer carries, sends people on plain
