@@ -564,4 +564,3 @@ func (s *server) apiRevokeToken(w http.ResponseWriter, r *http.Request, c apiCal
 	s.log.Info("admin: API token revoked", "admin", c.acct.Address, "id", id)
 	w.WriteHeader(http.StatusNoContent)
 }
-
