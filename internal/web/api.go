@@ -219,3 +219,17 @@ func (t jsonTime) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(time.Time(t).UTC().Format(time.RFC3339))
 }
+
+// UnmarshalJSON reads what MarshalJSON writes (clients in Go, tests).
+func (t *jsonTime) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*t = jsonTime{}
+		return nil
+	}
+	var x time.Time
+	if err := json.Unmarshal(b, &x); err != nil {
+		return err
+	}
+	*t = jsonTime(x)
+	return nil
+}
