@@ -23,6 +23,7 @@ import (
 	"github.com/youju/youju/internal/dnsresolver"
 	"github.com/youju/youju/internal/reports"
 	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/tlsconf"
 )
 
 const (
@@ -41,7 +42,7 @@ type adminEnv struct {
 	bob    store.Account
 }
 
-func newAdminEnv(t *testing.T) *adminEnv {
+func newAdminEnv(t testing.TB) *adminEnv {
 	t.Helper()
 	d, err := queue.OpenDir(t.TempDir())
 	if err != nil {
@@ -50,7 +51,10 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	q := queue.FileStorage(d)
 	events := NewEventLog(nil)
 	fake := &dnsresolver.Fake{MX: map[string][]*net.MX{testDomain: {{Host: testHost + ".", Pref: 10}}}}
-	cert := selfSigned(t)
+	cert, err := tlsconf.SelfSigned([]string{"localhost", "127.0.0.1", testHost})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := newEnv(t, func(o *Options) {
 		o.TLSCert = func() *tls.Certificate { return cert }
 		o.Admin = &AdminOptions{
@@ -87,7 +91,7 @@ func newAdminEnv(t *testing.T) *adminEnv {
 }
 
 // token makes an API token of acct straight in the store.
-func (e *adminEnv) token(t *testing.T, acct store.AccountID, name string) (string, int64) {
+func (e *adminEnv) token(t testing.TB, acct store.AccountID, name string) (string, int64) {
 	t.Helper()
 	secret, hash := NewAPIToken()
 	tok, err := e.st.CreateAPIToken(context.Background(), store.APIToken{Account: acct, Name: name, Hash: hash})

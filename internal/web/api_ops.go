@@ -100,22 +100,20 @@ func (s *server) apiQueue(w http.ResponseWriter, r *http.Request, _ apiCaller) {
 	writeJSON(w, http.StatusOK, map[string]any{"messages": out})
 }
 
-// pathQueueID is the {id} of the path if well formed; else it has answered.
-func pathQueueID(w http.ResponseWriter, r *http.Request) (string, bool) {
+// queueTarget returns the queue and the {id} of the path if well formed;
+// else it has answered.
+func (s *server) queueTarget(w http.ResponseWriter, r *http.Request) (queue.Storage, string, bool) {
 	id := r.PathValue("id")
 	if !queueID.MatchString(id) {
 		apiFail(w, http.StatusBadRequest, "invalid", "bad queue id")
-		return "", false
+		return nil, "", false
 	}
-	return id, true
+	q, ok := s.queueStorage(w)
+	return q, id, ok
 }
 
 func (s *server) apiQueueShow(w http.ResponseWriter, r *http.Request, _ apiCaller) {
-	id, ok := pathQueueID(w, r)
-	if !ok {
-		return
-	}
-	q, ok := s.queueStorage(w)
+	q, id, ok := s.queueTarget(w, r)
 	if !ok {
 		return
 	}
@@ -129,11 +127,7 @@ func (s *server) apiQueueShow(w http.ResponseWriter, r *http.Request, _ apiCalle
 
 // apiQueueAction is retry (due now), hold or release, as "youju queue".
 func (s *server) apiQueueAction(w http.ResponseWriter, r *http.Request, c apiCaller) {
-	id, ok := pathQueueID(w, r)
-	if !ok {
-		return
-	}
-	q, ok := s.queueStorage(w)
+	q, id, ok := s.queueTarget(w, r)
 	if !ok {
 		return
 	}
@@ -161,11 +155,7 @@ func (s *server) apiQueueAction(w http.ResponseWriter, r *http.Request, c apiCal
 }
 
 func (s *server) apiQueueDelete(w http.ResponseWriter, r *http.Request, c apiCaller) {
-	id, ok := pathQueueID(w, r)
-	if !ok {
-		return
-	}
-	q, ok := s.queueStorage(w)
+	q, id, ok := s.queueTarget(w, r)
 	if !ok {
 		return
 	}
@@ -297,7 +287,4 @@ func (s *server) apiHealth(w http.ResponseWriter, r *http.Request, _ apiCaller) 
 
 // textIndexStatusOf returns st as store.TextIndexStatus (Metered passes
 // it through), nil if it has none.
-func textIndexStatusOf(st any) store.TextIndexStatus {
-	ts, _ := st.(store.TextIndexStatus)
-	return ts
-}
+func textIndexStatusOf(st any) store.TextIndexStatus { return storeAs[store.TextIndexStatus](st) }

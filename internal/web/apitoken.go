@@ -22,16 +22,21 @@ func APITokenHash(secret string) [32]byte { return sha256.Sum256([]byte(secret))
 
 // apiTokensOf returns st as store.APITokens, looking through wrappers
 // (store.Metered); nil if the backend has none.
-func apiTokensOf(st any) store.APITokens {
+func apiTokensOf(st any) store.APITokens { return storeAs[store.APITokens](st) }
+
+// storeAs returns st as T, looking through wrappers (store.Metered) that
+// hide an optional interface of the backend; the zero T if none has it.
+func storeAs[T any](st any) T {
 	for st != nil {
-		if ts, ok := st.(store.APITokens); ok {
-			return ts
+		if x, ok := st.(T); ok {
+			return x
 		}
 		u, ok := st.(interface{ Unwrap() store.Store })
 		if !ok {
-			return nil
+			break
 		}
 		st = u.Unwrap()
 	}
-	return nil
+	var zero T
+	return zero
 }

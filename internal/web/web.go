@@ -128,19 +128,7 @@ func New(opt Options) http.Handler {
 
 // webSessionsOf returns st as store.WebSessions, looking through wrappers
 // (store.Metered) that hide it; nil if the backend has none.
-func webSessionsOf(st any) store.WebSessions {
-	for st != nil {
-		if ws, ok := st.(store.WebSessions); ok {
-			return ws
-		}
-		u, ok := st.(interface{ Unwrap() store.Store })
-		if !ok {
-			return nil
-		}
-		st = u.Unwrap()
-	}
-	return nil
-}
+func webSessionsOf(st any) store.WebSessions { return storeAs[store.WebSessions](st) }
 
 // Handler serves the public pages for hostname with no accounts behind
 // them. Deprecated: use New, which adds sign-in and per-domain answers.
