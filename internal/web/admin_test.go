@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -653,5 +654,26 @@ func TestAPICurl(t *testing.T) {
 	json.Unmarshal([]byte(body), &r)
 	if _, err := e.auth.Login(context.Background(), auth.Request{Username: "erin@example.test", Password: r.Password, Service: store.ServiceIMAP}); err != nil {
 		t.Fatalf("the account made with curl cannot sign in: %v", err)
+	}
+}
+
+// TestAdminNeedsSecondFactor: an admin with TOTP on who gave only the
+// password has no console and no API yet.
+func TestAdminNeedsSecondFactor(t *testing.T) {
+	e := newAdminEnv(t)
+	if err := e.st.SetWebTOTP(context.Background(), e.acct.ID, "JBSWY3DPEHPK3PXP"); err != nil {
+		t.Fatal(err)
+	}
+	c := client(t, e.ts)
+	_, body := get(t, c, e.ts.URL+"/")
+	resp, _ := postForm(t, c, e.ts.URL+"/login", url.Values{"username": {testUser}, "password": {testPassword}, "csrf": {csrfOf(t, body)}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login/totp" {
+		t.Fatalf("password step: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, _ := get(t, c, e.ts.URL+"/admin/"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("console before the code: %d", resp.StatusCode)
+	}
+	if got := e.call(t, c, "GET", "accounts", nil, nil); got != 401 {
+		t.Errorf("API before the code: %d, want 401", got)
 	}
 }
