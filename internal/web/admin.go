@@ -29,7 +29,7 @@ func (s *server) adminPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := s.newPage(r)
-	p.Address, p.CSRF = acct.Address, sess.csrf
+	p.Address, p.CSRF, p.Admin = acct.Address, sess.csrf, acct.Admin
 	status := http.StatusOK
 	if !acct.Admin {
 		status, p.Error = http.StatusForbidden, "admin_forbidden"

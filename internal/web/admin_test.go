@@ -252,6 +252,13 @@ func TestAdminConsolePage(t *testing.T) {
 	}
 	c := client(t, e.ts)
 	e.adminSession(t, c)
+	if _, body := get(t, c, e.ts.URL+"/settings"); !strings.Contains(body, `href="/admin/"`) {
+		t.Error("the settings page of an admin does not link the console")
+	}
+	bc := client(t, e.ts)
+	if _, body := signIn(t, bc, e.ts.URL, bobUser, bobPassword); strings.Contains(body, `href="/admin/"`) {
+		t.Error("the settings page of a non-admin links the console")
+	}
 	for lang, want := range map[string]string{"en": "Outbound queue", "zh": "发信队列"} {
 		get(t, c, e.ts.URL+"/lang/"+lang)
 		resp, body := get(t, c, e.ts.URL+"/admin/")

@@ -174,6 +174,7 @@ func (s *server) api(h func(http.ResponseWriter, *http.Request, apiCaller)) http
 func (s *server) adminRoutes() {
 	m := s.mux
 	m.HandleFunc("GET /admin/{$}", s.adminPage)
+	m.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	for _, rt := range []struct {
 		pattern string
 		h       func(http.ResponseWriter, *http.Request, apiCaller)

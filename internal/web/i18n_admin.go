@@ -4,6 +4,7 @@ package web
 // into messages.
 var adminMessages = map[string]map[string]string{
 	"en": {
+		"nav_admin":        "Admin",
 		"admin_forbidden":  "This account is not an admin. An admin can make it one with: youju user set --admin ADDRESS",
 		"adm_health":       "Health",
 		"adm_accounts":     "Accounts",
@@ -66,6 +67,7 @@ var adminMessages = map[string]map[string]string{
 		"adm_fail":         "Fail",
 	},
 	"zh": {
+		"nav_admin":        "管理",
 		"admin_forbidden":  "此账户不是管理员。管理员可用以下命令授权：youju user set --admin 地址",
 		"adm_health":       "运行状态",
 		"adm_accounts":     "账户",
