@@ -41,6 +41,7 @@ func commands() []command {
 		{"domain", "add, list or delete mail domains", runDomain},
 		{"user", "add, list, change or delete accounts", runUser},
 		{"apppass", "add, list or revoke an account's app passwords", runAppPass},
+		{"admin", "create, list or revoke admin API tokens (admin token ...)", runAdmin},
 		{"alias", "add, list or delete aliases and catch-alls", runAlias},
 		{"config", "check the configuration", runConfig},
 		{"dns", "print or check the DNS records a domain needs", runDNS},

@@ -57,7 +57,8 @@ func ensureDev(ctx context.Context, e *env, dataDir string) (*devAccount, error)
 	}
 	pw := auth.GeneratePassword(12)
 	acct := store.Account{Address: devUser, AllowIMAP: true, AllowPOP3: true, AllowSMTP: true,
-		POP3: store.POP3Options{Scope: store.POP3ScopeInbox, Delete: store.POP3DeleteExpunge}, Created: time.Now()}
+		POP3: store.POP3Options{Scope: store.POP3ScopeInbox, Delete: store.POP3DeleteExpunge}, Created: time.Now(),
+		Admin: true} // the first account runs the admin console
 	if err := auth.SetPassword(&acct, nil, pw); err != nil {
 		return nil, err
 	}

@@ -86,7 +86,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 // All DNS goes through dns (tests pass a fake one).
 func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dnsresolver.Resolver, demo *devAccount) error {
 	log := newLogger(e.stderr, c.Log)
-	maillog.SetLogger(log) // the mail events go where the server's log goes (docs/logs.md)
+	// The mail events go where the server's log goes (docs/logs.md), and
+	// the last ones to the admin console.
+	events := web.NewEventLog(log.Handler())
+	maillog.SetLogger(slog.New(events))
 	tlsm, err := tlsconf.NewManager(config.Path(dataDir, c.TLS.Cert), config.Path(dataDir, c.TLS.Key))
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)
@@ -125,7 +128,7 @@ func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dns
 	if err != nil {
 		return err
 	}
-	deps := &deps{cfg: c, dataDir: dataDir, log: log, tls: tlsm, store: st, auth: authn, dns: dns, acme: acm}
+	deps := &deps{cfg: c, dataDir: dataDir, log: log, tls: tlsm, store: st, auth: authn, dns: dns, acme: acm, events: events}
 	bindings, err := deps.bindings()
 	if err != nil {
 		return err
@@ -325,6 +328,8 @@ type deps struct {
 
 	// spamSend is the send counters' journal, closed by stopSpam.
 	spamSend interface{ CloseState() error }
+	// events keeps the recent mail log events for the admin console.
+	events *web.EventLog
 }
 
 // httpServer adapts net/http to the server interface.
@@ -363,6 +368,7 @@ func (d *deps) webBindings() ([]binding, error) {
 		Sieve:         d.userSieveScripts(),
 		Import:        d.importJobs(),
 		MTASTSMode:    c.Outbound.MTASTS, // the same mode 'youju dns' publishes
+		Admin:         d.adminOptions(),
 	})
 	var bs []binding
 	add := func(name, setting string, srv server, implicit bool) error {

@@ -65,6 +65,8 @@ func userAdd(ctx context.Context, e *env, args []string) error {
 		if err := auth.SetPassword(&a, nil, pw); err != nil {
 			return err
 		}
+		// The first account, the postmaster's, runs the admin console.
+		a.Admin = noPostmasterYet(*data)
 		if _, err := st.CreateAccount(ctx, a); err != nil {
 			if errors.Is(err, store.ErrExists) {
 				return fmt.Errorf("account %s exists already", addr)
@@ -75,7 +77,8 @@ func userAdd(ctx context.Context, e *env, args []string) error {
 		if first, err := setFirstPostmaster(*data, addr); err != nil {
 			return err
 		} else if first {
-			fmt.Fprintf(e.stdout, "%s is the first account: it receives postmaster@ and abuse@ of every domain (change: youju postmaster ADDRESS).\n", addr)
+			fmt.Fprintf(e.stdout, "%s is the first account: it receives postmaster@ and abuse@ of every domain (change: youju postmaster ADDRESS)\n"+
+				"and is an admin of the console at /admin/ (change: youju user set --admin=false %s).\n", addr, addr)
 		}
 		if generated {
 			fmt.Fprintf(e.stdout, "Password: %s   (shown only now; change it with 'youju user passwd %s')\n", pw, addr)
@@ -112,7 +115,7 @@ func userList(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ADDRESS\tSTATUS\tIMAP\tPOP3\tSMTP\tUSED\tQUOTA")
+		fmt.Fprintln(tw, "ADDRESS\tSTATUS\tIMAP\tPOP3\tSMTP\tUSED\tQUOTA\tADMIN")
 		for _, a := range as {
 			status := "active"
 			if a.Disabled {
@@ -122,7 +125,11 @@ func userList(ctx context.Context, e *env, args []string) error {
 			if a.QuotaBytes > 0 {
 				quota = humanBytes(a.QuotaBytes)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Address, status, onOff(a.AllowIMAP), onOff(a.AllowPOP3), onOff(a.AllowSMTP), humanBytes(a.UsedBytes), quota)
+			admin := "-"
+			if a.Admin {
+				admin = "admin"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Address, status, onOff(a.AllowIMAP), onOff(a.AllowPOP3), onOff(a.AllowSMTP), humanBytes(a.UsedBytes), quota, admin)
 		}
 		return tw.Flush()
 	})
@@ -220,10 +227,12 @@ func (f *onOffFlag) Set(s string) error {
 }
 
 func userSet(ctx context.Context, e *env, args []string) error {
-	const usage = "user set [--data DIR] [--imap on|off] [--pop3 on|off] [--smtp on|off] [--quota BYTES] [--pop3-scope inbox|all|recent|allrecent] [--pop3-days N] [--pop3-delete delete|trash|hide] [--send-limit HOUR/DAY|default] ADDRESS"
+	const usage = "user set [--data DIR] [--admin[=false]] [--imap on|off] [--pop3 on|off] [--smtp on|off] [--quota BYTES] [--pop3-scope inbox|all|recent|allrecent] [--pop3-days N] [--pop3-delete delete|trash|hide] [--send-limit HOUR/DAY|default] ADDRESS"
 	fs, data := flags(e, "user set", usage)
 	sendLimit := fs.String("send-limit", "", "messages the account may send to other domains per hour/per day, e.g. 50/200 (-1/-1: none; default: the server's [spam] limits)")
 	var imap, pop3, smtp onOffFlag
+	var admin boolFlag
+	fs.Var(&admin, "admin", "may use the admin console /admin/ and the admin API (--admin=false: no more)")
 	fs.Var(&imap, "imap", "allow IMAP (on|off)")
 	fs.Var(&pop3, "pop3", "allow POP3 (on|off)")
 	fs.Var(&smtp, "smtp", "allow sending over SMTP submission (on|off)")
@@ -251,6 +260,7 @@ func userSet(ctx context.Context, e *env, args []string) error {
 		applyOnOff(&a.AllowIMAP, imap)
 		applyOnOff(&a.AllowPOP3, pop3)
 		applyOnOff(&a.AllowSMTP, smtp)
+		applyOnOff(&a.Admin, onOffFlag(admin))
 		if *quota >= 0 {
 			a.QuotaBytes = *quota
 		}
@@ -266,8 +276,8 @@ func userSet(ctx context.Context, e *env, args []string) error {
 		if err := st.UpdateAccount(ctx, a); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%s: IMAP %s, POP3 %s, SMTP %s, quota %s, POP3 shows %s, POP3 delete %s\n", a.Address,
-			onOff(a.AllowIMAP), onOff(a.AllowPOP3), onOff(a.AllowSMTP), quotaString(a.QuotaBytes), a.POP3.Scope, a.POP3.Delete)
+		fmt.Fprintf(e.stdout, "%s: IMAP %s, POP3 %s, SMTP %s, quota %s, POP3 shows %s, POP3 delete %s, admin %s\n", a.Address,
+			onOff(a.AllowIMAP), onOff(a.AllowPOP3), onOff(a.AllowSMTP), quotaString(a.QuotaBytes), a.POP3.Scope, a.POP3.Delete, onOff(a.Admin))
 		return nil
 	})
 }

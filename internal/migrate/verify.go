@@ -45,7 +45,8 @@ func Verify(ctx context.Context, src, dst store.Store, progress func(done int)) 
 		}
 		r.Accounts++
 		if ta.PasswordHash != a.PasswordHash || ta.SCRAM != a.SCRAM || ta.Disabled != a.Disabled ||
-			ta.QuotaBytes != a.QuotaBytes || ta.AllowIMAP != a.AllowIMAP || ta.AllowPOP3 != a.AllowPOP3 || ta.AllowSMTP != a.AllowSMTP {
+			ta.QuotaBytes != a.QuotaBytes || ta.AllowIMAP != a.AllowIMAP || ta.AllowPOP3 != a.AllowPOP3 || ta.AllowSMTP != a.AllowSMTP ||
+			ta.Admin != a.Admin {
 			r.problem("account %s: settings or password differ", a.Address)
 		}
 		boxes, err := src.Mailboxes(ctx, a.ID)

@@ -127,7 +127,10 @@ type Account struct {
 	QuotaBytes int64 // 0 = unlimited
 	UsedBytes  int64 // sum of message sizes in all mailboxes (read-only)
 	POP3       POP3Options
-	Created    time.Time
+	// Admin opens the admin console (/admin/) and lets the account make
+	// admin API tokens ("youju user set --admin").
+	Admin   bool
+	Created time.Time
 }
 
 // Allows reports whether the account may use the service.

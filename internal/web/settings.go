@@ -87,6 +87,7 @@ type page struct {
 	Rules           *rulesView // nil without Sieve (rules.go)
 	Detail          string     // detail of Error, e.g. which rule is wrong
 	Mail            *mailPage  // webmail pages (mail.go)
+	Admin           bool       // the account is an admin: link the console (admin.go)
 }
 
 func (s *server) newPage(r *http.Request) *page {
@@ -317,7 +318,7 @@ func (s *server) settingsPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, status int, sess *session, acct store.Account, edit func(*page)) {
 	p := s.newPage(r)
-	p.Address, p.CSRF = acct.Address, sess.csrf
+	p.Address, p.CSRF, p.Admin = acct.Address, sess.csrf, acct.Admin
 	p.AllowIMAP, p.AllowPOP3, p.AllowSMTP, p.POP3 = acct.AllowIMAP, acct.AllowPOP3, acct.AllowSMTP, acct.POP3
 	if _, _, err := s.opt.Sessions.WebTOTP(r.Context(), acct.ID); err == nil {
 		p.TOTPEnabled = true

@@ -76,6 +76,10 @@ type Options struct {
 	// (default: Store if it implements store.WebSessions, so that every
 	// node of a shared store knows a session; else memory).
 	Sessions store.WebSessions
+	// Admin, if set, adds what the admin console and API (admin.go,
+	// api.go) show beyond the store: queue, DNS, mail log, reports.
+	// The console and API themselves are on whenever Store and Auth are.
+	Admin *AdminOptions
 	// Now is the clock (tests).
 	Now func() time.Time
 }
@@ -124,19 +128,7 @@ func New(opt Options) http.Handler {
 
 // webSessionsOf returns st as store.WebSessions, looking through wrappers
 // (store.Metered) that hide it; nil if the backend has none.
-func webSessionsOf(st any) store.WebSessions {
-	for st != nil {
-		if ws, ok := st.(store.WebSessions); ok {
-			return ws
-		}
-		u, ok := st.(interface{ Unwrap() store.Store })
-		if !ok {
-			return nil
-		}
-		st = u.Unwrap()
-	}
-	return nil
-}
+func webSessionsOf(st any) store.WebSessions { return storeAs[store.WebSessions](st) }
 
 // Handler serves the public pages for hostname with no accounts behind
 // them. Deprecated: use New, which adds sign-in and per-domain answers.
@@ -191,6 +183,7 @@ func (s *server) routes() {
 	m.HandleFunc("GET /mail/{box}/{uid}/body", s.mailBody)
 	m.HandleFunc("GET /mail/{box}/{uid}/part/{section}", s.mailPart)
 	m.HandleFunc("POST /mail/{box}/{uid}/act", s.mailAct)
+	s.adminRoutes()
 }
 
 // ServeHTTP sets the headers every answer carries, sends people on plain

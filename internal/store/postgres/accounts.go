@@ -69,14 +69,14 @@ func (s *Store) IsLocalDomain(ctx context.Context, name string) (bool, error) {
 
 const accountCols = `id, address, password_hash, scram, disabled, allow_imap, allow_pop3, allow_smtp,
 	quota_bytes, (SELECT COALESCE(SUM(x.size), 0)::bigint FROM mailboxes x WHERE x.account_id=accounts.id),
-	pop3_scope, pop3_days, pop3_delete, created`
+	pop3_scope, pop3_days, pop3_delete, admin, created`
 
 func scanAccount(r pgx.Row) (store.Account, error) {
 	var a store.Account
 	var created int64
 	var scope, del string
 	err := r.Scan(&a.ID, &a.Address, &a.PasswordHash, &a.SCRAM, &a.Disabled, &a.AllowIMAP, &a.AllowPOP3, &a.AllowSMTP,
-		&a.QuotaBytes, &a.UsedBytes, &scope, &a.POP3.Days, &del, &created)
+		&a.QuotaBytes, &a.UsedBytes, &scope, &a.POP3.Days, &del, &a.Admin, &created)
 	a.POP3.Scope, a.POP3.Delete = store.POP3Scope(scope), store.POP3Delete(del)
 	a.Created = fromNano(created)
 	return a, notFound(err)
@@ -109,10 +109,10 @@ func (s *Store) CreateAccount(ctx context.Context, a store.Account) (store.Accou
 			return err
 		}
 		err := t.QueryRow(ctx, `INSERT INTO accounts(address, domain, password_hash, scram, disabled, allow_imap, allow_pop3,
-			allow_smtp, quota_bytes, pop3_scope, pop3_days, pop3_delete, created)
-			VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) RETURNING id`,
+			allow_smtp, quota_bytes, pop3_scope, pop3_days, pop3_delete, admin, created)
+			VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) RETURNING id`,
 			a.Address, dom, a.PasswordHash, a.SCRAM, a.Disabled, a.AllowIMAP, a.AllowPOP3, a.AllowSMTP,
-			a.QuotaBytes, string(a.POP3.Scope), a.POP3.Days, string(a.POP3.Delete), now.UnixNano()).Scan(&a.ID)
+			a.QuotaBytes, string(a.POP3.Scope), a.POP3.Days, string(a.POP3.Delete), a.Admin, now.UnixNano()).Scan(&a.ID)
 		if isUnique(err) {
 			return store.ErrExists
 		}
@@ -156,9 +156,9 @@ func (s *Store) UpdateAccount(ctx context.Context, a store.Account) error {
 	defaultPOP3(&a.POP3)
 	return s.write(ctx, func(t *tx) error {
 		tag, err := t.Exec(ctx, `UPDATE accounts SET password_hash=$1, scram=$2, disabled=$3, allow_imap=$4, allow_pop3=$5,
-			allow_smtp=$6, quota_bytes=$7, pop3_scope=$8, pop3_days=$9, pop3_delete=$10 WHERE id=$11`,
+			allow_smtp=$6, quota_bytes=$7, pop3_scope=$8, pop3_days=$9, pop3_delete=$10, admin=$11 WHERE id=$12`,
 			a.PasswordHash, a.SCRAM, a.Disabled, a.AllowIMAP, a.AllowPOP3, a.AllowSMTP,
-			a.QuotaBytes, string(a.POP3.Scope), a.POP3.Days, string(a.POP3.Delete), a.ID)
+			a.QuotaBytes, string(a.POP3.Scope), a.POP3.Days, string(a.POP3.Delete), a.Admin, a.ID)
 		if err != nil {
 			return err
 		}

@@ -42,10 +42,10 @@ func (s *Store) ImportAccount(ctx context.Context, a store.Account) (store.Accou
 			return err
 		}
 		return t.QueryRow(ctx, `INSERT INTO accounts(address, domain, password_hash, scram, disabled, allow_imap, allow_pop3,
-			allow_smtp, quota_bytes, pop3_scope, pop3_days, pop3_delete, created)
-			VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) RETURNING id`,
+			allow_smtp, quota_bytes, pop3_scope, pop3_days, pop3_delete, admin, created)
+			VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) RETURNING id`,
 			a.Address, dom, a.PasswordHash, a.SCRAM, a.Disabled, a.AllowIMAP, a.AllowPOP3, a.AllowSMTP,
-			a.QuotaBytes, string(a.POP3.Scope), a.POP3.Days, string(a.POP3.Delete), unixNano(a.Created)).Scan(&a.ID)
+			a.QuotaBytes, string(a.POP3.Scope), a.POP3.Days, string(a.POP3.Delete), a.Admin, unixNano(a.Created)).Scan(&a.ID)
 	})
 	if err != nil {
 		return store.Account{}, fmt.Errorf("postgres: import account %s: %w", a.Address, err)

@@ -238,6 +238,8 @@ CREATE TRIGGER blobs_trash_ext AFTER DELETE ON blobs
 	// the state store: Sieve scripts, greylisting, the learning
 	// filter, send counters (state.go).
 	stateSchema,
+	// the admin flag of accounts and the admin API's tokens (apitokens.go).
+	apiTokensSchema,
 }
 
 // lockKey is the advisory lock that serialises migrations of one schema

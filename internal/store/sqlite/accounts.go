@@ -118,13 +118,13 @@ func (s *Store) IsLocalDomain(ctx context.Context, name string) (bool, error) {
 }
 
 const accountCols = `id, address, password_hash, scram, disabled, allow_imap, allow_pop3, allow_smtp,
-	quota_bytes, (SELECT COALESCE(SUM(x.size), 0) FROM mailboxes x WHERE x.account_id=accounts.id), pop3_scope, pop3_days, pop3_delete, created`
+	quota_bytes, (SELECT COALESCE(SUM(x.size), 0) FROM mailboxes x WHERE x.account_id=accounts.id), pop3_scope, pop3_days, pop3_delete, admin, created`
 
 func scanAccount(r interface{ Scan(...any) error }) (store.Account, error) {
 	var a store.Account
 	var created int64
 	err := r.Scan(&a.ID, &a.Address, &a.PasswordHash, &a.SCRAM, &a.Disabled, &a.AllowIMAP, &a.AllowPOP3, &a.AllowSMTP,
-		&a.QuotaBytes, &a.UsedBytes, &a.POP3.Scope, &a.POP3.Days, &a.POP3.Delete, &created)
+		&a.QuotaBytes, &a.UsedBytes, &a.POP3.Scope, &a.POP3.Days, &a.POP3.Delete, &a.Admin, &created)
 	a.Created = fromNano(created)
 	return a, notFound(err)
 }
@@ -145,10 +145,10 @@ func (s *Store) CreateAccount(ctx context.Context, a store.Account) (store.Accou
 			return err
 		}
 		res, err := w.exec(`INSERT INTO accounts(address, domain, password_hash, scram, disabled, allow_imap, allow_pop3,
-			allow_smtp, quota_bytes, pop3_scope, pop3_days, pop3_delete, created)
-			VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			allow_smtp, quota_bytes, pop3_scope, pop3_days, pop3_delete, admin, created)
+			VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			a.Address, dom, a.PasswordHash, a.SCRAM, b2i(a.Disabled), b2i(a.AllowIMAP), b2i(a.AllowPOP3), b2i(a.AllowSMTP),
-			a.QuotaBytes, string(a.POP3.Scope), a.POP3.Days, string(a.POP3.Delete), now.UnixNano())
+			a.QuotaBytes, string(a.POP3.Scope), a.POP3.Days, string(a.POP3.Delete), b2i(a.Admin), now.UnixNano())
 		if isConstraint(err) {
 			return store.ErrExists
 		}
@@ -220,9 +220,9 @@ func (s *Store) UpdateAccount(ctx context.Context, a store.Account) error {
 	defaultPOP3(&a.POP3)
 	return s.do(ctx, nil, func(w *wtx) error {
 		res, err := w.exec(`UPDATE accounts SET password_hash=?, scram=?, disabled=?, allow_imap=?, allow_pop3=?, allow_smtp=?,
-			quota_bytes=?, pop3_scope=?, pop3_days=?, pop3_delete=? WHERE id=?`,
+			quota_bytes=?, pop3_scope=?, pop3_days=?, pop3_delete=?, admin=? WHERE id=?`,
 			a.PasswordHash, a.SCRAM, b2i(a.Disabled), b2i(a.AllowIMAP), b2i(a.AllowPOP3), b2i(a.AllowSMTP),
-			a.QuotaBytes, string(a.POP3.Scope), a.POP3.Days, string(a.POP3.Delete), a.ID)
+			a.QuotaBytes, string(a.POP3.Scope), a.POP3.Days, string(a.POP3.Delete), b2i(a.Admin), a.ID)
 		if err != nil {
 			return err
 		}

@@ -79,6 +79,18 @@ CREATE INDEX retained_expunged ON retained(expunged);`,
 	);`,
 	// the state store (state.go, store.StateStore).
 	stateSchema,
+	// the admin flag of accounts (the admin console) and the admin API's
+	// bearer tokens (apitokens.go, store.APITokens): only their SHA-256.
+	`ALTER TABLE accounts ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+	CREATE TABLE api_tokens (
+		id         INTEGER PRIMARY KEY AUTOINCREMENT,
+		account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+		name       TEXT NOT NULL,
+		hash       BLOB NOT NULL UNIQUE,
+		created    INTEGER NOT NULL,
+		last_used  INTEGER NOT NULL DEFAULT 0,
+		UNIQUE(account_id, name)
+	);`,
 }
 
 // schema is the index. Times are Unix nanoseconds (0 = zero time). Every

@@ -81,6 +81,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("KnownAddresses", func(t *testing.T) { testKnownAddresses(t, open) })
 	t.Run("WebSessions", func(t *testing.T) { testWebSessions(t, open) })
 	t.Run("StateStore", func(t *testing.T) { testStateStore(t, open) })
+	t.Run("Admin", func(t *testing.T) { testAdmin(t, open) })
+	t.Run("APITokens", func(t *testing.T) { testAPITokens(t, open) })
 }
 
 var ctx = context.Background()

@@ -1,0 +1,113 @@
+package web
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// eventLogSize is how many mail log events the console can show.
+const eventLogSize = 1000
+
+// EventLog keeps the most recent mail log events (internal/maillog) in
+// memory for the admin console: a slog.Handler that records each line
+// and passes it on. Memory is bounded (eventLogSize events, each line's
+// attributes as strings).
+type EventLog struct {
+	next slog.Handler
+	ring *eventRing
+	pre  []slog.Attr // attributes added with WithAttrs
+}
+
+type eventRing struct {
+	mu   sync.Mutex
+	buf  []Event
+	head int // next slot to write
+	full bool
+}
+
+// Event is one mail log line.
+type Event struct {
+	Time   time.Time         `json:"time"`
+	Level  string            `json:"level"`
+	Fields map[string]string `json:"fields"`
+}
+
+// NewEventLog returns an EventLog that passes every record on to next
+// (nil: keeps only).
+func NewEventLog(next slog.Handler) *EventLog {
+	return &EventLog{next: next, ring: &eventRing{buf: make([]Event, eventLogSize)}}
+}
+
+// Enabled implements slog.Handler: mail events are Info and above.
+func (l *EventLog) Enabled(ctx context.Context, lvl slog.Level) bool {
+	return lvl >= slog.LevelInfo || (l.next != nil && l.next.Enabled(ctx, lvl))
+}
+
+// Handle implements slog.Handler.
+func (l *EventLog) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelInfo {
+		e := Event{Time: r.Time, Level: r.Level.String(), Fields: map[string]string{}}
+		for _, a := range l.pre {
+			e.Fields[a.Key] = a.Value.String()
+		}
+		r.Attrs(func(a slog.Attr) bool {
+			e.Fields[a.Key] = a.Value.String()
+			return len(e.Fields) < 64
+		})
+		l.ring.add(e)
+	}
+	if l.next != nil && l.next.Enabled(ctx, r.Level) {
+		return l.next.Handle(ctx, r)
+	}
+	return nil
+}
+
+// WithAttrs implements slog.Handler.
+func (l *EventLog) WithAttrs(as []slog.Attr) slog.Handler {
+	n := &EventLog{ring: l.ring, pre: append(append([]slog.Attr(nil), l.pre...), as...)}
+	if l.next != nil {
+		n.next = l.next.WithAttrs(as)
+	}
+	return n
+}
+
+// WithGroup implements slog.Handler; groups are flattened in the ring.
+func (l *EventLog) WithGroup(name string) slog.Handler {
+	n := &EventLog{ring: l.ring, pre: l.pre}
+	if l.next != nil {
+		n.next = l.next.WithGroup(name)
+	}
+	return n
+}
+
+func (r *eventRing) add(e Event) {
+	r.mu.Lock()
+	r.buf[r.head] = e
+	r.head = (r.head + 1) % len(r.buf)
+	if r.head == 0 {
+		r.full = true
+	}
+	r.mu.Unlock()
+}
+
+// Recent returns up to n events, newest first; event, if not "", keeps
+// only those of that event name (maillog.EventDelivered, ...).
+func (l *EventLog) Recent(n int, event string) []Event {
+	r := l.ring
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	size := r.head
+	if r.full {
+		size = len(r.buf)
+	}
+	out := []Event{}
+	for i := 1; i <= size && len(out) < n; i++ {
+		e := r.buf[(r.head-i+len(r.buf))%len(r.buf)]
+		if event == "" || e.Fields["event"] == event {
+			out = append(out, e)
+		}
+	}
+	return out
+}
