@@ -171,11 +171,11 @@ func writePart(mw *gomail.Writer, p outPart) error {
 
 // parseAddrs parses a To/Cc/Bcc field typed by the user: addresses
 // separated by commas or semicolons (Chinese users type ；and ，too),
-// each "Name <a@b>" or a bare address.
+// each "Name <a@b>" or a bare address; separators inside a quoted name
+// do not count.
 func parseAddrs(s string) ([]*mail.Address, error) {
-	s = strings.NewReplacer("；", ",", "，", ",", ";", ",", "\n", ",", "\r", "").Replace(s)
 	var out []*mail.Address
-	for _, f := range strings.Split(s, ",") {
+	for _, f := range splitAddrs(s) {
 		f = strings.TrimSpace(f)
 		if f == "" {
 			continue
@@ -192,6 +192,30 @@ func parseAddrs(s string) ([]*mail.Address, error) {
 	return out, nil
 }
 
+// splitAddrs splits at separators outside quoted strings (RFC 5322
+// §3.2.4, with its backslash escapes).
+func splitAddrs(s string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted, escaped := false, false
+	for _, r := range s {
+		switch {
+		case escaped:
+			escaped = false
+		case quoted && r == '\\':
+			escaped = true
+		case r == '"':
+			quoted = !quoted
+		case !quoted && strings.ContainsRune(",;，；\r\n", r):
+			out = append(out, cur.String())
+			cur.Reset()
+			continue
+		}
+		cur.WriteRune(r)
+	}
+	return append(out, cur.String())
+}
+
 // joinAddrs formats addresses for a form field (names not encoded).
 func joinAddrs(as []*mail.Address) string {
 	var b strings.Builder
@@ -199,15 +223,17 @@ func joinAddrs(as []*mail.Address) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
+		// net/mail quotes a local part that needs it ("a b"@c).
+		spec := strings.Trim((&mail.Address{Address: a.Address}).String(), "<>")
 		switch {
 		case strings.ContainsAny(a.Name, `",;<>@()[]:.\`):
 			// RFC 5322 §3.2.4 quoted-string, so that it parses back.
 			n := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(a.Name)
-			fmt.Fprintf(&b, "\"%s\" <%s>", n, a.Address)
+			fmt.Fprintf(&b, "\"%s\" <%s>", n, spec)
 		case a.Name != "":
-			fmt.Fprintf(&b, "%s <%s>", a.Name, a.Address)
+			fmt.Fprintf(&b, "%s <%s>", a.Name, spec)
 		default:
-			b.WriteString(a.Address)
+			b.WriteString(spec)
 		}
 	}
 	return b.String()
