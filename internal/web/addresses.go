@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/mail"
@@ -47,7 +48,7 @@ func (s *server) addressCompletion(w http.ResponseWriter, r *http.Request) {
 // name or address contains q, the most often written to first.
 func (s *server) knownRecipients(r *http.Request, ms store.Mail, acct store.Account, q string) ([]string, error) {
 	out := []string{}
-	sent, err := findSpecial(r, ms, acct.ID, store.SpecialSent)
+	sent, err := findSpecial(r.Context(), ms, acct.ID, store.SpecialSent)
 	if err != nil || sent == 0 {
 		return out, err
 	}
@@ -106,8 +107,8 @@ func (s *server) knownRecipients(r *http.Request, ms store.Mail, acct store.Acco
 }
 
 // findSpecial finds the mailbox of a special use (0 if none).
-func findSpecial(r *http.Request, ms store.Mail, acct store.AccountID, use string) (store.MailboxID, error) {
-	boxes, err := ms.Mailboxes(r.Context(), acct)
+func findSpecial(ctx context.Context, ms store.Mail, acct store.AccountID, use string) (store.MailboxID, error) {
+	boxes, err := ms.Mailboxes(ctx, acct)
 	if err != nil {
 		return 0, err
 	}

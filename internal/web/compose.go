@@ -201,7 +201,10 @@ func quoteText(from, date, text string) string {
 		text = text[:maxQuoted]
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s, %s:\n", strings.TrimSpace(date), from)
+	if date = strings.TrimSpace(date); date != "" {
+		b.WriteString(date + ", ")
+	}
+	b.WriteString(from + ":\n")
 	for _, ln := range strings.Split(strings.TrimRight(strings.ReplaceAll(text, "\r\n", "\n"), "\n"), "\n") {
 		if strings.HasPrefix(ln, ">") {
 			b.WriteString(">" + ln + "\n")
@@ -401,14 +404,8 @@ func openPart(ctx context.Context, ms store.Mail, acct store.AccountID, box stor
 // specialBox finds the account's mailbox of a special use, creating it
 // under name if there is none.
 func specialBox(ctx context.Context, ms store.Mail, acct store.AccountID, use, name string) (store.MailboxID, error) {
-	boxes, err := ms.Mailboxes(ctx, acct)
-	if err != nil {
-		return 0, err
-	}
-	for _, b := range boxes {
-		if b.SpecialUse == use {
-			return b.ID, nil
-		}
+	if id, err := findSpecial(ctx, ms, acct, use); id != 0 || err != nil {
+		return id, err
 	}
 	b, err := ms.CreateMailbox(ctx, acct, name, use)
 	if errors.Is(err, store.ErrExists) {
