@@ -56,7 +56,11 @@ func (s *server) send(w http.ResponseWriter, r *http.Request, sess *session, acc
 	if box, uid, ok := refOf(v.Draft); ok {
 		s.dropMessage(r, ms, acct.ID, box, uid)
 	}
-	http.Redirect(w, r, "/mail/"+strconv.FormatInt(int64(sent), 10), http.StatusSeeOther)
+	to := "/mail/"
+	if sent != 0 {
+		to += strconv.FormatInt(int64(sent), 10)
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 // saveDraft stores the form as a draft (\Draft, \Seen) in Drafts,

@@ -92,6 +92,9 @@ func (s *server) mailEvents(w http.ResponseWriter, r *http.Request) {
 	events, cancel := hub.Subscribe(sess.account)
 	defer cancel()
 	rc := http.NewResponseController(w)
+	// The server's read timeout would end the stream (net/http cancels
+	// the request when its background read times out).
+	rc.SetReadDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-store")

@@ -63,7 +63,9 @@ func (u *upload) cleanup() {
 // nothing of a forged request is spooled.
 func readUpload(w http.ResponseWriter, r *http.Request, csrf string, limit int64) (*upload, error) {
 	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Now().Add(uploadTimeout)) // not every ResponseWriter can; then the server's timeout stands
+	// Not every ResponseWriter can; then the server's timeouts stand.
+	rc.SetReadDeadline(time.Now().Add(uploadTimeout))
+	rc.SetWriteDeadline(time.Now().Add(uploadTimeout + time.Minute))
 	// The text fields and multipart framing come on top of the message.
 	r.Body = http.MaxBytesReader(w, r.Body, limit+maxUploadText)
 	mr, err := r.MultipartReader()
