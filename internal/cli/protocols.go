@@ -49,6 +49,7 @@ func (d *deps) bindings() ([]binding, error) {
 	}
 	submit.Spam = mx.Spam // trains the filter with sent mail; the checks are the MX port's
 	submit.HoldFrom = d.outq.HoldFrom
+	d.submit = submit
 	pop := &pop3.Server{
 		Store: d.store, Auth: d.auth, TLSConfig: d.tls.Config(), Hostname: c.Hostname,
 		AllowPlaintextLoopback: c.Auth.AllowPlaintextLoopback, Logger: d.log,

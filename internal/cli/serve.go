@@ -28,6 +28,8 @@ import (
 	"github.com/youju/youju/internal/metrics"
 	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/reports"
+	"github.com/youju/youju/internal/sieve"
+	"github.com/youju/youju/internal/smtpd"
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/tlsconf"
 	"github.com/youju/youju/internal/web"
@@ -330,6 +332,9 @@ type deps struct {
 	spamSend interface{ CloseState() error }
 	// events keeps the recent mail log events for the admin console.
 	events *web.EventLog
+	// submit is the submission server (set by bindings); the webmail
+	// sends through it.
+	submit *smtpd.Server
 }
 
 // httpServer adapts net/http to the server interface.
@@ -353,6 +358,16 @@ func (d *deps) httpServer(h http.Handler, withTLS bool) httpServer {
 	return httpServer{s}
 }
 
+// webSubmit is how the webmail sends: through the submission server, so
+// that its mail gets the checks, limits and signing of mail from a mail
+// app (nil, and no compose, if there is none).
+func (d *deps) webSubmit() func(context.Context, store.Account, string, []string, []byte) error {
+	if d.submit == nil {
+		return nil
+	}
+	return d.submit.Submit
+}
+
 // webBindings are the HTTP listeners.
 func (d *deps) webBindings() ([]binding, error) {
 	c := d.cfg
@@ -364,6 +379,7 @@ func (d *deps) webBindings() ([]binding, error) {
 	site := web.New(web.Options{
 		Hostname: c.Hostname, Domain: c.Domain, Settings: clientconf.Settings(c, c.Hostname),
 		Store: d.store, Auth: d.auth, TLSCert: d.tls.Certificate, HTTPSPort: httpsPort, Logger: d.log.With("proto", "http"),
+		Submit: d.webSubmit(), MaxMessageBytes: c.Limits.MaxMessageBytes, // webmail sends through submission
 		ACMEChallenge: d.acmeHTTP(),
 		Sieve:         d.userSieveScripts(),
 		Import:        d.importJobs(),

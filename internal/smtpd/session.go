@@ -493,13 +493,21 @@ func (ss *session) fillTrace(env *delivery.Envelope) {
 	var rb [6]byte
 	randRead(rb[:])
 	env.ID = ss.id + "." + hex.EncodeToString(rb[:])
-	env.Helo = ss.c.Hostname()
+	if ss.c != nil { // nil for Submit (webmail): no SMTP connection
+		env.Helo = ss.c.Hostname()
+	}
 	if ss.remote.IsValid() {
 		env.RemoteIP = ss.remote.String()
 	}
 	env.Time = time.Now()
 	// RFC 3848 §2: ESMTP, +S with TLS, +A with AUTH.
 	env.Protocol = "ESMTP"
+	if ss.c == nil {
+		// The "with" value of the IANA Mail Transmission Types
+		// registry for mail that came in over HTTP.
+		env.Protocol, env.Helo = "HTTP", "webmail"
+		return
+	}
 	if ss.tls != nil {
 		env.Protocol += "S"
 		env.TLS = tls.VersionName(ss.tls.Version) + " " + tls.CipherSuiteName(ss.tls.CipherSuite)

@@ -45,7 +45,11 @@ type mailPage struct {
 	Rows       []mailRow
 	Page, Last int
 	Query      string
-	Msg        *msgView // the message being read (mailread.go)
+	Msg        *msgView     // the message being read (mailread.go)
+	Compose    *composeView // the compose form (compose.go)
+	CanCompose bool         // Options.Submit is set
+	// Live is the URL of the folder's server-sent events (events.go).
+	Live string
 }
 
 func (s *server) mailStore() (store.Mail, bool) {
@@ -118,7 +122,8 @@ func pathMailbox(r *http.Request) (store.MailboxID, bool) {
 }
 
 // mailList shows a folder: the folder list and one page of messages,
-// newest first; ?q= filters by sender, recipients and subject.
+// newest first; ?q= searches sender, recipients, subject and body
+// (search.go).
 func (s *server) mailList(w http.ResponseWriter, r *http.Request) {
 	sess, acct, ms, ok := s.mailSession(w, r)
 	if !ok {
@@ -143,7 +148,7 @@ func (s *server) mailList(w http.ResponseWriter, r *http.Request) {
 	mp.Page = max(mp.Page, 0)
 	var uids store.UIDSet
 	if mp.Query != "" {
-		uids, err = searchHeaders(r, ms, acct.ID, box, mp.Query)
+		uids, err = searchMail(r, ms, s.textIndexOf(), acct.ID, box, mp.Query)
 	} else {
 		var st store.MailboxState
 		st, err = store.SelectState(ctx, ms, acct.ID, box)
@@ -164,6 +169,7 @@ func (s *server) mailList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	mp.Folder = folderView{ID: mb.ID, Name: mb.Name, Unseen: mb.Unseen, Messages: mb.Messages}
+	mp.Live = s.liveURL(box)
 	s.renderMail(w, r, http.StatusOK, "mail", sess, acct, mp)
 }
 
@@ -216,30 +222,6 @@ func listRows(r *http.Request, ms store.Mail, acct store.AccountID, box store.Ma
 		rows[i], rows[j] = rows[j], rows[i]
 	}
 	return rows, err
-}
-
-// searchHeaders finds the messages whose decoded From, To, Cc or Subject
-// contains q (case-insensitive; Chinese is matched as decoded UTF-8),
-// through the store's search path.
-func searchHeaders(r *http.Request, ms store.Mail, acct store.AccountID, box store.MailboxID, q string) (store.UIDSet, error) {
-	needle := strings.ToLower(q)
-	uids, err := ms.Search(r.Context(), acct, box, store.Query{NeedInfo: true, Match: func(m *store.Message) (bool, error) {
-		info, err := message.UnmarshalInfo(m.Info)
-		if err != nil {
-			return false, nil
-		}
-		for _, f := range []string{info.Subject, info.From, info.To, info.Cc} {
-			if strings.Contains(strings.ToLower(f), needle) {
-				return true, nil
-			}
-		}
-		return false, nil
-	}})
-	var set store.UIDSet
-	for _, u := range uids {
-		set = set.AppendRange(u, u)
-	}
-	return set, err
 }
 
 func displayAddress(a message.Address) string {

@@ -86,6 +86,7 @@ func (s *server) mailDelete(r *http.Request, ms store.Mail, acct store.AccountID
 func (s *server) renderMail(w http.ResponseWriter, r *http.Request, status int, name string, sess *session, acct store.Account, mp *mailPage) {
 	p := s.newPage(r)
 	p.Address, p.CSRF, p.Mail = acct.Address, sess.csrf, mp
+	mp.CanCompose = s.opt.Submit != nil
 	var b bytes.Buffer
 	if err := pages[name][p.Lang].ExecuteTemplate(&b, "layout", p); err != nil {
 		s.log.Error("rendering a page", "page", name, "err", err)
@@ -95,6 +96,7 @@ func (s *server) renderMail(w http.ResponseWriter, r *http.Request, status int, 
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", mailCSP)
 	w.WriteHeader(status)
 	w.Write(b.Bytes())
 }

@@ -163,17 +163,8 @@ func (s *server) mailPart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer rd.Close()
-	var section []int
-	for _, f := range strings.Split(r.PathValue("section"), ".") {
-		n, err := strconv.Atoi(f)
-		if err != nil || n < 1 || len(section) > 20 {
-			http.NotFound(w, r)
-			return
-		}
-		section = append(section, n)
-	}
-	p := info.Part(section)
-	if p == nil || p.Type == "multipart" || p.Size > 1<<30 {
+	p := partAt(info, r.PathValue("section"))
+	if p == nil || p.Size > 1<<30 {
 		http.NotFound(w, r)
 		return
 	}

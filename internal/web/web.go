@@ -80,6 +80,13 @@ type Options struct {
 	// api.go) show beyond the store: queue, DNS, mail log, reports.
 	// The console and API themselves are on whenever Store and Auth are.
 	Admin *AdminOptions
+	// Submit, if set, sends webmail messages through the SMTP submission
+	// path (smtpd.Server.Submit: sender checks, send limits, DKIM in the
+	// queue, local delivery); nil turns compose off.
+	Submit func(ctx context.Context, acct store.Account, from string, rcpts []string, msg []byte) error
+	// MaxMessageBytes bounds a composed message with its attachments
+	// (the server's message size limit; default 50 MiB).
+	MaxMessageBytes int64
 	// Now is the clock (tests).
 	Now func() time.Time
 }
@@ -184,6 +191,7 @@ func (s *server) routes() {
 	m.HandleFunc("GET /mail/{box}/{uid}/part/{section}", s.mailPart)
 	m.HandleFunc("POST /mail/{box}/{uid}/act", s.mailAct)
 	s.adminRoutes()
+	s.composeRoutes()
 }
 
 // ServeHTTP sets the headers every answer carries, sends people on plain
