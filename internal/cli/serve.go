@@ -28,7 +28,6 @@ import (
 	"github.com/youju/youju/internal/metrics"
 	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/reports"
-	"github.com/youju/youju/internal/sieve"
 	"github.com/youju/youju/internal/smtpd"
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/tlsconf"

@@ -96,6 +96,7 @@ func (j *Jobs) StartWith(acct store.AccountID, address, host string, port int, u
 	sec := j.Security
 	if starttls && sec == IMAPTLS {
 		sec = IMAPStartTLS
+	}
 	lease, ok, err := j.acquire(acct)
 	if err != nil || !ok {
 		j.mu.Lock()

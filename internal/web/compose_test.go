@@ -24,8 +24,6 @@ import (
 	"github.com/youju/youju/internal/testutil/fixture"
 )
 
-const bobUser = "bob@example.test"
-
 // withSubmit wires Options.Submit to a real submission server over the
 // env's store (local delivery; no outbound queue) and adds bob.
 func withSubmit(t testing.TB, limit int64) func(*Options) {

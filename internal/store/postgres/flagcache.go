@@ -201,7 +201,7 @@ func (s *Store) searchCached(ctx context.Context, acct store.AccountID, mbox sto
 			continue
 		}
 		m := store.Message{UID: e.uid, ModSeq: e.modseq, Flags: store.Flags{System: e.flags, Keywords: store.SplitKeywords(e.keywords)},
-			InternalDate: fromNano(e.idate), SaveDate: fromNano(e.sdate), Size: e.size, BlobID: e.blob}
+			InternalDate: fromNano(e.idate), SaveDate: fromNano(e.sdate), Size: e.size}
 		ok, err := matchRest(&q, false, &m)
 		if err != nil {
 			return nil, true, err
