@@ -7,6 +7,20 @@ package spam
 // (a new server, a benchmark).
 func (f *Filter) Ready(acct int64) (bool, error) {
 	for _, a := range []int64{acct, Global} {
+		if f.State == nil {
+			break
+		}
+		// The shared models live in the store (another node may have
+		// trained them): ask it for the class counts.
+		ham, spam, err := f.classesShared(a)
+		if err != nil || (ham >= 1 && spam >= 1) {
+			return err == nil, err
+		}
+		if a == Global {
+			return false, nil
+		}
+	}
+	for _, a := range []int64{acct, Global} {
 		fm, err := f.model(a)
 		if err != nil {
 			return false, err
