@@ -32,7 +32,7 @@ func TestAdminConsoleBrowser(t *testing.T) {
 	imapAddr := startIMAP(t, e.env)
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()))
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(browserProfile(t)))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelA()
 	bctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))

@@ -48,7 +48,7 @@ func runChromium(t *testing.T, bin string, args ...string) []byte {
 	defer cancel()
 	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--disable-dev-shm-usage", "--user-data-dir=" + t.TempDir(), "--window-size=1100,1400"}
+		"--disable-dev-shm-usage", "--user-data-dir=" + browserProfile(t), "--window-size=1100,1400"}
 	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

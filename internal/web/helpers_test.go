@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -153,4 +154,30 @@ func selfSigned(t *testing.T) *tls.Certificate {
 		t.Fatal(err)
 	}
 	return cert
+}
+
+// browserProfile is a Chromium --user-data-dir for one test. Chromium may
+// still write into it for a moment after its context is cancelled, which
+// makes t.TempDir's cleanup fail the test ("directory not empty"); the
+// removal here retries for a while and only logs what it cannot remove.
+func browserProfile(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "youju-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for i := 0; ; i++ {
+			err := os.RemoveAll(dir)
+			if err == nil {
+				return
+			}
+			if i == 50 {
+				t.Logf("browser profile not removed: %v", err)
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	return dir
 }
