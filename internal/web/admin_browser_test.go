@@ -31,27 +31,7 @@ func TestAdminConsoleBrowser(t *testing.T) {
 	defer ts.Close()
 	imapAddr := startIMAP(t, e.env)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(browserProfile(t)))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	bctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	defer cancel()
-	if err := chromedp.Run(bctx); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	run := func(what string, actions ...chromedp.Action) {
-		t.Helper()
-		ctx, cancelT := context.WithTimeout(bctx, 60*time.Second)
-		defer cancelT()
-		if err := chromedp.Run(ctx, actions...); err != nil {
-			var loc, html string
-			dctx, c := context.WithTimeout(bctx, 10*time.Second)
-			chromedp.Run(dctx, chromedp.Location(&loc), chromedp.OuterHTML("html", &html, chromedp.ByQuery))
-			c()
-			t.Fatalf("%s: %v (at %s)\n%s", what, err, loc, html)
-		}
-	}
+	_, run := startBrowser(t, bin)
 
 	run("sign-in page", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(ts.URL+"/lang/en"))
 	run("fill the form", chromedp.SetValue(`input[name=username]`, testUser, chromedp.ByQuery),

@@ -71,27 +71,7 @@ func TestBrowserComposeEndToEnd(t *testing.T) {
 	ts := httptest.NewServer(e.h) // 127.0.0.1: plain HTTP is allowed from loopback
 	defer ts.Close()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(browserProfile(t)))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	bctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	defer cancel()
-	if err := chromedp.Run(bctx); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	run := func(what string, actions ...chromedp.Action) {
-		t.Helper()
-		c, cancelT := context.WithTimeout(bctx, 60*time.Second)
-		defer cancelT()
-		if err := chromedp.Run(c, actions...); err != nil {
-			var loc, html string
-			dctx, cd := context.WithTimeout(bctx, 10*time.Second)
-			chromedp.Run(dctx, chromedp.Location(&loc), chromedp.OuterHTML("html", &html, chromedp.ByQuery))
-			cd()
-			t.Fatalf("%s: %v (at %s)\n%s", what, err, loc, html)
-		}
-	}
+	_, run := startBrowser(t, bin)
 	run("sign in", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(ts.URL+"/lang/en"),
 		chromedp.SetValue(`input[name=username]`, testUser, chromedp.ByQuery),
 		chromedp.SetValue(`input[name=password]`, testPassword, chromedp.ByQuery),
