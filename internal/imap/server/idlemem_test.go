@@ -19,6 +19,8 @@ import (
 
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/store/postgres"
+	"github.com/youju/youju/internal/store/postgres/pgtest"
 	"github.com/youju/youju/internal/store/sqlite"
 	"github.com/youju/youju/internal/testutil"
 	"github.com/youju/youju/internal/testutil/fixture"
@@ -33,6 +35,10 @@ const (
 	// idleProfileEnv names a file for the child's heap profile (every
 	// allocation sampled) taken with the sessions in IDLE.
 	idleProfileEnv = "YOUJU_IDLE_HEAP_PROFILE"
+	// idleSchemaEnv names the PostgreSQL schema of the child's store with
+	// YOUJU_IMAP_TEST_STORE=postgres (issue 13: idle memory per session
+	// must be the same on the shared backend).
+	idleSchemaEnv = "YOUJU_IMAP_IDLE_SCHEMA"
 )
 
 func init() { idleServerMain() }
@@ -100,6 +106,10 @@ func startIdleServer(b *testing.B) *idleServer {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), idleServerEnv+"="+b.TempDir())
+	if os.Getenv("YOUJU_IMAP_TEST_STORE") == "postgres" {
+		// The child opens a schema of its own, which the benchmark drops.
+		cmd.Env = append(cmd.Env, idleSchemaEnv+"="+pgtest.NewSchema(b), "YOUJU_TEST_PG_DSN="+pgtest.DSN(b))
+	}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -164,7 +174,7 @@ func runIdleServer(dir string, in io.Reader, out io.Writer) error {
 		runtime.MemProfileRate = 1
 	}
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, dir, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	st, err := openIdleStore(ctx, dir)
 	if err != nil {
 		return err
 	}
@@ -226,6 +236,20 @@ func runIdleServer(dir string, in io.Reader, out io.Writer) error {
 		fmt.Fprintln(out, pss, pssGC, ms.HeapInuse+ms.StackInuse, runtime.NumGoroutine(), ms.StackInuse)
 	}
 	return nil
+}
+
+// openIdleStore opens the child's store: SQLite in dir, or PostgreSQL in
+// the schema the benchmark made.
+func openIdleStore(ctx context.Context, dir string) (interface {
+	store.Store
+	AddDomain(context.Context, string) error
+	Close() error
+}, error) {
+	log := slog.New(slog.DiscardHandler)
+	if schema := os.Getenv(idleSchemaEnv); schema != "" {
+		return postgres.Open(ctx, os.Getenv("YOUJU_TEST_PG_DSN"), postgres.Options{Schema: schema, Logger: log})
+	}
+	return sqlite.Open(ctx, dir, sqlite.Options{Logger: log})
 }
 
 func writeHeapProfile(path string) error {
