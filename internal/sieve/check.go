@@ -10,7 +10,7 @@ import (
 var Extensions = []string{
 	"fileinto", "copy", "imap4flags", "body", "variables", "vacation",
 	"envelope", "reject", "ereject", "relational", "mailbox",
-	"comparator-i;ascii-numeric", "date",
+	"comparator-i;ascii-numeric", "date", "encoded-character",
 }
 
 // Script is a compiled script, safe for concurrent use.
@@ -68,6 +68,11 @@ func Compile(src string) (*Script, error) {
 	nodes, err := parse(src)
 	if err != nil {
 		return nil, err
+	}
+	if requiresEncoded(nodes) {
+		if err := decodeNodes(nodes); err != nil {
+			return nil, err
+		}
 	}
 	c := &checker{req: map[string]bool{}}
 	cmds, err := c.commands(nodes, true)

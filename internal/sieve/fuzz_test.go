@@ -13,6 +13,7 @@ func FuzzCompile(f *testing.F) {
 		"require \"vacation\"; vacation :days 1 text:\nx\n.\n;",
 		`if anyof (size :over 1K, not exists "x") { discard; } else { keep; }`,
 		`/* x */ if true { stop; }`,
+		`require ["encoded-character", "fileinto"]; fileinto "${hex:24 7b}${unicode:53d1 0}${hex:4${hex:30}}";`,
 	} {
 		f.Add(s)
 	}
