@@ -51,6 +51,9 @@ type Vacation struct {
 	Mime      bool
 	Handle    string
 	Reason    string
+	// track names the response when there is no :handle: its arguments
+	// before variable expansion (RFC 5230 §4.2).
+	track string
 }
 
 // Result is what a script decided for one message.
@@ -224,7 +227,8 @@ func (r *run) addFileInto(f FileInto) {
 
 func (r *run) vacation(v *vacationSpec) *Vacation {
 	out := &Vacation{Subject: r.expand(v.subject), From: r.expand(v.from), Mime: v.mime,
-		Handle: r.expand(v.handle), Reason: r.expand(v.reason), Addresses: r.expandList(v.addresses)}
+		Handle: r.expand(v.handle), Reason: r.expand(v.reason), Addresses: r.expandList(v.addresses),
+		track: responseID(v.subject, v.from, v.reason, v.mime)}
 	if v.hasDays {
 		out.Days = int(min(v.days, 1<<20))
 	}
