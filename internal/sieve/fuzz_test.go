@@ -36,6 +36,8 @@ func FuzzRun(f *testing.F) {
 	f.Add(`require ["variables","body","imap4flags","relational"]; if header :matches "subject" "*a?b*" { set "x" "${1}"; addflag "${x}"; } if body :text :contains "x" { discard; } if address :count "gt" "to" "1" { keep; }`,
 		"Subject: aXbY\r\nTo: a@b, c@d\r\n\r\nx\r\n")
 	f.Add(`require "vacation"; vacation "x";`, "From: a@b\r\n\r\n")
+	f.Add(`require "body"; if body :content ["multipart", "message/rfc822", "text/html"] :contains "x" { discard; }`,
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\npro\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: x\r\n\r\ny\r\n--b--\r\nepi\r\n")
 	f.Fuzz(func(t *testing.T, src, msg string) {
 		s, err := Compile(src)
 		if err != nil {
