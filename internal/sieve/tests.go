@@ -198,6 +198,11 @@ func addressPart(local, domain, part string) string {
 // or, for :count, when the number of values relates to a key (RFC 5231).
 func (r *run) matchValues(t *test, values []string) (bool, error) {
 	keys := r.expandList(t.keys)
+	if t.kind == "hasflag" && t.m.typ != "count" {
+		// RFC 5232 §2: a string of space-separated flags is the list of
+		// them, so hasflag :is "b A" is hasflag ["b", "A"] (§4).
+		keys = parseFlags(keys)
+	}
 	if t.m.typ == "count" {
 		n := strconv.Itoa(len(values))
 		for _, k := range keys {
