@@ -230,7 +230,8 @@ func (r *run) vacation(v *vacationSpec) *Vacation {
 		Handle: r.expand(v.handle), Reason: r.expand(v.reason), Addresses: r.expandList(v.addresses),
 		track: responseID(v.subject, v.from, v.reason, v.mime)}
 	if v.hasDays {
-		out.Days = int(min(v.days, 1<<20))
+		// RFC 5230 §4.1: less than the minimum (1) is the minimum.
+		out.Days = int(max(1, min(v.days, 1<<20)))
 	}
 	return out
 }
