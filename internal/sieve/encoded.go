@@ -29,27 +29,38 @@ func requiresEncoded(nodes []*node) bool {
 	return false
 }
 
-// decodeNodes decodes the strings of every command and test but require:
-// an extension must not change what require means (RFC 5228 §6).
+// decodeNodes decodes the strings of the script.
 func decodeNodes(nodes []*node) error {
+	return walkStrings(nodes, func(s *string, p Pos) error {
+		d, err := decodeEncoded(*s)
+		if err != nil {
+			return errAt(p, "%v", err)
+		}
+		*s = d
+		return nil
+	})
+}
+
+// walkStrings calls fn with every string argument of every command and
+// test but require: extensions must not change what require means
+// (RFC 5228 §6).
+func walkStrings(nodes []*node, fn func(s *string, p Pos) error) error {
 	for _, n := range nodes {
 		if n.name == "require" {
 			continue
 		}
 		for i := range n.args {
 			a := &n.args[i]
-			for j, s := range a.strs {
-				d, err := decodeEncoded(s)
-				if err != nil {
-					return errAt(a.pos, "%v", err)
+			for j := range a.strs {
+				if err := fn(&a.strs[j], a.pos); err != nil {
+					return err
 				}
-				a.strs[j] = d
 			}
 		}
-		if err := decodeNodes(n.tests); err != nil {
+		if err := walkStrings(n.tests, fn); err != nil {
 			return err
 		}
-		if err := decodeNodes(n.block); err != nil {
+		if err := walkStrings(n.block, fn); err != nil {
 			return err
 		}
 	}
