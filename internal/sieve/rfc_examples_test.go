@@ -350,19 +350,7 @@ if header :contains "Subject" "dear${hex:20 24 7b 4e}ame}" {
     discard;
 }`
 	// §3.2 prints "fileinfo" for fileinto; rfc_test.go runs it corrected.
-	const fileinfoPrinted = `require ["fileinto", "variables"];
-
-if header :matches "List-ID" "*<*@*" {
-    fileinto "INBOX.lists.${2}"; stop;
-}
-
-# Imagine the header
-# Subject: [acme-users] [fwd] version 1.0 is out
-if header :matches "Subject" "[*] *" {
-    # ${1} will hold "acme-users",
-    # ${2} will hold "[fwd] version 1.0 is out"
-    fileinfo "INBOX.lists.${1}"; stop;
-}`
+	fileinfoPrinted := strings.Replace(rfc5229Lists, `fileinto "INBOX.lists.${1}"`, `fileinfo "INBOX.lists.${1}"`, 1)
 	// §3.2's comments on the address example: "${0} is the matching
 	// address", "${1} is always the empty string", "${2} is part of the
 	// domain name ("ACME.Example")".
