@@ -74,7 +74,8 @@ func (e encodedError) Error() string { return string(e) }
 
 // decodeEncoded replaces the well-formed encodings in s; anything else,
 // such as "${hex:400}" or "${ unicode:40}", stays as it is. Replacement
-// text is not scanned again: "${hex:4${hex:30}}" is "${hex:40}".
+// text is not scanned again: "${hex:4${hex:30}}" is "${hex:40}". The scan
+// is linear: an encoding holds no "$", so no octet is looked at twice.
 func decodeEncoded(s string) (string, error) {
 	if !strings.Contains(s, "${") {
 		return s, nil
@@ -87,74 +88,86 @@ func decodeEncoded(s string) (string, error) {
 			return b.String(), nil
 		}
 		b.WriteString(s[:i])
-		s = s[i:]
-		end := strings.IndexByte(s, '}')
-		if end < 0 {
-			b.WriteString(s)
-			return b.String(), nil
-		}
-		out, ok, err := decodeOne(s[2:end])
+		out, n, err := encodedAt(s[i:])
 		if err != nil {
 			return "", err
 		}
-		if !ok {
+		if n == 0 {
 			b.WriteString("${")
-			s = s[2:]
+			s = s[i+2:]
 			continue
 		}
 		b.WriteString(out)
-		s = s[end+1:]
+		s = s[i+n:]
 	}
 }
 
-// decodeOne decodes the inside of one "${...}": ok is false when it is
-// not a well-formed encoding.
-func decodeOne(inner string) (string, bool, error) {
-	colon := strings.IndexByte(inner, ':')
-	if colon < 0 {
-		return "", false, nil
-	}
-	kind := strings.ToLower(inner[:colon])
-	if kind != "hex" && kind != "unicode" {
-		return "", false, nil
-	}
-	// blank = WSP / CRLF; a bare LF too, as scripts with LF line ends
-	// are accepted.
-	seq := strings.FieldsFunc(inner[colon+1:], func(r rune) bool {
-		return r == ' ' || r == '\t' || r == '\r' || r == '\n'
-	})
-	if len(seq) == 0 || strings.ContainsRune(inner[colon+1:], '\r') && !crlfOnly(inner[colon+1:]) {
-		return "", false, nil
-	}
-	for _, h := range seq {
-		if strings.Trim(h, "0123456789abcdefABCDEF") != "" || kind == "hex" && len(h) > 2 {
-			return "", false, nil
+// encodedAt decodes the encoding s starts with ("${" ...): n is its
+// length, 0 when it is not a well-formed one.
+//
+//	encoded-arb-octets   = "${hex:" hex-pair-seq "}"
+//	encoded-unicode-char = "${unicode:" unicode-hex-seq "}"
+//	blank                = WSP / CRLF
+func encodedAt(s string) (out string, n int, err error) {
+	var kind string
+	for _, k := range []string{"hex:", "unicode:"} {
+		if len(s) >= 2+len(k) && strings.EqualFold(s[2:2+len(k)], k) {
+			kind = k
 		}
 	}
+	if kind == "" {
+		return "", 0, nil
+	}
+	var seq []string
+	for i := 2 + len(kind); i < len(s); {
+		switch c := s[i]; {
+		case c == ' ' || c == '\t' || c == '\n': // a bare LF too: scripts with LF line ends are accepted
+			i++
+		case c == '\r' && i+1 < len(s) && s[i+1] == '\n':
+			i += 2
+		case c == '}':
+			if len(seq) == 0 {
+				return "", 0, nil
+			}
+			out, err := decodeSeq(kind, seq)
+			return out, i + 1, err
+		case isHexDigit(c):
+			j := i
+			for j < len(s) && isHexDigit(s[j]) {
+				j++
+			}
+			if kind == "hex:" && j-i > 2 {
+				return "", 0, nil // hex-pair = 1*2HEXDIG
+			}
+			seq = append(seq, s[i:j])
+			i = j
+		default:
+			return "", 0, nil
+		}
+	}
+	return "", 0, nil
+}
+
+func isHexDigit(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// decodeSeq turns a well-formed sequence of hex numbers into octets or
+// UTF-8 encoded characters.
+func decodeSeq(kind string, seq []string) (string, error) {
 	var b strings.Builder
 	for _, h := range seq {
-		if kind == "hex" {
-			v, _ := strconv.ParseUint(h, 16, 8)
+		v, err := strconv.ParseUint(h, 16, 32)
+		if kind == "hex:" {
 			b.WriteByte(byte(v))
 			continue
 		}
-		v, err := strconv.ParseUint(h, 16, 32)
 		// RFC 5228 §2.4.2.4: values outside 0-D7FF and E000-10FFFF are an
 		// error (only in a well-formed sequence, as this one is).
 		if err != nil || v > utf8.MaxRune || v >= 0xD800 && v <= 0xDFFF {
-			return "", false, encodedError("${unicode:" + h + "} is not a Unicode character (RFC 5228 §2.4.2.4)")
+			return "", encodedError("${unicode:" + h + "} is not a Unicode character (RFC 5228 §2.4.2.4)")
 		}
 		b.WriteRune(rune(v))
 	}
-	return b.String(), true, nil
-}
-
-// crlfOnly reports whether every CR in s starts a CRLF.
-func crlfOnly(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\r' && (i+1 >= len(s) || s[i+1] != '\n') {
-			return false
-		}
-	}
-	return true
+	return b.String(), nil
 }
