@@ -337,10 +337,16 @@ func (r *run) expand(s string) string {
 			b.WriteString(s)
 			break
 		}
-		j := strings.IndexByte(s[i:], '}')
-		if j < 0 {
-			b.WriteString(s)
-			break
+		// A name holds letters, digits, "_" and "." only (RFC 5229 §3), so
+		// scanning it never passes another "${": the expansion is linear.
+		j := 2
+		for j < len(s[i:]) && isNameChar(s[i+j]) {
+			j++
+		}
+		if i+j >= len(s) || s[i+j] != '}' {
+			b.WriteString(s[:i+2])
+			s = s[i+2:]
+			continue
 		}
 		name := s[i+2 : i+j]
 		val, ok := r.lookup(name)
@@ -358,6 +364,8 @@ func (r *run) expand(s string) string {
 	}
 	return truncate(b.String())
 }
+
+func isNameChar(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' || c == '.' }
 
 // lookup resolves a variable name; ok is false when name is not one.
 func (r *run) lookup(name string) (string, bool) {
