@@ -45,9 +45,11 @@ type contentWalk struct {
 	total int
 }
 
-func (c *contentWalk) add(s string) {
-	c.out = append(c.out, s)
-	c.total += len(s)
+// add appends one string, cut to what the limit leaves.
+func (c *contentWalk) add(b []byte) {
+	b = b[:min(len(b), max(maxBodyText-c.total, 0))]
+	c.out = append(c.out, string(b))
+	c.total += len(b)
 }
 
 // walk descends into every multipart and message/rfc822 part, and looks
@@ -72,7 +74,8 @@ func (c *contentWalk) walk(p *message.Part) {
 	case p.Message != nil:
 		if match {
 			inner := p.Message
-			c.add(message.DecodeHeader(c.span(inner.HeaderOffset, inner.BodyOffset-inner.HeaderOffset)))
+			h := c.span(inner.HeaderOffset, inner.BodyOffset-inner.HeaderOffset)
+			c.add([]byte(message.DecodeHeader(string(h[:min(len(h), maxBodyText)]))))
 		}
 		c.walk(p.Message)
 	case match:
@@ -80,22 +83,23 @@ func (c *contentWalk) walk(p *message.Part) {
 	}
 }
 
-// span is size octets of the message from off, cut to what exists.
-func (c *contentWalk) span(off, size int64) string {
+// span is size octets of the message from off, cut to what exists; it
+// shares the message's memory.
+func (c *contentWalk) span(off, size int64) []byte {
 	start := min(max(off, 0), int64(len(c.data)))
 	end := min(start+max(size, 0), int64(len(c.data)))
-	return string(c.data[start:end])
+	return c.data[start:end]
 }
 
 // leaf is a part's content with its transfer encoding undone and, for
 // text, converted to UTF-8 (RFC 5173 §5.2). Mark-up is kept: stripping it
 // is for :text only (§5.3).
-func (c *contentWalk) leaf(p *message.Part) string {
+func (c *contentWalk) leaf(p *message.Part) []byte {
 	// Encoded text is at most 3 times its decoded size (QP "=XX").
-	raw := []byte(c.span(p.BodyOffset, min(p.Size, int64(maxBodyText-c.total)*4)))
+	raw := c.span(p.BodyOffset, min(p.Size, int64(maxBodyText-c.total)*4))
 	raw = message.DecodeTransfer(p.Encoding, raw)
 	if p.Type != "text" {
-		return string(raw)
+		return raw
 	}
 	charset := "us-ascii"
 	for _, prm := range p.Params {
@@ -104,7 +108,7 @@ func (c *contentWalk) leaf(p *message.Part) string {
 		}
 	}
 	s, _ := message.DecodeCharset(charset, raw)
-	return s
+	return []byte(s)
 }
 
 func boundary(p *message.Part) string {
@@ -119,14 +123,14 @@ func boundary(p *message.Part) string {
 // multipartEnds splits a multipart body into its prologue (before the
 // first delimiter line) and epilogue (after the close delimiter line).
 // The CRLF before a delimiter belongs to it (RFC 2046 §5.1.1).
-func multipartEnds(body, b string) (prologue, epilogue string) {
+func multipartEnds(body []byte, b string) (prologue, epilogue []byte) {
 	if b == "" {
-		return body, ""
+		return body, nil
 	}
-	delim := "--" + b
+	delim := []byte("--" + b)
 	first := -1
 	for i := 0; i+len(delim) <= len(body); {
-		j := strings.Index(body[i:], delim)
+		j := bytes.Index(body[i:], delim)
 		if j < 0 {
 			break
 		}
@@ -137,12 +141,13 @@ func multipartEnds(body, b string) (prologue, epilogue string) {
 		i += j + 1
 	}
 	if first < 0 {
-		return body, ""
+		return body, nil
 	}
-	prologue = strings.TrimSuffix(strings.TrimSuffix(body[:first], "\n"), "\r")
-	if end := strings.LastIndex(body, "\n"+delim+"--"); end >= 0 {
-		rest := body[end+1+len(delim)+2:]
-		if nl := strings.IndexByte(rest, '\n'); nl >= 0 {
+	prologue = bytes.TrimSuffix(bytes.TrimSuffix(body[:first], []byte("\n")), []byte("\r"))
+	closing := []byte("\n--" + b + "--")
+	if end := bytes.LastIndex(body, closing); end >= 0 {
+		rest := body[end+len(closing):]
+		if nl := bytes.IndexByte(rest, '\n'); nl >= 0 {
 			epilogue = rest[nl+1:]
 		}
 	}
