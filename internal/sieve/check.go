@@ -10,7 +10,7 @@ import (
 var Extensions = []string{
 	"fileinto", "copy", "imap4flags", "body", "variables", "vacation",
 	"envelope", "reject", "ereject", "relational", "mailbox",
-	"comparator-i;ascii-numeric", "date",
+	"comparator-i;ascii-numeric", "date", "encoded-character",
 }
 
 // Script is a compiled script, safe for concurrent use.
@@ -69,12 +69,42 @@ func Compile(src string) (*Script, error) {
 	if err != nil {
 		return nil, err
 	}
+	if requiresEncoded(nodes) {
+		if err := decodeNodes(nodes); err != nil {
+			return nil, err
+		}
+	}
 	c := &checker{req: map[string]bool{}}
 	cmds, err := c.commands(nodes, true)
 	if err != nil {
 		return nil, err
 	}
+	if c.req["variables"] {
+		if err := walkStrings(nodes, checkMatchRefs); err != nil {
+			return nil, err
+		}
+	}
 	return &Script{cmds: cmds, requires: c.req}, nil
+}
+
+// checkMatchRefs refuses a match variable past ${9}: RFC 5229 §6 makes a
+// reference to an index the implementation does not support a syntax
+// error (leading zeroes are allowed, §3.2).
+func checkMatchRefs(s *string, p Pos) error {
+	for rest := *s; ; {
+		i := strings.Index(rest, "${")
+		if i < 0 {
+			return nil
+		}
+		rest = rest[i+2:]
+		digits := len(rest) - len(strings.TrimLeft(rest, "0123456789"))
+		if digits == 0 || digits == len(rest) || rest[digits] != '}' {
+			continue
+		}
+		if n := strings.TrimLeft(rest[:digits], "0"); len(n) > 1 {
+			return errAt(p, "${%s}: match variables go from ${0} to ${9}", rest[:digits])
+		}
+	}
 }
 
 type checker struct {

@@ -77,6 +77,9 @@ func (c *checker) action(n *node) (*action, error) {
 			if err := av.positional(n.name, "sl"); err != nil {
 				return nil, err
 			}
+			if err := c.flagVariable(n, av.pos[0].pos); err != nil {
+				return nil, err
+			}
 			a.arg, a.list = av.pos[0].strs[0], av.pos[1].strs
 			return a, nil
 		}
@@ -111,6 +114,15 @@ func (c *checker) fileinto(n *node) (*action, error) {
 	a := &action{kind: "fileinto", arg: av.pos[0].strs[0], copy: av.has("copy"), create: av.has("create")}
 	a.flags, a.hasFlg = flagsArg(av)
 	return a, nil
+}
+
+// flagVariable refuses a flag variable name without variables: RFC 5232
+// §1 says it "MUST NOT be used and MUST cause an error".
+func (c *checker) flagVariable(n *node, p Pos) error {
+	if !c.req["variables"] {
+		return errAt(p, "%s: a variable name needs require \"variables\"", n.name)
+	}
+	return nil
 }
 
 // optional adds a tag to spec when its extension is required.
@@ -294,8 +306,13 @@ func (c *checker) matchTest(n *node, t *test) (*test, error) {
 		if err := c.need("imap4flags", n.pos, "hasflag"); err != nil {
 			return nil, err
 		}
-		if len(n.args) > 0 && len(nonTags(n.args)) == 1 {
+		switch len(nonTags(n.args)) {
+		case 1:
 			kinds = "l"
+		case 2:
+			if err := c.flagVariable(n, n.pos); err != nil {
+				return nil, err
+			}
 		}
 	default:
 		return nil, errAt(n.pos, "unknown test %q", n.name)
@@ -331,11 +348,15 @@ func (c *checker) matchTest(n *node, t *test) (*test, error) {
 		t.keys = av.pos[0].strs
 		return t, nil
 	}
+	// RFC 5228 §2.4.2.2: a syntactically invalid header name matches no
+	// header, and "An implementation MUST NOT cause an error" for it.
 	t.names, t.keys = av.pos[0].strs, av.pos[1].strs
-	if n.name == "header" || n.name == "address" {
-		for _, h := range t.names {
-			if !c.req["variables"] && !validHeaderName(h) {
-				return nil, errAt(av.pos[0].pos, "%s: %q is not a valid header name", n.name, h)
+	if n.name == "envelope" {
+		// RFC 5228 §5.4: "implementations SHOULD consider unknown envelope
+		// parts an error" (when the name is not made by variables).
+		for _, p := range t.names {
+			if lp := strings.ToLower(p); lp != "from" && lp != "to" && !strings.Contains(p, "${") {
+				return nil, errAt(av.pos[0].pos, "envelope: unknown envelope part %q (known: from, to)", p)
 			}
 		}
 	}
@@ -354,16 +375,4 @@ func nonTags(args []arg) []arg {
 		out = append(out, args[i])
 	}
 	return out
-}
-
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 33 || s[i] > 126 || s[i] == ':' {
-			return false
-		}
-	}
-	return true
 }

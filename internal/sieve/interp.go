@@ -51,6 +51,9 @@ type Vacation struct {
 	Mime      bool
 	Handle    string
 	Reason    string
+	// track names the response when there is no :handle: its arguments
+	// before variable expansion (RFC 5230 §4.2).
+	track string
 }
 
 // Result is what a script decided for one message.
@@ -224,9 +227,11 @@ func (r *run) addFileInto(f FileInto) {
 
 func (r *run) vacation(v *vacationSpec) *Vacation {
 	out := &Vacation{Subject: r.expand(v.subject), From: r.expand(v.from), Mime: v.mime,
-		Handle: r.expand(v.handle), Reason: r.expand(v.reason), Addresses: r.expandList(v.addresses)}
+		Handle: r.expand(v.handle), Reason: r.expand(v.reason), Addresses: r.expandList(v.addresses),
+		track: responseID(v.subject, v.from, v.reason, v.mime)}
 	if v.hasDays {
-		out.Days = int(min(v.days, 1<<20))
+		// RFC 5230 §4.1: less than the minimum (1) is the minimum.
+		out.Days = int(max(1, min(v.days, 1<<20)))
 	}
 	return out
 }
@@ -332,10 +337,16 @@ func (r *run) expand(s string) string {
 			b.WriteString(s)
 			break
 		}
-		j := strings.IndexByte(s[i:], '}')
-		if j < 0 {
-			b.WriteString(s)
-			break
+		// A name holds letters, digits, "_" and "." only (RFC 5229 §3), so
+		// scanning it never passes another "${": the expansion is linear.
+		j := 2
+		for j < len(s[i:]) && isNameChar(s[i+j]) {
+			j++
+		}
+		if i+j >= len(s) || s[i+j] != '}' {
+			b.WriteString(s[:i+2])
+			s = s[i+2:]
+			continue
 		}
 		name := s[i+2 : i+j]
 		val, ok := r.lookup(name)
@@ -353,6 +364,8 @@ func (r *run) expand(s string) string {
 	}
 	return truncate(b.String())
 }
+
+func isNameChar(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' || c == '.' }
 
 // lookup resolves a variable name; ok is false when name is not one.
 func (r *run) lookup(name string) (string, bool) {

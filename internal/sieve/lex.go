@@ -7,7 +7,8 @@
 // Extensions: fileinto (+ :create, RFC 5490 §3), copy (RFC 3894),
 // imap4flags (RFC 5232), body (RFC 5173), variables (RFC 5229), vacation
 // (RFC 5230), envelope, reject and ereject (RFC 5429), relational
-// (RFC 5231), the i;octet, i;ascii-casemap and i;ascii-numeric comparators.
+// (RFC 5231), encoded-character (RFC 5228 §2.4.2.4), the i;octet,
+// i;ascii-casemap and i;ascii-numeric comparators.
 package sieve
 
 import (

@@ -2,6 +2,29 @@ package sieve
 
 import "testing"
 
+// rfc5229Lists is RFC 5229 §3.2's example with "fileinfo" corrected to
+// fileinto (rfc_examples_test.go runs it as printed).
+const rfc5229Lists = `require ["variables", "fileinto"];
+if header :matches "List-ID" "*<*@*" {
+    fileinto "INBOX.lists.${2}"; stop;
+}
+# Imagine the header
+# Subject: [acme-users] [fwd] version 1.0 is out
+if header :matches "Subject" "[*] *" {
+    fileinto "INBOX.lists.${1}"; stop;
+}
+# Imagine the header
+# To: coyote@ACME.Example.COM
+if address :matches ["To", "Cc"] ["coyote@**.com",
+        "wile@**.com"] {
+    fileinto "INBOX.business.${2}"; stop;
+} else {
+}
+if anyof (true, address :domain :matches "To" "*.com") {
+    stop;
+}
+`
+
 // The examples of the RFCs, run against messages made for them.
 func TestRFCExamples(t *testing.T) {
 	const rfc5228Sec9 = `#
@@ -43,26 +66,6 @@ else
         # mailbox.
         fileinto "personal";
         }
-`
-	const rfc5229Lists = `require ["variables", "fileinto"];
-if header :matches "List-ID" "*<*@*" {
-    fileinto "INBOX.lists.${2}"; stop;
-}
-# Imagine the header
-# Subject: [acme-users] [fwd] version 1.0 is out
-if header :matches "Subject" "[*] *" {
-    fileinto "INBOX.lists.${1}"; stop;
-}
-# Imagine the header
-# To: coyote@ACME.Example.COM
-if address :matches ["To", "Cc"] ["coyote@**.com",
-        "wile@**.com"] {
-    fileinto "INBOX.business.${2}"; stop;
-} else {
-}
-if anyof (true, address :domain :matches "To" "*.com") {
-    stop;
-}
 `
 	const rfc5232Boss = `require ["fileinto", "imap4flags", "variables"];
 if header :contains "from" "boss@frobnitzm.example.edu" {

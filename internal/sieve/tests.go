@@ -9,10 +9,6 @@ import (
 	"github.com/youju/youju/internal/message"
 )
 
-// maxBodyText bounds what the body test looks at (RFC 5173 §6 lets an
-// implementation limit it).
-const maxBodyText = 1 << 20
-
 // Message is the message a script looks at.
 type Message struct {
 	Data         []byte    // the whole message in CRLF form
@@ -202,6 +198,11 @@ func addressPart(local, domain, part string) string {
 // or, for :count, when the number of values relates to a key (RFC 5231).
 func (r *run) matchValues(t *test, values []string) (bool, error) {
 	keys := r.expandList(t.keys)
+	if t.kind == "hasflag" && t.m.typ != "count" {
+		// RFC 5232 §2: a string of space-separated flags is the list of
+		// them, so hasflag :is "b A" is hasflag ["b", "A"] (§4).
+		keys = parseFlags(keys)
+	}
 	if t.m.typ == "count" {
 		n := strconv.Itoa(len(values))
 		for _, k := range keys {
@@ -238,62 +239,4 @@ func slices10(c []string) []string {
 		c = c[:10]
 	}
 	return append([]string(nil), c...)
-}
-
-// body is RFC 5173: :raw is the undecoded body, :text the decoded text
-// parts, :content the decoded parts of the given types.
-func (r *run) body(t *test) ([]string, error) {
-	info := r.msg.parsed()
-	rd := bytes.NewReader(r.msg.Data)
-	switch t.transform {
-	case "raw":
-		b := r.msg.Data[min(int(info.Body.BodyOffset), len(r.msg.Data)):]
-		return []string{string(b[:min(len(b), maxBodyText)])}, nil
-	case "text":
-		s, err := message.BodyText(rd, info, maxBodyText)
-		if err != nil {
-			return nil, nil
-		}
-		return []string{s}, nil
-	}
-	types := r.expandList(t.types)
-	var out []string
-	total := 0
-	var walk func(p *message.Part)
-	walk = func(p *message.Part) {
-		if total >= maxBodyText {
-			return
-		}
-		if len(p.Parts) > 0 {
-			for i := range p.Parts {
-				walk(&p.Parts[i])
-			}
-			return
-		}
-		if !contentTypeMatches(types, p.Type, p.Subtype) {
-			if p.Message != nil {
-				walk(p.Message)
-			}
-			return
-		}
-		s, err := message.PartText(rd, p, int64(maxBodyText-total)*4)
-		if err == nil {
-			out = append(out, s)
-			total += len(s)
-		}
-	}
-	walk(&info.Body)
-	return out, nil
-}
-
-// contentTypeMatches: "" matches all, "text" a type, "text/plain" one
-// type and subtype (RFC 5173 §5.2).
-func contentTypeMatches(types []string, typ, sub string) bool {
-	for _, ct := range types {
-		ct = strings.ToLower(ct)
-		if ct == "" || ct == typ || ct == typ+"/"+sub {
-			return true
-		}
-	}
-	return false
 }

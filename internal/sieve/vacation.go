@@ -71,15 +71,26 @@ func VacationSkip(m *Message, v *Vacation, own []string) string {
 }
 
 // VacationKey identifies a response for the per-sender tracking: the
-// :handle, or the reason and subject when there is none (RFC 5230 §4.2),
+// :handle, or when there is none the :subject, :from, :mime and reason as
+// the script wrote them, before variables were expanded (RFC 5230 §4.2),
 // and the sender.
 func VacationKey(m *Message, v *Vacation) string {
 	h := v.Handle
 	if h == "" {
-		h = v.Reason + "\x00" + v.Subject + "\x00" + v.From
+		h = v.track
+	}
+	if h == "" { // a Vacation that no script made
+		h = responseID(v.Subject, v.From, v.Reason, v.Mime)
 	}
 	sum := sha256.Sum256([]byte(h + "\x00" + strings.ToLower(m.EnvelopeFrom)))
 	return hex.EncodeToString(sum[:16])
+}
+
+// responseID is the arguments that make a response without :handle, as
+// counted strings so that one string given to different arguments does
+// not make the same ID (RFC 5230 §4.2 implementation note).
+func responseID(subject, from, reason string, mime bool) string {
+	return fmt.Sprintf("%d:%s%d:%s%d:%s%t", len(subject), subject, len(from), from, len(reason), reason, mime)
 }
 
 // VacationPeriod is how long a sender is not answered again.
