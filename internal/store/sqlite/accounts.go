@@ -92,7 +92,8 @@ func (s *Store) DeleteDomain(ctx context.Context, name string) error {
 
 // Domains implements store.Accounts.
 func (s *Store) Domains(ctx context.Context) ([]store.Domain, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT name, created FROM domains ORDER BY name`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT name, created,
+		(SELECT COUNT(*) FROM accounts WHERE accounts.domain=domains.name) FROM domains ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +102,7 @@ func (s *Store) Domains(ctx context.Context) ([]store.Domain, error) {
 	for rows.Next() {
 		var d store.Domain
 		var c int64
-		if err := rows.Scan(&d.Name, &c); err != nil {
+		if err := rows.Scan(&d.Name, &c, &d.Accounts); err != nil {
 			return nil, err
 		}
 		d.Created = fromNano(c)
@@ -194,6 +195,28 @@ func (s *Store) ListAccounts(ctx context.Context) ([]store.Account, error) {
 	}
 	defer rows.Close()
 	var as []store.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		as = append(as, a)
+	}
+	return as, rows.Err()
+}
+
+// AccountsPage implements store.Accounts. The filter is a substring test
+// (instr, no LIKE pattern to escape) over the rows after the cursor; the
+// usage subquery of accountCols runs only for the rows returned.
+func (s *Store) AccountsPage(ctx context.Context, p store.AccountPage) ([]store.Account, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts
+		WHERE address > ? AND (? = '' OR instr(address, ?) > 0) ORDER BY address LIMIT ?`,
+		p.After, p.Query, strings.ToLower(p.Query), p.PageLimit())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	as := []store.Account{}
 	for rows.Next() {
 		a, err := scanAccount(rows)
 		if err != nil {
