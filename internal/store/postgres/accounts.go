@@ -158,11 +158,7 @@ func (s *Store) AccountsPage(ctx context.Context, p store.AccountPage) ([]store.
 	rows, _ := s.pool.Query(ctx, `SELECT `+accountCols+` FROM accounts
 		WHERE address > $1 AND ($2 = '' OR strpos(address, lower($2)) > 0) ORDER BY address LIMIT $3`,
 		p.After, p.Query, p.PageLimit())
-	as, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Account, error) { return scanAccount(r) })
-	if as == nil && err == nil {
-		as = []store.Account{}
-	}
-	return as, err
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Account, error) { return scanAccount(r) })
 }
 
 // UpdateAccount implements store.Accounts.

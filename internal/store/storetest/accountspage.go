@@ -78,8 +78,8 @@ func testAccountsPage(t *testing.T, open Opener) {
 		t.Fatalf("no limit: %d accounts, %v", len(page), err)
 	}
 	page, err = s.AccountsPage(ctx, store.AccountPage{After: "zzz"})
-	if err != nil || page == nil || len(page) != 0 {
-		t.Fatalf("past the end = %#v, %v (want an empty, non-nil page)", page, err)
+	if err != nil || len(page) != 0 {
+		t.Fatalf("past the end = %v, %v", addresses(page), err)
 	}
 	if err := s.AddDomain(ctx, "empty.example"); err != nil {
 		t.Fatal(err)
