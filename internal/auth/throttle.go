@@ -154,6 +154,12 @@ type ticket struct {
 // network lately. fp is the password's fingerprint when there is one
 // (hasFP).
 func (l *limiter) reserve(remote netip.Addr, acct string, known bool, fp uint64, hasFP bool) (*ticket, error) {
+	return l.reserveCharged(remote, acct, known, !known, fp, hasFP)
+}
+
+// reserveCharged is reserve where charge says whether the attempt takes
+// a token of acct's bucket (reserve: when not known).
+func (l *limiter) reserveCharged(remote netip.Addr, acct string, known, charge bool, fp uint64, hasFP bool) (*ticket, error) {
 	if l.sharedRefused(remote, acct, known) {
 		return nil, ErrThrottled // the other nodes' failures (shared.go)
 	}
@@ -172,7 +178,7 @@ func (l *limiter) reserve(remote netip.Addr, acct string, known bool, fp uint64,
 	if !known && a.fails+a.pending >= l.opt.MaxFailuresPerIP {
 		return nil, ErrThrottled
 	}
-	if !known {
+	if charge {
 		if !l.take(acct, now) {
 			return nil, ErrThrottled
 		}

@@ -18,6 +18,9 @@ func (d *deps) importJobs() *importer.Jobs {
 	if ls, ok := store.As[store.Leases](d.store); ok {
 		j.Leases = ls // one running import per account on every node
 	}
+	if st, ok := sharedState(d.store); ok {
+		j.State = st // its progress shown by every node
+	}
 	return j
 }
 

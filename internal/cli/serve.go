@@ -103,6 +103,9 @@ func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dns
 	st := store.Metered(raw, func(op string, d time.Duration) {
 		metrics.StoreLatency.With(op).Observe(d.Seconds())
 	})
+	if state, ok := sharedState(st); ok {
+		events.Share(ctx, state) // the console shows every node's mail events
+	}
 	authn := auth.New(st, auth.Options{
 		DefaultDomain:         c.Domain,
 		MaxFailuresPerIP:      c.Auth.MaxFailuresPerIP,

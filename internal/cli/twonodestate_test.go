@@ -165,7 +165,8 @@ func trySubmit(t *testing.T, addr, msg string) error {
 
 // TestImportLeaseTwoNodes: the settings page's import jobs of two nodes
 // (two stores on one PostgreSQL schema) hold "one running import per
-// account" between them.
+// account" between them, and node B shows the progress and the end of
+// node A's job.
 func TestImportLeaseTwoNodes(t *testing.T) {
 	dsn := pgSchemaDSN(t)
 	ctx := context.Background()
@@ -196,7 +197,7 @@ func TestImportLeaseTwoNodes(t *testing.T) {
 	ended := make(chan struct{}, 2)
 	jobs := func(s *postgres.Store) *importer.Jobs {
 		return &importer.Jobs{DataDir: t.TempDir(), Target: importer.Local{Mail: s}, Security: importer.IMAPPlain, Retries: 1,
-			Backoff: time.Millisecond, Leases: s, Notify: func(context.Context, store.AccountID, string, string) { ended <- struct{}{} }}
+			Backoff: time.Millisecond, Leases: s, State: s, Notify: func(context.Context, store.AccountID, string, string) { ended <- struct{}{} }}
 	}
 	ja, jb := jobs(nodes[0]), jobs(nodes[1])
 	if err := ja.Start(acct.ID, acct.Address, "127.0.0.1", port, "old@qq.com", "x"); err != nil {
@@ -205,12 +206,18 @@ func TestImportLeaseTwoNodes(t *testing.T) {
 	if err := jb.Start(acct.ID, acct.Address, "127.0.0.1", port, "old@qq.com", "x"); !errors.Is(err, importer.ErrJobRunning) {
 		t.Fatalf("a second import on node B while node A's runs: %v", err)
 	}
+	if st, ok := jb.Status(acct.ID); !ok || st.State != "running" || st.Account != acct.Address || st.User != "old@qq.com" {
+		t.Fatalf("node A's job seen from node B: %+v, %v", st, ok)
+	}
 	close(hold)
 	l.Close()
 	select {
 	case <-ended:
 	case <-time.After(2 * time.Minute):
 		t.Fatal("node A's job did not end")
+	}
+	if st, ok := jb.Status(acct.ID); !ok || st.State != "failed" || st.Error == "" || st.Finished.IsZero() {
+		t.Fatalf("node A's ended job seen from node B: %+v, %v", st, ok)
 	}
 	// Its lease is released as the job returns: node B may start one.
 	deadline := time.Now().Add(10 * time.Second)

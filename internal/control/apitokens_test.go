@@ -4,9 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"log/slog"
-	"net"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,23 +16,7 @@ import (
 // its errors keep their identity.
 func TestAPITokensOverTheSocket(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "mail"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	sock := filepath.Join(dir, SocketName)
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := Serve(l, st, slog.New(slog.DiscardHandler))
-	defer srv.Close()
-	c, err := Dial(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, c := serveStore(t, sqlite.Options{})
 	a, err := c.CreateAccount(ctx, store.Account{Address: "boss@example.test", Admin: true})
 	if err != nil || !a.Admin {
 		t.Fatalf("CreateAccount = %+v, %v", a, err)

@@ -18,23 +18,7 @@ import (
 // errors keep their identity.
 func TestEveryMethodOverTheSocket(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "mail"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	sock := filepath.Join(dir, SocketName)
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := Serve(l, st, slog.New(slog.DiscardHandler))
-	defer srv.Close()
-	c, err := Dial(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, c := serveStore(t, sqlite.Options{})
 
 	if err := c.AddDomain(ctx, "example.test"); err != nil {
 		t.Fatal(err)
@@ -67,6 +51,12 @@ func TestEveryMethodOverTheSocket(t *testing.T) {
 	}
 	if as, err := c.ListAccounts(ctx); err != nil || len(as) != 1 {
 		t.Fatalf("ListAccounts = %+v, %v", as, err)
+	}
+	if as, err := c.AccountsPage(ctx, store.AccountPage{Query: "ALI", Limit: 5}); err != nil || len(as) != 1 || as[0].ID != a.ID {
+		t.Fatalf("AccountsPage = %+v, %v", as, err)
+	}
+	if as, err := c.AccountsPage(ctx, store.AccountPage{After: a.Address}); err != nil || len(as) != 0 {
+		t.Fatalf("AccountsPage after the last = %+v, %v", as, err)
 	}
 	if err := c.SetAlias(ctx, store.Alias{Address: "@example.test", Targets: []string{"alice@example.test"}}); err != nil {
 		t.Fatal(err)
@@ -103,6 +93,31 @@ func TestEveryMethodOverTheSocket(t *testing.T) {
 	if ds, _ := st.Domains(ctx); len(ds) != 0 {
 		t.Fatalf("domains left: %+v", ds)
 	}
+}
+
+// serveStore opens a SQLite store in a test directory, serves it on the
+// control socket there and dials it: the server side and the client of
+// each test.
+func serveStore(t *testing.T, opt sqlite.Options) (*sqlite.Store, *Client) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "mail"), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	sock := filepath.Join(dir, SocketName)
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := Serve(l, st, slog.New(slog.DiscardHandler))
+	t.Cleanup(func() { srv.Close() })
+	c, err := Dial(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, c
 }
 
 func TestDialFailsWithoutServer(t *testing.T) {

@@ -5,9 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"log/slog"
-	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,23 +20,7 @@ import (
 // bytes read back what was stored.
 func TestMailCallsOverTheSocket(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "mail"), sqlite.Options{MaxMessageSize: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	sock := filepath.Join(dir, SocketName)
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := Serve(l, st, slog.New(slog.DiscardHandler))
-	defer srv.Close()
-	c, err := Dial(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, c := serveStore(t, sqlite.Options{MaxMessageSize: 1000})
 	st.AddDomain(ctx, "example.test")
 	a, err := st.CreateAccount(ctx, store.Account{Address: "u@example.test"})
 	if err != nil {

@@ -52,6 +52,7 @@ var methods = map[string]method{
 	"ListAccounts": func(ctx context.Context, s store.Accounts, _ []json.RawMessage) (any, error) {
 		return s.ListAccounts(ctx)
 	},
+	"AccountsPage":   one(store.Accounts.AccountsPage),
 	"UpdateAccount":  oneErr(store.Accounts.UpdateAccount),
 	"DeleteAccount":  oneErr(store.Accounts.DeleteAccount),
 	"SetAlias":       oneErr(store.Accounts.SetAlias),
@@ -127,6 +128,9 @@ func (c *Client) AccountByID(ctx context.Context, id store.AccountID) (out store
 }
 func (c *Client) ListAccounts(ctx context.Context) (out []store.Account, err error) {
 	return out, c.call(ctx, "ListAccounts", &out)
+}
+func (c *Client) AccountsPage(ctx context.Context, p store.AccountPage) (out []store.Account, err error) {
+	return out, c.call(ctx, "AccountsPage", &out, p)
 }
 func (c *Client) UpdateAccount(ctx context.Context, a store.Account) error {
 	return c.call(ctx, "UpdateAccount", nil, a)

@@ -39,14 +39,19 @@ type Jobs struct {
 	// Leases, if set (a store shared by several nodes), makes the one
 	// running import per account hold on every node (joblease.go).
 	Leases store.Leases
+	// State, if set (a store shared by several nodes), shares each job's
+	// progress so that every node shows it (jobshare.go).
+	State store.StateStore
 
-	mu   sync.Mutex
-	jobs map[store.AccountID]*JobStatus
+	mu     sync.Mutex
+	jobs   map[store.AccountID]*JobStatus
+	shared map[store.AccountID]time.Time // last progress write to State
 }
 
 // JobStatus is what the page shows of an account's last import.
 type JobStatus struct {
-	State      string    `json:"state"` // "running", "done", "failed"
+	Account    string    `json:"account"` // the address imported into
+	State      string    `json:"state"`   // "running", "done", "failed"
 	Host       string    `json:"host"`
 	User       string    `json:"user"`
 	Read       int       `json:"read"`
@@ -58,6 +63,7 @@ type JobStatus struct {
 	Started    time.Time `json:"started"`
 	Finished   time.Time `json:"finished,omitzero"`
 	Error      string    `json:"error,omitempty"`
+	Rate       float64   `json:"rate,omitempty"` // messages read a second, in the shared copy
 }
 
 // ErrJobRunning refuses a second import into an account.
@@ -89,7 +95,7 @@ func (j *Jobs) StartWith(acct store.AccountID, address, host string, port int, u
 		j.mu.Unlock()
 		return ErrJobRunning
 	}
-	st := &JobStatus{State: "running", Host: host, User: user, Started: time.Now()}
+	st := &JobStatus{Account: address, State: "running", Host: host, User: user, Started: time.Now()}
 	prev := j.jobs[acct]
 	j.jobs[acct] = st
 	j.mu.Unlock()
@@ -110,6 +116,7 @@ func (j *Jobs) StartWith(acct store.AccountID, address, host string, port int, u
 	src := &IMAPSource{Addr: net.JoinHostPort(host, strconv.Itoa(port)), User: user, Password: password,
 		Security: sec, InsecureSkipVerify: j.InsecureSkipVerify, Log: j.log(), Retries: j.Retries, Backoff: j.Backoff,
 		StateFile: filepath.Join(StateDir(j.DataDir, address), "imap-"+fileSafe(user+"@"+host)+".json")}
+	j.progress(acct, func(*JobStatus) {}, true)
 	go j.run(acct, address, src, lease)
 	return nil
 }
@@ -121,8 +128,13 @@ func (j *Jobs) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// Status returns the account's current or last job.
+// Status returns the account's current or last job: the shared one when
+// the jobs share their progress (it may run on another node), else this
+// node's.
 func (j *Jobs) Status(acct store.AccountID) (JobStatus, bool) {
+	if st, ok := j.sharedStatus(acct); ok {
+		return st, true
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	st := j.jobs[acct]
@@ -132,33 +144,25 @@ func (j *Jobs) Status(acct store.AccountID) (JobStatus, bool) {
 	return *st, true
 }
 
-func (j *Jobs) update(acct store.AccountID, f func(*JobStatus)) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	f(j.jobs[acct])
-}
-
 // run is the job; src (and with it the password) is garbage once it
 // returns.
 func (j *Jobs) run(acct store.AccountID, address string, src *IMAPSource, lease *jobLease) {
 	ctx, cancel := context.WithTimeout(context.Background(), jobTimeout)
 	defer cancel()
 	defer lease.release()
-	go lease.hold(ctx, cancel)
+	go lease.hold(ctx, cancel, func() { j.progress(acct, func(*JobStatus) {}, true) })
 	log := j.log().With("account", address, "remote", src.User+"@"+src.Addr)
 	log.Info("import from the settings page started")
 	stats, err := j.pull(ctx, acct, address, src)
 	src.Password = ""
-	var final JobStatus
-	j.update(acct, func(st *JobStatus) {
+	final := j.progress(acct, func(st *JobStatus) {
 		setStats(st, stats)
 		st.Finished = time.Now()
 		st.State = "done"
 		if err != nil {
 			st.State, st.Error = "failed", err.Error()
 		}
-		final = *st
-	})
+	}, true)
 	log.Info("import from the settings page ended", "state", final.State, "imported", stats.Imported,
 		"duplicates", stats.Duplicates, "err", err)
 	if j.Notify != nil {
@@ -174,7 +178,7 @@ func (j *Jobs) pull(ctx context.Context, acct store.AccountID, address string, s
 	}
 	defer state.Close()
 	im := &Importer{T: j.Target, Account: acct, State: state, Progress: func(s Stats) {
-		j.update(acct, func(st *JobStatus) { setStats(st, s) })
+		j.progress(acct, func(st *JobStatus) { setStats(st, s) }, false)
 	}}
 	err = src.Run(ctx, func(m Message) error { return im.Add(ctx, m) }, func() error { return im.Flush(ctx) })
 	if err == nil {

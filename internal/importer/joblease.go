@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"strconv"
 	"time"
 
 	"github.com/youju/youju/internal/store"
@@ -42,7 +41,7 @@ func (j *Jobs) acquire(acct store.AccountID) (l *jobLease, ok bool, err error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	l = &jobLease{leases: j.Leases, name: "import/" + strconv.FormatInt(int64(acct), 10), holder: newHolder()}
+	l = &jobLease{leases: j.Leases, name: jobKey(acct), holder: newHolder()}
 	ok, err = j.Leases.AcquireLease(ctx, l.name, l.holder, jobLeaseTTL)
 	if err != nil || !ok {
 		return nil, ok, err
@@ -52,7 +51,9 @@ func (j *Jobs) acquire(acct store.AccountID) (l *jobLease, ok bool, err error) {
 
 // hold renews l until ctx ends, and calls lost (which cancels the job)
 // if the lease was taken over: a job must not go on beside another.
-func (l *jobLease) hold(ctx context.Context, lost func()) {
+// renewed is called after each renewal (the shared status's TTL follows
+// the lease's).
+func (l *jobLease) hold(ctx context.Context, lost, renewed func()) {
 	if l == nil {
 		return
 	}
@@ -71,6 +72,7 @@ func (l *jobLease) hold(ctx context.Context, lost func()) {
 			lost()
 			return
 		}
+		renewed()
 	}
 }
 

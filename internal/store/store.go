@@ -171,8 +171,9 @@ type Alias struct {
 
 // Domain is a mail domain served by this server.
 type Domain struct {
-	Name    string // lower-case, ASCII (A-labels)
-	Created time.Time
+	Name     string // lower-case, ASCII (A-labels)
+	Created  time.Time
+	Accounts int // how many accounts the domain has, counted by Domains
 }
 
 // Mailbox is a folder of an account with its IMAP state. Counts are filled
@@ -373,6 +374,27 @@ type StoreResult struct {
 	Modified UIDSet    // UIDs that failed UNCHANGEDSINCE (RFC 7162 §3.1.3)
 }
 
+// AccountPage selects a page of AccountsPage: the accounts whose address
+// is greater than After ("" from the first) and contains Query (lower
+// case; "" keeps all), in address order, at most Limit of them
+// (MaxAccountPage when <= 0 or greater).
+type AccountPage struct {
+	After string
+	Query string
+	Limit int
+}
+
+// MaxAccountPage bounds an AccountsPage answer.
+const MaxAccountPage = 1000
+
+// PageLimit is p.Limit bounded to 1..MaxAccountPage.
+func (p AccountPage) PageLimit() int {
+	if p.Limit <= 0 || p.Limit > MaxAccountPage {
+		return MaxAccountPage
+	}
+	return p.Limit
+}
+
 // Accounts is the account side of the store: domains, accounts, aliases,
 // app passwords. Addresses are matched case-insensitively.
 type Accounts interface {
@@ -386,6 +408,10 @@ type Accounts interface {
 	Account(ctx context.Context, address string) (Account, error)
 	AccountByID(ctx context.Context, id AccountID) (Account, error)
 	ListAccounts(ctx context.Context) ([]Account, error)
+	// AccountsPage lists a page of accounts by address (keyset paging:
+	// an organisation may have tens of thousands, and the admin console
+	// must never load them all).
+	AccountsPage(ctx context.Context, p AccountPage) ([]Account, error)
 	// UpdateAccount stores every field of a but ID, Address, UsedBytes, Created.
 	UpdateAccount(ctx context.Context, a Account) error
 	// DeleteAccount removes the account and all its mail.

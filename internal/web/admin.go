@@ -1,9 +1,6 @@
 package web
 
-import (
-	"bytes"
-	"net/http"
-)
+import "net/http"
 
 // The admin console at /admin/: one page whose script (static/admin.js)
 // does everything through the JSON API (api.go), with the session cookie
@@ -34,18 +31,5 @@ func (s *server) adminPage(w http.ResponseWriter, r *http.Request) {
 	if !acct.Admin {
 		status, p.Error = http.StatusForbidden, "admin_forbidden"
 	}
-	var b bytes.Buffer
-	if err := adminPages[p.Lang].ExecuteTemplate(&b, "layout", p); err != nil {
-		s.log.Error("rendering a page", "page", "admin", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", adminCSP)
-	h.Set("Content-Language", map[string]string{"en": "en", "zh": "zh-CN"}[p.Lang])
-	h.Set("Vary", "Accept-Language, Cookie")
-	w.WriteHeader(status)
-	w.Write(b.Bytes())
+	s.renderTemplate(w, status, "admin", adminPages[p.Lang], p.Lang, adminCSP, p)
 }

@@ -17,12 +17,15 @@ import (
 	"github.com/chromedp/chromedp"
 
 	imapserver "github.com/youju/youju/internal/imap/server"
+	"github.com/youju/youju/internal/store"
 )
 
 // The admin console in headless Chromium (chromedp): an admin signs in
 // through the form, creates an account in the console (its script calls
 // the API with the session and CSRF header), and the new account signs
-// in over IMAP on a real socket. The console at 1280 and 390 px, in
+// in over IMAP on a real socket. With more accounts than a page, the
+// console pages forward and back and its search box filters in the
+// store. The console at 1280 and 390 px, in
 // English and Chinese, has no element wider than the viewport.
 func TestAdminConsoleBrowser(t *testing.T) {
 	bin := chromiumPath(t)
@@ -30,6 +33,12 @@ func TestAdminConsoleBrowser(t *testing.T) {
 	ts := httptest.NewServer(e.h) // plain HTTP from loopback is allowed
 	defer ts.Close()
 	imapAddr := startIMAP(t, e.env)
+
+	for i := range 60 { // more than the console's page of 50
+		if _, err := e.st.CreateAccount(context.Background(), store.Account{Address: fmt.Sprintf("page%02d@example.test", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	_, run := startBrowser(t, bin)
 
@@ -56,6 +65,13 @@ func TestAdminConsoleBrowser(t *testing.T) {
 	if err := imapLogin(imapAddr, newUser, "not the password"); err == nil {
 		t.Fatal("IMAP accepted a wrong password")
 	}
+	rowsHave := func(yes, no string) chromedp.Action {
+		return chromedp.Poll(`(function(r){return r.includes('`+yes+`') && !r.includes('`+no+`')})(document.getElementById('account-rows').textContent)`,
+			nil, chromedp.WithPollingTimeout(20*time.Second))
+	}
+	run("next page", chromedp.Click(`#account-next`, chromedp.ByQuery), rowsHave("page59@", testUser))
+	run("previous page", chromedp.Click(`#account-prev`, chromedp.ByQuery), rowsHave(testUser, "page59@"))
+	run("search", chromedp.SendKeys(`#account-filter`, "PAGE07", chromedp.ByQuery), rowsHave("page07@", "page08@"))
 
 	for _, lang := range []string{"en", "zh"} {
 		run("language", chromedp.Navigate(ts.URL+"/lang/"+lang))

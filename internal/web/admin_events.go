@@ -21,10 +21,11 @@ type EventLog struct {
 }
 
 type eventRing struct {
-	mu   sync.Mutex
-	buf  []Event
-	head int // next slot to write
-	full bool
+	mu    sync.Mutex
+	buf   []Event
+	head  int // next slot to write
+	full  bool
+	share *eventShare // set by Share (admin_events_shared.go)
 }
 
 // Event is one mail log line.
@@ -89,6 +90,7 @@ func (r *eventRing) add(e Event) {
 	if r.head == 0 {
 		r.full = true
 	}
+	r.addShared(e)
 	r.mu.Unlock()
 }
 

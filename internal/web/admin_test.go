@@ -331,20 +331,35 @@ func TestAPIAccounts(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Paging: alice, bob, carol, dave by address.
-	var page struct {
-		Total    int          `json:"total"`
+	// Keyset paging: alice, bob, carol, dave by address.
+	type accountPage struct {
+		Next     *string      `json:"next"`
 		Accounts []apiAccount `json:"accounts"`
 	}
-	if got := e.call(t, c, "GET", "accounts?offset=1&limit=2", nil, &page, h...); got != 200 || page.Total != 4 ||
-		len(page.Accounts) != 2 || page.Accounts[0].Address != bobUser || page.Accounts[1].Address != "carol@example.test" {
+	var page accountPage
+	if got := e.call(t, c, "GET", "accounts?after="+testUser+"&limit=2", nil, &page, h...); got != 200 || len(page.Accounts) != 2 ||
+		page.Accounts[0].Address != bobUser || page.Accounts[1].Address != "carol@example.test" ||
+		page.Next == nil || *page.Next != "carol@example.test" {
 		t.Fatalf("page: %d %+v", got, page)
 	}
-	if e.call(t, c, "GET", "accounts?q=dav", nil, &page, h...); page.Total != 1 || page.Accounts[0].Address != "dave@example.test" {
+	next := *page.Next
+	page = accountPage{}
+	if e.call(t, c, "GET", "accounts?after="+next+"&limit=2", nil, &page, h...); len(page.Accounts) != 1 ||
+		page.Accounts[0].Address != "dave@example.test" || page.Next != nil {
+		t.Fatalf("last page: %+v", page)
+	}
+	page = accountPage{}
+	if e.call(t, c, "GET", "accounts?q=DAV", nil, &page, h...); len(page.Accounts) != 1 || page.Accounts[0].Address != "dave@example.test" {
 		t.Fatalf("filter: %+v", page)
 	}
-	if got := e.call(t, c, "GET", "accounts?limit=0", nil, nil, h...); got != 400 {
-		t.Errorf("limit=0: %d", got)
+	for _, bad := range []string{"limit=0", "limit=1001", "limit=x"} {
+		if got := e.call(t, c, "GET", "accounts?"+bad, nil, nil, h...); got != 400 {
+			t.Errorf("%s: %d", bad, got)
+		}
+	}
+	var domains struct{ Domains []apiDomain }
+	if e.call(t, c, "GET", "domains", nil, &domains, h...); len(domains.Domains) == 0 || domains.Domains[0].Name != "example.test" || domains.Domains[0].Accounts != 4 {
+		t.Fatalf("domains: %+v", domains)
 	}
 
 	// Disable, quota, admin.

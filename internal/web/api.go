@@ -1,12 +1,16 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/youju/youju/internal/auth"
+	"github.com/youju/youju/internal/maillog"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -117,34 +121,38 @@ func (s *server) apiAuth(w http.ResponseWriter, r *http.Request) (apiCaller, boo
 	return apiCaller{acct: acct, session: sess, sessionID: id}, true
 }
 
-// tokenAuth checks "Authorization: Bearer TOKEN" (RFC 6750 §2.1).
+// tokenAuth checks "Authorization: Bearer TOKEN" (RFC 6750 §2.1). Bad
+// tokens count against the common sign-in throttle of the client's
+// address (auth.CheckToken); a throttled client gets 429 with
+// Retry-After (RFC 6585 §4, RFC 9110 §10.2.3).
 func (s *server) tokenAuth(w http.ResponseWriter, r *http.Request, h string) (apiCaller, bool) {
-	unauthorized := func(msg string) (apiCaller, bool) {
-		// RFC 6750 §3: a bad token gets invalid_token.
-		w.Header().Set("WWW-Authenticate", `Bearer realm="youju", error="invalid_token"`)
-		apiFail(w, http.StatusUnauthorized, "unauthorized", msg)
-		return apiCaller{}, false
-	}
-	scheme, secret, _ := strings.Cut(h, " ")
-	secret = strings.TrimSpace(secret)
-	if !strings.EqualFold(scheme, "Bearer") || !strings.HasPrefix(secret, apiTokenPrefix) || len(secret) > 200 {
-		return unauthorized("want Authorization: Bearer " + apiTokenPrefix + "...")
-	}
 	ts := apiTokensOf(s.opt.Store)
 	if ts == nil {
 		apiFail(w, http.StatusServiceUnavailable, "unavailable", "this store keeps no API tokens")
 		return apiCaller{}, false
 	}
-	tok, err := ts.APITokenByHash(r.Context(), APITokenHash(secret))
-	if errors.Is(err, store.ErrNotFound) {
-		return unauthorized("unknown or revoked token")
-	} else if err != nil {
-		s.storeFail(w, err, "token")
-		return apiCaller{}, false
+	scheme, secret, _ := strings.Cut(h, " ")
+	secret = strings.TrimSpace(secret)
+	var tok store.APIToken
+	var acct store.Account
+	why := "want Authorization: Bearer " + apiTokenPrefix + "..."
+	check := func(ctx context.Context) (bool, error) {
+		if !strings.EqualFold(scheme, "Bearer") || !strings.HasPrefix(secret, apiTokenPrefix) || len(secret) > 200 {
+			return false, nil
+		}
+		var err error
+		why = "unknown or revoked token"
+		if tok, err = ts.APITokenByHash(ctx, APITokenHash(secret)); errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
+		why = "the token's account is gone or disabled"
+		acct, err = s.opt.Store.AccountByID(ctx, tok.Account)
+		return err == nil && !acct.Disabled, nil
 	}
-	acct, err := s.opt.Store.AccountByID(r.Context(), tok.Account)
-	if err != nil || acct.Disabled {
-		return unauthorized("the token's account is gone or disabled")
+	if err := s.checkToken(r, secret, check); err != nil {
+		return apiCaller{}, s.tokenFail(w, r, err, why)
 	}
 	if !acct.Admin {
 		apiFail(w, http.StatusForbidden, "forbidden", "the token's account is no longer an admin")
@@ -157,6 +165,42 @@ func (s *server) tokenAuth(w http.ResponseWriter, r *http.Request, h string) (ap
 		}
 	}
 	return apiCaller{acct: acct}, true
+}
+
+// checkToken runs check under the sign-in throttle (without an
+// authenticator, as in some tests, unthrottled).
+func (s *server) checkToken(r *http.Request, secret string, check func(context.Context) (bool, error)) error {
+	if s.opt.Auth == nil {
+		if ok, err := check(r.Context()); err != nil || ok {
+			return err
+		}
+		return auth.ErrInvalidCredentials
+	}
+	return s.opt.Auth.CheckToken(r.Context(), remoteAddr(r), secret, check)
+}
+
+// tokenFail answers a refused token and logs it (docs/logs.md
+// auth_failed, mechanism "bearer"); it returns false for tokenAuth.
+func (s *server) tokenFail(w http.ResponseWriter, r *http.Request, err error, why string) bool {
+	throttled := errors.Is(err, auth.ErrThrottled)
+	if !throttled && !errors.Is(err, auth.ErrInvalidCredentials) {
+		s.storeFail(w, err, "token")
+		return false
+	}
+	maillog.AuthFailed("http", remoteAddr(r), "", "bearer", err)
+	if throttled {
+		secs := 60
+		if s.opt.Auth != nil {
+			secs = int(s.opt.Auth.RetryAfter().Seconds())
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		apiFail(w, http.StatusTooManyRequests, "throttled", "too many failed sign-ins or bad tokens from your address: try again later")
+		return false
+	}
+	// RFC 6750 §3: a bad token gets invalid_token.
+	w.Header().Set("WWW-Authenticate", `Bearer realm="youju", error="invalid_token"`)
+	apiFail(w, http.StatusUnauthorized, "unauthorized", why)
+	return false
 }
 
 // api wraps an API handler with authentication.

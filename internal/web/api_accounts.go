@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -26,19 +27,9 @@ func (s *server) apiDomains(w http.ResponseWriter, r *http.Request, _ apiCaller)
 		s.storeFail(w, err, "domains")
 		return
 	}
-	as, err := s.opt.Store.ListAccounts(r.Context())
-	if err != nil {
-		s.storeFail(w, err, "accounts")
-		return
-	}
-	n := map[string]int{}
-	for _, a := range as {
-		_, d, _ := strings.Cut(a.Address, "@")
-		n[d]++
-	}
 	out := make([]apiDomain, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, apiDomain{Name: d.Name, Created: jsonTime(d.Created), Accounts: n[d.Name]})
+		out = append(out, apiDomain{Name: d.Name, Created: jsonTime(d.Created), Accounts: d.Accounts})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"domains": out})
 }
@@ -158,56 +149,52 @@ func toAPIAccount(a store.Account) apiAccount {
 		SMTP: a.AllowSMTP, QuotaBytes: a.QuotaBytes, UsedBytes: a.UsedBytes, Created: jsonTime(a.Created)}
 }
 
-// pageParams reads ?offset=&limit= (default 0 and 50, limit at most 500).
-func pageParams(r *http.Request) (offset, limit int, ok bool) {
-	offset, limit = 0, 50
+// Accounts are listed a page at a time with a keyset cursor (?after=),
+// never all loaded: an organisation may have tens of thousands.
+const (
+	defaultAccountPage = 100
+	maxAccountPage     = store.MaxAccountPage
+)
+
+// accountPage reads ?after=&limit=&q= (limit 1..maxAccountPage, default
+// defaultAccountPage).
+func accountPage(r *http.Request) (store.AccountPage, bool) {
 	q := r.URL.Query()
-	if v := q.Get("offset"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return 0, 0, false
-		}
-		offset = n
-	}
+	p := store.AccountPage{After: strings.ToLower(q.Get("after")), Query: strings.ToLower(strings.TrimSpace(q.Get("q"))),
+		Limit: defaultAccountPage}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			return 0, 0, false
+		if err != nil || n < 1 || n > maxAccountPage {
+			return p, false
 		}
-		limit = n
+		p.Limit = n
 	}
-	return offset, limit, true
+	return p, len(p.After) <= 320 && len(p.Query) <= 320
 }
 
 // apiAccounts lists accounts by address, a page at a time; ?q= keeps
-// those whose address contains it.
+// those whose address contains it. "next" is the cursor of the following
+// page, null once a page is not full.
 func (s *server) apiAccounts(w http.ResponseWriter, r *http.Request, _ apiCaller) {
-	offset, limit, ok := pageParams(r)
+	p, ok := accountPage(r)
 	if !ok {
-		apiFail(w, http.StatusBadRequest, "invalid", "offset must be >= 0 and limit 1..500")
+		apiFail(w, http.StatusBadRequest, "invalid", fmt.Sprintf("limit must be 1..%d", maxAccountPage))
 		return
 	}
-	as, err := s.opt.Store.ListAccounts(r.Context())
+	as, err := s.opt.Store.AccountsPage(r.Context(), p)
 	if err != nil {
 		s.storeFail(w, err, "accounts")
 		return
 	}
-	if q := strings.ToLower(r.URL.Query().Get("q")); q != "" {
-		kept := as[:0]
-		for _, a := range as {
-			if strings.Contains(a.Address, q) {
-				kept = append(kept, a)
-			}
-		}
-		as = kept
-	}
-	total := len(as)
-	as = as[min(offset, total):min(offset+limit, total)]
 	out := make([]apiAccount, 0, len(as))
 	for _, a := range as {
 		out = append(out, toAPIAccount(a))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"total": total, "offset": offset, "limit": limit, "accounts": out})
+	var next *string
+	if len(as) == p.Limit {
+		next = &as[len(as)-1].Address
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"after": p.After, "limit": p.Limit, "next": next, "accounts": out})
 }
 
 // weakPassword says why pw fails the strength rule the CLI and the

@@ -20,7 +20,7 @@ func FuzzAPIRequest(f *testing.F) {
 		{"PUT", "aliases/@example.test", `{"targets":["a@b","\r\n"]}`},
 		{"POST", "domains", `{"name":"a b"}`},
 		{"POST", "queue/..%2f/retry", ``},
-		{"GET", "accounts?offset=-1&limit=99999999999999999999", ``},
+		{"GET", "accounts?after=%00&limit=99999999999999999999", ``},
 		{"DELETE", "tokens/9223372036854775808", ``},
 		{"POST", "tokens", `{"name":"\u0000"}`},
 		{"POST", "accounts/bob@example.test/password", `[]`},

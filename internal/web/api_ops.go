@@ -167,7 +167,8 @@ func (s *server) apiQueueDelete(w http.ResponseWriter, r *http.Request, c apiCal
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// apiEvents returns the most recent mail log events, newest first.
+// apiEvents returns the most recent mail log events, newest first: of
+// every node when the store is shared (EventLog.Share).
 func (s *server) apiEvents(w http.ResponseWriter, r *http.Request, _ apiCaller) {
 	if s.opt.Admin == nil || s.opt.Admin.Events == nil {
 		apiFail(w, http.StatusServiceUnavailable, "unavailable", "no mail log here")
@@ -182,7 +183,12 @@ func (s *server) apiEvents(w http.ResponseWriter, r *http.Request, _ apiCaller) 
 		}
 		n = k
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": s.opt.Admin.Events.Recent(n, r.URL.Query().Get("event"))})
+	evs, err := s.opt.Admin.Events.RecentAll(r.Context(), n, r.URL.Query().Get("event"))
+	if err != nil {
+		s.storeFail(w, err, "mail events")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": evs})
 }
 
 type apiReportDay struct {

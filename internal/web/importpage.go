@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -68,9 +67,9 @@ func (s *server) importRoutes() {
 	s.mux.HandleFunc("GET /settings/import/status", s.importStatus)
 }
 
-// importCSP is the page's policy: the site's, plus our own script (the
-// progress poller) and its requests to us.
-const importCSP = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// importCSP is the page's policy: the console's (the site's, plus our own
+// script, here the progress poller, and its requests to us).
+const importCSP = adminCSP
 
 func (s *server) importGet(w http.ResponseWriter, r *http.Request) {
 	id, sess, ok := s.currentSession(r)
@@ -98,20 +97,7 @@ func (s *server) renderImport(w http.ResponseWriter, r *http.Request, status int
 	if edit != nil {
 		edit(p)
 	}
-	var b bytes.Buffer
-	if err := importPages[p.Lang].ExecuteTemplate(&b, "layout", p); err != nil {
-		s.log.Error("rendering a page", "page", "import", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", importCSP)
-	h.Set("Content-Language", map[string]string{"en": "en", "zh": "zh-CN"}[p.Lang])
-	h.Set("Vary", "Accept-Language, Cookie")
-	w.WriteHeader(status)
-	w.Write(b.Bytes())
+	s.renderTemplate(w, status, "import", importPages[p.Lang], p.Lang, importCSP, p)
 }
 
 // importPost starts a job (POST /settings/import).

@@ -104,8 +104,15 @@ func (s *server) newPage(r *http.Request) *page {
 // render executes a page into a buffer first, so a template error gives a
 // clean 500 instead of half a page.
 func (s *server) render(w http.ResponseWriter, status int, name string, p *page) {
+	s.renderTemplate(w, status, name, pages[name][p.Lang], p.Lang, "", p)
+}
+
+// renderTemplate is render for any page's template set and data (the
+// admin console, the import page): tpl is the language's template, csp
+// the page's Content-Security-Policy ("" keeps the site's).
+func (s *server) renderTemplate(w http.ResponseWriter, status int, name string, tpl *template.Template, lang, csp string, data any) {
 	var b bytes.Buffer
-	if err := pages[name][p.Lang].ExecuteTemplate(&b, "layout", p); err != nil {
+	if err := tpl.ExecuteTemplate(&b, "layout", data); err != nil {
 		s.log.Error("rendering a page", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -114,7 +121,10 @@ func (s *server) render(w http.ResponseWriter, status int, name string, p *page)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	// Pages may hold a fresh app password or CSRF tokens: never cache.
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Language", map[string]string{"en": "en", "zh": "zh-CN"}[p.Lang])
+	if csp != "" {
+		h.Set("Content-Security-Policy", csp)
+	}
+	h.Set("Content-Language", map[string]string{"en": "en", "zh": "zh-CN"}[lang])
 	h.Set("Vary", "Accept-Language, Cookie")
 	w.WriteHeader(status)
 	w.Write(b.Bytes())

@@ -50,11 +50,12 @@ func (s *Store) DeleteDomain(ctx context.Context, name string) error {
 
 // Domains implements store.Accounts.
 func (s *Store) Domains(ctx context.Context) ([]store.Domain, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT name, created FROM domains ORDER BY name`)
+	rows, _ := s.pool.Query(ctx, `SELECT name, created,
+		(SELECT COUNT(*) FROM accounts WHERE accounts.domain=domains.name) FROM domains ORDER BY name`)
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Domain, error) {
 		var d store.Domain
 		var c int64
-		err := r.Scan(&d.Name, &c)
+		err := r.Scan(&d.Name, &c, &d.Accounts)
 		d.Created = fromNano(c)
 		return d, err
 	})
@@ -148,6 +149,15 @@ func (s *Store) AccountByID(ctx context.Context, id store.AccountID) (store.Acco
 // ListAccounts implements store.Accounts.
 func (s *Store) ListAccounts(ctx context.Context) ([]store.Account, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY address`)
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Account, error) { return scanAccount(r) })
+}
+
+// AccountsPage implements store.Accounts: keyset paging on the address
+// index, the filter a substring test (strpos, no LIKE pattern to escape).
+func (s *Store) AccountsPage(ctx context.Context, p store.AccountPage) ([]store.Account, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+accountCols+` FROM accounts
+		WHERE address > $1 AND ($2 = '' OR strpos(address, lower($2)) > 0) ORDER BY address LIMIT $3`,
+		p.After, p.Query, p.PageLimit())
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Account, error) { return scanAccount(r) })
 }
 

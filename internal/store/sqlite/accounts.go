@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"time"
@@ -42,6 +43,55 @@ func isConstraint(err error) bool {
 		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	}
 	return false
+}
+
+// insertOwned runs the INSERT of a row that belongs to an account (an app
+// password, an API token) and returns its id: store.ErrExists if the
+// account has one of that name, store.ErrNotFound if the account is gone.
+func (w *wtx) insertOwned(q string, args ...any) (int64, error) {
+	res, err := w.exec(q, args...)
+	if isConstraint(err) {
+		return 0, store.ErrExists
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+		return 0, store.ErrNotFound
+	}
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// execOne runs a statement that must change a row: store.ErrNotFound if
+// none matched.
+func (w *wtx) execOne(q string, args ...any) error {
+	res, err := w.exec(q, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// queryRows runs a read query and scans every row with scan.
+func queryRows[T any](ctx context.Context, db *sql.DB, scan func(interface{ Scan(...any) error }) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // domainOf returns the lower-case domain of an address ("" if none).
@@ -92,7 +142,8 @@ func (s *Store) DeleteDomain(ctx context.Context, name string) error {
 
 // Domains implements store.Accounts.
 func (s *Store) Domains(ctx context.Context) ([]store.Domain, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT name, created FROM domains ORDER BY name`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT name, created,
+		(SELECT COUNT(*) FROM accounts WHERE accounts.domain=domains.name) FROM domains ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +152,7 @@ func (s *Store) Domains(ctx context.Context) ([]store.Domain, error) {
 	for rows.Next() {
 		var d store.Domain
 		var c int64
-		if err := rows.Scan(&d.Name, &c); err != nil {
+		if err := rows.Scan(&d.Name, &c, &d.Accounts); err != nil {
 			return nil, err
 		}
 		d.Created = fromNano(c)
@@ -188,21 +239,20 @@ func (s *Store) AccountByID(ctx context.Context, id store.AccountID) (store.Acco
 
 // ListAccounts implements store.Accounts.
 func (s *Store) ListAccounts(ctx context.Context) ([]store.Account, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY address`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var as []store.Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		as = append(as, a)
-	}
-	return as, rows.Err()
+	return queryRows(ctx, s.rdb, scanAccount, `SELECT `+accountCols+` FROM accounts ORDER BY address`)
 }
+
+// AccountsPage implements store.Accounts. The filter is a substring test
+// (instr, no LIKE pattern to escape) over the rows after the cursor; the
+// usage subquery of accountCols runs only for the rows returned.
+func (s *Store) AccountsPage(ctx context.Context, p store.AccountPage) ([]store.Account, error) {
+	return queryRows(ctx, s.rdb, scanAccount, accountsPageQuery, p.After, p.Query, strings.ToLower(p.Query), p.PageLimit())
+}
+
+// accountsPageQuery walks the address index from the cursor (plan_test.go
+// checks it): a page costs its rows, however many accounts there are.
+const accountsPageQuery = `SELECT ` + accountCols + ` FROM accounts
+	WHERE address > ? AND (? = '' OR instr(address, ?) > 0) ORDER BY address LIMIT ?`
 
 // defaultPOP3 fills the POP3 options left empty: INBOX only, DELE
 // expunges (RFC 1939 behaviour).
@@ -291,14 +341,7 @@ func (s *Store) SetAlias(ctx context.Context, a store.Alias) error {
 // DeleteAlias implements store.Accounts.
 func (s *Store) DeleteAlias(ctx context.Context, address string) error {
 	return s.do(ctx, nil, func(w *wtx) error {
-		res, err := w.exec(`DELETE FROM aliases WHERE address=?`, strings.TrimSpace(address))
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return store.ErrNotFound
-		}
-		return nil
+		return w.execOne(`DELETE FROM aliases WHERE address=?`, strings.TrimSpace(address))
 	})
 }
 
@@ -341,19 +384,9 @@ func (s *Store) AddAppPassword(ctx context.Context, p store.AppPassword) (store.
 	}
 	p.Created, p.LastUsed = time.Now(), time.Time{}
 	err := s.do(ctx, nil, func(w *wtx) error {
-		res, err := w.exec(`INSERT INTO app_passwords(account_id, name, hash, scram, created) VALUES(?,?,?,?,?)`,
+		var err error
+		p.ID, err = w.insertOwned(`INSERT INTO app_passwords(account_id, name, hash, scram, created) VALUES(?,?,?,?,?)`,
 			p.AccountID, p.Name, p.Hash, p.SCRAM, p.Created.UnixNano())
-		if isConstraint(err) {
-			return store.ErrExists
-		}
-		if err != nil {
-			var se *sqlite.Error
-			if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
-				return store.ErrNotFound
-			}
-			return err
-		}
-		p.ID, err = res.LastInsertId()
 		return err
 	})
 	if err != nil {
@@ -364,50 +397,29 @@ func (s *Store) AddAppPassword(ctx context.Context, p store.AppPassword) (store.
 
 // AppPasswords implements store.Accounts.
 func (s *Store) AppPasswords(ctx context.Context, id store.AccountID) ([]store.AppPassword, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, account_id, name, hash, scram, created, last_used
+	return queryRows(ctx, s.rdb, scanAppPassword, `SELECT id, account_id, name, hash, scram, created, last_used
 		FROM app_passwords WHERE account_id=? ORDER BY name`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ps []store.AppPassword
-	for rows.Next() {
-		var p store.AppPassword
-		var c, l int64
-		if err := rows.Scan(&p.ID, &p.AccountID, &p.Name, &p.Hash, &p.SCRAM, &c, &l); err != nil {
-			return nil, err
-		}
-		p.Created, p.LastUsed = fromNano(c), fromNano(l)
-		ps = append(ps, p)
-	}
-	return ps, rows.Err()
+}
+
+func scanAppPassword(r interface{ Scan(...any) error }) (store.AppPassword, error) {
+	var p store.AppPassword
+	var c, l int64
+	err := r.Scan(&p.ID, &p.AccountID, &p.Name, &p.Hash, &p.SCRAM, &c, &l)
+	p.Created, p.LastUsed = fromNano(c), fromNano(l)
+	return p, err
 }
 
 // DeleteAppPassword implements store.Accounts.
 func (s *Store) DeleteAppPassword(ctx context.Context, id store.AccountID, name string) error {
 	return s.do(ctx, nil, func(w *wtx) error {
-		res, err := w.exec(`DELETE FROM app_passwords WHERE account_id=? AND name=?`, id, name)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return store.ErrNotFound
-		}
-		return nil
+		return w.execOne(`DELETE FROM app_passwords WHERE account_id=? AND name=?`, id, name)
 	})
 }
 
 // TouchAppPassword implements store.Accounts.
 func (s *Store) TouchAppPassword(ctx context.Context, passwordID int64, t time.Time) error {
 	return s.do(ctx, nil, func(w *wtx) error {
-		res, err := w.exec(`UPDATE app_passwords SET last_used=? WHERE id=?`, unixNano(t), passwordID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return store.ErrNotFound
-		}
-		return nil
+		return w.execOne(`UPDATE app_passwords SET last_used=? WHERE id=?`, unixNano(t), passwordID)
 	})
 }
 

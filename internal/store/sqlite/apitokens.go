@@ -7,9 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
 	"github.com/youju/youju/internal/store"
 )
 
@@ -24,19 +21,9 @@ func (s *Store) CreateAPIToken(ctx context.Context, t store.APIToken) (store.API
 	}
 	t.Created, t.LastUsed = time.Now(), time.Time{}
 	err := s.do(ctx, nil, func(w *wtx) error {
-		res, err := w.exec(`INSERT INTO api_tokens(account_id, name, hash, created) VALUES(?,?,?,?)`,
+		var err error
+		t.ID, err = w.insertOwned(`INSERT INTO api_tokens(account_id, name, hash, created) VALUES(?,?,?,?)`,
 			t.Account, t.Name, t.Hash[:], t.Created.UnixNano())
-		if isConstraint(err) {
-			return store.ErrExists
-		}
-		var se *sqlite.Error
-		if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
-			return store.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		t.ID, err = res.LastInsertId()
 		return err
 	})
 	if err != nil {
@@ -68,34 +55,14 @@ func (s *Store) APITokenByHash(ctx context.Context, hash [32]byte) (store.APITok
 
 // APITokens implements store.APITokens.
 func (s *Store) APITokens(ctx context.Context, acct store.AccountID) ([]store.APIToken, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, account_id, name, hash, created, last_used
+	return queryRows(ctx, s.rdb, scanAPIToken, `SELECT id, account_id, name, hash, created, last_used
 		FROM api_tokens WHERE account_id=? ORDER BY name`, acct)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ts []store.APIToken
-	for rows.Next() {
-		t, err := scanAPIToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		ts = append(ts, t)
-	}
-	return ts, rows.Err()
 }
 
 // DeleteAPIToken implements store.APITokens.
 func (s *Store) DeleteAPIToken(ctx context.Context, acct store.AccountID, id int64) error {
 	return s.do(ctx, nil, func(w *wtx) error {
-		res, err := w.exec(`DELETE FROM api_tokens WHERE account_id=? AND id=?`, acct, id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return store.ErrNotFound
-		}
-		return nil
+		return w.execOne(`DELETE FROM api_tokens WHERE account_id=? AND id=?`, acct, id)
 	})
 }
 

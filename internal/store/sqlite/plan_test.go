@@ -37,6 +37,30 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 	}
 }
 
+// TestAccountsPageQueryPlan checks that a page of accounts is a seek on
+// the address index from the cursor, not a scan and sort of every
+// account (an organisation may have 40,000).
+func TestAccountsPageQueryPlan(t *testing.T) {
+	s := newTestStore(t)
+	rows, err := s.rdb.Query(`EXPLAIN QUERY PLAN `+accountsPageQuery, "a", "", "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		rows.Scan(&id, &parent, &notused, &detail)
+		plan = append(plan, detail)
+	}
+	p := strings.Join(plan, "; ")
+	t.Log(p)
+	if !strings.Contains(p, "SEARCH accounts USING INDEX") || !strings.Contains(p, "(address>?)") || strings.Contains(p, "TEMP B-TREE") {
+		t.Errorf("plan: %s", p)
+	}
+}
+
 // TestSearchQueryPlanSeeksEachChunk checks that a search with a UID set
 // seeks on the chunk's own bounds, never on the set's BETWEEN: with both
 // in the query SQLite may seek on the set's lower bound and re-read every

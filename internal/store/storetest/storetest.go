@@ -73,6 +73,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Quota", func(t *testing.T) { testQuota(t, open) })
 	t.Run("MailboxHierarchy", func(t *testing.T) { testMailboxHierarchy(t, open) })
 	t.Run("AccountsDomainsAliasesAppPasswords", func(t *testing.T) { testAccountsDomainsAliasesAppPasswords(t, open) })
+	t.Run("AccountsPage", func(t *testing.T) { testAccountsPage(t, open) })
 	t.Run("Isolation", func(t *testing.T) { testIsolation(t, open) })
 	t.Run("EventsPublishedAfterCommit", func(t *testing.T) { testEventsPublishedAfterCommit(t, open) })
 	t.Run("MailboxKeywords", func(t *testing.T) { testMailboxKeywords(t, open) })

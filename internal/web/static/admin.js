@@ -98,10 +98,12 @@
     }).catch(fail);
   }
 
-  var acctOffset = 0, acctLimit = 50;
+  // Accounts come a page at a time by keyset (docs/api.md): acctAfter is
+  // the cursor of the page shown, acctBack those of the pages before it.
+  var acctLimit = 50, acctAfter = "", acctBack = [], acctNext = null;
   function loadAccounts() {
     var q = document.getElementById("account-filter").value;
-    api("GET", "accounts?offset=" + acctOffset + "&limit=" + acctLimit + "&q=" + enc(q)).then(function (j) {
+    api("GET", "accounts?after=" + enc(acctAfter) + "&limit=" + acctLimit + "&q=" + enc(q)).then(function (j) {
       fill("account-rows", j.accounts, function (tb, a) {
         var status = a.disabled ? t("disabled") : t("active");
         if (a.admin) { status += " · " + t("admin"); }
@@ -121,9 +123,11 @@
           button(t("apppass"), function () { loadAppPasswords(a.address); })
         ])]);
       });
-      document.getElementById("account-page").textContent = (j.total ? j.offset + 1 : 0) + "–" + (j.offset + j.accounts.length) + " / " + j.total;
-      document.getElementById("account-prev").disabled = j.offset === 0;
-      document.getElementById("account-next").disabled = j.offset + j.accounts.length >= j.total;
+      var first = acctBack.length * acctLimit;
+      document.getElementById("account-page").textContent = (j.accounts.length ? first + 1 : first) + "–" + (first + j.accounts.length);
+      acctNext = j.next;
+      document.getElementById("account-prev").disabled = acctBack.length === 0;
+      document.getElementById("account-next").disabled = acctNext === null;
     }).catch(fail);
   }
   function loadAppPasswords(addr) {
@@ -258,9 +262,13 @@
   });
   document.getElementById("account-prev").textContent = t("prev");
   document.getElementById("account-next").textContent = t("next");
-  document.getElementById("account-prev").addEventListener("click", function () { acctOffset = Math.max(0, acctOffset - acctLimit); loadAccounts(); });
-  document.getElementById("account-next").addEventListener("click", function () { acctOffset += acctLimit; loadAccounts(); });
-  document.getElementById("account-filter").addEventListener("input", function () { acctOffset = 0; loadAccounts(); });
+  document.getElementById("account-prev").addEventListener("click", function () {
+    if (acctBack.length) { acctAfter = acctBack.pop(); loadAccounts(); }
+  });
+  document.getElementById("account-next").addEventListener("click", function () {
+    if (acctNext !== null) { acctBack.push(acctAfter); acctAfter = acctNext; loadAccounts(); }
+  });
+  document.getElementById("account-filter").addEventListener("input", function () { acctAfter = ""; acctBack = []; loadAccounts(); });
 
   loadHealth();
   loadAccounts();
