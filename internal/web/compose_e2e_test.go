@@ -69,7 +69,9 @@ func TestBrowserComposeEndToEnd(t *testing.T) {
 	orig = strings.Replace(orig, "Subject:", "Message-ID: <fapiao-1@example.test>\r\nSubject:", 1)
 	inbox, uids := appendMail(t, e, "INBOX", orig, plainMail(1))
 	ts := httptest.NewServer(e.h) // 127.0.0.1: plain HTTP is allowed from loopback
-	defer ts.Close()
+	// Closed after the browser (cleanups run last first): every webmail
+	// page's event stream keeps a request open until the browser goes.
+	t.Cleanup(ts.Close)
 
 	_, run := startBrowser(t, bin)
 	run("sign in", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(ts.URL+"/lang/en"),
