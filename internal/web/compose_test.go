@@ -94,7 +94,8 @@ func onlyMessage(t *testing.T, e *env, acct store.AccountID, name string) ([]byt
 	return b, flags
 }
 
-// readMail parses a message with go-message: header, text, attachments.
+// readMail parses a message with go-message: header, text (the
+// text/plain parts), attachments.
 func readMail(t *testing.T, raw []byte) (*gomail.Header, string, map[string][]byte) {
 	t.Helper()
 	r, err := gomail.CreateReader(bytes.NewReader(raw))
@@ -113,7 +114,9 @@ func readMail(t *testing.T, raw []byte) (*gomail.Header, string, map[string][]by
 		b, _ := io.ReadAll(p.Body)
 		switch h := p.Header.(type) {
 		case *gomail.InlineHeader:
-			text += string(b)
+			if ct, _, _ := h.ContentType(); ct == "text/plain" {
+				text += string(b)
+			}
 		case *gomail.AttachmentHeader:
 			name, _ := h.Filename()
 			files[name] = b

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +16,9 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	gomessage "github.com/emersion/go-message"
+	gomail "github.com/emersion/go-message/mail"
+	xhtml "golang.org/x/net/html"
 
 	imapserver "github.com/youju/youju/internal/imap/server"
 	"github.com/youju/youju/internal/store"
@@ -133,4 +138,165 @@ func TestForwardSetsForwarded(t *testing.T) {
 	if !slices.Contains(re, imap.FlagAnswered) || slices.Contains(re, imap.Flag("$Forwarded")) {
 		t.Errorf("replied message's flags %v", re)
 	}
+}
+
+func TestTextToHTML(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"你好，\n附件是发票。\n\n谢谢", "<p>你好，<br>\n附件是发票。</p>\n<p>谢谢</p>"},
+		{"<b>&</b>", "<p>&lt;b&gt;&amp;&lt;/b&gt;</p>"},
+		{"见 https://example.cn/a?b=1&c=2。", `<p>见 <a href="https://example.cn/a?b=1&amp;c=2">https://example.cn/a?b=1&amp;c=2</a>。</p>`},
+		{"(see http://x.test/y).", `<p>(see <a href="http://x.test/y">http://x.test/y</a>).</p>`},
+		{"javascript:alert(1) xhttp://a.test http:// mailto:li@example.cn", `<p>javascript:alert(1) xhttp://a.test http:// <a href="mailto:li@example.cn">mailto:li@example.cn</a></p>`},
+		{"好\n\n2026-05-01, 张三:\n> 请查收\n>> 原文\n> 谢谢", "<p>好</p>\n<p>2026-05-01, 张三:</p>\n<blockquote style=\"" + htmlQuoteStyle + "\">\n<p>请查收</p>\n<blockquote style=\"" + htmlQuoteStyle +
+			"\">\n<p>原文</p>\n</blockquote>\n<p>谢谢</p>\n</blockquote>"},
+	} {
+		got := textToHTML(c.in)
+		body := got[strings.Index(got, "sans-serif\">\n")+len("sans-serif\">\n") : strings.LastIndex(got, "\n</div>")]
+		if body != c.want {
+			t.Errorf("%q:\n got %q\nwant %q", c.in, body, c.want)
+		}
+	}
+}
+
+// FuzzTextToHTML: whatever the user types, the HTML holds no tag but
+// ours, its <blockquote>s balance, and its text is the typed text.
+func FuzzTextToHTML(f *testing.F) {
+	for _, s := range []string{"a\nb\n\nc", "> x\n>> y\n> > z", "<script>alert(1)</script>", "https://a.test/<x>", "\" onload=\"x", strings.Repeat(">", 50) + " deep"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := textToHTML(s)
+		doc, err := xhtml.Parse(strings.NewReader(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		allowed := map[string]bool{"html": true, "head": true, "meta": true, "body": true, "div": true, "p": true, "br": true, "blockquote": true, "a": true}
+		var walk func(n *xhtml.Node)
+		walk = func(n *xhtml.Node) {
+			if n.Type == xhtml.ElementNode {
+				if !allowed[n.Data] {
+					t.Fatalf("%q made a <%s>:\n%s", s, n.Data, out)
+				}
+				for _, a := range n.Attr {
+					if l := strings.ToLower(a.Val); a.Key == "href" && schemeAt(l) == 0 {
+						t.Fatalf("%q made a link to %q", s, a.Val)
+					}
+					if a.Key != "href" && a.Key != "style" && a.Key != "charset" {
+						t.Fatalf("%q made an attribute %s", s, a.Key)
+					}
+				}
+			}
+			for c := n.FirstChild; c != nil; c = c.NextSibling {
+				walk(c)
+			}
+		}
+		walk(doc)
+		if strings.Count(out, "<blockquote") != strings.Count(out, "</blockquote>") {
+			t.Fatalf("%q: unbalanced blockquotes", s)
+		}
+	})
+}
+
+// TestComposeAlternative: what the recipient receives is text and HTML
+// (multipart/alternative inside multipart/mixed beside the attachment),
+// both decoding to the Chinese text typed, the quoted original as a
+// <blockquote>; without attachments the alternative is the whole body.
+func TestComposeAlternative(t *testing.T) {
+	e := newEnv(t, withSubmit(t, 1<<20))
+	bob, err := e.st.Account(context.Background(), bobUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewTLSServer(e.h)
+	defer ts.Close()
+	c := client(t, ts)
+	_, page := signIn(t, c, ts.URL, testUser, testPassword)
+	csrf := csrfOf(t, page)
+	text := "收到，谢谢！详见 https://example.cn/发票?id=1\n\n2026-05-01, 张三:\n> 请查收发票。\n> 第二行"
+	wantText := strings.ReplaceAll(text, "\n", "\r\n")
+	for i, attach := range []bool{true, false} {
+		parts := []formPart{{"csrf", csrf, ""}, {"to", bobUser, ""}, {"subject", "回复：发票", ""}, {"text", text, ""}, {"op", "send", ""}}
+		if attach {
+			parts = append(parts, formPart{"attach", "PDF bytes", "发票.pdf"})
+		}
+		if resp, body := postCompose(t, c, ts.URL, parts...); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("send: %d\n%s", resp.StatusCode, body)
+		}
+		raw := nthMessage(t, e, bob.ID, "INBOX", i)
+		top := topType(t, raw)
+		want := map[bool]string{true: "multipart/mixed", false: "multipart/alternative"}[attach]
+		if top != want {
+			t.Errorf("attachment %v: top type %s, want %s", attach, top, want)
+		}
+		r, err := gomail.CreateReader(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		var encodings []string
+		for {
+			p, err := r.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(p.Body)
+			ct, params, _ := p.Header.(interface {
+				ContentType() (string, map[string]string, error)
+			}).ContentType()
+			if ct == "text/plain" || ct == "text/html" {
+				got[ct] = string(b)
+				encodings = append(encodings, params["charset"])
+			} else {
+				got["file"] = string(b)
+			}
+		}
+		if got["text/plain"] != wantText {
+			t.Errorf("text/plain %q", got["text/plain"])
+		}
+		html := got["text/html"]
+		for _, w := range []string{"<p>收到，谢谢！详见 <a href=\"https://example.cn/\">https://example.cn/</a>发票?id=1</p>", "<blockquote", "<p>请查收发票。<br>\r\n第二行</p>"} {
+			if !strings.Contains(html, w) {
+				t.Errorf("text/html lacks %q:\n%s", w, html)
+			}
+		}
+		if fmt.Sprint(encodings) != "[utf-8 utf-8]" || (attach && got["file"] != "PDF bytes") {
+			t.Errorf("charsets %v, attachment %q", encodings, got["file"])
+		}
+	}
+}
+
+// nthMessage returns the bytes of the i-th message (by UID) of a mailbox.
+func nthMessage(t *testing.T, e *env, acct store.AccountID, name string, i int) []byte {
+	t.Helper()
+	ctx := context.Background()
+	mb, err := e.st.Mailbox(ctx, acct, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uids []store.UID
+	e.st.ListMessages(ctx, acct, mb.ID, store.ListOptions{}, func(m *store.Message) error { uids = append(uids, m.UID); return nil })
+	if len(uids) <= i {
+		t.Fatalf("%s holds %d messages", name, len(uids))
+	}
+	rd, err := e.st.OpenMessage(ctx, acct, mb.ID, uids[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	b, _ := io.ReadAll(rd)
+	return b
+}
+
+// topType is the media type of a message's header.
+func topType(t *testing.T, raw []byte) string {
+	t.Helper()
+	m, err := gomessage.Read(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, _, _ := m.Header.ContentType()
+	return ct
 }
