@@ -74,10 +74,7 @@ func TestBrowserComposeEndToEnd(t *testing.T) {
 	t.Cleanup(ts.Close)
 
 	_, run := startBrowser(t, bin)
-	run("sign in", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(ts.URL+"/lang/en"),
-		chromedp.SetValue(`input[name=username]`, testUser, chromedp.ByQuery),
-		chromedp.SetValue(`input[name=password]`, testPassword, chromedp.ByQuery),
-		chromedp.Submit(`#signin form`, chromedp.ByQuery), chromedp.WaitVisible(`#address`, chromedp.ByQuery))
+	browserSignIn(run, ts.URL)
 
 	// Read the Chinese HTML mail, reply with an attachment.
 	read := fmt.Sprintf("%s/mail/%d/%d", ts.URL, inbox.ID, uids[0])

@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -23,6 +22,7 @@ import (
 	imapserver "github.com/youju/youju/internal/imap/server"
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/store/sqlite"
+	"github.com/youju/youju/internal/testutil"
 )
 
 // appendFails is the env's store whose AppendMessages fails, as a full
@@ -34,21 +34,8 @@ func (appendFails) AppendMessages(context.Context, store.AccountID, []store.Appe
 	return nil, errors.New("no space left on device")
 }
 
-// syncBuffer is a log destination written by the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 func TestSendShowsSentCopyFailure(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	e := newEnv(t, func(o *Options) {
 		withSubmit(t, 1<<20)(o)
 		o.Store = appendFails{o.Store.(*sqlite.Store)}
@@ -266,28 +253,6 @@ func TestComposeAlternative(t *testing.T) {
 			t.Errorf("charsets %v, attachment %q", encodings, got["file"])
 		}
 	}
-}
-
-// nthMessage returns the bytes of the i-th message (by UID) of a mailbox.
-func nthMessage(t *testing.T, e *env, acct store.AccountID, name string, i int) []byte {
-	t.Helper()
-	ctx := context.Background()
-	mb, err := e.st.Mailbox(ctx, acct, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var uids []store.UID
-	e.st.ListMessages(ctx, acct, mb.ID, store.ListOptions{}, func(m *store.Message) error { uids = append(uids, m.UID); return nil })
-	if len(uids) <= i {
-		t.Fatalf("%s holds %d messages", name, len(uids))
-	}
-	rd, err := e.st.OpenMessage(ctx, acct, mb.ID, uids[i])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
-	b, _ := io.ReadAll(rd)
-	return b
 }
 
 // topType is the media type of a message's header.

@@ -80,10 +80,7 @@ func TestBrowserLiveReadingView(t *testing.T) {
 	// event stream keeps a request open until the browser goes.
 	t.Cleanup(ts.Close)
 	_, run := startBrowser(t, bin)
-	run("sign in", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(ts.URL+"/lang/en"),
-		chromedp.SetValue(`input[name=username]`, testUser, chromedp.ByQuery),
-		chromedp.SetValue(`input[name=password]`, testPassword, chromedp.ByQuery),
-		chromedp.Submit(`#signin form`, chromedp.ByQuery), chromedp.WaitVisible(`#address`, chromedp.ByQuery))
+	browserSignIn(run, ts.URL)
 	var unseen string
 	run("read", chromedp.Navigate(fmt.Sprintf("%s/mail/%d/%d", ts.URL, inbox.ID, uids[0])), chromedp.WaitVisible(`#body`, chromedp.ByQuery),
 		chromedp.Evaluate(`window.noReload = true`, nil), chromedp.Sleep(500*time.Millisecond))
