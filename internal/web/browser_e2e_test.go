@@ -51,32 +51,10 @@ func TestBrowserEndToEnd(t *testing.T) {
 	mail := strings.Replace(chineseHTMLMail(t), "https://tracker.example/pixel.gif?u=alice", tracker.URL+"/pixel.gif?u=alice", 1)
 	inbox, uids := appendMail(t, e, "INBOX", mail, plainMail(1))
 	ts := httptest.NewServer(e.h) // 127.0.0.1: plain HTTP is allowed from loopback
-	defer ts.Close()
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(browserProfile(t)))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	defer cancel()
-	bctx := ctx
-	// The first Run starts the browser and ties it to its context: the
-	// chromedp context itself, not a per-step timeout.
-	if err := chromedp.Run(bctx); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	run := func(what string, actions ...chromedp.Action) {
-		t.Helper()
-		ctx, cancelT := context.WithTimeout(bctx, 60*time.Second)
-		defer cancelT()
-		if err := chromedp.Run(ctx, actions...); err != nil {
-			var loc, html string
-			dctx, c := context.WithTimeout(bctx, 10*time.Second)
-			chromedp.Run(dctx, chromedp.Location(&loc), chromedp.OuterHTML("html", &html, chromedp.ByQuery))
-			c()
-			t.Fatalf("%s: %v (at %s)\n%s", what, err, loc, html)
-		}
-	}
+	// Closed after the browser (cleanups run last first): the webmail
+	// pages' event streams keep requests open until the browser goes.
+	t.Cleanup(ts.Close)
+	_, run := startBrowser(t, bin)
 
 	// Sign in through the form.
 	run("sign-in page", chromedp.Navigate(ts.URL+"/lang/en"))

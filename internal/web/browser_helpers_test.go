@@ -36,3 +36,12 @@ func startBrowser(t *testing.T, bin string) (context.Context, func(what string, 
 	}
 	return bctx, run
 }
+
+// browserSignIn signs in through the form (in English) at base, at
+// 1280 px, and waits for the settings page.
+func browserSignIn(run func(string, ...chromedp.Action), base string) {
+	run("sign in", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+"/lang/en"),
+		chromedp.SetValue(`input[name=username]`, testUser, chromedp.ByQuery),
+		chromedp.SetValue(`input[name=password]`, testPassword, chromedp.ByQuery),
+		chromedp.Submit(`#signin form`, chromedp.ByQuery), chromedp.WaitVisible(`#address`, chromedp.ByQuery))
+}

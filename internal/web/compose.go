@@ -460,6 +460,7 @@ func (s *server) composeRoutes() {
 	m.HandleFunc("POST /mail/compose", s.composePost)
 	m.HandleFunc("GET /mail/addresses", s.addressCompletion)
 	m.HandleFunc("GET /mail/events", s.mailEvents)
+	m.HandleFunc("GET /mail/live", s.liveState)
 }
 
 // mailCSP is the webmail pages' policy: the site's, plus our own script

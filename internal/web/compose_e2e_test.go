@@ -69,13 +69,12 @@ func TestBrowserComposeEndToEnd(t *testing.T) {
 	orig = strings.Replace(orig, "Subject:", "Message-ID: <fapiao-1@example.test>\r\nSubject:", 1)
 	inbox, uids := appendMail(t, e, "INBOX", orig, plainMail(1))
 	ts := httptest.NewServer(e.h) // 127.0.0.1: plain HTTP is allowed from loopback
-	defer ts.Close()
+	// Closed after the browser (cleanups run last first): every webmail
+	// page's event stream keeps a request open until the browser goes.
+	t.Cleanup(ts.Close)
 
 	_, run := startBrowser(t, bin)
-	run("sign in", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(ts.URL+"/lang/en"),
-		chromedp.SetValue(`input[name=username]`, testUser, chromedp.ByQuery),
-		chromedp.SetValue(`input[name=password]`, testPassword, chromedp.ByQuery),
-		chromedp.Submit(`#signin form`, chromedp.ByQuery), chromedp.WaitVisible(`#address`, chromedp.ByQuery))
+	browserSignIn(run, ts.URL)
 
 	// Read the Chinese HTML mail, reply with an attachment.
 	read := fmt.Sprintf("%s/mail/%d/%d", ts.URL, inbox.ID, uids[0])

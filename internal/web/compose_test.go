@@ -71,30 +71,55 @@ func postCompose(t *testing.T, c *http.Client, base string, parts ...formPart) (
 // onlyMessage returns the bytes and flags of the one message of a mailbox.
 func onlyMessage(t *testing.T, e *env, acct store.AccountID, name string) ([]byte, store.Flags) {
 	t.Helper()
+	msgs := messagesIn(t, e, acct, name)
+	if len(msgs) != 1 {
+		t.Fatalf("%s holds %d messages, want 1", name, len(msgs))
+	}
+	return msgs[0].raw, msgs[0].flags
+}
+
+// nthMessage returns the bytes of the i-th message (by UID) of a mailbox.
+func nthMessage(t *testing.T, e *env, acct store.AccountID, name string, i int) []byte {
+	t.Helper()
+	msgs := messagesIn(t, e, acct, name)
+	if len(msgs) <= i {
+		t.Fatalf("%s holds %d messages", name, len(msgs))
+	}
+	return msgs[i].raw
+}
+
+type storedMessage struct {
+	raw   []byte
+	flags store.Flags
+}
+
+// messagesIn returns the messages of a mailbox, by UID.
+func messagesIn(t *testing.T, e *env, acct store.AccountID, name string) []storedMessage {
+	t.Helper()
 	ctx := context.Background()
 	mb, err := e.st.Mailbox(ctx, acct, name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var uids []store.UID
-	var flags store.Flags
+	var out []storedMessage
 	e.st.ListMessages(ctx, acct, mb.ID, store.ListOptions{}, func(m *store.Message) error {
-		uids, flags = append(uids, m.UID), m.Flags
+		uids, out = append(uids, m.UID), append(out, storedMessage{flags: m.Flags})
 		return nil
 	})
-	if len(uids) != 1 {
-		t.Fatalf("%s holds %d messages, want 1", name, len(uids))
+	for i, uid := range uids {
+		rd, err := e.st.OpenMessage(ctx, acct, mb.ID, uid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i].raw, _ = io.ReadAll(rd)
+		rd.Close()
 	}
-	rd, err := e.st.OpenMessage(ctx, acct, mb.ID, uids[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
-	b, _ := io.ReadAll(rd)
-	return b, flags
+	return out
 }
 
-// readMail parses a message with go-message: header, text, attachments.
+// readMail parses a message with go-message: header, text (the
+// text/plain parts), attachments.
 func readMail(t *testing.T, raw []byte) (*gomail.Header, string, map[string][]byte) {
 	t.Helper()
 	r, err := gomail.CreateReader(bytes.NewReader(raw))
@@ -113,7 +138,9 @@ func readMail(t *testing.T, raw []byte) (*gomail.Header, string, map[string][]by
 		b, _ := io.ReadAll(p.Body)
 		switch h := p.Header.(type) {
 		case *gomail.InlineHeader:
-			text += string(b)
+			if ct, _, _ := h.ContentType(); ct == "text/plain" {
+				text += string(b)
+			}
 		case *gomail.AttachmentHeader:
 			name, _ := h.Filename()
 			files[name] = b

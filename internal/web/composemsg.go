@@ -14,8 +14,9 @@ import (
 // outMsg is a message composed in the webmail, built by write with
 // go-message: RFC 5322 fields with RFC 2047 encoded words for non-ASCII
 // names and subjects (a Chinese subject stays readable in every client),
-// a UTF-8 text/plain body (quoted-printable), and attachments in base64
-// with RFC 2231 file names, under multipart/mixed (RFC 2046 §5.1.3).
+// a UTF-8 text/plain body with its HTML alternative (write), and
+// attachments in base64 with RFC 2231 file names, under multipart/mixed
+// (RFC 2046 §5.1.3).
 type outMsg struct {
 	From          mail.Address
 	To, Cc, Bcc   []*mail.Address
@@ -80,40 +81,37 @@ func trimRefs(refs []string) []string {
 	return out
 }
 
-// write writes the message in CRLF form.
+// write writes the message in CRLF form: the text and its HTML (made
+// from it, composehtml.go) as multipart/alternative, plain first (RFC
+// 2046 §5.1.4: the last part is the preferred one), inside a
+// multipart/mixed with the attachments when there are any.
 func (m *outMsg) write(w io.Writer) error {
 	h, err := m.header()
 	if err != nil {
 		return err
 	}
-	text := strings.ReplaceAll(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n", "\r\n")
-	var th gomail.InlineHeader
-	th.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
 	if len(m.Parts) == 0 {
-		h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
-		h.Set("Content-Transfer-Encoding", "quoted-printable")
-		h.Set("MIME-Version", "1.0")
-		tw, err := gomail.CreateSingleInlineWriter(w, h)
+		iw, err := gomail.CreateInlineWriter(w, h)
 		if err != nil {
 			return err
 		}
-		if _, err := io.WriteString(tw, text); err != nil {
+		if err := m.writeAlternative(iw); err != nil {
 			return err
 		}
-		return tw.Close()
+		return iw.Close()
 	}
 	mw, err := gomail.CreateWriter(w, h)
 	if err != nil {
 		return err
 	}
-	tw, err := mw.CreateSingleInline(th)
+	iw, err := mw.CreateInline()
 	if err != nil {
 		return err
 	}
-	if _, err := io.WriteString(tw, text); err != nil {
+	if err := m.writeAlternative(iw); err != nil {
 		return err
 	}
-	if err := tw.Close(); err != nil {
+	if err := iw.Close(); err != nil {
 		return err
 	}
 	for _, p := range m.Parts {
@@ -122,6 +120,31 @@ func (m *outMsg) write(w io.Writer) error {
 		}
 	}
 	return mw.Close()
+}
+
+// writeAlternative writes the text/plain and text/html parts, UTF-8,
+// each in the transfer encoding that suits it (textEncoding).
+func (m *outMsg) writeAlternative(iw *gomail.InlineWriter) error {
+	crlf := strings.NewReplacer("\r\n", "\r\n", "\n", "\r\n")
+	for _, p := range []struct{ typ, body string }{
+		{"text/plain", crlf.Replace(m.Text)},
+		{"text/html", crlf.Replace(textToHTML(m.Text))},
+	} {
+		var th gomail.InlineHeader
+		th.SetContentType(p.typ, map[string]string{"charset": "utf-8"})
+		th.Set("Content-Transfer-Encoding", textEncoding(p.body))
+		pw, err := iw.CreatePart(th)
+		if err != nil {
+			return err
+		}
+		if _, err := io.WriteString(pw, p.body); err != nil {
+			return err
+		}
+		if err := pw.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func writePart(mw *gomail.Writer, p outPart) error {

@@ -10,9 +10,10 @@ import (
 )
 
 // send submits the message, saves it to Sent (\Seen), marks the original
-// \Answered after a reply and deletes the draft it came from. If the
-// submission refuses it, it is saved as a draft instead (the uploads
-// would be lost otherwise) and the form shows the server's reply.
+// \Answered after a reply or $Forwarded after a forward, and deletes the
+// draft it came from. If the submission refuses it, it is saved as a
+// draft instead (the uploads would be lost otherwise) and the form shows
+// the server's reply.
 func (s *server) send(w http.ResponseWriter, r *http.Request, sess *session, acct store.Account, ms store.Mail, v *composeView, m *outMsg, rcpts []string) {
 	ctx := r.Context()
 	if len(rcpts) == 0 {
@@ -38,29 +39,71 @@ func (s *server) send(w http.ResponseWriter, r *http.Request, sess *session, acc
 		s.renderCompose(w, r, http.StatusBadGateway, sess, acct, ms, v)
 		return
 	}
-	// Sent: the message as submitted (no Bcc field), read (RFC 6154 \Sent).
+	sent, saved := s.saveSent(r, ms, acct, msg)
+	s.markOriginal(r, ms, acct.ID, v)
+	if box, uid, ok := refOf(v.Draft); ok {
+		s.dropMessage(r, ms, acct.ID, box, uid)
+	}
+	// The page after sending says what happened: sent (in Sent), or
+	// sent but not saved to Sent, on the inbox when Sent could not be
+	// found or made.
+	notice := "?n=sent"
+	if !saved {
+		notice = "?n=unsaved"
+	}
+	if sent == 0 {
+		in, err := ms.Mailbox(ctx, acct.ID, "INBOX")
+		if err != nil {
+			http.Redirect(w, r, "/mail/", http.StatusSeeOther)
+			return
+		}
+		sent = in.ID
+	}
+	http.Redirect(w, r, "/mail/"+strconv.FormatInt(int64(sent), 10)+notice, http.StatusSeeOther)
+}
+
+// saveSent stores the message as submitted (no Bcc field) in Sent, read
+// (RFC 6154 \Sent), and reports whether it did. The mail is gone out
+// whatever happens here: a failed copy is logged for the operator and
+// shown to the user (the send page's notice), who would otherwise look
+// for it in Sent and not know whether it left.
+func (s *server) saveSent(r *http.Request, ms store.Mail, acct store.Account, msg []byte) (store.MailboxID, bool) {
+	ctx := r.Context()
 	sent, err := specialBox(ctx, ms, acct.ID, store.SpecialSent, "Sent")
 	if err == nil {
 		_, err = appendTo(ctx, ms, acct.ID, sent, msg, store.FlagSeen, s.opt.Now())
 	}
 	if err != nil {
-		// The mail is gone out; only the copy failed. Say so in the log:
-		// the user sees the message in the recipients' hands anyway.
 		s.log.Error("webmail: saving to Sent", "account", acct.Address, "err", err)
+		return sent, false
 	}
-	if box, uid, ok := refOf(v.Ref); ok && (v.Mode == "reply" || v.Mode == "all") {
-		if _, err := ms.StoreFlags(ctx, acct.ID, box, store.UIDSet{{Lo: uid, Hi: uid}}, store.FlagAdd, store.Flags{System: store.FlagAnswered}, 0); err != nil {
-			s.log.Warn("webmail: marking answered", "err", err)
-		}
+	return sent, true
+}
+
+// forwardedKeyword is the keyword a forwarded message gets, as \Answered
+// marks a replied one: "$Forwarded" of the IANA IMAP keywords registry
+// (RFC 5550 §5.9), which Thunderbird, Apple Mail and Outlook show.
+const forwardedKeyword = "$Forwarded"
+
+// markOriginal flags the message replied to \Answered, or the one
+// forwarded $Forwarded. A failure is only logged: the mail is sent.
+func (s *server) markOriginal(r *http.Request, ms store.Mail, acct store.AccountID, v *composeView) {
+	box, uid, ok := refOf(v.Ref)
+	if !ok {
+		return
 	}
-	if box, uid, ok := refOf(v.Draft); ok {
-		s.dropMessage(r, ms, acct.ID, box, uid)
+	var f store.Flags
+	switch v.Mode {
+	case "reply", "all":
+		f.System = store.FlagAnswered
+	case "forward":
+		f.Keywords = []string{forwardedKeyword}
+	default:
+		return
 	}
-	to := "/mail/"
-	if sent != 0 {
-		to += strconv.FormatInt(int64(sent), 10)
+	if _, err := ms.StoreFlags(r.Context(), acct, box, store.UIDSet{{Lo: uid, Hi: uid}}, store.FlagAdd, f, 0); err != nil {
+		s.log.Warn("webmail: marking the original", "mode", v.Mode, "err", err)
 	}
-	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 // saveDraft stores the form as a draft (\Draft, \Seen) in Drafts,

@@ -1,6 +1,9 @@
 package web
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -139,6 +142,58 @@ func (s *server) mailEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// liveState answers a page without a list of its own (the reading view,
+// compose) after a change event: the folder tree as our server's HTML,
+// for its unread counts, and for ?uid= whether that message of ?box= is
+// gone (moved or deleted in another tab or client), so the reading view
+// can say so instead of offering actions on nothing. JSON, no-store; one
+// mailbox list and at most one one-row lookup per event.
+func (s *server) liveState(w http.ResponseWriter, r *http.Request) {
+	sess, acct, ms, ok := s.mailSession(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	box, _ := strconv.ParseInt(q.Get("box"), 10, 64)
+	mp := &mailPage{CanCompose: s.opt.Submit != nil}
+	var err error
+	if mp.Folders, err = s.folders(r, ms, acct.ID, store.MailboxID(box)); err != nil {
+		s.mailError(w, r, err)
+		return
+	}
+	gone := false
+	if uid, perr := strconv.ParseUint(q.Get("uid"), 10, 32); perr == nil && uid > 0 {
+		gone, err = s.messageGone(r, ms, acct.ID, store.MailboxID(box), store.UID(uid))
+		if err != nil {
+			s.mailError(w, r, err)
+			return
+		}
+	}
+	p := s.newPage(r)
+	p.Address, p.CSRF, p.Mail = acct.Address, sess.csrf, mp
+	var b bytes.Buffer
+	if err := pages["mail"][p.Lang].ExecuteTemplate(&b, "folders", p); err != nil {
+		s.mailError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(map[string]any{"folders": b.String(), "gone": gone})
+}
+
+// messageGone reports whether uid is no longer in box (a mailbox that is
+// gone, or not the account's, counts as gone).
+func (s *server) messageGone(r *http.Request, ms store.Mail, acct store.AccountID, box store.MailboxID, uid store.UID) (bool, error) {
+	found := false
+	err := ms.ListMessages(r.Context(), acct, box, store.ListOptions{UIDs: store.UIDSet{{Lo: uid, Hi: uid}}},
+		func(*store.Message) error { found = true; return nil })
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	return !found, err
 }
 
 // sessionAlive reports whether sess still exists and has not expired,

@@ -27,6 +27,8 @@ var composeMessages = map[string]map[string]string{
 		"keys_close":          "Close",
 		"keys_hint":           "Press ? for keyboard shortcuts.",
 		"mail_new":            "New mail",
+		"mail_sent":           "Message sent.",
+		"mail_sent_unsaved":   "The message was sent, but it could not be saved to Sent.",
 	},
 	"zh": {
 		"compose_title":       "写信",
@@ -52,6 +54,8 @@ var composeMessages = map[string]map[string]string{
 		"keys_close":          "关闭",
 		"keys_hint":           "按 ? 查看快捷键。",
 		"mail_new":            "新邮件",
+		"mail_sent":           "邮件已发送。",
+		"mail_sent_unsaved":   "邮件已发送，但未能保存到已发送。",
 	},
 }
 

@@ -27,6 +27,7 @@ var mailMessages = map[string]map[string]string{
 		"mail_body":           "Message",
 		"mail_attachments":    "Attachments",
 		"mail_attachment":     "Part",
+		"mail_gone":           "This message was moved or deleted elsewhere.",
 	},
 	"zh": {
 		"nav_mail":            "邮件",
@@ -53,6 +54,7 @@ var mailMessages = map[string]map[string]string{
 		"mail_body":           "邮件正文",
 		"mail_attachments":    "附件",
 		"mail_attachment":     "部分",
+		"mail_gone":           "这封邮件已在别处被移动或删除。",
 	},
 }
 

@@ -50,6 +50,15 @@ type mailPage struct {
 	CanCompose bool         // Options.Submit is set
 	// Live is the URL of the folder's server-sent events (events.go).
 	Live string
+	// Notice is a message key shown above the list (listNotices).
+	Notice string
+}
+
+// listNotices are the notices a list page shows for its ?n= (after
+// sending: composesend.go); any other value shows none.
+var listNotices = map[string]string{
+	"sent":    "mail_sent",
+	"unsaved": "mail_sent_unsaved",
 }
 
 func (s *server) mailStore() (store.Mail, bool) {
@@ -140,7 +149,7 @@ func (s *server) mailList(w http.ResponseWriter, r *http.Request) {
 		s.mailError(w, r, err)
 		return
 	}
-	mp := &mailPage{Query: strings.TrimSpace(r.URL.Query().Get("q"))}
+	mp := &mailPage{Query: strings.TrimSpace(r.URL.Query().Get("q")), Notice: listNotices[r.URL.Query().Get("n")]}
 	if len(mp.Query) > 200 {
 		mp.Query = mp.Query[:200]
 	}

@@ -87,6 +87,11 @@ func (s *server) renderMail(w http.ResponseWriter, r *http.Request, status int, 
 	p := s.newPage(r)
 	p.Address, p.CSRF, p.Mail = acct.Address, sess.csrf, mp
 	mp.CanCompose = s.opt.Submit != nil
+	if mp.Live == "" {
+		// Every webmail page follows the changes: the folder counts,
+		// and on the reading view whether its message is still there.
+		mp.Live = s.liveURL(mp.Folder.ID)
+	}
 	var b bytes.Buffer
 	if err := pages[name][p.Lang].ExecuteTemplate(&b, "layout", p); err != nil {
 		s.log.Error("rendering a page", "page", name, "err", err)

@@ -202,3 +202,43 @@ func TestConcurrentDeliveries(t *testing.T) {
 	}
 	t.Logf("%d requests in %d commits", s.batched.Load(), s.batches.Load())
 }
+
+// TestSmallInfoListingLeavesCache: a page of a big mailbox listed with
+// Info (the webmail's list) reads its rows from SQL and does not load the
+// whole mailbox into the flag cache first; a listing of every message
+// does load it; both give the same messages.
+func TestSmallInfoListingLeavesCache(t *testing.T) {
+	s := newTestStore(t)
+	a := newAccount(t, s, "a@example.com")
+	in := inbox(t, s, a.ID)
+	datas := make([][]byte, 3*chunk)
+	for i := range datas {
+		datas[i] = testMessage(i)
+	}
+	bulkDeliver(t, s, a.ID, in.ID, datas, func(i int) store.Flags {
+		if i%3 == 0 {
+			return store.Flags{System: store.FlagSeen, Keywords: []string{"$Forwarded"}}
+		}
+		return store.Flags{}
+	})
+	page := store.UIDSet{{Lo: 5951, Hi: 6000}}
+	list := func(set store.UIDSet) []store.Message {
+		return collect(t, func(fn func(*store.Message) error) error {
+			return s.ListMessages(ctx, a.ID, in.ID, store.ListOptions{UIDs: set, WithInfo: true}, fn)
+		})
+	}
+	fromSQL := list(page)
+	if s.cachedBox(in.ID) != nil {
+		t.Fatal("listing a page of 50 loaded the flag cache of all 6000 messages")
+	}
+	if len(fromSQL) != 50 || len(fromSQL[0].Info) == 0 {
+		t.Fatalf("page: %d messages", len(fromSQL))
+	}
+	list(nil)
+	if s.cachedBox(in.ID) == nil {
+		t.Fatal("listing every message did not load the flag cache")
+	}
+	if fromCache := list(page); !sameMessages(fromSQL, fromCache) {
+		t.Errorf("the page differs read from SQL and with the cache:\n%v\n%v", fromSQL[0], fromCache[0])
+	}
+}

@@ -75,12 +75,42 @@ func listSpans(set store.UIDSet) []span {
 	return out
 }
 
+// infoCache returns the flag cache an Info listing reads the rest of its
+// rows from, or nil to read whole rows from SQL. A listing of up to a
+// chunk of UIDs (a webmail page, the new mail of a FETCH) never loads
+// the cache: loading it reads every row of the mailbox, about 140 ms of
+// CPU at 100,000 messages, to save a few columns on 50 rows. It uses the
+// cache when it is there (SELECT warms it) and loads it for the big
+// listings it pays off for (FETCH 1:* ENVELOPE).
+func (s *Store) infoCache(ctx context.Context, acct store.AccountID, mbox store.MailboxID, uids store.UIDSet) (*mboxCache, error) {
+	if b := s.cachedBox(mbox); b != nil {
+		return b, nil
+	}
+	if uids != nil && uidCountAtMost(uids, chunk) {
+		return nil, nil
+	}
+	return s.box(ctx, acct, mbox)
+}
+
+// uidCountAtMost reports whether set holds at most n UIDs.
+func uidCountAtMost(set store.UIDSet, n uint64) bool {
+	var total uint64
+	for _, r := range set {
+		if r.Hi >= r.Lo {
+			if total += uint64(r.Hi-r.Lo) + 1; total > n {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // listSQL is ListMessages from the index, in chunks of rows.
 func (s *Store) listSQL(ctx context.Context, acct store.AccountID, mbox store.MailboxID, opt store.ListOptions, fn func(*store.Message) error) error {
 	var box *mboxCache
 	if opt.WithInfo && s.cache.enabled() {
 		var err error
-		if box, err = s.box(ctx, acct, mbox); err != nil {
+		if box, err = s.infoCache(ctx, acct, mbox, opt.UIDs); err != nil {
 			return err
 		}
 	}

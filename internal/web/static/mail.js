@@ -44,30 +44,57 @@
     if (done) { e.preventDefault(); }
   });
 
-  // ---- live updates ----
+  // ---- live updates (every page with the folder tree) ----
+  // The list page fetches itself again (new rows, counts); other pages
+  // ask /mail/live for the folder tree and, on the reading view, whether
+  // its message is still there.
+  var nav = document.querySelector("nav.folders");
   var list = $("list");
-  if (list && list.dataset.live && window.EventSource) {
-    var refreshing = false;
+  function replaceKids(el, from) {
+    if (el && from) { el.replaceChildren.apply(el, Array.prototype.slice.call(from.childNodes)); }
+  }
+  function refreshList() {
+    return fetch(location.href, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) { throw new Error(r.status); }
+      return r.text();
+    }).then(function (html) {
+      var doc = new DOMParser().parseFromString(html, "text/html");
+      // Only the first page of the plain list gets new rows; other
+      // views just update the folder counts.
+      if (list.dataset.page === "0" && !list.dataset.query) {
+        replaceKids(list, doc.getElementById("list"));
+        sel = -1;
+      }
+      replaceKids(nav, doc.querySelector("nav.folders"));
+    });
+  }
+  function refreshState() {
+    var u = "/mail/live?box=" + encodeURIComponent(nav.dataset.box || "0");
+    if (nav.dataset.uid) { u += "&uid=" + encodeURIComponent(nav.dataset.uid); }
+    return fetch(u, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) { throw new Error(r.status); }
+      return r.json();
+    }).then(function (st) {
+      var doc = new DOMParser().parseFromString(st.folders, "text/html");
+      replaceKids(nav, doc.querySelector("nav.folders"));
+      if (st.gone) {
+        var g = $("msg-gone"), a = $("actions");
+        if (g) { g.hidden = false; }
+        if (a) { a.hidden = true; }
+      }
+    });
+  }
+  if (nav && nav.dataset.live && window.EventSource) {
+    var refreshing = false, again = false;
     var refresh = function () {
-      if (refreshing) { return; }
+      if (refreshing) { again = true; return; }
       refreshing = true;
-      fetch(location.href, { credentials: "same-origin" }).then(function (r) {
-        if (!r.ok) { throw new Error(r.status); }
-        return r.text();
-      }).then(function (html) {
-        var doc = new DOMParser().parseFromString(html, "text/html");
-        var nl = doc.getElementById("list"), nf = doc.querySelector("nav.folders");
-        // Only the first page of the plain list gets new rows; other
-        // views just update the folder counts.
-        if (nl && list.dataset.page === "0" && !list.dataset.query) {
-          list.replaceChildren.apply(list, Array.prototype.slice.call(nl.childNodes));
-          sel = -1;
-        }
-        var of = document.querySelector("nav.folders");
-        if (nf && of) { of.replaceChildren.apply(of, Array.prototype.slice.call(nf.childNodes)); }
-      }).catch(function () {}).then(function () { refreshing = false; });
+      (list ? refreshList() : refreshState()).catch(function () {}).then(function () {
+        refreshing = false;
+        if (again) { again = false; refresh(); }
+      });
     };
-    var es = new EventSource(list.dataset.live);
+    var es = new EventSource(nav.dataset.live);
     es.addEventListener("change", refresh);
     es.addEventListener("signedout", function () { es.close(); location.href = "/"; });
     window.addEventListener("pagehide", function () { es.close(); });
