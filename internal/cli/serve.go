@@ -357,6 +357,11 @@ func (d *deps) httpServer(h http.Handler, withTLS bool) httpServer {
 	if withTLS {
 		s.TLSConfig = d.tls.Config()
 	}
+	// Live event streams of the webmail end at Shutdown instead of
+	// holding it for the whole grace period.
+	if c, ok := h.(interface{ CloseStreams() }); ok {
+		s.RegisterOnShutdown(c.CloseStreams)
+	}
 	return httpServer{s}
 }
 

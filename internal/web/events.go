@@ -123,6 +123,8 @@ func (s *server) mailEvents(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.closing:
+			return
 		case <-end.C:
 			return
 		case <-tick.C:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -103,5 +104,39 @@ func TestBrowserLiveReadingView(t *testing.T) {
 	}
 	if !actionsHidden {
 		t.Error("the actions on the moved message are still shown")
+	}
+}
+
+// Shutdown of the HTTP server ends the live event streams (CloseStreams
+// through RegisterOnShutdown, as serve wires it) instead of waiting for
+// its grace period while browsers keep them open.
+func TestShutdownEndsLiveStreams(t *testing.T) {
+	e := newEnv(t, nil)
+	ts := httptest.NewUnstartedServer(e.h)
+	cs, ok := e.h.(interface{ CloseStreams() })
+	if !ok {
+		t.Fatalf("%T has no CloseStreams", e.h)
+	}
+	ts.Config.RegisterOnShutdown(cs.CloseStreams)
+	ts.StartTLS()
+	defer ts.Close()
+	c := client(t, ts)
+	signIn(t, c, ts.URL, testUser, testPassword)
+	resp, err := c.Get(ts.URL + "/mail/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 4096)
+	if n, _ := resp.Body.Read(buf); !strings.Contains(string(buf[:n]), "retry:") {
+		t.Fatalf("stream start %q", buf[:n])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ts.Config.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown with a live stream open: %v", err)
+	}
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Errorf("stream after Shutdown: %v", err)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/youju/youju/internal/auth"
@@ -98,7 +99,18 @@ type server struct {
 	sessions *sessions
 	mux      *http.ServeMux
 	hsts     string // the Strict-Transport-Security value, "" for none
+	// closing ends the live event streams (CloseStreams): they outlive
+	// any request deadline, so http.Server.Shutdown would otherwise wait
+	// for its whole grace period.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
+
+// CloseStreams ends every live event stream of the handler New returned;
+// http.Server.RegisterOnShutdown takes it, so Shutdown does not wait for
+// browsers that keep a stream open. Browsers reconnect by themselves
+// (EventSource), to another node or to the restarted server.
+func (s *server) CloseStreams() { s.closeOnce.Do(func() { close(s.closing) }) }
 
 // New returns the handler of the public web listeners (HTTP and HTTPS).
 func New(opt Options) http.Handler {
@@ -126,7 +138,7 @@ func New(opt Options) http.Handler {
 		opt.Sessions = newMemSessions()
 	}
 	log := opt.Logger.With("proto", "http")
-	s := &server{opt: opt, log: log, mux: http.NewServeMux(),
+	s := &server{opt: opt, log: log, mux: http.NewServeMux(), closing: make(chan struct{}),
 		sessions: newSessions(opt.Sessions, opt.SessionIdle, opt.SessionMax, opt.Now, log)}
 	s.hsts = hstsValue(opt.HSTSMaxAge, opt.HTTPSPort)
 	s.routes()
