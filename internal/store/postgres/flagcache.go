@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"container/list"
 	"context"
+	"slices"
 	"sort"
 	"sync"
 
@@ -50,6 +51,11 @@ type cbox struct {
 	uidnext int64
 	count   int64
 	rows    []centry // ascending UID
+
+	// sel is SELECT's state of rows, computed once (rows never change
+	// once cached): a SELECT of a cached 100k mailbox read every row.
+	selOnce sync.Once
+	sel     store.MailboxState
 }
 
 type flagCache struct {
@@ -290,6 +296,17 @@ func (s *Store) selectCached(ctx context.Context, acct store.AccountID, mbox sto
 	if b == nil || err != nil {
 		return st, err != nil, err
 	}
+	b.selOnce.Do(b.selectState)
+	st = b.sel
+	// The caller may keep or change what it gets: copies.
+	st.UIDs = slices.Clone(st.UIDs)
+	st.Keywords = slices.Clone(st.Keywords)
+	return st, true, nil
+}
+
+// selectState computes b.sel from the rows.
+func (b *cbox) selectState() {
+	st := &b.sel
 	var ks store.KeywordSet
 	last := ""
 	for i := range b.rows {
@@ -304,5 +321,4 @@ func (s *Store) selectCached(ctx context.Context, acct store.AccountID, mbox sto
 		}
 	}
 	st.Keywords = ks.Sorted()
-	return st, true, nil
 }
