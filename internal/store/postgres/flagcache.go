@@ -177,38 +177,20 @@ func (s *Store) searchCached(ctx context.Context, acct store.AccountID, mbox sto
 	if b == nil || err != nil {
 		return nil, err != nil, err
 	}
-	var since, before, ssince, sbefore int64
-	if !q.Since.IsZero() {
-		since = q.Since.UnixNano()
-	}
-	if !q.Before.IsZero() {
-		before = q.Before.UnixNano()
-	}
-	if !q.SavedSince.IsZero() {
-		ssince = q.SavedSince.UnixNano()
-	}
-	if !q.SavedBefore.IsZero() {
-		sbefore = q.SavedBefore.UnixNano()
-	}
-	set, unset := q.FlagsSet&store.AllSystemFlags, q.FlagsUnset&store.AllSystemFlags
+	f, plain := q.RowFilter(), q.RowOnly()
 	var out []store.UID
 	for i := range b.rows { // rows are never changed once cached
 		e := &b.rows[i]
-		if e.flags&set != set || e.flags&unset != 0 ||
-			(q.MinSize > 0 && e.size <= q.MinSize) || (q.MaxSize > 0 && e.size >= q.MaxSize) ||
-			(since != 0 && e.idate < since) || (before != 0 && e.idate >= before) ||
-			(ssince != 0 && e.sdate < ssince) || (sbefore != 0 && e.sdate >= sbefore) ||
-			(q.MinModSeq > 0 && e.modseq < q.MinModSeq) ||
-			(q.UIDs != nil && !setContains(q.UIDs, e.uid)) {
+		if !f.Match(e.uid, e.flags, e.modseq, e.size, e.idate, e.sdate) {
 			continue
 		}
-		if q.Match == nil && len(q.Keywords) == 0 && len(q.NotKeywords) == 0 {
+		if plain {
 			out = append(out, e.uid)
 			continue
 		}
 		m := store.Message{UID: e.uid, ModSeq: e.modseq, Flags: store.Flags{System: e.flags, Keywords: store.SplitKeywords(e.keywords)},
 			InternalDate: fromNano(e.idate), SaveDate: fromNano(e.sdate), Size: e.size}
-		ok, err := matchRest(&q, false, &m)
+		ok, err := q.MatchRest(&m)
 		if err != nil {
 			return nil, true, err
 		}
