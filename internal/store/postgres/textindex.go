@@ -75,8 +75,12 @@ CREATE TRIGGER mailboxes_text_forget AFTER DELETE ON mailboxes
 	FOR EACH ROW EXECUTE FUNCTION text_forget_mailbox();`
 
 const (
-	// textBuckets is how many buckets the terms of a field are hashed to.
-	textBuckets = 4096
+	// textBuckets is how many buckets the terms of the body are hashed
+	// to; textFieldBuckets those of another field, whose rows were small
+	// (30-50 bytes of entries in a row of 100 bytes with its key) at 4,096.
+	textBuckets      = 4096
+	textFieldBuckets = 512
+	textBodyField    = int(store.TextBody - 1)
 	// maxPieceWords bounds the words of the vocabulary one piece of a
 	// term is looked up as; a piece found in more does not narrow.
 	maxPieceWords = 5000
@@ -162,7 +166,7 @@ func readPostings(ctx context.Context, tx pgx.Tx, mbox store.MailboxID, field in
 	}
 	var buckets []int16
 	for _, w := range words {
-		buckets = append(buckets, termBucket(w))
+		buckets = append(buckets, termBucket(field, w))
 	}
 	slices.Sort(buckets)
 	rows, err := tx.Query(ctx, `SELECT entries FROM text_postings WHERE mailbox_id=$1 AND field=$2 AND bucket = ANY($3)`, mbox, field, slices.Compact(buckets))

@@ -279,8 +279,9 @@ func TestTextIndexTwoNodes(t *testing.T) {
 func TestPostingEntries(t *testing.T) {
 	var b []byte
 	var want, got []string
-	for i, l := range [][]uint32{{1, 5}, {9}, {4000, 4001, 4002, 4003, 4004, 4005, 4006, 4007, 4008, 4009, 4010, 4011}} {
-		term := []string{"发票", "a", "word"}[i]
+	// A bigram as codes, a word, a bigram beyond 16 bits as UTF-8.
+	for i, l := range [][]uint32{{1, 5}, {9}, {4000, 4001, 4002, 4003, 4004, 4005, 4006, 4007, 4008, 4009, 4010, 4011}, {7}} {
+		term := []string{"发票", "a", "word", "𠀀𠀁"}[i]
 		b = appendEntry(b, term, textterms.AppendUIDs(nil, l))
 		want = append(want, fmt.Sprint(term, l))
 	}
@@ -294,6 +295,12 @@ func TestPostingEntries(t *testing.T) {
 	}
 	if eachEntry(append(b, 9, 1), func(string, []byte) bool { return true }) {
 		t.Error("a cut entry is not refused")
+	}
+	if eachEntry(append(b, 0, 0x53), func(string, []byte) bool { return true }) {
+		t.Error("a cut bigram is not refused")
+	}
+	if n := len(appendEntry(nil, "发票", []byte{1})); n != 7 {
+		t.Errorf("a bigram entry of a 1-byte list is %d bytes, want 7", n)
 	}
 }
 

@@ -393,7 +393,7 @@ func writePostings(ctx context.Context, tx pgx.Tx, mbox store.MailboxID, post ma
 	}
 	slices.SortFunc(keys, func(a, b postKey) int { return strings.Compare(a.term, b.term) }) // rows the same on every run
 	for _, k := range keys {
-		rk := rowKey{k.field, termBucket(k.term), k.span}
+		rk := rowKey{k.field, termBucket(int(k.field), k.term), k.span}
 		rowsOf[rk] = appendEntry(rowsOf[rk], k.term, textterms.AppendUIDs(nil, post[k]))
 	}
 	fields := make([]int16, 0, len(rowsOf))
@@ -460,10 +460,14 @@ func compactSpans(ctx context.Context, tx pgx.Tx, mbox store.MailboxID, from, to
 	return err
 }
 
-// termBucket is the bucket of a term's entries.
-func termBucket(term string) int16 {
+// termBucket is the bucket of a term's entries in a field: one of
+// textBuckets in the body, of textFieldBuckets in the other fields.
+func termBucket(field int, term string) int16 {
 	h := fnv.New32a()
 	h.Write([]byte(term))
+	if field != textBodyField {
+		return int16(h.Sum32() % textFieldBuckets)
+	}
 	return int16(h.Sum32() % textBuckets)
 }
 
@@ -521,12 +525,33 @@ func forgetText(ctx context.Context, tx pgx.Tx, mbox store.MailboxID) error {
 
 // appendEntry appends a term and its UID list (textterms.AppendUIDs) to
 // a postings row: the term's length, the term, the list's length, the
-// list.
+// list. A CJK bigram of two letters below U+10000 (most terms of Chinese
+// mail) is a 0 length (no term is empty) and the two letters as 16-bit
+// codes: 5 bytes instead of 7.
 func appendEntry(b []byte, term string, list []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(term)))
-	b = append(b, term...)
+	if r1, r2, ok := bigramCodes(term); ok {
+		b = append(b, 0)
+		b = binary.BigEndian.AppendUint16(b, r1)
+		b = binary.BigEndian.AppendUint16(b, r2)
+	} else {
+		b = binary.AppendUvarint(b, uint64(len(term)))
+		b = append(b, term...)
+	}
 	b = binary.AppendUvarint(b, uint64(len(list)))
 	return append(b, list...)
+}
+
+// bigramCodes returns the letters of a CJK bigram as 16-bit codes; ok is
+// false for any other term.
+func bigramCodes(term string) (r1, r2 uint16, ok bool) {
+	if !isCJKBigram(term) {
+		return 0, 0, false
+	}
+	rs := []rune(term)
+	if rs[0] > 0xFFFF || rs[1] > 0xFFFF {
+		return 0, 0, false
+	}
+	return uint16(rs[0]), uint16(rs[1]), true
 }
 
 // eachEntry calls fn with every entry of a postings row until fn returns
@@ -542,12 +567,22 @@ func eachEntry(b []byte, fn func(term string, list []byte) bool) bool {
 		return v, true
 	}
 	for len(b) > 0 {
-		term, ok := next()
-		if !ok {
-			return false
+		var term string
+		if b[0] == 0 { // a bigram's codes
+			if len(b) < 5 {
+				return false
+			}
+			term = string([]rune{rune(binary.BigEndian.Uint16(b[1:])), rune(binary.BigEndian.Uint16(b[3:]))})
+			b = b[5:]
+		} else {
+			t, ok := next()
+			if !ok {
+				return false
+			}
+			term = string(t)
 		}
 		list, ok := next()
-		if !ok || !fn(string(term), list) {
+		if !ok || !fn(term, list) {
 			return false
 		}
 	}
