@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"container/list"
 	"context"
+	"slices"
 	"sort"
 	"sync"
 
@@ -50,6 +51,11 @@ type cbox struct {
 	uidnext int64
 	count   int64
 	rows    []centry // ascending UID
+
+	// sel is SELECT's state of rows, computed once (rows never change
+	// once cached): a SELECT of a cached 100k mailbox read every row.
+	selOnce sync.Once
+	sel     store.MailboxState
 }
 
 type flagCache struct {
@@ -171,38 +177,20 @@ func (s *Store) searchCached(ctx context.Context, acct store.AccountID, mbox sto
 	if b == nil || err != nil {
 		return nil, err != nil, err
 	}
-	var since, before, ssince, sbefore int64
-	if !q.Since.IsZero() {
-		since = q.Since.UnixNano()
-	}
-	if !q.Before.IsZero() {
-		before = q.Before.UnixNano()
-	}
-	if !q.SavedSince.IsZero() {
-		ssince = q.SavedSince.UnixNano()
-	}
-	if !q.SavedBefore.IsZero() {
-		sbefore = q.SavedBefore.UnixNano()
-	}
-	set, unset := q.FlagsSet&store.AllSystemFlags, q.FlagsUnset&store.AllSystemFlags
+	f, plain := q.RowFilter(), q.RowOnly()
 	var out []store.UID
 	for i := range b.rows { // rows are never changed once cached
 		e := &b.rows[i]
-		if e.flags&set != set || e.flags&unset != 0 ||
-			(q.MinSize > 0 && e.size <= q.MinSize) || (q.MaxSize > 0 && e.size >= q.MaxSize) ||
-			(since != 0 && e.idate < since) || (before != 0 && e.idate >= before) ||
-			(ssince != 0 && e.sdate < ssince) || (sbefore != 0 && e.sdate >= sbefore) ||
-			(q.MinModSeq > 0 && e.modseq < q.MinModSeq) ||
-			(q.UIDs != nil && !setContains(q.UIDs, e.uid)) {
+		if !f.Match(e.uid, e.flags, e.modseq, e.size, e.idate, e.sdate) {
 			continue
 		}
-		if q.Match == nil && len(q.Keywords) == 0 && len(q.NotKeywords) == 0 {
+		if plain {
 			out = append(out, e.uid)
 			continue
 		}
 		m := store.Message{UID: e.uid, ModSeq: e.modseq, Flags: store.Flags{System: e.flags, Keywords: store.SplitKeywords(e.keywords)},
 			InternalDate: fromNano(e.idate), SaveDate: fromNano(e.sdate), Size: e.size}
-		ok, err := matchRest(&q, false, &m)
+		ok, err := q.MatchRest(&m)
 		if err != nil {
 			return nil, true, err
 		}
@@ -290,6 +278,17 @@ func (s *Store) selectCached(ctx context.Context, acct store.AccountID, mbox sto
 	if b == nil || err != nil {
 		return st, err != nil, err
 	}
+	b.selOnce.Do(b.selectState)
+	st = b.sel
+	// The caller may keep or change what it gets: copies.
+	st.UIDs = slices.Clone(st.UIDs)
+	st.Keywords = slices.Clone(st.Keywords)
+	return st, true, nil
+}
+
+// selectState computes b.sel from the rows.
+func (b *cbox) selectState() {
+	st := &b.sel
 	var ks store.KeywordSet
 	last := ""
 	for i := range b.rows {
@@ -304,5 +303,4 @@ func (s *Store) selectCached(ctx context.Context, acct store.AccountID, mbox sto
 		}
 	}
 	st.Keywords = ks.Sorted()
-	return st, true, nil
 }

@@ -135,9 +135,10 @@ func (s *Store) ListMessages(ctx context.Context, acct store.AccountID, mbox sto
 	if done, err := s.listCached(ctx, acct, mbox, &opt, fn); done {
 		return err
 	}
-	if err := s.checkMailbox(ctx, acct, mbox); err != nil {
-		return err
-	}
+	// The query's scope matches nothing of a mailbox not acct's: only a
+	// listing that found nothing asks whether the mailbox is there, so
+	// that a short listing (the last 50 ENVELOPEs) is one round trip.
+	found := false
 	q := listQuery(&opt)
 	for _, sp := range listSpans(opt.UIDs) {
 		lo := sp.lo
@@ -150,6 +151,7 @@ func (s *Store) ListMessages(ctx context.Context, acct store.AccountID, mbox sto
 			if err != nil {
 				return err
 			}
+			found = found || len(msgs) > 0
 			for i := range msgs {
 				if sp.filter && !setContains(opt.UIDs, msgs[i].UID) {
 					continue
@@ -167,6 +169,9 @@ func (s *Store) ListMessages(ctx context.Context, acct store.AccountID, mbox sto
 			}
 			lo = last + 1
 		}
+	}
+	if !found {
+		return s.checkMailbox(ctx, acct, mbox)
 	}
 	return nil
 }
@@ -285,20 +290,7 @@ func matchRest(q *store.Query, filter bool, m *store.Message) (bool, error) {
 	if filter && !setContains(q.UIDs, m.UID) {
 		return false, nil
 	}
-	for _, k := range q.Keywords {
-		if !store.HasKeyword(m.Flags.Keywords, k) {
-			return false, nil
-		}
-	}
-	for _, k := range q.NotKeywords {
-		if store.HasKeyword(m.Flags.Keywords, k) {
-			return false, nil
-		}
-	}
-	if q.Match != nil {
-		return q.Match(m)
-	}
-	return true, nil
+	return q.MatchRest(m)
 }
 
 // OpenMessage implements store.Mail.

@@ -123,6 +123,7 @@ func (s *Store) listener(c *pgx.Conn) {
 			continue
 		}
 		backoff = 100 * time.Millisecond
+		s.textWork.setAll() // the events lost with the connection
 		s.resync(ctx)
 	}
 }
@@ -135,6 +136,7 @@ func (s *Store) receive(ctx context.Context, c *pgx.Conn) error {
 			return err
 		}
 		if e, ok := s.parsePayload(n.Payload); ok {
+			s.noteText(e)
 			s.note.Publish(e)
 		}
 	}

@@ -77,6 +77,8 @@ type Options struct {
 	NoTextIndexer bool
 	// cacheMin overrides the cacheMin const (tests cache every mailbox).
 	cacheMin int64
+	// textPoll and textRescan override the indexer's consts (tests).
+	textPoll, textRescan time.Duration
 }
 
 // Store is the PostgreSQL mail store. It implements store.Store.
@@ -94,6 +96,7 @@ type Store struct {
 
 	vocab    textterms.Vocab // the text index's words (textindex.go)
 	textKick chan struct{}
+	textWork textWork // what the indexer looks at next (textindexer.go)
 
 	closeOnce sync.Once
 	closing   chan struct{}
@@ -294,6 +297,7 @@ func (s *Store) writeOnce(ctx context.Context, fn func(t *tx) error) ([]store.Ev
 // publish hands events to the local hub.
 func (s *Store) publish(events []store.Event) {
 	for _, e := range events {
+		s.noteText(e)
 		s.note.Publish(e)
 	}
 }

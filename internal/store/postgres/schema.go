@@ -240,6 +240,10 @@ CREATE TRIGGER blobs_trash_ext AFTER DELETE ON blobs
 	stateSchema,
 	// the admin flag of accounts and the admin API's tokens (apitokens.go).
 	apiTokensSchema,
+	// The text index's rows change form (bigrams as 16-bit codes, 512
+	// buckets outside the body): it is derived data, indexed again from
+	// UID 1 (SEARCH scans what is not indexed meanwhile).
+	`DELETE FROM text_postings; DELETE FROM text_big; DELETE FROM text_marks;`,
 }
 
 // lockKey is the advisory lock that serialises migrations of one schema

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -76,8 +75,12 @@ CREATE TRIGGER mailboxes_text_forget AFTER DELETE ON mailboxes
 	FOR EACH ROW EXECUTE FUNCTION text_forget_mailbox();`
 
 const (
-	// textBuckets is how many buckets the terms of a field are hashed to.
-	textBuckets = 4096
+	// textBuckets is how many buckets the terms of the body are hashed
+	// to; textFieldBuckets those of another field, whose rows were small
+	// (30-50 bytes of entries in a row of 100 bytes with its key) at 4,096.
+	textBuckets      = 4096
+	textFieldBuckets = 512
+	textBodyField    = int(store.TextBody - 1)
 	// maxPieceWords bounds the words of the vocabulary one piece of a
 	// term is looked up as; a piece found in more does not narrow.
 	maxPieceWords = 5000
@@ -101,10 +104,7 @@ func (s *Store) TextCandidates(ctx context.Context, acct store.AccountID, mbox s
 	if field < store.TextSubject || field > store.TextBody {
 		return none, false, nil
 	}
-	ps, sure := textterms.Query(strings.ToLower(value), textterms.AddrField(int(field-1)))
-	ps = slices.DeleteFunc(ps, func(p textterms.Piece) bool {
-		return p.Kind != textterms.Whole && p.Kind != textterms.Bigram && p.LookupWindow() == ""
-	})
+	ps, sure := textterms.SearchPieces(value, int(field-1))
 	if len(ps) == 0 {
 		return none, false, nil
 	}
@@ -141,89 +141,46 @@ func (s *Store) textLookup(ctx context.Context, tx pgx.Tx, acct store.AccountID,
 	if err := s.syncVocab(ctx, tx); err != nil {
 		return none, false, err
 	}
-	below := store.UID(uidNext)
-	var hits, proved textterms.UIDBits
-	narrowed := false
-	for _, p := range ps {
-		words, ok := s.vocab.PieceWords(p, maxPieceWords)
-		if !ok {
-			sure = false
-			continue
-		}
-		h, pr, err := readPostings(ctx, tx, mbox, field, words, p, sure, below)
-		if err != nil {
-			return none, false, err
-		}
-		if narrowed {
-			hits.And(h)
-		} else {
-			hits, proved, narrowed = h, pr, true
-		}
-	}
-	if !narrowed {
-		return none, false, nil
-	}
-	big := textterms.NewUIDBits(below)
-	rows, err := tx.Query(ctx, `SELECT uid FROM text_big WHERE mailbox_id=$1`, mbox)
-	if err != nil {
-		return none, false, err
-	}
-	var u int64
-	if _, err := pgx.ForEachRow(rows, []any{&u}, func() error { big.Add(uint32(u)); return nil }); err != nil {
-		return none, false, err
-	}
-	var m store.TextMatches
-	if sure {
-		proved.AndNot(big)
-		m.Sure = proved.Set()
-	}
-	hits.Or(big)
-	m.Candidates = hits.Set()
-	if mark+1 < uidNext {
-		m.Candidates = m.Candidates.AppendRange(store.UID(mark+1), store.UID(uidNext-1))
-	}
-	return m, true, nil
+	l := textterms.Lookup{Vocab: &s.vocab, MaxWords: maxPieceWords, Mark: store.UID(mark), UIDNext: store.UID(uidNext),
+		Postings: func(p textterms.Piece, words []string, sure bool) (*textterms.Hits, error) {
+			return readPostings(ctx, tx, mbox, field, words, p, sure, store.UID(uidNext))
+		},
+		Big: func(big textterms.UIDBits) error {
+			rows, err := tx.Query(ctx, `SELECT uid FROM text_big WHERE mailbox_id=$1`, mbox)
+			if err != nil {
+				return err
+			}
+			var u int64
+			_, err = pgx.ForEachRow(rows, []any{&u}, func() error { big.Add(uint32(u)); return nil })
+			return err
+		}}
+	return l.Candidates(ps, sure)
 }
 
-// readPostings unites the postings of words in a field of the mailbox;
-// proved are the hits of the words that prove the piece (when sure).
-func readPostings(ctx context.Context, tx pgx.Tx, mbox store.MailboxID, field int, words []string, p textterms.Piece, sure bool, below store.UID) (hits, proved textterms.UIDBits, err error) {
-	hits = textterms.NewUIDBits(below)
-	if sure {
-		proved = textterms.NewUIDBits(below)
-	}
+// readPostings unites the postings of words in a field of the mailbox
+// (textterms.Hits).
+func readPostings(ctx context.Context, tx pgx.Tx, mbox store.MailboxID, field int, words []string, p textterms.Piece, sure bool, below store.UID) (*textterms.Hits, error) {
+	h := textterms.NewHits(p, words, sure, below)
 	if len(words) == 0 {
-		return hits, proved, nil
+		return h, nil
 	}
-	want := make(map[string]bool, len(words))
 	var buckets []int16
 	for _, w := range words {
-		want[w] = true
-		buckets = append(buckets, termBucket(w))
+		buckets = append(buckets, termBucket(field, w))
 	}
 	slices.Sort(buckets)
 	rows, err := tx.Query(ctx, `SELECT entries FROM text_postings WHERE mailbox_id=$1 AND field=$2 AND bucket = ANY($3)`, mbox, field, slices.Compact(buckets))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var data []byte
 	_, err = pgx.ForEachRow(rows, []any{&data}, func() error {
-		ok := eachEntry(data, func(term string, list []byte) bool {
-			if !want[term] {
-				return true
-			}
-			ok := textterms.EachUID(list, hits.Add)
-			if sure && p.Proves(term) {
-				ok = textterms.EachUID(list, proved.Add) && ok
-			}
-			return ok
-		})
-		if !ok {
+		if !eachEntry(data, func(term string, list []byte) bool { return !h.Wants(term) || h.Add(term, list) }) {
 			return errDamaged
 		}
 		return nil
 	})
-	return hits, proved, err
+	return h, err
 }
 
 var errDamaged = errors.New("postgres: text index: damaged postings")

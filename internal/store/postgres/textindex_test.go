@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/store/textterms"
@@ -278,8 +279,9 @@ func TestTextIndexTwoNodes(t *testing.T) {
 func TestPostingEntries(t *testing.T) {
 	var b []byte
 	var want, got []string
-	for i, l := range [][]uint32{{1, 5}, {9}, {4000, 4001, 4002, 4003, 4004, 4005, 4006, 4007, 4008, 4009, 4010, 4011}} {
-		term := []string{"发票", "a", "word"}[i]
+	// A bigram as codes, a word, a bigram beyond 16 bits as UTF-8.
+	for i, l := range [][]uint32{{1, 5}, {9}, {4000, 4001, 4002, 4003, 4004, 4005, 4006, 4007, 4008, 4009, 4010, 4011}, {7}} {
+		term := []string{"发票", "a", "word", "𠀀𠀁"}[i]
 		b = appendEntry(b, term, textterms.AppendUIDs(nil, l))
 		want = append(want, fmt.Sprint(term, l))
 	}
@@ -293,6 +295,12 @@ func TestPostingEntries(t *testing.T) {
 	}
 	if eachEntry(append(b, 9, 1), func(string, []byte) bool { return true }) {
 		t.Error("a cut entry is not refused")
+	}
+	if eachEntry(append(b, 0, 0x53), func(string, []byte) bool { return true }) {
+		t.Error("a cut bigram is not refused")
+	}
+	if n := len(appendEntry(nil, "发票", []byte{1})); n != 7 {
+		t.Errorf("a bigram entry of a 1-byte list is %d bytes, want 7", n)
 	}
 }
 
@@ -329,4 +337,48 @@ func qp(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestTextIndexerFollowsOtherNode: a node's indexer indexes, at its
+// start, the mail delivered while it was not running, and then, from the
+// events alone (no rescan in the test's time), the mail another node
+// delivers.
+func TestTextIndexerFollowsOtherNode(t *testing.T) {
+	schema := schemaFor(t.TempDir())
+	s1 := openSchema(t, schema, Options{NoTextIndexer: true})
+	defer s1.Close()
+	a := newAccount(t, s1, "follow@example.org")
+	in, err := s1.Mailbox(ctx, a.ID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies := textBodies()
+	for i, b := range bodies[:20] {
+		deliverText(t, s1, a, i, b)
+	}
+	s2 := openSchema(t, schema, Options{textPoll: 10 * time.Millisecond, textRescan: time.Hour})
+	defer s2.Close()
+	waitIndexed(t, s2, "at start")
+	for i, b := range bodies[20:] {
+		deliverText(t, s1, a, 20+i, b)
+	}
+	waitIndexed(t, s2, "after node 1 delivered")
+	checkCandidates(t, s1, a, in.ID, bodies, "node 1")
+}
+
+// waitIndexed waits until nothing waits for the index (the indexer of s
+// runs); it fails after a minute.
+func waitIndexed(t *testing.T, s *Store, when string) {
+	t.Helper()
+	for range 6000 {
+		n, err := s.TextIndexPending(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s: the indexer did not index the mail", when)
 }

@@ -2,12 +2,14 @@ package postgres
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"hash/fnv"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,15 +28,27 @@ import (
 // another, nor index one batch twice), indexes the next batch of messages
 // above the mark and moves the mark in the same transaction. After a crash
 // or a restart, whichever node comes first goes on from the marks.
+//
+// Which mailboxes to look at comes from the change events every node
+// already gets (this node's after commit, the others' by LISTEN): an idle
+// indexer asks the database nothing. All mailboxes are looked at when the
+// store starts (mail delivered while no node ran), when the listen
+// connection was lost (events may be lost with it), after a rebuild, and
+// every textRescan (a safety net: SEARCH stays exact whatever the lag, as
+// messages above the mark are candidates).
 
-var (
-	// textBatch bounds the messages of one indexer transaction (a
-	// variable: tests make many small batches).
-	textBatch = 256
-	// textPoll is how often an idle indexer looks for new mail; mail
-	// gathers meanwhile, so that a batch writes a term's row once for
-	// many messages.
+// textBatch bounds the messages of one indexer transaction (a variable:
+// tests make many small batches).
+var textBatch = 256
+
+const (
+	// textPoll is how often the indexer takes the mailboxes the events
+	// named; mail gathers meanwhile, so that a batch writes a term's row
+	// once for many messages (Options.textPoll in tests).
 	textPoll = time.Second
+	// textRescan is how often the indexer looks at every mailbox
+	// (Options.textRescan in tests).
+	textRescan = 5 * time.Minute
 )
 
 // textVocabLock is the advisory lock that orders the vocabulary rows of
@@ -45,8 +59,60 @@ var textVocabLock = func() int64 {
 	return int64(h.Sum64())
 }()
 
-// kickIndexer wakes the indexer (after a rebuild).
+// textWork is what the indexer is to look at next: the mailboxes that
+// events named, or all.
+type textWork struct {
+	mu    sync.Mutex
+	boxes map[store.MailboxID]struct{}
+	all   bool
+}
+
+// note records a mailbox whose messages changed.
+func (w *textWork) note(e store.Event) {
+	if e.Mailbox == 0 {
+		return // the list of mailboxes: a new one has no message yet
+	}
+	w.mu.Lock()
+	if w.boxes == nil {
+		w.boxes = map[store.MailboxID]struct{}{}
+	}
+	w.boxes[e.Mailbox] = struct{}{}
+	w.mu.Unlock()
+}
+
+// setAll makes the next look one at every mailbox.
+func (w *textWork) setAll() {
+	w.mu.Lock()
+	w.all = true
+	w.mu.Unlock()
+}
+
+// take returns and forgets what is to be looked at: all, or the
+// mailboxes (none: nothing to do).
+func (w *textWork) take() (boxes []store.MailboxID, all bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	all, w.all = w.all, false
+	if !all {
+		for id := range w.boxes {
+			boxes = append(boxes, id)
+		}
+	}
+	clear(w.boxes)
+	return boxes, all
+}
+
+// noteText tells this node's indexer, if it runs, of a change event.
+func (s *Store) noteText(e store.Event) {
+	if !s.opts.NoTextIndexer {
+		s.textWork.note(e)
+	}
+}
+
+// kickIndexer wakes the indexer to look at every mailbox (after a
+// rebuild).
 func (s *Store) kickIndexer() {
+	s.textWork.setAll()
 	select {
 	case s.textKick <- struct{}{}:
 	default:
@@ -56,14 +122,26 @@ func (s *Store) kickIndexer() {
 // textIndexer runs until the store closes.
 func (s *Store) textIndexer() {
 	defer s.wg.Done()
-	tick := time.NewTicker(textPoll)
+	tick := time.NewTicker(cmp.Or(s.opts.textPoll, textPoll))
+	rescan := cmp.Or(s.opts.textRescan, textRescan)
 	defer tick.Stop()
+	s.textWork.setAll() // mail delivered while no node was running
+	lastAll := time.Now()
 	for {
 		select {
 		case <-s.closing:
 			return
 		case <-tick.C:
 		case <-s.textKick:
+		}
+		if time.Since(lastAll) >= rescan {
+			s.textWork.setAll()
+		}
+		boxes, all := s.textWork.take()
+		if all {
+			lastAll = time.Now()
+		} else if len(boxes) == 0 {
+			continue
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() {
@@ -73,8 +151,15 @@ func (s *Store) textIndexer() {
 			case <-ctx.Done():
 			}
 		}()
-		if _, err := s.IndexText(ctx); err != nil && ctx.Err() == nil {
+		if _, err := s.indexText(ctx, boxes, all); err != nil && ctx.Err() == nil {
 			s.log.Warn("text index", "err", err)
+			if all {
+				s.textWork.setAll() // try again at the next tick
+			} else {
+				for _, mb := range boxes {
+					s.textWork.note(store.Event{Mailbox: mb})
+				}
+			}
 		}
 		cancel()
 	}
@@ -84,9 +169,15 @@ func (s *Store) textIndexer() {
 // indexing, and returns how many it indexed. The indexer calls it; tests
 // and benchmarks call it to catch up at once.
 func (s *Store) IndexText(ctx context.Context) (int, error) {
+	return s.indexText(ctx, nil, true)
+}
+
+// indexText indexes the messages not indexed yet of boxes, or of every
+// mailbox if all.
+func (s *Store) indexText(ctx context.Context, boxes []store.MailboxID, all bool) (int, error) {
 	total := 0
 	for {
-		todo, err := s.textTodo(ctx)
+		todo, err := s.textTodo(ctx, boxes, all)
 		if err != nil || len(todo) == 0 {
 			return total, err
 		}
@@ -105,17 +196,21 @@ func (s *Store) IndexText(ctx context.Context) (int, error) {
 	}
 }
 
-// textTodo lists mailboxes with messages above their mark, and gives
-// those without a mark one (0: nothing indexed).
-func (s *Store) textTodo(ctx context.Context) ([]store.MailboxID, error) {
+// textTodo lists mailboxes (of boxes, or any if all) with messages above
+// their mark, and gives those without a mark one (0: nothing indexed).
+func (s *Store) textTodo(ctx context.Context, boxes []store.MailboxID, all bool) ([]store.MailboxID, error) {
+	which, a := `m.id = ANY($1)`, []any{boxes}
+	if all {
+		which, a = `true`, nil
+	}
 	if _, err := s.pool.Exec(ctx, `INSERT INTO text_marks(mailbox_id, uidvalidity, mark)
-		SELECT id, uidvalidity, 0 FROM mailboxes m WHERE uidnext > 1
+		SELECT id, uidvalidity, 0 FROM mailboxes m WHERE `+which+` AND uidnext > 1
 			AND NOT EXISTS (SELECT 1 FROM text_marks t WHERE t.mailbox_id = m.id)
-		ON CONFLICT DO NOTHING`); err != nil {
+		ON CONFLICT DO NOTHING`, a...); err != nil {
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, `SELECT m.id FROM mailboxes m JOIN text_marks t ON t.mailbox_id = m.id
-		WHERE t.uidvalidity <> m.uidvalidity OR t.mark < m.uidnext - 1 OR m.messages*4 < t.docs*3 LIMIT 100`)
+		WHERE `+which+` AND (t.uidvalidity <> m.uidvalidity OR t.mark < m.uidnext - 1 OR m.messages*4 < t.docs*3) LIMIT 100`, a...)
 	if err != nil {
 		return nil, err
 	}
@@ -298,7 +393,7 @@ func writePostings(ctx context.Context, tx pgx.Tx, mbox store.MailboxID, post ma
 	}
 	slices.SortFunc(keys, func(a, b postKey) int { return strings.Compare(a.term, b.term) }) // rows the same on every run
 	for _, k := range keys {
-		rk := rowKey{k.field, termBucket(k.term), k.span}
+		rk := rowKey{k.field, termBucket(int(k.field), k.term), k.span}
 		rowsOf[rk] = appendEntry(rowsOf[rk], k.term, textterms.AppendUIDs(nil, post[k]))
 	}
 	fields := make([]int16, 0, len(rowsOf))
@@ -365,10 +460,14 @@ func compactSpans(ctx context.Context, tx pgx.Tx, mbox store.MailboxID, from, to
 	return err
 }
 
-// termBucket is the bucket of a term's entries.
-func termBucket(term string) int16 {
+// termBucket is the bucket of a term's entries in a field: one of
+// textBuckets in the body, of textFieldBuckets in the other fields.
+func termBucket(field int, term string) int16 {
 	h := fnv.New32a()
 	h.Write([]byte(term))
+	if field != textBodyField {
+		return int16(h.Sum32() % textFieldBuckets)
+	}
 	return int16(h.Sum32() % textBuckets)
 }
 
@@ -426,12 +525,33 @@ func forgetText(ctx context.Context, tx pgx.Tx, mbox store.MailboxID) error {
 
 // appendEntry appends a term and its UID list (textterms.AppendUIDs) to
 // a postings row: the term's length, the term, the list's length, the
-// list.
+// list. A CJK bigram of two letters below U+10000 (most terms of Chinese
+// mail) is a 0 length (no term is empty) and the two letters as 16-bit
+// codes: 5 bytes instead of 7.
 func appendEntry(b []byte, term string, list []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(term)))
-	b = append(b, term...)
+	if r1, r2, ok := bigramCodes(term); ok {
+		b = append(b, 0)
+		b = binary.BigEndian.AppendUint16(b, r1)
+		b = binary.BigEndian.AppendUint16(b, r2)
+	} else {
+		b = binary.AppendUvarint(b, uint64(len(term)))
+		b = append(b, term...)
+	}
 	b = binary.AppendUvarint(b, uint64(len(list)))
 	return append(b, list...)
+}
+
+// bigramCodes returns the letters of a CJK bigram as 16-bit codes; ok is
+// false for any other term.
+func bigramCodes(term string) (r1, r2 uint16, ok bool) {
+	if !isCJKBigram(term) {
+		return 0, 0, false
+	}
+	rs := []rune(term)
+	if rs[0] > 0xFFFF || rs[1] > 0xFFFF {
+		return 0, 0, false
+	}
+	return uint16(rs[0]), uint16(rs[1]), true
 }
 
 // eachEntry calls fn with every entry of a postings row until fn returns
@@ -447,12 +567,22 @@ func eachEntry(b []byte, fn func(term string, list []byte) bool) bool {
 		return v, true
 	}
 	for len(b) > 0 {
-		term, ok := next()
-		if !ok {
-			return false
+		var term string
+		if b[0] == 0 { // a bigram's codes
+			if len(b) < 5 {
+				return false
+			}
+			term = string([]rune{rune(binary.BigEndian.Uint16(b[1:])), rune(binary.BigEndian.Uint16(b[3:]))})
+			b = b[5:]
+		} else {
+			t, ok := next()
+			if !ok {
+				return false
+			}
+			term = string(t)
 		}
 		list, ok := next()
-		if !ok || !fn(string(term), list) {
+		if !ok || !fn(term, list) {
 			return false
 		}
 	}

@@ -477,32 +477,14 @@ func (s *Store) searchCached(ctx context.Context, acct store.AccountID, mbox sto
 	if err != nil {
 		return nil, err
 	}
-	var since, before, ssince, sbefore int64
-	if !q.Since.IsZero() {
-		since = q.Since.UnixNano()
-	}
-	if !q.Before.IsZero() {
-		before = q.Before.UnixNano()
-	}
-	if !q.SavedSince.IsZero() {
-		ssince = q.SavedSince.UnixNano()
-	}
-	if !q.SavedBefore.IsZero() {
-		sbefore = q.SavedBefore.UnixNano()
-	}
-	set, unset := q.FlagsSet&store.AllSystemFlags, q.FlagsUnset&store.AllSystemFlags
-	plain := q.Match == nil && len(q.Keywords) == 0 && len(q.NotKeywords) == 0
+	f := q.RowFilter()
+	plain := q.RowOnly()
 	var hits []centry
 	var out []store.UID
 	s.cache.mu.RLock()
 	for i := range b.msgs {
 		e := &b.msgs[i]
-		if e.sys&set != set || e.sys&unset != 0 ||
-			(q.MinSize > 0 && e.size <= q.MinSize) || (q.MaxSize > 0 && e.size >= q.MaxSize) ||
-			(since != 0 && e.idate < since) || (before != 0 && e.idate >= before) ||
-			(ssince != 0 && e.sdate < ssince) || (sbefore != 0 && e.sdate >= sbefore) ||
-			(q.MinModSeq > 0 && e.modseq < q.MinModSeq) ||
-			(q.UIDs != nil && !setContains(q.UIDs, e.uid)) {
+		if !f.Match(e.uid, e.sys, e.modseq, e.size, e.idate, e.sdate) {
 			continue
 		}
 		if plain {
@@ -514,7 +496,7 @@ func (s *Store) searchCached(ctx context.Context, acct store.AccountID, mbox sto
 	s.cache.mu.RUnlock()
 	for i := range hits {
 		m := hits[i].message()
-		ok, err := matchRest(&q, false, &m)
+		ok, err := q.MatchRest(&m)
 		if err != nil {
 			return nil, err
 		}

@@ -430,18 +430,5 @@ func matchRest(q *store.Query, filter bool, m *store.Message) (bool, error) {
 	if filter && !setContains(q.UIDs, m.UID) {
 		return false, nil
 	}
-	for _, k := range q.Keywords {
-		if !store.HasKeyword(m.Flags.Keywords, k) {
-			return false, nil
-		}
-	}
-	for _, k := range q.NotKeywords {
-		if store.HasKeyword(m.Flags.Keywords, k) {
-			return false, nil
-		}
-	}
-	if q.Match != nil {
-		return q.Match(m)
-	}
-	return true, nil
+	return q.MatchRest(m)
 }

@@ -48,10 +48,7 @@ func (s *Store) TextCandidates(ctx context.Context, acct store.AccountID, mbox s
 	if field < store.TextSubject || field > store.TextBody {
 		return none, false, nil
 	}
-	ps, sure := textterms.Query(strings.ToLower(value), textterms.AddrField(int(field-1)))
-	ps = slices.DeleteFunc(ps, func(p textterms.Piece) bool {
-		return p.Kind != textterms.Whole && p.Kind != textterms.Bigram && p.LookupWindow() == ""
-	})
+	ps, sure := textterms.SearchPieces(value, int(field-1))
 	if len(ps) == 0 {
 		return none, false, nil
 	}
@@ -108,45 +105,14 @@ func (t *textDB) lookup(ctx context.Context, field int, mbox store.MailboxID, ps
 	if err := syncVocab(ctx, &t.vocab, c); err != nil {
 		return none, false, err
 	}
-	var hits, proved textterms.UIDBits
-	narrowed := false
-	for _, p := range ps {
-		words, ok := t.vocab.PieceWords(p, maxPieceWords)
-		if err != nil {
-			return none, false, err
-		}
-		if !ok {
-			sure = false
-			continue
-		}
-		h, pr, err := readPostings(ctx, c, mbox, tiers, field, words, p, sure, uidNext)
-		if err != nil {
-			return none, false, err
-		}
-		if narrowed {
-			hits.And(h)
-		} else {
-			hits, proved, narrowed = h, pr, true
-		}
-	}
-	if !narrowed {
-		return none, false, nil
-	}
-	big := textterms.NewUIDBits(uidNext)
-	if err := eachRowUID(ctx, c, big, `SELECT uid FROM big WHERE mbox=?`, mbox); err != nil {
-		return none, false, err
-	}
-	var m store.TextMatches
-	if sure {
-		proved.AndNot(big)
-		m.Sure = proved.Set()
-	}
-	hits.Or(big)
-	m.Candidates = hits.Set()
-	if mark+1 < uidNext {
-		m.Candidates = m.Candidates.AppendRange(mark+1, uidNext-1)
-	}
-	return m, true, nil
+	l := textterms.Lookup{Vocab: &t.vocab, MaxWords: maxPieceWords, Mark: mark, UIDNext: uidNext,
+		Postings: func(p textterms.Piece, words []string, sure bool) (*textterms.Hits, error) {
+			return readPostings(ctx, c, mbox, tiers, field, words, p, sure, uidNext)
+		},
+		Big: func(big textterms.UIDBits) error {
+			return eachRowUID(ctx, c, big, `SELECT uid FROM big WHERE mbox=?`, mbox)
+		}}
+	return l.Candidates(ps, sure)
 }
 
 // mailboxTiers is the SQL list of the mailbox's tiers that hold runs.
@@ -173,33 +139,21 @@ func mailboxTiers(ctx context.Context, c *sql.Conn, mbox store.MailboxID) (strin
 	return b.String(), rows.Err()
 }
 
-// readPostings unites the postings of words in a field of the mailbox;
-// proved are the hits of the words that prove the piece (when sure).
-func readPostings(ctx context.Context, c *sql.Conn, mbox store.MailboxID, tiers string, field int, words []string, p textterms.Piece, sure bool, uidNext store.UID) (hits, proved textterms.UIDBits, err error) {
-	hits = textterms.NewUIDBits(uidNext)
-	if sure {
-		proved = textterms.NewUIDBits(uidNext)
-	}
+// readPostings unites the postings of words in a field of the mailbox
+// (textterms.Hits).
+func readPostings(ctx context.Context, c *sql.Conn, mbox store.MailboxID, tiers string, field int, words []string, p textterms.Piece, sure bool, uidNext store.UID) (*textterms.Hits, error) {
+	h := textterms.NewHits(p, words, sure, uidNext)
 	if len(words) == 0 {
-		return hits, proved, nil
+		return h, nil
 	}
-	want := make(map[string]bool, len(words))
 	var buckets []int
 	for _, w := range words {
-		want[w] = true
 		buckets = append(buckets, termBucket(w))
 	}
 	slices.Sort(buckets)
 	bl, err := json.Marshal(slices.Compact(buckets))
 	if err != nil {
-		return nil, nil, err
-	}
-	add := func(term string, list []byte) bool {
-		ok := textterms.EachUID(list, hits.Add)
-		if sure && p.Proves(term) {
-			ok = textterms.EachUID(list, proved.Add) && ok
-		}
-		return ok
+		return nil, err
 	}
 	var bigs []string
 	var data sql.RawBytes
@@ -210,11 +164,11 @@ func readPostings(ctx context.Context, c *sql.Conn, mbox store.MailboxID, tiers 
 		}
 		ok := eachEntry(data, bk, func(term string, list []byte, big bool) {
 			switch {
-			case !want[term]:
+			case !h.Wants(term):
 			case big:
 				bigs = append(bigs, strings.Clone(term))
 			default:
-				if !add(term, list) {
+				if !h.Add(term, list) {
 					err = errDamaged
 				}
 			}
@@ -225,24 +179,24 @@ func readPostings(ctx context.Context, c *sql.Conn, mbox store.MailboxID, tiers 
 		return err
 	}, `SELECT b, data FROM blk WHERE mbox=?1 AND field=?2 AND tier IN (`+tiers+`) AND b IN (SELECT value FROM json_each(?3))`, mbox, field, string(bl))
 	if err != nil || len(bigs) == 0 {
-		return hits, proved, err
+		return h, err
 	}
 	slices.Sort(bigs)
 	tl, err := json.Marshal(slices.Compact(bigs))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var term string
 	err = eachRow(ctx, c, func(rows *sql.Rows) error {
 		if err := rows.Scan(&term, &data); err != nil {
 			return err
 		}
-		if !add(term, data) {
+		if !h.Add(term, data) {
 			return errDamaged
 		}
 		return nil
 	}, postingsQuery(tiers), mbox, field, string(tl))
-	return hits, proved, err
+	return h, err
 }
 
 var errDamaged = errors.New("sqlite: text index: damaged postings")
