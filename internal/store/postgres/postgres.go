@@ -94,8 +94,9 @@ type Store struct {
 	dsn     string
 
 	batcher *batcher
-	cache   *flagCache // nil: off
-	chunks  txBlobs    // the bytes in the database (blob.go)
+	cache   *flagCache   // nil: off
+	chunks  txBlobs      // the bytes in the database (blob.go)
+	pending pendingGroup // blob_pending rows being written (pending.go)
 
 	vocab    textterms.Vocab // the text index's words (textindex.go)
 	textKick chan struct{}
