@@ -80,26 +80,38 @@ func New(db DB) *Store {
 func (s *Store) Shares(db DB) bool { return s.db == db }
 
 // NewIDs returns n ids for QueuePut, never returned before (by this
-// store or another on the same sequence). They come from a block reserved
-// in one round trip, so most calls ask the database nothing.
+// store or another on the same sequence). They come from blocks reserved
+// in one round trip, so most calls ask the database nothing; a caller
+// that finds the reserve short reserves a block of its own, without
+// holding the others up (what it does not take is kept for them).
 func (s *Store) NewIDs(ctx context.Context, n int) ([]int64, error) {
+	if out := s.takeIDs(n, nil); out != nil {
+		return out, nil
+	}
+	rows, err := s.db.Query(ctx, `SELECT nextval('`+Sequence+`') FROM generate_series(1, $1)`, idBlock+n)
+	if err != nil {
+		return nil, fmt.Errorf("pgblobs: reserving ids: %w", err)
+	}
+	more, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("pgblobs: reserving ids: %w", err)
+	}
+	return s.takeIDs(n, more), nil
+}
+
+// takeIDs adds more to the reserve and takes n ids from it, or returns
+// nil if it holds fewer.
+func (s *Store) takeIDs(n int, more []int64) []int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.ids = append(s.ids, more...)
 	if len(s.ids) < n {
-		rows, err := s.db.Query(ctx, `SELECT nextval('`+Sequence+`') FROM generate_series(1, $1)`, idBlock+n)
-		if err != nil {
-			return nil, fmt.Errorf("pgblobs: reserving ids: %w", err)
-		}
-		more, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			return nil, fmt.Errorf("pgblobs: reserving ids: %w", err)
-		}
-		s.ids = append(s.ids, more...)
+		return nil
 	}
 	out := make([]int64, n)
 	copy(out, s.ids)
 	s.ids = s.ids[n:]
-	return out, nil
+	return out
 }
 
 // Split cuts data into ChunkSize pieces (sharing data's memory); an empty
