@@ -56,8 +56,8 @@ var testAfterPut func() error
 
 // putExt stores the bytes of blobs in the external store, in order,
 // recording their ids in blob_pending first (with those of concurrent
-// deliveries: pending.go). On failure the ones already
-// stored are queued for deletion.
+// deliveries: pending.go). On failure the ones already stored are queued
+// for deletion.
 func (s *Store) putExt(ctx context.Context, blobs []*pblob) error {
 	if s.opts.Blobs == nil || len(blobs) == 0 {
 		return nil
