@@ -14,7 +14,9 @@ import (
 )
 
 // openBlobs returns the external blob store of a postgres store's config
-// ([blobs]), or nil for chunk rows in the database (backend "postgres").
+// ([blobs]), or nil for chunk rows in the database (backend "postgres":
+// the store opens internal/blob/pgblobs on its own pool, so that the rows
+// join its transactions).
 func openBlobs(ctx context.Context, dataDir string, c config.Config) (store.Blobs, error) {
 	switch c.BlobBackend() {
 	case "files":

@@ -173,3 +173,32 @@ func testShortPut(t *testing.T, b store.Blobs) {
 		t.Fatal("Put of 10 bytes announced as 20 succeeded")
 	}
 }
+
+// RangeOnly checks that an isolated 1000-byte ReadAt of a 4 MiB blob
+// receives its range, not the blob nor the prefix before it (a partial
+// FETCH, RFC 9051 §6.4.5, of a big attachment): received counts the
+// bytes the backend got from its server, and a read may cost at most
+// slack bytes besides its own (headers, framing).
+func RangeOnly(t *testing.T, b store.Blobs, received func() int64, slack int64) {
+	t.Helper()
+	data := Data(4<<20, 1)
+	id := put(t, b, data)
+	r, err := b.Open(ctx, id, int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, off := range []int64{3 << 20, 256<<10 - 500} {
+		before := received()
+		p := make([]byte, 1000)
+		if _, err := r.ReadAt(p, off); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(p, data[off:off+1000]) {
+			t.Fatalf("range read at %d differs", off)
+		}
+		if got := received() - before; got < 1000 || got > 1000+slack {
+			t.Fatalf("a 1000-byte range read at %d received %d bytes", off, got)
+		}
+	}
+}

@@ -52,7 +52,7 @@ func benchDeliver(b *testing.B, writers, accounts int, random bool, opts ...Opti
 	}
 	var n atomic.Int64
 	b.SetBytes(int64(len(msg)))
-	b0, r0 := s.batcher.batches.Load(), s.batcher.batched.Load()
+	b0, r0, p0 := s.batcher.batches.Load(), s.batcher.batched.Load(), s.pending.writes.Load()
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	var wg sync.WaitGroup
@@ -74,6 +74,9 @@ func benchDeliver(b *testing.B, writers, accounts int, random bool, opts ...Opti
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/msg")
 	b.ReportMetric(float64(s.batcher.batched.Load()-r0)/float64(max(1, s.batcher.batches.Load()-b0)), "reqs/commit")
+	if o.Blobs != nil {
+		b.ReportMetric(float64(s.pending.writes.Load()-p0)/float64(b.N), "pending-stmts/msg")
+	}
 	// What PostgreSQL wrote for the bytes (heap, TOAST and indexes of
 	// blob_chunks): a machine-independent figure of its work per message.
 	var chunkBytes int64

@@ -44,7 +44,7 @@ type pblob struct {
 	ext     string // id in the external store.Blobs ("" = chunk rows)
 	refs    int    // units that stored it
 	planned int    // units that refer to it
-	id      int64
+	id      int64  // the blobs row's, given before the batch (putBlobs)
 }
 
 // unitMsg is one message of a unit.
@@ -197,7 +197,7 @@ func (s *Store) storeBatch(batch []*dreq) error {
 				u.mailbox, u.uidValidity, u.uids, u.err = 0, 0, nil, nil
 			}
 			for _, bl := range r.blobs {
-				bl.refs, bl.planned, bl.id = 0, 0, 0
+				bl.refs, bl.planned = 0, 0
 			}
 		}
 		events, err = s.storeBatchOnce(ctx, batch)
@@ -246,7 +246,7 @@ func (s *Store) storeBatchOnce(ctx context.Context, batch []*dreq) (events []sto
 		}
 	}()
 	began = true
-	lk, err := lockTargets(ctx, conn.Conn(), batch)
+	lk, err := lockTargets(ctx, conn.Conn(), s.chunks, batch)
 	if err != nil {
 		return nil, err
 	}
@@ -322,13 +322,14 @@ func assign(batch []*dreq, lk *locked) *msgRows {
 	return msgs
 }
 
-// lockTargets begins the transaction, stores the blobs of the batch, and
+// lockTargets begins the transaction, stores the blobs of the batch (the
+// bytes kept in the database through chunks, in the transaction), and
 // locks its accounts, then its target mailboxes, each in id order (every
 // writer locks in this order), in one round trip. The blobs go first, so
 // that the heavy part of the batch (the bytes) is written before its
 // locks are taken: concurrent batches for one mailbox overlap it, and
 // only wait for each other's light part and commit.
-func lockTargets(ctx context.Context, c *pgx.Conn, batch []*dreq) (*locked, error) {
+func lockTargets(ctx context.Context, c *pgx.Conn, chunks txBlobs, batch []*dreq) (*locked, error) {
 	var accts, ids []int64
 	for _, r := range batch {
 		for _, u := range r.units {
@@ -344,7 +345,7 @@ func lockTargets(ctx context.Context, c *pgx.Conn, batch []*dreq) (*locked, erro
 		quota: map[store.AccountID]int64{}, used: map[store.AccountID]int64{}}
 	var pb pgx.Batch
 	pb.Queue(`BEGIN`)
-	queueBlobs(&pb, batch, lk)
+	queueBlobs(&pb, chunks, batch)
 	pb.Queue(`SELECT id, quota_bytes FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, accts).Query(func(rows pgx.Rows) error {
 		var id, q int64
 		_, err := pgx.ForEachRow(rows, []any{&id, &q}, func() error { lk.quota[store.AccountID(id)] = q; return nil })
@@ -373,18 +374,18 @@ func lockTargets(ctx context.Context, c *pgx.Conn, batch []*dreq) (*locked, erro
 	return lk, c.SendBatch(ctx, &pb).Close()
 }
 
-// queueBlobs queues the insert of every blob of the batch and its chunks,
-// in one statement, with the ids it was given and a reference count
-// that assumes every unit referring to it is stored (writeRows corrects
-// the others). pblob.id is set as the batch is sent.
-func queueBlobs(pb *pgx.Batch, batch []*dreq, lk *locked) {
-	var all []*pblob
+// queueBlobs queues the insert of every blob row of the batch, in one
+// statement, with the ids putBlobs gave them and a reference count that
+// assumes every unit referring to it is stored (writeRows corrects the
+// others), then the chunk rows of the bytes kept in the database, in
+// another.
+func queueBlobs(pb *pgx.Batch, chunks txBlobs, batch []*dreq) {
+	var id, size []int64
 	var planned []int32
-	var size []int64
 	var info [][]byte
 	var ext []string
-	var ck, cn []int32
-	var cdata [][]byte
+	var inID []int64
+	var inData [][]byte
 	for _, r := range batch {
 		refs := make([]int32, len(r.blobs))
 		for _, u := range r.units {
@@ -393,37 +394,20 @@ func queueBlobs(pb *pgx.Batch, batch []*dreq, lk *locked) {
 			}
 		}
 		for i, b := range r.blobs {
-			k := int32(len(all))
-			all = append(all, b)
-			planned = append(planned, refs[i])
 			b.planned = int(refs[i])
-			size = append(size, int64(len(b.data)))
-			info = append(info, b.info)
-			ext = append(ext, b.ext)
-			if b.ext != "" {
-				continue // the bytes are in the external store already
-			}
-			for n, c := range splitChunks(b.data) {
-				ck, cn, cdata = append(ck, k), append(cn, int32(n)), append(cdata, c)
+			id, size, planned = append(id, b.id), append(size, int64(len(b.data))), append(planned, refs[i])
+			info, ext = append(info, b.info), append(ext, b.ext)
+			if b.ext == "" {
+				inID, inData = append(inID, b.id), append(inData, b.data)
 			}
 		}
 	}
-	pb.Queue(`WITH v AS (SELECT nextval('blobs_id_seq') AS id, k, size, refs, info, ext
-			FROM unnest($1::bigint[], $2::int[], $3::bytea[], $7::text[]) WITH ORDINALITY AS u(size, refs, info, ext, k)),
-		b AS (INSERT INTO blobs(id, size, refcount, info, ext) SELECT id, size, refs, info, NULLIF(ext, '') FROM v),
-		c AS (INSERT INTO blob_chunks(blob_id, n, data) SELECT v.id, c.n, c.data
-			FROM unnest($4::int[], $5::int[], $6::bytea[]) AS c(k, n, data) JOIN v ON v.k = c.k + 1)
-		SELECT id, k FROM v`, size, planned, info, ck, cn, cdata, ext).Query(func(rows pgx.Rows) error {
-		var id, k int64
-		_, err := pgx.ForEachRow(rows, []any{&id, &k}, func() error {
-			if k < 1 || k > int64(len(all)) {
-				return fmt.Errorf("postgres: blob ordinal %d out of range", k)
-			}
-			all[k-1].id = id
-			return nil
-		})
-		return err
-	})
+	pb.Queue(`INSERT INTO blobs(id, size, refcount, info, ext)
+		SELECT id, size, refs, info, NULLIF(ext, '') FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::bytea[], $5::text[]) AS u(id, size, refs, info, ext)`,
+		id, size, planned, info, ext)
+	if len(inID) > 0 {
+		chunks.QueuePut(pb, inID, inData)
+	}
 }
 
 // msgRows are the message rows of a batch, as columns.
@@ -533,7 +517,7 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.TargetRe
 		idate = now
 	}
 	r := &dreq{ctx: ctx, now: now, blobs: []*pblob{b}}
-	if err := s.putExt(ctx, r.blobs); err != nil {
+	if err := s.putBlobs(ctx, r.blobs); err != nil {
 		return nil, err
 	}
 	for _, t := range d.Targets {
@@ -591,7 +575,7 @@ func (s *Store) AppendMessages(ctx context.Context, acct store.AccountID, append
 	if len(r.units) == 0 {
 		return res, nil
 	}
-	if err := s.putExt(ctx, r.blobs); err != nil {
+	if err := s.putBlobs(ctx, r.blobs); err != nil {
 		return nil, err
 	}
 	if err := s.batcher.submit(r); err != nil {
@@ -608,6 +592,21 @@ func (s *Store) AppendMessages(ctx context.Context, acct store.AccountID, append
 		}
 	}
 	return res, nil
+}
+
+// putBlobs gives the blobs of a request their ids and, with an external
+// blob store, stores their bytes there (extblobs.go). Bytes kept in the
+// database are written by the batch, in its transaction. The ids come
+// from memory but once in a few hundred blobs (pgblobs.Store.NewIDs).
+func (s *Store) putBlobs(ctx context.Context, blobs []*pblob) error {
+	ids, err := s.chunks.NewIDs(ctx, len(blobs))
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	for i, b := range blobs {
+		b.id = ids[i]
+	}
+	return s.putExt(ctx, blobs)
 }
 
 // isCRLF reports whether every CR and LF of b is part of a CRLF pair.

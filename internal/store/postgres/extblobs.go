@@ -55,8 +55,9 @@ const pendingAge = time.Hour
 var testAfterPut func() error
 
 // putExt stores the bytes of blobs in the external store, in order,
-// recording their ids in blob_pending first. On failure the ones already
-// stored are queued for deletion.
+// recording their ids in blob_pending first (with those of concurrent
+// deliveries: pending.go). On failure the ones already stored are queued
+// for deletion.
 func (s *Store) putExt(ctx context.Context, blobs []*pblob) error {
 	if s.opts.Blobs == nil || len(blobs) == 0 {
 		return nil
@@ -66,7 +67,7 @@ func (s *Store) putExt(ctx context.Context, blobs []*pblob) error {
 		for _, b := range blobs {
 			b.ext = nb.NewID()
 		}
-		if err := s.addPending(ctx, blobs); err != nil {
+		if err := s.addPending(extIDs(blobs)); err != nil {
 			return err
 		}
 	}
@@ -85,7 +86,7 @@ func (s *Store) putExt(ctx context.Context, blobs []*pblob) error {
 		}
 	}
 	if !named {
-		if err := s.addPending(ctx, blobs); err != nil {
+		if err := s.addPending(extIDs(blobs)); err != nil {
 			s.dropExt(blobs)
 			return err
 		}
@@ -96,23 +97,13 @@ func (s *Store) putExt(ctx context.Context, blobs []*pblob) error {
 	return nil
 }
 
-// addPending commits the ids of blobs in blob_pending, in one round trip.
-// The commit does not wait for the WAL flush (synchronous_commit off for
-// this transaction only): losing the row in a crash of the database
-// leaves at worst an object nobody names (space, never mail), and the
-// delivery's own commit, flushed, comes later in the WAL and flushes it
-// too. Waiting for it halved the deliveries per second with files.
-func (s *Store) addPending(ctx context.Context, blobs []*pblob) error {
+// extIDs returns the external ids of blobs.
+func extIDs(blobs []*pblob) []string {
 	ids := make([]string, len(blobs))
 	for i, b := range blobs {
 		ids[i] = b.ext
 	}
-	if _, err := s.pool.Exec(ctx, `WITH async AS (SELECT set_config('synchronous_commit', 'off', true))
-		INSERT INTO blob_pending(ext, added) SELECT unnest($1::text[]), `+dbNow+` FROM async
-		ON CONFLICT DO NOTHING`, ids); err != nil {
-		return fmt.Errorf("postgres: recording message bytes to store: %w", err)
-	}
-	return nil
+	return ids
 }
 
 // dropExt queues the external objects of a delivery that was not stored

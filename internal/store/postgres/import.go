@@ -171,7 +171,7 @@ func (s *Store) ImportMessages(ctx context.Context, acct store.AccountID, mbox s
 					e, used[i] = &ext[i].ext, true
 				}
 				var err error
-				if blob, err = t.insertImportedBlob(&m, e); err != nil {
+				if blob, err = t.insertImportedBlob(s.chunks, &m, e); err != nil {
 					return err
 				}
 			}
@@ -214,8 +214,9 @@ func (s *Store) ImportMessages(ctx context.Context, acct store.AccountID, mbox s
 }
 
 // insertImportedBlob adds the blobs row of m's bytes: naming the object
-// ext in the external store, or with the bytes as chunk rows (ext nil).
-func (t *tx) insertImportedBlob(m *ImportedMessage, ext *string) (int64, error) {
+// ext in the external store, or with the bytes as chunk rows (ext nil)
+// in the transaction.
+func (t *tx) insertImportedBlob(chunks txBlobs, m *ImportedMessage, ext *string) (int64, error) {
 	info := m.Info
 	if len(info) == 0 {
 		info = message.Parse(m.Data).Marshal()
@@ -228,12 +229,9 @@ func (t *tx) insertImportedBlob(m *ImportedMessage, ext *string) (int64, error) 
 	if ext != nil {
 		return blob, nil
 	}
-	for k, c := range splitChunks(m.Data) {
-		if _, err := t.Exec(t.ctx, `INSERT INTO blob_chunks(blob_id, n, data) VALUES($1,$2,$3)`, blob, k, c); err != nil {
-			return 0, err
-		}
-	}
-	return blob, nil
+	var b pgx.Batch
+	chunks.QueuePut(&b, []int64{blob}, [][]byte{m.Data})
+	return blob, t.SendBatch(t.ctx, &b).Close()
 }
 
 // importExt stores in the external blob store (if any) the bytes of the

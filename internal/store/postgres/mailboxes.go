@@ -191,8 +191,8 @@ func (t *tx) dropMailbox(id store.MailboxID) error {
 	return t.sweepBlobs()
 }
 
-// sweepBlobs deletes the blobs nobody references (their chunks go with
-// them: ON DELETE CASCADE).
+// sweepBlobs deletes the blobs nobody references (their chunk rows go
+// with them: a trigger, schema.go).
 func (t *tx) sweepBlobs() error {
 	_, err := t.Exec(t.ctx, `DELETE FROM blobs WHERE refcount <= 0`)
 	return err

@@ -16,8 +16,10 @@
 //   - Deliveries and APPENDs are batched (deliver.go): concurrent requests
 //     share one transaction, so that they share its commit's WAL flush
 //     and the mailbox lock is taken once per batch, not once per message.
-//   - Message bytes are chunked rows (blob.go); a reader fetches only the
-//     chunks a range needs.
+//   - Message bytes are chunk rows (internal/blob/pgblobs, through the
+//     store.Blobs seam, blob.go) written in the delivery's transaction; a
+//     reader fetches only the chunks a range needs. Or they are in an
+//     external store.Blobs (files, S3: extblobs.go).
 //   - Change events go to the local notify hub after commit and to the
 //     other nodes through NOTIFY (notify.go).
 //
@@ -41,6 +43,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/youju/youju/internal/blob/pgblobs"
 	"github.com/youju/youju/internal/notify"
 	"github.com/youju/youju/internal/store"
 	"github.com/youju/youju/internal/store/textterms"
@@ -65,7 +68,8 @@ type Options struct {
 	// IMAP sessions not yet told (0 = DefaultExpungeRetention).
 	ExpungeRetention time.Duration
 	// Blobs, when set, keeps new message bytes outside the database
-	// (files, S3; see extblobs.go); nil keeps them as chunk rows of the
+	// (files, S3; see extblobs.go); nil keeps them as chunk rows in the
+	// database (pgblobs on the store's pool, blob.go), written in the
 	// same transaction as the index. Either way, blobs stored the other
 	// way before stay readable.
 	Blobs store.Blobs
@@ -92,7 +96,9 @@ type Store struct {
 	dsn     string
 
 	batcher *batcher
-	cache   *flagCache // nil: off
+	cache   *flagCache   // nil: off
+	chunks  txBlobs      // the bytes in the database (blob.go)
+	pending pendingGroup // blob_pending rows being written (pending.go)
 
 	vocab    textterms.Vocab // the text index's words (textindex.go)
 	textKick chan struct{}
@@ -160,6 +166,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	s := &Store{pool: pool, opts: opts, log: log, node: newNodeID(), channel: channel, dsn: dsn,
 		closing: make(chan struct{}), textKick: make(chan struct{}, 1)}
 	s.note = newNotifier(inner)
+	s.chunks = pgblobs.New(pool)
 	if opts.CacheMessages >= 0 {
 		s.cache = newFlagCache(cmp.Or(opts.CacheMessages, DefaultCacheMessages))
 	}

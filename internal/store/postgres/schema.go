@@ -244,6 +244,21 @@ CREATE TRIGGER blobs_trash_ext AFTER DELETE ON blobs
 	// buckets outside the body): it is derived data, indexed again from
 	// UID 1 (SEARCH scans what is not indexed meanwhile).
 	`DELETE FROM text_postings; DELETE FROM text_big; DELETE FROM text_marks;`,
+	// blob_chunks is the table of a store.Blobs of its own
+	// (internal/blob/pgblobs, blob.go), which may hold blobs no blobs row
+	// names (a Put before its index commit): its rows no longer reference
+	// blobs. The chunks of a blobs row without ext go with the row, in
+	// its transaction, by this trigger, as the cascade did; one statement
+	// for all the rows a DELETE removes.
+	`ALTER TABLE blob_chunks DROP CONSTRAINT IF EXISTS blob_chunks_blob_id_fkey;
+CREATE OR REPLACE FUNCTION blob_chunks_gone() RETURNS trigger AS $$
+BEGIN
+	DELETE FROM blob_chunks c USING gone g WHERE c.blob_id = g.id AND g.ext IS NULL;
+	RETURN NULL;
+END $$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS blobs_chunks_gone ON blobs;
+CREATE TRIGGER blobs_chunks_gone AFTER DELETE ON blobs REFERENCING OLD TABLE AS gone
+	FOR EACH STATEMENT EXECUTE FUNCTION blob_chunks_gone();`,
 }
 
 // lockKey is the advisory lock that serialises migrations of one schema
