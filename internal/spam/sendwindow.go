@@ -43,7 +43,7 @@ func parseSendWindow(v []byte) sendWindow {
 		if err1 != nil || err2 != nil || err3 != nil || n < 0 || k < 0 {
 			continue
 		}
-		w = w.add(time.Unix(m*60, 0), n, k)
+		w = w.addMinute(m, n, k)
 	}
 	return w
 }
@@ -98,7 +98,10 @@ func (w sendWindow) counts(now time.Time) sendCounts {
 // add adds msgs and fresh (negative: takes them back, never below 0) to
 // the minute of at, keeping the buckets in order.
 func (w sendWindow) add(at time.Time, msgs, fresh int64) sendWindow {
-	m := at.Unix() / 60
+	return w.addMinute(at.Unix()/60, msgs, fresh)
+}
+
+func (w sendWindow) addMinute(m int64, msgs, fresh int64) sendWindow {
 	i, found := slices.BinarySearchFunc(w, m, func(x sendBucket, m int64) int {
 		switch {
 		case x.minute < m:
