@@ -60,6 +60,29 @@ type StateCounter struct {
 	N   int64
 }
 
+// CounterRows is the rows of a query of (key, n) counters, as both
+// backends' drivers return them.
+type CounterRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanCounters reads rows of (key, n) into counters (ListCounters).
+func ScanCounters(rows CounterRows) ([]StateCounter, error) {
+	var out []StateCounter
+	for rows.Next() {
+		var k []byte
+		var c StateCounter
+		if err := rows.Scan(&k, &c.N); err != nil {
+			return nil, err
+		}
+		c.Key = string(k)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 // StateEntry is one value of a StateStore.
 type StateEntry struct {
 	Key     string

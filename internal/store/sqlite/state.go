@@ -237,17 +237,7 @@ func (s *Store) ListCounters(ctx context.Context, prefix, after string, limit in
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.StateCounter
-	for rows.Next() {
-		var k []byte
-		var c store.StateCounter
-		if err := rows.Scan(&k, &c.N); err != nil {
-			return nil, err
-		}
-		c.Key = string(k)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return store.ScanCounters(rows)
 }
 
 // AddEvent implements store.StateStore.
