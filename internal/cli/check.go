@@ -49,6 +49,7 @@ func configCheck(ctx context.Context, e *env, args []string) error {
 	for _, w := range webPortWarnings(c) {
 		fmt.Fprintf(e.stdout, "warning: %s\n", w)
 	}
+	fmt.Fprintln(e.stdout, arcSealStatus(*data, c))
 	if err := checkBlobs(ctx, e, *data, c); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/youju/youju/internal/config"
 	"github.com/youju/youju/internal/delivery"
+	"github.com/youju/youju/internal/dkimkeys"
 	"github.com/youju/youju/internal/fsutil"
 	"github.com/youju/youju/internal/mailauth"
 	"github.com/youju/youju/internal/srs"
@@ -118,7 +119,28 @@ func forwardDomain(c config.Config) string {
 
 // arcSealer seals the mail aliases and Sieve redirects forward (RFC
 // 8617) with the DKIM key of forwardDomain, vouching for the verdicts
-// of our Authentication-Results (authserv-id: the host name).
-func arcSealer(dataDir string, c config.Config) *mailauth.Sealer {
+// of our Authentication-Results (authserv-id: the host name). It is nil
+// (a nil interface, which delivery tests for) when [outbound] arc_seal
+// is off.
+func arcSealer(dataDir string, c config.Config) delivery.ARCSealer {
+	if !c.Outbound.ARCSeal {
+		return nil
+	}
 	return &mailauth.Sealer{DataDir: dataDir, Hostname: c.Hostname, Domain: forwardDomain(c)}
+}
+
+// arcSealStatus is config check's line on ARC sealing: off, on with the
+// key it signs with, or on without a key (forwarded mail then goes on
+// unsealed, which is worth a warning).
+func arcSealStatus(dataDir string, c config.Config) string {
+	if !c.Outbound.ARCSeal {
+		return "ARC: off (outbound.arc_seal = false): forwarded mail is not sealed."
+	}
+	d := forwardDomain(c)
+	keys, err := dkimkeys.Load(dataDir, d)
+	k, ok := mailauth.SealKey(keys)
+	if err != nil || !ok {
+		return fmt.Sprintf("warning: outbound.arc_seal is on but %s has no DKIM key (%v): forwarded mail goes unsealed; 'youju dns %s' creates the keys.", d, err, d)
+	}
+	return fmt.Sprintf("ARC: forwarded mail is sealed as %s with DKIM key %s (%s).", d, k.Selector, k.Algorithm)
 }

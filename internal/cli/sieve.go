@@ -89,7 +89,7 @@ func (d *deps) userSieveScripts() sieve.Scripts {
 // sieveDelivery makes local delivery run the accounts' Sieve scripts.
 func (d *deps) sieveDelivery() *delivery.Sieve {
 	ss := d.sieveScripts()
-	return &delivery.Sieve{Scripts: ss, Tracker: ss}
+	return &delivery.Sieve{Scripts: ss, Tracker: ss, MaxForwards: d.cfg.Spam.MaxForwards}
 }
 
 // manageSieve is the ManageSieve server (port 4190).

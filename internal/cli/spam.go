@@ -98,7 +98,8 @@ func (d *deps) spamChecker() (*spam.Checker, error) {
 }
 
 // saveSpam writes the greylist and the filter's models every 30 seconds
-// and once more when ctx ends.
+// and once more when ctx ends; with a shared store it also deletes its
+// expired entries and prunes the shared filter.
 func (d *deps) saveSpam(ctx context.Context, ck *spam.Checker) {
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
@@ -123,6 +124,15 @@ func (d *deps) saveSpam(ctx context.Context, ck *spam.Checker) {
 			// recipients (every node sweeps; the delete is indexed).
 			if _, err := st.ExpireState(context.WithoutCancel(ctx)); err != nil {
 				d.log.Warn("state: deleting expired entries", "err", err)
+			}
+			if ck.Filter != nil && !stop {
+				// One node an hour (a lease in the store) prunes the
+				// shared models to 200,000 tokens each; it stops with serve.
+				if n, err := ck.Filter.PruneShared(ctx); err != nil && ctx.Err() == nil {
+					d.log.Warn("spam: pruning the shared filter", "err", err)
+				} else if n > 0 {
+					d.log.Info("spam: pruned the shared filter", "tokens", n)
+				}
 			}
 		}
 	}

@@ -59,6 +59,7 @@ func TestParseStrict(t *testing.T) {
 		{"proxy bad cidr", "domain = \"a.test\"\n[proxy_protocol]\ntrusted = [\"10.0.0.0\"]\n", "proxy_protocol.trusted"},
 		{"proxy no trusted", "domain = \"a.test\"\n[proxy_protocol]\nlisteners = [\"imaps\"]\n", "trusted is empty"},
 		{"arc sealer", "domain = \"a.test\"\n[spam]\narc_trusted_sealers = [\"lists.a.test\", \"a@b.test\"]\n", "spam.arc_trusted_sealers"},
+		{"arc_seal not a bool", "domain = \"a.test\"\n[outbound]\narc_seal = \"yes\"\n", "arc_seal"},
 		{"proxy admin", "domain = \"a.test\"\n[proxy_protocol]\ntrusted = [\"10.0.0.0/8\"]\nlisteners = [\"admin\"]\n", "proxy_protocol.listeners"},
 	}
 	for _, tc := range tests {
@@ -96,6 +97,13 @@ smtp_timeout = "90s"
 	}
 	if a, _ := c.Address(c.Listeners.Admin); a != "127.0.0.1:9100" {
 		t.Errorf("admin = %q", a)
+	}
+	if !c.Outbound.ARCSeal {
+		t.Error("outbound.arc_seal is off by default")
+	}
+	c, err = Parse("youju.toml", []byte("domain = \"a.test\"\n[outbound]\narc_seal = false\n"))
+	if err != nil || c.Outbound.ARCSeal {
+		t.Errorf("arc_seal = false gave %v, %v", c.Outbound.ARCSeal, err)
 	}
 }
 

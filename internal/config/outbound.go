@@ -25,6 +25,7 @@ import (
 //	max_concurrent = 20            # messages in delivery at once
 //	queue_lease = "2m"             # with several nodes: a node's claim on a message it delivers
 //	dmarc_policy = "enforce"       # inbound: "enforce" (p=reject: 550, quarantine: Junk), "junk" (both to Junk), "off"
+//	arc_seal = true                # ARC-seal mail that aliases and Sieve redirects forward (RFC 8617)
 //
 //	[[outbound.transport]]         # a fixed next hop for one domain (like a Postfix transport map)
 //	domain = "partner.example"
@@ -54,9 +55,13 @@ type Outbound struct {
 	// QueueLease is how long a node's claim on a queued message lasts
 	// without renewal (PostgreSQL store): after a node dies, another
 	// retries its message once the lease ran out. 0 = the queue's default.
-	QueueLease  Duration    `toml:"queue_lease"`
-	DMARCPolicy string      `toml:"dmarc_policy"`
-	Transports  []Transport `toml:"transport"`
+	QueueLease  Duration `toml:"queue_lease"`
+	DMARCPolicy string   `toml:"dmarc_policy"`
+	// ARCSeal seals the mail that aliases and Sieve redirects forward to
+	// other domains (RFC 8617) with the DKIM key of the forwarding
+	// domain. Off: forwarded mail goes on with only its SRS sender.
+	ARCSeal    bool        `toml:"arc_seal"`
+	Transports []Transport `toml:"transport"`
 }
 
 // Transport pins the next hop of one destination domain.
@@ -93,6 +98,7 @@ func DefaultOutbound() Outbound {
 		MaxConcurrent:    20,
 		DMARCPolicy:      DMARCEnforce,
 		MTASTS:           MTASTSTesting,
+		ARCSeal:          true,
 	}
 }
 

@@ -96,6 +96,7 @@ allow_plaintext_loopback = true
 # max_concurrent = 20
 # queue_lease = "2m"        # several nodes: another node retries a dead node's message after this
 # dmarc_policy = "enforce"  # inbound: "enforce", "junk" or "off"
+# arc_seal = true           # ARC-seal mail that aliases and Sieve redirects forward (needs the DKIM key of the forwarding domain)
 #
 # [[outbound.transport]]    # a fixed next hop for one domain
 # domain = "partner.example"

@@ -21,6 +21,10 @@ type Sieve struct {
 	Scripts sieve.Scripts
 	Tracker sieve.Tracker
 	Options sieve.Options
+	// MaxForwards bounds an account's forwarding destinations, as the
+	// sieve.ForwardGuard of its tools does ([spam] max_forwards; 0: the
+	// default): here for those that variables build at delivery.
+	MaxForwards int
 }
 
 // errRejected is a Sieve reject (RFC 5429): refused at SMTP time when
@@ -220,6 +224,10 @@ func (d *Deliverer) sieveAccount(ctx context.Context, env *Envelope, l Local, ms
 	side := &sidePlan{acct: l, rcpt: rcpt, vacation: res.Vacation, smsg: smsg, redirects: res.Redirects}
 	kept := res.Keep
 	for _, to := range res.Redirects {
+		if !d.forwardAllowed(ctx, env, l, script, to) {
+			kept = true
+			continue
+		}
 		if err := d.redirect(ctx, env, l, to, msg); err != nil {
 			d.log().Warn("sieve: redirect failed: keeping the message", "id", env.ID, "account", l.Address, "to", to, "err", err)
 			kept = true
@@ -307,6 +315,48 @@ func (d *Deliverer) redirect(ctx context.Context, env *Envelope, l Local, to str
 	// trace.
 	d.log().Info("sieve: redirected", "id", env.ID, "account", l.Address, "to", to, "from", from)
 	return nil
+}
+
+// forwardAllowed applies the account's limit of forwarding destinations
+// to a redirect as the script expanded it (sieve.AllowForward): a new
+// destination within the limit is logged and announced like one added
+// to a script; one past it is not redirected (the message is kept),
+// logged, and the account's owner is told once.
+func (d *Deliverer) forwardAllowed(ctx context.Context, env *Envelope, l Local, script *sieve.Script, to string) bool {
+	ok, isNew, err := sieve.AllowForward(ctx, d.Sieve.Tracker, l.Account, script, d.Sieve.MaxForwards, to)
+	switch {
+	case err != nil:
+		d.log().Warn("sieve: forwarding limit not checked: keeping the message", "id", env.ID, "account", l.Address, "to", to, "err", err)
+		return false
+	case isNew:
+		d.ForwardAdded(ctx, l.Account, []string{strings.ToLower(to)}, script.Forwards())
+	case !ok:
+		d.log().Warn("sieve: redirect past the forwarding limit: not sent, message kept", "id", env.ID, "account", l.Address, "to", to)
+		d.forwardRefused(ctx, l, to)
+	}
+	return ok
+}
+
+// forwardRefused tells the account's owner, once per destination, that
+// its script tried to forward past the limit.
+func (d *Deliverer) forwardRefused(ctx context.Context, l Local, to string) {
+	if d.Sieve.Tracker == nil {
+		return
+	}
+	if ok, err := d.Sieve.Tracker.Respond(ctx, l.Account, "fwdrefused\x00"+strings.ToLower(to), noticePeriod); err != nil || !ok {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "From: Mail System <postmaster@%s>\r\nTo: <%s>\r\n", d.Hostname, l.Address)
+	b.WriteString("Subject: =?utf-8?b?6L2s5Y+R5pyq5omn6KGM?= (forward not sent)\r\n") // 转发未执行
+	fmt.Fprintf(&b, "Date: %s\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n", time.Now().Format(time.RFC1123Z))
+	b.WriteString("Content-Type: text/plain; charset=utf-8\r\n\r\n")
+	fmt.Fprintf(&b, "Your mail rules tried to forward a message to %s, which would exceed the number of\r\n"+
+		"forwarding addresses an account may have. It was not forwarded; the message is in your INBOX.\r\n\r\n", to)
+	fmt.Fprintf(&b, "您的收信规则试图将邮件转发到 %s，超出了每个账户允许的转发地址数量，未转发；邮件已保存在收件箱。\r\n", to)
+	if _, err := d.Store.Deliver(ctx, store.Delivery{Data: []byte(b.String()), Targets: []store.Target{{Account: l.Account}}}); err != nil {
+		d.log().Warn("sieve: notice not delivered", "account", l.Address, "err", err)
+	}
 }
 
 // maxRedirectHops bounds how many accounts' scripts may redirect one

@@ -142,3 +142,46 @@ type syncBuf struct{ bytes.Buffer }
 func guard(e *sieveEnv, d *delivery.Deliverer, max int) *sieve.ForwardGuard {
 	return &sieve.ForwardGuard{Scripts: e.scripts, Max: max, Added: d.ForwardAdded}
 }
+
+// TestSieveRedirectVariablesLimited: a redirect built from variables
+// (RFC 5229) is checked as expanded, against the account's limit of
+// forwarding destinations: each new address takes a place (and is
+// announced), past the limit the message is kept, not sent, and the
+// owner is told once per address.
+func TestSieveRedirectVariablesLimited(t *testing.T) {
+	e := newSieveEnv(t, func(d *delivery.Deliverer, _ *smtpd.Server) { d.Sieve.MaxForwards = 2 })
+	// One literal destination: one place is left for the variable one.
+	e.install(e.alice, `require "variables";
+if header :matches "subject" "fwd *" { set "addr" "${1}"; redirect "${addr}"; stop; }
+redirect "fixed@remote.net";`)
+	msg := func(to string) string {
+		return "From: Carol <carol@remote.net>\nTo: alice@example.com\nSubject: fwd " + to + "\n\nhello\n"
+	}
+	for _, to := range []string{"x1@remote.net", "x1@remote.net", "x2@remote.net", "x2@remote.net", "fixed@remote.net"} {
+		if err := e.send("carol@remote.net", []string{"alice@example.com"}, msg(to)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sent []string
+	for _, q := range e.queue.List() {
+		sent = append(sent, q.Rcpts...)
+	}
+	if got := strings.Join(sent, " "); got != "x1@remote.net x1@remote.net fixed@remote.net" {
+		t.Fatalf("forwarded to %q, want x1 twice and fixed (x2 is past the limit)", got)
+	}
+	inbox, _ := e.mailbox(e.alice, "INBOX")
+	kept, added, refused := 0, 0, 0
+	for _, m := range inbox {
+		switch {
+		case strings.Contains(m, "forward not sent") && strings.Contains(m, "x2@remote.net"):
+			refused++
+		case strings.Contains(m, "Auto-Submitted") && strings.Contains(m, "x1@remote.net"):
+			added++
+		case strings.Contains(m, "Subject: fwd x2@remote.net"):
+			kept++
+		}
+	}
+	if kept != 2 || added != 1 || refused != 1 || len(inbox) != 4 {
+		t.Fatalf("INBOX: %d kept, %d added notices, %d refused notices of %d messages; want 2, 1, 1 of 4", kept, added, refused, len(inbox))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -49,7 +50,11 @@ type ARCResult struct {
 	// Sealer is the d= of the newest ARC-Seal of a passing chain: the
 	// last hop that vouches for the AAR it added.
 	Sealer string
-	Err    error
+	// RemoteIP is the SMTP client that handed us the message, recorded
+	// as smtp.remote-ip (RFC 8617 §10.1): the AAR of our seal then tells
+	// the next hop where the message entered our domain.
+	RemoteIP net.IP
+	Err      error
 }
 
 // arcSet is the fields of one instance.

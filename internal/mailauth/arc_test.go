@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -265,5 +266,45 @@ func TestTrustARC(t *testing.T) {
 		if got := v.TrustARC(tc.sealers); got != tc.override || v.Reject == tc.override {
 			t.Errorf("%s: override %v, reject %v", tc.name, got, v.Reject)
 		}
+	}
+}
+
+// TestARCRemoteIP: our arc= result names the SMTP client
+// (smtp.remote-ip, RFC 8617 §10.1), also an IPv6 one (quoted: ":" is
+// not a token character, RFC 8601 §2.2), and the AAR of our seal
+// repeats it, so the next hop learns where the message entered.
+func TestARCRemoteIP(t *testing.T) {
+	r := fakeDNS()
+	r.TXT["example.org"] = []string{"v=spf1 ip4:192.0.2.1 ip6:2001:db8::1 -all"}
+	key := sealKey(t, r, "fwd1.test", true)
+	for ip, want := range map[string]string{
+		"192.0.2.1":   "arc=none smtp.remote-ip=192.0.2.1",
+		"2001:db8::1": `arc=none smtp.remote-ip="2001:db8::1"`,
+	} {
+		in, v := Inbound(context.Background(), r, "mx.fwd1.test", PolicyOff, net.ParseIP(ip), "h", "a@example.org", msg("a@example.org"))
+		if !strings.Contains(v.Field, want) {
+			t.Errorf("%s: Authentication-Results lacks %q:\n%s", ip, want, v.Field)
+		}
+		sealed, err := Seal(in, "mx.fwd1.test", "fwd1.test", key, time.Now())
+		if err != nil {
+			t.Fatalf("%s: seal: %v", ip, err)
+		}
+		hdr, err := message.ReadHeader(sealed, message.HeaderLimits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		aar, _ := hdr.Get(fieldAAR)
+		if !strings.Contains(aar, want) {
+			t.Errorf("%s: AAR lacks %q: %s", ip, want, aar)
+		}
+		if res := checkARC(t, r, sealed); res.ARC.Result != "pass" {
+			t.Errorf("%s: arc = %+v", ip, res.ARC)
+		}
+	}
+	// A passing chain whose AMSs all verify: no header.oldest-pass
+	// (0 is the default, and go-msgauth refuses a 0).
+	res := checkARC(t, r, hop(t, r, msg("a@example.org"), "fwd1.test", key))
+	if h := res.Header("mx.final.test"); strings.Contains(h, "oldest-pass") || !strings.Contains(h, "smtp.remote-ip="+badIP.String()) {
+		t.Errorf("final hop's header:\n%s", h)
 	}
 }

@@ -232,17 +232,30 @@ func (r Result) Header(hostname string) string {
 	}
 	rs = append(rs, dr)
 	if r.ARC.Result != "" {
-		// header.oldest-pass only when an older AMS no longer verifies
-		// (RFC 8617 §5.2 step 5). A GenericResult: go-msgauth parses
-		// ARCResult but formats it without its method name.
-		params := map[string]string{}
-		if r.ARC.OldestPass > 0 {
-			params["header.oldest-pass"] = strconv.Itoa(r.ARC.OldestPass)
-		}
-		rs = append(rs, &authres.GenericResult{Method: "arc", Value: authres.ResultValue(r.ARC.Result), Params: params})
+		rs = append(rs, r.ARC.authResult())
 	}
 	v := authres.Format(hostname, rs)
 	// Fold after each method so that lines stay short (RFC 5322 §2.2.3).
 	v = strings.ReplaceAll(v, "; ", ";\r\n\t")
 	return "Authentication-Results: " + v + "\r\n"
+}
+
+// authResult is the arc= method of our Authentication-Results field
+// with the two properties RFC 8617 §10.1 registers for it. A
+// GenericResult: go-msgauth parses ARCResult but formats it without its
+// method name.
+func (a ARCResult) authResult() authres.Result {
+	params := map[string]string{}
+	if a.RemoteIP != nil {
+		params["smtp.remote-ip"] = a.RemoteIP.String()
+	}
+	// header.oldest-pass is "the instance id of the oldest validating
+	// AMS or 0 if they all pass" (RFC 8617 §10.1, §5.2 step 5). It is
+	// written only when an older AMS no longer verifies: 0 says what the
+	// absence says, and go-msgauth's parser (ours in Seal among them)
+	// rejects a 0.
+	if a.OldestPass > 0 {
+		params["header.oldest-pass"] = strconv.Itoa(a.OldestPass)
+	}
+	return &authres.GenericResult{Method: "arc", Value: authres.ResultValue(a.Result), Params: params}
 }

@@ -36,6 +36,7 @@ type SPFCheck struct {
 	done   chan struct{}
 	res    SPFResult
 	cancel context.CancelFunc
+	ip     net.IP // the SMTP client, for arc= smtp.remote-ip
 }
 
 // StartSPF starts checking SPF for the connection (RFC 7208 §2.4: the
@@ -43,7 +44,7 @@ type SPFCheck struct {
 // called.
 func StartSPF(ctx context.Context, r Resolver, ip net.IP, helo, mailFrom string) *SPFCheck {
 	ctx, cancel := context.WithTimeout(ctx, SPFTimeout)
-	c := &SPFCheck{done: make(chan struct{}), cancel: cancel}
+	c := &SPFCheck{done: make(chan struct{}), cancel: cancel, ip: ip}
 	go func() {
 		defer close(c.done)
 		c.res = checkSPF(ctx, bounded{r}, ip, helo, mailFrom)
@@ -95,6 +96,7 @@ func verify(ctx context.Context, lk *Lookups, spf *SPFCheck, hdr *message.Header
 	if len(sets) > 0 || arcErr != nil {
 		res.ARC = newDKIMMessage(hdr, msg, lk.lookup).verifyARC(sets, arcErr)
 	}
+	res.ARC.RemoteIP = spf.ip
 	res.SPF = spf.Wait(ctx)
 	if fromErr != nil {
 		res.DMARC = DMARCResult{Result: "none", Reason: "no single From domain"}

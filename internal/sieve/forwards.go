@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/youju/youju/internal/store"
 )
@@ -62,14 +64,64 @@ type ForwardGuard struct {
 	Added func(ctx context.Context, acct store.AccountID, added, all []string)
 }
 
-func (g *ForwardGuard) max() int {
+func (g *ForwardGuard) max() int { return maxForwards(g.Max) }
+
+// maxForwards is the limit a configured value gives: 0 is
+// DefaultMaxForwards, below 0 none.
+func maxForwards(m int) int {
 	switch {
-	case g.Max == 0:
+	case m == 0:
 		return DefaultMaxForwards
-	case g.Max < 0:
+	case m < 0:
 		return 0
 	}
-	return g.Max
+	return m
+}
+
+// forwardsFor is how long a destination that a variable redirect
+// expanded to holds its place among the account's destinations.
+const forwardsFor = 30 * 24 * time.Hour
+
+// AllowForward decides at delivery whether the script s of acct may
+// redirect a message to the (expanded) address to, within max
+// destinations per account (as ForwardGuard.Max). A destination written
+// in the script was counted when the script was stored. One built from
+// variables (RFC 5229: redirect "${addr}") is known only now, so each
+// new one takes one of the places the literal destinations leave, for
+// forwardsFor, recorded in t; past them the redirect is refused. isNew
+// says that to took a place just now (it is to be logged and announced
+// like a forward added to a script).
+func AllowForward(ctx context.Context, t Tracker, acct store.AccountID, s *Script, max int, to string) (ok, isNew bool, err error) {
+	to = strings.ToLower(to)
+	literal := 0
+	for _, f := range s.Forwards() {
+		if f == to {
+			return true, false, nil
+		}
+		if !strings.Contains(f, "${") {
+			literal++
+		}
+	}
+	if t == nil {
+		return false, false, nil // nowhere to remember it: no place
+	}
+	key := "fwd\x00" + to
+	if seen, err := t.Recorded(ctx, acct, key); err != nil || seen {
+		return seen, false, err
+	}
+	for i := range maxForwards(max) - literal {
+		// Claiming a numbered place is one atomic Respond, so two
+		// deliveries at once cannot both take the last one.
+		claimed, err := t.Respond(ctx, acct, "fwdplace\x00"+strconv.Itoa(i), forwardsFor)
+		if err != nil {
+			return false, false, err
+		}
+		if claimed {
+			_, err := t.Respond(ctx, acct, key, forwardsFor)
+			return true, true, err
+		}
+	}
+	return false, false, nil
 }
 
 // activeForwards is the active script's destinations.

@@ -338,4 +338,10 @@ func TestFileStore(t *testing.T) {
 	if !ok1 || ok2 || ok3 {
 		t.Errorf("vacation tracking: %v %v %v, want true false false", ok1, ok2, ok3)
 	}
+	r1, _ := fs2.Recorded(ctx, 7, "k")
+	r2, _ := fs2.Recorded(ctx, 7, "other")
+	r3, _ := (&FileStore{Dir: t.TempDir()}).Recorded(ctx, 7, "k")
+	if !r1 || r2 || r3 {
+		t.Errorf("recorded: %v %v %v, want true false false", r1, r2, r3)
+	}
 }

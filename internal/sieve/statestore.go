@@ -204,6 +204,12 @@ func (s *StateScripts) Respond(ctx context.Context, acct store.AccountID, key st
 	return s.State.PutState(ctx, stateKey(acct, "v/"+key), nil, 0, max(period, time.Second))
 }
 
+// Recorded implements Tracker.
+func (s *StateScripts) Recorded(ctx context.Context, acct store.AccountID, key string) (bool, error) {
+	_, ok, err := s.get(ctx, stateKey(acct, "v/"+key))
+	return ok, err
+}
+
 // CopyFiles copies the scripts of the file store into s for every
 // account that has none there yet (a node whose store became shared
 // keeps the scripts its users had), and returns how many it copied.

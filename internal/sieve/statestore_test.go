@@ -108,6 +108,11 @@ func testScriptsContract(t *testing.T, x, y scriptStore) {
 	if !ok1 || ok2 || ok3 || !ok4 {
 		t.Errorf("vacation tracking: %v %v %v %v, want true false false true", ok1, ok2, ok3, ok4)
 	}
+	r1, _ := y.Recorded(ctx, acct, "k")
+	r2, _ := y.Recorded(ctx, acct, "other")
+	if !r1 || r2 {
+		t.Errorf("recorded: %v %v, want true false", r1, r2)
+	}
 }
 
 // TestStateScriptsCopyFiles: the scripts of a data directory are copied

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -59,6 +60,9 @@ type Tracker interface {
 	// Respond reports whether key may be answered now, and if so records
 	// that it was, for period.
 	Respond(ctx context.Context, acct store.AccountID, key string, period time.Duration) (bool, error)
+	// Recorded reports whether key is recorded (and not expired),
+	// without recording it.
+	Recorded(ctx context.Context, acct store.AccountID, key string) (bool, error)
 }
 
 // ValidName checks a script name (RFC 5804 §1.6: no control characters,
@@ -356,6 +360,23 @@ func (f *FileStore) Respond(ctx context.Context, acct store.AccountID, key strin
 		return false, err
 	}
 	return true, fsutil.WriteFileAtomic(p, b, 0o600)
+}
+
+// Recorded implements Tracker.
+func (f *FileStore) Recorded(ctx context.Context, acct store.AccountID, key string) (bool, error) {
+	unlock := f.lockTracker(acct)
+	defer unlock()
+	seen := map[string]int64{}
+	b, err := os.ReadFile(filepath.Join(f.acctDir(acct), "vacation.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	_ = json.Unmarshal(b, &seen)
+	until, ok := seen[key]
+	return ok && until > time.Now().Unix(), nil
 }
 
 // lockTracker serialises the tracking of one account without dropping

@@ -453,7 +453,8 @@ func (ss *session) Data(r io.Reader) error {
 	if err := ss.spamData(ctx, env, av, data); err != nil {
 		return ss.fail(err)
 	}
-	if err := ss.sendLimit(env); err != nil {
+	grant, err := ss.sendLimit(env)
+	if err != nil {
 		return ss.fail(err)
 	}
 	if acct := ss.account(); acct != nil {
@@ -463,13 +464,14 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	if err := ss.s.Deliverer.Deliver(ctx, env, data); err != nil {
 		ss.logger().Warn("delivery failed", "id", env.ID, "err", err)
+		ss.sendCancel(grant)
 		return ss.reply(err)
 	}
 	ss.logger().Info("accepted", "id", env.ID, "from", env.From, "rcpts", len(env.Rcpts), "size", len(data))
 	ss.logReceived(env, len(data))
 	ss.count(env)
 	ss.spamDelivered(env, av)
-	ss.spamSent(env, data)
+	ss.spamSent(env, data, grant)
 	return nil
 }
 

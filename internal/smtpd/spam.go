@@ -211,27 +211,36 @@ func remoteRcpts(env *delivery.Envelope) []string {
 
 // sendLimit refuses, temporarily, a message of an account past its
 // sending limits (docs/spam.md): a phished password must not turn the
-// domain into a spam source.
-func (ss *session) sendLimit(env *delivery.Envelope) error {
+// domain into a spam source. A message it lets through is counted at
+// once (the grant: spamSent confirms it, sendCancel gives it back).
+func (ss *session) sendLimit(env *delivery.Envelope) (*spam.Grant, error) {
 	acct := ss.account()
 	if acct == nil || ss.s.Spam == nil || ss.s.Spam.Send == nil {
-		return nil
+		return nil, nil
 	}
 	rcpts := remoteRcpts(env)
 	if len(rcpts) == 0 {
-		return nil
+		return nil, nil
 	}
-	if ok, why := ss.s.Spam.Send.Allow(int64(acct.ID), rcpts); !ok {
+	g, ok, why := ss.s.Spam.Send.Allow(int64(acct.ID), rcpts)
+	if !ok {
 		spam.Checks.With("sendlimit", "exceeded").Inc()
 		ss.logger().Warn("sending limit reached", "limit", why, "rcpts", len(rcpts))
 		held := ss.holdBurst(acct.Address, why)
 		if ss.s.Spam.Send.ShouldAlert(int64(acct.ID)) {
 			go ss.alertPostmaster(acct.Address, why, held)
 		}
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1},
+		return nil, &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1},
 			Message: "Sending limit reached (" + why + "); try again later or ask your administrator"}
 	}
-	return nil
+	return g, nil
+}
+
+// sendCancel gives back the count of a message that was not accepted.
+func (ss *session) sendCancel(g *spam.Grant) {
+	if g != nil {
+		ss.s.Spam.Send.Cancel(g)
+	}
 }
 
 // holdBurst holds the queued mail of an account that reached a limit of
@@ -285,16 +294,16 @@ func (ss *session) alertPostmaster(addr, why string, held int) {
 	}
 }
 
-// spamSent trains the sender's filter with what it sends: ham.
-func (ss *session) spamSent(env *delivery.Envelope, data []byte) {
+// spamSent records the message of grant g as sent (its recipients
+// become known correspondents) and trains the sender's filter with what
+// it sends: ham.
+func (ss *session) spamSent(env *delivery.Envelope, data []byte, g *spam.Grant) {
 	acct := ss.account()
 	if acct == nil || ss.s.Spam == nil {
 		return
 	}
-	if ss.s.Spam.Send != nil {
-		if r := remoteRcpts(env); len(r) > 0 {
-			ss.s.Spam.Send.Sent(int64(acct.ID), r)
-		}
+	if g != nil {
+		ss.s.Spam.Send.Sent(g, remoteRcpts(env))
 	}
 	if ss.s.Spam.Filter == nil {
 		return

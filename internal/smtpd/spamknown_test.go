@@ -21,7 +21,8 @@ func TestSpamKnownSenderAndForgedField(t *testing.T) {
 		TXT:  map[string][]string{"sender.example": {"v=spf1 ip4:127.0.0.1 -all"}},
 	}
 	send := &spam.SendLimits{}
-	send.Sent(int64(e.alice.ID), []string{"friend@sender.example"})
+	g, _, _ := send.Allow(int64(e.alice.ID), []string{"friend@sender.example"})
+	send.Sent(g, []string{"friend@sender.example"})
 	s := e.server(Inbound)
 	s.DNS = f
 	s.Spam = &spam.Checker{DNS: f, Send: send, Config: spam.Config{HELO: true, JunkScore: 0.5, RejectScore: 50}}

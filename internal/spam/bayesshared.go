@@ -19,8 +19,7 @@ import (
 //	                                   ("h" or "s"), kept trainedFor
 //
 // Counters that fall to zero are deleted by the store. The shared models
-// are not pruned to MaxTokens (a token row is small; see
-// docs/several-nodes.md).
+// are pruned to MaxTokens periodically by one node (bayesprune.go).
 
 // trainedFor is how long the record of a trained message lasts in the
 // shared store (the file store bounds it by count instead).

@@ -54,7 +54,7 @@ func FuzzStripHeader(f *testing.F) {
 
 func TestKnownScore(t *testing.T) {
 	l := &SendLimits{}
-	l.Sent(3, []string{"friend@remote.example"})
+	send(t, l, 3, "friend@remote.example")
 	c := &Checker{Send: l}
 	pass := mailauth.Result{SPF: mailauth.SPFResult{Result: "pass", Domain: "remote.example"}}
 	if s := c.KnownScore(3, "Friend@remote.example", pass); s.Total != ScoreKnownSender {

@@ -82,9 +82,22 @@ func (l *SendLimits) state(acct int64) *sendState {
 	return s
 }
 
+// A Grant is one message that Allow counted against its account's
+// limits: Sent confirms it once the message is accepted, Cancel gives
+// it back when it is not. Checking and counting are one step, so that
+// simultaneous messages (one node's sessions, or several nodes) cannot
+// each pass at the limit's last unit.
+type Grant struct {
+	acct  int64
+	at    time.Time
+	fresh int  // new recipients counted
+	none  bool // not counted (the shared store could not be reached)
+}
+
 // Allow reports whether acct may send one more message to rcpts (remote
-// addresses); if not, the reason names the limit reached.
-func (l *SendLimits) Allow(acct int64, rcpts []string) (bool, string) {
+// addresses) and, if so, counts it at once (the returned Grant, for
+// Sent or Cancel); if not, the reason names the limit reached.
+func (l *SendLimits) Allow(acct int64, rcpts []string) (*Grant, bool, string) {
 	if l.State != nil {
 		return l.allowShared(acct, rcpts)
 	}
@@ -100,7 +113,15 @@ func (l *SendLimits) Allow(acct int64, rcpts []string) (bool, string) {
 			fresh++
 		}
 	}
-	return l.verdict(acct, sendCounts{countSince(s.sent, hour), len(s.sent), countSince(s.fresh, hour), len(s.fresh)}, fresh, nil)
+	ok, why := l.verdict(acct, sendCounts{countSince(s.sent, hour), len(s.sent), countSince(s.fresh, hour), len(s.fresh)}, fresh, nil)
+	if !ok {
+		return nil, false, why
+	}
+	s.sent = insertTime(s.sent, now)
+	for range fresh {
+		s.fresh = insertTime(s.fresh, now)
+	}
+	return &Grant{acct: acct, at: now, fresh: fresh}, true, ""
 }
 
 // sendCounts is what an account sent: messages and new recipients in
@@ -140,30 +161,61 @@ func (l *SendLimits) verdict(acct int64, c sendCounts, fresh int, own *[2]int) (
 	return true, ""
 }
 
-// Sent records a message acct sent to rcpts.
-func (l *SendLimits) Sent(acct int64, rcpts []string) {
+// Sent records that the message of g went out to rcpts: they become
+// known correspondents, and the journal keeps the counts (fsynced before
+// the message is acknowledged).
+func (l *SendLimits) Sent(g *Grant, rcpts []string) {
+	if g == nil || g.none {
+		return
+	}
 	if l.State != nil {
-		l.sentShared(acct, rcpts)
+		l.sentShared(g, rcpts)
 		return
 	}
 	now := l.now()
+	lines := []string{journalLine('S', g.acct, g.at, "")}
+	for range g.fresh {
+		lines = append(lines, journalLine('F', g.acct, g.at, ""))
+	}
 	l.mu.Lock()
-	s := l.state(acct)
-	s.sent = append(s.sent, now)
-	lines := []string{journalLine('S', acct, now, "")}
+	s := l.state(g.acct)
 	for _, r := range rcpts {
 		r = strings.ToLower(r)
-		if t, ok := s.known[r]; !ok || now.Sub(t) > knownFor {
-			s.fresh = append(s.fresh, now)
-			lines = append(lines, journalLine('F', acct, now, ""))
-		}
 		s.known[r] = now
 		if !strings.ContainsAny(r, " \r\n") && len(r) < maxJournalLine/2 {
-			lines = append(lines, journalLine('K', acct, now, r))
+			lines = append(lines, journalLine('K', g.acct, now, r))
 		}
 	}
 	l.mu.Unlock()
 	l.journalErr(l.record(lines))
+}
+
+// Cancel gives back the count of g, whose message was not accepted
+// after all (its delivery failed): the client will send it again.
+func (l *SendLimits) Cancel(g *Grant) {
+	if g == nil || g.none {
+		return
+	}
+	if l.State != nil {
+		l.cancelShared(g)
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.state(g.acct)
+	s.sent = removeTime(s.sent, g.at, 1)
+	s.fresh = removeTime(s.fresh, g.at, g.fresh)
+}
+
+// removeTime removes n entries equal to t from the sorted ts.
+func removeTime(ts []time.Time, t time.Time, n int) []time.Time {
+	for i := len(ts) - 1; i >= 0 && n > 0 && !ts[i].Before(t); i-- {
+		if ts[i].Equal(t) {
+			ts = append(ts[:i], ts[i+1:]...)
+			n--
+		}
+	}
+	return ts
 }
 
 // prune drops what is older than a day (known recipients: 30 days, and

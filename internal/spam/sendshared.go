@@ -2,6 +2,8 @@ package spam
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -12,8 +14,9 @@ import (
 // Send limits in the shared store (SendLimits.State), so that an
 // attacker cannot send N times the limit through N nodes. Keys:
 //
-//	send/ACCOUNT/m          events: one per message sent, kept a day
-//	send/ACCOUNT/f          events: one per new recipient, kept a day
+//	send/ACCOUNT/w          the account's sending window (sendwindow.go):
+//	                        messages and new recipients per minute, the
+//	                        last day
 //	send/ACCOUNT/k/ADDRESS  a known recipient: the Unix second last
 //	                        written to, expiring after 30 days
 //	send/ACCOUNT/alert      the Unix second of the last alert
@@ -21,11 +24,14 @@ import (
 //	                        (youju user set --send-limit); they replace
 //	                        Override
 //
-// Allow and Sent are two steps, as on one node: messages accepted at the
-// same moment on several nodes may each pass at the limit's last unit
-// (at most one extra message per node at once). A store that cannot be
-// reached lets the message go and reports the error (OnError): the
-// limits are a safeguard, and without the store no mail moves anyway.
+// Allow checks and counts in one step: it reads the window with its
+// version, applies the limits, and writes the window back with the
+// message added only if the version is still the one read (PutState's
+// compare-and-swap); a node that lost the race reads again. So
+// simultaneous messages on several nodes never pass the limit together.
+// A store that cannot be reached lets the message go and reports the
+// error (OnError): the limits are a safeguard, and without the store no
+// mail moves anyway.
 
 func sendKey(acct int64, rest string) string {
 	return "send/" + strconv.FormatInt(acct, 10) + "/" + rest
@@ -78,14 +84,14 @@ func SetSharedSendLimit(ctx context.Context, st store.StateStore, acct int64, ho
 	return err
 }
 
-func (l *SendLimits) allowShared(acct int64, rcpts []string) (bool, string) {
+func (l *SendLimits) allowShared(acct int64, rcpts []string) (*Grant, bool, string) {
 	ctx, cancel := l.ctx()
 	defer cancel()
 	now := l.now()
 	known, own, err := l.knownShared(ctx, acct, rcpts, now)
 	if err != nil {
 		l.journalErr(err)
-		return true, ""
+		return &Grant{none: true}, true, ""
 	}
 	fresh := 0
 	for _, r := range rcpts {
@@ -93,50 +99,83 @@ func (l *SendLimits) allowShared(acct int64, rcpts []string) (bool, string) {
 			fresh++
 		}
 	}
-	keys := []string{sendKey(acct, "m"), sendKey(acct, "f")}
-	h, err := l.State.CountEvents(ctx, keys, now.Add(-time.Hour))
-	if err != nil {
+	why := ""
+	err = l.updateWindow(ctx, acct, now, func(w sendWindow) (sendWindow, bool) {
+		var ok bool
+		if ok, why = l.verdict(acct, w.counts(now), fresh, own); !ok {
+			return w, false
+		}
+		return w.add(now, 1, int64(fresh)), true
+	})
+	switch {
+	case err != nil:
 		l.journalErr(err)
-		return true, ""
+		return &Grant{none: true}, true, ""
+	case why != "":
+		return nil, false, why
 	}
-	d, err := l.State.CountEvents(ctx, keys, now.Add(-24*time.Hour))
-	if err != nil {
-		l.journalErr(err)
-		return true, ""
-	}
-	return l.verdict(acct, sendCounts{int(h[0]), int(d[0]), int(h[1]), int(d[1])}, fresh, own)
+	return &Grant{acct: acct, at: now, fresh: fresh}, true, ""
 }
 
-func (l *SendLimits) sentShared(acct int64, rcpts []string) {
+// updateWindow applies change to acct's window until its
+// compare-and-swap wins: change returns the new window, or false to
+// leave it as it is.
+func (l *SendLimits) updateWindow(ctx context.Context, acct int64, now time.Time, change func(sendWindow) (sendWindow, bool)) error {
+	key := sendKey(acct, "w")
+	for try := 0; ; try++ {
+		got, err := l.State.GetState(ctx, key)
+		if err != nil {
+			return err
+		}
+		e := got[key]
+		w, write := change(parseSendWindow(e.Value).prune(now))
+		if !write {
+			return nil
+		}
+		ok, err := l.State.PutState(ctx, key, w.encode(), e.Version, sendWindowTTL)
+		if err != nil || ok {
+			return err
+		}
+		// Another message of the account came first: read its count.
+		// The wait grows and is random, so that many writers spread.
+		d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(try, 6)))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("spam: send window of account %d: %w", acct, ctx.Err())
+		case <-time.After(d):
+		}
+	}
+}
+
+func (l *SendLimits) sentShared(g *Grant, rcpts []string) {
 	ctx, cancel := l.ctx()
 	defer cancel()
 	now := l.now()
-	known, _, err := l.knownShared(ctx, acct, rcpts, now)
+	known, _, err := l.knownShared(ctx, g.acct, rcpts, now)
 	if err != nil {
 		l.journalErr(err)
 		return
 	}
-	fresh := int64(0)
 	stamp := []byte(strconv.FormatInt(now.Unix(), 10))
 	for _, r := range rcpts {
 		r = strings.ToLower(r)
-		t, ok := known[r]
-		if !ok {
-			fresh++
-		}
 		// A known recipient's stamp is renewed at most daily: a write
 		// per recipient per day, not per message.
-		if !ok || now.Sub(t) > 24*time.Hour {
-			if _, err := l.State.PutState(ctx, sendKey(acct, "k/"+r), stamp, -1, knownFor); err != nil {
+		if t, ok := known[r]; !ok || now.Sub(t) > 24*time.Hour {
+			if _, err := l.State.PutState(ctx, sendKey(g.acct, "k/"+r), stamp, -1, knownFor); err != nil {
 				l.journalErr(err)
 			}
 			known[r] = now
 		}
 	}
-	l.journalErr(l.State.AddEvent(ctx, sendKey(acct, "m"), 1, now, 24*time.Hour))
-	if fresh > 0 {
-		l.journalErr(l.State.AddEvent(ctx, sendKey(acct, "f"), fresh, now, 24*time.Hour))
-	}
+}
+
+func (l *SendLimits) cancelShared(g *Grant) {
+	ctx, cancel := l.ctx()
+	defer cancel()
+	l.journalErr(l.updateWindow(ctx, g.acct, l.now(), func(w sendWindow) (sendWindow, bool) {
+		return w.add(g.at, -1, -int64(g.fresh)), true
+	}))
 }
 
 func (l *SendLimits) alertShared(acct int64) bool {

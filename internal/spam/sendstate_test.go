@@ -23,11 +23,11 @@ func TestSendStateSurvivesRestart(t *testing.T) {
 		return l
 	}
 	l := open()
-	for i := 0; i < 3; i++ {
-		l.Sent(7, []string{"Friend@Remote.example"})
+	for range 3 {
+		send(t, l, 7, "Friend@Remote.example")
 	}
-	if ok, why := l.Allow(7, []string{"friend@remote.example"}); ok || why != "messages per hour" {
-		t.Fatalf("before restart: %v %q", ok, why)
+	if g, _, why := l.Allow(7, []string{"friend@remote.example"}); g != nil || why != "messages per hour" {
+		t.Fatalf("before restart: %v %q", g, why)
 	}
 	if !l.ShouldAlert(7) {
 		t.Fatal("first alert refused")
@@ -45,8 +45,8 @@ func TestSendStateSurvivesRestart(t *testing.T) {
 
 	l = open()
 	defer l.CloseState()
-	if ok, why := l.Allow(7, []string{"friend@remote.example"}); ok || why != "messages per hour" {
-		t.Fatalf("after restart: %v %q (the count was lost)", ok, why)
+	if why := refused(l, 7, "friend@remote.example"); why != "messages per hour" {
+		t.Fatalf("after restart: %q (the count was lost)", why)
 	}
 	if l.ShouldAlert(7) {
 		t.Fatal("alerted twice within the hour across a restart")
@@ -54,8 +54,8 @@ func TestSendStateSurvivesRestart(t *testing.T) {
 	if !l.Knows(7, "FRIEND@remote.example") || l.Knows(7, "other@remote.example") || l.Knows(8, "friend@remote.example") {
 		t.Fatal("known correspondents wrong after restart")
 	}
-	if ok, _ := l.Allow(8, []string{"x@remote.example"}); !ok {
-		t.Fatal("another account limited")
+	if why := refused(l, 8, "x@remote.example"); why != "" {
+		t.Fatalf("another account limited: %s", why)
 	}
 	// An hour later the hourly count has fallen; a day later the
 	// rewritten journal no longer has the messages, but still the
@@ -63,7 +63,7 @@ func TestSendStateSurvivesRestart(t *testing.T) {
 	now = now.Add(25 * time.Hour)
 	l.CloseState()
 	l = open()
-	if ok, why := l.Allow(7, []string{"friend@remote.example"}); !ok {
+	if why := refused(l, 7, "friend@remote.example"); why != "" {
 		t.Fatalf("a day later: %s", why)
 	}
 	b, _ := os.ReadFile(path)

@@ -41,6 +41,10 @@ type StateStore interface {
 	// Counters returns the counters of keys, in their order (0 if
 	// absent).
 	Counters(ctx context.Context, keys []string) ([]int64, error)
+	// ListCounters returns the counters whose key begins with prefix and
+	// sorts after after ("": from the first), in key order, at most
+	// limit of them: a scan in batches (the learning filter's pruning).
+	ListCounters(ctx context.Context, prefix, after string, limit int) ([]StateCounter, error)
 
 	// AddEvent records n events of key at time at and forgets the events
 	// of key older than keep before at: a counter over a sliding window.
@@ -48,6 +52,35 @@ type StateStore interface {
 	// CountEvents returns, in the order of keys, the events recorded
 	// after since.
 	CountEvents(ctx context.Context, keys []string, since time.Time) ([]int64, error)
+}
+
+// StateCounter is one counter of a StateStore.
+type StateCounter struct {
+	Key string
+	N   int64
+}
+
+// CounterRows is the rows of a query of (key, n) counters, as both
+// backends' drivers return them.
+type CounterRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanCounters reads rows of (key, n) into counters (ListCounters).
+func ScanCounters(rows CounterRows) ([]StateCounter, error) {
+	var out []StateCounter
+	for rows.Next() {
+		var k []byte
+		var c StateCounter
+		if err := rows.Scan(&k, &c.N); err != nil {
+			return nil, err
+		}
+		c.Key = string(k)
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 // StateEntry is one value of a StateStore.

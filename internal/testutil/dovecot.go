@@ -62,6 +62,31 @@ type Dovecot struct {
 	User, Password string
 	Maildir        string // the user's Maildir++ root
 	Dir            string // config, logs
+	pid            int    // the master process
+}
+
+// CPU is the processor time Dovecot has used so far: its master and
+// every process of it that ended (the imap processes of connections that
+// logged out), read from /proc; 0 where there is none.
+func (d *Dovecot) CPU() time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(d.pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces, in
+	// parentheses): utime, stime, cutime and cstime are the 12th to
+	// 15th (proc(5): fields 14 to 17).
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 15 {
+		return 0
+	}
+	var ticks int64
+	for _, x := range f[11:15] {
+		n, _ := strconv.ParseInt(x, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ is 100 on Linux
 }
 
 // StartDovecot starts Debian's Dovecot (package dovecot-imapd) on a
@@ -131,6 +156,7 @@ func StartDovecot(tb testing.TB, populate func(maildir string)) *Dovecot {
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
+	d.pid = cmd.Process.Pid
 	tb.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()

@@ -198,6 +198,18 @@ func (s *Store) sumByKey(ctx context.Context, keys []string, q string, args ...a
 	return out, rows.Err()
 }
 
+// ListCounters implements store.StateStore.
+func (s *Store) ListCounters(ctx context.Context, prefix, after string, limit int) ([]store.StateCounter, error) {
+	rows, err := s.pool.Query(ctx, `SELECT key, n FROM state_counters
+		WHERE key >= $1 AND key > $2 AND ($3::bytea IS NULL OR key < $3) ORDER BY key LIMIT $4`,
+		[]byte(prefix), []byte(after), nilIfEmpty(store.PrefixEnd(prefix)), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return store.ScanCounters(rows)
+}
+
 // AddEvent implements store.StateStore.
 func (s *Store) AddEvent(ctx context.Context, key string, n int64, at time.Time, keep time.Duration) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

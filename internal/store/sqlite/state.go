@@ -224,6 +224,22 @@ func (s *Store) sumByKey(ctx context.Context, keys []string, q string, extra ...
 	return out, nil
 }
 
+// ListCounters implements store.StateStore.
+func (s *Store) ListCounters(ctx context.Context, prefix, after string, limit int) ([]store.StateCounter, error) {
+	var end any
+	if e := store.PrefixEnd(prefix); e != "" {
+		end = []byte(e)
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT key, n FROM state_counters
+		WHERE key >= ?1 AND key > ?2 AND (?3 IS NULL OR key < ?3) ORDER BY key LIMIT ?4`,
+		[]byte(prefix), []byte(after), end, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return store.ScanCounters(rows)
+}
+
 // AddEvent implements store.StateStore.
 func (s *Store) AddEvent(ctx context.Context, key string, n int64, at time.Time, keep time.Duration) error {
 	return s.do(ctx, nil, func(w *wtx) error {

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,7 +13,8 @@ import (
 
 // testStateStore checks store.StateStore where the backend has it:
 // versioned writes that let exactly one of two racing writers win,
-// expiry, prefix listing, counters that vanish at zero, and events over a
+// expiry, prefix listing, counters that vanish at zero and are listed by
+// prefix in batches, and events over a
 // sliding window.
 func testStateStore(t *testing.T, open Opener) {
 	s := newStore(t, open)
@@ -102,6 +105,28 @@ func testStateStore(t *testing.T, open Opener) {
 	cs, err := st.Counters(ctx, []string{"c/\x00tok", "c/b", "c/none"})
 	if err != nil || len(cs) != 3 || cs[0] != 5 || cs[1] != 0 || cs[2] != 0 {
 		t.Fatalf("counters: %v %v", cs, err)
+	}
+
+	// Counters by prefix, in key order, a batch at a time.
+	if err := st.AddCounters(ctx, map[string]int64{"l/a": 1, "l/b": 2, "l/c": 3, "l/\xff": 4, "m/a": 5, "l": 6}); err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for after := ""; ; {
+		batch, err := st.ListCounters(ctx, "l/", after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(batch) == 0 {
+			break
+		}
+		for _, c := range batch {
+			listed = append(listed, fmt.Sprintf("%s=%d", c.Key, c.N))
+		}
+		after = batch[len(batch)-1].Key
+	}
+	if got := strings.Join(listed, " "); got != "l/a=1 l/b=2 l/c=3 l/\xff=4" {
+		t.Fatalf("ListCounters l/: %q", got)
 	}
 
 	// Events over a window.
