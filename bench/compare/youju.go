@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/youju/youju/bench/internal/mta"
@@ -126,6 +127,16 @@ func (y *youju) stop() {
 	mta.StopProcess(y.cmd, time.Minute)
 	y.logf.Close()
 	y.cmd, y.logf = nil, nil
+}
+
+// signalWindow opens or closes youju serve's profile window (SIGUSR1,
+// with YOUJU_PROFILE_DIR set).
+func (y *youju) signalWindow() {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	if y.cmd != nil {
+		y.cmd.Process.Signal(syscall.SIGUSR1)
+	}
 }
 
 func (y *youju) restart() error {
