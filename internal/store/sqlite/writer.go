@@ -31,7 +31,8 @@ import (
 // which is what makes replay exact. The index never gets ahead of the
 // log, and nothing is acknowledged before its one fsync: never lose mail.
 //
-// While batch k is being committed, batch k+1's bytes are written, so the
+// While batch k is being committed, batch k+1 stays open: the bytes of
+// each request that joins it are written at once, so the
 // page-cache copy of a batch overlaps the commit of the one before.
 
 // op is one write request.
@@ -194,17 +195,42 @@ func (s *Store) submit(o *op) error {
 }
 
 // writer is stage 1: it batches requests and writes their bytes.
+//
+// The batch stays open while the committer is busy: requests that arrive
+// meanwhile have their bytes written at once and join it, and the
+// committer takes it, whatever its size, as soon as it is free. So a
+// request waits for the commit in progress and then its own (not also
+// for a batch sealed ahead of it), batches are as large as the commit
+// time allows, and an idle store commits a lone request at once: no
+// timer anywhere.
 func (s *Store) writer() {
-	out := make(chan *staged) // unbuffered: at most one batch staged ahead, so batches stay large
+	out := make(chan *staged) // unbuffered: the committer takes the open batch when it is free
 	go s.committer(out)
 	defer close(out)
+	var open *staged // bytes written, not yet taken by the committer
 	for {
-		var batch []*op
+		ops, send := s.ops, chan<- *staged(nil)
+		if open != nil {
+			send = out
+			if len(open.ops) >= maxBatch {
+				ops = nil // full: wait for the committer
+			}
+		}
 		select {
-		case o := <-s.ops:
-			batch = append(batch, o)
+		case o := <-ops:
+			if open == nil {
+				if h := s.holdBatch.Load(); h != nil {
+					(*h)()
+				}
+			}
+			open = open.join(s.stage(s.fill(o, maxBatch-open.len())))
+		case send <- open:
+			open = nil
 		case <-s.closing:
 			// Commit what was queued before Close.
+			if open != nil {
+				out <- open
+			}
 			for {
 				select {
 				case o := <-s.ops:
@@ -214,20 +240,44 @@ func (s *Store) writer() {
 				}
 			}
 		}
-		if h := s.holdBatch.Load(); h != nil {
-			(*h)()
-		}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case o := <-s.ops:
-				batch = append(batch, o)
-			default:
-				break fill
-			}
-		}
-		out <- s.stage(batch)
 	}
+}
+
+// fill takes o and the requests queued behind it, at most n in all.
+func (s *Store) fill(o *op, n int) []*op {
+	batch := []*op{o}
+	for len(batch) < n {
+		select {
+		case o := <-s.ops:
+			batch = append(batch, o)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// len is the number of requests of a batch (0 for none).
+func (b *staged) len() int {
+	if b == nil {
+		return 0
+	}
+	return len(b.ops)
+}
+
+// join appends the staged requests of c to the open batch b (nil: none
+// yet). A batch may so have several regions: its log record lists them
+// all (logrec.go), and its one fsync covers them all.
+func (b *staged) join(c *staged) *staged {
+	if b == nil {
+		return c
+	}
+	b.ops = append(b.ops, c.ops...)
+	b.ws = append(b.ws, c.ws...)
+	b.errs = append(b.errs, c.errs...)
+	b.refs = append(b.refs, c.refs...)
+	b.regions = append(b.regions, c.regions...)
+	return b
 }
 
 // stage appends the batch's message bytes (synced by the commit).
