@@ -200,6 +200,10 @@ func setupYouju(o *options, base string) (*side, func(), error) {
 	if o.profileDir != "" {
 		s.window = y.signalWindow
 	}
+	s.storeStats = func() func() string {
+		m0 := y.storeMetrics()
+		return func() string { return y.storeMetrics().sub(m0).String() }
+	}
 	s.prefill = func(n int) error {
 		_, _, err := imapc.Fill(s.imap, fillUser, benchPass, n)
 		return err

@@ -27,8 +27,12 @@ type side struct {
 	// SELECT and SEARCH are timed against the finished index; nil: none.
 	settled func() error
 	// window, when set, opens and then closes the server's profile
-	// window around the SMTP burst.
+	// window around the SMTP burst, and around the warm SELECTs whose
+	// CPU is measured.
 	window func()
+	// storeStats, when set, starts a reading of the server's group-commit
+	// figures; the function it returns describes them since.
+	storeStats func() func() string
 }
 
 // result holds one side's figures; a zero value was not measured.
@@ -70,6 +74,10 @@ func measureSMTP(s *side, o *options, r *result) error {
 		s.window()
 		defer s.window()
 	}
+	var stats func() string
+	if s.storeStats != nil {
+		stats = s.storeStats()
+	}
 	cpu0, self0 := mta.CPUTime(s.pids()), selfCPU()
 	t0 := time.Now()
 	res, err := load.Run(load.Config{Addr: s.smtp, From: "load@bench.invalid", To: smtpUser,
@@ -99,6 +107,9 @@ func measureSMTP(s *side, o *options, r *result) error {
 	logf("%s: SMTP %d messages: 250s in %v (p50 %v, p90 %v), all in the INBOX after %v; CPU per message: server %v, load %v",
 		s.name, o.smtpMessages, res.Elapsed.Round(time.Millisecond), r.dataP50.Round(time.Microsecond),
 		r.dataP90.Round(time.Microsecond), e2e.Round(time.Millisecond), r.smtpServerCPU, r.smtpLoadCPU)
+	if stats != nil {
+		logf("%s: group commit: %s", s.name, stats())
+	}
 	return nil
 }
 
@@ -248,6 +259,10 @@ const selectCPURuns = 500
 func selectCPU(s *side, c *imapc.Client) (time.Duration, error) {
 	if s.pids == nil || len(s.pids()) == 0 {
 		return 0, nil
+	}
+	if s.window != nil { // the profiles of these SELECTs replace the SMTP burst's
+		s.window()
+		defer s.window()
 	}
 	cpu0 := mta.CPUTime(s.pids())
 	for range selectCPURuns {
