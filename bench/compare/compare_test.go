@@ -12,17 +12,20 @@ func TestTable(t *testing.T) {
 	o := &options{conns: 20, size: 10240, messages: 100_000, idle: 2000, smtpMessages: 20000}
 	y := &result{smtpRate: 1453.4, acceptRate: 1460, dataP50: 10 * time.Millisecond, dataP90: 23400 * time.Microsecond,
 		fillRate: 749, searchSubject: 402 * time.Millisecond, searchBody: 4313 * time.Millisecond,
-		selectWarm: 2700 * time.Microsecond, selectFirst: 457 * time.Millisecond, idleKiB: 39.2}
+		selectWarm: 2700 * time.Microsecond, selectFirst: 457 * time.Millisecond, idleKiB: 39.2,
+		smtpServerCPU: 251 * time.Microsecond, smtpLoadCPU: 88 * time.Microsecond, selectCPU: 420 * time.Microsecond}
 	d := &result{smtpRate: 119, acceptRate: 1104, dataP50: 350 * time.Microsecond, dataP90: 4 * time.Millisecond,
 		fillRate: 1292, searchSubject: 190 * time.Millisecond}
 	want := `| figure (this machine) | youju | Dovecot |
 |---|---|---|
 | durable SMTP → visible in IMAP, 20 conns, 10 KB | 1,453 msg/s, DATA p50 10 ms, p90 23 ms | 119 msg/s, DATA p50 0.35 ms, p90 4.0 ms |
+| CPU per SMTP message, server / load tool, same run | 251 / 88 µs | — |
 | SMTP 250s (acceptance), same run | 1,460 msg/s | 1,104 msg/s |
 | IMAP APPEND fill of one INBOX (one client, LITERAL+ pipelined) | 749 msg/s | 1,292 msg/s |
 | SEARCH SUBJECT, 100k messages | 402 ms | 190 ms |
 | SEARCH BODY, 100k messages | 4,313 ms | — |
 | SELECT INBOX of 100k, warm / first after start | 2.7 / 457 ms | — |
+| server CPU per warm SELECT | 420 µs | — |
 | PSS per idle TLS IMAP connection (2,000 in IDLE) | 39 KiB | — |
 `
 	if got := table(o, []string{"youju", "Dovecot"}, []*result{y, d}); got != want {

@@ -43,6 +43,8 @@ type options struct {
 	only                      map[string]bool
 	servers                   map[string]bool
 	keep                      bool
+	youjuBin                  string // a built youju to measure instead of building this repository's
+	profileDir                string // where youju serve writes the SMTP burst's profiles
 }
 
 // Ports of the Debian side (youju's are its standard ports + -port-offset).
@@ -70,6 +72,8 @@ func run() int {
 	only := flag.String("only", strings.Join(steps, ","), "measurements to make; without fill, mailbox fills the INBOX untimed first")
 	servers := flag.String("servers", "youju,dovecot", "sides to measure")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, mail) for a look afterwards")
+	flag.StringVar(&o.youjuBin, "youju-bin", "", "measure this youju binary instead of building ./cmd/youju (to compare builds)")
+	flag.StringVar(&o.profileDir, "profile", "", "directory where youju serve writes a CPU profile, an execution trace and block/mutex profiles of the SMTP burst")
 	flag.Parse()
 	if *quick {
 		o.smtpMessages, o.messages, o.idle, o.runs = 2000, 5000, 200, 1
@@ -168,14 +172,22 @@ func measureSide(s *side, o *options, r *result) error {
 
 // setupYouju builds youju, initialises a data directory and serves it.
 func setupYouju(o *options, base string) (*side, func(), error) {
-	repo, err := moduleDir()
-	if err != nil {
-		return nil, nil, err
-	}
 	y := &youju{bin: filepath.Join(base, "youju"), data: filepath.Join(base, "youju-data"), offset: o.offset}
-	logf("youju: building %s/cmd/youju", repo)
-	if err := buildYouju(repo, y.bin); err != nil {
-		return nil, nil, err
+	if o.youjuBin != "" {
+		y.bin = o.youjuBin
+	} else {
+		repo, err := moduleDir()
+		if err != nil {
+			return nil, nil, err
+		}
+		logf("youju: building %s/cmd/youju", repo)
+		if err := buildYouju(repo, y.bin); err != nil {
+			return nil, nil, err
+		}
+	}
+	if o.profileDir != "" {
+		// youju serve inherits it: SIGUSR1 opens and closes a window.
+		os.Setenv("YOUJU_PROFILE_DIR", o.profileDir)
 	}
 	if err := y.setup(domain, users, benchPass, o.idle); err != nil {
 		return nil, nil, err
@@ -185,6 +197,13 @@ func setupYouju(o *options, base string) (*side, func(), error) {
 	}
 	s := &side{name: "youju", smtp: y.addr(25), imap: y.addr(143), imaps: y.addr(993), restart: y.restart, pids: y.pids,
 		settled: func() error { return y.waitIndexed(indexWait) }}
+	if o.profileDir != "" {
+		s.window = y.signalWindow
+	}
+	s.storeStats = func() func() string {
+		m0 := y.storeMetrics()
+		return func() string { return y.storeMetrics().sub(m0).String() }
+	}
 	s.prefill = func(n int) error {
 		_, _, err := imapc.Fill(s.imap, fillUser, benchPass, n)
 		return err

@@ -24,6 +24,12 @@ func rows(o *options) []row {
 			}
 			return fmt.Sprintf("%s msg/s, DATA p50 %s, p90 %s", thousands(r.smtpRate), ms(r.dataP50), ms(r.dataP90))
 		}},
+		{"CPU per SMTP message, server / load tool, same run", func(r *result) string {
+			if r.smtpServerCPU == 0 {
+				return ""
+			}
+			return fmt.Sprintf("%d / %d µs", r.smtpServerCPU.Microseconds(), r.smtpLoadCPU.Microseconds())
+		}},
 		{"SMTP 250s (acceptance), same run", func(r *result) string {
 			if r.acceptRate == 0 {
 				return ""
@@ -43,6 +49,12 @@ func rows(o *options) []row {
 				return ""
 			}
 			return strings.TrimSuffix(ms(r.selectWarm), " ms") + " / " + ms(r.selectFirst)
+		}},
+		{"server CPU per warm SELECT", func(r *result) string {
+			if r.selectCPU == 0 {
+				return ""
+			}
+			return fmt.Sprintf("%d µs", r.selectCPU.Microseconds())
 		}},
 		{fmt.Sprintf("PSS per idle TLS IMAP connection (%s in IDLE)", thousands(float64(o.idle))), func(r *result) string {
 			if r.idleKiB == 0 {

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/youju/youju/bench/internal/mta"
@@ -126,6 +129,64 @@ func (y *youju) stop() {
 	mta.StopProcess(y.cmd, time.Minute)
 	y.logf.Close()
 	y.cmd, y.logf = nil, nil
+}
+
+// storeMetrics are the group-commit sums of youju's /metrics (admin
+// listener): commits, requests in them, seconds committing and seconds
+// in the durable write (record + fsync).
+type storeMetrics struct{ commits, requests, commitSec, syncSec float64 }
+
+// storeMetrics reads them; zero when the admin listener does not answer.
+func (y *youju) storeMetrics() storeMetrics {
+	resp, err := http.Get("http://" + y.addr(9100) + "/metrics")
+	if err != nil {
+		return storeMetrics{}
+	}
+	defer resp.Body.Close()
+	var m storeMetrics
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 {
+			continue
+		}
+		v, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "youju_store_batch_requests_count":
+			m.commits = v
+		case "youju_store_batch_requests_sum":
+			m.requests = v
+		case "youju_store_commit_seconds_sum":
+			m.commitSec = v
+		case "youju_store_blob_append_seconds_sum":
+			m.syncSec = v
+		}
+	}
+	return m
+}
+
+// String says what a difference of two readings shows: requests per
+// commit, and the mean commit and durable-write times.
+func (m storeMetrics) String() string {
+	if m.commits == 0 {
+		return "no store metrics"
+	}
+	return fmt.Sprintf("%d commits, %.1f requests each, %.2f ms per commit, %.2f ms of it the durable write",
+		int(m.commits), m.requests/m.commits, 1000*m.commitSec/m.commits, 1000*m.syncSec/m.commits)
+}
+
+func (m storeMetrics) sub(o storeMetrics) storeMetrics {
+	return storeMetrics{m.commits - o.commits, m.requests - o.requests, m.commitSec - o.commitSec, m.syncSec - o.syncSec}
+}
+
+// signalWindow opens or closes youju serve's profile window (SIGUSR1,
+// with YOUJU_PROFILE_DIR set).
+func (y *youju) signalWindow() {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	if y.cmd != nil {
+		y.cmd.Process.Signal(syscall.SIGUSR1)
+	}
 }
 
 func (y *youju) restart() error {

@@ -20,12 +20,37 @@ type EventLog struct {
 	pre  []slog.Attr // attributes added with WithAttrs
 }
 
+// eventRing keeps the records themselves: they become Events (a map of
+// strings each) only when the console asks, not on every mail log line
+// of the MX path (two per delivered message).
 type eventRing struct {
 	mu    sync.Mutex
-	buf   []Event
+	buf   []ringEntry
 	head  int // next slot to write
 	full  bool
 	share *eventShare // set by Share (admin_events_shared.go)
+}
+
+// ringEntry is one kept record and the attributes its logger added.
+type ringEntry struct {
+	rec slog.Record // a Clone: its attributes are not shared with the caller's
+	pre []slog.Attr // never modified (WithAttrs makes a new slice)
+}
+
+// maxEventFields bounds the fields of one Event.
+const maxEventFields = 64
+
+// event turns the entry into an Event.
+func (e *ringEntry) event() Event {
+	ev := Event{Time: e.rec.Time, Level: e.rec.Level.String(), Fields: make(map[string]string, len(e.pre)+e.rec.NumAttrs())}
+	for _, a := range e.pre {
+		ev.Fields[a.Key] = a.Value.String()
+	}
+	e.rec.Attrs(func(a slog.Attr) bool {
+		ev.Fields[a.Key] = a.Value.String()
+		return len(ev.Fields) < maxEventFields
+	})
+	return ev
 }
 
 // Event is one mail log line.
@@ -38,7 +63,7 @@ type Event struct {
 // NewEventLog returns an EventLog that passes every record on to next
 // (nil: keeps only).
 func NewEventLog(next slog.Handler) *EventLog {
-	return &EventLog{next: next, ring: &eventRing{buf: make([]Event, eventLogSize)}}
+	return &EventLog{next: next, ring: &eventRing{buf: make([]ringEntry, eventLogSize)}}
 }
 
 // Enabled implements slog.Handler: mail events are Info and above.
@@ -49,15 +74,7 @@ func (l *EventLog) Enabled(ctx context.Context, lvl slog.Level) bool {
 // Handle implements slog.Handler.
 func (l *EventLog) Handle(ctx context.Context, r slog.Record) error {
 	if r.Level >= slog.LevelInfo {
-		e := Event{Time: r.Time, Level: r.Level.String(), Fields: map[string]string{}}
-		for _, a := range l.pre {
-			e.Fields[a.Key] = a.Value.String()
-		}
-		r.Attrs(func(a slog.Attr) bool {
-			e.Fields[a.Key] = a.Value.String()
-			return len(e.Fields) < 64
-		})
-		l.ring.add(e)
+		l.ring.add(ringEntry{rec: r.Clone(), pre: l.pre})
 	}
 	if l.next != nil && l.next.Enabled(ctx, r.Level) {
 		return l.next.Handle(ctx, r)
@@ -83,7 +100,7 @@ func (l *EventLog) WithGroup(name string) slog.Handler {
 	return n
 }
 
-func (r *eventRing) add(e Event) {
+func (r *eventRing) add(e ringEntry) {
 	r.mu.Lock()
 	r.buf[r.head] = e
 	r.head = (r.head + 1) % len(r.buf)
@@ -106,7 +123,7 @@ func (l *EventLog) Recent(n int, event string) []Event {
 	}
 	out := []Event{}
 	for i := 1; i <= size && len(out) < n; i++ {
-		e := r.buf[(r.head-i+len(r.buf))%len(r.buf)]
+		e := r.buf[(r.head-i+len(r.buf))%len(r.buf)].event()
 		if event == "" || e.Fields["event"] == event {
 			out = append(out, e)
 		}

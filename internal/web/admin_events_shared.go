@@ -77,13 +77,14 @@ func (l *EventLog) Share(ctx context.Context, st store.StateStore) {
 	}()
 }
 
-// addShared queues e for the store; r.mu is held.
-func (r *eventRing) addShared(e Event) {
+// addShared queues e for the store; r.mu is held. Only a shared log
+// makes the Event at once (a node alone makes it when the console asks).
+func (r *eventRing) addShared(e ringEntry) {
 	sh := r.share
 	if sh == nil {
 		return
 	}
-	sh.cur = append(sh.cur, e)
+	sh.cur = append(sh.cur, e.event())
 	sh.dirty = true
 	if len(sh.cur) == sharedChunk {
 		sh.full = append(sh.full, shChunk{sh.slot, sh.cur})

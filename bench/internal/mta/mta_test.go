@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParsePSS(t *testing.T) {
@@ -47,6 +48,21 @@ func TestParseStat(t *testing.T) {
 		if pid != c.pid || comm != c.comm || ppid != c.ppid || ok != c.ok {
 			t.Errorf("ParseStat(%q) = %d %q %d %v; want %d %q %d %v", c.in, pid, comm, ppid, ok, c.pid, c.comm, c.ppid, c.ok)
 		}
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	// utime 150 and stime 25 ticks: fields 14 and 15, counted after the
+	// name (which may hold spaces and parentheses).
+	line := "4242 (you ju) S 1 4242 4242 0 -1 4194560 263 0 0 0 150 25 0 0 20 0 12 0"
+	if got, want := ParseStatCPU(line), 1750*time.Millisecond; got != want {
+		t.Errorf("ParseStatCPU = %v, want %v", got, want)
+	}
+	if got := ParseStatCPU("7 (imap) S 1"); got != 0 {
+		t.Errorf("ParseStatCPU(short line) = %v, want 0", got)
+	}
+	if CPUTime([]int{os.Getpid()}) < 0 {
+		t.Error("CPUTime(self) < 0")
 	}
 }
 

@@ -123,3 +123,40 @@ func ParseStat(s string) (pid int, comm string, ppid int, ok bool) {
 	ppid, err = strconv.Atoi(f[1])
 	return pid, s[open+1 : end], ppid, err == nil
 }
+
+// clockTick is the unit of /proc/PID/stat's CPU times (USER_HZ, 100 on
+// Linux whatever the kernel's HZ).
+const clockTick = 10 * time.Millisecond
+
+// CPUTime is the CPU time (user + system) processes pid have used, from
+// /proc/PID/stat (10 ms resolution); one that has exited counts nothing.
+func CPUTime(pids []int) time.Duration {
+	var sum time.Duration
+	for _, p := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		sum += ParseStatCPU(string(b))
+	}
+	return sum
+}
+
+// ParseStatCPU reads utime + stime (fields 14 and 15) of a /proc/PID/stat
+// line; the fields are counted after the command name's last ')'.
+func ParseStatCPU(s string) time.Duration {
+	end := strings.LastIndexByte(s, ')')
+	if end < 0 {
+		return 0
+	}
+	f := strings.Fields(s[end+1:]) // f[0] is field 3 (state)
+	if len(f) < 13 {
+		return 0
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(ut+st) * clockTick
+}

@@ -31,8 +31,9 @@ import (
 // which is what makes replay exact. The index never gets ahead of the
 // log, and nothing is acknowledged before its one fsync: never lose mail.
 //
-// While batch k is being committed, batch k+1's bytes are written, so the
-// page-cache copy of a batch overlaps the commit of the one before.
+// While batch k is being committed, batch k+1 stays open and most of its
+// bytes are written, so the page-cache copy of a batch overlaps the
+// commit of the one before.
 
 // op is one write request.
 type op struct {
@@ -194,17 +195,57 @@ func (s *Store) submit(o *op) error {
 }
 
 // writer is stage 1: it batches requests and writes their bytes.
+//
+// The batch stays open while the committer is busy: requests that arrive
+// meanwhile join it, and the committer takes it, whatever its size, as
+// soon as it is free (it asks on want). So a request waits for the
+// commit in progress and then its own (not also for a batch sealed ahead
+// of it), batches are as large as the commit time allows, and an idle
+// store commits a lone request at once: no timer anywhere. The bytes of
+// the requests that join are written stageEarly requests at a time, so
+// that most of the copy overlaps the commit in progress, and the rest
+// when the committer asks: a write per arriving request cost more CPU
+// than the larger batches saved when the store is not the bottleneck.
 func (s *Store) writer() {
-	out := make(chan *staged) // unbuffered: at most one batch staged ahead, so batches stay large
-	go s.committer(out)
+	out := make(chan *staged) // unbuffered: the committer takes the open batch when it is free
+	want := make(chan struct{})
+	go s.committer(want, out)
 	defer close(out)
+	var open *staged  // bytes written, not yet taken by the committer
+	var pending []*op // joined the open batch, bytes not yet written
 	for {
-		var batch []*op
+		ops, ready := s.ops, (<-chan struct{})(nil)
+		if n := open.len() + len(pending); n > 0 {
+			ready = want
+			if n >= maxBatch {
+				ops = nil // full: wait for the committer
+			}
+		}
 		select {
-		case o := <-s.ops:
-			batch = append(batch, o)
+		case o := <-ops:
+			if open == nil && len(pending) == 0 {
+				if h := s.holdBatch.Load(); h != nil {
+					(*h)()
+				}
+			}
+			pending = append(pending, s.fill(o, maxBatch-open.len()-len(pending))...)
+			if len(pending) >= stageEarly {
+				open, pending = open.join(s.stage(pending)), nil
+			}
+		case <-ready:
+			if len(pending) > 0 {
+				open, pending = open.join(s.stage(pending)), nil
+			}
+			out <- open
+			open = nil
 		case <-s.closing:
 			// Commit what was queued before Close.
+			if len(pending) > 0 {
+				open = open.join(s.stage(pending))
+			}
+			if open != nil {
+				out <- open
+			}
 			for {
 				select {
 				case o := <-s.ops:
@@ -214,20 +255,48 @@ func (s *Store) writer() {
 				}
 			}
 		}
-		if h := s.holdBatch.Load(); h != nil {
-			(*h)()
-		}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case o := <-s.ops:
-				batch = append(batch, o)
-			default:
-				break fill
-			}
-		}
-		out <- s.stage(batch)
 	}
+}
+
+// stageEarly is how many requests that joined an open batch have their
+// bytes written before the committer asks for it.
+const stageEarly = 8
+
+// fill takes o and the requests queued behind it, at most n in all.
+func (s *Store) fill(o *op, n int) []*op {
+	batch := []*op{o}
+	for len(batch) < n {
+		select {
+		case o := <-s.ops:
+			batch = append(batch, o)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// len is the number of requests of a batch (0 for none).
+func (b *staged) len() int {
+	if b == nil {
+		return 0
+	}
+	return len(b.ops)
+}
+
+// join appends the staged requests of c to the open batch b (nil: none
+// yet). A batch may so have several regions: its log record lists them
+// all (logrec.go), and its one fsync covers them all.
+func (b *staged) join(c *staged) *staged {
+	if b == nil {
+		return c
+	}
+	b.ops = append(b.ops, c.ops...)
+	b.ws = append(b.ws, c.ws...)
+	b.errs = append(b.errs, c.errs...)
+	b.refs = append(b.refs, c.refs...)
+	b.regions = append(b.regions, c.regions...)
+	return b
 }
 
 // stage appends the batch's message bytes (synced by the commit).
@@ -264,10 +333,22 @@ func (s *Store) stage(batch []*op) *staged {
 }
 
 // committer is stage 2: one transaction per batch, then acknowledgements.
-func (s *Store) committer(in <-chan *staged) {
+func (s *Store) committer(want chan<- struct{}, in <-chan *staged) {
 	defer close(s.done)
 	d := newDeliveryState()
-	for b := range in {
+	for {
+		// Ask for the open batch; at Close the writer sends what is
+		// left without being asked, then closes in.
+		var b *staged
+		var ok bool
+		select {
+		case want <- struct{}{}:
+			b, ok = <-in
+		case b, ok = <-in:
+		}
+		if !ok {
+			return
+		}
 		s.commit(b, d)
 	}
 }
