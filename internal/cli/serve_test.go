@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -20,30 +19,13 @@ import (
 
 	"github.com/youju/youju/internal/config"
 	"github.com/youju/youju/internal/dnsresolver"
+	"github.com/youju/youju/internal/testutil"
 	"github.com/youju/youju/internal/tlsconf"
 )
 
-// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startServe runs serve on a data directory whose listeners are all on
 // 127.0.0.1:0 and returns the bound address of each listener.
-func startServe(t *testing.T, dir string) (map[string]string, *syncBuffer, func() error) {
+func startServe(t *testing.T, dir string) (map[string]string, *testutil.SyncBuffer, func() error) {
 	t.Helper()
 	// Tests never touch real DNS: an empty fake knows no domain.
 	return startServeDNS(t, dir, &dnsresolver.Fake{}, nil)
@@ -52,7 +34,7 @@ func startServe(t *testing.T, dir string) (map[string]string, *syncBuffer, func(
 // startServeDNS is startServe with the given (fake) DNS.
 // tweak, if set, changes the configuration after the listeners were put
 // on 127.0.0.1:0.
-func startServeDNS(t *testing.T, dir string, dns dnsresolver.Resolver, tweak func(*config.Config)) (map[string]string, *syncBuffer, func() error) {
+func startServeDNS(t *testing.T, dir string, dns dnsresolver.Resolver, tweak func(*config.Config)) (map[string]string, *testutil.SyncBuffer, func() error) {
 	t.Helper()
 	c, err := config.Load(dir)
 	if err != nil {
@@ -68,7 +50,7 @@ func startServeDNS(t *testing.T, dir string, dns dnsresolver.Resolver, tweak fun
 		tweak(&c)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	out, errs := new(syncBuffer), new(syncBuffer)
+	out, errs := new(testutil.SyncBuffer), new(testutil.SyncBuffer)
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, &env{stdout: out, stderr: errs}, dir, c, dns, nil) }()
 	re := regexp.MustCompile(`(?m)^  (\w+)\s+(127\.0\.0\.1:\d+)$`)

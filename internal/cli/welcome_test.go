@@ -13,6 +13,7 @@ import (
 
 	"github.com/youju/youju/internal/config"
 	"github.com/youju/youju/internal/dnsresolver"
+	"github.com/youju/youju/internal/testutil"
 )
 
 // serveDev runs serve as --dev does (with the demo account) on
@@ -28,7 +29,7 @@ func serveDev(t *testing.T, dir string, demo *devAccount) (map[string]string, fu
 		*p = "127.0.0.1:0"
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	out, errs := new(syncBuffer), new(syncBuffer)
+	out, errs := new(testutil.SyncBuffer), new(testutil.SyncBuffer)
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, &env{stdout: out, stderr: errs}, dir, c, &dnsresolver.Fake{}, demo) }()
 	deadline := time.Now().Add(20 * time.Second)

@@ -1,47 +1,20 @@
 package smtpd
 
 import (
-	"bytes"
-	"encoding/json"
-	"github.com/emersion/go-smtp"
 	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 
+	"github.com/emersion/go-smtp"
+
 	"github.com/youju/youju/internal/maillog"
+	"github.com/youju/youju/internal/testutil"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) events(t *testing.T) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.b.String()), "\n") {
-		m := map[string]any{}
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("%q: %v", line, err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 // TestMailLogInbound: on port 25, a refused RCPT is a "rejected" line, and
 // an accepted message a "delivered" line per local account followed by
 // the "received" line of the 250, under one id.
 func TestMailLogInbound(t *testing.T) {
-	var buf lockedBuffer
+	var buf testutil.SyncBuffer
 	maillog.SetLogger(slog.New(slog.NewJSONHandler(&buf, nil)))
 	defer maillog.SetLogger(nil)
 	e := newEnv(t)
@@ -66,7 +39,7 @@ func TestMailLogInbound(t *testing.T) {
 	}
 	c.Quit()
 
-	evs := buf.events(t)
+	evs := buf.JSONLines(t)
 	if len(evs) != 3 {
 		t.Fatalf("%d lines: %v", len(evs), evs)
 	}

@@ -1,9 +1,7 @@
 package queue
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"log/slog"
 	"strings"
 	"sync"
@@ -12,36 +10,8 @@ import (
 
 	"github.com/youju/youju/internal/delivery"
 	"github.com/youju/youju/internal/maillog"
+	"github.com/youju/youju/internal/testutil"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// events returns the maillog lines written so far, decoded.
-func (l *lockedBuffer) events(t *testing.T) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.b.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		m := map[string]any{}
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("%s: %v", line, err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 func pick(evs []map[string]any, event string) []map[string]any {
 	var out []map[string]any
@@ -58,7 +28,7 @@ func pick(evs []map[string]any, event string) []map[string]any {
 // "bounced" line with the last reply; every line names the message by
 // the id it was received under and by its queue id, and so does the DSN.
 func TestMailLogDeferredThenExpired(t *testing.T) {
-	var buf lockedBuffer
+	var buf testutil.SyncBuffer
 	maillog.SetLogger(slog.New(slog.NewJSONHandler(&buf, nil)))
 	defer maillog.SetLogger(nil)
 
@@ -82,8 +52,8 @@ func TestMailLogDeferredThenExpired(t *testing.T) {
 	if err := q.Enqueue(ctx, "alice@youju.test", []string{"bob@remote.test"}, testMessage("alice@youju.test", "bob@remote.test", "late"), delivery.DSN{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "two deferrals", func() bool { return len(pick(buf.events(t), "deferred")) >= 2 })
-	evs := buf.events(t)
+	waitFor(t, "two deferrals", func() bool { return len(pick(buf.JSONLines(t), "deferred")) >= 2 })
+	evs := buf.JSONLines(t)
 	queued := pick(evs, "queued")
 	if len(queued) != 1 || queued[0]["id"] != "7.abc" || queued[0]["qid"] == "" {
 		t.Fatalf("queued: %v", queued)
@@ -97,15 +67,15 @@ func TestMailLogDeferredThenExpired(t *testing.T) {
 		}
 	}
 	c.add(25 * time.Hour)
-	waitFor(t, "expiry", func() bool { return len(pick(buf.events(t), "bounced")) == 1 && q.Len() == 0 })
-	b := pick(buf.events(t), "bounced")[0]
+	waitFor(t, "expiry", func() bool { return len(pick(buf.JSONLines(t), "bounced")) == 1 && q.Len() == 0 })
+	b := pick(buf.JSONLines(t), "bounced")[0]
 	if b["id"] != "7.abc" || b["qid"] != qid || b["code"] != "451 4.3.0" || !strings.HasPrefix(b["text"].(string), "gave up after") {
 		t.Errorf("bounced: %v", b)
 	}
 	if _, ok := dsnIDs.Load("7.abc.dsn"); !ok {
 		t.Errorf("the DSN was not delivered under 7.abc.dsn")
 	}
-	if n := len(pick(buf.events(t), "delivered")); n != 0 {
+	if n := len(pick(buf.JSONLines(t), "delivered")); n != 0 {
 		t.Errorf("%d delivered lines", n)
 	}
 }
@@ -113,7 +83,7 @@ func TestMailLogDeferredThenExpired(t *testing.T) {
 // TestMailLogOriginSurvivesRestart: the receipt id is in the state file,
 // so a message delivered after a restart is still logged under it.
 func TestMailLogOriginSurvivesRestart(t *testing.T) {
-	var buf lockedBuffer
+	var buf testutil.SyncBuffer
 	maillog.SetLogger(slog.New(slog.NewJSONHandler(&buf, nil)))
 	defer maillog.SetLogger(nil)
 	w := newWorld()
@@ -130,8 +100,8 @@ func TestMailLogOriginSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	openQueue(t, opt) // a new process on the same directory
-	waitFor(t, "delivery", func() bool { return len(pick(buf.events(t), "delivered")) == 1 })
-	d := pick(buf.events(t), "delivered")[0]
+	waitFor(t, "delivery", func() bool { return len(pick(buf.JSONLines(t), "delivered")) == 1 })
+	d := pick(buf.JSONLines(t), "delivered")[0]
 	if d["id"] != "9.def" || d["qid"] == "" || d["code"] != "250" || d["proto"] != "smtp" || d["to"] != "bob@remote.test" {
 		t.Errorf("delivered: %v", d)
 	}

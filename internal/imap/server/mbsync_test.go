@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +22,7 @@ import (
 // Skipped when mbsync is not installed.
 func TestMbsyncInterop(t *testing.T) {
 	mbsync := testutil.NeedCommand(t, "mbsync", "apt-get install isync")
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	ts := startServer(t, func(s *Server) {
 		s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
@@ -71,24 +69,6 @@ func mbsyncDebug() []string {
 		return []string{"-Dn"}
 	}
 	return nil
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // mbsyncOpts are what the mbsync tests' configurations differ in.

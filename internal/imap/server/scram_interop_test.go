@@ -24,7 +24,7 @@ func TestMbsyncSCRAMInterop(t *testing.T) {
 			testutil.Missing(t, "Cyrus SASL's SCRAM plugin is not installed (apt-get install libsasl2-modules)")
 		}
 	}
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	ts := startServer(t, func(s *Server) {
 		s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
