@@ -82,3 +82,30 @@ func (h *Hub) Publish(e store.Event) {
 		}
 	}
 }
+
+// Forward makes a waking subscription out of a plain one (a
+// store.Notifier without SubscribeWake): a goroutine passes src's events
+// on, dropping one when the returned channel is full (events are pending
+// already, as in the hub), and calls wake after each. The returned
+// cancel runs unsub and ends the goroutine; it may be called more than
+// once.
+func Forward(src <-chan store.Event, unsub func(), wake func()) (<-chan store.Event, func()) {
+	fwd := make(chan store.Event, max(cap(src), 1))
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case e := <-src:
+				select {
+				case fwd <- e:
+				default: // full: events are pending already
+				}
+				wake()
+			case <-stop:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return fwd, func() { once.Do(func() { unsub(); close(stop) }) }
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/youju/youju/internal/netserver"
+	"github.com/youju/youju/internal/notify"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -165,27 +166,7 @@ func (c *conn) subscribe(acct store.AccountID) {
 		return
 	}
 	src, unsub := n.Subscribe(acct)
-	fwd := make(chan store.Event, cap(src))
-	stop := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case e := <-src:
-				select {
-				case fwd <- e:
-				default: // full: events are pending already
-				}
-				c.waker.wake()
-			case <-stop:
-				return
-			}
-		}
-	}()
-	c.events = fwd
-	c.unsub = func() {
-		unsub()
-		close(stop)
-	}
+	c.events, c.unsub = notify.Forward(src, unsub, c.waker.wake)
 }
 
 // waker interrupts the wait of a session in IDLE for a store event or

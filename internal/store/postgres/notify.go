@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/youju/youju/internal/notify"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -195,24 +196,7 @@ func (n *notifier) SubscribeWake(acct store.AccountID, wake func()) (<-chan stor
 	})
 	if !ok { // a notifier of the caller's (Options): forward and wake
 		src, cancel := n.Subscribe(acct)
-		fwd := make(chan store.Event, cap(src))
-		stop := make(chan struct{})
-		go func() {
-			for {
-				select {
-				case e := <-src:
-					select {
-					case fwd <- e:
-					default: // full: events are pending already
-					}
-					wake()
-				case <-stop:
-					return
-				}
-			}
-		}()
-		var once sync.Once
-		return fwd, func() { once.Do(func() { cancel(); close(stop) }) }
+		return notify.Forward(src, cancel, wake)
 	}
 	ch, cancel := wn.SubscribeWake(acct, wake)
 	return ch, n.counted(acct, cancel)
