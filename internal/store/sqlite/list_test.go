@@ -108,19 +108,7 @@ func TestListQueryPlans(t *testing.T) {
 	s := newTestStore(t)
 	for _, row := range append(listQueries[:], [2]string{infoQuery, infoQuery}) {
 		for _, q := range row {
-			rows, err := s.rdb.Query(`EXPLAIN QUERY PLAN `+q, 1, 1, 1, 2, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var plan []string
-			for rows.Next() {
-				var id, parent, notused int
-				var detail string
-				rows.Scan(&id, &parent, &notused, &detail)
-				plan = append(plan, detail)
-			}
-			rows.Close()
-			p := strings.Join(plan, "; ")
+			p := queryPlan(t, s.rdb, q, 1, 1, 1, 2, 0)
 			if !strings.Contains(p, "SEARCH m USING PRIMARY KEY (mailbox_id=? AND uid>? AND uid<?)") || strings.Contains(p, "TEMP B-TREE") {
 				t.Errorf("%s\nplan: %s", q, p)
 			}

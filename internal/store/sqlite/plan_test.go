@@ -19,19 +19,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{`DELETE FROM blobs WHERE refcount <= 0 RETURNING segment`, "USING INDEX blobs_dead"},
 	}
 	for _, c := range cases {
-		rows, err := s.rdb.Query(`EXPLAIN QUERY PLAN `+c.q, 1, 1, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			rows.Scan(&id, &parent, &notused, &detail)
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		if p := strings.Join(plan, "; "); !strings.Contains(p, c.want) {
+		if p := queryPlan(t, s.rdb, c.q, 1, 1, 0); !strings.Contains(p, c.want) {
 			t.Errorf("%s\nplan: %s\nwant: %s", c.q, p, c.want)
 		}
 	}
@@ -42,19 +30,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 // account (an organisation may have 40,000).
 func TestAccountsPageQueryPlan(t *testing.T) {
 	s := newTestStore(t)
-	rows, err := s.rdb.Query(`EXPLAIN QUERY PLAN `+accountsPageQuery, "a", "", "", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		rows.Scan(&id, &parent, &notused, &detail)
-		plan = append(plan, detail)
-	}
-	p := strings.Join(plan, "; ")
+	p := queryPlan(t, s.rdb, accountsPageQuery, "a", "", "", 10)
 	t.Log(p)
 	if !strings.Contains(p, "SEARCH accounts USING INDEX") || !strings.Contains(p, "(address>?)") || strings.Contains(p, "TEMP B-TREE") {
 		t.Errorf("plan: %s", p)
@@ -70,19 +46,7 @@ func TestAccountsPageQueryPlan(t *testing.T) {
 func TestSearchQueryPlanSeeksEachChunk(t *testing.T) {
 	s := newTestStore(t)
 	plan := func(q string, args ...any) string {
-		rows, err := s.rdb.Query(`EXPLAIN QUERY PLAN `+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			rows.Scan(&id, &parent, &notused, &detail)
-			plan = append(plan, detail)
-		}
-		return strings.Join(plan, "; ")
+		return queryPlan(t, s.rdb, q, args...)
 	}
 	for _, set := range []store.UIDSet{{{Lo: 5, Hi: 90000}}, {{Lo: 1, Hi: 10}, {Lo: 20, Hi: 30}}} {
 		where, args, _ := searchWhere(store.Query{UIDs: set})
@@ -117,19 +81,7 @@ func TestRetainedQueryPlans(t *testing.T) {
 		{retainedQueries[1], []any{1, 1, 1, 10}, "USING PRIMARY KEY (mailbox_id=? AND uid>? AND uid<?)"},
 		{`DELETE FROM retained WHERE expunged < ?`, []any{1}, "USING INDEX retained_expunged (expunged<?)"},
 	} {
-		rows, err := s.rdb.Query(`EXPLAIN QUERY PLAN `+c.q, c.args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			rows.Scan(&id, &parent, &notused, &detail)
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		if p := strings.Join(plan, "; "); !strings.Contains(p, c.want) {
+		if p := queryPlan(t, s.rdb, c.q, c.args...); !strings.Contains(p, c.want) {
 			t.Errorf("%s\nplan: %s\nwant: %s", c.q, p, c.want)
 		}
 	}

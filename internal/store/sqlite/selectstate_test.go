@@ -142,19 +142,7 @@ func TestSelectStateQueryPlans(t *testing.T) {
 		{presentQuery, []any{1}, []string{"PRIMARY KEY (mailbox_id=?)"}},
 		{keywordsQuery, []any{1}, []string{"messages_keywords (mailbox_id=?)", "messages_keywords (mailbox_id=? AND keywords>?)"}},
 	} {
-		rows, err := s.rdb.Query(`EXPLAIN QUERY PLAN `+c.q, c.args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			rows.Scan(&id, &parent, &notused, &detail)
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		p := strings.Join(plan, "; ")
+		p := queryPlan(t, s.rdb, c.q, c.args...)
 		for _, w := range c.want {
 			if !strings.Contains(p, w) {
 				t.Errorf("%s\nplan: %s\nwant: %s", c.q, p, w)
