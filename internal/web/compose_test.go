@@ -118,15 +118,22 @@ func messagesIn(t *testing.T, e *env, acct store.AccountID, name string) []store
 	return out
 }
 
-// readMail parses a message with go-message: header, text (the
-// text/plain parts), attachments.
-func readMail(t *testing.T, raw []byte) (*gomail.Header, string, map[string][]byte) {
+// mailPart is one leaf part of a message as go-message reads it.
+type mailPart struct {
+	ct     string            // media type
+	params map[string]string // its parameters (charset, ...)
+	file   string            // filename of an attachment, "" for an inline part
+	body   []byte            // decoded content
+}
+
+// mailParts parses a message with go-message: its header and leaf parts.
+func mailParts(t *testing.T, raw []byte) (*gomail.Header, []mailPart) {
 	t.Helper()
 	r, err := gomail.CreateReader(bytes.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, files := "", map[string][]byte{}
+	var parts []mailPart
 	for {
 		p, err := r.NextPart()
 		if err == io.EOF {
@@ -135,18 +142,35 @@ func readMail(t *testing.T, raw []byte) (*gomail.Header, string, map[string][]by
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := io.ReadAll(p.Body)
+		var mp mailPart
+		mp.body, _ = io.ReadAll(p.Body)
 		switch h := p.Header.(type) {
 		case *gomail.InlineHeader:
-			if ct, _, _ := h.ContentType(); ct == "text/plain" {
-				text += string(b)
-			}
+			mp.ct, mp.params, _ = h.ContentType()
 		case *gomail.AttachmentHeader:
-			name, _ := h.Filename()
-			files[name] = b
+			mp.ct, mp.params, _ = h.ContentType()
+			mp.file, _ = h.Filename()
+		}
+		parts = append(parts, mp)
+	}
+	return &r.Header, parts
+}
+
+// readMail parses a message with go-message: header, text (the inline
+// text/plain parts), attachments.
+func readMail(t *testing.T, raw []byte) (*gomail.Header, string, map[string][]byte) {
+	t.Helper()
+	h, parts := mailParts(t, raw)
+	text, files := "", map[string][]byte{}
+	for _, p := range parts {
+		switch {
+		case p.file != "":
+			files[p.file] = p.body
+		case p.ct == "text/plain":
+			text += string(p.body)
 		}
 	}
-	return &r.Header, text, files
+	return h, text, files
 }
 
 func TestOutMsgEncoding(t *testing.T) {

@@ -5,10 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -16,7 +14,6 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	gomessage "github.com/emersion/go-message"
-	gomail "github.com/emersion/go-message/mail"
 	xhtml "golang.org/x/net/html"
 
 	imapserver "github.com/youju/youju/internal/imap/server"
@@ -45,11 +42,7 @@ func TestSendShowsSentCopyFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewTLSServer(e.h)
-	defer ts.Close()
-	c := client(t, ts)
-	_, page := signIn(t, c, ts.URL, testUser, testPassword)
-	csrf := csrfOf(t, page)
+	ts, c, csrf := signedIn(t, e)
 	for _, lang := range []struct{ code, notice string }{{"en", "sent, but it could not be saved to Sent"}, {"zh", "邮件已发送，但未能保存到已发送"}} {
 		get(t, c, ts.URL+"/lang/"+lang.code)
 		resp, body := postCompose(t, c, ts.URL, formPart{"csrf", csrf, ""}, formPart{"to", bobUser, ""},
@@ -72,11 +65,8 @@ func TestSendShowsSentCopyFailure(t *testing.T) {
 	}
 	// A copy that worked says so, and only that.
 	e2 := newEnv(t, withSubmit(t, 1<<20))
-	ts2 := httptest.NewTLSServer(e2.h)
-	defer ts2.Close()
-	c2 := client(t, ts2)
-	_, page = signIn(t, c2, ts2.URL, testUser, testPassword)
-	resp, _ := postCompose(t, c2, ts2.URL, formPart{"csrf", csrfOf(t, page), ""}, formPart{"to", bobUser, ""}, formPart{"text", "hi", ""}, formPart{"op", "send", ""})
+	ts2, c2, csrf2 := signedIn(t, e2)
+	resp, _ := postCompose(t, c2, ts2.URL, formPart{"csrf", csrf2, ""}, formPart{"to", bobUser, ""}, formPart{"text", "hi", ""}, formPart{"op", "send", ""})
 	if _, body := get(t, c2, ts2.URL+resp.Header.Get("Location")); !strings.Contains(body, "Message sent.") || strings.Contains(body, "could not be saved") {
 		t.Errorf("the page after a sent and saved message:\n%s", body)
 	}
@@ -88,11 +78,7 @@ func TestSendShowsSentCopyFailure(t *testing.T) {
 func TestForwardSetsForwarded(t *testing.T) {
 	e := newEnv(t, withSubmit(t, 1<<20))
 	inbox, uids := appendMail(t, e, "INBOX", plainMail(1), plainMail(2))
-	ts := httptest.NewTLSServer(e.h)
-	defer ts.Close()
-	c := client(t, ts)
-	_, page := signIn(t, c, ts.URL, testUser, testPassword)
-	csrf := csrfOf(t, page)
+	ts, c, csrf := signedIn(t, e)
 	for i, mode := range []string{"forward", "reply"} {
 		ref := refString(inbox.ID, uids[i])
 		resp, body := postCompose(t, c, ts.URL, formPart{"csrf", csrf, ""}, formPart{"mode", mode, ""}, formPart{"ref", ref, ""},
@@ -194,11 +180,7 @@ func TestComposeAlternative(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewTLSServer(e.h)
-	defer ts.Close()
-	c := client(t, ts)
-	_, page := signIn(t, c, ts.URL, testUser, testPassword)
-	csrf := csrfOf(t, page)
+	ts, c, csrf := signedIn(t, e)
 	text := "收到，谢谢！详见 https://example.cn/发票?id=1\n\n2026-05-01, 张三:\n> 请查收发票。\n> 第二行"
 	wantText := strings.ReplaceAll(text, "\n", "\r\n")
 	for i, attach := range []bool{true, false} {
@@ -215,29 +197,15 @@ func TestComposeAlternative(t *testing.T) {
 		if top != want {
 			t.Errorf("attachment %v: top type %s, want %s", attach, top, want)
 		}
-		r, err := gomail.CreateReader(bytes.NewReader(raw))
-		if err != nil {
-			t.Fatal(err)
-		}
 		got := map[string]string{}
 		var encodings []string
-		for {
-			p, err := r.NextPart()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(p.Body)
-			ct, params, _ := p.Header.(interface {
-				ContentType() (string, map[string]string, error)
-			}).ContentType()
-			if ct == "text/plain" || ct == "text/html" {
-				got[ct] = string(b)
-				encodings = append(encodings, params["charset"])
+		_, leaves := mailParts(t, raw)
+		for _, p := range leaves {
+			if p.ct == "text/plain" || p.ct == "text/html" {
+				got[p.ct] = string(p.body)
+				encodings = append(encodings, p.params["charset"])
 			} else {
-				got["file"] = string(b)
+				got["file"] = string(p.body)
 			}
 		}
 		if got["text/plain"] != wantText {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"crypto/tls"
-	"github.com/youju/youju/internal/testutil/fixture"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/youju/youju/internal/testutil/fixture"
 
 	"github.com/youju/youju/internal/auth"
 	"github.com/youju/youju/internal/clientconf"
@@ -180,4 +181,16 @@ func browserProfile(t *testing.T) string {
 		}
 	})
 	return dir
+}
+
+// signedIn serves e's handler over TLS until the test ends and signs
+// testUser in: the server, the signed-in client and the CSRF token of the
+// page after sign-in.
+func signedIn(t *testing.T, e *env) (*httptest.Server, *http.Client, string) {
+	t.Helper()
+	ts := httptest.NewTLSServer(e.h)
+	t.Cleanup(ts.Close)
+	c := client(t, ts)
+	_, page := signIn(t, c, ts.URL, testUser, testPassword)
+	return ts, c, csrfOf(t, page)
 }

@@ -21,10 +21,7 @@ import (
 func TestLiveState(t *testing.T) {
 	e := newEnv(t, nil)
 	inbox, uids := appendMail(t, e, "INBOX", plainMail(1), plainMail(2))
-	ts := httptest.NewTLSServer(e.h)
-	defer ts.Close()
-	c := client(t, ts)
-	signIn(t, c, ts.URL, testUser, testPassword)
+	ts, c, _ := signedIn(t, e)
 	_, page := get(t, c, fmt.Sprintf("%s/mail/%d/%d", ts.URL, inbox.ID, uids[0]))
 	if !strings.Contains(page, `data-live="/mail/events?box=`) || !strings.Contains(page, fmt.Sprintf(`data-uid="%d"`, uids[0])) {
 		t.Errorf("the reading view does not follow the changes:\n%s", page)
