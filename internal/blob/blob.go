@@ -61,6 +61,9 @@ type Options struct {
 	Logger      *slog.Logger
 	// NoSync skips fsync; only for benchmarks of everything else.
 	NoSync bool
+	// Prealloc is how much of the active segment is zeroed at a time
+	// ahead of its end (prealloc.go); 0 is DefaultPrealloc, negative none.
+	Prealloc int64
 }
 
 // segment is one open segment file, shared by readers. It is closed when
@@ -88,6 +91,8 @@ type Store struct {
 	floor  uint32     // appends only go to segments >= floor, under wmu
 	failed error      // set when the log stopped (ErrFailed), under wmu
 	wbuf   []byte     // a region being written, under wmu (log.go)
+	alloc  int64      // the active segment's zeroed end, under wmu (prealloc.go)
+	ext    *extension // the zeroing in progress, under wmu
 
 	mu     sync.Mutex
 	segs   map[uint32]*segment
@@ -104,6 +109,9 @@ func (s *Store) Syncs() int64 { return s.syncs.Load() }
 func Open(dir string, opts Options) (*Store, error) {
 	if opts.SegmentSize <= 0 {
 		opts.SegmentSize = DefaultSegmentSize
+	}
+	if opts.Prealloc == 0 {
+		opts.Prealloc = DefaultPrealloc
 	}
 	log := opts.Logger
 	if log == nil {
@@ -179,6 +187,7 @@ type RecoverReport struct {
 func (s *Store) Recover(ends map[uint32]int64, floor uint32) (RecoverReport, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	s.waitExtension()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.floor = floor
@@ -237,6 +246,7 @@ func (s *Store) Recover(ends map[uint32]int64, floor uint32) (RecoverReport, err
 		s.size = fi.Size()
 		rep.ActiveLength = s.size
 	}
+	s.alloc = s.size
 	s.dirty = false
 	return rep, nil
 }
@@ -310,6 +320,9 @@ func (s *Store) roll() error {
 		}
 	}
 	s.mu.Unlock()
+	if err := s.trimTail(); err != nil {
+		return err
+	}
 	// The segment left behind is synced now, so that only the newest
 	// segment can end in a torn frame and one Sync (of the active
 	// segment) covers a batch whose frames span a roll.
@@ -341,7 +354,7 @@ func (s *Store) roll() error {
 	s.segs[next] = seg
 	s.active = seg
 	s.mu.Unlock()
-	s.size = segHeaderLen
+	s.size, s.alloc = segHeaderLen, segHeaderLen
 	s.dirty = true // the header
 	return nil
 }
@@ -458,6 +471,9 @@ func (s *Store) Close() error {
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil
+	}
+	if err := s.trimTail(); err != nil {
+		s.log.Warn("blob: close", "err", err)
 	}
 	s.closed = true
 	for _, seg := range s.segs {

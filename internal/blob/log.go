@@ -151,8 +151,10 @@ func (s *Store) writeRegion(datas [][]byte, n int64, refs *[]Ref) (Region, error
 	binary.LittleEndian.PutUint64(hdr[4:], uint64(n))
 	binary.LittleEndian.PutUint32(hdr[12:], crc32.Checksum(hdr[:12], castagnoli))
 	f := s.active.f
+	s.reserve(start + regionHeaderLen + n)
 	fail := func(err error) (Region, error) {
 		// Cut the partial frame so the next append starts clean.
+		s.alloc = min(s.alloc, start)
 		if terr := f.Truncate(start); terr != nil {
 			s.failed = fmt.Errorf("%w: %v (truncate: %v)", ErrFailed, err, terr)
 		}
@@ -186,6 +188,7 @@ func (s *Store) writeRegion(datas [][]byte, n int64, refs *[]Ref) (Region, error
 	}
 	s.size = off
 	s.dirty = true
+	s.preallocate()
 	return reg, nil
 }
 
@@ -223,7 +226,9 @@ func (s *Store) AppendRecord(regions []Region, payload []byte) (Pos, error) {
 		}
 	}
 	start := s.size
+	s.reserve(start + int64(len(frame)))
 	if _, err := s.active.f.WriteAt(frame, start); err != nil {
+		s.alloc = min(s.alloc, start)
 		if terr := s.active.f.Truncate(start); terr != nil {
 			s.failed = fmt.Errorf("%w: %v (truncate: %v)", ErrFailed, err, terr)
 		}
@@ -231,6 +236,7 @@ func (s *Store) AppendRecord(regions []Region, payload []byte) (Pos, error) {
 	}
 	s.size = start + int64(len(frame))
 	s.dirty = true
+	s.preallocate()
 	return Pos{Segment: s.active.id, Offset: s.size}, nil
 }
 
