@@ -346,59 +346,71 @@ func (d *Deliverer) log() *slog.Logger {
 // withTrace prepends the trace fields: Return-Path: on final delivery only
 // (RFC 5321 §4.4: "the final delivery SMTP server inserts a return-path
 // line"), and our Received: always (§4.4: each server that relays or
-// delivers prepends one); then env.Fields.
+// delivers prepends one); then env.Fields. The fields are written
+// straight into the new message, sized for them and the body: one
+// allocation and one copy of the body.
 func (d *Deliverer) withTrace(env *Envelope, body []byte, final bool) []byte {
-	var b strings.Builder
+	n := len(body) + len(env.Fields) + receivedLen(env, d.Hostname)
 	if final {
-		b.WriteString("Return-Path: <")
-		b.WriteString(env.From)
-		b.WriteString(">\r\n")
+		n += len("Return-Path: <>\r\n") + len(env.From)
 	}
-	b.WriteString(received(env, d.Hostname))
-	b.WriteString(env.Fields)
-	msg := make([]byte, 0, b.Len()+len(body))
-	msg = append(msg, b.String()...)
+	msg := make([]byte, 0, n)
+	if final {
+		msg = append(msg, "Return-Path: <"...)
+		msg = append(msg, env.From...)
+		msg = append(msg, ">\r\n"...)
+	}
+	msg = appendReceived(msg, env, d.Hostname)
+	msg = append(msg, env.Fields...)
 	return append(msg, body...)
 }
 
-// received formats a Received: field (RFC 5321 §4.4 Time-stamp-line). The
-// "for" clause names the recipient only when there is one, so that the
-// shared blob does not disclose the other (Bcc) recipients.
-func received(env *Envelope, host string) string {
-	var b strings.Builder
-	b.WriteString("Received: from ")
-	b.WriteString(sanitize(env.Helo, "unknown"))
-	if env.RemoteIP != "" {
-		b.WriteString(" ([")
-		b.WriteString(sanitize(env.RemoteIP, ""))
-		b.WriteString("])")
+// receivedLen is about the length of our Received: field (more only if
+// sanitize replaces invalid UTF-8; append then grows the slice).
+func receivedLen(env *Envelope, host string) int {
+	n := 128 + len(env.Helo) + len(env.RemoteIP) + len(host) + len(env.Protocol) + len(env.TLS) + len(env.ID)
+	if len(env.Rcpts) == 1 {
+		n += len(env.Rcpts[0].Address)
 	}
-	b.WriteString("\r\n\tby ")
-	b.WriteString(sanitize(host, "localhost"))
-	b.WriteString(" (youju) with ")
-	b.WriteString(sanitize(env.Protocol, "ESMTP"))
+	return n
+}
+
+// appendReceived appends a Received: field (RFC 5321 §4.4 Time-stamp-line).
+// The "for" clause names the recipient only when there is one, so that
+// the shared blob does not disclose the other (Bcc) recipients.
+func appendReceived(b []byte, env *Envelope, host string) []byte {
+	b = append(b, "Received: from "...)
+	b = append(b, sanitize(env.Helo, "unknown")...)
+	if env.RemoteIP != "" {
+		b = append(b, " (["...)
+		b = append(b, sanitize(env.RemoteIP, "")...)
+		b = append(b, "])"...)
+	}
+	b = append(b, "\r\n\tby "...)
+	b = append(b, sanitize(host, "localhost")...)
+	b = append(b, " (youju) with "...)
+	b = append(b, sanitize(env.Protocol, "ESMTP")...)
 	if env.TLS != "" {
-		b.WriteString(" (")
-		b.WriteString(sanitize(env.TLS, ""))
-		b.WriteString(")")
+		b = append(b, " ("...)
+		b = append(b, sanitize(env.TLS, "")...)
+		b = append(b, ")"...)
 	}
 	if env.ID != "" {
-		b.WriteString(" id ")
-		b.WriteString(sanitize(env.ID, ""))
+		b = append(b, " id "...)
+		b = append(b, sanitize(env.ID, "")...)
 	}
 	if len(env.Rcpts) == 1 {
-		b.WriteString("\r\n\tfor <")
-		b.WriteString(sanitize(env.Rcpts[0].Address, ""))
-		b.WriteString(">")
+		b = append(b, "\r\n\tfor <"...)
+		b = append(b, sanitize(env.Rcpts[0].Address, "")...)
+		b = append(b, ">"...)
 	}
 	t := env.Time
 	if t.IsZero() {
 		t = time.Now()
 	}
-	b.WriteString("; ")
-	b.WriteString(t.Format(time.RFC1123Z))
-	b.WriteString("\r\n")
-	return b.String()
+	b = append(b, "; "...)
+	b = t.AppendFormat(b, time.RFC1123Z)
+	return append(b, "\r\n"...)
 }
 
 // sanitize keeps client-given text from breaking a header: no controls,
