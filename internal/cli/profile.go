@@ -26,7 +26,10 @@ const cpuProfileEnv = "YOUJU_CPUPROFILE"
 // block and mutex profiles of the window (block.prof, mutex.prof). A
 // whole-run profile mixes a burst with the background work after it
 // (the text indexer catching up); the window shows what runs during
-// the burst. Each window overwrites the previous one's files.
+// the burst. The allocations are written at both ends (allocs-open.prof,
+// allocs.prof: cumulative, so `go tool pprof -sample_index=alloc_space
+// -base allocs-open.prof allocs.prof` shows the window's). Each window
+// overwrites the previous one's files.
 const profileDirEnv = "YOUJU_PROFILE_DIR"
 
 // startCPUProfile starts the profile asked for by YOUJU_CPUPROFILE, or
@@ -108,6 +111,11 @@ func (w *profileWindow) toggle() error {
 		cpu.Close()
 		return err
 	}
+	if err := writeProfile(filepath.Join(w.dir, "allocs-open.prof"), "allocs"); err != nil {
+		cpu.Close()
+		tr.Close()
+		return err
+	}
 	if err := pprof.StartCPUProfile(cpu); err != nil {
 		cpu.Close()
 		tr.Close()
@@ -132,7 +140,7 @@ func (w *profileWindow) close() error {
 	pprof.StopCPUProfile()
 	trace.Stop()
 	errs := []error{w.cpu.Close(), w.trace.Close()}
-	for _, name := range []string{"block", "mutex"} {
+	for _, name := range []string{"block", "mutex", "allocs"} {
 		errs = append(errs, writeProfile(filepath.Join(w.dir, name+".prof"), name))
 	}
 	runtime.SetBlockProfileRate(0)

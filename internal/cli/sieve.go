@@ -42,6 +42,10 @@ func (d *deps) sieveScripts() sieveStore {
 	files := &sieve.FileStore{Dir: filepath.Join(d.dataDir, "sieve")}
 	st, ok := sharedState(d.store)
 	if !ok {
+		// Every write of ManageSieve and the settings page goes through
+		// this store; the stat(2) of the files per delivery that would
+		// catch other writers is done once a second instead.
+		files.Recheck = time.Second
 		d.sieve = files
 		return files
 	}

@@ -108,6 +108,33 @@ func (c *Cache) lookup(ctx context.Context, k cacheKey, q func(context.Context) 
 	}
 }
 
+// CachedTXT returns the kept answer to a TXT query for name, without
+// asking or waiting; ok is false when there is none ready (never asked,
+// expired, or still being asked). A caller that bounds each query with a
+// context of its own (mailauth) need not make one for an answer that is
+// already here.
+func (c *Cache) CachedTXT(name string) (txt []string, ok bool, err error) {
+	k := cacheKey{qTXT, key(name)}
+	now := c.clock()
+	c.mu.Lock()
+	e, ok := c.entries[k]
+	c.mu.Unlock()
+	if !ok {
+		return nil, false, nil
+	}
+	select {
+	case <-e.done:
+	default:
+		return nil, false, nil // being asked: the caller waits the usual way
+	}
+	// The answer and expires were written before done was closed.
+	if !e.expires.IsZero() && now.After(e.expires) {
+		return nil, false, nil
+	}
+	v, _ := e.val.([]string)
+	return append([]string(nil), v...), true, e.err // callers may change theirs
+}
+
 // fill runs one query and keeps its answer for its TTL.
 func (c *Cache) fill(ctx context.Context, k cacheKey, e *cacheEntry, q func(context.Context) (any, time.Duration, error)) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pickDur(c.Timeout, DefaultLookupTimeout))

@@ -119,3 +119,54 @@ func TestCacheTLSAPassesThrough(t *testing.T) {
 		t.Fatalf("plain resolver: %v %v %v", recs, secure, err)
 	}
 }
+
+// TestCachedTXT: a kept answer is handed out without a query; nothing is
+// while the answer is still being asked for, once it expired, or for a
+// temporary failure (not kept).
+func TestCachedTXT(t *testing.T) {
+	ctx := context.Background()
+	f := &counting{Fake: &Fake{
+		TXT:  map[string][]string{"a.test": {"v=spf1 -all"}},
+		TTL:  map[string]time.Duration{"a.test": 300 * time.Second, "gone.test": 60 * time.Second},
+		Temp: map[string]bool{"flaky.test": true},
+	}, hold: make(chan struct{})}
+	now := time.Unix(1e9, 0)
+	c := NewCache(f)
+	c.now = func() time.Time { return now }
+	if _, ok, _ := c.CachedTXT("a.test"); ok {
+		t.Fatal("answer before any query")
+	}
+	done := make(chan struct{})
+	go func() { c.LookupTXT(ctx, "a.test"); close(done) }()
+	for f.n.Load() == 0 {
+		time.Sleep(time.Millisecond) // until the query is being asked
+	}
+	if _, ok, _ := c.CachedTXT("a.test"); ok {
+		t.Error("answer while the query runs")
+	}
+	close(f.hold)
+	<-done
+	txt, ok, err := c.CachedTXT("A.test.")
+	if !ok || err != nil || len(txt) != 1 || txt[0] != "v=spf1 -all" {
+		t.Errorf("kept answer: %v %v %v", txt, ok, err)
+	}
+	txt[0] = "changed"
+	if again, _, _ := c.CachedTXT("a.test"); again[0] != "v=spf1 -all" {
+		t.Error("the caller's copy is the cache's")
+	}
+	c.LookupTXT(ctx, "gone.test")
+	if _, ok, err := c.CachedTXT("gone.test"); !ok || !IsNotFound(err) {
+		t.Errorf("kept NXDOMAIN: %v %v", ok, err)
+	}
+	c.LookupTXT(ctx, "flaky.test")
+	if _, ok, _ := c.CachedTXT("flaky.test"); ok {
+		t.Error("temporary failure handed out")
+	}
+	now = now.Add(301 * time.Second)
+	if _, ok, _ := c.CachedTXT("a.test"); ok {
+		t.Error("expired answer handed out")
+	}
+	if n := f.n.Load(); n != 3 {
+		t.Errorf("%d queries, want 3 (CachedTXT never asks)", n)
+	}
+}

@@ -255,7 +255,22 @@ func lookupPolicy(ctx context.Context, r txtResolver, domain string) policyLooku
 // bounded gives every query LookupTimeout.
 type bounded struct{ Resolver }
 
+// cachedTXT is the optional side of a Resolver that hands out a kept
+// answer without asking or waiting (dnsresolver.Cache, which smtpd puts
+// in front of its resolver).
+type cachedTXT interface {
+	CachedTXT(name string) (txt []string, ok bool, err error)
+}
+
+// LookupTXT answers from the cache when it can: no timer and context for
+// an answer that is already here (SPF, DKIM and DMARC ask three or more
+// per message, most of them of the same few domains).
 func (b bounded) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	if c, ok := b.Resolver.(cachedTXT); ok {
+		if txt, ok, err := c.CachedTXT(name); ok {
+			return txt, err
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, LookupTimeout)
 	defer cancel()
 	return b.Resolver.LookupTXT(ctx, name)

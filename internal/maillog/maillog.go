@@ -36,7 +36,9 @@ const (
 // Keys are the keys of every line, in order: event, then the message
 // (id, qid, from, to), the client (remote, proto, user), the result (code,
 // text) and size. docs/logs.md defines each.
-var Keys = []string{"event", "id", "qid", "from", "to", "remote", "proto", "user", "code", "text", "size"}
+var Keys = keys[:]
+
+var keys = [...]string{"event", "id", "qid", "from", "to", "remote", "proto", "user", "code", "text", "size"}
 
 // Msg describes the message (or the login) an event is about. Empty
 // fields are written as "".
@@ -160,17 +162,22 @@ func Reason(err error) string {
 // answer can be long and is not ours).
 const maxText = 300
 
+// write formats one line. The record goes to the handler directly:
+// Logger.LogAttrs would also capture the caller's program counter, which
+// no handler of the server uses (no AddSource) and which cost a stack
+// walk per line; the attributes are built on the stack.
 func write(event string, m Msg, r Result, extra ...slog.Attr) {
-	l := current()
-	if !l.Enabled(context.Background(), slog.LevelInfo) {
+	ctx := context.Background()
+	h := current().Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
 	from := m.From
 	if event != EventAuthFailed {
 		from = sender(from)
 	}
-	attrs := make([]slog.Attr, 0, len(Keys)+len(extra))
-	attrs = append(attrs,
+	var buf [len(keys) + 3]slog.Attr
+	attrs := append(buf[:0],
 		slog.String("event", event),
 		slog.String("id", m.ID),
 		slog.String("qid", m.QID),
@@ -184,7 +191,9 @@ func write(event string, m Msg, r Result, extra ...slog.Attr) {
 		slog.Int64("size", m.Size),
 	)
 	attrs = append(attrs, extra...)
-	l.LogAttrs(context.Background(), slog.LevelInfo, "mail", attrs...)
+	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "mail", 0)
+	rec.AddAttrs(attrs...)
+	_ = h.Handle(ctx, rec) // as Logger does: a failed log write is not the mail's failure
 }
 
 // sender writes the null reverse-path as "<>", so that bounces can be
@@ -200,6 +209,8 @@ func code(r Result) string {
 	switch {
 	case r.Code == 0:
 		return ""
+	case r.Code == 250 && r.Ext == "":
+		return "250" // every accepted and delivered message: no allocation
 	case r.Ext == "":
 		return strconv.Itoa(r.Code)
 	}
@@ -208,9 +219,29 @@ func code(r Result) string {
 
 // oneLine keeps a multi-line reply on one log line and bounds it.
 func oneLine(s string) string {
+	if isOneLine(s) {
+		return s // "", "INBOX": nothing to do, nothing allocated
+	}
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > maxText {
 		s = strings.ToValidUTF8(s[:maxText], "") + "..."
 	}
 	return s
+}
+
+// isOneLine reports whether oneLine would return s unchanged: short,
+// ASCII, no whitespace but single inner spaces.
+func isOneLine(s string) bool {
+	if len(s) > maxText {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 0x80, c == '\t', c == '\n', c == '\v', c == '\f', c == '\r':
+			return false // unicode.IsSpace has non-ASCII spaces too
+		case c == ' ' && (i == 0 || i == len(s)-1 || s[i-1] == ' '):
+			return false
+		}
+	}
+	return true
 }

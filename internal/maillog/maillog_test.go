@@ -127,3 +127,18 @@ func TestSilentBelowInfo(t *testing.T) {
 		t.Errorf("logged at warn level: %s", b.String())
 	}
 }
+
+// TestOneLineFastPath: the shortcut for text that needs no change agrees
+// with the general rule.
+func TestOneLineFastPath(t *testing.T) {
+	for _, s := range []string{"", "INBOX", "a b", " a", "a ", "a  b", "a\tb", "a\r\nb", "a\u00a0b",
+		"Junk,Archive", "(discarded)", "x\u0085y", strings.Repeat("a", maxText), strings.Repeat("a", maxText+1)} {
+		want := strings.Join(strings.Fields(s), " ")
+		if len(want) > maxText {
+			want = strings.ToValidUTF8(want[:maxText], "") + "..."
+		}
+		if got := oneLine(s); got != want {
+			t.Errorf("oneLine(%q) = %q, want %q", s, got, want)
+		}
+	}
+}

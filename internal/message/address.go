@@ -34,7 +34,9 @@ type token struct {
 // dropping whitespace and keeping comments beside the token that follows.
 // Trailing comments get a final empty special token.
 func lexAddresses(s string) []token {
-	var toks []token
+	// "Name <local@domain>" is 6 tokens: one allocation rather than the
+	// four of growing from nothing.
+	toks := make([]token, 0, 8)
 	var comment string
 	for i := 0; i < len(s) && len(toks) < maxAddrTokens; {
 		c := s[i]
@@ -114,6 +116,9 @@ func lexComment(s string, i int) (string, int) {
 // missing display name, and garbage is skipped or kept as a bare mailbox
 // rather than failing. Display names are raw (encoded-words kept).
 func ParseAddressList(s string) []Address {
+	if s == "" {
+		return nil // the absent fields (Sender, Reply-To, Cc, ...): no tokens to make room for
+	}
 	if len(s) > maxFieldValue {
 		s = s[:maxFieldValue]
 	}

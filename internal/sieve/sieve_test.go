@@ -345,3 +345,47 @@ func TestFileStore(t *testing.T) {
 		t.Errorf("recorded: %v %v %v, want true false false", r1, r2, r3)
 	}
 }
+
+// TestFileStoreRecheck: with Recheck, the files are looked at once per
+// period; a change through the store is seen at once, one behind its
+// back once the period is over.
+func TestFileStoreRecheck(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_700_000_000, 0)
+	fs := &FileStore{Dir: t.TempDir(), Recheck: time.Second, now: func() time.Time { return now }}
+	if s, _, err := fs.Active(ctx, 7); s != nil || err != nil {
+		t.Fatalf("no scripts: %v %v", s, err)
+	}
+	// Written through the store: seen at once, though Recheck is not over.
+	if err := fs.Put(ctx, 7, "a", "keep;"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.SetActive(ctx, 7, "a"); err != nil {
+		t.Fatal(err)
+	}
+	s, name, err := fs.Active(ctx, 7)
+	if err != nil || s == nil || name != "a" {
+		t.Fatalf("active after SetActive: %q %v %v", name, s, err)
+	}
+	// Written behind its back (youju user sieve in another process).
+	other := &FileStore{Dir: fs.Dir}
+	if err := other.Put(ctx, 7, "a", "discard; # from elsewhere, longer"); err != nil {
+		t.Fatal(err)
+	}
+	if s2, _, _ := fs.Active(ctx, 7); s2 != s {
+		t.Error("files looked at again within Recheck")
+	}
+	now = now.Add(time.Second)
+	s3, _, err := fs.Active(ctx, 7)
+	if err != nil || s3 == s {
+		t.Errorf("change behind its back not seen after Recheck: %v", err)
+	}
+	// Deactivated elsewhere: seen after the next period too.
+	if err := other.SetActive(ctx, 7, ""); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Second)
+	if s4, _, err := fs.Active(ctx, 7); s4 != nil || err != nil {
+		t.Errorf("deactivated elsewhere: %v %v", s4, err)
+	}
+}

@@ -83,20 +83,31 @@ func ValidName(name string) bool {
 // path-escaped), the active script's name in DIR/ACCOUNTID/active, and
 // the vacation tracking in DIR/ACCOUNTID/vacation.json; every file is
 // written with fsutil.WriteFileAtomic. Compiled active scripts are cached
-// in memory, checked against the files' size and modification time on
-// each use, so a file changed behind the server's back is seen.
+// in memory, checked against the files' size and modification time (at
+// every use, or once per Recheck), so a file changed behind the server's
+// back is seen; a change made through the FileStore drops its entry.
 type FileStore struct {
 	Dir string
+	// Recheck is how long a cached active script is used without looking
+	// at its files again; 0 looks at every use. The server's one
+	// FileStore, through which ManageSieve and the settings page write,
+	// sets a second: a stat(2) per account and second rather than per
+	// delivery, and a file changed behind its back (by hand, or by
+	// `youju user sieve` in another process) is seen within that time.
+	Recheck time.Duration
+	now     func() time.Time // time.Now; tests set it
 
 	mu    sync.Mutex
 	cache map[store.AccountID]activeEntry
 	locks map[store.AccountID]*sync.Mutex
+	gen   uint64 // counts writes: an entry read across one is not cached
 }
 
 type activeEntry struct {
-	name   string
-	script *Script
-	stamp  [2]fileStamp // of "active" and of the script
+	name    string
+	script  *Script
+	stamp   [2]fileStamp // of "active" and of the script
+	checked time.Time    // when the stamps were last found current
 }
 
 // fileStamp identifies a version of a file; the zero value is "absent".
@@ -133,11 +144,13 @@ func (f *FileStore) lock(acct store.AccountID) func() {
 		f.locks[acct] = l
 	}
 	delete(f.cache, acct)
+	f.gen++
 	f.mu.Unlock()
 	l.Lock()
 	return func() {
 		f.mu.Lock()
 		delete(f.cache, acct)
+		f.gen++
 		f.mu.Unlock()
 		l.Unlock()
 	}
@@ -291,17 +304,29 @@ func (f *FileStore) SetActive(ctx context.Context, acct store.AccountID, name st
 // Active implements Scripts. A stored script that no longer compiles
 // (a newer youju stored it, or the file was edited by hand) is an error.
 func (f *FileStore) Active(ctx context.Context, acct store.AccountID) (*Script, string, error) {
-	activeStamp := stampOf(filepath.Join(f.acctDir(acct), "active"))
+	var now time.Time
+	if f.Recheck > 0 {
+		now = f.clock()
+	}
 	f.mu.Lock()
 	e, ok := f.cache[acct]
+	gen := f.gen
 	f.mu.Unlock()
+	if ok && f.Recheck > 0 && now.Sub(e.checked) < f.Recheck {
+		return e.script, e.name, nil
+	}
+	activeStamp := stampOf(filepath.Join(f.acctDir(acct), "active"))
 	if ok && e.stamp[0] == activeStamp && (e.name == "" || e.stamp[1] == stampOf(f.path(acct, e.name))) {
+		if f.Recheck > 0 {
+			e.checked = now
+			f.remember(acct, e, gen)
+		}
 		return e.script, e.name, nil
 	}
 	name, err := f.activeName(acct)
 	if err != nil || name == "" {
 		if err == nil {
-			f.remember(acct, activeEntry{stamp: [2]fileStamp{activeStamp}})
+			f.remember(acct, activeEntry{stamp: [2]fileStamp{activeStamp}, checked: now}, gen)
 		}
 		return nil, "", err
 	}
@@ -314,13 +339,25 @@ func (f *FileStore) Active(ctx context.Context, acct store.AccountID) (*Script, 
 	if err != nil {
 		return nil, name, fmt.Errorf("script %q: %w", name, err)
 	}
-	f.remember(acct, activeEntry{name: name, script: s, stamp: [2]fileStamp{activeStamp, scriptStamp}})
+	f.remember(acct, activeEntry{name: name, script: s, stamp: [2]fileStamp{activeStamp, scriptStamp}, checked: now}, gen)
 	return s, name, nil
 }
 
-func (f *FileStore) remember(acct store.AccountID, e activeEntry) {
+func (f *FileStore) clock() time.Time {
+	if f.now != nil {
+		return f.now()
+	}
+	return time.Now()
+}
+
+// remember caches e unless a write through f began since gen was read:
+// e may then describe the files before it.
+func (f *FileStore) remember(acct store.AccountID, e activeEntry, gen uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.gen != gen {
+		return
+	}
 	if f.cache == nil {
 		f.cache = map[store.AccountID]activeEntry{}
 	}

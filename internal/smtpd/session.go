@@ -385,7 +385,7 @@ func (ss *session) Data(r io.Reader) error {
 			}
 		}}
 	}
-	buf, err := readAll(br, w)
+	buf, err := readAll(br, w, traceRoom)
 	defer br.release()
 	defer putBuf(buf)
 	if err != nil {
@@ -397,7 +397,7 @@ func (ss *session) Data(r io.Reader) error {
 		}
 		return ss.fail(dataError(err))
 	}
-	data := buf.Bytes()
+	data := buf.Bytes()[traceRoom:]
 	if env == nil || len(env.Rcpts) == 0 {
 		return ss.fail(&smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"})
 	}
@@ -462,7 +462,7 @@ func (ss *session) Data(r io.Reader) error {
 		// hold of a bursting account find it whatever its MAIL FROM.
 		ctx = queue.WithAccount(ctx, acct.Address)
 	}
-	if err := ss.s.Deliverer.Deliver(ctx, env, data); err != nil {
+	if err := ss.deliver(ctx, env, buf.Bytes(), data); err != nil {
 		ss.logger().Warn("delivery failed", "id", env.ID, "err", err)
 		ss.sendCancel(grant)
 		return ss.reply(err)
@@ -475,6 +475,15 @@ func (ss *session) Data(r io.Reader) error {
 	ss.spamDelivered(env, av)
 	ss.spamSent(env, data, grant)
 	return nil
+}
+
+// deliver delivers data; when the checks left it as read, the end of
+// whole, the room read in front of it takes the trace fields.
+func (ss *session) deliver(ctx context.Context, env *delivery.Envelope, whole, data []byte) error {
+	if len(data) > 0 && len(whole) == traceRoom+len(data) && &whole[traceRoom] == &data[0] {
+		return ss.s.Deliverer.DeliverRoom(ctx, env, whole, traceRoom)
+	}
+	return ss.s.Deliverer.Deliver(ctx, env, data)
 }
 
 // count adds an accepted message with local recipients to the
@@ -610,23 +619,32 @@ func dataError(err error) error {
 	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Error while receiving the message"}
 }
 
-// readAll reads the message into a pooled buffer; go-smtp's reader
-// enforces MaxMessageBytes. The delivery code copies what it keeps. If w
-// is set, it is told of each header field and then of the header
-// section as they arrive (only within message.DefaultMaxHeaderBytes).
-func readAll(r io.Reader, w *headerWatch) (*bytes.Buffer, error) {
+// traceRoom is the room readAll leaves in front of a message, into which
+// delivery writes the trace fields (Return-Path:, Received:,
+// Authentication-Results:, X-Youju-Spam:) instead of copying the message
+// behind them.
+const traceRoom = 2 << 10
+
+// readAll reads the message into a pooled buffer, after room bytes
+// left free; go-smtp's reader enforces MaxMessageBytes. The delivery code
+// copies what it keeps. If w is set, it is told of each header field and
+// then of the header section as they arrive (only within
+// message.DefaultMaxHeaderBytes).
+func readAll(r io.Reader, w *headerWatch, room int) (*bytes.Buffer, error) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
+	buf.Grow(room + 16<<10)
+	buf.Write(buf.AvailableBuffer()[:room]) // whatever it holds: written over later
 	if w != nil {
-		for buf.Len() < message.DefaultMaxHeaderBytes {
+		for buf.Len()-room < message.DefaultMaxHeaderBytes {
 			// Read straight into the pooled buffer (a chunk array
 			// would escape to the heap: 16 KiB per message).
 			buf.Grow(16 << 10)
 			free := buf.AvailableBuffer()
 			n, err := r.Read(free[:cap(free)])
 			buf.Write(free[:n]) // in place: no copy
-			if end := w.scan(buf.Bytes()); end > 0 {
-				w.header(buf.Bytes()[:end])
+			if end := w.scan(buf.Bytes()[room:]); end > 0 {
+				w.header(buf.Bytes()[room : room+end])
 				break
 			}
 			if err == io.EOF {

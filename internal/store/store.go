@@ -296,7 +296,9 @@ type TargetResult struct {
 }
 
 // Delivery is one message delivered to one or more targets. The message
-// bytes are written once and shared by all targets.
+// bytes are written once and shared by all targets. Deliver keeps no
+// reference to Data once it returns: SMTP hands over a slice of its
+// pooled read buffer, reused for the connection's next message.
 type Delivery struct {
 	Data         []byte    // the whole message; line endings are normalised to CRLF by Deliver
 	InternalDate time.Time // zero = now
