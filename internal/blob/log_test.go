@@ -13,21 +13,29 @@ func writeBatches(t *testing.T, s *Store, n int) []Pos {
 	t.Helper()
 	var ends []Pos
 	for i := range n {
-		refs, regions, err := s.AppendBatch([][]byte{bytes.Repeat([]byte{byte('a' + i)}, 40), []byte("second")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		end, err := s.AppendRecord(regions, []byte{byte(i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Sync(); err != nil {
-			t.Fatal(err)
-		}
-		s.Unpin(refs)
+		_, end := writeBatch(t, s, [][]byte{bytes.Repeat([]byte{byte('a' + i)}, 40), []byte("second")}, []byte{byte(i)})
 		ends = append(ends, end)
 	}
 	return ends
+}
+
+// writeBatch writes one batch of datas with a record of payload, syncs,
+// and returns the blobs' refs and the record's end position.
+func writeBatch(t *testing.T, s *Store, datas [][]byte, payload []byte) ([]Ref, Pos) {
+	t.Helper()
+	refs, regions, err := s.AppendBatch(datas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, err := s.AppendRecord(regions, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	s.Unpin(refs)
+	return refs, end
 }
 
 func scanPayloads(t *testing.T, s *Store, from Pos) ([]byte, ScanReport) {

@@ -37,18 +37,7 @@ func TestPreallocatedSegments(t *testing.T) {
 	ahead := false
 	for i := range 120 {
 		datas := [][]byte{bytes.Repeat([]byte{byte('a' + i%26)}, 1000+i*37), []byte(fmt.Sprintf("blob %d", i))}
-		refs, regions, err := s.AppendBatch(datas)
-		if err != nil {
-			t.Fatal(err)
-		}
-		end, err := s.AppendRecord(regions, []byte{byte(i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Sync(); err != nil {
-			t.Fatal(err)
-		}
-		s.Unpin(refs)
+		refs, end := writeBatch(t, s, datas, []byte{byte(i)})
 		ends = append(ends, end)
 		for j := range refs {
 			all = append(all, written{refs[j], datas[j]})
