@@ -24,10 +24,10 @@ func recentOf(sel store.Selection) []store.UID {
 }
 
 // Of many sessions on two nodes opening INBOX read-write while messages
-// arrive, exactly one sees each message as recent (RFC 3501 §2.3.2): the
-// claim of SelectMailbox's one statement is atomic across nodes, whether
-// the state comes from the cache (refilled by listings meanwhile) or
-// from the tables.
+// arrive, exactly one sees each message as recent (RFC 3501 §2.3.2):
+// SelectMailbox's claim is atomic across nodes (a claim computed from the
+// floor its statement read would give some twice), whether the state
+// comes from the cache (refilled by listings meanwhile) or the tables.
 func TestSelectMailboxClaimedOnce(t *testing.T) {
 	schema := schemaFor(t.TempDir())
 	a := openSchema(t, schema, Options{cacheMin: 1})
