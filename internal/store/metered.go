@@ -8,8 +8,15 @@ import (
 // Metered wraps s so that the hot operations report their duration to
 // observe (op names: "deliver", "append", "list", "search", "open", "flags",
 // "expunge", "changes", "keywords", "select"). It keeps metrics out of the backends.
+// The result has the optional interfaces of s that it times
+// (MailboxSelecter) only when s has them: store.As must not find on the
+// wrapper what the backend lacks.
 func Metered(s Store, observe func(op string, d time.Duration)) Store {
-	return &metered{Store: s, observe: observe}
+	m := &metered{Store: s, observe: observe}
+	if sel, ok := As[MailboxSelecter](s); ok {
+		return &meteredSelecter{metered: m, sel: sel}
+	}
+	return m
 }
 
 type metered struct {
@@ -73,3 +80,16 @@ func (m *metered) SelectState(ctx context.Context, acct AccountID, mbox MailboxI
 // Unwrap returns the wrapped store, so that store.As finds the backend's
 // optional interfaces (leases, \Recent, throttle counters, web sessions).
 func (m *metered) Unwrap() Store { return m.Store }
+
+// meteredSelecter is a metered store whose backend is a MailboxSelecter.
+type meteredSelecter struct {
+	*metered
+	sel MailboxSelecter
+}
+
+// SelectMailbox passes the call on to the backend, timed as SelectState
+// is: both are SELECT's look at the mailbox.
+func (m *meteredSelecter) SelectMailbox(ctx context.Context, acct AccountID, name string, recent RecentMode) (Selection, error) {
+	defer m.since("select", time.Now())
+	return m.sel.SelectMailbox(ctx, acct, name, recent)
+}

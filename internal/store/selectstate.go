@@ -60,3 +60,43 @@ func SelectState(ctx context.Context, s Mail, acct AccountID, mbox MailboxID) (M
 	st.Keywords = ks.Sorted()
 	return st, nil
 }
+
+// RecentMode says what opening a mailbox does with IMAP's \Recent (RFC
+// 3501 §2.3.2; see RecentClaimer).
+type RecentMode int
+
+const (
+	// RecentNone neither claims nor looks: IMAP4rev2 has no \Recent (RFC
+	// 9051 Appendix E).
+	RecentNone RecentMode = iota
+	// RecentLook gives the messages above the floor without moving it
+	// (EXAMINE).
+	RecentLook
+	// RecentClaim raises the floor over the mailbox's messages, so that
+	// no other session sees them as recent (a read-write SELECT).
+	RecentClaim
+)
+
+// Selection is a mailbox opened by MailboxSelecter.
+type Selection struct {
+	Mailbox Mailbox
+	// State is of a snapshot no older than Mailbox's: Mailbox's
+	// HIGHESTMODSEQ is not newer than State's UIDs.
+	State MailboxState
+	// Recent covers the UIDs of State recent to the caller (nil with
+	// RecentNone). Its ranges may span UIDs that are not in State (the
+	// gaps of expunged ones): count them against State.
+	Recent UIDSet
+}
+
+// MailboxSelecter is implemented by a store that keeps \Recent for every
+// node (RecentClaimer) and can open a mailbox by name in fewer round
+// trips than Mailbox, SelectState and RecentFloor one after the other:
+// SELECT of a big mailbox on a database costs its round trips. The answer
+// is that sequence's: a missing name (or another account's mailbox) is
+// ErrNotFound; with RecentClaim the floor is raised over every UID of
+// State atomically with respect to every node, and Recent are the UIDs
+// this call raised it over, which no other session got.
+type MailboxSelecter interface {
+	SelectMailbox(ctx context.Context, acct AccountID, name string, recent RecentMode) (Selection, error)
+}

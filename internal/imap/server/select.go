@@ -59,28 +59,18 @@ func cmdSelect(c *conn, cmd *wire.Command) error {
 	if a.CondStore {
 		c.enableCondstore()
 	}
-	m, err := c.srv.Store.Mailbox(c.ctx, c.acct.ID, a.Mailbox)
+	readOnly := cmd.Name == "EXAMINE"
+	// Drain the events queued so far: what they announce was committed
+	// before the snapshot below, which includes it. (Those queued after
+	// stay, and at worst repeat what the snapshot told.)
+	c.drainEvents(0) // every event goes, whatever its mailbox
+	m, st, recent, err := c.openMailbox(a.Mailbox, readOnly)
 	if err != nil {
 		return err
 	}
-	// Drain events queued before the snapshot: the snapshot includes them.
-	c.drainEvents(m.ID)
-	// What SELECT reports besides the mailbox row, read after it: its
-	// HIGHESTMODSEQ must not be newer than the UIDs, or changes in between
-	// would be missed; the next update catches up from the older value.
-	// The store gives UID runs, not a UID per message, so that SELECT of
-	// a big mailbox does no work per message.
-	st, err := store.SelectState(c.ctx, c.srv.Store, c.acct.ID, m.ID)
-	if err != nil {
-		return err
-	}
-	sel := &selected{mbox: m, readOnly: cmd.Name == "EXAMINE", uids: newUIDMapFromSet(st.UIDs), modseq: m.HighestModSeq, looked: time.Now()}
+	sel := &selected{mbox: m, readOnly: readOnly, uids: newUIDMapFromSet(st.UIDs), modseq: m.HighestModSeq, looked: time.Now(), recent: recent}
 	sel.setKeywords(st.Keywords)
 	c.sel, c.state = sel, stateSelected
-	if !c.rev2 {
-		last := sel.uids.maxUID()
-		sel.noteRecent(c.srv.recentFrom(c.ctx, m.ID, last, !sel.readOnly), last)
-	}
 	w := c.w
 	w.Raw("* ").Number(uint64(sel.uids.len())).Raw(" EXISTS").CRLF()
 	if !c.rev2 {
@@ -114,6 +104,45 @@ func cmdSelect(c *conn, cmd *wire.Command) error {
 		c.okCode = "READ-WRITE"
 	}
 	return w.Err()
+}
+
+// openMailbox reads what SELECT reports of a mailbox: its row, then its
+// state (store.MailboxState) and the UIDs recent to the session (none for
+// IMAP4rev2). The state is read after the row: the row's HIGHESTMODSEQ
+// must not be newer than the UIDs, or changes in between would be missed;
+// the next update catches up from the older value. The store gives UID
+// runs, not a UID per message, so that SELECT of a big mailbox does no
+// work per message. A store that has it (PostgreSQL) does all this in
+// one call (store.MailboxSelecter), a round trip rather than three.
+func (c *conn) openMailbox(name string, readOnly bool) (store.Mailbox, store.MailboxState, store.UIDSet, error) {
+	if ms, ok := store.As[store.MailboxSelecter](c.srv.Store); ok {
+		mode := store.RecentNone
+		if !c.rev2 {
+			mode = store.RecentLook
+			if !readOnly {
+				mode = store.RecentClaim
+			}
+		}
+		sel, err := ms.SelectMailbox(c.ctx, c.acct.ID, name, mode)
+		return sel.Mailbox, sel.State, sel.Recent, err
+	}
+	m, err := c.srv.Store.Mailbox(c.ctx, c.acct.ID, name)
+	if err != nil {
+		return m, store.MailboxState{}, nil, err
+	}
+	st, err := store.SelectState(c.ctx, c.srv.Store, c.acct.ID, m.ID)
+	if err != nil || c.rev2 {
+		return m, st, nil, err
+	}
+	var last store.UID // the highest UID of the state
+	if n := len(st.UIDs); n > 0 {
+		last = st.UIDs[n-1].Hi
+	}
+	var recent store.UIDSet
+	if from := c.srv.recentFrom(c.ctx, m.ID, last, !readOnly); from <= last {
+		recent = store.UIDSet{{Lo: from, Hi: last}}
+	}
+	return m, st, recent, nil
 }
 
 // leaveSelected closes the selected mailbox at the start of SELECT or

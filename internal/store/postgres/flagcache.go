@@ -278,12 +278,31 @@ func (s *Store) selectCached(ctx context.Context, acct store.AccountID, mbox sto
 	if b == nil || err != nil {
 		return st, err != nil, err
 	}
+	return b.state(), true, nil
+}
+
+// cachedState is SelectState from the cache when the mailbox's entry is
+// of the state given (the mailbox row's, read by the caller); ok is false
+// otherwise.
+func (s *Store) cachedState(m *store.Mailbox) (st store.MailboxState, ok bool) {
+	if s.cache == nil {
+		return st, false
+	}
+	b := s.cache.get(m.ID, int64(m.HighestModSeq), int64(m.UIDNext), int64(m.Messages))
+	if b == nil {
+		return st, false
+	}
+	return b.state(), true
+}
+
+// state returns SELECT's state of the entry.
+func (b *cbox) state() store.MailboxState {
 	b.selOnce.Do(b.selectState)
-	st = b.sel
+	st := b.sel
 	// The caller may keep or change what it gets: copies.
 	st.UIDs = slices.Clone(st.UIDs)
 	st.Keywords = slices.Clone(st.Keywords)
-	return st, true, nil
+	return st
 }
 
 // selectState computes b.sel from the rows.

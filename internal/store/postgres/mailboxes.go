@@ -14,11 +14,13 @@ const mailboxCols = `b.id, b.account_id, b.name, b.uidvalidity, b.uidnext, b.hig
 	EXISTS(SELECT 1 FROM subscriptions s WHERE s.account_id=b.account_id AND s.name=b.name),
 	b.messages, b.unseen, b.size`
 
-func scanMailbox(r pgx.Row) (store.Mailbox, error) {
+// scanMailbox reads a row of mailboxCols, and then into extra the
+// columns after them.
+func scanMailbox(r pgx.Row, extra ...any) (store.Mailbox, error) {
 	var m store.Mailbox
 	var uv, next, n, unseen int64
-	err := r.Scan(&m.ID, &m.AccountID, &m.Name, &uv, &next, &m.HighestModSeq, &m.SpecialUse,
-		&m.Subscribed, &n, &unseen, &m.Size)
+	err := r.Scan(append([]any{&m.ID, &m.AccountID, &m.Name, &uv, &next, &m.HighestModSeq, &m.SpecialUse,
+		&m.Subscribed, &n, &unseen, &m.Size}, extra...)...)
 	m.UIDValidity, m.UIDNext, m.Messages, m.Unseen = uint32(uv), store.UID(next), int(n), int(unseen)
 	return m, notFound(err)
 }

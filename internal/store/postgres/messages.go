@@ -403,6 +403,11 @@ func (s *Store) SelectState(ctx context.Context, acct store.AccountID, mbox stor
 	if st, done, err := s.selectCached(ctx, acct, mbox); done {
 		return st, err
 	}
+	return s.selectStateSQL(ctx, acct, mbox)
+}
+
+// selectStateSQL is SelectState read from the tables.
+func (s *Store) selectStateSQL(ctx context.Context, acct store.AccountID, mbox store.MailboxID) (store.MailboxState, error) {
 	var st store.MailboxState
 	err := s.readTx(ctx, func(t pgx.Tx) error {
 		var next, count int64

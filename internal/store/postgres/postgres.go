@@ -83,6 +83,9 @@ type Options struct {
 	cacheMin int64
 	// textPoll and textRescan override the indexer's consts (tests).
 	textPoll, textRescan time.Duration
+	// afterSelectRow runs between SelectMailbox's row and its state
+	// (tests: a delivery in between).
+	afterSelectRow func()
 }
 
 // Store is the PostgreSQL mail store. It implements store.Store.

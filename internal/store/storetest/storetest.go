@@ -78,6 +78,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("EventsPublishedAfterCommit", func(t *testing.T) { testEventsPublishedAfterCommit(t, open) })
 	t.Run("MailboxKeywords", func(t *testing.T) { testMailboxKeywords(t, open) })
 	t.Run("SelectState", func(t *testing.T) { testSelectState(t, open) })
+	t.Run("SelectMailbox", func(t *testing.T) { testSelectMailbox(t, open) })
 	t.Run("RetainedAfterExpunge", func(t *testing.T) { testRetainedAfterExpunge(t, open) })
 	t.Run("KnownAddresses", func(t *testing.T) { testKnownAddresses(t, open) })
 	t.Run("WebSessions", func(t *testing.T) { testWebSessions(t, open) })
