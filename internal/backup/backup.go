@@ -31,6 +31,7 @@ import (
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
+	"github.com/youju/youju/internal/blob"
 	"github.com/youju/youju/internal/fsutil"
 )
 
@@ -202,15 +203,15 @@ func snapshotIndex(ctx context.Context, src, dst string) error {
 	return fsutil.SyncDir(filepath.Dir(dst))
 }
 
-// copySegment copies f up to its current size into dst. When dst holds
-// a prefix of f whose checksum matches the earlier manifest, only the
-// rest is written (kept).
+// copySegment copies f up to the end of its data now into dst (not the
+// zeros the active segment holds ahead of it: blob.DataEnd). When dst
+// holds a prefix of f whose checksum matches the earlier manifest, only
+// the rest is written (kept).
 func copySegment(f *os.File, dst string, prev File, rep *Report) (File, bool, error) {
-	fi, err := f.Stat()
+	size, err := blob.DataEnd(f)
 	if err != nil {
 		return File{}, false, err
 	}
-	size := fi.Size()
 	h := sha256.New()
 	var have int64
 	if di, err := os.Stat(dst); err == nil && prev.SHA256 != "" && di.Size() == prev.Size && prev.Size <= size {

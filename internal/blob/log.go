@@ -326,47 +326,70 @@ func (s *Store) scanSegment(seg *segment, off, size int64, fn func(Pos, []byte) 
 		return size, 0, nil
 	}
 	n := 0
+	end, err := walkFrames(seg.f, off, size, func(end int64, body []byte) (bool, error) {
+		payload, ok := s.verifyRecord(body)
+		if !ok {
+			return false, nil
+		}
+		n++
+		return true, fn(Pos{Segment: seg.id, Offset: end}, payload)
+	})
+	return end, n, err
+}
+
+// walkFrames reads the frames of f (size bytes) from off and returns the
+// end of the last valid one. A region frame is checked by its header's
+// CRC; a record frame by its body's, and then by record (nil: accepted),
+// which gets the position past it and its body.
+func walkFrames(f io.ReaderAt, off, size int64, record func(end int64, body []byte) (bool, error)) (int64, error) {
 	for off < size {
 		var hdr [regionHeaderLen]byte
-		if _, err := seg.f.ReadAt(hdr[:4], off); err != nil {
-			return off, n, nil
+		if _, err := f.ReadAt(hdr[:4], off); err != nil {
+			return off, nil
 		}
 		switch string(hdr[:4]) {
 		case regionMagic:
-			if _, err := seg.f.ReadAt(hdr[4:], off+4); err != nil {
-				return off, n, nil
+			if _, err := f.ReadAt(hdr[4:], off+4); err != nil {
+				return off, nil
 			}
 			l := int64(binary.LittleEndian.Uint64(hdr[4:]))
 			if crc32.Checksum(hdr[:12], castagnoli) != binary.LittleEndian.Uint32(hdr[12:]) ||
 				l < 0 || l > size-off-regionHeaderLen {
-				return off, n, nil
+				return off, nil
 			}
 			off += regionHeaderLen + l
 		case recordMagic:
-			body, ok := s.readRecord(seg, off, size)
+			body, ok := readRecordAt(f, off, size)
 			if !ok {
-				return off, n, nil
+				return off, nil
 			}
-			payload, ok := s.verifyRecord(body)
-			if !ok {
-				return off, n, nil
+			end := off + recordHeaderLen + int64(len(body))
+			if record != nil {
+				if ok, err := record(end, body); !ok || err != nil {
+					if !ok {
+						return off, err
+					}
+					return end, err
+				}
 			}
-			off += recordHeaderLen + int64(len(body))
-			n++
-			if err := fn(Pos{Segment: seg.id, Offset: off}, payload); err != nil {
-				return off, n, err
-			}
+			off = end
 		default:
-			return off, n, nil
+			return off, nil
 		}
 	}
-	return off, n, nil
+	return off, nil
 }
 
 // readRecord reads the record frame at off and checks its body's CRC.
 func (s *Store) readRecord(seg *segment, off, size int64) ([]byte, bool) {
+	return readRecordAt(seg.f, off, size)
+}
+
+// readRecordAt reads the record frame at off of a file of size bytes and
+// checks its body's CRC.
+func readRecordAt(f io.ReaderAt, off, size int64) ([]byte, bool) {
 	var hdr [recordHeaderLen]byte
-	if _, err := seg.f.ReadAt(hdr[:], off); err != nil {
+	if _, err := f.ReadAt(hdr[:], off); err != nil {
 		return nil, false
 	}
 	l := int64(binary.LittleEndian.Uint32(hdr[4:]))
@@ -374,7 +397,7 @@ func (s *Store) readRecord(seg *segment, off, size int64) ([]byte, bool) {
 		return nil, false
 	}
 	body := make([]byte, l)
-	if _, err := seg.f.ReadAt(body, off+recordHeaderLen); err != nil {
+	if _, err := f.ReadAt(body, off+recordHeaderLen); err != nil {
 		return nil, false
 	}
 	return body, crc32.Checksum(body, castagnoli) == binary.LittleEndian.Uint32(hdr[8:])
@@ -429,4 +452,20 @@ func isFramed(f *os.File) bool {
 	var b [segHeaderLen]byte
 	_, err := f.ReadAt(b[:], 0)
 	return err == nil && string(b[:]) == segMagic
+}
+
+// DataEnd is where the bytes of segment file f end: for a framed segment
+// the end of its last whole frame (the active segment is zero-filled
+// ahead of it, prealloc.go), else its size. It reads frame headers and
+// record bodies only, not the blobs: for copying a segment (backup),
+// not for recovery, which Scan does with every CRC.
+func DataEnd(f *os.File) (int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if !isFramed(f) {
+		return fi.Size(), nil
+	}
+	return walkFrames(f, segHeaderLen, fi.Size(), nil)
 }

@@ -82,6 +82,10 @@ func TestPreallocatedSegments(t *testing.T) {
 	if fileLen(t, s, last.Segment) <= last.Offset {
 		t.Fatalf("active segment not preallocated at the crash")
 	}
+	// A copy (backup) takes the frames, not the zeros.
+	if end, err := DataEnd(s.active.f); err != nil || end != last.Offset {
+		t.Fatalf("DataEnd %d (%v), want the last record's end %d", end, err, last.Offset)
+	}
 	s2, err := Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
