@@ -160,9 +160,15 @@ func (c *Checker) Verdict(s Score) string {
 
 // Header is the X-Youju-Spam field (CRLF-terminated) for a verdict.
 func Header(verdict string, s Score) string {
-	v := fmt.Sprintf("X-Youju-Spam: %s; score=%.1f", verdict, s.Total)
-	if r := s.String(); r != "" {
-		v += "; " + r
+	return HeaderOf(verdict, s.Total, s.String())
+}
+
+// HeaderOf is Header for a score whose total and reasons (Score.String)
+// the caller has already, e.g. for its log line.
+func HeaderOf(verdict string, total float64, reasons string) string {
+	v := fmt.Sprintf("X-Youju-Spam: %s; score=%.1f", verdict, total)
+	if reasons != "" {
+		v += "; " + reasons
 	}
 	return foldField(v) + "\r\n"
 }
