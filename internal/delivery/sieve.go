@@ -56,7 +56,7 @@ type sidePlan struct {
 // computes every account's targets, sends redirects first (so that a
 // failed redirect still keeps the message), stores all targets in one
 // store.Deliver, then sends vacation replies.
-func (d *Deliverer) deliverSieve(ctx context.Context, env *Envelope, local []Local, msg []byte) ([]failure, int, map[string]string, error) {
+func (d *Deliverer) deliverSieve(ctx context.Context, env *Envelope, local []Local, msg []byte, crlf bool) ([]failure, int, map[string]string, error) {
 	var targets []store.Target
 	var owner []int // index into local of each target
 	var failed []failure
@@ -83,7 +83,7 @@ func (d *Deliverer) deliverSieve(ctx context.Context, env *Envelope, local []Loc
 	}
 	n := handled
 	if len(targets) > 0 {
-		res, err := d.Store.Deliver(ctx, store.Delivery{Data: msg, Targets: targets})
+		res, err := d.Store.Deliver(ctx, store.Delivery{Data: msg, Targets: targets, CRLF: crlf})
 		if err != nil {
 			d.log().Error("store delivery failed", "err", err)
 			return nil, 0, nil, temporary(err)
