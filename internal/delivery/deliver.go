@@ -150,7 +150,7 @@ func (d *Deliverer) DeliverRoom(ctx context.Context, env *Envelope, buf []byte, 
 		var f []failure
 		var n int
 		var err error
-		var folders map[string]string // where Sieve filed it, by account
+		var folders []string // where Sieve filed it, by index of local
 		if d.Sieve != nil {
 			f, n, folders, err = d.deliverSieve(ctx, env, local, msg, crlf)
 		} else {
