@@ -86,7 +86,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 // store closes last (its writer flushes what it holds).
 // All DNS goes through dns (tests pass a fake one).
 func serve(ctx context.Context, e *env, dataDir string, c config.Config, dns dnsresolver.Resolver, demo *devAccount) error {
-	log := newLogger(e.stderr, c.Log)
+	// Lines written while the log is being written go out together
+	// (maillog.Writer); the last ones are written when serve returns.
+	out := maillog.NewWriter(e.stderr)
+	defer out.Close()
+	log := newLogger(out, c.Log)
 	// The mail events go where the server's log goes (docs/logs.md), and
 	// the last ones to the admin console.
 	events := web.NewEventLog(log.Handler())

@@ -39,7 +39,7 @@ func (d *Deliverer) bounce(ctx context.Context, env *Envelope, failed []failure,
 	benv := &Envelope{ID: env.ID + "-dsn", Protocol: "local", Helo: d.Hostname, Time: time.Now(),
 		Rcpts: []Recipient{{Address: env.From, Resolution: res}}}
 	if len(res.Local) > 0 {
-		f, _, err := d.deliverLocal(ctx, res.Local, d.withTrace(benv, msg, true), false)
+		f, _, err := d.deliverLocal(ctx, res.Local, d.withTrace(benv, msg, true), false, false)
 		if err != nil {
 			return err
 		}

@@ -46,6 +46,11 @@ type Envelope struct {
 	// failed): no automatic reply goes to it (RFC 3834 §2, RFC 5230
 	// §4.6: responders must not make backscatter).
 	Suspect string
+	// CRLF says that the message handed to Deliver is in CRLF form
+	// already, every CR and LF part of a CRLF pair (smtpd normalises
+	// DATA and BDAT): neither delivery nor the store scans it again.
+	// The trace fields delivery adds are checked on their own.
+	CRLF bool
 }
 
 // Deliverer delivers accepted messages: locally through the store, and
@@ -112,7 +117,10 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, data []byte) err
 func (d *Deliverer) DeliverRoom(ctx context.Context, env *Envelope, buf []byte, room int) error {
 	data := buf[room:]
 	ctx = maillog.WithID(ctx, env.ID) // the queue logs which message it took
-	body := NormalizeCRLF(data)
+	body := data
+	if !env.CRLF {
+		body = NormalizeCRLF(data)
+	}
 	if len(body) != len(data) {
 		room = 0 // body is a copy (NormalizeCRLF only adds bytes)
 	}
@@ -134,14 +142,19 @@ func (d *Deliverer) DeliverRoom(ctx context.Context, env *Envelope, buf []byte, 
 	delivered := 0
 	if len(local) > 0 {
 		msg := d.localCopy(env, buf, room, body)
+		// The store is told the copy is CRLF when the body is and the
+		// trace fields in front of it (client-given names, the
+		// Authentication-Results and spam fields) are: a scan of those
+		// few hundred bytes rather than of the whole message.
+		crlf := env.CRLF && isCRLF(msg[:len(msg)-len(body)])
 		var f []failure
 		var n int
 		var err error
-		var folders map[string]string // where Sieve filed it, by account
+		var folders []string // where Sieve filed it, by index of local
 		if d.Sieve != nil {
-			f, n, folders, err = d.deliverSieve(ctx, env, local, msg)
+			f, n, folders, err = d.deliverSieve(ctx, env, local, msg, crlf)
 		} else {
-			f, n, err = d.deliverLocal(ctx, local, msg, env.Junk)
+			f, n, err = d.deliverLocal(ctx, local, msg, env.Junk, crlf)
 		}
 		if err != nil {
 			return err
@@ -295,7 +308,7 @@ func (d *Deliverer) precheckQuota(ctx context.Context, local []Local, size int64
 
 // deliverLocal writes msg once for all accounts and returns the per-target
 // failures and the number of targets that took it.
-func (d *Deliverer) deliverLocal(ctx context.Context, local []Local, msg []byte, junk bool) ([]failure, int, error) {
+func (d *Deliverer) deliverLocal(ctx context.Context, local []Local, msg []byte, junk, crlf bool) ([]failure, int, error) {
 	targets := make([]store.Target, len(local))
 	for i, l := range local {
 		targets[i] = store.Target{Account: l.Account}
@@ -303,7 +316,7 @@ func (d *Deliverer) deliverLocal(ctx context.Context, local []Local, msg []byte,
 			targets[i].Mailbox = d.junkMailbox(ctx, l.Account)
 		}
 	}
-	res, err := d.Store.Deliver(ctx, store.Delivery{Data: msg, Targets: targets})
+	res, err := d.Store.Deliver(ctx, store.Delivery{Data: msg, Targets: targets, CRLF: crlf})
 	if err != nil {
 		d.log().Error("store delivery failed", "err", err)
 		return nil, 0, temporary(err)
@@ -460,6 +473,22 @@ func sanitize(s, def string) string {
 		}
 		return r
 	}, s)
+}
+
+// isCRLF reports whether every CR and LF of b is part of a CRLF pair.
+func isCRLF(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '\r':
+			if i+1 == len(b) || b[i+1] != '\n' {
+				return false
+			}
+			i++
+		case '\n':
+			return false
+		}
+	}
+	return true
 }
 
 // NormalizeCRLF returns b with every bare LF turned into CRLF (bare CR is

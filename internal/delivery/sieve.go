@@ -56,12 +56,13 @@ type sidePlan struct {
 // computes every account's targets, sends redirects first (so that a
 // failed redirect still keeps the message), stores all targets in one
 // store.Deliver, then sends vacation replies.
-func (d *Deliverer) deliverSieve(ctx context.Context, env *Envelope, local []Local, msg []byte) ([]failure, int, map[string]string, error) {
+func (d *Deliverer) deliverSieve(ctx context.Context, env *Envelope, local []Local, msg []byte, crlf bool) ([]failure, int, []string, error) {
 	var targets []store.Target
 	var owner []int // index into local of each target
 	var failed []failure
 	var sides []sidePlan
-	folders := map[string]string{}
+	// folders[i] is where local[i]'s script filed it ("" if it failed).
+	folders := make([]string, len(local))
 	handled := 0 // accounts done without a target (discard, reject)
 	for i, l := range local {
 		ts, side, fail := d.sieveAccount(ctx, env, l, msg)
@@ -69,7 +70,7 @@ func (d *Deliverer) deliverSieve(ctx context.Context, env *Envelope, local []Loc
 			failed = append(failed, *fail)
 			continue
 		}
-		folders[l.Address] = d.folderNames(ctx, l.Account, ts, side)
+		folders[i] = d.folderNames(ctx, l.Account, ts, side)
 		if len(ts) == 0 {
 			handled++
 		}
@@ -83,7 +84,7 @@ func (d *Deliverer) deliverSieve(ctx context.Context, env *Envelope, local []Loc
 	}
 	n := handled
 	if len(targets) > 0 {
-		res, err := d.Store.Deliver(ctx, store.Delivery{Data: msg, Targets: targets})
+		res, err := d.Store.Deliver(ctx, store.Delivery{Data: msg, Targets: targets, CRLF: crlf})
 		if err != nil {
 			d.log().Error("store delivery failed", "err", err)
 			return nil, 0, nil, temporary(err)

@@ -87,3 +87,49 @@ func TestDeliverRoom(t *testing.T) {
 		t.Errorf("delivered %q", got)
 	}
 }
+
+// crlfSpy records what the store was told of the bytes' line ends.
+type crlfSpy struct {
+	*deliverytest.Store
+	crlf []bool
+}
+
+func (s *crlfSpy) Deliver(ctx context.Context, d store.Delivery) ([]store.TargetResult, error) {
+	s.crlf = append(s.crlf, d.CRLF)
+	return s.Store.Deliver(ctx, d)
+}
+
+// TestDeliverCRLF: the store is told the message is CRLF only when the
+// caller says the body is and the trace fields delivery puts in front of
+// it are too (a field with a bare CR or LF makes the store scan).
+func TestDeliverCRLF(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	spy := &crlfSpy{Store: f.st}
+	d := New(spy, nil, "mx.example.com", nil)
+	res, err := d.Resolver.Resolve(ctx, "alice@example.com", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		crlf   bool
+		fields string
+		want   bool
+	}{
+		{false, "X-A: a\r\n", false},
+		{true, "X-A: a\r\n", true},
+		{true, "X-A: a\rb\r\n", false},
+		{true, "X-A: a\nb\r\n", false},
+	} {
+		env := &Envelope{ID: "1.a", From: "s@remote.net", Helo: "client.test", Protocol: "ESMTP", CRLF: tc.crlf,
+			Rcpts: []Recipient{{Address: "alice@example.com", Resolution: res}}, Fields: tc.fields}
+		spy.crlf = nil
+		buf := append(make([]byte, 1024), "Subject: hi\r\n\r\nbody\r\n"...)
+		if err := d.DeliverRoom(ctx, env, buf, 1024); err != nil {
+			t.Fatal(err)
+		}
+		if len(spy.crlf) != 1 || spy.crlf[0] != tc.want {
+			t.Errorf("CRLF %v, fields %q: store told %v, want %v", tc.crlf, tc.fields, spy.crlf, tc.want)
+		}
+	}
+}

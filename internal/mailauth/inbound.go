@@ -3,6 +3,7 @@ package mailauth
 import (
 	"context"
 	"net"
+	"slices"
 	"strings"
 
 	"github.com/youju/youju/internal/message"
@@ -76,16 +77,19 @@ func finish(hostname, policy string, v Verdict, msg []byte) ([]byte, Verdict) {
 // stripForgedFields is StripForged on a parsed header: it returns the
 // header without the forged fields and the message rebuilt from it.
 func stripForgedFields(hdr *message.Header, msg []byte, hostname string) (*message.Header, []byte) {
-	keep := make([]message.HeaderField, 0, len(hdr.Fields))
-	var out []byte
-	for _, f := range hdr.Fields {
-		if isAuthResults(f.Raw) && strings.EqualFold(authservID(f.Raw), hostname) {
-			continue
-		}
-		keep = append(keep, f)
+	forged := func(f message.HeaderField) bool {
+		return isAuthResults(f.Raw) && strings.EqualFold(authservID(f.Raw), hostname)
 	}
-	if len(keep) == len(hdr.Fields) {
-		return hdr, msg
+	first := slices.IndexFunc(hdr.Fields, forged)
+	if first < 0 {
+		return hdr, msg // the usual case: nothing copied
+	}
+	keep := append(make([]message.HeaderField, 0, len(hdr.Fields)-1), hdr.Fields[:first]...)
+	var out []byte
+	for _, f := range hdr.Fields[first+1:] {
+		if !forged(f) {
+			keep = append(keep, f)
+		}
 	}
 	end := headerEnd(hdr.Fields)
 	for _, f := range keep {

@@ -29,7 +29,6 @@ import (
 	"strings"
 
 	"blitiri.com.ar/go/spf"
-	"github.com/emersion/go-msgauth/authres"
 	"github.com/emersion/go-msgauth/dmarc"
 
 	"github.com/youju/youju/internal/dnsresolver"
@@ -210,52 +209,49 @@ func action(policy string, pct *int) Action {
 
 // Header returns the Authentication-Results field (RFC 8601 §2.2) naming
 // hostname as the authentication service, CRLF-terminated, ready to be
-// prepended to the message.
+// prepended to the message. The results and their properties are built
+// on the stack (authres.go formats them); the field is the one
+// allocation.
 func (r Result) Header(hostname string) string {
-	var rs []authres.Result
-	sr := &authres.SPFResult{Value: authres.ResultValue(r.SPF.Result)}
-	if r.SPF.Identity == "helo" {
-		sr.Helo = r.SPF.Domain
-	} else {
-		sr.From = r.SPF.Domain
+	var rbuf [8]resInfo
+	var pbuf [12]resProp
+	rs, ps := rbuf[:0], pbuf[:0]
+	add := func(method, value, reason string, props ...resProp) {
+		ps = append(ps, props...)
+		rs = append(rs, resInfo{method: method, value: value, reason: reason, nprops: len(props)})
 	}
-	rs = append(rs, sr)
+	key := "smtp.mailfrom"
+	if r.SPF.Identity == "helo" {
+		key = "smtp.helo"
+	}
+	add("spf", string(r.SPF.Result), "", resProp{key, r.SPF.Domain})
 	if len(r.DKIM) == 0 {
-		rs = append(rs, &authres.DKIMResult{Value: authres.ResultNone})
+		add("dkim", "none", "")
 	}
 	for _, d := range r.DKIM {
-		rs = append(rs, &authres.DKIMResult{Value: authres.ResultValue(d.Result), Domain: d.Domain, Identifier: d.Identifier})
+		add("dkim", d.Result, "", resProp{"header.d", d.Domain}, resProp{"header.i", d.Identifier})
 	}
-	dr := &authres.DMARCResult{Value: authres.ResultValue(r.DMARC.Result), From: r.DMARC.FromDomain}
+	reason := ""
 	if r.DMARC.Result == "fail" {
-		dr.Reason = "p=" + r.DMARC.Policy
+		reason = "p=" + r.DMARC.Policy
 	}
-	rs = append(rs, dr)
-	if r.ARC.Result != "" {
-		rs = append(rs, r.ARC.authResult())
+	add("dmarc", r.DMARC.Result, reason, resProp{"header.from", r.DMARC.FromDomain})
+	if a := r.ARC; a.Result != "" {
+		// The two properties RFC 8617 §10.1 registers for arc=.
+		// header.oldest-pass is "the instance id of the oldest
+		// validating AMS or 0 if they all pass" (§5.2 step 5). It is
+		// written only when an older AMS no longer verifies: 0 says
+		// what the absence says, and go-msgauth's parser (ours in
+		// Seal among them) rejects a 0.
+		var ip, oldest string
+		if a.RemoteIP != nil {
+			ip = a.RemoteIP.String()
+		}
+		if a.OldestPass > 0 {
+			oldest = strconv.Itoa(a.OldestPass)
+		}
+		add("arc", a.Result, "", resProp{"smtp.remote-ip", ip}, resProp{"header.oldest-pass", oldest})
 	}
-	v := authres.Format(hostname, rs)
-	// Fold after each method so that lines stay short (RFC 5322 §2.2.3).
-	v = strings.ReplaceAll(v, "; ", ";\r\n\t")
-	return "Authentication-Results: " + v + "\r\n"
-}
-
-// authResult is the arc= method of our Authentication-Results field
-// with the two properties RFC 8617 §10.1 registers for it. A
-// GenericResult: go-msgauth parses ARCResult but formats it without its
-// method name.
-func (a ARCResult) authResult() authres.Result {
-	params := map[string]string{}
-	if a.RemoteIP != nil {
-		params["smtp.remote-ip"] = a.RemoteIP.String()
-	}
-	// header.oldest-pass is "the instance id of the oldest validating
-	// AMS or 0 if they all pass" (RFC 8617 §10.1, §5.2 step 5). It is
-	// written only when an older AMS no longer verifies: 0 says what the
-	// absence says, and go-msgauth's parser (ours in Seal among them)
-	// rejects a 0.
-	if a.OldestPass > 0 {
-		params["header.oldest-pass"] = strconv.Itoa(a.OldestPass)
-	}
-	return &authres.GenericResult{Method: "arc", Value: authres.ResultValue(a.Result), Params: params}
+	var vb [512]byte
+	return foldField(appendAuthResults(vb[:0], hostname, rs, ps))
 }

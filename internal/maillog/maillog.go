@@ -196,6 +196,22 @@ func write(event string, m Msg, r Result, extra ...slog.Attr) {
 	_ = h.Handle(ctx, rec) // as Logger does: a failed log write is not the mail's failure
 }
 
+// Info writes an Info line to l as write does a mail event: the record
+// goes to l's handler without Logger's stack walk (no handler of the
+// server prints the source), and the attributes stay on the caller's
+// stack. The line is the one l.LogAttrs would write. For other lines
+// written once per message on the MX path (smtpd's "spam verdict").
+func Info(l *slog.Logger, msg string, attrs ...slog.Attr) {
+	ctx := context.Background()
+	h := l.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	rec := slog.NewRecord(time.Now(), slog.LevelInfo, msg, 0)
+	rec.AddAttrs(attrs...)
+	_ = h.Handle(ctx, rec) // as Logger does: a failed log write is not the mail's failure
+}
+
 // sender writes the null reverse-path as "<>", so that bounces can be
 // found with grep 'from=<>'.
 func sender(from string) string {

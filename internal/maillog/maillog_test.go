@@ -142,3 +142,26 @@ func TestOneLineFastPath(t *testing.T) {
 		}
 	}
 }
+
+// TestInfoIsLogAttrs: Info writes the line Logger.LogAttrs writes, with
+// the logger's own attributes, and nothing below the handler's level.
+func TestInfoIsLogAttrs(t *testing.T) {
+	noTime := &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}
+	var got, want bytes.Buffer
+	attrs := []slog.Attr{slog.String("verdict", "junk"), slog.Float64("score", 7.5), slog.String("reasons", "BAYES(+6.5) NO_PTR(+1.5)")}
+	Info(slog.New(slog.NewTextHandler(&got, noTime)).With("conn", "2a", "tls", false), "spam verdict", attrs...)
+	slog.New(slog.NewTextHandler(&want, noTime)).With("conn", "2a", "tls", false).LogAttrs(context.Background(), slog.LevelInfo, "spam verdict", attrs...)
+	if got.String() != want.String() || got.Len() == 0 {
+		t.Errorf("Info wrote %q, LogAttrs %q", got.String(), want.String())
+	}
+	var quiet bytes.Buffer
+	Info(slog.New(slog.NewTextHandler(&quiet, &slog.HandlerOptions{Level: slog.LevelWarn})), "spam verdict", attrs...)
+	if quiet.Len() != 0 {
+		t.Errorf("written below the level: %q", quiet.String())
+	}
+}

@@ -32,6 +32,9 @@ func completeHeader(data []byte, hdr *message.Header, hostname string, now time.
 		rand.Read(r[:])
 		fmt.Fprintf(&add, "Message-ID: <%s.%s@%s>\r\n", now.UTC().Format("20060102150405"), hex.EncodeToString(r[:]), hostname)
 	}
-	out := make([]byte, 0, add.Len()+len(data))
-	return append(append(out, add.Bytes()...), data...)
+	// CRLF form whatever the configured hostname holds: data is handed
+	// over as CRLF (delivery.Envelope.CRLF).
+	fields := message.NormalizeCRLF(add.Bytes())
+	out := make([]byte, 0, len(fields)+len(data))
+	return append(append(out, fields...), data...)
 }

@@ -335,3 +335,43 @@ func TestInFlightBudget(t *testing.T) {
 		t.Fatalf("alice has %d", n)
 	}
 }
+
+// TestBareEOLStoredAsCRLF: a message with bare LF and bare CR line ends,
+// sent with DATA or with BDAT, is stored in CRLF form (RFC 5322 §2.1:
+// a lone CR or LF is not a line end; the store counts sizes and offsets
+// in CRLF form). Delivery tells the store the bytes are CRLF already
+// (store.Delivery.CRLF), so this holds only if smtpd really made them so.
+func TestBareEOLStoredAsCRLF(t *testing.T) {
+	const msg = "Subject: bare\nX-A: one\rX-B: two\r\n\nline1\nline2\rline3\r\n\r\rend\n"
+	for _, bdat := range []bool{false, true} {
+		t.Run(fmt.Sprintf("bdat=%v", bdat), func(t *testing.T) {
+			e := newEnv(t)
+			r := dialRaw(t, e.start(e.server(Inbound), false))
+			r.cmd("EHLO client.test", "250")
+			r.cmd("MAIL FROM:<x@remote.net>", "250")
+			r.cmd("RCPT TO:<alice@example.com>", "250")
+			if bdat {
+				r.send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(msg), msg))
+			} else {
+				r.cmd("DATA", "354")
+				r.send(msg + "\r\n.\r\n")
+			}
+			r.expect("250")
+			in := e.inbox(e.alice)
+			if len(in) != 1 {
+				t.Fatalf("%d messages", len(in))
+			}
+			got := in[0]
+			if rest := strings.ReplaceAll(got, "\r\n", ""); strings.ContainsAny(rest, "\r\n") {
+				t.Fatalf("bare CR or LF stored: %q", got)
+			}
+			want := "Subject: bare\r\nX-A: one\r\nX-B: two\r\n\r\nline1\r\nline2\r\nline3\r\n\r\n\r\nend\r\n"
+			if !bdat {
+				want += "\r\n" // the CRLF before the ending dot is the message's
+			}
+			if !strings.HasSuffix(got, want) {
+				t.Fatalf("stored %q, want it to end with %q", got, want)
+			}
+		})
+	}
+}

@@ -414,6 +414,11 @@ func (ss *session) Data(r io.Reader) error {
 		ss.logger().Info("header refused", "err", err)
 		return ss.fail(err)
 	}
+	// data stays in CRLF form up to delivery: completeHeader adds CRLF
+	// lines, and the forged Authentication-Results and X-Youju-Spam
+	// fields are cut out as whole lines. Neither delivery nor the store
+	// scans it again (TestBareEOLStoredAsCRLF).
+	env.CRLF = true
 	ctx, cancel := ss.ctx()
 	defer cancel()
 	if ss.tc != nil && ss.tc.nc != nil {

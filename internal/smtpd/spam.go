@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/youju/youju/internal/delivery"
 	"github.com/youju/youju/internal/mailauth"
+	"github.com/youju/youju/internal/maillog"
 	"github.com/youju/youju/internal/netserver"
 	"github.com/youju/youju/internal/spam"
 )
@@ -110,7 +112,10 @@ func (ss *session) spamData(ctx context.Context, env *delivery.Envelope, auth *m
 	}
 	verdict := ss.s.Spam.Verdict(score)
 	spam.Checks.With("verdict", verdict).Inc()
-	ss.logger().Info("spam verdict", "verdict", verdict, "score", score.Total, "reasons", score.String())
+	reasons := score.String()
+	// docs/spam.md: the line "spam verdict verdict=... score=... reasons=...".
+	maillog.Info(ss.logger(), "spam verdict", slog.String("verdict", verdict), slog.Float64("score", score.Total),
+		slog.String("reasons", reasons))
 	if verdict == spam.Reject {
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
 			Message: "Message refused as spam"}
@@ -118,7 +123,7 @@ func (ss *session) spamData(ctx context.Context, env *delivery.Envelope, auth *m
 	if verdict == spam.Junk {
 		env.Junk = true
 	}
-	env.Fields += spam.Header(verdict, score)
+	env.Fields += spam.HeaderOf(verdict, score.Total, reasons)
 	return nil
 }
 

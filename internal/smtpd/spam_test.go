@@ -2,11 +2,15 @@ package smtpd
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -318,4 +322,41 @@ func TestSendLimitSubmission(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestSpamVerdictLogged: each scored message has its "spam verdict" line
+// (docs/spam.md), with the session's keys.
+func TestSpamVerdictLogged(t *testing.T) {
+	e := newEnv(t)
+	var buf syncBuffer
+	f := &dnsresolver.Fake{IP: map[string][]net.IPAddr{"1.0.0.127.bl.example": {{IP: net.IPv4(127, 0, 0, 2)}}}}
+	s := e.server(Inbound)
+	s.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+	s.Spam = &spam.Checker{DNS: f, Config: spam.Config{DNSBLs: []string{"bl.example"}}}
+	r := dialRaw(t, e.start(s, false))
+	r.cmd("EHLO client.example", "250")
+	r.sendMail("250")
+	want := regexp.MustCompile(`level=INFO msg="spam verdict" conn=[0-9a-f]+ remote=127\.0\.0\.1 helo=client\.example tls=false verdict=junk score=6 reasons=DNSBL_bl\.example\(\+6\.0\)\n`)
+	if !want.MatchString(buf.String()) {
+		t.Errorf("no spam verdict line in:\n%s", buf.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer for a log written by the server's
+// goroutines while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -17,7 +17,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -122,14 +123,50 @@ func (s *Score) Merge(o Score) {
 }
 
 // String is "NAME(+1.5) ..." with the largest contributions first.
+//
+// It runs once per message on the MX path (the log line and the
+// X-Youju-Spam field), so it is built in one buffer: the string is its
+// one allocation for up to 8 reasons.
 func (s Score) String() string {
-	rs := append([]Reason(nil), s.Reasons...)
-	sort.SliceStable(rs, func(i, j int) bool { return abs(rs[i].Score) > abs(rs[j].Score) })
-	parts := make([]string, len(rs))
-	for i, r := range rs {
-		parts[i] = fmt.Sprintf("%s(%+.1f)", r.Name, r.Score)
+	if len(s.Reasons) == 0 {
+		return ""
 	}
-	return strings.Join(parts, " ")
+	var rb [8]Reason
+	rs := append(rb[:0], s.Reasons...)
+	slices.SortStableFunc(rs, func(a, b Reason) int {
+		switch x, y := abs(a.Score), abs(b.Score); {
+		case x > y:
+			return -1
+		case x < y:
+			return 1
+		}
+		return 0
+	})
+	var buf [160]byte
+	b := buf[:0]
+	for i, r := range rs {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, r.Name...)
+		b = append(b, '(')
+		b = appendSigned(b, r.Score)
+		b = append(b, ')')
+	}
+	return string(b)
+}
+
+// appendSigned appends f as fmt's %+.1f does: one decimal, and a sign
+// always (strconv writes "-" and "+Inf" itself, "+" is added otherwise).
+func appendSigned(b []byte, f float64) []byte {
+	n := len(b)
+	b = strconv.AppendFloat(b, f, 'f', 1, 64)
+	if b[n] != '-' && b[n] != '+' {
+		b = append(b, 0)
+		copy(b[n+1:], b[n:])
+		b[n] = '+'
+	}
+	return b
 }
 
 func abs(f float64) float64 {
@@ -160,9 +197,15 @@ func (c *Checker) Verdict(s Score) string {
 
 // Header is the X-Youju-Spam field (CRLF-terminated) for a verdict.
 func Header(verdict string, s Score) string {
-	v := fmt.Sprintf("X-Youju-Spam: %s; score=%.1f", verdict, s.Total)
-	if r := s.String(); r != "" {
-		v += "; " + r
+	return HeaderOf(verdict, s.Total, s.String())
+}
+
+// HeaderOf is Header for a score whose total and reasons (Score.String)
+// the caller has already, e.g. for its log line.
+func HeaderOf(verdict string, total float64, reasons string) string {
+	v := fmt.Sprintf("X-Youju-Spam: %s; score=%.1f", verdict, total)
+	if reasons != "" {
+		v += "; " + reasons
 	}
 	return foldField(v) + "\r\n"
 }

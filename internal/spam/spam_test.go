@@ -2,9 +2,12 @@ package spam
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -240,4 +243,52 @@ func TestNetwork(t *testing.T) {
 	if n := Network(netip.MustParseAddr("::ffff:192.0.2.7")); n != "192.0.2.0/24" {
 		t.Error(n)
 	}
+}
+
+// fmtScoreString is Score.String as it was written with fmt and sort:
+// the reference for the buffer-built one.
+func fmtScoreString(s Score) string {
+	rs := append([]Reason(nil), s.Reasons...)
+	sort.SliceStable(rs, func(i, j int) bool { return abs(rs[i].Score) > abs(rs[j].Score) })
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = fmt.Sprintf("%s(%+.1f)", r.Name, r.Score)
+	}
+	return strings.Join(parts, " ")
+}
+
+// TestScoreStringMatchesFmt: the same text as fmt's %+.1f and a stable
+// sort by size, for signs, zeros, rounding, ties and more reasons than
+// the stack buffer holds.
+func TestScoreStringMatchesFmt(t *testing.T) {
+	values := []float64{0, math.Copysign(0, -1), 1.5, -2, 6, 0.05, 0.15, 0.25, -0.04, 1.25, 2.75, 123456.789, -1e-9, math.Inf(1), math.Inf(-1)}
+	var all Score
+	for i, v := range values {
+		all.Reasons = append(all.Reasons, Reason{Name: fmt.Sprintf("R%d", i), Score: v})
+		one := Score{Reasons: []Reason{{Name: "ONE", Score: v}}}
+		if got, want := one.String(), fmtScoreString(one); got != want {
+			t.Errorf("%v: %q, want %q", v, got, want)
+		}
+	}
+	for _, s := range []Score{{}, all, {Reasons: all.Reasons[:3]}, {Reasons: []Reason{{"A", 1}, {"B", -1}, {"C", 1}, {"D", 2}}}} {
+		if got, want := s.String(), fmtScoreString(s); got != want {
+			t.Errorf("%+v:\n got %q\nwant %q", s, got, want)
+		}
+	}
+}
+
+func BenchmarkScoreString(b *testing.B) {
+	s := Score{Reasons: []Reason{{"NO_PTR", 1.5}, {"DMARC_PASS", -2}, {"HELO_NOT_FQDN", 1}, {"BAYES", 6.5}}}
+	b.Run("buffer", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = s.String()
+		}
+	})
+	b.Run("fmt", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = fmtScoreString(s)
+		}
+	})
 }

@@ -306,6 +306,11 @@ type Delivery struct {
 	// Exact keeps Data as it is, bare CR, LF and NUL included: an IMAP
 	// APPEND of a literal8 (RFC 3516 §4.4) is stored octet for octet.
 	Exact bool
+	// CRLF says that every CR and LF of Data is already part of a CRLF
+	// pair, so Deliver skips its scan for bare ones (a pass over every
+	// byte of the message). Set only by a caller that made it so
+	// (delivery for SMTP, whose DATA and BDAT bytes smtpd normalises).
+	CRLF bool
 }
 
 // AppendMessage is one message of an Append.

@@ -507,7 +507,7 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.TargetRe
 	if len(d.Targets) == 0 {
 		return nil, errors.New("postgres: delivery without targets")
 	}
-	b, err := s.prepare(d.Data, d.Exact)
+	b, err := s.prepare(d.Data, d.Exact || d.CRLF) // d.CRLF: normalised already
 	if err != nil {
 		return nil, err
 	}

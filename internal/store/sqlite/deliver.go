@@ -67,14 +67,14 @@ type msgRow struct {
 }
 
 // Deliver implements store.Mail. The bytes are normalised to CRLF (unless
-// d.Exact), parsed once, appended to the blob store and shared by every
+// d.Exact, or d.CRLF says they are so already), parsed once, appended to the blob store and shared by every
 // target.
 func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.TargetResult, error) {
 	if len(d.Targets) == 0 {
 		return nil, errors.New("sqlite: delivery without targets")
 	}
 	data := d.Data
-	if !d.Exact && !isCRLF(data) {
+	if !d.Exact && !d.CRLF && !isCRLF(data) {
 		data = message.NormalizeCRLF(data)
 	}
 	size := int64(len(data))
