@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/youju/youju/internal/maillog"
+	"github.com/youju/youju/internal/message"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -146,7 +147,7 @@ func (d *Deliverer) DeliverRoom(ctx context.Context, env *Envelope, buf []byte, 
 		// trace fields in front of it (client-given names, the
 		// Authentication-Results and spam fields) are: a scan of those
 		// few hundred bytes rather than of the whole message.
-		crlf := env.CRLF && isCRLF(msg[:len(msg)-len(body)])
+		crlf := env.CRLF && message.IsCRLF(msg[:len(msg)-len(body)])
 		var f []failure
 		var n int
 		var err error
@@ -473,22 +474,6 @@ func sanitize(s, def string) string {
 		}
 		return r
 	}, s)
-}
-
-// isCRLF reports whether every CR and LF of b is part of a CRLF pair.
-func isCRLF(b []byte) bool {
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case '\r':
-			if i+1 == len(b) || b[i+1] != '\n' {
-				return false
-			}
-			i++
-		case '\n':
-			return false
-		}
-	}
-	return true
 }
 
 // NormalizeCRLF returns b with every bare LF turned into CRLF (bare CR is

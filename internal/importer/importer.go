@@ -151,7 +151,7 @@ func (im *Importer) Add(ctx context.Context, m Message) error {
 		return err
 	}
 	data := m.Data
-	if !isCRLF(data) {
+	if !message.IsCRLF(data) {
 		data = message.NormalizeCRLF(data)
 	}
 	sum := sha256.Sum256(data)
@@ -344,23 +344,4 @@ func (im *Importer) create(ctx context.Context, name, su string) (store.Mailbox,
 		im.special[b.SpecialUse] = b
 	}
 	return b, nil
-}
-
-// isCRLF reports whether every LF of b follows a CR and every CR precedes
-// an LF (then the store keeps the bytes as they are, and our digest is
-// that of the stored message).
-func isCRLF(b []byte) bool {
-	for i, c := range b {
-		switch c {
-		case '\n':
-			if i == 0 || b[i-1] != '\r' {
-				return false
-			}
-		case '\r':
-			if i+1 >= len(b) || b[i+1] != '\n' {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -184,3 +184,14 @@ func FuzzNormalizeCRLF(f *testing.F) {
 		}
 	})
 }
+
+func FuzzIsCRLF(f *testing.F) {
+	for _, s := range []string{"", "a\r\nb\r\n", "a\nb", "a\rb", "\r", "\n", "\r\n\r", "x\r\r\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := IsCRLF(b), bytes.Equal(NormalizeCRLF(b), b); got != want {
+			t.Fatalf("IsCRLF(%q) = %v, want %v", b, got, want)
+		}
+	})
+}

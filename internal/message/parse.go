@@ -42,6 +42,33 @@ func NormalizeCRLF(data []byte) []byte {
 	return out
 }
 
+// IsCRLF reports whether every CR and LF of b is part of a CRLF pair
+// (NormalizeCRLF would return b as it is), with two vectorised scans
+// instead of a byte loop: the stores check every message they are handed
+// that the caller did not say is in CRLF form already.
+func IsCRLF(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			break
+		}
+		if i+j == 0 || b[i+j-1] != '\r' {
+			return false
+		}
+		i += j + 1
+	}
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\r')
+		if j < 0 {
+			return true
+		}
+		if i+j+1 >= len(b) || b[i+j+1] != '\n' {
+			return false
+		}
+		i += j + 1
+	}
+}
+
 // firstBareEOL returns the index of the first CR or LF of data that is
 // not part of a CRLF pair, or -1. It looks from one LF to the next with
 // the vectorised bytes.IndexByte, and checks the line between for a CR

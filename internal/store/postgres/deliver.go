@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -489,7 +488,7 @@ var errUIDsExhausted = fmt.Errorf("%w: mailbox UIDs exhausted", store.ErrQuotaEx
 // prepare normalises data to CRLF (unless exact) and parses it once, in
 // the caller's goroutine.
 func (s *Store) prepare(data []byte, exact bool) (*pblob, error) {
-	if !exact && !isCRLF(data) {
+	if !exact && !message.IsCRLF(data) {
 		data = message.NormalizeCRLF(data)
 	}
 	if len(data) == 0 {
@@ -607,28 +606,4 @@ func (s *Store) putBlobs(ctx context.Context, blobs []*pblob) error {
 		b.id = ids[i]
 	}
 	return s.putExt(ctx, blobs)
-}
-
-// isCRLF reports whether every CR and LF of b is part of a CRLF pair.
-func isCRLF(b []byte) bool {
-	for i := 0; ; {
-		j := bytes.IndexByte(b[i:], '\n')
-		if j < 0 {
-			break
-		}
-		if i+j == 0 || b[i+j-1] != '\r' {
-			return false
-		}
-		i += j + 1
-	}
-	for i := 0; ; {
-		j := bytes.IndexByte(b[i:], '\r')
-		if j < 0 {
-			return true
-		}
-		if i+j+1 >= len(b) || b[i+j+1] != '\n' {
-			return false
-		}
-		i += j + 1
-	}
 }

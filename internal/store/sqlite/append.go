@@ -73,7 +73,7 @@ func (s *Store) prepareAppend(a store.Append, now time.Time) ([]appendItem, [][]
 	datas := make([][]byte, len(a.Messages))
 	for i, m := range a.Messages {
 		data := m.Data
-		if !m.Exact && !isCRLF(data) {
+		if !m.Exact && !message.IsCRLF(data) {
 			data = message.NormalizeCRLF(data)
 		}
 		size := int64(len(data))

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -74,7 +73,7 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.TargetRe
 		return nil, errors.New("sqlite: delivery without targets")
 	}
 	data := d.Data
-	if !d.Exact && !d.CRLF && !isCRLF(data) {
+	if !d.Exact && !d.CRLF && !message.IsCRLF(data) {
 		data = message.NormalizeCRLF(data)
 	}
 	size := int64(len(data))
@@ -107,32 +106,6 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.TargetRe
 		return nil, err
 	}
 	return res, nil
-}
-
-// isCRLF reports whether every CR and LF of b is part of a CRLF pair,
-// with two vectorised scans instead of a byte loop (SMTP hands over
-// messages in CRLF form already).
-func isCRLF(b []byte) bool {
-	for i := 0; ; {
-		j := bytes.IndexByte(b[i:], '\n')
-		if j < 0 {
-			break
-		}
-		if i+j == 0 || b[i+j-1] != '\r' {
-			return false
-		}
-		i += j + 1
-	}
-	for i := 0; ; {
-		j := bytes.IndexByte(b[i:], '\r')
-		if j < 0 {
-			return true
-		}
-		if i+j+1 >= len(b) || b[i+j+1] != '\n' {
-			return false
-		}
-		i += j + 1
-	}
 }
 
 // deliverOne adds the message to one target; the blob row is queued by

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/youju/youju/internal/message"
 	"github.com/youju/youju/internal/store"
 )
 
@@ -148,15 +147,4 @@ func TestDeliverBatchesKeepBytes(t *testing.T) {
 	if want := 2 * 16 * 20 * 6 / 5; total != want {
 		t.Fatalf("%d messages stored, want %d", total, want)
 	}
-}
-
-func FuzzIsCRLF(f *testing.F) {
-	for _, s := range []string{"", "a\r\nb\r\n", "a\nb", "a\rb", "\r", "\n", "\r\n\r", "x\r\r\n"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, want := isCRLF(b), bytes.Equal(message.NormalizeCRLF(b), b); got != want {
-			t.Fatalf("isCRLF(%q) = %v, want %v", b, got, want)
-		}
-	})
 }
