@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/youju/youju/internal/testutil"
 )
 
 // gateOut is an output whose writes wait for the test: each write says
@@ -78,23 +80,11 @@ func TestWriterCoalesces(t *testing.T) {
 	}
 }
 
-// lineOut collects what is written, for concurrent writers.
-type lineOut struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (o *lineOut) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.Write(p)
-}
-
 // TestWriterKeepsEveryLine: many writers, lines bigger in total than the
 // Writer holds (so some wait); after Close every line is out once, each
 // writer's in its order, none torn.
 func TestWriterKeepsEveryLine(t *testing.T) {
-	out := &lineOut{}
+	out := &testutil.SyncBuffer{}
 	w := NewWriter(out)
 	const writers, lines = 8, 2000
 	pad := strings.Repeat("x", 100)
@@ -111,7 +101,7 @@ func TestWriterKeepsEveryLine(t *testing.T) {
 	wg.Wait()
 	w.Close()
 	next := make([]int, writers)
-	got := strings.Split(strings.TrimSuffix(out.b.String(), "\n"), "\n")
+	got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 	if len(got) != writers*lines {
 		t.Fatalf("%d lines, want %d", len(got), writers*lines)
 	}

@@ -2,7 +2,6 @@ package smtpd
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"github.com/youju/youju/internal/dnsresolver"
 	"github.com/youju/youju/internal/spam"
 	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/testutil"
 )
 
 // spamServer is an MX server with the checks of c (its DNS a Fake in
@@ -328,7 +327,7 @@ func TestSendLimitSubmission(t *testing.T) {
 // (docs/spam.md), with the session's keys.
 func TestSpamVerdictLogged(t *testing.T) {
 	e := newEnv(t)
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	f := &dnsresolver.Fake{IP: map[string][]net.IPAddr{"1.0.0.127.bl.example": {{IP: net.IPv4(127, 0, 0, 2)}}}}
 	s := e.server(Inbound)
 	s.Logger = slog.New(slog.NewTextHandler(&buf, nil))
@@ -340,23 +339,4 @@ func TestSpamVerdictLogged(t *testing.T) {
 	if !want.MatchString(buf.String()) {
 		t.Errorf("no spam verdict line in:\n%s", buf.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer for a log written by the server's
-// goroutines while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
