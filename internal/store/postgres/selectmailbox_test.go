@@ -8,20 +8,8 @@ import (
 	"testing"
 
 	"github.com/youju/youju/internal/store"
+	"github.com/youju/youju/internal/store/storetest"
 )
-
-// recentOf lists the UIDs of the selection's state that are recent.
-func recentOf(sel store.Selection) []store.UID {
-	var out []store.UID
-	for _, r := range sel.State.UIDs {
-		for u := r.Lo; u <= r.Hi; u++ {
-			if sel.Recent.Contains(u) {
-				out = append(out, u)
-			}
-		}
-	}
-	return out
-}
 
 // Of many sessions on two nodes opening INBOX read-write while messages
 // arrive, exactly one sees each message as recent (RFC 3501 §2.3.2):
@@ -49,7 +37,7 @@ func TestSelectMailboxClaimedOnce(t *testing.T) {
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		for _, u := range recentOf(sel) {
+		for _, u := range storetest.RecentOf(sel) {
 			seen[u]++
 		}
 		return nil
@@ -122,7 +110,7 @@ func TestSelectMailboxDeliveredBetween(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := recentOf(sel); !slices.Equal(got, want) {
+		if got := storetest.RecentOf(sel); !slices.Equal(got, want) {
 			t.Fatalf("recent %v, want %v", got, want)
 		}
 	}

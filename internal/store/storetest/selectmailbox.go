@@ -97,13 +97,19 @@ func checkSelection(t *testing.T, s store.Store, ms store.MailboxSelecter, acct 
 	if mode == store.RecentNone && got.Recent != nil {
 		t.Fatalf("%s: recent %v without \\Recent", step, got.Recent)
 	}
-	var recent []store.UID
-	for _, r := range got.State.UIDs {
+	return RecentOf(got)
+}
+
+// RecentOf lists the UIDs of the selection's state that are recent to it
+// (its Recent ranges may span expunged UIDs, which are not listed).
+func RecentOf(sel store.Selection) []store.UID {
+	var out []store.UID
+	for _, r := range sel.State.UIDs {
 		for u := r.Lo; u <= r.Hi; u++ {
-			if got.Recent.Contains(u) {
-				recent = append(recent, u)
+			if sel.Recent.Contains(u) {
+				out = append(out, u)
 			}
 		}
 	}
-	return recent
+	return out
 }
