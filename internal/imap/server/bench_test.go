@@ -200,3 +200,22 @@ func BenchmarkSelect100kCold(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkSearchSubjectNumber is bench/compare's SEARCH SUBJECT on the
+// big INBOX: a common word and a number that is also a prefix of others
+// ("message 4242" is in 11 subjects), answered with the text index.
+func BenchmarkSearchSubjectNumber(b *testing.B) {
+	ts := benchServer(b)
+	inbox, err := ts.st.Mailbox(context.Background(), ts.acct.ID, "INBOX")
+	if err != nil {
+		b.Fatal(err)
+	}
+	waitIndexed(b, ts.st, ts.acct.ID, inbox.ID)
+	c := benchClient(b, ts)
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		c.run(b, fmt.Sprintf(`UID SEARCH SUBJECT "message %d"`, 4242+i%100))
+	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}
