@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
@@ -91,8 +92,30 @@ type node struct {
 
 // startNode initialises a data directory for a node on the store of dsn
 // and starts `youju serve` on 127.0.0.1 with the port offset; extra are
-// more {template line, replacement} settings.
+// more {template line, replacement} settings. A port of the offset taken
+// by another process (the ports of the offsets lie in the kernel's
+// ephemeral range, where other tests' connections take theirs) makes it
+// try another offset in the same class modulo 200, so that the
+// callers' nodes 100 apart stay apart.
 func startNode(t *testing.T, bin, dsn string, offset int, extra ...[2]string) *node {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		n, err := tryStartNode(t, bin, dsn, offset, extra...)
+		if err == nil {
+			return n
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 5 {
+			t.Fatal(err)
+		}
+		t.Logf("offset %d: %v; another offset", offset, err)
+		offset = 20000 + mrand.IntN(190)*200 + offset%200
+	}
+}
+
+// errPortTaken is tryStartNode's error when serve could not listen.
+var errPortTaken = errors.New("a port is taken")
+
+func tryStartNode(t *testing.T, bin, dsn string, offset int, extra ...[2]string) (*node, error) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
 	mustRun(t, "", "init", "--data", dir, "--domain", "example.test")
@@ -151,7 +174,10 @@ func startNode(t *testing.T, bin, dsn string, offset int, extra ...[2]string) *n
 		case l, ok := <-lines:
 			if !ok {
 				cmd.Wait()
-				t.Fatalf("serve ended before it was ready: %s", errs.String())
+				if strings.Contains(errs.String(), "address already in use") {
+					return nil, fmt.Errorf("%w: %s", errPortTaken, errs.String())
+				}
+				return nil, fmt.Errorf("serve ended before it was ready: %s", errs.String())
 			}
 			if m := re.FindStringSubmatch(l); m != nil {
 				n.addrs[m[1]] = m[2]
@@ -161,10 +187,10 @@ func startNode(t *testing.T, bin, dsn string, offset int, extra ...[2]string) *n
 					for range lines {
 					}
 				}()
-				return n
+				return n, nil
 			}
 		case <-timeout:
-			t.Fatalf("serve did not start within a minute: %s", errs.String())
+			return nil, fmt.Errorf("serve did not start within a minute: %s", errs.String())
 		}
 	}
 }
