@@ -14,9 +14,10 @@ import (
 // words that hold a piece of a SEARCH term. A backend keeps it on disk as
 // rows of new words appended per indexer batch ("\x00"-separated: a word
 // never holds "\x00") numbered by a sequence, and loads the rows it has
-// not seen. In memory it is one string "\x00w1\x00w2\x00…\x00", searched
-// with strings.Index (a few milliseconds for a million words) instead of a
-// trigram index that would cost more than the postings of rare words.
+// not seen. In memory it is one string "\x00w1\x00w2\x00…\x00", scanned for
+// a pattern's rarest byte (Find), and the words' offsets kept sorted for
+// prefix pieces (prefixWords), instead of a trigram index that would cost
+// more than the postings of rare words.
 type Vocab struct {
 	mu    sync.Mutex
 	seq   int64               // the last row loaded
