@@ -191,9 +191,7 @@ func write(event string, m Msg, r Result, extra ...slog.Attr) {
 		slog.Int64("size", m.Size),
 	)
 	attrs = append(attrs, extra...)
-	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "mail", 0)
-	rec.AddAttrs(attrs...)
-	_ = h.Handle(ctx, rec) // as Logger does: a failed log write is not the mail's failure
+	handle(ctx, h, "mail", attrs)
 }
 
 // Info writes an Info line to l as write does a mail event: the record
@@ -207,6 +205,11 @@ func Info(l *slog.Logger, msg string, attrs ...slog.Attr) {
 	if !h.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
+	handle(ctx, h, msg, attrs)
+}
+
+// handle gives h an Info record of msg and attrs, without a source.
+func handle(ctx context.Context, h slog.Handler, msg string, attrs []slog.Attr) {
 	rec := slog.NewRecord(time.Now(), slog.LevelInfo, msg, 0)
 	rec.AddAttrs(attrs...)
 	_ = h.Handle(ctx, rec) // as Logger does: a failed log write is not the mail's failure
