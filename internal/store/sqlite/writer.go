@@ -517,9 +517,10 @@ func onlyAdds(b *staged) bool {
 
 // startDurable starts the batch's one durable write, before its COMMIT:
 // the log record of an adding batch (the rows its deliveries queued) and
-// one fsync of the log, which also covers the batch's blob bytes. The
-// returned function waits for it, stores the record's position in the
-// index (same transaction), and reports whether a record was written:
+// one fsync of the log, which also covers the batch's blob bytes; the
+// record's position goes into the index meanwhile (same transaction).
+// The returned function waits for the fsync and reports whether a record
+// was written:
 // from then on a failure stops the store (the record may be durable and
 // would be replayed over whatever the index did next).
 func (s *Store) startDurable(w *wtx, b *staged) func() (bool, error) {
@@ -541,18 +542,30 @@ func (s *Store) startDurable(w *wtx, b *staged) func() (bool, error) {
 		}
 	}
 	done := make(chan error, 1)
-	go func() { done <- s.blobs.Sync() }()
+	started := make(chan struct{})
+	go func() {
+		close(started)
+		done <- s.blobs.Sync()
+	}()
+	// Wait for the fsync goroutine to run: a new goroutine waits in this
+	// P's queue until the committer blocks, which without this wait is
+	// after the row inserts the fsync is meant to overlap (on a busy
+	// machine: 130 µs of the commit's 1 ms, in an execution trace).
+	<-started
+	var uerr error
+	if recorded {
+		// Same transaction: the position commits with the rows.
+		_, uerr = w.exec(`UPDATE log_applied SET segment=?, off=? WHERE id=1`, pos.Segment, pos.Offset)
+	}
 	return func() (bool, error) {
 		if err := <-done; err != nil {
 			s.stop(err)
 			return recorded, err
 		}
 		s.opts.Observer.blobSync(time.Since(t0))
-		if recorded {
-			if _, err := w.exec(`UPDATE log_applied SET segment=?, off=? WHERE id=1`, pos.Segment, pos.Offset); err != nil {
-				s.stop(err)
-				return true, err
-			}
+		if uerr != nil {
+			s.stop(uerr)
+			return true, uerr
 		}
 		return recorded, nil
 	}
