@@ -121,7 +121,11 @@ func TestSelectStateSQLFallsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	bulkDeliver(t, s, a.ID, mb.ID, datas, func(i int) store.Flags { return store.Flags{System: store.FlagSeen} })
-	if _, err := s.wdb.Exec(`DELETE FROM tombstones WHERE mailbox_id=? AND uid < 2996`, mb.ID); err != nil {
+	// Through the writer: it holds the one write connection.
+	if err := s.do(ctx, nil, func(w *wtx) error {
+		_, err := w.exec(`DELETE FROM tombstones WHERE mailbox_id=? AND uid < 2996`, mb.ID)
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	check("missing tombstones")

@@ -71,6 +71,7 @@ type Store struct {
 	opts  Options
 	log   *slog.Logger
 	wdb   *sql.DB // the one write connection, used only by the writer
+	wc    *wconn  // wdb's connection, pinned while the writer runs (wconn.go)
 	cdb   *sql.DB // the checkpointer's connection
 	dirty atomic.Bool
 	rdb   *sql.DB    // read-only pool
@@ -220,6 +221,12 @@ func (s *Store) open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: purging retained messages: %w", err)
 	}
 	if s.text, err = openTextDB(ctx, s.dir); err != nil {
+		s.blobs.Close()
+		s.closeDBs()
+		return nil, err
+	}
+	if s.wc, err = pinWriteConn(ctx, s.wdb); err != nil {
+		s.text.close()
 		s.blobs.Close()
 		s.closeDBs()
 		return nil, err
@@ -385,6 +392,15 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// wq is where the write side's own statements run: the connection the
+// writer pinned, or the pool before it starts (Open).
+func (s *Store) wq() sqlRunner {
+	if s.wc != nil {
+		return s.wc.c
+	}
+	return s.wdb
+}
+
 // removeDeadSegments deletes segments no blob row references any more.
 func (s *Store) removeDeadSegments(segs []uint32) {
 	seen := map[uint32]bool{}
@@ -394,7 +410,7 @@ func (s *Store) removeDeadSegments(segs []uint32) {
 		}
 		seen[seg] = true
 		var n int
-		if err := s.wdb.QueryRow(`SELECT EXISTS(SELECT 1 FROM blobs WHERE segment=?)`, seg).Scan(&n); err != nil || n != 0 {
+		if err := s.wq().QueryRowContext(context.Background(), `SELECT EXISTS(SELECT 1 FROM blobs WHERE segment=?)`, seg).Scan(&n); err != nil || n != 0 {
 			s.log.Debug("segment kept", "segment", seg, "n", n, "err", err)
 			continue
 		}

@@ -51,7 +51,7 @@ type op struct {
 // data, and the events and cache updates to apply if it commits.
 type wtx struct {
 	s      *Store
-	tx     *sql.Tx
+	tx     sqlRunner
 	b      *batchTx // shared by the batch
 	ctx    context.Context
 	ref    blob.Ref   // of the op's first message
@@ -66,8 +66,7 @@ type wtx struct {
 // Deliveries queue their rows and the mailboxes they change; flush writes
 // them (see deliver.go) before any other request runs and before commit.
 type batchTx struct {
-	txs map[string]*sql.Stmt // statements bound to the transaction
-	d   *deliveryState
+	d *deliveryState
 	// logged: the batch only adds messages, flushDeliveries records its
 	// rows in rec for the log (logrec.go).
 	logged   bool
@@ -80,7 +79,7 @@ type batchTx struct {
 }
 
 func newBatchTx(d *deliveryState) *batchTx {
-	return &batchTx{txs: map[string]*sql.Stmt{}, d: d}
+	return &batchTx{d: d}
 }
 
 // flush writes what deliveries queued. Unless keep, it forgets the
@@ -105,19 +104,18 @@ type staged struct {
 	regions []blob.Region
 }
 
-// stmt returns the prepared statement of q bound to the transaction, or
-// nil if q is not prepared yet (it will be after this batch).
+// stmt returns the prepared statement of q on the pinned write
+// connection, or nil if q is not prepared yet (it will be after this
+// batch) or the statements run in a *sql.Tx (at Open, before the writer
+// pins the connection the statements belong to).
 func (w *wtx) stmt(q string) *sql.Stmt {
-	if st := w.b.txs[q]; st != nil {
-		return st
+	if _, pool := w.tx.(*sql.Tx); pool {
+		return nil
 	}
 	st := w.s.stmts[q]
 	if st == nil {
 		w.s.miss[q] = true
-		return nil
 	}
-	st = w.tx.StmtContext(w.ctx, st)
-	w.b.txs[q] = st
 	return st
 }
 
@@ -157,7 +155,7 @@ func (s *Store) prepareMissed() {
 		if len(s.stmts) >= maxStmts {
 			continue
 		}
-		st, err := s.wdb.Prepare(q)
+		st, err := s.wc.c.PrepareContext(context.Background(), q)
 		if err != nil {
 			continue
 		}
@@ -335,6 +333,7 @@ func (s *Store) stage(batch []*op) *staged {
 // committer is stage 2: one transaction per batch, then acknowledgements.
 func (s *Store) committer(want chan<- struct{}, in <-chan *staged) {
 	defer close(s.done)
+	defer s.wc.close() // before done: Close checkpoints through wdb
 	d := newDeliveryState()
 	for {
 		// Ask for the open batch; at Close the writer sends what is
@@ -420,15 +419,15 @@ func (s *Store) runTx(b *staged, d *deliveryState) (*batchTx, error) {
 		d.reset()
 		return nil, err
 	}
-	tx, err := s.wdb.BeginTx(ctx, nil)
-	if err != nil {
+	if err := s.wc.Begin(ctx); err != nil {
 		d.reset()
 		return nil, fmt.Errorf("sqlite: begin: %w", err)
 	}
+	tx := s.wc.c
 	bt := newBatchTx(d)
 	bt.logged = logged
 	fail := func(err error) (*batchTx, error) {
-		tx.Rollback()
+		s.wc.Rollback(ctx)
 		d.reset() // it holds what was rolled back
 		return nil, err
 	}
@@ -482,7 +481,8 @@ func (s *Store) runTx(b *staged, d *deliveryState) (*batchTx, error) {
 		return fail(err)
 	}
 	s.applyMu.Lock() // released by commit once the cache is applied
-	if err := tx.Commit(); err != nil {
+	if err := s.wc.Commit(ctx); err != nil {
+		s.wc.Rollback(ctx) // if SQLite kept the transaction open
 		s.applyMu.Unlock()
 		d.reset()
 		if recorded {
@@ -596,7 +596,7 @@ func (s *Store) setSynchronous(ctx context.Context, full bool) error {
 	if full {
 		q = `PRAGMA synchronous=FULL`
 	}
-	if _, err := s.wdb.ExecContext(ctx, q); err != nil {
+	if _, err := s.wc.c.ExecContext(ctx, q); err != nil {
 		s.syncMode = syncUnknown
 		return fmt.Errorf("sqlite: %s: %w", q, err)
 	}
