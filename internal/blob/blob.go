@@ -99,6 +99,8 @@ type Store struct {
 	closed bool
 
 	syncs atomic.Int64 // fdatasyncs done, for benchmarks
+	aio   *aio         // StartSync's asynchronous fdatasync; nil: a goroutine
+	noAIO atomic.Bool  // the kernel refused a submission: a goroutine
 }
 
 // Syncs returns how many fdatasyncs of segments the store has done.
@@ -120,7 +122,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("blob: %w", err)
 	}
-	s := &Store{dir: dir, opts: opts, log: log, segs: make(map[uint32]*segment)}
+	s := &Store{dir: dir, opts: opts, log: log, segs: make(map[uint32]*segment), aio: newAIO()}
 	ids, err := s.list()
 	if err != nil {
 		return nil, err
@@ -476,6 +478,9 @@ func (s *Store) Close() error {
 		s.log.Warn("blob: close", "err", err)
 	}
 	s.closed = true
+	if s.aio != nil {
+		s.aio.close()
+	}
 	for _, seg := range s.segs {
 		if seg.readers == 0 {
 			seg.f.Close()

@@ -265,6 +265,53 @@ func (s *Store) Sync() error {
 	return nil
 }
 
+// StartSync starts what Sync does and returns the function that waits
+// for it and returns its outcome (call it once). The fdatasync runs
+// while the caller goes on: through Linux AIO, in the kernel, where it
+// can (aio_linux.go says why that beats a goroutine), else in a
+// goroutine. Appends may go on meanwhile, as with Sync.
+func (s *Store) StartSync() func() error {
+	s.wmu.Lock()
+	if err := s.usable(); err != nil {
+		s.wmu.Unlock()
+		return func() error { return err }
+	}
+	seg, dirty := s.active, s.dirty
+	s.dirty = false
+	s.wmu.Unlock()
+	if !dirty || seg == nil || s.opts.NoSync {
+		return func() error { return nil }
+	}
+	s.syncs.Add(1)
+	fail := func(err error) error {
+		err = fmt.Errorf("blob: fsync: %w", err)
+		s.Fail(err)
+		return err
+	}
+	if s.aio != nil && !s.noAIO.Load() {
+		wait, err := s.aio.start(seg.f)
+		if err == nil {
+			return func() error {
+				if err := wait(); err != nil {
+					return fail(err)
+				}
+				return nil
+			}
+		}
+		// Not submitted (a kernel before 4.18): a goroutine from now on.
+		s.noAIO.Store(true)
+		s.log.Info("blob: asynchronous fdatasync unavailable, syncing in a goroutine", "err", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- datasync(seg.f) }()
+	return func() error {
+		if err := <-done; err != nil {
+			return fail(err)
+		}
+		return nil
+	}
+}
+
 // Fail stops the log: every later append or sync returns ErrFailed. The
 // caller uses it when its index could not follow a record that may be
 // durable (the next Open replays it).
