@@ -99,8 +99,12 @@ type Store struct {
 	closed bool
 
 	syncs atomic.Int64 // fdatasyncs done, for benchmarks
-	aio   *aio         // StartSync's asynchronous fdatasync; nil: a goroutine
-	noAIO atomic.Bool  // the kernel refused a submission: a goroutine
+	// StartSync's asynchronous fdatasync, made at the first StartSync
+	// (a store only read, as by backup, takes no AIO context); nil or
+	// noAIO: a goroutine. aio is set under wmu.
+	aio      *aio
+	aioTried bool
+	noAIO    atomic.Bool // the kernel refused a submission
 }
 
 // Syncs returns how many fdatasyncs of segments the store has done.
@@ -122,7 +126,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("blob: %w", err)
 	}
-	s := &Store{dir: dir, opts: opts, log: log, segs: make(map[uint32]*segment), aio: newAIO()}
+	s := &Store{dir: dir, opts: opts, log: log, segs: make(map[uint32]*segment)}
 	ids, err := s.list()
 	if err != nil {
 		return nil, err

@@ -278,6 +278,11 @@ func (s *Store) StartSync() func() error {
 	}
 	seg, dirty := s.active, s.dirty
 	s.dirty = false
+	if !s.aioTried {
+		s.aioTried = true
+		s.aio = newAIO()
+	}
+	a := s.aio
 	s.wmu.Unlock()
 	if !dirty || seg == nil || s.opts.NoSync {
 		return func() error { return nil }
@@ -288,8 +293,8 @@ func (s *Store) StartSync() func() error {
 		s.Fail(err)
 		return err
 	}
-	if s.aio != nil && !s.noAIO.Load() {
-		wait, err := s.aio.start(seg.f)
+	if a != nil && !s.noAIO.Load() {
+		wait, err := a.start(seg.f)
 		if err == nil {
 			return func() error {
 				if err := wait(); err != nil {
