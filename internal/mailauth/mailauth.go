@@ -105,7 +105,7 @@ func Check(ctx context.Context, r Resolver, remoteIP net.IP, helo, mailFrom stri
 	return Verify(ctx, r, spf, hdr, msg)
 }
 
-func checkSPF(ctx context.Context, r Resolver, ip net.IP, helo, mailFrom string) SPFResult {
+func checkSPF(ctx context.Context, r spf.DNSResolver, ip net.IP, helo, mailFrom string) SPFResult {
 	sender, identity := mailFrom, "mailfrom"
 	if sender == "" {
 		// RFC 7208 §2.4: for a null reverse-path, check
