@@ -371,8 +371,9 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	// A plain connection's DATA block is read by our own reader
 	// (fastdata.go); BDAT chunks come through go-smtp's pipe.
+	var fr *dataReader
 	if _, bdat := r.(*io.PipeReader); !bdat && ss.tc != nil && ss.tls == nil {
-		if fr := ss.tc.lc.fastData(pick64(ss.s.MaxMessageBytes, DefaultMaxMessageBytes), pick(ss.s.MaxLineLength, DefaultMaxLineLength)); fr != nil {
+		if fr = ss.tc.lc.fastData(pick64(ss.s.MaxMessageBytes, DefaultMaxMessageBytes), pick(ss.s.MaxLineLength, DefaultMaxLineLength)); fr != nil {
 			defer fr.finish()
 			r = fr
 		}
@@ -410,7 +411,10 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	// The CRLF form is what the store parses (RFC 5322 §2.1): a bare
 	// CR or LF must not end a field here and not there.
-	norm := message.NormalizeCRLF(data)
+	norm := data
+	if fr == nil || !fr.crlf() { // else our reader saw it is CRLF already
+		norm = message.NormalizeCRLF(data)
+	}
 	hdr := early
 	if hdr == nil || len(norm) != len(data) || &norm[0] != &data[0] {
 		// Not parsed yet, or CRLF normalisation changed the bytes.
