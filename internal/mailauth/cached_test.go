@@ -256,3 +256,49 @@ func TestUncachedStillInBackground(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestSimpleFromDomain: the usual From values take the fast path, and
+// the others are left to the address parser.
+func TestSimpleFromDomain(t *testing.T) {
+	for v, want := range map[string]string{
+		" <load@Bench.Invalid>\r\n":           "bench.invalid",
+		" a.b+c@example.org\r\n":              "example.org",
+		" Some One <a@mail.example.org>\r\n":  "mail.example.org",
+		" J. R. Doe\t<x_y@EXAMPLE.co.uk>\r\n": "example.co.uk",
+		" \"Quoted\" <a@example.org>\r\n":     "",
+		" a@example.org (comment)\r\n":        "",
+		" a@x.test, b@y.test\r\n":             "",
+		" Folded\r\n <a@example.org>\r\n":     "",
+		" g: a@example.org;\r\n":              "",
+		" <a@[192.0.2.1]>\r\n":                "",
+		" <@a.test:x@example.org>\r\n":        "",
+		" <a@example.org> trailing\r\n":       "",
+		" <x@\xc3\xa9xample.org>\r\n":         "",
+		" <@example.org>\r\n":                 "",
+		" <a@>\r\n":                           "",
+		" <a@example.org\r\n":                 "",
+		" a@example.org>\r\n":                 "",
+	} {
+		got, ok := simpleFromDomain([]byte(v))
+		if got != want || ok != (want != "") {
+			t.Errorf("%q: %q %v, want %q", v, got, ok, want)
+		}
+	}
+}
+
+// FuzzSimpleFromDomain: whenever the fast path answers, its domain is
+// the one the address parser finds.
+func FuzzSimpleFromDomain(f *testing.F) {
+	for _, s := range []string{" <load@bench.invalid>\r\n", " Name <a@B.c>", "a@b", "a.@b..", " x <y@z>\r\n", "<a@b.c>>", "a <b <c@d>"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		got, ok := simpleFromDomain(v)
+		if !ok {
+			return
+		}
+		if want := singleDomain(message.ParseAddressList(message.UnfoldValue(v))); got != want {
+			t.Fatalf("%q: fast path %q, parser %q", v, got, want)
+		}
+	})
+}

@@ -102,7 +102,10 @@ func (l *Lookups) Field(raw []byte) {
 		l.fromSeen = true
 		l.mu.Unlock()
 		if first {
-			d := singleDomain(message.ParseAddressList(message.UnfoldValue(value)))
+			d, ok := simpleFromDomain(value)
+			if !ok {
+				d = singleDomain(message.ParseAddressList(message.UnfoldValue(value)))
+			}
 			l.mu.Lock()
 			l.fromValue, l.fromDomain = bytes.Clone(value), d
 			l.mu.Unlock()
@@ -111,6 +114,47 @@ func (l *Lookups) Field(raw []byte) {
 			}
 		}
 	}
+}
+
+// simpleFromDomain is the lower-case domain of a From value of the plain
+// forms "local@domain", "<local@domain>" and "Some Words <local@domain>"
+// (no quotes, comments, folding, groups or non-ASCII): what singleDomain
+// makes of message.ParseAddressList's parse (FuzzSimpleFromDomain), for
+// the usual From field without lexing it into tokens. ok is false for
+// any other value.
+func simpleFromDomain(v []byte) (string, bool) {
+	v = bytes.Trim(v, " \t\r\n")
+	if len(v) == 0 || len(v) > 512 {
+		return "", false
+	}
+	if v[len(v)-1] == '>' {
+		lt := bytes.IndexByte(v, '<')
+		if lt < 0 {
+			return "", false
+		}
+		for _, c := range v[:lt] {
+			if c != ' ' && c != '\t' && !plainAddrByte(c) {
+				return "", false
+			}
+		}
+		v = v[lt+1 : len(v)-1]
+	}
+	at := bytes.IndexByte(v, '@')
+	if at <= 0 || at == len(v)-1 {
+		return "", false
+	}
+	for i, c := range v {
+		if i != at && !plainAddrByte(c) {
+			return "", false
+		}
+	}
+	return strings.ToLower(string(v[at+1:])), true
+}
+
+// plainAddrByte: printable ASCII that the address lexer takes into an
+// atom (dots included), less "]" and "\\", which need no fast path.
+func plainAddrByte(c byte) bool {
+	return c > ' ' && c < 0x7f && strings.IndexByte(`()<>[]:;@\,"`, c) < 0
 }
 
 // knownFrom returns the domain Field found in a From field whose value
