@@ -76,7 +76,7 @@ func validDomain(d string) bool {
 		}
 		return true
 	}
-	for _, label := range strings.Split(d, ".") {
+	for label := range strings.SplitSeq(d, ".") { // no slice: two calls per message
 		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
 			return false
 		}

@@ -112,9 +112,40 @@ func (c *Cache) lookup(ctx context.Context, k cacheKey, q func(context.Context) 
 // asking or waiting; ok is false when there is none ready (never asked,
 // expired, or still being asked). A caller that bounds each query with a
 // context of its own (mailauth) need not make one for an answer that is
-// already here.
+// already here, nor a goroutine to overlap it with other work.
 func (c *Cache) CachedTXT(name string) (txt []string, ok bool, err error) {
-	k := cacheKey{qTXT, key(name)}
+	v, ok, err := c.cached(cacheKey{qTXT, name})
+	if !ok {
+		return nil, false, nil
+	}
+	t, _ := v.([]string)
+	return append([]string(nil), t...), true, err // callers may change theirs
+}
+
+// CachedMX is CachedTXT for an MX query: the answer LookupMX would give
+// now, if it would give it without asking.
+func (c *Cache) CachedMX(name string) (mx []*net.MX, ok bool, err error) {
+	v, ok, err := c.cached(cacheKey{qMX, name})
+	if !ok {
+		return nil, false, nil
+	}
+	return copyMX(v), true, err
+}
+
+// CachedIPAddr is CachedTXT for an address query. A literal address is
+// not kept (LookupIPAddr hands it to the resolver behind): ok is false.
+func (c *Cache) CachedIPAddr(host string) (ips []net.IPAddr, ok bool, err error) {
+	v, ok, err := c.cached(cacheKey{qIP, host})
+	if !ok {
+		return nil, false, nil
+	}
+	a, _ := v.([]net.IPAddr)
+	return append([]net.IPAddr(nil), a...), true, err
+}
+
+// cached returns the kept answer for k without asking or waiting.
+func (c *Cache) cached(k cacheKey) (any, bool, error) {
+	k.name = key(k.name)
 	now := c.clock()
 	c.mu.Lock()
 	e, ok := c.entries[k]
@@ -131,8 +162,7 @@ func (c *Cache) CachedTXT(name string) (txt []string, ok bool, err error) {
 	if !e.expires.IsZero() && now.After(e.expires) {
 		return nil, false, nil
 	}
-	v, _ := e.val.([]string)
-	return append([]string(nil), v...), true, e.err // callers may change theirs
+	return e.val, true, e.err
 }
 
 // fill runs one query and keeps its answer for its TTL.
@@ -213,13 +243,18 @@ func (c *Cache) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
 		ttl = t.LookupMXTTL
 	}
 	v, err := c.lookup(ctx, cacheKey{qMX, name}, withTTL(c.Resolver.LookupMX, ttl, name))
+	return copyMX(v), err
+}
+
+// copyMX copies a kept MX answer: callers may change theirs.
+func copyMX(v any) []*net.MX {
 	mx, _ := v.([]*net.MX)
 	out := make([]*net.MX, len(mx))
 	for i, m := range mx {
 		c := *m
 		out[i] = &c
 	}
-	return out, err
+	return out
 }
 
 // LookupIPAddr implements Resolver.

@@ -3,6 +3,7 @@ package dnsresolver
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -168,5 +169,56 @@ func TestCachedTXT(t *testing.T) {
 	}
 	if n := f.n.Load(); n != 3 {
 		t.Errorf("%d queries, want 3 (CachedTXT never asks)", n)
+	}
+}
+
+// TestCachedMXAndIPAddr: CachedMX and CachedIPAddr hand out what LookupMX
+// and LookupIPAddr would answer now from the cache, as copies, and
+// nothing for a query not made, expired, or of a literal address (never
+// kept). The query types are kept apart.
+func TestCachedMXAndIPAddr(t *testing.T) {
+	ctx := context.Background()
+	f := &Fake{
+		MX:  map[string][]*net.MX{"a.test": {{Host: "mx.a.test.", Pref: 10}}},
+		IP:  map[string][]net.IPAddr{"mx.a.test": {{IP: net.ParseIP("192.0.2.1")}}},
+		TTL: map[string]time.Duration{"a.test": time.Minute, "mx.a.test": time.Minute, "none.test": time.Minute},
+	}
+	now := time.Unix(1e9, 0)
+	c := NewCache(f)
+	c.now = func() time.Time { return now }
+	if _, ok, _ := c.CachedMX("a.test"); ok {
+		t.Fatal("MX answer before any query")
+	}
+	c.LookupMX(ctx, "a.test")
+	c.LookupIPAddr(ctx, "mx.a.test")
+	c.LookupIPAddr(ctx, "none.test")
+	c.LookupIPAddr(ctx, "192.0.2.9")
+	mx, ok, err := c.CachedMX("A.test.")
+	if !ok || err != nil || len(mx) != 1 || mx[0].Host != "mx.a.test." {
+		t.Fatalf("kept MX: %v %v %v", mx, ok, err)
+	}
+	mx[0].Host = "changed"
+	if again, _, _ := c.CachedMX("a.test"); again[0].Host != "mx.a.test." {
+		t.Error("the caller's MX copy is the cache's")
+	}
+	ips, ok, err := c.CachedIPAddr("mx.a.test")
+	if !ok || err != nil || len(ips) != 1 || !ips[0].IP.Equal(net.ParseIP("192.0.2.1")) {
+		t.Fatalf("kept addresses: %v %v %v", ips, ok, err)
+	}
+	if _, ok, err := c.CachedIPAddr("none.test"); !ok || !IsNotFound(err) {
+		t.Errorf("kept NXDOMAIN: %v %v", ok, err)
+	}
+	if _, ok, _ := c.CachedIPAddr("192.0.2.9"); ok {
+		t.Error("a literal address handed out as kept")
+	}
+	if _, ok, _ := c.CachedIPAddr("a.test"); ok {
+		t.Error("the MX answer handed out for an address query")
+	}
+	if _, ok, _ := c.CachedTXT("mx.a.test"); ok {
+		t.Error("the address answer handed out for a TXT query")
+	}
+	now = now.Add(2 * time.Minute)
+	if _, ok, _ := c.CachedMX("a.test"); ok {
+		t.Error("expired MX handed out")
 	}
 }

@@ -115,6 +115,16 @@ func parseInstance(b []byte) (int, error) {
 // have exactly one field of each kind; anything else is
 // errARCStructure, as is a field whose instance cannot be read.
 func collectARC(hdr *message.Header) ([]arcSet, error) {
+	for i := range hdr.Fields {
+		if arcFieldKind(hdr.Fields[i].Name) != 0 {
+			return collectARCSets(hdr)
+		}
+	}
+	return nil, nil // most mail: no table of instances (3.7 KB) to clear
+}
+
+// collectARCSets is collectARC for a header with ARC fields.
+func collectARCSets(hdr *message.Header) ([]arcSet, error) {
 	var byInst [arcMaxInstance + 1]arcSet
 	maxInst, count := 0, 0
 	for i := range hdr.Fields {

@@ -8,9 +8,11 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
 
+	"github.com/youju/youju/internal/dnsresolver"
 	"github.com/youju/youju/internal/message"
 )
 
@@ -141,6 +143,39 @@ func BenchmarkARCVerify(b *testing.B) {
 		res := Check(ctx, r, badIP, "fwd3.test", "x@fwd3.test", m)
 		if res.ARC.Result != "pass" {
 			b.Fatalf("%+v", res.ARC)
+		}
+	}
+}
+
+// BenchmarkInboundCached is the whole check of an unsigned message as
+// the SMTP session runs it (StartSPF at MAIL FROM, StartLookups and
+// Field as the header arrives, InboundVerify at the end of DATA) with
+// every answer in the resolver's cache, as in a burst from one sender.
+func BenchmarkInboundCached(b *testing.B) {
+	f := fakeDNS()
+	f.TTL = map[string]time.Duration{"example.org": time.Hour, "_dmarc.example.org": time.Hour}
+	r := dnsresolver.NewCache(f)
+	m := msg("a@example.org")
+	ctx := context.Background()
+	run := func() Verdict {
+		spf := StartSPF(ctx, r, goodIP, "mx.example.org", "a@example.org")
+		lk := StartLookups(ctx, r)
+		defer lk.Stop()
+		hdr, err := message.ReadHeader(m, message.HeaderLimits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, f := range hdr.Fields {
+			lk.Field(f.Raw)
+		}
+		_, v := InboundVerify(ctx, "mx.youju.test", PolicyEnforce, spf, lk, hdr, m)
+		return v
+	}
+	run() // fills the cache
+	b.ReportAllocs()
+	for b.Loop() {
+		if v := run(); v.SPF.Result != "pass" || v.DMARC.Result != "pass" {
+			b.Fatalf("%+v", v.Result)
 		}
 	}
 }

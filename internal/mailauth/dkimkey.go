@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
-	"sync"
 )
 
 // dkimKey is a parsed DKIM key record (RFC 6376 §3.6.1).
@@ -118,49 +117,17 @@ const (
 	maxCachedRecord = 4096
 )
 
-// keyCache keeps parsed key records by their text, valid or not. It
-// sits behind the DNS cache (dnsresolver.Cache keeps the TXT answers,
-// and "not found", for their TTL): whatever record DNS returns, its
-// parse is done once, not per message (x509 and RSA key checks cost
-// more than hashing a 10 KB body). Keyed by the text, an entry never
-// goes stale: a changed record is another key.
-type keyCache struct {
-	mu sync.Mutex
-	m  map[string]keyEntry
-}
-
 type keyEntry struct {
 	key *dkimKey
 	err error
 }
 
-var parsedKeys = &keyCache{m: map[string]keyEntry{}}
-
-// parse returns the parsed record txt, from the cache if it is there.
-func (c *keyCache) parse(txt string) (*dkimKey, error) {
-	c.mu.Lock()
-	e, ok := c.m[txt]
-	c.mu.Unlock()
-	if ok {
-		return e.key, e.err
-	}
+// parsedKeys keeps parsed key records by their text, valid or not. It
+// sits behind the DNS cache (dnsresolver.Cache keeps the TXT answers,
+// and "not found", for their TTL): whatever record DNS returns, its
+// parse is done once, not per message (x509 and RSA key checks cost
+// more than hashing a 10 KB body).
+var parsedKeys = newParseCache(keyCacheSize, maxCachedRecord, func(txt string) keyEntry {
 	k, err := parseKeyRecord(txt)
-	if len(txt) > maxCachedRecord {
-		return k, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) >= keyCacheSize {
-		// Full: drop some entries (the map's order is random enough
-		// that a flood of throwaway keys cannot pin good ones).
-		n := 0
-		for t := range c.m {
-			delete(c.m, t)
-			if n++; n == keyCacheSize/8 {
-				break
-			}
-		}
-	}
-	c.m[txt] = keyEntry{k, err}
-	return k, err
-}
+	return keyEntry{k, err}
+})

@@ -199,7 +199,8 @@ func (m *dkimMessage) key(t tagList, domain string) (*dkimKey, *dkimFail) {
 		// §3.6.2.2: several records give undefined results.
 		return nil, permFail("several key records")
 	}
-	k, err := parsedKeys.parse(txts[0])
+	e := parsedKeys.get(txts[0])
+	k, err := e.key, e.err
 	if err != nil {
 		return nil, permFail("%v", err)
 	}

@@ -271,9 +271,9 @@ func TestDKIMKeySizes(t *testing.T) {
 // TestDKIMKeyCacheBounded: the parsed-key cache stays within its size
 // under a flood of distinct records.
 func TestDKIMKeyCacheBounded(t *testing.T) {
-	c := &keyCache{m: map[string]keyEntry{}}
+	c := newParseCache(keyCacheSize, maxCachedRecord, parsedKeys.f)
 	for i := range keyCacheSize * 3 {
-		if _, err := c.parse("v=DKIM1; k=ed25519; p=" + strconv.Itoa(i)); err == nil {
+		if e := c.get("v=DKIM1; k=ed25519; p=" + strconv.Itoa(i)); e.err == nil {
 			t.Fatal("a bogus key parsed")
 		}
 	}
@@ -281,7 +281,7 @@ func TestDKIMKeyCacheBounded(t *testing.T) {
 		t.Fatalf("%d entries kept, limit %d", len(c.m), keyCacheSize)
 	}
 	long := "v=DKIM1; n=" + strings.Repeat("x", maxCachedRecord) + "; p=AAAA"
-	c.parse(long)
+	c.get(long)
 	if _, ok := c.m[long]; ok {
 		t.Fatal("a record over maxCachedRecord was kept")
 	}

@@ -17,11 +17,15 @@ import (
 // nothing (a TTL of 0, a full cache). Its methods are safe for
 // concurrent use.
 type Lookups struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	r      Resolver
+	parent context.Context
+	r      bounded
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// ctx and cancel bound the queries sent: made with the first one
+	// (most answers are in the cache, cached.go), cancelled by Stop.
+	ctx      context.Context
+	cancel   context.CancelFunc
+	stopped  bool
 	m        map[string]*answer // TXT queries by lower-case name
 	sigs     int                // DKIM-Signature fields seen
 	fromSeen bool
@@ -41,12 +45,30 @@ type answer struct {
 // StartLookups returns an empty set of lookups through r; its queries
 // run under ctx, each bounded by LookupTimeout. Stop must be called.
 func StartLookups(ctx context.Context, r Resolver) *Lookups {
-	ctx, cancel := context.WithCancel(ctx)
-	return &Lookups{ctx: ctx, cancel: cancel, r: bounded{r}, m: map[string]*answer{}}
+	return &Lookups{parent: ctx, r: bounded{r}, m: map[string]*answer{}}
 }
 
 // Stop abandons the queries still running (the message is done with).
-func (l *Lookups) Stop() { l.cancel() }
+func (l *Lookups) Stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stopped = true
+	if l.cancel != nil {
+		l.cancel()
+	}
+}
+
+// queryCtx is the context of the queries sent, made with the first one.
+// Called with mu held.
+func (l *Lookups) queryCtx() context.Context {
+	if l.ctx == nil {
+		l.ctx, l.cancel = context.WithCancel(l.parent)
+		if l.stopped {
+			l.cancel()
+		}
+	}
+	return l.ctx
+}
 
 // Field looks at one header field of a message that is still arriving
 // (raw: the field's bytes, name to its CRLF, continuation lines
@@ -80,7 +102,10 @@ func (l *Lookups) Field(raw []byte) {
 		l.fromSeen = true
 		l.mu.Unlock()
 		if first {
-			d := singleDomain(message.ParseAddressList(message.UnfoldValue(value)))
+			d, ok := simpleFromDomain(value)
+			if !ok {
+				d = singleDomain(message.ParseAddressList(message.UnfoldValue(value)))
+			}
 			l.mu.Lock()
 			l.fromValue, l.fromDomain = bytes.Clone(value), d
 			l.mu.Unlock()
@@ -89,6 +114,47 @@ func (l *Lookups) Field(raw []byte) {
 			}
 		}
 	}
+}
+
+// simpleFromDomain is the lower-case domain of a From value of the plain
+// forms "local@domain", "<local@domain>" and "Some Words <local@domain>"
+// (no quotes, comments, folding, groups or non-ASCII): what singleDomain
+// makes of message.ParseAddressList's parse (FuzzSimpleFromDomain), for
+// the usual From field without lexing it into tokens. ok is false for
+// any other value.
+func simpleFromDomain(v []byte) (string, bool) {
+	v = bytes.Trim(v, " \t\r\n")
+	if len(v) == 0 || len(v) > 512 {
+		return "", false
+	}
+	if v[len(v)-1] == '>' {
+		lt := bytes.IndexByte(v, '<')
+		if lt < 0 {
+			return "", false
+		}
+		for _, c := range v[:lt] {
+			if c != ' ' && c != '\t' && !plainAddrByte(c) {
+				return "", false
+			}
+		}
+		v = v[lt+1 : len(v)-1]
+	}
+	at := bytes.IndexByte(v, '@')
+	if at <= 0 || at == len(v)-1 {
+		return "", false
+	}
+	for i, c := range v {
+		if i != at && !plainAddrByte(c) {
+			return "", false
+		}
+	}
+	return strings.ToLower(string(v[at+1:])), true
+}
+
+// plainAddrByte: printable ASCII that the address lexer takes into an
+// atom (dots included), less "]" and "\\", which need no fast path.
+func plainAddrByte(c byte) bool {
+	return c > ' ' && c < 0x7f && strings.IndexByte(`()<>[]:;@\,"`, c) < 0
 }
 
 // knownFrom returns the domain Field found in a From field whose value
@@ -127,11 +193,18 @@ func (l *Lookups) start(name string) *answer {
 	if a, ok := l.m[name]; ok {
 		return a
 	}
-	a := &answer{done: make(chan struct{})}
+	a := &answer{}
 	l.m[name] = a
+	if txt, ok, err := l.r.cachedTXT(name); ok {
+		// Kept by the resolver's cache: no goroutine to ask it.
+		a.done, a.txt, a.err = closed, txt, err
+		return a
+	}
+	a.done = make(chan struct{})
+	ctx := l.queryCtx()
 	go func() {
 		defer close(a.done)
-		a.txt, a.err = l.r.LookupTXT(l.ctx, name)
+		a.txt, a.err = l.r.LookupTXT(ctx, name)
 	}()
 	return a
 }
@@ -148,8 +221,20 @@ func (l *Lookups) LookupTXT(ctx context.Context, name string) ([]string, error) 
 	}
 }
 
-// lookup is LookupTXT in the form go-msgauth's verifier asks.
-func (l *Lookups) lookup(name string) ([]string, error) { return l.LookupTXT(l.ctx, name) }
+// lookup is LookupTXT in the form go-msgauth's verifier asks, bounded by
+// the lookups' own context (Stop ends the wait).
+func (l *Lookups) lookup(name string) ([]string, error) {
+	a := l.start(name)
+	select {
+	case <-a.done:
+		return a.txt, a.err
+	default:
+	}
+	l.mu.Lock()
+	ctx := l.queryCtx() // made by start: a query is running
+	l.mu.Unlock()
+	return l.LookupTXT(ctx, name)
+}
 
 // Started returns the names asked for so far (tests).
 func (l *Lookups) Started() []string {

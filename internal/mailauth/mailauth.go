@@ -105,7 +105,7 @@ func Check(ctx context.Context, r Resolver, remoteIP net.IP, helo, mailFrom stri
 	return Verify(ctx, r, spf, hdr, msg)
 }
 
-func checkSPF(ctx context.Context, r Resolver, ip net.IP, helo, mailFrom string) SPFResult {
+func checkSPF(ctx context.Context, r spf.DNSResolver, ip net.IP, helo, mailFrom string) SPFResult {
 	sender, identity := mailFrom, "mailfrom"
 	if sender == "" {
 		// RFC 7208 §2.4: for a null reverse-path, check
@@ -139,14 +139,27 @@ func lookupRecord(ctx context.Context, r txtResolver, domain string) (*dmarc.Rec
 		if !strings.HasPrefix(strings.TrimSpace(t), "v=DMARC1") {
 			continue
 		}
-		rec, err := dmarc.Parse(t)
-		if err != nil {
+		p := parsedPolicies.get(t)
+		if p.err != nil {
 			continue // an invalid record counts as none
 		}
-		return rec, nil
+		return p.rec, nil
 	}
 	return nil, dmarc.ErrNoPolicy
 }
+
+type policyEntry struct {
+	rec *dmarc.Record // shared: read, never changed
+	err error
+}
+
+// parsedPolicies keeps parsed DMARC records by their text, as parsedKeys
+// does DKIM keys: behind the DNS cache, the same record of a sender
+// comes with every message of a burst.
+var parsedPolicies = newParseCache(keyCacheSize, maxCachedRecord, func(txt string) policyEntry {
+	rec, err := dmarc.Parse(txt)
+	return policyEntry{rec, err}
+})
 
 // aligned compares an authenticated domain with the From domain (RFC 7489
 // §3.1): strict wants equality, relaxed the same organizational domain.

@@ -41,8 +41,13 @@ type SPFCheck struct {
 
 // StartSPF starts checking SPF for the connection (RFC 7208 §2.4: the
 // MAIL FROM identity, or HELO for a null sender). Stop or Wait must be
-// called.
+// called. When r has every answer the check needs in its cache
+// (cached.go), the check is done before StartSPF returns; otherwise it
+// runs in the background, bounded by SPFTimeout.
 func StartSPF(ctx context.Context, r Resolver, ip net.IP, helo, mailFrom string) *SPFCheck {
+	if res, ok := cachedSPF(ctx, r, ip, helo, mailFrom); ok {
+		return &SPFCheck{done: closed, res: res, cancel: noCancel, ip: ip}
+	}
 	ctx, cancel := context.WithTimeout(ctx, SPFTimeout)
 	c := &SPFCheck{done: make(chan struct{}), cancel: cancel, ip: ip}
 	go func() {
@@ -262,14 +267,21 @@ type cachedTXT interface {
 	CachedTXT(name string) (txt []string, ok bool, err error)
 }
 
+// cachedTXT returns the answer to a TXT query for name if the resolver
+// has it in its cache; ok is false if it has not, or keeps nothing.
+func (b bounded) cachedTXT(name string) (txt []string, ok bool, err error) {
+	if c, ok := b.Resolver.(cachedTXT); ok {
+		return c.CachedTXT(name)
+	}
+	return nil, false, nil
+}
+
 // LookupTXT answers from the cache when it can: no timer and context for
 // an answer that is already here (SPF, DKIM and DMARC ask three or more
 // per message, most of them of the same few domains).
 func (b bounded) LookupTXT(ctx context.Context, name string) ([]string, error) {
-	if c, ok := b.Resolver.(cachedTXT); ok {
-		if txt, ok, err := c.CachedTXT(name); ok {
-			return txt, err
-		}
+	if txt, ok, err := b.cachedTXT(name); ok {
+		return txt, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, LookupTimeout)
 	defer cancel()

@@ -237,6 +237,18 @@ type dataReader struct {
 	maxLine int   // MaxLineLength, 0 = none
 	line    int   // go-smtp's lineLimitReader count
 	err     error
+	// bare: a CR or LF not in a CRLF pair was read (or may have been:
+	// the rare dot-stuffing cases are counted as bare), seen on the way
+	// by the scans that find line ends anyway. prevCR: the last byte
+	// read was CR.
+	bare, prevCR bool
+}
+
+// crlf reports whether the whole block was read and has no bare CR or
+// LF: message.NormalizeCRLF would return it unchanged, and need not
+// scan it again. Without a line limit its LFs were not looked at.
+func (d *dataReader) crlf() bool {
+	return d.state == stEOF && !d.bare && d.maxLine > 0
 }
 
 func (d *dataReader) Read(p []byte) (int, error) {
@@ -289,10 +301,16 @@ func (d *dataReader) Read(p []byte) (int, error) {
 
 // checkLines applies go-smtp's lineLimitReader to the bytes of the block
 // (it counts the LF as the first byte of the next line).
+//
+// It also notes a LF not preceded by CR (bare). A dot that unstuffing
+// removes never stands between a CR and a LF, so a LF of the block read
+// ends a CRLF pair exactly when it does in what Read returns.
 func (d *dataReader) checkLines(b []byte) error {
-	if d.maxLine <= 0 {
+	if d.maxLine <= 0 || len(b) == 0 {
 		return nil
 	}
+	prevCR := d.prevCR
+	d.prevCR = b[len(b)-1] == '\r'
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
@@ -302,6 +320,10 @@ func (d *dataReader) checkLines(b []byte) error {
 		if d.line+i > d.maxLine {
 			return smtp.ErrTooLongLine
 		}
+		if i > 0 && b[i-1] != '\r' || i == 0 && !prevCR {
+			d.bare = true
+		}
+		prevCR = false
 		d.line = 1
 		b = b[i+1:]
 	}
@@ -355,11 +377,14 @@ func (d *dataReader) scan(out, in []byte) (consumed, produced int) {
 				d.state = stEOF
 				continue
 			}
+			d.bare = true // a CR not before LF (dropped or not)
 			d.state = stData
 		case stCR:
 			d.state = stData
 			if c == '\n' {
 				d.state = stBeginLine
+			} else {
+				d.bare = true // every CR read passes here or stDotCR
 			}
 		}
 		out[n] = c

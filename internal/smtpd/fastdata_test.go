@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/youju/youju/internal/message"
 )
 
 // The fast DATA reader must read exactly what go-smtp's reader reads:
@@ -69,6 +71,9 @@ func (s *harnessSession) Data(r io.Reader) error {
 	if err != nil {
 		s.log.printf("[error %v]", err)
 		return err
+	}
+	if fr, ok := r.(*dataReader); ok && fr.crlf() && !message.IsCRLF(b) {
+		s.log.printf("[a bare CR or LF not seen]") // go-smtp's side never says this
 	}
 	s.log.printf("[%q]", b)
 	return nil
@@ -318,6 +323,78 @@ func FuzzLineConnMatchesGoSMTP(f *testing.F) {
 		r2, s2 := fast.run(t, stream)
 		if r1 != r2 || s1 != s2 {
 			t.Fatalf("stream %q:\ngo-smtp: %q\n%s\nlineConn: %q\n%s", in, s1, r1, s2, r2)
+		}
+	})
+}
+
+// readBlock reads a DATA block sent in pieces (cut at the offsets in
+// cuts) through lineConn's fast reader.
+func readBlock(raw []byte, cuts []int, maxLine int) ([]byte, *dataReader, error) {
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	go func() {
+		defer c2.Close()
+		prev := 0
+		for _, c := range append(cuts, len(raw)) {
+			if c > prev && c <= len(raw) {
+				c2.Write(raw[prev:c])
+				prev = c
+			}
+		}
+	}()
+	l := newLineConn(c1, false, 1000)
+	l.data = true
+	d := l.fastData(0, maxLine)
+	out, err := io.ReadAll(d)
+	return out, d, err
+}
+
+// TestDataReaderCRLF: the fast reader says a block is in CRLF form when
+// it is (dot-stuffed lines included, however the block is cut into
+// reads), and never when a bare CR or LF is in what it returned.
+func TestDataReaderCRLF(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		crlf bool
+	}{
+		{"Subject: x\r\n\r\nbody\r\n", true},
+		{"a\r\n..b\r\n.\r\r\nc\r\n", false}, // ".\r\r\n": a CR before CR
+		{"a\r\n..\r\n\r\n", true},
+		{"", true},
+		{"a\nb\r\n", false},
+		{"\nb\r\n", false},
+		{"a\rb\r\n", false},
+		{"a\r\r\n\r\n", false}, // (after "\r\r\n" a dot does not end the block)
+		{"a\r\n.\nb\r\n", false},
+		{"a\r\n.\rb\r\n", false},
+	} {
+		raw := []byte(tc.body + ".\r\n")
+		for cut := range len(raw) + 1 {
+			out, d, err := readBlock(raw, []int{cut}, 100)
+			if err != nil {
+				t.Fatalf("%q: %v", raw, err)
+			}
+			if d.crlf() != tc.crlf || d.crlf() && !message.IsCRLF(out) {
+				t.Errorf("%q cut at %d: crlf %v, want %v (read %q)", tc.body, cut, d.crlf(), tc.crlf, out)
+			}
+		}
+	}
+	if _, d, _ := readBlock([]byte("a\r\n.\r\n"), nil, 0); d.crlf() {
+		t.Error("crlf without a line limit: its LFs were not looked at")
+	}
+}
+
+// FuzzDataReaderCRLF: whatever the block and however it is cut, the fast
+// reader never says a block with a bare CR or LF is in CRLF form.
+func FuzzDataReaderCRLF(f *testing.F) {
+	for _, s := range dataSeeds {
+		f.Add([]byte(s), uint16(3), uint16(7))
+	}
+	f.Fuzz(func(t *testing.T, body []byte, c1, c2 uint16) {
+		raw := append(append([]byte{}, body...), "\r\n.\r\n"...)
+		out, d, err := readBlock(raw, []int{int(c1) % len(raw), int(c2) % len(raw)}, 1<<20)
+		if err == nil && d.crlf() && !message.IsCRLF(out) {
+			t.Fatalf("%q: read %q, said CRLF", raw, out)
 		}
 	})
 }

@@ -82,6 +82,13 @@ func (ss *session) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ss.connCtx(), ss.s.dataTimeout())
 }
 
+// cmdCtx is ctx for a command whose lookups are mostly answered from
+// memory (RCPT's resolution, MAIL's sender check): the same bound, its
+// timer made only if they wait (lazyDeadline).
+func (ss *session) cmdCtx() (context.Context, context.CancelFunc) {
+	return withLazyDeadline(ss.connCtx(), time.Now().Add(ss.s.dataTimeout()))
+}
+
 // connCtx ends with the connection (or the server).
 func (ss *session) connCtx() context.Context {
 	if ss.tc != nil {
@@ -250,7 +257,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 		}
 	}
 	if acct != nil && from != "" {
-		ctx, cancel := ss.ctx()
+		ctx, cancel := ss.cmdCtx()
 		defer cancel()
 		ok, err := ss.s.Deliverer.Resolver.MaySendAs(ctx, *acct, from)
 		if err != nil {
@@ -294,7 +301,7 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if !utf8 && !delivery.IsASCII(to) {
 		return ss.fail(errNeedUTF8)
 	}
-	ctx, cancel := ss.ctx()
+	ctx, cancel := ss.cmdCtx()
 	defer cancel()
 	res, err := ss.s.Deliverer.Resolver.Resolve(ctx, to, ss.account() != nil)
 	if err == nil && len(res.Remote) > 0 && ss.s.Deliverer.Queue == nil {
@@ -364,8 +371,9 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	// A plain connection's DATA block is read by our own reader
 	// (fastdata.go); BDAT chunks come through go-smtp's pipe.
+	var fr *dataReader
 	if _, bdat := r.(*io.PipeReader); !bdat && ss.tc != nil && ss.tls == nil {
-		if fr := ss.tc.lc.fastData(pick64(ss.s.MaxMessageBytes, DefaultMaxMessageBytes), pick(ss.s.MaxLineLength, DefaultMaxLineLength)); fr != nil {
+		if fr = ss.tc.lc.fastData(pick64(ss.s.MaxMessageBytes, DefaultMaxMessageBytes), pick(ss.s.MaxLineLength, DefaultMaxLineLength)); fr != nil {
 			defer fr.finish()
 			r = fr
 		}
@@ -403,7 +411,10 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	// The CRLF form is what the store parses (RFC 5322 §2.1): a bare
 	// CR or LF must not end a field here and not there.
-	norm := message.NormalizeCRLF(data)
+	norm := data
+	if fr == nil || !fr.crlf() { // else our reader saw it is CRLF already
+		norm = message.NormalizeCRLF(data)
+	}
 	hdr := early
 	if hdr == nil || len(norm) != len(data) || &norm[0] != &data[0] {
 		// Not parsed yet, or CRLF normalisation changed the bytes.
