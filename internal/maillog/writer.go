@@ -11,23 +11,16 @@ const maxPending = 256 << 10
 
 // Writer coalesces the log lines written while a write to the output is
 // in progress into one write, like a group commit: a line that finds the
-// output idle is written at once (no timer, no delay) by the goroutine
-// that logs it, and the lines that arrive meanwhile go out together in
-// the next write, which that goroutine makes too before it returns (up
-// to leaderBatches of them; then the Writer's own goroutine goes on). The
-// MX path writes three lines per message (mail log received and
-// delivered, spam verdict), each a write(2) of its own under the log
-// handler's lock before the Writer; under load a write carries several.
-// No goroutine is woken for a line that finds the output idle: under
-// load such a wake made the Writer's goroutine wait ~115 us in the run
-// queue once per message, ahead of the SMTP connections it was queued
-// with.
+// output idle is written at once (no timer, no delay), by a goroutine of
+// the Writer's own, and the lines that arrive meanwhile go out together
+// in its next write. The MX path writes three lines per message (mail log
+// received and delivered, spam verdict), each a write(2) of its own
+// under the log handler's lock; under load a write now carries several.
 //
-// A line that finds the output idle is written when Write returns; one
-// that finds a write in progress is queued: a process killed (kill -9)
-// loses the lines queued in that instant, the ones a write in progress
-// had not taken yet. Close writes what is queued; the server calls it
-// when it stops. Order is kept.
+// Write returns once the line is queued, before it reaches the output:
+// a process killed (kill -9) loses the lines queued in that instant, the
+// ones a write in progress had not taken yet. Close writes what is
+// queued; the server calls it when it stops. Order is kept.
 type Writer struct {
 	out io.Writer
 
@@ -35,7 +28,7 @@ type Writer struct {
 	idle    sync.Cond // signalled when a write finishes
 	pending []byte    // queued lines, not yet taken by the writer
 	spare   []byte    // the buffer of the last write, reused
-	writing bool      // a write is in progress, or the goroutine is about to take pending
+	writing bool      // the goroutine holds or is about to take pending
 	closed  bool
 	wake    chan struct{}
 	done    chan struct{}
@@ -49,10 +42,8 @@ func NewWriter(out io.Writer) *Writer {
 	return w
 }
 
-// Write writes p (a whole line, as slog's handlers write) at once when
-// the output is idle, from the caller's goroutine: no other is woken for
-// it. While a write is in progress it queues p for the next one. After
-// Close it writes p itself.
+// Write queues p (a whole line, as slog's handlers write) for the
+// output. After Close it writes p itself.
 func (w *Writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	for {
@@ -65,46 +56,14 @@ func (w *Writer) Write(p []byte) (int, error) {
 		}
 		w.idle.Wait()
 	}
-	if w.writing {
-		w.pending = append(w.pending, p...)
-		w.mu.Unlock()
-		return len(p), nil
-	}
-	w.writing = true // pending is empty: p is next in order
+	w.pending = append(w.pending, p...)
+	start := !w.writing
+	w.writing = true
 	w.mu.Unlock()
-	_, err := w.out.Write(p)
-	w.mu.Lock()
-	for i := 0; i < leaderBatches && len(w.pending) > 0; i++ {
-		w.writePending()
+	if start {
+		w.wake <- struct{}{} // never blocks: only the one who set writing sends
 	}
-	if len(w.pending) > 0 {
-		w.wake <- struct{}{} // the rest to the goroutine, writing still set: never blocks
-	} else {
-		w.writing = false
-		w.idle.Broadcast()
-	}
-	w.mu.Unlock()
-	return len(p), err
-}
-
-// leaderBatches bounds the batches that came during its own write that
-// a caller of Write writes after it, before it hands the rest to the
-// Writer's goroutine: a busy log does not hold up one connection.
-const leaderBatches = 2
-
-// writePending writes the queued lines in one write; w.mu is held, and
-// released during the write.
-func (w *Writer) writePending() {
-	buf := w.pending
-	w.pending = w.spare[:0]
-	w.mu.Unlock()
-	_, _ = w.out.Write(buf)
-	w.mu.Lock()
-	w.spare = buf
-	if cap(w.spare) > maxPending {
-		w.spare = nil // a burst's buffer is not kept
-	}
-	w.idle.Broadcast()
+	return len(p), nil
 }
 
 // run writes the queued lines, all that have come, until none are left;
@@ -115,7 +74,16 @@ func (w *Writer) run() {
 	for range w.wake {
 		w.mu.Lock()
 		for len(w.pending) > 0 {
-			w.writePending()
+			buf := w.pending
+			w.pending = w.spare[:0]
+			w.mu.Unlock()
+			_, _ = w.out.Write(buf)
+			w.mu.Lock()
+			w.spare = buf
+			if cap(w.spare) > maxPending {
+				w.spare = nil // a burst's buffer is not kept
+			}
+			w.idle.Broadcast()
 		}
 		w.writing = false
 		w.idle.Broadcast()

@@ -49,36 +49,25 @@ func recv(t *testing.T, c chan string) string {
 }
 
 // TestWriterCoalesces: a line that finds the output idle is written at
-// once, alone, by its caller; the lines that come while that write is in
-// progress go out together in the next one, in order, written by that
-// caller before it returns; Close waits for them.
+// once, alone; the lines that come while that write is in progress go
+// out together in the next one, in order; Close waits for them.
 func TestWriterCoalesces(t *testing.T) {
 	out := newGateOut()
 	w := NewWriter(out)
-	first := make(chan struct{})
-	go func() {
-		w.Write([]byte("line 0\n"))
-		close(first)
-	}()
+	w.Write([]byte("line 0\n"))
 	if got := recv(t, out.entered); got != "line 0\n" {
 		t.Fatalf("first write %q", got)
 	}
 	var want strings.Builder
 	for i := 1; i <= 9; i++ {
 		fmt.Fprintf(&want, "line %d\n", i)
-		w.Write([]byte(fmt.Sprintf("line %d\n", i))) // queued: returns at once
+		w.Write([]byte(fmt.Sprintf("line %d\n", i)))
 	}
 	out.release <- struct{}{}
 	if got := recv(t, out.entered); got != want.String() {
 		t.Fatalf("second write %q, want %q", got, want.String())
 	}
-	select {
-	case <-first:
-		t.Fatal("the first line's Write returned before the lines queued behind it were written")
-	default:
-	}
 	out.release <- struct{}{}
-	<-first
 	w.Close()
 	if len(out.writes) != 2 {
 		t.Fatalf("%d writes: %q", len(out.writes), out.writes)
@@ -88,55 +77,6 @@ func TestWriterCoalesces(t *testing.T) {
 	w.Write([]byte("late\n"))
 	if len(out.writes) != 3 || out.writes[2] != "late\n" {
 		t.Fatalf("after Close: %q", out.writes)
-	}
-}
-
-// TestWriterHandsOver: the caller that found the output idle writes the
-// batches that came during its writes up to leaderBatches, then leaves
-// the rest to the Writer's goroutine and returns; order is kept.
-func TestWriterHandsOver(t *testing.T) {
-	out := newGateOut()
-	w := NewWriter(out)
-	first := make(chan struct{})
-	go func() {
-		w.Write([]byte("0\n"))
-		close(first)
-	}()
-	var want []string
-	next := 1
-	want = append(want, recv(t, out.entered))
-	for b := 0; b < leaderBatches+2; b++ { // each batch queued while the previous is written
-		batch := ""
-		for i := 0; i < 3; i++ {
-			line := fmt.Sprintf("%d\n", next)
-			next++
-			batch += line
-			w.Write([]byte(line))
-		}
-		out.release <- struct{}{}
-		if got := recv(t, out.entered); got != batch {
-			t.Fatalf("batch %d: %q, want %q", b, got, batch)
-		}
-		want = append(want, batch)
-		if b == leaderBatches-1 {
-			select {
-			case <-first:
-				t.Fatal("the first Write returned while its batches were written")
-			default:
-			}
-		}
-		if b == leaderBatches {
-			select {
-			case <-first: // handed over: the goroutine writes this one
-			case <-time.After(10 * time.Second):
-				t.Fatal("the first Write did not hand over")
-			}
-		}
-	}
-	out.release <- struct{}{}
-	w.Close()
-	if strings.Join(out.writes, "|") != strings.Join(want, "|") {
-		t.Fatalf("writes %q, want %q", out.writes, want)
 	}
 }
 
