@@ -14,16 +14,18 @@ import (
 const maxExtra = 3
 
 // Line is one mail log line before it is formatted: what write hands to
-// a LineHandler instead of an slog.Record. Every field is a value of
-// Keys (To joined with commas, Code as written); Extra holds the event's
-// own keys. It is passed by value: a pointer given to an interface method
-// would put every line on the heap.
+// a LineHandler instead of an slog.Record. It is passed by value: a
+// pointer given to an interface method would put every line on the heap.
 type Line struct {
-	Time                                                      time.Time
+	Time time.Time // when it was logged (a zero Time is left out, as slog does)
+
+	// The values of Keys, in order; To is joined with commas, Code is
+	// as written ("550 5.1.1").
 	Event, ID, QID, From, To, Remote, Proto, User, Code, Text string
 	Size                                                      int64
-	extra                                                     [maxExtra]slog.Attr
-	nExtra                                                    int
+
+	extra  [maxExtra]slog.Attr // the event's own keys, after Keys (Extra)
+	nExtra int
 }
 
 // A LineHandler is an slog.Handler that takes mail log lines as they are,

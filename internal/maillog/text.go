@@ -9,8 +9,9 @@ import (
 
 // TextHandler is slog's TextHandler for the server's log, which also
 // writes mail log lines (HandleLine) itself, without making them into
-// records: the same bytes for a fifth of the CPU (BenchmarkMailLine). Every other
-// record, and the handlers of WithAttrs and WithGroup, are slog's.
+// records: the same bytes for a fifth of the CPU (BenchmarkMailLine).
+// Every other record, and the handlers of WithAttrs and WithGroup, are
+// slog's.
 type TextHandler struct {
 	*slog.TextHandler
 	out *lockedWriter
