@@ -425,5 +425,7 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	// slog's text handler, which also writes the mail log's lines without
+	// making records of them (maillog.LineHandler).
+	return slog.New(maillog.NewTextHandler(w, lvl))
 }

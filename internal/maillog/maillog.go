@@ -162,36 +162,28 @@ func Reason(err error) string {
 // answer can be long and is not ours).
 const maxText = 300
 
-// write formats one line. The record goes to the handler directly:
-// Logger.LogAttrs would also capture the caller's program counter, which
-// no handler of the server uses (no AddSource) and which cost a stack
-// walk per line; the attributes are built on the stack.
+// write formats one line. A LineHandler takes it as a Line; another
+// handler gets the record directly: Logger.LogAttrs would also capture
+// the caller's program counter, which no handler of the server uses (no
+// AddSource) and which cost a stack walk per line.
 func write(event string, m Msg, r Result, extra ...slog.Attr) {
 	ctx := context.Background()
 	h := current().Handler()
 	if !h.Enabled(ctx, slog.LevelInfo) {
-		return
+		return // nothing joined, nothing built
 	}
 	from := m.From
 	if event != EventAuthFailed {
 		from = sender(from)
 	}
-	var buf [len(keys) + 3]slog.Attr
-	attrs := append(buf[:0],
-		slog.String("event", event),
-		slog.String("id", m.ID),
-		slog.String("qid", m.QID),
-		slog.String("from", from),
-		slog.String("to", strings.Join(m.To, ",")),
-		slog.String("remote", m.Remote),
-		slog.String("proto", m.Proto),
-		slog.String("user", m.User),
-		slog.String("code", code(r)),
-		slog.String("text", oneLine(r.Text)),
-		slog.Int64("size", m.Size),
-	)
-	attrs = append(attrs, extra...)
-	handle(ctx, h, "mail", attrs)
+	l := Line{Time: time.Now(), Event: event, ID: m.ID, QID: m.QID, From: from, To: strings.Join(m.To, ","),
+		Remote: m.Remote, Proto: m.Proto, User: m.User, Code: code(r), Text: oneLine(r.Text), Size: m.Size}
+	l.nExtra = copy(l.extra[:], extra)
+	if lh, ok := h.(LineHandler); ok {
+		_ = lh.HandleLine(ctx, l) // as Logger does: a failed log write is not the mail's failure
+		return
+	}
+	_ = h.Handle(ctx, l.Record())
 }
 
 // Info writes an Info line to l as write does a mail event: the record

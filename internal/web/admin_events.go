@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/youju/youju/internal/maillog"
 )
 
 // eventLogSize is how many mail log events the console can show.
@@ -20,7 +22,7 @@ type EventLog struct {
 	pre  []slog.Attr // attributes added with WithAttrs
 }
 
-// eventRing keeps the records themselves: they become Events (a map of
+// eventRing keeps the lines themselves: they become Events (a map of
 // strings each) only when the console asks, not on every mail log line
 // of the MX path (two per delivered message).
 type eventRing struct {
@@ -31,10 +33,14 @@ type eventRing struct {
 	share *eventShare // set by Share (admin_events_shared.go)
 }
 
-// ringEntry is one kept record and the attributes its logger added.
+// ringEntry is one kept line and the attributes its logger added. A
+// mail log line is kept as the maillog.Line it came as (a copy of a
+// struct of strings: nothing allocated); a record that came otherwise is
+// a Clone in rec.
 type ringEntry struct {
-	rec slog.Record // a Clone: its attributes are not shared with the caller's
-	pre []slog.Attr // never modified (WithAttrs makes a new slice)
+	line maillog.Line
+	rec  *slog.Record // nil for a line
+	pre  []slog.Attr  // never modified (WithAttrs makes a new slice)
 }
 
 // maxEventFields bounds the fields of one Event.
@@ -42,11 +48,15 @@ const maxEventFields = 64
 
 // event turns the entry into an Event.
 func (e *ringEntry) event() Event {
-	ev := Event{Time: e.rec.Time, Level: e.rec.Level.String(), Fields: make(map[string]string, len(e.pre)+e.rec.NumAttrs())}
+	attrs, t, lvl, n := e.line.Attrs, e.line.Time, slog.LevelInfo, len(maillog.Keys)+len(e.line.Extra())
+	if e.rec != nil {
+		attrs, t, lvl, n = e.rec.Attrs, e.rec.Time, e.rec.Level, e.rec.NumAttrs()
+	}
+	ev := Event{Time: t, Level: lvl.String(), Fields: make(map[string]string, len(e.pre)+n)}
 	for _, a := range e.pre {
 		ev.Fields[a.Key] = a.Value.String()
 	}
-	e.rec.Attrs(func(a slog.Attr) bool {
+	attrs(func(a slog.Attr) bool {
 		ev.Fields[a.Key] = a.Value.String()
 		return len(ev.Fields) < maxEventFields
 	})
@@ -74,12 +84,27 @@ func (l *EventLog) Enabled(ctx context.Context, lvl slog.Level) bool {
 // Handle implements slog.Handler.
 func (l *EventLog) Handle(ctx context.Context, r slog.Record) error {
 	if r.Level >= slog.LevelInfo {
-		l.ring.add(ringEntry{rec: r.Clone(), pre: l.pre})
+		rec := r.Clone()
+		l.ring.add(ringEntry{rec: &rec, pre: l.pre})
 	}
 	if l.next != nil && l.next.Enabled(ctx, r.Level) {
 		return l.next.Handle(ctx, r)
 	}
 	return nil
+}
+
+// HandleLine implements maillog.LineHandler: the ring keeps the line as
+// it is, and passes it on as it is to a LineHandler (serve's text log),
+// as a record to another (a JSON log).
+func (l *EventLog) HandleLine(ctx context.Context, line maillog.Line) error {
+	l.ring.add(ringEntry{line: line, pre: l.pre})
+	if l.next == nil || !l.next.Enabled(ctx, slog.LevelInfo) {
+		return nil
+	}
+	if lh, ok := l.next.(maillog.LineHandler); ok {
+		return lh.HandleLine(ctx, line)
+	}
+	return l.next.Handle(ctx, line.Record())
 }
 
 // WithAttrs implements slog.Handler.
