@@ -94,9 +94,10 @@ type Store struct {
 	retainN       map[store.MailboxID]int
 	retainUnknown bool
 
-	// stopped and syncMode belong to the committer (writer.go).
+	// stopped, syncMode and acked belong to the committer (writer.go).
 	stopped  error
 	syncMode int
+	acked    sync.WaitGroup // requesters of the last batch not yet woken
 
 	// stmts are the writer's prepared statements, by query text; only
 	// the writer goroutine touches them.

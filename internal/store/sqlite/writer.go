@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/youju/youju/internal/blob"
@@ -45,6 +46,9 @@ type op struct {
 	atomic bool
 	fn     func(w *wtx) error
 	err    chan error
+	// received is told when the requester has its outcome (see the end
+	// of commit; set before the outcome is sent).
+	received *sync.WaitGroup
 }
 
 // wtx is what an op's fn sees: the batch transaction, the blob ref of its
@@ -189,7 +193,15 @@ func (s *Store) submit(o *op) error {
 	}
 	// Once queued, wait for the outcome even if ctx ends: the caller must
 	// not believe a committed change failed, nor the reverse.
-	return <-o.err
+	return o.outcome()
+}
+
+// outcome waits for the request's outcome and tells the committer it was
+// received (it waits for that before its next batch).
+func (o *op) outcome() error {
+	err := <-o.err
+	o.received.Done()
+	return err
 }
 
 // writer is stage 1: it batches requests and writes their bytes.
@@ -395,6 +407,7 @@ func (s *Store) commit(b *staged, d *deliveryState) {
 			s.note.Publish(e)
 		}
 	}
+	s.acked.Add(len(b.ops))
 	for i, o := range b.ops {
 		if w := b.ws[i]; b.errs[i] == nil && w != nil {
 			for _, e := range w.events {
@@ -402,11 +415,23 @@ func (s *Store) commit(b *staged, d *deliveryState) {
 			}
 		}
 		s.opts.Observer.request(b.errs[i] == nil)
+		o.received = &s.acked
 		o.err <- b.errs[i]
 	}
 	if len(s.miss) > 0 {
 		s.prepareMissed()
 	}
+	// Wait until every requester has its outcome before taking the next
+	// batch. A requester woken here is queued on this goroutine's P, and
+	// the committer and the writer, which wake each other to hand over
+	// the next batch, run ahead of it there (a woken goroutine goes first)
+	// for the whole next commit: in an execution trace of the SMTP burst
+	// an acknowledged connection waited 436 µs at the median to write its
+	// 250. Blocked here, the committer lets them run first; the bytes of
+	// the next batch are written meanwhile, and it is taken larger.
+	// bench/compare -only smtp, interleaved: DATA p50 3.05/3.02 -> 2.60/
+	// 2.95 ms (medians of 5), server CPU 189/180 -> 162/178 µs a message.
+	s.acked.Wait()
 }
 
 // runTx runs the batch's functions in one transaction, each (but atomic
