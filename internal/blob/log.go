@@ -245,16 +245,9 @@ func (s *Store) AppendRecord(regions []Region, payload []byte) (Pos, error) {
 // them). A failure stops the log (ErrFailed): what reached the disk is
 // unknown.
 func (s *Store) Sync() error {
-	s.wmu.Lock()
-	if err := s.usable(); err != nil {
-		s.wmu.Unlock()
+	seg, err := s.takeDirty()
+	if seg == nil {
 		return err
-	}
-	seg, dirty := s.active, s.dirty
-	s.dirty = false
-	s.wmu.Unlock()
-	if !dirty || seg == nil {
-		return nil
 	}
 	// Outside wmu: the next batch's bytes are written meanwhile. The
 	// active segment is closed only by Close, after the last Sync.
@@ -265,27 +258,32 @@ func (s *Store) Sync() error {
 	return nil
 }
 
+// takeDirty returns the active segment if it has bytes not synced yet,
+// and counts it synced (the caller syncs it); nil if there is nothing to
+// sync or the log is not usable (err).
+func (s *Store) takeDirty() (*segment, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.usable(); err != nil {
+		return nil, err
+	}
+	seg, dirty := s.active, s.dirty
+	s.dirty = false
+	if !dirty {
+		return nil, nil
+	}
+	return seg, nil
+}
+
 // StartSync starts what Sync does and returns the function that waits
 // for it and returns its outcome (call it once). The fdatasync runs
 // while the caller goes on: through Linux AIO, in the kernel, where it
 // can (aio_linux.go says why that beats a goroutine), else in a
 // goroutine. Appends may go on meanwhile, as with Sync.
 func (s *Store) StartSync() func() error {
-	s.wmu.Lock()
-	if err := s.usable(); err != nil {
-		s.wmu.Unlock()
+	seg, err := s.takeDirty()
+	if seg == nil || s.opts.NoSync {
 		return func() error { return err }
-	}
-	seg, dirty := s.active, s.dirty
-	s.dirty = false
-	if !s.aioTried {
-		s.aioTried = true
-		s.aio = newAIO()
-	}
-	a := s.aio
-	s.wmu.Unlock()
-	if !dirty || seg == nil || s.opts.NoSync {
-		return func() error { return nil }
 	}
 	s.syncs.Add(1)
 	fail := func(err error) error {
@@ -293,7 +291,7 @@ func (s *Store) StartSync() func() error {
 		s.Fail(err)
 		return err
 	}
-	if a != nil && !s.noAIO.Load() {
+	if a := s.aioContext(); a != nil && !s.noAIO.Load() {
 		wait, err := a.start(seg.f)
 		if err == nil {
 			return func() error {
@@ -315,6 +313,17 @@ func (s *Store) StartSync() func() error {
 		}
 		return nil
 	}
+}
+
+// aioContext returns StartSync's AIO context, made at the first call.
+func (s *Store) aioContext() *aio {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if !s.aioTried {
+		s.aioTried = true
+		s.aio = newAIO()
+	}
+	return s.aio
 }
 
 // Fail stops the log: every later append or sync returns ErrFailed. The
